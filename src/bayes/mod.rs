@@ -1,0 +1,284 @@
+//! Bayes: Robinson's per-token probability f(w) and Fisher's chi-square combining.
+//!
+//! Pure functions of token counts; no I/O. The method is Gary Robinson's ("A Statistical
+//! Approach to the Spam Problem", Linux Journal 2003) as used by SpamBayes and bogofilter:
+//!
+//! * per token: `p = (s/NS) / (s/NS + h/NH)`, shrunk towards `x` by the strength `s`:
+//!   `f = (s·x + n·p) / (s + n)` where `n = spam + ham` count of the token;
+//! * the tokens with `|f − 0.5| ≥ min_dev` (at most `max_clues`, most extreme first) are
+//!   combined with Fisher's method twice, once for spamminess and once for hamminess, and
+//!   `prob = (S − H + 1) / 2`.
+//!
+//! Everything is computed in the log domain so that the result keeps ranking messages even
+//! when `prob` is 1 − 10⁻³⁰: [`BayesResult::log_odds`] is continuous where `prob` is not.
+
+use serde::Deserialize;
+
+/// Token counts as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub spam: u32,
+    pub ham: u32,
+}
+
+/// How many messages of each class the database has learned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub spam: u64,
+    pub ham: u64,
+}
+
+/// Tunable parameters (config file section `[bayes]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BayesParams {
+    /// Robinson's s: how strongly an unknown or rare token is pulled towards `x`.
+    pub strength: f64,
+    /// Robinson's x: the probability assumed for a token never seen.
+    pub unknown_prob: f64,
+    /// Tokens with `|f − 0.5|` below this are ignored.
+    pub min_dev: f64,
+    /// At most this many tokens (the most extreme) are combined.
+    pub max_clues: usize,
+    /// Bayes is not used until at least this many ham and this many spam messages are learned.
+    pub min_learned: u64,
+}
+
+impl Default for BayesParams {
+    fn default() -> Self {
+        BayesParams { strength: 0.45, unknown_prob: 0.5, min_dev: 0.1, max_clues: 150, min_learned: 10 }
+    }
+}
+
+/// One token's contribution, for explanations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clue {
+    /// Index into the token list given to [`classify`].
+    pub token: usize,
+    pub prob: f64,
+    pub counts: Counts,
+}
+
+/// The outcome of combining.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BayesResult {
+    /// Spam probability in [0, 1] (0.5 when nothing could be said).
+    pub prob: f64,
+    /// `ln(prob / (1 − prob))`, computed without rounding to 0 or 1.
+    pub log_odds: f64,
+    /// The tokens that were combined, most extreme first.
+    pub clues: Vec<Clue>,
+}
+
+impl BayesResult {
+    pub fn neutral() -> BayesResult {
+        BayesResult { prob: 0.5, log_odds: 0.0, clues: Vec::new() }
+    }
+}
+
+/// Robinson's f(w) for one token.
+pub fn token_prob(c: Counts, totals: Totals, p: &BayesParams) -> f64 {
+    let ns = totals.spam.max(1) as f64;
+    let nh = totals.ham.max(1) as f64;
+    let spam_ratio = c.spam as f64 / ns;
+    let ham_ratio = c.ham as f64 / nh;
+    let n = (c.spam as f64) + (c.ham as f64);
+    if n == 0.0 || spam_ratio + ham_ratio == 0.0 {
+        return p.unknown_prob;
+    }
+    let pw = spam_ratio / (spam_ratio + ham_ratio);
+    (p.strength * p.unknown_prob + n * pw) / (p.strength + n)
+}
+
+/// Combines the counts of a message's (de-duplicated) tokens. `counts[i]` belongs to token `i`.
+pub fn classify(counts: &[Counts], totals: Totals, p: &BayesParams) -> BayesResult {
+    let mut clues: Vec<Clue> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.spam > 0 || c.ham > 0)
+        .map(|(i, &c)| Clue { token: i, prob: token_prob(c, totals, p), counts: c })
+        .filter(|c| (c.prob - 0.5).abs() >= p.min_dev)
+        .collect();
+    // Most extreme first; ties broken by index so the result is deterministic.
+    clues.sort_by(|a, b| {
+        let da = (a.prob - 0.5).abs();
+        let db = (b.prob - 0.5).abs();
+        db.total_cmp(&da).then(a.token.cmp(&b.token))
+    });
+    clues.truncate(p.max_clues);
+    if clues.is_empty() {
+        return BayesResult::neutral();
+    }
+    // Keep probabilities away from exactly 0 and 1 so the logs stay finite.
+    const EPS: f64 = 1e-9;
+    let mut sum_ln_p = 0.0;
+    let mut sum_ln_not_p = 0.0;
+    for c in &clues {
+        let f = c.prob.clamp(EPS, 1.0 - EPS);
+        sum_ln_p += f.ln();
+        sum_ln_not_p += (1.0 - f).ln();
+    }
+    let dof = 2 * clues.len();
+    // Spam test: small upper tail means the product of (1 − f) is improbably small.
+    let x_spam = -2.0 * sum_ln_not_p;
+    let x_ham = -2.0 * sum_ln_p;
+    let ln_q_spam = ln_chi2_upper(x_spam, dof);
+    let ln_p_spam = ln_chi2_lower(x_spam, dof);
+    let ln_q_ham = ln_chi2_upper(x_ham, dof);
+    let ln_p_ham = ln_chi2_lower(x_ham, dof);
+    // prob = (S − H + 1)/2 with S = P_spam (lower tail) and H = P_ham:
+    //   prob     = (Q_ham + P_spam) / 2
+    //   1 − prob = (Q_spam + P_ham) / 2
+    let ln_prob = ln_add(ln_q_ham, ln_p_spam) - std::f64::consts::LN_2;
+    let ln_not_prob = ln_add(ln_q_spam, ln_p_ham) - std::f64::consts::LN_2;
+    let log_odds = ln_prob - ln_not_prob;
+    BayesResult { prob: ln_prob.exp().clamp(0.0, 1.0), log_odds, clues }
+}
+
+/// SpamAssassin-style band name for a probability: BAYES_00 … BAYES_99, BAYES_999.
+pub fn band(prob: f64) -> &'static str {
+    match prob {
+        p if p < 0.01 => "BAYES_00",
+        p if p < 0.05 => "BAYES_05",
+        p if p < 0.20 => "BAYES_20",
+        p if p < 0.40 => "BAYES_40",
+        p if p < 0.60 => "BAYES_50",
+        p if p < 0.80 => "BAYES_60",
+        p if p < 0.95 => "BAYES_80",
+        p if p < 0.99 => "BAYES_95",
+        p if p < 0.999 => "BAYES_99",
+        _ => "BAYES_999",
+    }
+}
+
+/// ln(e^a + e^b) without overflow.
+fn ln_add(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY {
+        return b;
+    }
+    if b == f64::NEG_INFINITY {
+        return a;
+    }
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// ln of the upper tail Q(x; dof) of the chi-square distribution, for even `dof`:
+/// `Q = e^(−m) · Σ_{i<k} mⁱ/i!` with `m = x/2`, `k = dof/2`.
+fn ln_chi2_upper(x: f64, dof: usize) -> f64 {
+    let m = (x / 2.0).max(0.0);
+    let k = dof / 2;
+    if m == 0.0 {
+        return 0.0;
+    }
+    let ln_m = m.ln();
+    let mut acc = f64::NEG_INFINITY;
+    let mut ln_term = 0.0; // ln(m^0 / 0!)
+    for i in 0..k {
+        if i > 0 {
+            ln_term += ln_m - (i as f64).ln();
+        }
+        acc = ln_add(acc, ln_term);
+    }
+    (acc - m).min(0.0)
+}
+
+/// ln of the lower tail P(x; dof) = 1 − Q, summed directly (`e^(−m) · Σ_{i≥k} mⁱ/i!`) so that
+/// it stays exact when it is tiny.
+fn ln_chi2_lower(x: f64, dof: usize) -> f64 {
+    let m = (x / 2.0).max(0.0);
+    let k = dof / 2;
+    if m == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    let ln_m = m.ln();
+    let mut ln_term = (k as f64) * ln_m - ln_factorial(k);
+    let mut acc = f64::NEG_INFINITY;
+    let mut i = k;
+    // Terms grow until i ≈ m, then shrink; stop once they no longer matter.
+    loop {
+        acc = ln_add(acc, ln_term);
+        i += 1;
+        ln_term += ln_m - (i as f64).ln();
+        if (i as f64) > m && ln_term < acc - 40.0 {
+            break;
+        }
+        if i > k + 100_000 {
+            break;
+        }
+    }
+    (acc - m).min(0.0)
+}
+
+fn ln_factorial(n: usize) -> f64 {
+    (2..=n).map(|i| (i as f64).ln()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn totals() -> Totals {
+        Totals { spam: 100, ham: 100 }
+    }
+
+    #[test]
+    fn unknown_token_is_neutral() {
+        let p = BayesParams::default();
+        assert_eq!(token_prob(Counts::default(), totals(), &p), 0.5);
+    }
+
+    #[test]
+    fn token_prob_follows_counts() {
+        let p = BayesParams::default();
+        let spammy = token_prob(Counts { spam: 50, ham: 0 }, totals(), &p);
+        let hammy = token_prob(Counts { spam: 0, ham: 50 }, totals(), &p);
+        assert!(spammy > 0.99 && hammy < 0.01, "{spammy} {hammy}");
+        // Rare tokens are pulled towards 0.5.
+        let rare = token_prob(Counts { spam: 1, ham: 0 }, totals(), &p);
+        assert!(rare > 0.5 && rare < spammy);
+    }
+
+    #[test]
+    fn chi2_tails_add_up_to_one() {
+        for &(x, dof) in &[(1.0, 2), (10.0, 10), (50.0, 40), (300.0, 300), (3.0, 100)] {
+            let q = ln_chi2_upper(x, dof).exp();
+            let p = ln_chi2_lower(x, dof).exp();
+            assert!((p + q - 1.0).abs() < 1e-9, "x={x} dof={dof} p={p} q={q}");
+        }
+        // dof 2: Q = e^(-x/2)
+        assert!((ln_chi2_upper(4.0, 2) - (-2.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn combining_separates_and_stays_continuous() {
+        let p = BayesParams::default();
+        let spam = vec![Counts { spam: 90, ham: 1 }; 40];
+        let ham = vec![Counts { spam: 1, ham: 90 }; 40];
+        let rs = classify(&spam, totals(), &p);
+        let rh = classify(&ham, totals(), &p);
+        assert!(rs.prob > 0.99 && rh.prob < 0.01, "{} {}", rs.prob, rh.prob);
+        assert!((rs.log_odds + rh.log_odds).abs() < 1e-6, "symmetric: {} {}", rs.log_odds, rh.log_odds);
+        // More evidence gives higher odds even where prob has rounded to 1.
+        let more = classify(&vec![Counts { spam: 90, ham: 1 }; 80], totals(), &p);
+        assert!(more.log_odds > rs.log_odds);
+        assert_eq!(classify(&[], totals(), &p), BayesResult::neutral());
+    }
+
+    #[test]
+    fn mixed_evidence_is_unsure() {
+        let p = BayesParams::default();
+        let mut counts = vec![Counts { spam: 90, ham: 1 }; 20];
+        counts.extend(vec![Counts { spam: 1, ham: 90 }; 20]);
+        let r = classify(&counts, totals(), &p);
+        assert!((r.prob - 0.5).abs() < 0.05, "{}", r.prob);
+    }
+
+    #[test]
+    fn bands() {
+        assert_eq!(band(0.0), "BAYES_00");
+        assert_eq!(band(0.5), "BAYES_50");
+        assert_eq!(band(0.995), "BAYES_99");
+        assert_eq!(band(1.0), "BAYES_999");
+    }
+}

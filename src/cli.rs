@@ -1,0 +1,164 @@
+//! The command-line contract, as clap derive definitions and nothing else: no I/O happens here.
+//!
+//! The man page and the shell completions are generated from these definitions (see
+//! `tests/generated.rs`), so every flag documented here is documented there too.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A fast local spam filter: content rules plus a Bayes token database.
+///
+/// With no subcommand, spamfilt reads one message on standard input and writes it to standard
+/// output with X-Spam-Status, X-Spam-Level and (on spam) X-Spam-Flag headers added, so that
+/// procmail, maildrop or a Sieve script can file spam into a Junk folder. Whatever goes wrong,
+/// the message is passed through and the exit status is 0.
+#[derive(Debug, Parser)]
+#[command(name = "spamfilt", version, about, long_about, max_term_width = 100)]
+#[command(after_help = "Run 'spamfilt help COMMAND' for a command's options. See spamfilt(1).")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options that every subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The database directory (token database, training ledger).
+    ///
+    /// Default: the per-user data directory, e.g. ~/.local/share/spamfilt.
+    #[arg(long, global = true, env = "SPAMFILT_DB", value_name = "DIR")]
+    pub db: Option<PathBuf>,
+
+    /// The configuration file (TOML).
+    ///
+    /// Default: config.toml in the per-user configuration directory, e.g.
+    /// ~/.config/spamfilt/config.toml. A missing default file is not an error.
+    #[arg(long, global = true, env = "SPAMFILT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Say more about what is being done (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Filter one message from stdin to stdout, adding X-Spam-* headers (the default).
+    Filter(FilterArgs),
+    /// Score messages without changing anything; one line per message.
+    Check(CheckArgs),
+    /// Learn messages as ham or as spam.
+    Train(TrainArgs),
+    /// Unlearn messages learned before.
+    Forget(ForgetArgs),
+    /// Learn old messages in a Maildir Junk folder as spam, then delete them.
+    Purge(PurgeArgs),
+    /// Inspect and maintain the token database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit
+    /// status). On an internal error the message is still passed through and the exit status is 0.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print one JSON object per message instead of tab-separated fields.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Messages to score: a message file, a directory (Maildir, MH or plain), an mbox file, '-'
+    /// for stdin, or @LIST for a file that lists paths one per line (@- reads the list from stdin).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("class").required(true).multiple(true).args(["ham", "spam"])))]
+pub struct TrainArgs {
+    /// Learn these messages as ham (good mail), e.g. your Sent folder.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub ham: Vec<String>,
+
+    /// Learn these messages as spam, e.g. your Junk folder.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub spam: Vec<String>,
+
+    /// Write over a database that cannot be read (a corrupt one is moved aside first).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Messages to unlearn (same kinds of PATH as 'check').
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
+
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days).
+    #[arg(long, value_name = "AGE", default_value = "10d")]
+    pub older_than: String,
+
+    /// Say what would be learned and deleted, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete without learning the messages as spam first.
+    #[arg(long)]
+    pub no_train: bool,
+
+    /// Maildir folders to purge (each must have cur/, new/ and tmp/).
+    #[arg(value_name = "FOLDER", required = true)]
+    pub folders: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Messages learned per class, tokens, file size, last update.
+    Stats,
+    /// Write the whole database to stdout (or FILE) in the documented text format.
+    Dump {
+        /// Write here instead of stdout.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Replace the database with a dump read from FILE ('-' for stdin).
+    Load {
+        /// A file written by 'spamfilt db dump'.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Drop rare tokens that have not been seen for a long time.
+    Expire {
+        /// Drop tokens last seen more than this many days ago...
+        #[arg(long, value_name = "DAYS", default_value_t = 120)]
+        days: u32,
+        /// ...whose total count (ham + spam) is at most this.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        max_count: u32,
+    },
+}

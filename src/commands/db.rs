@@ -1,0 +1,110 @@
+//! `spamfilt db …`: stats, dump, load, expire.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{DbCommand, GlobalArgs};
+use crate::config::Settings;
+use crate::store::Database;
+
+pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitCode> {
+    let db = Database::at(&settings.db_dir);
+    match cmd {
+        DbCommand::Stats => {
+            let s = db.stats().with_context(|| format!("cannot read the database in {}", settings.db_dir.display()))?;
+            println!("database:     {}", db.file_path().display());
+            println!("messages:     {} ham, {} spam", s.totals.ham, s.totals.spam);
+            println!("tokens:       {}", s.tokens);
+            println!("ledger:       {} messages", s.ledger_entries);
+            println!("file size:    {}", human_size(s.file_size));
+            println!(
+                "last update:  {}",
+                if s.last_update == 0 { "never".to_string() } else { format_utc(s.last_update) }
+            );
+            let min = settings.scoring.bayes.min_learned;
+            if s.totals.ham < min || s.totals.spam < min {
+                println!("bayes:        not used yet (needs {min} ham and {min} spam learned)");
+            } else {
+                println!("bayes:        in use");
+            }
+        }
+        DbCommand::Dump { file } => {
+            let mut out: Box<dyn Write> = match file {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            db.dump(&mut out)?;
+            out.flush()?;
+        }
+        DbCommand::Load { file } => {
+            let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+                ))
+            };
+            let s = db.load(input)?;
+            if !g.quiet {
+                println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
+            }
+        }
+        DbCommand::Expire { days, max_count } => {
+            let dropped = db.expire(*days, *max_count)?;
+            if !g.quiet {
+                println!("dropped {dropped} tokens seen at most {max_count} times and not for {days} days");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `1.5 MiB`, `812 KiB`, `120 B`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(human_size(100), "100 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+    }
+}

@@ -1,0 +1,124 @@
+//! `spamfilt` / `spamfilt filter`: one message from stdin to stdout with our headers.
+//!
+//! The one rule here is that no mail is ever lost: the whole input is read first, and if
+//! anything at all goes wrong after that (bad config, unreadable or corrupt database, a panic
+//! anywhere in scoring) the original bytes are written back unchanged, the reason goes to
+//! stderr, and the exit status is 0.
+
+use std::io::{Read, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{FilterArgs, GlobalArgs};
+use crate::config::Settings;
+use crate::rewrite;
+use crate::scoring::Scorer;
+use crate::store::Database;
+
+/// Exit status when the message could not be read or written whole (EX_TEMPFAIL): the caller
+/// must keep its own copy. procmail (`f` flag), maildrop and Dovecot all do on a non-zero status.
+const EX_TEMPFAIL: u8 = 75;
+
+/// Runs the filter. Never returns an error: every failure is a pass-through.
+pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut input) {
+        // We cannot pass through what we could not read; say so and let the caller keep it.
+        eprintln!("spamfilt: cannot read the message from standard input: {e}");
+        let _ = std::io::stdout().write_all(&input);
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+
+    // Scoring runs behind catch_unwind: a panic is a bug, and still must not lose the message.
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|info| eprintln!("spamfilt: internal error: {info}")));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| filter_message(g, &input)));
+    panic::set_hook(previous_hook);
+
+    let (output, is_spam) = match outcome {
+        Ok(Ok(Filtered { output, is_spam })) => (output, is_spam),
+        Ok(Err(e)) => {
+            eprintln!("spamfilt: passing the message through unchanged: {e:#}");
+            (None, false)
+        }
+        Err(_) => {
+            eprintln!("spamfilt: passing the message through unchanged after an internal error");
+            (None, false)
+        }
+    };
+    let bytes = output.as_deref().unwrap_or(&input);
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        eprintln!("spamfilt: cannot write the message to standard output: {e}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    if args.exit_code && is_spam {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+struct Filtered {
+    /// The rewritten message; `None` to pass the input through as it is.
+    output: Option<Vec<u8>>,
+    is_spam: bool,
+}
+
+fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
+    if let Some(why) = not_a_message(input) {
+        eprintln!("spamfilt: passing the input through unchanged: {why}");
+        return Ok(Filtered { output: None, is_spam: false });
+    }
+    let settings = Settings::load(g.db.as_deref(), g.config.as_deref())?;
+    let db = Database::at(&settings.db_dir);
+    let reader = db.reader()?;
+    if reader.is_none() && g.verbose > 0 {
+        eprintln!("spamfilt: no token database in {} yet; Bayes is not used", settings.db_dir.display());
+    }
+    let scorer = Scorer {
+        scoring: &settings.scoring,
+        tokenizer: &settings.tokenizer,
+        db: reader.as_ref().map(|r| r as &dyn crate::store::TokenLookup),
+    };
+    let scored = scorer.score(input);
+    let v = &scored.verdict;
+    if g.verbose > 0 {
+        eprintln!("spamfilt: {} score={} tests={}", if v.is_spam { "spam" } else { "ham" }, v.score_text(), v.tests());
+    }
+    Ok(Filtered { output: Some(rewrite::rewrite(input, &v.headers())), is_spam: v.is_spam })
+}
+
+/// Why the input is not something we should add headers to, if it is not.
+fn not_a_message(input: &[u8]) -> Option<&'static str> {
+    if input.iter().all(u8::is_ascii_whitespace) {
+        return Some("the input is empty");
+    }
+    let rest = &input[crate::message::mbox_from_line_len(input)..];
+    let first_line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let Some(colon) = first_line.iter().position(|&b| b == b':') else {
+        return Some("the input does not start with a header field");
+    };
+    let name = first_line[..colon].trim_ascii_end();
+    if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
+        return Some("the input does not start with a header field");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_non_messages() {
+        assert!(not_a_message(b"").is_some());
+        assert!(not_a_message(b"\n\n").is_some());
+        assert!(not_a_message(b"\x00\x01\x02binary").is_some());
+        assert!(not_a_message(b"hello world\n").is_some());
+        assert!(not_a_message(b"Subject: hi\n\nbody").is_none());
+        assert!(not_a_message(b"From a@b Mon Jan 1\nSubject: hi\n\n").is_none());
+    }
+}

@@ -1,0 +1,110 @@
+//! `spamfilt train` and `spamfilt forget`: learn and unlearn messages, with the ledger.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{ForgetArgs, GlobalArgs, TrainArgs};
+use crate::config::Settings;
+use crate::learn::{self, Outcome};
+use crate::mailbox::{self, Entry};
+use crate::store::{self, Class, Database};
+
+/// Counts for the one-line summary.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub learned_ham: u64,
+    pub learned_spam: u64,
+    pub known: u64,
+    pub moved: u64,
+    pub forgotten: u64,
+    pub not_known: u64,
+    pub unreadable: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, class: Class, o: Outcome) {
+        match (o, class) {
+            (Outcome::Learned, Class::Ham) => self.learned_ham += 1,
+            (Outcome::Learned, Class::Spam) => self.learned_spam += 1,
+            (Outcome::AlreadyKnown, _) => self.known += 1,
+            (Outcome::Moved, _) => self.moved += 1,
+            (Outcome::Forgotten, _) => self.forgotten += 1,
+            (Outcome::NotKnown, _) => self.not_known += 1,
+        }
+    }
+}
+
+pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
+    // Every path is checked before anything is learned: a typo changes nothing.
+    let mut work: Vec<(Entry, Class)> = Vec::new();
+    work.extend(mailbox::expand(&args.ham)?.into_iter().map(|e| (e, Class::Ham)));
+    work.extend(mailbox::expand(&args.spam)?.into_iter().map(|e| (e, Class::Spam)));
+    let bar = super::progress(g, args.no_progress, work.len() as u64, "learning");
+    let db = Database::at(&settings.db_dir);
+    let today = store::today();
+    let tally = db
+        .update(args.force, |snap| {
+            let mut tally = Tally::default();
+            for (entry, class) in &work {
+                bar.inc(1);
+                match entry.read() {
+                    Ok(raw) => {
+                        let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer);
+                        let o = learn::learn(snap, &m, *class, today);
+                        if g.verbose > 1 {
+                            bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
+                        }
+                        tally.add(*class, o);
+                    }
+                    Err(e) => {
+                        bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                        tally.unreadable += 1;
+                    }
+                }
+            }
+            Ok(tally)
+        })
+        .with_context(|| format!("training failed; the database in {} is unchanged", settings.db_dir.display()))?;
+    bar.finish_and_clear();
+    if !g.quiet {
+        println!(
+            "learned {} ham and {} spam; {} already known, {} moved to the other class, {} unreadable",
+            tally.learned_ham, tally.learned_spam, tally.known, tally.moved, tally.unreadable
+        );
+    }
+    Ok(if tally.unreadable > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Result<ExitCode> {
+    let work = mailbox::expand(&args.paths)?;
+    let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");
+    let db = Database::at(&settings.db_dir);
+    let tally = db
+        .update(false, |snap| {
+            let mut tally = Tally::default();
+            for entry in &work {
+                bar.inc(1);
+                match entry.read() {
+                    Ok(raw) => {
+                        let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer);
+                        tally.add(Class::Ham, learn::forget(snap, &m));
+                    }
+                    Err(e) => {
+                        bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                        tally.unreadable += 1;
+                    }
+                }
+            }
+            Ok(tally)
+        })
+        .with_context(|| format!("forgetting failed; the database in {} is unchanged", settings.db_dir.display()))?;
+    bar.finish_and_clear();
+    if !g.quiet {
+        println!(
+            "forgot {} messages; {} were never learned, {} unreadable",
+            tally.forgotten, tally.not_known, tally.unreadable
+        );
+    }
+    Ok(if tally.unreadable > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

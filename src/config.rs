@@ -1,0 +1,172 @@
+//! Settings: defaults < config file < environment < flags. The only user of `directories`.
+//!
+//! The config file is TOML. Unknown keys are an error (a typo must not silently do nothing),
+//! reported with the file name and position.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::bayes::BayesParams;
+use crate::features::TokenizerSettings;
+
+/// Everything a command needs to know, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The database directory.
+    pub db_dir: PathBuf,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    pub scoring: ScoringSettings,
+    pub tokenizer: TokenizerSettings,
+}
+
+/// What decides a verdict (config file top level and `[bayes]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoringSettings {
+    /// Messages scoring at least this are spam.
+    pub required_score: f64,
+    /// Only this many bytes of a message are parsed and scored; the rest passes through.
+    pub scan_limit: usize,
+    /// Points Bayes adds per factor of ten in the spam odds (a message Bayes finds 99% spam,
+    /// odds 99:1, gets about 2 × this).
+    pub bayes_points_per_decade: f64,
+    /// Bayes points beyond ± this grow only logarithmically (keeps scores readable).
+    pub bayes_points_knee: f64,
+    pub bayes: BayesParams,
+}
+
+impl Default for ScoringSettings {
+    fn default() -> Self {
+        ScoringSettings {
+            required_score: 5.0,
+            scan_limit: 512 * 1024,
+            bayes_points_per_decade: 2.5,
+            bayes_points_knee: 8.0,
+            bayes: BayesParams::default(),
+        }
+    }
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigFile {
+    required_score: Option<f64>,
+    scan_limit: Option<usize>,
+    bayes_points_per_decade: Option<f64>,
+    bayes_points_knee: Option<f64>,
+    bayes: Option<BayesParams>,
+    tokenizer: Option<TokenizerSettings>,
+}
+
+/// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
+pub fn default_db_dir() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "spamfilt")
+        .context("cannot find the home directory to put the database in; use --db DIR")?;
+    Ok(dirs.data_dir().to_path_buf())
+}
+
+/// The config file read when neither `--config` nor `SPAMFILT_CONFIG` says.
+pub fn default_config_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "spamfilt").map(|d| d.config_dir().join("config.toml"))
+}
+
+impl Settings {
+    /// Resolves settings from the flags (already merged with the environment by clap).
+    /// An explicitly named config file must exist; the default one may be missing.
+    pub fn load(db: Option<&Path>, config: Option<&Path>) -> Result<Settings> {
+        let (config_file, explicit) = match config {
+            Some(p) => (Some(p.to_path_buf()), true),
+            None => (default_config_file(), false),
+        };
+        let mut settings = Settings {
+            db_dir: match db {
+                Some(d) => d.to_path_buf(),
+                None => default_db_dir()?,
+            },
+            config_file: None,
+            scoring: ScoringSettings::default(),
+            tokenizer: TokenizerSettings::default(),
+        };
+        if let Some(path) = config_file {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?;
+                    settings.config_file = Some(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Applies the text of a config file on top of the current settings.
+    pub fn apply(&mut self, text: &str) -> Result<()> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let s = &mut self.scoring;
+        if let Some(v) = file.required_score {
+            s.required_score = v;
+        }
+        if let Some(v) = file.scan_limit {
+            anyhow::ensure!(v >= 4096, "scan_limit must be at least 4096 bytes");
+            s.scan_limit = v;
+        }
+        if let Some(v) = file.bayes_points_per_decade {
+            s.bayes_points_per_decade = v;
+        }
+        if let Some(v) = file.bayes_points_knee {
+            s.bayes_points_knee = v;
+        }
+        if let Some(b) = file.bayes {
+            anyhow::ensure!(b.strength > 0.0, "bayes.strength must be positive");
+            anyhow::ensure!((0.0..=1.0).contains(&b.unknown_prob), "bayes.unknown_prob must be in [0, 1]");
+            anyhow::ensure!((0.0..0.5).contains(&b.min_dev), "bayes.min_dev must be in [0, 0.5)");
+            anyhow::ensure!(b.max_clues > 0, "bayes.max_clues must be at least 1");
+            s.bayes = b;
+        }
+        if let Some(t) = file.tokenizer {
+            self.tokenizer = t;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        Settings {
+            db_dir: PathBuf::from("/nonexistent"),
+            config_file: None,
+            scoring: ScoringSettings::default(),
+            tokenizer: TokenizerSettings::default(),
+        }
+    }
+
+    #[test]
+    fn applies_values() {
+        let mut s = base();
+        s.apply("required_score = 6.5\n[bayes]\nmax_clues = 50\n").unwrap();
+        assert_eq!(s.scoring.required_score, 6.5);
+        assert_eq!(s.scoring.bayes.max_clues, 50);
+        assert_eq!(s.scoring.bayes.strength, BayesParams::default().strength);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_position() {
+        let err = base().apply("requred_score = 6.5\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("requred_score") && msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn explicit_missing_config_is_an_error() {
+        let err = Settings::load(Some(Path::new("/tmp")), Some(Path::new("/nonexistent/spamfilt.toml"))).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot read config file"));
+    }
+}

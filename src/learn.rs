@@ -1,0 +1,114 @@
+//! Learning: what training one message means for the database and its ledger.
+//!
+//! Every learned message is recorded in the ledger by a digest of its content, so that learning
+//! it again in the same class does nothing, learning it in the other class moves it (the user
+//! corrected a mistake), and forgetting it undoes exactly what was learned.
+//!
+//! The digest covers what identifies a message wherever it is stored: Message-ID, Date, From,
+//! To and Subject, and the body with line ends normalized. Trace fields that delivery adds
+//! (Received, Delivered-To, Return-Path, our own X-Spam-*) and CRLF-versus-LF storage do not
+//! change it, so a message learned from a Maildir file is recognized when it comes back through
+//! IMAP.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::features::{self, TokenizerSettings};
+use crate::message::Message;
+use crate::store::{token_hash, Class, Digest, Snapshot};
+
+/// What happened to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Newly learned.
+    Learned,
+    /// Already learned in this class: nothing changed.
+    AlreadyKnown,
+    /// Had been learned in the other class: moved.
+    Moved,
+    /// Forgotten (unlearned).
+    Forgotten,
+    /// `forget` of a message that was never learned.
+    NotKnown,
+}
+
+/// A message prepared for learning: its digest and token hashes.
+pub struct Prepared {
+    pub digest: Digest,
+    pub hashes: Vec<u64>,
+}
+
+/// Parses and tokenizes raw message bytes the same way scoring does.
+pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings) -> Prepared {
+    let msg = Message::parse(raw, scan_limit);
+    let hashes = features::tokenize(&msg, tok).iter().map(|t| token_hash(t)).collect();
+    Prepared { digest: digest(&msg), hashes }
+}
+
+/// The content digest (see the module notes).
+pub fn digest(msg: &Message) -> Digest {
+    let mut h = Sha256::new();
+    for name in ["message-id", "date", "from", "to", "subject"] {
+        h.update(name.as_bytes());
+        h.update(b":");
+        if let Some(v) = msg.header(name) {
+            h.update(v.trim().as_bytes());
+        }
+        h.update(b"\n");
+    }
+    let body = msg.raw_body();
+    let end = body.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |p| p + 1);
+    for chunk in body[..end].split(|&b| b == b'\r') {
+        h.update(chunk);
+    }
+    let full = h.finalize();
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&full[..16]);
+    d
+}
+
+/// Learns one message as `class`, consulting and updating the ledger.
+pub fn learn(snap: &mut Snapshot, m: &Prepared, class: Class, today: u32) -> Outcome {
+    match snap.ledger(&m.digest) {
+        Some(c) if c == class => Outcome::AlreadyKnown,
+        Some(other) => {
+            snap.unlearn(&m.hashes, other);
+            snap.learn(&m.hashes, class, today);
+            snap.set_ledger(m.digest, Some(class));
+            Outcome::Moved
+        }
+        None => {
+            snap.learn(&m.hashes, class, today);
+            snap.set_ledger(m.digest, Some(class));
+            Outcome::Learned
+        }
+    }
+}
+
+/// Unlearns one message, if the ledger has it.
+pub fn forget(snap: &mut Snapshot, m: &Prepared) -> Outcome {
+    match snap.ledger(&m.digest) {
+        Some(c) => {
+            snap.unlearn(&m.hashes, c);
+            snap.set_ledger(m.digest, None);
+            Outcome::Forgotten
+        }
+        None => Outcome::NotKnown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_ignores_trace_headers_and_line_ends() {
+        let a = b"Received: from x\nMessage-ID: <1@x>\nSubject: hi\n\nbody line\n";
+        let b =
+            b"Return-Path: <a@b>\r\nX-Spam-Status: Yes\r\nMessage-ID: <1@x>\r\nSubject: hi\r\n\r\nbody line\r\n\r\n";
+        let da = digest(&Message::parse(a, 1 << 20));
+        let db = digest(&Message::parse(b, 1 << 20));
+        assert_eq!(da, db);
+        let c = b"Message-ID: <1@x>\nSubject: hi\n\nother body\n";
+        assert_ne!(da, digest(&Message::parse(c, 1 << 20)));
+    }
+}

@@ -1,0 +1,18 @@
+//! spamfilt: a spam filter for people who run their own mail.
+//!
+//! The hot path is `message` → `features` → `bayes` (+ rules) → `verdict` → `rewrite`, driven
+//! by `scoring`; `store` holds the on-disk formats; `commands` is the only layer that knows about
+//! paths, the environment, the config file and the terminal. See docs/architecture.md.
+
+pub mod bayes;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod features;
+pub mod learn;
+pub mod mailbox;
+pub mod message;
+pub mod rewrite;
+pub mod scoring;
+pub mod store;
+pub mod verdict;

@@ -1,0 +1,214 @@
+//! Where messages come from: a message file, a directory (Maildir, MH or plain), an mbox file,
+//! standard input, or an `@LIST` file naming more paths.
+//!
+//! Expansion checks every path up front (a wrong path is an error before anything is changed);
+//! reading a single message later may still fail, and callers count that as "unreadable".
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+/// One message to read.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// How the message is named in output: the path, `FILE:N` for mbox messages, `-` for stdin.
+    pub name: String,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Stdin,
+    File(PathBuf),
+    Mbox { data: Arc<Vec<u8>>, start: usize, end: usize },
+}
+
+impl Entry {
+    /// The message bytes.
+    pub fn read(&self) -> Result<Vec<u8>> {
+        match &self.source {
+            Source::Stdin => {
+                let mut buf = Vec::new();
+                std::io::stdin().lock().read_to_end(&mut buf).context("cannot read standard input")?;
+                Ok(buf)
+            }
+            Source::File(p) => fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+            Source::Mbox { data, start, end } => Ok(data[*start..*end].to_vec()),
+        }
+    }
+
+    /// The file this message is, when it is a file of its own (not in an mbox, not stdin).
+    pub fn file(&self) -> Option<&Path> {
+        match &self.source {
+            Source::File(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Expands command-line PATH arguments into messages, in order.
+pub fn expand(paths: &[String]) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut stdin_used = false;
+    for p in paths {
+        if let Some(list) = p.strip_prefix('@') {
+            let text = if list == "-" {
+                if std::mem::replace(&mut stdin_used, true) {
+                    bail!("standard input can be used only once");
+                }
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).context("cannot read the path list from standard input")?;
+                s
+            } else {
+                fs::read_to_string(list).with_context(|| format!("cannot read path list {list}"))?
+            };
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                expand_path(line, &mut out)?;
+            }
+        } else if p == "-" {
+            if std::mem::replace(&mut stdin_used, true) {
+                bail!("standard input can be used only once");
+            }
+            out.push(Entry { name: "-".into(), source: Source::Stdin });
+        } else {
+            expand_path(p, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
+    let path = Path::new(p);
+    let meta = fs::metadata(path).with_context(|| format!("cannot open {p}"))?;
+    if meta.is_dir() {
+        for file in list_dir_messages(path)? {
+            out.push(Entry { name: file.display().to_string(), source: Source::File(file) });
+        }
+    } else if is_mbox(path)? {
+        let data = Arc::new(fs::read(path).with_context(|| format!("cannot read {p}"))?);
+        for (i, (start, end)) in split_mbox(&data).into_iter().enumerate() {
+            out.push(Entry { name: format!("{p}:{}", i + 1), source: Source::Mbox { data: data.clone(), start, end } });
+        }
+    } else {
+        out.push(Entry { name: p.to_string(), source: Source::File(path.to_path_buf()) });
+    }
+    Ok(())
+}
+
+/// Whether `dir` is a Maildir (has `cur/` and `new/`).
+pub fn is_maildir(dir: &Path) -> bool {
+    dir.join("cur").is_dir() && dir.join("new").is_dir()
+}
+
+/// The message files of a directory: `new/` and `cur/` of a Maildir, the numbered files of an
+/// MH folder, or every regular, non-hidden file of a plain directory; sorted by name.
+pub fn list_dir_messages(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    if is_maildir(dir) {
+        for sub in ["new", "cur"] {
+            files.extend(regular_files(&dir.join(sub))?);
+        }
+    } else {
+        let all = regular_files(dir)?;
+        let is_mh = dir.join(".mh_sequences").exists()
+            || (!all.is_empty() && all.iter().all(|f| file_name(f).bytes().all(|b| b.is_ascii_digit())));
+        if is_mh {
+            let mut numbered: Vec<(u64, PathBuf)> =
+                all.into_iter().filter_map(|f| file_name(&f).parse().ok().map(|n| (n, f))).collect();
+            numbered.sort();
+            return Ok(numbered.into_iter().map(|(_, f)| f).collect());
+        }
+        files = all;
+    }
+    Ok(files)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let rd = fs::read_dir(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
+    for entry in rd {
+        let entry = entry.with_context(|| format!("cannot read folder {}", dir.display()))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn is_mbox(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 5];
+    let mut f = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let n = f.read(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(n == 5 && &head == b"From ")
+}
+
+/// Byte ranges of the messages of an mbox: each starts at a `From ` line at the start of the
+/// file or after a line end (the separator line is kept; `rewrite` and `message` skip it).
+pub fn split_mbox(data: &[u8]) -> Vec<(usize, usize)> {
+    let mut starts = vec![0];
+    let mut i = 0;
+    while let Some(nl) = data[i..].iter().position(|&b| b == b'\n') {
+        let next = i + nl + 1;
+        if data[next..].starts_with(b"From ") {
+            starts.push(next);
+        }
+        i = next;
+    }
+    let mut ranges = Vec::with_capacity(starts.len());
+    for (k, &s) in starts.iter().enumerate() {
+        let e = starts.get(k + 1).copied().unwrap_or(data.len());
+        ranges.push((s, e));
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_mbox() {
+        let data = b"From a Mon\nSubject: 1\n\nx\n>From quoted\n\nFrom b Tue\nSubject: 2\n\ny\n";
+        let r = split_mbox(data);
+        assert_eq!(r.len(), 2);
+        assert!(data[r[0].0..r[0].1].ends_with(b">From quoted\n\n"));
+        assert!(data[r[1].0..r[1].1].starts_with(b"From b Tue\n"));
+    }
+
+    #[test]
+    fn expands_maildir_mh_plain_and_lists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let md = tmp.path().join("md");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        fs::write(md.join("new/1.a"), "Subject: a\n\n").unwrap();
+        fs::write(md.join("cur/2.b:2,S"), "Subject: b\n\n").unwrap();
+        fs::write(md.join("tmp/3.c"), "Subject: c\n\n").unwrap();
+        let mh = tmp.path().join("mh");
+        fs::create_dir_all(&mh).unwrap();
+        for n in [10, 9, 1] {
+            fs::write(mh.join(n.to_string()), "Subject: x\n\n").unwrap();
+        }
+        let list = tmp.path().join("list");
+        fs::write(&list, format!("{}\n# comment\n\n{}\n", md.display(), mh.display())).unwrap();
+        let entries = expand(&[format!("@{}", list.display())]).unwrap();
+        let names: Vec<String> =
+            entries.iter().map(|e| Path::new(&e.name).file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["1.a", "2.b:2,S", "1", "9", "10"]);
+        assert!(expand(&["/nonexistent/x".to_string()]).is_err());
+    }
+}

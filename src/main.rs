@@ -1,0 +1,23 @@
+//! The binary: parse the command line, run a command, map the result to an exit status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = spamfilt::cli::Cli::parse();
+    match spamfilt::commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`spamfilt check … | head`) is not an error worth a message.
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("spamfilt: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

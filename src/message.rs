@@ -1,0 +1,339 @@
+//! A parsed view of one message: the only module that uses mail-parser.
+//!
+//! Everything downstream (features, rules) reads this view rather than mail-parser's types, so
+//! the parser can be swapped or patched in one place. Parsing never fails: any input, even
+//! binary junk, yields a view (possibly with no parts); problems are recorded as flags that rules
+//! can score.
+//!
+//! Only the first `scan_limit` bytes are parsed, so a 50 MB message costs the same as a 500 KB
+//! one; `truncated` says when that happened. The raw bytes themselves are never modified here:
+//! `rewrite` works on the original buffer by offset.
+
+use std::borrow::Cow;
+
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+
+/// One header field of the top-level header block or of a MIME part.
+#[derive(Debug, Clone)]
+pub struct HeaderField<'a> {
+    /// The field name as written (case preserved).
+    pub name: Cow<'a, str>,
+    /// The value as written: still folded and RFC 2047-encoded (lossy UTF-8).
+    pub raw: Cow<'a, str>,
+    /// The value unfolded and with RFC 2047 encoded words decoded.
+    pub text: String,
+}
+
+/// What a leaf MIME part holds, decoded (transfer encoding and charset).
+#[derive(Debug, Clone)]
+pub enum Body<'a> {
+    /// text/plain and other text/* parts, decoded to UTF-8.
+    Text(Cow<'a, str>),
+    /// text/html, decoded to UTF-8 (tags still in).
+    Html(Cow<'a, str>),
+    /// Anything else; only the decoded length and the first bytes are kept.
+    Binary { len: usize, head: Cow<'a, [u8]> },
+}
+
+/// One leaf MIME part (multipart containers are flattened away; `depth` says how deep it was).
+#[derive(Debug, Clone)]
+pub struct Part<'a> {
+    /// Lower-case `type/subtype`, e.g. `text/html`; `text/plain` when missing.
+    pub content_type: String,
+    pub charset: Option<String>,
+    /// Lower-case Content-Transfer-Encoding, when given.
+    pub transfer_encoding: Option<String>,
+    /// The attachment's file name, when given.
+    pub filename: Option<String>,
+    pub is_attachment: bool,
+    pub body: Body<'a>,
+    pub headers: Vec<HeaderField<'a>>,
+    /// Nesting depth (0 for a single-part message's body).
+    pub depth: usize,
+    /// mail-parser met undecodable bytes (bad base64 or quoted-printable, unknown charset).
+    pub encoding_problem: bool,
+}
+
+/// The parsed view of a message.
+#[derive(Debug)]
+pub struct Message<'a> {
+    /// The bytes that were parsed: after any mbox `From ` line, at most `scan_limit` long.
+    pub scanned: &'a [u8],
+    /// The top-level header fields, in order.
+    pub headers: Vec<HeaderField<'a>>,
+    /// Leaf parts in document order.
+    pub parts: Vec<Part<'a>>,
+    /// The top-level content type (lower case), e.g. `multipart/alternative`.
+    pub content_type: String,
+    /// Offset in `scanned` where the body starts (after the blank line), if there is one.
+    pub body_offset: Option<usize>,
+    /// The input was longer than the scan limit and only a prefix was parsed.
+    pub truncated: bool,
+    /// The parser could not make anything of the input (no header block).
+    pub unparsable: bool,
+    /// A multipart part declared no boundary, or the structure is otherwise broken.
+    pub mime_problem: bool,
+}
+
+/// How much of a binary part's decoded content is kept for sniffing (magic numbers, archives).
+const BINARY_HEAD: usize = 512;
+/// Parts nested deeper than this are not descended into.
+const MAX_DEPTH: usize = 20;
+/// At most this many leaf parts are kept.
+const MAX_PARTS: usize = 500;
+
+impl<'a> Message<'a> {
+    /// Parses at most `scan_limit` bytes of `raw` (after an mbox `From ` line, if any).
+    pub fn parse(raw: &'a [u8], scan_limit: usize) -> Message<'a> {
+        let start = mbox_from_line_len(raw);
+        let rest = &raw[start..];
+        let truncated = rest.len() > scan_limit;
+        let scanned = if truncated { cut_at_line(rest, scan_limit) } else { rest };
+        let mut msg = Message {
+            scanned,
+            headers: Vec::new(),
+            parts: Vec::new(),
+            content_type: "text/plain".to_string(),
+            body_offset: find_body_offset(scanned),
+            truncated,
+            unparsable: false,
+            mime_problem: false,
+        };
+        let Some(parsed) = MessageParser::default().parse(scanned) else {
+            msg.unparsable = true;
+            return msg;
+        };
+        if parsed.parts.is_empty() {
+            msg.unparsable = true;
+            return msg;
+        }
+        msg.headers = convert_headers(&parsed, 0);
+        if let Some(ct) = parsed.parts[0].content_type() {
+            msg.content_type = mime_type(ct.ctype(), ct.subtype());
+            if msg.content_type.starts_with("multipart/") && ct.attribute("boundary").is_none() {
+                msg.mime_problem = true;
+            }
+        }
+        let mut parts = Vec::new();
+        collect_parts(&parsed, 0, 0, &mut parts, &mut msg.mime_problem);
+        msg.parts = parts;
+        msg
+    }
+
+    /// The decoded text of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.text.as_str())
+    }
+
+    /// All header fields called `name` (case-insensitive), in order.
+    pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s HeaderField<'a>> + 's {
+        self.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The raw body (after the header block) of what was scanned.
+    pub fn raw_body(&self) -> &'a [u8] {
+        match self.body_offset {
+            Some(off) => &self.scanned[off..],
+            None => &[],
+        }
+    }
+}
+
+/// Length of an mbox `From ` separator line at the start of `raw` (0 if there is none).
+pub fn mbox_from_line_len(raw: &[u8]) -> usize {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|&b| b == b'\n') {
+            Some(nl) => nl + 1,
+            None => raw.len(),
+        }
+    } else {
+        0
+    }
+}
+
+/// The offset just after the blank line that ends the header block (LF or CRLF), if any.
+pub fn find_body_offset(raw: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    // A message that starts with a blank line has an empty header block.
+    if raw.starts_with(b"\n") {
+        return Some(1);
+    }
+    if raw.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    while let Some(nl) = raw[i..].iter().position(|&b| b == b'\n') {
+        let next = i + nl + 1;
+        if raw[next..].starts_with(b"\n") {
+            return Some(next + 1);
+        }
+        if raw[next..].starts_with(b"\r\n") {
+            return Some(next + 2);
+        }
+        i = next;
+    }
+    None
+}
+
+/// `raw[..limit]`, shortened to end at a line end when one is near.
+fn cut_at_line(raw: &[u8], limit: usize) -> &[u8] {
+    let head = &raw[..limit];
+    match head.iter().rposition(|&b| b == b'\n') {
+        Some(nl) if nl + 1 >= limit / 2 => &head[..nl + 1],
+        _ => head,
+    }
+}
+
+fn mime_type(ctype: &str, subtype: Option<&str>) -> String {
+    let mut t = ctype.to_ascii_lowercase();
+    t.push('/');
+    t.push_str(&subtype.unwrap_or("").to_ascii_lowercase());
+    t
+}
+
+fn header_text(value: &HeaderValue<'_>, raw: &str) -> String {
+    match value {
+        HeaderValue::Text(t) => t.to_string(),
+        HeaderValue::TextList(list) => list.join(", "),
+        // Structured values (addresses, dates, content types): unfold the raw text and decode
+        // encoded words ourselves, so rules see what was written.
+        _ => unfold(raw),
+    }
+}
+
+/// Unfolds a raw header value and trims it.
+pub fn unfold(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for (i, line) in raw.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if i > 0 {
+            out.push(' ');
+            out.push_str(line.trim_start());
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.trim().to_string()
+}
+
+fn convert_headers<'a>(msg: &mail_parser::Message<'a>, part: usize) -> Vec<HeaderField<'a>> {
+    let raw = msg.raw_message();
+    msg.parts[part]
+        .headers
+        .iter()
+        .map(|h| {
+            let start = (h.offset_start as usize).min(raw.len());
+            let end = (h.offset_end as usize).clamp(start, raw.len());
+            let raw_value = String::from_utf8_lossy(&raw[start..end]).into_owned();
+            let text = header_text(&h.value, &raw_value);
+            HeaderField { name: Cow::Owned(h.name.as_str().to_string()), raw: Cow::Owned(raw_value), text }
+        })
+        .collect()
+}
+
+fn collect_parts<'a>(
+    msg: &mail_parser::Message<'a>,
+    id: usize,
+    depth: usize,
+    out: &mut Vec<Part<'a>>,
+    problem: &mut bool,
+) {
+    if out.len() >= MAX_PARTS || depth > MAX_DEPTH {
+        *problem = true;
+        return;
+    }
+    let Some(part) = msg.parts.get(id) else {
+        *problem = true;
+        return;
+    };
+    match &part.body {
+        PartType::Multipart(children) => {
+            if let Some(ct) = part.content_type() {
+                if ct.attribute("boundary").is_none() {
+                    *problem = true;
+                }
+            }
+            for &child in children {
+                collect_parts(msg, child as usize, depth + 1, out, problem);
+            }
+        }
+        PartType::Message(inner) => {
+            if !inner.parts.is_empty() {
+                collect_parts(inner, 0, depth + 1, out, problem);
+            }
+        }
+        body => {
+            let content_type = match part.content_type() {
+                Some(ct) => mime_type(ct.ctype(), ct.subtype()),
+                None => "text/plain".to_string(),
+            };
+            let body = match body {
+                PartType::Text(t) => Body::Text(t.clone()),
+                PartType::Html(t) => Body::Html(t.clone()),
+                PartType::Binary(b) | PartType::InlineBinary(b) => {
+                    Body::Binary { len: b.len(), head: Cow::Owned(b[..b.len().min(BINARY_HEAD)].to_vec()) }
+                }
+                PartType::Multipart(_) | PartType::Message(_) => unreachable!("handled above"),
+            };
+            out.push(Part {
+                charset: part.content_type().and_then(|ct| ct.attribute("charset")).map(|c| c.to_ascii_lowercase()),
+                transfer_encoding: part.content_transfer_encoding().map(|e| e.to_ascii_lowercase()),
+                filename: part.attachment_name().map(str::to_string),
+                is_attachment: part.content_disposition().is_some_and(|d| d.is_attachment()),
+                content_type,
+                body,
+                headers: convert_headers(msg, id),
+                depth,
+                encoding_problem: part.is_encoding_problem,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_simple_message() {
+        let raw = b"From: a@b.example\r\nSubject: =?utf-8?q?Hallo_wereld?=\r\n\r\nbody text\r\n";
+        let m = Message::parse(raw, 1 << 20);
+        assert_eq!(m.header("subject"), Some("Hallo wereld"));
+        assert_eq!(m.parts.len(), 1);
+        assert!(matches!(&m.parts[0].body, Body::Text(t) if t.contains("body text")));
+        assert_eq!(m.raw_body(), b"body text\r\n");
+    }
+
+    #[test]
+    fn skips_mbox_from_line() {
+        let raw = b"From a@b Sat Jan  1 00:00:00 2000\nSubject: x\n\nhi\n";
+        let m = Message::parse(raw, 1 << 20);
+        assert_eq!(m.header("Subject"), Some("x"));
+    }
+
+    #[test]
+    fn binary_junk_does_not_panic() {
+        let raw: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 256) as u8).collect();
+        let _ = Message::parse(&raw, 1 << 20);
+        let _ = Message::parse(b"", 1 << 20);
+        let _ = Message::parse(b"\n\n\n", 1 << 20);
+    }
+
+    #[test]
+    fn multipart_parts_are_flattened() {
+        let raw = b"Content-Type: multipart/alternative; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nplain\n--b\nContent-Type: text/html\n\n<p>html</p>\n--b--\n";
+        let m = Message::parse(raw, 1 << 20);
+        assert_eq!(m.content_type, "multipart/alternative");
+        let types: Vec<_> = m.parts.iter().map(|p| p.content_type.as_str()).collect();
+        assert_eq!(types, ["text/plain", "text/html"]);
+        assert!(!m.mime_problem);
+    }
+
+    #[test]
+    fn truncates_at_scan_limit() {
+        let mut raw = b"Subject: big\n\n".to_vec();
+        raw.extend(std::iter::repeat_n(b"word word word\n".as_slice(), 10_000).flatten());
+        let m = Message::parse(&raw, 4096);
+        assert!(m.truncated);
+        assert!(m.scanned.len() <= 4096);
+    }
+}

@@ -1,0 +1,155 @@
+//! Verdict: rule hits plus the Bayes result against the threshold, and the header values that
+//! say so in SpamAssassin's format.
+
+use crate::bayes::{self, BayesResult};
+use crate::config::ScoringSettings;
+
+/// One rule that fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub name: String,
+    pub score: f64,
+    pub description: String,
+}
+
+/// The decision about one message.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub score: f64,
+    pub required: f64,
+    pub is_spam: bool,
+    /// Rule hits, then the Bayes band (when Bayes was used).
+    pub hits: Vec<Hit>,
+    /// Bayes, when the database was used.
+    pub bayes: Option<BayesResult>,
+}
+
+/// Points that a Bayes result adds: `per_decade` points per factor of ten in the odds, so with
+/// the defaults 99:1 odds give +5.0, the default threshold. Beyond ±`knee` the points grow only
+/// logarithmically, so the score stays readable but keeps ranking messages.
+pub fn bayes_points(log_odds: f64, per_decade: f64, knee: f64) -> f64 {
+    let linear = per_decade * log_odds / std::f64::consts::LN_10;
+    if linear.abs() <= knee {
+        linear
+    } else {
+        linear.signum() * (knee + (linear.abs() - knee).ln_1p())
+    }
+}
+
+impl Verdict {
+    /// Combines rule hits and an optional Bayes result.
+    pub fn new(mut hits: Vec<Hit>, bayes: Option<BayesResult>, s: &ScoringSettings) -> Verdict {
+        let mut score: f64 = hits.iter().map(|h| h.score).sum();
+        if let Some(b) = &bayes {
+            let points = bayes_points(b.log_odds, s.bayes_points_per_decade, s.bayes_points_knee);
+            score += points;
+            hits.push(Hit {
+                name: bayes::band(b.prob).to_string(),
+                score: points,
+                description: format!("Bayes spam probability is {:.4}", b.prob),
+            });
+        }
+        // Round once, here, so the header, `check` and the verdict agree exactly.
+        let score = (score * 1000.0).round() / 1000.0;
+        Verdict { score, required: s.required_score, is_spam: score >= s.required_score, hits, bayes }
+    }
+
+    /// The comma list of test names, in a stable order (by name).
+    pub fn tests(&self) -> String {
+        let mut names: Vec<&str> = self.hits.iter().map(|h| h.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(",")
+        }
+    }
+
+    /// The score as written in headers and by `check`.
+    pub fn score_text(&self) -> String {
+        format_score(self.score)
+    }
+
+    /// `X-Spam-Status`, `X-Spam-Level` and, on spam, `X-Spam-Flag`, in that order.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (
+                "X-Spam-Status",
+                format!(
+                    "{}, score={} required={} tests={} version=spamfilt-{}",
+                    if self.is_spam { "Yes" } else { "No" },
+                    self.score_text(),
+                    format_score(self.required),
+                    self.tests(),
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+            ("X-Spam-Level", "*".repeat(self.score.clamp(0.0, 50.0) as usize)),
+        ];
+        if self.is_spam {
+            out.push(("X-Spam-Flag", "YES".to_string()));
+        }
+        out
+    }
+}
+
+/// Scores are written with up to three decimals, trailing zeros dropped but at least one kept
+/// (`5.0`, `7.25`, `-1.125`), as SpamAssassin recipes expect a decimal point.
+pub fn format_score(score: f64) -> String {
+    let mut s = format!("{score:.3}");
+    while s.ends_with('0') && !s.ends_with(".0") {
+        s.pop();
+    }
+    if s == "-0.0" {
+        s = "0.0".to_string();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_format() {
+        assert_eq!(format_score(5.0), "5.0");
+        assert_eq!(format_score(7.25), "7.25");
+        assert_eq!(format_score(-1.1254), "-1.125");
+        assert_eq!(format_score(-0.0001), "0.0");
+    }
+
+    #[test]
+    fn bayes_points_are_monotone_and_hit_threshold_at_99_to_1() {
+        let p99 = bayes_points((99.0f64).ln(), 2.5, 8.0);
+        assert!((p99 - 4.989).abs() < 0.01, "{p99}");
+        let mut last = f64::NEG_INFINITY;
+        for i in -1000..1000 {
+            let v = bayes_points(i as f64 / 5.0, 2.5, 8.0);
+            assert!(v > last);
+            last = v;
+        }
+        assert!(bayes_points(700.0, 2.5, 8.0) < 16.0);
+    }
+
+    #[test]
+    fn headers_format() {
+        let s = ScoringSettings::default();
+        let hits = vec![
+            Hit { name: "B_RULE".into(), score: 3.0, description: String::new() },
+            Hit { name: "A_RULE".into(), score: 2.5, description: String::new() },
+        ];
+        let v = Verdict::new(hits, None, &s);
+        let h = v.headers();
+        assert!(v.is_spam);
+        assert_eq!(
+            h[0].1,
+            format!("Yes, score=5.5 required=5.0 tests=A_RULE,B_RULE version=spamfilt-{}", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(h[1].1, "*****");
+        assert_eq!(h[2], ("X-Spam-Flag", "YES".to_string()));
+        let v = Verdict::new(vec![], None, &s);
+        assert_eq!(v.headers().len(), 2);
+        assert!(v.headers()[0].1.starts_with("No, score=0.0 required=5.0 tests=none"));
+    }
+}

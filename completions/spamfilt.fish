@@ -1,0 +1,122 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_spamfilt_global_optspecs
+    string join \n db= config= v/verbose q/quiet h/help V/version
+end
+
+function __fish_spamfilt_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_spamfilt_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_spamfilt_using_subcommand
+    set -l cmd (__fish_spamfilt_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -s V -l version -d 'Print version'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "check" -d 'Score messages without changing anything; one line per message'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "train" -d 'Learn messages as ham or as spam'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "forget" -d 'Unlearn messages learned before'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "db" -d 'Inspect and maintain the token database'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -d 'Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit status). On an internal error the message is still passed through and the exit status is 0'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l json -d 'Print one JSON object per message instead of tab-separated fields'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l ham -d 'Learn these messages as ham (good mail), e.g. your Sent folder' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Learn these messages as spam, e.g. your Junk folder' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l force -d 'Write over a database that cannot be read (a corrupt one is moved aside first)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-progress -d 'Never show a progress bar'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-progress -d 'Never show a progress bar'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days)' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l dry-run -d 'Say what would be learned and deleted, and change nothing'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-train -d 'Delete without learning the messages as spam first'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l days -d 'Drop tokens last seen more than this many days ago...' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l max-count -d '...whose total count (ham + spam) is at most this' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "check" -d 'Score messages without changing anything; one line per message'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "train" -d 'Learn messages as ham or as spam'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "forget" -d 'Unlearn messages learned before'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "db" -d 'Inspect and maintain the token database'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'

@@ -1,0 +1,367 @@
+//! Integration tests that run the real binary as a user would: the filter on messages of every
+//! shape (with golden outputs), check, train with its ledger, forget, purge, db, and the
+//! failure modes that must pass mail through.
+//!
+//! Golden outputs live in tests/fixtures/golden/; after an intended change regenerate them with
+//! `UPDATE_GOLDEN=1 cargo test --test cli` and review the diff.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    // Never pick up the developer's own database or config.
+    c.env_remove("SPAMFILT_DB").env_remove("SPAMFILT_CONFIG").env("HOME", "/nonexistent-home");
+    c
+}
+
+fn run(args: &[&str], db: &Path, stdin: &[u8]) -> Output {
+    let mut child = bin()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn spamfilt");
+    let mut sin = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Removes every `X-Spam-*` field (with continuation lines) from the header block.
+fn strip_spam_fields(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut in_header = true;
+    let mut skipping = false;
+    for (i, line) in msg.split_inclusive(|&b| b == b'\n').enumerate() {
+        if in_header {
+            if i == 0 && line.starts_with(b"From ") {
+                out.extend_from_slice(line);
+                continue;
+            }
+            if line == b"\n" || line == b"\r\n" {
+                in_header = false;
+                skipping = false;
+            } else if line[0] == b' ' || line[0] == b'\t' {
+                if skipping {
+                    continue;
+                }
+            } else {
+                skipping = line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"x-spam-");
+                if skipping {
+                    continue;
+                }
+            }
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Writes `n` ham and `n` spam messages with clearly different vocabularies.
+fn write_corpus(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let ham = dir.join("ham");
+    let spam = dir.join("spam");
+    fs::create_dir_all(&ham).unwrap();
+    fs::create_dir_all(&spam).unwrap();
+    let ham_words = ["vergadering", "offerte", "project", "dinsdag", "planning", "factuur", "klant", "verslag"];
+    let spam_words = ["viagra", "casino", "lottery", "winner", "bitcoin", "unsubscribe", "cheap", "pills"];
+    for i in 0..n {
+        let hw: Vec<&str> = (0..6).map(|k| ham_words[(i + k) % ham_words.len()]).collect();
+        let sw: Vec<&str> = (0..6).map(|k| spam_words[(i + k) % spam_words.len()]).collect();
+        fs::write(
+            ham.join(format!("{i}.eml")),
+            format!(
+                "From: collega{i}@klant.be\nSubject: {} {}\nMessage-ID: <h{i}@klant.be>\n\n{}\n",
+                hw[0],
+                hw[1],
+                hw.join(" ")
+            ),
+        )
+        .unwrap();
+        fs::write(
+            spam.join(format!("{i}.eml")),
+            format!(
+                "From: promo{i}@deals.example\nSubject: {} {}\nMessage-ID: <s{i}@deals.example>\n\n{}\n",
+                sw[0],
+                sw[1],
+                sw.join(" ")
+            ),
+        )
+        .unwrap();
+    }
+    (ham, spam)
+}
+
+fn trained_db(tmp: &Path) -> PathBuf {
+    let db = tmp.join("db");
+    let (ham, spam) = write_corpus(tmp, 15);
+    let o = run(&["train", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()], &db, b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    db
+}
+
+fn golden(name: &str, actual: &[u8]) {
+    let path = fixture("golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = fs::read(&path).unwrap_or_default();
+    if expected != actual {
+        let failed = path.with_extension("failed");
+        fs::write(&failed, actual).unwrap();
+        panic!("output differs from {}; actual output in {}", path.display(), failed.display());
+    }
+}
+
+#[test]
+fn filter_fixtures_keep_every_byte_and_match_golden_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    for name in
+        ["ham-lf.eml", "ham-crlf.eml", "mbox-from-line.eml", "eight-bit.eml", "broken-mime.eml", "forged-headers.eml"]
+    {
+        let input = fs::read(fixture(name)).unwrap();
+        let o = run(&["filter"], &db, &input);
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        // Everything but our own fields is the input, byte for byte.
+        assert_eq!(strip_spam_fields(&o.stdout), strip_spam_fields(&input), "{name}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(text.matches("X-Spam-Status: ").count(), 1, "{name}: {text}");
+        assert_eq!(text.matches("X-Spam-Level:").count(), 1, "{name}");
+        golden(&name.replace(".eml", ".out"), &o.stdout);
+    }
+}
+
+#[test]
+fn crlf_messages_get_crlf_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&[], &tmp.path().join("db"), &fs::read(fixture("ham-crlf.eml")).unwrap());
+    let text = stdout(&o);
+    assert!(text.contains("\r\nX-Spam-Status: No, score="), "{text}");
+    assert!(!text.replace("\r\n", "").contains('\n'), "bare LF in a CRLF message");
+}
+
+#[test]
+fn forged_headers_are_removed_and_do_not_change_the_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let forged = fs::read(fixture("forged-headers.eml")).unwrap();
+    let clean = strip_spam_fields(&forged);
+    let a = stdout(&run(&["check", "-"], &db, &forged));
+    let b = stdout(&run(&["check", "-"], &db, &clean));
+    assert_eq!(a, b);
+    let out = stdout(&run(&[], &db, &forged));
+    assert!(!out.contains("FORGED") && !out.contains("forged") && !out.contains("X-Spam-Flag"), "{out}");
+}
+
+#[test]
+fn spam_is_flagged_and_exit_code_reports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let spam =
+        b"From: promo99@deals.example\nSubject: casino winner\n\nviagra casino lottery winner bitcoin cheap pills\n";
+    let o = run(&[], &db, spam);
+    let text = stdout(&o);
+    assert!(text.contains("X-Spam-Flag: YES\n"), "{text}");
+    assert!(text.contains("X-Spam-Status: Yes, score="), "{text}");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(run(&["filter", "--exit-code"], &db, spam).status.code(), Some(1));
+    let ham = b"From: collega1@klant.be\nSubject: planning\n\nvergadering offerte project dinsdag planning\n";
+    let o = run(&["filter", "--exit-code"], &db, ham);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("X-Spam-Status: No, score=-"), "{}", stdout(&o));
+}
+
+#[test]
+fn failures_pass_the_message_through_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = fs::read(fixture("forged-headers.eml")).unwrap();
+    // A corrupt database.
+    let db = tmp.path().join("corrupt");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("tokens.db"), b"this is not a database").unwrap();
+    for args in [&["filter"][..], &["filter", "--exit-code"][..]] {
+        let o = run(args, &db, &input);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(o.stdout, input);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("passing the message through unchanged") && err.contains("corrupt"), "{err}");
+    }
+    // A file where the database directory should be.
+    let not_dir = tmp.path().join("file");
+    fs::write(&not_dir, b"x").unwrap();
+    let o = run(&[], &not_dir, &input);
+    assert_eq!((o.status.code(), &o.stdout), (Some(0), &input));
+    // A bad config file.
+    let cfg = tmp.path().join("bad.toml");
+    fs::write(&cfg, "required_score = \"high\"\n").unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap()], &tmp.path().join("db"), &input);
+    assert_eq!((o.status.code(), &o.stdout), (Some(0), &input));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad config file"));
+    // Input that is not a message at all.
+    for junk in [&b""[..], b"\n\n", b"\x00\x01\x02\xff binary", b"just some words\n"] {
+        let o = run(&[], &tmp.path().join("db"), junk);
+        assert_eq!((o.status.code(), o.stdout.as_slice()), (Some(0), junk));
+    }
+}
+
+#[test]
+fn train_records_a_ledger_moves_and_forgets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (ham, spam) = write_corpus(tmp.path(), 12);
+    let (h, s) = (ham.to_str().unwrap(), spam.to_str().unwrap());
+    let o = run(&["train", "--ham", h, "--spam", s], &db, b"");
+    assert_eq!(stdout(&o), "learned 12 ham and 12 spam; 0 already known, 0 moved to the other class, 0 unreadable\n");
+    let o = run(&["train", "--spam", s], &db, b"");
+    assert_eq!(stdout(&o), "learned 0 ham and 0 spam; 12 already known, 0 moved to the other class, 0 unreadable\n");
+    // The user corrects a mistake: the message moves from spam to ham, never refused.
+    let one = spam.join("3.eml");
+    let o = run(&["train", "--ham", one.to_str().unwrap()], &db, b"");
+    assert_eq!(stdout(&o), "learned 0 ham and 0 spam; 0 already known, 1 moved to the other class, 0 unreadable\n");
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     13 ham, 11 spam"));
+    // The same message through stdin with CRLF line ends and our headers is still known.
+    let mut crlf = fs::read_to_string(&one).unwrap().replace('\n', "\r\n");
+    crlf.insert_str(0, "X-Spam-Flag: YES\r\nReceived: from x by y\r\n");
+    let o = run(&["train", "--ham", "-"], &db, crlf.as_bytes());
+    assert!(stdout(&o).contains("1 already known"), "{}", stdout(&o));
+    let o = run(&["forget", one.to_str().unwrap()], &db, b"");
+    assert_eq!(stdout(&o), "forgot 1 messages; 0 were never learned, 0 unreadable\n");
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     12 ham, 11 spam"));
+}
+
+#[test]
+fn train_rejects_wrong_paths_before_changing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (ham, _) = write_corpus(tmp.path(), 3);
+    let o = run(&["train", "--ham", ham.to_str().unwrap(), "--spam", "/nonexistent/Junk"], &db, b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot open /nonexistent/Junk"));
+    assert!(!db.join("tokens.db").exists());
+}
+
+#[test]
+fn corrupt_database_is_refused_by_train_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("tokens.db"), b"garbage garbage garbage garbage").unwrap();
+    let (ham, _) = write_corpus(tmp.path(), 2);
+    let o = run(&["train", "--ham", ham.to_str().unwrap()], &db, b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt"));
+    let o = run(&["db", "stats"], &db, b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt"));
+    let o = run(&["train", "--force", "--ham", ham.to_str().unwrap()], &db, b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     2 ham, 0 spam"));
+}
+
+#[test]
+fn check_prints_one_line_per_message_and_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    // An mbox of two messages and a plain file.
+    let mbox = tmp.path().join("inbox.mbox");
+    fs::write(
+        &mbox,
+        "From a Mon Nov 16 10:00:00 2026\nSubject: casino\n\nviagra casino lottery winner\n\nFrom b Mon Nov 16 10:00:00 2026\nSubject: planning\n\nvergadering offerte project\n",
+    )
+    .unwrap();
+    let o = run(&["check", mbox.to_str().unwrap(), fixture("ham-lf.eml").to_str().unwrap()], &db, b"");
+    let text = stdout(&o);
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0][0], format!("{}:1", mbox.display()));
+    assert_eq!(lines[0][1], "spam");
+    assert_eq!(lines[1][0], format!("{}:2", mbox.display()));
+    assert_eq!(lines[1][1], "ham");
+    for l in &lines {
+        assert_eq!(l.len(), 4);
+        l[2].parse::<f64>().expect("numeric score");
+    }
+    let o = run(&["check", "--json", mbox.to_str().unwrap()], &db, b"");
+    for line in stdout(&o).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["score"].is_number() && v["verdict"].is_string() && v["tests"].is_array(), "{line}");
+    }
+}
+
+fn maildir(root: &Path) -> PathBuf {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    root.to_path_buf()
+}
+
+#[test]
+fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let junk = maildir(&tmp.path().join("Maildir/.Junk"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let old = now - 11 * 86_400;
+    let young = now - 2 * 86_400;
+    let msg = |i: u32| {
+        format!("From: x{i}@spam.example\nSubject: offer {i}\nMessage-ID: <p{i}@spam.example>\n\ncheap offer {i}\n")
+    };
+    fs::write(junk.join(format!("cur/{old}.M1P1.host:2,S")), msg(1)).unwrap();
+    fs::write(junk.join(format!("new/{old}.M2P1.host")), msg(2)).unwrap();
+    fs::write(junk.join(format!("cur/{young}.M3P1.host:2,")), msg(3)).unwrap();
+    let trained_ham = junk.join(format!("cur/{old}.M4P1.host:2,S"));
+    fs::write(&trained_ham, msg(4)).unwrap();
+    run(&["train", "--ham", trained_ham.to_str().unwrap()], &db, b"");
+
+    let j = junk.to_str().unwrap();
+    let o = run(&["purge", "--older-than", "10d", "--dry-run", j], &db, b"");
+    assert!(stdout(&o).contains("would delete 2 messages"), "{}", stdout(&o));
+    assert_eq!(fs::read_dir(junk.join("cur")).unwrap().count(), 3);
+
+    let o = run(&["purge", "--older-than", "10d", j], &db, b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("deleted 2 messages older than 10d; learned 2 as spam"), "{}", stdout(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("trained as ham"));
+    assert!(trained_ham.exists());
+    assert!(junk.join(format!("cur/{young}.M3P1.host:2,")).exists());
+    assert_eq!(fs::read_dir(junk.join("new")).unwrap().count(), 0);
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     1 ham, 2 spam"));
+
+    // Not a Maildir: refused, nothing touched.
+    let plain = tmp.path().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    fs::write(plain.join("1"), msg(5)).unwrap();
+    let o = run(&["purge", plain.to_str().unwrap()], &db, b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a Maildir"));
+    assert!(plain.join("1").exists());
+}
+
+#[test]
+fn db_stats_on_a_fresh_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&["db", "stats"], &tmp.path().join("db"), b"");
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("messages:     0 ham, 0 spam") && text.contains("last update:  never"), "{text}");
+}

@@ -1,0 +1,279 @@
+//! The man page and the shell completions are generated from the clap definitions in
+//! src/cli.rs and committed. This test fails when they are stale; regenerate them with
+//!
+//!     UPDATE_GENERATED=1 cargo test --test generated
+//!
+//! The prose sections of the man page that clap cannot know (headers, examples, files,
+//! environment, exit status) are written here, next to the code that renders them.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use spamfilt::cli::Cli;
+
+fn roff_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, line) in s.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let line = line.replace('\\', "\\e").replace('-', "\\-");
+        if line.starts_with('.') || line.starts_with('\'') {
+            out.push_str("\\&");
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+fn arg_label(arg: &clap::Arg) -> String {
+    let mut label = String::new();
+    if let Some(s) = arg.get_short() {
+        write!(label, "\\fB\\-{s}\\fR").unwrap();
+    }
+    if let Some(l) = arg.get_long() {
+        if !label.is_empty() {
+            label.push_str(", ");
+        }
+        write!(label, "\\fB\\-\\-{}\\fR", l.replace('-', "\\-")).unwrap();
+    }
+    let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values()) && !arg.is_positional();
+    if let Some(names) = arg.get_value_names().filter(|_| takes_value || arg.is_positional()) {
+        let v = names.iter().map(|n| format!("\\fI{n}\\fR")).collect::<Vec<_>>().join(" ");
+        if arg.is_positional() {
+            label = v;
+            if arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
+                label.push_str("...");
+            }
+        } else {
+            write!(label, " {v}").unwrap();
+        }
+    }
+    label
+}
+
+fn render_args(out: &mut String, cmd: &clap::Command) {
+    for arg in cmd.get_arguments() {
+        if arg.is_hide_set() || arg.is_global_set() && cmd.get_name() != "spamfilt" {
+            continue;
+        }
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        let help = arg.get_long_help().or(arg.get_help()).map(|h| h.to_string()).unwrap_or_default();
+        writeln!(out, ".TP\n{}", arg_label(arg)).unwrap();
+        let mut text = roff_escape(&help);
+        let defaults: Vec<String> = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+        if !defaults.is_empty() && arg.get_num_args().is_some_and(|n| n.takes_values()) {
+            write!(text, " [default: {}]", roff_escape(&defaults.join(", "))).unwrap();
+        }
+        if let Some(env) = arg.get_env() {
+            write!(text, " [env: {}]", env.to_string_lossy()).unwrap();
+        }
+        writeln!(out, "{}", text.replace("\n\n", "\n.IP\n")).unwrap();
+    }
+}
+
+fn render_subcommands(out: &mut String, cmd: &clap::Command, prefix: &str) {
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let full = format!("{prefix} {}", sub.get_name());
+        if sub.has_subcommands() {
+            writeln!(out, ".SS \"{full} ...\"").unwrap();
+            if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+                writeln!(out, "{}", roff_escape(&about.to_string())).unwrap();
+            }
+            render_subcommands(out, sub, &full);
+            continue;
+        }
+        let mut usage = sub.clone().bin_name(full.clone());
+        let usage = usage.render_usage().to_string();
+        let usage = usage.trim_start_matches("Usage: ").trim();
+        writeln!(out, ".SS \"{}\"", roff_escape(usage).replace('"', "\\(dq")).unwrap();
+        if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+            writeln!(out, "{}", roff_escape(&about.to_string()).replace("\n\n", "\n.PP\n")).unwrap();
+        }
+        render_args(out, sub);
+    }
+}
+
+const PROSE: &str = r#".SH HEADERS
+Every message that is scored gets, at the end of its header block:
+.PP
+.nf
+.RS
+X\-Spam\-Status: Yes|No, score=\fIS\fR required=\fIR\fR tests=\fIA,B,...\fR version=spamfilt\-\fIX.Y.Z\fR
+X\-Spam\-Level: one * per whole point of score
+X\-Spam\-Flag: YES            (on spam only)
+.RE
+.fi
+.PP
+These are the headers SpamAssassin writes, so existing procmail, maildrop and Sieve recipes keep working.
+Any X\-Spam\-* field that arrived with the message is removed first and never read as evidence: senders forge them.
+The rest of the message is left byte for byte as it came (an mbox From line, CRLF or LF line ends, 8\-bit bytes).
+.SH EXAMPLES
+Learn from your own folders, then filter with procmail:
+.PP
+.nf
+.RS
+spamfilt train \-\-ham ~/Maildir/.Sent
+spamfilt train \-\-spam ~/Maildir/.Junk
+.RE
+.fi
+.PP
+~/.procmailrc:
+.PP
+.nf
+.RS
+:0fw
+| spamfilt
+
+:0:
+* ^X\-Spam\-Flag: YES
+\&.Junk/
+.RE
+.fi
+.PP
+Every night, learn what stayed in Junk for 10 days as spam and delete it (crontab):
+.PP
+.nf
+.RS
+17 3 * * *  spamfilt purge \-\-older\-than 10d ~/Maildir/.Junk
+.RE
+.fi
+.PP
+Score a folder without changing anything, and correct a mistake:
+.PP
+.nf
+.RS
+spamfilt check ~/Maildir/.Junk
+spamfilt train \-\-ham ~/Maildir/.Junk/cur/1700000000.M1P2.host:2,S
+.RE
+.fi
+.SH FILES
+.TP
+\fI~/.local/share/spamfilt/\fR
+The database directory (\fB\-\-db\fR, \fBSPAMFILT_DB\fR): \fItokens.db\fR (token counts and the ledger of learned
+messages, replaced atomically by every write) and \fIlock\fR (taken by writers only; filters never wait for it).
+.TP
+\fI~/.config/spamfilt/config.toml\fR
+The configuration file (\fB\-\-config\fR, \fBSPAMFILT_CONFIG\fR); missing is fine. Keys: \fBrequired_score\fR
+(5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (2.5),
+\fBbayes_points_knee\fR (8.0), and the sections \fB[bayes]\fR (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR,
+\fBmax_clues\fR, \fBmin_learned\fR) and \fB[tokenizer]\fR. Unknown keys are an error.
+.SH ENVIRONMENT
+.TP
+\fBSPAMFILT_DB\fR
+The database directory, as \fB\-\-db\fR.
+.TP
+\fBSPAMFILT_CONFIG\fR
+The configuration file, as \fB\-\-config\fR.
+.SH EXIT STATUS
+.TP
+\fB0\fR
+Success. In filter mode: always, whatever went wrong while scoring (the message is then passed through unchanged
+and the reason is written to standard error), and for ham with \fB\-\-exit\-code\fR.
+.TP
+\fB1\fR
+Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
+could not be read or deleted (the others were processed).
+.TP
+\fB2\fR
+An error: a bad argument, path or configuration file, or a database that cannot be read or written. Nothing was
+changed. \fBcheck\fR: some messages could not be read.
+.TP
+\fB75\fR
+Filter mode only: the message could not be read from standard input or written to standard output whole
+(EX_TEMPFAIL). The delivery agent keeps its copy and retries.
+.SH NOTES
+spamfilt never bounces a message and never drops one: spam is delivered to the Junk folder.
+Bounces to forged senders are backscatter.
+.SH SEE ALSO
+\fBprocmail\fR(1), \fBmaildrop\fR(1), \fBprocmailrc\fR(5), \fBbogofilter\fR(1), \fBspamassassin\fR(1)
+"#;
+
+fn render_man() -> String {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone()).date("2026-11-22");
+    let mut buf: Vec<u8> = Vec::new();
+    man.render_title(&mut buf).unwrap();
+    man.render_name_section(&mut buf).unwrap();
+    man.render_synopsis_section(&mut buf).unwrap();
+    man.render_description_section(&mut buf).unwrap();
+    let mut out = String::from_utf8(buf).unwrap();
+    out.push_str(".SH OPTIONS\nThese apply to every command.\n");
+    render_args(&mut out, &cmd);
+    out.push_str(".SH COMMANDS\n");
+    render_subcommands(&mut out, &cmd, "spamfilt");
+    out.push_str(PROSE);
+    let mut buf = Vec::new();
+    man.render_version_section(&mut buf).unwrap();
+    out.push_str(&String::from_utf8(buf).unwrap());
+    out
+}
+
+fn completions(shell: Shell) -> String {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "spamfilt", &mut buf);
+    String::from_utf8(buf).unwrap()
+}
+
+fn check(path: &str, expected: String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    if actual != expected {
+        let failed = path.with_extension("failed");
+        std::fs::write(&failed, &expected).unwrap();
+        panic!(
+            "{} is stale; the current output is in {}. Regenerate with: UPDATE_GENERATED=1 cargo test --test generated",
+            path.display(),
+            failed.display()
+        );
+    }
+}
+
+#[test]
+fn man_page_is_current() {
+    check("man/spamfilt.1", render_man());
+}
+
+#[test]
+fn completions_are_current() {
+    check("completions/spamfilt.bash", completions(Shell::Bash));
+    check("completions/_spamfilt", completions(Shell::Zsh));
+    check("completions/spamfilt.fish", completions(Shell::Fish));
+}
+
+#[test]
+fn man_page_documents_every_command_and_flag() {
+    let man = render_man();
+    let mut cmd = Cli::command();
+    cmd.build();
+    fn walk(cmd: &clap::Command, man: &str) {
+        for arg in cmd.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                if long != "help" && long != "version" && !arg.is_hide_set() {
+                    assert!(man.contains(&format!("\\-\\-{}", long.replace('-', "\\-"))), "--{long} missing");
+                }
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            assert!(man.contains(sub.get_name()), "command {} missing", sub.get_name());
+            walk(sub, man);
+        }
+    }
+    walk(&cmd, &man);
+    for section in ["EXAMPLES", "FILES", "ENVIRONMENT", "EXIT STATUS", "HEADERS"] {
+        assert!(man.contains(&format!(".SH {section}")), "section {section} missing");
+    }
+}

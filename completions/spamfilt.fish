@@ -36,6 +36,7 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "train" -d 'Learn 
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "forget" -d 'Unlearn messages learned before'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "db" -d 'Inspect and maintain the token database'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
@@ -109,13 +110,27 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "check" -d 'Score messages without changing anything; one line per message'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "train" -d 'Learn messages as ham or as spam'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "forget" -d 'Unlearn messages learned before'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "db" -d 'Inspect and maintain the token database'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l ham -d 'Ham (good mail) to evaluate on, e.g. your Sent folder and inbox archive' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l spam -d 'Spam to evaluate on, e.g. your Junk folder' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l folds -d 'Number of folds: each message is scored by a model trained on the other folds' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l seed -d 'Fold assignment seed: the same messages and seed give the same figures' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l target-fp -d 'Also report the threshold that would give this false-positive rate' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l plot -d 'Write an SVG with the ham and spam score histograms and the ROC curve' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l json -d 'Print the figures as one JSON object'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-progress -d 'Never show a progress bar'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "check" -d 'Score messages without changing anything; one line per message'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "train" -d 'Learn messages as ham or as spam'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "forget" -d 'Unlearn messages learned before'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "db" -d 'Inspect and maintain the token database'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'

@@ -64,6 +64,8 @@ pub enum Command {
     /// Inspect and maintain the token database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Measure accuracy on your own folders by k-fold cross-validation (your database is not touched).
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -161,4 +163,39 @@ pub enum DbCommand {
         #[arg(long, value_name = "N", default_value_t = 2)]
         max_count: u32,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Ham (good mail) to evaluate on, e.g. your Sent folder and inbox archive.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    pub ham: Vec<String>,
+
+    /// Spam to evaluate on, e.g. your Junk folder.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    pub spam: Vec<String>,
+
+    /// Number of folds: each message is scored by a model trained on the other folds.
+    #[arg(long, value_name = "K", default_value_t = 10, value_parser = clap::value_parser!(u16).range(2..=100))]
+    pub folds: u16,
+
+    /// Fold assignment seed: the same messages and seed give the same figures.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Also report the threshold that would give this false-positive rate.
+    #[arg(long, value_name = "RATE", default_value = "0.1%")]
+    pub target_fp: String,
+
+    /// Write an SVG with the ham and spam score histograms and the ROC curve.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }

@@ -8,6 +8,7 @@ pub mod bayes;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod eval;
 pub mod features;
 pub mod learn;
 pub mod mailbox;

@@ -365,3 +365,34 @@ fn db_stats_on_a_fresh_database() {
     let text = stdout(&o);
     assert!(text.contains("messages:     0 ham, 0 spam") && text.contains("last update:  never"), "{text}");
 }
+
+#[test]
+fn eval_cross_validates_deterministically_and_plots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, spam) = write_corpus(tmp.path(), 30);
+    let db = tmp.path().join("db");
+    let plot = tmp.path().join("eval.svg");
+    let args = ["eval", "--json", "--folds", "5", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()];
+    let a = run(&args, &db, b"");
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let mut with_plot = args.to_vec();
+    with_plot.extend(["--plot", plot.to_str().unwrap()]);
+    let b = run(&with_plot, &db, b"");
+    let (va, vb): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_slice(&a.stdout).unwrap(), serde_json::from_slice(&b.stdout).unwrap());
+    assert_eq!(va["messages"], 60);
+    for key in ["false_positives", "false_negatives", "one_minus_roca_percent", "threshold_for_target_fp"] {
+        assert_eq!(va[key], vb[key], "{key} differs between runs");
+    }
+    // These two vocabularies are trivially separable.
+    assert_eq!(va["one_minus_roca_percent"], 0.0);
+    assert!(fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+    // The user's database is never touched.
+    assert!(!db.exists());
+    let text = stdout(&run(
+        &["eval", "--folds", "5", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()],
+        &db,
+        b"",
+    ));
+    assert!(text.contains("messages:        60 (30 ham, 30 spam), 5 folds") && text.contains("1-ROCA:"), "{text}");
+}

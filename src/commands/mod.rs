@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod db;
+pub mod eval;
 pub mod filter;
 pub mod purge;
 pub mod train;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Forget(a)) => train::run_forget(&load(g)?, g, &a),
         Some(Command::Purge(a)) => purge::run(&load(g)?, g, &a),
         Some(Command::Db(c)) => db::run(&load(g)?, g, &c),
+        Some(Command::Eval(a)) => eval::run(&load(g)?, g, &a),
     }
 }
 

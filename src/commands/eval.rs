@@ -1,0 +1,130 @@
+//! `spamfilt eval`: k-fold cross-validation on the user's own folders, in memory.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{EvalArgs, GlobalArgs};
+use crate::config::Settings;
+use crate::eval::{self, crossval, Confusion, Sample};
+use crate::learn;
+use crate::mailbox::{self, Entry};
+use crate::scoring::Scorer;
+
+pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let target_fp = eval::parse_rate(&args.target_fp)?;
+    let mut entries: Vec<(Entry, bool)> = Vec::new();
+    entries.extend(mailbox::expand(&args.ham)?.into_iter().map(|e| (e, false)));
+    entries.extend(mailbox::expand(&args.spam)?.into_iter().map(|e| (e, true)));
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+
+    // Pass 1: read and tokenize every message once (in parallel), keeping only token hashes.
+    let bar = super::progress(g, args.no_progress, entries.len() as u64 * 2, "evaluating");
+    let chunk = entries.len().div_ceil(threads).max(1);
+    let prepared: Vec<Option<crossval::Item>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                let bar = &bar;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(entry, is_spam)| {
+                            bar.inc(1);
+                            match entry.read() {
+                                Ok(raw) => Some(crossval::Item {
+                                    prepared: learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer),
+                                    is_spam: *is_spam,
+                                }),
+                                Err(e) => {
+                                    bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                                    None
+                                }
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("tokenizer thread")).collect()
+    });
+    let unreadable = prepared.iter().filter(|p| p.is_none()).count();
+    let (items, sources): (Vec<crossval::Item>, Vec<&Entry>) =
+        prepared.into_iter().zip(&entries).filter_map(|(p, (e, _))| p.map(|p| (p, e))).unzip();
+    anyhow::ensure!(
+        items.iter().any(|i| i.is_spam) && items.iter().any(|i| !i.is_spam),
+        "eval needs readable ham and spam messages"
+    );
+
+    // Pass 2: score each message with a model that never saw it.
+    let scores = crossval::run(
+        &items,
+        args.folds as usize,
+        args.seed,
+        threads,
+        |i, model| {
+            let scorer = Scorer { scoring: &settings.scoring, tokenizer: &settings.tokenizer, db: Some(model) };
+            match sources[i].read() {
+                Ok(raw) => scorer.score(&raw).verdict.score,
+                Err(_) => 0.0,
+            }
+        },
+        || bar.inc(1),
+    );
+    bar.finish_and_clear();
+    let samples: Vec<Sample> =
+        items.iter().zip(&scores).map(|(it, &score)| Sample { score, is_spam: it.is_spam }).collect();
+    let required = settings.scoring.required_score;
+    let required_text = crate::verdict::format_score(required);
+    let c = Confusion::at(&samples, required);
+    let roca = eval::one_minus_roca_percent(&samples);
+    let r01 = eval::recall_at_fp_rate(&samples, 0.001);
+    let r1 = eval::recall_at_fp_rate(&samples, 0.01);
+    let t_target = eval::threshold_for_fp_rate(&samples, target_fp).unwrap_or(f64::NAN);
+    let secs = started.elapsed().as_secs_f64();
+
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "spamfilt eval: {} ham, {} spam, {} folds; 1-ROCA {:.3}%; at {}: {} FP, {} FN",
+            c.ham, c.spam, args.folds, roca, required_text, c.false_positives, c.false_negatives
+        );
+        std::fs::write(path, eval::plot::render(&samples, required, &title))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        let obj = serde_json::json!({
+            "messages": samples.len(), "ham": c.ham, "spam": c.spam, "unreadable": unreadable,
+            "folds": args.folds, "seed": args.seed, "required_score": required,
+            "false_positives": c.false_positives, "false_positive_percent": c.fp_percent(),
+            "false_negatives": c.false_negatives, "false_negative_percent": c.fn_percent(),
+            "one_minus_roca_percent": roca,
+            "spam_recall_at_0_1_percent_fp": r01, "spam_recall_at_1_percent_fp": r1,
+            "target_fp": target_fp, "threshold_for_target_fp": t_target,
+            "seconds": secs,
+        });
+        println!("{obj}");
+    } else {
+        println!(
+            "messages:        {} ({} ham, {} spam), {} folds, seed {}{}",
+            samples.len(),
+            c.ham,
+            c.spam,
+            args.folds,
+            args.seed,
+            if unreadable > 0 { format!(", {unreadable} unreadable") } else { String::new() }
+        );
+        println!(
+            "at threshold {required_text}: {} false positives ({:.3}%), {} false negatives ({:.3}%)",
+            c.false_positives,
+            c.fp_percent(),
+            c.false_negatives,
+            c.fn_percent()
+        );
+        println!("1-ROCA:          {roca:.4}%");
+        println!("spam recall:     {:.2}% at 0.1% false positives, {:.2}% at 1%", 100.0 * r01, 100.0 * r1);
+        println!("threshold for {:.3}% false positives: {t_target:.3}", 100.0 * target_fp);
+        println!("time:            {secs:.1} s");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -35,6 +35,10 @@ pub struct ScoringSettings {
     pub bayes_points_per_decade: f64,
     /// Bayes points beyond ± this grow only logarithmically (keeps scores readable).
     pub bayes_points_knee: f64,
+    /// Use the starter table built into the binary while the user's own database is small.
+    pub use_starter: bool,
+    /// The starter table fades out as the user learns this many ham and spam (see `starter`).
+    pub starter_fade: u64,
     pub bayes: BayesParams,
 }
 
@@ -45,6 +49,8 @@ impl Default for ScoringSettings {
             scan_limit: 512 * 1024,
             bayes_points_per_decade: 2.5,
             bayes_points_knee: 8.0,
+            use_starter: true,
+            starter_fade: 200,
             bayes: BayesParams::default(),
         }
     }
@@ -58,6 +64,8 @@ struct ConfigFile {
     scan_limit: Option<usize>,
     bayes_points_per_decade: Option<f64>,
     bayes_points_knee: Option<f64>,
+    use_starter: Option<bool>,
+    starter_fade: Option<u64>,
     bayes: Option<BayesParams>,
     tokenizer: Option<TokenizerSettings>,
 }
@@ -120,6 +128,12 @@ impl Settings {
         }
         if let Some(v) = file.bayes_points_knee {
             s.bayes_points_knee = v;
+        }
+        if let Some(v) = file.use_starter {
+            s.use_starter = v;
+        }
+        if let Some(v) = file.starter_fade {
+            s.starter_fade = v;
         }
         if let Some(b) = file.bayes {
             anyhow::ensure!(b.strength > 0.0, "bayes.strength must be positive");

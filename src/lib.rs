@@ -15,5 +15,6 @@ pub mod mailbox;
 pub mod message;
 pub mod rewrite;
 pub mod scoring;
+pub mod starter;
 pub mod store;
 pub mod verdict;

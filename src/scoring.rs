@@ -2,10 +2,11 @@
 //!
 //! Knows nothing of paths, flags or the terminal: it is handed settings and a token source.
 
-use crate::bayes::{self, BayesResult};
+use crate::bayes::{self, BayesResult, Evidence};
 use crate::config::ScoringSettings;
 use crate::features::{self, TokenizerSettings};
 use crate::message::Message;
+use crate::starter::Starter;
 use crate::store::{token_hash, TokenLookup};
 use crate::verdict::{Hit, Verdict};
 
@@ -15,6 +16,8 @@ pub struct Scorer<'a> {
     pub tokenizer: &'a TokenizerSettings,
     /// The token database; `None` when there is none yet (Bayes then says nothing).
     pub db: Option<&'a dyn TokenLookup>,
+    /// The built-in starter table, blended in while the user's database is small.
+    pub starter: Option<Starter<'a>>,
 }
 
 /// A verdict and what it was made from (for explanations).
@@ -33,15 +36,33 @@ impl Scorer<'_> {
         Scored { verdict: Verdict::new(hits, bayes, self.scoring), tokens }
     }
 
+    /// Bayes on the user's counts, blended with the starter table while the user's database is
+    /// small (see `starter` for the rule). `None` when there is too little of either.
     fn bayes(&self, tokens: &[String]) -> Option<BayesResult> {
-        let db = self.db?;
-        let totals = db.totals();
-        let min = self.scoring.bayes.min_learned;
+        let user = self.db.map(|d| d.totals()).unwrap_or_default();
+        let fade = self.scoring.starter_fade;
+        let starter = self.starter.filter(|_| self.scoring.use_starter).map(|st| (st, Starter::weight(user, fade)));
+        let scales = starter.map(|(st, w)| st.scales(w, fade)).unwrap_or_default();
+        let totals = Evidence {
+            spam: user.spam as f64 + scales.spam * starter.map_or(0.0, |(st, _)| st.totals.spam as f64),
+            ham: user.ham as f64 + scales.ham * starter.map_or(0.0, |(st, _)| st.totals.ham as f64),
+        };
+        let min = self.scoring.bayes.min_learned as f64;
         if totals.spam < min || totals.ham < min {
             return None;
         }
         let hashes: Vec<u64> = tokens.iter().map(|t| token_hash(t)).collect();
-        let counts = db.lookup(&hashes);
-        Some(bayes::classify(&counts, totals, &self.scoring.bayes))
+        let mut evidence: Vec<Evidence> = match self.db {
+            Some(db) => db.lookup(&hashes).into_iter().map(Evidence::from).collect(),
+            None => vec![Evidence::default(); hashes.len()],
+        };
+        if let Some((st, _)) = starter.filter(|(_, w)| *w > 0.0) {
+            for (e, &h) in evidence.iter_mut().zip(&hashes) {
+                let (s, hm) = st.counts(h);
+                e.spam += scales.spam * s as f64;
+                e.ham += scales.ham * hm as f64;
+            }
+        }
+        Some(bayes::classify_evidence(&evidence, totals, &self.scoring.bayes))
     }
 }

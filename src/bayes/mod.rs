@@ -28,6 +28,26 @@ pub struct Totals {
     pub ham: u64,
 }
 
+/// Counts as evidence: possibly fractional, when the built-in starter table is blended in with
+/// a weight (see `starter`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Evidence {
+    pub spam: f64,
+    pub ham: f64,
+}
+
+impl From<Counts> for Evidence {
+    fn from(c: Counts) -> Evidence {
+        Evidence { spam: c.spam as f64, ham: c.ham as f64 }
+    }
+}
+
+impl From<Totals> for Evidence {
+    fn from(t: Totals) -> Evidence {
+        Evidence { spam: t.spam as f64, ham: t.ham as f64 }
+    }
+}
+
 /// Tunable parameters (config file section `[bayes]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,7 +76,8 @@ pub struct Clue {
     /// Index into the token list given to [`classify`].
     pub token: usize,
     pub prob: f64,
-    pub counts: Counts,
+    /// The token's (possibly blended) counts.
+    pub evidence: Evidence,
 }
 
 /// The outcome of combining.
@@ -78,11 +99,16 @@ impl BayesResult {
 
 /// Robinson's f(w) for one token.
 pub fn token_prob(c: Counts, totals: Totals, p: &BayesParams) -> f64 {
-    let ns = totals.spam.max(1) as f64;
-    let nh = totals.ham.max(1) as f64;
-    let spam_ratio = c.spam as f64 / ns;
-    let ham_ratio = c.ham as f64 / nh;
-    let n = (c.spam as f64) + (c.ham as f64);
+    evidence_prob(c.into(), totals.into(), p)
+}
+
+/// Robinson's f(w) for one token, on (possibly fractional) evidence.
+pub fn evidence_prob(c: Evidence, totals: Evidence, p: &BayesParams) -> f64 {
+    let ns = totals.spam.max(1.0);
+    let nh = totals.ham.max(1.0);
+    let spam_ratio = c.spam / ns;
+    let ham_ratio = c.ham / nh;
+    let n = c.spam + c.ham;
     if n == 0.0 || spam_ratio + ham_ratio == 0.0 {
         return p.unknown_prob;
     }
@@ -92,11 +118,17 @@ pub fn token_prob(c: Counts, totals: Totals, p: &BayesParams) -> f64 {
 
 /// Combines the counts of a message's (de-duplicated) tokens. `counts[i]` belongs to token `i`.
 pub fn classify(counts: &[Counts], totals: Totals, p: &BayesParams) -> BayesResult {
-    let mut clues: Vec<Clue> = counts
+    let evidence: Vec<Evidence> = counts.iter().map(|&c| c.into()).collect();
+    classify_evidence(&evidence, totals.into(), p)
+}
+
+/// [`classify`] on (possibly fractional) evidence.
+pub fn classify_evidence(evidence: &[Evidence], totals: Evidence, p: &BayesParams) -> BayesResult {
+    let mut clues: Vec<Clue> = evidence
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.spam > 0 || c.ham > 0)
-        .map(|(i, &c)| Clue { token: i, prob: token_prob(c, totals, p), counts: c })
+        .filter(|(_, c)| c.spam > 0.0 || c.ham > 0.0)
+        .map(|(i, &c)| Clue { token: i, prob: evidence_prob(c, totals, p), evidence: c })
         .filter(|c| (c.prob - 0.5).abs() >= p.min_dev)
         .collect();
     // Most extreme first; ties broken by index so the result is deterministic.

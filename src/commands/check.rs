@@ -21,6 +21,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
         db: reader.as_ref().map(|r| r as &dyn TokenLookup),
+        starter: crate::starter::Starter::embedded(),
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = false;

@@ -23,8 +23,22 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                 "last update:  {}",
                 if s.last_update == 0 { "never".to_string() } else { format_utc(s.last_update) }
             );
-            let min = settings.scoring.bayes.min_learned;
-            if s.totals.ham < min || s.totals.spam < min {
+            let sc = &settings.scoring;
+            let starter = crate::starter::Starter::embedded().filter(|_| sc.use_starter);
+            let weight = starter.map_or(0.0, |_| crate::starter::Starter::weight(s.totals, sc.starter_fade));
+            match starter {
+                Some(st) if weight > 0.0 => println!(
+                    "starter table: in use, weight {weight:.2} ({} tokens built in; fades out at {} ham and {} spam learned)",
+                    st.len(),
+                    sc.starter_fade,
+                    sc.starter_fade
+                ),
+                Some(_) => println!("starter table: no longer used (your own database is large enough)"),
+                None if !sc.use_starter => println!("starter table: off (use_starter = false)"),
+                None => println!("starter table: none built into this binary"),
+            }
+            let min = sc.bayes.min_learned;
+            if weight == 0.0 && (s.totals.ham < min || s.totals.spam < min) {
                 println!("bayes:        not used yet (needs {min} ham and {min} spam learned)");
             } else {
                 println!("bayes:        in use");

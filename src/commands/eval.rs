@@ -64,7 +64,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         args.seed,
         threads,
         |i, model| {
-            let scorer = Scorer { scoring: &settings.scoring, tokenizer: &settings.tokenizer, db: Some(model) };
+            let scorer =
+                Scorer { scoring: &settings.scoring, tokenizer: &settings.tokenizer, db: Some(model), starter: None };
             match sources[i].read() {
                 Ok(raw) => scorer.score(&raw).verdict.score,
                 Err(_) => 0.0,

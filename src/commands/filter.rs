@@ -82,6 +82,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
         db: reader.as_ref().map(|r| r as &dyn crate::store::TokenLookup),
+        starter: crate::starter::Starter::embedded(),
     };
     let scored = scorer.score(input);
     let v = &scored.verdict;

@@ -36,6 +36,42 @@ pub fn load(g: &GlobalArgs) -> Result<Settings> {
     Settings::load(g.db.as_deref(), g.config.as_deref())
 }
 
+/// Reads and prepares (tokenizes) messages on all cores, in batches, calling `apply` for each in
+/// the original order. Memory stays bounded by the batch, whatever the number of messages.
+pub fn prepare_each<T: Sync>(
+    work: &[T],
+    entry: impl Fn(&T) -> &crate::mailbox::Entry + Sync,
+    settings: &Settings,
+    mut apply: impl FnMut(&T, Result<crate::learn::Prepared>),
+) {
+    const BATCH: usize = 512;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    for batch in work.chunks(BATCH) {
+        let per_thread = batch.len().div_ceil(threads).max(1);
+        let prepared: Vec<Result<crate::learn::Prepared>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(per_thread)
+                .map(|part| {
+                    let entry = &entry;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|w| {
+                                entry(w).read().map(|raw| {
+                                    crate::learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer)
+                                })
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("tokenizer thread panicked")).collect()
+        });
+        for (w, p) in batch.iter().zip(prepared) {
+            apply(w, p);
+        }
+    }
+}
+
 /// A progress bar on stderr when it is a terminal and the user did not ask for quiet.
 pub fn progress(g: &GlobalArgs, disabled: bool, len: u64, what: &str) -> indicatif::ProgressBar {
     if g.quiet || disabled || !std::io::stderr().is_terminal() || len < 20 {

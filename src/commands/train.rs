@@ -46,23 +46,27 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     let tally = db
         .update(args.force, |snap| {
             let mut tally = Tally::default();
-            for (entry, class) in &work {
-                bar.inc(1);
-                match entry.read() {
-                    Ok(raw) => {
-                        let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer);
-                        let o = learn::learn(snap, &m, *class, today);
-                        if g.verbose > 1 {
-                            bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
+            super::prepare_each(
+                &work,
+                |(e, _)| e,
+                settings,
+                |(entry, class), prepared| {
+                    bar.inc(1);
+                    match prepared {
+                        Ok(m) => {
+                            let o = learn::learn(snap, &m, *class, today);
+                            if g.verbose > 1 {
+                                bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
+                            }
+                            tally.add(*class, o);
                         }
-                        tally.add(*class, o);
+                        Err(e) => {
+                            bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                            tally.unreadable += 1;
+                        }
                     }
-                    Err(e) => {
-                        bar.suspend(|| eprintln!("spamfilt: {e:#}"));
-                        tally.unreadable += 1;
-                    }
-                }
-            }
+                },
+            );
             Ok(tally)
         })
         .with_context(|| format!("training failed; the database in {} is unchanged", settings.db_dir.display()))?;
@@ -83,19 +87,21 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
     let tally = db
         .update(false, |snap| {
             let mut tally = Tally::default();
-            for entry in &work {
-                bar.inc(1);
-                match entry.read() {
-                    Ok(raw) => {
-                        let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer);
-                        tally.add(Class::Ham, learn::forget(snap, &m));
+            super::prepare_each(
+                &work,
+                |e| e,
+                settings,
+                |_, prepared| {
+                    bar.inc(1);
+                    match prepared {
+                        Ok(m) => tally.add(Class::Ham, learn::forget(snap, &m)),
+                        Err(e) => {
+                            bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                            tally.unreadable += 1;
+                        }
                     }
-                    Err(e) => {
-                        bar.suspend(|| eprintln!("spamfilt: {e:#}"));
-                        tally.unreadable += 1;
-                    }
-                }
-            }
+                },
+            );
             Ok(tally)
         })
         .with_context(|| format!("forgetting failed; the database in {} is unchanged", settings.db_dir.display()))?;

@@ -4,6 +4,8 @@
 //! by `scoring`; `store` holds the on-disk formats; `commands` is the only layer that knows about
 //! paths, the environment, the config file and the terminal. See docs/architecture.md.
 
+#![deny(unsafe_code)]
+
 pub mod bayes;
 pub mod cli;
 pub mod commands;

@@ -1,19 +1,33 @@
 //! Storage: the token database and the training ledger on disk, locking and atomic replace.
 //!
-//! PLACEHOLDER persistence (whole-file bincode); the API below is the contract the rest of the
-//! program uses and stays; the file format behind it is replaced by the mmap'ed fixed-record one.
+//! One file, `tokens.db` (format in `tokenfile` and docs/db-format.md), holds the token counts
+//! and the ledger, so one rename replaces both atomically.
+//!
+//! * Readers (the filter, `check`) map the file and read only the header and the records they
+//!   look up. They never lock: a writer never modifies the file in place, it writes a new one
+//!   and renames it over, so a reader keeps the consistent old file it opened.
+//! * Writers take an exclusive lock on `lock` (a kernel lock, released when the process dies, so
+//!   never stale), read and verify the whole current file, apply the change, write
+//!   `tokens.db.tmp-PID`, fsync it, rename it over `tokens.db` and fsync the directory. A writer
+//!   killed at any instant leaves the old or the new file; two writers serialize and lose no
+//!   count.
+//! * The directory is created 0700 and the files 0600: mail is private.
+
+pub mod dump;
+pub mod tokenfile;
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 pub use crate::bayes::{Counts, Totals};
 
 /// Which class a message was learned as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
 pub enum Class {
     Ham,
     Spam,
@@ -71,7 +85,7 @@ impl TokenLookup for MemoryStore {
 }
 
 /// One token's record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TokenRecord {
     pub spam: u32,
     pub ham: u32,
@@ -86,17 +100,8 @@ pub struct Stats {
     pub tokens: u64,
     pub ledger_entries: u64,
     pub file_size: u64,
-    /// Seconds since the epoch of the last write.
+    /// Seconds since the epoch of the last write (0: never written).
     pub last_update: u64,
-}
-
-#[derive(Debug, Default, bincode::Encode, bincode::Decode)]
-struct Image {
-    spam_msgs: u64,
-    ham_msgs: u64,
-    last_update: u64,
-    tokens: Vec<(u64, TokenRecord)>,
-    ledger: Vec<(Digest, Class)>,
 }
 
 /// The database in a directory.
@@ -106,6 +111,40 @@ pub struct Database {
 }
 
 const DB_FILE: &str = "tokens.db";
+const LOCK_FILE: &str = "lock";
+
+/// An open, validated token file: a read-only map of it.
+struct Mapped {
+    map: memmap2::Mmap,
+    header: tokenfile::Header,
+}
+
+impl Mapped {
+    /// Maps and validates the header (not the body). `Ok(None)` when there is no file.
+    fn open(path: &Path) -> Result<Option<Mapped>> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot open the token database {}", path.display())),
+        };
+        let len = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+        if len == 0 {
+            bail!("the token database {} is corrupt: it is empty", path.display());
+        }
+        // SAFETY: the file is never modified in place (writers replace it by rename), so the
+        // mapping cannot change or shrink under us.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .with_context(|| format!("cannot map the token database {}", path.display()))?;
+        let header = tokenfile::parse_header(&map)
+            .with_context(|| format!("the token database {} is corrupt", path.display()))?;
+        Ok(Some(Mapped { map, header }))
+    }
+
+    fn records(&self) -> &[u8] {
+        tokenfile::records(&self.map, &self.header)
+    }
+}
 
 impl Database {
     pub fn at(dir: &Path) -> Database {
@@ -116,105 +155,159 @@ impl Database {
         &self.dir
     }
 
-    fn path(&self) -> PathBuf {
+    /// The token database file.
+    pub fn file_path(&self) -> PathBuf {
         self.dir.join(DB_FILE)
     }
 
-    /// The token database file.
-    pub fn file_path(&self) -> PathBuf {
-        self.path()
+    /// Opens the database for scoring: maps the file and checks its header, nothing more.
+    /// `Ok(None)` when none has been written yet; an error when it is unreadable or corrupt.
+    pub fn reader(&self) -> Result<Option<Reader>> {
+        Ok(Mapped::open(&self.file_path())?.map(|m| Reader { mapped: m }))
+    }
+
+    /// Reads and fully verifies the current contents into an editable snapshot.
+    fn load_snapshot(&self) -> Result<Option<Snapshot>> {
+        let Some(m) = Mapped::open(&self.file_path())? else { return Ok(None) };
+        let path = self.file_path();
+        tokenfile::verify_body(&m.map, &m.header)
+            .with_context(|| format!("the token database {} is corrupt", path.display()))?;
+        let records = m.records();
+        let mut tokens = HashMap::with_capacity(m.header.records as usize);
+        for i in 0..m.header.records as usize {
+            let (h, r) = tokenfile::record_at(records, i);
+            tokens.insert(h, r);
+        }
+        let ledger = tokenfile::ledger(&m.map, &m.header)
+            .with_context(|| format!("the token database {} is corrupt", path.display()))?;
+        Ok(Some(Snapshot { totals: m.header.totals, tokens, ledger: ledger.into_iter().collect() }))
     }
 
     /// The whole database, read without the write lock (for read-only decisions).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let img = self.read_image()?.unwrap_or_default();
-        Ok(Snapshot {
-            totals: Totals { spam: img.spam_msgs, ham: img.ham_msgs },
-            tokens: img.tokens.into_iter().collect(),
-            ledger: img.ledger.into_iter().collect(),
-        })
-    }
-
-    /// Writes the documented text dump.
-    pub fn dump(&self, _out: &mut dyn Write) -> Result<()> {
-        anyhow::bail!("db dump: placeholder store")
-    }
-
-    /// Replaces the database with a dump.
-    pub fn load(&self, _input: Box<dyn std::io::BufRead + '_>) -> Result<Stats> {
-        anyhow::bail!("db load: placeholder store")
-    }
-
-    /// Drops rare, stale tokens; returns how many.
-    pub fn expire(&self, _days: u32, _max_count: u32) -> Result<u64> {
-        anyhow::bail!("db expire: placeholder store")
-    }
-
-    fn read_image(&self) -> Result<Option<Image>> {
-        let bytes = match fs::read(self.path()) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.path().display())),
-        };
-        let (img, _) = bincode::decode_from_slice(&bytes, bincode::config::standard())
-            .with_context(|| format!("{} is corrupt", self.path().display()))?;
-        Ok(Some(img))
-    }
-
-    /// Opens the database for scoring. `Ok(None)` when none has been written yet.
-    pub fn reader(&self) -> Result<Option<Reader>> {
-        Ok(self.read_image()?.map(|img| Reader {
-            store: MemoryStore {
-                totals: Totals { spam: img.spam_msgs, ham: img.ham_msgs },
-                tokens: img.tokens.iter().map(|(h, r)| (*h, Counts { spam: r.spam, ham: r.ham })).collect(),
-            },
-        }))
+        Ok(self.load_snapshot()?.unwrap_or_default())
     }
 
     /// Runs `f` on the current contents under the exclusive write lock and writes the result
-    /// atomically. If `f` fails, nothing is written. With `force`, an unreadable database is
-    /// started afresh.
+    /// atomically. If `f` fails, nothing is written. With `force`, a corrupt database is moved
+    /// aside (never deleted) and started afresh.
     pub fn update<R>(&self, force: bool, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
-        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join("lock"))?;
-        lock.lock()?;
-        let img = match self.read_image() {
-            Ok(img) => img.unwrap_or_default(),
-            Err(_) if force => Image::default(),
-            Err(e) => return Err(e),
-        };
-        let mut snap = Snapshot {
-            totals: Totals { spam: img.spam_msgs, ham: img.ham_msgs },
-            tokens: img.tokens.into_iter().collect(),
-            ledger: img.ledger.into_iter().collect(),
+        self.ensure_dir()?;
+        let lock_path = self.dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
+        lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        let mut snap = match self.load_snapshot() {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e) if force => {
+                let aside = self.dir.join(format!("{DB_FILE}.corrupt-{}", now_secs()));
+                fs::rename(self.file_path(), &aside)
+                    .with_context(|| format!("cannot move the corrupt database aside to {}", aside.display()))?;
+                eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
+                Snapshot::default()
+            }
+            Err(e) => {
+                return Err(e.context("refusing to write over it (use --force to move it aside and start afresh)"))
+            }
         };
         let r = f(&mut snap)?;
-        let mut tokens: Vec<_> = snap.tokens.into_iter().collect();
-        tokens.sort_unstable_by_key(|t| t.0);
-        let img = Image {
-            spam_msgs: snap.totals.spam,
-            ham_msgs: snap.totals.ham,
-            last_update: now_secs(),
-            tokens,
-            ledger: snap.ledger.into_iter().collect(),
-        };
-        let bytes = bincode::encode_to_vec(&img, bincode::config::standard())?;
-        let tmp = self.dir.join("tokens.db.tmp");
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, self.path())?;
+        self.write(&snap)?;
         Ok(r)
     }
 
+    /// Creates the directory, private to the user.
+    fn ensure_dir(&self) -> Result<()> {
+        if !self.dir.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)
+                .with_context(|| format!("cannot create the database directory {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot aside, fsyncs it, renames it over the database and fsyncs the directory.
+    fn write(&self, snap: &Snapshot) -> Result<()> {
+        let mut tokens: Vec<(u64, TokenRecord)> =
+            snap.tokens.iter().filter(|(_, r)| r.spam > 0 || r.ham > 0).map(|(&h, &r)| (h, r)).collect();
+        tokens.sort_unstable_by_key(|t| t.0);
+        let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
+        ledger.sort_unstable();
+        let bytes = tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger);
+        let tmp = self.dir.join(format!("{DB_FILE}.tmp-{}", std::process::id()));
+        let result = (|| -> Result<()> {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            file.write_all(&bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+            file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
+            fs::rename(&tmp, self.file_path())
+                .with_context(|| format!("cannot replace {}", self.file_path().display()))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("cannot sync the directory {}", self.dir.display()))?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
     pub fn stats(&self) -> Result<Stats> {
-        let img = self.read_image()?.unwrap_or_default();
+        let Some(m) = Mapped::open(&self.file_path())? else { return Ok(Stats::default()) };
+        tokenfile::verify_body(&m.map, &m.header)
+            .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
+        let ledger = tokenfile::ledger(&m.map, &m.header)
+            .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
         Ok(Stats {
-            totals: Totals { spam: img.spam_msgs, ham: img.ham_msgs },
-            tokens: img.tokens.len() as u64,
-            ledger_entries: img.ledger.len() as u64,
-            file_size: fs::metadata(self.path()).map(|m| m.len()).unwrap_or(0),
-            last_update: img.last_update,
+            totals: m.header.totals,
+            tokens: m.header.records,
+            ledger_entries: ledger.len() as u64,
+            file_size: m.map.len() as u64,
+            last_update: m.header.updated,
+        })
+    }
+
+    /// Writes the documented text dump (see `dump`).
+    pub fn dump(&self, out: &mut dyn Write) -> Result<()> {
+        let snap = self.snapshot()?;
+        dump::write(&snap, out)
+    }
+
+    /// Replaces the database with a dump, atomically, under the write lock.
+    pub fn load(&self, input: Box<dyn std::io::BufRead + '_>) -> Result<Stats> {
+        let loaded = dump::read(input)?;
+        let stats = Stats {
+            totals: loaded.totals,
+            tokens: loaded.tokens.len() as u64,
+            ledger_entries: loaded.ledger.len() as u64,
+            ..Stats::default()
+        };
+        self.update(true, |snap| {
+            *snap = loaded;
+            Ok(())
+        })?;
+        Ok(stats)
+    }
+
+    /// Drops tokens seen at most `max_count` times in all and not for `days` days.
+    pub fn expire(&self, days: u32, max_count: u32) -> Result<u64> {
+        let cutoff = today().saturating_sub(days);
+        self.update(false, |snap| {
+            let before = snap.tokens.len();
+            snap.tokens.retain(|_, r| r.spam as u64 + r.ham as u64 > max_count as u64 || r.last_day >= cutoff);
+            Ok((before - snap.tokens.len()) as u64)
         })
     }
 }
@@ -228,25 +321,33 @@ pub fn today() -> u32 {
     (now_secs() / 86_400) as u32
 }
 
-/// A read-only view for scoring.
+/// A read-only view for scoring: the mapped file.
 pub struct Reader {
-    store: MemoryStore,
+    mapped: Mapped,
+}
+
+impl Reader {
+    /// Seconds since the epoch of the last write.
+    pub fn updated(&self) -> u64 {
+        self.mapped.header.updated
+    }
 }
 
 impl TokenLookup for Reader {
     fn totals(&self) -> Totals {
-        self.store.totals
+        self.mapped.header.totals
     }
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
-        self.store.lookup(hashes)
+        tokenfile::lookup(self.mapped.records(), hashes)
     }
 }
 
 /// The whole database, editable, inside [`Database::update`].
+#[derive(Debug, Default)]
 pub struct Snapshot {
-    totals: Totals,
-    tokens: HashMap<u64, TokenRecord>,
-    ledger: HashMap<Digest, Class>,
+    pub(crate) totals: Totals,
+    pub(crate) tokens: HashMap<u64, TokenRecord>,
+    pub(crate) ledger: HashMap<Digest, Class>,
 }
 
 impl Snapshot {
@@ -298,5 +399,175 @@ impl Snapshot {
             Some(c) => self.ledger.insert(digest, c),
             None => self.ledger.remove(&digest),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn update_then_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(&tmp.path().join("db"));
+        assert!(db.reader().unwrap().is_none());
+        db.update(false, |s| {
+            s.learn(&[1, 2], Class::Spam, 100);
+            s.learn(&[2, 3], Class::Ham, 100);
+            s.set_ledger([1; 16], Some(Class::Spam));
+            Ok(())
+        })
+        .unwrap();
+        let r = db.reader().unwrap().unwrap();
+        assert_eq!(r.totals(), Totals { ham: 1, spam: 1 });
+        assert_eq!(
+            r.lookup(&[1, 2, 3, 4]),
+            vec![Counts { spam: 1, ham: 0 }, Counts { spam: 1, ham: 1 }, Counts { spam: 0, ham: 1 }, Counts::default()]
+        );
+        let st = db.stats().unwrap();
+        assert_eq!((st.tokens, st.ledger_entries), (3, 1));
+        assert_eq!(db.snapshot().unwrap().ledger(&[1; 16]), Some(Class::Spam));
+    }
+
+    #[test]
+    fn concurrent_writers_lose_no_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db");
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let dir = &dir;
+                scope.spawn(move || {
+                    for i in 0..10u64 {
+                        Database::at(dir)
+                            .update(false, |s| {
+                                s.learn(&[42, 1000 * t + i], Class::Spam, 1);
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let r = Database::at(&dir).reader().unwrap().unwrap();
+        assert_eq!(r.totals().spam, 40);
+        assert_eq!(r.lookup(&[42])[0].spam, 40);
+    }
+
+    #[test]
+    fn an_open_reader_keeps_its_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        db.update(false, |s| {
+            s.learn(&[7], Class::Ham, 1);
+            Ok(())
+        })
+        .unwrap();
+        let old = db.reader().unwrap().unwrap();
+        db.update(false, |s| {
+            s.learn(&[7, 8], Class::Ham, 1);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(old.totals().ham, 1);
+        assert_eq!(old.lookup(&[7, 8]), vec![Counts { spam: 0, ham: 1 }, Counts::default()]);
+        assert_eq!(db.reader().unwrap().unwrap().totals().ham, 2);
+    }
+
+    #[test]
+    fn a_failed_update_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        let r: Result<()> = db.update(false, |s| {
+            s.learn(&[1], Class::Spam, 1);
+            bail!("stop")
+        });
+        assert!(r.is_err());
+        assert!(db.reader().unwrap().is_none());
+    }
+
+    #[test]
+    fn corrupt_files_are_refused_and_force_moves_them_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        db.update(false, |s| {
+            s.learn(&[1, 2, 3], Class::Spam, 1);
+            Ok(())
+        })
+        .unwrap();
+        // Flip a byte in the records: the header still validates (readers stay cheap), but
+        // writers and stats verify the whole file.
+        let mut bytes = fs::read(db.file_path()).unwrap();
+        bytes[tokenfile::HEADER + 9] ^= 0xff;
+        fs::write(db.file_path(), &bytes).unwrap();
+        assert!(format!("{:#}", db.stats().unwrap_err()).contains("corrupt"));
+        let err = db.update(false, |_| Ok(())).unwrap_err();
+        assert!(format!("{err:#}").contains("--force"), "{err:#}");
+        db.update(true, |s| {
+            s.learn(&[9], Class::Ham, 1);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.reader().unwrap().unwrap().totals(), Totals { ham: 1, spam: 0 });
+        let aside: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tokens.db.corrupt-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+        // Truncation is caught by the reader's cheap check.
+        fs::write(db.file_path(), &bytes[..bytes.len() - 3]).unwrap();
+        assert!(format!("{:#}", db.reader().err().unwrap()).contains("truncated"));
+    }
+
+    #[test]
+    fn files_are_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(&tmp.path().join("new-db"));
+        db.update(false, |_| Ok(())).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(db.dir()), 0o700);
+        assert_eq!(mode(&db.file_path()), 0o600);
+        assert_eq!(mode(&db.dir().join(LOCK_FILE)), 0o600);
+    }
+
+    #[test]
+    fn expire_drops_rare_stale_tokens_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        let old = today() - 400;
+        db.update(false, |s| {
+            s.learn(&[1], Class::Spam, old); // rare and stale: dropped
+            s.learn(&[2], Class::Spam, today()); // rare but recent: kept
+            for _ in 0..5 {
+                s.learn(&[3], Class::Ham, old); // stale but common: kept
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.expire(120, 2).unwrap(), 1);
+        let r = db.reader().unwrap().unwrap();
+        assert_eq!(r.lookup(&[1, 2, 3]).iter().map(|c| c.spam + c.ham).collect::<Vec<_>>(), vec![0, 1, 5]);
+    }
+
+    #[test]
+    fn dump_and_load_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = Database::at(&tmp.path().join("a"));
+        a.update(false, |s| {
+            s.learn(&[5, 6], Class::Spam, 10);
+            s.set_ledger([3; 16], Some(Class::Spam));
+            Ok(())
+        })
+        .unwrap();
+        let mut text = Vec::new();
+        a.dump(&mut text).unwrap();
+        let b = Database::at(&tmp.path().join("b"));
+        let st = b.load(Box::new(text.as_slice())).unwrap();
+        assert_eq!((st.tokens, st.ledger_entries), (2, 1));
+        let mut again = Vec::new();
+        b.dump(&mut again).unwrap();
+        assert_eq!(text, again);
     }
 }

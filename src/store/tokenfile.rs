@@ -1,0 +1,303 @@
+//! The token database file format: a small fixed header, the token records sorted by hash in a
+//! fixed-size layout, then the training ledger. See docs/db-format.md.
+//!
+//! A reader maps the file and touches only the header and the records it looks up, so opening
+//! a 1,000,000-token database costs what opening a 10,000-token one does. Records are found by
+//! interpolation search (token hashes are uniform), falling back to binary search.
+//!
+//! ```text
+//! offset size
+//!  0      8   magic "SPAMFTDB"
+//!  8      4   format version (1)
+//! 12      4   record size (20)
+//! 16      8   ham messages learned
+//! 24      8   spam messages learned
+//! 32      8   record count N
+//! 40      8   ledger length L in bytes
+//! 48      8   last update, seconds since the epoch
+//! 56      8   checksum of the records and the ledger
+//! 64      8   checksum of bytes 0..64
+//! 72      8   reserved (0)
+//! 80   20·N   records: hash u64, spam u32, ham u32, last day u32 (days since the epoch)
+//!  …      L   ledger: bincode (standard config) Vec<([u8;16], Class)>
+//! ```
+//! All integers are little endian.
+
+use anyhow::{bail, Result};
+
+use super::{Class, Digest, TokenRecord};
+use crate::bayes::{Counts, Totals};
+
+pub const MAGIC: &[u8; 8] = b"SPAMFTDB";
+pub const VERSION: u32 = 1;
+pub const HEADER: usize = 80;
+pub const RECORD: usize = 20;
+
+/// The decoded header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub totals: Totals,
+    pub records: u64,
+    pub ledger_len: u64,
+    pub updated: u64,
+    pub body_checksum: u64,
+}
+
+/// FNV-1a 64 over bytes, with the same finalizer as `token_hash`; not cryptographic, it catches
+/// truncation and corruption.
+pub fn checksum(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
+}
+
+/// Checks the header and that the file is exactly as long as it says. Reads nothing else.
+pub fn parse_header(file: &[u8]) -> Result<Header> {
+    if file.len() < HEADER {
+        bail!("too short ({} bytes) to be a token database", file.len());
+    }
+    if &file[..8] != MAGIC {
+        bail!("not a spamfilt token database (bad magic number)");
+    }
+    let version = u32_at(file, 8);
+    if version != VERSION {
+        bail!("format version {version} is not supported (this spamfilt reads version {VERSION})");
+    }
+    if u32_at(file, 12) as usize != RECORD {
+        bail!("bad record size");
+    }
+    if u64_at(file, 64) != checksum(&[&file[..64]]) {
+        bail!("header checksum mismatch");
+    }
+    let h = Header {
+        totals: Totals { ham: u64_at(file, 16), spam: u64_at(file, 24) },
+        records: u64_at(file, 32),
+        ledger_len: u64_at(file, 40),
+        updated: u64_at(file, 48),
+        body_checksum: u64_at(file, 56),
+    };
+    let expected = (HEADER as u64)
+        .checked_add(h.records.saturating_mul(RECORD as u64))
+        .and_then(|n| n.checked_add(h.ledger_len));
+    if expected != Some(file.len() as u64) {
+        bail!("truncated or extended: the header says {:?} bytes, the file has {}", expected, file.len());
+    }
+    Ok(h)
+}
+
+/// The sorted record section of a validated file.
+pub fn records<'a>(file: &'a [u8], h: &Header) -> &'a [u8] {
+    &file[HEADER..HEADER + h.records as usize * RECORD]
+}
+
+fn record_hash(records: &[u8], i: usize) -> u64 {
+    u64_at(records, i * RECORD)
+}
+
+/// Decodes record `i`.
+pub fn record_at(records: &[u8], i: usize) -> (u64, TokenRecord) {
+    let off = i * RECORD;
+    (
+        u64_at(records, off),
+        TokenRecord {
+            spam: u32_at(records, off + 8),
+            ham: u32_at(records, off + 12),
+            last_day: u32_at(records, off + 16),
+        },
+    )
+}
+
+/// Finds `hash` among sorted records: interpolation search while it narrows fast, then binary.
+pub fn find(records: &[u8], hash: u64) -> Option<usize> {
+    let n = records.len() / RECORD;
+    if n == 0 {
+        return None;
+    }
+    let (mut lo, mut hi) = (0usize, n - 1);
+    let mut steps = 0;
+    while lo <= hi {
+        let (hl, hh) = (record_hash(records, lo), record_hash(records, hi));
+        if hash < hl || hash > hh {
+            return None;
+        }
+        let mid = if steps < 4 && hh > hl {
+            lo + ((hash - hl) as u128 * (hi - lo) as u128 / (hh - hl) as u128) as usize
+        } else {
+            lo + (hi - lo) / 2
+        };
+        steps += 1;
+        match record_hash(records, mid).cmp(&hash) {
+            std::cmp::Ordering::Equal => return Some(mid),
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => {
+                if mid == 0 {
+                    return None;
+                }
+                hi = mid - 1;
+            }
+        }
+    }
+    None
+}
+
+/// Counts for each hash.
+pub fn lookup(records: &[u8], hashes: &[u64]) -> Vec<Counts> {
+    hashes
+        .iter()
+        .map(|&h| match find(records, h) {
+            Some(i) => {
+                let (_, r) = record_at(records, i);
+                Counts { spam: r.spam, ham: r.ham }
+            }
+            None => Counts::default(),
+        })
+        .collect()
+}
+
+/// Decodes the ledger section.
+pub fn ledger(file: &[u8], h: &Header) -> Result<Vec<(Digest, Class)>> {
+    let start = HEADER + h.records as usize * RECORD;
+    let bytes = &file[start..start + h.ledger_len as usize];
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (entries, used): (Vec<(Digest, Class)>, usize) = bincode::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| anyhow::anyhow!("bad ledger section: {e}"))?;
+    if used != bytes.len() {
+        bail!("bad ledger section: {} trailing bytes", bytes.len() - used);
+    }
+    Ok(entries)
+}
+
+/// Verifies the body checksum (reads the whole file: for writers and `db stats`, not filters).
+pub fn verify_body(file: &[u8], h: &Header) -> Result<()> {
+    if checksum(&[&file[HEADER..]]) != h.body_checksum {
+        bail!("checksum mismatch in the token records or the ledger");
+    }
+    Ok(())
+}
+
+/// Encodes a whole file. `tokens` must be sorted by hash without duplicates.
+pub fn encode(totals: Totals, updated: u64, tokens: &[(u64, TokenRecord)], ledger: &[(Digest, Class)]) -> Vec<u8> {
+    debug_assert!(tokens.windows(2).all(|w| w[0].0 < w[1].0), "records must be sorted and unique");
+    let ledger_bytes =
+        bincode::encode_to_vec(ledger, bincode::config::standard()).expect("encoding to memory cannot fail");
+    let mut out = Vec::with_capacity(HEADER + tokens.len() * RECORD + ledger_bytes.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(RECORD as u32).to_le_bytes());
+    for w in [totals.ham, totals.spam, tokens.len() as u64, ledger_bytes.len() as u64, updated, 0, 0, 0] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    for (h, r) in tokens {
+        out.extend_from_slice(&h.to_le_bytes());
+        out.extend_from_slice(&r.spam.to_le_bytes());
+        out.extend_from_slice(&r.ham.to_le_bytes());
+        out.extend_from_slice(&r.last_day.to_le_bytes());
+    }
+    out.extend_from_slice(&ledger_bytes);
+    let body = checksum(&[&out[HEADER..]]);
+    out[56..64].copy_from_slice(&body.to_le_bytes());
+    let head = checksum(&[&out[..64]]);
+    out[64..72].copy_from_slice(&head.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(spam: u32, ham: u32) -> TokenRecord {
+        TokenRecord { spam, ham, last_day: 20_000 }
+    }
+
+    /// A deterministic pseudo-random sequence (splitmix64).
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn round_trip_and_lookup_at_every_size() {
+        for n in [0usize, 1, 2, 1000, 200_000] {
+            let mut next = rng(n as u64);
+            let mut tokens: Vec<(u64, TokenRecord)> = (0..n).map(|i| (next(), rec(i as u32, 1))).collect();
+            tokens.sort_by_key(|t| t.0);
+            tokens.dedup_by_key(|t| t.0);
+            let ledger = vec![([7u8; 16], Class::Spam), ([9u8; 16], Class::Ham)];
+            let file = encode(Totals { ham: 3, spam: 4 }, 123, &tokens, &ledger);
+            let h = parse_header(&file).unwrap();
+            assert_eq!((h.totals, h.records, h.updated), (Totals { ham: 3, spam: 4 }, tokens.len() as u64, 123));
+            verify_body(&file, &h).unwrap();
+            assert_eq!(self::ledger(&file, &h).unwrap(), ledger);
+            let recs = records(&file, &h);
+            for (i, (hash, r)) in tokens.iter().enumerate().step_by((n / 500).max(1)) {
+                assert_eq!(find(recs, *hash), Some(i));
+                assert_eq!(lookup(recs, &[*hash]), vec![Counts { spam: r.spam, ham: r.ham }]);
+            }
+            // Absent hashes, including ones outside the stored range.
+            for probe in [0u64, u64::MAX, 12345] {
+                if tokens.binary_search_by_key(&probe, |t| t.0).is_err() {
+                    assert_eq!(find(recs, probe), None);
+                }
+            }
+            let mut next = rng(999);
+            for _ in 0..500 {
+                let probe = next();
+                assert_eq!(find(recs, probe), tokens.binary_search_by_key(&probe, |t| t.0).ok());
+            }
+        }
+    }
+
+    #[test]
+    fn clustered_hashes_still_found() {
+        // Interpolation's worst case: a skewed distribution; the binary fallback must cope.
+        let mut tokens: Vec<(u64, TokenRecord)> = (0..1000u64).map(|i| (i * i * i, rec(1, 1))).collect();
+        tokens.push((u64::MAX - 1, rec(1, 1)));
+        let file = encode(Totals::default(), 0, &tokens, &[]);
+        let h = parse_header(&file).unwrap();
+        for (i, (hash, _)) in tokens.iter().enumerate() {
+            assert_eq!(find(records(&file, &h), *hash), Some(i));
+        }
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let tokens = vec![(5u64, rec(1, 2)), (9, rec(3, 4))];
+        let file = encode(Totals { ham: 1, spam: 1 }, 0, &tokens, &[([1; 16], Class::Ham)]);
+        assert!(parse_header(&file[..HEADER - 1]).is_err());
+        assert!(parse_header(&file[..file.len() - 1]).unwrap_err().to_string().contains("truncated"));
+        let mut bad = file.clone();
+        bad[0] = b'X';
+        assert!(parse_header(&bad).unwrap_err().to_string().contains("magic"));
+        let mut bad = file.clone();
+        bad[20] ^= 1; // a total
+        assert!(parse_header(&bad).unwrap_err().to_string().contains("checksum"));
+        let mut bad = file.clone();
+        bad[HEADER + 9] ^= 1; // a count: the header is fine, the body checksum is not
+        let h = parse_header(&bad).unwrap();
+        assert!(verify_body(&bad, &h).is_err());
+    }
+}

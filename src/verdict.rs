@@ -24,8 +24,8 @@ pub struct Verdict {
     pub bayes: Option<BayesResult>,
 }
 
-/// Points that a Bayes result adds: `per_decade` points per factor of ten in the odds, so with
-/// the defaults 99:1 odds give +5.0, the default threshold. Beyond ±`knee` the points grow only
+/// Points that a Bayes result adds: `per_decade` points per factor of ten in the odds (with the
+/// default 4.0, odds of 18:1 give +5.0, the default threshold). Beyond ±`knee` the points grow only
 /// logarithmically, so the score stays readable but keeps ranking messages.
 pub fn bayes_points(log_odds: f64, per_decade: f64, knee: f64) -> f64 {
     let linear = per_decade * log_odds / std::f64::consts::LN_10;

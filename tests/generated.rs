@@ -163,7 +163,7 @@ messages, replaced atomically by every write) and \fIlock\fR (taken by writers o
 .TP
 \fI~/.config/spamfilt/config.toml\fR
 The configuration file (\fB\-\-config\fR, \fBSPAMFILT_CONFIG\fR); missing is fine. Keys: \fBrequired_score\fR
-(5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (2.5),
+(5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (4.0),
 \fBbayes_points_knee\fR (8.0), \fBuse_starter\fR (true: blend in the starter table built into the binary while
 your own database is small), \fBstarter_fade\fR (200: the starter fades out linearly as you learn this many ham
 and spam), and the sections \fB[bayes]\fR (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR,

@@ -66,7 +66,7 @@ pub struct BayesParams {
 
 impl Default for BayesParams {
     fn default() -> Self {
-        BayesParams { strength: 0.45, unknown_prob: 0.5, min_dev: 0.1, max_clues: 150, min_learned: 10 }
+        BayesParams { strength: 0.1, unknown_prob: 0.5, min_dev: 0.2, max_clues: 150, min_learned: 10 }
     }
 }
 

@@ -1,6 +1,34 @@
 //! Features: the tokens Bayes counts, extracted from the parsed message. Pure functions.
 //!
-//! PLACEHOLDER: whitespace words of the subject and text parts. Replaced by the real tokenizer.
+//! What the best filters learned, applied (SpamBayes' tokenizer notes, bogofilter's lexer):
+//!
+//! * Body text is split on white space and punctuation, case folded, words of 3 to 20
+//!   characters kept; longer ones become `skip:` tokens (first character and length bucket), as
+//!   SpamBayes found; pure numbers, dates, times and mostly-digit ids are dropped (noise).
+//! * Text without spaces between words (Chinese, Japanese, Korean, Thai) gives character
+//!   bigrams, so those mails get useful tokens instead of one giant skip token.
+//! * Obfuscated words (`v.i.a.g.r.a`, `v i a g r a`) are rejoined, plus an `obf:` marker.
+//! * HTML: the visible text is tokenized like plain text; text styled invisible is tokenized
+//!   separately with an `invis:` prefix (spammers hide words there to feed Bayes); links,
+//!   images and CSS `url(...)` are cracked into `url:` host, registrable-domain and path tokens,
+//!   and a few structure tokens say what the markup does (`html:script`, `html:img`, …).
+//! * MIME structure is evidence: `ct:` top-level type, `part:`, `charset:`, `cte:` per part,
+//!   attachment types and file extensions.
+//! * Header tokens are tagged by field: `subj:` words keep their case (SpamBayes found case in
+//!   subjects telling), `from:`/`rt:` names, addresses and domains, `mailer:`, `mid:`.
+//!
+//! Left out by default, on purpose: Received, Date, To, Cc, Delivered-To, Return-Path,
+//! X-Original-To and every X-Spam-* field. Users train ham from their Sent folder (no Received
+//! chain, always From themselves, To their correspondents) and spam from Junk (which carries
+//! our own X-Spam-* fields), so those fields differ between the training sets for reasons
+//! that have nothing to do with spam, and would mark every incoming ham as spam. An admin
+//! whose ham is received mail can add fields with `[tokenizer] headers = [...]`.
+//!
+//! Tokens are de-duplicated per message and returned in first-seen order; at most
+//! `max_part_bytes` of each part and `max_tokens` tokens per message.
+
+pub mod html;
+pub mod urls;
 
 use std::collections::HashSet;
 
@@ -14,35 +42,563 @@ use crate::message::{Body, Message};
 pub struct TokenizerSettings {
     /// At most this many bytes of each text part are tokenized.
     pub max_part_bytes: usize,
+    /// At most this many tokens per message.
+    pub max_tokens: usize,
+    /// Header fields whose values are tokenized (case-insensitive names).
+    pub headers: Vec<String>,
 }
 
 impl Default for TokenizerSettings {
     fn default() -> Self {
-        TokenizerSettings { max_part_bytes: 64 * 1024 }
+        TokenizerSettings {
+            max_part_bytes: 64 * 1024,
+            max_tokens: 4000,
+            headers: ["subject", "from", "reply-to", "sender", "x-mailer", "user-agent", "message-id", "organization"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        }
+    }
+}
+
+/// Collects unique tokens in first-seen order, up to a limit.
+struct Sink {
+    seen: HashSet<String>,
+    out: Vec<String>,
+    max: usize,
+}
+
+impl Sink {
+    fn push(&mut self, t: String) {
+        if self.out.len() < self.max && !self.seen.contains(&t) {
+            self.seen.insert(t.clone());
+            self.out.push(t);
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.out.len() >= self.max
     }
 }
 
 /// The de-duplicated tokens of a message, in first-seen order.
 pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    let mut push = |t: String| {
-        if seen.insert(t.clone()) {
-            out.push(t);
-        }
-    };
-    if let Some(subj) = msg.header("subject") {
-        for w in subj.split_whitespace() {
-            push(format!("subj:{w}"));
-        }
+    let mut sink = Sink { seen: HashSet::with_capacity(512), out: Vec::with_capacity(512), max: s.max_tokens };
+    header_tokens(msg, s, &mut sink);
+    sink.push(format!("ct:{}", msg.content_type));
+    if msg.mime_problem {
+        sink.push("mime:broken".to_string());
     }
     for part in &msg.parts {
-        if let Body::Text(t) | Body::Html(t) = &part.body {
-            let t = &t[..t.floor_char_boundary(s.max_part_bytes.min(t.len()))];
-            for w in t.split_whitespace().filter(|w| (3..=40).contains(&w.len())) {
-                push(w.to_lowercase());
+        if sink.full() {
+            break;
+        }
+        sink.push(format!("part:{}", part.content_type));
+        if let Some(cs) = &part.charset {
+            sink.push(format!("charset:{cs}"));
+        }
+        if let Some(cte) = &part.transfer_encoding {
+            sink.push(format!("cte:{cte}"));
+        }
+        if part.encoding_problem {
+            sink.push("mime:bad-encoding".to_string());
+        }
+        if let Some(name) = &part.filename {
+            let lower = name.to_lowercase();
+            if let Some((_, ext)) = lower.rsplit_once('.') {
+                if (1..=8).contains(&ext.len()) {
+                    sink.push(format!("att:ext:{ext}"));
+                }
+            }
+            sink.push(format!("att:{}", part.content_type));
+        }
+        match &part.body {
+            Body::Text(t) if !part.is_attachment || part.content_type.starts_with("text/") => {
+                let t = bounded(t, s.max_part_bytes);
+                text_tokens(t, "", &mut sink);
+                for u in urls::find_urls(t) {
+                    url_tokens(&u, &mut sink);
+                }
+            }
+            Body::Html(h) => {
+                let doc = html::parse(bounded(h, s.max_part_bytes.saturating_mul(4)));
+                html_tokens(&doc, &mut sink);
+            }
+            _ => {}
+        }
+    }
+    sink.out
+}
+
+fn bounded(t: &str, max: usize) -> &str {
+    if t.len() <= max {
+        t
+    } else {
+        &t[..t.floor_char_boundary(max)]
+    }
+}
+
+fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
+    for field in &s.headers {
+        let f = field.to_ascii_lowercase();
+        if f.starts_with("x-spam-") {
+            continue; // never evidence: senders forge them and our own Junk carries them
+        }
+        for h in msg.headers_named(&f) {
+            let v = h.text.as_str();
+            match f.as_str() {
+                "subject" => {
+                    for w in words(v) {
+                        if (2..=30).contains(&w.chars().count()) && !is_noise(w) {
+                            sink.push(format!("subj:{w}"));
+                        }
+                    }
+                    if v.chars().filter(|c| c.is_alphabetic()).count() > 6
+                        && v.chars().filter(|c| c.is_alphabetic()).all(|c| !c.is_lowercase())
+                    {
+                        sink.push("subj:ALLCAPS".to_string());
+                    }
+                }
+                "from" | "reply-to" | "sender" => {
+                    let tag = match f.as_str() {
+                        "from" => "from",
+                        "reply-to" => "rt",
+                        _ => "sender",
+                    };
+                    address_tokens(v, tag, sink);
+                }
+                "message-id" => {
+                    let id = v.trim().trim_start_matches('<').trim_end_matches('>');
+                    match id.rsplit_once('@') {
+                        Some((_, dom)) if !dom.is_empty() => {
+                            sink.push(format!("mid:d:{}", urls::registrable_domain(&dom.to_ascii_lowercase())))
+                        }
+                        _ => sink.push("mid:malformed".to_string()),
+                    }
+                }
+                "x-mailer" | "user-agent" => {
+                    for w in words(v).take(4) {
+                        if w.len() >= 2 && !w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                            sink.push(format!("mailer:{}", w.to_lowercase()));
+                        }
+                    }
+                }
+                other => {
+                    for w in words(v).take(20) {
+                        if (3..=20).contains(&w.len()) && !is_noise(w) {
+                            sink.push(format!("h:{other}:{}", w.to_lowercase()));
+                        }
+                    }
+                }
             }
         }
     }
-    out
+    if msg.header("message-id").is_none() && s.headers.iter().any(|h| h.eq_ignore_ascii_case("message-id")) {
+        sink.push("mid:missing".to_string());
+    }
+}
+
+/// `Name <local@domain>` → name words, the address and its registrable domain.
+fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
+    let lower = v.to_lowercase();
+    let (name, addr) = match (lower.rfind('<'), lower.rfind('>')) {
+        (Some(a), Some(b)) if b > a => (&lower[..a], lower[a + 1..b].trim()),
+        _ if lower.contains('@') => ("", lower.trim()),
+        _ => (lower.as_str(), ""),
+    };
+    for w in words(name) {
+        if (2..=20).contains(&w.chars().count()) && !is_noise(w) {
+            sink.push(format!("{tag}:n:{w}"));
+        }
+    }
+    if let Some((local, dom)) = addr.rsplit_once('@') {
+        sink.push(format!("{tag}:a:{addr}"));
+        sink.push(format!("{tag}:d:{}", urls::registrable_domain(dom)));
+        if local.len() > 16 || local.bytes().filter(u8::is_ascii_digit).count() >= 4 {
+            sink.push(format!("{tag}:local:odd"));
+        }
+    } else if !addr.is_empty() || name.is_empty() {
+        sink.push(format!("{tag}:noaddr"));
+    }
+}
+
+fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
+    text_tokens(&doc.visible_text, "", sink);
+    if !doc.invisible_text.trim().is_empty() {
+        sink.push("html:hidden-text".to_string());
+        text_tokens(&doc.invisible_text, "invis:", sink);
+    }
+    for l in &doc.links {
+        if let Some(u) = urls::parse_url(&l.href) {
+            url_tokens(&u, sink);
+        }
+    }
+    for img in &doc.images {
+        if let Some(u) = urls::parse_url(&img.src) {
+            sink.push(format!("img:d:{}", u.domain));
+        }
+        if img.hidden {
+            sink.push("html:webbug".to_string());
+        }
+    }
+    for c in &doc.css_urls {
+        if let Some(u) = urls::parse_url(c) {
+            sink.push(format!("css:d:{}", u.domain));
+        }
+    }
+    let flags = [
+        (doc.scripts > 0, "html:script"),
+        (doc.iframes > 0, "html:iframe"),
+        (doc.objects > 0, "html:object"),
+        (doc.forms > 0, "html:form"),
+        (doc.meta_refresh, "html:refresh"),
+        (doc.event_handlers > 0, "html:js"),
+        (doc.encoded_ascii > 4, "html:encoded-ascii"),
+        (!doc.images.is_empty(), "html:img"),
+    ];
+    for (on, t) in flags {
+        if on {
+            sink.push(t.to_string());
+        }
+    }
+    let img_bucket = match doc.images.len() {
+        0 => None,
+        1 => Some("1"),
+        2..=4 => Some("2-4"),
+        _ => Some("5+"),
+    };
+    if let Some(b) = img_bucket {
+        sink.push(format!("html:imgs:{b}"));
+    }
+}
+
+fn url_tokens(u: &urls::Url, sink: &mut Sink) {
+    if u.host.is_empty() {
+        sink.push(format!("url:scheme:{}", u.scheme));
+        return;
+    }
+    sink.push(format!("url:{}", u.host));
+    sink.push(format!("url:d:{}", u.domain));
+    if u.scheme != "http" && u.scheme != "https" {
+        sink.push(format!("url:scheme:{}", u.scheme));
+    }
+    if u.host_is_ip {
+        sink.push("url:ip".to_string());
+    }
+    if u.has_userinfo {
+        sink.push("url:userinfo".to_string());
+    }
+    if u.host_was_encoded {
+        sink.push("url:encoded-host".to_string());
+    }
+    if u.port.is_some() {
+        sink.push("url:port".to_string());
+    }
+    for piece in u.path.split(|c: char| !c.is_alphanumeric()).chain(u.query.split(|c: char| !c.is_alphanumeric())) {
+        if (3..=20).contains(&piece.len()) && !piece.bytes().all(|b| b.is_ascii_digit()) && !is_noise(piece) {
+            sink.push(format!("url:p:{}", piece.to_lowercase()));
+        }
+    }
+}
+
+/// Split on white space and on punctuation that never belongs inside a word.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                ',' | ';'
+                    | ':'
+                    | '('
+                    | ')'
+                    | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | '<'
+                    | '>'
+                    | '"'
+                    | '/'
+                    | '\\'
+                    | '|'
+                    | '='
+                    | '*'
+                    | '+'
+                    | '_'
+                    | '~'
+                    | '#'
+                    | '^'
+                    | '`'
+                    | '«'
+                    | '»'
+                    | '“'
+                    | '”'
+                    | '‘'
+                    | '’'
+                    | '?'
+                    | '¿'
+                    | '¡'
+            )
+    })
+    .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£' | '!')))
+    .map(|w| w.trim_end_matches(['.', '-', '\'']))
+    .filter(|w| !w.is_empty())
+}
+
+/// Numbers, dates, times, version strings and hex or digit-heavy ids.
+fn is_noise(w: &str) -> bool {
+    let digits = w.chars().filter(char::is_ascii_digit).count();
+    let letters = w.chars().filter(|c| c.is_alphabetic()).count();
+    if letters == 0 {
+        // Keep money amounts like $100 and €50: spam likes them.
+        return !(w.starts_with(['$', '€', '£']) && digits > 0);
+    }
+    digits > letters || (w.len() >= 8 && digits >= 3 && w.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+}
+
+/// Scripts written without spaces between words.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30ff        // Hiragana, Katakana
+        | 0x3400..=0x4dbf      // CJK Extension A
+        | 0x4e00..=0x9fff      // CJK Unified Ideographs
+        | 0xf900..=0xfaff      // CJK Compatibility Ideographs
+        | 0xac00..=0xd7af      // Hangul syllables
+        | 0x0e00..=0x0e7f      // Thai
+        | 0x0e80..=0x0eff      // Lao
+        | 0x1000..=0x109f      // Myanmar
+        | 0x1780..=0x17ff      // Khmer
+    )
+}
+
+/// Tokenizes running text.
+fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
+    let mut letters_run: Vec<char> = Vec::new(); // "v i a g r a": single letters in a row
+    let chunks = text.split_whitespace().filter(|c| {
+        // URLs are cracked separately (url: tokens), not split into words.
+        let lower = c.trim_start_matches(|ch: char| !ch.is_alphanumeric()).get(..4).unwrap_or("");
+        !(c.contains("://") || lower.eq_ignore_ascii_case("www."))
+    });
+    for w in chunks.flat_map(words) {
+        if sink.full() {
+            return;
+        }
+        let wl = w.to_lowercase();
+        // Single letters separated by spaces.
+        if wl.chars().count() == 1 && wl.chars().all(|c| c.is_alphabetic() && !is_unspaced_script(c)) {
+            letters_run.extend(wl.chars());
+            continue;
+        }
+        flush_letters(&mut letters_run, prefix, sink);
+        if let Some((local, dom)) = wl.split_once('@') {
+            if dom.contains('.') && !local.is_empty() {
+                sink.push(format!("{prefix}email:d:{}", urls::registrable_domain(dom.trim_matches('.'))));
+                continue;
+            }
+        }
+        if wl.chars().any(is_unspaced_script) {
+            unspaced_tokens(&wl, prefix, sink);
+            continue;
+        }
+        // v.i.a.g.r.a / v-i-a-g-r-a: single letters joined by one punctuation mark.
+        let bytes: Vec<char> = wl.chars().collect();
+        if bytes.len() >= 7
+            && bytes.iter().step_by(2).all(|c| c.is_alphabetic())
+            && bytes.iter().skip(1).step_by(2).all(|c| matches!(c, '.' | '-' | '*' | '_' | '\'' | '!' | ','))
+        {
+            let joined: String = bytes.iter().step_by(2).collect();
+            sink.push(format!("{prefix}{joined}"));
+            sink.push("obf:split-word".to_string());
+            continue;
+        }
+        for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()).chain(std::iter::once(wl.as_str())) {
+            // The whole word, and its dot/dash/apostrophe-separated parts when it has them.
+            if part.len() == wl.len() || wl.contains(['.', '-', '\'']) {
+                push_word(part, prefix, sink);
+            }
+        }
+    }
+    flush_letters(&mut letters_run, prefix, sink);
+}
+
+fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {
+    if run.len() >= 4 {
+        let joined: String = run.iter().collect();
+        sink.push(format!("{prefix}{joined}"));
+        sink.push("obf:spaced-letters".to_string());
+    }
+    run.clear();
+}
+
+fn push_word(w: &str, prefix: &str, sink: &mut Sink) {
+    let w = w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£'));
+    let n = w.chars().count();
+    if n < 3 || is_noise(w) {
+        return;
+    }
+    if n > 20 {
+        let first = w.chars().next().unwrap_or('?');
+        sink.push(format!("{prefix}skip:{first} {}", n / 10 * 10));
+        return;
+    }
+    sink.push(format!("{prefix}{w}"));
+}
+
+/// Character bigrams over runs of CJK/Thai characters; other characters of the word are
+/// tokenized as a word of their own.
+fn unspaced_tokens(w: &str, prefix: &str, sink: &mut Sink) {
+    let chars: Vec<char> = w.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let cjk = is_unspaced_script(chars[i]);
+        let start = i;
+        while i < chars.len() && is_unspaced_script(chars[i]) == cjk {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        if cjk {
+            if run.len() == 1 {
+                sink.push(format!("{prefix}{}", run[0]));
+            }
+            for pair in run.windows(2).take(2000) {
+                sink.push(format!("{prefix}{}{}", pair[0], pair[1]));
+            }
+        } else {
+            let s: String = run.iter().collect();
+            push_word(&s, prefix, sink);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(raw: &str) -> Vec<String> {
+        tokenize(&Message::parse(raw.as_bytes(), 1 << 20), &TokenizerSettings::default())
+    }
+
+    fn has(t: &[String], w: &str) -> bool {
+        t.iter().any(|x| x == w)
+    }
+
+    #[test]
+    fn body_words_are_folded_and_noise_dropped() {
+        let t = toks("Subject: Gratis Lening\n\nKlik HIER voor uw lening! Bel 0470123456 op 22/11/2026 om 12:30, $500 cash. aa\n");
+        for w in ["subj:Gratis", "subj:Lening", "klik", "hier", "voor", "lening", "$500", "cash", "ct:text/plain"] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        for w in ["0470123456", "22/11/2026", "12:30", "aa"] {
+            assert!(!t.iter().any(|x| x.contains(w)), "{w} should be dropped: {t:?}");
+        }
+        // De-duplicated.
+        assert_eq!(t.iter().filter(|x| *x == "lening").count(), 1);
+    }
+
+    #[test]
+    fn long_words_become_skip_tokens() {
+        let t = toks("Subject: x\n\nsupercalifragilisticexpialidocious\n");
+        assert!(has(&t, "skip:s 30"), "{t:?}");
+    }
+
+    #[test]
+    fn headers_are_tagged_and_trace_fields_ignored() {
+        let t = toks(
+            "Received: from mx by mail\nX-Spam-Flag: YES\nTo: me@mijndomein.be\nFrom: \"Jan Peeters\" <jan@mail.klant.be>\n\
+             Reply-To: x@deals.example\nX-Mailer: Microsoft Outlook Express 6.00\nMessage-ID: <1@srv.klant.be>\nSubject: hi\n\nbody\n",
+        );
+        for w in [
+            "from:n:jan",
+            "from:n:peeters",
+            "from:a:jan@mail.klant.be",
+            "from:d:klant.be",
+            "rt:d:deals.example",
+            "mailer:microsoft",
+            "mid:d:klant.be",
+        ] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        assert!(!t.iter().any(|x| x.contains("mijndomein") || x.contains("mx") || x.contains("spam")), "{t:?}");
+    }
+
+    #[test]
+    fn html_visible_invisible_and_urls() {
+        let t = toks(
+            "Content-Type: text/html\n\n<p>Cheap <b>meds</b></p><div style=\"display:none\">report meeting</div>\
+             <a href=\"http://user@1.2.3.4:8080/buy/now?ref=mail\">click</a><img src=\"http://t.evil.example/p.gif\" width=1 height=1>\n",
+        );
+        for w in [
+            "cheap",
+            "meds",
+            "invis:report",
+            "invis:meeting",
+            "html:hidden-text",
+            "url:1.2.3.4",
+            "url:ip",
+            "url:userinfo",
+            "url:port",
+            "url:p:buy",
+            "url:p:ref",
+            "img:d:evil.example",
+            "html:webbug",
+            "click",
+        ] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        assert!(!has(&t, "report"), "invisible text leaked into visible tokens");
+    }
+
+    #[test]
+    fn urls_in_plain_text_are_cracked() {
+        let t = toks("Subject: x\n\nSee https://a.b.evil.example/win/prize now\n");
+        for w in ["url:a.b.evil.example", "url:d:evil.example", "url:p:win", "url:p:prize"] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        assert!(!t.iter().any(|x| x == "https" || x == "evil" || x == "example"), "{t:?}");
+    }
+
+    #[test]
+    fn cjk_text_gives_bigrams() {
+        let t = toks("Content-Type: text/plain; charset=utf-8\n\n免费赠送礼品\n");
+        for w in ["免费", "费赠", "赠送", "送礼", "礼品"] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        let t = toks("Subject: x\n\nโปรโมชั่นพิเศษ\n");
+        assert!(t.len() > 5, "{t:?}");
+    }
+
+    #[test]
+    fn obfuscated_words_are_rejoined() {
+        let t = toks("Subject: x\n\nbuy v.i.a.g.r.a and c i a l i s today\n");
+        for w in ["viagra", "cialis", "obf:split-word", "obf:spaced-letters", "buy", "today"] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+    }
+
+    #[test]
+    fn mime_structure_and_attachments() {
+        let raw = "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nfactuur bijgevoegd\n--b\nContent-Type: application/octet-stream; name=\"factuur.pdf.exe\"\nContent-Disposition: attachment; filename=\"factuur.pdf.exe\"\nContent-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--b--\n";
+        let t = toks(raw);
+        for w in [
+            "ct:multipart/mixed",
+            "charset:iso-8859-1",
+            "cte:quoted-printable",
+            "att:ext:exe",
+            "att:application/octet-stream",
+            "factuur",
+            "bijgevoegd",
+        ] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+    }
+
+    #[test]
+    fn bounded_and_never_panics() {
+        let big = format!("Subject: x\n\n{}", (0..200_000).map(|i| format!("w{i}x ")).collect::<String>());
+        let t = toks(&big);
+        assert!(t.len() <= TokenizerSettings::default().max_tokens);
+        for junk in ["", "\n\n", "Subject: \u{0}\u{1}\n\n\u{fffd}", "Content-Type: text/html\n\n<<<<a href=>>>"] {
+            let _ = toks(junk);
+        }
+    }
 }

@@ -92,9 +92,8 @@ pub fn parse_header(file: &[u8]) -> Result<Header> {
         updated: u64_at(file, 48),
         body_checksum: u64_at(file, 56),
     };
-    let expected = (HEADER as u64)
-        .checked_add(h.records.saturating_mul(RECORD as u64))
-        .and_then(|n| n.checked_add(h.ledger_len));
+    let expected =
+        (HEADER as u64).checked_add(h.records.saturating_mul(RECORD as u64)).and_then(|n| n.checked_add(h.ledger_len));
     if expected != Some(file.len() as u64) {
         bail!("truncated or extended: the header says {:?} bytes, the file has {}", expected, file.len());
     }

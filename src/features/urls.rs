@@ -1,0 +1,259 @@
+//! URLs: found in plain text, parsed, normalized, and cracked into the pieces that identify
+//! where a link really goes. Hand-written scanner, no regex. Used by the tokenizer (`url:`
+//! tokens) and the content rules (blocklisted domains, IP literals, `user@host` tricks, encoded
+//! hosts, shorteners).
+
+/// A parsed URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Url {
+    /// As found (trimmed of trailing punctuation).
+    pub raw: String,
+    /// Lower case: `http`, `https`, `mailto`, `javascript`, `data`, … (`http` for bare `www.`).
+    pub scheme: String,
+    /// Lower case, percent-decoded, trailing dot removed.
+    pub host: String,
+    /// The registrable domain (`a.b.evil.example` → `evil.example`, `x.co.uk` → keeps 3 labels).
+    pub domain: String,
+    pub path: String,
+    pub query: String,
+    /// The authority had a `user@` part (`http://www.bank.example@evil.example/`).
+    pub has_userinfo: bool,
+    /// The host is an IP literal (dotted quad, a bare 32-bit number, hex, or IPv6 in brackets).
+    pub host_is_ip: bool,
+    /// The host contained `%XX` escapes.
+    pub host_was_encoded: bool,
+    pub port: Option<u16>,
+}
+
+/// Second-level labels under which registrations happen one level deeper (a small, built-in
+/// approximation of the public suffix list covering the common cases).
+const TWO_LABEL_SUFFIXES: &[&str] = &[
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk", "com.au", "net.au", "org.au",
+    "edu.au", "gov.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "ac.jp", "co.kr", "or.kr", "com.br", "net.br",
+    "org.br", "com.cn", "net.cn", "org.cn", "gov.cn", "com.tw", "com.hk", "com.sg", "com.my", "co.in", "net.in",
+    "org.in", "co.za", "org.za", "com.mx", "com.ar", "com.tr", "com.ru", "com.ua", "co.il", "com.pl", "com.es",
+    "com.pt", "co.id", "co.th", "com.vn", "com.ph", "com.pk", "com.ng", "com.eg", "com.sa",
+];
+
+/// The registrable domain of a lower-case host name (the host itself for IPs and single labels).
+pub fn registrable_domain(host: &str) -> &str {
+    let host = host.trim_end_matches('.');
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return host;
+    }
+    let labels: Vec<&str> = host.rsplit('.').collect();
+    if labels.len() <= 2 {
+        return host;
+    }
+    let last_two = format!("{}.{}", labels[1], labels[0]);
+    let keep = if TWO_LABEL_SUFFIXES.contains(&last_two.as_str()) { 3 } else { 2 };
+    if labels.len() <= keep {
+        return host;
+    }
+    let cut: usize = labels[..keep].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
+    &host[host.len() - cut..]
+}
+
+/// Parses one URL (with a scheme, or starting `www.`).
+pub fn parse_url(s: &str) -> Option<Url> {
+    let raw = s.trim().trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '>', '"', '\'']);
+    let lower = raw.to_ascii_lowercase();
+    let (scheme, rest) = if let Some(p) = lower.find("://") {
+        let scheme = &lower[..p];
+        if scheme.is_empty()
+            || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        {
+            return None;
+        }
+        (scheme.to_string(), &raw[p + 3..])
+    } else if lower.starts_with("www.") {
+        ("http".to_string(), raw)
+    } else if let Some(p) = lower.find(':') {
+        // mailto:, javascript:, data:
+        let scheme = &lower[..p];
+        if !matches!(scheme, "mailto" | "javascript" | "data" | "tel" | "cid") {
+            return None;
+        }
+        let mut u = Url { raw: raw.to_string(), scheme: scheme.to_string(), ..Url::default() };
+        if scheme == "mailto" {
+            let addr = &raw[p + 1..];
+            let host = addr.split(['?', '>']).next().unwrap_or("").rsplit('@').next().unwrap_or("");
+            u.host = host.to_ascii_lowercase();
+            u.domain = registrable_domain(&u.host).to_string();
+        }
+        return Some(u);
+    } else {
+        return None;
+    };
+    let auth_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    let after = &rest[auth_end..];
+    let (has_userinfo, hostport) = match authority.rfind('@') {
+        Some(at) => (true, &authority[at + 1..]),
+        None => (false, authority),
+    };
+    let (host_raw, port) = if hostport.starts_with('[') {
+        match hostport.find(']') {
+            Some(e) => (&hostport[..=e], hostport[e + 1..].strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (hostport, None),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, p.parse().ok()),
+            _ => (hostport, None),
+        }
+    };
+    let host_was_encoded = host_raw.contains('%');
+    let host = percent_decode(host_raw).to_ascii_lowercase().trim_end_matches('.').to_string();
+    if host.is_empty() {
+        return None;
+    }
+    let (path, query) = match after.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.split('#').next().unwrap_or("").to_string()),
+        None => (after.split('#').next().unwrap_or("").to_string(), String::new()),
+    };
+    let host_is_ip = is_ip_literal(&host);
+    Url {
+        raw: raw.to_string(),
+        scheme,
+        domain: if host_is_ip { host.clone() } else { registrable_domain(&host).to_string() },
+        host,
+        path,
+        query,
+        has_userinfo,
+        host_is_ip,
+        host_was_encoded,
+        port,
+    }
+    .into()
+}
+
+/// Dotted quad, IPv6 in brackets, or the decimal/hex/octal single-number forms browsers accept.
+fn is_ip_literal(host: &str) -> bool {
+    if host.starts_with('[') {
+        return true;
+    }
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    !parts.is_empty()
+        && parts.len() <= 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && (p.bytes().all(|b| b.is_ascii_digit())
+                    || p.strip_prefix("0x").is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())))
+        })
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Finds URLs in plain text: `scheme://…` for any scheme, and bare `www.…` names.
+pub fn find_urls(text: &str) -> Vec<Url> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() && out.len() < 500 {
+        // Candidate starts: "://" (walk back to the scheme) or "www." at a word start.
+        let rest = &text[i..];
+        let next = [rest.find("://"), find_ci(rest, "www.")].into_iter().flatten().min();
+        let Some(p) = next else { break };
+        let at = i + p;
+        let start = if text[at..].starts_with("://") {
+            let mut s = at;
+            while s > 0
+                && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'+' || b[s - 1] == b'-' || b[s - 1] == b'.')
+            {
+                s -= 1;
+            }
+            s
+        } else {
+            if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.' || b[at - 1] == b'/') {
+                i = at + 4;
+                continue;
+            }
+            at
+        };
+        let end = text[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`' | '|' | '^' | '{' | '}'))
+            .map_or(text.len(), |e| at + e);
+        if start < at || text[at..].starts_with("www.") || text[at..].starts_with("WWW.") {
+            if let Some(u) = parse_url(&text[start..end]) {
+                out.push(u);
+            }
+        }
+        i = end.max(at + 3);
+        while i < text.len() && !text.is_char_boundary(i) {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrable_domains() {
+        assert_eq!(registrable_domain("a.b.evil.example"), "evil.example");
+        assert_eq!(registrable_domain("evil.example"), "evil.example");
+        assert_eq!(registrable_domain("www.bbc.co.uk"), "bbc.co.uk");
+        assert_eq!(registrable_domain("localhost"), "localhost");
+        assert_eq!(registrable_domain("1.2.3.4"), "1.2.3.4");
+    }
+
+    #[test]
+    fn parses_and_normalizes() {
+        let u = parse_url("HTTP://WWW.Bank.Example@%65vil.example:8080/login/verify?id=42&x=1#top").unwrap();
+        assert_eq!(u.scheme, "http");
+        assert_eq!(u.host, "evil.example");
+        assert_eq!(u.domain, "evil.example");
+        assert!(u.has_userinfo && u.host_was_encoded && !u.host_is_ip);
+        assert_eq!(u.port, Some(8080));
+        assert_eq!(u.path, "/login/verify");
+        assert_eq!(u.query, "id=42&x=1");
+        let ip = parse_url("http://3232235777/x").unwrap();
+        assert!(ip.host_is_ip);
+        assert!(parse_url("http://0x7f.0x0.0x0.0x1/").unwrap().host_is_ip);
+        assert!(parse_url("http://192.168.1.1/").unwrap().host_is_ip);
+        assert_eq!(parse_url("mailto:jan@klant.be?subject=x").unwrap().domain, "klant.be");
+        assert_eq!(parse_url("javascript:alert(1)").unwrap().scheme, "javascript");
+        assert!(parse_url("not a url").is_none());
+    }
+
+    #[test]
+    fn finds_urls_in_text() {
+        let t = "Bezoek https://www.klant.be/offerte, of www.voorbeeld.nl. Zie ook (http://1.2.3.4/x) en café.";
+        let hosts: Vec<String> = find_urls(t).into_iter().map(|u| u.host).collect();
+        assert_eq!(hosts, ["www.klant.be", "www.voorbeeld.nl", "1.2.3.4"]);
+        assert!(find_urls("no links here: 3://").is_empty());
+        let _ = find_urls("www.");
+        let _ = find_urls("://://");
+        let _ = find_urls("é://ü www.é");
+    }
+}

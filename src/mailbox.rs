@@ -89,7 +89,13 @@ fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
         }
     } else if is_mbox(path)? {
         let data = Arc::new(fs::read(path).with_context(|| format!("cannot read {p}"))?);
-        for (i, (start, end)) in split_mbox(&data).into_iter().enumerate() {
+        let ranges = split_mbox(&data);
+        if ranges.len() == 1 {
+            // One message with an mbox `From ` envelope line: a message file, named as such.
+            out.push(Entry { name: p.to_string(), source: Source::File(path.to_path_buf()) });
+            return Ok(());
+        }
+        for (i, (start, end)) in ranges.into_iter().enumerate() {
             out.push(Entry { name: format!("{p}:{}", i + 1), source: Source::Mbox { data: data.clone(), start, end } });
         }
     } else {

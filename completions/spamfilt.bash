@@ -37,6 +37,9 @@ _spamfilt() {
             spamfilt,purge)
                 cmd="spamfilt__subcmd__purge"
                 ;;
+            spamfilt,rules)
+                cmd="spamfilt__subcmd__rules"
+                ;;
             spamfilt,train)
                 cmd="spamfilt__subcmd__train"
                 ;;
@@ -91,6 +94,9 @@ _spamfilt() {
             spamfilt__subcmd__help,purge)
                 cmd="spamfilt__subcmd__help__subcmd__purge"
                 ;;
+            spamfilt__subcmd__help,rules)
+                cmd="spamfilt__subcmd__help__subcmd__rules"
+                ;;
             spamfilt__subcmd__help,train)
                 cmd="spamfilt__subcmd__help__subcmd__train"
                 ;;
@@ -113,7 +119,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --help --version filter check train forget purge db eval help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,7 +141,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__check)
-            opts="-v -q -h --json --db --config --verbose --quiet --help"
+            opts="-v -q -h --json --report --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,7 +163,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db)
-            opts="-v -q -h --db --config --verbose --quiet --help stats dump load expire help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help stats dump load expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,7 +185,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__dump)
-            opts="-v -q -h --db --config --verbose --quiet --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,7 +207,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__expire)
-            opts="-v -q -h --days --max-count --db --config --verbose --quiet --help"
+            opts="-v -q -h --days --max-count --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,7 +321,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__load)
-            opts="-v -q -h --db --config --verbose --quiet --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,7 +343,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__stats)
-            opts="-v -q -h --db --config --verbose --quiet --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,7 +365,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__eval)
-            opts="-v -q -h --ham --spam --folds --seed --target-fp --plot --json --no-progress --db --config --verbose --quiet --help"
+            opts="-v -q -h --ham --spam --folds --seed --target-fp --plot --json --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -405,7 +411,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__filter)
-            opts="-v -q -h --exit-code --db --config --verbose --quiet --help"
+            opts="-v -q -h --exit-code --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,7 +433,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__forget)
-            opts="-v -q -h --no-progress --db --config --verbose --quiet --help"
+            opts="-v -q -h --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,7 +455,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval help"
+            opts="filter check train forget purge db eval rules help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,6 +622,20 @@ _spamfilt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        spamfilt__subcmd__help__subcmd__rules)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         spamfilt__subcmd__help__subcmd__train)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -631,7 +651,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__purge)
-            opts="-v -q -h --older-than --dry-run --no-train --db --config --verbose --quiet --help"
+            opts="-v -q -h --older-than --dry-run --no-train --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,8 +676,38 @@ _spamfilt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        spamfilt__subcmd__rules)
+            opts="-v -q -h --json --stats --ham --spam --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ham)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spam)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         spamfilt__subcmd__train)
-            opts="-v -q -h --ham --spam --force --no-progress --db --config --verbose --quiet --help"
+            opts="-v -q -h --ham --spam --force --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

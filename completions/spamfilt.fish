@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_spamfilt_global_optspecs
-    string join \n db= config= v/verbose q/quiet h/help V/version
+    string join \n db= config= v/verbose q/quiet no-rules no-bayes h/help V/version
 end
 
 function __fish_spamfilt_needs_command
@@ -28,6 +28,8 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -l db -d 'The database d
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s V -l version -d 'Print version'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
@@ -37,18 +39,24 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "forget" -d 'Unlea
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "db" -d 'Inspect and maintain the token database'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "rules" -d 'List the content rules (name, family, score, description), or measure how often they hit'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -d 'Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit status). On an internal error the message is still passed through and the exit status is 0'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l json -d 'Print one JSON object per message instead of tab-separated fields'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l report -d 'Explain each verdict: every rule hit with its points and description, and the tokens that pushed Bayes most towards spam and towards ham'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l ham -d 'Learn these messages as ham (good mail), e.g. your Sent folder' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Learn these messages as spam, e.g. your Junk folder' -r
@@ -58,12 +66,16 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l force -d 'Wr
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-progress -d 'Never show a progress bar'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-progress -d 'Never show a progress bar'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days)' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The database directory (token database, training ledger)' -r -F
@@ -72,11 +84,15 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l dry-run -d '
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-train -d 'Delete without learning the messages as spam first'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
@@ -87,16 +103,22 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l days -d 'Drop tokens last seen more than this many days ago...' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l max-count -d '...whose total count (ham + spam) is at most this' -r
@@ -104,6 +126,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
@@ -122,15 +146,29 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l json -d 'Prin
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-progress -d 'Never show a progress bar'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "check" -d 'Score messages without changing anything; one line per message'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "train" -d 'Learn messages as ham or as spam'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "forget" -d 'Unlearn messages learned before'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "db" -d 'Inspect and maintain the token database'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l ham -d 'Ham messages for --stats (same kinds of PATH as \'check\')' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l spam -d 'Spam messages for --stats' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l json -d 'Print one JSON object per rule'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l stats -d 'Count each rule\'s hits on --ham and --spam messages: hits, rates and precision'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "check" -d 'Score messages without changing anything; one line per message'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "train" -d 'Learn messages as ham or as spam'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "forget" -d 'Unlearn messages learned before'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "db" -d 'Inspect and maintain the token database'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "rules" -d 'List the content rules (name, family, score, description), or measure how often they hit'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'

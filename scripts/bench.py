@@ -213,6 +213,17 @@ def main():
             "fn": fn,
             "fn_percent": 100 * fn / len(spam_test),
         }
+    # The same split scored with Bayes only (--no-rules) and with the rules only (--no-bayes,
+    # no database: what a fresh install without the starter table does).
+    for label, extra, db in [("spamfilt --no-rules", ["--no-rules"], sf_db), ("spamfilt rules only", ["--no-bayes"], os.path.join(tmp, "none"))]:
+        r = subprocess.run([sf, "--config", cfg, "--db", db, *extra, "-q", "check", "@" + tl], capture_output=True, text=True, check=True)
+        rows = [l.split("\t") for l in r.stdout.splitlines()]
+        samples = [(float(x[2]), is_spam[x[0]]) for x in rows]
+        roca, r01, r1 = roc_metrics(samples)
+        fp = sum(1 for x in rows if x[1] == "spam" and not is_spam[x[0]])
+        fn = sum(1 for x in rows if x[1] != "spam" and is_spam[x[0]])
+        acc[label] = {"one_minus_roca_percent": roca, "recall_at_0.1pct_fp": r01, "recall_at_1pct_fp": r1, "fp": fp,
+                      "fp_percent": 100 * fp / len(ham_test), "fn": fn, "fn_percent": 100 * fn / len(spam_test)}
     res["accuracy"] = acc
 
     repeat = 5 if args.quick else 15
@@ -271,6 +282,11 @@ def report(r):
     lines.append(f"| spam recall at 1% FP | {100 * s['recall_at_1pct_fp']:.2f}% | {100 * b['recall_at_1pct_fp']:.2f}% | |")
     lines.append(f"| false positives at default threshold | {s['fp']} ({s['fp_percent']:.2f}%) | {b['fp']} ({b['fp_percent']:.2f}%) | |")
     lines.append(f"| false negatives at default threshold | {s['fn']} ({s['fn_percent']:.2f}%) | {b['fn']} ({b['fn_percent']:.2f}%) | |")
+    for label in ("spamfilt --no-rules", "spamfilt rules only"):
+        if label in a:
+            x = a[label]
+            lines.append(f"| {label}: 1-ROCA %, recall at 0.1% FP, FP, FN | {x['one_minus_roca_percent']:.4f}, {100 * x['recall_at_0.1pct_fp']:.2f}%, "
+                         f"{x['fp']} ({x['fp_percent']:.2f}%), {x['fn']} ({x['fn_percent']:.2f}%) | | |")
     if "scale" in r:
         sc = r["scale"]
         lines.append(f"| filter latency, 10k-token DB (ms) | {sc['10k']:.2f} | | |")

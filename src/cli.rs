@@ -47,6 +47,15 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Score with Bayes only, without the content rules (for comparison).
+    #[arg(long, global = true)]
+    pub no_rules: bool,
+
+    /// Score with the content rules only, without Bayes (for comparison; what a fresh install
+    /// without the starter table would do).
+    #[arg(long, global = true, conflicts_with = "no_rules")]
+    pub no_bayes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +75,28 @@ pub enum Command {
     Db(DbCommand),
     /// Measure accuracy on your own folders by k-fold cross-validation (your database is not touched).
     Eval(EvalArgs),
+    /// List the content rules (name, family, score, description), or measure how often they hit.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("stats_sets").multiple(true).args(["ham", "spam"]).requires("stats")))]
+pub struct RulesArgs {
+    /// Print one JSON object per rule.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Count each rule's hits on --ham and --spam messages: hits, rates and precision.
+    #[arg(long, requires = "stats_sets")]
+    pub stats: bool,
+
+    /// Ham messages for --stats (same kinds of PATH as 'check').
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub ham: Vec<String>,
+
+    /// Spam messages for --stats.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub spam: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -81,6 +112,11 @@ pub struct CheckArgs {
     /// Print one JSON object per message instead of tab-separated fields.
     #[arg(long)]
     pub json: bool,
+
+    /// Explain each verdict: every rule hit with its points and description, and the tokens that
+    /// pushed Bayes most towards spam and towards ham.
+    #[arg(long, conflicts_with = "json")]
+    pub report: bool,
 
     /// Messages to score: a message file, a directory (Maildir, MH or plain), an mbox file, '-'
     /// for stdin, or @LIST for a file that lists paths one per line (@- reads the list from stdin).

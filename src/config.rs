@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::bayes::BayesParams;
 use crate::features::TokenizerSettings;
+use crate::rules::{RuleSettings, RuleSpec};
 
 /// Everything a command needs to know, resolved once.
 #[derive(Debug, Clone)]
@@ -20,6 +21,7 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub scoring: ScoringSettings,
     pub tokenizer: TokenizerSettings,
+    pub rules: RuleSettings,
 }
 
 /// What decides a verdict (config file top level and `[bayes]`).
@@ -69,6 +71,12 @@ struct ConfigFile {
     starter_fade: Option<u64>,
     bayes: Option<BayesParams>,
     tokenizer: Option<TokenizerSettings>,
+    /// Rule score overrides.
+    scores: Option<std::collections::BTreeMap<String, f64>>,
+    /// Custom rules.
+    rule: Option<Vec<RuleSpec>>,
+    /// The local URI blocklist file.
+    uri_blocklist: Option<PathBuf>,
 }
 
 /// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
@@ -99,22 +107,32 @@ impl Settings {
             config_file: None,
             scoring: ScoringSettings::default(),
             tokenizer: TokenizerSettings::default(),
+            rules: RuleSettings::default(),
         };
+        let mut blocklist = default_uri_blocklist().filter(|p| p.exists());
         if let Some(path) = config_file {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
-                    settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?;
+                    let named = settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?;
+                    if let Some(b) = named {
+                        // Relative to the config file's directory.
+                        blocklist = Some(path.parent().unwrap_or(Path::new(".")).join(b));
+                    }
                     settings.config_file = Some(path);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
                 Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
             }
         }
+        if let Some(b) = blocklist {
+            settings.rules.uri_blocklist = load_uri_blocklist(&b)?;
+        }
         Ok(settings)
     }
 
-    /// Applies the text of a config file on top of the current settings.
-    pub fn apply(&mut self, text: &str) -> Result<()> {
+    /// Applies the text of a config file on top of the current settings. Returns the URI
+    /// blocklist file it names, if any (loading it is the caller's business).
+    pub fn apply(&mut self, text: &str) -> Result<Option<PathBuf>> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let s = &mut self.scoring;
         if let Some(v) = file.required_score {
@@ -146,8 +164,47 @@ impl Settings {
         if let Some(t) = file.tokenizer {
             self.tokenizer = t;
         }
-        Ok(())
+        if let Some(sc) = file.scores {
+            self.rules.scores = sc;
+        }
+        if let Some(r) = file.rule {
+            self.rules.custom = r;
+        }
+        // Check the rules now, so that a bad one is reported with the config file's name.
+        if !self.rules.custom.is_empty() || !self.rules.scores.is_empty() {
+            crate::rules::RuleSet::load(&self.rules)?;
+        }
+        Ok(file.uri_blocklist)
     }
+}
+
+/// The URI blocklist read when the config file does not name one (if it exists).
+pub fn default_uri_blocklist() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "spamfilt").map(|d| d.config_dir().join("uri-blocklist.txt"))
+}
+
+/// Reads a URI blocklist: one domain per line (`evil.example` also blocks `a.b.evil.example`),
+/// `#` starts a comment. A line that is not a domain is an error with its line number.
+pub fn load_uri_blocklist(path: &Path) -> Result<std::collections::HashSet<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read URI blocklist {}", path.display()))?;
+    parse_uri_blocklist(&text).with_context(|| format!("bad URI blocklist {}", path.display()))
+}
+
+/// Parses the text of a URI blocklist.
+pub fn parse_uri_blocklist(text: &str) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let d = line.split('#').next().unwrap_or("").trim().trim_start_matches("*.").trim_end_matches('.');
+        if d.is_empty() {
+            continue;
+        }
+        let ok = d.contains('.')
+            && d.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        anyhow::ensure!(ok, "line {}: {:?} is not a domain name", i + 1, d);
+        out.insert(d.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -160,6 +217,7 @@ mod tests {
             config_file: None,
             scoring: ScoringSettings::default(),
             tokenizer: TokenizerSettings::default(),
+            rules: RuleSettings::default(),
         }
     }
 
@@ -183,5 +241,24 @@ mod tests {
     fn explicit_missing_config_is_an_error() {
         let err = Settings::load(Some(Path::new("/tmp")), Some(Path::new("/nonexistent/spamfilt.toml"))).unwrap_err();
         assert!(format!("{err:#}").contains("cannot read config file"));
+    }
+
+    #[test]
+    fn scores_and_custom_rules() {
+        let mut s = base();
+        s.apply("[scores]\nHTML_SCRIPT = 0\n[[rule]]\nname = \"MY_SUBJECT\"\nscore = 2.0\nheader = \"Subject\"\npattern = 'cheap'\n").unwrap();
+        assert_eq!(s.rules.scores["HTML_SCRIPT"], 0.0);
+        let err = base().apply("[scores]\nNO_SUCH_RULE = 1\n").unwrap_err();
+        assert!(format!("{err:#}").contains("NO_SUCH_RULE"), "{err:#}");
+        let err = base().apply("[[rule]]\nname = \"BAD\"\nscore = 1\nbody = '(unclosed'\n").unwrap_err();
+        assert!(format!("{err:#}").contains("rule BAD: bad regex"), "{err:#}");
+    }
+
+    #[test]
+    fn uri_blocklist_lines() {
+        let l = parse_uri_blocklist("# spammers\nevil.example\n*.Bad.Example.  # wildcard\n\n").unwrap();
+        assert!(l.contains("evil.example") && l.contains("bad.example"));
+        let err = parse_uri_blocklist("ok.example\nnot a domain\n").unwrap_err();
+        assert!(format!("{err:#}").contains("line 2"));
     }
 }

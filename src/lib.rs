@@ -16,6 +16,7 @@ pub mod learn;
 pub mod mailbox;
 pub mod message;
 pub mod rewrite;
+pub mod rules;
 pub mod scoring;
 pub mod starter;
 pub mod store;

@@ -194,8 +194,23 @@ fn header_text(value: &HeaderValue<'_>, raw: &str) -> String {
     match value {
         HeaderValue::Text(t) => t.to_string(),
         HeaderValue::TextList(list) => list.join(", "),
-        // Structured values (addresses, dates, content types): unfold the raw text and decode
-        // encoded words ourselves, so rules see what was written.
+        // Addresses with RFC 2047 encoded words: the decoded names with their addresses.
+        HeaderValue::Address(a) if raw.contains("=?") => {
+            let one = |x: &mail_parser::Addr| match (&x.name, &x.address) {
+                (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+                (Some(n), None) => n.to_string(),
+                (None, Some(ad)) => ad.to_string(),
+                (None, None) => String::new(),
+            };
+            match a {
+                mail_parser::Address::List(l) => l.iter().map(one).collect::<Vec<_>>().join(", "),
+                mail_parser::Address::Group(g) => {
+                    g.iter().flat_map(|g| g.addresses.iter().map(one)).collect::<Vec<_>>().join(", ")
+                }
+            }
+        }
+        // Other structured values (dates, content types, plain addresses): the raw text
+        // unfolded, so rules see what was written.
         _ => unfold(raw),
     }
 }

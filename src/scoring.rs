@@ -4,8 +4,9 @@
 
 use crate::bayes::{self, BayesResult, Evidence};
 use crate::config::ScoringSettings;
-use crate::features::{self, TokenizerSettings};
+use crate::features::{self, Content, TokenizerSettings};
 use crate::message::Message;
+use crate::rules::{self, RuleSet};
 use crate::starter::Starter;
 use crate::store::{token_hash, TokenLookup};
 use crate::verdict::{Hit, Verdict};
@@ -18,6 +19,10 @@ pub struct Scorer<'a> {
     pub db: Option<&'a dyn TokenLookup>,
     /// The built-in starter table, blended in while the user's database is small.
     pub starter: Option<Starter<'a>>,
+    /// The content rules; `None` scores with Bayes only (`--no-rules`).
+    pub rules: Option<&'a RuleSet>,
+    /// Whether Bayes is used at all (`--no-bayes` scores with the rules only).
+    pub use_bayes: bool,
 }
 
 /// A verdict and what it was made from (for explanations).
@@ -30,9 +35,13 @@ impl Scorer<'_> {
     /// Scores raw message bytes. Never fails: what cannot be parsed scores on what is there.
     pub fn score(&self, raw: &[u8]) -> Scored {
         let msg = Message::parse(raw, self.scoring.scan_limit);
-        let tokens = features::tokenize(&msg, self.tokenizer);
-        let hits: Vec<Hit> = Vec::new();
-        let bayes = self.bayes(&tokens);
+        let content = Content::extract(&msg, self.tokenizer);
+        let hits: Vec<Hit> = match self.rules {
+            Some(rs) => rs.evaluate(&rules::Context::new(&msg, &content)),
+            None => Vec::new(),
+        };
+        let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Vec::new() };
+        let bayes = if self.use_bayes { self.bayes(&tokens) } else { None };
         Scored { verdict: Verdict::new(hits, bayes, self.scoring), tokens }
     }
 

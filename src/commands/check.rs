@@ -8,11 +8,14 @@ use anyhow::Result;
 use crate::cli::{CheckArgs, GlobalArgs};
 use crate::config::Settings;
 use crate::mailbox;
-use crate::scoring::Scorer;
+use crate::rules::RuleSet;
+use crate::scoring::{Scored, Scorer};
 use crate::store::{Database, TokenLookup};
+use crate::verdict::format_score;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
     let entries = mailbox::expand(&args.paths)?;
+    let rules = super::rule_set(settings, g)?;
     let reader = Database::at(&settings.db_dir).reader()?;
     if reader.is_none() && !g.quiet {
         eprintln!("spamfilt: no token database in {} yet; scoring without Bayes", settings.db_dir.display());
@@ -22,6 +25,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         tokenizer: &settings.tokenizer,
         db: reader.as_ref().map(|r| r as &dyn TokenLookup),
         starter: crate::starter::Starter::embedded(),
+        rules: rules.as_ref(),
+        use_bayes: !g.no_bayes,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = false;
@@ -34,7 +39,15 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
                 continue;
             }
         };
-        let v = scorer.score(&raw).verdict;
+        let scored = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(&raw))) {
+            Ok(s) => s,
+            Err(_) => {
+                eprintln!("spamfilt: {}: internal error while scoring; please report it", entry.name);
+                failed = true;
+                continue;
+            }
+        };
+        let v = &scored.verdict;
         let verdict = if v.is_spam { "spam" } else { "ham" };
         if args.json {
             let tests: Vec<&str> = v.hits.iter().map(|h| h.name.as_str()).collect();
@@ -47,10 +60,56 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
                 "bayes": v.bayes.as_ref().map(|b| b.prob),
             });
             writeln!(out, "{obj}")?;
+        } else if args.report {
+            write_report(&mut out, &entry.name, &scored, rules.as_ref())?;
         } else {
             writeln!(out, "{}\t{}\t{}\t{}", entry.name, verdict, v.score_text(), v.tests())?;
         }
     }
     out.flush()?;
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// How many tokens `--report` shows in each direction.
+const REPORT_TOKENS: usize = 10;
+
+/// The explanation of one verdict.
+fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option<&RuleSet>) -> Result<()> {
+    let v = &scored.verdict;
+    writeln!(out, "{name}")?;
+    writeln!(
+        out,
+        "  verdict: {} (score {}, required {})",
+        if v.is_spam { "spam" } else { "ham" },
+        v.score_text(),
+        format_score(v.required)
+    )?;
+    if rules.is_none() {
+        writeln!(out, "  rules: not used (--no-rules)")?;
+    }
+    let mut hits: Vec<_> = v.hits.iter().collect();
+    hits.sort_by(|a, b| b.score.abs().total_cmp(&a.score.abs()));
+    for h in hits {
+        writeln!(out, "  {:>8}  {:<28} {}", format!("{:+.3}", h.score), h.name, h.description)?;
+    }
+    match &v.bayes {
+        None => writeln!(out, "  Bayes: not used (too little learned yet, or --no-bayes)")?,
+        Some(b) => {
+            let mut clues: Vec<_> = b.clues.iter().collect();
+            clues.sort_by(|x, y| y.prob.total_cmp(&x.prob));
+            let show = |c: &&crate::bayes::Clue| {
+                format!(
+                    "{} ({:.3}, {:.0} spam/{:.0} ham)",
+                    scored.tokens[c.token], c.prob, c.evidence.spam, c.evidence.ham
+                )
+            };
+            let spammy: Vec<String> = clues.iter().filter(|c| c.prob > 0.5).take(REPORT_TOKENS).map(show).collect();
+            let hammy: Vec<String> =
+                clues.iter().rev().filter(|c| c.prob < 0.5).take(REPORT_TOKENS).map(show).collect();
+            writeln!(out, "  Bayes: spam probability {:.4} from {} clues", b.prob, b.clues.len())?;
+            writeln!(out, "    towards spam: {}", if spammy.is_empty() { "none".into() } else { spammy.join(", ") })?;
+            writeln!(out, "    towards ham:  {}", if hammy.is_empty() { "none".into() } else { hammy.join(", ") })?;
+        }
+    }
+    Ok(())
 }

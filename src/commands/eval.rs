@@ -57,6 +57,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         "eval needs readable ham and spam messages"
     );
 
+    let rules = super::rule_set(settings, g)?;
     // Pass 2: score each message with a model that never saw it.
     let scores = crossval::run(
         &items,
@@ -64,8 +65,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         args.seed,
         threads,
         |i, model| {
-            let scorer =
-                Scorer { scoring: &settings.scoring, tokenizer: &settings.tokenizer, db: Some(model), starter: None };
+            let scorer = Scorer {
+                scoring: &settings.scoring,
+                tokenizer: &settings.tokenizer,
+                db: Some(model),
+                starter: None,
+                rules: rules.as_ref(),
+                use_bayes: !g.no_bayes,
+            };
             match sources[i].read() {
                 Ok(raw) => scorer.score(&raw).verdict.score,
                 Err(_) => 0.0,

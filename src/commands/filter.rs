@@ -73,6 +73,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         return Ok(Filtered { output: None, is_spam: false });
     }
     let settings = Settings::load(g.db.as_deref(), g.config.as_deref())?;
+    let rules = super::rule_set(&settings, g)?;
     let db = Database::at(&settings.db_dir);
     let reader = db.reader()?;
     if reader.is_none() && g.verbose > 0 {
@@ -83,6 +84,8 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         tokenizer: &settings.tokenizer,
         db: reader.as_ref().map(|r| r as &dyn crate::store::TokenLookup),
         starter: crate::starter::Starter::embedded(),
+        rules: rules.as_ref(),
+        use_bayes: !g.no_bayes,
     };
     let scored = scorer.score(input);
     let v = &scored.verdict;

@@ -6,6 +6,7 @@ pub mod db;
 pub mod eval;
 pub mod filter;
 pub mod purge;
+pub mod rules;
 pub mod train;
 
 use std::io::IsTerminal;
@@ -28,7 +29,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Purge(a)) => purge::run(&load(g)?, g, &a),
         Some(Command::Db(c)) => db::run(&load(g)?, g, &c),
         Some(Command::Eval(a)) => eval::run(&load(g)?, g, &a),
+        Some(Command::Rules(a)) => rules::run(&load(g)?, g, &a),
     }
+}
+
+/// The content rules, unless `--no-rules`.
+pub fn rule_set(settings: &Settings, g: &GlobalArgs) -> Result<Option<crate::rules::RuleSet>> {
+    if g.no_rules {
+        return Ok(None);
+    }
+    crate::rules::RuleSet::load(&settings.rules).map(Some)
 }
 
 /// Settings from the global flags.

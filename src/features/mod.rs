@@ -81,15 +81,65 @@ impl Sink {
     }
 }
 
+/// The decoded content of one leaf part, as the tokenizer and the rules see it.
+#[derive(Debug)]
+pub enum PartContent<'m> {
+    /// A text part (bounded to `max_part_bytes`) and the URLs written in it.
+    Text { text: &'m str, urls: Vec<urls::Url> },
+    /// An HTML part, parsed once.
+    Html(html::HtmlDoc),
+    /// Not text: an attachment or a binary part.
+    Other,
+}
+
+/// What is in a message's body, extracted once per message and shared by the tokenizer and the
+/// rules. `parts` is aligned with `Message::parts`.
+#[derive(Debug)]
+pub struct Content<'m> {
+    pub parts: Vec<PartContent<'m>>,
+}
+
+impl<'m> Content<'m> {
+    /// Decodes and parses every part once (text bounded, HTML parsed).
+    pub fn extract(msg: &'m Message, s: &TokenizerSettings) -> Content<'m> {
+        let parts = msg
+            .parts
+            .iter()
+            .map(|part| match &part.body {
+                Body::Text(t) if !part.is_attachment || part.content_type.starts_with("text/") => {
+                    let text = bounded(t, s.max_part_bytes);
+                    PartContent::Text { text, urls: urls::find_urls(text) }
+                }
+                Body::Html(h) => PartContent::Html(html::parse(bounded(h, s.max_part_bytes.saturating_mul(4)))),
+                _ => PartContent::Other,
+            })
+            .collect();
+        Content { parts }
+    }
+
+    /// The HTML parts' parse results.
+    pub fn html(&self) -> impl Iterator<Item = &html::HtmlDoc> {
+        self.parts.iter().filter_map(|p| match p {
+            PartContent::Html(d) => Some(d),
+            _ => None,
+        })
+    }
+}
+
 /// The de-duplicated tokens of a message, in first-seen order.
 pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Vec<String> {
+    tokens(msg, &Content::extract(msg, s), s)
+}
+
+/// The tokens of a message whose content was already extracted.
+pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Vec<String> {
     let mut sink = Sink { seen: HashSet::with_capacity(512), out: Vec::with_capacity(512), max: s.max_tokens };
     header_tokens(msg, s, &mut sink);
     sink.push(format!("ct:{}", msg.content_type));
     if msg.mime_problem {
         sink.push("mime:broken".to_string());
     }
-    for part in &msg.parts {
+    for (part, pc) in msg.parts.iter().zip(&content.parts) {
         if sink.full() {
             break;
         }
@@ -112,19 +162,15 @@ pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Vec<String> {
             }
             sink.push(format!("att:{}", part.content_type));
         }
-        match &part.body {
-            Body::Text(t) if !part.is_attachment || part.content_type.starts_with("text/") => {
-                let t = bounded(t, s.max_part_bytes);
-                text_tokens(t, "", &mut sink);
-                for u in urls::find_urls(t) {
-                    url_tokens(&u, &mut sink);
+        match pc {
+            PartContent::Text { text, urls } => {
+                text_tokens(text, "", &mut sink);
+                for u in urls {
+                    url_tokens(u, &mut sink);
                 }
             }
-            Body::Html(h) => {
-                let doc = html::parse(bounded(h, s.max_part_bytes.saturating_mul(4)));
-                html_tokens(&doc, &mut sink);
-            }
-            _ => {}
+            PartContent::Html(doc) => html_tokens(doc, &mut sink),
+            PartContent::Other => {}
         }
     }
     sink.out

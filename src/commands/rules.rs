@@ -1,0 +1,107 @@
+//! `spamfilt rules`: list the content rules, or count their hits on labelled mail.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, RulesArgs};
+use crate::config::Settings;
+use crate::features::Content;
+use crate::mailbox;
+use crate::message::Message;
+use crate::rules::{Context, RuleSet};
+
+pub fn run(settings: &Settings, g: &GlobalArgs, args: &RulesArgs) -> Result<ExitCode> {
+    let rs = RuleSet::load(&settings.rules)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if !args.stats {
+        for r in &rs.rules {
+            if args.json {
+                let obj = serde_json::json!({
+                    "name": r.name, "family": r.family.as_str(), "score": r.score,
+                    "default_score": r.default_score, "kind": r.kind(), "description": r.description,
+                });
+                writeln!(out, "{obj}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<28} {:<12} {:>5}  {}",
+                    r.name,
+                    r.family.as_str(),
+                    crate::verdict::format_score(r.score),
+                    r.description
+                )?;
+            }
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ham = count_hits(settings, g, &rs, &args.ham)?;
+    let spam = count_hits(settings, g, &rs, &args.spam)?;
+    if !args.json {
+        writeln!(out, "{} ham, {} spam", ham.1, spam.1)?;
+        writeln!(
+            out,
+            "{:<28} {:>6} {:>7} {:>6} {:>7} {:>9} {:>6}",
+            "RULE", "HAM", "HAM%", "SPAM", "SPAM%", "PRECISION", "SCORE"
+        )?;
+    }
+    for (i, r) in rs.rules.iter().enumerate() {
+        let (h, s) = (ham.0[i], spam.0[i]);
+        let hr = if ham.1 > 0 { h as f64 / ham.1 as f64 } else { 0.0 };
+        let sr = if spam.1 > 0 { s as f64 / spam.1 as f64 } else { 0.0 };
+        // Precision with the classes weighted equally (independent of the ham:spam ratio).
+        let precision = if hr + sr > 0.0 { Some(sr / (hr + sr)) } else { None };
+        if args.json {
+            let obj = serde_json::json!({
+                "name": r.name, "score": r.score, "ham_hits": h, "spam_hits": s,
+                "ham_rate": hr, "spam_rate": sr, "precision": precision,
+            });
+            writeln!(out, "{obj}")?;
+        } else {
+            writeln!(
+                out,
+                "{:<28} {:>6} {:>6.2}% {:>6} {:>6.2}% {:>9} {:>6}",
+                r.name,
+                h,
+                100.0 * hr,
+                s,
+                100.0 * sr,
+                precision.map_or("-".to_string(), |p| format!("{p:.3}")),
+                crate::verdict::format_score(r.score)
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hits per rule and the number of messages read.
+fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String]) -> Result<(Vec<u64>, u64)> {
+    let mut counts = vec![0u64; rs.rules.len()];
+    let mut n = 0;
+    if paths.is_empty() {
+        return Ok((counts, 0));
+    }
+    for entry in mailbox::expand(paths)? {
+        let raw = match entry.read() {
+            Ok(r) => r,
+            Err(e) => {
+                if !g.quiet {
+                    eprintln!("spamfilt: {e:#}");
+                }
+                continue;
+            }
+        };
+        n += 1;
+        let msg = Message::parse(&raw, settings.scoring.scan_limit);
+        let content = Content::extract(&msg, &settings.tokenizer);
+        for hit in rs.evaluate(&Context::new(&msg, &content)) {
+            if let Some(i) = rs.rules.iter().position(|r| r.name == hit.name) {
+                counts[i] += 1;
+            }
+        }
+    }
+    Ok((counts, n))
+}

@@ -1,0 +1,727 @@
+//! Built-in checks: what a regex cannot see (HTML structure, URL anatomy, MIME construction,
+//! dates, scripts of characters). Each is a pure function of the message context; rules in
+//! `data/rules.toml` name them with `check = "..."`.
+
+use std::collections::HashSet;
+
+use super::context::{Context, UrlSource};
+use super::{date, RuleSet};
+use crate::features::urls;
+use crate::features::PartContent;
+use crate::message::Body;
+
+/// A built-in check.
+pub type Check = fn(&Context, &RuleSet) -> bool;
+
+/// Every built-in check by name.
+pub const ALL: &[(&str, Check)] = &[
+    // Links
+    ("uri_blocklisted", |c, rs| c.urls.iter().any(|u| !u.url.domain.is_empty() && blocklisted(&u.url.host, rs))),
+    ("uri_ip_literal", |c, _| c.urls.iter().any(|u| u.url.host_is_ip && u.source != UrlSource::Image)),
+    ("uri_userinfo", |c, _| c.urls.iter().any(|u| u.url.has_userinfo && u.url.scheme.starts_with("http"))),
+    ("uri_shortener", |c, _| c.urls.iter().any(|u| SHORTENERS.contains(&u.url.host.trim_start_matches("www.")))),
+    ("uri_text_mismatch", |c, _| c.urls.iter().any(link_text_mismatch)),
+    ("uri_many_domains", uri_many_domains),
+    ("uri_encoded_host", |c, _| c.urls.iter().any(|u| u.url.host_was_encoded)),
+    ("uri_encoded_letters", |c, _| c.urls.iter().any(|u| encoded_letters(&u.url.raw) >= 3)),
+    ("uri_odd_port", |c, _| {
+        c.urls.iter().any(|u| u.url.scheme.starts_with("http") && u.url.port.is_some_and(|p| p != 80 && p != 443))
+    }),
+    ("uri_obfuscated_ip", |c, _| c.urls.iter().any(|u| u.url.host_is_ip && !is_dotted_quad(&u.url.host))),
+    ("uri_suspicious_tld", |c, _| {
+        c.urls.iter().any(|u| u.url.host.rsplit('.').next().is_some_and(|t| SUSPICIOUS_TLDS.contains(&t)))
+    }),
+    ("uri_digit_host", |c, _| c.urls.iter().any(|u| !u.url.host_is_ip && digit_heavy_host(&u.url.host))),
+    ("uri_redirector", |c, _| c.urls.iter().any(|u| redirector(&u.url))),
+    ("uri_mailto_remove", |c, _| {
+        c.urls.iter().any(|u| {
+            u.url.scheme == "mailto" && {
+                let l = u.url.raw.to_ascii_lowercase();
+                l.contains("remove") || l.contains("unsubscribe") || l.contains("afmelden")
+            }
+        }) && c.urls.iter().all(|u| u.url.scheme == "mailto" || !u.url.raw.to_ascii_lowercase().contains("unsubscribe"))
+    }),
+    ("uri_free_hosting", |c, _| c.urls.iter().any(|u| FREE_HOSTING.contains(&u.url.domain.as_str()))),
+    // Tracking
+    ("html_remote_image", |c, _| {
+        c.urls.iter().any(|u| u.source == UrlSource::Image && u.url.scheme.starts_with("http"))
+    }),
+    ("html_web_bug", |c, _| c.html().any(|d| d.images.iter().any(|i| i.hidden && i.src.contains("://")))),
+    ("html_tracking_query", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Image && tracking_query(&u.url))),
+    ("html_css_remote", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Css && u.url.scheme.starts_with("http"))),
+    ("html_image_only", |c, _| {
+        c.html().any(|d| !d.images.is_empty()) && c.text.chars().filter(|ch| ch.is_alphabetic()).count() < 200
+    }),
+    ("html_many_images", |c, _| c.urls.iter().filter(|u| u.source == UrlSource::Image).count() >= 8),
+    ("html_image_ip", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Image && u.url.host_is_ip)),
+    // Active content
+    ("html_script", |c, _| c.html().any(|d| d.scripts > 0)),
+    ("html_iframe", |c, _| c.html().any(|d| d.iframes > 0)),
+    ("html_object", |c, _| c.html().any(|d| d.objects > 0)),
+    ("html_form", |c, _| c.html().any(|d| d.forms > 0)),
+    ("html_meta_refresh", |c, _| c.html().any(|d| d.meta_refresh)),
+    ("html_event_handler", |c, _| c.html().any(|d| d.event_handlers > 0)),
+    ("uri_javascript", |c, _| c.urls.iter().any(|u| u.url.scheme == "javascript")),
+    ("uri_data", |c, _| c.urls.iter().any(|u| u.url.scheme == "data" && u.source != UrlSource::Image)),
+    ("attach_executable", |c, _| attachment_names(c).any(|n| ext_in(&n, EXECUTABLE_EXTS))),
+    ("attach_double_ext", |c, _| attachment_names(c).any(|n| double_extension(&n))),
+    ("attach_archive_executable", |c, _| archive_with_executable(c)),
+    ("attach_exe_disguised", |c, _| exe_disguised(c)),
+    ("attach_office_macro", |c, _| attachment_names(c).any(|n| ext_in(&n, MACRO_EXTS))),
+    ("attach_html", |c, _| {
+        c.msg.parts.iter().any(|p| {
+            p.is_attachment && p.filename.as_deref().is_some_and(|n| ext_in(n, &["htm", "html", "shtml", "svg"]))
+        })
+    }),
+    ("attach_disk_image", |c, _| attachment_names(c).any(|n| ext_in(&n, &["iso", "img", "vhd", "vhdx"]))),
+    ("attach_rtl_override", |c, _| attachment_names(c).any(|n| n.contains('\u{202e}'))),
+    // Construction
+    ("missing_message_id", |c, _| c.msg.header("message-id").is_none()),
+    ("malformed_message_id", |c, _| c.msg.header("message-id").is_some_and(|m| !well_formed_msgid(m))),
+    ("missing_date", |c, _| c.msg.header("date").is_none()),
+    ("malformed_date", |c, _| c.msg.header("date").is_some_and(|d| date::parse(d).is_none())),
+    ("date_no_numeric_zone", |c, _| {
+        c.msg.header("date").is_some_and(|d| date::parse(d).is_some() && !date::is_well_formed(d))
+    }),
+    ("date_in_future", |c, _| date_skew(c).is_some_and(|s| s > 12 * 3600)),
+    ("date_in_past", |c, _| date_skew(c).is_some_and(|s| s < -4 * 86400)),
+    ("missing_from", |c, _| c.msg.header("from").is_none_or(|f| !f.contains('@'))),
+    ("missing_subject", |c, _| c.msg.header("subject").is_none()),
+    ("missing_to", |c, _| c.msg.header("to").is_none() && c.msg.header("cc").is_none()),
+    ("to_undisclosed", |c, _| c.msg.header("to").is_some_and(|t| t.to_ascii_lowercase().contains("undisclosed"))),
+    ("to_empty_list", |c, _| c.msg.header("to").is_some_and(|t| t.trim().is_empty() || t.trim() == ":;")),
+    ("forged_outlook_msgid", forged_outlook),
+    ("outlook_express_no_mimeole", |c, _| {
+        let m = mailer(c);
+        m.contains("outlook express") && windows_outlook(&m) && c.msg.header("x-mimeole").is_none()
+    }),
+    ("mime_missing_boundary", |c, _| c.msg.mime_problem),
+    ("mime_bad_encoding", |c, _| c.msg.parts.iter().any(|p| p.encoding_problem)),
+    ("mime_base64_text", |c, _| {
+        c.msg.parts.iter().any(|p| {
+            !p.is_attachment
+                && p.transfer_encoding.as_deref() == Some("base64")
+                && matches!(&p.body, Body::Text(t) | Body::Html(t) if t.is_ascii())
+        })
+    }),
+    ("mime_html_only", |c, _| {
+        c.msg.parts.iter().any(|p| matches!(p.body, Body::Html(_)) && !p.is_attachment)
+            && !c.msg.parts.iter().any(|p| p.content_type == "text/plain" && !p.is_attachment)
+    }),
+    ("mime_alternatives_differ", alternatives_differ),
+    ("mime_charset_mismatch", |c, _| {
+        c.msg.parts.iter().any(|p| match (&p.body, p.charset.as_deref()) {
+            (Body::Text(t) | Body::Html(t), Some(cs)) => {
+                (cs.eq_ignore_ascii_case("us-ascii") && !t.is_ascii()) || t.contains('\u{fffd}')
+            }
+            _ => false,
+        })
+    }),
+    ("charset_asian", |c, _| {
+        c.msg.parts.iter().filter_map(|p| p.charset.as_deref()).any(|cs| {
+            let l = cs.to_ascii_lowercase();
+            ["gb2312", "gbk", "gb18030", "big5", "euc-kr", "ks_c_5601", "iso-2022-jp", "shift_jis", "euc-jp"]
+                .iter()
+                .any(|a| l.contains(a))
+        }) || raw_header_charset_asian(c)
+    }),
+    ("header_8bit", |c, _| {
+        c.msg
+            .headers
+            .iter()
+            .any(|h| ["subject", "from", "to"].iter().any(|n| h.name.eq_ignore_ascii_case(n)) && !h.raw.is_ascii())
+    }),
+    ("from_name_has_address", from_name_has_address),
+    ("from_digits_localpart", |c, _| {
+        from_address(c)
+            .and_then(|a| a.split_once('@').map(|(l, _)| l.to_string()))
+            .is_some_and(|l| l.bytes().filter(u8::is_ascii_digit).count() >= 5)
+    }),
+    ("replyto_freemail_differs", |c, _| {
+        let rt = c.msg.header("reply-to").and_then(address_of).map(|a| domain_of(&a));
+        let from = from_address(c).map(|a| domain_of(&a));
+        matches!((rt, from), (Some(r), Some(f)) if r != f && FREEMAIL.contains(&r.as_str()))
+    }),
+    ("subject_all_caps", |c, _| {
+        let letters: Vec<char> = c.subject.chars().filter(|ch| ch.is_alphabetic()).collect();
+        letters.len() >= 10 && letters.iter().all(|ch| !ch.is_lowercase())
+    }),
+    ("subject_exclamations", |c, _| c.subject.contains("!!") || c.subject.matches('!').count() >= 3),
+    ("subject_trailing_id", subject_trailing_id),
+    ("subject_money", |c, _| c.subject.contains("$$") || c.subject.contains("€€")),
+    ("x_priority_high", |c, _| {
+        c.msg.header("x-priority").is_some_and(|p| p.trim_start().starts_with('1'))
+            || c.msg.header("x-msmail-priority").is_some_and(|p| p.to_ascii_lowercase().contains("high"))
+    }),
+    // Body style
+    ("body_mostly_caps", |c, _| {
+        let letters = c.text.chars().filter(|ch| ch.is_alphabetic()).count();
+        let upper = c.text.chars().filter(|ch| ch.is_uppercase()).count();
+        letters >= 200 && upper * 2 > letters
+    }),
+    ("body_many_exclamations", |c, _| c.text.matches("!!").count() >= 3 || c.text.matches('!').count() >= 15),
+    ("body_money_amounts", |c, _| money_amounts(&c.text) >= 4),
+    ("body_empty", |c, _| {
+        c.text.trim().is_empty() && !c.msg.parts.iter().any(|p| p.is_attachment) && c.html().count() == 0
+    }),
+    ("body_short_with_link", |c, _| {
+        let n = c.word_count();
+        (1..40).contains(&n) && c.urls.iter().any(|u| u.url.scheme.starts_with("http") && u.source != UrlSource::Image)
+    }),
+    // Obfuscation
+    ("html_invisible_text", |c, _| c.invisible_text.chars().filter(|ch| ch.is_alphabetic()).count() >= 20),
+    ("html_invisible_text_long", |c, _| c.invisible_text.split(' ').filter(|w| w.len() >= 3).count() >= 40),
+    ("text_zero_width", |c, _| zero_width(&c.text) >= 3 || zero_width(&c.subject) >= 1),
+    ("text_mixed_script", |c, _| mixed_script_words(&c.text) >= 2),
+    ("subject_mixed_script", |c, _| mixed_script_words(&c.subject) >= 1),
+    ("text_split_words", |c, _| split_words(&c.text) >= 2),
+    ("subject_split_word", |c, _| split_words(&c.subject) >= 1),
+    ("html_entity_letters", |c, _| c.html().any(|d| d.encoded_ascii >= 10)),
+    ("subject_encoded_ascii", |c, _| header_encoded_ascii(c, "subject")),
+    ("from_encoded_ascii", |c, _| header_encoded_ascii(c, "from")),
+];
+
+/// Looks a check up by name.
+pub fn by_name(name: &str) -> Option<Check> {
+    ALL.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+}
+
+const SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "bitly.com",
+    "tinyurl.com",
+    "goo.gl",
+    "t.co",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "tiny.cc",
+    "t.ly",
+    "s.id",
+    "rb.gy",
+    "v.gd",
+    "qr.ae",
+    "adf.ly",
+    "shorte.st",
+    "bl.ink",
+    "lnkd.in",
+    "tr.im",
+    "snipurl.com",
+    "urlz.fr",
+    "rebrandly.com",
+    "short.io",
+];
+
+const SUSPICIOUS_TLDS: &[&str] = &[
+    "xyz",
+    "top",
+    "click",
+    "loan",
+    "work",
+    "gq",
+    "tk",
+    "ml",
+    "cf",
+    "ga",
+    "bid",
+    "win",
+    "racing",
+    "review",
+    "country",
+    "stream",
+    "download",
+    "accountant",
+    "date",
+    "faith",
+    "party",
+    "science",
+    "trade",
+    "webcam",
+    "men",
+    "icu",
+    "cyou",
+    "buzz",
+    "rest",
+    "fit",
+    "zip",
+    "mov",
+];
+
+const FREE_HOSTING: &[&str] = &[
+    "geocities.com",
+    "angelfire.com",
+    "tripod.com",
+    "000webhostapp.com",
+    "weebly.com",
+    "wixsite.com",
+    "freehosting.com",
+    "byethost.com",
+    "netlify.app",
+    "web.app",
+    "firebaseapp.com",
+    "glitch.me",
+    "ipfs.io",
+    "r2.dev",
+    "pages.dev",
+    "blogspot.com",
+    "sites.google.com",
+    "xoom.com",
+    "fortunecity.com",
+    "freeservers.com",
+];
+
+const FREEMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "mail.ru",
+    "yandex.ru",
+    "yandex.com",
+    "gmx.com",
+    "gmx.net",
+    "mail.com",
+    "protonmail.com",
+    "proton.me",
+    "zoho.com",
+    "icloud.com",
+    "telenet.be",
+    "skynet.be",
+    "hotmail.be",
+    "hotmail.nl",
+    "ziggo.nl",
+    "kpnmail.nl",
+    "excite.com",
+    "lycos.com",
+    "netscape.net",
+    "juno.com",
+    "rediffmail.com",
+    "126.com",
+    "163.com",
+    "qq.com",
+    "sina.com",
+];
+
+const EXECUTABLE_EXTS: &[&str] = &[
+    "exe",
+    "scr",
+    "pif",
+    "com",
+    "bat",
+    "cmd",
+    "vbs",
+    "vbe",
+    "js",
+    "jse",
+    "wsf",
+    "wsh",
+    "hta",
+    "msi",
+    "lnk",
+    "cpl",
+    "jar",
+    "ps1",
+    "reg",
+    "dll",
+    "msc",
+    "application",
+    "gadget",
+    "scf",
+    "inf",
+    "appx",
+    "msix",
+];
+
+const MACRO_EXTS: &[&str] = &["docm", "xlsm", "pptm", "dotm", "xltm", "xlam", "ppam", "xlsb"];
+
+fn blocklisted(host: &str, rs: &RuleSet) -> bool {
+    if rs.uri_blocklist.is_empty() {
+        return false;
+    }
+    // The host and every parent domain: a.b.evil.example hits evil.example.
+    let mut h = host;
+    loop {
+        if rs.uri_blocklist.contains(h) {
+            return true;
+        }
+        match h.split_once('.') {
+            Some((_, rest)) if rest.contains('.') => h = rest,
+            _ => return false,
+        }
+    }
+}
+
+fn is_dotted_quad(h: &str) -> bool {
+    h.parse::<std::net::Ipv4Addr>().is_ok() || (h.starts_with('[') && h.ends_with(']'))
+}
+
+fn digit_heavy_host(h: &str) -> bool {
+    h.split('.').any(|l| l.len() >= 6 && l.bytes().filter(u8::is_ascii_digit).count() * 2 >= l.len())
+}
+
+fn encoded_letters(raw: &str) -> usize {
+    let b = raw.as_bytes();
+    let mut n = 0;
+    for i in 0..b.len().saturating_sub(2) {
+        if b[i] == b'%' {
+            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                if v.is_ascii_alphanumeric() {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+fn redirector(u: &urls::Url) -> bool {
+    let q = u.query.to_ascii_lowercase();
+    let p = u.path.to_ascii_lowercase();
+    q.contains("=http")
+        || q.contains("=https%3a")
+        || q.contains("=http%3a")
+        || p.contains("/http://")
+        || p.contains("/https://")
+}
+
+fn tracking_query(u: &urls::Url) -> bool {
+    let all = format!("{}?{}", u.path, u.query).to_ascii_lowercase();
+    ["track", "pixel", "open.", "beacon", "/o.gif", "/t.gif", "spacer.gif", "clear.gif", "blank.gif", "1x1"]
+        .iter()
+        .any(|k| all.contains(k))
+        || u.query.split('&').any(|kv| {
+            let v = kv.split_once('=').map_or(kv, |(_, v)| v);
+            v.len() >= 16 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn link_text_mismatch(u: &super::context::FoundUrl) -> bool {
+    let Some(text) = &u.link_text else { return false };
+    if !u.url.scheme.starts_with("http") || u.url.domain.is_empty() {
+        return false;
+    }
+    // The link text itself looks like a URL or a host name: compare registrable domains.
+    let t = text.trim();
+    if t.contains(' ') || !t.contains('.') {
+        return false;
+    }
+    let shown = if t.contains("://") || t.to_ascii_lowercase().starts_with("www.") {
+        urls::parse_url(t)
+    } else if t.split('.').count() >= 2
+        && t.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/'))
+        && !t.contains('@')
+    {
+        urls::parse_url(&format!("http://{t}"))
+    } else {
+        None
+    };
+    match shown {
+        Some(s) if !s.domain.is_empty() && s.host.contains('.') => s.domain != u.url.domain,
+        _ => false,
+    }
+}
+
+fn uri_many_domains(c: &Context, _: &RuleSet) -> bool {
+    let domains: HashSet<&str> = c
+        .urls
+        .iter()
+        .filter(|u| u.url.scheme.starts_with("http") && !u.url.domain.is_empty())
+        .map(|u| u.url.domain.as_str())
+        .collect();
+    domains.len() >= 8 && c.word_count() < 300
+}
+
+fn attachment_names<'c>(c: &'c Context) -> impl Iterator<Item = String> + 'c {
+    c.msg.parts.iter().filter_map(|p| p.filename.as_ref()).map(|n| n.trim().trim_matches('"').to_lowercase())
+}
+
+fn ext_in(name: &str, exts: &[&str]) -> bool {
+    name.rsplit_once('.').is_some_and(|(_, e)| exts.contains(&e.trim()))
+}
+
+fn double_extension(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.len() < 3 {
+        return false;
+    }
+    let last = parts[parts.len() - 1].trim();
+    let prev = parts[parts.len() - 2];
+    EXECUTABLE_EXTS.contains(&last)
+        && ["pdf", "doc", "docx", "xls", "xlsx", "jpg", "jpeg", "png", "gif", "txt", "zip", "htm", "html", "mp3", "avi"]
+            .contains(&prev.trim_end_matches(' '))
+}
+
+/// A ZIP attachment whose first entry is an executable (the local file header at offset 0
+/// carries the name at offset 30).
+fn archive_with_executable(c: &Context) -> bool {
+    c.msg.parts.iter().any(|p| match &p.body {
+        Body::Binary { head, .. } if head.starts_with(b"PK\x03\x04") && head.len() > 30 => {
+            let n = u16::from_le_bytes([head[26], head[27]]) as usize;
+            let name = String::from_utf8_lossy(&head[30..(30 + n).min(head.len())]).to_lowercase();
+            ext_in(&name, EXECUTABLE_EXTS) || double_extension(&name)
+        }
+        _ => false,
+    })
+}
+
+fn exe_disguised(c: &Context) -> bool {
+    c.msg.parts.iter().any(|p| match (&p.body, &p.filename) {
+        (Body::Binary { head, .. }, Some(name)) => {
+            head.starts_with(b"MZ") && !ext_in(&name.to_lowercase(), EXECUTABLE_EXTS)
+        }
+        _ => false,
+    })
+}
+
+fn well_formed_msgid(m: &str) -> bool {
+    let m = m.trim();
+    let Some(inner) = m.strip_prefix('<').and_then(|r| r.strip_suffix('>')) else {
+        // mail-parser gives the id without brackets; accept `local@domain` too.
+        return m
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains(char::is_whitespace));
+    };
+    inner.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+}
+
+fn date_skew(c: &Context) -> Option<i64> {
+    let sent = date::parse(c.msg.header("date")?)?;
+    Some(sent - c.received_at?)
+}
+
+fn mailer(c: &Context) -> String {
+    c.msg.header("x-mailer").unwrap_or("").to_ascii_lowercase()
+}
+
+/// The Windows Outlook and Outlook Express versions known to write their own Message-IDs and
+/// X-MimeOLE (not the Macintosh editions, not Outlook in Internet-Mail-Only mode).
+fn windows_outlook(m: &str) -> bool {
+    if m.contains("macintosh") || m.contains(" imo") {
+        return false;
+    }
+    [
+        "microsoft outlook express 5",
+        "microsoft outlook express 6",
+        "microsoft outlook, build 10",
+        "microsoft office outlook, build 11",
+        "microsoft office outlook 12",
+        "microsoft outlook 14",
+        "microsoft outlook 15",
+        "microsoft outlook 16",
+    ]
+    .iter()
+    .any(|v| m.starts_with(v))
+}
+
+/// Outlook and Outlook Express (up to Outlook 2016) write Message-IDs like
+/// `<000801c2a1b2$3c4d5e60$0100a8c0@host>`; a mail claiming to be from them without one was
+/// made by something else.
+fn forged_outlook(c: &Context, _: &RuleSet) -> bool {
+    if !windows_outlook(&mailer(c)) {
+        return false;
+    }
+    let Some(id) = c.msg.header("message-id") else { return true };
+    let id = id.trim().trim_start_matches('<').to_ascii_lowercase();
+    if ["hotmail.com>", "hotmail.com", "msn.com", "msn.com>", "outlook.com", "outlook.com>"]
+        .iter()
+        .any(|d| id.ends_with(d))
+    {
+        return false; // Hotmail and MSN replace the Message-ID
+    }
+    let local = id.split('@').next().unwrap_or("");
+    let pieces: Vec<&str> = local.split('$').collect();
+    !(pieces.len() == 3
+        && pieces[0].len() == 12
+        && pieces.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit())))
+}
+
+fn alternatives_differ(c: &Context, _: &RuleSet) -> bool {
+    if c.msg.content_type != "multipart/alternative" {
+        return false;
+    }
+    let mut plain = None;
+    let mut html = None;
+    for pc in &c.content.parts {
+        match pc {
+            PartContent::Text { text, .. } if plain.is_none() => plain = Some(word_set(text)),
+            PartContent::Html(d) if html.is_none() => html = Some(word_set(&d.visible_text)),
+            _ => {}
+        }
+    }
+    let (Some(p), Some(h)) = (plain, html) else { return false };
+    if p.len() < 20 || h.len() < 20 {
+        return false;
+    }
+    let common = p.intersection(&h).count();
+    (common as f64) / (p.len().min(h.len()) as f64) < 0.3
+}
+
+fn word_set(t: &str) -> HashSet<String> {
+    t.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3).map(str::to_lowercase).collect()
+}
+
+fn raw_header_charset_asian(c: &Context) -> bool {
+    c.msg.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("subject")).any(|h| {
+        let l = h.raw.to_ascii_lowercase();
+        ["=?gb2312?", "=?gbk?", "=?big5?", "=?euc-kr?", "=?ks_c_5601", "=?iso-2022-jp?", "=?shift_jis?"]
+            .iter()
+            .any(|a| l.contains(a))
+    })
+}
+
+/// The bare address in an address header value.
+fn address_of(v: &str) -> Option<String> {
+    let v = v.trim();
+    let a = match (v.rfind('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if b > a => &v[a + 1..b],
+        _ => v,
+    };
+    let a = a.trim().to_ascii_lowercase();
+    a.contains('@').then_some(a)
+}
+
+fn from_address(c: &Context) -> Option<String> {
+    c.msg.header("from").and_then(address_of)
+}
+
+fn domain_of(a: &str) -> String {
+    a.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default()
+}
+
+fn from_name_has_address(c: &Context, _: &RuleSet) -> bool {
+    let Some(f) = c.msg.header("from") else { return false };
+    let Some(lt) = f.rfind('<') else { return false };
+    let name = &f[..lt];
+    let Some(real) = address_of(f) else { return false };
+    name.split(|ch: char| ch.is_whitespace() || matches!(ch, '"' | '\'' | '(' | ')' | '<' | '>'))
+        .filter(|w| w.contains('@') && w.contains('.'))
+        .any(|w| w.trim_matches(|ch: char| !ch.is_alphanumeric()).to_ascii_lowercase() != real)
+}
+
+fn subject_trailing_id(c: &Context, _: &RuleSet) -> bool {
+    // "Save 50% now                      27491" or "Your order [ID:ax83kq1]": padding then a random tag.
+    let s = c.subject.trim_end();
+    let Some((pos, ws)) = s.char_indices().rev().find(|(_, ch)| ch.is_whitespace()) else { return false };
+    let tail = &s[pos + ws.len_utf8()..];
+    let before = &s[..pos];
+    let pad = before.len() - before.trim_end().len();
+    pad >= 4 && tail.len() >= 3 && tail.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+}
+
+fn money_amounts(t: &str) -> usize {
+    let mut n = 0;
+    let mut prev_currency = false;
+    for c in t.chars() {
+        if prev_currency && c.is_ascii_digit() {
+            n += 1;
+        }
+        prev_currency = matches!(c, '$' | '€' | '£');
+    }
+    n
+}
+
+fn zero_width(t: &str) -> usize {
+    t.chars()
+        .filter(|c| {
+            matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}')
+        })
+        .count()
+}
+
+#[derive(PartialEq, Clone, Copy)]
+enum Script {
+    Latin,
+    Cyrillic,
+    Greek,
+    Other,
+}
+
+fn script(c: char) -> Script {
+    match c as u32 {
+        0x41..=0x5a | 0x61..=0x7a | 0xc0..=0x24f => Script::Latin,
+        0x400..=0x4ff => Script::Cyrillic,
+        0x370..=0x3ff => Script::Greek,
+        _ => Script::Other,
+    }
+}
+
+/// Words that mix Latin letters with Cyrillic or Greek look-alikes (`pаypal` with a Cyrillic а).
+fn mixed_script_words(t: &str) -> usize {
+    t.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 3)
+        .filter(|w| {
+            let mut latin = 0;
+            let mut other = 0;
+            for c in w.chars() {
+                match script(c) {
+                    Script::Latin => latin += 1,
+                    Script::Cyrillic | Script::Greek => other += 1,
+                    Script::Other => {}
+                }
+            }
+            latin > 0 && other > 0 && latin + other >= 3
+        })
+        .count()
+}
+
+/// Words written with a separator between every letter: `v.i.a.g.r.a`, `f r e e`, `c-a-s-h`.
+fn split_words(t: &str) -> usize {
+    let chars: Vec<char> = t.chars().collect();
+    let mut n = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        // A run: letter, separator, letter, separator, … with the same separator.
+        if chars[i].is_alphabetic() && (i == 0 || !chars[i - 1].is_alphanumeric()) {
+            let sep = chars.get(i + 1).copied();
+            if let Some(sep) = sep.filter(|s| matches!(s, '.' | '-' | '_' | '*' | ' ' | '|' | '/')) {
+                let mut j = i;
+                let mut letters = 0;
+                while j < chars.len() && chars[j].is_alphabetic() {
+                    letters += 1;
+                    if chars.get(j + 1) == Some(&sep)
+                        && chars.get(j + 2).is_some_and(|c| c.is_alphabetic())
+                        && !chars.get(j + 3).is_some_and(|c| c.is_alphabetic())
+                    {
+                        j += 2;
+                    } else {
+                        break;
+                    }
+                }
+                let at_end = !chars.get(j + 1).is_some_and(|c| c.is_alphanumeric());
+                if letters >= 4 && at_end {
+                    // "U.S.A." has three: not counted. Initials like "J. R. R." have spaces after dots.
+                    n += 1;
+                    i = j + 1;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    n
+}
+
+/// An RFC 2047 encoded word in `field` that decodes to plain ASCII: no reason to encode it
+/// but to hide the words from filters.
+fn header_encoded_ascii(c: &Context, field: &str) -> bool {
+    c.msg.headers_named(field).any(|h| {
+        let raw = h.raw.to_ascii_lowercase();
+        raw.contains("=?")
+            && raw.contains("?=")
+            && h.text.is_ascii()
+            && h.text.chars().filter(|c| c.is_alphabetic()).count() >= 4
+            && {
+                // Only when the encoded part itself is letters (not just a quoted special character).
+                let name_part = if field == "from" { h.text.split('<').next().unwrap_or("") } else { h.text.as_str() };
+                name_part.chars().filter(|c| c.is_alphabetic()).count() >= 4
+            }
+    })
+}

@@ -1,0 +1,143 @@
+//! What the rules look at, computed once per message from the parsed view and the extracted
+//! content: the decoded subject, the body text a reader sees (whitespace collapsed, bounded),
+//! every URL with where it was found, and the raw header block and body.
+
+use std::borrow::Cow;
+
+use crate::features::html::HtmlDoc;
+use crate::features::urls::{self, Url};
+use crate::features::{Content, PartContent};
+use crate::message::Message;
+
+/// At most this many bytes of body text are looked at by body rules.
+pub const MAX_TEXT: usize = 128 * 1024;
+
+/// Where a URL was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlSource {
+    /// Written in a text part.
+    Text,
+    /// An HTML link's href.
+    Link,
+    /// An image's src.
+    Image,
+    /// A CSS `url(...)`.
+    Css,
+}
+
+/// A URL in the message.
+#[derive(Debug, Clone)]
+pub struct FoundUrl {
+    pub url: Url,
+    pub source: UrlSource,
+    /// For HTML links: the text the reader sees.
+    pub link_text: Option<String>,
+}
+
+/// A message as the rules see it.
+pub struct Context<'a> {
+    pub msg: &'a Message<'a>,
+    pub content: &'a Content<'a>,
+    /// The decoded Subject (empty when missing).
+    pub subject: String,
+    /// Text parts and the visible text of HTML parts, white space collapsed to single spaces.
+    pub text: String,
+    /// The invisible text of HTML parts.
+    pub invisible_text: String,
+    /// Every URL found, in order.
+    pub urls: Vec<FoundUrl>,
+    /// The raw header block (lossy UTF-8), for `header = "ALL"` rules.
+    pub header_block: String,
+    /// The raw body (lossy UTF-8, bounded).
+    pub raw_body: Cow<'a, str>,
+    /// The time the message was received (from the newest `Received:` header), Unix seconds.
+    pub received_at: Option<i64>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(msg: &'a Message<'a>, content: &'a Content<'a>) -> Context<'a> {
+        let subject = msg.header("subject").unwrap_or("").to_string();
+        let mut text = String::new();
+        let mut invisible_text = String::new();
+        let mut urls = Vec::new();
+        for pc in &content.parts {
+            match pc {
+                PartContent::Text { text: t, urls: found } => {
+                    push_collapsed(&mut text, t);
+                    urls.extend(found.iter().map(|u| FoundUrl {
+                        url: u.clone(),
+                        source: UrlSource::Text,
+                        link_text: None,
+                    }));
+                }
+                PartContent::Html(doc) => {
+                    push_collapsed(&mut text, &doc.visible_text);
+                    push_collapsed(&mut invisible_text, &doc.invisible_text);
+                    html_urls(doc, &mut urls);
+                }
+                PartContent::Other => {}
+            }
+        }
+        let scanned = msg.scanned;
+        let header_end = msg.body_offset.unwrap_or(scanned.len());
+        let header_block = String::from_utf8_lossy(&scanned[..header_end.min(64 * 1024)]).into_owned();
+        let raw = msg.raw_body();
+        let raw_body = String::from_utf8_lossy(&raw[..floor(raw, MAX_TEXT)]);
+        let received_at = msg
+            .headers_named("received")
+            .next()
+            .and_then(|h| h.text.rsplit_once(';'))
+            .and_then(|(_, d)| super::date::parse(d));
+        Context { msg, content, subject, text, invisible_text, urls, header_block, raw_body, received_at }
+    }
+
+    /// The HTML parts.
+    pub fn html(&self) -> impl Iterator<Item = &HtmlDoc> {
+        self.content.html()
+    }
+
+    /// The number of words in the body text.
+    pub fn word_count(&self) -> usize {
+        self.text.split(' ').filter(|w| w.chars().any(char::is_alphabetic)).count()
+    }
+}
+
+fn floor(b: &[u8], max: usize) -> usize {
+    b.len().min(max)
+}
+
+fn push_collapsed(out: &mut String, s: &str) {
+    for w in s.split_whitespace() {
+        if out.len() >= MAX_TEXT {
+            return;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+}
+
+fn html_urls(doc: &HtmlDoc, out: &mut Vec<FoundUrl>) {
+    for l in &doc.links {
+        if let Some(u) = urls::parse_url(&l.href) {
+            out.push(FoundUrl { url: u, source: UrlSource::Link, link_text: Some(l.text.clone()) });
+        }
+    }
+    for i in &doc.images {
+        if let Some(u) = urls::parse_url(&i.src) {
+            out.push(FoundUrl { url: u, source: UrlSource::Image, link_text: None });
+        }
+    }
+    for c in &doc.css_urls {
+        if let Some(u) = urls::parse_url(c) {
+            out.push(FoundUrl { url: u, source: UrlSource::Css, link_text: None });
+        }
+    }
+    // URLs written in the visible text (not linked) count too.
+    for u in urls::find_urls(&doc.visible_text) {
+        if !out.iter().any(|f| f.url.raw == u.raw) {
+            out.push(FoundUrl { url: u, source: UrlSource::Text, link_text: None });
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! Content rules: named checks that each add points when they fire.
+//!
+//! A rule is data (name, family, description, score, and what it looks at) plus, for what a
+//! regex cannot see, a built-in check written in Rust (`checks`). The default set is
+//! `data/rules.toml`, embedded in the binary; the config file overrides scores (`[scores]`,
+//! 0 disables a rule) and adds custom rules (`[[rule]]`) of the same shape.
+//!
+//! Cost: the rule set is compiled once per process. Keyword rules are phrase lists matched by
+//! one Aho-Corasick automaton (ASCII case-insensitive, whole words) over the subject and the
+//! body text; default regex rules carry literal `hints` and are compiled only when a hint
+//! occurs in the text they look at; custom regex rules are compiled at load time so that a bad
+//! one is an error then. The regex crate is linear-time, whatever the pattern.
+
+pub mod checks;
+pub mod context;
+pub mod date;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use anyhow::{bail, Context as _, Result};
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+pub use context::Context;
+
+use crate::verdict::Hit;
+
+/// The default rule set, embedded.
+pub const DEFAULT_RULES: &str = include_str!("../../data/rules.toml");
+
+/// What a rule is about (for listing and reporting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Links to spammer sites and link tricks.
+    Uri,
+    /// Remote elements that tell the sender the mail was read.
+    Tracking,
+    /// Scripts, frames, forms and dangerous attachments.
+    Active,
+    /// Forged or broken construction: headers, dates, MIME.
+    Construction,
+    /// Keywords and phrases, English and Dutch.
+    Keywords,
+    /// Hiding words from the reader or from filters.
+    Obfuscation,
+    /// Rules from the user's config file.
+    Custom,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Uri => "uri",
+            Family::Tracking => "tracking",
+            Family::Active => "active",
+            Family::Construction => "construction",
+            Family::Keywords => "keywords",
+            Family::Obfuscation => "obfuscation",
+            Family::Custom => "custom",
+        }
+    }
+}
+
+/// Where a phrase list is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Subject,
+    Body,
+}
+
+/// A rule as written in `data/rules.toml` or the config file (`[[rule]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub name: String,
+    #[serde(default = "custom_family")]
+    pub family: Family,
+    #[serde(default)]
+    pub description: String,
+    pub score: f64,
+    /// A built-in check (see `checks::by_name`).
+    pub check: Option<String>,
+    /// Whole-word phrases (ASCII case-insensitive) looked for in `scope`.
+    pub phrases: Option<Vec<String>>,
+    /// How many different phrases must occur (default 1).
+    pub min_phrases: Option<usize>,
+    pub scope: Option<Scope>,
+    /// A header field (`ALL`: the whole raw header block) whose decoded value `pattern` is
+    /// matched against.
+    pub header: Option<String>,
+    /// The regex for a `header` rule.
+    pub pattern: Option<String>,
+    /// A regex on the decoded body text (text parts and the visible text of HTML parts).
+    pub body: Option<String>,
+    /// A regex on the raw body (still encoded, HTML tags in).
+    pub raw_body: Option<String>,
+    /// A regex on every URL in the message (as written).
+    pub uri: Option<String>,
+    /// Literals (ASCII case-insensitive), one of which must occur in the text before the regex is
+    /// compiled and run. Default rules only; custom rules are compiled at load time.
+    pub hints: Option<Vec<String>>,
+}
+
+fn custom_family() -> Family {
+    Family::Custom
+}
+
+/// What a compiled rule tests.
+enum Test {
+    Check(checks::Check),
+    Phrases { scope: Scope, min: usize, list: Vec<String> },
+    Regex { target: RegexTarget, source: String, hints: Vec<String>, compiled: OnceLock<Option<Regex>> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RegexTarget {
+    Header(String),
+    AllHeaders,
+    Body,
+    RawBody,
+    Uri,
+}
+
+/// One compiled rule.
+pub struct Rule {
+    pub name: String,
+    pub family: Family,
+    pub description: String,
+    pub score: f64,
+    /// The score before the user's `[scores]` override.
+    pub default_score: f64,
+    test: Test,
+}
+
+impl Rule {
+    /// What the rule looks at, for `spamfilt rules`.
+    pub fn kind(&self) -> String {
+        match &self.test {
+            Test::Check(_) => "check".into(),
+            Test::Phrases { scope: Scope::Subject, .. } => "subject phrases".into(),
+            Test::Phrases { scope: Scope::Body, .. } => "body phrases".into(),
+            Test::Regex { target, .. } => match target {
+                RegexTarget::Header(h) => format!("header {h}"),
+                RegexTarget::AllHeaders => "header ALL".into(),
+                RegexTarget::Body => "body regex".into(),
+                RegexTarget::RawBody => "raw body regex".into(),
+                RegexTarget::Uri => "uri regex".into(),
+            },
+        }
+    }
+}
+
+/// What the config file says about rules.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSettings {
+    /// Score overrides by rule name (0 disables).
+    pub scores: BTreeMap<String, f64>,
+    /// Custom rules.
+    pub custom: Vec<RuleSpec>,
+    /// Registrable domains of spammer sites (`URI_BLOCKLISTED`).
+    pub uri_blocklist: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    rule: Vec<RuleSpec>,
+}
+
+/// The compiled rule set.
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    /// All phrases of all phrase rules, and for each the rule it belongs to.
+    phrases: Option<AhoCorasick>,
+    phrase_rule: Vec<usize>,
+    pub uri_blocklist: HashSet<String>,
+}
+
+impl RuleSet {
+    /// The default rules with the user's overrides and custom rules. A bad custom rule or an
+    /// override of a rule that does not exist is an error naming it.
+    pub fn load(settings: &RuleSettings) -> Result<RuleSet> {
+        let file: RuleFile = toml::from_str(DEFAULT_RULES).context("the built-in rule set does not parse")?;
+        let mut rules = Vec::with_capacity(file.rule.len() + settings.custom.len());
+        let mut names = HashSet::new();
+        for spec in file.rule {
+            rules.push(compile(spec, false)?);
+        }
+        for spec in &settings.custom {
+            let mut spec = spec.clone();
+            if spec.hints.is_some() {
+                bail!("custom rule {}: `hints` is for built-in rules only", spec.name);
+            }
+            if spec.check.is_some() {
+                bail!(
+                    "custom rule {}: `check` names built-in Rust checks; use header, body, raw_body or uri",
+                    spec.name
+                );
+            }
+            spec.family = Family::Custom;
+            rules.push(compile(spec, true).context("bad custom rule in the config file")?);
+        }
+        for r in &rules {
+            if !names.insert(r.name.clone()) {
+                bail!(
+                    "rule {} is defined twice (a custom rule cannot reuse a built-in name; set its score in [scores])",
+                    r.name
+                );
+            }
+        }
+        for (name, score) in &settings.scores {
+            let Some(r) = rules.iter_mut().find(|r| &r.name == name) else {
+                bail!("[scores]: there is no rule called {name} (see `spamfilt rules`)");
+            };
+            if !score.is_finite() {
+                bail!("[scores]: the score of {name} must be a number");
+            }
+            r.score = *score;
+        }
+        let mut patterns = Vec::new();
+        let mut phrase_rule = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if let Test::Phrases { list, .. } = &r.test {
+                for p in list {
+                    patterns.push(p.clone());
+                    phrase_rule.push(i);
+                }
+            }
+        }
+        let phrases = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&patterns)
+                    .context("building the phrase matcher")?,
+            )
+        };
+        Ok(RuleSet { rules, phrases, phrase_rule, uri_blocklist: settings.uri_blocklist.clone() })
+    }
+
+    /// Runs every rule with a non-zero score on a message; the hits, in rule order.
+    pub fn evaluate(&self, cx: &Context) -> Vec<Hit> {
+        let mut fired = vec![false; self.rules.len()];
+        if let Some(ac) = &self.phrases {
+            let mut found: Vec<HashSet<usize>> = vec![HashSet::new(); self.rules.len()];
+            for (scope, text) in [(Scope::Subject, cx.subject.as_str()), (Scope::Body, cx.text.as_str())] {
+                for m in ac.find_overlapping_iter(text) {
+                    let ri = self.phrase_rule[m.pattern().as_usize()];
+                    if let Test::Phrases { scope: s, .. } = self.rules[ri].test {
+                        if s == scope && whole_word(text, m.start(), m.end()) {
+                            found[ri].insert(m.pattern().as_usize());
+                        }
+                    }
+                }
+            }
+            for (i, r) in self.rules.iter().enumerate() {
+                if let Test::Phrases { min, .. } = r.test {
+                    fired[i] = found[i].len() >= min;
+                }
+            }
+        }
+        let mut hits = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.score == 0.0 {
+                continue;
+            }
+            let on = match &r.test {
+                Test::Phrases { .. } => fired[i],
+                Test::Check(c) => c(cx, self),
+                Test::Regex { target, hints, compiled, source } => {
+                    regex_fires(cx, target, hints, || compiled.get_or_init(|| build_regex(source).ok()).as_ref())
+                }
+            };
+            if on {
+                hits.push(Hit { name: r.name.clone(), score: r.score, description: r.description.clone() });
+            }
+        }
+        hits
+    }
+}
+
+fn whole_word(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+}
+
+fn build_regex(source: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(source).case_insensitive(true).size_limit(1 << 20).dfa_size_limit(1 << 20).build()
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+fn regex_fires<'r>(
+    cx: &Context,
+    target: &RegexTarget,
+    hints: &[String],
+    re: impl FnOnce() -> Option<&'r Regex>,
+) -> bool {
+    let texts: Vec<&str> = match target {
+        RegexTarget::Header(name) => cx.msg.headers_named(name).map(|h| h.text.as_str()).collect(),
+        RegexTarget::AllHeaders => vec![cx.header_block.as_str()],
+        RegexTarget::Body => vec![cx.text.as_str()],
+        RegexTarget::RawBody => vec![cx.raw_body.as_ref()],
+        RegexTarget::Uri => cx.urls.iter().map(|u| u.url.raw.as_str()).collect(),
+    };
+    if texts.is_empty() {
+        return false;
+    }
+    if !hints.is_empty() && !texts.iter().any(|t| hints.iter().any(|h| contains_ci(t, h))) {
+        return false;
+    }
+    let Some(re) = re() else { return false };
+    texts.iter().any(|t| re.is_match(t))
+}
+
+fn compile(spec: RuleSpec, custom: bool) -> Result<Rule> {
+    let name = spec.name.clone();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        bail!("rule name {name:?} must be UPPER_SNAKE_CASE (A-Z, 0-9, _)");
+    }
+    if !spec.score.is_finite() {
+        bail!("rule {name}: score must be a number");
+    }
+    let kinds = [
+        spec.check.is_some(),
+        spec.phrases.is_some(),
+        spec.header.is_some(),
+        spec.body.is_some(),
+        spec.raw_body.is_some(),
+        spec.uri.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        bail!("rule {name}: give exactly one of check, phrases, header, body, raw_body or uri");
+    }
+    let test = if let Some(c) = &spec.check {
+        Test::Check(checks::by_name(c).with_context(|| format!("rule {name}: no built-in check called {c:?}"))?)
+    } else if let Some(p) = &spec.phrases {
+        if p.is_empty() || p.iter().any(|p| p.trim().is_empty()) {
+            bail!("rule {name}: phrases must be non-empty");
+        }
+        let min = spec.min_phrases.unwrap_or(1);
+        if min == 0 || min > p.len() {
+            bail!("rule {name}: min_phrases must be between 1 and the number of phrases");
+        }
+        let list = p.iter().map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()).collect();
+        Test::Phrases { scope: spec.scope.unwrap_or(Scope::Body), min, list }
+    } else {
+        let (target, source) = if let Some(h) = &spec.header {
+            let t = if h == "ALL" { RegexTarget::AllHeaders } else { RegexTarget::Header(h.clone()) };
+            (t, spec.pattern.clone().with_context(|| format!("rule {name}: a header rule needs a pattern"))?)
+        } else if let Some(b) = &spec.body {
+            (RegexTarget::Body, b.clone())
+        } else if let Some(b) = &spec.raw_body {
+            (RegexTarget::RawBody, b.clone())
+        } else {
+            (RegexTarget::Uri, spec.uri.clone().unwrap_or_default())
+        };
+        let compiled = OnceLock::new();
+        if custom || spec.hints.is_none() {
+            // Compile now: a bad pattern is an error at load time.
+            let re = build_regex(&source).map_err(|e| anyhow::anyhow!("rule {name}: bad regex: {e}"))?;
+            let _ = compiled.set(Some(re));
+        }
+        Test::Regex { target, source, hints: spec.hints.clone().unwrap_or_default(), compiled }
+    };
+    if spec.pattern.is_some() && spec.header.is_none() {
+        bail!("rule {name}: pattern goes with header; body, raw_body and uri take the regex directly");
+    }
+    Ok(Rule {
+        name,
+        family: spec.family,
+        description: spec.description,
+        score: spec.score,
+        default_score: spec.score,
+        test,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_regexes_compile_and_checks_exist() {
+        let rs = RuleSet::load(&RuleSettings::default()).unwrap();
+        for r in &rs.rules {
+            if let Test::Regex { source, .. } = &r.test {
+                build_regex(source).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+            }
+        }
+        // Every built-in check is used by some rule.
+        let file: RuleFile = toml::from_str(DEFAULT_RULES).unwrap();
+        for (name, _) in checks::ALL {
+            assert!(file.rule.iter().any(|r| r.check.as_deref() == Some(name)), "check {name} is unused");
+        }
+    }
+
+    #[test]
+    fn overrides_and_custom_rules() {
+        let custom: RuleFile = toml::from_str(
+            "[[rule]]\nname = \"MY_CHEAP\"\nscore = 2.5\ndescription = \"cheap\"\nheader = \"Subject\"\npattern = 'che+ap'\n",
+        )
+        .unwrap();
+        let settings = RuleSettings {
+            scores: [("HTML_SCRIPT".to_string(), 0.0), ("MISSING_DATE".to_string(), 3.0)].into(),
+            custom: custom.rule,
+            ..RuleSettings::default()
+        };
+        let rs = RuleSet::load(&settings).unwrap();
+        let get = |n: &str| rs.rules.iter().find(|r| r.name == n).unwrap();
+        assert_eq!(get("HTML_SCRIPT").score, 0.0);
+        assert_eq!(get("MISSING_DATE").score, 3.0);
+        assert_eq!(get("MY_CHEAP").family, Family::Custom);
+        let raw = b"Subject: Cheeeap stuff\nFrom: a@b.example\n\n<script>x</script>\n";
+        let msg = crate::message::Message::parse(raw, 1 << 20);
+        let content = crate::features::Content::extract(&msg, &Default::default());
+        let hits = rs.evaluate(&Context::new(&msg, &content));
+        let names: Vec<&str> = hits.iter().map(|h| h.name.as_str()).collect();
+        assert!(names.contains(&"MY_CHEAP") && names.contains(&"MISSING_DATE"), "{names:?}");
+        assert!(!names.contains(&"HTML_SCRIPT"));
+    }
+
+    #[test]
+    fn bad_rules_are_clear_errors() {
+        let bad = |t: &str| {
+            let f: RuleFile = toml::from_str(t).unwrap();
+            let e = RuleSet::load(&RuleSettings { custom: f.rule, ..RuleSettings::default() }).err().unwrap();
+            format!("{e:#}")
+        };
+        assert!(bad("[[rule]]\nname = \"lower\"\nscore = 1\nbody = 'x'\n").contains("UPPER_SNAKE"));
+        assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\nbody = '('\n").contains("bad regex"));
+        assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\n").contains("exactly one of"));
+        assert!(bad("[[rule]]\nname = \"HTML_SCRIPT\"\nscore = 1\nbody = 'x'\n").contains("defined twice"));
+        assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\nheader = \"Subject\"\n").contains("needs a pattern"));
+    }
+
+    #[test]
+    fn phrases_match_whole_words_only() {
+        let rs = RuleSet::load(&RuleSettings::default()).unwrap();
+        let fire = |raw: &[u8]| {
+            let msg = crate::message::Message::parse(raw, 1 << 20);
+            let content = crate::features::Content::extract(&msg, &Default::default());
+            rs.evaluate(&Context::new(&msg, &content)).into_iter().map(|h| h.name).collect::<Vec<_>>()
+        };
+        assert!(fire(b"Subject: Uw lening\n\nx\n").contains(&"SUBJ_NL_LENING".to_string()));
+        assert!(!fire(b"Subject: Uw leningsoverzicht is klaar\n\nx\n").contains(&"SUBJ_NL_LENING".to_string()));
+        assert!(fire(b"Subject: x\n\nPlease   CLICK\n  HERE now\n").contains(&"BODY_EN_CLICK".to_string()));
+    }
+}

@@ -5,20 +5,20 @@
 //! `data/rules.toml`, embedded in the binary; the config file overrides scores (`[scores]`,
 //! 0 disables a rule) and adds custom rules (`[[rule]]`) of the same shape.
 //!
-//! Cost: the rule set is compiled once per process. Keyword rules are phrase lists matched by
-//! one Aho-Corasick automaton (ASCII case-insensitive, whole words) over the subject and the
-//! body text; default regex rules carry literal `hints` and are compiled only when a hint
+//! Cost: the rule set is compiled once per process. Keyword rules are phrase lists matched
+//! word by word (case-insensitive, whole words) through one index keyed by each phrase's first
+//! word, over the subject and the body text (one hash lookup per word of text); default regex rules carry literal `hints` and are compiled only when a hint
 //! occurs in the text they look at; custom regex rules are compiled at load time so that a bad
 //! one is an error then. The regex crate is linear-time, whatever the pattern.
 
 pub mod checks;
 pub mod context;
 pub mod date;
+pub mod phrases;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use anyhow::{bail, Context as _, Result};
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
@@ -27,8 +27,9 @@ pub use context::Context;
 
 use crate::verdict::Hit;
 
-/// The default rule set, embedded.
-pub const DEFAULT_RULES: &str = include_str!("../../data/rules.toml");
+/// The default rule set as written (compiled into `default_specs` by build.rs).
+#[cfg(test)]
+const DEFAULT_RULES: &str = include_str!("../../data/rules.toml");
 
 /// What a rule is about (for listing and reporting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -73,7 +74,7 @@ pub enum Scope {
 }
 
 /// A rule as written in `data/rules.toml` or the config file (`[[rule]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     pub name: String,
@@ -108,6 +109,8 @@ pub struct RuleSpec {
 fn custom_family() -> Family {
     Family::Custom
 }
+
+include!(concat!(env!("OUT_DIR"), "/default_rules.rs"));
 
 /// What a compiled rule tests.
 enum Test {
@@ -165,6 +168,7 @@ pub struct RuleSettings {
     pub uri_blocklist: HashSet<String>,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
@@ -174,9 +178,8 @@ struct RuleFile {
 /// The compiled rule set.
 pub struct RuleSet {
     pub rules: Vec<Rule>,
-    /// All phrases of all phrase rules, and for each the rule it belongs to.
-    phrases: Option<AhoCorasick>,
-    phrase_rule: Vec<usize>,
+    /// All phrases of all phrase rules, indexed by their first word.
+    phrases: phrases::PhraseIndex,
     pub uri_blocklist: HashSet<String>,
 }
 
@@ -184,10 +187,10 @@ impl RuleSet {
     /// The default rules with the user's overrides and custom rules. A bad custom rule or an
     /// override of a rule that does not exist is an error naming it.
     pub fn load(settings: &RuleSettings) -> Result<RuleSet> {
-        let file: RuleFile = toml::from_str(DEFAULT_RULES).context("the built-in rule set does not parse")?;
-        let mut rules = Vec::with_capacity(file.rule.len() + settings.custom.len());
+        let defaults = default_specs();
+        let mut rules = Vec::with_capacity(defaults.len() + settings.custom.len());
         let mut names = HashSet::new();
-        for spec in file.rule {
+        for spec in defaults {
             rules.push(compile(spec, false)?);
         }
         for spec in &settings.custom {
@@ -221,45 +224,31 @@ impl RuleSet {
             }
             r.score = *score;
         }
-        let mut patterns = Vec::new();
-        let mut phrase_rule = Vec::new();
+        let mut phrases = phrases::PhraseIndex::default();
         for (i, r) in rules.iter().enumerate() {
             if let Test::Phrases { list, .. } = &r.test {
                 for p in list {
-                    patterns.push(p.clone());
-                    phrase_rule.push(i);
+                    phrases.add(p, i);
                 }
             }
         }
-        let phrases = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .build(&patterns)
-                    .context("building the phrase matcher")?,
-            )
-        };
-        Ok(RuleSet { rules, phrases, phrase_rule, uri_blocklist: settings.uri_blocklist.clone() })
+        Ok(RuleSet { rules, phrases, uri_blocklist: settings.uri_blocklist.clone() })
     }
 
     /// Runs every rule with a non-zero score on a message; the hits, in rule order.
     pub fn evaluate(&self, cx: &Context) -> Vec<Hit> {
         let mut fired = vec![false; self.rules.len()];
-        if let Some(ac) = &self.phrases {
-            let mut found: Vec<HashSet<usize>> = vec![HashSet::new(); self.rules.len()];
+        if !self.phrases.is_empty() {
+            // Distinct phrases found per rule, in the scope the rule looks at.
+            let mut found: Vec<Vec<usize>> = vec![Vec::new(); self.rules.len()];
             for (scope, text) in [(Scope::Subject, cx.subject.as_str()), (Scope::Body, cx.text.as_str())] {
-                for m in ac.find_overlapping_iter(text) {
-                    let ri = self.phrase_rule[m.pattern().as_usize()];
-                    if let Test::Phrases { scope: s, .. } = self.rules[ri].test {
-                        if s == scope && whole_word(text, m.start(), m.end()) {
-                            found[ri].insert(m.pattern().as_usize());
+                self.phrases.scan(text, |rule, phrase| {
+                    if let Test::Phrases { scope: s, .. } = self.rules[rule].test {
+                        if s == scope && !found[rule].contains(&phrase) {
+                            found[rule].push(phrase);
                         }
                     }
-                }
+                });
             }
             for (i, r) in self.rules.iter().enumerate() {
                 if let Test::Phrases { min, .. } = r.test {
@@ -285,12 +274,6 @@ impl RuleSet {
         }
         hits
     }
-}
-
-fn whole_word(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
-    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
 }
 
 fn build_regex(source: &str) -> Result<Regex, regex::Error> {
@@ -354,7 +337,10 @@ fn compile(spec: RuleSpec, custom: bool) -> Result<Rule> {
         if min == 0 || min > p.len() {
             bail!("rule {name}: min_phrases must be between 1 and the number of phrases");
         }
-        let list = p.iter().map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()).collect();
+        if let Some(bad) = p.iter().find(|p| phrases::words(&p.to_lowercase()).next().is_none()) {
+            bail!("rule {name}: phrase {bad:?} has no words");
+        }
+        let list = p.clone();
         Test::Phrases { scope: spec.scope.unwrap_or(Scope::Body), min, list }
     } else {
         let (target, source) = if let Some(h) = &spec.header {
@@ -405,6 +391,12 @@ mod tests {
         for (name, _) in checks::ALL {
             assert!(file.rule.iter().any(|r| r.check.as_deref() == Some(name)), "check {name} is unused");
         }
+    }
+
+    #[test]
+    fn generated_defaults_match_the_rules_file() {
+        let file: RuleFile = toml::from_str(DEFAULT_RULES).unwrap();
+        assert_eq!(file.rule, default_specs());
     }
 
     #[test]

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the delivery agents the integration tests run for real (tests/delivery.rs):
+# procmail, maildrop, Dovecot with Pigeonhole Sieve. Idempotent; needs root and apt-get.
+set -euo pipefail
+pkgs=(procmail maildrop dovecot-imapd dovecot-sieve)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "install-deps: please install ${missing[*]} (Debian packages); the delivery tests skip without them" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged service is not needed (the tests start their own Dovecot on a loopback port).
+if command -v systemctl >/dev/null; then systemctl stop dovecot >/dev/null 2>&1 || true; fi

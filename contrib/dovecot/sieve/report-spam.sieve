@@ -1,0 +1,3 @@
+require ["vnd.dovecot.pipe", "copy", "imapsieve"];
+
+pipe :copy "spamfilt-learn" ["spam"];

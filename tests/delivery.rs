@@ -1,0 +1,389 @@
+//! The real delivery agents, end to end, with the files in contrib/ (the ones users copy):
+//! procmail, maildrop (headers and --exit-code), Dovecot LDA with a Sieve `filter`, IMAPSieve
+//! training through a real IMAP session, and the nightly purge from the crontab line.
+//!
+//! Each test needs its program (Debian packages procmail, maildrop, dovecot-imapd,
+//! dovecot-sieve; .ci/install-deps.sh installs them). Without it the test says so and passes,
+//! except under CI (env CI set), where a missing program is a failure. The Dovecot tests need
+//! root (Dovecot's master process and a mail user other than root).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const HAM: &str = "From: Jan Peeters <jan@klant.be>\nTo: piet@example.nl\nSubject: Vergadering dinsdag\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0100\nMessage-ID: <20261123.1@klant.be>\nMIME-Version: 1.0\n\
+Content-Type: text/plain; charset=utf-8\n\nDag Piet,\n\nKunnen we dinsdag om tien uur afspreken over de offerte?\n\nGroeten,\nJan\n";
+
+const SPAM: &str = "From: \"service@bank.example\" <win@prize.example>\nTo: undisclosed-recipients:;\n\
+Subject: GRATIS LENING, U HEEFT GEWONNEN!!!\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n\
+Gefeliciteerd, u bent de winnaar van onze loterij! Klik hier: http://192.0.2.7/claim\n\
+Een lening tegen lage rente, zonder BKR. 100% guaranteed, risk free, act now, limited time.\n";
+
+fn have(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/lib/dovecot")])
+                .any(|d| d.join(program).is_file())
+        })
+        .unwrap_or(false);
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "{program} is not installed (run .ci/install-deps.sh)");
+        eprintln!("skipped: {program} is not installed (run .ci/install-deps.sh)");
+    }
+    found
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+fn contrib(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib").join(rel)
+}
+
+/// A home directory with an empty Maildir and spamfilt installed where `cargo install` puts it.
+fn home(root: &Path) -> PathBuf {
+    let home = root.join("home");
+    for d in ["Maildir/cur", "Maildir/new", "Maildir/tmp", ".cargo/bin"] {
+        fs::create_dir_all(home.join(d)).unwrap();
+    }
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_spamfilt"), home.join(".cargo/bin/spamfilt")).unwrap();
+    home
+}
+
+fn deliver(cmd: &mut Command, msg: &str) -> std::process::Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(msg.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The files in a Maildir folder's new/ and cur/.
+fn messages(folder: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(rd) = fs::read_dir(folder.join(sub)) {
+            for e in rd.flatten() {
+                out.push(fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The message with our X-Spam-* fields removed (they are added at the end of the header block).
+fn without_spam_fields(m: &[u8]) -> String {
+    let text = String::from_utf8_lossy(m);
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let mut kept = Vec::new();
+    let mut skipping = false;
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) && skipping {
+            continue;
+        }
+        skipping = line.to_ascii_lowercase().starts_with("x-spam-");
+        if !skipping {
+            kept.push(line);
+        }
+    }
+    format!("{}\n\n{}", kept.join("\n"), body)
+}
+
+/// What was delivered, without our X-Spam-* fields and without the one blank line procmail
+/// appends to a message (procmail's own behaviour, documented in procmail(1)).
+fn delivered_text(m: &[u8]) -> String {
+    let t = without_spam_fields(m);
+    match t.strip_suffix("\n\n") {
+        Some(x) => format!("{x}\n"),
+        None => t,
+    }
+}
+
+fn assert_arrived(folder: &Path, original: &str, flagged: bool) {
+    let msgs = messages(folder);
+    assert_eq!(msgs.len(), 1, "expected one message in {}", folder.display());
+    assert_eq!(delivered_text(&msgs[0]), original, "message changed apart from X-Spam-* fields");
+    let text = String::from_utf8_lossy(&msgs[0]);
+    assert_eq!(text.contains("\nX-Spam-Flag: YES\n"), flagged, "{text}");
+}
+
+#[test]
+fn procmail_files_spam_into_junk_and_never_loses_mail() {
+    if !have("procmail") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let home = home(root.path());
+    fs::copy(contrib("procmailrc"), home.join(".procmailrc")).unwrap();
+    let procmail = |msg: &str| {
+        // As root procmail takes HOME from the password file; give it on the command line.
+        let out = deliver(
+            Command::new("procmail")
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .arg("-m")
+                .arg(format!("HOME={}", home.display()))
+                .arg(home.join(".procmailrc")),
+            msg,
+        );
+        assert!(out.status.success(), "procmail failed: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    procmail(HAM);
+    procmail(SPAM);
+    assert_arrived(&home.join("Maildir"), HAM, false);
+    assert_arrived(&home.join("Maildir/.Junk"), SPAM, true);
+    let inbox_status = String::from_utf8_lossy(&messages(&home.join("Maildir"))[0]).into_owned();
+    assert!(inbox_status.contains("X-Spam-Status: No, score="), "{inbox_status}");
+
+    // A corrupt database: the message still arrives in the inbox, exactly as sent.
+    let db = home.join(".local/share/spamfilt");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("tokens.db"), b"this is not a token database").unwrap();
+    for d in ["Maildir/new", "Maildir/.Junk/new"] {
+        for e in fs::read_dir(home.join(d)).unwrap().flatten() {
+            fs::remove_file(e.path()).unwrap();
+        }
+    }
+    procmail(SPAM);
+    let msgs = messages(&home.join("Maildir"));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(delivered_text(&msgs[0]), SPAM, "with a corrupt database the message passes through");
+    assert!(!String::from_utf8_lossy(&msgs[0]).contains("X-Spam-"), "and unchanged");
+
+    // The database directory is a file (unreadable): still delivered.
+    fs::remove_dir_all(home.join(".local/share/spamfilt")).unwrap();
+    fs::write(home.join(".local/share/spamfilt"), b"").unwrap();
+    procmail(HAM);
+    assert_eq!(messages(&home.join("Maildir")).len(), 2);
+}
+
+#[test]
+fn maildrop_with_headers_and_with_exit_code() {
+    if !have("maildrop") {
+        return;
+    }
+    for (file, adds_headers) in [("mailfilter", true), ("mailfilter-exit-code", false)] {
+        let root = tempfile::tempdir().unwrap();
+        let home = home(root.path());
+        // maildrop delivers only into folders that exist (an IMAP server creates Junk).
+        for d in ["cur", "new", "tmp"] {
+            fs::create_dir_all(home.join("Maildir/.Junk").join(d)).unwrap();
+        }
+        // maildrop sets HOME from the password file; the test points it at its own home by
+        // putting one assignment before the file users copy.
+        let rc = home.join(".mailfilter");
+        let text = format!("HOME=\"{}\"\n{}", home.display(), fs::read_to_string(contrib(file)).unwrap());
+        fs::write(&rc, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
+        for msg in [HAM, SPAM] {
+            let out = deliver(Command::new("maildrop").env_clear().env("PATH", "/usr/bin:/bin").arg(&rc), msg);
+            assert!(out.status.success(), "maildrop {file} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        if adds_headers {
+            assert_arrived(&home.join("Maildir"), HAM, false);
+            assert_arrived(&home.join("Maildir/.Junk"), SPAM, true);
+        } else {
+            assert_eq!(messages(&home.join("Maildir")), vec![HAM.as_bytes().to_vec()]);
+            assert_eq!(messages(&home.join("Maildir/.Junk")), vec![SPAM.as_bytes().to_vec()]);
+        }
+    }
+}
+
+#[test]
+fn cron_purge_learns_old_junk_as_spam_and_deletes_it() {
+    let root = tempfile::tempdir().unwrap();
+    let home = home(root.path());
+    let junk = home.join("Maildir/.Junk");
+    for d in ["cur", "new", "tmp"] {
+        fs::create_dir_all(junk.join(d)).unwrap();
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let old = now - 20 * 86400;
+    let spam2 = SPAM.replace("GEWONNEN", "GEWONNEN NOG EENS");
+    fs::write(junk.join(format!("cur/{old}.M1P1.host:2,S")), SPAM).unwrap();
+    fs::write(junk.join(format!("cur/{}.M2P2.host:2,S", old + 1)), &spam2).unwrap();
+    fs::write(junk.join(format!("cur/{}.M3P3.host:2,S", old + 2)), HAM).unwrap();
+    fs::write(junk.join(format!("new/{}.M4P4.host", now - 3600)), SPAM.replace("lening", "krediet")).unwrap();
+    let spamfilt = |args: &[&str]| {
+        Command::new(home.join(".cargo/bin/spamfilt")).env_clear().env("HOME", &home).args(args).output().unwrap()
+    };
+    // The user once moved the third message out of Junk and it was learned as ham.
+    let ham_path = junk.join(format!("cur/{}.M3P3.host:2,S", old + 2));
+    assert!(spamfilt(&["-q", "train", "--ham", ham_path.to_str().unwrap()]).status.success());
+
+    // The crontab line, run the way cron runs it (sh -c, HOME set).
+    let line = fs::read_to_string(contrib("crontab")).unwrap();
+    let line = line.lines().find(|l| !l.starts_with('#') && !l.trim().is_empty()).unwrap();
+    let command = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", format!("{}:/usr/bin:/bin", home.join(".cargo/bin").display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    let left: Vec<String> = ["cur", "new"]
+        .iter()
+        .flat_map(|d| {
+            fs::read_dir(junk.join(d)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    assert_eq!(left.len(), 2, "the ham-trained old message and the new one stay: {left:?}");
+    assert!(left.iter().any(|n| n.contains("M3P3")) && left.iter().any(|n| n.contains("M4P4")));
+    let stats = String::from_utf8_lossy(&spamfilt(&["db", "stats"]).stdout).into_owned();
+    assert!(stats.contains("messages:     1 ham, 2 spam"), "{stats}");
+}
+
+/// A Dovecot instance on a loopback port in a temporary directory, stopped on drop.
+struct Dovecot {
+    root: tempfile::TempDir,
+    conf: PathBuf,
+    port: u16,
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/sbin/dovecot")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn start_dovecot() -> Option<Dovecot> {
+    if !have("dovecot") || !have("sievec") || !have("dovecot-lda") {
+        return None;
+    }
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "the Dovecot tests need root");
+        eprintln!("skipped: the Dovecot tests need root");
+        return None;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let t = root.path();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(t, fs::Permissions::from_mode(0o755)).unwrap();
+    let home = home(t);
+    let etc = t.join("etc");
+    for d in ["sieve", "sieve-filter", "sieve-pipe", "run", "state"] {
+        fs::create_dir_all(etc.join(d)).unwrap();
+    }
+    let etc_s = format!("{}/", etc.display());
+    for conf in ["90-spamfilt-filter.conf", "91-spamfilt-imapsieve.conf"] {
+        let text = fs::read_to_string(contrib(&format!("dovecot/{conf}"))).unwrap().replace("/etc/dovecot/", &etc_s);
+        fs::write(etc.join(conf), text).unwrap();
+    }
+    for s in ["spamfilt.sieve", "report-spam.sieve", "report-ham.sieve"] {
+        fs::copy(contrib(&format!("dovecot/sieve/{s}")), etc.join("sieve").join(s)).unwrap();
+    }
+    fs::copy(contrib("dovecot/bin/spamfilt-filter"), etc.join("sieve-filter/spamfilt-filter")).unwrap();
+    fs::copy(contrib("dovecot/bin/spamfilt-learn"), etc.join("sieve-pipe/spamfilt-learn")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = t.join("dovecot.conf");
+    fs::write(
+        &conf,
+        format!(
+            "base_dir = {t}/etc/run\nstate_dir = {t}/etc/state\nlog_path = {t}/dovecot.log\n\
+             mail_location = maildir:~/Maildir\nprotocols = imap\nlisten = 127.0.0.1\nssl = no\n\
+             auth_mechanisms = plain\ndisable_plaintext_auth = no\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service anvil {{\n  chroot =\n}}\n\
+             passdb {{\n  driver = static\n  args = password=secret\n}}\n\
+             userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={home}\n}}\n\
+             !include {t}/etc/90-spamfilt-filter.conf\n!include {t}/etc/91-spamfilt-imapsieve.conf\n",
+            t = t.display(),
+            home = home.display(),
+        ),
+    )
+    .unwrap();
+    // Global Sieve scripts are compiled by the administrator (the mail user cannot write there).
+    for s in ["spamfilt.sieve", "report-spam.sieve", "report-ham.sieve"] {
+        let out = Command::new("sievec").arg("-c").arg(&conf).arg(etc.join("sieve").join(s)).output().unwrap();
+        assert!(out.status.success(), "sievec {s}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Command::new("chown").arg("-R").arg("65534:65534").arg(&home).status().unwrap();
+    // The daemon keeps any pipe it inherits open: give it none.
+    let status = Command::new("/usr/sbin/dovecot")
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "dovecot did not start; see {}/dovecot.log", t.display());
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(Dovecot { root, conf, port })
+}
+
+fn lda(dc: &Dovecot, msg: &str) {
+    let out = deliver(
+        Command::new("/usr/lib/dovecot/dovecot-lda")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("-c")
+            .arg(&dc.conf)
+            .args(["-d", "tester", "-f", "sender@example.org"]),
+        msg,
+    );
+    let log = fs::read_to_string(dc.root.path().join("dovecot.log")).unwrap_or_default();
+    assert!(out.status.success(), "dovecot-lda: {}\n{log}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn stats(dc: &Dovecot) -> String {
+    let home = dc.root.path().join("home");
+    let out = Command::new(env!("CARGO_BIN_EXE_spamfilt"))
+        .env_clear()
+        .env("HOME", &home)
+        .args(["db", "stats"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a Python imaplib script against the test server (login already done as `m`).
+fn imap(dc: &Dovecot, script: &str) -> String {
+    let code = format!(
+        "import imaplib\nm = imaplib.IMAP4('127.0.0.1', {})\nm.login('tester', 'secret')\n{script}\nm.logout()\n",
+        dc.port
+    );
+    let out = Command::new("python3").arg("-c").arg(&code).output().expect("python3");
+    assert!(out.status.success(), "imap script failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn dovecot_sieve_filter_and_imapsieve_training() {
+    let Some(dc) = start_dovecot() else { return };
+    let home = dc.root.path().join("home");
+    lda(&dc, HAM);
+    lda(&dc, SPAM);
+    assert_arrived(&home.join("Maildir"), HAM, false);
+    assert_arrived(&home.join("Maildir/.Junk"), SPAM, true);
+
+    // Moving the ham into Junk learns it as spam...
+    imap(&dc, "m.select('INBOX')\nm.copy('1', 'Junk')\nm.store('1', '+FLAGS', '\\\\Deleted')\nm.expunge()");
+    let s = stats(&dc);
+    assert!(s.contains("messages:     0 ham, 1 spam"), "{s}");
+    // ...and moving it back out moves it to the ham class.
+    imap(&dc, "m.select('Junk')\ntyp, d = m.search(None, 'HEADER', 'Subject', 'Vergadering')\nm.copy(d[0].split()[-1], 'INBOX')");
+    let s = stats(&dc);
+    assert!(s.contains("messages:     1 ham, 0 spam"), "{s}");
+    // Deleting from Junk into Trash is not a verdict.
+    imap(&dc, "m.create('Trash')\nm.select('Junk')\ntyp, d = m.search(None, 'ALL')\nm.copy(d[0].split()[0], 'Trash')");
+    let s = stats(&dc);
+    assert!(s.contains("messages:     1 ham, 0 spam"), "{s}");
+}

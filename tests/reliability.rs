@@ -1,0 +1,300 @@
+//! Never lose mail, never corrupt the database: hostile inputs through the real filter, forged
+//! verdict headers, concurrent filters and trainers on one database, and trainers killed with
+//! SIGKILL mid-run. Bounds and figures are in docs/reliability.md.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Every hostile input must be filtered within this (debug build, loaded CI machine).
+const BOUND: Duration = Duration::from_secs(20);
+
+fn spamfilt(db: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.env_remove("SPAMFILT_CONFIG").env("HOME", "/nonexistent-home").arg("--db").arg(db);
+    c
+}
+
+fn filter(db: &Path, input: &[u8]) -> (std::process::ExitStatus, Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut child = spamfilt(db).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    w.join().unwrap();
+    (out.status, out.stdout, started.elapsed())
+}
+
+/// The output is the input, or the input with X-Spam-* fields added at the end of its header
+/// block (and nothing else changed).
+fn assert_preserved(name: &str, input: &[u8], output: &[u8]) {
+    if output == input {
+        return;
+    }
+    let pos = (0..output.len())
+        .find(|&i| output[i..].starts_with(b"X-Spam-Status: ") && (i == 0 || output[i - 1] == b'\n'))
+        .unwrap_or_else(|| panic!("{name}: output differs from the input and has no X-Spam-Status"));
+    let mut end = pos;
+    // Our fields: X-Spam-Status (maybe folded), X-Spam-Level, maybe X-Spam-Flag.
+    let mut lines = output[pos..].split_inclusive(|&b| b == b'\n');
+    for line in lines.by_ref() {
+        if line.starts_with(b"X-Spam-") || line.starts_with(b"\t") || line.starts_with(b" ") {
+            end += line.len();
+        } else {
+            break;
+        }
+    }
+    let mut rebuilt = output[..pos].to_vec();
+    rebuilt.extend_from_slice(&output[end..]);
+    assert!(
+        rebuilt == input || rebuilt == strip_incoming(input),
+        "{name}: bytes other than the X-Spam-* fields changed"
+    );
+}
+
+/// The input without incoming X-Spam-* fields (any case, with continuation lines), which the
+/// filter removes because a sender can forge them.
+fn strip_incoming(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut in_header = true;
+    let mut skipping = false;
+    for line in input.split_inclusive(|&b| b == b'\n') {
+        if in_header {
+            if line == b"\n" || line == b"\r\n" {
+                in_header = false;
+            } else if line.starts_with(b" ") || line.starts_with(b"\t") {
+                if skipping {
+                    continue;
+                }
+            } else {
+                skipping = line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"x-spam-");
+                if skipping {
+                    continue;
+                }
+            }
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+fn hostile_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut v: Vec<(&'static str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("only headers", b"Subject: hi\nFrom: a@b.example\n".to_vec()),
+        ("no blank line, body-like", b"Subject: hi\nthis is not a header\nnor this\n".to_vec()),
+        ("NUL bytes", b"Subject: a\x00b\nFrom: x@y.example\n\nbody\x00\x00with NULs\n".to_vec()),
+        ("invalid UTF-8", b"Subject: \xff\xfe\xc3\x28\nFrom: \xe2\x82\n\n\xf0\x28\x8c\xbc body\n".to_vec()),
+        ("binary junk", (0..=255u8).cycle().take(100_000).collect()),
+        ("bad base64", b"Subject: x\nContent-Transfer-Encoding: base64\n\n!!!!####****\n====\n".to_vec()),
+        ("bad quoted-printable", b"Subject: x\nContent-Transfer-Encoding: quoted-printable\n\n=ZZ=\n=4\n".to_vec()),
+        ("unknown charset word", b"Subject: =?x-klingon?B?SGVsbG8=?= =?utf-8?Q?=ZZ?=\n\nhi\n".to_vec()),
+        ("missing boundary", b"Subject: x\nContent-Type: multipart/mixed\n\n--a\n\nx\n--a--\n".to_vec()),
+    ];
+    v.push(("CRLF with forged verdicts", b"X-Spam-Flag: YES\r\nx-spam-status: Yes, score=99\r\nSubject: hi\r\nX-SPAM-LEVEL: ****\r\n\tfolded\r\n\r\nhello\r\n".to_vec()));
+    let mut long_line = b"Subject: long\n\n".to_vec();
+    long_line.extend(std::iter::repeat_n(b'a', 1 << 20));
+    long_line.push(b'\n');
+    v.push(("a 1 MB line", long_line));
+    let mut big = b"Subject: big\nContent-Type: text/plain\n\n".to_vec();
+    while big.len() < 50 << 20 {
+        big.extend_from_slice(b"lorem ipsum dolor sit amet, gratis lening klik hier http://192.0.2.1/\n");
+    }
+    v.push(("50 MB message", big));
+    let mut parts = b"Subject: parts\nContent-Type: multipart/mixed; boundary=b\n\n".to_vec();
+    for i in 0..10_000 {
+        parts.extend_from_slice(format!("--b\nContent-Type: text/plain\n\npart {i}\n").as_bytes());
+    }
+    parts.extend_from_slice(b"--b--\n");
+    v.push(("10,000 MIME parts", parts));
+    let mut nested = b"Subject: nested\nContent-Type: multipart/mixed; boundary=b0\n\n".to_vec();
+    for i in 0..1000 {
+        nested.extend_from_slice(format!("--b{i}\nContent-Type: multipart/mixed; boundary=b{}\n\n", i + 1).as_bytes());
+    }
+    nested.extend_from_slice(b"--b1000\nContent-Type: text/plain\n\ndeep\n");
+    v.push(("multipart nested 1,000 deep", nested));
+    let mut tags = b"Subject: tags\nContent-Type: text/html\n\n".to_vec();
+    for _ in 0..100_000 {
+        tags.extend_from_slice(b"<div><b><i>x");
+    }
+    v.push(("100,000 unclosed tags", tags));
+    let mut headers = Vec::new();
+    for i in 0..100_000 {
+        headers.extend_from_slice(format!("X-Header-{i}: value {i}\n").as_bytes());
+    }
+    headers.extend_from_slice(b"\nbody\n");
+    v.push(("100,000 header lines", headers));
+    v
+}
+
+#[test]
+fn hostile_inputs_pass_through_exit_0_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    for (name, input) in hostile_inputs() {
+        let (status, output, took) = filter(&db, &input);
+        assert!(status.success(), "{name}: exit status {status}");
+        assert!(took < BOUND, "{name}: took {took:?}");
+        assert_preserved(name, &input, &output);
+    }
+}
+
+#[test]
+fn forged_verdict_headers_never_survive_or_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let clean = b"Subject: Lunch\nFrom: Jan <jan@klant.be>\nTo: p@example.nl\nDate: Mon, 23 Nov 2026 10:00:00 +0100\nMessage-ID: <1@klant.be>\n\nSee you at noon.\n";
+    let (_, plain, _) = filter(&db, clean);
+    let plain_status =
+        String::from_utf8_lossy(&plain).lines().find(|l| l.starts_with("X-Spam-Status")).unwrap().to_string();
+    for forged in [
+        "X-Spam-Flag: YES\n",
+        "x-spam-flag: yes\n",
+        "X-SPAM-STATUS: Yes, score=1000.0 required=5.0\n\ttests=FORGED\n",
+        "X-Spam-Level: **************\nX-Spam-Flag: YES\nX-Spam-Flag: YES\n",
+        "X-Spam-Report: \n folded\n  more\n",
+    ] {
+        // In the middle of the header block.
+        let text = String::from_utf8_lossy(clean).replacen("From:", &format!("{forged}From:"), 1);
+        let (status, out, _) = filter(&db, text.as_bytes());
+        assert!(status.success());
+        let out = String::from_utf8_lossy(&out);
+        let head = out.split("\n\n").next().unwrap();
+        let ours: Vec<&str> = head.lines().filter(|l| l.to_ascii_lowercase().starts_with("x-spam-")).collect();
+        assert_eq!(ours.len(), 2, "only our X-Spam-Status and X-Spam-Level remain: {head}");
+        assert!(head.contains(&plain_status), "the forged fields changed the score: {head}");
+        assert!(!head.contains("FORGED") && !head.contains("1000") && !head.contains("folded"));
+    }
+}
+
+fn write_msgs(dir: &Path, n: usize, tag: &str) -> Vec<String> {
+    fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("{tag}{i}.eml"));
+            fs::write(
+                &p,
+                format!("Subject: {tag} {i}\nFrom: {tag}{i}@example.org\nMessage-ID: <{tag}.{i}@example.org>\n\n{tag} words number {i} lorem ipsum {tag}{i}\n"),
+            )
+            .unwrap();
+            p.to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+fn stats(db: &Path) -> String {
+    String::from_utf8_lossy(&spamfilt(db).args(["db", "stats"]).output().unwrap().stdout).into_owned()
+}
+
+#[test]
+fn twenty_filters_two_trainers_and_a_purge_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let hams = write_msgs(&dir.path().join("ham"), 60, "ham");
+    let spams = write_msgs(&dir.path().join("spam"), 60, "spam");
+    // An empty Junk Maildir for the purge to walk.
+    for d in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.path().join("Junk").join(d)).unwrap();
+    }
+    for round in 0..3 {
+        let mut trainers = Vec::new();
+        for (class, set) in [("--ham", &hams), ("--spam", &spams)] {
+            let part: Vec<String> = set[round * 20..round * 20 + 20].to_vec();
+            let mut c = spamfilt(&db);
+            c.args(["-q", "train", "--no-progress", class]).args(&part).stdout(Stdio::null());
+            trainers.push(c.spawn().unwrap());
+        }
+        let mut purge = spamfilt(&db);
+        purge.arg("-q").arg("purge").arg(dir.path().join("Junk")).stdout(Stdio::null());
+        let purge = purge.spawn().unwrap();
+        let msg = fs::read(&hams[0]).unwrap();
+        let filters: Vec<_> = (0..20)
+            .map(|_| {
+                let db = db.clone();
+                let msg = msg.clone();
+                std::thread::spawn(move || filter(&db, &msg))
+            })
+            .collect();
+        for f in filters {
+            let (status, out, _) = f.join().unwrap();
+            assert!(status.success());
+            assert_preserved("concurrent filter", &msg, &out);
+        }
+        for mut t in trainers {
+            assert!(t.wait().unwrap().success());
+        }
+        assert!(purge.wait_with_output().unwrap().status.success());
+        let want = format!("messages:     {} ham, {} spam", (round + 1) * 20, (round + 1) * 20);
+        assert!(stats(&db).contains(&want), "after round {round}: {}", stats(&db));
+    }
+}
+
+#[test]
+fn trainers_killed_at_random_moments_leave_a_consistent_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let msgs = write_msgs(&dir.path().join("m"), 300, "msg");
+    let list = dir.path().join("list");
+    fs::write(&list, msgs.join("\n")).unwrap();
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut learned_runs = 0;
+    for i in 0..50 {
+        let before = stats(&db);
+        let class = if i % 2 == 0 { "--spam" } else { "--ham" };
+        let mut child = spamfilt(&db)
+            .args(["-q", "train", "--no-progress", class, &format!("@{}", list.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_micros(seed % 60_000));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let after = stats(&db);
+        assert!(
+            spamfilt(&db).args(["db", "stats"]).output().unwrap().status.success(),
+            "run {i}: database does not open"
+        );
+        let counts = |s: &str| s.lines().find(|l| l.starts_with("messages:")).map(str::to_string);
+        if status.success() {
+            learned_runs += 1;
+        } else if counts(&before) != counts(&after) {
+            // Killed: either nothing changed or the whole run landed (all 300 in one class).
+            assert!(
+                after.contains("messages:     300 ham, 0 spam") || after.contains("messages:     0 ham, 300 spam"),
+                "run {i}: partial state\nbefore: {before}\nafter: {after}"
+            );
+        }
+    }
+    // No stale lock: a normal run still works.
+    let out = spamfilt(&db).args(["-q", "train", "--no-progress", "--ham", &msgs[0]]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{learned_runs} of 50 training runs finished before the kill");
+}
+
+#[test]
+fn read_only_database_fails_training_clearly_and_filter_passes_through() {
+    if Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false) {
+        eprintln!("skipped: root ignores directory permissions");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let m = write_msgs(&dir.path().join("m"), 2, "ro");
+    assert!(spamfilt(&db).args(["-q", "train", "--ham", &m[0]]).status().unwrap().success());
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o500)).unwrap();
+    let out = spamfilt(&db).args(["train", "--spam", &m[1]]).output().unwrap();
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+    assert!(stats(&db).contains("messages:     1 ham, 0 spam"));
+}

@@ -5,6 +5,8 @@
 //! Golden outputs live in tests/fixtures/golden/; after an intended change regenerate them with
 //! `UPDATE_GOLDEN=1 cargo test --test cli` and review the diff.
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,36 +45,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Removes every `X-Spam-*` field (with continuation lines) from the header block.
-fn strip_spam_fields(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut in_header = true;
-    let mut skipping = false;
-    for (i, line) in msg.split_inclusive(|&b| b == b'\n').enumerate() {
-        if in_header {
-            if i == 0 && line.starts_with(b"From ") {
-                out.extend_from_slice(line);
-                continue;
-            }
-            if line == b"\n" || line == b"\r\n" {
-                in_header = false;
-                skipping = false;
-            } else if line[0] == b' ' || line[0] == b'\t' {
-                if skipping {
-                    continue;
-                }
-            } else {
-                skipping = line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"x-spam-");
-                if skipping {
-                    continue;
-                }
-            }
-        }
-        out.extend_from_slice(line);
-    }
-    out
 }
 
 /// Writes `n` ham and `n` spam messages with clearly different vocabularies.
@@ -143,7 +115,7 @@ fn filter_fixtures_keep_every_byte_and_match_golden_outputs() {
         let o = run(&["filter"], &db, &input);
         assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
         // Everything but our own fields is the input, byte for byte.
-        assert_eq!(strip_spam_fields(&o.stdout), strip_spam_fields(&input), "{name}");
+        assert_eq!(common::strip_spam_fields(&o.stdout), common::strip_spam_fields(&input), "{name}");
         let text = String::from_utf8_lossy(&o.stdout);
         assert_eq!(text.matches("X-Spam-Status: ").count(), 1, "{name}: {text}");
         assert_eq!(text.matches("X-Spam-Level:").count(), 1, "{name}");
@@ -165,7 +137,7 @@ fn forged_headers_are_removed_and_do_not_change_the_score() {
     let tmp = tempfile::tempdir().unwrap();
     let db = trained_db(tmp.path());
     let forged = fs::read(fixture("forged-headers.eml")).unwrap();
-    let clean = strip_spam_fields(&forged);
+    let clean = common::strip_spam_fields(&forged);
     let a = stdout(&run(&["check", "-"], &db, &forged));
     let b = stdout(&run(&["check", "-"], &db, &clean));
     assert_eq!(a, b);

@@ -7,6 +7,8 @@
 //! except under CI (env CI set), where a missing program is a failure. The Dovecot tests need
 //! root (Dovecot's master process and a mail user other than root).
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,28 +75,10 @@ fn messages(folder: &Path) -> Vec<Vec<u8>> {
     out
 }
 
-/// The message with our X-Spam-* fields removed (they are added at the end of the header block).
-fn without_spam_fields(m: &[u8]) -> String {
-    let text = String::from_utf8_lossy(m);
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut kept = Vec::new();
-    let mut skipping = false;
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) && skipping {
-            continue;
-        }
-        skipping = line.to_ascii_lowercase().starts_with("x-spam-");
-        if !skipping {
-            kept.push(line);
-        }
-    }
-    format!("{}\n\n{}", kept.join("\n"), body)
-}
-
 /// What was delivered, without our X-Spam-* fields and without the one blank line procmail
 /// appends to a message (procmail's own behaviour, documented in procmail(1)).
 fn delivered_text(m: &[u8]) -> String {
-    let t = without_spam_fields(m);
+    let t = String::from_utf8_lossy(&common::strip_spam_fields(m)).into_owned();
     match t.strip_suffix("\n\n") {
         Some(x) => format!("{x}\n"),
         None => t,

@@ -2,6 +2,8 @@
 //! verdict headers, concurrent filters and trainers on one database, and trainers killed with
 //! SIGKILL mid-run. Bounds and figures are in docs/reliability.md.
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -52,35 +54,9 @@ fn assert_preserved(name: &str, input: &[u8], output: &[u8]) {
     let mut rebuilt = output[..pos].to_vec();
     rebuilt.extend_from_slice(&output[end..]);
     assert!(
-        rebuilt == input || rebuilt == strip_incoming(input),
+        rebuilt == input || rebuilt == common::strip_spam_fields(input),
         "{name}: bytes other than the X-Spam-* fields changed"
     );
-}
-
-/// The input without incoming X-Spam-* fields (any case, with continuation lines), which the
-/// filter removes because a sender can forge them.
-fn strip_incoming(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut in_header = true;
-    let mut skipping = false;
-    for line in input.split_inclusive(|&b| b == b'\n') {
-        if in_header {
-            if line == b"\n" || line == b"\r\n" {
-                in_header = false;
-            } else if line.starts_with(b" ") || line.starts_with(b"\t") {
-                if skipping {
-                    continue;
-                }
-            } else {
-                skipping = line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"x-spam-");
-                if skipping {
-                    continue;
-                }
-            }
-        }
-        out.extend_from_slice(line);
-    }
-    out
 }
 
 fn hostile_inputs() -> Vec<(&'static str, Vec<u8>)> {

@@ -34,6 +34,12 @@ _spamfilt() {
             spamfilt,help)
                 cmd="spamfilt__subcmd__help"
                 ;;
+            spamfilt,ip)
+                cmd="spamfilt__subcmd__ip"
+                ;;
+            spamfilt,list)
+                cmd="spamfilt__subcmd__list"
+                ;;
             spamfilt,purge)
                 cmd="spamfilt__subcmd__purge"
                 ;;
@@ -91,6 +97,12 @@ _spamfilt() {
             spamfilt__subcmd__help,help)
                 cmd="spamfilt__subcmd__help__subcmd__help"
                 ;;
+            spamfilt__subcmd__help,ip)
+                cmd="spamfilt__subcmd__help__subcmd__ip"
+                ;;
+            spamfilt__subcmd__help,list)
+                cmd="spamfilt__subcmd__help__subcmd__list"
+                ;;
             spamfilt__subcmd__help,purge)
                 cmd="spamfilt__subcmd__help__subcmd__purge"
                 ;;
@@ -112,6 +124,165 @@ _spamfilt() {
             spamfilt__subcmd__help__subcmd__db,stats)
                 cmd="spamfilt__subcmd__help__subcmd__db__subcmd__stats"
                 ;;
+            spamfilt__subcmd__help__subcmd__ip,add)
+                cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__add"
+                ;;
+            spamfilt__subcmd__help__subcmd__ip,expire)
+                cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__expire"
+                ;;
+            spamfilt__subcmd__help__subcmd__ip,list)
+                cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__list"
+                ;;
+            spamfilt__subcmd__help__subcmd__ip,remove)
+                cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__remove"
+                ;;
+            spamfilt__subcmd__help__subcmd__ip,show)
+                cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__show"
+                ;;
+            spamfilt__subcmd__help__subcmd__list,allow)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__allow"
+                ;;
+            spamfilt__subcmd__help__subcmd__list,block)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__block"
+                ;;
+            spamfilt__subcmd__help__subcmd__list__subcmd__allow,add)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__allow__subcmd__add"
+                ;;
+            spamfilt__subcmd__help__subcmd__list__subcmd__allow,remove)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__allow__subcmd__remove"
+                ;;
+            spamfilt__subcmd__help__subcmd__list__subcmd__allow,show)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__allow__subcmd__show"
+                ;;
+            spamfilt__subcmd__help__subcmd__list__subcmd__block,add)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__add"
+                ;;
+            spamfilt__subcmd__help__subcmd__list__subcmd__block,remove)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__remove"
+                ;;
+            spamfilt__subcmd__help__subcmd__list__subcmd__block,show)
+                cmd="spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__show"
+                ;;
+            spamfilt__subcmd__ip,add)
+                cmd="spamfilt__subcmd__ip__subcmd__add"
+                ;;
+            spamfilt__subcmd__ip,expire)
+                cmd="spamfilt__subcmd__ip__subcmd__expire"
+                ;;
+            spamfilt__subcmd__ip,help)
+                cmd="spamfilt__subcmd__ip__subcmd__help"
+                ;;
+            spamfilt__subcmd__ip,list)
+                cmd="spamfilt__subcmd__ip__subcmd__list"
+                ;;
+            spamfilt__subcmd__ip,remove)
+                cmd="spamfilt__subcmd__ip__subcmd__remove"
+                ;;
+            spamfilt__subcmd__ip,show)
+                cmd="spamfilt__subcmd__ip__subcmd__show"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,add)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__add"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,expire)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__expire"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,help)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__help"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,list)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__list"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,remove)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__remove"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,show)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__show"
+                ;;
+            spamfilt__subcmd__list,allow)
+                cmd="spamfilt__subcmd__list__subcmd__allow"
+                ;;
+            spamfilt__subcmd__list,block)
+                cmd="spamfilt__subcmd__list__subcmd__block"
+                ;;
+            spamfilt__subcmd__list,help)
+                cmd="spamfilt__subcmd__list__subcmd__help"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow,add)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__add"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow,help)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__help"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow,remove)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__remove"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow,show)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__show"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow__subcmd__help,add)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__add"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow__subcmd__help,help)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__help"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow__subcmd__help,remove)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__remove"
+                ;;
+            spamfilt__subcmd__list__subcmd__allow__subcmd__help,show)
+                cmd="spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__show"
+                ;;
+            spamfilt__subcmd__list__subcmd__block,add)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__add"
+                ;;
+            spamfilt__subcmd__list__subcmd__block,help)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__help"
+                ;;
+            spamfilt__subcmd__list__subcmd__block,remove)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__remove"
+                ;;
+            spamfilt__subcmd__list__subcmd__block,show)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__show"
+                ;;
+            spamfilt__subcmd__list__subcmd__block__subcmd__help,add)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__add"
+                ;;
+            spamfilt__subcmd__list__subcmd__block__subcmd__help,help)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__help"
+                ;;
+            spamfilt__subcmd__list__subcmd__block__subcmd__help,remove)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__remove"
+                ;;
+            spamfilt__subcmd__list__subcmd__block__subcmd__help,show)
+                cmd="spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__show"
+                ;;
+            spamfilt__subcmd__list__subcmd__help,allow)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__allow"
+                ;;
+            spamfilt__subcmd__list__subcmd__help,block)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__block"
+                ;;
+            spamfilt__subcmd__list__subcmd__help,help)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__help"
+                ;;
+            spamfilt__subcmd__list__subcmd__help__subcmd__allow,add)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__allow__subcmd__add"
+                ;;
+            spamfilt__subcmd__list__subcmd__help__subcmd__allow,remove)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__allow__subcmd__remove"
+                ;;
+            spamfilt__subcmd__list__subcmd__help__subcmd__allow,show)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__allow__subcmd__show"
+                ;;
+            spamfilt__subcmd__list__subcmd__help__subcmd__block,add)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__block__subcmd__add"
+                ;;
+            spamfilt__subcmd__list__subcmd__help__subcmd__block,remove)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__block__subcmd__remove"
+                ;;
+            spamfilt__subcmd__list__subcmd__help__subcmd__block,show)
+                cmd="spamfilt__subcmd__list__subcmd__help__subcmd__block__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -119,7 +290,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules list ip help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,7 +626,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval rules help"
+            opts="filter check train forget purge db eval rules list ip help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,6 +779,216 @@ _spamfilt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        spamfilt__subcmd__help__subcmd__ip)
+            opts="show list add remove expire"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__ip__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__ip__subcmd__expire)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__ip__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__ip__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__ip__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list)
+            opts="allow block"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__allow)
+            opts="show add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__allow__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__allow__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__allow__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__block)
+            opts="show add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         spamfilt__subcmd__help__subcmd__purge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -639,6 +1020,714 @@ _spamfilt() {
         spamfilt__subcmd__help__subcmd__train)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show list add remove expire help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__add)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__expire)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help)
+            opts="show list add remove expire help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__expire)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__list)
+            opts="-v -q -h --spam --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__remove)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__show)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help allow block help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__add)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__help)
+            opts="show add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__remove)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__allow__subcmd__show)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__add)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__help)
+            opts="show add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__remove)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__block__subcmd__show)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help)
+            opts="allow block help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__allow)
+            opts="show add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__allow__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__allow__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__allow__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__block)
+            opts="show add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__block__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__block__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__block__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__list__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -707,7 +1796,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__train)
-            opts="-v -q -h --ham --spam --force --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --ham --spam --queued --force --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -31,7 +31,7 @@ fn main() -> Result<()> {
     for (paths, is_spam) in [(&ham, false), (&spam, true)] {
         for entry in mailbox::expand(paths)? {
             let raw = entry.read()?;
-            let m = learn::prepare(&raw, 512 * 1024, &tok);
+            let m = learn::prepare(&raw, 512 * 1024, &tok, &Default::default());
             for h in m.hashes {
                 let c = counts.entry(h).or_default();
                 if is_spam {

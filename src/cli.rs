@@ -77,6 +77,65 @@ pub enum Command {
     Eval(EvalArgs),
     /// List the content rules (name, family, score, description), or measure how often they hit.
     Rules(RulesArgs),
+    /// Show or edit the allow and block lists (addresses, @domains, *.domains).
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Show or edit the IP reputation database fed by training and honeypots.
+    #[command(subcommand)]
+    Ip(IpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// The allow list: senders whose mail is always ham.
+    #[command(subcommand)]
+    Allow(ListAction),
+    /// The block list: senders whose mail is always spam.
+    #[command(subcommand)]
+    Block(ListAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListAction {
+    /// Print the entries.
+    Show,
+    /// Add entries: jan@klant.be (one address), @klant.be (the domain), *.klant.be (and its subdomains).
+    Add {
+        #[arg(value_name = "ENTRY", required = true)]
+        entries: Vec<String>,
+    },
+    /// Remove entries.
+    Remove {
+        #[arg(value_name = "ENTRY", required = true)]
+        entries: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IpCommand {
+    /// Everything known about one address.
+    Show {
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+    },
+    /// One line per address: counts, last seen, spam weight.
+    List {
+        /// Only addresses that count as spam sources now.
+        #[arg(long)]
+        spam: bool,
+    },
+    /// Mark addresses as spam sources by hand (until removed).
+    Add {
+        #[arg(value_name = "ADDRESS", required = true)]
+        addresses: Vec<String>,
+    },
+    /// Forget everything about addresses.
+    Remove {
+        #[arg(value_name = "ADDRESS", required = true)]
+        addresses: Vec<String>,
+    },
+    /// Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers.
+    Expire,
 }
 
 #[derive(Debug, Args)]
@@ -125,7 +184,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("class").required(true).multiple(true).args(["ham", "spam"])))]
+#[command(group(clap::ArgGroup::new("class").required(true).multiple(true).args(["ham", "spam", "queued"])))]
 pub struct TrainArgs {
     /// Learn these messages as ham (good mail), e.g. your Sent folder.
     #[arg(long, value_name = "PATH", num_args = 1..)]
@@ -134,6 +193,10 @@ pub struct TrainArgs {
     /// Learn these messages as spam, e.g. your Junk folder.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub spam: Vec<String>,
+
+    /// Only learn what the filter queued (honeypot hits); every training run does this first anyway.
+    #[arg(long)]
+    pub queued: bool,
 
     /// Write over a database that cannot be read (a corrupt one is moved aside first).
     #[arg(long)]

@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use crate::bayes::BayesParams;
 use crate::features::TokenizerSettings;
+use crate::lists::AddressList;
 use crate::rules::{RuleSettings, RuleSpec};
+use crate::sender::{DnsSettings, SenderSettings};
 
 /// Everything a command needs to know, resolved once.
 #[derive(Debug, Clone)]
@@ -22,6 +24,11 @@ pub struct Settings {
     pub scoring: ScoringSettings,
     pub tokenizer: TokenizerSettings,
     pub rules: RuleSettings,
+    /// Lists, honeypots, trusted networks, IP reputation and DNS.
+    pub sender: SenderSettings,
+    /// The allow and block list files (they need not exist).
+    pub allow_list: PathBuf,
+    pub block_list: PathBuf,
 }
 
 /// What decides a verdict (config file top level and `[bayes]`).
@@ -77,6 +84,17 @@ struct ConfigFile {
     rule: Option<Vec<RuleSpec>>,
     /// The local URI blocklist file.
     uri_blocklist: Option<PathBuf>,
+    /// Networks whose hops are the user's own, added to loopback and the private ranges.
+    trusted_networks: Option<Vec<String>>,
+    /// Addresses (`a@b`), domains (`@b`) or domains with subdomains (`*.b`) only spammers write to.
+    honeypots: Option<Vec<String>>,
+    allow_requires_auth: Option<bool>,
+    authserv_id: Option<String>,
+    ip_expire_days: Option<u32>,
+    dns: Option<DnsSettings>,
+    /// The allow and block list files (default: allow.txt and block.txt beside the config file).
+    allow_list: Option<PathBuf>,
+    block_list: Option<PathBuf>,
 }
 
 /// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
@@ -108,7 +126,14 @@ impl Settings {
             scoring: ScoringSettings::default(),
             tokenizer: TokenizerSettings::default(),
             rules: RuleSettings::default(),
+            sender: SenderSettings { ip_expire_days: 30, ..SenderSettings::default() },
+            allow_list: PathBuf::new(),
+            block_list: PathBuf::new(),
         };
+        let config_dir =
+            config_file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        settings.allow_list = config_dir.join("allow.txt");
+        settings.block_list = config_dir.join("block.txt");
         let mut blocklist = default_uri_blocklist().filter(|p| p.exists());
         if let Some(path) = config_file {
             match std::fs::read_to_string(&path) {
@@ -124,9 +149,16 @@ impl Settings {
                 Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
             }
         }
+        for list in [&mut settings.allow_list, &mut settings.block_list] {
+            if list.is_relative() {
+                *list = config_dir.join(&*list);
+            }
+        }
         if let Some(b) = blocklist {
             settings.rules.uri_blocklist = load_uri_blocklist(&b)?;
         }
+        settings.sender.allow = load_list(&settings.allow_list, "allow list")?;
+        settings.sender.block = load_list(&settings.block_list, "block list")?;
         Ok(settings)
     }
 
@@ -170,11 +202,61 @@ impl Settings {
         if let Some(r) = file.rule {
             self.rules.custom = r;
         }
+        let sender = &mut self.sender;
+        if let Some(nets) = file.trusted_networks {
+            for n in nets {
+                sender.trusted.add(&n).map_err(|e| anyhow::anyhow!("trusted_networks: {e}"))?;
+            }
+        }
+        if let Some(h) = file.honeypots {
+            let text = h.join("\n");
+            sender.honeypots = AddressList::parse(&text).map_err(|e| {
+                // Say which entry, not which line of a joined list.
+                let bad = h.iter().find(|x| crate::lists::Entry::parse(x).is_err()).cloned().unwrap_or_default();
+                anyhow::anyhow!(
+                    "honeypots: {bad:?}: {}",
+                    e.to_string().split_once(": ").map_or(e.to_string(), |x| x.1.to_string())
+                )
+            })?;
+        }
+        if let Some(v) = file.allow_requires_auth {
+            sender.allow_requires_auth = v;
+        }
+        if let Some(v) = file.authserv_id {
+            sender.authserv_id = Some(v);
+        }
+        anyhow::ensure!(
+            !sender.allow_requires_auth || sender.authserv_id.is_some(),
+            "allow_requires_auth = true needs authserv_id (the name your server writes first in Authentication-Results)"
+        );
+        if let Some(v) = file.ip_expire_days {
+            anyhow::ensure!(v >= 1, "ip_expire_days must be at least 1");
+            sender.ip_expire_days = v;
+        }
+        if let Some(d) = file.dns {
+            anyhow::ensure!((1..=30_000).contains(&d.timeout_ms), "dns.timeout_ms must be from 1 to 30000");
+            sender.dns = Some(d);
+        }
+        if let Some(p) = file.allow_list {
+            self.allow_list = p;
+        }
+        if let Some(p) = file.block_list {
+            self.block_list = p;
+        }
         // Check the rules now, so that a bad one is reported with the config file's name.
         if !self.rules.custom.is_empty() || !self.rules.scores.is_empty() {
             crate::rules::RuleSet::load(&self.rules)?;
         }
         Ok(file.uri_blocklist)
+    }
+}
+
+/// Reads an allow or block list; a missing file is an empty list.
+pub fn load_list(path: &Path, what: &str) -> Result<AddressList> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => AddressList::parse(&text).with_context(|| format!("bad {what} {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AddressList::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read the {what} {}", path.display())),
     }
 }
 
@@ -218,6 +300,37 @@ mod tests {
             scoring: ScoringSettings::default(),
             tokenizer: TokenizerSettings::default(),
             rules: RuleSettings::default(),
+            sender: SenderSettings { ip_expire_days: 30, ..SenderSettings::default() },
+            allow_list: PathBuf::from("/nonexistent/allow.txt"),
+            block_list: PathBuf::from("/nonexistent/block.txt"),
+        }
+    }
+
+    #[test]
+    fn sender_settings() {
+        let mut s = base();
+        s.apply(
+            "trusted_networks = [\"203.0.113.0/24\"]\nhoneypots = [\"oud@mijn.be\", \"@lokaas.be\"]\n\
+             authserv_id = \"mx.mijn.be\"\nallow_requires_auth = true\nip_expire_days = 10\n\
+             dns = { resolver = \"127.0.0.1:53\", dnsbl = [\"zen.example\"] }\n",
+        )
+        .unwrap();
+        assert!(s.sender.trusted.contains("203.0.113.9".parse().unwrap()));
+        assert!(s.sender.trusted.contains("127.0.0.1".parse().unwrap()));
+        assert_eq!(s.sender.honeypots.entries.len(), 2);
+        assert_eq!(s.sender.ip_expire_days, 10);
+        let dns = s.sender.dns.as_ref().unwrap();
+        assert_eq!(dns.timeout_ms, 1500);
+        assert!(dns.ptr);
+        for (bad, says) in [
+            ("trusted_networks = [\"10.0.0.0/40\"]", "prefix length"),
+            ("honeypots = [\"nobody\"]", "\"nobody\""),
+            ("allow_requires_auth = true", "authserv_id"),
+            ("dns = { resolver = \"localhost\" }", "dns"),
+            ("dns = { resolver = \"127.0.0.1:53\", timeout_ms = 0 }", "timeout_ms"),
+        ] {
+            let err = format!("{:#}", base().apply(bad).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
         }
     }
 

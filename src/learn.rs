@@ -12,8 +12,13 @@
 
 use sha2::{Digest as _, Sha256};
 
+use std::net::IpAddr;
+
 use crate::features::{self, TokenizerSettings};
+use crate::lists;
 use crate::message::Message;
+use crate::received::{self, Networks};
+use crate::store::reputation::Reputation;
 use crate::store::{token_hash, Class, Digest, Snapshot};
 
 /// What happened to one message.
@@ -31,17 +36,26 @@ pub enum Outcome {
     NotKnown,
 }
 
-/// A message prepared for learning: its digest and token hashes.
+/// A message prepared for learning: its digest and token hashes, and what the reputation
+/// database learns from it.
 pub struct Prepared {
     pub digest: Digest,
     pub hashes: Vec<u64>,
+    /// The first relay outside the trusted networks (`None`: the message came from the user's
+    /// own network or client).
+    pub origin: Option<IpAddr>,
+    /// Who the user wrote to, when the message is the user's own (no untrusted relay): To, Cc,
+    /// Bcc. Learned as ham, these become known correspondents.
+    pub sent_to: Vec<String>,
 }
 
 /// Parses and tokenizes raw message bytes the same way scoring does.
-pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings) -> Prepared {
+pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: &Networks) -> Prepared {
     let msg = Message::parse(raw, scan_limit);
     let hashes = features::tokenize(&msg, tok).iter().map(|t| token_hash(t)).collect();
-    Prepared { digest: digest(&msg), hashes }
+    let origin = received::first_untrusted(&msg, trusted).map(|r| r.ip);
+    let sent_to = if origin.is_none() { lists::correspondents(&msg) } else { Vec::new() };
+    Prepared { digest: digest(&msg), hashes, origin, sent_to }
 }
 
 /// The content digest (see the module notes).
@@ -80,6 +94,50 @@ pub fn learn(snap: &mut Snapshot, m: &Prepared, class: Class, today: u32) -> Out
             snap.learn(&m.hashes, class, today);
             snap.set_ledger(m.digest, Some(class));
             Outcome::Learned
+        }
+    }
+}
+
+/// Learns one message and records what it says about its sender: the relay's spam and ham
+/// counts follow the ledger (a move takes the count from the other class), and the people the
+/// user wrote to become known correspondents.
+pub fn learn_with_sender(
+    snap: &mut Snapshot,
+    rep: &mut Reputation,
+    m: &Prepared,
+    class: Class,
+    today: u32,
+    now: u64,
+) -> Outcome {
+    let before = snap.ledger(&m.digest);
+    let o = learn(snap, m, class, today);
+    record_sender(rep, m, before, Some(class), now);
+    o
+}
+
+/// Forgets one message and takes back its sender counts.
+pub fn forget_with_sender(snap: &mut Snapshot, rep: &mut Reputation, m: &Prepared, now: u64) -> Outcome {
+    let before = snap.ledger(&m.digest);
+    let o = forget(snap, m);
+    record_sender(rep, m, before, None, now);
+    o
+}
+
+fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, after: Option<Class>, now: u64) {
+    if before == after {
+        return;
+    }
+    if let Some(ip) = m.origin {
+        if let Some(b) = before {
+            rep.count_learned(ip, b == Class::Spam, -1, now);
+        }
+        if let Some(a) = after {
+            rep.count_learned(ip, a == Class::Spam, 1, now);
+        }
+    }
+    if after == Some(Class::Ham) {
+        for addr in &m.sent_to {
+            rep.add_correspondent(addr, now);
         }
     }
 }

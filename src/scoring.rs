@@ -7,7 +7,9 @@ use crate::config::ScoringSettings;
 use crate::features::{self, Content, TokenizerSettings};
 use crate::message::Message;
 use crate::rules::{self, RuleSet};
+use crate::sender::{self, ListVerdict, SenderFacts, SenderSettings};
 use crate::starter::Starter;
+use crate::store::reputation::ReputationLookup;
 use crate::store::{token_hash, TokenLookup};
 use crate::verdict::{Hit, Verdict};
 
@@ -23,26 +25,72 @@ pub struct Scorer<'a> {
     pub rules: Option<&'a RuleSet>,
     /// Whether Bayes is used at all (`--no-bayes` scores with the rules only).
     pub use_bayes: bool,
+    /// Sender checks (lists, honeypots, relay reputation, DNS); `None` turns them off.
+    pub sender: Option<SenderContext<'a>>,
+}
+
+/// What the sender checks need: settings, the reputation database and the time.
+#[derive(Clone, Copy)]
+pub struct SenderContext<'a> {
+    pub settings: &'a SenderSettings,
+    pub reputation: Option<&'a dyn ReputationLookup>,
+    /// Unix seconds.
+    pub now: u64,
 }
 
 /// A verdict and what it was made from (for explanations).
 pub struct Scored {
     pub verdict: Verdict,
     pub tokens: Vec<String>,
+    /// What was found out about the sender (when sender checks ran).
+    pub sender: Option<SenderFacts>,
 }
 
 impl Scorer<'_> {
     /// Scores raw message bytes. Never fails: what cannot be parsed scores on what is there.
     pub fn score(&self, raw: &[u8]) -> Scored {
         let msg = Message::parse(raw, self.scoring.scan_limit);
+        // The user's allow and block lists decide alone: nothing else is looked at.
+        if let Some(sc) = &self.sender {
+            if let Some(list) = sender::list_verdict(&msg, sc.settings) {
+                let name = match list {
+                    ListVerdict::Allow { .. } => "ALLOWLIST",
+                    ListVerdict::Block { .. } => "BLOCKLIST",
+                };
+                let hit = match self.rules {
+                    Some(rs) => rs.hit_named(name),
+                    None => rules::default_hit(name),
+                };
+                if let Some(hit) = hit {
+                    let facts = SenderFacts { list: Some(list), ..SenderFacts::default() };
+                    return Scored {
+                        verdict: Verdict::new(vec![hit], None, self.scoring),
+                        tokens: Vec::new(),
+                        sender: Some(facts),
+                    };
+                }
+            }
+        }
         let content = Content::extract(&msg, self.tokenizer);
+        let mut facts = None;
         let hits: Vec<Hit> = match self.rules {
-            Some(rs) => rs.evaluate(&rules::Context::new(&msg, &content)),
+            Some(rs) => {
+                let cx = rules::Context::new(&msg, &content);
+                match &self.sender {
+                    Some(sc) => {
+                        let f = sender::gather(&msg, &cx.link_domains(), sc.settings, sc.reputation, sc.now);
+                        let hits = rs.evaluate(&cx.with_sender(&f));
+                        facts = Some(f);
+                        hits
+                    }
+                    None => rs.evaluate(&cx),
+                }
+            }
             None => Vec::new(),
         };
         let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Vec::new() };
         let bayes = if self.use_bayes { self.bayes(&tokens) } else { None };
-        Scored { verdict: Verdict::new(hits, bayes, self.scoring), tokens }
+        Scored { verdict: Verdict::new(hits, bayes, self.scoring), tokens, sender: facts }
     }
 
     /// Bayes on the user's counts, blended with the starter table while the user's database is

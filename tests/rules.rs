@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use spamfilt::features::{Content, TokenizerSettings};
+use spamfilt::lists::AddressList;
 use spamfilt::message::Message;
 use spamfilt::rules::{Context, Family, RuleSet, RuleSettings};
+use spamfilt::sender::{self, DnsSettings, SenderSettings};
+use spamfilt::store::reputation::{Cached, DnsAnswers, Reputation};
 
 struct Case {
     rule: String,
@@ -67,10 +70,55 @@ fn rule_set() -> RuleSet {
     RuleSet::load(&settings).unwrap()
 }
 
+/// What the sender rules see: lists, a honeypot, and a reputation database holding a known
+/// spam source, a correspondent and cached DNS blocklist answers (so no DNS server is needed).
+fn sender_settings(with_dns: bool) -> SenderSettings {
+    SenderSettings {
+        allow: AddressList::parse("vriend@klant.be\n").unwrap(),
+        block: AddressList::parse("@spammer.example\n").unwrap(),
+        honeypots: AddressList::parse("oud@mijndomein.be\n").unwrap(),
+        ip_expire_days: 30,
+        dns: with_dns.then(|| DnsSettings {
+            resolver: "127.0.0.1:9".parse().unwrap(),
+            timeout_ms: 50,
+            dnsbl: vec!["zen.example".into()],
+            uribl: vec!["uribl.example".into()],
+            ptr: false,
+        }),
+        ..SenderSettings::default()
+    }
+}
+
+fn reputation(now: u64) -> Reputation {
+    let mut rep = Reputation::default();
+    for _ in 0..5 {
+        rep.count_learned("198.51.100.66".parse().unwrap(), true, 1, now);
+    }
+    rep.add_correspondent("collega@partner.be", now);
+    let listed = Cached { value: true, expires: now + 3600 };
+    rep.merge_dns(
+        &DnsAnswers {
+            dnsbl: vec![("198.51.100.77".parse().unwrap(), "zen.example".into(), listed.clone())],
+            uribl: vec![("badlinks.example".into(), "uribl.example".into(), listed)],
+            ..DnsAnswers::default()
+        },
+        now,
+    );
+    rep
+}
+
 fn fired(rs: &RuleSet, raw: &[u8]) -> Vec<String> {
     let msg = Message::parse(raw, 512 * 1024);
     let content = Content::extract(&msg, &TokenizerSettings::default());
-    rs.evaluate(&Context::new(&msg, &content)).into_iter().map(|h| h.name).collect()
+    let cx = Context::new(&msg, &content);
+    let now = 2_000_000_000;
+    // DNS only where the case's answers are cached: nothing is ever asked.
+    let text = String::from_utf8_lossy(raw);
+    let settings = sender_settings(text.contains("198.51.100.77") || text.contains("badlinks.example"));
+    let rep = reputation(now);
+    let mut facts = sender::gather(&msg, &cx.link_domains(), &settings, Some(&rep), now);
+    facts.list = sender::list_verdict(&msg, &settings);
+    rs.evaluate(&cx.with_sender(&facts)).into_iter().map(|h| h.name).collect()
 }
 
 #[test]

@@ -9,7 +9,8 @@ use crate::cli::{CheckArgs, GlobalArgs};
 use crate::config::Settings;
 use crate::mailbox;
 use crate::rules::RuleSet;
-use crate::scoring::{Scored, Scorer};
+use crate::scoring::{Scored, Scorer, SenderContext};
+use crate::store::reputation::ReputationLookup;
 use crate::store::{Database, TokenLookup};
 use crate::verdict::format_score;
 
@@ -20,6 +21,10 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
     if reader.is_none() && !g.quiet {
         eprintln!("spamfilt: no token database in {} yet; scoring without Bayes", settings.db_dir.display());
     }
+    let reputation = super::reputation_reader(settings, g);
+    // `check` changes nothing and asks no DNS server: cached answers are used, no new queries.
+    let mut sender_settings = settings.sender.clone();
+    sender_settings.dns = None;
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
@@ -27,47 +32,71 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         starter: crate::starter::Starter::embedded(),
         rules: rules.as_ref(),
         use_bayes: !g.no_bayes,
+        sender: Some(SenderContext {
+            settings: &sender_settings,
+            reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),
+            now: crate::store::now_secs(),
+        }),
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = false;
-    for entry in &entries {
-        let raw = match entry.read() {
-            Ok(raw) => raw,
-            Err(e) => {
-                eprintln!("spamfilt: {e:#}");
-                failed = true;
-                continue;
+    let mut result: Result<()> = Ok(());
+    // Messages are scored on all cores, a batch at a time, and printed in their original order.
+    super::map_ordered(
+        &entries,
+        |entry| score_one(&scorer, entry),
+        |entry, scored| {
+            if result.is_err() {
+                return;
             }
-        };
-        let scored = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(&raw))) {
-            Ok(s) => s,
-            Err(_) => {
-                eprintln!("spamfilt: {}: internal error while scoring; please report it", entry.name);
-                failed = true;
-                continue;
-            }
-        };
-        let v = &scored.verdict;
-        let verdict = if v.is_spam { "spam" } else { "ham" };
-        if args.json {
-            let tests: Vec<&str> = v.hits.iter().map(|h| h.name.as_str()).collect();
-            let obj = serde_json::json!({
-                "path": entry.name,
-                "verdict": verdict,
-                "score": v.score,
-                "required": v.required,
-                "tests": tests,
-                "bayes": v.bayes.as_ref().map(|b| b.prob),
-            });
-            writeln!(out, "{obj}")?;
-        } else if args.report {
-            write_report(&mut out, &entry.name, &scored, rules.as_ref())?;
-        } else {
-            writeln!(out, "{}\t{}\t{}\t{}", entry.name, verdict, v.score_text(), v.tests())?;
-        }
-    }
+            let scored = match scored {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("spamfilt: {e:#}");
+                    failed = true;
+                    return;
+                }
+            };
+            result = print_one(&mut out, entry, &scored, args, rules.as_ref());
+        },
+    );
+    result?;
     out.flush()?;
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn score_one(scorer: &Scorer, entry: &mailbox::Entry) -> Result<Scored> {
+    let raw = entry.read()?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(&raw)))
+        .map_err(|_| anyhow::anyhow!("{}: internal error while scoring; please report it", entry.name))
+}
+
+fn print_one(
+    out: &mut impl Write,
+    entry: &mailbox::Entry,
+    scored: &Scored,
+    args: &CheckArgs,
+    rules: Option<&RuleSet>,
+) -> Result<()> {
+    let v = &scored.verdict;
+    let verdict = if v.is_spam { "spam" } else { "ham" };
+    if args.json {
+        let tests: Vec<&str> = v.hits.iter().map(|h| h.name.as_str()).collect();
+        let obj = serde_json::json!({
+            "path": entry.name,
+            "verdict": verdict,
+            "score": v.score,
+            "required": v.required,
+            "tests": tests,
+            "bayes": v.bayes.as_ref().map(|b| b.prob),
+        });
+        writeln!(out, "{obj}")?;
+    } else if args.report {
+        write_report(out, &entry.name, scored, rules)?;
+    } else {
+        writeln!(out, "{}\t{}\t{}\t{}", entry.name, verdict, v.score_text(), v.tests())?;
+    }
+    Ok(())
 }
 
 /// How many tokens `--report` shows in each direction.

@@ -34,7 +34,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                             bar.inc(1);
                             match entry.read() {
                                 Ok(raw) => Some(crossval::Item {
-                                    prepared: learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer),
+                                    prepared: learn::prepare(
+                                        &raw,
+                                        settings.scoring.scan_limit,
+                                        &settings.tokenizer,
+                                        &settings.sender.trusted,
+                                    ),
                                     is_spam: *is_spam,
                                 }),
                                 Err(e) => {
@@ -72,6 +77,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 starter: None,
                 rules: rules.as_ref(),
                 use_bayes: !g.no_bayes,
+                // Cross-validation measures content; the user's lists and reputation stay out.
+                sender: None,
             };
             match sources[i].read() {
                 Ok(raw) => scorer.score(&raw).verdict.score,

@@ -14,7 +14,9 @@ use anyhow::Result;
 use crate::cli::{FilterArgs, GlobalArgs};
 use crate::config::Settings;
 use crate::rewrite;
-use crate::scoring::Scorer;
+use crate::scoring::{Scorer, SenderContext};
+use crate::sender::SenderFacts;
+use crate::store::reputation::{Reputation, ReputationLookup};
 use crate::store::Database;
 
 /// Exit status when the message could not be read or written whole (EX_TEMPFAIL): the caller
@@ -33,12 +35,16 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
 
     // Scoring runs behind catch_unwind: a panic is a bug, and still must not lose the message.
     let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|info| eprintln!("spamfilt: internal error: {info}")));
+    panic::set_hook(Box::new(|info| {
+        if !crate::message::in_parser() {
+            eprintln!("spamfilt: internal error: {info}")
+        }
+    }));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| filter_message(g, &input)));
     panic::set_hook(previous_hook);
 
     let (output, is_spam) = match outcome {
-        Ok(Ok(Filtered { output, is_spam })) => (output, is_spam),
+        Ok(Ok(Filtered { output, is_spam, .. })) => (output, is_spam),
         Ok(Err(e)) => {
             eprintln!("spamfilt: passing the message through unchanged: {e:#}");
             (None, false)
@@ -61,16 +67,27 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
     }
 }
 
-struct Filtered {
+/// What the filter makes of one message.
+pub struct Filtered {
     /// The rewritten message; `None` to pass the input through as it is.
-    output: Option<Vec<u8>>,
-    is_spam: bool,
+    pub output: Option<Vec<u8>>,
+    pub is_spam: bool,
+    pub verdict: Option<crate::verdict::Verdict>,
+    /// What was found out about the sender (to cache and act on).
+    pub sender: Option<SenderFacts>,
+}
+
+/// Pass-through of an input that is not a message (says why on stderr), before any set-up.
+fn process_unscored(input: &[u8]) -> Filtered {
+    if let Some(why) = not_a_message(input) {
+        eprintln!("spamfilt: passing the input through unchanged: {why}");
+    }
+    Filtered { output: None, is_spam: false, verdict: None, sender: None }
 }
 
 fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
-    if let Some(why) = not_a_message(input) {
-        eprintln!("spamfilt: passing the input through unchanged: {why}");
-        return Ok(Filtered { output: None, is_spam: false });
+    if not_a_message(input).is_some() {
+        return Ok(process_unscored(input));
     }
     let settings = Settings::load(g.db.as_deref(), g.config.as_deref())?;
     let rules = super::rule_set(&settings, g)?;
@@ -79,6 +96,8 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
     if reader.is_none() && g.verbose > 0 {
         eprintln!("spamfilt: no token database in {} yet; Bayes is not used", settings.db_dir.display());
     }
+    let reputation = super::reputation_reader(&settings, g);
+    let now = crate::store::now_secs();
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
@@ -86,13 +105,81 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         starter: crate::starter::Starter::embedded(),
         rules: rules.as_ref(),
         use_bayes: !g.no_bayes,
+        sender: Some(SenderContext {
+            settings: &settings.sender,
+            reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),
+            now,
+        }),
     };
-    let scored = scorer.score(input);
-    let v = &scored.verdict;
-    if g.verbose > 0 {
-        eprintln!("spamfilt: {} score={} tests={}", if v.is_spam { "spam" } else { "ham" }, v.score_text(), v.tests());
+    let filtered = process(&scorer, input);
+    if let Some(v) = &filtered.verdict {
+        if g.verbose > 0 {
+            eprintln!(
+                "spamfilt: {} score={} tests={}",
+                if v.is_spam { "spam" } else { "ham" },
+                v.score_text(),
+                v.tests()
+            );
+        }
     }
-    Ok(Filtered { output: Some(rewrite::rewrite(input, &v.headers())), is_spam: v.is_spam })
+    if let Some(facts) = &filtered.sender {
+        // Remembering what was learned must never cost the message: failures are only reported.
+        if let Err(e) = remember(&settings, &db, input, facts, now) {
+            eprintln!("spamfilt: the message is delivered, but {e:#}");
+        }
+    }
+    Ok(filtered)
+}
+
+/// After scoring: caches new DNS answers, and for a honeypot hit records the sending IP and
+/// queues the message to be learned as spam by the next training run (the filter never
+/// rewrites the token database itself; it only reads it).
+fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFacts, now: u64) -> Result<()> {
+    if facts.honeypot.is_some() {
+        crate::store::queue::add(db.dir(), crate::store::Class::Spam, input, settings.scoring.scan_limit)?;
+    }
+    let honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
+    if facts.new_dns.is_empty() && honeypot_ip.is_none() {
+        return Ok(());
+    }
+    // Wait briefly for a trainer to finish; if it does not, the answers are asked again next time
+    // (the queued honeypot message still records its IP when it is learned).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    let lock = loop {
+        if let Some(l) = db.try_lock()? {
+            break l;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut rep = Reputation::load(db.dir())?;
+    rep.merge_dns(&facts.new_dns, now);
+    if let Some(ip) = honeypot_ip {
+        rep.honeypot_hit(ip, now);
+    }
+    rep.save(db.dir())?;
+    drop(lock);
+    Ok(())
+}
+
+/// The filter proper, free of the environment: scores `input` and returns it with our headers.
+/// Input that is not a message at all (empty, binary, no header field first) comes back as
+/// `output: None` (pass it through unchanged). The fuzz target (fuzz/) drives this function.
+pub fn process(scorer: &Scorer, input: &[u8]) -> Filtered {
+    if let Some(why) = not_a_message(input) {
+        eprintln!("spamfilt: passing the input through unchanged: {why}");
+        return Filtered { output: None, is_spam: false, verdict: None, sender: None };
+    }
+    let scored = scorer.score(input);
+    let v = scored.verdict;
+    Filtered {
+        output: Some(rewrite::rewrite(input, &v.headers())),
+        is_spam: v.is_spam,
+        verdict: Some(v),
+        sender: scored.sender,
+    }
 }
 
 /// Why the input is not something we should add headers to, if it is not.

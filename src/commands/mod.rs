@@ -5,6 +5,8 @@ pub mod check;
 pub mod db;
 pub mod eval;
 pub mod filter;
+pub mod ip;
+pub mod list;
 pub mod purge;
 pub mod rules;
 pub mod train;
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Db(c)) => db::run(&load(g)?, g, &c),
         Some(Command::Eval(a)) => eval::run(&load(g)?, g, &a),
         Some(Command::Rules(a)) => rules::run(&load(g)?, g, &a),
+        Some(Command::List(c)) => list::run(&load(g)?, g, &c),
+        Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
     }
 }
 
@@ -67,7 +71,12 @@ pub fn prepare_each<T: Sync>(
                         part.iter()
                             .map(|w| {
                                 entry(w).read().map(|raw| {
-                                    crate::learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer)
+                                    crate::learn::prepare(
+                                        &raw,
+                                        settings.scoring.scan_limit,
+                                        &settings.tokenizer,
+                                        &settings.sender.trusted,
+                                    )
                                 })
                             })
                             .collect::<Vec<_>>()
@@ -78,6 +87,48 @@ pub fn prepare_each<T: Sync>(
         });
         for (w, p) in batch.iter().zip(prepared) {
             apply(w, p);
+        }
+    }
+}
+
+/// Runs `work` on every item on all cores, a batch at a time, and hands the results to `each`
+/// in the original order. Memory stays bounded by the batch.
+pub fn map_ordered<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync, mut each: impl FnMut(&T, R)) {
+    const BATCH: usize = 256;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    for batch in items.chunks(BATCH) {
+        if threads == 1 || batch.len() < 4 {
+            for item in batch {
+                let r = work(item);
+                each(item, r);
+            }
+            continue;
+        }
+        let per_thread = batch.len().div_ceil(threads);
+        let results: Vec<R> = std::thread::scope(|scope| {
+            let work = &work;
+            let handles: Vec<_> = batch
+                .chunks(per_thread)
+                .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
+        });
+        for (item, r) in batch.iter().zip(results) {
+            each(item, r);
+        }
+    }
+}
+
+/// The reputation database for reading; `None` (with a warning unless quiet) when it is
+/// missing or unreadable: sender checks then run without it.
+pub fn reputation_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::reputation::Reader> {
+    match crate::store::reputation::Reader::open(&settings.db_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            if !g.quiet {
+                eprintln!("spamfilt: {e:#}; sender reputation is not used");
+            }
+            None
         }
     }
 }

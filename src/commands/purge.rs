@@ -13,6 +13,7 @@ use crate::cli::{GlobalArgs, PurgeArgs};
 use crate::config::Settings;
 use crate::learn::{self, Outcome};
 use crate::mailbox;
+use crate::store::reputation::Reputation;
 use crate::store::{self, Class, Database};
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
@@ -42,7 +43,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut known = 0u64;
     let today = store::today();
     let db = Database::at(&settings.db_dir);
-    let mut decide = |snap: Option<&mut store::Snapshot>| -> Result<()> {
+    let now = store::now_secs();
+    let mut decide = |snap: Option<&mut store::Snapshot>, mut rep: Option<&mut Reputation>| -> Result<()> {
         let mut snap = snap;
         for file in &old {
             let raw = match std::fs::read(file) {
@@ -53,7 +55,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                     continue;
                 }
             };
-            let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer);
+            let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted);
             let ledger = snap.as_deref().and_then(|s| s.ledger(&m.digest));
             match ledger {
                 Some(Class::Ham) => {
@@ -64,7 +66,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                 None => {
                     if let Some(s) = snap.as_deref_mut() {
                         if !args.dry_run && !args.no_train {
-                            if learn::learn(s, &m, Class::Spam, today) == Outcome::Learned {
+                            let rep = rep.as_deref_mut().expect("a reputation database when learning");
+                            if learn::learn_with_sender(s, rep, &m, Class::Spam, today, now) == Outcome::Learned {
                                 learned += 1;
                             }
                         } else if !args.no_train {
@@ -80,9 +83,13 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     if args.dry_run {
         // Read the ledger without taking the write lock or writing anything.
         let mut snap = db.snapshot()?;
-        decide(Some(&mut snap))?;
+        decide(Some(&mut snap), None)?;
     } else {
-        db.update(false, |snap| decide(Some(snap))).with_context(|| {
+        db.update_all(false, |snap, rep, queued| {
+            super::train::learn_queued(settings, g, snap, rep, queued);
+            decide(Some(snap), Some(rep))
+        })
+        .with_context(|| {
             format!("purge failed before deleting anything; {} is unchanged", settings.db_dir.display())
         })?;
     }

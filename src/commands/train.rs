@@ -8,6 +8,8 @@ use crate::cli::{ForgetArgs, GlobalArgs, TrainArgs};
 use crate::config::Settings;
 use crate::learn::{self, Outcome};
 use crate::mailbox::{self, Entry};
+use crate::store::queue::Queued;
+use crate::store::reputation::Reputation;
 use crate::store::{self, Class, Database};
 
 /// Counts for the one-line summary.
@@ -43,8 +45,10 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     let bar = super::progress(g, args.no_progress, work.len() as u64, "learning");
     let db = Database::at(&settings.db_dir);
     let today = store::today();
+    let now = store::now_secs();
     let tally = db
-        .update(args.force, |snap| {
+        .update_all(args.force, |snap, rep, queued| {
+            learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
             super::prepare_each(
                 &work,
@@ -54,7 +58,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                     bar.inc(1);
                     match prepared {
                         Ok(m) => {
-                            let o = learn::learn(snap, &m, *class, today);
+                            let o = learn::learn_with_sender(snap, rep, &m, *class, today, now);
                             if g.verbose > 1 {
                                 bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
                             }
@@ -80,12 +84,43 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     Ok(if tally.unreadable > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// Learns the messages the filter queued (honeypot hits), before the run's own work. Says how
+/// many unless quiet.
+pub fn learn_queued(
+    settings: &Settings,
+    g: &GlobalArgs,
+    snap: &mut store::Snapshot,
+    rep: &mut Reputation,
+    queued: Vec<Queued>,
+) {
+    if queued.is_empty() {
+        return;
+    }
+    let (today, now) = (store::today(), store::now_secs());
+    let mut tally = Tally::default();
+    for q in &queued {
+        let m = learn::prepare(&q.bytes, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted);
+        tally.add(q.class, learn::learn_with_sender(snap, rep, &m, q.class, today, now));
+    }
+    if !g.quiet {
+        eprintln!(
+            "spamfilt: learned {} queued messages (honeypot hits): {} new spam, {} already known, {} moved",
+            queued.len(),
+            tally.learned_spam,
+            tally.known,
+            tally.moved
+        );
+    }
+}
+
 pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Result<ExitCode> {
     let work = mailbox::expand(&args.paths)?;
     let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");
     let db = Database::at(&settings.db_dir);
+    let now = store::now_secs();
     let tally = db
-        .update(false, |snap| {
+        .update_all(false, |snap, rep, queued| {
+            learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
             super::prepare_each(
                 &work,
@@ -94,7 +129,7 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
                 |_, prepared| {
                     bar.inc(1);
                     match prepared {
-                        Ok(m) => tally.add(Class::Ham, learn::forget(snap, &m)),
+                        Ok(m) => tally.add(Class::Ham, learn::forget_with_sender(snap, rep, &m, now)),
                         Err(e) => {
                             bar.suspend(|| eprintln!("spamfilt: {e:#}"));
                             tally.unreadable += 1;

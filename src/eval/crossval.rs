@@ -100,7 +100,10 @@ mod tests {
         let mut digest = [0u8; 16];
         digest[0] = n;
         digest[1] = spam as u8;
-        Item { prepared: Prepared { digest, hashes: hashes.to_vec() }, is_spam: spam }
+        Item {
+            prepared: Prepared { digest, hashes: hashes.to_vec(), origin: None, sent_to: Vec::new() },
+            is_spam: spam,
+        }
     }
 
     #[test]

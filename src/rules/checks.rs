@@ -9,12 +9,53 @@ use super::{date, RuleSet};
 use crate::features::urls;
 use crate::features::PartContent;
 use crate::message::Body;
+use crate::received::{self, Rdns};
+use crate::sender::ListVerdict;
 
 /// A built-in check.
 pub type Check = fn(&Context, &RuleSet) -> bool;
 
+/// A graded check: how strongly it applies, from 0 (not at all) to 1 (the rule's full score).
+pub type Weighted = fn(&Context) -> f64;
+
+/// Graded checks by name.
+pub const WEIGHTED: &[(&str, Weighted)] = &[("ip_spam_source", |c| c.sender.map_or(0.0, |s| s.ip_weight))];
+
+pub fn weighted_by_name(name: &str) -> Option<Weighted> {
+    WEIGHTED.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+}
+
 /// Every built-in check by name.
 pub const ALL: &[(&str, Check)] = &[
+    // Sender (facts gathered by `sender::gather`; the lists themselves decide before rules run)
+    ("allowlisted", |c, _| c.sender.is_some_and(|s| matches!(s.list, Some(ListVerdict::Allow { .. })))),
+    ("blocklisted", |c, _| c.sender.is_some_and(|s| matches!(s.list, Some(ListVerdict::Block { .. })))),
+    ("honeypot", |c, _| c.sender.is_some_and(|s| s.honeypot.is_some())),
+    ("known_correspondent", |c, _| c.sender.is_some_and(|s| s.known_correspondent)),
+    ("rcvd_in_dnsbl", |c, _| c.sender.is_some_and(|s| !s.dnsbl.is_empty())),
+    ("uri_in_dnsbl", |c, _| c.sender.is_some_and(|s| !s.uribl.is_empty())),
+    ("rdns_none", |c, _| c.sender.is_some_and(|s| s.rdns == Some(Rdns::Missing))),
+    ("rdns_dynamic", |c, _| {
+        c.sender.is_some_and(|s| match (&s.rdns, &s.relay) {
+            (Some(Rdns::Name(n)), Some(r)) => received::looks_dynamic(n, r.ip),
+            _ => false,
+        })
+    }),
+    ("helo_bare_ip", |c, _| {
+        c.sender
+            .and_then(|s| s.relay.as_ref())
+            .and_then(|r| r.helo.as_deref())
+            .is_some_and(|h| received::helo_ip(h).is_some())
+    }),
+    ("helo_not_fqdn", |c, _| {
+        c.sender
+            .and_then(|s| s.relay.as_ref())
+            .and_then(|r| r.helo.as_deref())
+            .is_some_and(|h| received::helo_ip(h).is_none() && !h.contains('.'))
+    }),
+    ("helo_mismatch", |c, _| {
+        c.sender.is_some_and(|s| s.relay.as_ref().is_some_and(|r| crate::sender::helo_mismatch(r, s.rdns.as_ref())))
+    }),
     // Links
     ("uri_blocklisted", |c, rs| c.urls.iter().any(|u| !u.url.domain.is_empty() && blocklisted(&u.url.host, rs))),
     ("uri_ip_literal", |c, _| c.urls.iter().any(|u| u.url.host_is_ip && u.source != UrlSource::Image)),

@@ -52,6 +52,8 @@ pub struct Context<'a> {
     pub raw_body: Cow<'a, str>,
     /// The time the message was received (from the newest `Received:` header), Unix seconds.
     pub received_at: Option<i64>,
+    /// What is known about the sender (`None`: sender checks are off).
+    pub sender: Option<&'a crate::sender::SenderFacts>,
 }
 
 impl<'a> Context<'a> {
@@ -88,7 +90,27 @@ impl<'a> Context<'a> {
             .next()
             .and_then(|h| h.text.rsplit_once(';'))
             .and_then(|(_, d)| super::date::parse(d));
-        Context { msg, content, subject, text, invisible_text, urls, header_block, raw_body, received_at }
+        Context { msg, content, subject, text, invisible_text, urls, header_block, raw_body, received_at, sender: None }
+    }
+
+    /// The same context with sender facts for the `sender` rules.
+    pub fn with_sender(mut self, facts: &'a crate::sender::SenderFacts) -> Context<'a> {
+        self.sender = Some(facts);
+        self
+    }
+
+    /// The registrable domains of the message's links (distinct, in order).
+    pub fn link_domains(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for u in &self.urls {
+            if u.url.host_is_ip || u.url.domain.is_empty() || !u.url.scheme.starts_with("http") {
+                continue;
+            }
+            if !out.contains(&u.url.domain) {
+                out.push(u.url.domain.clone());
+            }
+        }
+        out
     }
 
     /// The HTML parts.

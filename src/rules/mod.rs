@@ -47,6 +47,8 @@ pub enum Family {
     Keywords,
     /// Hiding words from the reader or from filters.
     Obfuscation,
+    /// Who sent it: the user's lists, honeypots, the sending relay's reputation and DNS.
+    Sender,
     /// Rules from the user's config file.
     Custom,
 }
@@ -60,6 +62,7 @@ impl Family {
             Family::Construction => "construction",
             Family::Keywords => "keywords",
             Family::Obfuscation => "obfuscation",
+            Family::Sender => "sender",
             Family::Custom => "custom",
         }
     }
@@ -115,8 +118,19 @@ include!(concat!(env!("OUT_DIR"), "/default_rules.rs"));
 /// What a compiled rule tests.
 enum Test {
     Check(checks::Check),
-    Phrases { scope: Scope, min: usize, list: Vec<String> },
-    Regex { target: RegexTarget, source: String, hints: Vec<String>, compiled: OnceLock<Option<Regex>> },
+    /// A check whose hit scores a fraction (0..1] of the rule's score.
+    Weighted(checks::Weighted),
+    Phrases {
+        scope: Scope,
+        min: usize,
+        list: Vec<String>,
+    },
+    Regex {
+        target: RegexTarget,
+        source: String,
+        hints: Vec<String>,
+        compiled: OnceLock<Option<Regex>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +158,7 @@ impl Rule {
     pub fn kind(&self) -> String {
         match &self.test {
             Test::Check(_) => "check".into(),
+            Test::Weighted(_) => "check (graded)".into(),
             Test::Phrases { scope: Scope::Subject, .. } => "subject phrases".into(),
             Test::Phrases { scope: Scope::Body, .. } => "body phrases".into(),
             Test::Regex { target, .. } => match target {
@@ -264,6 +279,14 @@ impl RuleSet {
             let on = match &r.test {
                 Test::Phrases { .. } => fired[i],
                 Test::Check(c) => c(cx, self),
+                Test::Weighted(w) => {
+                    let x = w(cx).clamp(0.0, 1.0);
+                    if x > 0.0 {
+                        let score = (r.score * x * 1000.0).round() / 1000.0;
+                        hits.push(Hit { name: r.name.clone(), score, description: r.description.clone() });
+                    }
+                    false
+                }
                 Test::Regex { target, hints, compiled, source } => {
                     regex_fires(cx, target, hints, || compiled.get_or_init(|| build_regex(source).ok()).as_ref())
                 }
@@ -274,6 +297,24 @@ impl RuleSet {
         }
         hits
     }
+}
+
+impl RuleSet {
+    /// The hit of one rule by name, as if it had fired; `None` when it is disabled (score 0).
+    pub fn hit_named(&self, name: &str) -> Option<Hit> {
+        let r = self.rules.iter().find(|r| r.name == name)?;
+        (r.score != 0.0).then(|| Hit { name: r.name.clone(), score: r.score, description: r.description.clone() })
+    }
+}
+
+/// The hit of a default rule by name with its default score (for `--no-rules` runs, where the
+/// allow and block lists still decide).
+pub fn default_hit(name: &str) -> Option<Hit> {
+    default_specs().into_iter().find(|s| s.name == name).map(|s| Hit {
+        name: s.name,
+        score: s.score,
+        description: s.description,
+    })
 }
 
 fn build_regex(source: &str) -> Result<Regex, regex::Error> {
@@ -328,7 +369,11 @@ fn compile(spec: RuleSpec, custom: bool) -> Result<Rule> {
         bail!("rule {name}: give exactly one of check, phrases, header, body, raw_body or uri");
     }
     let test = if let Some(c) = &spec.check {
-        Test::Check(checks::by_name(c).with_context(|| format!("rule {name}: no built-in check called {c:?}"))?)
+        match (checks::by_name(c), checks::weighted_by_name(c)) {
+            (Some(check), _) => Test::Check(check),
+            (None, Some(w)) => Test::Weighted(w),
+            (None, None) => bail!("rule {name}: no built-in check called {c:?}"),
+        }
     } else if let Some(p) = &spec.phrases {
         if p.is_empty() || p.iter().any(|p| p.trim().is_empty()) {
             bail!("rule {name}: phrases must be non-empty");

@@ -14,6 +14,8 @@
 //! * The directory is created 0700 and the files 0600: mail is private.
 
 pub mod dump;
+pub mod queue;
+pub mod reputation;
 pub mod tokenfile;
 
 use std::collections::HashMap;
@@ -62,7 +64,7 @@ pub fn token_hash(token: &str) -> u64 {
 }
 
 /// Read access to token counts, in batches: what scoring needs and all it needs.
-pub trait TokenLookup {
+pub trait TokenLookup: Sync {
     fn totals(&self) -> Totals;
     /// The counts of each hash, in the same order (zero counts for unknown tokens).
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts>;
@@ -122,20 +124,7 @@ struct Mapped {
 impl Mapped {
     /// Maps and validates the header (not the body). `Ok(None)` when there is no file.
     fn open(path: &Path) -> Result<Option<Mapped>> {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot open the token database {}", path.display())),
-        };
-        let len = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
-        if len == 0 {
-            bail!("the token database {} is corrupt: it is empty", path.display());
-        }
-        // SAFETY: the file is never modified in place (writers replace it by rename), so the
-        // mapping cannot change or shrink under us.
-        #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .with_context(|| format!("cannot map the token database {}", path.display()))?;
+        let Some(map) = map_file(path, "token database")? else { return Ok(None) };
         let header = tokenfile::parse_header(&map)
             .with_context(|| format!("the token database {} is corrupt", path.display()))?;
         Ok(Some(Mapped { map, header }))
@@ -192,32 +181,95 @@ impl Database {
     /// atomically. If `f` fails, nothing is written. With `force`, a corrupt database is moved
     /// aside (never deleted) and started afresh.
     pub fn update<R>(&self, force: bool, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
-        self.ensure_dir()?;
-        let lock_path = self.dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
-        lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
-        let mut snap = match self.load_snapshot() {
-            Ok(s) => s.unwrap_or_default(),
+        let _lock = self.lock()?;
+        let mut snap = self.load_for_update(force)?;
+        let r = f(&mut snap)?;
+        self.write(&snap)?;
+        Ok(r)
+    }
+
+    /// Like `update`, for training: the token database and the reputation database
+    /// (`reputation.db`) are edited together under the one lock, the token database written
+    /// first. Messages queued by the filter (honeypot hits) are handed to `f` too; their queue
+    /// files are removed only after both databases are written.
+    pub fn update_all<R>(
+        &self,
+        force: bool,
+        f: impl FnOnce(&mut Snapshot, &mut reputation::Reputation, Vec<queue::Queued>) -> Result<R>,
+    ) -> Result<R> {
+        let _lock = self.lock()?;
+        let mut snap = self.load_for_update(force)?;
+        let mut rep = match reputation::Reputation::load(&self.dir) {
+            Ok(r) => r,
             Err(e) if force => {
-                let aside = self.dir.join(format!("{DB_FILE}.corrupt-{}", now_secs()));
-                fs::rename(self.file_path(), &aside)
+                let aside = self.dir.join(format!("{}.corrupt-{}", reputation::FILE, now_secs()));
+                fs::rename(self.dir.join(reputation::FILE), &aside)
                     .with_context(|| format!("cannot move the corrupt database aside to {}", aside.display()))?;
                 eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
-                Snapshot::default()
+                reputation::Reputation::default()
             }
             Err(e) => {
                 return Err(e.context("refusing to write over it (use --force to move it aside and start afresh)"))
             }
         };
-        let r = f(&mut snap)?;
+        let queued = queue::list(&self.dir)?;
+        let files: Vec<PathBuf> = queued.iter().map(|q| q.path.clone()).collect();
+        let r = f(&mut snap, &mut rep, queued)?;
         self.write(&snap)?;
+        rep.save(&self.dir)?;
+        for file in files {
+            let _ = fs::remove_file(file);
+        }
         Ok(r)
+    }
+
+    /// The current contents for a writer (the lock held): a corrupt file is refused, or with
+    /// `force` moved aside (never deleted) and started afresh.
+    fn load_for_update(&self, force: bool) -> Result<Snapshot> {
+        match self.load_snapshot() {
+            Ok(s) => Ok(s.unwrap_or_default()),
+            Err(e) if force => {
+                let aside = self.dir.join(format!("{DB_FILE}.corrupt-{}", now_secs()));
+                fs::rename(self.file_path(), &aside)
+                    .with_context(|| format!("cannot move the corrupt database aside to {}", aside.display()))?;
+                eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
+                Ok(Snapshot::default())
+            }
+            Err(e) => Err(e.context("refusing to write over it (use --force to move it aside and start afresh)")),
+        }
+    }
+
+    /// Takes the exclusive write lock of the database directory (creating it), waiting for
+    /// another writer to finish. Held until the returned file is dropped (or the process dies).
+    pub fn lock(&self) -> Result<File> {
+        let lock = self.lock_file()?;
+        let lock_path = self.dir.join(LOCK_FILE);
+        lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        Ok(lock)
+    }
+
+    /// The write lock if it is free right now; `None` when another writer holds it.
+    pub fn try_lock(&self) -> Result<Option<File>> {
+        let lock = self.lock_file()?;
+        match lock.try_lock() {
+            Ok(()) => Ok(Some(lock)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", self.dir.join(LOCK_FILE).display()))
+            }
+        }
+    }
+
+    fn lock_file(&self) -> Result<File> {
+        self.ensure_dir()?;
+        let lock_path = self.dir.join(LOCK_FILE);
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open the lock file {}", lock_path.display()))
     }
 
     /// Creates the directory, private to the user.
@@ -240,28 +292,7 @@ impl Database {
         let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
         ledger.sort_unstable();
         let bytes = tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger);
-        let tmp = self.dir.join(format!("{DB_FILE}.tmp-{}", std::process::id()));
-        let result = (|| -> Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .with_context(|| format!("cannot create {}", tmp.display()))?;
-            file.write_all(&bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-            file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-            fs::rename(&tmp, self.file_path())
-                .with_context(|| format!("cannot replace {}", self.file_path().display()))?;
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .with_context(|| format!("cannot sync the directory {}", self.dir.display()))?;
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        write_atomic(&self.dir, DB_FILE, &bytes)
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -312,7 +343,53 @@ impl Database {
     }
 }
 
-fn now_secs() -> u64 {
+/// Writes `bytes` to `dir/name` atomically: aside (`name.tmp-PID`, mode 0600), fsync, rename
+/// over, fsync the directory. On failure the old file is untouched and the temporary removed.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        file.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
+        fs::rename(&tmp, &target).with_context(|| format!("cannot replace {}", target.display()))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Maps a file read-only. `Ok(None)` when it does not exist.
+pub fn map_file(path: &Path, what: &str) -> Result<Option<memmap2::Mmap>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot open the {what} {}", path.display())),
+    };
+    let len = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+    if len == 0 {
+        bail!("the {what} {} is corrupt: it is empty", path.display());
+    }
+    // SAFETY: our files are never modified in place (writers replace them by rename), so the
+    // mapping cannot change or shrink under us.
+    #[allow(unsafe_code)]
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map the {what} {}", path.display()))?;
+    Ok(Some(map))
+}
+
+pub fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -1,0 +1,125 @@
+//! `spamfilt ip show|list|add|remove|expire`: the IP reputation database.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{GlobalArgs, IpCommand};
+use crate::config::Settings;
+use crate::received;
+use crate::store::reputation::{IpRecord, Reputation, ReputationLookup};
+use crate::store::{now_secs, Database};
+
+fn parse_ip(s: &str) -> Result<IpAddr> {
+    s.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .map(received::canonical)
+        .with_context(|| format!("`{s}` is not an IPv4 or IPv6 address"))
+}
+
+pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitCode> {
+    let db = Database::at(&settings.db_dir);
+    let now = now_secs();
+    let days = settings.sender.ip_expire_days;
+    match cmd {
+        IpCommand::Show { address } => {
+            let ip = parse_ip(address)?;
+            let rep = Reputation::load(db.dir())?;
+            match rep.ip(ip) {
+                None => {
+                    println!("{ip}: not in the reputation database");
+                    Ok(ExitCode::from(1))
+                }
+                Some(r) => {
+                    print_details(ip, &r, now, days);
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        IpCommand::List { spam } => {
+            let rep = Reputation::load(db.dir())?;
+            let mut rows: Vec<(IpAddr, &IpRecord)> =
+                rep.ips().filter(|(_, r)| !spam || r.spam_weight(now, days) > 0.0).collect();
+            rows.sort_by(|a, b| b.1.spam_weight(now, days).total_cmp(&a.1.spam_weight(now, days)).then(a.0.cmp(&b.0)));
+            for (ip, r) in rows {
+                println!(
+                    "{ip}\tspam={}\tham={}\thoneypot={}\tweight={:.2}\tlast_seen={}{}",
+                    r.spam,
+                    r.ham,
+                    r.honeypot,
+                    r.spam_weight(now, days),
+                    date(r.last_seen),
+                    if r.manual { "\tmanual" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IpCommand::Add { addresses } | IpCommand::Remove { addresses } => {
+            let ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
+            let adding = matches!(cmd, IpCommand::Add { .. });
+            let _lock = db.lock()?;
+            let mut rep = Reputation::load(db.dir())?;
+            let mut changed = 0;
+            for ip in &ips {
+                if adding {
+                    let r = rep.ip_mut(*ip, now);
+                    if !r.manual {
+                        r.manual = true;
+                        r.last_seen = now;
+                        changed += 1;
+                    }
+                } else if rep.records.remove(&received::key(*ip)).is_some() {
+                    changed += 1;
+                } else {
+                    eprintln!("spamfilt: {ip} is not in the reputation database");
+                }
+            }
+            rep.save(db.dir())?;
+            if !g.quiet {
+                println!("{} {changed} addresses", if adding { "marked as spam sources:" } else { "removed" });
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IpCommand::Expire => {
+            let _lock = db.lock()?;
+            let mut rep = Reputation::load(db.dir())?;
+            let dropped = rep.expire(now, days);
+            rep.save(db.dir())?;
+            if !g.quiet {
+                println!("dropped {dropped} records; {} left", rep.records.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_details(ip: IpAddr, r: &IpRecord, now: u64, days: u32) {
+    println!("address:      {ip}");
+    println!("first seen:   {}", date(r.first_seen));
+    println!("last seen:    {}", date(r.last_seen));
+    println!("learned:      {} spam, {} ham", r.spam, r.ham);
+    println!("honeypot:     {} hits", r.honeypot);
+    println!("last spam:    {}", date(r.last_spam));
+    println!("manual:       {}", if r.manual { "yes (spamfilt ip add)" } else { "no" });
+    println!("spam weight:  {:.2} (IP_SPAM_SOURCE scores this share of its points)", r.spam_weight(now, days));
+    match &r.ptr {
+        Some(c) => {
+            println!("reverse DNS:  {} (cached until {})", c.value.as_deref().unwrap_or("none"), date(c.expires))
+        }
+        None => println!("reverse DNS:  not looked up"),
+    }
+    for (zone, c) in &r.dnsbl {
+        println!("{zone}: {} (cached until {})", if c.value { "listed" } else { "not listed" }, date(c.expires));
+    }
+}
+
+fn date(secs: u64) -> String {
+    if secs == 0 {
+        "never".into()
+    } else {
+        super::db::format_utc(secs)
+    }
+}

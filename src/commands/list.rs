@@ -1,0 +1,76 @@
+//! `spamfilt list allow|block show|add|remove`: the allow and block list files.
+//!
+//! The files are the user's too (plain text, `#` comments): edits keep comments and order,
+//! are written atomically, and refuse to touch a file that does not parse.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{GlobalArgs, ListAction, ListCommand};
+use crate::config::{self, Settings};
+use crate::lists::{self, Entry};
+
+pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<ExitCode> {
+    let (action, path, name) = match cmd {
+        ListCommand::Allow(a) => (a, &settings.allow_list, "allow list"),
+        ListCommand::Block(a) => (a, &settings.block_list, "block list"),
+    };
+    match action {
+        ListAction::Show => {
+            let l = config::load_list(path, name)?;
+            if !g.quiet {
+                eprintln!("{} ({} entries)", path.display(), l.entries.len());
+            }
+            for e in &l.entries {
+                println!("{e}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ListAction::Add { entries } | ListAction::Remove { entries } => {
+            let parsed: Vec<Entry> = entries.iter().map(|e| Entry::parse(e)).collect::<Result<_>>()?;
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(e).with_context(|| format!("cannot read the {name} {}", path.display())),
+            };
+            let adding = matches!(action, ListAction::Add { .. });
+            let (new_text, unchanged) =
+                if adding { lists::add_to_text(&text, &parsed) } else { lists::remove_from_text(&text, &parsed) }
+                    .with_context(|| format!("bad {name} {}; fix it by hand first", path.display()))?;
+            if new_text != text {
+                write_list(path, &new_text).with_context(|| format!("cannot write the {name} {}", path.display()))?;
+            }
+            for e in &unchanged {
+                let why = if adding { "already in" } else { "not in" };
+                eprintln!("spamfilt: {e} is {why} the {name}");
+            }
+            if !g.quiet {
+                let n = parsed.len() - unchanged.len();
+                println!(
+                    "{} {n} entries {} the {name} {}",
+                    if adding { "added" } else { "removed" },
+                    if adding { "to" } else { "from" },
+                    path.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writes a list atomically, creating its directory; a new file is private (0600), an existing
+/// one keeps its permissions.
+fn write_list(path: &std::path::Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o600);
+    let name = path.file_name().context("a list path needs a file name")?.to_string_lossy().into_owned();
+    crate::store::write_atomic(dir, &name, text.as_bytes())?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! Address lists: the allow and block lists the user keeps, and the honeypot addresses.
+//!
+//! An entry is an address (`jan@klant.be`), a whole domain (`@klant.be`) or a domain with its
+//! subdomains (`*.klant.be`), compared without regard to case. The list files are plain text,
+//! one entry per line, `#` starts a comment; a line that is not an entry is an error naming its
+//! line. This module also reads the addresses a message is from and to, and the
+//! `Authentication-Results:` fields that say whether a sender's domain was authenticated.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+
+use crate::message::Message;
+
+/// One list entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Entry {
+    /// `jan@klant.be`
+    Address(String),
+    /// `@klant.be`: any address at exactly this domain.
+    Domain(String),
+    /// `*.klant.be`: this domain and every subdomain.
+    Subdomains(String),
+}
+
+impl Entry {
+    /// Parses an entry as written in a list or on the command line.
+    pub fn parse(s: &str) -> Result<Entry> {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s.trim_start_matches('<').trim_end_matches('>');
+        if let Some(d) = s.strip_prefix("*.") {
+            check_domain(d, s)?;
+            return Ok(Entry::Subdomains(d.to_string()));
+        }
+        if let Some(d) = s.strip_prefix('@') {
+            check_domain(d, s)?;
+            return Ok(Entry::Domain(d.to_string()));
+        }
+        match s.rsplit_once('@') {
+            Some((local, d)) if !local.is_empty() && !local.contains(char::is_whitespace) => {
+                check_domain(d, s)?;
+                Ok(Entry::Address(s.to_string()))
+            }
+            _ => bail!(
+                "`{s}` is not an address (jan@klant.be), a domain (@klant.be) or a domain with subdomains (*.klant.be)"
+            ),
+        }
+    }
+
+    /// Whether an address (lower case) matches.
+    pub fn matches(&self, addr: &str) -> bool {
+        let domain = addr.rsplit_once('@').map_or("", |(_, d)| d);
+        match self {
+            Entry::Address(a) => a == addr,
+            Entry::Domain(d) => d == domain,
+            Entry::Subdomains(d) => {
+                domain == d
+                    || (domain.len() > d.len() + 1 && domain.ends_with(d.as_str()) && {
+                        let cut = domain.len() - d.len() - 1;
+                        domain.as_bytes()[cut] == b'.'
+                    })
+            }
+        }
+    }
+
+    /// How specific the entry is: an address beats a domain beats a domain with subdomains.
+    pub fn specificity(&self) -> u8 {
+        match self {
+            Entry::Address(_) => 3,
+            Entry::Domain(_) => 2,
+            Entry::Subdomains(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Address(a) => write!(f, "{a}"),
+            Entry::Domain(d) => write!(f, "@{d}"),
+            Entry::Subdomains(d) => write!(f, "*.{d}"),
+        }
+    }
+}
+
+fn check_domain(d: &str, whole: &str) -> Result<()> {
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b >= 0x80)
+        });
+    if !ok {
+        bail!("`{whole}`: `{d}` is not a domain name");
+    }
+    Ok(())
+}
+
+/// A list of entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressList {
+    pub entries: Vec<Entry>,
+}
+
+impl AddressList {
+    /// Parses the text of a list file; a bad line is an error with its line number.
+    pub fn parse(text: &str) -> Result<AddressList> {
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let e = line.split('#').next().unwrap_or("").trim();
+            if e.is_empty() {
+                continue;
+            }
+            match Entry::parse(e) {
+                Ok(entry) => entries.push(entry),
+                Err(err) => bail!("line {}: {err}", i + 1),
+            }
+        }
+        Ok(AddressList { entries })
+    }
+
+    /// The most specific entry matching any of the addresses, and the address it matched.
+    pub fn best_match(&self, addrs: &[String]) -> Option<(&Entry, String)> {
+        let mut best: Option<(&Entry, &String)> = None;
+        for a in addrs {
+            for e in &self.entries {
+                if e.matches(a) && best.is_none_or(|(b, _)| e.specificity() > b.specificity()) {
+                    best = Some((e, a));
+                }
+            }
+        }
+        best.map(|(e, a)| (e, a.clone()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Adds entries to the text of a list file, keeping its comments and layout. Returns the new
+/// text and the entries that were already there.
+pub fn add_to_text(text: &str, add: &[Entry]) -> Result<(String, Vec<Entry>)> {
+    let existing = AddressList::parse(text)?;
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let mut already = Vec::new();
+    for e in add {
+        if existing.entries.contains(e) || already.contains(e) {
+            already.push(e.clone());
+        } else {
+            out.push_str(&format!("{e}\n"));
+            already.retain(|x| x != e);
+        }
+    }
+    Ok((out, already))
+}
+
+/// Removes entries from the text of a list file (every line holding one), keeping the rest.
+/// Returns the new text and the entries that were not there.
+pub fn remove_from_text(text: &str, remove: &[Entry]) -> Result<(String, Vec<Entry>)> {
+    AddressList::parse(text)?;
+    let mut found = vec![false; remove.len()];
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let e = line.split('#').next().unwrap_or("").trim();
+        if !e.is_empty() {
+            if let Ok(entry) = Entry::parse(e) {
+                if let Some(i) = remove.iter().position(|r| *r == entry) {
+                    found[i] = true;
+                    continue;
+                }
+            }
+        }
+        out.push_str(line);
+    }
+    let missing = remove.iter().zip(found).filter(|(_, f)| !f).map(|(e, _)| e.clone()).collect();
+    Ok((out, missing))
+}
+
+/// The addresses in an address header value (`"Jan" <jan@klant.be>, piet@x.be`), lower case.
+pub fn addresses(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Split at commas outside quotes and angle brackets.
+    let mut depth = 0i32;
+    let mut quoted = false;
+    let mut start = 0;
+    let bytes = value.as_bytes();
+    let mut pieces = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => depth += 1,
+            b'>' if !quoted => depth = (depth - 1).max(0),
+            b',' | b';' if !quoted && depth == 0 => {
+                pieces.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&value[start..]);
+    for piece in pieces {
+        let addr = match (piece.rfind('<'), piece.rfind('>')) {
+            (Some(a), Some(b)) if a < b => &piece[a + 1..b],
+            _ => piece.trim().rsplit(char::is_whitespace).next().unwrap_or(""),
+        };
+        let addr = addr.trim().trim_matches(|c| c == '<' || c == '>').to_ascii_lowercase();
+        if let Some((l, d)) = addr.rsplit_once('@') {
+            if !l.is_empty() && !d.is_empty() && !addr.contains(char::is_whitespace) {
+                out.push(addr);
+            }
+        }
+    }
+    out
+}
+
+/// Who a message is from: the From and Sender addresses and the envelope sender (the first
+/// Return-Path, written by the delivering server).
+pub fn senders(msg: &Message) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["from", "sender"] {
+        for h in msg.headers_named(name) {
+            out.extend(addresses(&h.text));
+        }
+    }
+    if let Some(rp) = msg.headers_named("return-path").next() {
+        out.extend(addresses(&rp.text));
+    }
+    out.dedup();
+    out
+}
+
+/// Who a message is addressed to, as honeypots see it: To, Cc, Delivered-To, X-Original-To,
+/// Envelope-To.
+pub fn recipients(msg: &Message) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["to", "cc", "delivered-to", "x-original-to", "envelope-to"] {
+        for h in msg.headers_named(name) {
+            out.extend(addresses(&h.text));
+        }
+    }
+    out
+}
+
+/// The people a message written by the user went to: To, Cc and Bcc.
+pub fn correspondents(msg: &Message) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["to", "cc", "bcc"] {
+        for h in msg.headers_named(name) {
+            out.extend(addresses(&h.text));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether an `Authentication-Results:` field written by `authserv_id` (the user's own server)
+/// says DKIM or SPF passed for `domain` (DKIM: `header.d` is the domain or a parent of it, or
+/// `header.i` is at it; SPF: the `smtp.mailfrom` address is at it).
+pub fn authenticated(msg: &Message, authserv_id: &str, domain: &str) -> bool {
+    let domain = domain.to_ascii_lowercase();
+    let aligned = |d: &str| {
+        let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        !d.is_empty() && (domain == d || domain.ends_with(&format!(".{d}")))
+    };
+    for h in msg.headers_named("authentication-results") {
+        let mut parts = h.text.split(';');
+        let id = parts.next().unwrap_or("").split_whitespace().next().unwrap_or("");
+        if !id.eq_ignore_ascii_case(authserv_id) {
+            continue;
+        }
+        for res in parts {
+            let words: Vec<&str> = res.split_whitespace().collect();
+            let Some(first) = words.first() else { continue };
+            let Some((method, result)) = first.split_once('=') else { continue };
+            if !result.eq_ignore_ascii_case("pass") {
+                continue;
+            }
+            let prop = |key: &str| {
+                words.iter().find_map(|w| {
+                    let (k, v) = w.split_once('=')?;
+                    k.eq_ignore_ascii_case(key).then(|| v.trim_matches(|c| c == '"' || c == ';'))
+                })
+            };
+            let ok = match method.to_ascii_lowercase().as_str() {
+                "dkim" => {
+                    prop("header.d").is_some_and(aligned)
+                        || prop("header.i").and_then(|i| i.rsplit_once('@')).is_some_and(|(_, d)| aligned(d))
+                }
+                "spf" => prop("smtp.mailfrom")
+                    .map(|m| m.rsplit_once('@').map_or(m, |(_, d)| d))
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&domain)),
+                _ => false,
+            };
+            if ok {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries() {
+        assert_eq!(Entry::parse("Jan@Klant.be").unwrap(), Entry::Address("jan@klant.be".into()));
+        assert_eq!(Entry::parse("@klant.be").unwrap(), Entry::Domain("klant.be".into()));
+        assert_eq!(Entry::parse("*.klant.be").unwrap(), Entry::Subdomains("klant.be".into()));
+        assert!(Entry::parse("klant.be").is_err());
+        assert!(Entry::parse("@klant..be").is_err());
+        assert!(Entry::parse("jan@").is_err());
+        let d = Entry::parse("@klant.be").unwrap();
+        assert!(d.matches("jan@klant.be"));
+        assert!(!d.matches("jan@mail.klant.be"));
+        let s = Entry::parse("*.klant.be").unwrap();
+        assert!(s.matches("jan@klant.be"));
+        assert!(s.matches("jan@mail.klant.be"));
+        assert!(!s.matches("jan@nietklant.be"));
+    }
+
+    #[test]
+    fn list_files() {
+        let l = AddressList::parse("# friends\njan@klant.be\n\n@bank.be  # the bank\n*.school.be\n").unwrap();
+        assert_eq!(l.entries.len(), 3);
+        let err = AddressList::parse("jan@klant.be\nnot an entry\n").unwrap_err().to_string();
+        assert!(err.starts_with("line 2:"), "{err}");
+        let (t, already) = add_to_text(
+            "# mine\njan@klant.be",
+            &[Entry::parse("@x.be").unwrap(), Entry::parse("jan@klant.be").unwrap()],
+        )
+        .unwrap();
+        assert_eq!(t, "# mine\njan@klant.be\n@x.be\n");
+        assert_eq!(already, vec![Entry::parse("jan@klant.be").unwrap()]);
+        let (t, missing) =
+            remove_from_text(&t, &[Entry::parse("JAN@klant.be").unwrap(), Entry::parse("@y.be").unwrap()]).unwrap();
+        assert_eq!(t, "# mine\n@x.be\n");
+        assert_eq!(missing, vec![Entry::parse("@y.be").unwrap()]);
+        let best = l.best_match(&["x@bank.be".into(), "jan@klant.be".into()]).unwrap();
+        assert_eq!(best.0, &Entry::parse("jan@klant.be").unwrap());
+    }
+
+    #[test]
+    fn address_headers() {
+        assert_eq!(addresses("\"Peeters, Jan\" <Jan@Klant.be>, piet@x.be"), vec!["jan@klant.be", "piet@x.be"]);
+        assert_eq!(addresses("<>"), Vec::<String>::new());
+        assert_eq!(addresses("undisclosed-recipients:;"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn authentication_results() {
+        let raw = b"Authentication-Results: mx.mijndomein.be; dkim=pass (2048-bit key) header.d=klant.be header.s=s1; spf=fail smtp.mailfrom=jan@klant.be\n\
+Authentication-Results: forged.example; spf=pass smtp.mailfrom=evil@bank.be\n\
+From: jan@klant.be\n\nhi\n";
+        let msg = Message::parse(raw, 1 << 20);
+        assert!(authenticated(&msg, "mx.mijndomein.be", "klant.be"));
+        assert!(authenticated(&msg, "MX.mijndomein.be", "mail.klant.be"));
+        assert!(!authenticated(&msg, "mx.mijndomein.be", "bank.be"));
+        assert!(!authenticated(&msg, "mx.mijndomein.be", "nietklant.be"));
+    }
+}

@@ -1,0 +1,550 @@
+//! The `Received:` chain: which host handed the message to the user's own servers.
+//!
+//! spamfilt runs behind the MTA, so the connecting client is not known directly. Each MTA on
+//! the way prepends a `Received:` field naming the host that connected to it: its HELO name,
+//! its IP address and (usually) the reverse-DNS name the MTA looked up. Reading the chain from
+//! the top (newest), every hop whose client address is in the user's trusted networks (or
+//! that authenticated, like the user's own mail client) is the user's own; the first other one
+//! is the relay whose reputation counts.
+//!
+//! Formats understood (unit tests below hold one of each):
+//! - Postfix and Sendmail: `from HELO (RDNS [IP])`, `from HELO (unknown [IP])`, `[IPv6:...]`;
+//! - Exim: `from RDNS ([IP]:PORT helo=HELO)`, `from [IP] (helo=HELO)`;
+//! - qmail: `from RDNS (HELO helo) (IP)`, `from unknown (HELO helo) (IP)`;
+//! - Microsoft Exchange: `from NAME (IP) by ...`;
+//! - Gmail: `from NAME (RDNS. [IP])`, with `by` lines without a client that are skipped.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::message::Message;
+
+/// What the receiving MTA wrote about the reverse-DNS name of the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rdns {
+    /// The name it found.
+    Name(String),
+    /// It looked and found none (Postfix writes `unknown`).
+    Missing,
+    /// The format does not say (Exchange, bare qmail).
+    NotRecorded,
+}
+
+/// One hop: the client that connected to a server of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub ip: IpAddr,
+    /// The name the client gave in HELO/EHLO (an IP literal keeps its brackets: `[192.0.2.1]`).
+    pub helo: Option<String>,
+    pub rdns: Rdns,
+    /// The client authenticated (ESMTPA/ESMTPSA, "Authenticated sender"): the user's own client.
+    pub authenticated: bool,
+}
+
+/// A set of networks (CIDR blocks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Networks(Vec<(IpAddr, u8)>);
+
+impl Default for Networks {
+    /// Loopback, private, link-local and shared (CGNAT) ranges, v4 and v6.
+    fn default() -> Self {
+        let mut n = Networks(Vec::new());
+        for s in [
+            "127.0.0.0/8",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "169.254.0.0/16",
+            "100.64.0.0/10",
+            "::1/128",
+            "fc00::/7",
+            "fe80::/10",
+        ] {
+            n.add(s).expect("built-in network");
+        }
+        n
+    }
+}
+
+impl Networks {
+    /// Adds `a.b.c.d/len`, `v6::/len` or a single address.
+    pub fn add(&mut self, cidr: &str) -> Result<(), String> {
+        let (addr, len) = match cidr.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (cidr, None),
+        };
+        let ip: IpAddr =
+            addr.trim().parse().map_err(|_| format!("`{cidr}` is not an IP address or network (a.b.c.d/nn)"))?;
+        let ip = canonical(ip);
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&l| l <= max)
+                .ok_or_else(|| format!("`{cidr}`: the prefix length must be a number from 0 to {max}"))?,
+            None => max,
+        };
+        self.0.push((ip, len));
+        Ok(())
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|&(net, len)| in_network(ip, net, len))
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len as u32) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len as u32) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) as the IPv4 address they are.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// The hops of a message, newest first (only `Received:` fields that name a client address).
+pub fn chain(msg: &Message) -> Vec<Relay> {
+    msg.headers_named("received").filter_map(|h| parse(&h.text)).collect()
+}
+
+/// The first relay outside the trusted networks that did not authenticate: the host whose
+/// reputation counts. `None` when every hop is trusted (mail from the user's own network or
+/// client) or no hop names a client.
+pub fn first_untrusted(msg: &Message, trusted: &Networks) -> Option<Relay> {
+    chain(msg).into_iter().find(|r| !r.authenticated && !trusted.contains(r.ip))
+}
+
+/// Parses one (unfolded) `Received:` value. `None` when it names no client address.
+pub fn parse(value: &str) -> Option<Relay> {
+    let v = value.trim_start();
+    let rest = strip_prefix_ci(v, "from ")?;
+    let from_part = until_by(rest);
+    let authenticated = {
+        let l = value.to_ascii_lowercase();
+        l.contains("with esmtpa")
+            || l.contains("with esmtpsa")
+            || l.contains("with lmtpa")
+            || l.contains("with lmtpsa")
+            || l.contains("with asmtp")
+            || l.contains("authenticated sender")
+            || l.contains("(authenticated")
+    };
+    let (name, comments) = match from_part.split_once(|c: char| c.is_whitespace() || c == '(') {
+        Some((n, _)) => (n.trim(), &from_part[n.len()..]),
+        None => (from_part.trim(), ""),
+    };
+    let name = name.trim_end_matches('.');
+    let groups = paren_groups(comments);
+    let all = groups.join(" ");
+    let lower_all = all.to_ascii_lowercase();
+
+    // Exim: `from RDNS ([IP]:PORT helo=HELO)` or `from [IP] (helo=HELO)`.
+    if let Some(pos) = lower_all.find("helo=") {
+        let helo = word_at(&all[pos + 5..]);
+        let ip = bracketed_ip(&all).or_else(|| bracketed_ip(name))?;
+        let rdns = if name.starts_with('[') { Rdns::Missing } else { Rdns::Name(name.to_ascii_lowercase()) };
+        return Some(Relay { ip, helo: non_empty(helo), rdns, authenticated });
+    }
+    // qmail: `from RDNS (HELO helo) (IP)`.
+    if let Some(pos) = lower_all.find("helo ") {
+        let helo = word_at(&all[pos + 5..]);
+        let ip = groups.iter().find_map(|g| bare_ip(g)).or_else(|| bracketed_ip(&all))?;
+        return Some(Relay { ip, helo: non_empty(helo), rdns: qmail_rdns(name), authenticated });
+    }
+    // Postfix, Sendmail, Gmail: `from HELO (RDNS [IP])`, `(unknown [IP])`, `([IP])`.
+    for g in &groups {
+        if let Some(open) = g.find('[') {
+            if let Some(ip) = bracketed_ip(&g[open..]) {
+                let before = g[..open].trim();
+                // Sendmail: `IDENT@host [IP]`, and `[IP] (may be forged)` after.
+                let before = before.rsplit('@').next().unwrap_or("").trim().trim_end_matches('.');
+                let rdns = if before.is_empty() || before.eq_ignore_ascii_case("unknown") {
+                    Rdns::Missing
+                } else {
+                    Rdns::Name(before.to_ascii_lowercase())
+                };
+                return Some(Relay { ip, helo: non_empty(name.to_string()), rdns, authenticated });
+            }
+        }
+    }
+    // Exchange and plain qmail: `from NAME (IP)`.
+    if let Some(ip) = groups.iter().find_map(|g| bare_ip(g)) {
+        let helo = if name.eq_ignore_ascii_case("unknown") { None } else { non_empty(name.to_string()) };
+        return Some(Relay { ip, helo, rdns: qmail_rdns(name), authenticated });
+    }
+    // `from [IP]` alone, or `from IP`.
+    let ip = bracketed_ip(name).or_else(|| bare_ip(name))?;
+    Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated })
+}
+
+fn qmail_rdns(name: &str) -> Rdns {
+    if name.eq_ignore_ascii_case("unknown") {
+        Rdns::Missing
+    } else {
+        Rdns::NotRecorded
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    let s = s.trim().trim_end_matches('.').to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
+}
+
+/// The text up to ` by ` outside parentheses (or up to `;` when there is no `by`).
+fn until_by(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth = (depth - 1).max(0),
+            b';' if depth == 0 => return &s[..i],
+            c if depth == 0 && c.is_ascii_whitespace() => {
+                let rest = &s[i + 1..];
+                if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("by ") {
+                    return &s[..i];
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    s
+}
+
+/// The contents of the top-level parenthesized groups (nested ones flattened into them).
+fn paren_groups(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => {
+                if depth == 0 {
+                    start = i + 1;
+                }
+                depth += 1;
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(&s[start..i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+fn word_at(s: &str) -> String {
+    s.trim_start().split(|c: char| c.is_whitespace() || c == ')' || c == '(').next().unwrap_or("").to_string()
+}
+
+/// The first `[IP]` or `[IPv6:IP]` in `s`.
+fn bracketed_ip(s: &str) -> Option<IpAddr> {
+    let mut rest = s;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let close = after.find(']')?;
+        let inner = &after[..close];
+        let inner = strip_prefix_ci(inner, "ipv6:").unwrap_or(inner);
+        if let Ok(ip) = inner.trim().parse::<IpAddr>() {
+            return Some(canonical(ip));
+        }
+        rest = &after[close..];
+    }
+    None
+}
+
+/// A group (or word) that is an IP address and nothing else (qmail, Exchange).
+fn bare_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    let s = strip_prefix_ci(s, "ipv6:").unwrap_or(s);
+    s.parse::<IpAddr>().ok().map(canonical)
+}
+
+/// Whether a HELO name is an address literal or a bare address (`[192.0.2.1]`, `192.0.2.1`).
+pub fn helo_ip(helo: &str) -> Option<IpAddr> {
+    bracketed_ip(helo).or_else(|| bare_ip(helo))
+}
+
+/// Whether a reverse-DNS name looks like a dynamically assigned (consumer) address: words such as
+/// dsl, dyn, pool, dhcp, cable, or the octets of the IP written into the name.
+pub fn looks_dynamic(rdns: &str, ip: IpAddr) -> bool {
+    const WORDS: &[&str] = &[
+        "dsl",
+        "adsl",
+        "xdsl",
+        "vdsl",
+        "dyn",
+        "dynamic",
+        "dynip",
+        "pool",
+        "dhcp",
+        "dialup",
+        "dial",
+        "ppp",
+        "pppoe",
+        "cable",
+        "cpe",
+        "broadband",
+        "client",
+        "customer",
+        "user",
+        "host",
+        "ip",
+        "static",
+        "res",
+        "residential",
+        "home",
+        "modem",
+        "catv",
+        "fibertel",
+        "ftth",
+        "wifi",
+        "nat",
+    ];
+    let name = rdns.to_ascii_lowercase();
+    // The host part only: the first two labels carry the pattern (`dsl-1-2-3-4.isp.example`).
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < 3 {
+        return false;
+    }
+    let head = labels[..labels.len() - 2].join(".");
+    let has_word = head
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| WORDS.contains(&w) && !matches!(w, "host" | "ip" | "static" | "user" | "client" | "nat"));
+    let octets_in_name = match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            let dec: Vec<String> = o.iter().map(|b| b.to_string()).collect();
+            let fwd = dec.join("-");
+            let rev = dec.iter().rev().cloned().collect::<Vec<_>>().join("-");
+            let h = head.replace(['.', '_', 'x'], "-");
+            let hex = format!("{:02x}{:02x}{:02x}{:02x}", o[0], o[1], o[2], o[3]);
+            h.contains(&fwd) || h.contains(&rev) || head.contains(&hex) || {
+                // Three of the four octets in order (`ip-2-3-4.isp`, `c-1-2-3`).
+                let three_f = dec[1..].join("-");
+                let three_r = dec[..3].iter().rev().cloned().collect::<Vec<_>>().join("-");
+                (h.contains(&three_f) || h.contains(&three_r)) && o[3] > 9
+            }
+        }
+        IpAddr::V6(_) => false,
+    };
+    has_word || octets_in_name
+}
+
+/// The registrable-looking part of a host name: the last two labels, or three when the
+/// second-level label is a known public suffix part (`co.uk`, `com.au`).
+pub fn base_domain(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let n = labels.len();
+    if n <= 2 {
+        return host;
+    }
+    let second = labels[n - 2];
+    let take = if matches!(second, "co" | "com" | "net" | "org" | "ac" | "gov" | "edu" | "ne" | "or") { 3 } else { 2 };
+    labels[n - take.min(n)..].join(".")
+}
+
+/// An IPv4 address in the reversed-octet form DNS blocklists and `in-addr.arpa` use, or the
+/// reversed nibbles of an IPv6 address.
+pub fn reversed(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let hex = format!("{:032x}", u128::from(v6));
+            let mut s = String::with_capacity(64);
+            for (i, c) in hex.chars().rev().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push(c);
+            }
+            s
+        }
+    }
+}
+
+/// The reverse-lookup name of an address (`4.3.2.1.in-addr.arpa`, `...ip6.arpa`).
+pub fn ptr_name(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(_) => format!("{}.in-addr.arpa", reversed(ip)),
+        IpAddr::V6(_) => format!("{}.ip6.arpa", reversed(ip)),
+    }
+}
+
+/// 16 bytes for an address (IPv4 as IPv4-mapped IPv6): the IP database key.
+pub fn key(ip: IpAddr) -> [u8; 16] {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// The address of a key made by [`key`].
+pub fn from_key(k: [u8; 16]) -> IpAddr {
+    canonical(IpAddr::V6(Ipv6Addr::from(k)))
+}
+
+/// `Ipv4Addr` helper for tests and callers.
+pub fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Relay {
+        parse(&crate::message::unfold(s)).unwrap_or_else(|| panic!("no relay in {s}"))
+    }
+
+    #[test]
+    fn postfix() {
+        let r = p("from mail.klant.be (mail.klant.be [203.0.113.5])\r\n\tby mx.mijndomein.be (Postfix) with ESMTPS id 4Xy1Z2; Mon, 4 Nov 2024 10:00:00 +0100 (CET)");
+        assert_eq!(r.ip, v4(203, 0, 113, 5));
+        assert_eq!(r.helo.as_deref(), Some("mail.klant.be"));
+        assert_eq!(r.rdns, Rdns::Name("mail.klant.be".into()));
+        assert!(!r.authenticated);
+        let r = p("from WIN-3KD8 (unknown [198.51.100.7]) by mx.mijndomein.be (Postfix) with ESMTP id 1; Mon, 4 Nov 2024 10:00:00 +0100");
+        assert_eq!(r.rdns, Rdns::Missing);
+        assert_eq!(r.helo.as_deref(), Some("WIN-3KD8"));
+        let r = p("from mail.example (mail.example [IPv6:2001:db8::25]) by mx (Postfix) with ESMTPS id 2; Mon, 4 Nov 2024 10:00:00 +0100");
+        assert_eq!(r.ip, "2001:db8::25".parse::<IpAddr>().unwrap());
+        let r = p("from [192.168.1.20] (unknown [84.195.1.2]) (Authenticated sender: jan) by mx.mijndomein.be (Postfix) with ESMTPSA id 3; Mon, 4 Nov 2024 10:00:00 +0100");
+        assert!(r.authenticated);
+        assert_eq!(r.helo.as_deref(), Some("[192.168.1.20]"));
+    }
+
+    #[test]
+    fn sendmail() {
+        let r = p("from helo.example (IDENT:root@host-9.example.net [192.0.2.9] (may be forged)) by mail.example.org (8.15.2/8.15.2) with ESMTP id x1; Tue, 5 Nov 2024 01:02:03 GMT");
+        assert_eq!(r.ip, v4(192, 0, 2, 9));
+        assert_eq!(r.rdns, Rdns::Name("host-9.example.net".into()));
+        assert_eq!(r.helo.as_deref(), Some("helo.example"));
+        let r = p("from friendly ([192.0.2.10]) by mail.example.org (8.15.2/8.15.2) with SMTP id x2; Tue, 5 Nov 2024 01:02:03 GMT");
+        assert_eq!(r.rdns, Rdns::Missing);
+    }
+
+    #[test]
+    fn exim() {
+        let r = p("from mail.klant.be ([203.0.113.5]:53722 helo=smtp.klant.be)\n\tby mx.example with esmtps (TLS1.3) (Exim 4.96)\n\t(envelope-from <jan@klant.be>)\n\tid 1t8abc-000123-4x; Mon, 04 Nov 2024 10:00:00 +0000");
+        assert_eq!(r.ip, v4(203, 0, 113, 5));
+        assert_eq!(r.helo.as_deref(), Some("smtp.klant.be"));
+        assert_eq!(r.rdns, Rdns::Name("mail.klant.be".into()));
+        let r = p("from [198.51.100.77] (helo=ylmf-pc) by mx.example with esmtp (Exim 4.96) id 1t8; Mon, 04 Nov 2024 10:00:00 +0000");
+        assert_eq!(r.rdns, Rdns::Missing);
+        assert_eq!(r.helo.as_deref(), Some("ylmf-pc"));
+    }
+
+    #[test]
+    fn exim_local_has_no_client() {
+        assert_eq!(parse("from jan by mx.example with local (Exim 4.96) id 1; Mon, 04 Nov 2024 10:00:00 +0000"), None);
+    }
+
+    #[test]
+    fn qmail() {
+        let r =
+            p("from unknown (HELO ylmf-pc) (198.51.100.9)\n  by mail.example.com with SMTP; 4 Nov 2024 10:00:00 -0000");
+        assert_eq!(r.ip, v4(198, 51, 100, 9));
+        assert_eq!(r.helo.as_deref(), Some("ylmf-pc"));
+        assert_eq!(r.rdns, Rdns::Missing);
+        let r = p("from mx1.sender.example (HELO mx1.sender.example) (192.0.2.44)\n  by mail.example.com with ESMTPS; 4 Nov 2024 10:00:00 -0000");
+        assert_eq!(r.rdns, Rdns::NotRecorded);
+        assert_eq!(parse("(qmail 1234 invoked by uid 1000); 4 Nov 2024 10:00:00 -0000"), None);
+    }
+
+    #[test]
+    fn exchange_and_gmail() {
+        let r = p("from AM0PR02MB1234.eurprd02.prod.outlook.com (2603:10a6:208:ac::17) by AM0PR02MB5678.eurprd02.prod.outlook.com (2603:10a6:208:ac::18) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.8137.13; Mon, 4 Nov 2024 10:00:00 +0000");
+        assert_eq!(r.ip, "2603:10a6:208:ac::17".parse::<IpAddr>().unwrap());
+        assert_eq!(r.rdns, Rdns::NotRecorded);
+        assert_eq!(r.helo.as_deref(), Some("AM0PR02MB1234.eurprd02.prod.outlook.com"));
+        let r = p("from mail-sor-f41.google.com (mail-sor-f41.google.com. [209.85.220.41])\n        by mx.google.com with SMTPS id a640c23a62f3a-a9e5;\n        Mon, 04 Nov 2024 01:00:00 -0800 (PST)");
+        assert_eq!(r.ip, v4(209, 85, 220, 41));
+        assert_eq!(r.rdns, Rdns::Name("mail-sor-f41.google.com".into()));
+        assert_eq!(parse("by 2002:a05:6a10:a84c:b0:5a7:1234 with SMTP id b12csp123;\n        Mon, 4 Nov 2024 01:00:00 -0800 (PST)"), None);
+    }
+
+    #[test]
+    fn first_untrusted_skips_own_hops() {
+        let raw = b"Received: from localhost (localhost [127.0.0.1]) by mx.mijndomein.be (amavis) with ESMTP id 9; Mon, 4 Nov 2024 10:00:01 +0100\n\
+Received: from mail.klant.be (mail.klant.be [203.0.113.5]) by mx.mijndomein.be (Postfix) with ESMTPS id 8; Mon, 4 Nov 2024 10:00:00 +0100\n\
+Received: from [10.0.0.3] (pc.klant.lan [10.0.0.3]) by mail.klant.be (Postfix) with ESMTPSA id 7; Mon, 4 Nov 2024 09:59:59 +0100\n\
+Subject: hi\n\nbody\n";
+        let msg = Message::parse(raw, 1 << 20);
+        let r = first_untrusted(&msg, &Networks::default()).unwrap();
+        assert_eq!(r.ip, v4(203, 0, 113, 5));
+        let mut mine = Networks::default();
+        mine.add("203.0.113.0/24").unwrap();
+        // With that network trusted too, the next hop is private: nothing untrusted remains.
+        assert_eq!(first_untrusted(&msg, &mine), None);
+    }
+
+    #[test]
+    fn networks() {
+        let mut n = Networks::default();
+        assert!(n.contains(v4(127, 0, 0, 1)));
+        assert!(n.contains(v4(192, 168, 3, 4)));
+        assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!n.contains(v4(203, 0, 113, 5)));
+        n.add("2001:db8::/32").unwrap();
+        assert!(n.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(n.add("10.0.0.0/33").is_err());
+        assert!(n.add("mail.example").is_err());
+    }
+
+    #[test]
+    fn dynamic_names() {
+        let ip = v4(84, 195, 12, 34);
+        assert!(looks_dynamic("84-195-12-34.dyn.isp.example", ip));
+        assert!(looks_dynamic("34.12.195.84.cable.isp.example", ip));
+        assert!(looks_dynamic("adsl-84-195-12-34.isp.example", ip));
+        assert!(looks_dynamic("dhcp-077.pool.isp.example", ip));
+        assert!(!looks_dynamic("mail.klant.be", ip));
+        assert!(!looks_dynamic("mail-sor-f41.google.com", v4(209, 85, 220, 41)));
+        assert!(!looks_dynamic("smtp.isp.example", ip));
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(ptr_name(v4(192, 0, 2, 1)), "1.2.0.192.in-addr.arpa");
+        assert!(ptr_name("2001:db8::1".parse().unwrap()).ends_with(".8.b.d.0.1.0.0.2.ip6.arpa"));
+        assert_eq!(from_key(key(v4(1, 2, 3, 4))), v4(1, 2, 3, 4));
+        assert_eq!(base_domain("mail.klant.co.uk"), "klant.co.uk");
+        assert_eq!(base_domain("a.b.klant.be"), "klant.be");
+    }
+}

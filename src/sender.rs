@@ -1,0 +1,328 @@
+//! Who sent a message, and what spamfilt knows about them: the user's allow and block lists,
+//! honeypot recipients, the first untrusted relay of the `Received:` chain, its record in the
+//! reputation database, known correspondents, and (when turned on) live DNS answers.
+//!
+//! The facts gathered here are what the `sender` family of rules looks at; the allow and block
+//! lists decide before any rule runs. Nothing here knows about paths or flags: the caller hands
+//! in the settings, a reputation lookup and the current time.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::dns::{self, Answer, QType, Query};
+use crate::lists::{self, AddressList, Entry};
+use crate::message::Message;
+use crate::received::{self, Networks, Rdns, Relay};
+use crate::store::reputation::{Cached, DnsAnswers, ReputationLookup};
+
+/// DNS checks (off unless the config file has a `dns` table).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSettings {
+    /// The resolver to ask, `IP:PORT` (a local caching resolver is best).
+    pub resolver: SocketAddr,
+    /// The most a message waits for all its DNS answers together.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// DNS blocklist zones for the sending IP (`zen.spamhaus.org`).
+    #[serde(default)]
+    pub dnsbl: Vec<String>,
+    /// URI blocklist zones for link domains (`multi.uribl.com`, `dbl.spamhaus.org`).
+    #[serde(default)]
+    pub uribl: Vec<String>,
+    /// Look up the reverse-DNS name when the Received header does not record it.
+    #[serde(default = "yes")]
+    pub ptr: bool,
+}
+
+fn default_timeout() -> u64 {
+    1500
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Everything sender checks need from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct SenderSettings {
+    pub trusted: Networks,
+    pub allow: AddressList,
+    pub block: AddressList,
+    pub honeypots: AddressList,
+    /// An allow entry counts only when the user's server authenticated the sender's domain.
+    pub allow_requires_auth: bool,
+    /// The authserv-id of the user's own server in `Authentication-Results:`.
+    pub authserv_id: Option<String>,
+    /// IP records fade to nothing this many days after the last spam.
+    pub ip_expire_days: u32,
+    pub dns: Option<DnsSettings>,
+}
+
+/// At most this many link domains are checked against URI blocklists per message.
+const MAX_URIBL_DOMAINS: usize = 10;
+
+/// What the user's lists say about a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListVerdict {
+    Allow { entry: Entry, address: String },
+    Block { entry: Entry, address: String },
+}
+
+/// The allow/block decision: the most specific matching entry of either list wins, the allow
+/// list on a tie. With `allow_requires_auth`, an allow entry counts only when the user's server
+/// says DKIM or SPF passed for the matched address's domain.
+pub fn list_verdict(msg: &Message, s: &SenderSettings) -> Option<ListVerdict> {
+    if s.allow.is_empty() && s.block.is_empty() {
+        return None;
+    }
+    let senders = lists::senders(msg);
+    let allow = s.allow.best_match(&senders).filter(|(_, addr)| {
+        !s.allow_requires_auth || {
+            let domain = addr.rsplit_once('@').map_or("", |(_, d)| d);
+            s.authserv_id.as_deref().is_some_and(|id| lists::authenticated(msg, id, domain))
+        }
+    });
+    let block = s.block.best_match(&senders);
+    match (allow, block) {
+        (Some((a, addr)), Some((b, _))) if a.specificity() >= b.specificity() => {
+            Some(ListVerdict::Allow { entry: a.clone(), address: addr })
+        }
+        (Some((a, addr)), None) => Some(ListVerdict::Allow { entry: a.clone(), address: addr }),
+        (_, Some((b, addr))) => Some(ListVerdict::Block { entry: b.clone(), address: addr }),
+        (None, None) => None,
+    }
+}
+
+/// What the sender rules look at.
+#[derive(Debug, Clone, Default)]
+pub struct SenderFacts {
+    /// What the allow and block lists say.
+    pub list: Option<ListVerdict>,
+    /// The honeypot recipient the message was sent to.
+    pub honeypot: Option<String>,
+    /// The first untrusted relay.
+    pub relay: Option<Relay>,
+    /// Its reverse-DNS name: as the Received header recorded it, or from a live lookup.
+    pub rdns: Option<Rdns>,
+    /// How strongly the reputation database marks the relay as a spam source (0..1).
+    pub ip_weight: f64,
+    /// DNS blocklists that list the relay.
+    pub dnsbl: Vec<String>,
+    /// Link domains listed by a URI blocklist, with the zone.
+    pub uribl: Vec<(String, String)>,
+    /// The From address is someone the user wrote to.
+    pub known_correspondent: bool,
+    /// Answers from live DNS this run, for the caller to cache.
+    pub new_dns: DnsAnswers,
+}
+
+/// Gathers the facts. `link_domains` are the registrable domains of the message's links (for
+/// URI blocklists); `now` is Unix seconds.
+pub fn gather(
+    msg: &Message,
+    link_domains: &[String],
+    s: &SenderSettings,
+    rep: Option<&dyn ReputationLookup>,
+    now: u64,
+) -> SenderFacts {
+    let mut f = SenderFacts::default();
+    if !s.honeypots.is_empty() {
+        f.honeypot = s.honeypots.best_match(&lists::recipients(msg)).map(|(_, a)| a);
+    }
+    if let Some(rep) = rep {
+        if let Some(from) = msg.headers_named("from").next().and_then(|h| lists::addresses(&h.text).into_iter().next())
+        {
+            f.known_correspondent = rep.correspondent(&from).is_some();
+        }
+    }
+    f.relay = received::first_untrusted(msg, &s.trusted);
+    let record = match (&f.relay, rep) {
+        (Some(r), Some(rep)) => rep.ip(r.ip),
+        _ => None,
+    };
+    if let Some(rec) = &record {
+        f.ip_weight = rec.spam_weight(now, s.ip_expire_days);
+    }
+    f.rdns = f.relay.as_ref().map(|r| r.rdns.clone());
+
+    let Some(dns_settings) = &s.dns else { return f };
+    // Cached answers first; what is missing or expired goes into one batch of queries.
+    enum Pending {
+        Ptr(IpAddr),
+        Dnsbl(IpAddr, String),
+        Uribl(String, String),
+    }
+    let mut queries = Vec::new();
+    let mut pending = Vec::new();
+    if let Some(relay) = &f.relay {
+        let ip = relay.ip;
+        if dns_settings.ptr && relay.rdns == Rdns::NotRecorded {
+            match record.as_ref().and_then(|r| r.ptr.as_ref()).filter(|c| c.expires > now) {
+                Some(c) => f.rdns = Some(c.value.clone().map_or(Rdns::Missing, Rdns::Name)),
+                None => {
+                    queries.push(Query { name: received::ptr_name(ip), qtype: QType::Ptr });
+                    pending.push(Pending::Ptr(ip));
+                }
+            }
+        }
+        for zone in &dns_settings.dnsbl {
+            let cached = record
+                .as_ref()
+                .and_then(|r| r.dnsbl.iter().find(|(z, c)| z == zone && c.expires > now).map(|(_, c)| c.value));
+            match cached {
+                Some(true) => f.dnsbl.push(zone.clone()),
+                Some(false) => {}
+                None => {
+                    queries.push(Query { name: format!("{}.{zone}", received::reversed(ip)), qtype: QType::A });
+                    pending.push(Pending::Dnsbl(ip, zone.clone()));
+                }
+            }
+        }
+    }
+    for domain in link_domains.iter().take(MAX_URIBL_DOMAINS) {
+        let cached = rep.and_then(|r| r.domain(domain));
+        for zone in &dns_settings.uribl {
+            let hit = cached
+                .as_ref()
+                .and_then(|d| d.uribl.iter().find(|(z, c)| z == zone && c.expires > now).map(|(_, c)| c.value));
+            match hit {
+                Some(true) => f.uribl.push((domain.clone(), zone.clone())),
+                Some(false) => {}
+                None => {
+                    queries.push(Query { name: format!("{domain}.{zone}"), qtype: QType::A });
+                    pending.push(Pending::Uribl(domain.clone(), zone.clone()));
+                }
+            }
+        }
+    }
+    if queries.is_empty() {
+        return f;
+    }
+    let answers = dns::resolve(dns_settings.resolver, &queries, Duration::from_millis(dns_settings.timeout_ms));
+    for (p, a) in pending.into_iter().zip(answers) {
+        match p {
+            Pending::Ptr(ip) => {
+                let (value, ttl) = match a {
+                    Answer::Ptr { names, ttl } => (names.into_iter().next(), ttl),
+                    Answer::Empty { ttl } => (None, ttl),
+                    _ => continue,
+                };
+                f.rdns = Some(value.clone().map_or(Rdns::Missing, Rdns::Name));
+                f.new_dns.ptr.push((ip, Cached { value, expires: now + ttl as u64 }));
+            }
+            Pending::Dnsbl(ip, zone) => {
+                let Some((listed, ttl)) = listed(&a) else { continue };
+                if listed {
+                    f.dnsbl.push(zone.clone());
+                }
+                f.new_dns.dnsbl.push((ip, zone, Cached { value: listed, expires: now + ttl as u64 }));
+            }
+            Pending::Uribl(domain, zone) => {
+                let Some((listed, ttl)) = listed(&a) else { continue };
+                if listed {
+                    f.uribl.push((domain.clone(), zone.clone()));
+                }
+                f.new_dns.uribl.push((domain, zone, Cached { value: listed, expires: now + ttl as u64 }));
+            }
+        }
+    }
+    f
+}
+
+/// A blocklist answer: listed (an address in 127.0.0.0/8) or not (no such name), with its TTL.
+/// `None` when it is no answer: a failure, or only the lists' error codes (127.0.0.1 and
+/// 127.255.255.x, which Spamhaus and URIBL return for refused or over-quota queries).
+fn listed(a: &Answer) -> Option<(bool, u32)> {
+    match a {
+        Answer::Empty { ttl } => Some((false, *ttl)),
+        Answer::A { addrs, ttl } => {
+            let real = addrs.iter().any(|ip| {
+                let o = ip.octets();
+                o[0] == 127 && !(o[1] == 255 && o[2] == 255) && ip.octets() != [127, 0, 0, 1]
+            });
+            real.then_some((true, *ttl))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a HELO name does not fit the relay: an address literal other than the relay's own,
+/// or a host name whose domain differs from the reverse-DNS name's.
+pub fn helo_mismatch(relay: &Relay, rdns: Option<&Rdns>) -> bool {
+    let Some(helo) = relay.helo.as_deref() else { return false };
+    if let Some(ip) = received::helo_ip(helo) {
+        return ip != relay.ip;
+    }
+    match rdns {
+        Some(Rdns::Name(name)) if helo.contains('.') => received::base_domain(helo) != received::base_domain(name),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SenderSettings {
+        SenderSettings {
+            allow: AddressList::parse("jan@klant.be\n*.school.be\n").unwrap(),
+            block: AddressList::parse("@klant.be\nspam@school.be\n").unwrap(),
+            ip_expire_days: 30,
+            ..Default::default()
+        }
+    }
+
+    fn msg(from: &str) -> Vec<u8> {
+        format!("From: {from}\nSubject: x\n\nhi\n").into_bytes()
+    }
+
+    #[test]
+    fn most_specific_entry_wins() {
+        let s = settings();
+        let v = |from: &str| list_verdict(&Message::parse(&msg(from), 1 << 20), &s);
+        assert!(matches!(v("Jan <jan@klant.be>"), Some(ListVerdict::Allow { .. })));
+        assert!(matches!(v("piet@klant.be"), Some(ListVerdict::Block { .. })));
+        assert!(matches!(v("juf@lager.school.be"), Some(ListVerdict::Allow { .. })));
+        assert!(matches!(v("spam@school.be"), Some(ListVerdict::Block { .. })));
+        assert_eq!(v("x@elders.be"), None);
+    }
+
+    #[test]
+    fn allow_can_require_authentication() {
+        let mut s = settings();
+        s.allow_requires_auth = true;
+        s.authserv_id = Some("mx.mijn.be".into());
+        let forged = msg("jan@klant.be");
+        assert!(matches!(list_verdict(&Message::parse(&forged, 1 << 20), &s), Some(ListVerdict::Block { .. })));
+        let real = b"Authentication-Results: mx.mijn.be; dkim=pass header.d=klant.be\nFrom: jan@klant.be\n\nhi\n";
+        assert!(matches!(list_verdict(&Message::parse(real, 1 << 20), &s), Some(ListVerdict::Allow { .. })));
+    }
+
+    #[test]
+    fn blocklist_answers() {
+        assert_eq!(listed(&Answer::Empty { ttl: 60 }), Some((false, 60)));
+        let a = |o: [u8; 4]| Answer::A { addrs: vec![o.into()], ttl: 300 };
+        assert_eq!(listed(&a([127, 0, 0, 2])), Some((true, 300)));
+        assert_eq!(listed(&a([127, 255, 255, 254])), None);
+        assert_eq!(listed(&a([127, 0, 0, 1])), None);
+        assert_eq!(listed(&Answer::Failed("timed out".into())), None);
+    }
+
+    #[test]
+    fn helo_checks() {
+        let r = |helo: &str| Relay {
+            ip: received::v4(203, 0, 113, 5),
+            helo: Some(helo.into()),
+            rdns: Rdns::Name("mail.klant.be".into()),
+            authenticated: false,
+        };
+        let rd = Rdns::Name("mail.klant.be".into());
+        assert!(!helo_mismatch(&r("smtp.klant.be"), Some(&rd)));
+        assert!(helo_mismatch(&r("mail.bank.example"), Some(&rd)));
+        assert!(!helo_mismatch(&r("[203.0.113.5]"), Some(&rd)));
+        assert!(helo_mismatch(&r("[192.0.2.1]"), Some(&rd)));
+    }
+}

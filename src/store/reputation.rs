@@ -1,0 +1,516 @@
+//! The reputation database, `reputation.db` beside the token database: what spamfilt has
+//! learned about senders.
+//!
+//! - IP addresses: first and last seen, when the last spam came, how many messages from it were
+//!   learned as spam and as ham, honeypot hits, whether the user listed it by hand, and cached
+//!   DNS answers (reverse name, DNS blocklists) with their expiry.
+//! - Link domains: cached URI blocklist answers.
+//! - Known correspondents: the people the user wrote to (from `train --ham` of sent mail).
+//!
+//! Layout (little-endian), chosen so a filter run reads only what it looks up:
+//! ```text
+//! 0   8  magic "SPFREP01"
+//! 8   4  record count N
+//! 12  4  reserved (0)
+//! 16  8  checksum (FNV-1a 64) of everything after the header
+//! 24  N × 24  index: key (16 bytes), offset (u32), length (u32), sorted by key
+//! ..  records: each a bincode 2 encoding of `Record` at its offset in the blob
+//! ```
+//! Keys: an IP address is its 16-byte IPv6 form (IPv4 mapped); a domain or an address is the
+//! first 16 bytes of SHA-256 of `domain:NAME` / `addr:ADDRESS`. The filter maps the file and
+//! binary-searches the index (cost independent of the size); writers hold the database
+//! directory's lock, read and verify everything, and replace the file atomically like the token
+//! database. bincode 2.0.1 (pinned, serde-free) encodes the variable-length records.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest as _, Sha256};
+
+use crate::received;
+
+const MAGIC: &[u8; 8] = b"SPFREP01";
+const HEADER: usize = 24;
+const INDEX: usize = 24;
+pub const FILE: &str = "reputation.db";
+
+/// A cached DNS answer and when it expires (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Cached<T> {
+    pub value: T,
+    pub expires: u64,
+}
+
+/// What is known about one IP address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct IpRecord {
+    pub first_seen: u64,
+    pub last_seen: u64,
+    /// When a message from it was last learned as spam or hit a honeypot (0: never).
+    pub last_spam: u64,
+    pub spam: u32,
+    pub ham: u32,
+    pub honeypot: u32,
+    /// Added by hand (`spamfilt ip add`): a spam source until removed.
+    pub manual: bool,
+    /// The reverse-DNS name (`None`: there is none), when looked up.
+    pub ptr: Option<Cached<Option<String>>>,
+    /// DNS blocklist answers by zone: listed or not.
+    pub dnsbl: Vec<(String, Cached<bool>)>,
+}
+
+impl IpRecord {
+    /// How strongly the record marks a spam source, from 0 (not at all) to 1: grows with the
+    /// evidence (spam, and honeypot hits counting triple, minus ham) and fades linearly to zero
+    /// `expire_days` after the last spam. Manual entries count fully.
+    pub fn spam_weight(&self, now: u64, expire_days: u32) -> f64 {
+        if self.manual {
+            return 1.0;
+        }
+        let evidence = self.spam as f64 + 3.0 * self.honeypot as f64 - self.ham as f64;
+        if evidence <= 0.0 || self.last_spam == 0 {
+            return 0.0;
+        }
+        let age_days = now.saturating_sub(self.last_spam) as f64 / 86_400.0;
+        let fade = 1.0 - age_days / expire_days.max(1) as f64;
+        if fade <= 0.0 {
+            return 0.0;
+        }
+        (evidence / 3.0).min(1.0) * fade
+    }
+
+    /// Whether anything in the record is still worth keeping at `now`.
+    fn alive(&self, now: u64, expire_days: u32) -> bool {
+        let horizon = expire_days as u64 * 86_400;
+        self.manual
+            || (self.last_spam > 0 && now.saturating_sub(self.last_spam) < horizon)
+            || (self.ham > 0 && now.saturating_sub(self.last_seen) < horizon)
+            || self.ptr.as_ref().is_some_and(|c| c.expires > now)
+            || self.dnsbl.iter().any(|(_, c)| c.expires > now)
+    }
+}
+
+/// Cached URI blocklist answers for one link domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct DomainRecord {
+    pub domain: String,
+    pub uribl: Vec<(String, Cached<bool>)>,
+}
+
+/// Someone the user wrote to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Correspondent {
+    pub address: String,
+    pub messages: u32,
+    pub last: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum Record {
+    Ip(IpRecord),
+    Domain(DomainRecord),
+    Correspondent(Correspondent),
+}
+
+pub type Key = [u8; 16];
+
+fn hashed(prefix: &str, name: &str) -> Key {
+    let mut h = Sha256::new();
+    h.update(prefix.as_bytes());
+    h.update(name.to_ascii_lowercase().as_bytes());
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&h.finalize()[..16]);
+    k
+}
+
+pub fn domain_key(domain: &str) -> Key {
+    hashed("domain:", domain)
+}
+
+pub fn address_key(addr: &str) -> Key {
+    hashed("addr:", addr)
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ 1 << 20 }>()
+}
+
+fn checksum(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Read access by key, as scoring needs it.
+pub trait ReputationLookup: Sync {
+    fn get(&self, key: &Key) -> Option<Record>;
+
+    fn ip(&self, ip: IpAddr) -> Option<IpRecord> {
+        match self.get(&received::key(ip)) {
+            Some(Record::Ip(r)) => Some(r),
+            _ => None,
+        }
+    }
+    fn domain(&self, domain: &str) -> Option<DomainRecord> {
+        match self.get(&domain_key(domain)) {
+            Some(Record::Domain(r)) => Some(r),
+            _ => None,
+        }
+    }
+    fn correspondent(&self, addr: &str) -> Option<Correspondent> {
+        match self.get(&address_key(addr)) {
+            Some(Record::Correspondent(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A mapped `reputation.db`: the header is checked at open, each record when it is read.
+pub struct Reader {
+    map: memmap2::Mmap,
+    count: usize,
+}
+
+impl Reader {
+    /// `Ok(None)` when there is no file yet.
+    pub fn open(dir: &Path) -> Result<Option<Reader>> {
+        let path = dir.join(FILE);
+        let Some(map) = super::map_file(&path, "reputation database")? else { return Ok(None) };
+        let count =
+            parse_header(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))?;
+        Ok(Some(Reader { map, count }))
+    }
+
+    fn index_entry(&self, i: usize) -> (Key, usize, usize) {
+        let at = HEADER + i * INDEX;
+        let e = &self.map[at..at + INDEX];
+        let mut k = [0u8; 16];
+        k.copy_from_slice(&e[..16]);
+        let off = u32::from_le_bytes(e[16..20].try_into().unwrap()) as usize;
+        let len = u32::from_le_bytes(e[20..24].try_into().unwrap()) as usize;
+        (k, off, len)
+    }
+
+    fn blob(&self) -> &[u8] {
+        &self.map[HEADER + self.count * INDEX..]
+    }
+
+    fn decode(&self, off: usize, len: usize) -> Option<Record> {
+        let bytes = self.blob().get(off..off.checked_add(len)?)?;
+        bincode::decode_from_slice(bytes, config()).ok().map(|(r, _)| r)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl ReputationLookup for Reader {
+    fn get(&self, key: &Key) -> Option<Record> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (k, off, len) = self.index_entry(mid);
+            match k.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return self.decode(off, len),
+            }
+        }
+        None
+    }
+}
+
+/// Checks the header and that the index fits; returns the record count.
+fn parse_header(file: &[u8]) -> Result<usize> {
+    if file.len() < HEADER || &file[..8] != MAGIC {
+        bail!("not a spamfilt reputation database (bad magic)");
+    }
+    let count = u32::from_le_bytes(file[8..12].try_into().unwrap()) as usize;
+    if HEADER + count * INDEX > file.len() {
+        bail!("truncated: {count} records do not fit in {} bytes", file.len());
+    }
+    Ok(count)
+}
+
+/// The whole database in memory, for writers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reputation {
+    pub records: BTreeMap<Key, Record>,
+}
+
+impl ReputationLookup for Reputation {
+    fn get(&self, key: &Key) -> Option<Record> {
+        self.records.get(key).cloned()
+    }
+}
+
+impl Reputation {
+    /// Reads and verifies the file (checksum and every record). Empty when there is none.
+    pub fn load(dir: &Path) -> Result<Reputation> {
+        let path = dir.join(FILE);
+        let Some(map) = super::map_file(&path, "reputation database")? else { return Ok(Reputation::default()) };
+        Reputation::decode(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))
+    }
+
+    fn decode(file: &[u8]) -> Result<Reputation> {
+        let count = parse_header(file)?;
+        let stored = u64::from_le_bytes(file[16..24].try_into().unwrap());
+        if checksum(&file[HEADER..]) != stored {
+            bail!("checksum mismatch");
+        }
+        let blob = &file[HEADER + count * INDEX..];
+        let mut records = BTreeMap::new();
+        for i in 0..count {
+            let e = &file[HEADER + i * INDEX..HEADER + (i + 1) * INDEX];
+            let mut k = [0u8; 16];
+            k.copy_from_slice(&e[..16]);
+            let off = u32::from_le_bytes(e[16..20].try_into().unwrap()) as usize;
+            let len = u32::from_le_bytes(e[20..24].try_into().unwrap()) as usize;
+            let bytes = off.checked_add(len).and_then(|end| blob.get(off..end)).context("record out of bounds")?;
+            let (r, _): (Record, usize) = bincode::decode_from_slice(bytes, config()).context("undecodable record")?;
+            records.insert(k, r);
+        }
+        Ok(Reputation { records })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut blob = Vec::new();
+        let mut index = Vec::with_capacity(self.records.len() * INDEX);
+        for (k, r) in &self.records {
+            let bytes = bincode::encode_to_vec(r, config()).expect("records encode");
+            index.extend_from_slice(k);
+            index.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            index.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            blob.extend_from_slice(&bytes);
+        }
+        let mut out = Vec::with_capacity(HEADER + index.len() + blob.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.records.len() as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let mut body = index;
+        body.extend_from_slice(&blob);
+        out.extend_from_slice(&checksum(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Writes the database atomically. The caller holds the directory's lock.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        super::write_atomic(dir, FILE, &self.encode())
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(FILE)
+    }
+
+    /// The record of an address, created empty if new.
+    pub fn ip_mut(&mut self, ip: IpAddr, now: u64) -> &mut IpRecord {
+        let rec = self
+            .records
+            .entry(received::key(ip))
+            .or_insert_with(|| Record::Ip(IpRecord { first_seen: now, ..IpRecord::default() }));
+        if !matches!(rec, Record::Ip(_)) {
+            *rec = Record::Ip(IpRecord { first_seen: now, ..IpRecord::default() });
+        }
+        match rec {
+            Record::Ip(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Counts a learned message from `ip`: `delta` +1 when learned, -1 when unlearned.
+    pub fn count_learned(&mut self, ip: IpAddr, spam: bool, delta: i32, now: u64) {
+        let r = self.ip_mut(ip, now);
+        r.last_seen = now;
+        let field = if spam { &mut r.spam } else { &mut r.ham };
+        *field = field.saturating_add_signed(delta);
+        if spam && delta > 0 {
+            r.last_spam = now;
+        }
+    }
+
+    /// Records a honeypot hit from `ip`.
+    pub fn honeypot_hit(&mut self, ip: IpAddr, now: u64) {
+        let r = self.ip_mut(ip, now);
+        r.honeypot = r.honeypot.saturating_add(1);
+        r.last_seen = now;
+        r.last_spam = now;
+    }
+
+    /// Records that the user wrote to `addr`.
+    pub fn add_correspondent(&mut self, addr: &str, now: u64) {
+        let rec = self.records.entry(address_key(addr)).or_insert_with(|| {
+            Record::Correspondent(Correspondent { address: addr.to_ascii_lowercase(), ..Default::default() })
+        });
+        if let Record::Correspondent(c) = rec {
+            c.messages = c.messages.saturating_add(1);
+            c.last = now;
+        }
+    }
+
+    /// Merges DNS answers learned by a filter run into the cache.
+    pub fn merge_dns(&mut self, answers: &DnsAnswers, now: u64) {
+        for (ip, ptr) in &answers.ptr {
+            let r = self.ip_mut(*ip, now);
+            r.ptr = Some(ptr.clone());
+        }
+        for (ip, zone, c) in &answers.dnsbl {
+            let r = self.ip_mut(*ip, now);
+            r.dnsbl.retain(|(z, _)| z != zone);
+            r.dnsbl.push((zone.clone(), c.clone()));
+        }
+        for (domain, zone, c) in &answers.uribl {
+            let rec = self
+                .records
+                .entry(domain_key(domain))
+                .or_insert_with(|| Record::Domain(DomainRecord { domain: domain.clone(), uribl: Vec::new() }));
+            if let Record::Domain(d) = rec {
+                d.uribl.retain(|(z, _)| z != zone);
+                d.uribl.push((zone.clone(), c.clone()));
+            }
+        }
+    }
+
+    /// Drops IP records with nothing left worth keeping (no spam within `expire_days`, no
+    /// recent ham, no live cache entry, not manual), expired cache entries and expired domain
+    /// records. Correspondents are kept. Returns how many records were dropped.
+    pub fn expire(&mut self, now: u64, expire_days: u32) -> usize {
+        let before = self.records.len();
+        self.records.retain(|_, r| match r {
+            Record::Ip(ip) => {
+                ip.dnsbl.retain(|(_, c)| c.expires > now);
+                if ip.ptr.as_ref().is_some_and(|c| c.expires <= now) {
+                    ip.ptr = None;
+                }
+                ip.alive(now, expire_days)
+            }
+            Record::Domain(d) => {
+                d.uribl.retain(|(_, c)| c.expires > now);
+                !d.uribl.is_empty()
+            }
+            Record::Correspondent(_) => true,
+        });
+        before - self.records.len()
+    }
+
+    /// Every IP record with its address.
+    pub fn ips(&self) -> impl Iterator<Item = (IpAddr, &IpRecord)> {
+        self.records.iter().filter_map(|(k, r)| match r {
+            Record::Ip(ip) => Some((received::from_key(*k), ip)),
+            _ => None,
+        })
+    }
+
+    pub fn correspondents(&self) -> impl Iterator<Item = &Correspondent> {
+        self.records.values().filter_map(|r| match r {
+            Record::Correspondent(c) => Some(c),
+            _ => None,
+        })
+    }
+}
+
+/// DNS answers a filter run obtained, to be cached.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsAnswers {
+    pub ptr: Vec<(IpAddr, Cached<Option<String>>)>,
+    pub dnsbl: Vec<(IpAddr, String, Cached<bool>)>,
+    pub uribl: Vec<(String, String, Cached<bool>)>,
+}
+
+impl DnsAnswers {
+    pub fn is_empty(&self) -> bool {
+        self.ptr.is_empty() && self.dnsbl.is_empty() && self.uribl.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::received::v4;
+
+    #[test]
+    fn round_trip_and_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rep = Reputation::default();
+        for i in 0..1000u32 {
+            rep.count_learned(v4(10, (i >> 8) as u8, i as u8, 1), true, 1, 1_000_000);
+        }
+        rep.honeypot_hit("2001:db8::1".parse().unwrap(), 1_000_000);
+        rep.add_correspondent("Jan@Klant.be", 1_000_000);
+        rep.merge_dns(
+            &DnsAnswers {
+                uribl: vec![(
+                    "evil.example".into(),
+                    "multi.uribl.example".into(),
+                    Cached { value: true, expires: 2_000_000 },
+                )],
+                ..Default::default()
+            },
+            1_000_000,
+        );
+        rep.save(dir.path()).unwrap();
+        let back = Reputation::load(dir.path()).unwrap();
+        assert_eq!(back, rep);
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        assert_eq!(r.len(), 1003);
+        assert_eq!(r.ip(v4(10, 3, 5, 1)).unwrap().spam, 1);
+        assert!(r.ip(v4(10, 9, 9, 9)).is_none());
+        assert_eq!(r.ip("2001:db8::1".parse().unwrap()).unwrap().honeypot, 1);
+        assert_eq!(r.correspondent("jan@klant.be").unwrap().messages, 1);
+        assert!(r.domain("evil.example").unwrap().uribl[0].1.value);
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rep = Reputation::default();
+        rep.count_learned(v4(192, 0, 2, 1), true, 1, 5);
+        rep.save(dir.path()).unwrap();
+        let path = dir.path().join(FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Reputation::load(dir.path()).unwrap_err().to_string().contains("corrupt"));
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(Reader::open(dir.path()).is_err());
+    }
+
+    #[test]
+    fn weight_grows_and_fades() {
+        let day = 86_400;
+        let mut r = IpRecord { spam: 1, last_spam: 100 * day, ..Default::default() };
+        let w1 = r.spam_weight(100 * day, 30);
+        r.spam = 3;
+        let w3 = r.spam_weight(100 * day, 30);
+        assert!(w1 > 0.0 && w3 > w1 && w3 <= 1.0);
+        assert!(r.spam_weight(115 * day, 30) < w3);
+        assert_eq!(r.spam_weight(131 * day, 30), 0.0);
+        r.ham = 5;
+        assert_eq!(r.spam_weight(100 * day, 30), 0.0);
+    }
+
+    #[test]
+    fn expiry() {
+        let day = 86_400;
+        let mut rep = Reputation::default();
+        rep.count_learned(v4(192, 0, 2, 1), true, 1, day);
+        rep.count_learned(v4(192, 0, 2, 2), true, 1, 40 * day);
+        rep.ip_mut(v4(192, 0, 2, 3), day).manual = true;
+        rep.add_correspondent("jan@klant.be", day);
+        assert_eq!(rep.expire(45 * day, 30), 1);
+        assert!(rep.ip(v4(192, 0, 2, 1)).is_none());
+        assert!(rep.ip(v4(192, 0, 2, 2)).is_some());
+        assert!(rep.ip(v4(192, 0, 2, 3)).is_some());
+    }
+}

@@ -1,0 +1,443 @@
+//! Sender checks with the real binary: allow and block lists (and `spamfilt list`), allow
+//! entries that require authentication, honeypots (spam, queued for learning, IP recorded),
+//! training feeding the IP reputation database and known correspondents (`spamfilt ip`), and
+//! DNS blocklists and reverse lookups against a DNS server this test runs on a loopback port.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    db: PathBuf,
+    config: PathBuf,
+}
+
+impl Env {
+    fn new(config: &str) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("db");
+        let config_path = tmp.path().join("conf").join("config.toml");
+        fs::create_dir_all(config_path.parent().unwrap()).unwrap();
+        fs::write(&config_path, config).unwrap();
+        Env { _tmp: tmp, db, config: config_path }
+    }
+
+    fn dir(&self) -> &Path {
+        self._tmp.path()
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spamfilt"))
+            .env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .env("HOME", "/nonexistent-home")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut sin = child.stdin.take().unwrap();
+        let data = stdin.to_vec();
+        let w = std::thread::spawn(move || {
+            let _ = sin.write_all(&data);
+        });
+        let out = child.wait_with_output().unwrap();
+        w.join().unwrap();
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args, b"");
+        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Filters a message; returns its X-Spam-Status value and the whole output.
+    fn filter(&self, msg: &str) -> (String, String) {
+        let o = self.run(&[], msg.as_bytes());
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let status = out
+            .lines()
+            .skip_while(|l| !l.starts_with("X-Spam-Status:"))
+            .take_while(|l| !l.is_empty())
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || l.starts_with('\t') || l.starts_with(' '))
+            .map(|(_, l)| l.trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim_start_matches("X-Spam-Status:")
+            .trim()
+            .to_string();
+        assert!(!status.is_empty(), "no X-Spam-Status in\n{out}\nstderr: {}", String::from_utf8_lossy(&o.stderr));
+        (status, out)
+    }
+}
+
+fn tests_of(status: &str) -> Vec<String> {
+    // Folded lists continue after a comma: join them back.
+    let rest = status.split("tests=").nth(1).unwrap().replace(", ", ",");
+    let t = rest.split_whitespace().next().unwrap();
+    t.split(',').map(str::to_string).collect()
+}
+
+fn msg(headers: &str, body: &str) -> String {
+    format!(
+        "{headers}Subject: a note\nDate: Mon, 23 Nov 2026 10:00:00 +0100\nMessage-ID: <{}@test>\n\n{body}\n",
+        body.len() * 7 + headers.len()
+    )
+}
+
+fn received(helo: &str, rdns: &str, ip: &str) -> String {
+    format!("Received: from {helo} ({rdns} [{ip}]) by mx.mijndomein.be (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\n")
+}
+
+#[test]
+fn allow_and_block_lists_override_everything() {
+    let env = Env::new("");
+    // An allowed sender with a spammy body is ham; a blocked domain with a plain body is spam.
+    let out = env.ok(&["list", "allow", "add", "vriend@klant.be", "*.school.be"]);
+    assert!(out.contains("added 2 entries"), "{out}");
+    env.ok(&["list", "block", "add", "@spammer.example"]);
+    let o = env.run(&["list", "allow", "add", "vriend@klant.be"], b"");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already in the allow list"));
+    assert_eq!(env.ok(&["list", "allow", "show"]), "vriend@klant.be\n*.school.be\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(env.config.parent().unwrap().join("allow.txt")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "a new list is private to its user");
+
+    let spammy = "VIAGRA CHEAP PILLS!!! Click here http://192.0.2.1/buy now, 100% FREE, act now!";
+    let (status, _) = env.filter(&msg("From: vriend@klant.be\nTo: ik@mijndomein.be\n", spammy));
+    assert!(status.starts_with("No, score=-100"), "{status}");
+    assert_eq!(tests_of(&status), vec!["ALLOWLIST"]);
+    let (status, _) = env.filter(&msg("From: juf@lager.school.be\n", spammy));
+    assert_eq!(tests_of(&status), vec!["ALLOWLIST"]);
+    let (status, out) = env.filter(&msg("From: Verkoop <info@spammer.example>\n", "See you at the meeting."));
+    assert!(status.starts_with("Yes, score=100"), "{status}");
+    assert_eq!(tests_of(&status), vec!["BLOCKLIST"]);
+    assert!(out.contains("X-Spam-Flag: YES"));
+    // The envelope sender counts too.
+    let (status, _) = env.filter(&msg("Return-Path: <bounce@spammer.example>\nFrom: a@b.example\n", "hi"));
+    assert_eq!(tests_of(&status), vec!["BLOCKLIST"]);
+
+    // Removing works and keeps the user's comments.
+    let allow = env.config.parent().unwrap().join("allow.txt");
+    let text = fs::read_to_string(&allow).unwrap();
+    fs::write(&allow, format!("# my friends\n{text}")).unwrap();
+    env.ok(&["list", "allow", "remove", "*.school.be"]);
+    assert_eq!(fs::read_to_string(&allow).unwrap(), "# my friends\nvriend@klant.be\n");
+    let (status, _) = env.filter(&msg("From: juf@lager.school.be\n", spammy));
+    assert!(!tests_of(&status).contains(&"ALLOWLIST".to_string()));
+
+    // A malformed line: `list show` names it; the filter passes mail through, unchanged.
+    fs::write(&allow, "vriend@klant.be\nthis is not an address\n").unwrap();
+    let o = env.run(&["list", "allow", "show"], b"");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("allow.txt") && err.contains("line 2"), "{err}");
+    let m = msg("From: x@y.example\n", "hello");
+    let o = env.run(&[], m.as_bytes());
+    assert!(o.status.success());
+    assert_eq!(o.stdout, m.as_bytes());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 2"));
+    // And a bad entry on the command line changes nothing.
+    let o = env.run(&["list", "block", "add", "not-an-entry"], b"");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an address"));
+}
+
+#[test]
+fn allow_entries_can_require_authentication() {
+    let env = Env::new("allow_requires_auth = true\nauthserv_id = \"mx.mijndomein.be\"\n");
+    env.ok(&["list", "allow", "add", "@bank.example"]);
+    let forged = msg("From: service@bank.example\n", "Please confirm your account.");
+    let (status, _) = env.filter(&forged);
+    assert!(!tests_of(&status).contains(&"ALLOWLIST".to_string()), "{status}");
+    // A pass written by some other server is not believed.
+    let other =
+        msg("Authentication-Results: evil.example; dkim=pass header.d=bank.example\nFrom: service@bank.example\n", "x");
+    assert!(!tests_of(&env.filter(&other).0).contains(&"ALLOWLIST".to_string()));
+    let real = msg(
+        "Authentication-Results: mx.mijndomein.be; dkim=pass header.d=bank.example header.s=s1; spf=pass smtp.mailfrom=bounce@bank.example\nFrom: service@bank.example\n",
+        "Your statement is ready.",
+    );
+    assert_eq!(tests_of(&env.filter(&real).0), vec!["ALLOWLIST"]);
+}
+
+#[test]
+fn honeypots_are_spam_and_teach_the_databases() {
+    let env = Env::new("honeypots = [\"oud@mijndomein.be\", \"@lokaas.be\"]\n");
+    let m = format!(
+        "{}{}",
+        received("spambot", "unknown", "198.51.100.23"),
+        msg("From: someone@elsewhere.example\nTo: oud@mijndomein.be\n", "An ordinary looking note.")
+    );
+    let (status, out) = env.filter(&m);
+    assert!(status.starts_with("Yes,"), "{status}");
+    assert!(tests_of(&status).contains(&"HONEYPOT".to_string()));
+    assert!(out.contains("X-Spam-Flag: YES"));
+    // The sending IP is in the reputation database at once; the message waits in the queue.
+    let show = env.ok(&["ip", "show", "198.51.100.23"]);
+    assert!(show.contains("honeypot:     1 hits"), "{show}");
+    assert_eq!(fs::read_dir(env.db.join("queue")).unwrap().count(), 1);
+    // The next training run learns it as spam and empties the queue.
+    let o = env.run(&["train", "--queued"], b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("learned 1 queued messages"));
+    assert_eq!(fs::read_dir(env.db.join("queue")).unwrap().count(), 0);
+    assert!(env.ok(&["db", "stats"]).contains("0 ham, 1 spam"));
+    assert!(env.ok(&["ip", "show", "198.51.100.23"]).contains("learned:      1 spam, 0 ham"));
+    // Another message from that IP to an ordinary address now carries IP_SPAM_SOURCE.
+    let next = format!("{}{}", received("spambot", "unknown", "198.51.100.23"), msg("To: ik@mijndomein.be\n", "hello"));
+    assert!(tests_of(&env.filter(&next).0).contains(&"IP_SPAM_SOURCE".to_string()));
+    // A whole honeypot domain, via Delivered-To.
+    let (status, _) = env.filter(&msg("Delivered-To: wie@lokaas.be\n", "hello"));
+    assert!(tests_of(&status).contains(&"HONEYPOT".to_string()));
+}
+
+#[test]
+fn training_feeds_the_ip_database_and_correspondents() {
+    let env = Env::new("trusted_networks = [\"203.0.113.0/24\"]\n");
+    let junk = env.dir().join("junk");
+    let sent = env.dir().join("sent");
+    fs::create_dir_all(&junk).unwrap();
+    fs::create_dir_all(&sent).unwrap();
+    // Two spams relayed through the user's own MX (trusted) from 198.51.100.50.
+    for i in 0..2 {
+        let m = format!(
+            "{}{}{}",
+            received("mx-in", "mx.mijndomein.be", "203.0.113.2"),
+            received("bulk", "bulk.mailer.example", "198.51.100.50"),
+            msg("From: offers@mailer.example\n", &format!("Offer number {i} for you"))
+        );
+        fs::write(junk.join(format!("{i}.eml")), m).unwrap();
+    }
+    // Sent mail: written by the user's client, no Received chain.
+    fs::write(
+        sent.join("1.eml"),
+        msg(
+            "From: ik@mijndomein.be\nTo: Collega <collega@partner.example>\nCc: baas@partner.example\n",
+            "Hier is het verslag.",
+        ),
+    )
+    .unwrap();
+    let out = env.ok(&["train", "--spam", junk.to_str().unwrap(), "--ham", sent.to_str().unwrap()]);
+    assert!(out.contains("learned 1 ham and 2 spam"), "{out}");
+    let show = env.ok(&["ip", "show", "198.51.100.50"]);
+    assert!(show.contains("learned:      2 spam, 0 ham"), "{show}");
+    assert!(env.run(&["ip", "show", "203.0.113.2"], b"").status.code() == Some(1), "the trusted MX is not recorded");
+    let list = env.ok(&["ip", "list", "--spam"]);
+    assert!(list.starts_with("198.51.100.50\tspam=2\tham=0"), "{list}");
+
+    let from_bulk = format!(
+        "{}{}",
+        received("bulk", "bulk.mailer.example", "198.51.100.50"),
+        msg("From: x@mailer.example\n", "hi")
+    );
+    let (status, _) = env.filter(&from_bulk);
+    assert!(tests_of(&status).contains(&"IP_SPAM_SOURCE".to_string()), "{status}");
+    let from_colleague = msg("From: Collega <Collega@Partner.example>\n", "Dank je!");
+    let (status, _) = env.filter(&from_colleague);
+    assert!(tests_of(&status).contains(&"KNOWN_CORRESPONDENT".to_string()), "{status}");
+
+    // Moving one spam to ham takes its count back; forget takes the other.
+    let one = junk.join("0.eml");
+    env.ok(&["train", "--ham", one.to_str().unwrap()]);
+    assert!(env.ok(&["ip", "show", "198.51.100.50"]).contains("learned:      1 spam, 1 ham"));
+    env.ok(&["forget", junk.join("1.eml").to_str().unwrap()]);
+    assert!(env.ok(&["ip", "show", "198.51.100.50"]).contains("learned:      0 spam, 1 ham"));
+    let (status, _) = env.filter(&from_bulk);
+    assert!(!tests_of(&status).contains(&"IP_SPAM_SOURCE".to_string()), "{status}");
+
+    // By hand.
+    env.ok(&["ip", "add", "192.0.2.66", "2001:db8::66"]);
+    assert!(env.ok(&["ip", "show", "2001:db8::66"]).contains("manual:       yes"));
+    let (status, _) = env.filter(&format!("{}{}", received("x", "x.example", "IPv6:2001:db8::66"), msg("", "hi")));
+    assert!(tests_of(&status).contains(&"IP_SPAM_SOURCE".to_string()), "{status}");
+    env.ok(&["ip", "remove", "2001:db8::66"]);
+    assert_eq!(env.run(&["ip", "show", "2001:db8::66"], b"").status.code(), Some(1));
+    let o = env.run(&["ip", "add", "not-an-ip"], b"");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not an IPv4 or IPv6 address"));
+    let out = env.ok(&["ip", "expire"]);
+    assert!(out.contains("dropped 0 records"), "{out}");
+}
+
+#[test]
+fn check_report_shows_sender_hits() {
+    let env = Env::new("honeypots = [\"oud@mijndomein.be\"]\n");
+    let m = format!("{}{}", received("WIN-X", "unknown", "198.51.100.9"), msg("To: oud@mijndomein.be\n", "hi"));
+    let o = env.run(&["check", "--report", "-"], m.as_bytes());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("HONEYPOT") && out.contains("RDNS_NONE") && out.contains("HELO_NOT_FQDN"), "{out}");
+    // check changes nothing: no queue, no IP record.
+    assert!(!env.db.join("queue").exists());
+    assert_eq!(env.run(&["ip", "show", "198.51.100.9"], b"").status.code(), Some(1));
+}
+
+/// What the test DNS server answers for a name.
+#[derive(Clone)]
+enum Reply {
+    A([u8; 4], u32),
+    Ptr(&'static str),
+    NxDomain,
+    ServFail,
+    Silent,
+}
+
+/// A DNS server on a loopback port answering from a table; counts the questions per name.
+struct DnsServer {
+    addr: String,
+    asked: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl DnsServer {
+    fn start(table: HashMap<String, Reply>) -> DnsServer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap().to_string();
+        let asked = Arc::new(Mutex::new(HashMap::new()));
+        let counts = asked.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else { return };
+                let q = &buf[..n];
+                let (name, end) = read_name(q, 12);
+                *counts.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
+                let question = &q[12..end + 4];
+                let reply = table.get(&name).cloned().unwrap_or(Reply::NxDomain);
+                let (rcode, answer): (u8, Vec<u8>) = match reply {
+                    Reply::Silent => continue,
+                    Reply::ServFail => (2, vec![]),
+                    Reply::NxDomain => (3, vec![]),
+                    Reply::A(ip, ttl) => (0, rr(1, ttl, &ip)),
+                    Reply::Ptr(target) => {
+                        let mut data = Vec::new();
+                        for l in target.split('.') {
+                            data.push(l.len() as u8);
+                            data.extend_from_slice(l.as_bytes());
+                        }
+                        data.push(0);
+                        (0, rr(12, 3600, &data))
+                    }
+                };
+                let mut p = Vec::new();
+                p.extend_from_slice(&q[..2]);
+                p.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, u8::from(!answer.is_empty()), 0, 0, 0, 0]);
+                p.extend_from_slice(question);
+                p.extend_from_slice(&answer);
+                let _ = sock.send_to(&p, from);
+            }
+        });
+        DnsServer { addr, asked }
+    }
+
+    fn asked(&self, name: &str) -> u32 {
+        self.asked.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+fn rr(rtype: u16, ttl: u32, data: &[u8]) -> Vec<u8> {
+    let mut r = vec![0xc0, 12];
+    r.extend_from_slice(&rtype.to_be_bytes());
+    r.extend_from_slice(&[0, 1]);
+    r.extend_from_slice(&ttl.to_be_bytes());
+    r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    r.extend_from_slice(data);
+    r
+}
+
+fn read_name(q: &[u8], mut pos: usize) -> (String, usize) {
+    let mut labels = Vec::new();
+    while q[pos] != 0 {
+        let len = q[pos] as usize;
+        labels.push(String::from_utf8_lossy(&q[pos + 1..pos + 1 + len]).to_ascii_lowercase());
+        pos += 1 + len;
+    }
+    (labels.join("."), pos + 1)
+}
+
+fn exchange_received(name: &str, ip: &str) -> String {
+    format!("Received: from {name} ({ip}) by mx.mijndomein.be (Microsoft SMTP Server) id 15.2; Mon, 23 Nov 2026 10:00:00 +0100\n")
+}
+
+#[test]
+fn dns_blocklists_reverse_lookups_and_the_cache() {
+    let table: HashMap<String, Reply> = [
+        ("2.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
+        ("3.2.0.192.zen.test", Reply::NxDomain),
+        ("4.2.0.192.zen.test", Reply::Silent),
+        ("5.2.0.192.zen.test", Reply::ServFail),
+        ("6.2.0.192.zen.test", Reply::A([127, 255, 255, 254], 600)),
+        ("2.2.0.192.in-addr.arpa", Reply::Ptr("192-0-2-2.dyn.isp.test")),
+        ("3.2.0.192.in-addr.arpa", Reply::Ptr("mail.klant.test")),
+        ("bad-links.test.uribl.test", Reply::A([127, 0, 0, 2], 600)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let server = DnsServer::start(table);
+    let env = Env::new(&format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 400, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n",
+        server.addr
+    ));
+    let from = |ip: &str, body: &str| format!("{}{}", exchange_received("sender", ip), msg("", body));
+
+    // Listed: RCVD_IN_DNSBL; the reverse name, not in the Received line, was looked up: dynamic.
+    let (status, _) = env.filter(&from("192.0.2.2", "hello"));
+    let t = tests_of(&status);
+    assert!(t.contains(&"RCVD_IN_DNSBL".to_string()) && t.contains(&"RDNS_DYNAMIC".to_string()), "{status}");
+    assert_eq!(server.asked("2.2.0.192.zen.test"), 1);
+    // The second message from that address asks nothing: the answers are cached.
+    let (status, _) = env.filter(&from("192.0.2.2", "hello again"));
+    assert!(tests_of(&status).contains(&"RCVD_IN_DNSBL".to_string()), "{status}");
+    assert_eq!(server.asked("2.2.0.192.zen.test"), 1, "the cached answer was not used");
+    assert_eq!(server.asked("2.2.0.192.in-addr.arpa"), 1);
+    let show = env.ok(&["ip", "show", "192.0.2.2"]);
+    assert!(show.contains("zen.test: listed") && show.contains("192-0-2-2.dyn.isp.test"), "{show}");
+
+    // Not listed (NXDOMAIN): no hit, and cached as such.
+    let (status, _) = env.filter(&from("192.0.2.3", "hello"));
+    assert!(!tests_of(&status).iter().any(|t| t == "RCVD_IN_DNSBL" || t.starts_with("RDNS")), "{status}");
+    env.filter(&from("192.0.2.3", "hello again"));
+    assert_eq!(server.asked("3.2.0.192.zen.test"), 1);
+
+    // A silent server: the message is delivered within the timeout, nothing counts, nothing cached.
+    let t0 = std::time::Instant::now();
+    let (status, _) = env.filter(&from("192.0.2.4", "hello"));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "a dead resolver held the delivery");
+    assert!(!tests_of(&status).contains(&"RCVD_IN_DNSBL".to_string()));
+    env.filter(&from("192.0.2.4", "hello again"));
+    assert!(server.asked("4.2.0.192.zen.test") >= 2, "a timeout must not be cached");
+    // SERVFAIL and the lists' error codes are not evidence either, and not cached.
+    for (ip, name) in [("192.0.2.5", "5.2.0.192.zen.test"), ("192.0.2.6", "6.2.0.192.zen.test")] {
+        let (status, _) = env.filter(&from(ip, "hello"));
+        assert!(!tests_of(&status).contains(&"RCVD_IN_DNSBL".to_string()), "{status}");
+        env.filter(&from(ip, "again"));
+        assert_eq!(server.asked(name), 2, "{name} was cached");
+    }
+
+    // Link domains against the URI blocklist.
+    let (status, _) = env.filter(&msg("", "Look at http://www.bad-links.test/offer and http://good.test/"));
+    assert!(tests_of(&status).contains(&"URI_IN_DNSBL".to_string()), "{status}");
+    assert_eq!(server.asked("good.test.uribl.test"), 1);
+
+    // A dead resolver port: mail still flows.
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let env2 = Env::new(&format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 200, dnsbl = [\"zen.test\"] }}\n",
+        dead.local_addr().unwrap()
+    ));
+    let (status, _) = env2.filter(&from("192.0.2.2", "hello"));
+    assert!(!tests_of(&status).contains(&"RCVD_IN_DNSBL".to_string()));
+}

@@ -5,6 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A panic inside the MIME parser is caught and the message scored from its headers; any other
+    // panic is a bug, reported as one (and still never loses mail: see commands::filter).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !spamfilt::message::in_parser() {
+            default_hook(info);
+        }
+    }));
     let cli = spamfilt::cli::Cli::parse();
     match spamfilt::commands::run(cli) {
         Ok(code) => code,

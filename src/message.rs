@@ -82,6 +82,24 @@ const MAX_DEPTH: usize = 20;
 /// At most this many leaf parts are kept.
 const MAX_PARTS: usize = 500;
 
+thread_local! {
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside mail-parser: a panic there is caught and handled (the panic
+/// hook uses this to stay quiet about it).
+pub fn in_parser() -> bool {
+    IN_PARSER.with(|f| f.get())
+}
+
+/// mail-parser behind `catch_unwind`: `Err` when it panicked.
+fn guarded_parse(bytes: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    IN_PARSER.with(|f| f.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| MessageParser::default().parse(bytes)));
+    IN_PARSER.with(|f| f.set(false));
+    r.map_err(|_| ())
+}
+
 impl<'a> Message<'a> {
     /// Parses at most `scan_limit` bytes of `raw` (after an mbox `From ` line, if any).
     pub fn parse(raw: &'a [u8], scan_limit: usize) -> Message<'a> {
@@ -99,7 +117,17 @@ impl<'a> Message<'a> {
             unparsable: false,
             mime_problem: false,
         };
-        let Some(parsed) = MessageParser::default().parse(scanned) else {
+        // mail-parser 0.11.9 can panic on some broken multipart structures (found by fuzzing,
+        // kept in tests/fixtures/fuzz/). Such a message is scored from its header block alone.
+        let parsed = match guarded_parse(scanned) {
+            Ok(p) => p,
+            Err(()) => {
+                msg.mime_problem = true;
+                let headers_only = &scanned[..msg.body_offset.unwrap_or(scanned.len())];
+                guarded_parse(headers_only).ok().flatten()
+            }
+        };
+        let Some(parsed) = parsed else {
             msg.unparsable = true;
             return msg;
         };

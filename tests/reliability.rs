@@ -274,3 +274,149 @@ fn read_only_database_fails_training_clearly_and_filter_passes_through() {
     assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
     assert!(stats(&db).contains("messages:     1 ham, 0 spam"));
 }
+
+/// Every input that ever crashed the fuzz target (scripts/fuzz.sh) is kept in
+/// tests/fixtures/fuzz/ and must pass through, scored, with nothing else changed.
+#[test]
+fn fuzz_regressions_pass_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut n = 0;
+    for entry in fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        let input = fs::read(&path).unwrap();
+        let (status, output, _) = filter(&db, &input);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(status.success(), "{name}: exit {status:?}");
+        assert!(output.windows(15).any(|w| w == b"X-Spam-Status: "), "{name} was not scored");
+        assert_preserved(&name, &input, &output);
+        n += 1;
+    }
+    assert!(n >= 1, "no fuzz regression inputs in {}", fixtures.display());
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn disk_full_fails_training_clearly_and_filter_passes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "512k") } else { None }) else {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root and permission to mount)");
+        return;
+    };
+    let db = mnt.join("db");
+    let msgs = write_msgs(&dir.path().join("m"), 40, "full");
+    assert!(spamfilt(&db).args(["-q", "train", "--ham", &msgs[0], "--spam", &msgs[1]]).status().unwrap().success());
+    let before = stats(&db);
+    let db_bytes = fs::read(db.join("tokens.db")).unwrap();
+    // Fill the rest of the file system.
+    let mut filler = fs::File::create(mnt.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while filler.write_all(&chunk).is_ok() {}
+    let _ = filler.sync_all();
+    let out = spamfilt(&db).args(["train", "--spam"]).args(&msgs[2..]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "training on a full disk succeeded?");
+    assert!(err.contains("No space left on device") && err.contains("unchanged"), "unclear error: {err}");
+    // Nothing lost or half-written: the same database, no temporary files left.
+    assert_eq!(fs::read(db.join("tokens.db")).unwrap(), db_bytes);
+    assert_eq!(stats(&db), before);
+    let leftovers: Vec<_> = fs::read_dir(&db)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // The filter only reads: mail flows, scored.
+    let input = fs::read(&msgs[3]).unwrap();
+    let (status, output, _) = filter(&db, &input);
+    assert!(status.success());
+    assert_preserved("full disk", &input, &output);
+    assert!(output.windows(15).any(|w| w == b"X-Spam-Status: "));
+    // Space again: training works again.
+    drop(filler);
+    fs::remove_file(mnt.join("filler")).unwrap();
+    assert!(spamfilt(&db).args(["-q", "train", "--spam"]).args(&msgs[2..]).status().unwrap().success());
+    drop(fs_guard);
+}
+
+#[test]
+fn database_of_another_user_is_a_clear_error_for_train_and_a_pass_through_for_the_filter() {
+    let have_setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !is_root() || !have_setpriv {
+        eprintln!("skipped: needs root and setpriv to run as another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let db = dir.path().join("db");
+    let msgs = write_msgs(&dir.path().join("m"), 4, "other");
+    for m in &msgs {
+        fs::set_permissions(m, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    fs::set_permissions(dir.path().join("m"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(spamfilt(&db).args(["-q", "train", "--ham", &msgs[0]]).status().unwrap().success());
+    // Created private to its owner (root).
+    assert_eq!(fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(fs::metadata(db.join("tokens.db")).unwrap().permissions().mode() & 0o777, 0o600);
+    let before = stats(&db);
+    let as_nobody = |args: &[&str], stdin: &[u8]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_spamfilt")])
+            .env_remove("SPAMFILT_CONFIG")
+            .env("HOME", "/nonexistent-home")
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut sin = child.stdin.take().unwrap();
+        let data = stdin.to_vec();
+        let w = std::thread::spawn(move || {
+            let _ = sin.write_all(&data);
+        });
+        let out = child.wait_with_output().unwrap();
+        w.join().unwrap();
+        out
+    };
+    let out = as_nobody(&["train", "--spam", &msgs[1]], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("Permission denied") && err.contains(&db.display().to_string()), "unclear error: {err}");
+    assert_eq!(stats(&db), before);
+    // The filter, as that user: the message passes through unchanged, exit 0, reason on stderr.
+    let input = fs::read(&msgs[2]).unwrap();
+    let out = as_nobody(&[], &input);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, input);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+}

@@ -176,8 +176,13 @@ pub fn parse(value: &str) -> Option<Relay> {
                 let before = g[..open].trim();
                 // Sendmail: `IDENT@host [IP]`, and `[IP] (may be forged)` after.
                 let before = before.rsplit('@').next().unwrap_or("").trim().trim_end_matches('.');
-                let rdns = if before.is_empty() || before.eq_ignore_ascii_case("unknown") {
+                // Postfix writes `unknown` when there is no name. A bare `([IP])` is ambiguous:
+                // Sendmail writes it both when the lookup failed and when the name equals the HELO,
+                // so it is not evidence (a live PTR lookup can settle it).
+                let rdns = if before.eq_ignore_ascii_case("unknown") {
                     Rdns::Missing
+                } else if before.is_empty() {
+                    Rdns::NotRecorded
                 } else {
                     Rdns::Name(before.to_ascii_lowercase())
                 };
@@ -225,7 +230,7 @@ fn until_by(s: &str) -> &str {
             b';' if depth == 0 => return &s[..i],
             c if depth == 0 && c.is_ascii_whitespace() => {
                 let rest = &s[i + 1..];
-                if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("by ") {
+                if rest.len() >= 3 && rest.as_bytes()[..3].eq_ignore_ascii_case(b"by ") {
                     return &s[..i];
                 }
             }
@@ -456,7 +461,7 @@ mod tests {
         assert_eq!(r.rdns, Rdns::Name("host-9.example.net".into()));
         assert_eq!(r.helo.as_deref(), Some("helo.example"));
         let r = p("from friendly ([192.0.2.10]) by mail.example.org (8.15.2/8.15.2) with SMTP id x2; Tue, 5 Nov 2024 01:02:03 GMT");
-        assert_eq!(r.rdns, Rdns::Missing);
+        assert_eq!(r.rdns, Rdns::NotRecorded);
     }
 
     #[test]

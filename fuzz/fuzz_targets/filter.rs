@@ -15,12 +15,19 @@ use libfuzzer_sys::fuzz_target;
 use spamfilt::config::ScoringSettings;
 use spamfilt::features::TokenizerSettings;
 use spamfilt::rules::{RuleSet, RuleSettings};
-use spamfilt::scoring::Scorer;
+use spamfilt::lists::AddressList;
+use spamfilt::scoring::{Scorer, SenderContext};
+use spamfilt::sender::SenderSettings;
+use spamfilt::store::reputation::Reputation;
+
+const NOW: u64 = 1_800_000_000;
 
 struct Fixed {
     scoring: ScoringSettings,
     tokenizer: TokenizerSettings,
     rules: RuleSet,
+    sender: SenderSettings,
+    reputation: Reputation,
 }
 
 fn fixed() -> &'static Fixed {
@@ -29,6 +36,21 @@ fn fixed() -> &'static Fixed {
         scoring: ScoringSettings::default(),
         tokenizer: TokenizerSettings::default(),
         rules: RuleSet::load(&RuleSettings::default()).expect("default rules load"),
+        // Lists, a honeypot and a reputation database, so the sender path is fuzzed too
+        // (no DNS: the fuzzer must not wait on the network).
+        sender: SenderSettings {
+            allow: AddressList::parse("friend@example.org\n*.school.example\n").unwrap(),
+            block: AddressList::parse("@spammer.example\n").unwrap(),
+            honeypots: AddressList::parse("trap@example.net\n").unwrap(),
+            ip_expire_days: 30,
+            ..SenderSettings::default()
+        },
+        reputation: {
+            let mut r = Reputation::default();
+            r.count_learned("192.0.2.1".parse().unwrap(), true, 1, NOW);
+            r.add_correspondent("colleague@example.com", NOW);
+            r
+        },
     })
 }
 
@@ -46,6 +68,7 @@ fuzz_target!(init: {
         starter: spamfilt::starter::Starter::embedded(),
         rules: Some(&f.rules),
         use_bayes: true,
+        sender: Some(SenderContext { settings: &f.sender, reputation: Some(&f.reputation), now: NOW }),
     };
     let filtered = spamfilt::commands::filter::process(&scorer, input);
     let Some(output) = filtered.output else { return };

@@ -63,6 +63,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     );
 
     let rules = super::rule_set(settings, g)?;
+    // The Received-chain rules run as in the filter; the user's lists, honeypots, reputation
+    // database and DNS stay out (they would decide messages by what the user already knows).
+    let chain_only = crate::sender::SenderSettings {
+        trusted: settings.sender.trusted.clone(),
+        ip_expire_days: settings.sender.ip_expire_days,
+        ..Default::default()
+    };
+    let now = crate::store::now_secs();
     // Pass 2: score each message with a model that never saw it.
     let scores = crossval::run(
         &items,
@@ -77,8 +85,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 starter: None,
                 rules: rules.as_ref(),
                 use_bayes: !g.no_bayes,
-                // Cross-validation measures content; the user's lists and reputation stay out.
-                sender: None,
+                sender: Some(crate::scoring::SenderContext { settings: &chain_only, reputation: None, now }),
             };
             match sources[i].read() {
                 Ok(raw) => scorer.score(&raw).verdict.score,

@@ -84,6 +84,11 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
     if paths.is_empty() {
         return Ok((counts, 0));
     }
+    let mut no_dns = settings.sender.clone();
+    no_dns.dns = None;
+    let reader = super::reputation_reader(settings, g);
+    let reputation = reader.as_ref().map(|r| r as &dyn crate::store::reputation::ReputationLookup);
+    let now = crate::store::now_secs();
     for entry in mailbox::expand(paths)? {
         let raw = match entry.read() {
             Ok(r) => r,
@@ -97,7 +102,12 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
         n += 1;
         let msg = Message::parse(&raw, settings.scoring.scan_limit);
         let content = Content::extract(&msg, &settings.tokenizer);
-        for hit in rs.evaluate(&Context::new(&msg, &content)) {
+        // Sender facts as the filter gathers them, from the lists and the Received chain, with the
+        // reputation database as it is now and no DNS queries (cached answers only).
+        let cx = Context::new(&msg, &content);
+        let mut facts = crate::sender::gather(&msg, &cx.link_domains(), &no_dns, reputation, now);
+        facts.list = crate::sender::list_verdict(&msg, &no_dns);
+        for hit in rs.evaluate(&cx.with_sender(&facts)) {
             if let Some(i) = rs.rules.iter().position(|r| r.name == hit.name) {
                 counts[i] += 1;
             }

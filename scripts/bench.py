@@ -236,6 +236,20 @@ def main():
         res["latency_ms"] = {"spamfilt": sf_ms[0], "spamfilt_p90": sf_ms[1], "bogofilter": bf_ms[0], "bogofilter_p90": bf_ms[1]}
         if "--no-rules" in subprocess.run([sf, "--help"], capture_output=True, text=True).stdout:
             res["latency_ms"]["spamfilt_no_rules"] = median_latency(lambda m: [*sfc, "--no-rules"], typical, repeat)[0]
+        if " ip " in subprocess.run([sf, "--help"], capture_output=True, text=True).stdout.replace("\n", " "):
+            # Sender checks on, DNS off (issue 4): allow and block lists of 200 entries each, a
+            # honeypot, and 100,000 addresses in the reputation database.
+            sdir = os.path.join(tmp, "sender")
+            os.makedirs(sdir)
+            scfg = write_list(os.path.join(sdir, "config.toml"), ['honeypots = ["trap@example.invalid", "@trap.invalid"]'])
+            write_list(os.path.join(sdir, "allow.txt"), [f"friend{i}@allowed{i % 40}.example" for i in range(200)])
+            write_list(os.path.join(sdir, "block.txt"), [f"@blocked{i}.example" for i in range(200)])
+            rng = random.Random(4)
+            ips = sorted({f"{rng.randint(1, 99)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(100_000)})
+            for i in range(0, len(ips), 10_000):
+                sh([sf, "--config", scfg, "--db", sf_db, "-q", "ip", "add", *ips[i : i + 10_000]])
+            res["latency_ms"]["spamfilt_sender"] = median_latency(lambda m: [sf, "--config", scfg, "--db", sf_db], typical, repeat)[0]
+            res["latency_ms"]["reputation_db_bytes"] = os.path.getsize(os.path.join(sf_db, "reputation.db"))
     if "scale" in only:
         lat = {}
         for n, name in [(10_000, "10k"), (1_000_000, "1M")]:
@@ -273,6 +287,9 @@ def report(r):
         lines.append(f"| filter latency, p90 (ms) | {l['spamfilt_p90']:.2f} | {l['bogofilter_p90']:.2f} | {l['spamfilt_p90'] / l['bogofilter_p90']:.2f}× |")
         if "spamfilt_no_rules" in l:
             lines.append(f"| filter latency, `--no-rules` (ms) | {l['spamfilt_no_rules']:.2f} | | {l['spamfilt_no_rules'] / l['bogofilter']:.2f}× |")
+        if "spamfilt_sender" in l:
+            lines.append(f"| filter latency, lists + honeypots + 100,000-IP reputation DB ({l['reputation_db_bytes'] / 1e6:.1f} MB), DNS off (ms) "
+                         f"| {l['spamfilt_sender']:.2f} | | {l['spamfilt_sender'] / l['bogofilter']:.2f}× |")
     c, t = r["check_msgs_per_s"], r["train_msgs_per_s"]
     lines.append(f"| check throughput (msg/s, one process) | {c['spamfilt']:.0f} | {c['bogofilter']:.0f} | {c['spamfilt'] / c['bogofilter']:.2f}× faster |")
     lines.append(f"| train throughput (msg/s) | {t['spamfilt']:.0f} | {t['bogofilter']:.0f} | {t['spamfilt'] / t['bogofilter']:.2f}× faster |")

@@ -155,19 +155,48 @@ spamfilt check ~/Maildir/.Junk
 spamfilt train \-\-ham ~/Maildir/.Junk/cur/1700000000.M1P2.host:2,S
 .RE
 .fi
+.PP
+Always accept a friend and a whole school, always refuse a domain, and look at the worst senders:
+.PP
+.nf
+.RS
+spamfilt list allow add jan@klant.be '*.school.be'
+spamfilt list block add @cheap\-meds.example
+spamfilt ip list \-\-spam
+spamfilt ip show 198.51.100.23
+.RE
+.fi
 .SH FILES
 .TP
 \fI~/.local/share/spamfilt/\fR
 The database directory (\fB\-\-db\fR, \fBSPAMFILT_DB\fR): \fItokens.db\fR (token counts and the ledger of learned
-messages, replaced atomically by every write) and \fIlock\fR (taken by writers only; filters never wait for it).
+messages, replaced atomically by every write), \fIreputation.db\fR (IP addresses with their spam, ham and honeypot
+counts, known correspondents, cached DNS answers), \fIqueue/\fR (honeypot hits waiting for the next training run)
+and \fIlock\fR (taken by writers; filters only wait for it, at most 500 ms, to cache DNS answers or record a
+honeypot hit).
+.TP
+\fI~/.config/spamfilt/allow.txt\fR, \fI~/.config/spamfilt/block.txt\fR
+The allow and block lists, beside the configuration file: one entry per line, an address (jan@klant.be), a domain
+(@klant.be) or a domain and its subdomains (*.klant.be); \fB#\fR starts a comment. Matched on From, Sender and
+Return\-Path; the allow list makes a message ham (ALLOWLIST) and the block list spam (BLOCKLIST), instead of any
+other test. Edit them by hand or with \fBspamfilt list\fR.
+.TP
+\fI~/.config/spamfilt/uri\-blocklist.txt\fR
+Domains of spammer sites, one per line (URI_BLOCKLISTED).
 .TP
 \fI~/.config/spamfilt/config.toml\fR
 The configuration file (\fB\-\-config\fR, \fBSPAMFILT_CONFIG\fR); missing is fine. Keys: \fBrequired_score\fR
 (5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (4.0),
 \fBbayes_points_knee\fR (8.0), \fBuse_starter\fR (true: blend in the starter table built into the binary while
 your own database is small), \fBstarter_fade\fR (200: the starter fades out linearly as you learn this many ham
-and spam), and the sections \fB[bayes]\fR (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR,
-\fBmax_clues\fR, \fBmin_learned\fR) and \fB[tokenizer]\fR. Unknown keys are an error.
+and spam), \fBtrusted_networks\fR (CIDR blocks of your own relays, added to loopback and the private ranges),
+\fBhoneypots\fR (addresses and @domains only spammers write to: HONEYPOT), \fBallow_requires_auth\fR (false; true:
+an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says DKIM or SPF passed for its domain),
+\fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBallow_list\fR and \fBblock_list\fR (file names),
+\fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
+["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR), and the sections \fB[bayes]\fR
+(\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR), \fB[tokenizer]\fR,
+\fB[scores]\fR (RULE = points; 0 disables) and \fB[[rule]]\fR (custom rules). Unknown keys are an error.
 .SH ENVIRONMENT
 .TP
 \fBSPAMFILT_DB\fR

@@ -63,15 +63,15 @@ impl Default for TokenizerSettings {
 
 /// Collects unique tokens in first-seen order, up to a limit.
 struct Sink {
-    seen: HashSet<String>,
+    /// Token hashes seen so far (no copy of the token kept).
+    seen: HashSet<u64, crate::store::PreHashedBuild>,
     out: Vec<String>,
     max: usize,
 }
 
 impl Sink {
     fn push(&mut self, t: String) {
-        if self.out.len() < self.max && !self.seen.contains(&t) {
-            self.seen.insert(t.clone());
+        if self.out.len() < self.max && self.seen.insert(crate::store::token_hash(&t)) {
             self.out.push(t);
         }
     }
@@ -133,7 +133,7 @@ pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Vec<String> {
 
 /// The tokens of a message whose content was already extracted.
 pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Vec<String> {
-    let mut sink = Sink { seen: HashSet::with_capacity(512), out: Vec::with_capacity(512), max: s.max_tokens };
+    let mut sink = Sink { seen: HashSet::with_capacity_and_hasher(512, Default::default()), out: Vec::with_capacity(512), max: s.max_tokens };
     header_tokens(msg, s, &mut sink);
     sink.push(format!("ct:{}", msg.content_type));
     if msg.mime_problem {

@@ -21,14 +21,7 @@ fn spamfilt(db: &Path) -> Command {
 
 fn filter(db: &Path, input: &[u8]) -> (std::process::ExitStatus, Vec<u8>, Duration) {
     let started = Instant::now();
-    let mut child = spamfilt(db).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut sin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = sin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    w.join().unwrap();
+    let out = common::run_with_stdin(&mut spamfilt(db), input);
     (out.status, out.stdout, started.elapsed())
 }
 
@@ -394,19 +387,8 @@ fn database_of_another_user_is_a_clear_error_for_train_and_a_pass_through_for_th
             .env("HOME", "/nonexistent-home")
             .arg("--db")
             .arg(&db)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let mut sin = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let w = std::thread::spawn(move || {
-            let _ = sin.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        w.join().unwrap();
-        out
+            .args(args);
+        common::run_with_stdin(&mut c, stdin)
     };
     let out = as_nobody(&["train", "--spam", &msgs[1]], b"");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -3,12 +3,14 @@
 //! training feeding the IP reputation database and known correspondents (`spamfilt ip`), and
 //! DNS blocklists and reverse lookups against a DNS server this test runs on a loopback port.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 struct Env {
@@ -32,28 +34,16 @@ impl Env {
     }
 
     fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spamfilt"))
-            .env_remove("SPAMFILT_DB")
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+        c.env_remove("SPAMFILT_DB")
             .env_remove("SPAMFILT_CONFIG")
             .env("HOME", "/nonexistent-home")
             .arg("--db")
             .arg(&self.db)
             .arg("--config")
             .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut sin = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let w = std::thread::spawn(move || {
-            let _ = sin.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        w.join().unwrap();
-        out
+            .args(args);
+        common::run_with_stdin(&mut c, stdin)
     }
 
     fn ok(&self, args: &[&str]) -> String {

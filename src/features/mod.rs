@@ -133,7 +133,11 @@ pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Vec<String> {
 
 /// The tokens of a message whose content was already extracted.
 pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Vec<String> {
-    let mut sink = Sink { seen: HashSet::with_capacity_and_hasher(512, Default::default()), out: Vec::with_capacity(512), max: s.max_tokens };
+    let mut sink = Sink {
+        seen: HashSet::with_capacity_and_hasher(512, Default::default()),
+        out: Vec::with_capacity(512),
+        max: s.max_tokens,
+    };
     header_tokens(msg, s, &mut sink);
     sink.push(format!("ct:{}", msg.content_type));
     if msg.mime_problem {

@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests.
+// Each test crate uses part of this module.
+#![allow(dead_code)]
 
 /// Removes every `X-Spam-*` field (with continuation lines) from the header block.
 pub fn strip_spam_fields(msg: &[u8]) -> Vec<u8> {
@@ -27,5 +29,21 @@ pub fn strip_spam_fields(msg: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(line);
     }
+    out
+}
+
+/// Runs a command with `stdin` fed from a thread (so a large input cannot deadlock against a
+/// full stdout pipe), capturing stdout and stderr.
+pub fn run_with_stdin(cmd: &mut std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut sin = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("stdin writer");
     out
 }

@@ -92,10 +92,58 @@ pub fn in_parser() -> bool {
     IN_PARSER.with(|f| f.get())
 }
 
+/// mail-parser's default header parsers, except that `Received:` is kept raw: its structured
+/// parse is costly and unused (src/received.rs reads the text itself).
+fn parser() -> &'static MessageParser {
+    static P: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        use mail_parser::HeaderName as H;
+        let mut p = MessageParser::new();
+        for h in [H::Subject, H::Comments, H::ContentDescription, H::ContentLocation, H::ContentTransferEncoding] {
+            p = p.header_text(h);
+        }
+        for h in [
+            H::From,
+            H::To,
+            H::Cc,
+            H::Bcc,
+            H::ReplyTo,
+            H::Sender,
+            H::ResentTo,
+            H::ResentFrom,
+            H::ResentBcc,
+            H::ResentCc,
+            H::ResentSender,
+            H::ListArchive,
+            H::ListHelp,
+            H::ListId,
+            H::ListOwner,
+            H::ListPost,
+            H::ListSubscribe,
+            H::ListUnsubscribe,
+        ] {
+            p = p.header_address(h);
+        }
+        for h in [H::Date, H::ResentDate] {
+            p = p.header_date(h);
+        }
+        for h in [H::MessageId, H::References, H::InReplyTo, H::ReturnPath, H::ContentId, H::ResentMessageId] {
+            p = p.header_id(h);
+        }
+        for h in [H::Keywords, H::ContentLanguage] {
+            p = p.header_comma_separated(h);
+        }
+        for h in [H::ContentType, H::ContentDisposition] {
+            p = p.header_content_type(h);
+        }
+        p.header_raw(H::Received).header_raw(H::MimeVersion)
+    })
+}
+
 /// mail-parser behind `catch_unwind`: `Err` when it panicked.
 fn guarded_parse(bytes: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
     IN_PARSER.with(|f| f.set(true));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| MessageParser::default().parse(bytes)));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(bytes)));
     IN_PARSER.with(|f| f.set(false));
     r.map_err(|_| ())
 }
@@ -267,7 +315,11 @@ fn convert_headers<'a>(msg: &mail_parser::Message<'a>, part: usize) -> Vec<Heade
             let start = (h.offset_start as usize).min(raw.len());
             let end = (h.offset_end as usize).clamp(start, raw.len());
             let raw_value = String::from_utf8_lossy(&raw[start..end]).into_owned();
-            let text = header_text(&h.value, &raw_value);
+            let text = if h.name == mail_parser::HeaderName::Received {
+                unfold(&raw_value)
+            } else {
+                header_text(&h.value, &raw_value)
+            };
             HeaderField { name: Cow::Owned(h.name.as_str().to_string()), raw: Cow::Owned(raw_value), text }
         })
         .collect()

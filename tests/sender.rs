@@ -261,6 +261,18 @@ fn training_feeds_the_ip_database_and_correspondents() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not an IPv4 or IPv6 address"));
     let out = env.ok(&["ip", "expire"]);
     assert!(out.contains("dropped 0 records"), "{out}");
+
+    // The cron purge learns old Junk as spam, and that feeds the IP database too.
+    let maildir = env.dir().join("Maildir/.Junk");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let old =
+        format!("{}{}", received("bulk2", "unknown", "198.51.100.51"), msg("From: z@mailer.example\n", "Old junk"));
+    fs::write(maildir.join("cur/1000000000.M1P1.host:2,S"), old).unwrap();
+    let out = env.ok(&["purge", "--older-than", "10d", maildir.to_str().unwrap()]);
+    assert!(out.contains("learned 1 as spam"), "{out}");
+    assert!(env.ok(&["ip", "show", "198.51.100.51"]).contains("learned:      1 spam, 0 ham"));
 }
 
 #[test]

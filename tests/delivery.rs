@@ -198,19 +198,22 @@ fn cron_purge_learns_old_junk_as_spam_and_deletes_it() {
     let ham_path = junk.join(format!("cur/{}.M3P3.host:2,S", old + 2));
     assert!(spamfilt(&["-q", "train", "--ham", ham_path.to_str().unwrap()]).status.success());
 
-    // The crontab line, run the way cron runs it (sh -c, HOME set).
-    let line = fs::read_to_string(contrib("crontab")).unwrap();
-    let line = line.lines().find(|l| !l.starts_with('#') && !l.trim().is_empty()).unwrap();
-    let command = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&command)
-        .env_clear()
-        .env("HOME", &home)
-        .env("PATH", format!("{}:/usr/bin:/bin", home.join(".cargo/bin").display()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    // The crontab lines, run the way cron runs them (sh -c, HOME set, a minimal PATH).
+    let crontab = fs::read_to_string(contrib("crontab")).unwrap();
+    let lines: Vec<&str> = crontab.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "the purge and the IP expiry");
+    for line in lines {
+        let command = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", format!("{}:/usr/bin:/bin", home.join(".cargo/bin").display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    }
     let left: Vec<String> = ["cur", "new"]
         .iter()
         .flat_map(|d| {

@@ -147,6 +147,21 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         println!("spam recall:     {:.2}% at 0.1% false positives, {:.2}% at 1%", 100.0 * r01, 100.0 * r1);
         println!("threshold for {:.3}% false positives: {t_target:.3}", 100.0 * target_fp);
         println!("time:            {secs:.1} s");
+        if g.verbose > 0 {
+            // The mistakes, worst first: what to look at (and perhaps train or list).
+            let mut wrong: Vec<(f64, bool, &str)> = items
+                .iter()
+                .zip(&scores)
+                .enumerate()
+                .filter(|(_, (it, &sc))| (sc >= required) != it.is_spam)
+                .map(|(i, (it, &sc))| (sc, it.is_spam, sources[i].name.as_str()))
+                .collect();
+            wrong.sort_by(|a, b| (b.0 - required).abs().total_cmp(&(a.0 - required).abs()));
+            for (score, is_spam, name) in wrong {
+                let what = if is_spam { "false negative" } else { "false positive" };
+                println!("{what}\t{}\t{name}", crate::verdict::format_score(score));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,13 +63,14 @@ pub struct IpRecord {
 
 impl IpRecord {
     /// How strongly the record marks a spam source, from 0 (not at all) to 1: grows with the
-    /// evidence (spam, and honeypot hits counting triple, minus ham) and fades linearly to zero
+    /// evidence (spam, and honeypot hits counting triple, minus twice the ham: a relay that also
+    /// carries the user's good mail is a shared one) and fades linearly to zero
     /// `expire_days` after the last spam. Manual entries count fully.
     pub fn spam_weight(&self, now: u64, expire_days: u32) -> f64 {
         if self.manual {
             return 1.0;
         }
-        let evidence = self.spam as f64 + 3.0 * self.honeypot as f64 - self.ham as f64;
+        let evidence = self.spam as f64 + 3.0 * self.honeypot as f64 - 2.0 * self.ham as f64;
         if evidence <= 0.0 || self.last_spam == 0 {
             return 0.0;
         }

@@ -44,6 +44,13 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             let mut rows: Vec<(IpAddr, &IpRecord)> =
                 rep.ips().filter(|(_, r)| !spam || r.spam_weight(now, days) > 0.0).collect();
             rows.sort_by(|a, b| b.1.spam_weight(now, days).total_cmp(&a.1.spam_weight(now, days)).then(a.0.cmp(&b.0)));
+            if rows.is_empty() && !g.quiet {
+                eprintln!(
+                    "spamfilt: no {}addresses in {}",
+                    if *spam { "spam-source " } else { "" },
+                    Reputation::path(db.dir()).display()
+                );
+            }
             for (ip, r) in rows {
                 println!(
                     "{ip}\tspam={}\tham={}\thoneypot={}\tweight={:.2}\tlast_seen={}{}",

@@ -21,7 +21,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
         ListAction::Show => {
             let l = config::load_list(path, name)?;
             if !g.quiet {
-                eprintln!("{} ({} entries)", path.display(), l.entries.len());
+                eprintln!("{} ({})", path.display(), entries_text(l.entries.len()));
             }
             for e in &l.entries {
                 println!("{e}");
@@ -57,6 +57,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn entries_text(n: usize) -> String {
+    if n == 1 {
+        "1 entry".to_string()
+    } else {
+        format!("{n} entries")
     }
 }
 

@@ -147,3 +147,25 @@ pub fn progress(g: &GlobalArgs, disabled: bool, len: u64, what: &str) -> indicat
     bar.set_prefix(what.to_string());
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn map_ordered_keeps_the_input_order_across_threads_and_batches() {
+        let items: Vec<u64> = (0..1000).collect();
+        let mut seen = Vec::new();
+        super::map_ordered(
+            &items,
+            |&i| {
+                // Uneven work, so threads finish out of order.
+                let spin = (i * 7919) % 2000;
+                (0..spin).fold(i, |a, b| a.wrapping_add(b)) - (0..spin).sum::<u64>()
+            },
+            |&i, r| {
+                assert_eq!(r, i);
+                seen.push(i);
+            },
+        );
+        assert_eq!(seen, items);
+    }
+}

@@ -56,45 +56,24 @@ pub fn prepare_each<T: Sync>(
     work: &[T],
     entry: impl Fn(&T) -> &crate::mailbox::Entry + Sync,
     settings: &Settings,
-    mut apply: impl FnMut(&T, Result<crate::learn::Prepared>),
+    apply: impl FnMut(&T, Result<crate::learn::Prepared>),
 ) {
-    const BATCH: usize = 512;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    for batch in work.chunks(BATCH) {
-        let per_thread = batch.len().div_ceil(threads).max(1);
-        let prepared: Vec<Result<crate::learn::Prepared>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(per_thread)
-                .map(|part| {
-                    let entry = &entry;
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|w| {
-                                entry(w).read().map(|raw| {
-                                    crate::learn::prepare(
-                                        &raw,
-                                        settings.scoring.scan_limit,
-                                        &settings.tokenizer,
-                                        &settings.sender.trusted,
-                                    )
-                                })
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("tokenizer thread panicked")).collect()
-        });
-        for (w, p) in batch.iter().zip(prepared) {
-            apply(w, p);
-        }
-    }
+    map_ordered(
+        work,
+        |w| {
+            entry(w).read().map(|raw| {
+                crate::learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted)
+            })
+        },
+        apply,
+    );
 }
 
 /// Runs `work` on every item on all cores, a batch at a time, and hands the results to `each`
 /// in the original order. Memory stays bounded by the batch.
 pub fn map_ordered<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync, mut each: impl FnMut(&T, R)) {
-    const BATCH: usize = 256;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const BATCH: usize = 1024;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     for batch in items.chunks(BATCH) {
         if threads == 1 || batch.len() < 4 {
@@ -104,17 +83,28 @@ pub fn map_ordered<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync,
             }
             continue;
         }
-        let per_thread = batch.len().div_ceil(threads);
-        let results: Vec<R> = std::thread::scope(|scope| {
-            let work = &work;
-            let handles: Vec<_> = batch
-                .chunks(per_thread)
-                .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+        // Each worker takes the next unclaimed item, so uneven messages do not leave a core idle.
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+            let (work, next) = (&work, &next);
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(item) = batch.get(i) else { break };
+                            done.push((i, work(item)));
+                        }
+                        done
+                    })
+                })
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
         });
-        for (item, r) in batch.iter().zip(results) {
-            each(item, r);
+        results.sort_unstable_by_key(|(i, _)| *i);
+        for (i, r) in results {
+            each(&batch[i], r);
         }
     }
 }

@@ -247,6 +247,7 @@ impl RuleSet {
                 }
             }
         }
+        phrases.finish();
         Ok(RuleSet { rules, phrases, uri_blocklist: settings.uri_blocklist.clone() })
     }
 
@@ -349,7 +350,7 @@ fn regex_fires<'r>(
     texts.iter().any(|t| re.is_match(t))
 }
 
-fn compile(spec: RuleSpec, custom: bool) -> Result<Rule> {
+fn compile(mut spec: RuleSpec, custom: bool) -> Result<Rule> {
     let name = spec.name.clone();
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
         bail!("rule name {name:?} must be UPPER_SNAKE_CASE (A-Z, 0-9, _)");
@@ -382,10 +383,13 @@ fn compile(spec: RuleSpec, custom: bool) -> Result<Rule> {
         if min == 0 || min > p.len() {
             bail!("rule {name}: min_phrases must be between 1 and the number of phrases");
         }
-        if let Some(bad) = p.iter().find(|p| phrases::words(&p.to_lowercase()).next().is_none()) {
-            bail!("rule {name}: phrase {bad:?} has no words");
+        // The built-in phrases are checked by a unit test, not on every delivery.
+        if custom || cfg!(test) {
+            if let Some(bad) = p.iter().find(|p| phrases::words(&p.to_lowercase()).next().is_none()) {
+                bail!("rule {name}: phrase {bad:?} has no words");
+            }
         }
-        let list = p.clone();
+        let list = spec.phrases.take().unwrap_or_default();
         Test::Phrases { scope: spec.scope.unwrap_or(Scope::Body), min, list }
     } else {
         let (target, source) = if let Some(h) = &spec.header {

@@ -4,13 +4,24 @@
 //! phrase and scanning is one hash lookup per word of text, so the cost stays flat however
 //! many keyword rules there are.
 
-use std::collections::HashMap;
+use crate::store::token_hash;
 
-/// Phrases by their first word: (rule index, phrase id, the remaining words).
+/// Every phrase as an entry sorted by the hash of its first word, its remaining words kept in
+/// one shared string. Building it (once per process, on every delivery) allocates almost
+/// nothing per phrase; looking a word up is one hash and a binary search.
 #[derive(Default)]
 pub struct PhraseIndex {
-    by_first: HashMap<String, Vec<(usize, usize, Vec<String>)>>,
-    count: usize,
+    entries: Vec<Entry>,
+    /// The remaining words of every phrase, each phrase's separated by single spaces.
+    rest: String,
+    sorted: bool,
+}
+
+struct Entry {
+    first: u64,
+    rule: u32,
+    id: u32,
+    rest: (u32, u32),
 }
 
 fn is_word_char(c: char) -> bool {
@@ -22,35 +33,65 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !is_word_char(c)).map(|w| w.trim_matches(['\'', '-'])).filter(|w| !w.is_empty())
 }
 
-fn normalize(text: &str) -> String {
-    text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
+fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(|c| !c.is_uppercase() && c != '\u{2019}' && c != '\u{2018}') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'"))
 }
 
 impl PhraseIndex {
-    /// Adds a phrase of rule `rule`.
+    /// Adds a phrase of rule `rule`. Call `finish` after the last one.
     pub fn add(&mut self, phrase: &str, rule: usize) {
         let norm = normalize(phrase);
         let mut w = words(&norm);
         let Some(first) = w.next() else { return };
-        let rest = w.map(str::to_string).collect();
-        self.by_first.entry(first.to_string()).or_default().push((rule, self.count, rest));
-        self.count += 1;
+        let start = self.rest.len() as u32;
+        for (i, word) in w.enumerate() {
+            if i > 0 {
+                self.rest.push(' ');
+            }
+            self.rest.push_str(word);
+        }
+        let id = self.entries.len() as u32;
+        self.entries.push(Entry {
+            first: token_hash(first),
+            rule: rule as u32,
+            id,
+            rest: (start, self.rest.len() as u32),
+        });
+        self.sorted = false;
+    }
+
+    /// Sorts the entries for lookup.
+    pub fn finish(&mut self) {
+        self.entries.sort_by_key(|e| e.first);
+        self.sorted = true;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.entries.is_empty()
     }
 
     /// Calls `found(rule, phrase id)` for every phrase occurrence in `text`.
     pub fn scan(&self, text: &str, mut found: impl FnMut(usize, usize)) {
+        debug_assert!(self.sorted || self.entries.is_empty(), "PhraseIndex::finish was not called");
         let norm = normalize(text);
         let ws: Vec<&str> = words(&norm).collect();
         for (i, w) in ws.iter().enumerate() {
-            if let Some(cands) = self.by_first.get(*w) {
-                for (rule, id, rest) in cands {
-                    if ws.len() > i + rest.len() && rest.iter().zip(&ws[i + 1..]).all(|(a, b)| a == b) {
-                        found(*rule, *id);
-                    }
+            let h = token_hash(w);
+            let from = self.entries.partition_point(|e| e.first < h);
+            for e in self.entries[from..].iter().take_while(|e| e.first == h) {
+                let rest = &self.rest[e.rest.0 as usize..e.rest.1 as usize];
+                let mut next = i + 1;
+                let matched = rest.is_empty()
+                    || rest.split(' ').all(|r| {
+                        let ok = ws.get(next) == Some(&r);
+                        next += 1;
+                        ok
+                    });
+                if matched {
+                    found(e.rule as usize, e.id as usize);
                 }
             }
         }
@@ -66,6 +107,7 @@ mod tests {
         for p in phrases {
             ix.add(p, 0);
         }
+        ix.finish();
         let mut out = Vec::new();
         ix.scan(text, |_, id| out.push(id));
         out

@@ -147,12 +147,13 @@ pub fn add_to_text(text: &str, add: &[Entry]) -> Result<(String, Vec<Entry>)> {
         out.push('\n');
     }
     let mut already = Vec::new();
+    let mut added: Vec<&Entry> = Vec::new();
     for e in add {
-        if existing.entries.contains(e) || already.contains(e) {
+        if existing.entries.contains(e) || added.contains(&e) {
             already.push(e.clone());
         } else {
             out.push_str(&format!("{e}\n"));
-            already.retain(|x| x != e);
+            added.push(e);
         }
     }
     Ok((out, already))
@@ -338,6 +339,10 @@ mod tests {
         .unwrap();
         assert_eq!(t, "# mine\njan@klant.be\n@x.be\n");
         assert_eq!(already, vec![Entry::parse("jan@klant.be").unwrap()]);
+        // The same new entry twice on one command line is added once.
+        let (t2, again) = add_to_text("", &[Entry::parse("@z.be").unwrap(), Entry::parse("@Z.be").unwrap()]).unwrap();
+        assert_eq!(t2, "@z.be\n");
+        assert_eq!(again, vec![Entry::parse("@z.be").unwrap()]);
         let (t, missing) =
             remove_from_text(&t, &[Entry::parse("JAN@klant.be").unwrap(), Entry::parse("@y.be").unwrap()]).unwrap();
         assert_eq!(t, "# mine\n@x.be\n");

@@ -14,7 +14,7 @@
 //! - Microsoft Exchange: `from NAME (IP) by ...`;
 //! - Gmail: `from NAME (RDNS. [IP])`, with `by` lines without a client that are skipped.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::message::Message;
 
@@ -424,9 +424,10 @@ pub fn from_key(k: [u8; 16]) -> IpAddr {
     canonical(IpAddr::V6(Ipv6Addr::from(k)))
 }
 
-/// `Ipv4Addr` helper for tests and callers.
+/// An IPv4 address, for tests.
+#[cfg(test)]
 pub fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
 }
 
 #[cfg(test)]

@@ -223,19 +223,7 @@ impl Database {
     ) -> Result<R> {
         let _lock = self.lock()?;
         let mut snap = self.load_for_update(force)?;
-        let mut rep = match reputation::Reputation::load(&self.dir) {
-            Ok(r) => r,
-            Err(e) if force => {
-                let aside = self.dir.join(format!("{}.corrupt-{}", reputation::FILE, now_secs()));
-                fs::rename(self.dir.join(reputation::FILE), &aside)
-                    .with_context(|| format!("cannot move the corrupt database aside to {}", aside.display()))?;
-                eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
-                reputation::Reputation::default()
-            }
-            Err(e) => {
-                return Err(e.context("refusing to write over it (use --force to move it aside and start afresh)"))
-            }
-        };
+        let mut rep = self.recover(reputation::Reputation::load(&self.dir), reputation::FILE, force)?;
         let queued = queue::list(&self.dir)?;
         let files: Vec<PathBuf> = queued.iter().map(|q| q.path.clone()).collect();
         let r = f(&mut snap, &mut rep, queued)?;
@@ -250,14 +238,20 @@ impl Database {
     /// The current contents for a writer (the lock held): a corrupt file is refused, or with
     /// `force` moved aside (never deleted) and started afresh.
     fn load_for_update(&self, force: bool) -> Result<Snapshot> {
-        match self.load_snapshot() {
-            Ok(s) => Ok(s.unwrap_or_default()),
+        Ok(self.recover(self.load_snapshot(), DB_FILE, force)?.unwrap_or_default())
+    }
+
+    /// A load's result for a writer: a corrupt `file` is refused, or with `force` moved aside
+    /// (never deleted) and replaced by an empty one.
+    fn recover<T: Default>(&self, loaded: Result<T>, file: &str, force: bool) -> Result<T> {
+        match loaded {
+            Ok(v) => Ok(v),
             Err(e) if force => {
-                let aside = self.dir.join(format!("{DB_FILE}.corrupt-{}", now_secs()));
-                fs::rename(self.file_path(), &aside)
+                let aside = self.dir.join(format!("{file}.corrupt-{}", now_secs()));
+                fs::rename(self.dir.join(file), &aside)
                     .with_context(|| format!("cannot move the corrupt database aside to {}", aside.display()))?;
                 eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
-                Ok(Snapshot::default())
+                Ok(T::default())
             }
             Err(e) => Err(e.context("refusing to write over it (use --force to move it aside and start afresh)")),
         }

@@ -171,9 +171,9 @@ spamfilt ip show 198.51.100.23
 \fI~/.local/share/spamfilt/\fR
 The database directory (\fB\-\-db\fR, \fBSPAMFILT_DB\fR): \fItokens.db\fR (token counts and the ledger of learned
 messages, replaced atomically by every write), \fIreputation.db\fR (IP addresses with their spam, ham and honeypot
-counts, known correspondents, cached DNS answers), \fIqueue/\fR (honeypot hits waiting for the next training run)
-and \fIlock\fR (taken by writers; filters only wait for it, at most 500 ms, to cache DNS answers or record a
-honeypot hit).
+counts, known correspondents, cached DNS answers), \fIreputation.journal\fR (DNS answers and honeypot hits appended
+by filters, folded into reputation.db by the next training run), \fIqueue/\fR (honeypot hits waiting for the next
+training run) and \fIlock\fR (taken by writers only; filters never wait for it).
 .TP
 \fI~/.config/spamfilt/allow.txt\fR, \fI~/.config/spamfilt/block.txt\fR
 The allow and block lists, beside the configuration file: one entry per line, an address (jan@klant.be), a domain

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::rewrite;
 use crate::scoring::{Scorer, SenderContext};
 use crate::sender::SenderFacts;
-use crate::store::reputation::{Reputation, ReputationLookup};
+use crate::store::reputation::{self, JournalEntry, ReputationLookup};
 use crate::store::Database;
 
 /// Exit status when the message could not be read or written whole (EX_TEMPFAIL): the caller
@@ -132,35 +132,19 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
 }
 
 /// After scoring: caches new DNS answers, and for a honeypot hit records the sending IP and
-/// queues the message to be learned as spam by the next training run (the filter never
-/// rewrites the token database itself; it only reads it).
+/// queues the message to be learned as spam by the next training run. The filter never rewrites
+/// a database: it appends to the reputation journal and the queue.
 fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFacts, now: u64) -> Result<()> {
     if facts.honeypot.is_some() {
         crate::store::queue::add(db.dir(), crate::store::Class::Spam, input, settings.scoring.scan_limit)?;
     }
     let honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
-    if facts.new_dns.is_empty() && honeypot_ip.is_none() {
-        return Ok(());
-    }
-    // Wait briefly for a trainer to finish; if it does not, the answers are asked again next time
-    // (the queued honeypot message still records its IP when it is learned).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
-    let lock = loop {
-        if let Some(l) = db.try_lock()? {
-            break l;
-        }
-        if std::time::Instant::now() >= deadline {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let mut rep = Reputation::load(db.dir())?;
-    rep.merge_dns(&facts.new_dns, now);
-    if let Some(ip) = honeypot_ip {
-        rep.honeypot_hit(ip, now);
-    }
-    rep.save(db.dir())?;
-    drop(lock);
+    // One small append to the reputation journal, whatever the size of the database. If a
+    // trainer is folding the journal in right now and does not finish within the wait, the
+    // entry is dropped: DNS answers are asked again next time, and the queued honeypot message
+    // still counts for its IP when it is learned.
+    let entry = JournalEntry::new(&facts.new_dns, honeypot_ip, now);
+    reputation::append_journal(db.dir(), &entry, std::time::Duration::from_millis(200))?;
     Ok(())
 }
 

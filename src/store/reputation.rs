@@ -175,16 +175,29 @@ pub trait ReputationLookup: Sync {
 pub struct Reader {
     map: memmap2::Mmap,
     count: usize,
+    /// What filters appended since the last compaction, applied over the mapped records.
+    journal: Vec<JournalEntry>,
 }
 
 impl Reader {
     /// `Ok(None)` when there is no file yet.
     pub fn open(dir: &Path) -> Result<Option<Reader>> {
         let path = dir.join(FILE);
-        let Some(map) = super::map_file(&path, "reputation database")? else { return Ok(None) };
-        let count =
-            parse_header(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))?;
-        Ok(Some(Reader { map, count }))
+        let journal = read_journal(dir, 0)?.0;
+        let map = match super::map_file(&path, "reputation database")? {
+            Some(m) => m,
+            // Only journal entries so far (honeypot hits, DNS answers): an empty base under them.
+            None if !journal.is_empty() => {
+                memmap2::MmapOptions::new().len(0).map_anon().context("cannot map")?.make_read_only()?
+            }
+            None => return Ok(None),
+        };
+        let count = if map.is_empty() {
+            0
+        } else {
+            parse_header(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))?
+        };
+        Ok(Some(Reader { map, count, journal }))
     }
 
     fn index_entry(&self, i: usize) -> (Key, usize, usize) {
@@ -198,7 +211,22 @@ impl Reader {
     }
 
     fn blob(&self) -> &[u8] {
-        &self.map[HEADER + self.count * INDEX..]
+        &self.map[(HEADER + self.count * INDEX).min(self.map.len())..]
+    }
+
+    /// The record in the mapped file alone.
+    fn base(&self, key: &Key) -> Option<Record> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (k, off, len) = self.index_entry(mid);
+            match k.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return self.decode(off, len),
+            }
+        }
+        None
     }
 
     fn decode(&self, off: usize, len: usize) -> Option<Record> {
@@ -217,17 +245,21 @@ impl Reader {
 
 impl ReputationLookup for Reader {
     fn get(&self, key: &Key) -> Option<Record> {
-        let (mut lo, mut hi) = (0, self.count);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (k, off, len) = self.index_entry(mid);
-            match k.cmp(key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return self.decode(off, len),
+        let base = self.base(key);
+        if self.journal.is_empty() {
+            return base;
+        }
+        // Replay the (small) journal over this one record.
+        let mut one = Reputation::default();
+        if let Some(b) = base {
+            one.records.insert(*key, b);
+        }
+        for e in &self.journal {
+            if e.touches(key) {
+                one.apply(e);
             }
         }
-        None
+        one.records.remove(key)
     }
 }
 
@@ -247,6 +279,8 @@ fn parse_header(file: &[u8]) -> Result<usize> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reputation {
     pub records: BTreeMap<Key, Record>,
+    /// How many bytes of the journal `load` applied (`save` applies the rest, then removes it).
+    journal_seen: u64,
 }
 
 impl ReputationLookup for Reputation {
@@ -257,10 +291,20 @@ impl ReputationLookup for Reputation {
 
 impl Reputation {
     /// Reads and verifies the file (checksum and every record). Empty when there is none.
+    /// Reads and verifies the file, then applies the journal. Empty when there is neither.
     pub fn load(dir: &Path) -> Result<Reputation> {
         let path = dir.join(FILE);
-        let Some(map) = super::map_file(&path, "reputation database")? else { return Ok(Reputation::default()) };
-        Reputation::decode(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))
+        let mut rep = match super::map_file(&path, "reputation database")? {
+            Some(map) => Reputation::decode(&map)
+                .with_context(|| format!("the reputation database {} is corrupt", path.display()))?,
+            None => Reputation::default(),
+        };
+        let (entries, seen) = read_journal(dir, 0)?;
+        for e in &entries {
+            rep.apply(e);
+        }
+        rep.journal_seen = seen;
+        Ok(rep)
     }
 
     fn decode(file: &[u8]) -> Result<Reputation> {
@@ -281,7 +325,7 @@ impl Reputation {
             let (r, _): (Record, usize) = bincode::decode_from_slice(bytes, config()).context("undecodable record")?;
             records.insert(k, r);
         }
-        Ok(Reputation { records })
+        Ok(Reputation { records, journal_seen: 0 })
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -305,9 +349,37 @@ impl Reputation {
         out
     }
 
-    /// Writes the database atomically. The caller holds the directory's lock.
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        super::write_atomic(dir, FILE, &self.encode())
+    /// Writes the database atomically and folds the journal in: under the journal's exclusive
+    /// lock, what filters appended since `load` is applied, the file replaced, the journal removed.
+    /// The caller holds the directory's lock.
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        let lock = journal_lock(dir)?;
+        lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
+        let (late, _) = read_journal(dir, self.journal_seen)?;
+        for e in &late {
+            self.apply(e);
+        }
+        super::write_atomic(dir, FILE, &self.encode())?;
+        match std::fs::remove_file(dir.join(JOURNAL)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", dir.join(JOURNAL).display())),
+        }
+        self.journal_seen = 0;
+        Ok(())
+    }
+
+    /// Applies one journal entry.
+    pub fn apply(&mut self, e: &JournalEntry) {
+        if let Some(k) = e.honeypot {
+            self.honeypot_hit(received::from_key(k), e.now);
+        }
+        let answers = DnsAnswers {
+            ptr: e.ptr.iter().map(|(k, c)| (received::from_key(*k), c.clone())).collect(),
+            dnsbl: e.dnsbl.iter().map(|(k, z, c)| (received::from_key(*k), z.clone(), c.clone())).collect(),
+            uribl: e.uribl.clone(),
+        };
+        self.merge_dns(&answers, e.now);
     }
 
     pub fn path(dir: &Path) -> PathBuf {
@@ -316,17 +388,16 @@ impl Reputation {
 
     /// The record of an address, created empty if new.
     pub fn ip_mut(&mut self, ip: IpAddr, now: u64) -> &mut IpRecord {
-        let rec = self
-            .records
-            .entry(received::key(ip))
-            .or_insert_with(|| Record::Ip(IpRecord { first_seen: now, ..IpRecord::default() }));
+        // An IP key holds an IP record (other kinds use hashed keys); anything else is replaced.
+        let rec = self.records.entry(received::key(ip)).or_insert(Record::Ip(IpRecord::default()));
         if !matches!(rec, Record::Ip(_)) {
-            *rec = Record::Ip(IpRecord { first_seen: now, ..IpRecord::default() });
+            *rec = Record::Ip(IpRecord::default());
         }
-        match rec {
-            Record::Ip(r) => r,
-            _ => unreachable!(),
+        let Record::Ip(r) = rec else { unreachable!("just made an IP record") };
+        if r.first_seen == 0 {
+            r.first_seen = now;
         }
+        r
     }
 
     /// Counts a learned message from `ip`: `delta` +1 when learned, -1 when unlearned.
@@ -420,6 +491,126 @@ impl Reputation {
     }
 }
 
+/// The journal: what filter runs learned (DNS answers, honeypot hits), appended without taking
+/// the database lock, so a delivery never rewrites `reputation.db` (whose size would then set
+/// its cost). Frames of a little-endian u32 length and a bincode `JournalEntry`; a frame cut
+/// short by a crash ends the journal. Every writer (`train`, `forget`, `purge`, `ip`) folds it
+/// into `reputation.db` and removes it; readers replay it over the records they look up, up to
+/// `MAX_JOURNAL` bytes (beyond that, until the next training run, newer answers are asked again).
+pub const JOURNAL: &str = "reputation.journal";
+const JOURNAL_LOCK: &str = "reputation.journal.lock";
+const MAX_JOURNAL: u64 = 4 << 20;
+
+/// One filter run's contribution to the reputation database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct JournalEntry {
+    pub now: u64,
+    pub honeypot: Option<Key>,
+    pub ptr: Vec<(Key, Cached<Option<String>>)>,
+    pub dnsbl: Vec<(Key, String, Cached<bool>)>,
+    pub uribl: Vec<(String, String, Cached<bool>)>,
+}
+
+impl JournalEntry {
+    pub fn new(answers: &DnsAnswers, honeypot: Option<IpAddr>, now: u64) -> JournalEntry {
+        JournalEntry {
+            now,
+            honeypot: honeypot.map(received::key),
+            ptr: answers.ptr.iter().map(|(ip, c)| (received::key(*ip), c.clone())).collect(),
+            dnsbl: answers.dnsbl.iter().map(|(ip, z, c)| (received::key(*ip), z.clone(), c.clone())).collect(),
+            uribl: answers.uribl.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.honeypot.is_none() && self.ptr.is_empty() && self.dnsbl.is_empty() && self.uribl.is_empty()
+    }
+
+    /// Whether applying it changes the record under `key`.
+    fn touches(&self, key: &Key) -> bool {
+        self.honeypot.as_ref() == Some(key)
+            || self.ptr.iter().any(|(k, _)| k == key)
+            || self.dnsbl.iter().any(|(k, _, _)| k == key)
+            || self.uribl.iter().any(|(d, _, _)| &domain_key(d) == key)
+    }
+}
+
+fn journal_lock(dir: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(JOURNAL_LOCK);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Appends one entry to the journal (a filter run). Waits at most `wait` for a writer that is
+/// folding the journal in; `Ok(false)` if it had to give up (the entry is then dropped: DNS
+/// answers are asked again, a honeypot message's IP is still counted when it is learned).
+pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -> Result<bool> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if e.is_empty() {
+        return Ok(true);
+    }
+    let body = bincode::encode_to_vec(e, config()).context("cannot encode a journal entry")?;
+    let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    if !dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    let lock = journal_lock(dir)?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match lock.try_lock_shared() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(err)) => return Err(err).context("cannot lock the reputation journal"),
+        }
+    }
+    let path = dir.join(JOURNAL);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // One write of the whole frame: appends from concurrent filters do not interleave.
+    f.write_all(&frame).with_context(|| format!("cannot append to {}", path.display()))?;
+    Ok(true)
+}
+
+/// The journal's entries from byte `from` on, and where the last whole frame ends.
+fn read_journal(dir: &Path, from: u64) -> Result<(Vec<JournalEntry>, u64)> {
+    let path = dir.join(JOURNAL);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut pos = from as usize;
+    let mut out = Vec::new();
+    while pos + 4 <= bytes.len() && (pos as u64) < from + MAX_JOURNAL {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let Some(body) = bytes.get(pos + 4..pos + 4 + len) else { break };
+        let Ok((e, _)) = bincode::decode_from_slice::<JournalEntry, _>(body, config()) else { break };
+        out.push(e);
+        pos += 4 + len;
+    }
+    Ok((out, pos as u64))
+}
+
 /// DNS answers a filter run obtained, to be cached.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DnsAnswers {
@@ -469,6 +660,51 @@ mod tests {
         assert_eq!(r.ip("2001:db8::1".parse().unwrap()).unwrap().honeypot, 1);
         assert_eq!(r.correspondent("jan@klant.be").unwrap().messages, 1);
         assert!(r.domain("evil.example").unwrap().uribl[0].1.value);
+    }
+
+    #[test]
+    fn the_journal_is_replayed_by_readers_and_folded_in_by_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rep = Reputation::default();
+        rep.count_learned(v4(192, 0, 2, 1), true, 1, 100);
+        rep.save(dir.path()).unwrap();
+        let listed = Cached { value: true, expires: 10_000 };
+        let answers = DnsAnswers { dnsbl: vec![(v4(192, 0, 2, 1), "zen.test".into(), listed)], ..Default::default() };
+        let wait = std::time::Duration::from_millis(100);
+        assert!(append_journal(dir.path(), &JournalEntry::new(&answers, None, 200), wait).unwrap());
+        assert!(append_journal(
+            dir.path(),
+            &JournalEntry::new(&DnsAnswers::default(), Some(v4(192, 0, 2, 9)), 300),
+            wait
+        )
+        .unwrap());
+        // A frame cut short by a crash ends the journal without harm.
+        let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join(JOURNAL)).unwrap();
+        std::io::Write::write_all(&mut f, &[200, 0, 0, 0, 1, 2]).unwrap();
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        let one = r.ip(v4(192, 0, 2, 1)).unwrap();
+        assert_eq!((one.spam, one.dnsbl.len()), (1, 1));
+        assert_eq!(r.ip(v4(192, 0, 2, 9)).unwrap().honeypot, 1);
+        // A writer loads it, another filter appends meanwhile, the save takes both and removes it.
+        let mut w = Reputation::load(dir.path()).unwrap();
+        let late = JournalEntry::new(&DnsAnswers::default(), Some(v4(192, 0, 2, 10)), 400);
+        // (the torn frame is still at the end; a real appender would come after it: drop it first)
+        std::fs::write(dir.path().join(JOURNAL), {
+            let b = std::fs::read(dir.path().join(JOURNAL)).unwrap();
+            b[..w.journal_seen as usize].to_vec()
+        })
+        .unwrap();
+        assert!(append_journal(dir.path(), &late, wait).unwrap());
+        w.save(dir.path()).unwrap();
+        assert!(!dir.path().join(JOURNAL).exists());
+        let back = Reputation::load(dir.path()).unwrap();
+        assert_eq!(back.ip(v4(192, 0, 2, 9)).unwrap().honeypot, 1);
+        assert_eq!(back.ip(v4(192, 0, 2, 10)).unwrap().honeypot, 1, "the late entry was lost");
+        assert_eq!(back.ip(v4(192, 0, 2, 1)).unwrap().dnsbl.len(), 1);
+        // Only a journal, no database yet: readers see it.
+        let d2 = tempfile::tempdir().unwrap();
+        append_journal(d2.path(), &late, wait).unwrap();
+        assert_eq!(Reader::open(d2.path()).unwrap().unwrap().ip(v4(192, 0, 2, 10)).unwrap().honeypot, 1);
     }
 
     #[test]

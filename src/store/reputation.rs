@@ -183,7 +183,7 @@ impl Reader {
     /// `Ok(None)` when there is no file yet.
     pub fn open(dir: &Path) -> Result<Option<Reader>> {
         let path = dir.join(FILE);
-        let journal = read_journal(dir, 0)?.0;
+        let journal = read_journal(dir, 0, MAX_JOURNAL)?.0;
         let map = match super::map_file(&path, "reputation database")? {
             Some(m) => m,
             // Only journal entries so far (honeypot hits, DNS answers): an empty base under them.
@@ -299,7 +299,7 @@ impl Reputation {
                 .with_context(|| format!("the reputation database {} is corrupt", path.display()))?,
             None => Reputation::default(),
         };
-        let (entries, seen) = read_journal(dir, 0)?;
+        let (entries, seen) = read_journal(dir, 0, u64::MAX)?;
         for e in &entries {
             rep.apply(e);
         }
@@ -355,7 +355,7 @@ impl Reputation {
     pub fn save(&mut self, dir: &Path) -> Result<()> {
         let lock = journal_lock(dir)?;
         lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
-        let (late, _) = read_journal(dir, self.journal_seen)?;
+        let (late, _) = read_journal(dir, self.journal_seen, u64::MAX)?;
         for e in &late {
             self.apply(e);
         }
@@ -591,24 +591,31 @@ pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -
     Ok(true)
 }
 
-/// The journal's entries from byte `from` on, and where the last whole frame ends.
-fn read_journal(dir: &Path, from: u64) -> Result<(Vec<JournalEntry>, u64)> {
+/// The journal's entries from byte `from` on, reading at most `limit` bytes, and where the last
+/// whole frame read ends. Readers pass `MAX_JOURNAL`, so a journal left to grow (no training for
+/// a long time) never costs a delivery more than that; writers read it all.
+fn read_journal(dir: &Path, from: u64, limit: u64) -> Result<(Vec<JournalEntry>, u64)> {
+    use std::io::{Read, Seek};
     let path = dir.join(JOURNAL);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut pos = from as usize;
+    let mut bytes = Vec::new();
+    file.seek(std::io::SeekFrom::Start(from))
+        .and_then(|_| file.take(limit).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut pos = 0usize;
     let mut out = Vec::new();
-    while pos + 4 <= bytes.len() && (pos as u64) < from + MAX_JOURNAL {
+    while pos + 4 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
         let Some(body) = bytes.get(pos + 4..pos + 4 + len) else { break };
         let Ok((e, _)) = bincode::decode_from_slice::<JournalEntry, _>(body, config()) else { break };
         out.push(e);
         pos += 4 + len;
     }
-    Ok((out, pos as u64))
+    Ok((out, from + pos as u64))
 }
 
 /// DNS answers a filter run obtained, to be cached.

@@ -70,6 +70,20 @@ def corpus(args):
     return split
 
 
+def release_binary(build=True):
+    """Builds the release binary (unless told not to) and returns its path, wherever the cargo
+    configuration puts it (target/<host triple>/release/ with .cargo/config.toml's static link)."""
+    cmd = ["cargo", "build", "--release", "--message-format=json-render-diagnostics"]
+    if not build:
+        cmd.append("--offline")
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        m = json.loads(line)
+        if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "spamfilt":
+            return m["executable"]
+    sys.exit("bench: cargo built no spamfilt binary")
+
+
 def write_list(path, items):
     with open(path, "w") as f:
         f.write("\n".join(items) + "\n")
@@ -167,7 +181,7 @@ def make_dump(path, n, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spamfilt", default=os.path.join(ROOT, "target/release/spamfilt"))
+    ap.add_argument("--spamfilt", help="the binary to measure (default: the release build of this checkout)")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "corpus"))
     ap.add_argument("--quick", action="store_true", help="a quarter of the corpus, fewer repeats")
     ap.add_argument("--only", default="latency,throughput,train,accuracy,scale")
@@ -175,9 +189,7 @@ def main():
     args = ap.parse_args()
     only = set(args.only.split(","))
     ensure_tools()
-    if not args.no_build:
-        sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
-    sf = os.path.abspath(args.spamfilt)
+    sf = os.path.abspath(args.spamfilt) if args.spamfilt else release_binary(build=not args.no_build)
     split = corpus(args)
     tmp = tempfile.mkdtemp(prefix="spamfilt-bench-")
     sf_db, bf_db = os.path.join(tmp, "sf-db"), os.path.join(tmp, "bf-db")

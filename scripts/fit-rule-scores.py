@@ -21,10 +21,16 @@ LAMBDA = 2.0
 ap = argparse.ArgumentParser()
 ap.add_argument("--ham", nargs="+", required=True)
 ap.add_argument("--spam", nargs="+", required=True)
-ap.add_argument("--bin", default="target/release/spamfilt")
+ap.add_argument("--bin", help="the spamfilt binary (default: build this checkout's release binary)")
 ap.add_argument("--write", action="store_true")
 a = ap.parse_args()
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+if not a.bin:
+    # Where cargo puts the release binary depends on .cargo/config.toml (target/<host triple>/release/).
+    out = subprocess.run(["cargo", "build", "--release", "--message-format=json-render-diagnostics"], cwd=root,
+                         check=True, capture_output=True, text=True).stdout
+    a.bin = next(m["executable"] for m in map(json.loads, out.splitlines())
+                 if m.get("executable") and m["target"]["name"] == "spamfilt")
 rules_path = os.path.join(root, "data", "rules.toml")
 text = open(rules_path).read()
 blocks = re.split(r"(?m)^(?=\[\[rule\]\])", text)

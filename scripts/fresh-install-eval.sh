@@ -8,13 +8,15 @@ cd "$(dirname "$0")/.."
 corpus=${1:-corpus}
 scripts/fetch-corpus.sh "$corpus" >&2
 data=$(find "$corpus" -type d -name data -path '*package/data' | head -n 1)
-cargo build --quiet --release
+# The binary's path depends on the cargo configuration (target/<host triple>/release/ here).
+bin=$(cargo build --quiet --release --message-format=json \
+  | python3 -c 'import sys, json; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "spamfilt"))')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 find "$data/easy-ham-2" -name '*.txt' | sort > "$tmp/ham.list"
 find "$data/spam-2" -name '*.txt' | sort > "$tmp/spam.list"
-target/release/spamfilt --db "$tmp/empty-db" --config /dev/null -q check "@$tmp/ham.list" > "$tmp/ham.tsv"
-target/release/spamfilt --db "$tmp/empty-db" --config /dev/null -q check "@$tmp/spam.list" > "$tmp/spam.tsv"
+"$bin" --db "$tmp/empty-db" --config /dev/null -q check "@$tmp/ham.list" > "$tmp/ham.tsv"
+"$bin" --db "$tmp/empty-db" --config /dev/null -q check "@$tmp/spam.list" > "$tmp/spam.tsv"
 python3 - "$tmp/ham.tsv" "$tmp/spam.tsv" <<'PY'
 import sys
 ham = [l.split('\t') for l in open(sys.argv[1])]

@@ -58,6 +58,68 @@ pub struct GlobalArgs {
     pub no_bayes: bool,
 }
 
+impl Cli {
+    /// The command line of a delivery (`spamfilt [GLOBAL FLAGS] [filter [--exit-code]]`), read
+    /// without building clap's whole command tree, which costs a tenth of a delivery. Returns
+    /// `None` for anything else (another subcommand, help, an unknown or conflicting flag, a
+    /// missing value), which then goes to clap as usual. A unit test checks that every command
+    /// line this accepts gives exactly what clap gives.
+    pub fn parse_delivery<I: IntoIterator<Item = std::ffi::OsString>>(
+        args: I,
+        env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Option<Cli> {
+        let mut args = args.into_iter().skip(1);
+        let mut g = GlobalArgs { db: None, config: None, verbose: 0, quiet: false, no_rules: false, no_bayes: false };
+        let mut filter: Option<FilterArgs> = None;
+        while let Some(arg) = args.next() {
+            let text = arg.to_str()?;
+            let (flag, inline) = match text.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(std::ffi::OsString::from(v))),
+                _ => (text, None),
+            };
+            let mut value = || -> Option<PathBuf> {
+                let v = match &inline {
+                    Some(v) => v.clone(),
+                    None => args.next()?,
+                };
+                // clap takes `--db --quiet` as a missing value, and an empty value as an error.
+                let s = v.to_string_lossy();
+                (!s.is_empty() && !s.starts_with('-')).then(|| PathBuf::from(v))
+            };
+            match flag {
+                "--db" if g.db.is_none() => g.db = Some(value()?),
+                "--config" if g.config.is_none() => g.config = Some(value()?),
+                _ if inline.is_some() => return None,
+                "-v" | "--verbose" => g.verbose = g.verbose.checked_add(1)?,
+                "-q" | "--quiet" if !g.quiet => g.quiet = true,
+                "--no-rules" if !g.no_rules => g.no_rules = true,
+                "--no-bayes" if !g.no_bayes => g.no_bayes = true,
+                "filter" if filter.is_none() => filter = Some(FilterArgs::default()),
+                "--exit-code" => match &mut filter {
+                    Some(f) if !f.exit_code => f.exit_code = true,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        if (g.quiet && g.verbose > 0) || (g.no_rules && g.no_bayes) {
+            return None;
+        }
+        // As clap does: the variable stands in for an absent flag; an empty one is an error (clap's).
+        for (slot, name) in [(&mut g.db, "SPAMFILT_DB"), (&mut g.config, "SPAMFILT_CONFIG")] {
+            if slot.is_none() {
+                if let Some(v) = env(name) {
+                    if v.is_empty() {
+                        return None;
+                    }
+                    *slot = Some(PathBuf::from(v));
+                }
+            }
+        }
+        Some(Cli { global: g, command: filter.map(Command::Filter) })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Filter one message from stdin to stdout, adding X-Spam-* headers (the default).
@@ -297,4 +359,80 @@ pub struct EvalArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+    use std::ffi::OsString;
+
+    fn argv(line: &str) -> Vec<OsString> {
+        std::iter::once("spamfilt").chain(line.split_whitespace()).map(OsString::from).collect()
+    }
+
+    /// Every command line the delivery fast path accepts parses to exactly what clap makes of it,
+    /// and what it declines clap either rejects or reads as something other than a delivery.
+    #[test]
+    fn the_delivery_fast_path_agrees_with_clap() {
+        let accepted = [
+            "",
+            "filter",
+            "filter --exit-code",
+            "--db /d --config /c.toml",
+            "--db=/d --config=/c.toml filter --exit-code",
+            "-v -v --verbose filter",
+            "-q --no-rules",
+            "--no-bayes filter -q",
+            "filter --db /d",
+            "filter --exit-code --config c --db d -v",
+        ];
+        for line in accepted {
+            let fast = Cli::parse_delivery(argv(line), |_| None).unwrap_or_else(|| panic!("declined: {line:?}"));
+            let slow = Cli::try_parse_from(argv(line)).unwrap_or_else(|e| panic!("clap rejects {line:?}: {e}"));
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{line:?}");
+        }
+        let declined = [
+            "--help",
+            "-h",
+            "--version",
+            "check x",
+            "train --ham x",
+            "--exit-code",
+            "filter filter",
+            "filter --exit-code --exit-code",
+            "-q -v",
+            "-q -q",
+            "--no-rules --no-bayes",
+            "--db",
+            "--db --quiet",
+            "--db a --db b",
+            "-vv",
+            "--verbose=1",
+            "--frobnicate",
+            "help",
+        ];
+        for line in declined {
+            assert!(Cli::parse_delivery(argv(line), |_| None).is_none(), "accepted: {line:?}");
+            if let Ok(cli) = Cli::try_parse_from(argv(line)) {
+                // clap takes `-vv` as two -v; the fast path leaves such spellings to clap.
+                let delivery = matches!(cli.command, None | Some(super::Command::Filter(_)));
+                assert!(!delivery || line == "-vv", "clap accepts {line:?} as {cli:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_delivery_fast_path_reads_the_environment_like_clap() {
+        let env = |k: &str| match k {
+            "SPAMFILT_DB" => Some(OsString::from("/env/db")),
+            "SPAMFILT_CONFIG" => Some(OsString::from("/env/c.toml")),
+            _ => None,
+        };
+        let cli = Cli::parse_delivery(argv("--db /flag"), env).unwrap();
+        assert_eq!(cli.global.db.as_deref(), Some(std::path::Path::new("/flag")));
+        assert_eq!(cli.global.config.as_deref(), Some(std::path::Path::new("/env/c.toml")));
+        // An empty variable is clap's error to report.
+        assert!(Cli::parse_delivery(argv(""), |k| (k == "SPAMFILT_DB").then(OsString::new)).is_none());
+    }
 }

@@ -13,7 +13,8 @@ fn main() -> ExitCode {
             default_hook(info);
         }
     }));
-    let cli = spamfilt::cli::Cli::parse();
+    let cli = spamfilt::cli::Cli::parse_delivery(std::env::args_os(), |k| std::env::var_os(k))
+        .unwrap_or_else(spamfilt::cli::Cli::parse);
     match spamfilt::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -51,7 +51,7 @@ fn main() {
         writeln!(
             out,
             "        RuleSpec {{ name: {}, family: Family::{family}, description: {}, score: {score:?}, check: {}, phrases: {}, \
-             min_phrases: {min}, scope: {scope}, header: {}, pattern: {}, body: {}, raw_body: {}, uri: {}, hints: {} }},",
+             min_phrases: {min}, scope: {scope}, header: {}, pattern: {}, body: {}, raw_body: {}, uri: {} }},",
             lit(t["name"].as_str().expect("name")),
             lit(t.get("description").and_then(|v| v.as_str()).unwrap_or("")),
             opt_str(t.get("check")),
@@ -61,7 +61,6 @@ fn main() {
             opt_str(t.get("body")),
             opt_str(t.get("raw_body")),
             opt_str(t.get("uri")),
-            opt_list(t.get("hints")),
         )
         .unwrap();
     }

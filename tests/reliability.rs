@@ -249,6 +249,48 @@ fn trainers_killed_at_random_moments_leave_a_consistent_database() {
     eprintln!("{learned_runs} of 50 training runs finished before the kill");
 }
 
+/// The binary sets up its own process state (src/main.rs): closed standard descriptors change
+/// nothing (they are reopened on /dev/null), and a reader that stops reading is an ordinary end,
+/// not a death by SIGPIPE (this part fails if main.rs stops ignoring SIGPIPE).
+#[test]
+fn closed_standard_descriptors_and_a_reader_that_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let msgs = write_msgs(&dir.path().join("m"), 3000, "h");
+    let sh = |script: &str| {
+        let bin = env!("CARGO_BIN_EXE_spamfilt");
+        let out = Command::new("sh").arg("-c").arg(script).arg(bin).arg(&db).arg(&msgs[0]).output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Training with standard output and input closed: the ledger and token files get their own
+    // descriptors, the summary goes nowhere, and the database is whole.
+    let (out, err) = sh(r#""$0" --db "$1" --config /dev/null train --ham "$2" <&- >&-; echo "rc=$?""#);
+    assert_eq!(out.trim(), "rc=0", "{err}");
+    assert!(stats(&db).contains("1 ham"), "{}", stats(&db));
+    // The filter with standard input closed reads an empty message: passed through, exit 0.
+    let (out, err) = sh(r#""$0" --db "$1" --config /dev/null <&-; echo "rc=$?""#);
+    assert_eq!(out.trim(), "rc=0");
+    assert!(err.contains("empty"), "{err}");
+    // With standard error closed too, a scored message still comes out whole.
+    let (out, _) = sh(r#""$0" --db "$1" --config /dev/null < "$2" 2>&-"#);
+    assert!(out.contains("X-Spam-Status: ") && out.contains("lorem ipsum"), "{out}");
+
+    // `check` into a pipe whose reader stops after one line (much more than a pipe buffer of
+    // output is pending): exit 0, nothing on stderr.
+    let mut child = spamfilt(&db)
+        .args(["--config", "/dev/null", "check", &dir.path().join("m").to_string_lossy()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn read_only_database_fails_training_clearly_and_filter_passes_through() {
     if Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false) {

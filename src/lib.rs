@@ -13,6 +13,7 @@ pub mod config;
 pub mod dns;
 pub mod eval;
 pub mod features;
+pub mod hash;
 pub mod learn;
 pub mod lists;
 pub mod mailbox;

@@ -155,7 +155,7 @@ fn every_rule_has_a_case_and_every_family_both_languages() {
     let rs = rule_set();
     let cases = cases();
     let covered: BTreeSet<&str> = cases.iter().map(|c| c.rule.as_str()).collect();
-    let missing: Vec<&str> = rs.rules.iter().map(|r| r.name.as_str()).filter(|n| !covered.contains(n)).collect();
+    let missing: Vec<&str> = rs.rules.iter().map(|r| r.name.as_ref()).filter(|n| !covered.contains(n)).collect();
     assert!(missing.is_empty(), "rules without a test message: {missing:?}");
     let mut langs: BTreeMap<Family, BTreeSet<&str>> = BTreeMap::new();
     for c in &cases {

@@ -1,72 +1,56 @@
-//! Whole-word phrase matching for keyword rules: text and phrases are split into words the
-//! same way (lower case; letters, digits and `' $ € £ % + -` are word characters), and a phrase
-//! matches where its words occur consecutively. Building the index is one hash insert per
-//! phrase and scanning is one hash lookup per word of text, so the cost stays flat however
-//! many keyword rules there are.
+//! Whole-word phrase matching for keyword rules (words as `words` splits them): a phrase matches
+//! where its words occur consecutively. Scanning is one hash and one binary search per word of
+//! text, so the cost stays flat however many keyword rules there are.
+//!
+//! The default rules' index is built by build.rs into static data (`BUILT_IN_PHRASES` in
+//! rules/mod.rs), so a delivery builds nothing; only custom phrase rules from the config file
+//! are indexed at load time.
 
-use crate::store::token_hash;
+use std::borrow::Cow;
+
+use super::words::{normalize, split_phrase, words};
+use crate::hash::token_hash;
 
 /// Every phrase as an entry sorted by the hash of its first word, its remaining words kept in
-/// one shared string. Building it (once per process, on every delivery) allocates almost
-/// nothing per phrase; looking a word up is one hash and a binary search.
+/// one shared string.
 #[derive(Default)]
 pub struct PhraseIndex {
-    entries: Vec<Entry>,
+    entries: Cow<'static, [Entry]>,
     /// The remaining words of every phrase, each phrase's separated by single spaces.
-    rest: String,
-    sorted: bool,
+    rest: Cow<'static, str>,
 }
 
-struct Entry {
-    first: u64,
-    rule: u32,
-    id: u32,
-    rest: (u32, u32),
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '\'' | '$' | '€' | '£' | '%' | '+' | '-')
-}
-
-/// The words of lower-cased text, with leading and trailing `'` and `-` trimmed.
-pub fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !is_word_char(c)).map(|w| w.trim_matches(['\'', '-'])).filter(|w| !w.is_empty())
-}
-
-fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().all(|c| !c.is_uppercase() && c != '\u{2019}' && c != '\u{2018}') {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'"))
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub(crate) first: u64,
+    pub(crate) rule: u32,
+    pub(crate) id: u32,
+    pub(crate) rest: (u32, u32),
 }
 
 impl PhraseIndex {
-    /// Adds a phrase of rule `rule`. Call `finish` after the last one.
-    pub fn add(&mut self, phrase: &str, rule: usize) {
-        let norm = normalize(phrase);
-        let mut w = words(&norm);
-        let Some(first) = w.next() else { return };
-        let start = self.rest.len() as u32;
-        for (i, word) in w.enumerate() {
-            if i > 0 {
-                self.rest.push(' ');
-            }
-            self.rest.push_str(word);
-        }
-        let id = self.entries.len() as u32;
-        self.entries.push(Entry {
-            first: token_hash(first),
-            rule: rule as u32,
-            id,
-            rest: (start, self.rest.len() as u32),
-        });
-        self.sorted = false;
+    /// An index built ahead of time (entries sorted by `first`).
+    pub const fn fixed(entries: &'static [Entry], rest: &'static str) -> PhraseIndex {
+        PhraseIndex { entries: Cow::Borrowed(entries), rest: Cow::Borrowed(rest) }
     }
 
-    /// Sorts the entries for lookup.
-    pub fn finish(&mut self) {
-        self.entries.sort_by_key(|e| e.first);
-        self.sorted = true;
+    /// Builds an index from `(rule, phrase)` pairs; a phrase's id is its position in the list.
+    pub fn build<'p>(phrases: impl IntoIterator<Item = (usize, &'p str)>) -> PhraseIndex {
+        let mut entries = Vec::new();
+        let mut rest = String::new();
+        for (id, (rule, phrase)) in phrases.into_iter().enumerate() {
+            let Some((first, others)) = split_phrase(phrase) else { continue };
+            let start = rest.len() as u32;
+            rest.push_str(&others);
+            entries.push(Entry {
+                first: token_hash(&first),
+                rule: rule as u32,
+                id: id as u32,
+                rest: (start, rest.len() as u32),
+            });
+        }
+        entries.sort_by_key(|e| e.first);
+        PhraseIndex { entries: Cow::Owned(entries), rest: Cow::Owned(rest) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,7 +59,9 @@ impl PhraseIndex {
 
     /// Calls `found(rule, phrase id)` for every phrase occurrence in `text`.
     pub fn scan(&self, text: &str, mut found: impl FnMut(usize, usize)) {
-        debug_assert!(self.sorted || self.entries.is_empty(), "PhraseIndex::finish was not called");
+        if self.entries.is_empty() {
+            return;
+        }
         let norm = normalize(text);
         let ws: Vec<&str> = words(&norm).collect();
         for (i, w) in ws.iter().enumerate() {
@@ -96,6 +82,11 @@ impl PhraseIndex {
             }
         }
     }
+
+    #[cfg(test)]
+    pub(crate) fn parts(&self) -> (&[Entry], &str) {
+        (&self.entries, &self.rest)
+    }
 }
 
 #[cfg(test)]
@@ -103,11 +94,7 @@ mod tests {
     use super::*;
 
     fn hits(phrases: &[&str], text: &str) -> Vec<usize> {
-        let mut ix = PhraseIndex::default();
-        for p in phrases {
-            ix.add(p, 0);
-        }
-        ix.finish();
+        let ix = PhraseIndex::build(phrases.iter().map(|p| (0, *p)));
         let mut out = Vec::new();
         ix.scan(text, |_, id| out.push(id));
         out

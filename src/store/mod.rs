@@ -47,21 +47,7 @@ impl Class {
 /// A learned message's content digest (see `learn::digest`).
 pub type Digest = [u8; 16];
 
-/// The stable 64-bit key of a token (FNV-1a, then a 64-bit finalizer for avalanche).
-pub fn token_hash(token: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in token.as_bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    // murmur3 fmix64
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h
-}
+pub use crate::hash::token_hash;
 
 /// A hasher for keys that are already well-mixed 64-bit hashes (token hashes): the key is the
 /// hash. Saves SipHash on the hot maps and sets of training and tokenizing.

@@ -1,0 +1,19 @@
+//! The token hash: the stable 64-bit key of a token in the database, the starter table and the
+//! keyword index. Plain `std`, so that build.rs compiles this same file to build the keyword
+//! index of the default rules at build time.
+
+/// The stable 64-bit key of a token (FNV-1a, then a 64-bit finalizer for avalanche).
+pub fn token_hash(token: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in token.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // murmur3 fmix64
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}

@@ -3,11 +3,20 @@
 //! index of the default rules at build time.
 
 /// The stable 64-bit key of a token (FNV-1a, then a 64-bit finalizer for avalanche).
+#[inline]
 pub fn token_hash(token: &str) -> u64 {
+    token_hash_parts(&[token])
+}
+
+/// `token_hash` of the concatenation of `parts`, without building it.
+#[inline]
+pub fn token_hash_parts(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in token.as_bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    for part in parts {
+        for &b in part.as_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
     // murmur3 fmix64
     h ^= h >> 33;

@@ -71,7 +71,17 @@ struct Sink {
 
 impl Sink {
     fn push(&mut self, t: String) {
-        if self.out.len() < self.max && self.seen.insert(crate::store::token_hash(&t)) {
+        if self.out.len() < self.max && self.seen.insert(crate::hash::token_hash(&t)) {
+            self.out.push(t);
+        }
+    }
+
+    /// Pushes `prefix` + `word`; the string is only built when the token is new.
+    fn push2(&mut self, prefix: &str, word: &str) {
+        if self.out.len() < self.max && self.seen.insert(crate::hash::token_hash_parts(&[prefix, word])) {
+            let mut t = String::with_capacity(prefix.len() + word.len());
+            t.push_str(prefix);
+            t.push_str(word);
             self.out.push(t);
         }
     }
@@ -200,7 +210,7 @@ fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
                 "subject" => {
                     for w in words(v) {
                         if (2..=30).contains(&w.chars().count()) && !is_noise(w) {
-                            sink.push(format!("subj:{w}"));
+                            sink.push2("subj:", w);
                         }
                     }
                     if v.chars().filter(|c| c.is_alphabetic()).count() > 6
@@ -433,11 +443,15 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
         if sink.full() {
             return;
         }
-        let wl = w.to_lowercase();
+        let wl = lower(w);
+        let wl = wl.as_ref();
         // Single letters separated by spaces.
-        if wl.chars().count() == 1 && wl.chars().all(|c| c.is_alphabetic() && !is_unspaced_script(c)) {
-            letters_run.extend(wl.chars());
-            continue;
+        let mut cs = wl.chars();
+        if let (Some(c), None) = (cs.next(), cs.next()) {
+            if c.is_alphabetic() && !is_unspaced_script(c) {
+                letters_run.push(c);
+                continue;
+            }
         }
         flush_letters(&mut letters_run, prefix, sink);
         if let Some((local, dom)) = wl.split_once('@') {
@@ -446,27 +460,28 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
                 continue;
             }
         }
-        if wl.chars().any(is_unspaced_script) {
-            unspaced_tokens(&wl, prefix, sink);
+        if !wl.is_ascii() && wl.chars().any(is_unspaced_script) {
+            unspaced_tokens(wl, prefix, sink);
             continue;
         }
         // v.i.a.g.r.a / v-i-a-g-r-a: single letters joined by one punctuation mark.
-        let bytes: Vec<char> = wl.chars().collect();
-        if bytes.len() >= 7
-            && bytes.iter().step_by(2).all(|c| c.is_alphabetic())
-            && bytes.iter().skip(1).step_by(2).all(|c| matches!(c, '.' | '-' | '*' | '_' | '\'' | '!' | ','))
+        if wl.len() >= 7
+            && wl.chars().count() >= 7
+            && wl.chars().step_by(2).all(|c| c.is_alphabetic())
+            && wl.chars().skip(1).step_by(2).all(|c| matches!(c, '.' | '-' | '*' | '_' | '\'' | '!' | ','))
         {
-            let joined: String = bytes.iter().step_by(2).collect();
-            sink.push(format!("{prefix}{joined}"));
+            let joined: String = wl.chars().step_by(2).collect();
+            sink.push2(prefix, &joined);
             sink.push("obf:split-word".to_string());
             continue;
         }
-        for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()).chain(std::iter::once(wl.as_str())) {
-            // The whole word, and its dot/dash/apostrophe-separated parts when it has them.
-            if part.len() == wl.len() || wl.contains(['.', '-', '\'']) {
+        if wl.contains(['.', '-', '\'']) {
+            // Its dot/dash/apostrophe-separated parts, then the whole word.
+            for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()) {
                 push_word(part, prefix, sink);
             }
         }
+        push_word(wl, prefix, sink);
     }
     flush_letters(&mut letters_run, prefix, sink);
 }
@@ -491,7 +506,20 @@ fn push_word(w: &str, prefix: &str, sink: &mut Sink) {
         sink.push(format!("{prefix}skip:{first} {}", n / 10 * 10));
         return;
     }
-    sink.push(format!("{prefix}{w}"));
+    sink.push2(prefix, w);
+}
+
+/// Lower case, borrowed when there is nothing to change.
+fn lower(w: &str) -> std::borrow::Cow<'_, str> {
+    if w.is_ascii() {
+        if w.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(w.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(w)
+        }
+    } else {
+        std::borrow::Cow::Owned(w.to_lowercase())
+    }
 }
 
 /// Character bigrams over runs of CJK/Thai characters; other characters of the word are

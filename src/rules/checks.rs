@@ -198,8 +198,12 @@ pub const ALL: &[(&str, Check)] = &[
     }),
     // Body style
     ("body_mostly_caps", |c, _| {
-        let letters = c.text.chars().filter(|ch| ch.is_alphabetic()).count();
-        let upper = c.text.chars().filter(|ch| ch.is_uppercase()).count();
+        let (letters, upper) = if c.text.is_ascii() {
+            let b = c.text.as_bytes();
+            (b.iter().filter(|x| x.is_ascii_alphabetic()).count(), b.iter().filter(|x| x.is_ascii_uppercase()).count())
+        } else {
+            c.text.chars().fold((0, 0), |(l, u), ch| (l + ch.is_alphabetic() as usize, u + ch.is_uppercase() as usize))
+        };
         letters >= 200 && upper * 2 > letters
     }),
     ("body_many_exclamations", |c, _| c.text.matches("!!").count() >= 3 || c.text.matches('!').count() >= 15),
@@ -208,8 +212,8 @@ pub const ALL: &[(&str, Check)] = &[
         c.text.trim().is_empty() && !c.msg.parts.iter().any(|p| p.is_attachment) && c.html().count() == 0
     }),
     ("body_short_with_link", |c, _| {
-        let n = c.word_count();
-        (1..40).contains(&n) && c.urls.iter().any(|u| u.url.scheme.starts_with("http") && u.source != UrlSource::Image)
+        c.urls.iter().any(|u| u.url.scheme.starts_with("http") && u.source != UrlSource::Image)
+            && (1..40).contains(&c.word_count_up_to(40))
     }),
     // Obfuscation
     ("html_invisible_text", |c, _| c.invisible_text.chars().filter(|ch| ch.is_alphabetic()).count() >= 20),
@@ -483,7 +487,7 @@ fn uri_many_domains(c: &Context, _: &RuleSet) -> bool {
         .filter(|u| u.url.scheme.starts_with("http") && !u.url.domain.is_empty())
         .map(|u| u.url.domain.as_str())
         .collect();
-    domains.len() >= 8 && c.word_count() < 300
+    domains.len() >= 8 && c.word_count_up_to(300) < 300
 }
 
 fn attachment_names<'c>(c: &'c Context) -> impl Iterator<Item = String> + 'c {
@@ -676,6 +680,9 @@ fn money_amounts(t: &str) -> usize {
 }
 
 fn zero_width(t: &str) -> usize {
+    if t.is_ascii() {
+        return 0;
+    }
     t.chars()
         .filter(|c| {
             matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}')
@@ -702,6 +709,9 @@ fn script(c: char) -> Script {
 
 /// Words that mix Latin letters with Cyrillic or Greek look-alikes (`pаypal` with a Cyrillic а).
 fn mixed_script_words(t: &str) -> usize {
+    if t.is_ascii() {
+        return 0; // no Cyrillic or Greek
+    }
     t.split(|c: char| !c.is_alphabetic())
         .filter(|w| w.chars().count() >= 3)
         .filter(|w| {
@@ -721,28 +731,42 @@ fn mixed_script_words(t: &str) -> usize {
 
 /// Words written with a separator between every letter: `v.i.a.g.r.a`, `f r e e`, `c-a-s-h`.
 fn split_words(t: &str) -> usize {
-    let chars: Vec<char> = t.chars().collect();
+    if t.is_ascii() {
+        // The same walk over bytes: no copy of the text as chars.
+        split_words_in(t.as_bytes(), u8::is_ascii_alphabetic, u8::is_ascii_alphanumeric, |b| b as char)
+    } else {
+        let chars: Vec<char> = t.chars().collect();
+        split_words_in(&chars, |c| c.is_alphabetic(), |c| c.is_alphanumeric(), |c| c)
+    }
+}
+
+fn split_words_in<C: Copy + PartialEq>(
+    chars: &[C],
+    alpha: impl Fn(&C) -> bool,
+    alnum: impl Fn(&C) -> bool,
+    as_char: impl Fn(C) -> char,
+) -> usize {
     let mut n = 0;
     let mut i = 0;
     while i < chars.len() {
         // A run: letter, separator, letter, separator, … with the same separator.
-        if chars[i].is_alphabetic() && (i == 0 || !chars[i - 1].is_alphanumeric()) {
+        if alpha(&chars[i]) && (i == 0 || !alnum(&chars[i - 1])) {
             let sep = chars.get(i + 1).copied();
-            if let Some(sep) = sep.filter(|s| matches!(s, '.' | '-' | '_' | '*' | ' ' | '|' | '/')) {
+            if let Some(sep) = sep.filter(|s| matches!(as_char(*s), '.' | '-' | '_' | '*' | ' ' | '|' | '/')) {
                 let mut j = i;
                 let mut letters = 0;
-                while j < chars.len() && chars[j].is_alphabetic() {
+                while j < chars.len() && alpha(&chars[j]) {
                     letters += 1;
                     if chars.get(j + 1) == Some(&sep)
-                        && chars.get(j + 2).is_some_and(|c| c.is_alphabetic())
-                        && !chars.get(j + 3).is_some_and(|c| c.is_alphabetic())
+                        && chars.get(j + 2).is_some_and(&alpha)
+                        && !chars.get(j + 3).is_some_and(&alpha)
                     {
                         j += 2;
                     } else {
                         break;
                     }
                 }
-                let at_end = !chars.get(j + 1).is_some_and(|c| c.is_alphanumeric());
+                let at_end = !chars.get(j + 1).is_some_and(&alnum);
                 if letters >= 4 && at_end {
                     // "U.S.A." has three: not counted. Initials like "J. R. R." have spaces after dots.
                     n += 1;
@@ -780,7 +804,9 @@ fn header_encoded_ascii(c: &Context, field: &str) -> bool {
 /// Positions where `needle` (ASCII, lower case) occurs in `hay`, ignoring ASCII case.
 fn find_ci<'h>(hay: &'h str, needle: &'static str) -> impl Iterator<Item = usize> + 'h {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    (0..(h.len() + 1).saturating_sub(n.len())).filter(move |&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    let first = n[0];
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h)
+        .filter(move |&i| h.len() - i >= n.len() && h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {

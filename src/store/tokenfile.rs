@@ -270,6 +270,36 @@ mod tests {
         }
     }
 
+    /// Many hashes at once (unsorted, repeated, present and absent, at both ends) get what one
+    /// search each would give.
+    #[test]
+    fn lookup_of_many_hashes_matches_one_by_one() {
+        let mut r = rng(7);
+        for n in [0usize, 1, 2, 3, 50, 5000] {
+            let mut tokens: Vec<(u64, TokenRecord)> = (0..n).map(|i| (r(), rec(i as u32, 2 * i as u32))).collect();
+            tokens.sort_by_key(|t| t.0);
+            tokens.dedup_by_key(|t| t.0);
+            let file = encode(Totals::default(), 0, &tokens, &[]);
+            let h = parse_header(&file).unwrap();
+            let recs = records(&file, &h);
+            let mut queries: Vec<u64> = tokens.iter().step_by(3).map(|t| t.0).collect();
+            queries.extend((0..200).map(|_| r()));
+            queries.extend([0, u64::MAX]);
+            queries.extend(tokens.first().map(|t| t.0));
+            queries.extend(tokens.last().map(|t| t.0));
+            let again = queries.clone();
+            queries.extend(again.iter().rev());
+            let expected: Vec<Counts> = queries
+                .iter()
+                .map(|q| match tokens.binary_search_by_key(q, |t| t.0) {
+                    Ok(i) => Counts { spam: tokens[i].1.spam, ham: tokens[i].1.ham },
+                    Err(_) => Counts::default(),
+                })
+                .collect();
+            assert_eq!(lookup(recs, &queries), expected, "{n} records");
+        }
+    }
+
     #[test]
     fn clustered_hashes_still_found() {
         // Interpolation's worst case: a skewed distribution; the binary fallback must cope.

@@ -363,52 +363,39 @@ fn url_tokens(u: &urls::Url, sink: &mut Sink) {
 
 /// Split on white space and on punctuation that never belongs inside a word.
 fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| {
-        c.is_whitespace()
-            || matches!(
-                c,
-                ',' | ';'
-                    | ':'
-                    | '('
-                    | ')'
-                    | '['
-                    | ']'
-                    | '{'
-                    | '}'
-                    | '<'
-                    | '>'
-                    | '"'
-                    | '/'
-                    | '\\'
-                    | '|'
-                    | '='
-                    | '*'
-                    | '+'
-                    | '_'
-                    | '~'
-                    | '#'
-                    | '^'
-                    | '`'
-                    | '«'
-                    | '»'
-                    | '“'
-                    | '”'
-                    | '‘'
-                    | '’'
-                    | '?'
-                    | '¿'
-                    | '¡'
-            )
-    })
-    .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£' | '!')))
-    .map(|w| w.trim_end_matches(['.', '-', '\'']))
-    .filter(|w| !w.is_empty())
+    text.split(is_separator)
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£' | '!')))
+        .map(|w| w.trim_end_matches(['.', '-', '\'']))
+        .filter(|w| !w.is_empty())
+}
+
+/// The ASCII separators `words` splits on (white space and punctuation), as a table.
+const ASCII_SEPARATORS: [bool; 128] = {
+    let mut t = [false; 128];
+    let seps = b" \t\n\r\x0b\x0c,;:()[]{}<>\"/\\|=*+_~#^`?";
+    let mut i = 0;
+    while i < seps.len() {
+        t[seps[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+fn is_separator(c: char) -> bool {
+    if c.is_ascii() {
+        ASCII_SEPARATORS[c as usize]
+    } else {
+        c.is_whitespace() || matches!(c, '«' | '»' | '“' | '”' | '‘' | '’' | '¿' | '¡')
+    }
 }
 
 /// Numbers, dates, times, version strings and hex or digit-heavy ids.
 fn is_noise(w: &str) -> bool {
-    let digits = w.chars().filter(char::is_ascii_digit).count();
-    let letters = w.chars().filter(|c| c.is_alphabetic()).count();
+    let (digits, letters) = if w.is_ascii() {
+        w.bytes().fold((0, 0), |(d, l), b| (d + b.is_ascii_digit() as usize, l + b.is_ascii_alphabetic() as usize))
+    } else {
+        w.chars().fold((0, 0), |(d, l), c| (d + c.is_ascii_digit() as usize, l + c.is_alphabetic() as usize))
+    };
     if letters == 0 {
         // Keep money amounts like $100 and €50: spam likes them.
         return !(w.starts_with(['$', '€', '£']) && digits > 0);
@@ -497,7 +484,7 @@ fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {
 
 fn push_word(w: &str, prefix: &str, sink: &mut Sink) {
     let w = w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£'));
-    let n = w.chars().count();
+    let n = if w.is_ascii() { w.len() } else { w.chars().count() };
     if n < 3 || is_noise(w) {
         return;
     }
@@ -551,6 +538,48 @@ fn unspaced_tokens(w: &str, prefix: &str, sink: &mut Sink) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_separator_table_is_white_space_and_the_listed_punctuation() {
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            let expected = c.is_whitespace()
+                || matches!(
+                    c,
+                    ',' | ';'
+                        | ':'
+                        | '('
+                        | ')'
+                        | '['
+                        | ']'
+                        | '{'
+                        | '}'
+                        | '<'
+                        | '>'
+                        | '"'
+                        | '/'
+                        | '\\'
+                        | '|'
+                        | '='
+                        | '*'
+                        | '+'
+                        | '_'
+                        | '~'
+                        | '#'
+                        | '^'
+                        | '`'
+                        | '«'
+                        | '»'
+                        | '“'
+                        | '”'
+                        | '‘'
+                        | '’'
+                        | '?'
+                        | '¿'
+                        | '¡'
+                );
+            assert_eq!(is_separator(c), expected, "{c:?}");
+        }
+    }
 
     fn toks(raw: &str) -> Vec<String> {
         tokenize(&Message::parse(raw.as_bytes(), 1 << 20), &TokenizerSettings::default())

@@ -4,7 +4,11 @@
 //! build time exactly as the filter splits a message's text.
 
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '\'' | '$' | '€' | '£' | '%' | '+' | '-')
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || matches!(c, '\'' | '$' | '%' | '+' | '-')
+    } else {
+        c.is_alphanumeric() || matches!(c, '€' | '£')
+    }
 }
 
 /// The words of lower-cased text, with leading and trailing `'` and `-` trimmed.

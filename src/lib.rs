@@ -18,6 +18,7 @@ pub mod learn;
 pub mod lists;
 pub mod mailbox;
 pub mod message;
+pub mod parallel;
 pub mod received;
 pub mod rewrite;
 pub mod rules;

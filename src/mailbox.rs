@@ -65,8 +65,26 @@ pub fn expand(paths: &[String]) -> Result<Vec<Entry>> {
             } else {
                 fs::read_to_string(list).with_context(|| format!("cannot read path list {list}"))?
             };
-            for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-                expand_path(line, &mut out)?;
+            // Listed paths are checked (and mbox files split) on all cores: a list of thousands of
+            // files costs a stat and an open each, which is worth spreading.
+            let lines: Vec<&str> =
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+            let mut failed = None;
+            crate::parallel::map_ordered(
+                &lines,
+                |line| {
+                    let mut entries = Vec::new();
+                    expand_path(line, &mut entries).map(|_| entries)
+                },
+                |_, r| match r {
+                    Ok(entries) => out.extend(entries),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                },
+            );
+            if let Some(e) = failed {
+                return Err(e);
             }
         } else if p == "-" {
             if std::mem::replace(&mut stdin_used, true) {
@@ -87,8 +105,8 @@ fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
         for file in list_dir_messages(path)? {
             out.push(Entry { name: file.display().to_string(), source: Source::File(file) });
         }
-    } else if is_mbox(path)? {
-        let data = Arc::new(fs::read(path).with_context(|| format!("cannot read {p}"))?);
+    } else if let Some(data) = read_if_mbox(path)? {
+        let data = Arc::new(data);
         let ranges = split_mbox(&data);
         if ranges.len() == 1 {
             // One message with an mbox `From ` envelope line: a message file, named as such.
@@ -154,25 +172,31 @@ fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn is_mbox(path: &Path) -> Result<bool> {
+/// The whole file when it starts like an mbox (`From `), read through one open.
+fn read_if_mbox(path: &Path) -> Result<Option<Vec<u8>>> {
+    let cannot = || format!("cannot read {}", path.display());
+    let mut f = fs::File::open(path).with_context(cannot)?;
     let mut head = [0u8; 5];
-    let mut f = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let n = f.read(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(n == 5 && &head == b"From ")
+    let mut n = 0;
+    while n < 5 {
+        match f.read(&mut head[n..]).with_context(cannot)? {
+            0 => return Ok(None),
+            k => n += k,
+        }
+    }
+    if &head != b"From " {
+        return Ok(None);
+    }
+    let mut data = head.to_vec();
+    f.read_to_end(&mut data).with_context(cannot)?;
+    Ok(Some(data))
 }
 
 /// Byte ranges of the messages of an mbox: each starts at a `From ` line at the start of the
 /// file or after a line end (the separator line is kept; `rewrite` and `message` skip it).
 pub fn split_mbox(data: &[u8]) -> Vec<(usize, usize)> {
     let mut starts = vec![0];
-    let mut i = 0;
-    while let Some(nl) = data[i..].iter().position(|&b| b == b'\n') {
-        let next = i + nl + 1;
-        if data[next..].starts_with(b"From ") {
-            starts.push(next);
-        }
-        i = next;
-    }
+    starts.extend(memchr::memmem::find_iter(data, b"\nFrom ").map(|i| i + 1));
     let mut ranges = Vec::with_capacity(starts.len());
     for (k, &s) in starts.iter().enumerate() {
         let e = starts.get(k + 1).copied().unwrap_or(data.len());

@@ -78,11 +78,17 @@ fn main() {
     out.push_str("];\n\n");
     entries.sort_by_key(|e| e.0);
     out.push_str("pub(crate) static BUILT_IN_PHRASES: phrases::PhraseIndex = phrases::PhraseIndex::fixed(\n    &[\n");
-    for (first, rule, id, a, b) in entries {
+    for &(first, rule, id, a, b) in &entries {
         writeln!(out, "        phrases::Entry {{ first: {first:#018x}, rule: {rule}, id: {id}, rest: ({a}, {b}) }},")
             .unwrap();
     }
-    writeln!(out, "    ],\n    {rest:?},\n);").unwrap();
+    // The first-word filter (rules/phrases.rs, FILTER_BITS = 8192).
+    let mut filter = vec![0u64; 8192 / 64];
+    for &(first, ..) in &entries {
+        let b = first as usize & 8191;
+        filter[b / 64] |= 1 << (b % 64);
+    }
+    writeln!(out, "    ],\n    {rest:?},\n    &{filter:?},\n);").unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("default_rules.rs");
     std::fs::write(dest, out).unwrap();
 }

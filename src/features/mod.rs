@@ -424,7 +424,7 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
     let chunks = text.split_whitespace().filter(|c| {
         // URLs are cracked separately (url: tokens), not split into words.
         let lower = c.trim_start_matches(|ch: char| !ch.is_alphanumeric()).get(..4).unwrap_or("");
-        !(c.contains("://") || lower.eq_ignore_ascii_case("www."))
+        !((c.contains(':') && c.contains("://")) || lower.eq_ignore_ascii_case("www."))
     });
     for w in chunks.flat_map(words) {
         if sink.full() {

@@ -18,6 +18,22 @@ pub struct PhraseIndex {
     entries: Cow<'static, [Entry]>,
     /// The remaining words of every phrase, each phrase's separated by single spaces.
     rest: Cow<'static, str>,
+    /// A bit per `first & (FILTER_BITS - 1)`: most words of a text start no phrase, and one
+    /// bit test tells so without searching the entries.
+    filter: Cow<'static, [u64]>,
+}
+
+/// Size of the first-word filter in bits.
+pub const FILTER_BITS: usize = 8192;
+
+/// The first-word filter of a set of first-word hashes.
+pub fn filter_of(firsts: impl IntoIterator<Item = u64>) -> Vec<u64> {
+    let mut bits = vec![0u64; FILTER_BITS / 64];
+    for h in firsts {
+        let b = h as usize & (FILTER_BITS - 1);
+        bits[b / 64] |= 1 << (b % 64);
+    }
+    bits
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -30,8 +46,8 @@ pub struct Entry {
 
 impl PhraseIndex {
     /// An index built ahead of time (entries sorted by `first`).
-    pub const fn fixed(entries: &'static [Entry], rest: &'static str) -> PhraseIndex {
-        PhraseIndex { entries: Cow::Borrowed(entries), rest: Cow::Borrowed(rest) }
+    pub const fn fixed(entries: &'static [Entry], rest: &'static str, filter: &'static [u64]) -> PhraseIndex {
+        PhraseIndex { entries: Cow::Borrowed(entries), rest: Cow::Borrowed(rest), filter: Cow::Borrowed(filter) }
     }
 
     /// Builds an index from `(rule, phrase)` pairs; a phrase's id is its position in the list.
@@ -50,7 +66,8 @@ impl PhraseIndex {
             });
         }
         entries.sort_by_key(|e| e.first);
-        PhraseIndex { entries: Cow::Owned(entries), rest: Cow::Owned(rest) }
+        let filter = filter_of(entries.iter().map(|e| e.first));
+        PhraseIndex { entries: Cow::Owned(entries), rest: Cow::Owned(rest), filter: Cow::Owned(filter) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,6 +83,10 @@ impl PhraseIndex {
         let ws: Vec<&str> = words(&norm).collect();
         for (i, w) in ws.iter().enumerate() {
             let h = token_hash(w);
+            let b = h as usize & (FILTER_BITS - 1);
+            if self.filter[b / 64] & (1 << (b % 64)) == 0 {
+                continue;
+            }
             let from = self.entries.partition_point(|e| e.first < h);
             for e in self.entries[from..].iter().take_while(|e| e.first == h) {
                 let rest = &self.rest[e.rest.0 as usize..e.rest.1 as usize];
@@ -84,8 +105,8 @@ impl PhraseIndex {
     }
 
     #[cfg(test)]
-    pub(crate) fn parts(&self) -> (&[Entry], &str) {
-        (&self.entries, &self.rest)
+    pub(crate) fn parts(&self) -> (&[Entry], &str, &[u64]) {
+        (&self.entries, &self.rest, &self.filter)
     }
 }
 

@@ -18,6 +18,13 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
 
 /// Lower case, with typographic apostrophes made plain.
 pub fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+    }
     if text.chars().all(|c| !c.is_uppercase() && c != '\u{2019}' && c != '\u{2018}') {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -23,7 +23,16 @@ pub struct Entry {
 enum Source {
     Stdin,
     File(PathBuf),
-    Mbox { data: Arc<Vec<u8>>, start: usize, end: usize },
+    /// A message file already read during expansion.
+    Kept {
+        path: PathBuf,
+        data: Arc<Vec<u8>>,
+    },
+    Mbox {
+        data: Arc<Vec<u8>>,
+        start: usize,
+        end: usize,
+    },
 }
 
 impl Entry {
@@ -36,6 +45,7 @@ impl Entry {
                 Ok(buf)
             }
             Source::File(p) => fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+            Source::Kept { data, .. } => Ok(data.to_vec()),
             Source::Mbox { data, start, end } => Ok(data[*start..*end].to_vec()),
         }
     }
@@ -43,7 +53,7 @@ impl Entry {
     /// The file this message is, when it is a file of its own (not in an mbox, not stdin).
     pub fn file(&self) -> Option<&Path> {
         match &self.source {
-            Source::File(p) => Some(p),
+            Source::File(p) | Source::Kept { path: p, .. } => Some(p),
             _ => None,
         }
     }
@@ -109,8 +119,14 @@ fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
         let data = Arc::new(data);
         let ranges = split_mbox(&data);
         if ranges.len() == 1 {
-            // One message with an mbox `From ` envelope line: a message file, named as such.
-            out.push(Entry { name: p.to_string(), source: Source::File(path.to_path_buf()) });
+            // One message with an mbox `From ` envelope line: a message file, named as such. What
+            // was just read is kept rather than read again, while that stays small.
+            let source = if keep_in_memory(data.len()) {
+                Source::Kept { path: path.to_path_buf(), data }
+            } else {
+                Source::File(path.to_path_buf())
+            };
+            out.push(Entry { name: p.to_string(), source });
             return Ok(());
         }
         for (i, (start, end)) in ranges.into_iter().enumerate() {
@@ -170,6 +186,14 @@ fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether a message file of `len` bytes read during expansion is kept for later (at most 1 MiB
+/// each, 64 MiB in all) instead of being read a second time.
+fn keep_in_memory(len: usize) -> bool {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static KEPT: AtomicUsize = AtomicUsize::new(0);
+    len <= 1 << 20 && KEPT.fetch_add(len, Ordering::Relaxed) + len <= 64 << 20
 }
 
 /// The whole file when it starts like an mbox (`From `), read through one open.

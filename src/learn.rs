@@ -19,7 +19,7 @@ use crate::lists;
 use crate::message::Message;
 use crate::received::{self, Networks};
 use crate::store::reputation::Reputation;
-use crate::store::{token_hash, Class, Digest, Snapshot};
+use crate::store::{Class, Digest, Snapshot};
 
 /// What happened to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub struct Prepared {
 /// Parses and tokenizes raw message bytes the same way scoring does.
 pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: &Networks) -> Prepared {
     let msg = Message::parse(raw, scan_limit);
-    let hashes = features::tokenize(&msg, tok).iter().map(|t| token_hash(t)).collect();
+    let hashes = features::tokenize(&msg, tok).into_hashes();
     let origin = received::first_untrusted(&msg, trusted).map(|r| r.ip);
     let sent_to = if origin.is_none() { lists::correspondents(&msg) } else { Vec::new() };
     Prepared { digest: digest(&msg), hashes, origin, sent_to }

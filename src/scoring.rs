@@ -10,7 +10,7 @@ use crate::rules::{self, RuleSet};
 use crate::sender::{self, ListVerdict, SenderFacts, SenderSettings};
 use crate::starter::Starter;
 use crate::store::reputation::ReputationLookup;
-use crate::store::{token_hash, TokenLookup};
+use crate::store::TokenLookup;
 use crate::verdict::{Hit, Verdict};
 
 /// What scoring needs, borrowed for the length of a run.
@@ -41,7 +41,7 @@ pub struct SenderContext<'a> {
 /// A verdict and what it was made from (for explanations).
 pub struct Scored {
     pub verdict: Verdict,
-    pub tokens: Vec<String>,
+    pub tokens: features::Tokens,
     /// What was found out about the sender (when sender checks ran).
     pub sender: Option<SenderFacts>,
 }
@@ -65,7 +65,7 @@ impl Scorer<'_> {
                     let facts = SenderFacts { list: Some(list), ..SenderFacts::default() };
                     return Scored {
                         verdict: Verdict::new(vec![hit], None, self.scoring),
-                        tokens: Vec::new(),
+                        tokens: Default::default(),
                         sender: Some(facts),
                     };
                 }
@@ -88,14 +88,14 @@ impl Scorer<'_> {
             }
             None => Vec::new(),
         };
-        let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Vec::new() };
+        let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Default::default() };
         let bayes = if self.use_bayes { self.bayes(&tokens) } else { None };
         Scored { verdict: Verdict::new(hits, bayes, self.scoring), tokens, sender: facts }
     }
 
     /// Bayes on the user's counts, blended with the starter table while the user's database is
     /// small (see `starter` for the rule). `None` when there is too little of either.
-    fn bayes(&self, tokens: &[String]) -> Option<BayesResult> {
+    fn bayes(&self, tokens: &features::Tokens) -> Option<BayesResult> {
         let user = self.db.map(|d| d.totals()).unwrap_or_default();
         let fade = self.scoring.starter_fade;
         let starter = self.starter.filter(|_| self.scoring.use_starter).map(|st| (st, Starter::weight(user, fade)));
@@ -108,13 +108,13 @@ impl Scorer<'_> {
         if totals.spam < min || totals.ham < min {
             return None;
         }
-        let hashes: Vec<u64> = tokens.iter().map(|t| token_hash(t)).collect();
+        let hashes = tokens.hashes();
         let mut evidence: Vec<Evidence> = match self.db {
-            Some(db) => db.lookup(&hashes).into_iter().map(Evidence::from).collect(),
+            Some(db) => db.lookup(hashes).into_iter().map(Evidence::from).collect(),
             None => vec![Evidence::default(); hashes.len()],
         };
         if let Some((st, _)) = starter.filter(|(_, w)| *w > 0.0) {
-            for (e, &h) in evidence.iter_mut().zip(&hashes) {
+            for (e, &h) in evidence.iter_mut().zip(hashes) {
                 let (s, hm) = st.counts(h);
                 e.spam += scales.spam * s as f64;
                 e.ham += scales.ham * hm as f64;

@@ -132,7 +132,9 @@ Klik hier: http://www.deals.example/win?id=1234 v.i.a.g.r.a 2026-11-22 \xe5\x85\
 /// A hash of the tokens the current tokenizer (with default settings) makes of a fixed sample.
 pub fn tokenizer_fingerprint() -> u64 {
     let msg = Message::parse(FINGERPRINT_SAMPLE, 1 << 20);
-    let mut tokens = features::tokenize(&msg, &TokenizerSettings::default());
+    let mut tokens: Vec<&str> = Vec::new();
+    let all = features::tokenize(&msg, &TokenizerSettings::default());
+    tokens.extend(all.iter());
     tokens.sort();
     token_hash(&tokens.join("\u{1f}"))
 }

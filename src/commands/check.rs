@@ -129,7 +129,10 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
             let show = |c: &&crate::bayes::Clue| {
                 format!(
                     "{} ({:.3}, {:.0} spam/{:.0} ham)",
-                    scored.tokens[c.token], c.prob, c.evidence.spam, c.evidence.ham
+                    scored.tokens.get(c.token),
+                    c.prob,
+                    c.evidence.spam,
+                    c.evidence.ham
                 )
             };
             let spammy: Vec<String> = clues.iter().filter(|c| c.prob > 0.5).take(REPORT_TOKENS).map(show).collect();

@@ -61,28 +61,68 @@ impl Default for TokenizerSettings {
     }
 }
 
+/// A message's tokens in first-seen order: their text in one string (no allocation per token)
+/// and their hashes (the database keys).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tokens {
+    text: String,
+    ends: Vec<u32>,
+    hashes: Vec<u64>,
+}
+
+impl Tokens {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Token `i`.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// `token_hash` of each token, in the same order.
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes
+    }
+
+    pub fn into_hashes(self) -> Vec<u64> {
+        self.hashes
+    }
+}
+
 /// Collects unique tokens in first-seen order, up to a limit.
 struct Sink {
-    /// Token hashes seen so far (no copy of the token kept).
+    /// Token hashes seen so far.
     seen: HashSet<u64, crate::store::PreHashedBuild>,
-    out: Vec<String>,
+    out: Tokens,
     max: usize,
 }
 
 impl Sink {
     fn push(&mut self, t: String) {
-        if self.out.len() < self.max && self.seen.insert(crate::hash::token_hash(&t)) {
-            self.out.push(t);
-        }
+        self.push2("", &t);
     }
 
-    /// Pushes `prefix` + `word`; the string is only built when the token is new.
+    /// Pushes `prefix` + `word` when that token is new.
     fn push2(&mut self, prefix: &str, word: &str) {
-        if self.out.len() < self.max && self.seen.insert(crate::hash::token_hash_parts(&[prefix, word])) {
-            let mut t = String::with_capacity(prefix.len() + word.len());
-            t.push_str(prefix);
-            t.push_str(word);
-            self.out.push(t);
+        if self.out.len() >= self.max {
+            return;
+        }
+        let h = crate::hash::token_hash_parts(&[prefix, word]);
+        if self.seen.insert(h) {
+            self.out.text.push_str(prefix);
+            self.out.text.push_str(word);
+            self.out.ends.push(self.out.text.len() as u32);
+            self.out.hashes.push(h);
         }
     }
 
@@ -137,15 +177,19 @@ impl<'m> Content<'m> {
 }
 
 /// The de-duplicated tokens of a message, in first-seen order.
-pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Vec<String> {
+pub fn tokenize(msg: &Message, s: &TokenizerSettings) -> Tokens {
     tokens(msg, &Content::extract(msg, s), s)
 }
 
 /// The tokens of a message whose content was already extracted.
-pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Vec<String> {
+pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens {
     let mut sink = Sink {
         seen: HashSet::with_capacity_and_hasher(512, Default::default()),
-        out: Vec::with_capacity(512),
+        out: Tokens {
+            text: String::with_capacity(8192),
+            ends: Vec::with_capacity(512),
+            hashes: Vec::with_capacity(512),
+        },
         max: s.max_tokens,
     };
     header_tokens(msg, s, &mut sink);
@@ -583,6 +627,9 @@ mod tests {
 
     fn toks(raw: &str) -> Vec<String> {
         tokenize(&Message::parse(raw.as_bytes(), 1 << 20), &TokenizerSettings::default())
+            .iter()
+            .map(String::from)
+            .collect()
     }
 
     fn has(t: &[String], w: &str) -> bool {

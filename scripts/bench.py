@@ -9,7 +9,9 @@ the same way in the same run, and every speed figure is quoted as a ratio agains
 
   latency     whole-process time of the pipe filter, median over 30 test messages (15 ham,
               15 spam, the ones nearest the median size), each run REPEAT times after a warm-up,
-              the filters interleaved run by run so load on a shared machine hits them alike
+              the filters interleaved run by run so load on a shared machine hits them alike;
+              started by scripts/spawnlat.c (posix_spawn, stdin from the message file), whose
+              floor (/bin/true) is reported beside them
   throughput  `spamfilt check @list` vs `bogofilter -T -B files...`, one process, test half, three
               rounds in turn, the median of each
   train       `spamfilt train --ham @list --spam @list` vs `bogofilter -n/-s -B files...`, three
@@ -19,7 +21,7 @@ the same way in the same run, and every speed figure is quoted as a ratio agains
   scale       filter latency with a 1,000,000-token database vs a 10,000-token one, and
               peak RSS (GNU time)
 
-Needs: python3, npm (to fetch the corpus), cargo, bogofilter and GNU time (installed with
+Needs: python3, npm (to fetch the corpus), cargo, a C compiler, bogofilter and GNU time (installed with
 apt-get when missing and running as root). Writes a Markdown table to stdout and JSON to
 bench-results/.
 """
@@ -125,40 +127,26 @@ def roc_metrics(samples):
     return roca, recall(0.001), recall(0.01)
 
 
-def median_latency(cmd_for, messages, repeat):
-    per_msg = []
-    for m in messages:
-        cmd = cmd_for(m)
-        with open(m, "rb") as f:
-            data = f.read()
-        for _ in range(2):  # warm-up
-            subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            times.append(time.perf_counter() - t)
-        per_msg.append(statistics.median(times))
-    return statistics.median(per_msg) * 1000, sorted(per_msg)[int(len(per_msg) * 0.9) - 1] * 1000
+def spawn_harness(tmp):
+    """Compiles scripts/spawnlat.c (see there) into tmp; returns its path."""
+    exe = os.path.join(tmp, "spawnlat")
+    sh(["cc", "-O2", "-o", exe, os.path.join(ROOT, "scripts", "spawnlat.c")])
+    return exe
 
 
-def paired_latency(cmds, messages, repeat):
-    """Like median_latency for several commands at once, interleaved: for each message and each
-    repeat every command runs in turn, so a burst of load on this shared machine hits them all
-    alike. Returns {name: (median ms, p90 ms)}."""
+def paired_latency(harness, cmds, messages, repeat):
+    """Whole-process latency of several filters, interleaved: for each message and each repeat
+    every command runs in turn (spawnlat), so a burst of load on this shared machine hits them
+    all alike. Returns {name: (median ms, p90 ms)} over the messages' medians."""
     per_msg = {name: [] for name in cmds}
+    names = list(cmds)
     for m in messages:
-        with open(m, "rb") as f:
-            data = f.read()
-        times = {name: [] for name in cmds}
-        for r in range(repeat + 2):
-            for name, cmd_for in cmds.items():
-                t = time.perf_counter()
-                subprocess.run(cmd_for(m), input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                if r >= 2:  # the first two rounds warm up
-                    times[name].append(time.perf_counter() - t)
-        for name in cmds:
-            per_msg[name].append(statistics.median(times[name]))
+        argv = [harness, str(repeat), m]
+        for name in names:
+            argv += ["--", *cmds[name](m)]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.split()
+        for name, ns in zip(names, out):
+            per_msg[name].append(int(ns) / 1e9)
     return {
         name: (statistics.median(v) * 1000, sorted(v)[int(len(v) * 0.9) - 1] * 1000) for name, v in per_msg.items()
     }
@@ -192,6 +180,7 @@ def main():
     sf = os.path.abspath(args.spamfilt) if args.spamfilt else release_binary(build=not args.no_build)
     split = corpus(args)
     tmp = tempfile.mkdtemp(prefix="spamfilt-bench-")
+    harness = spawn_harness(tmp)
     sf_db, bf_db = os.path.join(tmp, "sf-db"), os.path.join(tmp, "bf-db")
     os.makedirs(bf_db)
     cfg = write_list(os.path.join(tmp, "empty.toml"), [])  # defaults only, whatever ~/.config holds
@@ -304,9 +293,12 @@ def main():
                 sh([sf, "--config", scfg, "--db", sender_db, "-q", "ip", "add", *ips[i : i + 10_000]])
             rep_bytes = os.path.getsize(os.path.join(sender_db, "reputation.db"))
             cmds["spamfilt_sender"] = lambda m: [sf, "--config", scfg, "--db", sender_db]
-        lat = paired_latency(cmds, typical, repeat)
+        # The floor: a process that does nothing, started the same way.
+        cmds["no-op"] = lambda m: ["/bin/true"]
+        lat = paired_latency(harness, cmds, typical, repeat)
         res["latency_ms"] = {"spamfilt": lat["spamfilt"][0], "spamfilt_p90": lat["spamfilt"][1],
-                             "bogofilter": lat["bogofilter"][0], "bogofilter_p90": lat["bogofilter"][1]}
+                             "bogofilter": lat["bogofilter"][0], "bogofilter_p90": lat["bogofilter"][1],
+                             "noop": lat["no-op"][0]}
         for k in ("spamfilt_no_rules", "spamfilt_sender"):
             if k in lat:
                 res["latency_ms"][k] = lat[k][0]
@@ -321,7 +313,7 @@ def main():
             sh([sf, "--db", db, "-q", "db", "load", dump])
             lat[f"rss_kb_{name}"] = peak_rss_kb([sf, "--config", cfg, "--db", db], typical[0])
             lat[f"db_bytes_{name}"] = os.path.getsize(os.path.join(db, "tokens.db"))
-        paired = paired_latency({name: (lambda m, db=db: [sf, "--config", cfg, "--db", db]) for name, db in dbs.items()}, typical, repeat)
+        paired = paired_latency(harness, {name: (lambda m, db=db: [sf, "--config", cfg, "--db", db]) for name, db in dbs.items()}, typical, repeat)
         for name in dbs:
             lat[name] = paired[name][0]
         lat["bogofilter_rss_kb"] = peak_rss_kb(["bogofilter", "-d", bf_db, "-p", "-e"], typical[0])
@@ -351,6 +343,8 @@ def report(r):
         lines.append(f"| filter latency, p90 (ms) | {l['spamfilt_p90']:.2f} | {l['bogofilter_p90']:.2f} | {l['spamfilt_p90'] / l['bogofilter_p90']:.2f}× |")
         if "spamfilt_no_rules" in l:
             lines.append(f"| filter latency, `--no-rules` (ms) | {l['spamfilt_no_rules']:.2f} | | {l['spamfilt_no_rules'] / l['bogofilter']:.2f}× |")
+        if "noop" in l:
+            lines.append(f"| the same harness starting /bin/true (ms, the floor) | {l['noop']:.2f} | {l['noop']:.2f} | |")
         if "spamfilt_sender" in l:
             lines.append(f"| filter latency, lists + honeypots + 100,000-IP reputation DB ({l['reputation_db_bytes'] / 1e6:.1f} MB), DNS off (ms) "
                          f"| {l['spamfilt_sender']:.2f} | | {l['spamfilt_sender'] / l['bogofilter']:.2f}× |")

@@ -199,8 +199,9 @@ pub const ALL: &[(&str, Check)] = &[
     // Body style
     ("body_mostly_caps", |c, _| {
         let (letters, upper) = if c.text.is_ascii() {
-            let b = c.text.as_bytes();
-            (b.iter().filter(|x| x.is_ascii_alphabetic()).count(), b.iter().filter(|x| x.is_ascii_uppercase()).count())
+            c.text
+                .bytes()
+                .fold((0, 0), |(l, u), b| (l + b.is_ascii_alphabetic() as usize, u + b.is_ascii_uppercase() as usize))
         } else {
             c.text.chars().fold((0, 0), |(l, u), ch| (l + ch.is_alphabetic() as usize, u + ch.is_uppercase() as usize))
         };
@@ -668,6 +669,11 @@ fn subject_trailing_id(c: &Context, _: &RuleSet) -> bool {
 }
 
 fn money_amounts(t: &str) -> usize {
+    if t.is_ascii() {
+        // Only `$` can occur: count the ones followed by a digit.
+        let b = t.as_bytes();
+        return memchr::memchr_iter(b'$', b).filter(|&i| b.get(i + 1).is_some_and(u8::is_ascii_digit)).count();
+    }
     let mut n = 0;
     let mut prev_currency = false;
     for c in t.chars() {

@@ -132,8 +132,9 @@ impl Settings {
         };
         let config_dir =
             config_file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        settings.allow_list = config_dir.join("allow.txt");
-        settings.block_list = config_dir.join("block.txt");
+        // Relative to the config file's directory, like a path the config file names (joined below).
+        settings.allow_list = PathBuf::from("allow.txt");
+        settings.block_list = PathBuf::from("block.txt");
         let mut blocklist = default_uri_blocklist().filter(|p| p.exists());
         if let Some(path) = config_file {
             match std::fs::read_to_string(&path) {

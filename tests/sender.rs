@@ -117,6 +117,26 @@ fn allow_and_block_lists_override_everything() {
     assert!(status.starts_with("Yes, score=100"), "{status}");
     assert_eq!(tests_of(&status), vec!["BLOCKLIST"]);
     assert!(out.contains("X-Spam-Flag: YES"));
+    // A relative --config path finds the lists beside the file too (they were looked for in
+    // conf/conf/ once).
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.current_dir(env.dir())
+        .env_remove("SPAMFILT_DB")
+        .env_remove("SPAMFILT_CONFIG")
+        .env("HOME", "/nonexistent-home")
+        .arg("--db")
+        .arg(&env.db)
+        .args(["--config", "conf/config.toml"]);
+    let o = common::run_with_stdin(
+        &mut c,
+        msg(
+            "From: info@spammer.example
+",
+            "See you.",
+        )
+        .as_bytes(),
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tests=BLOCKLIST"), "{}", String::from_utf8_lossy(&o.stderr));
     // The envelope sender counts too.
     let (status, _) = env.filter(&msg("Return-Path: <bounce@spammer.example>\nFrom: a@b.example\n", "hi"));
     assert_eq!(tests_of(&status), vec!["BLOCKLIST"]);

@@ -8,13 +8,17 @@
 //! to report, not a silent death), panics never unwind out of `main`, and standard output is
 //! flushed before the exit. A stack overflow, which the handler would only have reported, still
 //! ends the process by SIGSEGV: procmail, maildrop and Dovecot keep the message on that.
-#![no_main]
+// A test build keeps the test harness's own `main` (this file has no tests; without it the test
+// binary would be the filter, waiting on standard input).
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: plain libc calls on the standard descriptors at start-up, before any other thread

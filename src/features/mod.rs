@@ -108,8 +108,8 @@ struct Sink {
 }
 
 impl Sink {
-    fn push(&mut self, t: String) {
-        self.push2("", &t);
+    fn push(&mut self, t: &str) {
+        self.push2("", t);
     }
 
     /// Pushes `prefix` + `word` when that token is new.
@@ -193,32 +193,32 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
         max: s.max_tokens,
     };
     header_tokens(msg, s, &mut sink);
-    sink.push(format!("ct:{}", msg.content_type));
+    sink.push(&format!("ct:{}", msg.content_type));
     if msg.mime_problem {
-        sink.push("mime:broken".to_string());
+        sink.push("mime:broken");
     }
     for (part, pc) in msg.parts.iter().zip(&content.parts) {
         if sink.full() {
             break;
         }
-        sink.push(format!("part:{}", part.content_type));
+        sink.push(&format!("part:{}", part.content_type));
         if let Some(cs) = &part.charset {
-            sink.push(format!("charset:{cs}"));
+            sink.push(&format!("charset:{cs}"));
         }
         if let Some(cte) = &part.transfer_encoding {
-            sink.push(format!("cte:{cte}"));
+            sink.push(&format!("cte:{cte}"));
         }
         if part.encoding_problem {
-            sink.push("mime:bad-encoding".to_string());
+            sink.push("mime:bad-encoding");
         }
         if let Some(name) = &part.filename {
             let lower = name.to_lowercase();
             if let Some((_, ext)) = lower.rsplit_once('.') {
                 if (1..=8).contains(&ext.len()) {
-                    sink.push(format!("att:ext:{ext}"));
+                    sink.push(&format!("att:ext:{ext}"));
                 }
             }
-            sink.push(format!("att:{}", part.content_type));
+            sink.push(&format!("att:{}", part.content_type));
         }
         match pc {
             PartContent::Text { text, urls } => {
@@ -260,7 +260,7 @@ fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
                     if v.chars().filter(|c| c.is_alphabetic()).count() > 6
                         && v.chars().filter(|c| c.is_alphabetic()).all(|c| !c.is_lowercase())
                     {
-                        sink.push("subj:ALLCAPS".to_string());
+                        sink.push("subj:ALLCAPS");
                     }
                 }
                 "from" | "reply-to" | "sender" => {
@@ -275,22 +275,22 @@ fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
                     let id = v.trim().trim_start_matches('<').trim_end_matches('>');
                     match id.rsplit_once('@') {
                         Some((_, dom)) if !dom.is_empty() => {
-                            sink.push(format!("mid:d:{}", urls::registrable_domain(&dom.to_ascii_lowercase())))
+                            sink.push(&format!("mid:d:{}", urls::registrable_domain(&dom.to_ascii_lowercase())))
                         }
-                        _ => sink.push("mid:malformed".to_string()),
+                        _ => sink.push("mid:malformed"),
                     }
                 }
                 "x-mailer" | "user-agent" => {
                     for w in words(v).take(4) {
                         if w.len() >= 2 && !w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                            sink.push(format!("mailer:{}", w.to_lowercase()));
+                            sink.push(&format!("mailer:{}", w.to_lowercase()));
                         }
                     }
                 }
                 other => {
                     for w in words(v).take(20) {
                         if (3..=20).contains(&w.len()) && !is_noise(w) {
-                            sink.push(format!("h:{other}:{}", w.to_lowercase()));
+                            sink.push(&format!("h:{other}:{}", w.to_lowercase()));
                         }
                     }
                 }
@@ -298,7 +298,7 @@ fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
         }
     }
     if msg.header("message-id").is_none() && s.headers.iter().any(|h| h.eq_ignore_ascii_case("message-id")) {
-        sink.push("mid:missing".to_string());
+        sink.push("mid:missing");
     }
 }
 
@@ -312,24 +312,24 @@ fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
     };
     for w in words(name) {
         if (2..=20).contains(&w.chars().count()) && !is_noise(w) {
-            sink.push(format!("{tag}:n:{w}"));
+            sink.push(&format!("{tag}:n:{w}"));
         }
     }
     if let Some((local, dom)) = addr.rsplit_once('@') {
-        sink.push(format!("{tag}:a:{addr}"));
-        sink.push(format!("{tag}:d:{}", urls::registrable_domain(dom)));
+        sink.push(&format!("{tag}:a:{addr}"));
+        sink.push(&format!("{tag}:d:{}", urls::registrable_domain(dom)));
         if local.len() > 16 || local.bytes().filter(u8::is_ascii_digit).count() >= 4 {
-            sink.push(format!("{tag}:local:odd"));
+            sink.push(&format!("{tag}:local:odd"));
         }
     } else if !addr.is_empty() || name.is_empty() {
-        sink.push(format!("{tag}:noaddr"));
+        sink.push(&format!("{tag}:noaddr"));
     }
 }
 
 fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
     text_tokens(&doc.visible_text, "", sink);
     if !doc.invisible_text.trim().is_empty() {
-        sink.push("html:hidden-text".to_string());
+        sink.push("html:hidden-text");
         text_tokens(&doc.invisible_text, "invis:", sink);
     }
     for l in &doc.links {
@@ -339,15 +339,15 @@ fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
     }
     for img in &doc.images {
         if let Some(u) = urls::parse_url(&img.src) {
-            sink.push(format!("img:d:{}", u.domain));
+            sink.push(&format!("img:d:{}", u.domain));
         }
         if img.hidden {
-            sink.push("html:webbug".to_string());
+            sink.push("html:webbug");
         }
     }
     for c in &doc.css_urls {
         if let Some(u) = urls::parse_url(c) {
-            sink.push(format!("css:d:{}", u.domain));
+            sink.push(&format!("css:d:{}", u.domain));
         }
     }
     let flags = [
@@ -362,7 +362,7 @@ fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
     ];
     for (on, t) in flags {
         if on {
-            sink.push(t.to_string());
+            sink.push(t);
         }
     }
     let img_bucket = match doc.images.len() {
@@ -372,35 +372,35 @@ fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
         _ => Some("5+"),
     };
     if let Some(b) = img_bucket {
-        sink.push(format!("html:imgs:{b}"));
+        sink.push(&format!("html:imgs:{b}"));
     }
 }
 
 fn url_tokens(u: &urls::Url, sink: &mut Sink) {
     if u.host.is_empty() {
-        sink.push(format!("url:scheme:{}", u.scheme));
+        sink.push(&format!("url:scheme:{}", u.scheme));
         return;
     }
-    sink.push(format!("url:{}", u.host));
-    sink.push(format!("url:d:{}", u.domain));
+    sink.push(&format!("url:{}", u.host));
+    sink.push(&format!("url:d:{}", u.domain));
     if u.scheme != "http" && u.scheme != "https" {
-        sink.push(format!("url:scheme:{}", u.scheme));
+        sink.push(&format!("url:scheme:{}", u.scheme));
     }
     if u.host_is_ip {
-        sink.push("url:ip".to_string());
+        sink.push("url:ip");
     }
     if u.has_userinfo {
-        sink.push("url:userinfo".to_string());
+        sink.push("url:userinfo");
     }
     if u.host_was_encoded {
-        sink.push("url:encoded-host".to_string());
+        sink.push("url:encoded-host");
     }
     if u.port.is_some() {
-        sink.push("url:port".to_string());
+        sink.push("url:port");
     }
     for piece in u.path.split(|c: char| !c.is_alphanumeric()).chain(u.query.split(|c: char| !c.is_alphanumeric())) {
         if (3..=20).contains(&piece.len()) && !piece.bytes().all(|b| b.is_ascii_digit()) && !is_noise(piece) {
-            sink.push(format!("url:p:{}", piece.to_lowercase()));
+            sink.push(&format!("url:p:{}", piece.to_lowercase()));
         }
     }
 }
@@ -487,7 +487,7 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
         flush_letters(&mut letters_run, prefix, sink);
         if let Some((local, dom)) = wl.split_once('@') {
             if dom.contains('.') && !local.is_empty() {
-                sink.push(format!("{prefix}email:d:{}", urls::registrable_domain(dom.trim_matches('.'))));
+                sink.push(&format!("{prefix}email:d:{}", urls::registrable_domain(dom.trim_matches('.'))));
                 continue;
             }
         }
@@ -503,7 +503,7 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
         {
             let joined: String = wl.chars().step_by(2).collect();
             sink.push2(prefix, &joined);
-            sink.push("obf:split-word".to_string());
+            sink.push("obf:split-word");
             continue;
         }
         if wl.contains(['.', '-', '\'']) {
@@ -520,8 +520,8 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
 fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {
     if run.len() >= 4 {
         let joined: String = run.iter().collect();
-        sink.push(format!("{prefix}{joined}"));
-        sink.push("obf:spaced-letters".to_string());
+        sink.push(&format!("{prefix}{joined}"));
+        sink.push("obf:spaced-letters");
     }
     run.clear();
 }
@@ -534,7 +534,7 @@ fn push_word(w: &str, prefix: &str, sink: &mut Sink) {
     }
     if n > 20 {
         let first = w.chars().next().unwrap_or('?');
-        sink.push(format!("{prefix}skip:{first} {}", n / 10 * 10));
+        sink.push(&format!("{prefix}skip:{first} {}", n / 10 * 10));
         return;
     }
     sink.push2(prefix, w);
@@ -567,10 +567,10 @@ fn unspaced_tokens(w: &str, prefix: &str, sink: &mut Sink) {
         let run = &chars[start..i];
         if cjk {
             if run.len() == 1 {
-                sink.push(format!("{prefix}{}", run[0]));
+                sink.push(&format!("{prefix}{}", run[0]));
             }
             for pair in run.windows(2).take(2000) {
-                sink.push(format!("{prefix}{}{}", pair[0], pair[1]));
+                sink.push(&format!("{prefix}{}{}", pair[0], pair[1]));
             }
         } else {
             let s: String = run.iter().collect();

@@ -8,6 +8,17 @@ pub fn token_hash(token: &str) -> u64 {
     token_hash_parts(&[token])
 }
 
+/// `token_hash` of the ASCII lower case of `bytes`, without making the lower-case copy.
+#[inline]
+pub fn token_hash_ascii_lower(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b.to_ascii_lowercase() as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    finish(h)
+}
+
 /// `token_hash` of the concatenation of `parts`, without building it.
 #[inline]
 pub fn token_hash_parts(parts: &[&str]) -> u64 {
@@ -18,11 +29,30 @@ pub fn token_hash_parts(parts: &[&str]) -> u64 {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    // murmur3 fmix64
+    finish(h)
+}
+
+/// murmur3's fmix64, for avalanche.
+#[inline]
+fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^= h >> 33;
     h
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashing_as_lower_case_is_hashing_the_lower_case_copy() {
+        for w in ["", "a", "Click", "HERE", "e-Mail", "100%", "MiXeD-CaSe'S", "\u{0}\u{7f}Z@[`{"] {
+            assert_eq!(
+                super::token_hash_ascii_lower(w.as_bytes()),
+                super::token_hash(&w.to_ascii_lowercase()),
+                "{w:?}"
+            );
+        }
+    }
 }

@@ -199,9 +199,7 @@ pub const ALL: &[(&str, Check)] = &[
     // Body style
     ("body_mostly_caps", |c, _| {
         let (letters, upper) = if c.text.is_ascii() {
-            c.text
-                .bytes()
-                .fold((0, 0), |(l, u), b| (l + b.is_ascii_alphabetic() as usize, u + b.is_ascii_uppercase() as usize))
+            ascii_letters_and_capitals(c.text.as_bytes())
         } else {
             c.text.chars().fold((0, 0), |(l, u), ch| (l + ch.is_alphabetic() as usize, u + ch.is_uppercase() as usize))
         };
@@ -668,6 +666,23 @@ fn subject_trailing_id(c: &Context, _: &RuleSet) -> bool {
     pad >= 4 && tail.len() >= 3 && tail.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
 }
 
+/// The ASCII letters and the capitals among them, counted in blocks the compiler vectorizes
+/// (a fold over a pair of counters is not).
+fn ascii_letters_and_capitals(b: &[u8]) -> (usize, usize) {
+    let (mut letters, mut upper) = (0, 0);
+    for block in b.chunks(255) {
+        let (mut l, mut u) = (0u8, 0u8);
+        for &c in block {
+            let folded = c | 0x20;
+            l += folded.wrapping_sub(b'a').lt(&26) as u8;
+            u += c.wrapping_sub(b'A').lt(&26) as u8;
+        }
+        letters += l as usize;
+        upper += u as usize;
+    }
+    (letters, upper)
+}
+
 fn money_amounts(t: &str) -> usize {
     if t.is_ascii() {
         // Only `$` can occur: count the ones followed by a digit.
@@ -738,52 +753,98 @@ fn mixed_script_words(t: &str) -> usize {
 /// Words written with a separator between every letter: `v.i.a.g.r.a`, `f r e e`, `c-a-s-h`.
 fn split_words(t: &str) -> usize {
     if t.is_ascii() {
-        // The same walk over bytes: no copy of the text as chars.
-        split_words_in(t.as_bytes(), u8::is_ascii_alphabetic, u8::is_ascii_alphanumeric, |b| b as char)
+        // The same walk over bytes (no copy of the text as chars), started only where a run can
+        // start: a letter that begins a word and is followed by a separator, told by a table.
+        let b = t.as_bytes();
+        let (mut n, mut prev, mut from) = (0, 0, 0);
+        for i in 0..b.len().saturating_sub(1) {
+            let (c, next) = (SPLIT_CLASS[b[i] as usize], SPLIT_CLASS[b[i + 1] as usize]);
+            let starts = c & ALPHA != 0 && prev & ALNUM == 0 && next & SPLIT_SEPARATOR != 0;
+            prev = c;
+            if starts && i >= from {
+                if let Some(j) = split_run_at(b, i, u8::is_ascii_alphabetic, u8::is_ascii_alphanumeric) {
+                    n += 1;
+                    from = j + 1;
+                }
+            }
+        }
+        n
     } else {
         let chars: Vec<char> = t.chars().collect();
-        split_words_in(&chars, |c| c.is_alphabetic(), |c| c.is_alphanumeric(), |c| c)
+        split_words_in(&chars)
     }
 }
 
-fn split_words_in<C: Copy + PartialEq>(
-    chars: &[C],
-    alpha: impl Fn(&C) -> bool,
-    alnum: impl Fn(&C) -> bool,
-    as_char: impl Fn(C) -> char,
-) -> usize {
+/// The separators of a split word.
+const fn is_split_separator(b: u8) -> bool {
+    matches!(b, b'.' | b'-' | b'_' | b'*' | b' ' | b'|' | b'/')
+}
+
+const ALPHA: u8 = 1;
+const ALNUM: u8 = 2;
+const SPLIT_SEPARATOR: u8 = 4;
+
+/// What each ASCII byte is to `split_words`.
+const SPLIT_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        t[c] = (b.is_ascii_alphabetic() as u8 * ALPHA)
+            | (b.is_ascii_alphanumeric() as u8 * ALNUM)
+            | (is_split_separator(b) as u8 * SPLIT_SEPARATOR);
+        c += 1;
+    }
+    t
+};
+
+/// `split_words` on text that is not all ASCII.
+fn split_words_in(chars: &[char]) -> usize {
+    let (alpha, alnum) = (|c: &char| c.is_alphabetic(), |c: &char| c.is_alphanumeric());
     let mut n = 0;
     let mut i = 0;
     while i < chars.len() {
-        // A run: letter, separator, letter, separator, … with the same separator.
-        if alpha(&chars[i]) && (i == 0 || !alnum(&chars[i - 1])) {
-            let sep = chars.get(i + 1).copied();
-            if let Some(sep) = sep.filter(|s| matches!(as_char(*s), '.' | '-' | '_' | '*' | ' ' | '|' | '/')) {
-                let mut j = i;
-                let mut letters = 0;
-                while j < chars.len() && alpha(&chars[j]) {
-                    letters += 1;
-                    if chars.get(j + 1) == Some(&sep)
-                        && chars.get(j + 2).is_some_and(&alpha)
-                        && !chars.get(j + 3).is_some_and(&alpha)
-                    {
-                        j += 2;
-                    } else {
-                        break;
-                    }
-                }
-                let at_end = !chars.get(j + 1).is_some_and(&alnum);
-                if letters >= 4 && at_end {
-                    // "U.S.A." has three: not counted. Initials like "J. R. R." have spaces after dots.
-                    n += 1;
-                    i = j + 1;
-                    continue;
-                }
+        if alpha(&chars[i])
+            && (i == 0 || !alnum(&chars[i - 1]))
+            && chars.get(i + 1).is_some_and(|s| s.is_ascii() && is_split_separator(*s as u8))
+        {
+            if let Some(j) = split_run_at(chars, i, alpha, alnum) {
+                n += 1;
+                i = j + 1;
+                continue;
             }
         }
         i += 1;
     }
     n
+}
+
+/// Where a split word that starts at `i` (a letter that begins a word, followed by a separator)
+/// ends, if there is one: letter, separator, letter, separator, … with the same separator, at
+/// least four letters. "U.S.A." has three: not counted. Initials like "J. R. R." have spaces
+/// after dots.
+fn split_run_at<C: Copy + PartialEq>(
+    chars: &[C],
+    i: usize,
+    alpha: impl Fn(&C) -> bool,
+    alnum: impl Fn(&C) -> bool,
+) -> Option<usize> {
+    let sep = chars[i + 1];
+    let mut j = i;
+    let mut letters = 0;
+    while j < chars.len() && alpha(&chars[j]) {
+        letters += 1;
+        if chars.get(j + 1) == Some(&sep)
+            && chars.get(j + 2).is_some_and(&alpha)
+            && !chars.get(j + 3).is_some_and(&alpha)
+        {
+            j += 2;
+        } else {
+            break;
+        }
+    }
+    let at_end = !chars.get(j + 1).is_some_and(&alnum);
+    (letters >= 4 && at_end).then_some(j)
 }
 
 /// An RFC 2047 encoded word in `field` that decodes to plain ASCII: no reason to encode it
@@ -1096,5 +1157,59 @@ mod regex_equivalence {
                 "",
             ],
         );
+    }
+}
+
+#[cfg(test)]
+mod fast_paths {
+    /// Random ASCII texts built to contain split words and near misses.
+    fn texts() -> Vec<String> {
+        let pieces = [
+            "v.i.a.g.r.a",
+            "f r e e",
+            "c-a-s-h",
+            "U.S.A.",
+            "J. R. R.",
+            "a",
+            "I",
+            "x_y_z_w",
+            "ab",
+            "1",
+            " ",
+            "|",
+            "/",
+            "*",
+        ];
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..3000)
+            .map(|_| (0..next() % 24).map(|_| pieces[next() as usize % pieces.len()]).collect::<Vec<_>>().join(""))
+            .collect()
+    }
+
+    #[test]
+    fn ascii_split_words_agrees_with_the_char_walk() {
+        let mut found = 0;
+        for t in texts() {
+            let chars: Vec<char> = t.chars().collect();
+            assert_eq!(super::split_words(&t), super::split_words_in(&chars), "{t:?}");
+            found += super::split_words(&t);
+        }
+        assert!(found > 500, "the texts must contain split words ({found})");
+    }
+
+    #[test]
+    fn ascii_letter_counts_agree_with_a_plain_count() {
+        let all: Vec<u8> = (0..128u8).cycle().take(1000).collect();
+        for t in texts().iter().map(|t| t.as_bytes()).chain([&all[..]]) {
+            let letters = t.iter().filter(|b| b.is_ascii_alphabetic()).count();
+            let upper = t.iter().filter(|b| b.is_ascii_uppercase()).count();
+            assert_eq!(super::ascii_letters_and_capitals(t), (letters, upper));
+        }
     }
 }

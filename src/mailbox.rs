@@ -4,6 +4,7 @@
 //! Expansion checks every path up front (a wrong path is an error before anything is changed);
 //! reading a single message later may still fail, and callers count that as "unreadable".
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -36,17 +37,17 @@ enum Source {
 }
 
 impl Entry {
-    /// The message bytes.
-    pub fn read(&self) -> Result<Vec<u8>> {
+    /// The message bytes (borrowed when expansion already read them).
+    pub fn read(&self) -> Result<Cow<'_, [u8]>> {
         match &self.source {
             Source::Stdin => {
                 let mut buf = Vec::new();
                 std::io::stdin().lock().read_to_end(&mut buf).context("cannot read standard input")?;
-                Ok(buf)
+                Ok(Cow::Owned(buf))
             }
-            Source::File(p) => fs::read(p).with_context(|| format!("cannot read {}", p.display())),
-            Source::Kept { data, .. } => Ok(data.to_vec()),
-            Source::Mbox { data, start, end } => Ok(data[*start..*end].to_vec()),
+            Source::File(p) => fs::read(p).map(Cow::Owned).with_context(|| format!("cannot read {}", p.display())),
+            Source::Kept { data, .. } => Ok(Cow::Borrowed(data)),
+            Source::Mbox { data, start, end } => Ok(Cow::Borrowed(&data[*start..*end])),
         }
     }
 

@@ -44,7 +44,16 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
     // Messages are scored on all cores, a batch at a time, and printed in their original order.
     super::map_ordered(
         &entries,
-        |entry| score_one(&scorer, entry),
+        |entry| {
+            // Only `--report` shows tokens: without it they are dropped on the worker, where
+            // their memory is reused at once, rather than held for the whole batch.
+            score_one(&scorer, entry).map(|mut s| {
+                if !args.report {
+                    s.tokens = Default::default();
+                }
+                s
+            })
+        },
         |entry, scored| {
             if result.is_err() {
                 return;

@@ -8,15 +8,39 @@ pub fn token_hash(token: &str) -> u64 {
     token_hash_parts(&[token])
 }
 
-/// `token_hash` of the ASCII lower case of `bytes`, without making the lower-case copy.
+/// The key of a word in the keyword index (rules/phrases.rs; built by build.rs with this same
+/// function, never stored): ASCII capitals count as lower case, and the word is taken 8 bytes at
+/// a time, so hashing the words of a text costs a few multiplications a word rather than one a
+/// byte (the token hash above is the database's key and cannot change).
 #[inline]
-pub fn token_hash_ascii_lower(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b.to_ascii_lowercase() as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+pub fn phrase_word_hash(word: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (word.len() as u64).wrapping_mul(K);
+    let mut chunks = word.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h ^ ascii_lower8(x)).wrapping_mul(K).rotate_left(31);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let last = rest.iter().rev().fold(0u64, |x, &b| x << 8 | b as u64);
+        h = (h ^ ascii_lower8(last)).wrapping_mul(K).rotate_left(31);
     }
     finish(h)
+}
+
+/// The eight bytes of `x` with ASCII capitals made lower case (other bytes unchanged).
+#[inline]
+fn ascii_lower8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let low7 = x & (ONES * 0x7f);
+    // A byte's high bit after the addition says whether its low 7 bits are >= 'A' or > 'Z' (no
+    // carry crosses into the next byte: 0x7f + 0x3f < 0x100).
+    let at_least_a = low7 + ONES * (0x80 - b'A' as u64);
+    let above_z = low7 + ONES * (0x80 - b'Z' as u64 - 1);
+    let capital = at_least_a & !above_z & !x & HIGH;
+    x | (capital >> 2)
 }
 
 /// `token_hash` of the concatenation of `parts`, without building it.
@@ -46,13 +70,34 @@ fn finish(mut h: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn hashing_as_lower_case_is_hashing_the_lower_case_copy() {
-        for w in ["", "a", "Click", "HERE", "e-Mail", "100%", "MiXeD-CaSe'S", "\u{0}\u{7f}Z@[`{"] {
-            assert_eq!(
-                super::token_hash_ascii_lower(w.as_bytes()),
-                super::token_hash(&w.to_ascii_lowercase()),
-                "{w:?}"
-            );
+    fn phrase_words_hash_as_their_lower_case() {
+        let words = [
+            "",
+            "a",
+            "Click",
+            "HERE",
+            "e-Mail",
+            "100%",
+            "MiXeD-CaSe'S-LoNgEr-ThAn-16",
+            "\u{0}\u{7f}Z@[`{",
+            "ÉÉN",
+            "straße",
+        ];
+        for w in words {
+            let lower = w.to_ascii_lowercase();
+            assert_eq!(super::phrase_word_hash(w.as_bytes()), super::phrase_word_hash(lower.as_bytes()), "{w:?}");
         }
+        // Every byte value: only A-Z change.
+        for b in 0..=255u8 {
+            let x = u64::from_le_bytes([b, b'A', b'z', b'Z', 0x80 | b'A', b'@', b'[', b]);
+            let l = b.to_ascii_lowercase();
+            let want = u64::from_le_bytes([l, b'a', b'z', b'z', 0x80 | b'A', b'@', b'[', l]);
+            assert_eq!(super::ascii_lower8(x), want, "{b:#x}");
+        }
+        // Different words, different keys (lengths, padding, the order of chunks).
+        let words = ["a", "a\0", "ab", "ba", "abcdefgh", "abcdefghi", "ihgfedcba", "abcdefghabcdefgh"];
+        let keys: std::collections::HashSet<u64> =
+            words.iter().map(|w| super::phrase_word_hash(w.as_bytes())).collect();
+        assert_eq!(keys.len(), words.len());
     }
 }

@@ -8,6 +8,7 @@ use super::context::{Context, UrlSource};
 use super::{date, RuleSet};
 use crate::features::urls;
 use crate::features::PartContent;
+use crate::hash::phrase_word_hash;
 use crate::message::Body;
 use crate::received::{self, Rdns};
 use crate::sender::ListVerdict;
@@ -201,7 +202,7 @@ pub const ALL: &[(&str, Check)] = &[
         let (letters, upper) = if c.text.is_ascii() {
             ascii_letters_and_capitals(c.text.as_bytes())
         } else {
-            c.text.chars().fold((0, 0), |(l, u), ch| (l + ch.is_alphabetic() as usize, u + ch.is_uppercase() as usize))
+            letters_and_capitals(&c.text)
         };
         letters >= 200 && upper * 2 > letters
     }),
@@ -614,8 +615,21 @@ fn alternatives_differ(c: &Context, _: &RuleSet) -> bool {
     (common as f64) / (p.len().min(h.len()) as f64) < 0.3
 }
 
-fn word_set(t: &str) -> HashSet<String> {
-    t.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3).map(str::to_lowercase).collect()
+/// The distinct lower-case words (3 bytes or more) of a text, as 64-bit hashes: no string is
+/// built for an ASCII word, and a collision is a 2^-64 chance of counting two words as one.
+fn word_set(t: &str) -> HashSet<u64, crate::store::PreHashedBuild> {
+    t.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 3)
+        .map(
+            |w| {
+                if w.is_ascii() {
+                    phrase_word_hash(w.as_bytes())
+                } else {
+                    phrase_word_hash(w.to_lowercase().as_bytes())
+                }
+            },
+        )
+        .collect()
 }
 
 fn raw_header_charset_asian(c: &Context) -> bool {
@@ -683,6 +697,25 @@ fn ascii_letters_and_capitals(b: &[u8]) -> (usize, usize) {
     (letters, upper)
 }
 
+/// The letters and the capitals among them (Unicode), ASCII runs counted as bytes.
+fn letters_and_capitals(t: &str) -> (usize, usize) {
+    let (mut letters, mut upper) = (0, 0);
+    let mut rest = t;
+    while !rest.is_empty() {
+        let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
+        let (l, u) = ascii_letters_and_capitals(&rest.as_bytes()[..ascii]);
+        letters += l;
+        upper += u;
+        let mut chars = rest[ascii..].chars();
+        if let Some(ch) = chars.next() {
+            letters += ch.is_alphabetic() as usize;
+            upper += ch.is_uppercase() as usize;
+        }
+        rest = chars.as_str();
+    }
+    (letters, upper)
+}
+
 fn money_amounts(t: &str) -> usize {
     if t.is_ascii() {
         // Only `$` can occur: count the ones followed by a digit.
@@ -733,21 +766,40 @@ fn mixed_script_words(t: &str) -> usize {
     if t.is_ascii() {
         return 0; // no Cyrillic or Greek
     }
-    t.split(|c: char| !c.is_alphabetic())
-        .filter(|w| w.chars().count() >= 3)
-        .filter(|w| {
-            let mut latin = 0;
-            let mut other = 0;
-            for c in w.chars() {
-                match script(c) {
-                    Script::Latin => latin += 1,
-                    Script::Cyrillic | Script::Greek => other += 1,
-                    Script::Other => {}
-                }
-            }
-            latin > 0 && other > 0 && latin + other >= 3
-        })
-        .count()
+    // Only a word with a character outside ASCII can mix scripts: each such word is found from
+    // its first such character, and the rest of the text is not decoded.
+    let b = t.as_bytes();
+    let mut n = 0;
+    let mut from = 0;
+    while let Some(k) = b[from..].iter().position(|&c| c >= 0x80) {
+        let i = from + k;
+        let c = t[i..].chars().next().expect("a character boundary");
+        if !c.is_alphabetic() {
+            from = i + c.len_utf8();
+            continue;
+        }
+        let start = t[..i].char_indices().rev().take_while(|&(_, c)| c.is_alphabetic()).last().map_or(i, |(j, _)| j);
+        let end = t[i..].char_indices().find(|&(_, c)| !c.is_alphabetic()).map_or(t.len(), |(j, _)| i + j);
+        n += is_mixed_script(&t[start..end]) as usize;
+        from = end;
+    }
+    n
+}
+
+/// Whether a word (letters only) of three or more mixes Latin with Cyrillic or Greek.
+fn is_mixed_script(w: &str) -> bool {
+    if w.chars().count() < 3 {
+        return false;
+    }
+    let (mut latin, mut other) = (0, 0);
+    for c in w.chars() {
+        match script(c) {
+            Script::Latin => latin += 1,
+            Script::Cyrillic | Script::Greek => other += 1,
+            Script::Other => {}
+        }
+    }
+    latin > 0 && other > 0 && latin + other >= 3
 }
 
 /// Words written with a separator between every letter: `v.i.a.g.r.a`, `f r e e`, `c-a-s-h`.
@@ -1201,6 +1253,56 @@ mod fast_paths {
             found += super::split_words(&t);
         }
         assert!(found > 500, "the texts must contain split words ({found})");
+    }
+
+    /// Texts mixing ASCII with Latin-1, Cyrillic, Greek, CJK and non-letters.
+    fn unicode_texts() -> Vec<String> {
+        let pieces = [
+            "pay",
+            "раураl",
+            "Ρaypal",
+            "ОПЛАТА",
+            "é",
+            "ÉCOLE",
+            "naïve",
+            "中文",
+            "ß",
+            " ",
+            ".",
+            "-",
+            "1",
+            "’",
+            "Σ",
+            "x",
+        ];
+        let mut seed = 0x0bad_cafe_1234_5678u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..3000).map(|_| (0..next() % 20).map(|_| pieces[next() as usize % pieces.len()]).collect()).collect()
+    }
+
+    #[test]
+    fn mixed_script_count_agrees_with_splitting_every_word() {
+        let reference = |t: &str| t.split(|c: char| !c.is_alphabetic()).filter(|w| super::is_mixed_script(w)).count();
+        let mut found = 0;
+        for t in unicode_texts() {
+            assert_eq!(super::mixed_script_words(&t), reference(&t), "{t:?}");
+            found += reference(&t);
+        }
+        assert!(found > 300, "the texts must contain mixed words ({found})");
+    }
+
+    #[test]
+    fn letter_counts_agree_with_a_char_count() {
+        for t in unicode_texts() {
+            let want =
+                t.chars().fold((0, 0), |(l, u), c| (l + c.is_alphabetic() as usize, u + c.is_uppercase() as usize));
+            assert_eq!(super::letters_and_capitals(&t), want, "{t:?}");
+        }
     }
 
     #[test]

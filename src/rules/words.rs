@@ -28,7 +28,29 @@ pub fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().all(|c| !c.is_uppercase() && c != '\u{2019}' && c != '\u{2018}') {
         return std::borrow::Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'"))
+    if text.contains('Σ') {
+        // Its lower case depends on what surrounds it (final sigma): `str::to_lowercase` knows.
+        return std::borrow::Cow::Owned(text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'"));
+    }
+    // What `to_lowercase` and the apostrophe replacement give, in one pass that copies ASCII
+    // runs as bytes: without a sigma, `str::to_lowercase` is `char::to_lowercase` of each
+    // character, and no character lower-cases to a typographic apostrophe.
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
+        out.extend(rest[..ascii].bytes().map(|b| b.to_ascii_lowercase() as char));
+        rest = &rest[ascii..];
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            match c {
+                '\u{2019}' | '\u{2018}' => out.push('\''),
+                c => out.extend(c.to_lowercase()),
+            }
+            rest = chars.as_str();
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A phrase as the keyword index keeps it: its first word, and its other words joined by single
@@ -38,4 +60,27 @@ pub fn split_phrase(phrase: &str) -> Option<(String, String)> {
     let mut w = words(&norm);
     let first = w.next()?.to_string();
     Some((first, w.collect::<Vec<_>>().join(" ")))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Where `normalize` changes text, it is `to_lowercase` plus plain apostrophes: on every
+    /// character up to U+2FFFF (with ASCII around it) and on sigmas in and at the end of words.
+    #[test]
+    fn normalize_is_lower_case_with_plain_apostrophes() {
+        // What `normalize` was before its one-pass copy.
+        let reference = |t: &str| {
+            if t.is_ascii() || t.chars().all(|c| !c.is_uppercase() && c != '\u{2019}' && c != '\u{2018}') {
+                return super::normalize(t).into_owned();
+            }
+            t.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
+        };
+        for c in (0x80u32..0x3_0000).filter_map(char::from_u32) {
+            let t = format!("Ab {c}x{c}Q’");
+            assert_eq!(super::normalize(&t), reference(&t), "{c:?}");
+        }
+        for t in ["ΟΔΟΣ ΟΔΟΣ.", "ΣΑΣ", "Σ", "aΣ b", "ǅ", "ǅ A", "İstanbul", "‘Quoted’ ÉÉN"] {
+            assert_eq!(super::normalize(t), reference(t), "{t:?}");
+        }
+    }
 }

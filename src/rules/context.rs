@@ -46,8 +46,8 @@ pub struct Context<'a> {
     pub invisible_text: String,
     /// Every URL found, in order.
     pub urls: Vec<FoundUrl>,
-    /// The raw header block (lossy UTF-8), for `header = "ALL"` rules.
-    pub header_block: String,
+    /// The raw header block (lossy UTF-8), for `header = "ALL"` rules: made when one asks.
+    header_block: std::cell::OnceCell<String>,
     /// The raw body (lossy UTF-8, bounded).
     pub raw_body: Cow<'a, str>,
     /// The time the message was received (from the newest `Received:` header), Unix seconds.
@@ -80,9 +80,7 @@ impl<'a> Context<'a> {
                 PartContent::Other => {}
             }
         }
-        let scanned = msg.scanned;
-        let header_end = msg.body_offset.unwrap_or(scanned.len());
-        let header_block = String::from_utf8_lossy(&scanned[..header_end.min(64 * 1024)]).into_owned();
+        let header_block = std::cell::OnceCell::new();
         let raw = msg.raw_body();
         let raw_body = String::from_utf8_lossy(&raw[..floor(raw, MAX_TEXT)]);
         let received_at = msg
@@ -91,6 +89,15 @@ impl<'a> Context<'a> {
             .and_then(|h| h.text.rsplit_once(';'))
             .and_then(|(_, d)| super::date::parse(d));
         Context { msg, content, subject, text, invisible_text, urls, header_block, raw_body, received_at, sender: None }
+    }
+
+    /// The raw header block (lossy UTF-8, at most 64 KiB).
+    pub fn header_block(&self) -> &str {
+        self.header_block.get_or_init(|| {
+            let scanned = self.msg.scanned;
+            let header_end = self.msg.body_offset.unwrap_or(scanned.len());
+            String::from_utf8_lossy(&scanned[..header_end.min(64 * 1024)]).into_owned()
+        })
     }
 
     /// The same context with sender facts for the `sender` rules.
@@ -133,15 +140,43 @@ fn floor(b: &[u8], max: usize) -> usize {
     b.len().min(max)
 }
 
+/// Appends the words of `s` (split on white space), each after a single space unless `out` is
+/// empty, stopping once `out` holds `MAX_TEXT` bytes. ASCII white space is found on bytes; a
+/// text with other characters is split as `str::split_whitespace` does.
 fn push_collapsed(out: &mut String, s: &str) {
-    for w in s.split_whitespace() {
+    if !s.is_ascii() {
+        for w in s.split_whitespace() {
+            if out.len() >= MAX_TEXT {
+                return;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+        return;
+    }
+    let b = s.as_bytes();
+    let white = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && white(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !white(b[i]) {
+            i += 1;
+        }
+        if start == i {
+            break;
+        }
         if out.len() >= MAX_TEXT {
             return;
         }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(w);
+        out.push_str(&s[start..i]);
     }
 }
 
@@ -165,6 +200,34 @@ fn html_urls(doc: &HtmlDoc, out: &mut Vec<FoundUrl>) {
     for u in urls::find_urls(&doc.visible_text) {
         if !out.iter().any(|f| f.url.raw == u.raw) {
             out.push(FoundUrl { url: u, source: UrlSource::Text, link_text: None });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The ASCII walk collapses white space as `split_whitespace` does, up to the bound.
+    #[test]
+    fn collapsing_ascii_agrees_with_split_whitespace() {
+        let reference = |out: &mut String, s: &str| {
+            for w in s.split_whitespace() {
+                if out.len() >= super::MAX_TEXT {
+                    return;
+                }
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+        };
+        let long = "word \t".repeat(super::MAX_TEXT / 4);
+        for s in ["", " ", "a", " a ", "a  b\t\tc\r\n d\x0b\x0ce ", "\n\nx", "x\n\n", "nbsp\u{a0}is not ascii", &long] {
+            for start in ["", "before"] {
+                let (mut got, mut want) = (start.to_string(), start.to_string());
+                super::push_collapsed(&mut got, s);
+                reference(&mut want, s);
+                assert_eq!(got, want, "{s:?} after {start:?}");
+            }
         }
     }
 }

@@ -332,7 +332,7 @@ fn build_regex(source: &str) -> Result<Regex, regex_lite::Error> {
 fn regex_fires(cx: &Context, target: &RegexTarget, re: &Regex) -> bool {
     let texts: Vec<&str> = match target {
         RegexTarget::Header(name) => cx.msg.headers_named(name).map(|h| h.text.as_str()).collect(),
-        RegexTarget::AllHeaders => vec![cx.header_block.as_str()],
+        RegexTarget::AllHeaders => vec![cx.header_block()],
         RegexTarget::Body => vec![cx.text.as_str()],
         RegexTarget::RawBody => vec![cx.raw_body.as_ref()],
         RegexTarget::Uri => cx.urls.iter().map(|u| u.url.raw.as_str()).collect(),

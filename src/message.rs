@@ -293,6 +293,7 @@ fn header_text(value: &HeaderValue<'_>, raw: &str) -> String {
 
 /// Unfolds a raw header value and trims it.
 pub fn unfold(raw: &str) -> String {
+    let raw = raw.trim_start();
     let mut out = String::with_capacity(raw.len());
     for (i, line) in raw.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -303,10 +304,17 @@ pub fn unfold(raw: &str) -> String {
             out.push_str(line);
         }
     }
-    out.trim().to_string()
+    out.truncate(out.trim_end().len());
+    out
 }
 
 fn convert_headers<'a>(msg: &mail_parser::Message<'a>, part: usize) -> Vec<HeaderField<'a>> {
+    // Names and raw values borrow from the message where they can (known names are static; a
+    // value is borrowed when it is valid UTF-8 in bytes that outlive the parse).
+    let borrowed: Option<&'a [u8]> = match &msg.raw_message {
+        Cow::Borrowed(b) => Some(b),
+        Cow::Owned(_) => None,
+    };
     let raw = msg.raw_message();
     msg.parts[part]
         .headers
@@ -314,13 +322,20 @@ fn convert_headers<'a>(msg: &mail_parser::Message<'a>, part: usize) -> Vec<Heade
         .map(|h| {
             let start = (h.offset_start as usize).min(raw.len());
             let end = (h.offset_end as usize).clamp(start, raw.len());
-            let raw_value = String::from_utf8_lossy(&raw[start..end]).into_owned();
+            let raw_value: Cow<'a, str> = match borrowed {
+                Some(b) => String::from_utf8_lossy(&b[start..end]),
+                None => Cow::Owned(String::from_utf8_lossy(&raw[start..end]).into_owned()),
+            };
             let text = if h.name == mail_parser::HeaderName::Received {
                 unfold(&raw_value)
             } else {
                 header_text(&h.value, &raw_value)
             };
-            HeaderField { name: Cow::Owned(h.name.as_str().to_string()), raw: Cow::Owned(raw_value), text }
+            let name = match &h.name {
+                mail_parser::HeaderName::Other(n) => n.clone(),
+                known => Cow::Borrowed(known.as_static_str()),
+            };
+            HeaderField { name, raw: raw_value, text }
         })
         .collect()
 }
@@ -396,6 +411,29 @@ mod tests {
         assert_eq!(m.parts.len(), 1);
         assert!(matches!(&m.parts[0].body, Body::Text(t) if t.contains("body text")));
         assert_eq!(m.raw_body(), b"body text\r\n");
+    }
+
+    #[test]
+    fn unfold_joins_lines_and_trims() {
+        // The first version, which trimmed a copy at the end.
+        let reference = |raw: &str| {
+            let mut out = String::new();
+            for (i, line) in raw.split('\n').enumerate() {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if i > 0 {
+                    out.push(' ');
+                    out.push_str(line.trim_start());
+                } else {
+                    out.push_str(line);
+                }
+            }
+            out.trim().to_string()
+        };
+        for raw in
+            ["", " ", " x ", "a\r\n b", "  \r\n  foo\r\n", "\r\nfoo", "\u{a0}x\n\ty\u{3000}", "a\n\n\nb \r", "\n \n"]
+        {
+            assert_eq!(unfold(raw), reference(raw), "{raw:?}");
+        }
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Verdict: rule hits plus the Bayes result against the threshold, and the header values that
 //! say so in SpamAssassin's format.
 
+use std::borrow::Cow;
+
 use crate::bayes::{self, BayesResult};
 use crate::config::ScoringSettings;
 
-/// One rule that fired.
+/// One rule that fired (built-in rules' names and descriptions are static: no copy per hit).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    pub name: String,
+    pub name: Cow<'static, str>,
     pub score: f64,
-    pub description: String,
+    pub description: Cow<'static, str>,
 }
 
 /// The decision about one message.
@@ -44,9 +46,9 @@ impl Verdict {
             let points = bayes_points(b.log_odds, s.bayes_points_per_decade, s.bayes_points_knee);
             score += points;
             hits.push(Hit {
-                name: bayes::band(b.prob).to_string(),
+                name: Cow::Borrowed(bayes::band(b.prob)),
                 score: points,
-                description: format!("Bayes spam probability is {:.4}", b.prob),
+                description: Cow::Owned(format!("Bayes spam probability is {:.4}", b.prob)),
             });
         }
         // Round once, here, so the header, `check` and the verdict agree exactly.
@@ -56,7 +58,7 @@ impl Verdict {
 
     /// The comma list of test names, in a stable order (by name).
     pub fn tests(&self) -> String {
-        let mut names: Vec<&str> = self.hits.iter().map(|h| h.name.as_str()).collect();
+        let mut names: Vec<&str> = self.hits.iter().map(|h| h.name.as_ref()).collect();
         names.sort_unstable();
         names.dedup();
         if names.is_empty() {
@@ -136,8 +138,8 @@ mod tests {
     fn headers_format() {
         let s = ScoringSettings::default();
         let hits = vec![
-            Hit { name: "B_RULE".into(), score: 3.0, description: String::new() },
-            Hit { name: "A_RULE".into(), score: 2.5, description: String::new() },
+            Hit { name: "B_RULE".into(), score: 3.0, description: "".into() },
+            Hit { name: "A_RULE".into(), score: 2.5, description: "".into() },
         ];
         let v = Verdict::new(hits, None, &s);
         let h = v.headers();

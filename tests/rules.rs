@@ -118,7 +118,7 @@ fn fired(rs: &RuleSet, raw: &[u8]) -> Vec<String> {
     let rep = reputation(now);
     let mut facts = sender::gather(&msg, &cx.link_domains(), &settings, Some(&rep), now);
     facts.list = sender::list_verdict(&msg, &settings);
-    rs.evaluate(&cx.with_sender(&facts)).into_iter().map(|h| h.name).collect()
+    rs.evaluate(&cx.with_sender(&facts)).into_iter().map(|h| h.name.into_owned()).collect()
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn print_one(
     let v = &scored.verdict;
     let verdict = if v.is_spam { "spam" } else { "ham" };
     if args.json {
-        let tests: Vec<&str> = v.hits.iter().map(|h| h.name.as_str()).collect();
+        let tests: Vec<&str> = v.hits.iter().map(|h| h.name.as_ref()).collect();
         let obj = serde_json::json!({
             "path": entry.name,
             "verdict": verdict,

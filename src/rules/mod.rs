@@ -319,9 +319,9 @@ impl RuleSet {
 /// allow and block lists still decide).
 pub fn default_hit(name: &str) -> Option<Hit> {
     BUILT_IN.iter().find(|b| b.name == name).map(|b| Hit {
-        name: b.name.to_string(),
+        name: Cow::Borrowed(b.name),
         score: b.score,
-        description: b.description.to_string(),
+        description: Cow::Borrowed(b.description),
     })
 }
 
@@ -421,7 +421,7 @@ impl Rule {
     }
 
     fn hit(&self, score: f64) -> Hit {
-        Hit { name: self.name.to_string(), score, description: self.description.to_string() }
+        Hit { name: self.name.clone(), score, description: self.description.clone() }
     }
 }
 
@@ -490,7 +490,7 @@ mod tests {
         let msg = crate::message::Message::parse(raw, 1 << 20);
         let content = crate::features::Content::extract(&msg, &Default::default());
         let hits = rs.evaluate(&Context::new(&msg, &content));
-        let names: Vec<&str> = hits.iter().map(|h| h.name.as_str()).collect();
+        let names: Vec<&str> = hits.iter().map(|h| h.name.as_ref()).collect();
         assert!(names.contains(&"MY_CHEAP") && names.contains(&"MISSING_DATE"), "{names:?}");
         assert!(!names.contains(&"HTML_SCRIPT"));
         // Custom phrase rules, indexed at load time beside the built-in index.
@@ -522,7 +522,7 @@ mod tests {
         let fire = |raw: &[u8]| {
             let msg = crate::message::Message::parse(raw, 1 << 20);
             let content = crate::features::Content::extract(&msg, &Default::default());
-            rs.evaluate(&Context::new(&msg, &content)).into_iter().map(|h| h.name).collect::<Vec<_>>()
+            rs.evaluate(&Context::new(&msg, &content)).into_iter().map(|h| h.name.into_owned()).collect::<Vec<_>>()
         };
         assert!(fire(b"Subject: Uw lening\n\nx\n").contains(&"SUBJ_NL_LENING".to_string()));
         assert!(!fire(b"Subject: Uw leningsoverzicht is klaar\n\nx\n").contains(&"SUBJ_NL_LENING".to_string()));

@@ -111,12 +111,16 @@ pub fn expand(paths: &[String]) -> Result<Vec<Entry>> {
 
 fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
     let path = Path::new(p);
-    let meta = fs::metadata(path).with_context(|| format!("cannot open {p}"))?;
+    // One open (a folder opens too) and what it says, rather than a look-up of the path for
+    // its metadata and another to read it: a list of thousands of files pays each per file.
+    let file = fs::File::open(path).with_context(|| format!("cannot open {p}"))?;
+    let meta = file.metadata().with_context(|| format!("cannot open {p}"))?;
     if meta.is_dir() {
+        drop(file);
         for file in list_dir_messages(path)? {
             out.push(Entry { name: file.display().to_string(), source: Source::File(file) });
         }
-    } else if let Some(data) = read_if_mbox(path)? {
+    } else if let Some(data) = read_if_mbox(file, meta.len(), path)? {
         let data = Arc::new(data);
         let ranges = split_mbox(&data);
         if ranges.len() == 1 {
@@ -198,9 +202,8 @@ fn keep_in_memory(len: usize) -> bool {
 }
 
 /// The whole file when it starts like an mbox (`From `), read through one open.
-fn read_if_mbox(path: &Path) -> Result<Option<Vec<u8>>> {
+fn read_if_mbox(mut f: fs::File, len: u64, path: &Path) -> Result<Option<Vec<u8>>> {
     let cannot = || format!("cannot read {}", path.display());
-    let mut f = fs::File::open(path).with_context(cannot)?;
     let mut head = [0u8; 5];
     let mut n = 0;
     while n < 5 {
@@ -212,8 +215,11 @@ fn read_if_mbox(path: &Path) -> Result<Option<Vec<u8>>> {
     if &head != b"From " {
         return Ok(None);
     }
-    let mut data = head.to_vec();
-    f.read_to_end(&mut data).with_context(cannot)?;
+    // Room for the whole file as its metadata gave it (and one byte to see the end), so that
+    // reading it asks for nothing more; a file that grew meanwhile is still read to its end.
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1).min(1 << 30));
+    data.extend_from_slice(&head);
+    f.by_ref().take(u64::MAX).read_to_end(&mut data).with_context(cannot)?;
     Ok(Some(data))
 }
 

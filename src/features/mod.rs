@@ -114,13 +114,19 @@ impl Sink {
 
     /// Pushes `prefix` + `word` when that token is new.
     fn push2(&mut self, prefix: &str, word: &str) {
+        self.push_parts(&[prefix, word]);
+    }
+
+    /// Pushes the concatenation of `parts` when that token is new (without building it first).
+    fn push_parts(&mut self, parts: &[&str]) {
         if self.out.len() >= self.max {
             return;
         }
-        let h = crate::hash::token_hash_parts(&[prefix, word]);
+        let h = crate::hash::token_hash_parts(parts);
         if self.seen.insert(h) {
-            self.out.text.push_str(prefix);
-            self.out.text.push_str(word);
+            for p in parts {
+                self.out.text.push_str(p);
+            }
             self.out.ends.push(self.out.text.len() as u32);
             self.out.hashes.push(h);
         }
@@ -193,7 +199,7 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
         max: s.max_tokens,
     };
     header_tokens(msg, s, &mut sink);
-    sink.push(&format!("ct:{}", msg.content_type));
+    sink.push_parts(&["ct:", &msg.content_type]);
     if msg.mime_problem {
         sink.push("mime:broken");
     }
@@ -201,12 +207,12 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
         if sink.full() {
             break;
         }
-        sink.push(&format!("part:{}", part.content_type));
+        sink.push_parts(&["part:", &part.content_type]);
         if let Some(cs) = &part.charset {
-            sink.push(&format!("charset:{cs}"));
+            sink.push_parts(&["charset:", cs]);
         }
         if let Some(cte) = &part.transfer_encoding {
-            sink.push(&format!("cte:{cte}"));
+            sink.push_parts(&["cte:", cte]);
         }
         if part.encoding_problem {
             sink.push("mime:bad-encoding");
@@ -215,10 +221,10 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
             let lower = name.to_lowercase();
             if let Some((_, ext)) = lower.rsplit_once('.') {
                 if (1..=8).contains(&ext.len()) {
-                    sink.push(&format!("att:ext:{ext}"));
+                    sink.push_parts(&["att:ext:", ext]);
                 }
             }
-            sink.push(&format!("att:{}", part.content_type));
+            sink.push_parts(&["att:", &part.content_type]);
         }
         match pc {
             PartContent::Text { text, urls } => {
@@ -275,7 +281,7 @@ fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
                     let id = v.trim().trim_start_matches('<').trim_end_matches('>');
                     match id.rsplit_once('@') {
                         Some((_, dom)) if !dom.is_empty() => {
-                            sink.push(&format!("mid:d:{}", urls::registrable_domain(&dom.to_ascii_lowercase())))
+                            sink.push_parts(&["mid:d:", urls::registrable_domain(&dom.to_ascii_lowercase())])
                         }
                         _ => sink.push("mid:malformed"),
                     }
@@ -312,17 +318,17 @@ fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
     };
     for w in words(name) {
         if (2..=20).contains(&w.chars().count()) && !is_noise(w) {
-            sink.push(&format!("{tag}:n:{w}"));
+            sink.push_parts(&[tag, ":n:", w]);
         }
     }
     if let Some((local, dom)) = addr.rsplit_once('@') {
-        sink.push(&format!("{tag}:a:{addr}"));
-        sink.push(&format!("{tag}:d:{}", urls::registrable_domain(dom)));
+        sink.push_parts(&[tag, ":a:", addr]);
+        sink.push_parts(&[tag, ":d:", urls::registrable_domain(dom)]);
         if local.len() > 16 || local.bytes().filter(u8::is_ascii_digit).count() >= 4 {
-            sink.push(&format!("{tag}:local:odd"));
+            sink.push_parts(&[tag, ":local:odd"]);
         }
     } else if !addr.is_empty() || name.is_empty() {
-        sink.push(&format!("{tag}:noaddr"));
+        sink.push_parts(&[tag, ":noaddr"]);
     }
 }
 
@@ -339,7 +345,7 @@ fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
     }
     for img in &doc.images {
         if let Some(u) = urls::parse_url(&img.src) {
-            sink.push(&format!("img:d:{}", u.domain));
+            sink.push_parts(&["img:d:", &u.domain]);
         }
         if img.hidden {
             sink.push("html:webbug");
@@ -347,7 +353,7 @@ fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
     }
     for c in &doc.css_urls {
         if let Some(u) = urls::parse_url(c) {
-            sink.push(&format!("css:d:{}", u.domain));
+            sink.push_parts(&["css:d:", &u.domain]);
         }
     }
     let flags = [
@@ -372,19 +378,19 @@ fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
         _ => Some("5+"),
     };
     if let Some(b) = img_bucket {
-        sink.push(&format!("html:imgs:{b}"));
+        sink.push_parts(&["html:imgs:", b]);
     }
 }
 
 fn url_tokens(u: &urls::Url, sink: &mut Sink) {
     if u.host.is_empty() {
-        sink.push(&format!("url:scheme:{}", u.scheme));
+        sink.push_parts(&["url:scheme:", &u.scheme]);
         return;
     }
-    sink.push(&format!("url:{}", u.host));
-    sink.push(&format!("url:d:{}", u.domain));
+    sink.push_parts(&["url:", &u.host]);
+    sink.push_parts(&["url:d:", &u.domain]);
     if u.scheme != "http" && u.scheme != "https" {
-        sink.push(&format!("url:scheme:{}", u.scheme));
+        sink.push_parts(&["url:scheme:", &u.scheme]);
     }
     if u.host_is_ip {
         sink.push("url:ip");
@@ -435,6 +441,11 @@ fn is_separator(c: char) -> bool {
 
 /// Numbers, dates, times, version strings and hex or digit-heavy ids.
 fn is_noise(w: &str) -> bool {
+    let b = w.as_bytes();
+    // Most words have no digit: noise only when they have no letter either.
+    if !b.iter().any(u8::is_ascii_digit) {
+        return if w.is_ascii() { !b.iter().any(u8::is_ascii_alphabetic) } else { !w.chars().any(char::is_alphabetic) };
+    }
     let (digits, letters) = if w.is_ascii() {
         w.bytes().fold((0, 0), |(d, l), b| (d + b.is_ascii_digit() as usize, l + b.is_ascii_alphabetic() as usize))
     } else {
@@ -584,7 +595,7 @@ fn text_tokens_ascii(text: &str, prefix: &str, sink: &mut Sink) {
             if let Some(at) = wl.bytes().position(|c| c == b'@') {
                 let (local, dom) = (&wl[..at], &wl[at + 1..]);
                 if dom.contains('.') && !local.is_empty() {
-                    sink.push(&format!("{prefix}email:d:{}", urls::registrable_domain(dom.trim_matches('.'))));
+                    sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(dom.trim_matches('.'))]);
                     continue;
                 }
             }
@@ -651,7 +662,7 @@ fn text_tokens_general(text: &str, prefix: &str, sink: &mut Sink) {
         flush_letters(&mut letters_run, prefix, sink);
         if let Some((local, dom)) = wl.split_once('@') {
             if dom.contains('.') && !local.is_empty() {
-                sink.push(&format!("{prefix}email:d:{}", urls::registrable_domain(dom.trim_matches('.'))));
+                sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(dom.trim_matches('.'))]);
                 continue;
             }
         }
@@ -680,7 +691,7 @@ fn text_tokens_general(text: &str, prefix: &str, sink: &mut Sink) {
 fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {
     if run.len() >= 4 {
         let joined: String = run.iter().collect();
-        sink.push(&format!("{prefix}{joined}"));
+        sink.push2(prefix, &joined);
         sink.push("obf:spaced-letters");
     }
     run.clear();
@@ -874,6 +885,38 @@ mod tests {
             }
         }
         assert!(total > 20_000, "the texts must give tokens ({total})");
+    }
+
+    #[test]
+    fn noise_is_what_it_was_for_words_without_digits_too() {
+        // The first version: count both, then decide.
+        let reference = |w: &str| {
+            let (digits, letters) =
+                w.chars().fold((0, 0), |(d, l), c| (d + c.is_ascii_digit() as usize, l + c.is_alphabetic() as usize));
+            if letters == 0 {
+                return !(w.starts_with(['$', '€', '£']) && digits > 0);
+            }
+            digits > letters || (w.len() >= 8 && digits >= 3 && w.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        };
+        for w in [
+            "",
+            "word",
+            "$",
+            "$100",
+            "€50",
+            "£",
+            "---",
+            "ab12",
+            "a123",
+            "deadbeef12",
+            "x-1-2-3-y",
+            "é",
+            "中文",
+            "٣٣",
+            "$x",
+        ] {
+            assert_eq!(is_noise(w), reference(w), "{w:?}");
+        }
     }
 
     fn toks(raw: &str) -> Vec<String> {

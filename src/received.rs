@@ -120,16 +120,17 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The hops of a message, newest first (only `Received:` fields that name a client address).
-pub fn chain(msg: &Message) -> Vec<Relay> {
-    msg.headers_named("received").filter_map(|h| parse(&h.text)).collect()
+/// The hops of a message, newest first (only `Received:` fields that name a client address),
+/// parsed as they are asked for.
+pub fn chain<'m>(msg: &'m Message) -> impl Iterator<Item = Relay> + 'm {
+    msg.headers_named("received").filter_map(|h| parse(&h.text))
 }
 
 /// The first relay outside the trusted networks that did not authenticate: the host whose
 /// reputation counts. `None` when every hop is trusted (mail from the user's own network or
-/// client) or no hop names a client.
+/// client) or no hop names a client. The older hops are not parsed.
 pub fn first_untrusted(msg: &Message, trusted: &Networks) -> Option<Relay> {
-    chain(msg).into_iter().find(|r| !r.authenticated && !trusted.contains(r.ip))
+    chain(msg).find(|r| !r.authenticated && !trusted.contains(r.ip))
 }
 
 /// Parses one (unfolded) `Received:` value. `None` when it names no client address.

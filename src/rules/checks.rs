@@ -206,7 +206,12 @@ pub const ALL: &[(&str, Check)] = &[
         };
         letters >= 200 && upper * 2 > letters
     }),
-    ("body_many_exclamations", |c, _| c.text.matches("!!").count() >= 3 || c.text.matches('!').count() >= 15),
+    ("body_many_exclamations", |c, _| {
+        // Non-overlapping "!!" three times, or 15 of '!' in all; searched with memchr, stopping
+        // as soon as the answer is known.
+        let t = c.text.as_bytes();
+        memchr::memmem::find_iter(t, b"!!").take(3).count() == 3 || memchr::memchr_iter(b'!', t).take(15).count() == 15
+    }),
     ("body_money_amounts", |c, _| money_amounts(&c.text) >= 4),
     ("body_empty", |c, _| {
         c.text.trim().is_empty() && !c.msg.parts.iter().any(|p| p.is_attachment) && c.html().count() == 0
@@ -1294,6 +1299,22 @@ mod fast_paths {
             found += reference(&t);
         }
         assert!(found > 300, "the texts must contain mixed words ({found})");
+    }
+
+    #[test]
+    fn exclamations_counted_as_str_matches_does() {
+        let check = super::ALL.iter().find(|(n, _)| *n == "body_many_exclamations").unwrap().1;
+        let rules = crate::rules::RuleSet::load(&Default::default()).unwrap();
+        for body in
+            ["!!!!!", "!!!!!!", "!! !! !!", "!!! !!", "a!b!c!", &"!x".repeat(14), &"!x".repeat(15), "", "é!!é!!é!!"]
+        {
+            let raw = format!("Subject: x\n\n{body}\n");
+            let msg = crate::message::Message::parse(raw.as_bytes(), 1 << 20);
+            let content = crate::features::Content::extract(&msg, &Default::default());
+            let cx = crate::rules::Context::new(&msg, &content);
+            let want = cx.text.matches("!!").count() >= 3 || cx.text.matches('!').count() >= 15;
+            assert_eq!(check(&cx, &rules), want, "{body:?}");
+        }
     }
 
     #[test]

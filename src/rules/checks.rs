@@ -94,7 +94,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("html_tracking_query", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Image && tracking_query(&u.url))),
     ("html_css_remote", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Css && u.url.scheme.starts_with("http"))),
     ("html_image_only", |c, _| {
-        c.html().any(|d| !d.images.is_empty()) && c.text.chars().filter(|ch| ch.is_alphabetic()).count() < 200
+        c.html().any(|d| !d.images.is_empty()) && c.text.chars().filter(|ch| ch.is_alphabetic()).take(200).count() < 200
     }),
     ("html_many_images", |c, _| c.urls.iter().filter(|u| u.source == UrlSource::Image).count() >= 8),
     ("html_image_ip", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Image && u.url.host_is_ip)),
@@ -221,8 +221,8 @@ pub const ALL: &[(&str, Check)] = &[
             && (1..40).contains(&c.word_count_up_to(40))
     }),
     // Obfuscation
-    ("html_invisible_text", |c, _| c.invisible_text.chars().filter(|ch| ch.is_alphabetic()).count() >= 20),
-    ("html_invisible_text_long", |c, _| c.invisible_text.split(' ').filter(|w| w.len() >= 3).count() >= 40),
+    ("html_invisible_text", |c, _| c.invisible_text.chars().filter(|ch| ch.is_alphabetic()).take(20).count() >= 20),
+    ("html_invisible_text_long", |c, _| c.invisible_text.split(' ').filter(|w| w.len() >= 3).take(40).count() >= 40),
     ("text_zero_width", |c, _| zero_width(&c.text) >= 3 || zero_width(&c.subject) >= 1),
     ("text_mixed_script", |c, _| mixed_script_words(&c.text) >= 2),
     ("subject_mixed_script", |c, _| mixed_script_words(&c.subject) >= 1),
@@ -727,26 +727,34 @@ fn money_amounts(t: &str) -> usize {
         let b = t.as_bytes();
         return memchr::memchr_iter(b'$', b).filter(|&i| b.get(i + 1).is_some_and(u8::is_ascii_digit)).count();
     }
-    let mut n = 0;
-    let mut prev_currency = false;
-    for c in t.chars() {
-        if prev_currency && c.is_ascii_digit() {
-            n += 1;
-        }
-        prev_currency = matches!(c, '$' | '€' | '£');
-    }
-    n
+    // A currency sign right before a digit. Each sign's UTF-8 bytes occur only where it does,
+    // so they are searched for as bytes.
+    let b = t.as_bytes();
+    ["$", "€", "£"]
+        .iter()
+        .map(|sign| {
+            memchr::memmem::find_iter(b, sign.as_bytes())
+                .filter(|&i| b.get(i + sign.len()).is_some_and(u8::is_ascii_digit))
+                .count()
+        })
+        .sum()
 }
 
 fn zero_width(t: &str) -> usize {
     if t.is_ascii() {
         return 0;
     }
-    t.chars()
-        .filter(|c| {
-            matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}')
-        })
-        .count()
+    // Only the characters outside ASCII are decoded.
+    let mut n = 0;
+    let mut rest = t;
+    while let Some(k) = rest.bytes().position(|b| b >= 0x80) {
+        let mut chars = rest[k..].chars();
+        let c = chars.next().expect("a character boundary");
+        n += matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}')
+            as usize;
+        rest = chars.as_str();
+    }
+    n
 }
 
 #[derive(PartialEq, Clone, Copy)]
@@ -1315,6 +1323,37 @@ mod fast_paths {
             let want = cx.text.matches("!!").count() >= 3 || cx.text.matches('!').count() >= 15;
             assert_eq!(check(&cx, &rules), want, "{body:?}");
         }
+    }
+
+    #[test]
+    fn money_and_zero_width_counts_agree_with_a_char_walk() {
+        let money = |t: &str| {
+            let mut n = 0;
+            let mut prev_currency = false;
+            for c in t.chars() {
+                n += (prev_currency && c.is_ascii_digit()) as usize;
+                prev_currency = matches!(c, '$' | '€' | '£');
+            }
+            n
+        };
+        let zero = |t: &str| {
+            t.chars()
+                .filter(|c| {
+                    matches!(
+                        c,
+                        '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}'
+                    )
+                })
+                .count()
+        };
+        let extra = ["$100 €50 £3 $x €€5 $$9", "a\u{200b}b\u{200c}c\u{feff}\u{ad}\u{34f}\u{180e}\u{2060}", "€", "$"];
+        let mut found = 0;
+        for t in unicode_texts().iter().map(String::as_str).chain(extra).map(|t| t.replace('x', "$1€2£")) {
+            assert_eq!(super::money_amounts(&t), money(&t), "{t:?}");
+            assert_eq!(super::zero_width(&t), zero(&t), "{t:?}");
+            found += money(&t) + zero(&t);
+        }
+        assert!(found > 1000, "{found}");
     }
 
     #[test]

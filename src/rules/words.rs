@@ -39,7 +39,9 @@ pub fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
     let mut rest = text;
     while !rest.is_empty() {
         let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
-        out.extend(rest[..ascii].bytes().map(|b| b.to_ascii_lowercase() as char));
+        let start = out.len();
+        out.push_str(&rest[..ascii]);
+        out[start..].make_ascii_lowercase();
         rest = &rest[ascii..];
         let mut chars = rest.chars();
         if let Some(c) = chars.next() {

@@ -636,7 +636,10 @@ fn is_url_chunk_ascii(c: &[u8]) -> bool {
 /// `v.i.a.g.r.a` / `v-i-a-g-r-a`: single letters joined by one punctuation mark (lower case,
 /// at least 7 characters).
 fn is_split_word(wl: &str) -> bool {
-    wl.chars().count() >= 7
+    // Most words fail at once: their second character is a letter.
+    let second = wl.chars().nth(1);
+    second.is_some_and(|c| matches!(c, '.' | '-' | '*' | '_' | '\'' | '!' | ','))
+        && wl.chars().count() >= 7
         && wl.chars().step_by(2).all(|c| c.is_alphabetic())
         && wl.chars().skip(1).step_by(2).all(|c| matches!(c, '.' | '-' | '*' | '_' | '\'' | '!' | ','))
 }

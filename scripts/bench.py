@@ -12,9 +12,9 @@ the same way in the same run, and every speed figure is quoted as a ratio agains
               the filters interleaved run by run so load on a shared machine hits them alike;
               started by scripts/spawnlat.c (posix_spawn, stdin from the message file), whose
               floor (/bin/true) is reported beside them
-  throughput  `spamfilt check @list` vs `bogofilter -T -B files...`, one process, test half, three
-              rounds in turn, the median of each
-  train       `spamfilt train --ham @list --spam @list` vs `bogofilter -n/-s -B files...`, three
+  throughput  `spamfilt check @list` vs `bogofilter -T -B files...`, one process, test half, five
+              rounds in turn (ROUNDS), the median of each
+  train       `spamfilt train --ham @list --spam @list` vs `bogofilter -n/-s -B files...`, five
               rounds in turn into fresh databases, the median of each
   accuracy    1-ROCA% from the per-message scores (spamfilt's score, bogofilter's spamicity),
               spam recall at 0.1% and 1% false positives, FP and FN at each default threshold
@@ -40,6 +40,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Train and check are timed this many times each, the filters in turn, and the median counts:
+# on a shared machine one pair of runs moved the ratio by a third, three rounds by a tenth.
+ROUNDS = 5
 
 
 def sh(cmd, **kw):
@@ -204,11 +207,11 @@ def main():
 
     # Training (always: the other measurements need trained databases).
     hl, sl = write_list(os.path.join(tmp, "ham-train"), ham_train), write_list(os.path.join(tmp, "spam-train"), spam_train)
-    # Three rounds, the two filters in turn, each into a fresh database; the median round counts
+    # ROUNDS rounds, the two filters in turn, each into a fresh database; the median round counts
     # (this machine is shared, and one run of each moved the ratio by a third). The last round's
     # databases are the ones the other measurements use.
     sf_times, bf_times = [], []
-    for _ in range(3):
+    for _ in range(ROUNDS):
         shutil.rmtree(sf_db, ignore_errors=True)
         shutil.rmtree(bf_db, ignore_errors=True)
         os.makedirs(bf_db)
@@ -222,9 +225,9 @@ def main():
 
     # Scores for the whole test half, one process each (this is also the throughput run).
     tl = write_list(os.path.join(tmp, "test"), tests)
-    # Three rounds in turn, the median of each (see training).
+    # ROUNDS rounds in turn, the median of each (see training).
     sf_times, bf_times = [], []
-    for _ in range(3):
+    for _ in range(ROUNDS):
         t_sf, r = timed([*sfc, "-q", "check", "@" + tl], capture_output=True, text=True)
         sf_lines = [l.split("\t") for l in r.stdout.splitlines()]
         # bogofilter's exit status is the class of the last message (0 spam, 1 ham, 2 unsure).

@@ -592,25 +592,7 @@ fn text_tokens_ascii(text: &str, prefix: &str, sink: &mut Sink) {
                 continue;
             }
             flush_letters(&mut letters_run, prefix, sink);
-            if let Some(at) = wl.bytes().position(|c| c == b'@') {
-                let (local, dom) = (&wl[..at], &wl[at + 1..]);
-                if dom.contains('.') && !local.is_empty() {
-                    sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(dom.trim_matches('.'))]);
-                    continue;
-                }
-            }
-            if wl.len() >= 7 && is_split_word(wl) {
-                let joined: String = wl.chars().step_by(2).collect();
-                sink.push2(prefix, &joined);
-                sink.push("obf:split-word");
-                continue;
-            }
-            if flags & JOINER != 0 {
-                for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()) {
-                    push_word(part, prefix, sink);
-                }
-            }
-            push_word(wl, prefix, sink);
+            word_tokens(wl, flags & JOINER != 0, prefix, sink);
         }
     }
     flush_letters(&mut letters_run, prefix, sink);
@@ -663,32 +645,39 @@ fn text_tokens_general(text: &str, prefix: &str, sink: &mut Sink) {
             }
         }
         flush_letters(&mut letters_run, prefix, sink);
-        if let Some((local, dom)) = wl.split_once('@') {
-            if dom.contains('.') && !local.is_empty() {
-                sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(dom.trim_matches('.'))]);
-                continue;
-            }
-        }
-        if !wl.is_ascii() && wl.chars().any(is_unspaced_script) {
-            unspaced_tokens(wl, prefix, sink);
-            continue;
-        }
-        // v.i.a.g.r.a / v-i-a-g-r-a: single letters joined by one punctuation mark.
-        if wl.len() >= 7 && is_split_word(wl) {
-            let joined: String = wl.chars().step_by(2).collect();
-            sink.push2(prefix, &joined);
-            sink.push("obf:split-word");
-            continue;
-        }
-        if wl.contains(['.', '-', '\'']) {
-            // Its dot/dash/apostrophe-separated parts, then the whole word.
-            for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()) {
-                push_word(part, prefix, sink);
-            }
-        }
-        push_word(wl, prefix, sink);
+        word_tokens(wl, wl.contains(['.', '-', '\'']), prefix, sink);
     }
     flush_letters(&mut letters_run, prefix, sink);
+}
+
+/// What a lower-case word that is not a lone letter gives: an address's domain, character
+/// bigrams for unspaced scripts, a split word rejoined (`v.i.a.g.r.a`), or the word and, when
+/// it has `.`, `-` or `'` in it (`joined`), its parts.
+fn word_tokens(wl: &str, joined: bool, prefix: &str, sink: &mut Sink) {
+    if let Some((local, dom)) = wl.split_once('@') {
+        if dom.contains('.') && !local.is_empty() {
+            sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(dom.trim_matches('.'))]);
+            return;
+        }
+    }
+    if !wl.is_ascii() && wl.chars().any(is_unspaced_script) {
+        unspaced_tokens(wl, prefix, sink);
+        return;
+    }
+    // v.i.a.g.r.a / v-i-a-g-r-a: single letters joined by one punctuation mark.
+    if wl.len() >= 7 && is_split_word(wl) {
+        let joined: String = wl.chars().step_by(2).collect();
+        sink.push2(prefix, &joined);
+        sink.push("obf:split-word");
+        return;
+    }
+    if joined {
+        // Its dot/dash/apostrophe-separated parts, then the whole word.
+        for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()) {
+            push_word(part, prefix, sink);
+        }
+    }
+    push_word(wl, prefix, sink);
 }
 
 fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {

@@ -340,6 +340,11 @@ fn convert_headers<'a>(msg: &mail_parser::Message<'a>, part: usize) -> Vec<Heade
         .collect()
 }
 
+/// Whether `part` is the empty body mail-parser makes up for a message that has none.
+fn is_missing_body(part: &mail_parser::MessagePart, raw_len: usize) -> bool {
+    matches!(&part.body, PartType::Text(t) if t.is_empty()) && part.offset_body as usize >= raw_len
+}
+
 fn collect_parts<'a>(
     msg: &mail_parser::Message<'a>,
     id: usize,
@@ -393,7 +398,9 @@ fn collect_parts<'a>(
                 body,
                 headers: convert_headers(msg, id),
                 depth,
-                encoding_problem: part.is_encoding_problem,
+                // mail-parser marks a message without a body (headers only, no blank line: valid
+                // RFC 5322) as an encoding problem; an empty part that was never there is none.
+                encoding_problem: part.is_encoding_problem && !is_missing_body(part, msg.raw_message().len()),
             });
         }
     }
@@ -434,6 +441,17 @@ mod tests {
         {
             assert_eq!(unfold(raw), reference(raw), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn a_message_without_a_body_has_no_encoding_problem() {
+        for raw in [&b"Subject: x\n"[..], b"From: a@b.example\r\nSubject: x\r\n", b"Subject: x\n\n"] {
+            let m = Message::parse(raw, 1 << 20);
+            assert!(!m.parts.iter().any(|p| p.encoding_problem), "{:?}", String::from_utf8_lossy(raw));
+        }
+        // A real one still counts: a base64 body that is not base64.
+        let m = Message::parse(b"Content-Transfer-Encoding: base64\n\n!!!!\n", 1 << 20);
+        assert!(m.parts.iter().any(|p| p.encoding_problem));
     }
 
     #[test]

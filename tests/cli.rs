@@ -351,3 +351,16 @@ fn eval_cross_validates_deterministically_and_plots() {
     ));
     assert!(text.contains("messages:        60 (30 ham, 30 spam), 5 folds") && text.contains("1-ROCA:"), "{text}");
 }
+
+/// Regression: a message with headers and no body (valid RFC 5322, no blank line) was flagged
+/// MIME_BAD_ENCODING, and on a fresh install the starter table's `mime:bad-encoding` token
+/// then made it spam (score 8.7).
+#[test]
+fn a_message_without_a_body_is_not_spam_on_a_fresh_install() {
+    let tmp = tempfile::tempdir().unwrap();
+    let msg = b"From: jan@klant.example\nTo: me@example.org\nSubject: lunch\nDate: Mon, 1 Dec 2026 10:00:00 +0000\nMessage-ID: <1@klant.example>\n";
+    let o = run(&[], &tmp.path().join("db"), msg);
+    let out = stdout(&o);
+    assert!(o.status.success());
+    assert!(out.contains("X-Spam-Status: No,") && !out.contains("MIME_BAD_ENCODING"), "{out}");
+}

@@ -27,3 +27,17 @@ pub mod sender;
 pub mod starter;
 pub mod store;
 pub mod verdict;
+
+/// A deterministic pseudo-random sequence for the randomized tests.
+#[cfg(test)]
+mod test_rng {
+    /// Marsaglia's xorshift64 from `seed` (not 0).
+    pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+}

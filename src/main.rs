@@ -20,14 +20,14 @@ use clap::Parser;
 
 /// The allocator: glibc's for a delivery, mimalloc for the bulk commands.
 ///
-/// A delivery scores one message and exits; mimalloc's set-up at start would cost it more than
-/// its faster allocation saves (its set-up at load time costs about 0.04 ms, whatever allocator
-/// is then used; docs/benchmarks.md). `check`, `train`, `forget`, `purge`, `eval`, `rules
-/// --stats` and `db` make millions of small allocations on all cores, where mimalloc's
-/// thread-local free lists make the whole run about a tenth faster. The choice is made once, in `main`,
-/// before anything is allocated: `CHOICE` goes from `UNDECIDED` to `SYSTEM` or `MIMALLOC` and
-/// never changes again, so every block is freed by the allocator that made it. An allocation
-/// made before `main` decides (there are none today) pins glibc's.
+/// A delivery scores one message and exits: mimalloc would save it less than its own set-up
+/// costs (that set-up runs at load, about 0.04 ms, whichever allocator is then used;
+/// docs/benchmarks.md). `check`, `train`, `forget`, `purge`, `eval`, `rules` and `db` make
+/// millions of small allocations on all cores, where mimalloc's thread-local free lists make the
+/// whole run about a tenth faster. The choice is made once, in `main`, before anything is
+/// allocated: `CHOICE` goes from `UNDECIDED` to `SYSTEM` or `MIMALLOC` and never changes again,
+/// so every block is freed by the allocator that made it. An allocation made before `main`
+/// decides (there are none today) pins glibc's.
 #[cfg(not(test))]
 mod allocator {
     use std::alloc::{GlobalAlloc, Layout, System};

@@ -1245,13 +1245,7 @@ mod fast_paths {
             "/",
             "*",
         ];
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x1234_5678_9abc_def1);
         (0..3000)
             .map(|_| (0..next() % 24).map(|_| pieces[next() as usize % pieces.len()]).collect::<Vec<_>>().join(""))
             .collect()
@@ -1288,13 +1282,7 @@ mod fast_paths {
             "Σ",
             "x",
         ];
-        let mut seed = 0x0bad_cafe_1234_5678u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x0bad_cafe_1234_5678);
         (0..3000).map(|_| (0..next() % 20).map(|_| pieces[next() as usize % pieces.len()]).collect()).collect()
     }
 

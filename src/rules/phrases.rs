@@ -262,21 +262,15 @@ mod tests {
         let ix = PhraseIndex::build(phrases.iter().map(|p| (0, *p)));
         let alphabet: Vec<char> =
             "abcdefghiklnortwACEHKLNORW0156 \t\n.-'$%+!?,;:\"<>/é€£«»’\u{a0}ΣßÉ".chars().collect();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let mut found = 0;
         for round in 0..4000 {
             let mut text = String::new();
             for _ in 0..(next() % 40) {
-                if next() % 3 == 0 {
+                if next().is_multiple_of(3) {
                     let p = phrases[next() as usize % phrases.len()];
                     let p = if round % 2 == 0 { p.to_uppercase() } else { p.to_string() };
-                    text.push_str(&p.replace(' ', if next() % 2 == 0 { " " } else { " -\n" }));
+                    text.push_str(&p.replace(' ', if next().is_multiple_of(2) { " " } else { " -\n" }));
                 } else {
                     text.push(alphabet[next() as usize % alphabet.len()]);
                 }

@@ -415,7 +415,6 @@ fn url_tokens(u: &urls::Url, sink: &mut Sink) {
 fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(is_separator)
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£' | '!')))
-        .map(|w| w.trim_end_matches(['.', '-', '\'']))
         .filter(|w| !w.is_empty())
 }
 
@@ -486,10 +485,9 @@ fn text_tokens(text: &str, prefix: &str, sink: &mut Sink) {
 const WHITE: u8 = 1; // ends a chunk and a word
 const SEPARATOR: u8 = 2; // ends a word
 const KEEP: u8 = 4; // stays when `words` trims a word's ends: letters, digits, `$`, `!`
-const DIGIT: u8 = 8;
-const LETTER: u8 = 16;
-const UPPER: u8 = 32;
-const JOINER: u8 = 64; // `.`, `-`, `'`: a word is also tokenized in parts split on these
+const LETTER: u8 = 8;
+const UPPER: u8 = 16;
+const JOINER: u8 = 32; // `.`, `-`, `'`: a word is also tokenized in parts split on these
 
 const ASCII_CLASS: [u8; 128] = {
     let mut t = [0u8; 128];
@@ -504,7 +502,7 @@ const ASCII_CLASS: [u8; 128] = {
             f |= WHITE;
         }
         if b.is_ascii_digit() {
-            f |= DIGIT | KEEP;
+            f |= KEEP;
         }
         if b.is_ascii_alphabetic() {
             f |= LETTER | KEEP;
@@ -560,15 +558,12 @@ fn text_tokens_ascii(text: &str, prefix: &str, sink: &mut Sink) {
             while j < cb.len() && class(cb[j]) & SEPARATOR == 0 {
                 j += 1;
             }
-            // `words`' trims: ends that are not letters, digits, `$` or `!`, then trailing `.-'`.
+            // `words`' trim: ends that are not letters, digits, `$` or `!`.
             let mut end = j;
             while start < end && class(cb[start]) & KEEP == 0 {
                 start += 1;
             }
             while end > start && class(cb[end - 1]) & KEEP == 0 {
-                end -= 1;
-            }
-            while end > start && class(cb[end - 1]) & JOINER != 0 {
                 end -= 1;
             }
             if start == end {

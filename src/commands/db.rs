@@ -44,16 +44,38 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                 println!("bayes:        in use");
             }
         }
-        DbCommand::Dump { file } => {
-            let mut out: Box<dyn Write> = match file {
-                Some(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-                )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            };
-            db.dump(&mut out)?;
-            out.flush()?;
-        }
+        DbCommand::Dump { file } => match file {
+            // A file is private like the database (0600) and written aside and renamed over, so a
+            // failed dump never leaves half a backup; a device or pipe is written directly.
+            Some(p) if !std::fs::metadata(p).is_ok_and(|m| !m.is_file()) => {
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => std::path::Path::new("."),
+                };
+                let name = p.file_name().with_context(|| format!("{} is not a file name", p.display()))?;
+                let mut tmp = crate::store::files::TempFile::new(dir, name)
+                    .with_context(|| format!("cannot create {}", p.display()))?;
+                let mut out = std::io::BufWriter::new(&mut tmp);
+                db.dump(&mut out)?;
+                out.flush().with_context(|| format!("cannot write {}", p.display()))?;
+                drop(out);
+                tmp.commit()?;
+            }
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .with_context(|| format!("cannot open {}", p.display()))?;
+                let mut out = std::io::BufWriter::new(f);
+                db.dump(&mut out)?;
+                out.flush()?;
+            }
+            None => {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                db.dump(&mut out)?;
+                out.flush()?;
+            }
+        },
         DbCommand::Load { file } => {
             let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())

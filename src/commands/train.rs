@@ -98,8 +98,17 @@ pub fn learn_queued(
     }
     let (today, now) = (store::today(), store::now_secs());
     let mut tally = Tally::default();
+    // One message in memory at a time, whatever the size of the queue.
     for q in &queued {
-        let m = learn::prepare(&q.bytes, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted);
+        let bytes = match q.read() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("spamfilt: {e:#}");
+                tally.unreadable += 1;
+                continue;
+            }
+        };
+        let m = learn::prepare(&bytes, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted);
         tally.add(q.class, learn::learn_with_sender(snap, rep, &m, q.class, today, now));
     }
     if !g.quiet {

@@ -8,23 +8,25 @@
 //!   and renames it over, so a reader keeps the consistent old file it opened.
 //! * Writers take an exclusive lock on `lock` (a kernel lock, released when the process dies, so
 //!   never stale), read and verify the whole current file, apply the change, write
-//!   `tokens.db.tmp-PID`, fsync it, rename it over `tokens.db` and fsync the directory. A writer
+//!   `tokens.db.tmp-RANDOM`, fsync it, rename it over `tokens.db` and fsync the directory. A writer
 //!   killed at any instant leaves the old or the new file; two writers serialize and lose no
 //!   count.
-//! * The directory is created 0700 and the files 0600: mail is private.
+//! * The directory is created 0700 and the files 0600: mail is private. Every file in it is
+//!   opened, created and replaced through `files` (no symbolic link followed, unpredictable
+//!   temporary names, a directory or file others can write refused).
 
 pub mod dump;
+pub mod files;
 pub mod queue;
 pub mod reputation;
 pub mod tokenfile;
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 pub use crate::bayes::{Counts, Totals};
 
@@ -125,16 +127,45 @@ pub struct Database {
 const DB_FILE: &str = "tokens.db";
 const LOCK_FILE: &str = "lock";
 
-/// An open, validated token file: a read-only map of it.
+/// The bytes of a token file: mapped for readers (they touch only what they look up), read
+/// into memory for writers and `db stats` (they read everything anyway, and a read cannot fault
+/// when someone truncates the file meanwhile).
+enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m,
+            FileBytes::Read(v) => v,
+        }
+    }
+}
+
+/// An open token file whose header was validated.
 struct Mapped {
-    map: memmap2::Mmap,
+    map: FileBytes,
     header: tokenfile::Header,
 }
 
 impl Mapped {
-    /// Maps and validates the header (not the body). `Ok(None)` when there is no file.
-    fn open(path: &Path) -> Result<Option<Mapped>> {
-        let Some(map) = map_file(path, "token database")? else { return Ok(None) };
+    /// Maps (or with `read`, reads) the file and validates the header (not the body).
+    /// `Ok(None)` when there is no file.
+    fn open(path: &Path, read: bool) -> Result<Option<Mapped>> {
+        let map = if read {
+            match files::read(path, "token database")? {
+                Some(v) => FileBytes::Read(v),
+                None => return Ok(None),
+            }
+        } else {
+            match files::map(path, "token database")? {
+                Some(m) => FileBytes::Mapped(m),
+                None => return Ok(None),
+            }
+        };
         let header = tokenfile::parse_header(&map)
             .with_context(|| format!("the token database {} is corrupt", path.display()))?;
         Ok(Some(Mapped { map, header }))
@@ -161,13 +192,21 @@ impl Database {
 
     /// Opens the database for scoring: maps the file and checks its header, nothing more.
     /// `Ok(None)` when none has been written yet; an error when it is unreadable or corrupt.
+    /// The directory and the file are checked (see `files`): a link, or a directory others can
+    /// write, is an error.
     pub fn reader(&self) -> Result<Option<Reader>> {
-        Ok(Mapped::open(&self.file_path())?.map(|m| Reader { mapped: m }))
+        if !files::check_dir(&self.dir)? {
+            return Ok(None);
+        }
+        Ok(Mapped::open(&self.file_path(), false)?.map(|m| Reader { mapped: m }))
     }
 
     /// Reads and fully verifies the current contents into an editable snapshot.
     fn load_snapshot(&self) -> Result<Option<Snapshot>> {
-        let Some(m) = Mapped::open(&self.file_path())? else { return Ok(None) };
+        if !files::check_dir(&self.dir)? {
+            return Ok(None);
+        }
+        let Some(m) = Mapped::open(&self.file_path(), true)? else { return Ok(None) };
         let path = self.file_path();
         tokenfile::verify_body(&m.map, &m.header)
             .with_context(|| format!("the token database {} is corrupt", path.display()))?;
@@ -211,12 +250,13 @@ impl Database {
         let mut snap = self.load_for_update(force)?;
         let mut rep = self.recover(reputation::Reputation::load(&self.dir), reputation::FILE, force)?;
         let queued = queue::list(&self.dir)?;
-        let files: Vec<PathBuf> = queued.iter().map(|q| q.path.clone()).collect();
+        let done: Vec<(PathBuf, fs::Metadata)> = queued.iter().map(|q| (q.path.clone(), q.meta.clone())).collect();
         let r = f(&mut snap, &mut rep, queued)?;
         self.write(&snap)?;
         rep.save(&self.dir)?;
-        for file in files {
-            let _ = fs::remove_file(file);
+        for (path, meta) in done {
+            // Only the queue file that was read, if it is still that file.
+            let _ = files::remove_if_same(&path, &meta);
         }
         Ok(r)
     }
@@ -266,26 +306,12 @@ impl Database {
 
     fn lock_file(&self) -> Result<File> {
         self.ensure_dir()?;
-        let lock_path = self.dir.join(LOCK_FILE);
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open the lock file {}", lock_path.display()))
+        files::open_write(&self.dir.join(LOCK_FILE), "lock file", false)
     }
 
-    /// Creates the directory, private to the user.
+    /// Creates the directory, private to the user, and checks it (see `files`).
     fn ensure_dir(&self) -> Result<()> {
-        if !self.dir.is_dir() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)
-                .with_context(|| format!("cannot create the database directory {}", self.dir.display()))?;
-        }
-        Ok(())
+        files::ensure_dir(&self.dir).context("the database directory cannot be used")
     }
 
     /// Writes a snapshot aside, fsyncs it, renames it over the database and fsyncs the directory.
@@ -300,7 +326,10 @@ impl Database {
     }
 
     pub fn stats(&self) -> Result<Stats> {
-        let Some(m) = Mapped::open(&self.file_path())? else { return Ok(Stats::default()) };
+        if !files::check_dir(&self.dir)? {
+            return Ok(Stats::default());
+        }
+        let Some(m) = Mapped::open(&self.file_path(), true)? else { return Ok(Stats::default()) };
         tokenfile::verify_body(&m.map, &m.header)
             .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
         let ledger = tokenfile::ledger(&m.map, &m.header)
@@ -347,50 +376,15 @@ impl Database {
     }
 }
 
-/// Writes `bytes` to `dir/name` atomically: aside (`name.tmp-PID`, mode 0600), fsync, rename
-/// over, fsync the directory. On failure the old file is untouched and the temporary removed.
+/// Writes `bytes` to `dir/name` atomically (see `files::write_atomic`).
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let target = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-        fs::rename(&tmp, &target).with_context(|| format!("cannot replace {}", target.display()))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    files::write_atomic(dir, name, bytes)
 }
 
-/// Maps a file read-only. `Ok(None)` when it does not exist.
+/// Maps a file of the database directory read-only (see `files::map`). `Ok(None)` when it does
+/// not exist.
 pub fn map_file(path: &Path, what: &str) -> Result<Option<memmap2::Mmap>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot open the {what} {}", path.display())),
-    };
-    let len = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
-    if len == 0 {
-        bail!("the {what} {} is corrupt: it is empty", path.display());
-    }
-    // SAFETY: our files are never modified in place (writers replace them by rename), so the
-    // mapping cannot change or shrink under us.
-    #[allow(unsafe_code)]
-    let map =
-        unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map the {what} {}", path.display()))?;
-    Ok(Some(map))
+    files::map(path, what)
 }
 
 pub fn now_secs() -> u64 {
@@ -488,6 +482,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use anyhow::bail;
 
     #[test]
     fn update_then_read() {

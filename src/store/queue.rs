@@ -6,80 +6,103 @@
 //! twenty deliveries at once never wait for each other. Each queued message is one file,
 //! written aside and renamed into place, so a half-written one is never learned; it is removed
 //! only after the databases that learned it are written.
+//!
+//! Only what spamfilt made is ever read or removed: `queue/` must be a real directory of ours
+//! (a link is refused), and a file counts only when its name is one we give
+//! (`spam-NANOS-PID-RANDOM`, or `spam-NANOS-PID` from older versions), it is a regular file of
+//! ours (not a link) and, when it is removed, it is still the file that was read.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::Class;
+use super::{files, Class};
 
 const DIR: &str = "queue";
 
-/// One queued message.
+/// One queued message (its bytes are read when it is learned: see [`Queued::read`]).
 pub struct Queued {
     pub path: PathBuf,
     pub class: Class,
-    pub bytes: Vec<u8>,
+    /// The file as listed: removal checks it is still this file.
+    pub meta: fs::Metadata,
+}
+
+impl Queued {
+    /// The message, read without following a link.
+    pub fn read(&self) -> Result<Vec<u8>> {
+        files::read(&self.path, "queued message")?
+            .with_context(|| format!("the queued message {} vanished", self.path.display()))
+    }
 }
 
 /// Queues (the first `limit` bytes of) a message to be learned as `class`.
 pub fn add(db_dir: &Path, class: Class, message: &[u8], limit: usize) -> Result<PathBuf> {
-    let dir = db_dir.join(DIR);
-    if !dir.is_dir() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("cannot create the learning queue {}", dir.display()))?;
-    }
+    files::ensure_dir(db_dir)?;
+    let dir = files::ensure_subdir(db_dir, DIR).context("cannot use the learning queue")?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let name = format!("{}-{nanos}-{}", class.name(), std::process::id());
-    let tmp = dir.join(format!(".tmp-{name}"));
-    let path = dir.join(&name);
-    let result = (|| -> Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(&message[..message.len().min(limit)]).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("cannot queue {}", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map(|_| path)
+    let name = format!("{}-{nanos}-{}-{}", class.name(), std::process::id(), files::random_suffix());
+    let mut tmp = files::TempFile::new(&dir, &name)?;
+    let shown = tmp.path().display().to_string();
+    tmp.file().write_all(&message[..message.len().min(limit)]).with_context(|| format!("cannot write {shown}"))?;
+    tmp.commit().with_context(|| format!("cannot queue {}", dir.join(&name).display()))?;
+    Ok(dir.join(name))
 }
 
-/// The queued messages, oldest first. Temporary files (a writer that died mid-write) are
-/// skipped; unreadable entries are reported and left for the user to look at.
+/// Whether `name` is one `add` gives: `CLASS-NANOS-PID-RANDOM` (or `CLASS-NANOS-PID`, as
+/// versions before the random part named them). The class and the time when it is.
+fn parse_name(name: &str) -> Option<(Class, u128)> {
+    let mut parts = name.split('-');
+    let class = match parts.next()? {
+        "spam" => Class::Spam,
+        "ham" => Class::Ham,
+        _ => return None,
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 39 && s.bytes().all(|b| b.is_ascii_digit());
+    let nanos = parts.next().filter(|s| digits(s))?;
+    parts.next().filter(|s| digits(s))?;
+    match parts.next() {
+        None => {}
+        Some(r) if r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+        Some(_) => return None,
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((class, nanos.parse().ok()?))
+}
+
+/// The queued messages, oldest first. Anything else in the directory (a temporary file of a
+/// writer that died mid-write, a file we did not name, a link, another user's file) is skipped;
+/// a link or foreign file is reported.
 pub fn list(db_dir: &Path) -> Result<Vec<Queued>> {
     let dir = db_dir.join(DIR);
-    let rd = match fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the learning queue {}", dir.display())),
-    };
-    let mut names: Vec<String> = rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
-    names.sort_by_key(|n| n.split('-').nth(1).and_then(|t| t.parse::<u128>().ok()).unwrap_or(0));
+    if !files::check_subdir(&dir).context("cannot use the learning queue")? {
+        return Ok(Vec::new());
+    }
+    let rd = fs::read_dir(&dir).with_context(|| format!("cannot read the learning queue {}", dir.display()))?;
+    let mut found: Vec<(u128, String, Class)> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| parse_name(&n).map(|(c, t)| (t, n, c)))
+        .collect();
+    found.sort();
+    let me = files::euid();
     let mut out = Vec::new();
-    for name in names {
-        let class = if name.starts_with("spam-") {
-            Class::Spam
-        } else if name.starts_with("ham-") {
-            Class::Ham
-        } else {
-            continue;
-        };
+    for (_, name, class) in found {
         let path = dir.join(&name);
-        match fs::read(&path) {
-            Ok(bytes) => out.push(Queued { path, class, bytes }),
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_file() && (m.uid() == me || m.uid() == 0) => {
+                out.push(Queued { path, class, meta: m })
+            }
+            Ok(_) => eprintln!(
+                "spamfilt: skipping {}: not a regular file of yours, so not something spamfilt queued",
+                path.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => eprintln!("spamfilt: cannot read the queued message {}: {e}", path.display()),
         }
     }
@@ -88,19 +111,52 @@ pub fn list(db_dir: &Path) -> Result<Vec<Queued>> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
     use super::*;
+
+    fn private_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        d
+    }
 
     #[test]
     fn add_and_list_in_order() {
-        let d = tempfile::tempdir().unwrap();
+        let d = private_dir();
         assert!(list(d.path()).unwrap().is_empty());
         add(d.path(), Class::Spam, b"Subject: one\n\nx\n", 1 << 20).unwrap();
         add(d.path(), Class::Spam, b"Subject: two\n\nyyyyyyyy\n", 12).unwrap();
-        fs::write(d.path().join(DIR).join(".tmp-spam-1-1"), b"half").unwrap();
+        fs::write(d.path().join(DIR).join("spam-1-1.tmp-0123456789abcdef"), b"half").unwrap();
         let q = list(d.path()).unwrap();
         assert_eq!(q.len(), 2);
-        assert_eq!(q[0].bytes, b"Subject: one\n\nx\n");
-        assert_eq!(q[1].bytes, b"Subject: two");
+        assert_eq!(q[0].read().unwrap(), b"Subject: one\n\nx\n");
+        assert_eq!(q[1].read().unwrap(), b"Subject: two");
         assert_eq!(q[1].class, Class::Spam);
+    }
+
+    #[test]
+    fn names_we_did_not_give_and_links_are_left_alone() {
+        assert_eq!(parse_name("spam-17-42"), Some((Class::Spam, 17)));
+        assert_eq!(parse_name("ham-17-42-0123456789abcdef"), Some((Class::Ham, 17)));
+        for bad in ["spam-17", "notes.txt", "spam-x-1", "spam-1-2-3", "spam-1-2-0123456789abcdef-x", ".tmp-spam-1-1"] {
+            assert_eq!(parse_name(bad), None, "{bad}");
+        }
+        let d = private_dir();
+        let outside = private_dir();
+        fs::write(outside.path().join("secret"), b"Subject: s\n\n").unwrap();
+        fs::create_dir(d.path().join(DIR)).unwrap();
+        fs::set_permissions(d.path().join(DIR), fs::Permissions::from_mode(0o700)).unwrap();
+        symlink(outside.path().join("secret"), d.path().join(DIR).join("spam-1-1")).unwrap();
+        fs::write(d.path().join(DIR).join("notes.txt"), b"mine").unwrap();
+        assert!(list(d.path()).unwrap().is_empty());
+        // A queue directory that is a link is refused, for adding and for listing.
+        let d2 = private_dir();
+        symlink(outside.path(), d2.path().join(DIR)).unwrap();
+        assert!(
+            format!("{:#}", add(d2.path(), Class::Spam, b"Subject: x\n\n", 100).unwrap_err()).contains("symbolic link")
+        );
+        assert!(list(d2.path()).is_err());
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 1);
     }
 }

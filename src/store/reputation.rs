@@ -183,8 +183,11 @@ impl Reader {
     /// `Ok(None)` when there is no file yet.
     pub fn open(dir: &Path) -> Result<Option<Reader>> {
         let path = dir.join(FILE);
+        if !super::files::check_dir(dir)? {
+            return Ok(None);
+        }
         let journal = read_journal(dir, 0, MAX_JOURNAL)?.0;
-        let map = match super::map_file(&path, "reputation database")? {
+        let map = match super::files::map(&path, "reputation database")? {
             Some(m) => m,
             // Only journal entries so far (honeypot hits, DNS answers): an empty base under them.
             None if !journal.is_empty() => {
@@ -294,8 +297,10 @@ impl Reputation {
     /// Reads and verifies the file, then applies the journal. Empty when there is neither.
     pub fn load(dir: &Path) -> Result<Reputation> {
         let path = dir.join(FILE);
-        let mut rep = match super::map_file(&path, "reputation database")? {
-            Some(map) => Reputation::decode(&map)
+        // Read, not mapped: a writer reads it all anyway, and a read cannot fault when someone
+        // truncates the file meanwhile.
+        let mut rep = match super::files::read(&path, "reputation database")? {
+            Some(bytes) => Reputation::decode(&bytes)
                 .with_context(|| format!("the reputation database {} is corrupt", path.display()))?,
             None => Reputation::default(),
         };
@@ -536,15 +541,7 @@ impl JournalEntry {
 }
 
 fn journal_lock(dir: &Path) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(JOURNAL_LOCK);
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))
+    super::files::open_write(&dir.join(JOURNAL_LOCK), "journal lock file", false)
 }
 
 /// Appends one entry to the journal (a filter run). Waits at most `wait` for a writer that is
@@ -552,21 +549,13 @@ fn journal_lock(dir: &Path) -> Result<std::fs::File> {
 /// answers are asked again, a honeypot message's IP is still counted when it is learned).
 pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -> Result<bool> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     if e.is_empty() {
         return Ok(true);
     }
     let body = bincode::encode_to_vec(e, config()).context("cannot encode a journal entry")?;
     let mut frame = (body.len() as u32).to_le_bytes().to_vec();
     frame.extend_from_slice(&body);
-    if !dir.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
-    }
+    super::files::ensure_dir(dir)?;
     let lock = journal_lock(dir)?;
     let deadline = std::time::Instant::now() + wait;
     loop {
@@ -580,12 +569,7 @@ pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -
         }
     }
     let path = dir.join(JOURNAL);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f = super::files::open_write(&path, "reputation journal", true)?;
     // One write of the whole frame: appends from concurrent filters do not interleave.
     f.write_all(&frame).with_context(|| format!("cannot append to {}", path.display()))?;
     Ok(true)
@@ -597,10 +581,8 @@ pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -
 fn read_journal(dir: &Path, from: u64, limit: u64) -> Result<(Vec<JournalEntry>, u64)> {
     use std::io::{Read, Seek};
     let path = dir.join(JOURNAL);
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let Some((mut file, _)) = super::files::open_read(&path, "reputation journal")? else {
+        return Ok((Vec::new(), 0));
     };
     let mut bytes = Vec::new();
     file.seek(std::io::SeekFrom::Start(from))

@@ -1,0 +1,437 @@
+//! The one place that opens, creates, replaces and removes files in spamfilt's directories (the
+//! database directory, its `queue/`, the list files beside the config file). Everything else
+//! goes through these helpers, so the rules hold everywhere:
+//!
+//! * **No symbolic link is followed** inside our directories: files are opened with
+//!   `O_NOFOLLOW` (a link is refused with an error naming it), new files with `O_EXCL` under an
+//!   unpredictable name (`NAME.tmp-` and 16 random hex digits from the kernel's `getrandom`), and
+//!   replaced by `rename`, which replaces a link itself, never its target. A FIFO or device in
+//!   place of a file is refused too (opened `O_NONBLOCK`, so it cannot hang a delivery).
+//! * **A directory or file that others can write, or that belongs to another user, is refused**
+//!   (as ssh does for its files): such a directory lets another account swap our files for
+//!   links or forged databases. The error names the path and the fix (`chmod go-w PATH`).
+//!   Root's own files and directories are trusted, as ssh trusts them. The checks look at the
+//!   owner and mode bits, not at what the kernel would allow, so they hold for root too.
+//!   The directory itself may be a symbolic link (a user who keeps the database elsewhere);
+//!   what it points to is checked.
+//! * **A file is written aside and renamed over** ([`TempFile`], [`write_atomic`]): fsynced,
+//!   renamed, the directory fsynced; a failure or a drop removes the temporary file.
+//!
+//! Checking costs one `stat` of the directory and one `fstat` of each opened file (about a
+//! microsecond each on a delivery).
+
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// The effective user id of this process.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid()
+    }
+}
+
+/// Why `meta` (of `path`, a `what`) must not be trusted, if it must not: another user owns it,
+/// or others can write it.
+fn untrusted(meta: &Metadata, path: &Path, what: &str) -> Option<String> {
+    let me = euid();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "refusing to use the {what} {}: it belongs to user id {}, not to you (user id {me}); \
+             use a database directory of your own (--db) or fix the owner (chown)",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some(format!(
+            "refusing to use the {what} {}: other users can write it (mode {:04o}); fix it with: chmod go-w {}",
+            path.display(),
+            meta.mode() & 0o7777,
+            path.display()
+        ));
+    }
+    None
+}
+
+/// Checks that `dir` (following a link to it) is a directory owned by us (or root) that
+/// nobody else can write. `Ok(false)` when it does not exist.
+pub fn check_dir(dir: &Path) -> Result<bool> {
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the directory {}", dir.display())),
+    };
+    if !meta.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    if let Some(why) = untrusted(&meta, dir, "directory") {
+        bail!(why);
+    }
+    Ok(true)
+}
+
+/// Creates `dir` (and its parents) private to the user (0700) if it is missing, then checks it
+/// as [`check_dir`] does.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if !check_dir(dir)? {
+        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create the directory {}", dir.display())),
+        }
+        check_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Creates `dir/name` as a private directory (0700) if it is missing and checks it: it must be
+/// a real directory (a symbolic link is refused), ours, not writable by others.
+pub fn ensure_subdir(dir: &Path, name: &str) -> Result<PathBuf> {
+    let sub = dir.join(name);
+    match fs::DirBuilder::new().mode(0o700).create(&sub) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create the directory {}", sub.display())),
+    }
+    if !check_subdir(&sub)? {
+        bail!("cannot create the directory {}", sub.display());
+    }
+    Ok(sub)
+}
+
+/// Checks an existing `dir/name`-style directory without following a link: `Ok(false)` when
+/// it does not exist; an error when it is a link, not a directory, another user's or writable
+/// by others.
+pub fn check_subdir(sub: &Path) -> Result<bool> {
+    let meta = match fs::symlink_metadata(sub) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", sub.display())),
+    };
+    if meta.file_type().is_symlink() {
+        bail!(
+            "refusing to use {}: it is a symbolic link (spamfilt never follows links in its database directory; remove it)",
+            sub.display()
+        );
+    }
+    if !meta.is_dir() {
+        bail!("{} is not a directory", sub.display());
+    }
+    if let Some(why) = untrusted(&meta, sub, "directory") {
+        bail!(why);
+    }
+    Ok(true)
+}
+
+/// An open error, made clear when it comes from a symbolic link (`O_NOFOLLOW` gives ELOOP).
+fn open_error(e: std::io::Error, path: &Path, what: &str) -> anyhow::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        anyhow::anyhow!(
+            "refusing to open the {what} {}: it is a symbolic link (spamfilt never follows links in its \
+             database directory; remove it)",
+            path.display()
+        )
+    } else {
+        anyhow::Error::new(e).context(format!("cannot open the {what} {}", path.display()))
+    }
+}
+
+/// Checks an opened file: a regular file, ours (or root's), not writable by others.
+fn check_opened(file: &File, path: &Path, what: &str) -> Result<Metadata> {
+    let meta = file.metadata().with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("refusing to use the {what} {}: it is not a regular file", path.display());
+    }
+    if let Some(why) = untrusted(&meta, path, what) {
+        bail!(why);
+    }
+    Ok(meta)
+}
+
+/// Opens an existing file of ours for reading: no link followed, not a FIFO or device, ours
+/// and not writable by others. `Ok(None)` when it does not exist.
+pub fn open_read(path: &Path, what: &str) -> Result<Option<(File, Metadata)>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(open_error(e, path, what)),
+    };
+    let meta = check_opened(&file, path, what)?;
+    Ok(Some((file, meta)))
+}
+
+/// Reads a whole file of ours (see [`open_read`]) into memory: unlike a map, a file changed or
+/// truncated meanwhile can never fault. `Ok(None)` when it does not exist.
+pub fn read(path: &Path, what: &str) -> Result<Option<Vec<u8>>> {
+    let Some((mut file, meta)) = open_read(path, what)? else { return Ok(None) };
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    Ok(Some(bytes))
+}
+
+/// Maps a file of ours read-only (see [`open_read`]). `Ok(None)` when it does not exist; an
+/// error when it is empty.
+///
+/// A map faults (SIGBUS) if the file is truncated in place while mapped (`cp backup FILE`);
+/// spamfilt never does that itself, and the binary's SIGBUS handler (src/main.rs) turns it
+/// into a pass-through of the message for the filter and a clear error for other commands.
+pub fn map(path: &Path, what: &str) -> Result<Option<memmap2::Mmap>> {
+    let Some((file, meta)) = open_read(path, what)? else { return Ok(None) };
+    if meta.len() == 0 {
+        bail!("the {what} {} is corrupt: it is empty", path.display());
+    }
+    // SAFETY: a read-only private view; writers never modify our files in place (they replace
+    // them by rename). A file truncated by someone else faults on access, which the binary's
+    // SIGBUS handler turns into a pass-through or a clear error (see above).
+    #[allow(unsafe_code)]
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map the {what} {}", path.display()))?;
+    Ok(Some(map))
+}
+
+/// Opens (creating, 0600) a file that is written in place: a lock file, or an append-only log
+/// (`append`). No link followed; it must be ours and private.
+pub fn open_write(path: &Path, what: &str, append: bool) -> Result<File> {
+    let mut o = OpenOptions::new();
+    o.create(true).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true).truncate(false);
+    }
+    let file = o.open(path).map_err(|e| open_error(e, path, what))?;
+    check_opened(&file, path, what)?;
+    Ok(file)
+}
+
+/// 16 hex digits from the kernel's random source: temporary names nobody can guess.
+pub fn random_suffix() -> String {
+    let n = getrandom::u64().unwrap_or_else(|_| {
+        // No getrandom (a very old kernel): hash what differs between runs with std's
+        // randomly keyed hasher.
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.finish()
+    });
+    format!("{n:016x}")
+}
+
+/// A new file written aside (`NAME.tmp-RANDOM` in the target's directory, created exclusively,
+/// 0600, no link followed) and renamed over `NAME` by [`TempFile::commit`]. Dropped without a
+/// commit, it is removed.
+pub struct TempFile {
+    file: File,
+    path: PathBuf,
+    target: PathBuf,
+    dir: PathBuf,
+    committed: bool,
+}
+
+impl TempFile {
+    /// Creates the temporary file for `dir/name`. The caller has checked `dir`.
+    pub fn new(dir: &Path, name: impl AsRef<std::ffi::OsStr>) -> Result<TempFile> {
+        let name = name.as_ref();
+        let target = dir.join(name);
+        for _ in 0..8 {
+            let mut tmp_name = name.to_os_string();
+            tmp_name.push(format!(".tmp-{}", random_suffix()));
+            let path = dir.join(tmp_name);
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)
+            {
+                Ok(file) => return Ok(TempFile { file, path, target, dir: dir.to_path_buf(), committed: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+            }
+        }
+        bail!("cannot create a temporary file for {}: every name tried exists", target.display())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// fsyncs the file, renames it over the target (a link there is replaced, not followed) and
+    /// fsyncs the directory.
+    pub fn commit(mut self) -> Result<()> {
+        self.file.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.file.sync_all().with_context(|| format!("cannot sync {}", self.path.display()))?;
+        fs::rename(&self.path, &self.target).with_context(|| format!("cannot replace {}", self.target.display()))?;
+        self.committed = true;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the directory {}", self.dir.display()))?;
+        Ok(())
+    }
+}
+
+impl Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `bytes` to `dir/name` atomically: aside ([`TempFile`]), fsync, rename over, fsync the
+/// directory. The directory is checked first (see [`check_dir`]). On failure the old file is
+/// untouched and the temporary file removed.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    check_dir(dir)?;
+    let mut tmp = TempFile::new(dir, name)?;
+    let path = tmp.path().to_path_buf();
+    tmp.file().write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.commit()
+}
+
+/// Removes `path` if it is still the file described by `created` (same device and inode, a
+/// regular file, not a link): only ever what spamfilt itself created and checked. `Ok(false)`
+/// when it is gone or was replaced (then it is left alone).
+pub fn remove_if_same(path: &Path, created: &Metadata) -> Result<bool> {
+    let now = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if !now.file_type().is_file() || now.dev() != created.dev() || now.ino() != created.ino() {
+        return Ok(false);
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    use super::*;
+
+    fn private_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        d
+    }
+
+    #[test]
+    fn links_are_never_followed() {
+        let d = private_dir();
+        let victim = d.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = d.path().join("tokens.db");
+        symlink(&victim, &link).unwrap();
+        let err = format!("{:#}", open_read(&link, "token database").unwrap_err());
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(format!("{:#}", map(&link, "x").unwrap_err()).contains("symbolic link"));
+        assert!(format!("{:#}", open_write(&link, "lock file", false).unwrap_err()).contains("symbolic link"));
+        assert!(format!("{:#}", open_write(&link, "journal", true).unwrap_err()).contains("symbolic link"));
+        // Replacing the link replaces the link, not its target.
+        write_atomic(d.path(), "tokens.db", b"new").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&link).unwrap(), b"new");
+        // A linked subdirectory is refused.
+        let elsewhere = private_dir();
+        symlink(elsewhere.path(), d.path().join("queue")).unwrap();
+        assert!(format!("{:#}", ensure_subdir(d.path(), "queue").unwrap_err()).contains("symbolic link"));
+    }
+
+    #[test]
+    fn temporary_names_are_unpredictable_and_exclusive() {
+        let d = private_dir();
+        let a = TempFile::new(d.path(), "tokens.db").unwrap();
+        let b = TempFile::new(d.path(), "tokens.db").unwrap();
+        assert_ne!(a.path(), b.path());
+        let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
+        let suffix = name.strip_prefix("tokens.db.tmp-").unwrap();
+        assert_eq!(suffix.len(), 16);
+        assert_ne!(suffix, format!("{:016x}", std::process::id()));
+        let (pa, pb) = (a.path().to_path_buf(), b.path().to_path_buf());
+        drop(a);
+        assert!(!pa.exists(), "an uncommitted temporary file is removed");
+        b.commit().unwrap();
+        assert!(!pb.exists());
+        assert_eq!(fs::metadata(d.path().join("tokens.db")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn directories_and_files_others_can_write_are_refused() {
+        // The checks look at mode bits, so they hold when the tests run as root too.
+        let d = private_dir();
+        assert!(check_dir(d.path()).unwrap());
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let err = format!("{:#}", check_dir(d.path()).unwrap_err());
+        assert!(err.contains("chmod go-w") && err.contains(&d.path().display().to_string()), "{err}");
+        assert!(write_atomic(d.path(), "x", b"x").is_err());
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_dir(d.path()).unwrap());
+        let f = d.path().join("tokens.db");
+        fs::write(&f, b"x").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(format!("{:#}", open_read(&f, "token database").unwrap_err()).contains("chmod go-w"));
+        assert!(!check_dir(&d.path().join("missing")).unwrap());
+        assert!(open_read(&d.path().join("missing"), "x").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_hanging() {
+        let d = private_dir();
+        let fifo = d.path().join("tokens.db");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !status.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here
+        }
+        fs::set_permissions(&fifo, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(format!("{:#}", open_read(&fifo, "token database").unwrap_err()).contains("not a regular file"));
+    }
+
+    #[test]
+    fn only_the_file_we_made_is_removed() {
+        let d = private_dir();
+        let p = d.path().join("spam-1");
+        fs::write(&p, b"a").unwrap();
+        let meta = fs::symlink_metadata(&p).unwrap();
+        fs::remove_file(&p).unwrap();
+        fs::write(d.path().join("other"), b"b").unwrap();
+        symlink(d.path().join("other"), &p).unwrap();
+        assert!(!remove_if_same(&p, &meta).unwrap());
+        assert!(d.path().join("other").exists());
+        fs::remove_file(&p).unwrap();
+        fs::write(&p, b"a").unwrap();
+        let meta = fs::symlink_metadata(&p).unwrap();
+        assert!(remove_if_same(&p, &meta).unwrap());
+        assert!(!remove_if_same(&p, &meta).unwrap());
+    }
+}

@@ -1,0 +1,244 @@
+//! A hostile filesystem, through the real binary: links planted in the database directory
+//! (temporary file, journal, lock, queue), a directory or file other users can write or own,
+//! queue files spamfilt never made, and the mode of `db dump`'s file. Issue 15, item 4 and 8;
+//! docs/reliability.md lists them.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Env {
+    tmp: tempfile::TempDir,
+    db: PathBuf,
+    config: PathBuf,
+}
+
+impl Env {
+    fn new(config: &str) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let db = tmp.path().join("db");
+        let config_path = tmp.path().join("config.toml");
+        fs::write(&config_path, config).unwrap();
+        Env { tmp, db, config: config_path }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+        c.env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .env("HOME", "/nonexistent-home")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        common::run_with_stdin(&mut self.cmd(args), stdin)
+    }
+
+    /// A file outside the database directory that must never change.
+    fn victim(&self, name: &str) -> PathBuf {
+        let p = self.tmp.path().join(name);
+        fs::write(&p, b"precious\n").unwrap();
+        p
+    }
+
+    fn train_one(&self) {
+        let o = self.run(&["train", "--spam", "-"], MSG);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+const MSG: &[u8] = b"From: a@example.com\nTo: b@example.org\nSubject: cheap pills\n\nBuy cheap pills now.\n";
+
+fn honeypot_msg() -> Vec<u8> {
+    b"Received: from spambot (unknown [198.51.100.23]) by mx.mijndomein.be (Postfix) with ESMTP id 1; \
+      Mon, 23 Nov 2026 10:00:00 +0100\nFrom: someone@elsewhere.example\nTo: oud@mijndomein.be\n\
+      Subject: note\nMessage-ID: <1@elsewhere.example>\nDate: Mon, 23 Nov 2026 10:00:00 +0100\n\nAn ordinary note.\n"
+        .to_vec()
+}
+
+const HONEYPOT: &str = "honeypots = [\"oud@mijndomein.be\"]\n";
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn is_root() -> bool {
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+#[test]
+fn a_planted_temporary_file_link_is_not_followed_by_train() {
+    let env = Env::new("");
+    env.train_one();
+    let victim = env.victim("victim");
+    // Start a trainer that reads its message from stdin: it holds the lock and waits for us,
+    // so we know its pid. Versions before the fix wrote `tokens.db.tmp-PID`.
+    let mut child = env
+        .cmd(&["train", "--ham", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    symlink(&victim, env.db.join(format!("tokens.db.tmp-{}", child.id()))).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"From: c@example.com\nSubject: lunch\n\nSee you at noon.\n").unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious\n", "train wrote through a planted link");
+    let meta = fs::symlink_metadata(env.db.join("tokens.db")).unwrap();
+    assert!(meta.file_type().is_file(), "tokens.db is no longer a regular file");
+    let st = env.run(&["db", "stats"], b"");
+    assert!(String::from_utf8_lossy(&st.stdout).contains("1 ham, 1 spam"), "{}", stderr(&st));
+}
+
+#[test]
+fn links_in_place_of_the_database_files_are_refused() {
+    let env = Env::new(HONEYPOT);
+    env.train_one();
+    // The journal: the filter must not append to the link's target, and still delivers.
+    let victim = env.victim("journal-victim");
+    symlink(&victim, env.db.join("reputation.journal")).unwrap();
+    let o = env.run(&[], &honeypot_msg());
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("X-Spam-Flag: YES"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious\n", "the filter appended through a link");
+    fs::remove_file(env.db.join("reputation.journal")).unwrap();
+
+    // The lock: train refuses, and creates nothing at the link's target.
+    let target = env.tmp.path().join("created-by-lock");
+    fs::remove_file(env.db.join("lock")).unwrap();
+    symlink(&target, env.db.join("lock")).unwrap();
+    let o = env.run(&["train", "--ham", "-"], MSG);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("symbolic link") && stderr(&o).contains("lock"), "{}", stderr(&o));
+    assert!(!target.exists(), "train created the lock link's target");
+    fs::remove_file(env.db.join("lock")).unwrap();
+
+    // The token database itself: the filter passes the message through unchanged (an error it
+    // handles) rather than reading whatever the link points at.
+    let elsewhere = env.tmp.path().join("elsewhere.db");
+    fs::rename(env.db.join("tokens.db"), &elsewhere).unwrap();
+    symlink(&elsewhere, env.db.join("tokens.db")).unwrap();
+    let o = env.run(&[], MSG);
+    assert!(o.status.success());
+    assert_eq!(o.stdout, MSG);
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_queue_link_is_refused_and_only_our_own_queue_files_are_learned_and_removed() {
+    let env = Env::new(HONEYPOT);
+    env.train_one();
+    // `queue` pointing elsewhere: the filter writes no mail there, the trainer neither learns
+    // nor deletes what is there.
+    let other = env.tmp.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::set_permissions(&other, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(other.join("spam-1-1"), MSG).unwrap();
+    symlink(&other, env.db.join("queue")).unwrap();
+    let o = env.run(&[], &honeypot_msg());
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("X-Spam-Flag: YES"));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    let o = env.run(&["train", "--queued"], b"");
+    assert!(!o.status.success(), "train used a linked queue");
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    let names: Vec<_> = fs::read_dir(&other).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("spam-1-1")], "files written or deleted in the link's target");
+
+    // A real queue: files we did not name, and links with our names, are left alone.
+    fs::remove_file(env.db.join("queue")).unwrap();
+    let o = env.run(&[], &honeypot_msg());
+    assert!(o.status.success());
+    let queue = env.db.join("queue");
+    assert_eq!(fs::read_dir(&queue).unwrap().count(), 1);
+    fs::write(queue.join("notes.txt"), b"mine").unwrap();
+    symlink(other.join("spam-1-1"), queue.join("spam-2-2")).unwrap();
+    let o = env.run(&["train", "--queued"], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("learned 1 queued messages"), "{}", stderr(&o));
+    let mut left: Vec<String> =
+        fs::read_dir(&queue).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, vec!["notes.txt", "spam-2-2"]);
+    assert!(other.join("spam-1-1").exists());
+}
+
+#[test]
+fn a_database_directory_others_can_write_is_refused_with_the_fix() {
+    // Mode bits are checked, not access, so this holds when the tests run as root.
+    let env = Env::new("");
+    env.train_one();
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = env.run(&["train", "--ham", "-"], MSG);
+    assert!(!o.status.success(), "train accepted a 0777 database directory");
+    assert!(stderr(&o).contains("chmod go-w") && stderr(&o).contains(&env.db.display().to_string()), "{}", stderr(&o));
+    // The filter passes the message through unchanged and says why.
+    let o = env.run(&[], MSG);
+    assert!(o.status.success());
+    assert_eq!(o.stdout, MSG);
+    assert!(stderr(&o).contains("chmod go-w"), "{}", stderr(&o));
+    // A database file others can write, likewise.
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(env.db.join("tokens.db"), fs::Permissions::from_mode(0o666)).unwrap();
+    let o = env.run(&[], MSG);
+    assert_eq!(o.stdout, MSG);
+    assert!(stderr(&o).contains("chmod go-w"), "{}", stderr(&o));
+    fs::set_permissions(env.db.join("tokens.db"), fs::Permissions::from_mode(0o600)).unwrap();
+    let o = env.run(&[], MSG);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("X-Spam-Status"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_database_directory_of_another_user_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: changing a directory's owner needs root");
+        return;
+    }
+    let env = Env::new("");
+    env.train_one();
+    let chown = |uid: u32| std::os::unix::fs::chown(&env.db, Some(uid), None).unwrap();
+    chown(65534);
+    let o = env.run(&["train", "--ham", "-"], MSG);
+    assert!(!o.status.success(), "root trained into a directory another user owns");
+    assert!(stderr(&o).contains("belongs to user id 65534"), "{}", stderr(&o));
+    let o = env.run(&[], MSG);
+    assert!(o.status.success());
+    assert_eq!(o.stdout, MSG);
+    chown(0);
+    assert!(env.run(&["train", "--ham", "-"], MSG).status.success());
+}
+
+#[test]
+fn db_dump_writes_a_private_file() {
+    let env = Env::new("");
+    env.train_one();
+    let dump = env.tmp.path().join("backup.txt");
+    let o = env.run(&["db", "dump", dump.to_str().unwrap()], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::metadata(&dump).unwrap().mode() & 0o777, 0o600);
+    // Over an existing, readable file too; and the dump loads back.
+    fs::set_permissions(&dump, fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(env.run(&["db", "dump", dump.to_str().unwrap()], b"").status.success());
+    assert_eq!(fs::metadata(&dump).unwrap().mode() & 0o777, 0o600);
+    assert!(fs::read_to_string(&dump).unwrap().starts_with("spamfilt-dump 1\n"));
+    let leftovers = fs::read_dir(env.tmp.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"));
+    assert_eq!(leftovers.count(), 0);
+    let other = Env::new("");
+    assert!(other.run(&["db", "load", dump.to_str().unwrap()], b"").status.success());
+}

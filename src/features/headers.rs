@@ -1,0 +1,88 @@
+//! Header tokens: the configured fields' words tagged by field (`subj:`, `mailer:`, `mid:`, `h:`)
+//! and the tokens of an address field (`from:`, `rt:`, `sender:` names, address and domain).
+
+use super::*;
+
+pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
+    for field in &s.headers {
+        let f = field.to_ascii_lowercase();
+        if f.starts_with("x-spam-") {
+            continue; // never evidence: senders forge them and our own Junk carries them
+        }
+        for h in msg.headers_named(&f) {
+            let v = h.text.as_str();
+            match f.as_str() {
+                "subject" => {
+                    for w in words(v) {
+                        if (2..=30).contains(&w.chars().count()) && !is_noise(w) {
+                            sink.push2("subj:", w);
+                        }
+                    }
+                    if v.chars().filter(|c| c.is_alphabetic()).count() > 6
+                        && v.chars().filter(|c| c.is_alphabetic()).all(|c| !c.is_lowercase())
+                    {
+                        sink.push("subj:ALLCAPS");
+                    }
+                }
+                "from" | "reply-to" | "sender" => {
+                    let tag = match f.as_str() {
+                        "from" => "from",
+                        "reply-to" => "rt",
+                        _ => "sender",
+                    };
+                    address_tokens(v, tag, sink);
+                }
+                "message-id" => {
+                    let id = v.trim().trim_start_matches('<').trim_end_matches('>');
+                    match id.rsplit_once('@') {
+                        Some((_, dom)) if !dom.is_empty() => {
+                            sink.push_parts(&["mid:d:", urls::registrable_domain(&dom.to_ascii_lowercase())])
+                        }
+                        _ => sink.push("mid:malformed"),
+                    }
+                }
+                "x-mailer" | "user-agent" => {
+                    for w in words(v).take(4) {
+                        if w.len() >= 2 && !w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                            sink.push(&format!("mailer:{}", w.to_lowercase()));
+                        }
+                    }
+                }
+                other => {
+                    for w in words(v).take(20) {
+                        if (3..=20).contains(&w.len()) && !is_noise(w) {
+                            sink.push(&format!("h:{other}:{}", w.to_lowercase()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if msg.header("message-id").is_none() && s.headers.iter().any(|h| h.eq_ignore_ascii_case("message-id")) {
+        sink.push("mid:missing");
+    }
+}
+
+/// `Name <local@domain>` → name words, the address and its registrable domain.
+pub(super) fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
+    let lower = v.to_lowercase();
+    let (name, addr) = match (lower.rfind('<'), lower.rfind('>')) {
+        (Some(a), Some(b)) if b > a => (&lower[..a], lower[a + 1..b].trim()),
+        _ if lower.contains('@') => ("", lower.trim()),
+        _ => (lower.as_str(), ""),
+    };
+    for w in words(name) {
+        if (2..=20).contains(&w.chars().count()) && !is_noise(w) {
+            sink.push_parts(&[tag, ":n:", w]);
+        }
+    }
+    if let Some((local, dom)) = addr.rsplit_once('@') {
+        sink.push_parts(&[tag, ":a:", addr]);
+        sink.push_parts(&[tag, ":d:", urls::registrable_domain(dom)]);
+        if local.len() > 16 || local.bytes().filter(u8::is_ascii_digit).count() >= 4 {
+            sink.push_parts(&[tag, ":local:odd"]);
+        }
+    } else if !addr.is_empty() || name.is_empty() {
+        sink.push_parts(&[tag, ":noaddr"]);
+    }
+}

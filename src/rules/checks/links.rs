@@ -1,0 +1,101 @@
+//! Helpers of the link checks: URL anatomy, redirectors, tracking queries, link text that
+//! names another host.
+
+use super::*;
+
+pub(super) fn blocklisted(host: &str, rs: &RuleSet) -> bool {
+    if rs.uri_blocklist.is_empty() {
+        return false;
+    }
+    // The host and every parent domain: a.b.evil.example hits evil.example.
+    let mut h = host;
+    loop {
+        if rs.uri_blocklist.contains(h) {
+            return true;
+        }
+        match h.split_once('.') {
+            Some((_, rest)) if rest.contains('.') => h = rest,
+            _ => return false,
+        }
+    }
+}
+
+pub(super) fn is_dotted_quad(h: &str) -> bool {
+    h.parse::<std::net::Ipv4Addr>().is_ok() || (h.starts_with('[') && h.ends_with(']'))
+}
+
+pub(super) fn digit_heavy_host(h: &str) -> bool {
+    h.split('.').any(|l| l.len() >= 6 && l.bytes().filter(u8::is_ascii_digit).count() * 2 >= l.len())
+}
+
+pub(super) fn encoded_letters(raw: &str) -> usize {
+    let b = raw.as_bytes();
+    let mut n = 0;
+    for i in 0..b.len().saturating_sub(2) {
+        if b[i] == b'%' {
+            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                if v.is_ascii_alphanumeric() {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+pub(super) fn redirector(u: &urls::Url) -> bool {
+    let q = u.query.to_ascii_lowercase();
+    let p = u.path.to_ascii_lowercase();
+    q.contains("=http")
+        || q.contains("=https%3a")
+        || q.contains("=http%3a")
+        || p.contains("/http://")
+        || p.contains("/https://")
+}
+
+pub(super) fn tracking_query(u: &urls::Url) -> bool {
+    let all = format!("{}?{}", u.path, u.query).to_ascii_lowercase();
+    ["track", "pixel", "open.", "beacon", "/o.gif", "/t.gif", "spacer.gif", "clear.gif", "blank.gif", "1x1"]
+        .iter()
+        .any(|k| all.contains(k))
+        || u.query.split('&').any(|kv| {
+            let v = kv.split_once('=').map_or(kv, |(_, v)| v);
+            v.len() >= 16 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+pub(super) fn link_text_mismatch(u: &crate::rules::context::FoundUrl) -> bool {
+    let Some(text) = &u.link_text else { return false };
+    if !u.url.scheme.starts_with("http") || u.url.domain.is_empty() {
+        return false;
+    }
+    // The link text itself looks like a URL or a host name: compare registrable domains.
+    let t = text.trim();
+    if t.contains(' ') || !t.contains('.') {
+        return false;
+    }
+    let shown = if t.contains("://") || t.to_ascii_lowercase().starts_with("www.") {
+        urls::parse_url(t)
+    } else if t.split('.').count() >= 2
+        && t.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/'))
+        && !t.contains('@')
+    {
+        urls::parse_url(&format!("http://{t}"))
+    } else {
+        None
+    };
+    match shown {
+        Some(s) if !s.domain.is_empty() && s.host.contains('.') => s.domain != u.url.domain,
+        _ => false,
+    }
+}
+
+pub(super) fn uri_many_domains(c: &Context, _: &RuleSet) -> bool {
+    let domains: HashSet<&str> = c
+        .urls
+        .iter()
+        .filter(|u| u.url.scheme.starts_with("http") && !u.url.domain.is_empty())
+        .map(|u| u.url.domain.as_str())
+        .collect();
+    domains.len() >= 8 && c.word_count_up_to(300) < 300
+}

@@ -15,3 +15,5 @@ if [ -f .ci/install-deps.sh ]; then
   fi
 fi
 cargo test --locked --all-targets
+# The metric functions of the generalisation benchmark (doctests; no corpus or build needed).
+if command -v python3 >/dev/null; then python3 scripts/generalise.py --self-test; fi

@@ -37,6 +37,9 @@ _spamfilt() {
             spamfilt,ip)
                 cmd="spamfilt__subcmd__ip"
                 ;;
+            spamfilt,lint)
+                cmd="spamfilt__subcmd__lint"
+                ;;
             spamfilt,list)
                 cmd="spamfilt__subcmd__list"
                 ;;
@@ -61,6 +64,9 @@ _spamfilt() {
             spamfilt__subcmd__db,load)
                 cmd="spamfilt__subcmd__db__subcmd__load"
                 ;;
+            spamfilt__subcmd__db,salvage)
+                cmd="spamfilt__subcmd__db__subcmd__salvage"
+                ;;
             spamfilt__subcmd__db,stats)
                 cmd="spamfilt__subcmd__db__subcmd__stats"
                 ;;
@@ -75,6 +81,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__db__subcmd__help,load)
                 cmd="spamfilt__subcmd__db__subcmd__help__subcmd__load"
+                ;;
+            spamfilt__subcmd__db__subcmd__help,salvage)
+                cmd="spamfilt__subcmd__db__subcmd__help__subcmd__salvage"
                 ;;
             spamfilt__subcmd__db__subcmd__help,stats)
                 cmd="spamfilt__subcmd__db__subcmd__help__subcmd__stats"
@@ -100,6 +109,9 @@ _spamfilt() {
             spamfilt__subcmd__help,ip)
                 cmd="spamfilt__subcmd__help__subcmd__ip"
                 ;;
+            spamfilt__subcmd__help,lint)
+                cmd="spamfilt__subcmd__help__subcmd__lint"
+                ;;
             spamfilt__subcmd__help,list)
                 cmd="spamfilt__subcmd__help__subcmd__list"
                 ;;
@@ -120,6 +132,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__help__subcmd__db,load)
                 cmd="spamfilt__subcmd__help__subcmd__db__subcmd__load"
+                ;;
+            spamfilt__subcmd__help__subcmd__db,salvage)
+                cmd="spamfilt__subcmd__help__subcmd__db__subcmd__salvage"
                 ;;
             spamfilt__subcmd__help__subcmd__db,stats)
                 cmd="spamfilt__subcmd__help__subcmd__db__subcmd__stats"
@@ -290,7 +305,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules list ip help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules list ip lint help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,7 +349,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help stats dump load expire help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help stats dump load salvage expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,7 +423,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__help)
-            opts="stats dump load expire help"
+            opts="stats dump load salvage expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,6 +492,20 @@ _spamfilt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        spamfilt__subcmd__db__subcmd__help__subcmd__salvage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         spamfilt__subcmd__db__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -492,6 +521,28 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__load)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__db__subcmd__salvage)
             opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -626,7 +677,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval rules list ip help"
+            opts="filter check train forget purge db eval rules list ip lint help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,7 +705,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__db)
-            opts="stats dump load expire"
+            opts="stats dump load salvage expire"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -696,6 +747,20 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__db__subcmd__load)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__db__subcmd__salvage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -852,6 +917,20 @@ _spamfilt() {
         spamfilt__subcmd__help__subcmd__ip__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__lint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1242,6 +1321,28 @@ _spamfilt() {
         spamfilt__subcmd__ip__subcmd__show)
             opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__lint)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -42,6 +42,7 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "eval" -d 'Measure
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "rules" -d 'List the content rules (name, family, score, description), or measure how often they hit'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "list" -d 'Show or edit the allow and block lists (addresses, @domains, *.domains)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "ip" -d 'Show or edit the IP reputation database fed by training and honeypots'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "lint" -d 'Check the config file, the lists, the custom rules and the databases; print each problem as FILE:LINE: message and exit 1 if there is any'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
@@ -90,18 +91,19 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s q -l quiet -
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l config -d 'The configuration file (TOML)' -r -F
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load expire help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "salvage" -d 'Rebuild a damaged token database from the records that still verify; the damaged file is kept beside it as tokens.db.corrupt-TIME'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
@@ -123,6 +125,13 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l days -d 'Drop tokens last seen more than this many days ago...' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l max-count -d '...whose total count (ham + spam) is at most this' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l db -d 'The database directory (token database, training ledger)' -r -F
@@ -135,6 +144,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "salvage" -d 'Rebuild a damaged token database from the records that still verify; the damaged file is kept beside it as tokens.db.corrupt-TIME'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l ham -d 'Ham (good mail) to evaluate on, e.g. your Sent folder and inbox archive' -r
@@ -253,20 +263,29 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Forget everything about addresses'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "expire" -d 'Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "check" -d 'Score messages without changing anything; one line per message'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "train" -d 'Learn messages as ham or as spam'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "forget" -d 'Unlearn messages learned before'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "db" -d 'Inspect and maintain the token database'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "rules" -d 'List the content rules (name, family, score, description), or measure how often they hit'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "list" -d 'Show or edit the allow and block lists (addresses, @domains, *.domains)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "ip" -d 'Show or edit the IP reputation database fed by training and honeypots'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "check" -d 'Score messages without changing anything; one line per message'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "train" -d 'Learn messages as ham or as spam'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "forget" -d 'Unlearn messages learned before'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "purge" -d 'Learn old messages in a Maildir Junk folder as spam, then delete them'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "db" -d 'Inspect and maintain the token database'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "eval" -d 'Measure accuracy on your own folders by k-fold cross-validation (your database is not touched)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "rules" -d 'List the content rules (name, family, score, description), or measure how often they hit'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "list" -d 'Show or edit the allow and block lists (addresses, @domains, *.domains)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "ip" -d 'Show or edit the IP reputation database fed by training and honeypots'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "lint" -d 'Check the config file, the lists, the custom rules and the databases; print each problem as FILE:LINE: message and exit 1 if there is any'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "dump" -d 'Write the whole database to stdout (or FILE) in the documented text format'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "load" -d 'Replace the database with a dump read from FILE (\'-\' for stdin)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "salvage" -d 'Rebuild a damaged token database from the records that still verify; the damaged file is kept beside it as tokens.db.corrupt-TIME'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "expire" -d 'Drop rare tokens that have not been seen for a long time'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from list" -f -a "allow" -d 'The allow list: senders whose mail is always ham'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from list" -f -a "block" -d 'The block list: senders whose mail is always spam'

@@ -145,6 +145,14 @@ pub enum Command {
     /// Show or edit the IP reputation database fed by training and honeypots.
     #[command(subcommand)]
     Ip(IpCommand),
+    /// Check the config file, the lists, the custom rules and the databases; print each problem
+    /// as FILE:LINE: message and exit 1 if there is any.
+    ///
+    /// The filter works around every problem lint reports (it scores with the default for a bad
+    /// config key, without a bad list line, without a damaged database) and marks the messages
+    /// it scores that way with SPAMFILT_DEGRADED and an X-Spam-Degraded header; train, purge
+    /// and the other commands refuse to run until the problem is fixed.
+    Lint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,6 +323,9 @@ pub enum DbCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Rebuild a damaged token database from the records that still verify; the damaged file
+    /// is kept beside it as tokens.db.corrupt-TIME.
+    Salvage,
     /// Drop rare tokens that have not been seen for a long time.
     Expire {
         /// Drop tokens last seen more than this many days ago...

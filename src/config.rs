@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::bayes::BayesParams;
 use crate::features::TokenizerSettings;
 use crate::lists::AddressList;
+use crate::problems::Problem;
 use crate::rules::{RuleSettings, RuleSpec};
 use crate::sender::{DnsSettings, SenderSettings};
 
@@ -113,6 +114,24 @@ impl Settings {
     /// Resolves settings from the flags (already merged with the environment by clap).
     /// An explicitly named config file must exist; the default one may be missing.
     pub fn load(db: Option<&Path>, config: Option<&Path>) -> Result<Settings> {
+        Self::load_inner(db, config, None)
+    }
+
+    /// Like `load`, but every problem with the config file, the lists or the URI blocklist is
+    /// worked around (the default for a bad key, the other entries of a list) and returned
+    /// instead of failing: what the filter and `lint` use (see `problems`). Fails only when
+    /// there is no database directory at all.
+    pub fn load_degraded(db: Option<&Path>, config: Option<&Path>) -> Result<(Settings, Vec<Problem>)> {
+        let mut problems = Vec::new();
+        let settings = Self::load_inner(db, config, Some(&mut problems))?;
+        Ok((settings, problems))
+    }
+
+    fn load_inner(
+        db: Option<&Path>,
+        config: Option<&Path>,
+        mut lenient: Option<&mut Vec<Problem>>,
+    ) -> Result<Settings> {
         let (config_file, explicit) = match config {
             Some(p) => (Some(p.to_path_buf()), true),
             None => (default_config_file(), false),
@@ -139,7 +158,10 @@ impl Settings {
         if let Some(path) = config_file {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
-                    let named = settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?;
+                    let named = match lenient.as_deref_mut() {
+                        Some(problems) => crate::problems::apply_lenient(&mut settings, &text, &path, problems),
+                        None => settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?,
+                    };
                     if let Some(b) = named {
                         // Relative to the config file's directory.
                         blocklist = Some(path.parent().unwrap_or(Path::new(".")).join(b));
@@ -147,7 +169,14 @@ impl Settings {
                     settings.config_file = Some(path);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+                Err(e) => match lenient.as_deref_mut() {
+                    Some(problems) => problems.push(Problem::new(
+                        &path,
+                        None,
+                        format!("cannot read the config file: {e} (defaults are used)"),
+                    )),
+                    None => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+                },
             }
         }
         for list in [&mut settings.allow_list, &mut settings.block_list] {
@@ -155,18 +184,30 @@ impl Settings {
                 *list = config_dir.join(&*list);
             }
         }
-        if let Some(b) = blocklist {
-            settings.rules.uri_blocklist = load_uri_blocklist(&b)?;
+        match lenient {
+            None => {
+                if let Some(b) = blocklist {
+                    settings.rules.uri_blocklist = load_uri_blocklist(&b)?;
+                }
+                settings.sender.allow = load_list(&settings.allow_list, "allow list")?;
+                settings.sender.block = load_list(&settings.block_list, "block list")?;
+            }
+            Some(problems) => {
+                if let Some(b) = blocklist {
+                    settings.rules.uri_blocklist = read_lenient(&b, problems, parse_uri_blocklist_lenient);
+                }
+                settings.sender.allow = read_lenient(&settings.allow_list, problems, AddressList::parse_lenient);
+                settings.sender.block = read_lenient(&settings.block_list, problems, AddressList::parse_lenient);
+            }
         }
-        settings.sender.allow = load_list(&settings.allow_list, "allow list")?;
-        settings.sender.block = load_list(&settings.block_list, "block list")?;
         Ok(settings)
     }
 
     /// Applies the text of a config file on top of the current settings. Returns the URI
     /// blocklist file it names, if any (loading it is the caller's business).
     pub fn apply(&mut self, text: &str) -> Result<Option<PathBuf>> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!(crate::problems::toml_error(text, &e)))?;
         let s = &mut self.scoring;
         if let Some(v) = file.required_score {
             s.required_score = v;
@@ -261,6 +302,29 @@ pub fn load_list(path: &Path, what: &str) -> Result<AddressList> {
     }
 }
 
+/// Reads a list file leniently: the good lines, and each bad line (or an unreadable file) as a
+/// problem. A missing file is an empty list.
+fn read_lenient<T: Default>(
+    path: &Path,
+    problems: &mut Vec<Problem>,
+    parse: impl Fn(&str) -> (T, Vec<(usize, String)>),
+) -> T {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let (value, bad) = parse(&text);
+            problems.extend(
+                bad.into_iter().map(|(line, msg)| Problem::new(path, Some(line), format!("{msg} (line ignored)"))),
+            );
+            value
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => T::default(),
+        Err(e) => {
+            problems.push(Problem::new(path, None, format!("cannot read: {e} (not used)")));
+            T::default()
+        }
+    }
+}
+
 /// The URI blocklist read when the config file does not name one (if it exists).
 pub fn default_uri_blocklist() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "spamfilt").map(|d| d.config_dir().join("uri-blocklist.txt"))
@@ -276,7 +340,17 @@ pub fn load_uri_blocklist(path: &Path) -> Result<std::collections::HashSet<Strin
 
 /// Parses the text of a URI blocklist.
 pub fn parse_uri_blocklist(text: &str) -> Result<std::collections::HashSet<String>> {
+    let (out, bad) = parse_uri_blocklist_lenient(text);
+    if let Some((line, msg)) = bad.into_iter().next() {
+        anyhow::bail!("line {line}: {msg}");
+    }
+    Ok(out)
+}
+
+/// Parses the text of a URI blocklist: the good lines, and each bad one's number and problem.
+pub fn parse_uri_blocklist_lenient(text: &str) -> (std::collections::HashSet<String>, Vec<(usize, String)>) {
     let mut out = std::collections::HashSet::new();
+    let mut bad = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let d = line.split('#').next().unwrap_or("").trim().trim_start_matches("*.").trim_end_matches('.');
         if d.is_empty() {
@@ -284,10 +358,13 @@ pub fn parse_uri_blocklist(text: &str) -> Result<std::collections::HashSet<Strin
         }
         let ok = d.contains('.')
             && d.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-        anyhow::ensure!(ok, "line {}: {:?} is not a domain name", i + 1, d);
-        out.insert(d.to_ascii_lowercase());
+        if ok {
+            out.insert(d.to_ascii_lowercase());
+        } else {
+            bad.push((i + 1, format!("{d:?} is not a domain name")));
+        }
     }
-    Ok(out)
+    (out, bad)
 }
 
 #[cfg(test)]

@@ -106,7 +106,18 @@ pub struct AddressList {
 impl AddressList {
     /// Parses the text of a list file; a bad line is an error with its line number.
     pub fn parse(text: &str) -> Result<AddressList> {
+        let (list, bad) = AddressList::parse_lenient(text);
+        if let Some((line, err)) = bad.into_iter().next() {
+            bail!("line {line}: {err}");
+        }
+        Ok(list)
+    }
+
+    /// Parses the text of a list file: the good entries, and each bad line's number and
+    /// problem (the filter uses the rest of the list and says what it left out).
+    pub fn parse_lenient(text: &str) -> (AddressList, Vec<(usize, String)>) {
         let mut entries = Vec::new();
+        let mut bad = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let e = line.split('#').next().unwrap_or("").trim();
             if e.is_empty() {
@@ -114,10 +125,10 @@ impl AddressList {
             }
             match Entry::parse(e) {
                 Ok(entry) => entries.push(entry),
-                Err(err) => bail!("line {}: {err}", i + 1),
+                Err(err) => bad.push((i + 1, err.to_string())),
             }
         }
-        Ok(AddressList { entries })
+        (AddressList { entries }, bad)
     }
 
     /// The most specific entry matching any of the addresses, and the address it matched.

@@ -89,14 +89,34 @@ impl Scorer<'_> {
             None => Vec::new(),
         };
         let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Default::default() };
-        let bayes = if self.use_bayes { self.bayes(&tokens) } else { None };
-        Scored { verdict: Verdict::new(hits, bayes, self.scoring), tokens, sender: facts }
+        let (bayes, damaged) = if self.use_bayes { self.bayes(&tokens) } else { (None, None) };
+        let mut verdict = Verdict::new(hits, bayes, self.scoring);
+        if let Some(why) = damaged {
+            verdict.degrade(format!("tokens.db: {why} (scored without it; run spamfilt lint)"));
+        }
+        Scored { verdict, tokens, sender: facts }
     }
 
     /// Bayes on the user's counts, blended with the starter table while the user's database is
-    /// small (see `starter` for the rule). `None` when there is too little of either.
-    fn bayes(&self, tokens: &features::Tokens) -> Option<BayesResult> {
-        let user = self.db.map(|d| d.totals()).unwrap_or_default();
+    /// small (see `starter` for the rule). `None` when there is too little of either. When a
+    /// record the message needs turns out damaged, Bayes runs without the user's database and
+    /// the second value says why.
+    fn bayes(&self, tokens: &features::Tokens) -> (Option<BayesResult>, Option<String>) {
+        let counts = match self.db.map(|db| db.lookup_checked(tokens.hashes())) {
+            None => None,
+            Some(Ok(counts)) => self.db.map(|db| (db.totals(), counts)),
+            Some(Err(why)) => return (self.bayes_with(tokens, None), Some(why)),
+        };
+        (self.bayes_with(tokens, counts), None)
+    }
+
+    /// Bayes with the user's totals and the counts of the message's tokens, if any.
+    fn bayes_with(
+        &self,
+        tokens: &features::Tokens,
+        db: Option<(crate::store::Totals, Vec<crate::store::Counts>)>,
+    ) -> Option<BayesResult> {
+        let user = db.as_ref().map(|d| d.0).unwrap_or_default();
         let fade = self.scoring.starter_fade;
         let starter = self.starter.filter(|_| self.scoring.use_starter).map(|st| (st, Starter::weight(user, fade)));
         let scales = starter.map(|(st, w)| st.scales(w, fade)).unwrap_or_default();
@@ -109,8 +129,8 @@ impl Scorer<'_> {
             return None;
         }
         let hashes = tokens.hashes();
-        let mut evidence: Vec<Evidence> = match self.db {
-            Some(db) => db.lookup(hashes).into_iter().map(Evidence::from).collect(),
+        let mut evidence: Vec<Evidence> = match db {
+            Some((_, counts)) => counts.into_iter().map(Evidence::from).collect(),
             None => vec![Evidence::default(); hashes.len()],
         };
         if let Some((st, _)) = starter.filter(|(_, w)| *w > 0.0) {

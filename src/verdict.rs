@@ -24,7 +24,14 @@ pub struct Verdict {
     pub hits: Vec<Hit>,
     /// Bayes, when the database was used.
     pub bayes: Option<BayesResult>,
+    /// What did not work and was scored without (see `problems`); written as `X-Spam-Degraded`.
+    pub degraded: Vec<String>,
 }
+
+/// The test that says the filter scored without something that is broken.
+pub const DEGRADED: &str = "SPAMFILT_DEGRADED";
+/// Its points: informational, as SpamAssassin's 0.001 rules.
+pub const DEGRADED_SCORE: f64 = 0.001;
 
 /// Points that a Bayes result adds: `per_decade` points per factor of ten in the odds (with the
 /// default 4.0, odds of 18:1 give +5.0, the default threshold). Beyond ±`knee` the points grow only
@@ -53,7 +60,24 @@ impl Verdict {
         }
         // Round once, here, so the header, `check` and the verdict agree exactly.
         let score = (score * 1000.0).round() / 1000.0;
-        Verdict { score, required: s.required_score, is_spam: score >= s.required_score, hits, bayes }
+        Verdict { score, required: s.required_score, is_spam: score >= s.required_score, hits, bayes, degraded: vec![] }
+    }
+
+    /// Records that the message was scored without something broken: adds the
+    /// `SPAMFILT_DEGRADED` test (once) and the cause, shown in `X-Spam-Degraded`.
+    pub fn degrade(&mut self, cause: String) {
+        if !self.hits.iter().any(|h| h.name == DEGRADED) {
+            self.hits.push(Hit {
+                name: Cow::Borrowed(DEGRADED),
+                score: DEGRADED_SCORE,
+                description: Cow::Borrowed("spamfilt scored without something that is broken (see X-Spam-Degraded)"),
+            });
+            self.score = ((self.score + DEGRADED_SCORE) * 1000.0).round() / 1000.0;
+            self.is_spam = self.score >= self.required;
+        }
+        if !self.degraded.contains(&cause) {
+            self.degraded.push(cause);
+        }
     }
 
     /// The comma list of test names, in a stable order (by name).
@@ -91,6 +115,10 @@ impl Verdict {
         ];
         if self.is_spam {
             out.push(("X-Spam-Flag", "YES".to_string()));
+        }
+        if !self.degraded.is_empty() {
+            // Values are sanitized by the rewrite (control characters become spaces).
+            out.push(("X-Spam-Degraded", self.degraded.join("; ")));
         }
         out
     }

@@ -121,7 +121,8 @@ fn procmail_files_spam_into_junk_and_never_loses_mail() {
     let inbox_status = String::from_utf8_lossy(&messages(&home.join("Maildir"))[0]).into_owned();
     assert!(inbox_status.contains("X-Spam-Status: No, score="), "{inbox_status}");
 
-    // A corrupt database: the message still arrives in the inbox, exactly as sent.
+    // A corrupt database: the message is still scored (rules and the starter table), filed, and
+    // marked as scored without the database.
     let db = home.join(".local/share/spamfilt");
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join("tokens.db"), b"this is not a token database").unwrap();
@@ -131,16 +132,21 @@ fn procmail_files_spam_into_junk_and_never_loses_mail() {
         }
     }
     procmail(SPAM);
-    let msgs = messages(&home.join("Maildir"));
+    assert!(messages(&home.join("Maildir")).is_empty());
+    let msgs = messages(&home.join("Maildir/.Junk"));
     assert_eq!(msgs.len(), 1);
-    assert_eq!(delivered_text(&msgs[0]), SPAM, "with a corrupt database the message passes through");
-    assert!(!String::from_utf8_lossy(&msgs[0]).contains("X-Spam-"), "and unchanged");
+    assert_eq!(delivered_text(&msgs[0]), SPAM, "with a corrupt database nothing but our fields is added");
+    let text = String::from_utf8_lossy(&msgs[0]).into_owned();
+    assert!(text.contains("SPAMFILT_DEGRADED") && text.contains("X-Spam-Degraded: tokens.db: "), "{text}");
 
     // The database directory is a file (unreadable): still delivered.
     fs::remove_dir_all(home.join(".local/share/spamfilt")).unwrap();
     fs::write(home.join(".local/share/spamfilt"), b"").unwrap();
     procmail(HAM);
-    assert_eq!(messages(&home.join("Maildir")).len(), 2);
+    let msgs = messages(&home.join("Maildir"));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(delivered_text(&msgs[0]), HAM);
+    assert!(String::from_utf8_lossy(&msgs[0]).contains("SPAMFILT_DEGRADED"));
 }
 
 #[test]

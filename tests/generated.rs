@@ -116,6 +116,25 @@ X\-Spam\-Flag: YES            (on spam only)
 These are the headers SpamAssassin writes, so existing procmail, maildrop and Sieve recipes keep working.
 Any X\-Spam\-* field that arrived with the message is removed first and never read as evidence: senders forge them.
 The rest of the message is left byte for byte as it came (an mbox From line, CRLF or LF line ends, 8\-bit bytes).
+.SH WHEN SOMETHING IS BROKEN
+A mistake in the configuration never switches filtering off. The filter scores with what still works and says
+what it did without: a config key that is wrong keeps its default (a config file that is not TOML at all: every
+default), a bad line of allow.txt, block.txt or the URI blocklist is left out and the rest of the list used, and an
+unreadable or damaged tokens.db (or reputation.db) is scored without: rules plus the starter table. Such a message
+gets the test \fBSPAMFILT_DEGRADED\fR (0.001 points) in X\-Spam\-Status and a field naming the cause, e.g.
+.PP
+.nf
+.RS
+X\-Spam\-Degraded: config.toml line 3: requred_score: unknown field `requred_score` (ignored: the default is used)
+.RE
+.fi
+.PP
+and the same goes to standard error with the full path. The filter checks every token record it reads (counts no
+larger than the messages learned, a plausible day, in order), so a damaged record is noticed without reading the
+whole file. \fBtrain\fR, \fBforget\fR, \fBpurge\fR and the other commands refuse to run until the problem is
+fixed, naming the file and line. \fBspamfilt lint\fR prints every problem as \fIFILE\fR:\fILINE\fR: message and
+exits 1; \fBspamfilt db salvage\fR rebuilds a damaged tokens.db from the records and ledger entries that verify and
+keeps the damaged file beside it.
 .SH EXAMPLES
 Learn from your own folders, then filter with procmail:
 .PP
@@ -207,12 +226,13 @@ The configuration file, as \fB\-\-config\fR.
 .SH EXIT STATUS
 .TP
 \fB0\fR
-Success. In filter mode: always, whatever went wrong while scoring (the message is then passed through unchanged
-and the reason is written to standard error), and for ham with \fB\-\-exit\-code\fR.
+Success. In filter mode: always, whatever went wrong (a broken configuration or database is scored without and
+marked, see WHEN SOMETHING IS BROKEN; an internal error passes the message through unchanged; the reason is written
+to standard error), and for ham with \fB\-\-exit\-code\fR.
 .TP
 \fB1\fR
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
-could not be read or deleted (the others were processed).
+could not be read or deleted (the others were processed). \fBlint\fR: a problem was found.
 .TP
 \fB2\fR
 An error: a bad argument, path or configuration file, or a database that cannot be read or written. Nothing was

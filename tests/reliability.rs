@@ -402,7 +402,7 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
 }
 
 #[test]
-fn database_of_another_user_is_a_clear_error_for_train_and_a_pass_through_for_the_filter() {
+fn database_of_another_user_is_a_clear_error_for_train_and_a_degraded_score_for_the_filter() {
     let have_setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
     if !is_root() || !have_setpriv {
         eprintln!("skipped: needs root and setpriv to run as another user");
@@ -437,10 +437,16 @@ fn database_of_another_user_is_a_clear_error_for_train_and_a_pass_through_for_th
     assert!(!out.status.success());
     assert!(err.contains("Permission denied") && err.contains(&db.display().to_string()), "unclear error: {err}");
     assert_eq!(stats(&db), before);
-    // The filter, as that user: the message passes through unchanged, exit 0, reason on stderr.
+    // The filter, as that user: the message is scored without the database and says so (in
+    // the message and on stderr), exit 0, nothing else changed.
     let input = fs::read(&msgs[2]).unwrap();
     let out = as_nobody(&[], &input);
     assert!(out.status.success());
-    assert_eq!(out.stdout, input);
+    assert_eq!(common::strip_spam_fields(&out.stdout), input);
+    let head = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        head.contains("SPAMFILT_DEGRADED") && head.contains("X-Spam-Degraded: tokens.db: Permission denied"),
+        "{head}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
 }

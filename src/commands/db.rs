@@ -89,10 +89,42 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
             }
         }
+        DbCommand::Salvage => return salvage(settings, g),
         DbCommand::Expire { days, max_count } => {
             let dropped = db.expire(*days, *max_count)?;
             if !g.quiet {
                 println!("dropped {dropped} tokens seen at most {max_count} times and not for {days} days");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `db salvage`: rebuilds a damaged token database from what verifies. Runs with a broken
+/// config file too (it needs only the database directory).
+pub fn salvage(settings: &Settings, g: &GlobalArgs) -> Result<ExitCode> {
+    let db = Database::at(&settings.db_dir);
+    let path = db.file_path();
+    match db.salvage()? {
+        None if !path.exists() => println!("{}: no token database, nothing to salvage", path.display()),
+        None => println!("{}: intact, nothing to salvage", path.display()),
+        Some(s) => {
+            println!(
+                "salvaged {}: kept {} token records and {} ledger entries, dropped {} records and {} ledger entries",
+                path.display(),
+                s.records_kept,
+                s.ledger_kept,
+                s.records_dropped,
+                s.ledger_dropped
+            );
+            println!(
+                "messages learned: {} ham, {} spam ({})",
+                s.totals.ham,
+                s.totals.spam,
+                if s.header_intact { "from the header" } else { "the header was damaged: counted from the ledger" }
+            );
+            if !g.quiet {
+                println!("the damaged file is kept as {}", s.aside.display());
             }
         }
     }

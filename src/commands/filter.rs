@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use crate::cli::{FilterArgs, GlobalArgs};
 use crate::config::Settings;
+use crate::problems::Problem;
 use crate::rewrite;
 use crate::scoring::{Scorer, SenderContext};
 use crate::sender::SenderFacts;
@@ -89,14 +90,52 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
     if not_a_message(input).is_some() {
         return Ok(process_unscored(input));
     }
-    let settings = Settings::load(g.db.as_deref(), g.config.as_deref())?;
-    let rules = super::rule_set(&settings, g)?;
+    // Whatever is broken (a config key, a list line, a database) is scored without and said so:
+    // in the message (SPAMFILT_DEGRADED, X-Spam-Degraded) and here on stderr.
+    let (settings, mut problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
+    let rules = match super::rule_set(&settings, g) {
+        Ok(r) => r,
+        Err(e) => {
+            let file = settings.config_file.clone().unwrap_or_default();
+            problems.push(Problem::new(&file, None, format!("{e:#} (the custom rules and [scores] are not used)")));
+            let defaults = crate::rules::RuleSettings {
+                uri_blocklist: settings.rules.uri_blocklist.clone(),
+                ..Default::default()
+            };
+            if g.no_rules {
+                None
+            } else {
+                Some(crate::rules::RuleSet::load(&defaults)?)
+            }
+        }
+    };
     let db = Database::at(&settings.db_dir);
-    let reader = db.reader()?;
-    if reader.is_none() && g.verbose > 0 {
-        eprintln!("spamfilt: no token database in {} yet; Bayes is not used", settings.db_dir.display());
+    let reader = match db.reader() {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem::new(&db.file_path(), None, format!("{} (scored without it)", e.root_cause())));
+            None
+        }
+    };
+    if reader.is_none() && problems.is_empty() && g.verbose > 0 {
+        eprintln!("spamfilt: no token database in {} yet; scoring with the starter table", settings.db_dir.display());
     }
-    let reputation = super::reputation_reader(&settings, g);
+    let reputation = match crate::store::reputation::Reader::open(&settings.db_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            let file = settings.db_dir.join(reputation::FILE);
+            problems.push(Problem::new(&file, None, format!("{} (scored without it)", e.root_cause())));
+            None
+        }
+    };
+    for p in &problems {
+        eprintln!("spamfilt: degraded: {p}");
+    }
+    // At most five causes in the header; `spamfilt lint` lists them all.
+    let mut degraded: Vec<String> = problems.iter().take(5).map(Problem::short).collect();
+    if problems.len() > 5 {
+        degraded.push(format!("{} more (run spamfilt lint)", problems.len() - 5));
+    }
     let now = crate::store::now_secs();
     let scorer = Scorer {
         scoring: &settings.scoring,
@@ -111,8 +150,11 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             now,
         }),
     };
-    let filtered = process(&scorer, input);
+    let filtered = process_degraded(&scorer, input, &degraded);
     if let Some(v) = &filtered.verdict {
+        if v.degraded.len() > degraded.len() {
+            eprintln!("spamfilt: degraded: {}", v.degraded[degraded.len()..].join("; "));
+        }
         if g.verbose > 0 {
             eprintln!(
                 "spamfilt: {} score={} tests={}",
@@ -152,12 +194,21 @@ fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFact
 /// Input that is not a message at all (empty, binary, no header field first) comes back as
 /// `output: None` (pass it through unchanged). The fuzz target (fuzz/) drives this function.
 pub fn process(scorer: &Scorer, input: &[u8]) -> Filtered {
+    process_degraded(scorer, input, &[])
+}
+
+/// `process`, for a scorer that runs without what `degraded` names (each one a short cause,
+/// see `Problem::short`): the verdict carries `SPAMFILT_DEGRADED` and `X-Spam-Degraded`.
+pub fn process_degraded(scorer: &Scorer, input: &[u8], degraded: &[String]) -> Filtered {
     if let Some(why) = not_a_message(input) {
         eprintln!("spamfilt: passing the input through unchanged: {why}");
         return Filtered { output: None, is_spam: false, verdict: None, sender: None };
     }
     let scored = scorer.score(input);
-    let v = scored.verdict;
+    let mut v = scored.verdict;
+    for cause in degraded {
+        v.degrade(cause.clone());
+    }
     Filtered {
         output: Some(rewrite::rewrite(input, &v.headers())),
         is_spam: v.is_spam,

@@ -6,6 +6,7 @@ pub mod db;
 pub mod eval;
 pub mod filter;
 pub mod ip;
+pub mod lint;
 pub mod list;
 pub mod purge;
 pub mod rules;
@@ -29,11 +30,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Train(a)) => train::run_train(&load(g)?, g, &a),
         Some(Command::Forget(a)) => train::run_forget(&load(g)?, g, &a),
         Some(Command::Purge(a)) => purge::run(&load(g)?, g, &a),
+        Some(Command::Db(crate::cli::DbCommand::Salvage)) => {
+            db::salvage(&Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?.0, g)
+        }
         Some(Command::Db(c)) => db::run(&load(g)?, g, &c),
         Some(Command::Eval(a)) => eval::run(&load(g)?, g, &a),
         Some(Command::Rules(a)) => rules::run(&load(g)?, g, &a),
         Some(Command::List(c)) => list::run(&load(g)?, g, &c),
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
+        Some(Command::Lint) => lint::run(g),
     }
 }
 

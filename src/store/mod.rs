@@ -19,6 +19,7 @@ pub mod dump;
 pub mod files;
 pub mod queue;
 pub mod reputation;
+pub mod salvage;
 pub mod tokenfile;
 
 use std::collections::HashMap;
@@ -80,6 +81,11 @@ pub trait TokenLookup: Sync {
     fn totals(&self) -> Totals;
     /// The counts of each hash, in the same order (zero counts for unknown tokens).
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts>;
+    /// Like `lookup`, but a record that cannot be right (see `tokenfile::lookup_checked`) is an
+    /// error that says so: the database is damaged and should not be used.
+    fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
+        Ok(self.lookup(hashes))
+    }
 }
 
 /// An in-memory store, for tests and scratch evaluation.
@@ -279,7 +285,7 @@ impl Database {
                 eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
                 Ok(T::default())
             }
-            Err(e) => Err(e.context("refusing to write over it (use --force to move it aside and start afresh)")),
+            Err(e) => Err(e.context("refusing to write over it (`spamfilt db salvage` keeps what is intact; --force moves it aside and starts afresh)")),
         }
     }
 
@@ -316,8 +322,17 @@ impl Database {
 
     /// Writes a snapshot aside, fsyncs it, renames it over the database and fsyncs the directory.
     fn write(&self, snap: &Snapshot) -> Result<()> {
-        let mut tokens: Vec<(u64, TokenRecord)> =
-            snap.tokens.iter().filter(|(_, r)| r.spam > 0 || r.ham > 0).map(|(&h, &r)| (h, r)).collect();
+        // A token counts once per message, so its counts never exceed the messages learned; the
+        // filter relies on that to notice a damaged record (`tokenfile::plausible`). Keep it
+        // true even when a forget after a tokenizer change takes back tokens never counted.
+        let (max_spam, max_ham) =
+            (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
+        let mut tokens: Vec<(u64, TokenRecord)> = snap
+            .tokens
+            .iter()
+            .map(|(&h, &r)| (h, TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), ..r }))
+            .filter(|(_, r)| r.spam > 0 || r.ham > 0)
+            .collect();
         tokens.sort_unstable_by_key(|t| t.0);
         let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
         ledger.sort_unstable();
@@ -414,6 +429,9 @@ impl TokenLookup for Reader {
     }
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
         tokenfile::lookup(self.mapped.records(), hashes)
+    }
+    fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
+        tokenfile::lookup_checked(self.mapped.records(), hashes, self.mapped.header.totals, today())
     }
 }
 

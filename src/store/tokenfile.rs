@@ -196,6 +196,43 @@ pub fn lookup(records: &[u8], hashes: &[u64]) -> Vec<Counts> {
         .collect()
 }
 
+/// Whether a record can be right: a token is counted once per message, so its counts never
+/// exceed the messages learned, it was learned on a day between 2000 and tomorrow, and a
+/// stored record is never all zero. A damaged record (a flipped bit the header checksum does
+/// not cover) nearly always breaks one of these.
+pub fn plausible(r: &TokenRecord, totals: Totals, today: u32) -> bool {
+    (r.spam > 0 || r.ham > 0)
+        && r.spam as u64 <= totals.spam
+        && r.ham as u64 <= totals.ham
+        && (FIRST_DAY..=today.saturating_add(1)).contains(&r.last_day)
+}
+
+/// 2000-01-01 in days since the epoch: no record was learned before.
+pub const FIRST_DAY: u32 = 10_957;
+
+/// `lookup` for the filter, which cannot afford to verify the whole file's checksum: each
+/// record it reads must be `plausible` and sit in order between its neighbours. Reads only the
+/// records it looks up (and their neighbours), so the cost stays that of the message.
+pub fn lookup_checked(records: &[u8], hashes: &[u64], totals: Totals, today: u32) -> Result<Vec<Counts>, String> {
+    let n = records.len() / RECORD;
+    let mut out = Vec::with_capacity(hashes.len());
+    for &h in hashes {
+        match find(records, h) {
+            Some(i) => {
+                let (_, r) = record_at(records, i);
+                let ordered =
+                    (i == 0 || record_hash(records, i - 1) < h) && (i + 1 == n || record_hash(records, i + 1) > h);
+                if !plausible(&r, totals, today) || !ordered {
+                    return Err(format!("token record {i} of {n} is damaged"));
+                }
+                out.push(Counts { spam: r.spam, ham: r.ham });
+            }
+            None => out.push(Counts::default()),
+        }
+    }
+    Ok(out)
+}
+
 /// Decodes the ledger section.
 pub fn ledger(file: &[u8], h: &Header) -> Result<Vec<(Digest, Class)>> {
     let start = HEADER + h.records as usize * RECORD;

@@ -1,0 +1,57 @@
+//! `spamfilt lint`: every problem the filter would work around, as `FILE:LINE: message`.
+//!
+//! Checks the config file (each key, score and custom rule), the allow and block lists, the URI
+//! blocklist, the token database (header, checksum, ledger and every record) and the reputation
+//! database (checksum and every record). Exit status 1 when anything is wrong, 0 otherwise.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::GlobalArgs;
+use crate::config::Settings;
+use crate::problems::Problem;
+use crate::store::Database;
+
+pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
+    let (settings, mut problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
+    problems.extend(database_problems(&settings));
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        if !g.quiet {
+            let config =
+                settings.config_file.as_ref().map_or("no config file".to_string(), |p| p.display().to_string());
+            eprintln!(
+                "spamfilt lint: no problems ({config}, {}, {})",
+                settings.allow_list.display(),
+                settings.db_dir.display()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("spamfilt lint: {} problem{}", problems.len(), if problems.len() == 1 { "" } else { "s" });
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// What is wrong with the databases, if anything.
+pub fn database_problems(settings: &Settings) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let db = Database::at(&settings.db_dir);
+    match db.verify() {
+        Ok(None) => {}
+        Ok(Some(why)) => out.push(Problem::new(&db.file_path(), None, why)),
+        Err(e) => out.push(Problem::new(&db.file_path(), None, format!("{e:#}"))),
+    }
+    let rep = settings.db_dir.join(crate::store::reputation::FILE);
+    if let Err(e) = crate::store::reputation::Reputation::load(&settings.db_dir) {
+        out.push(Problem::new(
+            &rep,
+            None,
+            format!("{} (train --force moves it aside and starts it afresh)", e.root_cause()),
+        ));
+    }
+    out
+}

@@ -204,21 +204,44 @@ fn cron_purge_learns_old_junk_as_spam_and_deletes_it() {
     let ham_path = junk.join(format!("cur/{}.M3P3.host:2,S", old + 2));
     assert!(spamfilt(&["-q", "train", "--ham", ham_path.to_str().unwrap()]).status.success());
 
-    // The crontab lines, run the way cron runs them (sh -c, HOME set, a minimal PATH).
+    // The crontab, run the way cron runs it: a job is `sh -c COMMAND` in an environment of
+    // cron's own (HOME, LOGNAME, SHELL=/bin/sh and PATH=/usr/bin:/bin) plus the crontab's
+    // NAME=value lines, taken verbatim (cron expands nothing in them); nothing is inherited.
     let crontab = fs::read_to_string(contrib("crontab")).unwrap();
-    let lines: Vec<&str> = crontab.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
-    assert!(lines.len() >= 2, "the purge and the IP expiry");
-    for line in lines {
-        let command = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(&command)
+    let mut env: Vec<(String, String)> = vec![
+        ("HOME".into(), home.display().to_string()),
+        ("LOGNAME".into(), "jan".into()),
+        ("SHELL".into(), "/bin/sh".into()),
+        ("PATH".into(), "/usr/bin:/bin".into()),
+    ];
+    let mut jobs = Vec::new();
+    for line in crontab.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let first = line.split_whitespace().next().unwrap();
+        match first.split_once('=') {
+            Some((name, _)) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                let (name, value) = line.split_once('=').unwrap();
+                env.retain(|(n, _)| n != name.trim());
+                env.push((name.trim().into(), value.trim().trim_matches('"').into()));
+            }
+            _ => jobs.push(line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")),
+        }
+    }
+    assert!(jobs.len() >= 2, "the purge and the IP expiry");
+    for command in jobs {
+        assert!(!command.contains('%'), "cron turns % into a newline: {command}");
+        let out = Command::new("/usr/bin/env")
+            .arg("-i")
+            .args(env.iter().map(|(n, v)| format!("{n}={v}")))
+            .args(["sh", "-c", &command])
             .env_clear()
-            .env("HOME", &home)
-            .env("PATH", format!("{}:/usr/bin:/bin", home.join(".cargo/bin").display()))
             .output()
             .unwrap();
         assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.stdout.is_empty(),
+            "{command} printed (cron would mail it): {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     let left: Vec<String> = ["cur", "new"]
         .iter()

@@ -158,11 +158,12 @@ spamfilt train \-\-spam ~/Maildir/.Junk
 .RE
 .fi
 .PP
-Every night, learn what stayed in Junk for 10 days as spam and delete it (crontab):
+Every night, learn what stayed in Junk for 10 days as spam and delete it (crontab; cron's PATH is /usr/bin:/bin,
+so name the binary by its full path, which \fBcommand \-v spamfilt\fR prints):
 .PP
 .nf
 .RS
-17 3 * * *  spamfilt purge \-\-older\-than 10d ~/Maildir/.Junk
+17 3 * * *  "$HOME/.cargo/bin/spamfilt" \-q purge \-\-older\-than 10d "$HOME/Maildir/.Junk"
 .RE
 .fi
 .PP

@@ -36,9 +36,86 @@ enum Source {
     },
 }
 
+/// A file (or standard input) that is not a mail message: `train`, `check` and the others skip
+/// it with this error rather than learn or score it.
+#[derive(Debug)]
+pub struct NotMail {
+    pub name: String,
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for NotMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = if self.name == "-" { "standard input" } else { &self.name };
+        write!(f, "{name}: not a mail message ({}); skipped", self.why)
+    }
+}
+
+impl std::error::Error for NotMail {}
+
+/// Why `raw` is not a mail message, if it is not: it must start (after an mbox `From ` line)
+/// with a header block — `Name: value` fields and their continuation lines up to a blank line
+/// or the end — that has at least one field every message has (From, To, Subject, Date,
+/// Message-ID, Received…). Text notes, images and empty input fail. Reads the header block only.
+pub fn not_mail(raw: &[u8]) -> Option<&'static str> {
+    const KNOWN: [&[u8]; 12] = [
+        b"from",
+        b"to",
+        b"cc",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"received",
+        b"return-path",
+        b"delivered-to",
+        b"sender",
+        b"mime-version",
+        b"content-type",
+    ];
+    let rest = &raw[crate::message::mbox_from_line_len(raw)..];
+    if rest.iter().all(u8::is_ascii_whitespace) {
+        return Some("it is empty");
+    }
+    let mut known = false;
+    for (i, line) in rest.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if i == 0 {
+                return Some("it does not start with a header field");
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Some("it does not start with a header block of Name: value fields");
+        };
+        let name = line[..colon].trim_ascii_end();
+        if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
+            return Some("it does not start with a header block of Name: value fields");
+        }
+        known |= KNOWN.iter().any(|k| name.eq_ignore_ascii_case(k));
+    }
+    if known {
+        None
+    } else {
+        Some("its header block has none of From, To, Subject, Date, Message-ID, Received")
+    }
+}
+
 impl Entry {
-    /// The message bytes (borrowed when expansion already read them).
+    /// The message bytes (borrowed when expansion already read them). Input that is not a mail
+    /// message (see `not_mail`) is a `NotMail` error.
     pub fn read(&self) -> Result<Cow<'_, [u8]>> {
+        let raw = self.read_bytes()?;
+        match not_mail(&raw) {
+            Some(why) => Err(NotMail { name: self.name.clone(), why }.into()),
+            None => Ok(raw),
+        }
+    }
+
+    fn read_bytes(&self) -> Result<Cow<'_, [u8]>> {
         match &self.source {
             Source::Stdin => {
                 let mut buf = Vec::new();
@@ -62,12 +139,53 @@ impl Entry {
 
 /// Expands command-line PATH arguments into messages, in order.
 pub fn expand(paths: &[String]) -> Result<Vec<Entry>> {
+    expand_noting(paths, &mut Vec::new())
+}
+
+/// `expand`, adding to `notes` what the user should hear: a path where no message was found,
+/// and subdirectories that look like mail folders but are not read (a Maildir's Maildir++
+/// `.Folder`s, a Maildir or MH folder inside a plain directory).
+pub fn expand_noting(paths: &[String], notes: &mut Vec<String>) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut stdin_used = false;
     for p in paths {
+        let before = out.len();
+        expand_one(p, &mut out, notes, &mut stdin_used)?;
+        if out.len() == before && p != "-" {
+            notes.push(format!("no messages found in {p}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Subdirectories of `dir` that look like mail folders (they are not read).
+fn nested_folders(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
+    let maildir = is_maildir(dir);
+    let mut out: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = file_name(p);
+            if maildir {
+                // Maildir++: `.Sent`, `.Junk`, `.Archief.2024` beside cur/ new/ tmp/.
+                name.starts_with('.') && name.len() > 1 && is_maildir(p)
+            } else {
+                !name.starts_with('.') && (is_maildir(p) || p.join(".mh_sequences").exists())
+                    || name.starts_with('.') && name.len() > 1 && is_maildir(p)
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used: &mut bool) -> Result<()> {
+    {
         if let Some(list) = p.strip_prefix('@') {
             let text = if list == "-" {
-                if std::mem::replace(&mut stdin_used, true) {
+                if std::mem::replace(stdin_used, true) {
                     bail!("standard input can be used only once");
                 }
                 let mut s = String::new();
@@ -98,15 +216,25 @@ pub fn expand(paths: &[String]) -> Result<Vec<Entry>> {
                 return Err(e);
             }
         } else if p == "-" {
-            if std::mem::replace(&mut stdin_used, true) {
+            if std::mem::replace(stdin_used, true) {
                 bail!("standard input can be used only once");
             }
             out.push(Entry { name: "-".into(), source: Source::Stdin });
         } else {
-            expand_path(p, &mut out)?;
+            expand_path(p, out)?;
+            let path = Path::new(p);
+            if path.is_dir() {
+                for sub in nested_folders(path) {
+                    notes.push(format!(
+                        "{} looks like a mail folder and is not read (only {} itself is); name it to include it",
+                        sub.display(),
+                        p
+                    ));
+                }
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
@@ -239,6 +367,29 @@ pub fn split_mbox(data: &[u8]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_mail_from_other_files() {
+        for ok in [
+            &b"Subject: hi\n\nbody"[..],
+            b"From a@b Mon Jan 1\nFrom: a@b\n\n",
+            b"Received: from x\n\tby y\nX-Other: 1\r\nTo: a@b\r\n\r\nbody",
+            b"Subject: only headers",
+        ] {
+            assert_eq!(not_mail(ok), None, "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b""[..],
+            b" \n\n",
+            b"TODO: buy milk\nand bread\n",
+            b"Meeting notes\n\ntext",
+            b"\x89PNG\r\n\x1a\n",
+            b" folded: first\n",
+            b"X-Only: custom\n\nbody",
+        ] {
+            assert!(not_mail(bad).is_some(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn splits_mbox() {

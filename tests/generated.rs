@@ -116,6 +116,13 @@ X\-Spam\-Flag: YES            (on spam only)
 These are the headers SpamAssassin writes, so existing procmail, maildrop and Sieve recipes keep working.
 Any X\-Spam\-* field that arrived with the message is removed first and never read as evidence: senders forge them.
 The rest of the message is left byte for byte as it came (an mbox From line, CRLF or LF line ends, 8\-bit bytes).
+.SH INPUT
+A PATH is a message file, a directory (Maildir cur/ and new/, MH, or every file of a plain directory), an mbox
+file, \fB\-\fR for standard input, or \fB@\fR\fILIST\fR for a file of paths. A file that is not mail (no header
+block with From, To, Subject, Date, Message\-ID or Received first: a note, an image, empty input) is skipped with its
+reason and counted as "skipped (not mail)". A path where no message was found is named; \fBtrain\fR exits 2 when
+it found none at all. Folders inside a named folder are not read; those that look like mail folders (a Maildir's
+\&.Junk, a Maildir inside a plain folder) are pointed out.
 .SH WHEN SOMETHING IS BROKEN
 A mistake in the configuration never switches filtering off. The filter scores with what still works and says
 what it did without: a config key that is wrong keeps its default (a config file that is not TOML at all: every
@@ -233,11 +240,12 @@ to standard error), and for ham with \fB\-\-exit\-code\fR.
 .TP
 \fB1\fR
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
-could not be read or deleted (the others were processed). \fBlint\fR: a problem was found.
+could not be read, were not mail, or could not be deleted (the others were processed). \fBlint\fR: a problem
+was found.
 .TP
 \fB2\fR
 An error: a bad argument, path or configuration file, or a database that cannot be read or written. Nothing was
-changed. \fBcheck\fR: some messages could not be read.
+changed. \fBcheck\fR: some messages could not be read or were not mail. \fBtrain\fR: no message was found at all.
 .TP
 \fB75\fR
 Filter mode only: the message could not be read from standard input or written to standard output whole

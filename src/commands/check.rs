@@ -15,7 +15,7 @@ use crate::store::{Database, TokenLookup};
 use crate::verdict::format_score;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
-    let entries = mailbox::expand(&args.paths)?;
+    let entries = super::expand_paths(g, &args.paths)?;
     let rules = super::rule_set(settings, g)?;
     let reader = Database::at(&settings.db_dir).reader()?;
     if reader.is_none() && !g.quiet {

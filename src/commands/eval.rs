@@ -9,15 +9,15 @@ use crate::cli::{EvalArgs, GlobalArgs};
 use crate::config::Settings;
 use crate::eval::{self, crossval, Confusion, Sample};
 use crate::learn;
-use crate::mailbox::{self, Entry};
+use crate::mailbox::Entry;
 use crate::scoring::Scorer;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let target_fp = eval::parse_rate(&args.target_fp)?;
     let mut entries: Vec<(Entry, bool)> = Vec::new();
-    entries.extend(mailbox::expand(&args.ham)?.into_iter().map(|e| (e, false)));
-    entries.extend(mailbox::expand(&args.spam)?.into_iter().map(|e| (e, true)));
+    entries.extend(super::expand_paths(g, &args.ham)?.into_iter().map(|e| (e, false)));
+    entries.extend(super::expand_paths(g, &args.spam)?.into_iter().map(|e| (e, true)));
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
 
     // Pass 1: read and tokenize every message once (in parallel), keeping only token hashes.

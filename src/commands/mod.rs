@@ -50,6 +50,24 @@ pub fn rule_set(settings: &Settings, g: &GlobalArgs) -> Result<Option<crate::rul
     crate::rules::RuleSet::load(&settings.rules).map(Some)
 }
 
+/// Expands PATH arguments (see `mailbox::expand`), saying on stderr where no message was found
+/// and which subfolders that look like mail folders are not read (unless quiet).
+pub fn expand_paths(g: &GlobalArgs, paths: &[String]) -> Result<Vec<crate::mailbox::Entry>> {
+    let mut notes = Vec::new();
+    let entries = crate::mailbox::expand_noting(paths, &mut notes)?;
+    if !g.quiet {
+        for n in notes {
+            eprintln!("spamfilt: {n}");
+        }
+    }
+    Ok(entries)
+}
+
+/// Whether an error is a file that is not mail (counted as skipped, not as unreadable).
+pub fn is_not_mail(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::mailbox::NotMail>().is_some()
+}
+
 /// Settings from the global flags.
 pub fn load(g: &GlobalArgs) -> Result<Settings> {
     Settings::load(g.db.as_deref(), g.config.as_deref())

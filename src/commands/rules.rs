@@ -8,7 +8,6 @@ use anyhow::Result;
 use crate::cli::{GlobalArgs, RulesArgs};
 use crate::config::Settings;
 use crate::features::Content;
-use crate::mailbox;
 use crate::message::Message;
 use crate::rules::{Context, RuleSet};
 
@@ -89,7 +88,7 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
     let reader = super::reputation_reader(settings, g);
     let reputation = reader.as_ref().map(|r| r as &dyn crate::store::reputation::ReputationLookup);
     let now = crate::store::now_secs();
-    for entry in mailbox::expand(paths)? {
+    for entry in super::expand_paths(g, paths)? {
         let raw = match entry.read() {
             Ok(r) => r,
             Err(e) => {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use crate::cli::{ForgetArgs, GlobalArgs, TrainArgs};
 use crate::config::Settings;
 use crate::learn::{self, Outcome};
-use crate::mailbox::{self, Entry};
+use crate::mailbox::Entry;
 use crate::store::queue::Queued;
 use crate::store::reputation::Reputation;
 use crate::store::{self, Class, Database};
@@ -22,6 +22,8 @@ pub struct Tally {
     pub forgotten: u64,
     pub not_known: u64,
     pub unreadable: u64,
+    /// Files that are not mail (no header block), not learned.
+    pub skipped: u64,
 }
 
 impl Tally {
@@ -40,8 +42,12 @@ impl Tally {
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
     // Every path is checked before anything is learned: a typo changes nothing.
     let mut work: Vec<(Entry, Class)> = Vec::new();
-    work.extend(mailbox::expand(&args.ham)?.into_iter().map(|e| (e, Class::Ham)));
-    work.extend(mailbox::expand(&args.spam)?.into_iter().map(|e| (e, Class::Spam)));
+    work.extend(super::expand_paths(g, &args.ham)?.into_iter().map(|e| (e, Class::Ham)));
+    work.extend(super::expand_paths(g, &args.spam)?.into_iter().map(|e| (e, Class::Spam)));
+    if work.is_empty() && !(args.ham.is_empty() && args.spam.is_empty()) {
+        let all: Vec<&str> = args.ham.iter().chain(&args.spam).map(String::as_str).collect();
+        anyhow::bail!("no messages found in {}; nothing learned", all.join(", "));
+    }
     let bar = super::progress(g, args.no_progress, work.len() as u64, "learning");
     let db = Database::at(&settings.db_dir);
     let today = store::today();
@@ -66,7 +72,11 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                         }
                         Err(e) => {
                             bar.suspend(|| eprintln!("spamfilt: {e:#}"));
-                            tally.unreadable += 1;
+                            if super::is_not_mail(&e) {
+                                tally.skipped += 1;
+                            } else {
+                                tally.unreadable += 1;
+                            }
                         }
                     }
                 },
@@ -77,11 +87,29 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     bar.finish_and_clear();
     if !g.quiet {
         println!(
-            "learned {} ham and {} spam; {} already known, {} moved to the other class, {} unreadable",
-            tally.learned_ham, tally.learned_spam, tally.known, tally.moved, tally.unreadable
+            "learned {} ham and {} spam; {} already known, {} moved to the other class, {} unreadable{}",
+            tally.learned_ham,
+            tally.learned_spam,
+            tally.known,
+            tally.moved,
+            tally.unreadable,
+            skipped_note(&tally)
         );
     }
-    Ok(if tally.unreadable > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if tally.skipped > 0 && tally.learned_ham + tally.learned_spam + tally.known + tally.moved == 0 {
+        eprintln!("spamfilt: no mail messages found: nothing learned");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if tally.unreadable + tally.skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// ", 2 skipped (not mail)" when files that are not mail were skipped; nothing otherwise.
+fn skipped_note(t: &Tally) -> String {
+    if t.skipped > 0 {
+        format!(", {} skipped (not mail)", t.skipped)
+    } else {
+        String::new()
+    }
 }
 
 /// Learns the messages the filter queued (honeypot hits), before the run's own work. Says how
@@ -123,7 +151,7 @@ pub fn learn_queued(
 }
 
 pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Result<ExitCode> {
-    let work = mailbox::expand(&args.paths)?;
+    let work = super::expand_paths(g, &args.paths)?;
     let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");
     let db = Database::at(&settings.db_dir);
     let now = store::now_secs();
@@ -141,7 +169,11 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
                         Ok(m) => tally.add(Class::Ham, learn::forget_with_sender(snap, rep, &m, now)),
                         Err(e) => {
                             bar.suspend(|| eprintln!("spamfilt: {e:#}"));
-                            tally.unreadable += 1;
+                            if super::is_not_mail(&e) {
+                                tally.skipped += 1;
+                            } else {
+                                tally.unreadable += 1;
+                            }
                         }
                     }
                 },
@@ -152,9 +184,12 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
     bar.finish_and_clear();
     if !g.quiet {
         println!(
-            "forgot {} messages; {} were never learned, {} unreadable",
-            tally.forgotten, tally.not_known, tally.unreadable
+            "forgot {} messages; {} were never learned, {} unreadable{}",
+            tally.forgotten,
+            tally.not_known,
+            tally.unreadable,
+            skipped_note(&tally)
         );
     }
-    Ok(if tally.unreadable > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if tally.unreadable + tally.skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

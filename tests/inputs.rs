@@ -1,0 +1,97 @@
+//! Input that is not mail is never learned or scored as mail: text notes, images, empty stdin,
+//! empty and nested directories; and mail folders inside a named folder are pointed out.
+//! Through the real binary.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.env_remove("SPAMFILT_CONFIG").env("HOME", "/nonexistent-home").arg("--db").arg(dir.join("db")).args(args);
+    common::run_with_stdin(&mut c, stdin)
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const MAIL: &str = "From: jan@klant.be\nSubject: offerte\nMessage-ID: <1@klant.be>\n\nDe offerte voor dinsdag.\n";
+
+#[test]
+fn files_that_are_not_mail_are_skipped_with_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("notes");
+    fs::create_dir_all(&notes).unwrap();
+    fs::write(notes.join("todo.txt"), "TODO: buy milk\nand bread\n").unwrap();
+    fs::write(notes.join("minutes.txt"), "Meeting notes, 3 May\n\nWe agreed on the plan.\n").unwrap();
+    fs::write(notes.join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    let d = notes.to_str().unwrap();
+    let o = run(tmp.path(), &["train", "--spam", d], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(out(&o).contains("learned 0 ham and 0 spam") && out(&o).contains("3 skipped (not mail)"), "{}", out(&o));
+    for f in ["todo.txt", "minutes.txt", "logo.png"] {
+        assert!(err(&o).contains(&format!("{f}: not a mail message")), "{}", err(&o));
+    }
+    assert!(err(&o).contains("no mail messages found"), "{}", err(&o));
+    // Nothing was learned.
+    assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     0 ham, 0 spam"));
+    // Mixed with real mail: the mail is learned, the rest skipped, exit 1.
+    let mail = tmp.path().join("mail.eml");
+    fs::write(&mail, MAIL).unwrap();
+    let o = run(tmp.path(), &["train", "--ham", mail.to_str().unwrap(), d], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("learned 1 ham and 0 spam") && out(&o).contains("3 skipped (not mail)"), "{}", out(&o));
+    // check does not score a note: it says why and fails.
+    let o = run(tmp.path(), &["check", notes.join("todo.txt").to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(out(&o).is_empty(), "{}", out(&o));
+    assert!(err(&o).contains("todo.txt: not a mail message"), "{}", err(&o));
+}
+
+#[test]
+fn empty_stdin_is_not_learned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(tmp.path(), &["train", "--spam", "-"], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("standard input: not a mail message (it is empty)"), "{}", err(&o));
+    assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     0 ham, 0 spam"));
+}
+
+#[test]
+fn empty_and_nested_folders_say_where_nothing_was_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let o = run(tmp.path(), &["train", "--spam", empty.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains(&format!("no messages found in {}", empty.display())), "{}", err(&o));
+    // A folder holding only a Maildir: pointed out, nothing learned.
+    let nested = tmp.path().join("archive");
+    for sub in ["2024/cur", "2024/new", "2024/tmp"] {
+        fs::create_dir_all(nested.join(sub)).unwrap();
+    }
+    fs::write(nested.join("2024/cur/1:2,S"), MAIL).unwrap();
+    let o = run(tmp.path(), &["train", "--ham", nested.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains(&format!("{} looks like a mail folder", nested.join("2024").display())), "{}", err(&o));
+    // A Maildir with a Maildir++ subfolder: the inbox is learned, the subfolder pointed out.
+    let md = tmp.path().join("Maildir");
+    for sub in ["cur", "new", "tmp", ".Junk/cur", ".Junk/new", ".Junk/tmp"] {
+        fs::create_dir_all(md.join(sub)).unwrap();
+    }
+    fs::write(md.join("cur/1:2,S"), MAIL).unwrap();
+    let o = run(tmp.path(), &["train", "--ham", md.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("learned 1 ham"));
+    assert!(err(&o).contains(&format!("{} looks like a mail folder", md.join(".Junk").display())), "{}", err(&o));
+    // -q keeps it quiet.
+    let o = run(tmp.path(), &["-q", "train", "--ham", md.to_str().unwrap()], b"");
+    assert!(err(&o).is_empty(), "{}", err(&o));
+}

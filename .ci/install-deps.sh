@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the delivery agents the integration tests run for real (tests/delivery.rs):
-# procmail, maildrop, Dovecot with Pigeonhole Sieve. Idempotent; needs root and apt-get.
+# procmail, maildrop, Dovecot with Pigeonhole Sieve; and Postfix (tests/policy.rs). Idempotent; needs root
+# and apt-get.
 set -euo pipefail
-pkgs=(procmail maildrop dovecot-imapd dovecot-sieve)
+pkgs=(procmail maildrop dovecot-imapd dovecot-sieve postfix)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,7 +16,10 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix asks what kind of mail system this is: none (the tests write their own config).
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packaged service is not needed (the tests start their own Dovecot on a loopback port).
-if command -v systemctl >/dev/null; then systemctl stop dovecot >/dev/null 2>&1 || true; fi
+# The same for Postfix (tests/policy.rs starts its own with its own config and queue directories).
+if command -v systemctl >/dev/null; then systemctl stop dovecot postfix >/dev/null 2>&1 || true; fi

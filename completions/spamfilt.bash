@@ -43,6 +43,9 @@ _spamfilt() {
             spamfilt,list)
                 cmd="spamfilt__subcmd__list"
                 ;;
+            spamfilt,policy)
+                cmd="spamfilt__subcmd__policy"
+                ;;
             spamfilt,purge)
                 cmd="spamfilt__subcmd__purge"
                 ;;
@@ -114,6 +117,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__help,list)
                 cmd="spamfilt__subcmd__help__subcmd__list"
+                ;;
+            spamfilt__subcmd__help,policy)
+                cmd="spamfilt__subcmd__help__subcmd__policy"
                 ;;
             spamfilt__subcmd__help,purge)
                 cmd="spamfilt__subcmd__help__subcmd__purge"
@@ -305,7 +311,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules list ip lint help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules list ip lint policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -677,7 +683,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval rules list ip lint help"
+            opts="filter check train forget purge db eval rules list ip lint policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1057,6 +1063,20 @@ _spamfilt() {
         spamfilt__subcmd__help__subcmd__list__subcmd__block__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__policy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1833,6 +1853,40 @@ _spamfilt() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__policy)
+            opts="-v -q -h --listen --threads --log --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -153,6 +153,65 @@ pub enum Command {
     /// it scores that way with SPAMFILT_DEGRADED and an X-Spam-Degraded header; train, purge
     /// and the other commands refuse to run until the problem is fixed.
     Lint,
+    /// Answer Postfix policy requests (check_policy_service) from what the filter learned.
+    #[command(long_about = POLICY_ABOUT)]
+    Policy(PolicyArgs),
+}
+
+const POLICY_ABOUT: &str = "Answer Postfix policy requests (check_policy_service) from what the filter learned.
+
+Postfix asks once per recipient (SMTPD_POLICY_README protocol); spamfilt answers from the same reputation \
+database, honeypots, allow list and DNS cache the filter uses. It refuses a client that is a spam source \
+(added with 'ip add', a honeypot sender within ip_expire_days, or a spam weight of at least \
+reputation_threshold), a recipient that is a honeypot (and records the client at once), a client that tried \
+more than harvest_limit unknown recipients within harvest_window_minutes (refused for harvest_refuse_hours), and, per \
+config, clients without a reverse name or on a DNS blocklist. Trusted networks, authenticated clients \
+(sasl_username), allow-listed senders and addresses that carried learned ham are never refused. Any error, \
+timeout or unreadable database answers DUNNO.
+
+Without --listen it serves requests on standard input and output (Postfix spawn(8)); it never writes to \
+standard error then (Postfix connects it to the client), so it logs to --log FILE or to syslog.
+
+Config file, [policy]: mode = \"warn\" (the default: PREPEND X-Spamfilt-Policy: would reject: why) or \
+\"enforce\" (REJECT 5.7.1 why / DEFER_IF_PERMIT 4.7.1 why); recipients = \"valid-rcpt.txt\" (relative to the \
+config file: one address or @domain per line) or recipients_command = [\"postmap\", \"-q\", \"%s\", \
+\"hash:/etc/postfix/vmailbox\"] (exit 0 known, 1 unknown); harvest_limit = 5, harvest_window_minutes = 60, \
+harvest_refuse_hours = 24; reputation_threshold = 0.5; per check reputation, honeypot, harvest, no_ptr, dnsbl = \
+\"reject\" | \"defer\" | \"mark\" | \"off\" (defaults reject, reject, defer, mark, reject); header = \
+\"X-Spamfilt-Policy\" (for people to read: the filter never reads it, since a sender can write one too).
+
+Postfix main.cf (contrib/postfix/main.cf; relay control stays in smtpd_relay_restrictions):
+  smtpd_recipient_restrictions = check_policy_service unix:private/spamfilt-policy
+  smtpd_policy_service_default_action = DUNNO
+  spamfilt-policy_time_limit = 3600s
+
+master.cf (contrib/postfix/master.cf):
+  spamfilt-policy unix - n n - 0 spawn
+    user=spamfilt argv=/usr/local/bin/spamfilt --db /var/lib/spamfilt policy
+
+Or a standing service (contrib/postfix/main-socket.cf): spamfilt policy --listen \
+unix:/var/spool/postfix/spamfilt/policy with check_policy_service unix:spamfilt/policy (the socket is made mode \
+0666: its directory, owned by the service's user and group postfix, mode 0750, keeps others out), or --listen \
+127.0.0.1:10040 with check_policy_service inet:127.0.0.1:10040.
+
+'spamfilt ip show ADDRESS' says whether and why the service refuses an address; 'ip remove' lifts it.";
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Serve as a standing service on unix:PATH or IP:PORT (loopback only) instead of on
+    /// standard input and output.
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: Option<String>,
+
+    /// With --listen: how many connections are served at once (more wait). Postfix keeps one
+    /// connection per smtpd process: allow at least smtpd's process limit.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+
+    /// Append decisions, errors and counters to this file (default: syslog, facility mail;
+    /// with --listen and no syslog, standard error).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,6 +30,8 @@ pub struct Settings {
     /// The allow and block list files (they need not exist).
     pub allow_list: PathBuf,
     pub block_list: PathBuf,
+    /// The Postfix policy service (`[policy]`).
+    pub policy: crate::policy::PolicySettings,
 }
 
 /// What decides a verdict (config file top level and `[bayes]`).
@@ -96,6 +98,8 @@ struct ConfigFile {
     /// The allow and block list files (default: allow.txt and block.txt beside the config file).
     allow_list: Option<PathBuf>,
     block_list: Option<PathBuf>,
+    /// The Postfix policy service.
+    policy: Option<crate::policy::PolicySettings>,
 }
 
 /// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
@@ -148,6 +152,7 @@ impl Settings {
             sender: SenderSettings { ip_expire_days: 30, ..SenderSettings::default() },
             allow_list: PathBuf::new(),
             block_list: PathBuf::new(),
+            policy: crate::policy::PolicySettings::default(),
         };
         let config_dir =
             config_file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
@@ -199,6 +204,10 @@ impl Settings {
                 settings.sender.allow = read_lenient(&settings.allow_list, problems, AddressList::parse_lenient);
                 settings.sender.block = read_lenient(&settings.block_list, problems, AddressList::parse_lenient);
             }
+        }
+        // The policy service's recipients file, relative to the config file's directory.
+        if let Some(r) = settings.policy.recipients.as_mut().filter(|r| r.is_relative()) {
+            *r = config_dir.join(&*r);
         }
         Ok(settings)
     }
@@ -284,6 +293,10 @@ impl Settings {
         }
         if let Some(p) = file.block_list {
             self.block_list = p;
+        }
+        if let Some(p) = file.policy {
+            p.check()?;
+            self.policy = p;
         }
         // Check the rules now, so that a bad one is reported with the config file's name.
         if !self.rules.custom.is_empty() || !self.rules.scores.is_empty() {
@@ -381,6 +394,7 @@ mod tests {
             sender: SenderSettings { ip_expire_days: 30, ..SenderSettings::default() },
             allow_list: PathBuf::from("/nonexistent/allow.txt"),
             block_list: PathBuf::from("/nonexistent/block.txt"),
+            policy: crate::policy::PolicySettings::default(),
         }
     }
 

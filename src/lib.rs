@@ -19,6 +19,7 @@ pub mod lists;
 pub mod mailbox;
 pub mod message;
 pub mod parallel;
+pub mod policy;
 pub mod problems;
 pub mod received;
 pub mod rewrite;

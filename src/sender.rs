@@ -235,7 +235,7 @@ pub fn gather(
 /// A blocklist answer: listed (an address in 127.0.0.0/8) or not (no such name), with its TTL.
 /// `None` when it is no answer: a failure, or only the lists' error codes (127.0.0.1 and
 /// 127.255.255.x, which Spamhaus and URIBL return for refused or over-quota queries).
-fn listed(a: &Answer) -> Option<(bool, u32)> {
+pub fn listed(a: &Answer) -> Option<(bool, u32)> {
     match a {
         Answer::Empty { ttl } => Some((false, *ttl)),
         Answer::A { addrs, ttl } => {

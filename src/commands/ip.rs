@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, IpCommand};
 use crate::config::Settings;
+use crate::policy::state::{Refusal, State};
+use crate::policy::{self, Act, Mode};
 use crate::received;
 use crate::store::reputation::{IpRecord, Reputation, ReputationLookup};
 use crate::store::{now_secs, Database};
@@ -28,16 +30,18 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
         IpCommand::Show { address } => {
             let ip = parse_ip(address)?;
             let rep = Reputation::load(db.dir())?;
-            match rep.ip(ip) {
-                None => {
-                    println!("{ip}: not in the reputation database");
-                    Ok(ExitCode::from(1))
-                }
-                Some(r) => {
-                    print_details(ip, &r, now, days);
-                    Ok(ExitCode::SUCCESS)
-                }
+            let refusal = State::at(db.dir()).refused(ip, now)?;
+            let record = rep.ip(ip);
+            if record.is_none() && refusal.is_none() {
+                println!("{ip}: not in the reputation database");
+                return Ok(ExitCode::from(1));
             }
+            match &record {
+                Some(r) => print_details(ip, r, now, days),
+                None => println!("address:      {ip}"),
+            }
+            print_policy(ip, record.as_ref(), refusal.as_ref(), settings, now);
+            Ok(ExitCode::SUCCESS)
         }
         IpCommand::List { spam } => {
             let rep = Reputation::load(db.dir())?;
@@ -78,7 +82,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
                         r.last_seen = now;
                         changed += 1;
                     }
-                } else if rep.records.remove(&received::key(*ip)).is_some() {
+                } else if rep.records.remove(&received::key(*ip)).is_some() | State::at(db.dir()).lift(*ip)? {
+                    // (`|`: the policy service's refusal is lifted whether or not there was a record.)
                     changed += 1;
                 } else {
                     eprintln!("spamfilt: {ip} is not in the reputation database");
@@ -95,6 +100,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             let mut rep = Reputation::load(db.dir())?;
             let dropped = rep.expire(now, days);
             rep.save(db.dir())?;
+            State::at(db.dir()).expire(now, settings.policy.harvest_window_minutes * 60)?;
             if !g.quiet {
                 println!("dropped {dropped} records; {} left", rep.records.len());
             }
@@ -120,6 +126,35 @@ fn print_details(ip: IpAddr, r: &IpRecord, now: u64, days: u32) {
     }
     for (zone, c) in &r.dnsbl {
         println!("{zone}: {} (cached until {})", if c.value { "listed" } else { "not listed" }, date(c.expires));
+    }
+}
+
+/// Whether and why the policy service (`spamfilt policy`) refuses the address, and since when.
+fn print_policy(ip: IpAddr, r: Option<&IpRecord>, refusal: Option<&Refusal>, settings: &Settings, now: u64) {
+    let p = &settings.policy;
+    let verb = if p.mode == Mode::Enforce { "refused" } else { "would be refused (warn mode)" };
+    if settings.sender.trusted.contains(ip) {
+        println!("policy:       never refused (trusted network)");
+        return;
+    }
+    if r.is_some_and(|r| r.ham > 0 && !r.manual) {
+        println!("policy:       never refused (it carried mail learned as ham)");
+        return;
+    }
+    let mut any = false;
+    if let Some(f) = refusal.filter(|_| p.harvest != Act::Off) {
+        println!("policy:       {verb} since {} until {}: {}", date(f.since), date(f.until), f.reason);
+        any = true;
+    }
+    if let Some(r) = r.filter(|_| p.reputation != Act::Off) {
+        if let Some(why) = policy::reputation_finding(ip, r, p, settings.sender.ip_expire_days, now) {
+            let since = if r.manual { r.first_seen } else { r.last_spam };
+            println!("policy:       {verb} since {}: {why}", date(since));
+            any = true;
+        }
+    }
+    if !any {
+        println!("policy:       not refused");
     }
 }
 

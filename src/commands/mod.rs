@@ -8,6 +8,7 @@ pub mod filter;
 pub mod ip;
 pub mod lint;
 pub mod list;
+pub mod policy;
 pub mod purge;
 pub mod rules;
 pub mod train;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::List(c)) => list::run(&load(g)?, g, &c),
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
         Some(Command::Lint) => lint::run(g),
+        Some(Command::Policy(a)) => policy::run(g, &a),
     }
 }
 

@@ -1,0 +1,438 @@
+//! `spamfilt policy`: the Postfix policy service, on standard input and output (spawn(8)) or
+//! as a standing service on a unix socket or a loopback TCP port with a bounded set of threads.
+//!
+//! Whatever goes wrong (a bad config file, an unreadable or corrupt database, a state file that
+//! cannot be written, a recipients command that fails or hangs, a panic) the request is answered
+//! `DUNNO`: a broken service must never refuse mail. Standard error is never written in spawn
+//! mode (spawn(8) connects it to Postfix): decisions, errors and counters go to `--log` or syslog.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::cli::{GlobalArgs, PolicyArgs};
+use crate::config::Settings;
+use crate::policy::protocol::{self, Request};
+use crate::policy::state::State;
+use crate::policy::{self, Check, Outcome};
+use crate::store::reputation::{self, JournalEntry, Key, Reader, Record, Reputation, ReputationLookup};
+
+/// How long an idle connection of the standing service is kept (Postfix closes its own after
+/// smtpd_policy_service_max_idle, 300 s).
+const IDLE: Duration = Duration::from_secs(600);
+
+/// Where log lines go.
+struct Log {
+    file: Option<Mutex<std::fs::File>>,
+    syslog: Option<UnixDatagram>,
+    stderr: bool,
+}
+
+impl Log {
+    fn open(path: Option<&Path>, stderr_ok: bool) -> Result<Log> {
+        let file = match path {
+            Some(p) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(p)
+                    .with_context(|| format!("cannot open the log file {}", p.display()))?,
+            )),
+            None => None,
+        };
+        let syslog =
+            if file.is_none() { UnixDatagram::unbound().ok().filter(|s| s.connect("/dev/log").is_ok()) } else { None };
+        let stderr = file.is_none() && syslog.is_none() && stderr_ok;
+        Ok(Log { file, syslog, stderr })
+    }
+
+    fn line(&self, error: bool, msg: &str) {
+        let msg: String = msg.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        if let Some(f) = &self.file {
+            let stamp = super::db::format_utc(crate::store::now_secs());
+            if let Ok(mut f) = f.lock() {
+                let _ = writeln!(f, "{stamp} spamfilt[{}]: {msg}", std::process::id());
+            }
+        } else if let Some(s) = &self.syslog {
+            // Facility mail (2), severity err (3) or info (6).
+            let pri = 2 * 8 + if error { 3 } else { 6 };
+            let _ = s.send(format!("<{pri}>spamfilt[{}]: {msg}", std::process::id()).as_bytes());
+        } else if self.stderr {
+            eprintln!("spamfilt: {msg}");
+        }
+    }
+}
+
+/// Counters: requests, and per check how often it refused (or would have) and marked.
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    known_good: AtomicU64,
+    refused: [AtomicU64; 5],
+    marked: [AtomicU64; 5],
+}
+
+impl Counters {
+    fn index(c: Check) -> usize {
+        Check::ALL.iter().position(|&x| x == c).unwrap_or(0)
+    }
+
+    fn summary(&self, mode: policy::Mode) -> String {
+        let mut s = format!(
+            "stats: requests={} errors={} known_good={}",
+            self.requests.load(Relaxed),
+            self.errors.load(Relaxed),
+            self.known_good.load(Relaxed)
+        );
+        let verb = if mode == policy::Mode::Enforce { "refused" } else { "would_refuse" };
+        for c in Check::ALL {
+            let i = Self::index(c);
+            s.push_str(&format!(
+                " {}:{verb}={},marked={}",
+                c.name(),
+                self.refused[i].load(Relaxed),
+                self.marked[i].load(Relaxed)
+            ));
+        }
+        s
+    }
+}
+
+/// The stamp of the reputation files: reopen when it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Stamp {
+    db: Option<(u64, u64, i64, i64, u64)>,
+    journal: Option<u64>,
+}
+
+fn stamp(dir: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let db = std::fs::metadata(dir.join(reputation::FILE))
+        .ok()
+        .map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.len()));
+    let journal = std::fs::metadata(dir.join(reputation::JOURNAL)).ok().map(|m| m.len());
+    Stamp { db, journal }
+}
+
+/// The open reputation database, reopened when a writer replaced it or the journal grew.
+struct Cache {
+    reader: std::result::Result<Option<Arc<Reader>>, String>,
+    stamp: Stamp,
+    opened: Instant,
+    /// What this process appended to the journal since it was last read.
+    ours: Vec<JournalEntry>,
+}
+
+/// The reputation database with this process's own recent journal entries on top.
+struct Overlay<'a> {
+    base: Option<&'a Reader>,
+    ours: &'a [JournalEntry],
+}
+
+impl ReputationLookup for Overlay<'_> {
+    fn get(&self, key: &Key) -> Option<Record> {
+        let base = self.base.and_then(|b| b.get(key));
+        if self.ours.is_empty() {
+            return base;
+        }
+        let mut one = Reputation::default();
+        if let Some(b) = base {
+            one.records.insert(*key, b);
+        }
+        for e in self.ours {
+            one.apply(e);
+        }
+        one.records.remove(key)
+    }
+}
+
+struct Service {
+    /// `Err`: the configuration could not be loaded; every request is answered DUNNO.
+    settings: std::result::Result<Settings, String>,
+    state: State,
+    cache: Mutex<Cache>,
+    counters: Counters,
+    log: Log,
+    /// `-v`: log every answer, not only those where a check fired.
+    verbose: bool,
+}
+
+impl Service {
+    fn new(g: &GlobalArgs, log: Log) -> Service {
+        let settings = super::load(g)
+            .and_then(|mut s| {
+                s.policy.load_recipients()?;
+                Ok(s)
+            })
+            .map_err(|e| format!("{e:#}"));
+        if let Err(e) = &settings {
+            log.line(true, &format!("answering DUNNO to everything: {e}"));
+        }
+        let dir = settings.as_ref().map(|s| s.db_dir.clone()).unwrap_or_default();
+        Service {
+            state: State::at(&dir),
+            settings,
+            cache: Mutex::new(Cache {
+                reader: Ok(None),
+                stamp: Stamp { db: None, journal: Some(u64::MAX) },
+                opened: Instant::now(),
+                ours: Vec::new(),
+            }),
+            counters: Counters::default(),
+            log,
+            verbose: g.verbose > 0,
+        }
+    }
+
+    fn mode(&self) -> policy::Mode {
+        self.settings.as_ref().map(|s| s.policy.mode).unwrap_or_default()
+    }
+
+    /// The reputation reader (reopened if the files changed) and this process's own entries.
+    fn reputation(&self, dir: &Path) -> Result<(Option<Arc<Reader>>, Vec<JournalEntry>)> {
+        let now = stamp(dir);
+        let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let replaced = now.db != c.stamp.db;
+        let grew = now.journal != c.stamp.journal && c.opened.elapsed() >= Duration::from_secs(1);
+        if replaced || grew || c.stamp.journal == Some(u64::MAX) {
+            c.reader = Reader::open(dir).map(|r| r.map(Arc::new)).map_err(|e| format!("{e:#}"));
+            c.stamp = now;
+            c.opened = Instant::now();
+            c.ours.clear();
+        }
+        match &c.reader {
+            Ok(r) => Ok((r.clone(), c.ours.clone())),
+            Err(e) => bail!("{e}"),
+        }
+    }
+
+    fn judge(&self, req: &Request) -> Result<Outcome> {
+        let settings = match &self.settings {
+            Ok(s) => s,
+            Err(e) => bail!("no configuration: {e}"),
+        };
+        let (reader, ours) = self.reputation(&settings.db_dir)?;
+        let overlay = Overlay { base: reader.as_deref(), ours: &ours };
+        let now = crate::store::now_secs();
+        let cx = policy::Context {
+            policy: &settings.policy,
+            sender: &settings.sender,
+            reputation: Some(&overlay),
+            state: &self.state,
+            now,
+        };
+        let out = policy::evaluate(req, &cx)?;
+        if out.honeypot_hit.is_some() || !out.new_dns.is_empty() {
+            let entry = JournalEntry::new(&out.new_dns, out.honeypot_hit, now);
+            // Remembering must never cost the answer: a failure is only logged.
+            match reputation::append_journal(&settings.db_dir, &entry, Duration::from_millis(200)) {
+                Ok(true) => {}
+                Ok(false) => self.log.line(true, "the reputation journal stayed locked; an entry was dropped"),
+                Err(e) => self.log.line(true, &format!("cannot record in the reputation journal: {e:#}")),
+            }
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).ours.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// The answer to one request; never fails.
+    fn answer(&self, req: &Request) -> String {
+        self.counters.requests.fetch_add(1, Relaxed);
+        let who = format!(
+            "client={} rcpt=<{}> sender=<{}>",
+            req.get("client_address"),
+            req.get("recipient"),
+            req.get("sender")
+        );
+        match panic::catch_unwind(AssertUnwindSafe(|| self.judge(req))) {
+            Ok(Ok(out)) => {
+                if out.known_good.is_some() {
+                    self.counters.known_good.fetch_add(1, Relaxed);
+                }
+                for f in &out.findings {
+                    let i = Counters::index(f.check);
+                    match f.act {
+                        policy::Act::Reject | policy::Act::Defer => &self.counters.refused[i],
+                        _ => &self.counters.marked[i],
+                    }
+                    .fetch_add(1, Relaxed);
+                }
+                if !out.findings.is_empty() {
+                    self.log.line(false, &format!("{who}: {}", out.action));
+                } else if self.verbose {
+                    let why = out.known_good.map(|k| format!(" (known good: {k})")).unwrap_or_default();
+                    self.log.line(false, &format!("{who}: {}{why}", out.action));
+                }
+                out.action
+            }
+            Ok(Err(e)) => {
+                self.counters.errors.fetch_add(1, Relaxed);
+                self.log.line(true, &format!("{who}: DUNNO after an error: {e:#}"));
+                "DUNNO".into()
+            }
+            Err(_) => {
+                self.counters.errors.fetch_add(1, Relaxed);
+                self.log.line(true, &format!("{who}: DUNNO after an internal error"));
+                "DUNNO".into()
+            }
+        }
+    }
+
+    /// Serves one connection until the client closes it.
+    fn serve(&self, input: &mut impl BufRead, output: &mut impl Write) {
+        loop {
+            match protocol::read_request(input) {
+                Ok(Some(req)) => {
+                    let action = self.answer(&req);
+                    if protocol::write_answer(output, &action).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut {
+                        self.log.line(true, &format!("cannot read a request: {e}"));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+pub fn run(g: &GlobalArgs, a: &PolicyArgs) -> Result<ExitCode> {
+    let log = Log::open(a.log.as_deref(), a.listen.is_some())?;
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let service = Arc::new(Service::new(g, log));
+    let result = match &a.listen {
+        None => {
+            let stdin = std::io::stdin();
+            let mut input = stdin.lock();
+            let mut output = std::io::stdout().lock();
+            service.serve(&mut input, &mut output);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(addr) => listen(&service, addr, a.threads as usize),
+    };
+    service.log.line(false, &service.counters.summary(service.mode()));
+    panic::set_hook(hook);
+    result
+}
+
+/// Where to listen.
+enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+fn bind(addr: &str) -> Result<Listener> {
+    if let Some(path) = addr.strip_prefix("unix:") {
+        let path = PathBuf::from(path);
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                bail!("{} exists and is not a socket", path.display());
+            }
+            if UnixStream::connect(&path).is_ok() {
+                bail!("another service is listening on {}", path.display());
+            }
+            std::fs::remove_file(&path).with_context(|| format!("cannot remove the old socket {}", path.display()))?;
+        }
+        let l = UnixListener::bind(&path).with_context(|| format!("cannot listen on {}", path.display()))?;
+        // Like Postfix's own sockets: open to all, in a directory only Postfix can enter.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        return Ok(Listener::Unix(l));
+    }
+    let sa: SocketAddr = addr
+        .strip_prefix("inet:")
+        .unwrap_or(addr)
+        .parse()
+        .with_context(|| format!("`{addr}` is neither unix:PATH nor IP:PORT"))?;
+    if !matches!(sa.ip(), IpAddr::V4(v) if v.is_loopback()) && !matches!(sa.ip(), IpAddr::V6(v) if v.is_loopback()) {
+        bail!("{sa}: the policy protocol has no authentication; listen on a loopback address or a unix socket");
+    }
+    Ok(Listener::Tcp(TcpListener::bind(sa).with_context(|| format!("cannot listen on {sa}"))?))
+}
+
+/// A connection of either kind.
+enum Conn {
+    Unix(UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+fn listen(service: &Arc<Service>, addr: &str, threads: usize) -> Result<ExitCode> {
+    let listener = bind(addr)?;
+    service.log.line(false, &format!("listening on {addr} with {threads} threads"));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Conn>(threads);
+    let rx = Arc::new(Mutex::new(rx));
+    for _ in 0..threads {
+        let rx = rx.clone();
+        let service = service.clone();
+        std::thread::spawn(move || loop {
+            let conn = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                Ok(c) => c,
+                Err(_) => return,
+            };
+            match conn {
+                Conn::Unix(s) => {
+                    let _ = s.set_read_timeout(Some(IDLE));
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
+                    let Ok(r) = s.try_clone() else { continue };
+                    service.serve(&mut BufReader::new(r), &mut &s);
+                }
+                Conn::Tcp(s) => {
+                    let _ = s.set_read_timeout(Some(IDLE));
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
+                    let _ = s.set_nodelay(true);
+                    let Ok(r) = s.try_clone() else { continue };
+                    service.serve(&mut BufReader::new(r), &mut &s);
+                }
+            }
+        });
+    }
+    // Counters every ten minutes, when they moved.
+    {
+        let service = service.clone();
+        std::thread::spawn(move || {
+            let mut last = 0;
+            loop {
+                std::thread::sleep(Duration::from_secs(600));
+                let n = service.counters.requests.load(Relaxed);
+                if n != last {
+                    service.log.line(false, &service.counters.summary(service.mode()));
+                    last = n;
+                }
+            }
+        });
+    }
+    loop {
+        let conn = match &listener {
+            Listener::Unix(l) => l.accept().map(|(s, _)| Conn::Unix(s)),
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Conn::Tcp(s)),
+        };
+        match conn {
+            // Waits while every thread is busy and the queue is full.
+            Ok(c) => {
+                if tx.send(c).is_err() {
+                    bail!("the service threads are gone");
+                }
+            }
+            Err(e) => {
+                service.log.line(true, &format!("cannot accept a connection: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}

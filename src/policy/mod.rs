@@ -1,0 +1,649 @@
+//! The Postfix policy service (`spamfilt policy`): what the filter learned, used at SMTP time.
+//!
+//! Postfix asks once per recipient (`protocol_state=RCPT`); the answer is one action. The
+//! checks, in order, each with its own switch (`reject`, `defer`, `mark`, `off`):
+//! 1. known good, never refused: the client is in `trusted_networks` (loopback and the private
+//!    ranges always), authenticated (`sasl_username`), the envelope sender is on the allow list
+//!    (not with `allow_requires_auth`: nothing is authenticated yet at RCPT time), or the
+//!    address carried mail learned as ham (unless it was added by hand with `ip add`);
+//! 2. `honeypot`: the recipient is a honeypot: refused, and the client recorded at once as a
+//!    honeypot sender in the reputation journal (what the filter does when it sees such mail);
+//! 3. `harvest`: the client is refused for a while for directory harvesting;
+//! 4. `reputation`: the client is a spam source: added by hand, a honeypot sender within
+//!    `ip_expire_days`, or a spam weight (see `IpRecord::spam_weight`) of at least the threshold;
+//! 5. `harvest`: the recipient is unknown (not in the `recipients` file, or the
+//!    `recipients_command` says so): more than `harvest_limit` within the window refuses the
+//!    client for `harvest_refuse_hours`;
+//! 6. `no_ptr`: Postfix found no reverse name (`reverse_client_name=unknown`);
+//! 7. `dnsbl`: the client is listed by a DNS blocklist of the `dns` table (the filter's cache
+//!    first, then the filter's resolver within its deadline).
+//!
+//! The first refusal decides (later checks are not run); marks add up. In `enforce` mode a
+//! refusal is `REJECT 5.7.1 why` or `DEFER_IF_PERMIT 4.7.1 why`; in `warn` mode (the default) it
+//! only becomes a header, `PREPEND X-Spamfilt-Policy: would reject: why`, as a mark always does.
+//! Any error is the caller's to answer `DUNNO`: the service never refuses mail because it is
+//! broken.
+
+pub mod protocol;
+pub mod state;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use serde::Deserialize;
+
+use crate::dns::{self, QType, Query};
+use crate::lists::AddressList;
+use crate::received;
+use crate::sender::SenderSettings;
+use crate::store::reputation::{Cached, DnsAnswers, IpRecord, ReputationLookup};
+use protocol::Request;
+use state::{Refusal, State};
+
+/// `warn` (the default) only marks; `enforce` refuses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Warn,
+    Enforce,
+}
+
+/// What a check does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Act {
+    /// `REJECT 5.7.1` (enforce mode).
+    Reject,
+    /// `DEFER_IF_PERMIT 4.7.1` (enforce mode).
+    Defer,
+    /// Only the header, in either mode.
+    Mark,
+    Off,
+}
+
+/// The `[policy]` table of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    pub mode: Mode,
+    /// The valid recipients: one address, `@domain` or `*.domain` per line (relative to the
+    /// config file's directory).
+    pub recipients: Option<PathBuf>,
+    /// Or a command that says whether a recipient exists (exit 0: yes, 1: no, anything else or
+    /// a timeout: an error), with `%s` standing for the address, e.g.
+    /// `["postmap", "-q", "%s", "hash:/etc/postfix/virtual_mailbox"]`. Run without a shell.
+    pub recipients_command: Vec<String>,
+    pub recipients_timeout_ms: u64,
+    /// Unknown recipients from one address within the window before it is refused.
+    pub harvest_limit: u32,
+    pub harvest_window_minutes: u64,
+    /// How long a harvesting address is refused.
+    pub harvest_refuse_hours: u64,
+    pub reputation: Act,
+    /// The spam weight (0..1, see `spamfilt ip show`) from which an address is refused.
+    pub reputation_threshold: f64,
+    pub honeypot: Act,
+    pub harvest: Act,
+    pub no_ptr: Act,
+    pub dnsbl: Act,
+    /// The header field `warn` mode and marks add. Your MTA must remove it from incoming mail.
+    pub header: String,
+    /// The recipients file, loaded.
+    #[serde(skip)]
+    pub valid: Option<AddressList>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            mode: Mode::Warn,
+            recipients: None,
+            recipients_command: Vec::new(),
+            recipients_timeout_ms: 2000,
+            harvest_limit: 5,
+            harvest_window_minutes: 60,
+            harvest_refuse_hours: 24,
+            reputation: Act::Reject,
+            reputation_threshold: 0.5,
+            honeypot: Act::Reject,
+            harvest: Act::Defer,
+            no_ptr: Act::Mark,
+            dnsbl: Act::Reject,
+            header: "X-Spamfilt-Policy".into(),
+            valid: None,
+        }
+    }
+}
+
+impl PolicySettings {
+    /// Checks the values (the config file's loader resolves the recipients file against its
+    /// own directory).
+    pub fn check(&self) -> Result<()> {
+        anyhow::ensure!(self.harvest_limit >= 1, "policy.harvest_limit must be at least 1");
+        anyhow::ensure!(self.harvest_window_minutes >= 1, "policy.harvest_window_minutes must be at least 1");
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.reputation_threshold) && self.reputation_threshold > 0.0,
+            "policy.reputation_threshold must be above 0 and at most 1"
+        );
+        anyhow::ensure!(
+            (1..=60_000).contains(&self.recipients_timeout_ms),
+            "policy.recipients_timeout_ms must be from 1 to 60000"
+        );
+        let h = &self.header;
+        anyhow::ensure!(
+            !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic() && b != b':'),
+            "policy.header must be a header field name"
+        );
+        anyhow::ensure!(
+            !h.to_ascii_lowercase().starts_with("x-spam-"),
+            "policy.header must not start with X-Spam- (the filter removes those from every message)"
+        );
+        if !self.recipients_command.is_empty() {
+            anyhow::ensure!(
+                self.recipients_command.iter().any(|a| a.contains("%s")),
+                "policy.recipients_command must contain %s (the recipient address)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads the recipients file (only the policy service does, not every delivery).
+    pub fn load_recipients(&mut self) -> Result<()> {
+        if let Some(path) = &self.recipients {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the policy recipients file {}", path.display()))?;
+            self.valid = Some(
+                AddressList::parse(&text).with_context(|| format!("bad policy recipients file {}", path.display()))?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The checks, for counters and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Check {
+    Honeypot,
+    Harvest,
+    Reputation,
+    NoPtr,
+    Dnsbl,
+}
+
+impl Check {
+    pub const ALL: [Check; 5] = [Check::Honeypot, Check::Harvest, Check::Reputation, Check::NoPtr, Check::Dnsbl];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Honeypot => "honeypot",
+            Check::Harvest => "harvest",
+            Check::Reputation => "reputation",
+            Check::NoPtr => "no_ptr",
+            Check::Dnsbl => "dnsbl",
+        }
+    }
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub check: Check,
+    pub act: Act,
+    pub why: String,
+}
+
+/// The answer to one request and what it taught.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The action, without `action=`.
+    pub action: String,
+    /// What fired (the refusal, if any, last).
+    pub findings: Vec<Finding>,
+    /// Why nothing applied to a known-good client, for the log.
+    pub known_good: Option<&'static str>,
+    /// A honeypot sender to record in the reputation journal.
+    pub honeypot_hit: Option<IpAddr>,
+    /// DNS answers to cache in the reputation journal.
+    pub new_dns: DnsAnswers,
+}
+
+impl Outcome {
+    fn dunno() -> Outcome {
+        Outcome { action: "DUNNO".into(), ..Default::default() }
+    }
+
+    /// The check whose refusal decided, if one did.
+    pub fn refused_by(&self) -> Option<&Finding> {
+        self.findings.last().filter(|f| matches!(f.act, Act::Reject | Act::Defer))
+    }
+}
+
+/// Everything a request is judged with.
+pub struct Context<'a> {
+    pub policy: &'a PolicySettings,
+    pub sender: &'a SenderSettings,
+    /// `None`: no reputation database yet.
+    pub reputation: Option<&'a dyn ReputationLookup>,
+    pub state: &'a State,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+/// Why the reputation database makes `ip` a spam source for the policy, if it does.
+pub fn reputation_finding(
+    ip: IpAddr,
+    r: &IpRecord,
+    policy: &PolicySettings,
+    expire_days: u32,
+    now: u64,
+) -> Option<String> {
+    if r.manual {
+        return Some(format!("client {ip} is listed as a spam source by the administrator"));
+    }
+    if r.honeypot > 0 && r.last_spam > 0 && now.saturating_sub(r.last_spam) < expire_days as u64 * 86_400 {
+        return Some(format!(
+            "client {ip} sent mail to a spam trap ({})",
+            crate::commands::db::format_utc(r.last_spam)
+        ));
+    }
+    let w = r.spam_weight(now, expire_days);
+    if w > 0.0 && w >= policy.reputation_threshold {
+        return Some(format!("client {ip} sent spam here recently (reputation {w:.2})"));
+    }
+    None
+}
+
+/// Judges one request. Errors (an unreadable state file, a failing recipients command) are
+/// for the caller to answer `DUNNO`.
+pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
+    let mut out = Outcome::dunno();
+    let p = cx.policy;
+    let kind = req.get("request");
+    if !kind.is_empty() && kind != "smtpd_access_policy" {
+        return Ok(out);
+    }
+    if !req.get("protocol_state").eq_ignore_ascii_case("RCPT") {
+        return Ok(out);
+    }
+    let Ok(ip) = req.get("client_address").trim().parse::<IpAddr>() else { return Ok(out) };
+    let ip = received::canonical(ip);
+    if cx.sender.trusted.contains(ip) {
+        out.known_good = Some("trusted network");
+        return Ok(out);
+    }
+    if !req.get("sasl_username").trim().is_empty() {
+        out.known_good = Some("authenticated");
+        return Ok(out);
+    }
+    let sender = req.get("sender").trim().to_ascii_lowercase();
+    if !cx.sender.allow_requires_auth && !sender.is_empty() && cx.sender.allow.best_match(&[sender]).is_some() {
+        out.known_good = Some("allow list");
+        return Ok(out);
+    }
+    let record = cx.reputation.and_then(|r| r.ip(ip));
+    if let Some(r) = &record {
+        if r.ham > 0 && !r.manual {
+            out.known_good = Some("carried ham");
+            return Ok(out);
+        }
+    }
+    let rcpt = req.get("recipient").trim().trim_start_matches('<').trim_end_matches('>').to_ascii_lowercase();
+
+    // Each check in turn; the first refusal ends the evaluation.
+    let mut findings = Vec::new();
+    let mut found = |check: Check, act: Act, why: String| -> bool {
+        findings.push(Finding { check, act, why });
+        matches!(act, Act::Reject | Act::Defer)
+    };
+    let mut done = false;
+    let honeypot = !rcpt.is_empty() && cx.sender.honeypots.best_match(std::slice::from_ref(&rcpt)).is_some();
+    if honeypot && p.honeypot != Act::Off {
+        out.honeypot_hit = Some(ip);
+        done = found(Check::Honeypot, p.honeypot, format!("<{rcpt}> is a spam trap; client {ip} is now refused"));
+    }
+    if !done && p.harvest != Act::Off {
+        if let Some(r) = cx.state.refused(ip, cx.now)? {
+            done = found(Check::Harvest, p.harvest, r.reason.clone());
+        }
+    }
+    if !done && p.reputation != Act::Off {
+        if let Some(why) = record.as_ref().and_then(|r| reputation_finding(ip, r, p, cx.sender.ip_expire_days, cx.now))
+        {
+            done = found(Check::Reputation, p.reputation, why);
+        }
+    }
+    if !done && p.harvest != Act::Off && !honeypot && !rcpt.is_empty() && !recipient_known(p, &rcpt)? {
+        let window = p.harvest_window_minutes * 60;
+        let n = cx.state.count_unknown(ip, cx.now, window)?;
+        if n > p.harvest_limit {
+            let until = cx.now + p.harvest_refuse_hours * 3600;
+            let why = format!(
+                "client {ip} tried {n} unknown recipients within {} minutes; refused until {}",
+                p.harvest_window_minutes,
+                crate::commands::db::format_utc(until)
+            );
+            cx.state.refuse(ip, &Refusal { since: cx.now, until, reason: why.clone() })?;
+            cx.state.clear_unknown(ip)?;
+            done = found(Check::Harvest, p.harvest, why);
+        }
+    }
+    if !done && p.no_ptr != Act::Off && req.get("reverse_client_name").trim().eq_ignore_ascii_case("unknown") {
+        done = found(Check::NoPtr, p.no_ptr, format!("client {ip} has no reverse DNS name"));
+    }
+    if !done && p.dnsbl != Act::Off {
+        if let Some(d) = cx.sender.dns.as_ref().filter(|d| !d.dnsbl.is_empty()) {
+            let (listed, new) = dnsbl(ip, record.as_ref(), d, cx.now);
+            out.new_dns = new;
+            if let Some(zone) = listed {
+                found(Check::Dnsbl, p.dnsbl, format!("client {ip} is listed by {zone}"));
+            }
+        }
+    }
+    out.action = action(p, &findings);
+    out.findings = findings;
+    Ok(out)
+}
+
+/// The answer for what was found.
+fn action(p: &PolicySettings, findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "DUNNO".into();
+    }
+    let refusal = findings.iter().find(|f| matches!(f.act, Act::Reject | Act::Defer));
+    if p.mode == Mode::Enforce {
+        if let Some(f) = refusal {
+            return match f.act {
+                Act::Reject => format!("REJECT 5.7.1 {}", f.why),
+                _ => format!("DEFER_IF_PERMIT 4.7.1 {}", f.why),
+            };
+        }
+    }
+    let text: Vec<String> = findings
+        .iter()
+        .map(|f| match f.act {
+            Act::Reject => format!("would reject: {} ({})", f.why, f.check.name()),
+            Act::Defer => format!("would defer: {} ({})", f.why, f.check.name()),
+            _ => format!("{} ({})", f.why, f.check.name()),
+        })
+        .collect();
+    format!("PREPEND {}: {}", p.header, text.join("; "))
+}
+
+/// Whether `rcpt` is a valid recipient; `true` when no source of valid recipients is set.
+fn recipient_known(p: &PolicySettings, rcpt: &str) -> Result<bool> {
+    if let Some(list) = &p.valid {
+        if list.best_match(&[rcpt.to_string()]).is_some() {
+            return Ok(true);
+        }
+        if p.recipients_command.is_empty() {
+            return Ok(false);
+        }
+    }
+    if p.recipients_command.is_empty() {
+        return Ok(true);
+    }
+    run_recipient_command(&p.recipients_command, rcpt, Duration::from_millis(p.recipients_timeout_ms))
+}
+
+/// Runs the recipients command: exit 0 known, 1 unknown, anything else an error.
+pub fn run_recipient_command(argv: &[String], rcpt: &str, timeout: Duration) -> Result<bool> {
+    use std::process::{Command, Stdio};
+    // The address comes from the SMTP client: no option-like or control characters reach argv.
+    if rcpt.starts_with('-') || rcpt.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Ok(false);
+    }
+    let args: Vec<String> = argv.iter().map(|a| a.replace("%s", rcpt)).collect();
+    let mut child = Command::new(&args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run the recipients command {}", args[0]))?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().context("cannot wait for the recipients command")? {
+            return match status.code() {
+                Some(0) => Ok(true),
+                Some(1) => Ok(false),
+                _ => bail!("the recipients command {} failed ({status})", args[0]),
+            };
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the recipients command {} took longer than {} ms", args[0], timeout.as_millis());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The first DNS blocklist that lists `ip` (cached answers first, then one batch of queries
+/// within the filter's deadline), and the new answers to cache.
+fn dnsbl(
+    ip: IpAddr,
+    record: Option<&IpRecord>,
+    d: &crate::sender::DnsSettings,
+    now: u64,
+) -> (Option<String>, DnsAnswers) {
+    let mut new = DnsAnswers::default();
+    let mut queries = Vec::new();
+    let mut zones = Vec::new();
+    for zone in &d.dnsbl {
+        let cached =
+            record.and_then(|r| r.dnsbl.iter().find(|(z, c)| z == zone && c.expires > now).map(|(_, c)| c.value));
+        match cached {
+            Some(true) => return (Some(zone.clone()), new),
+            Some(false) => {}
+            None => {
+                queries.push(Query { name: format!("{}.{zone}", received::reversed(ip)), qtype: QType::A });
+                zones.push(zone.clone());
+            }
+        }
+    }
+    if queries.is_empty() {
+        return (None, new);
+    }
+    let answers = dns::resolve(d.resolver, &queries, Duration::from_millis(d.timeout_ms));
+    let mut hit = None;
+    for (zone, a) in zones.into_iter().zip(answers) {
+        let Some((listed, ttl)) = crate::sender::listed(&a) else { continue };
+        if listed && hit.is_none() {
+            hit = Some(zone.clone());
+        }
+        new.dnsbl.push((ip, zone, Cached { value: listed, expires: now + ttl as u64 }));
+    }
+    (hit, new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::received::v4;
+    use crate::store::reputation::Reputation;
+
+    fn req(ip: &str, rcpt: &str, extra: &[(&str, &str)]) -> Request {
+        let mut r = Request::from_pairs([
+            ("request", "smtpd_access_policy"),
+            ("protocol_state", "RCPT"),
+            ("client_address", ip),
+            ("client_name", "mail.example"),
+            ("reverse_client_name", "mail.example"),
+            ("sender", "someone@elsewhere.example"),
+            ("recipient", rcpt),
+        ]);
+        for (k, v) in extra {
+            r.attrs.insert(k.to_string(), v.to_string());
+        }
+        r
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        state: State,
+        policy: PolicySettings,
+        sender: SenderSettings,
+        rep: Reputation,
+    }
+
+    impl Fixture {
+        fn new(mode: Mode) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let state = State::at(dir.path());
+            let policy = PolicySettings {
+                mode,
+                valid: Some(AddressList::parse("info@mijn.example\n@team.example\n").unwrap()),
+                ..Default::default()
+            };
+            let sender = SenderSettings {
+                honeypots: AddressList::parse("oud@mijn.example\n").unwrap(),
+                allow: AddressList::parse("@vriend.example\n").unwrap(),
+                ip_expire_days: 30,
+                ..Default::default()
+            };
+            Fixture { _dir: dir, state, policy, sender, rep: Reputation::default() }
+        }
+
+        fn ask(&self, r: &Request, now: u64) -> Outcome {
+            let cx = Context {
+                policy: &self.policy,
+                sender: &self.sender,
+                reputation: Some(&self.rep),
+                state: &self.state,
+                now,
+            };
+            evaluate(r, &cx).unwrap()
+        }
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn spam_sources_are_refused_and_known_good_never() {
+        let mut f = Fixture::new(Mode::Enforce);
+        f.rep.ip_mut(v4(192, 0, 2, 1), NOW).manual = true;
+        f.rep.count_learned(v4(192, 0, 2, 2), true, 1, NOW); // weight 1/3: below the threshold
+        for _ in 0..3 {
+            f.rep.count_learned(v4(192, 0, 2, 3), true, 1, NOW);
+        }
+        f.rep.honeypot_hit(v4(192, 0, 2, 4), NOW - 86_400);
+        f.rep.count_learned(v4(192, 0, 2, 5), true, 1, NOW);
+        f.rep.count_learned(v4(192, 0, 2, 5), true, 1, NOW);
+        f.rep.count_learned(v4(192, 0, 2, 5), true, 1, NOW);
+        f.rep.count_learned(v4(192, 0, 2, 5), false, 1, NOW);
+        let a = |f: &Fixture, ip: &str| f.ask(&req(ip, "info@mijn.example", &[]), NOW).action;
+        assert!(a(&f, "192.0.2.1").starts_with("REJECT 5.7.1 client 192.0.2.1 is listed"), "{}", a(&f, "192.0.2.1"));
+        assert_eq!(a(&f, "192.0.2.2"), "DUNNO");
+        assert!(a(&f, "192.0.2.3").contains("reputation 1.00"), "{}", a(&f, "192.0.2.3"));
+        assert!(a(&f, "192.0.2.4").contains("spam trap"), "{}", a(&f, "192.0.2.4"));
+        assert_eq!(a(&f, "192.0.2.5"), "DUNNO", "an address that carried ham is never refused");
+        assert_eq!(a(&f, "::ffff:192.0.2.1"), a(&f, "192.0.2.1"));
+        // Trusted, authenticated, allowed senders pass even from a listed address.
+        f.sender.trusted.add("192.0.2.1").unwrap();
+        assert_eq!(a(&f, "192.0.2.1"), "DUNNO");
+        let r = req("192.0.2.3", "info@mijn.example", &[("sasl_username", "jan")]);
+        assert_eq!(f.ask(&r, NOW).known_good, Some("authenticated"));
+        let r = req("192.0.2.3", "info@mijn.example", &[("sender", "Jan@Vriend.example")]);
+        assert_eq!(f.ask(&r, NOW).action, "DUNNO");
+        f.sender.allow_requires_auth = true;
+        assert!(f.ask(&r, NOW).action.starts_with("REJECT"), "unauthenticated allow entries do not count");
+        // Other protocol states and requests are not judged.
+        let r = req("192.0.2.3", "info@mijn.example", &[("protocol_state", "DATA")]);
+        assert_eq!(f.ask(&r, NOW).action, "DUNNO");
+        let r = req("unknown", "info@mijn.example", &[]);
+        assert_eq!(f.ask(&r, NOW).action, "DUNNO");
+    }
+
+    #[test]
+    fn warn_mode_only_marks() {
+        let mut f = Fixture::new(Mode::Warn);
+        f.rep.ip_mut(v4(192, 0, 2, 1), NOW).manual = true;
+        let o = f.ask(&req("192.0.2.1", "info@mijn.example", &[]), NOW);
+        assert_eq!(
+            o.action,
+            "PREPEND X-Spamfilt-Policy: would reject: client 192.0.2.1 is listed as a spam source by the administrator (reputation)"
+        );
+        assert_eq!(o.refused_by().unwrap().check, Check::Reputation);
+        let o = f.ask(&req("198.51.100.1", "info@mijn.example", &[("reverse_client_name", "unknown")]), NOW);
+        assert_eq!(o.action, "PREPEND X-Spamfilt-Policy: client 198.51.100.1 has no reverse DNS name (no_ptr)");
+        f.policy.no_ptr = Act::Defer;
+        f.policy.mode = Mode::Enforce;
+        let o = f.ask(&req("198.51.100.1", "info@mijn.example", &[("reverse_client_name", "unknown")]), NOW);
+        assert_eq!(o.action, "DEFER_IF_PERMIT 4.7.1 client 198.51.100.1 has no reverse DNS name");
+    }
+
+    #[test]
+    fn honeypot_recipients_are_refused_and_recorded() {
+        let f = Fixture::new(Mode::Enforce);
+        let o = f.ask(&req("198.51.100.7", "Oud@Mijn.example", &[]), NOW);
+        assert!(o.action.starts_with("REJECT 5.7.1 <oud@mijn.example> is a spam trap"), "{}", o.action);
+        assert_eq!(o.honeypot_hit, Some(v4(198, 51, 100, 7)));
+    }
+
+    #[test]
+    fn harvesting_is_counted_and_refused_for_a_while() {
+        let f = Fixture::new(Mode::Enforce);
+        let ask = |rcpt: &str, t: u64| f.ask(&req("203.0.113.9", rcpt, &[]), t).action;
+        for i in 0..5 {
+            assert_eq!(ask(&format!("nobody{i}@mijn.example"), NOW + i), "DUNNO");
+        }
+        assert_eq!(ask("info@mijn.example", NOW + 5), "DUNNO");
+        assert_eq!(ask("x@team.example", NOW + 5), "DUNNO", "@domain entries are valid recipients");
+        let sixth = ask("nobody6@mijn.example", NOW + 6);
+        assert!(sixth.starts_with("DEFER_IF_PERMIT 4.7.1 client 203.0.113.9 tried 6 unknown recipients"), "{sixth}");
+        assert!(ask("info@mijn.example", NOW + 7).starts_with("DEFER_IF_PERMIT"), "a valid one is refused now too");
+        assert!(ask("info@mijn.example", NOW + 23 * 3600).starts_with("DEFER_IF_PERMIT"));
+        assert_eq!(ask("info@mijn.example", NOW + 25 * 3600), "DUNNO", "the refusal ends");
+        // Another address is not affected; spread out over more than the window, nothing happens.
+        for i in 0..10 {
+            assert_eq!(f.ask(&req("203.0.113.10", "no@mijn.example", &[]), NOW + i * 1000).action, "DUNNO");
+        }
+    }
+
+    #[test]
+    fn recipients_command() {
+        let argv: Vec<String> = ["sh", "-c", "test \"$0\" = info@mijn.example", "%s"].map(String::from).to_vec();
+        assert!(run_recipient_command(&argv, "info@mijn.example", Duration::from_secs(5)).unwrap());
+        assert!(!run_recipient_command(&argv, "nobody@mijn.example", Duration::from_secs(5)).unwrap());
+        assert!(!run_recipient_command(&argv, "-rf@x", Duration::from_secs(5)).unwrap());
+        let failing: Vec<String> = ["sh", "-c", "exit 75", "%s"].map(String::from).to_vec();
+        assert!(run_recipient_command(&failing, "a@b", Duration::from_secs(5)).is_err());
+        let slow: Vec<String> = ["sh", "-c", "sleep 10", "%s"].map(String::from).to_vec();
+        let t = std::time::Instant::now();
+        assert!(run_recipient_command(&slow, "a@b", Duration::from_millis(100)).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rcpt.txt"), "info@mijn.example\n@team.example\n").unwrap();
+        let mut p: PolicySettings =
+            toml::from_str("mode = \"enforce\"\nrecipients = \"rcpt.txt\"\nharvest_limit = 3\nno_ptr = \"defer\"\n")
+                .unwrap();
+        p.check().unwrap();
+        p.recipients = Some(dir.path().join("rcpt.txt"));
+        p.load_recipients().unwrap();
+        assert_eq!((p.mode, p.harvest_limit, p.no_ptr), (Mode::Enforce, 3, Act::Defer));
+        assert_eq!(p.valid.as_ref().unwrap().entries.len(), 2);
+        for bad in ["mode = \"block\"", "dnsbl = \"maybe\"", "harvest_limt = 3"] {
+            assert!(toml::from_str::<PolicySettings>(bad).is_err(), "{bad}");
+        }
+        for (bad, says) in [
+            ("harvest_limit = 0", "harvest_limit"),
+            ("header = \"X-Spam-Policy\"", "X-Spam-"),
+            ("recipients_command = [\"postmap\", \"-q\"]", "%s"),
+            ("recipients = \"missing.txt\"", "missing.txt"),
+        ] {
+            let mut p: PolicySettings = toml::from_str(bad).unwrap();
+            if let Some(r) = &p.recipients {
+                p.recipients = Some(dir.path().join(r));
+            }
+            let err = format!("{:#}", p.check().and_then(|_| p.load_recipients()).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,806 @@
+//! `spamfilt policy`, the Postfix policy service, with the real binary: the protocol on standard
+//! input and output (spawn mode) and on a unix socket and a loopback TCP port (standing service),
+//! every check in enforce and warn mode, `ip show` and `ip remove`, DNS blocklists against a DNS
+//! server this test runs on a loopback port, and DUNNO whenever something is broken.
+//!
+//! Then a real Postfix (Debian's `postfix`, started by the test on a loopback port with its own
+//! config, queue and data directories under a temporary directory; never the system's), with the
+//! lines of contrib/postfix/, driven over SMTP by Python's smtplib with XCLIENT to present other
+//! client addresses. It needs root (Postfix's master runs as root, the spawned service as nobody)
+//! and python3; without them the test says "skipped" and passes, except under CI (env CI set),
+//! where that is a failure.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_spamfilt")
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+    db: PathBuf,
+    config: PathBuf,
+}
+
+impl Env {
+    fn new(config: &str) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("db");
+        let config_path = tmp.path().join("conf").join("config.toml");
+        fs::create_dir_all(config_path.parent().unwrap()).unwrap();
+        fs::write(&config_path, config).unwrap();
+        fs::write(
+            tmp.path().join("conf/valid-rcpt.txt"),
+            "# our people\ninfo@mijndomein.test\n@team.mijndomein.test\n",
+        )
+        .unwrap();
+        Env { tmp, db, config: config_path }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .env("HOME", "/nonexistent-home")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--config")
+            .arg(&self.config);
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut c = self.cmd();
+        c.args(args);
+        common::run_with_stdin(&mut c, stdin)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args, b"");
+        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn log(&self) -> PathBuf {
+        self.tmp.path().join("policy.log")
+    }
+
+    /// Runs one spawn-mode service over all the requests; returns the actions, in order.
+    fn policy(&self, requests: &[String]) -> Vec<String> {
+        let input: String = requests.concat();
+        let log = self.log();
+        let o = self.run(&["policy", "--log", log.to_str().unwrap()], input.as_bytes());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.stderr.is_empty(), "spawn mode wrote to stderr: {}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let answers = parse_answers(&out);
+        assert_eq!(answers.len(), requests.len(), "one answer per request:\n{out}");
+        answers
+    }
+
+    fn one(&self, request: String) -> String {
+        self.policy(&[request]).remove(0)
+    }
+}
+
+/// Each answer is exactly `action=...` and an empty line.
+fn parse_answers(out: &str) -> Vec<String> {
+    let mut answers = Vec::new();
+    let mut lines = out.split('\n');
+    while let Some(l) = lines.next() {
+        if l.is_empty() {
+            break;
+        }
+        answers.push(l.strip_prefix("action=").unwrap_or_else(|| panic!("not an action line: {l:?}")).to_string());
+        assert_eq!(lines.next(), Some(""), "an answer is one line and an empty line:\n{out}");
+    }
+    answers
+}
+
+/// A request as Postfix sends it at RCPT time.
+fn request(client: &str, rcpt: &str, extra: &[(&str, &str)]) -> String {
+    let mut attrs: Vec<(String, String)> = [
+        ("request", "smtpd_access_policy"),
+        ("protocol_state", "RCPT"),
+        ("protocol_name", "ESMTP"),
+        ("client_address", client),
+        ("client_name", "mail.elders.test"),
+        ("reverse_client_name", "mail.elders.test"),
+        ("helo_name", "mail.elders.test"),
+        ("sender", "someone@elders.test"),
+        ("recipient", rcpt),
+        ("recipient_count", "0"),
+        ("queue_id", ""),
+        ("instance", "123.456.7"),
+        ("size", "0"),
+        ("sasl_method", ""),
+        ("sasl_username", ""),
+        ("sasl_sender", ""),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        match attrs.iter_mut().find(|(a, _)| a == k) {
+            Some(slot) => slot.1 = v.to_string(),
+            None => attrs.push((k.to_string(), v.to_string())),
+        }
+    }
+    let mut s: String = attrs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    s.push('\n');
+    s
+}
+
+const BASE: &str = "honeypots = [\"oud@mijndomein.test\", \"@lokaas.test\"]\ntrusted_networks = [\"203.0.113.0/28\"]\n";
+
+fn config(mode: &str, extra: &str) -> String {
+    format!("{BASE}\n[policy]\nmode = \"{mode}\"\nrecipients = \"valid-rcpt.txt\"\nharvest_limit = 5\n{extra}")
+}
+
+#[test]
+fn spawn_mode_enforces_each_check_and_never_refuses_the_known_good() {
+    let env = Env::new(&config("enforce", "no_ptr = \"defer\"\n"));
+    env.ok(&["ip", "add", "192.0.2.66"]);
+    let ok = "info@mijndomein.test";
+    let answers = env.policy(&[
+        request("192.0.2.66", ok, &[]),
+        request("192.0.2.67", ok, &[]),
+        // Known good: a trusted network, an authenticated client.
+        request("203.0.113.5", ok, &[("reverse_client_name", "unknown")]),
+        request("192.0.2.66", ok, &[("sasl_username", "jan"), ("sasl_method", "PLAIN")]),
+        // Only RCPT is judged.
+        request("192.0.2.66", "", &[("protocol_state", "CONNECT")]),
+        request("192.0.2.68", ok, &[("reverse_client_name", "unknown")]),
+        request("::ffff:192.0.2.66", ok, &[]),
+    ]);
+    assert!(answers[0].starts_with("REJECT 5.7.1 client 192.0.2.66 is listed as a spam source"), "{answers:?}");
+    assert_eq!(answers[1], "DUNNO");
+    assert_eq!(answers[2], "DUNNO");
+    assert_eq!(answers[3], "DUNNO");
+    assert_eq!(answers[4], "DUNNO");
+    assert_eq!(answers[5], "DEFER_IF_PERMIT 4.7.1 client 192.0.2.68 has no reverse DNS name");
+    assert!(answers[6].starts_with("REJECT 5.7.1 client 192.0.2.66"), "{answers:?}");
+    let show = env.ok(&["ip", "show", "192.0.2.66"]);
+    assert!(show.contains("policy:       refused since") && show.contains("by the administrator"), "{show}");
+
+    // A honeypot recipient is refused and the client is listed at once: the next connection (a
+    // new service process) refuses it whatever the recipient.
+    let a = env.one(request("198.51.100.20", "Oud@MijnDomein.test", &[]));
+    assert!(a.starts_with("REJECT 5.7.1 <oud@mijndomein.test> is a spam trap"), "{a}");
+    let a = env.one(request("198.51.100.20", ok, &[]));
+    assert!(a.starts_with("REJECT 5.7.1 client 198.51.100.20 sent mail to a spam trap"), "{a}");
+    let show = env.ok(&["ip", "show", "198.51.100.20"]);
+    assert!(show.contains("honeypot:     1 hits") && show.contains("policy:       refused since"), "{show}");
+    // The filter's own view agrees: mail from there now carries IP_SPAM_SOURCE.
+    let msg = "Received: from x (x [198.51.100.20]) by mx.mijndomein.test (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\nFrom: a@b.test\nSubject: hi\n\nhello\n";
+    let o = env.run(&[], msg.as_bytes());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("IP_SPAM_SOURCE"), "{}", String::from_utf8_lossy(&o.stdout));
+    // `ip remove` lifts it.
+    env.ok(&["ip", "remove", "198.51.100.20"]);
+    assert_eq!(env.one(request("198.51.100.20", ok, &[])), "DUNNO");
+
+    // Directory harvesting: five unknown recipients pass (Postfix refuses them itself), the sixth
+    // refuses the address for a while, valid recipients included, across processes.
+    let mut reqs: Vec<String> =
+        (1..=6).map(|i| request("198.51.100.30", &format!("n{i}@mijndomein.test"), &[])).collect();
+    reqs.push(request("198.51.100.30", "x@team.mijndomein.test", &[]));
+    let answers = env.policy(&reqs);
+    assert!(answers[..5].iter().all(|a| a == "DUNNO"), "{answers:?}");
+    assert!(
+        answers[5].starts_with(
+            "DEFER_IF_PERMIT 4.7.1 client 198.51.100.30 tried 6 unknown recipients within 60 minutes; refused until"
+        ),
+        "{answers:?}"
+    );
+    assert!(answers[6].starts_with("DEFER_IF_PERMIT 4.7.1"), "{answers:?}");
+    assert!(env.one(request("198.51.100.30", ok, &[])).starts_with("DEFER_IF_PERMIT"));
+    // Valid recipients never count.
+    let answers = env.policy(&(0..10).map(|_| request("198.51.100.31", ok, &[])).collect::<Vec<_>>());
+    assert!(answers.iter().all(|a| a == "DUNNO"));
+    let show = env.ok(&["ip", "show", "198.51.100.30"]);
+    assert!(show.contains("policy:       refused since") && show.contains("tried 6 unknown recipients"), "{show}");
+    env.ok(&["ip", "remove", "198.51.100.30"]);
+    assert_eq!(env.run(&["ip", "show", "198.51.100.30"], b"").status.code(), Some(1));
+    assert_eq!(env.one(request("198.51.100.30", ok, &[])), "DUNNO");
+
+    // An address that carried mail learned as ham is never refused, even after a honeypot hit.
+    let ham = "Received: from x (mail.vriend.test [198.51.100.50]) by mx.mijndomein.test (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\nFrom: a@vriend.test\nSubject: hi\nMessage-ID: <1@vriend.test>\n\nhello friend\n";
+    let f = env.tmp.path().join("ham.eml");
+    fs::write(&f, ham).unwrap();
+    env.ok(&["train", "--ham", f.to_str().unwrap()]);
+    assert_eq!(env.one(request("198.51.100.50", "oud@mijndomein.test", &[])), "DUNNO");
+    assert!(env.ok(&["ip", "show", "198.51.100.50"]).contains("never refused (it carried mail learned as ham)"));
+
+    // The counters and reasons are in the log.
+    let log = fs::read_to_string(env.log()).unwrap();
+    assert!(log.contains("stats: requests=") && log.contains("reputation:refused="), "{log}");
+    assert!(log.contains("client=198.51.100.30 rcpt=<n6@mijndomein.test>"), "{log}");
+}
+
+#[test]
+fn warn_mode_only_prepends_a_header() {
+    let env = Env::new(&config("warn", "no_ptr = \"reject\"\n"));
+    env.ok(&["ip", "add", "192.0.2.66"]);
+    let answers = env.policy(&[
+        request("192.0.2.66", "info@mijndomein.test", &[]),
+        request("198.51.100.40", "info@mijndomein.test", &[("reverse_client_name", "unknown")]),
+        request("198.51.100.41", "info@mijndomein.test", &[]),
+    ]);
+    assert_eq!(
+        answers[0],
+        "PREPEND X-Spamfilt-Policy: would reject: client 192.0.2.66 is listed as a spam source by the administrator (reputation)"
+    );
+    assert_eq!(
+        answers[1],
+        "PREPEND X-Spamfilt-Policy: would reject: client 198.51.100.40 has no reverse DNS name (no_ptr)"
+    );
+    assert_eq!(answers[2], "DUNNO");
+    assert!(env.ok(&["ip", "show", "192.0.2.66"]).contains("would be refused (warn mode)"));
+    // A mark only, in enforce mode too.
+    let env = Env::new(&config("enforce", "no_ptr = \"mark\"\n"));
+    let a = env.one(request("198.51.100.40", "info@mijndomein.test", &[("reverse_client_name", "unknown")]));
+    assert_eq!(a, "PREPEND X-Spamfilt-Policy: client 198.51.100.40 has no reverse DNS name (no_ptr)");
+}
+
+#[test]
+fn anything_broken_answers_dunno() {
+    let listed = || request("192.0.2.66", "info@mijndomein.test", &[]);
+    // A corrupt reputation database.
+    let env = Env::new(&config("enforce", ""));
+    env.ok(&["ip", "add", "192.0.2.66"]);
+    assert!(env.one(listed()).starts_with("REJECT"));
+    fs::write(env.db.join("reputation.db"), b"SPFREP01 but then garbage").unwrap();
+    assert_eq!(env.one(listed()), "DUNNO");
+    let log = fs::read_to_string(env.log()).unwrap();
+    assert!(log.contains("DUNNO after an error") && log.contains("corrupt"), "{log}");
+    // A database directory that is a file.
+    let env = Env::new(&config("enforce", ""));
+    fs::write(&env.db, b"not a directory").unwrap();
+    assert_eq!(env.one(request("198.51.100.30", "nobody@mijndomein.test", &[])), "DUNNO");
+    // A bad config file (unknown key), a missing recipients file.
+    for bad in ["[policy]\nmode = \"enforce\"\nharvest_limt = 3\n", "[policy]\nrecipients = \"missing.txt\"\n"] {
+        let env = Env::new(bad);
+        assert_eq!(
+            env.one(request("198.51.100.30", "x@mijndomein.test", &[("reverse_client_name", "unknown")])),
+            "DUNNO"
+        );
+        assert!(fs::read_to_string(env.log()).unwrap().contains("answering DUNNO to everything"));
+    }
+    // A recipients command that fails or hangs.
+    for cmd in ["[\"sh\", \"-c\", \"exit 75\", \"%s\"]", "[\"sh\", \"-c\", \"sleep 30\", \"%s\"]"] {
+        let env = Env::new(&format!(
+            "[policy]\nmode = \"enforce\"\nrecipients_command = {cmd}\nrecipients_timeout_ms = 300\nharvest_limit = 1\n"
+        ));
+        let t = Instant::now();
+        let answers =
+            env.policy(&(0..3).map(|_| request("198.51.100.30", "x@mijndomein.test", &[])).collect::<Vec<_>>());
+        assert!(answers.iter().all(|a| a == "DUNNO"), "{cmd}: {answers:?}");
+        assert!(t.elapsed() < Duration::from_secs(20));
+    }
+    // Garbage and a huge request get an answer each, nothing else.
+    let env = Env::new(&config("enforce", ""));
+    let junk = format!("\u{0}\u{1}binary\nno equals sign\nsender={}\n\n", "x".repeat(200_000));
+    assert_eq!(env.policy(&[junk]), vec!["DUNNO".to_string()]);
+}
+
+#[test]
+fn recipients_from_a_command() {
+    let env = Env::new(
+        "[policy]\nmode = \"enforce\"\nharvest_limit = 2\n\
+         recipients_command = [\"sh\", \"-c\", \"case $0 in info@mijndomein.test) exit 0;; *) exit 1;; esac\", \"%s\"]\n",
+    );
+    let answers = env.policy(&[
+        request("198.51.100.30", "info@mijndomein.test", &[]),
+        request("198.51.100.30", "a@mijndomein.test", &[]),
+        request("198.51.100.30", "b@mijndomein.test", &[]),
+        request("198.51.100.30", "c@mijndomein.test", &[]),
+        request("198.51.100.30", "info@mijndomein.test", &[]),
+    ]);
+    assert_eq!(&answers[..3], &["DUNNO", "DUNNO", "DUNNO"]);
+    assert!(answers[3].starts_with("DEFER_IF_PERMIT 4.7.1 client 198.51.100.30 tried 3"), "{answers:?}");
+    assert!(answers[4].starts_with("DEFER_IF_PERMIT"), "{answers:?}");
+}
+
+/// A standing service, stopped on drop.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_service(env: &Env, listen: &str) -> Service {
+    let mut c = env.cmd();
+    c.args(["policy", "--threads", "4", "--listen", listen])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Service(c.spawn().unwrap())
+}
+
+/// Sends requests over one connection; returns the answers.
+fn converse<S>(s: S, reqs: &[String]) -> Vec<String>
+where
+    for<'a> &'a S: std::io::Read + Write,
+{
+    let mut out = Vec::new();
+    let mut reader = BufReader::new(&s);
+    for r in reqs {
+        (&s).write_all(r.as_bytes()).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let mut empty = String::new();
+        reader.read_line(&mut empty).unwrap();
+        assert_eq!(empty, "\n", "an answer is one line and an empty line");
+        out.push(line.trim_end().strip_prefix("action=").unwrap().to_string());
+    }
+    out
+}
+
+fn wait_for(mut connect: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !connect() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the service did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn standing_service_on_a_unix_socket_and_a_loopback_port() {
+    use std::os::unix::net::UnixStream;
+    let env = Env::new(&config("enforce", ""));
+    env.ok(&["ip", "add", "192.0.2.66"]);
+    let sock = env.tmp.path().join("policy.sock");
+    let _svc = start_service(&env, &format!("unix:{}", sock.display()));
+    wait_for(|| UnixStream::connect(&sock).is_ok());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o666);
+    // Eight clients at once on four threads, each several requests on one connection.
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                let s = UnixStream::connect(&sock).unwrap();
+                let reqs = vec![
+                    request("192.0.2.66", "info@mijndomein.test", &[]),
+                    request(&format!("198.51.100.{}", 100 + i), "info@mijndomein.test", &[]),
+                ];
+                converse(s, &reqs)
+            })
+        })
+        .collect();
+    for t in threads {
+        let a = t.join().unwrap();
+        assert!(a[0].starts_with("REJECT 5.7.1"), "{a:?}");
+        assert_eq!(a[1], "DUNNO");
+    }
+    // The service sees what happens to the database while it runs: a honeypot hit through it
+    // refuses the next connection, and `ip remove` lifts it.
+    let s = UnixStream::connect(&sock).unwrap();
+    assert!(converse(s, &[request("198.51.100.20", "x@lokaas.test", &[])])[0].starts_with("REJECT"));
+    let s = UnixStream::connect(&sock).unwrap();
+    assert!(converse(s, &[request("198.51.100.20", "info@mijndomein.test", &[])])[0].contains("spam trap"));
+    env.ok(&["ip", "remove", "192.0.2.66"]);
+    let s = UnixStream::connect(&sock).unwrap();
+    assert_eq!(converse(s, &[request("192.0.2.66", "info@mijndomein.test", &[])]), vec!["DUNNO"]);
+    // A second service on the same socket is refused.
+    let o = env.run(&["policy", "--listen", &format!("unix:{}", sock.display())], b"");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("another service"));
+
+    // TCP on loopback; anything else is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _tcp = start_service(&env, &format!("127.0.0.1:{port}"));
+    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(converse(s, &[request("198.51.100.9", "info@mijndomein.test", &[])]), vec!["DUNNO"]);
+    let o = env.run(&["policy", "--listen", "0.0.0.0:10040"], b"");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("loopback"));
+}
+
+/// What the test DNS server answers for a name (as in tests/sender.rs).
+#[derive(Clone)]
+enum Reply {
+    A([u8; 4], u32),
+    Silent,
+}
+
+/// A DNS server on a loopback port answering from a table (NXDOMAIN otherwise); counts questions.
+struct DnsServer {
+    addr: String,
+    asked: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl DnsServer {
+    fn start(table: HashMap<String, Reply>) -> DnsServer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap().to_string();
+        let asked = Arc::new(Mutex::new(HashMap::new()));
+        let counts = asked.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else { return };
+                let q = &buf[..n];
+                let mut labels = Vec::new();
+                let mut pos = 12;
+                while q[pos] != 0 {
+                    let len = q[pos] as usize;
+                    labels.push(String::from_utf8_lossy(&q[pos + 1..pos + 1 + len]).to_ascii_lowercase());
+                    pos += 1 + len;
+                }
+                let name = labels.join(".");
+                *counts.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
+                let question = &q[12..pos + 5];
+                let (rcode, answer): (u8, Vec<u8>) = match table.get(&name) {
+                    Some(Reply::Silent) => continue,
+                    Some(Reply::A(ip, ttl)) => {
+                        let mut r = vec![0xc0, 12, 0, 1, 0, 1];
+                        r.extend_from_slice(&ttl.to_be_bytes());
+                        r.extend_from_slice(&[0, 4]);
+                        r.extend_from_slice(ip);
+                        (0, r)
+                    }
+                    None => (3, vec![]),
+                };
+                let mut p = Vec::new();
+                p.extend_from_slice(&q[..2]);
+                p.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, u8::from(!answer.is_empty()), 0, 0, 0, 0]);
+                p.extend_from_slice(question);
+                p.extend_from_slice(&answer);
+                let _ = sock.send_to(&p, from);
+            }
+        });
+        DnsServer { addr, asked }
+    }
+
+    fn asked(&self, name: &str) -> u32 {
+        self.asked.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+fn dns_table() -> HashMap<String, Reply> {
+    [
+        ("77.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
+        ("78.2.0.192.zen.test", Reply::Silent),
+        ("79.2.0.192.zen.test", Reply::A([127, 255, 255, 254], 600)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[test]
+fn dns_blocklists_with_the_filters_resolver_and_cache() {
+    let dns = DnsServer::start(dns_table());
+    let env = Env::new(&format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 400, dnsbl = [\"zen.test\"] }}\n{}",
+        dns.addr,
+        config("enforce", "")
+    ));
+    let ok = "info@mijndomein.test";
+    let a = env.one(request("192.0.2.77", ok, &[]));
+    assert_eq!(a, "REJECT 5.7.1 client 192.0.2.77 is listed by zen.test");
+    // Cached in the reputation journal: the next connection (a new process) asks nothing.
+    assert_eq!(env.one(request("192.0.2.77", ok, &[])), a);
+    assert_eq!(dns.asked("77.2.0.192.zen.test"), 1);
+    assert!(env.ok(&["ip", "show", "192.0.2.77"]).contains("zen.test: listed"));
+    // Not listed (NXDOMAIN), cached too.
+    assert_eq!(env.one(request("192.0.2.80", ok, &[])), "DUNNO");
+    assert_eq!(env.one(request("192.0.2.80", ok, &[])), "DUNNO");
+    assert_eq!(dns.asked("80.2.0.192.zen.test"), 1);
+    // A silent resolver: DUNNO within the deadline; the list's error code is no listing.
+    let t = Instant::now();
+    assert_eq!(env.one(request("192.0.2.78", ok, &[])), "DUNNO");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_eq!(env.one(request("192.0.2.79", ok, &[])), "DUNNO");
+    // Known good clients are not even looked up.
+    assert_eq!(env.one(request("203.0.113.7", ok, &[])), "DUNNO");
+    assert_eq!(dns.asked("7.113.0.203.zen.test"), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real Postfix.
+
+fn have_postfix() -> bool {
+    let found = Path::new("/usr/sbin/postfix").is_file() && Path::new("/usr/sbin/postcat").is_file();
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
+    let python = Command::new("python3").arg("-c").arg("import smtplib").status().is_ok_and(|s| s.success());
+    let why = if !found {
+        "postfix is not installed (run .ci/install-deps.sh)"
+    } else if !root {
+        "the Postfix tests need root"
+    } else if !python {
+        "python3 is not installed"
+    } else {
+        return true;
+    };
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("skipped: {why}");
+    false
+}
+
+/// A Postfix instance on a loopback port in a temporary directory, stopped on drop.
+struct Postfix {
+    conf: PathBuf,
+    queue: PathBuf,
+    port: u16,
+    _service: Option<Service>,
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn contrib(name: &str) -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/postfix").join(name)).unwrap()
+}
+
+/// The lines of a contrib file that are not comments.
+fn settings_of(text: &str) -> String {
+    let mut out = String::new();
+    for l in text.lines() {
+        if !l.trim_start().starts_with('#') && !l.trim().is_empty() {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Starts Postfix in `root` with the policy service as contrib/postfix says: `spawn` (master.cf,
+/// run as nobody) or a standing service on a unix socket started here.
+fn start_postfix(root: &Path, env: &Env, spawn: bool) -> Postfix {
+    let conf = root.join("conf");
+    let queue = root.join("queue");
+    let data = root.join("data");
+    for d in [&conf, &queue, &data] {
+        fs::create_dir_all(d).unwrap();
+    }
+    Command::new("chown").arg("postfix").arg(&data).status().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let main = format!(
+        "compatibility_level = 3.6\nqueue_directory = {q}\ndata_directory = {d}\nmail_owner = postfix\n\
+         setgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\n\
+         myhostname = mx.mijndomein.test\nmydestination =\nrelay_domains = mijndomein.test\n\
+         mynetworks = 127.0.0.0/8\nsmtpd_authorized_xclient_hosts = 127.0.0.0/8\n\
+         smtpd_sasl_auth_enable = yes\ndefault_transport = discard\nrelay_transport = discard\n\
+         defer_transports = discard\nmaillog_file_prefixes = {r}\nmaillog_file = {r}/maillog\n\n{policy}",
+        q = queue.display(),
+        d = data.display(),
+        r = root.display(),
+        policy = settings_of(&contrib(if spawn { "main.cf" } else { "main-socket.cf" })),
+    );
+    fs::write(conf.join("main.cf"), main).unwrap();
+    let mut master = format!(
+        "127.0.0.1:{port} inet n - n - - smtpd\n\
+         pickup unix n - n 60 1 pickup\ncleanup unix n - n - 0 cleanup\nqmgr unix n - n 300 1 qmgr\n\
+         rewrite unix - - n - - trivial-rewrite\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\n\
+         trace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\n\
+         proxymap unix - - n - - proxymap\nsmtp unix - - n - - smtp\nshowq unix n - n - - showq\n\
+         error unix - - n - - error\nretry unix - - n - - error\ndiscard unix - - n - - discard\n\
+         anvil unix - - n - 1 anvil\nscache unix - - n - 1 scache\npostlog unix-dgram n - n - 1 postlogd\n"
+    );
+    if spawn {
+        master.push_str(
+            &settings_of(&contrib("master.cf"))
+                .replace("user=spamfilt", "user=nobody")
+                .replace("/usr/local/bin/spamfilt", bin())
+                .replace("/var/lib/spamfilt", env.db.to_str().unwrap())
+                .replace("/etc/spamfilt/config.toml", env.config.to_str().unwrap())
+                .replace(" policy\n", &format!(" -v policy --log {}\n", env.log().display())),
+        );
+    }
+    fs::write(conf.join("master.cf"), master).unwrap();
+    let mut service = None;
+    if !spawn {
+        // As in main-socket.cf: a directory in the queue directory for the service's socket.
+        let dir = queue.join("spamfilt");
+        fs::create_dir_all(&dir).unwrap();
+        Command::new("chown").arg("root:postfix").arg(&dir).status().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();
+        let sock = dir.join("policy");
+        let mut c = env.cmd();
+        c.args(["policy", "--listen", &format!("unix:{}", sock.display()), "--log", env.log().to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        service = Some(Service(c.spawn().unwrap()));
+        wait_for(|| std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    } else {
+        // The spawned service runs as nobody: it must be able to write the database directory.
+        Command::new("chown").arg("-R").arg("nobody").arg(&env.db).status().unwrap();
+        let _ = fs::OpenOptions::new().create(true).append(true).open(env.log());
+        Command::new("chown").arg("nobody").arg(env.log()).status().unwrap();
+    }
+    let out =
+        Command::new("/usr/sbin/postfix").arg("-c").arg(&conf).arg("start").stdin(Stdio::null()).output().unwrap();
+    if !out.status.success() {
+        // postfix(1) says why only to a terminal: ask again through script(1).
+        let again = Command::new("script")
+            .args(["-qc", &format!("/usr/sbin/postfix -c {} start", conf.display()), "/dev/null"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        panic!("postfix did not start: {again}\n{}", fs::read_to_string(root.join("maillog")).unwrap_or_default());
+    }
+    let pf = Postfix { conf, queue, port, _service: service };
+    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    pf
+}
+
+const SMTP_CLIENT: &str = r#"
+import json, smtplib, sys
+port, xclient, rcpts, send = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "1"
+s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+s.ehlo("client.elders.test")
+if xclient:
+    code, msg = s.docmd("XCLIENT", xclient)
+    assert code == 220, (code, msg)
+    s.ehlo("client.elders.test")
+s.mail("someone@elders.test")
+out = []
+for r in rcpts:
+    code, msg = s.rcpt(r)
+    out.append([code, msg.decode()])
+if send and any(c == 250 for c, _ in out):
+    try:
+        code, msg = s.data(b"From: someone@elders.test\r\nSubject: hello\r\n\r\nhello\r\n")
+    except smtplib.SMTPDataError as e:
+        code, msg = e.smtp_code, e.smtp_error
+    out.append([code, msg.decode()])
+s.quit()
+print(json.dumps(out))
+"#;
+
+/// One SMTP session: XCLIENT attributes, recipients; returns (code, text) per RCPT and, with
+/// `send`, for the message.
+fn smtp(pf: &Postfix, xclient: &str, rcpts: &[&str], send: bool) -> Vec<(u16, String)> {
+    let rcpts_json = format!("[{}]", rcpts.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(","));
+    let out = Command::new("python3")
+        .args(["-c", SMTP_CLIENT, &pf.port.to_string(), xclient, &rcpts_json, if send { "1" } else { "0" }])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "smtp client: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // [[code, "text"], ...] parsed by hand (no JSON crate in the tests).
+    text.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split("], [")
+        .map(|item| {
+            let item = item.trim_start_matches('[').trim_end_matches(']');
+            let (code, msg) = item.split_once(", ").unwrap();
+            (code.parse().unwrap(), msg.trim_matches('"').to_string())
+        })
+        .collect()
+}
+
+fn codes(r: &[(u16, String)]) -> Vec<u16> {
+    r.iter().map(|x| x.0).collect()
+}
+
+/// The headers of a queued message (`250 2.0.0 Ok: queued as ID`).
+fn queued_headers(pf: &Postfix, reply: &str) -> String {
+    let id = reply.rsplit(' ').next().unwrap();
+    let out = Command::new("/usr/sbin/postcat").arg("-c").arg(&pf.conf).args(["-h", "-q", id]).output().unwrap();
+    let _ = &pf.queue;
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn real_postfix_with_the_spawned_and_the_standing_service() {
+    if !have_postfix() {
+        return;
+    }
+    let dns = DnsServer::start(dns_table());
+    let policy = "no_ptr = \"reject\"\n";
+    let with_dns = |mode: &str| {
+        format!(
+            "dns = {{ resolver = \"{}\", timeout_ms = 400, dnsbl = [\"zen.test\"] }}\n{}",
+            dns.addr,
+            config(mode, policy)
+        )
+    };
+    let root = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // The spawned service runs as nobody: everything it reads must be readable.
+    let env = Env::new(&with_dns("enforce"));
+    fs::set_permissions(env.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    env.ok(&["ip", "add", "192.0.2.66"]);
+    let spawn_root = root.path().join("spawn");
+    let pf = start_postfix(&spawn_root, &env, true);
+    let ok = "info@mijndomein.test";
+    let xc = |addr: &str| format!("ADDR={addr} NAME=mail.elders.test REVERSE_NAME=mail.elders.test");
+
+    // A listed address is refused; 127.0.0.1 itself (trusted) is not.
+    let r = smtp(&pf, &xc("192.0.2.66"), &[ok], false);
+    assert_eq!(r[0].0, 554, "{r:?}");
+    assert!(r[0].1.contains("5.7.1") && r[0].1.contains("is listed as a spam source"), "{r:?}");
+    assert_eq!(codes(&smtp(&pf, "", &[ok], true)), vec![250, 250]);
+
+    // A honeypot recipient: refused, and the next connection from that address is refused.
+    let r = smtp(&pf, &xc("198.51.100.20"), &["oud@mijndomein.test"], false);
+    assert_eq!(r[0].0, 554, "{r:?}");
+    let r = smtp(&pf, &xc("198.51.100.20"), &[ok], false);
+    assert_eq!(r[0].0, 554, "{r:?}");
+    assert!(r[0].1.contains("spam trap"), "{r:?}");
+
+    // Six unknown recipients, then a valid one.
+    let r = smtp(
+        &pf,
+        &xc("198.51.100.30"),
+        &[
+            "n1@mijndomein.test",
+            "n2@mijndomein.test",
+            "n3@mijndomein.test",
+            "n4@mijndomein.test",
+            "n5@mijndomein.test",
+            "n6@mijndomein.test",
+            ok,
+        ],
+        false,
+    );
+    assert_eq!(codes(&r), vec![250, 250, 250, 250, 250, 450, 450], "{r:?}");
+    assert!(r[5].1.contains("4.7.1") && r[5].1.contains("tried 6 unknown recipients"), "{r:?}");
+
+    // No PTR, enforce mode.
+    let r = smtp(&pf, "ADDR=198.51.100.40 NAME=[UNAVAILABLE] REVERSE_NAME=[UNAVAILABLE]", &[ok], false);
+    assert_eq!(r[0].0, 554, "{r:?}");
+    assert!(r[0].1.contains("has no reverse DNS name"), "{r:?}");
+
+    // An authenticated client from a listed address: accepted.
+    let r = smtp(&pf, &format!("{} LOGIN=jan", xc("192.0.2.66")), &[ok], true);
+    assert_eq!(codes(&r), vec![250, 250], "{r:?}");
+    let log = fs::read_to_string(env.log()).unwrap();
+    assert!(log.contains("client=192.0.2.66 rcpt=<info@mijndomein.test> sender=<someone@elders.test>: DUNNO (known good: authenticated)"), "{log}");
+
+    // A loopback DNSBL.
+    let r = smtp(&pf, &xc("192.0.2.77"), &[ok], false);
+    assert_eq!(r[0].0, 554, "{r:?}");
+    assert!(r[0].1.contains("listed by zen.test"), "{r:?}");
+
+    // A corrupt database: DUNNO, the mail is accepted.
+    fs::write(env.db.join("reputation.db"), b"SPFREP01 garbage").unwrap();
+    let r = smtp(&pf, &xc("192.0.2.66"), &[ok], true);
+    assert_eq!(codes(&r), vec![250, 250], "{r:?}");
+    let log = fs::read_to_string(env.log()).unwrap();
+    assert!(log.contains("DUNNO after an error"), "{log}");
+    drop(pf);
+
+    // The standing service on a unix socket, warn mode: no PTR only adds the header.
+    let env = Env::new(&with_dns("warn"));
+    let pf = start_postfix(&root.path().join("socket"), &env, false);
+    let r = smtp(&pf, "ADDR=198.51.100.40 NAME=[UNAVAILABLE] REVERSE_NAME=[UNAVAILABLE]", &[ok], true);
+    assert_eq!(codes(&r), vec![250, 250], "{r:?}");
+    let headers = queued_headers(&pf, &r[1].1);
+    assert!(
+        headers.contains("X-Spamfilt-Policy: would reject: client 198.51.100.40 has no reverse DNS name (no_ptr)"),
+        "{headers}"
+    );
+    // And enforce mode on the socket refuses a listed address.
+    env.ok(&["ip", "add", "192.0.2.66"]);
+    let r = smtp(&pf, &xc("192.0.2.66"), &[ok], true);
+    assert_eq!(codes(&r), vec![250, 250], "warn mode: {r:?}");
+    assert!(queued_headers(&pf, &r[1].1).contains("would reject: client 192.0.2.66 is listed"));
+}

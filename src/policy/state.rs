@@ -10,16 +10,17 @@
 //!   `write` (O_APPEND), counted within the window; rewritten without the old lines when it grows.
 //! - `refused/ADDR`: `since=`, `until=` and `reason=` lines, written aside and renamed.
 //!
-//! Files are opened without following symbolic links, and created private (0600, directories
-//! 0700). `spamfilt ip show` reads them; `ip remove` and `ip expire` delete them.
+//! Every file operation goes through `store::files` (no symbolic link followed, private files
+//! and directories, nothing another user could have planted). `spamfilt ip show` reads them; `ip remove` and `ip expire` delete them.
 
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::fs;
+use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+use crate::store::files;
 
 /// The directory under the database directory.
 pub const DIR: &str = "policy";
@@ -42,22 +43,6 @@ fn name(ip: IpAddr) -> String {
     crate::received::canonical(ip).to_string()
 }
 
-fn open_read(path: &Path) -> Result<Option<Vec<u8>>> {
-    match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path) {
-        Ok(mut f) => {
-            let mut bytes = Vec::new();
-            // The files are a few lines; a bigger one (not ours) is read only so far.
-            Read::by_ref(&mut f)
-                .take(1 << 20)
-                .read_to_end(&mut bytes)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Ok(Some(bytes))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot open {}", path.display())),
-    }
-}
-
 fn remove(path: &Path) -> Result<bool> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
@@ -72,21 +57,16 @@ impl State {
     }
 
     fn sub(&self, which: &str) -> Result<PathBuf> {
-        let d = self.dir.join(which);
-        if !d.is_dir() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&d)
-                .with_context(|| format!("cannot create {}", d.display()))?;
-        }
-        Ok(d)
+        let db = self.dir.parent().unwrap_or(Path::new("."));
+        files::ensure_dir(db)?;
+        let policy = files::ensure_subdir(db, DIR)?;
+        files::ensure_subdir(&policy, which)
     }
 
     /// The refusal in force for `ip` at `now`, if any.
     pub fn refused(&self, ip: IpAddr, now: u64) -> Result<Option<Refusal>> {
         let path = self.dir.join("refused").join(name(ip));
-        let Some(bytes) = open_read(&path)? else { return Ok(None) };
+        let Some(bytes) = files::read(&path, "policy refusal")? else { return Ok(None) };
         let text = String::from_utf8_lossy(&bytes);
         let mut r = Refusal { since: 0, until: 0, reason: String::new() };
         for line in text.lines() {
@@ -105,7 +85,7 @@ impl State {
         let dir = self.sub("refused")?;
         let reason: String = r.reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         let text = format!("since={}\nuntil={}\nreason={reason}\n", r.since, r.until);
-        crate::store::write_atomic(&dir, &name(ip), text.as_bytes())
+        files::write_atomic(&dir, &name(ip), text.as_bytes())
     }
 
     /// Records an unknown recipient from `ip` at `now`; returns how many there were within the
@@ -113,22 +93,10 @@ impl State {
     pub fn count_unknown(&self, ip: IpAddr, now: u64, window: u64) -> Result<u32> {
         let dir = self.sub("unknown")?;
         let path = dir.join(name(ip));
-        let mut f = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut f = files::open_write(&path, "policy count", true)?;
         f.write_all(format!("{now}\n").as_bytes()).with_context(|| format!("cannot append to {}", path.display()))?;
-        // (An append leaves the offset at the end: read from the start.)
-        f.seek(std::io::SeekFrom::Start(0)).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut bytes = Vec::new();
-        Read::by_ref(&mut f)
-            .take(1 << 20)
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        drop(f);
+        let bytes = files::read(&path, "policy count")?.unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         let times: Vec<u64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
         let recent: Vec<u64> = times.iter().copied().filter(|&t| t + window > now && t <= now + 60).collect();
@@ -136,7 +104,7 @@ impl State {
         // rewrite may be lost: one count less, never a wrong refusal).
         if times.len() > 16 && recent.len() * 2 < times.len() {
             let keep: String = recent.iter().map(|t| format!("{t}\n")).collect();
-            crate::store::write_atomic(&dir, &name(ip), keep.as_bytes())?;
+            files::write_atomic(&dir, &name(ip), keep.as_bytes())?;
         }
         Ok(recent.len() as u32)
     }
@@ -169,7 +137,7 @@ impl State {
                 let stale = if dead {
                     self.refused(ip, now)?.is_none()
                 } else {
-                    let text = open_read(&path)?.unwrap_or_default();
+                    let text = files::read(&path, "policy count")?.unwrap_or_default();
                     !String::from_utf8_lossy(&text)
                         .lines()
                         .filter_map(|l| l.trim().parse::<u64>().ok())

@@ -56,6 +56,34 @@ const MAX_TTL: u32 = 86_400;
 const MIN_TTL: u32 = 60;
 const DEFAULT_NEGATIVE_TTL: u32 = 3_600;
 
+/// Where DNS answers come from. Scoring is handed one, as it is handed the reputation database,
+/// and asks it only for what the cache does not hold: the filter asks the network (`Udp`);
+/// `check`, `rules --stats` and `eval` ask nobody (`CacheOnly`), so they see the answers the
+/// filter cached and nothing else; tests answer from a table.
+pub trait Resolver: Sync {
+    /// The answers to `queries`, in their order, within `timeout`.
+    fn resolve(&self, queries: &[Query], timeout: Duration) -> Vec<Answer>;
+}
+
+/// The live resolver: every query goes over UDP to the server at this address.
+pub struct Udp(pub SocketAddr);
+
+impl Resolver for Udp {
+    fn resolve(&self, queries: &[Query], timeout: Duration) -> Vec<Answer> {
+        resolve(self.0, queries, timeout)
+    }
+}
+
+/// Asks nobody: every answer is `Failed` (no evidence, nothing cached), so only cached answers
+/// count.
+pub struct CacheOnly;
+
+impl Resolver for CacheOnly {
+    fn resolve(&self, queries: &[Query], _: Duration) -> Vec<Answer> {
+        vec![Answer::Failed("not asked: cached answers only".into()); queries.len()]
+    }
+}
+
 /// Sends every query to `server` and waits at most `timeout` for all the answers, in order.
 pub fn resolve(server: SocketAddr, queries: &[Query], timeout: Duration) -> Vec<Answer> {
     let mut answers: Vec<Option<Answer>> = vec![None; queries.len()];

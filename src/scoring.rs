@@ -4,6 +4,7 @@
 
 use crate::bayes::{self, BayesResult, Evidence};
 use crate::config::ScoringSettings;
+use crate::dns::Resolver;
 use crate::features::{self, Content, TokenizerSettings};
 use crate::message::Message;
 use crate::rules::{self, RuleSet};
@@ -29,11 +30,14 @@ pub struct Scorer<'a> {
     pub sender: Option<SenderContext<'a>>,
 }
 
-/// What the sender checks need: settings, the reputation database and the time.
+/// What the sender checks need: settings, the reputation database, a DNS resolver and the time.
 #[derive(Clone, Copy)]
 pub struct SenderContext<'a> {
     pub settings: &'a SenderSettings,
     pub reputation: Option<&'a dyn ReputationLookup>,
+    /// Asked for the DNS answers the reputation database has not cached (live in the filter,
+    /// `dns::CacheOnly` where nothing may be asked).
+    pub resolver: &'a dyn Resolver,
     /// Unix seconds.
     pub now: u64,
 }
@@ -78,7 +82,8 @@ impl Scorer<'_> {
                 let cx = rules::Context::new(&msg, &content);
                 match &self.sender {
                     Some(sc) => {
-                        let f = sender::gather(&msg, &cx.link_domains(), sc.settings, sc.reputation, sc.now);
+                        let f =
+                            sender::gather(&msg, &cx.link_domains(), sc.settings, sc.reputation, sc.resolver, sc.now);
                         let hits = rs.evaluate(&cx.with_sender(&f));
                         facts = Some(f);
                         hits

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dns::{self, Answer, QType, Query};
+use crate::dns::{Answer, QType, Query, Resolver};
 use crate::lists::{self, AddressList, Entry};
 use crate::message::Message;
 use crate::received::{self, Networks, Rdns, Relay};
@@ -120,12 +120,14 @@ pub struct SenderFacts {
 }
 
 /// Gathers the facts. `link_domains` are the registrable domains of the message's links (for
-/// URI blocklists); `now` is Unix seconds.
+/// URI blocklists); `now` is Unix seconds. DNS answers come from the reputation database's
+/// cache first; `resolver` is asked only for what is missing or expired there.
 pub fn gather(
     msg: &Message,
     link_domains: &[String],
     s: &SenderSettings,
     rep: Option<&dyn ReputationLookup>,
+    resolver: &dyn Resolver,
     now: u64,
 ) -> SenderFacts {
     let mut f = SenderFacts::default();
@@ -201,7 +203,7 @@ pub fn gather(
     if queries.is_empty() {
         return f;
     }
-    let answers = dns::resolve(dns_settings.resolver, &queries, Duration::from_millis(dns_settings.timeout_ms));
+    let answers = resolver.resolve(&queries, Duration::from_millis(dns_settings.timeout_ms));
     for (p, a) in pending.into_iter().zip(answers) {
         match p {
             Pending::Ptr(ip) => {
@@ -309,6 +311,66 @@ mod tests {
         assert_eq!(listed(&a([127, 255, 255, 254])), None);
         assert_eq!(listed(&a([127, 0, 0, 1])), None);
         assert_eq!(listed(&Answer::Failed("timed out".into())), None);
+    }
+
+    /// A resolver answering from a table, counting the questions.
+    struct Table(std::collections::HashMap<&'static str, Answer>, std::sync::Mutex<u32>);
+
+    impl Resolver for Table {
+        fn resolve(&self, queries: &[Query], _: Duration) -> Vec<Answer> {
+            *self.1.lock().unwrap() += queries.len() as u32;
+            queries.iter().map(|q| self.0.get(q.name.as_str()).cloned().unwrap_or(Answer::Empty { ttl: 600 })).collect()
+        }
+    }
+
+    /// What the filter learned from live DNS and cached is what `check` (which asks nobody) sees.
+    #[test]
+    fn cached_answers_count_as_the_live_ones_did() {
+        let now = 2_000_000_000;
+        let s = SenderSettings {
+            ip_expire_days: 30,
+            dns: Some(DnsSettings {
+                resolver: "127.0.0.1:53".parse().unwrap(),
+                timeout_ms: 100,
+                dnsbl: vec!["zen.test".into()],
+                uribl: vec!["uribl.test".into()],
+                ptr: true,
+            }),
+            ..Default::default()
+        };
+        let raw = b"Received: from sender (192.0.2.2) by mx.example (Microsoft SMTP Server) id 15.2; \
+                    Mon, 23 Nov 2026 10:00:00 +0100\nFrom: a@b.test\nSubject: x\n\nhi http://bad.test/x\n";
+        let msg = Message::parse(raw, 1 << 20);
+        let links = vec!["bad.test".to_string()];
+        let listed = Answer::A { addrs: vec![[127, 0, 0, 2].into()], ttl: 600 };
+        let fake = Table(
+            [
+                ("2.2.0.192.zen.test", listed.clone()),
+                ("bad.test.uribl.test", listed),
+                ("2.2.0.192.in-addr.arpa", Answer::Ptr { names: vec!["host.dyn.test".into()], ttl: 600 }),
+            ]
+            .into_iter()
+            .collect(),
+            Default::default(),
+        );
+        let mut rep = crate::store::reputation::Reputation::default();
+        let live = gather(&msg, &links, &s, Some(&rep), &fake, now);
+        assert_eq!(live.dnsbl, ["zen.test"]);
+        assert_eq!(live.uribl, [("bad.test".to_string(), "uribl.test".to_string())]);
+        assert_eq!(live.rdns, Some(Rdns::Name("host.dyn.test".into())));
+        assert_eq!(*fake.1.lock().unwrap(), 3);
+        // Nothing cached yet: asking nobody finds nothing.
+        let nothing = gather(&msg, &links, &s, Some(&rep), &crate::dns::CacheOnly, now);
+        assert!(nothing.dnsbl.is_empty() && nothing.uribl.is_empty() && nothing.new_dns.is_empty());
+        assert_eq!(nothing.rdns, Some(Rdns::NotRecorded));
+        // Cached (as the filter does): the same facts without asking, live or not.
+        rep.merge_dns(&live.new_dns, now);
+        for resolver in [&crate::dns::CacheOnly as &dyn Resolver, &fake] {
+            let cached = gather(&msg, &links, &s, Some(&rep), resolver, now + 60);
+            assert_eq!((&cached.dnsbl, &cached.uribl, &cached.rdns), (&live.dnsbl, &live.uribl, &live.rdns));
+            assert!(cached.new_dns.is_empty());
+        }
+        assert_eq!(*fake.1.lock().unwrap(), 3, "a cached answer was asked again");
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn fired(rs: &RuleSet, raw: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(raw);
     let settings = sender_settings(text.contains("198.51.100.77") || text.contains("badlinks.example"));
     let rep = reputation(now);
-    let mut facts = sender::gather(&msg, &cx.link_domains(), &settings, Some(&rep), now);
+    let mut facts = sender::gather(&msg, &cx.link_domains(), &settings, Some(&rep), &spamfilt::dns::CacheOnly, now);
     facts.list = sender::list_verdict(&msg, &settings);
     rs.evaluate(&cx.with_sender(&facts)).into_iter().map(|h| h.name.into_owned()).collect()
 }

@@ -429,6 +429,22 @@ fn dns_blocklists_reverse_lookups_and_the_cache() {
     assert_eq!(server.asked("2.2.0.192.in-addr.arpa"), 1);
     let show = env.ok(&["ip", "show", "192.0.2.2"]);
     assert!(show.contains("zen.test: listed") && show.contains("192-0-2-2.dyn.isp.test"), "{show}");
+    // check and rules --stats on the same message see the cached answers as the filter did
+    // (they once skipped DNS rules altogether) and ask nothing.
+    let mail = env.dir().join("listed.eml");
+    fs::write(&mail, from("192.0.2.2", "hello")).unwrap();
+    let report = env.ok(&["check", "--report", mail.to_str().unwrap()]);
+    assert!(report.contains("RCVD_IN_DNSBL") && report.contains("RDNS_DYNAMIC"), "{report}");
+    let line = env.ok(&["check", mail.to_str().unwrap()]);
+    let filtered = tests_of(&env.filter(&from("192.0.2.2", "hello")).0);
+    let checked: Vec<String> = line.trim_end().rsplit('\t').next().unwrap().split(',').map(str::to_string).collect();
+    assert_eq!(checked, filtered, "check and the filter disagree on the same message: {line}");
+    let stats = env.ok(&["rules", "--stats", "--spam", mail.to_str().unwrap()]);
+    let count = |rule: &str| stats.lines().find(|l| l.starts_with(rule)).map(|l| l.split_whitespace().nth(3).unwrap());
+    assert_eq!(count("RCVD_IN_DNSBL"), Some("1"), "{stats}");
+    assert_eq!(count("RDNS_DYNAMIC"), Some("1"), "{stats}");
+    assert_eq!(server.asked("2.2.0.192.zen.test"), 1, "check or rules asked the DNS server");
+    assert_eq!(server.asked("2.2.0.192.in-addr.arpa"), 1);
 
     // Not listed (NXDOMAIN): no hit, and cached as such.
     let (status, _) = env.filter(&from("192.0.2.3", "hello"));

@@ -68,7 +68,12 @@ fuzz_target!(init: {
         starter: spamfilt::starter::Starter::embedded(),
         rules: Some(&f.rules),
         use_bayes: true,
-        sender: Some(SenderContext { settings: &f.sender, reputation: Some(&f.reputation), now: NOW }),
+        sender: Some(SenderContext {
+            settings: &f.sender,
+            reputation: Some(&f.reputation),
+            resolver: &spamfilt::dns::CacheOnly,
+            now: NOW,
+        }),
     };
     let filtered = spamfilt::commands::filter::process(&scorer, input);
     let Some(output) = filtered.output else { return };

@@ -22,9 +22,6 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         eprintln!("spamfilt: no token database in {} yet; scoring without Bayes", settings.db_dir.display());
     }
     let reputation = super::reputation_reader(settings, g);
-    // `check` changes nothing and asks no DNS server: cached answers are used, no new queries.
-    let mut sender_settings = settings.sender.clone();
-    sender_settings.dns = None;
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
@@ -33,8 +30,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         rules: rules.as_ref(),
         use_bayes: !g.no_bayes,
         sender: Some(SenderContext {
-            settings: &sender_settings,
+            settings: &settings.sender,
             reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),
+            // `check` changes nothing and asks no DNS server: the answers the filter cached
+            // count as they did for the filter, and nothing else is asked.
+            resolver: &crate::dns::CacheOnly,
             now: crate::store::now_secs(),
         }),
     };

@@ -85,7 +85,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 starter: None,
                 rules: rules.as_ref(),
                 use_bayes: !g.no_bayes,
-                sender: Some(crate::scoring::SenderContext { settings: &chain_only, reputation: None, now }),
+                sender: Some(crate::scoring::SenderContext {
+                    settings: &chain_only,
+                    reputation: None,
+                    resolver: &crate::dns::CacheOnly,
+                    now,
+                }),
             };
             match sources[i].read() {
                 Ok(raw) => scorer.score(&raw).verdict.score,

@@ -137,6 +137,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         degraded.push(format!("{} more (run spamfilt lint)", problems.len() - 5));
     }
     let now = crate::store::now_secs();
+    let resolver = settings.sender.dns.as_ref().map(|d| crate::dns::Udp(d.resolver));
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
@@ -147,6 +148,10 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         sender: Some(SenderContext {
             settings: &settings.sender,
             reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),
+            resolver: match &resolver {
+                Some(udp) => udp,
+                None => &crate::dns::CacheOnly,
+            },
             now,
         }),
     };

@@ -83,8 +83,6 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
     if paths.is_empty() {
         return Ok((counts, 0));
     }
-    let mut no_dns = settings.sender.clone();
-    no_dns.dns = None;
     let reader = super::reputation_reader(settings, g);
     let reputation = reader.as_ref().map(|r| r as &dyn crate::store::reputation::ReputationLookup);
     let now = crate::store::now_secs();
@@ -104,8 +102,9 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
         // Sender facts as the filter gathers them, from the lists and the Received chain, with the
         // reputation database as it is now and no DNS queries (cached answers only).
         let cx = Context::new(&msg, &content);
-        let mut facts = crate::sender::gather(&msg, &cx.link_domains(), &no_dns, reputation, now);
-        facts.list = crate::sender::list_verdict(&msg, &no_dns);
+        let mut facts =
+            crate::sender::gather(&msg, &cx.link_domains(), &settings.sender, reputation, &crate::dns::CacheOnly, now);
+        facts.list = crate::sender::list_verdict(&msg, &settings.sender);
         for hit in rs.evaluate(&cx.with_sender(&facts)) {
             if let Some(i) = rs.rules.iter().position(|r| r.name == hit.name) {
                 counts[i] += 1;

@@ -177,6 +177,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a quarter of the corpus, fewer repeats")
     ap.add_argument("--only", default="latency,throughput,train,accuracy,scale")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--baseline", help="another spamfilt binary (e.g. an older build) timed in the same latency run")
     args = ap.parse_args()
     only = set(args.only.split(","))
     ensure_tools()
@@ -296,13 +297,15 @@ def main():
                 sh([sf, "--config", scfg, "--db", sender_db, "-q", "ip", "add", *ips[i : i + 10_000]])
             rep_bytes = os.path.getsize(os.path.join(sender_db, "reputation.db"))
             cmds["spamfilt_sender"] = lambda m: [sf, "--config", scfg, "--db", sender_db]
+        if args.baseline:
+            cmds["spamfilt_baseline"] = lambda m: [os.path.abspath(args.baseline), "--config", cfg, "--db", sf_db]
         # The floor: a process that does nothing, started the same way.
         cmds["no-op"] = lambda m: ["/bin/true"]
         lat = paired_latency(harness, cmds, typical, repeat)
         res["latency_ms"] = {"spamfilt": lat["spamfilt"][0], "spamfilt_p90": lat["spamfilt"][1],
                              "bogofilter": lat["bogofilter"][0], "bogofilter_p90": lat["bogofilter"][1],
                              "noop": lat["no-op"][0]}
-        for k in ("spamfilt_no_rules", "spamfilt_sender"):
+        for k in ("spamfilt_no_rules", "spamfilt_sender", "spamfilt_baseline"):
             if k in lat:
                 res["latency_ms"][k] = lat[k][0]
         if rep_bytes:
@@ -344,6 +347,8 @@ def report(r):
         l = r["latency_ms"]
         lines.append(f"| filter latency, median of 30 (ms) | {l['spamfilt']:.2f} | {l['bogofilter']:.2f} | {l['spamfilt'] / l['bogofilter']:.2f}× the time |")
         lines.append(f"| filter latency, p90 (ms) | {l['spamfilt_p90']:.2f} | {l['bogofilter_p90']:.2f} | {l['spamfilt_p90'] / l['bogofilter_p90']:.2f}× |")
+        if "spamfilt_baseline" in l:
+            lines.append(f"| filter latency, baseline binary `--baseline` (ms) | {l['spamfilt_baseline']:.2f} | | {l['spamfilt_baseline'] / l['bogofilter']:.2f}× the time |")
         if "spamfilt_no_rules" in l:
             lines.append(f"| filter latency, `--no-rules` (ms) | {l['spamfilt_no_rules']:.2f} | | {l['spamfilt_no_rules'] / l['bogofilter']:.2f}× |")
         if "noop" in l:

@@ -14,6 +14,7 @@ pub mod dns;
 pub mod eval;
 pub mod features;
 pub mod hash;
+pub mod in_hand;
 pub mod learn;
 pub mod lists;
 pub mod mailbox;

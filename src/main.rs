@@ -129,11 +129,73 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let mut bus: libc::sigaction = std::mem::zeroed();
+        bus.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+        libc::sigfillset(&mut bus.sa_mask);
+        libc::sigaction(libc::SIGBUS, &bus, std::ptr::null_mut());
     }
     let code = std::panic::catch_unwind(run).unwrap_or(ExitCode::from(101));
     let _ = std::io::stdout().flush();
     // ExitCode keeps its number to itself; it does compare, though.
     (0..=255u8).find(|&n| ExitCode::from(n) == code).map_or(1, libc::c_int::from)
+}
+
+/// SIGBUS: a file mapped by this process (the token database, the reputation database, any
+/// other map) was truncated or overwritten in place (`cp backup tokens.db`, `rsync --inplace`)
+/// and a page past its new end was read. A delivery must not die of it with the message in hand:
+/// the filter's message passes through unchanged (exit 0), or, when it is not whole in hand or
+/// output has started, the exit status is 75 so the delivery agent keeps its copy; any other
+/// command stops with a clear error (src/in_hand.rs). Only async-signal-safe calls: `write`
+/// and `_exit`. Tested by tests/reliability.rs; measured in docs/reliability.md.
+#[cfg(not(test))]
+extern "C" fn on_sigbus(_: libc::c_int) {
+    use spamfilt::in_hand;
+    /// Writes all of `len` bytes at `ptr` to `fd`; false on an error.
+    ///
+    /// SAFETY: `ptr` must point to `len` readable bytes.
+    unsafe fn write_all(fd: libc::c_int, mut ptr: *const u8, mut len: usize) -> bool {
+        while len > 0 {
+            // SAFETY: the caller's promise; write(2) is async-signal-safe.
+            let n = unsafe { libc::write(fd, ptr.cast(), len) };
+            if n < 0 {
+                // SAFETY: reading errno is async-signal-safe.
+                if unsafe { *libc::__errno_location() } == libc::EINTR {
+                    continue;
+                }
+                return false;
+            }
+            // SAFETY: n <= len bytes were written, so the rest is still inside the buffer.
+            ptr = unsafe { ptr.add(n as usize) };
+            len -= n as usize;
+        }
+        true
+    }
+    fn say(msg: &[u8]) {
+        // SAFETY: a static message.
+        unsafe { write_all(2, msg.as_ptr(), msg.len()) };
+    }
+    let (state, ptr, len) = in_hand::now();
+    let code = match state {
+        in_hand::HOLDING => {
+            say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); passing the message through unchanged\n");
+            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
+            if unsafe { write_all(1, ptr, len) } {
+                0
+            } else {
+                75
+            }
+        }
+        in_hand::READING | in_hand::WRITING => {
+            say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); exit 75 so the message is kept\n");
+            75
+        }
+        _ => {
+            say(b"spamfilt: error: a file spamfilt had open was truncated or overwritten in place while in use (SIGBUS); stopped. Replace database files by renaming (mv), not in place (cp, rsync --inplace)\n");
+            2
+        }
+    };
+    // SAFETY: _exit is async-signal-safe; nothing else is to be done.
+    unsafe { libc::_exit(code) }
 }
 
 fn run() -> ExitCode {

@@ -26,6 +26,7 @@ const EX_TEMPFAIL: u8 = 75;
 
 /// Runs the filter. Never returns an error: every failure is a pass-through.
 pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
+    crate::in_hand::reading();
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut input) {
         // We cannot pass through what we could not read; say so and let the caller keep it.
@@ -34,6 +35,9 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
         return ExitCode::from(EX_TEMPFAIL);
     }
 
+    // From here until output starts, a SIGBUS (a database file truncated or overwritten in place
+    // while mapped) passes this message through (src/in_hand.rs, src/main.rs).
+    let held = crate::in_hand::hold(&input);
     // Scoring runs behind catch_unwind: a panic is a bug, and still must not lose the message.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {
@@ -56,6 +60,7 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
         }
     };
     let bytes = output.as_deref().unwrap_or(&input);
+    held.writing();
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(bytes).and_then(|_| stdout.flush()) {
         eprintln!("spamfilt: cannot write the message to standard output: {e}");

@@ -370,13 +370,16 @@ pub struct PurgeArgs {
 pub enum DbCommand {
     /// Messages learned per class, tokens, file size, last update.
     Stats,
-    /// Write the whole database to stdout (or FILE) in the documented text format.
+    /// Write everything learned to stdout (or FILE) in the documented text format: token counts,
+    /// the ledger and the reputation database (IP addresses, cached DNS answers, known
+    /// correspondents).
     Dump {
         /// Write here instead of stdout.
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
     },
-    /// Replace the database with a dump read from FILE ('-' for stdin).
+    /// Replace the databases with a dump read from FILE ('-' for stdin); a version 1 dump (tokens
+    /// only) leaves the reputation database as it is.
     Load {
         /// A file written by 'spamfilt db dump'.
         #[arg(value_name = "FILE")]

@@ -84,9 +84,13 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
                 ))
             };
-            let s = db.load(input)?;
+            let (s, reputation) = db.load(input)?;
             if !g.quiet {
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
+                match reputation {
+                    Some(n) => println!("loaded {n} reputation records (IP addresses, DNS answers, correspondents)"),
+                    None => println!("the dump has no reputation section (version 1): reputation.db is left as it is"),
+                }
             }
         }
         DbCommand::Salvage => return salvage(settings, g),

@@ -2,24 +2,48 @@
 //! docs/db-format.md). Stable across releases of the binary format.
 //!
 //! ```text
-//! spamfilt-dump 1
+//! spamfilt-dump 2
+//! [tokens]
 //! messages HAM SPAM
 //! token HASH SPAM HAM LASTDAY        (HASH: 16 hex digits; LASTDAY: days since 1970-01-01)
 //! ledger DIGEST CLASS                (DIGEST: 32 hex digits; CLASS: ham or spam)
+//! [reputation]
+//! ip ADDRESS FIRST LAST LASTSPAM SPAM HAM HONEYPOT MANUAL   (times: Unix seconds; MANUAL: manual or -)
+//! ptr ADDRESS EXPIRES NAME           (NAME: - when there is none)
+//! dnsbl ADDRESS ZONE LISTED EXPIRES  (LISTED: listed or clear)
+//! uribl DOMAIN ZONE LISTED EXPIRES
+//! correspondent ADDRESS MESSAGES LAST
 //! ```
 //! Lines starting with `#` and blank lines are ignored. Tokens are written sorted by hash.
+//! The dump is made of sections, each `[name]` on its own line, so that each part of the
+//! database writes and reads its own; a section this version does not know is an error (a
+//! dump from a newer spamfilt must not be loaded with part of it silently dropped). Version 1
+//! dumps (no sections, the token lines only) still load: the reputation database is then left
+//! as it is.
 
 use std::io::{BufRead, Write};
+use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 
+use super::reputation::{self, Cached, Correspondent, DomainRecord, IpRecord, Record, Reputation};
 use super::{Class, Snapshot, TokenRecord, Totals};
 
-const FIRST_LINE: &str = "spamfilt-dump 1";
+const FIRST_LINE: &str = "spamfilt-dump 2";
+const FIRST_LINE_V1: &str = "spamfilt-dump 1";
 
-pub fn write(snap: &Snapshot, out: &mut dyn Write) -> Result<()> {
+/// What a dump holds.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub tokens: Snapshot,
+    /// The `[reputation]` section (`None` in a version 1 dump, which had none).
+    pub reputation: Option<Reputation>,
+}
+
+pub fn write(snap: &Snapshot, rep: &Reputation, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "{FIRST_LINE}")?;
-    writeln!(out, "# spamfilt {} token database dump; load with 'spamfilt db load FILE'", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "# spamfilt {} database dump; load with 'spamfilt db load FILE'", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "[tokens]")?;
     writeln!(out, "messages {} {}", snap.totals.ham, snap.totals.spam)?;
     let mut tokens: Vec<(&u64, &TokenRecord)> = snap.tokens.iter().collect();
     tokens.sort_unstable_by_key(|t| *t.0);
@@ -32,12 +56,58 @@ pub fn write(snap: &Snapshot, out: &mut dyn Write) -> Result<()> {
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
         writeln!(out, "ledger {hex} {}", c.name())?;
     }
+    write_reputation(rep, out)
+}
+
+fn listed(b: bool) -> &'static str {
+    if b {
+        "listed"
+    } else {
+        "clear"
+    }
+}
+
+/// The `[reputation]` section: IP addresses (with their cached DNS answers), link domains'
+/// cached answers and known correspondents, in key order.
+fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "[reputation]")?;
+    for (key, record) in &rep.records {
+        match record {
+            Record::Ip(r) => {
+                let ip = crate::received::from_key(*key);
+                writeln!(
+                    out,
+                    "ip {ip} {} {} {} {} {} {} {}",
+                    r.first_seen,
+                    r.last_seen,
+                    r.last_spam,
+                    r.spam,
+                    r.ham,
+                    r.honeypot,
+                    if r.manual { "manual" } else { "-" }
+                )?;
+                if let Some(p) = &r.ptr {
+                    writeln!(out, "ptr {ip} {} {}", p.expires, p.value.as_deref().unwrap_or("-"))?;
+                }
+                for (zone, c) in &r.dnsbl {
+                    writeln!(out, "dnsbl {ip} {zone} {} {}", listed(c.value), c.expires)?;
+                }
+            }
+            Record::Domain(d) => {
+                for (zone, c) in &d.uribl {
+                    writeln!(out, "uribl {} {zone} {} {}", d.domain, listed(c.value), c.expires)?;
+                }
+            }
+            Record::Correspondent(c) => writeln!(out, "correspondent {} {} {}", c.address, c.messages, c.last)?,
+        }
+    }
     Ok(())
 }
 
-pub fn read(input: Box<dyn BufRead + '_>) -> Result<Snapshot> {
-    let mut snap = Snapshot::default();
-    let mut seen_header = false;
+pub fn read(input: Box<dyn BufRead + '_>) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let mut version = 0;
+    let mut section = String::new();
     let mut seen_messages = false;
     for (i, line) in input.lines().enumerate() {
         let n = i + 1;
@@ -46,58 +116,185 @@ pub fn read(input: Box<dyn BufRead + '_>) -> Result<Snapshot> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if !seen_header {
-            if line != FIRST_LINE {
-                bail!("line {n}: not a spamfilt dump (expected '{FIRST_LINE}')");
+        if version == 0 {
+            version = match line {
+                FIRST_LINE => 2,
+                FIRST_LINE_V1 => {
+                    section = "tokens".into();
+                    1
+                }
+                _ => bail!("line {n}: not a spamfilt dump (expected '{FIRST_LINE}' or '{FIRST_LINE_V1}')"),
+            };
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            if version == 1 {
+                bail!("line {n}: a version 1 dump has no sections");
             }
-            seen_header = true;
+            section = match name {
+                "tokens" | "reputation" => name.to_string(),
+                _ => bail!("line {n}: unknown section [{name}] (written by a newer spamfilt?); nothing was changed"),
+            };
+            if section == "reputation" {
+                loaded.reputation.get_or_insert_with(Reputation::default);
+            }
             continue;
         }
         let f: Vec<&str> = line.split_ascii_whitespace().collect();
         let bad = || anyhow::anyhow!("line {n}: malformed: {line:?}");
-        match f.as_slice() {
-            ["messages", ham, spam] => {
-                snap.totals = Totals { ham: ham.parse().map_err(|_| bad())?, spam: spam.parse().map_err(|_| bad())? };
-                seen_messages = true;
-            }
-            ["token", h, s, hm, day] if h.len() == 16 => {
-                let hash = u64::from_str_radix(h, 16).map_err(|_| bad())?;
-                let r = TokenRecord {
-                    spam: s.parse().map_err(|_| bad())?,
-                    ham: hm.parse().map_err(|_| bad())?,
-                    last_day: day.parse().map_err(|_| bad())?,
-                };
-                if snap.tokens.insert(hash, r).is_some() {
-                    bail!("line {n}: token {h} appears twice");
+        match section.as_str() {
+            "tokens" => {
+                if token_line(&f, &mut loaded.tokens).map_err(|e| e.context(bad()))? {
+                    seen_messages = true;
                 }
             }
-            ["ledger", d, c] if d.len() == 32 => {
-                let mut digest = [0u8; 16];
-                for (k, b) in digest.iter_mut().enumerate() {
-                    *b = u8::from_str_radix(&d[2 * k..2 * k + 2], 16).map_err(|_| bad())?;
-                }
-                let class = match *c {
-                    "ham" => Class::Ham,
-                    "spam" => Class::Spam,
-                    _ => return Err(bad()),
-                };
-                snap.ledger.insert(digest, class);
+            "reputation" => {
+                let rep = loaded.reputation.get_or_insert_with(Reputation::default);
+                reputation_line(&f, rep).map_err(|_| bad())?;
             }
-            _ => return Err(bad()),
+            _ => bail!("line {n}: {line:?} before the first section"),
         }
     }
-    if !seen_header {
+    if version == 0 {
         bail!("empty input: not a spamfilt dump");
     }
     if !seen_messages {
         bail!("the dump has no 'messages' line");
     }
-    Ok(snap)
+    Ok(loaded)
+}
+
+/// One line of the `[tokens]` section; `true` for the `messages` line.
+fn token_line(f: &[&str], snap: &mut Snapshot) -> Result<bool> {
+    let num = |s: &str| s.parse::<u64>().map_err(|_| anyhow::anyhow!("bad number"));
+    let num32 = |s: &str| s.parse::<u32>().map_err(|_| anyhow::anyhow!("bad number"));
+    match f {
+        ["messages", ham, spam] => {
+            snap.totals = Totals { ham: num(ham)?, spam: num(spam)? };
+            return Ok(true);
+        }
+        ["token", h, s, hm, day] if h.len() == 16 => {
+            let hash = u64::from_str_radix(h, 16)?;
+            let r = TokenRecord { spam: num32(s)?, ham: num32(hm)?, last_day: num32(day)? };
+            if snap.tokens.insert(hash, r).is_some() {
+                bail!("token {h} appears twice");
+            }
+        }
+        ["ledger", d, c] if d.len() == 32 => {
+            let mut digest = [0u8; 16];
+            for (k, b) in digest.iter_mut().enumerate() {
+                *b = u8::from_str_radix(d.get(2 * k..2 * k + 2).context("bad digest")?, 16)?;
+            }
+            let class = match *c {
+                "ham" => Class::Ham,
+                "spam" => Class::Spam,
+                _ => bail!("bad class"),
+            };
+            snap.ledger.insert(digest, class);
+        }
+        _ => bail!("unknown line"),
+    }
+    Ok(false)
+}
+
+fn flag(s: &str) -> Result<bool> {
+    match s {
+        "listed" => Ok(true),
+        "clear" => Ok(false),
+        _ => bail!("bad flag"),
+    }
+}
+
+/// One line of the `[reputation]` section.
+fn reputation_line(f: &[&str], rep: &mut Reputation) -> Result<()> {
+    let ip_record = |rep: &mut Reputation, ip: &str| -> Result<IpRecord> {
+        let ip: IpAddr = ip.parse()?;
+        Ok(match rep.records.get(&crate::received::key(ip)) {
+            Some(Record::Ip(r)) => r.clone(),
+            _ => IpRecord::default(),
+        })
+    };
+    let put_ip = |rep: &mut Reputation, ip: &str, r: IpRecord| -> Result<()> {
+        let ip: IpAddr = ip.parse()?;
+        rep.records.insert(crate::received::key(ip), Record::Ip(r));
+        Ok(())
+    };
+    match f {
+        ["ip", ip, first, last, last_spam, spam, ham, honeypot, manual] => {
+            let mut r = ip_record(rep, ip)?;
+            r.first_seen = first.parse()?;
+            r.last_seen = last.parse()?;
+            r.last_spam = last_spam.parse()?;
+            r.spam = spam.parse()?;
+            r.ham = ham.parse()?;
+            r.honeypot = honeypot.parse()?;
+            r.manual = match *manual {
+                "manual" => true,
+                "-" => false,
+                _ => bail!("bad flag"),
+            };
+            put_ip(rep, ip, r)?;
+        }
+        ["ptr", ip, expires, name] => {
+            let mut r = ip_record(rep, ip)?;
+            let value = (*name != "-").then(|| name.to_string());
+            r.ptr = Some(Cached { value, expires: expires.parse()? });
+            put_ip(rep, ip, r)?;
+        }
+        ["dnsbl", ip, zone, listed, expires] => {
+            let mut r = ip_record(rep, ip)?;
+            r.dnsbl.push((zone.to_string(), Cached { value: flag(listed)?, expires: expires.parse()? }));
+            put_ip(rep, ip, r)?;
+        }
+        ["uribl", domain, zone, listed, expires] => {
+            let key = reputation::domain_key(domain);
+            let mut d = match rep.records.get(&key) {
+                Some(Record::Domain(d)) => d.clone(),
+                _ => DomainRecord { domain: domain.to_string(), uribl: Vec::new() },
+            };
+            d.uribl.push((zone.to_string(), Cached { value: flag(listed)?, expires: expires.parse()? }));
+            rep.records.insert(key, Record::Domain(d));
+        }
+        ["correspondent", address, messages, last] => {
+            let c = Correspondent { address: address.to_string(), messages: messages.parse()?, last: last.parse()? };
+            rep.records.insert(reputation::address_key(address), Record::Correspondent(c));
+        }
+        _ => bail!("unknown line"),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample_reputation() -> Reputation {
+        let mut rep = Reputation::default();
+        let ip: IpAddr = "198.51.100.23".parse().unwrap();
+        let r = IpRecord {
+            first_seen: 1,
+            last_seen: 2,
+            last_spam: 2,
+            spam: 3,
+            ham: 1,
+            honeypot: 1,
+            manual: false,
+            ptr: Some(Cached { value: Some("mail.example.net".into()), expires: 99 }),
+            dnsbl: vec![("zen.example".into(), Cached { value: true, expires: 98 })],
+        };
+        rep.records.insert(crate::received::key(ip), Record::Ip(r));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let m = IpRecord { manual: true, ptr: Some(Cached { value: None, expires: 5 }), ..IpRecord::default() };
+        rep.records.insert(crate::received::key(v6), Record::Ip(m));
+        let d = DomainRecord {
+            domain: "evil.example".into(),
+            uribl: vec![("dbl.example".into(), Cached { value: false, expires: 7 })],
+        };
+        rep.records.insert(reputation::domain_key("evil.example"), Record::Domain(d));
+        let c = Correspondent { address: "jan@klant.be".into(), messages: 4, last: 1000 };
+        rep.records.insert(reputation::address_key("jan@klant.be"), Record::Correspondent(c));
+        rep
+    }
 
     #[test]
     fn round_trip() {
@@ -105,23 +302,41 @@ mod tests {
         snap.learn(&[1, 2, u64::MAX], Class::Spam, 20_000);
         snap.learn(&[2, 3], Class::Ham, 20_001);
         snap.set_ledger([0xab; 16], Some(Class::Spam));
+        let rep = sample_reputation();
         let mut out = Vec::new();
-        write(&snap, &mut out).unwrap();
+        write(&snap, &rep, &mut out).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.starts_with("spamfilt-dump 1\n"));
+        assert!(text.starts_with("spamfilt-dump 2\n"));
         assert!(text.contains("token ffffffffffffffff 1 0 20000\n"), "{text}");
+        assert!(text.contains("ip 198.51.100.23 1 2 2 3 1 1 -\n"), "{text}");
+        assert!(text.contains("correspondent jan@klant.be 4 1000\n"), "{text}");
         let back = read(Box::new(out.as_slice())).unwrap();
-        assert_eq!(back.totals, snap.totals);
-        assert_eq!(back.tokens, snap.tokens);
-        assert_eq!(back.ledger, snap.ledger);
+        assert_eq!(back.tokens.totals, snap.totals);
+        assert_eq!(back.tokens.tokens, snap.tokens);
+        assert_eq!(back.tokens.ledger, snap.ledger);
+        assert_eq!(back.reputation.unwrap().records, rep.records);
+    }
+
+    #[test]
+    fn version_1_dumps_still_load() {
+        let v1 = b"spamfilt-dump 1\nmessages 1 2\ntoken 0000000000000001 1 0 20000\nledger abababababababababababababababab spam\n";
+        let back = read(Box::new(&v1[..])).unwrap();
+        assert_eq!(back.tokens.totals, Totals { ham: 1, spam: 2 });
+        assert_eq!(back.tokens.tokens.len(), 1);
+        assert!(back.reputation.is_none());
     }
 
     #[test]
     fn errors_name_the_line() {
         let err = read(Box::new(&b"spamfilt-dump 1\nmessages 1 2\ntoken zz 1 2 3\n"[..])).unwrap_err();
-        assert!(err.to_string().starts_with("line 3: malformed"), "{err}");
+        assert!(format!("{err:#}").starts_with("line 3: malformed"), "{err:#}");
         assert!(read(Box::new(&b"hello\n"[..])).is_err());
         assert!(read(Box::new(&b""[..])).is_err());
         assert!(read(Box::new(&b"spamfilt-dump 1\n"[..])).unwrap_err().to_string().contains("messages"));
+        let err = read(Box::new(&b"spamfilt-dump 2\n[tokens]\nmessages 1 1\n[weights]\nw 1\n"[..])).unwrap_err();
+        assert!(err.to_string().contains("line 4: unknown section [weights]"), "{err}");
+        let err =
+            read(Box::new(&b"spamfilt-dump 2\n[reputation]\nip 1.2.3.4 x\n[tokens]\nmessages 0 0\n"[..])).unwrap_err();
+        assert!(err.to_string().starts_with("line 3: malformed"), "{err}");
     }
 }

@@ -359,25 +359,41 @@ impl Database {
     }
 
     /// Writes the documented text dump (see `dump`).
+    /// Both databases: the token database with its ledger, and the reputation database (IP
+    /// reputation, cached DNS answers, known correspondents) with its journal applied.
     pub fn dump(&self, out: &mut dyn Write) -> Result<()> {
         let snap = self.snapshot()?;
-        dump::write(&snap, out)
+        let rep = reputation::Reputation::load(&self.dir)?;
+        dump::write(&snap, &rep, out)
     }
 
-    /// Replaces the database with a dump, atomically, under the write lock.
-    pub fn load(&self, input: Box<dyn std::io::BufRead + '_>) -> Result<Stats> {
+    /// Replaces the databases with a dump, atomically each, under the write lock (a corrupt
+    /// one is moved aside first). A version 1 dump has no reputation section: reputation.db is
+    /// then left as it is. Returns the token stats and the number of reputation records loaded.
+    pub fn load(&self, input: Box<dyn std::io::BufRead + '_>) -> Result<(Stats, Option<usize>)> {
         let loaded = dump::read(input)?;
+        let t = &loaded.tokens;
         let stats = Stats {
-            totals: loaded.totals,
-            tokens: loaded.tokens.len() as u64,
-            ledger_entries: loaded.ledger.len() as u64,
+            totals: t.totals,
+            tokens: t.tokens.len() as u64,
+            ledger_entries: t.ledger.len() as u64,
             ..Stats::default()
         };
-        self.update(true, |snap| {
-            *snap = loaded;
-            Ok(())
-        })?;
-        Ok(stats)
+        let _lock = self.lock()?;
+        self.load_for_update(true)?;
+        self.write(&loaded.tokens)?;
+        let records = match loaded.reputation {
+            Some(mut rep) => {
+                // Only to move a corrupt file aside; its contents are replaced.
+                self.recover(reputation::Reputation::load(&self.dir), reputation::FILE, true)?;
+                let n = rep.records.len();
+                rep.skip_journal(&self.dir)?;
+                rep.save(&self.dir)?;
+                Some(n)
+            }
+            None => None,
+        };
+        Ok((stats, records))
     }
 
     /// Drops tokens seen at most `max_count` times in all and not for `days` days.
@@ -658,8 +674,8 @@ mod tests {
         let mut text = Vec::new();
         a.dump(&mut text).unwrap();
         let b = Database::at(&tmp.path().join("b"));
-        let st = b.load(Box::new(text.as_slice())).unwrap();
-        assert_eq!((st.tokens, st.ledger_entries), (2, 1));
+        let (st, rep) = b.load(Box::new(text.as_slice())).unwrap();
+        assert_eq!((st.tokens, st.ledger_entries, rep), (2, 1, Some(0)));
         let mut again = Vec::new();
         b.dump(&mut again).unwrap();
         assert_eq!(text, again);

@@ -374,6 +374,13 @@ impl Reputation {
         Ok(())
     }
 
+    /// Makes `save` leave out what the journal holds now (a restore from a dump replaces it:
+    /// the dump already has what had been journaled when it was written).
+    pub fn skip_journal(&mut self, dir: &Path) -> Result<()> {
+        self.journal_seen = read_journal(dir, 0, u64::MAX)?.1;
+        Ok(())
+    }
+
     /// Applies one journal entry.
     pub fn apply(&mut self, e: &JournalEntry) {
         if let Some(k) = e.honeypot {

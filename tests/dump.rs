@@ -1,0 +1,74 @@
+//! One dump, everything: `db dump` holds the token database, its ledger and the reputation
+//! database (IP reputation, manual entries, cached DNS answers, known correspondents), and
+//! `db load` restores all of it; version 1 dumps still load. Through the real binary.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+fn run(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.env_remove("SPAMFILT_CONFIG").env("HOME", "/nonexistent-home").arg("--db").arg(db).args(args);
+    common::run_with_stdin(&mut c, stdin)
+}
+
+fn ok(db: &Path, args: &[&str], stdin: &[u8]) -> String {
+    let o = run(db, args, stdin);
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn spam(i: usize) -> String {
+    format!(
+        "Received: from relay.example.net (relay.example.net [198.51.100.{i}])\n\tby mx.mijn.be with ESMTP id X{i}; Mon, 1 Jan 2024 10:00:00 +0000\n\
+         From: promo{i}@deals.example\nTo: jan@mijn.be\nSubject: winner {i}\nMessage-ID: <s{i}@deals.example>\n\n\
+         lottery casino cheap pills {i}\n"
+    )
+}
+
+const SENT: &str =
+    "From: jan@mijn.be\nTo: piet@klant.be\nSubject: offerte\nMessage-ID: <sent1@mijn.be>\n\nDe offerte.\n";
+
+#[test]
+fn dump_and_load_keep_reputation_and_correspondents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    for i in 1..=3 {
+        ok(&a, &["train", "--spam", "-"], spam(i).as_bytes());
+    }
+    ok(&a, &["train", "--ham", "-"], SENT.as_bytes());
+    ok(&a, &["ip", "add", "203.0.113.7"], b"");
+    let list_a = ok(&a, &["ip", "list"], b"");
+    assert!(list_a.contains("198.51.100.1") && list_a.contains("203.0.113.7"), "{list_a}");
+    let dump = ok(&a, &["db", "dump"], b"");
+    assert!(dump.starts_with("spamfilt-dump 2\n"), "{dump}");
+    assert!(dump.contains("\n[reputation]\n") && dump.contains("\nip 198.51.100.2 "), "{dump}");
+    assert!(dump.contains("\nip 203.0.113.7 ") && dump.contains(" manual\n"), "{dump}");
+    assert!(dump.contains("\ncorrespondent piet@klant.be 1 "), "{dump}");
+
+    let b = tmp.path().join("b");
+    let out = ok(&b, &["db", "load", "-"], dump.as_bytes());
+    assert!(out.contains("loaded 5 reputation records"), "{out}");
+    // Everything came back: the same dump, the same IP list, and the correspondent still counts.
+    assert_eq!(ok(&b, &["db", "dump"], b""), dump);
+    assert_eq!(ok(&b, &["ip", "list"], b""), list_a);
+    let reply = "From: piet@klant.be\nTo: jan@mijn.be\nSubject: re: offerte\nMessage-ID: <r1@klant.be>\n\nPrima.\n";
+    assert!(ok(&b, &["check", "-"], reply.as_bytes()).contains("KNOWN_CORRESPONDENT"));
+
+    // A version 1 dump (tokens only) still loads and leaves reputation.db as it was.
+    let v1 = "spamfilt-dump 1\nmessages 1 0\ntoken 0000000000000001 0 1 20000\n";
+    let out = ok(&b, &["db", "load", "-"], v1.as_bytes());
+    assert!(out.contains("no reputation section"), "{out}");
+    assert_eq!(ok(&b, &["ip", "list"], b""), list_a);
+    assert!(ok(&b, &["db", "stats"], b"").contains("messages:     1 ham, 0 spam"));
+
+    // A section this version does not know is refused, and nothing changes.
+    let future = dump.replace("[reputation]", "[weights]\nw 1 2\n[reputation]");
+    let o = run(&b, &["db", "load", "-"], future.as_bytes());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown section [weights]"));
+    assert!(ok(&b, &["db", "stats"], b"").contains("messages:     1 ham, 0 spam"));
+    let _ = fs::remove_dir_all(&b);
+}

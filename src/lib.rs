@@ -30,6 +30,7 @@ pub mod sender;
 pub mod starter;
 pub mod store;
 pub mod verdict;
+pub mod work;
 
 /// A deterministic pseudo-random sequence for the randomized tests.
 #[cfg(test)]

@@ -47,7 +47,6 @@ pub struct Part<'a> {
     pub filename: Option<String>,
     pub is_attachment: bool,
     pub body: Body<'a>,
-    pub headers: Vec<HeaderField<'a>>,
     /// Nesting depth (0 for a single-part message's body).
     pub depth: usize,
     /// mail-parser met undecodable bytes (bad base64 or quoted-printable, unknown charset).
@@ -396,7 +395,6 @@ fn collect_parts<'a>(
                 is_attachment: part.content_disposition().is_some_and(|d| d.is_attachment()),
                 content_type,
                 body,
-                headers: convert_headers(msg, id),
                 depth,
                 // mail-parser marks a message without a body (headers only, no blank line: valid
                 // RFC 5322) as an encoding problem; an empty part that was never there is none.

@@ -169,23 +169,36 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Finds URLs in plain text: `scheme://…` for any scheme, and bare `www.…` names.
+///
+/// Linear in the text: the candidate starts (`:` of `://`, `w` of `www.`) come from one forward
+/// pass, each URL's end is found from its start and scanning resumes there, and the walk back
+/// over a scheme stops at the characters that end a URL, so no byte is looked at more than a
+/// few times (issue 15: the old loop searched the whole rest of the text again at every step).
 pub fn find_urls(text: &str) -> Vec<Url> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     let mut i = 0;
-    while i < b.len() && out.len() < 500 {
-        // Candidate starts: "://" (walk back to the scheme) or "www." at a word start.
-        let rest = &text[i..];
-        let next = [rest.find("://"), find_ci(rest, "www.")].into_iter().flatten().min();
-        let Some(p) = next else { break };
-        let at = i + p;
-        let start = if text[at..].starts_with("://") {
+    for at in memchr::memchr3_iter(b':', b'w', b'W', b) {
+        if out.len() >= 500 {
+            break;
+        }
+        if at < i {
+            continue;
+        }
+        crate::work::add(1);
+        let scheme = b[at..].starts_with(b"://");
+        let www = b.len() - at >= 4 && b[at..at + 4].eq_ignore_ascii_case(b"www.");
+        if !scheme && !www {
+            continue;
+        }
+        let start = if scheme {
             let mut s = at;
             while s > 0
                 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'+' || b[s - 1] == b'-' || b[s - 1] == b'.')
             {
                 s -= 1;
             }
+            crate::work::add(at - s);
             s
         } else {
             if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.' || b[at - 1] == b'/') {
@@ -197,7 +210,8 @@ pub fn find_urls(text: &str) -> Vec<Url> {
         let end = text[at..]
             .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`' | '|' | '^' | '{' | '}'))
             .map_or(text.len(), |e| at + e);
-        if start < at || text[at..].starts_with("www.") || text[at..].starts_with("WWW.") {
+        crate::work::add(end - at);
+        if start < at || b[at..].starts_with(b"www.") || b[at..].starts_with(b"WWW.") {
             if let Some(u) = parse_url(&text[start..end]) {
                 out.push(u);
             }
@@ -208,10 +222,6 @@ pub fn find_urls(text: &str) -> Vec<Url> {
         }
     }
     out
-}
-
-fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    hay.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 #[cfg(test)]
@@ -255,5 +265,113 @@ mod tests {
         let _ = find_urls("www.");
         let _ = find_urls("://://");
         let _ = find_urls("é://ü www.é");
+    }
+
+    /// Issue 15: `://` with no scheme again and again (500 KB of it cost 9 s), `www.` inside
+    /// words, and real URLs: the work grows as the text does.
+    #[test]
+    fn finding_urls_is_linear() {
+        for unit in [" ://", "xwww.", "://", "a://b ", " www.x.example", "http://a.example/x\n", "w", "WwW.", "é://"] {
+            crate::work::assert_linear(
+                unit,
+                20_000,
+                |n| unit.repeat(n / unit.len()),
+                |t| {
+                    find_urls(t);
+                },
+            );
+        }
+    }
+
+    /// The candidates come from one forward pass now; what is found is what the old loop found.
+    #[test]
+    fn finds_what_the_old_loop_found() {
+        fn old(text: &str) -> Vec<Url> {
+            let find_ci = |hay: &str, needle: &str| {
+                hay.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+            };
+            let mut out = Vec::new();
+            let b = text.as_bytes();
+            let mut i = 0;
+            while i < b.len() && out.len() < 500 {
+                let rest = &text[i..];
+                let next = [rest.find("://"), find_ci(rest, "www.")].into_iter().flatten().min();
+                let Some(p) = next else { break };
+                let at = i + p;
+                let start = if text[at..].starts_with("://") {
+                    let mut s = at;
+                    while s > 0
+                        && (b[s - 1].is_ascii_alphanumeric()
+                            || b[s - 1] == b'+'
+                            || b[s - 1] == b'-'
+                            || b[s - 1] == b'.')
+                    {
+                        s -= 1;
+                    }
+                    s
+                } else {
+                    if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'.' || b[at - 1] == b'/') {
+                        i = at + 4;
+                        continue;
+                    }
+                    at
+                };
+                let end = text[at..]
+                    .find(|c: char| {
+                        c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`' | '|' | '^' | '{' | '}')
+                    })
+                    .map_or(text.len(), |e| at + e);
+                if start < at || text[at..].starts_with("www.") || text[at..].starts_with("WWW.") {
+                    if let Some(u) = parse_url(&text[start..end]) {
+                        out.push(u);
+                    }
+                }
+                i = end.max(at + 3);
+                while i < text.len() && !text.is_char_boundary(i) {
+                    i += 1;
+                }
+            }
+            out
+        }
+        let pieces = [
+            "http://a.example/x",
+            "www.b.example",
+            "WWW.C.EXAMPLE",
+            "wWw.d.example",
+            "xwww.e.example",
+            ".www.f",
+            "/www.g",
+            "://",
+            "h+t-t.p://i.example",
+            "é",
+            "ü://j",
+            " ",
+            "\n",
+            "<",
+            ">",
+            "\"",
+            "mailto:k@l.example",
+            "w",
+            "ww",
+            "www",
+            ":",
+            "//",
+            "a",
+            "1.2.3.4",
+            "(",
+            ")",
+            "https://m.example/p?q=1#f",
+            "|",
+            "{",
+            "\u{3000}",
+        ];
+        let mut next = crate::test_rng::xorshift(0x5eed_u64);
+        for _ in 0..3000 {
+            let t: String = (0..next() % 12).map(|_| pieces[next() as usize % pieces.len()]).collect();
+            assert_eq!(find_urls(&t), old(&t), "{t:?}");
+        }
+        let many: String = (0..700).map(|i| format!("http://h{i}.example/ ")).collect();
+        assert_eq!(find_urls(&many), old(&many));
+        assert_eq!(find_urls(&many).len(), 500);
     }
 }

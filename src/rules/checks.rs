@@ -405,6 +405,87 @@ mod regex_equivalence {
     }
 }
 
+/// Issue 15: the checks that look for a pattern from each of many starting points look only a
+/// bounded distance from each, so their work grows with the text, not with its square.
+#[cfg(test)]
+mod linear_work {
+    use crate::work::assert_linear;
+
+    #[test]
+    fn the_html_and_url_scans_are_linear() {
+        type Check = fn(&str) -> bool;
+        let shapes: [(&str, Check); 7] = [
+            ("a<!--", super::comment_in_word),
+            ("a<!--a-", super::comment_in_word),
+            ("ab<b ", super::empty_tag_in_word),
+            ("ab<span x", super::empty_tag_in_word),
+            (".php?", super::script_with_long_id),
+            (".php?=", super::script_with_long_id),
+            (".asp?a=b", super::script_with_long_id),
+        ];
+        for (unit, check) in shapes {
+            assert_linear(unit, 20_000, |n| unit.repeat(n / unit.len()), |t| assert!(!check(t)));
+        }
+    }
+
+    /// The bounded windows give what the regexes give, also at and around their edges and on
+    /// random mixtures of the pieces these patterns are made of.
+    #[test]
+    fn bounded_windows_agree_with_the_regexes() {
+        let re = |p: &str| regex_lite::RegexBuilder::new(p).case_insensitive(true).build().unwrap();
+        let comment = re(r"[a-z]<!--[^>]{0,40}-->[a-z]");
+        let tag = re(
+            r"[a-z]{2}<(b|i|u|s|em|font|span|strong|small)( [^>]{0,20})?></(b|i|u|s|em|font|span|strong|small)>[a-z]{2}",
+        );
+        let php = re(r"\.(php|asp|cgi|pl)\?[^ ]*=[a-z0-9]{20,}");
+        let pieces = [
+            "a",
+            "B",
+            "<!--",
+            "-->",
+            "--",
+            "-",
+            ">",
+            "<",
+            "</",
+            "<b",
+            "<span",
+            "<s",
+            "</b>",
+            "</small>",
+            " ",
+            "x",
+            "é",
+            "\u{1F600}",
+            "=",
+            ".php?",
+            ".PL?",
+            ".cgi",
+            "?",
+            "abcdefghij",
+            "0123456789",
+            "\n",
+        ];
+        let mut next = crate::test_rng::xorshift(0x1157);
+        for _ in 0..20_000 {
+            let t: String = (0..next() % 16).map(|_| pieces[next() as usize % pieces.len()]).collect();
+            assert_eq!(super::comment_in_word(&t), comment.is_match(&t), "comment {t:?}");
+            assert_eq!(super::empty_tag_in_word(&t), tag.is_match(&t), "tag {t:?}");
+            assert_eq!(super::script_with_long_id(&t), php.is_match(&t), "php {t:?}");
+        }
+        for k in [0, 1, 19, 20, 21, 39, 40, 41, 60] {
+            for fill in ["x", "é", "\u{1F600}", "-"] {
+                let c = format!("vi<!--{}-->agra", fill.repeat(k));
+                assert_eq!(super::comment_in_word(&c), comment.is_match(&c), "{c:?}");
+                let t = format!("gr<font {}></font>atis", fill.repeat(k));
+                assert_eq!(super::empty_tag_in_word(&t), tag.is_match(&t), "{t:?}");
+                let u = format!("http://a.example/x.php?{}=abcdefghij0123456789", fill.repeat(k));
+                assert_eq!(super::script_with_long_id(&u), php.is_match(&u), "{u:?}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod fast_paths {
     /// Random ASCII texts built to contain split words and near misses.

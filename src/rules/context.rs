@@ -3,6 +3,7 @@
 //! every URL with where it was found, and the raw header block and body.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use crate::features::html::HtmlDoc;
 use crate::features::urls::{self, Url};
@@ -62,20 +63,22 @@ impl<'a> Context<'a> {
         let mut text = String::new();
         let mut invisible_text = String::new();
         let mut urls = Vec::new();
+        // Every URL's text once, so the HTML parts' written URLs are told apart from their links
+        // by one look-up each, not a comparison with every URL found before (issue 15).
+        let mut seen = HashSet::new();
         for pc in &content.parts {
             match pc {
                 PartContent::Text { text: t, urls: found } => {
                     push_collapsed(&mut text, t);
-                    urls.extend(found.iter().map(|u| FoundUrl {
-                        url: u.clone(),
-                        source: UrlSource::Text,
-                        link_text: None,
-                    }));
+                    for u in found {
+                        seen.insert(u.raw.clone());
+                        urls.push(FoundUrl { url: u.clone(), source: UrlSource::Text, link_text: None });
+                    }
                 }
                 PartContent::Html(doc) => {
                     push_collapsed(&mut text, &doc.visible_text);
                     push_collapsed(&mut invisible_text, &doc.invisible_text);
-                    html_urls(doc, &mut urls);
+                    html_urls(doc, &mut urls, &mut seen);
                 }
                 PartContent::Other => {}
             }
@@ -108,12 +111,13 @@ impl<'a> Context<'a> {
 
     /// The registrable domains of the message's links (distinct, in order).
     pub fn link_domains(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
         let mut out: Vec<String> = Vec::new();
         for u in &self.urls {
             if u.url.host_is_ip || u.url.domain.is_empty() || !u.url.scheme.starts_with("http") {
                 continue;
             }
-            if !out.contains(&u.url.domain) {
+            if seen.insert(u.url.domain.as_str()) {
                 out.push(u.url.domain.clone());
             }
         }
@@ -180,26 +184,30 @@ fn push_collapsed(out: &mut String, s: &str) {
     }
 }
 
-fn html_urls(doc: &HtmlDoc, out: &mut Vec<FoundUrl>) {
+fn html_urls(doc: &HtmlDoc, out: &mut Vec<FoundUrl>, seen: &mut HashSet<String>) {
+    let mut push = |u: Url, source: UrlSource, link_text: Option<String>, seen: &mut HashSet<String>| {
+        seen.insert(u.raw.clone());
+        out.push(FoundUrl { url: u, source, link_text });
+    };
     for l in &doc.links {
         if let Some(u) = urls::parse_url(&l.href) {
-            out.push(FoundUrl { url: u, source: UrlSource::Link, link_text: Some(l.text.clone()) });
+            push(u, UrlSource::Link, Some(l.text.clone()), seen);
         }
     }
     for i in &doc.images {
         if let Some(u) = urls::parse_url(&i.src) {
-            out.push(FoundUrl { url: u, source: UrlSource::Image, link_text: None });
+            push(u, UrlSource::Image, None, seen);
         }
     }
     for c in &doc.css_urls {
         if let Some(u) = urls::parse_url(c) {
-            out.push(FoundUrl { url: u, source: UrlSource::Css, link_text: None });
+            push(u, UrlSource::Css, None, seen);
         }
     }
     // URLs written in the visible text (not linked) count too.
     for u in urls::find_urls(&doc.visible_text) {
-        if !out.iter().any(|f| f.url.raw == u.raw) {
-            out.push(FoundUrl { url: u, source: UrlSource::Text, link_text: None });
+        if !seen.contains(&u.raw) {
+            push(u, UrlSource::Text, None, seen);
         }
     }
 }

@@ -21,15 +21,27 @@ pub(super) fn ascii_letter_at(s: &str, i: usize) -> bool {
 }
 
 /// `\.(php|asp|cgi|pl)\?[^ ]*=[a-z0-9]{20,}`: a script link carrying a long per-recipient id.
+///
+/// One pass: after a `.php?` (or the others) and until the next space, each `=` is looked at
+/// once (up to 20 bytes after it), so a link of `.php?` repeated costs what its length does.
 pub(super) fn script_with_long_id(url: &str) -> bool {
-    [".php?", ".asp?", ".cgi?", ".pl?"].iter().any(|ext| {
-        find_ci(url, ext).any(|i| {
-            let query = url[i + ext.len()..].split(' ').next().unwrap_or("");
-            query
-                .match_indices('=')
-                .any(|(j, _)| query[j + 1..].bytes().take_while(|b| b.is_ascii_alphanumeric()).take(20).count() == 20)
-        })
-    })
+    let b = url.as_bytes();
+    let mut armed = false;
+    for p in 0..b.len() {
+        crate::work::add(1);
+        match b[p] {
+            b' ' => armed = false,
+            b'=' if armed => {
+                crate::work::add(20);
+                if b[p + 1..].iter().take_while(|c| c.is_ascii_alphanumeric()).take(20).count() == 20 {
+                    return true;
+                }
+            }
+            b'.' => armed |= [".php?", ".asp?", ".cgi?", ".pl?"].iter().any(|ext| starts_with_ci(&url[p..], ext)),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `\.(exe|scr|bat|cmd|vbs|js|jar|msi|apk|hta)(\?|$)`: a link straight to a program.
@@ -97,12 +109,19 @@ pub(super) fn font_size_zero(html: &str) -> bool {
 }
 
 /// `[a-z]<!--[^>]{0,40}-->[a-z]`: an HTML comment splitting a word.
+///
+/// The `>` that closes the comment is looked for only as far as 40 characters can reach (160
+/// bytes), so each `<!--` costs a bounded amount whatever follows it.
 pub(super) fn comment_in_word(html: &str) -> bool {
+    const REACH: usize = 40 * 4 + 2;
+    let b = html.as_bytes();
     find_ci(html, "<!--").any(|i| {
         let inner = i + 4;
+        let window = &b[inner..b.len().min(inner + REACH + 1)];
+        crate::work::add(1 + window.len());
         i > 0
             && ascii_letter_at(html, i - 1)
-            && html[inner..].find('>').is_some_and(|g| {
+            && memchr::memchr(b'>', window).is_some_and(|g| {
                 let close = inner + g;
                 close >= inner + 2
                     && html[..close].ends_with("--")
@@ -114,12 +133,17 @@ pub(super) fn comment_in_word(html: &str) -> bool {
 
 /// `[a-z]{2}<(b|i|u|s|em|font|span|strong|small)( [^>]{0,20})?></(same list)>[a-z]{2}`: an
 /// empty formatting element splitting a word.
+///
+/// The `>` after the attributes is looked for only as far as 20 characters can reach (80
+/// bytes), so each `<` costs a bounded amount whatever follows it.
 pub(super) fn empty_tag_in_word(html: &str) -> bool {
     const TAGS: [&str; 9] = ["b", "i", "u", "s", "em", "font", "span", "strong", "small"];
+    const REACH: usize = 20 * 4;
     let tag_then = |s: &str, after: u8| -> Option<usize> {
         TAGS.iter().find(|t| starts_with_ci(s, t) && s.as_bytes().get(t.len()) == Some(&after)).map(|t| t.len() + 1)
     };
-    html.match_indices('<').any(|(i, _)| {
+    memchr::memchr_iter(b'<', html.as_bytes()).any(|i| {
+        crate::work::add(1);
         if i < 2 || !ascii_letter_at(html, i - 2) || !ascii_letter_at(html, i - 1) {
             return false;
         }
@@ -130,10 +154,14 @@ pub(super) fn empty_tag_in_word(html: &str) -> bool {
             // `>` at once, or a space and at most 20 characters that are not `>`.
             let gt = match after_name.as_bytes().first() {
                 Some(b'>') => 0,
-                Some(b' ') => match after_name[1..].find('>') {
-                    Some(g) if after_name[1..1 + g].chars().count() <= 20 => 1 + g,
-                    _ => return false,
-                },
+                Some(b' ') => {
+                    let window = &after_name.as_bytes()[1..after_name.len().min(1 + REACH + 1)];
+                    crate::work::add(window.len());
+                    match memchr::memchr(b'>', window) {
+                        Some(g) if after_name[1..1 + g].chars().count() <= 20 => 1 + g,
+                        _ => return false,
+                    }
+                }
                 _ => return false,
             };
             let close = &after_name[gt + 1..];

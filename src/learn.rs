@@ -16,6 +16,7 @@ use std::net::IpAddr;
 
 use crate::features::{self, TokenizerSettings};
 use crate::lists;
+use crate::lr;
 use crate::message::Message;
 use crate::received::{self, Networks};
 use crate::store::reputation::Reputation;
@@ -47,6 +48,8 @@ pub struct Prepared {
     /// Who the user wrote to, when the message is the user's own (no untrusted relay): To, Cc,
     /// Bcc. Learned as ham, these become known correspondents.
     pub sent_to: Vec<String>,
+    /// The LR features (see `lr`).
+    pub lr: Vec<u32>,
 }
 
 /// Parses and tokenizes raw message bytes the same way scoring does.
@@ -55,7 +58,9 @@ pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: 
     let hashes = features::tokenize(&msg, tok).into_hashes();
     let origin = received::first_untrusted(&msg, trusted).map(|r| r.ip);
     let sent_to = if origin.is_none() { lists::correspondents(&msg) } else { Vec::new() };
-    Prepared { digest: digest(&msg), hashes, origin, sent_to }
+    let shape = lr::Shape::default();
+    let lr = lr::features(&lr::view(&msg, &tok.headers, &shape), &shape);
+    Prepared { digest: digest(&msg), hashes, origin, sent_to, lr }
 }
 
 /// The content digest (see the module notes).
@@ -88,11 +93,13 @@ pub fn learn(snap: &mut Snapshot, m: &Prepared, class: Class, today: u32) -> Out
             snap.unlearn(&m.hashes, other);
             snap.learn(&m.hashes, class, today);
             snap.set_ledger(m.digest, Some(class));
+            snap.queue_lr(&m.digest, &m.lr, Some(other), Some(class));
             Outcome::Moved
         }
         None => {
             snap.learn(&m.hashes, class, today);
             snap.set_ledger(m.digest, Some(class));
+            snap.queue_lr(&m.digest, &m.lr, None, Some(class));
             Outcome::Learned
         }
     }
@@ -148,6 +155,7 @@ pub fn forget(snap: &mut Snapshot, m: &Prepared) -> Outcome {
         Some(c) => {
             snap.unlearn(&m.hashes, c);
             snap.set_ledger(m.digest, None);
+            snap.queue_lr(&m.digest, &m.lr, Some(c), None);
             Outcome::Forgotten
         }
         None => Outcome::NotKnown,

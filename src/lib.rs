@@ -17,6 +17,7 @@ pub mod hash;
 pub mod in_hand;
 pub mod learn;
 pub mod lists;
+pub mod lr;
 pub mod mailbox;
 pub mod message;
 pub mod parallel;

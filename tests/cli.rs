@@ -342,3 +342,46 @@ fn a_message_without_a_body_is_not_spam_on_a_fresh_install() {
     assert!(o.status.success());
     assert!(out.contains("X-Spam-Status: No,") && !out.contains("MIME_BAD_ENCODING"), "{out}");
 }
+
+/// The LR weights: made by `train` whatever order the folders are named in, shown by `db stats`,
+/// carried by `db dump`/`db load`, and changed by moves and `forget`.
+#[test]
+fn lr_weights_follow_training_in_any_folder_order_and_survive_dump_and_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, spam) = write_corpus(tmp.path(), 12);
+    let (h, s) = (ham.to_str().unwrap(), spam.to_str().unwrap());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    assert!(run(&["train", "--ham", h, "--spam", s], &a, b"").status.success());
+    assert!(run(&["train", "--spam", s, "--ham", h], &b, b"").status.success());
+    // Identical weights (bytes 48..56 are the write time, 64..72 the header checksum).
+    let strip = |p: &Path| {
+        let mut v = fs::read(p.join("lr.weights")).unwrap();
+        v[48..56].fill(0);
+        v[64..72].fill(0);
+        v
+    };
+    assert_eq!(strip(&a), strip(&b));
+    let stats = stdout(&run(&["db", "stats"], &a, b""));
+    assert!(stats.contains("lr weights:   12 ham, 12 spam learned; 2^18 weights"), "{stats}");
+    let dump = run(&["db", "dump"], &a, b"").stdout;
+    assert!(dump.starts_with(b"spamfilt-dump 2\n"));
+    let c = tmp.path().join("c");
+    assert!(run(&["db", "load", "-"], &c, &dump).status.success());
+    assert_eq!(fs::read(c.join("lr.weights")).unwrap()[80..], fs::read(a.join("lr.weights")).unwrap()[80..]);
+    // A move and a forget change the weights and their counts.
+    let before = strip(&a);
+    let one = spam.join("3.eml");
+    assert!(run(&["train", "--ham", one.to_str().unwrap()], &a, b"").status.success());
+    assert_ne!(strip(&a), before);
+    assert!(stdout(&run(&["db", "stats"], &a, b"")).contains("lr weights:   13 ham, 11 spam"));
+    assert!(run(&["forget", one.to_str().unwrap()], &a, b"").status.success());
+    assert!(stdout(&run(&["db", "stats"], &a, b"")).contains("lr weights:   12 ham, 11 spam"));
+    // Re-learning a known message is a no-op for the weights too.
+    let before = strip(&a);
+    assert!(run(&["train", "--ham", h], &a, b"").status.success());
+    assert_eq!(strip(&a), before);
+    // A dump of an older version (no weights) loads and leaves none.
+    let old = b"spamfilt-dump 1\nmessages 0 1\ntoken 0000000000000001 1 0 20000\n";
+    assert!(run(&["db", "load", "-"], &c, old).status.success());
+    assert!(!c.join("lr.weights").exists());
+}

@@ -24,6 +24,20 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                 if s.last_update == 0 { "never".to_string() } else { format_utc(s.last_update) }
             );
             let sc = &settings.scoring;
+            match s.lr {
+                Some(lr) if lr.current => println!(
+                    "lr weights:   {} ham, {} spam learned; 2^{} weights, {} ({})",
+                    lr.ham,
+                    lr.spam,
+                    lr.bits,
+                    human_size(lr.file_size),
+                    db.lr_path().display()
+                ),
+                Some(_) => println!(
+                    "lr weights:   made by another version's features: not used; the next training starts them afresh"
+                ),
+                None => println!("lr weights:   none yet (the next training makes them)"),
+            }
             let starter = crate::starter::Starter::embedded().filter(|_| sc.use_starter);
             let weight = starter.map_or(0.0, |_| crate::starter::Starter::weight(s.totals, sc.starter_fade));
             match starter {

@@ -101,7 +101,7 @@ mod tests {
         digest[0] = n;
         digest[1] = spam as u8;
         Item {
-            prepared: Prepared { digest, hashes: hashes.to_vec(), origin: None, sent_to: Vec::new() },
+            prepared: Prepared { digest, hashes: hashes.to_vec(), origin: None, sent_to: Vec::new(), lr: Vec::new() },
             is_spam: spam,
         }
     }

@@ -13,6 +13,10 @@
 //! dnsbl ADDRESS ZONE LISTED EXPIRES  (LISTED: listed or clear)
 //! uribl DOMAIN ZONE LISTED EXPIRES
 //! correspondent ADDRESS MESSAGES LAST
+//! [lr]                               (only when there are LR weights)
+//! lr BITS WINDOW BYTES FLAGS RATE HAM SPAM   (the table's shape and counts; FLAGS: 1 lower-cased,
+//!                                     2 decoded body; RATE: the f32's bits, 8 hex digits)
+//! lrw INDEX WEIGHT                   (a non-zero weight; WEIGHT: the f32's bits, 8 hex digits)
 //! ```
 //! Lines starting with `#` and blank lines are ignored. Tokens are written sorted by hash.
 //! The dump is made of sections, each `[name]` on its own line, so that each part of the
@@ -56,7 +60,58 @@ pub fn write(snap: &Snapshot, rep: &Reputation, out: &mut dyn Write) -> Result<(
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
         writeln!(out, "ledger {hex} {}", c.name())?;
     }
-    write_reputation(rep, out)
+    write_reputation(rep, out)?;
+    write_lr(snap, out)
+}
+
+/// The `[lr]` section: the LR table's shape and counts and its non-zero weights, exactly.
+fn write_lr(snap: &Snapshot, out: &mut dyn Write) -> Result<()> {
+    let Some(m) = &snap.lr else { return Ok(()) };
+    let s = &m.shape;
+    let flags = s.lowercase as u8 | (s.decoded_body as u8) << 1;
+    writeln!(out, "[lr]")?;
+    writeln!(out, "lr {} {} {} {flags} {:08x} {} {}", s.bits, s.window, s.max_bytes, m.rate.to_bits(), m.ham, m.spam)?;
+    for (i, w) in m.weights.iter().enumerate().filter(|(_, w)| **w != 0.0) {
+        writeln!(out, "lrw {i} {:08x}", w.to_bits())?;
+    }
+    Ok(())
+}
+
+/// One line of the `[lr]` section.
+fn lr_line(f: &[&str], snap: &mut Snapshot) -> Result<()> {
+    let hex = |s: &str| -> Result<f32> {
+        anyhow::ensure!(s.len() == 8, "bad f32");
+        Ok(f32::from_bits(u32::from_str_radix(s, 16)?))
+    };
+    match f {
+        ["lr", bits, window, bytes, flags, rate, ham, spam] if snap.lr.is_none() => {
+            let bits: u8 = bits.parse()?;
+            let flags: u8 = flags.parse()?;
+            anyhow::ensure!((4..=30).contains(&bits), "table size out of range");
+            let shape = crate::lr::Shape {
+                bits,
+                window: window.parse()?,
+                max_bytes: bytes.parse()?,
+                lowercase: flags & 1 != 0,
+                decoded_body: flags & 2 != 0,
+            };
+            let mut m = crate::lr::Model::new(shape);
+            m.rate = hex(rate)?;
+            m.ham = ham.parse()?;
+            m.spam = spam.parse()?;
+            snap.lr = Some(m);
+        }
+        ["lrw", i, w] => {
+            let m = snap.lr.as_mut().context("an 'lrw' line before the 'lr' line")?;
+            let w = hex(w)?;
+            match m.weights.get_mut(i.parse::<usize>()?) {
+                Some(slot) if w.is_finite() => *slot = w.clamp(-crate::lr::MAX_WEIGHT, crate::lr::MAX_WEIGHT),
+                _ => bail!("weight index or value out of range"),
+            }
+        }
+        _ => bail!("unknown line"),
+    }
+    Ok(())
 }
 
 fn listed(b: bool) -> &'static str {
@@ -132,7 +187,7 @@ pub fn read(input: Box<dyn BufRead + '_>) -> Result<Loaded> {
                 bail!("line {n}: a version 1 dump has no sections");
             }
             section = match name {
-                "tokens" | "reputation" => name.to_string(),
+                "tokens" | "reputation" | "lr" => name.to_string(),
                 _ => bail!("line {n}: unknown section [{name}] (written by a newer spamfilt?); nothing was changed"),
             };
             if section == "reputation" {
@@ -152,6 +207,7 @@ pub fn read(input: Box<dyn BufRead + '_>) -> Result<Loaded> {
                 let rep = loaded.reputation.get_or_insert_with(Reputation::default);
                 reputation_line(&f, rep).map_err(|_| bad())?;
             }
+            "lr" => lr_line(&f, &mut loaded.tokens).map_err(|e| e.context(bad()))?,
             _ => bail!("line {n}: {line:?} before the first section"),
         }
     }
@@ -315,6 +371,28 @@ mod tests {
         assert_eq!(back.tokens.tokens, snap.tokens);
         assert_eq!(back.tokens.ledger, snap.ledger);
         assert_eq!(back.reputation.unwrap().records, rep.records);
+    }
+
+    #[test]
+    fn lr_weights_round_trip_in_their_section() {
+        let mut snap = Snapshot::default();
+        snap.learn(&[1], Class::Spam, 20_000);
+        snap.queue_lr(&[1; 16], &[3, 9, 100], None, Some(Class::Spam));
+        snap.apply_lr();
+        let mut out = Vec::new();
+        write(&snap, &Reputation::default(), &mut out).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains("\n[lr]\nlr 18 "), "{text}");
+        assert!(text.contains("\nlrw 9 "), "{text}");
+        let back = read(Box::new(out.as_slice())).unwrap();
+        assert_eq!(back.tokens.lr, snap.lr);
+        // Without weights there is no section; a weight before its table is an error naming the line.
+        let mut out = Vec::new();
+        write(&Snapshot::default(), &Reputation::default(), &mut out).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("[lr]"));
+        let bad = b"spamfilt-dump 2\n[tokens]\nmessages 0 1\n[lr]\nlrw 1 3ca3d70a\n";
+        let err = read(Box::new(&bad[..])).unwrap_err();
+        assert!(format!("{err:#}").contains("line 5") && format!("{err:#}").contains("before the 'lr' line"), "{err:#}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub mod dump;
 pub mod files;
+pub mod lrfile;
 pub mod queue;
 pub mod reputation;
 pub mod salvage;
@@ -113,10 +114,23 @@ pub struct TokenRecord {
     pub last_day: u32,
 }
 
+/// What `db stats` shows about the LR weight file.
+#[derive(Debug, Clone, Copy)]
+pub struct LrStats {
+    pub ham: u64,
+    pub spam: u64,
+    pub bits: u8,
+    pub file_size: u64,
+    /// The weights were made the way this binary makes features (otherwise they are not used).
+    pub current: bool,
+}
+
 /// What `db stats` shows.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub totals: Totals,
+    /// The LR weights, when there are any.
+    pub lr: Option<LrStats>,
     pub tokens: u64,
     pub ledger_entries: u64,
     pub file_size: u64,
@@ -224,12 +238,55 @@ impl Database {
         }
         let ledger = tokenfile::ledger(&m.map, &m.header)
             .with_context(|| format!("the token database {} is corrupt", path.display()))?;
-        Ok(Some(Snapshot { totals: m.header.totals, tokens, ledger: ledger.into_iter().collect() }))
+        Ok(Some(Snapshot {
+            totals: m.header.totals,
+            tokens,
+            ledger: ledger.into_iter().collect(),
+            ..Snapshot::default()
+        }))
+    }
+
+    /// The LR weight file's path.
+    pub fn lr_path(&self) -> PathBuf {
+        self.dir.join(lrfile::FILE)
+    }
+
+    /// Reads and verifies the LR weights. `Ok(None)` when there are none, or when they were made
+    /// with other feature parameters than this binary's (they mean nothing to it: training
+    /// starts afresh).
+    fn load_lr(&self) -> Result<Option<crate::lr::Model>> {
+        let path = self.lr_path();
+        if !files::check_dir(&self.dir)? {
+            return Ok(None);
+        }
+        // Read, not mapped: a writer must not depend on a file another process could change.
+        let Some(map) = files::read(&path, "LR weight file")? else { return Ok(None) };
+        let m = lrfile::decode(&map).with_context(|| format!("the LR weight file {} is corrupt", path.display()))?;
+        Ok(Some(m).filter(|m| m.shape == crate::lr::Shape::default()))
+    }
+
+    /// Opens the LR weights for scoring: maps the file and checks its header, nothing more.
+    /// `Ok(None)` when there are none or they were made with other feature parameters.
+    pub fn lr_reader(&self) -> Result<Option<LrReader>> {
+        let path = self.lr_path();
+        if !files::check_dir(&self.dir)? {
+            return Ok(None);
+        }
+        let Some(map) = files::map(&path, "LR weight file")? else { return Ok(None) };
+        let header =
+            lrfile::parse_header(&map).with_context(|| format!("the LR weight file {} is corrupt", path.display()))?;
+        let current = crate::lr::Shape::default();
+        if header.shape != current || header.fingerprint != current.fingerprint() {
+            return Ok(None);
+        }
+        Ok(Some(LrReader { map, header }))
     }
 
     /// The whole database, read without the write lock (for read-only decisions).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Ok(self.load_snapshot()?.unwrap_or_default())
+        let mut snap = self.load_snapshot()?.unwrap_or_default();
+        snap.lr = self.load_lr()?;
+        Ok(snap)
     }
 
     /// Runs `f` on the current contents under the exclusive write lock and writes the result
@@ -239,6 +296,7 @@ impl Database {
         let _lock = self.lock()?;
         let mut snap = self.load_for_update(force)?;
         let r = f(&mut snap)?;
+        snap.apply_lr();
         self.write(&snap)?;
         Ok(r)
     }
@@ -258,6 +316,7 @@ impl Database {
         let queued = queue::list(&self.dir)?;
         let done: Vec<(PathBuf, fs::Metadata)> = queued.iter().map(|q| (q.path.clone(), q.meta.clone())).collect();
         let r = f(&mut snap, &mut rep, queued)?;
+        snap.apply_lr();
         self.write(&snap)?;
         rep.save(&self.dir)?;
         for (path, meta) in done {
@@ -270,7 +329,9 @@ impl Database {
     /// The current contents for a writer (the lock held): a corrupt file is refused, or with
     /// `force` moved aside (never deleted) and started afresh.
     fn load_for_update(&self, force: bool) -> Result<Snapshot> {
-        Ok(self.recover(self.load_snapshot(), DB_FILE, force)?.unwrap_or_default())
+        let mut snap = self.recover(self.load_snapshot(), DB_FILE, force)?.unwrap_or_default();
+        snap.lr = self.recover(self.load_lr(), lrfile::FILE, force)?;
+        Ok(snap)
     }
 
     /// A load's result for a writer: a corrupt `file` is refused, or with `force` moved aside
@@ -337,7 +398,20 @@ impl Database {
         let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
         ledger.sort_unstable();
         let bytes = tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger);
-        write_atomic(&self.dir, DB_FILE, &bytes)
+        write_atomic(&self.dir, DB_FILE, &bytes)?;
+        // The weights second: a crash between the two leaves them one run behind the counts,
+        // which only makes that run's messages count less for LR.
+        match (&snap.lr, snap.lr_dirty) {
+            (Some(m), true) => write_atomic(&self.dir, lrfile::FILE, &lrfile::encode(m, now_secs()))?,
+            (None, true) => match fs::remove_file(self.lr_path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        Ok(())
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -349,8 +423,25 @@ impl Database {
             .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
         let ledger = tokenfile::ledger(&m.map, &m.header)
             .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
+        let lr = match files::read(&self.lr_path(), "LR weight file")? {
+            Some(map) => {
+                let corrupt = || format!("the LR weight file {} is corrupt", self.lr_path().display());
+                let h = lrfile::parse_header(&map).with_context(corrupt)?;
+                lrfile::verify_body(&map, &h).with_context(corrupt)?;
+                let current = crate::lr::Shape::default();
+                Some(LrStats {
+                    ham: h.ham,
+                    spam: h.spam,
+                    bits: h.shape.bits,
+                    file_size: map.len() as u64,
+                    current: h.shape == current && h.fingerprint == current.fingerprint(),
+                })
+            }
+            None => None,
+        };
         Ok(Stats {
             totals: m.header.totals,
+            lr,
             tokens: m.header.records,
             ledger_entries: ledger.len() as u64,
             file_size: m.map.len() as u64,
@@ -381,7 +472,10 @@ impl Database {
         };
         let _lock = self.lock()?;
         self.load_for_update(true)?;
-        self.write(&loaded.tokens)?;
+        let mut tokens = loaded.tokens;
+        // A dump without an [lr] section leaves no weights: old ones would not match the counts.
+        tokens.lr_dirty = true;
+        self.write(&tokens)?;
         let records = match loaded.reputation {
             Some(mut rep) => {
                 // Only to move a corrupt file aside; its contents are replaced.
@@ -451,12 +545,42 @@ impl TokenLookup for Reader {
     }
 }
 
+/// A read-only view of the LR weights for scoring: the mapped file.
+pub struct LrReader {
+    map: memmap2::Mmap,
+    header: lrfile::Header,
+}
+
+impl crate::lr::Table for LrReader {
+    fn learned(&self) -> (u64, u64) {
+        (self.header.ham, self.header.spam)
+    }
+    fn logit(&self, features: &[u32]) -> f64 {
+        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights(&self.map)), features)
+    }
+}
+
 /// The whole database, editable, inside [`Database::update`].
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub(crate) totals: Totals,
     pub(crate) tokens: TokenMap<TokenRecord>,
     pub(crate) ledger: HashMap<Digest, Class>,
+    /// The LR weights (`None`: nothing learned yet).
+    pub(crate) lr: Option<crate::lr::Model>,
+    /// LR changes of this run, applied in shuffled order when it commits.
+    lr_pending: Vec<LrChange>,
+    /// The weights changed (or were removed) and must be written.
+    pub(crate) lr_dirty: bool,
+}
+
+/// One message's change to the LR weights, kept until the run commits.
+#[derive(Debug)]
+struct LrChange {
+    key: u64,
+    undo: Option<Class>,
+    learn: Option<Class>,
+    features: Vec<u8>,
 }
 
 impl Snapshot {
@@ -497,6 +621,51 @@ impl Snapshot {
             Class::Spam => self.totals.spam = self.totals.spam.saturating_sub(1),
             Class::Ham => self.totals.ham = self.totals.ham.saturating_sub(1),
         }
+    }
+
+    /// Records a change of one message's class for LR: `undo` the class it was learned as
+    /// (a move or `forget`), `learn` the class it is learned as now. Applied by
+    /// [`Snapshot::apply_lr`] in an order that depends only on the messages (their digests), not
+    /// on the order they were named in.
+    pub fn queue_lr(&mut self, digest: &Digest, features: &[u32], undo: Option<Class>, learn: Option<Class>) {
+        self.lr_pending.push(LrChange {
+            key: crate::lr::shuffle_key(digest, crate::lr::SHUFFLE_SEED),
+            undo,
+            learn,
+            features: crate::lr::pack(features),
+        });
+    }
+
+    /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
+    /// learned messages again for the further passes (`lr::PASSES`).
+    pub fn apply_lr(&mut self) {
+        if self.lr_pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.lr_pending);
+        pending.sort_by_key(|c| c.key);
+        let model = self.lr.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
+        for pass in 0..crate::lr::PASSES {
+            for c in &pending {
+                let f = crate::lr::unpack(&c.features);
+                if pass == 0 {
+                    if let Some(u) = c.undo {
+                        model.unlearn(&f, u == Class::Spam);
+                    }
+                    if let Some(l) = c.learn {
+                        model.learn(&f, l == Class::Spam);
+                    }
+                } else if let Some(l) = c.learn {
+                    model.relearn(&f, l == Class::Spam);
+                }
+            }
+        }
+        self.lr_dirty = true;
+    }
+
+    /// The LR weights (`None`: nothing learned).
+    pub fn lr(&self) -> Option<&crate::lr::Model> {
+        self.lr.as_ref()
     }
 
     pub fn ledger(&self, digest: &Digest) -> Option<Class> {
@@ -659,6 +828,72 @@ mod tests {
         assert_eq!(db.expire(120, 2).unwrap(), 1);
         let r = db.reader().unwrap().unwrap();
         assert_eq!(r.lookup(&[1, 2, 3]).iter().map(|c| c.spam + c.ham).collect::<Vec<_>>(), vec![0, 1, 5]);
+    }
+
+    #[test]
+    fn lr_weights_are_written_in_an_order_independent_way_and_loaded_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let msgs: Vec<([u8; 16], Vec<u32>, Class)> = (0..30u8)
+            .map(|i| {
+                ([i; 16], vec![i as u32, 100 + (i % 7) as u32, 500], if i % 3 == 0 { Class::Spam } else { Class::Ham })
+            })
+            .collect();
+        let train = |name: &str, order: &mut dyn Iterator<Item = &([u8; 16], Vec<u32>, Class)>| {
+            let db = Database::at(&tmp.path().join(name));
+            db.update(false, |s| {
+                for (d, f, c) in order {
+                    s.queue_lr(d, f, None, Some(*c));
+                }
+                Ok(())
+            })
+            .unwrap();
+            db
+        };
+        let a = train("a", &mut msgs.iter());
+        let b = train("b", &mut msgs.iter().rev());
+        let (ma, mb) = (a.snapshot().unwrap().lr.unwrap(), b.snapshot().unwrap().lr.unwrap());
+        assert_eq!(ma, mb);
+        assert_eq!((ma.ham, ma.spam), (20, 10));
+        assert!(ma.logit(&[0, 100]) > 0.0 && ma.logit(&[1, 101]) < 0.0);
+        // The reader sees what the writer wrote.
+        let r = a.lr_reader().unwrap().unwrap();
+        assert_eq!(crate::lr::Table::learned(&r), (20, 10));
+        assert_eq!(crate::lr::Table::logit(&r, &[0, 100]), ma.logit(&[0, 100]));
+        // An update that does not train leaves the file alone; a forget changes it.
+        let before = fs::read(a.lr_path()).unwrap();
+        a.expire(1, 0).unwrap();
+        assert_eq!(fs::read(a.lr_path()).unwrap(), before);
+        a.update(false, |s| {
+            s.queue_lr(&msgs[0].0, &msgs[0].1, Some(Class::Spam), None);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(a.lr_reader().unwrap().map(|r| crate::lr::Table::learned(&r)), Some((20, 9)));
+        assert_eq!(a.stats().unwrap().lr.map(|l| (l.ham, l.spam, l.current)), Some((20, 9, true)));
+    }
+
+    #[test]
+    fn a_corrupt_weight_file_is_refused_and_force_moves_it_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        let learn = |s: &mut Snapshot| {
+            s.learn(&[1], Class::Spam, 1);
+            s.queue_lr(&[1; 16], &[1, 2], None, Some(Class::Spam));
+            Ok(())
+        };
+        db.update(false, learn).unwrap();
+        let mut bytes = fs::read(db.lr_path()).unwrap();
+        bytes[lrfile::HEADER + 4] ^= 0x10;
+        fs::write(db.lr_path(), &bytes).unwrap();
+        assert!(format!("{:#}", db.stats().unwrap_err()).contains("LR weight file"));
+        assert!(format!("{:#}", db.update(false, learn).unwrap_err()).contains("--force"));
+        db.update(true, learn).unwrap();
+        assert_eq!(db.snapshot().unwrap().lr.unwrap().spam, 1);
+        assert!(fs::read_dir(tmp.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("lr.weights.corrupt-")));
     }
 
     #[test]

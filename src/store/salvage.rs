@@ -197,6 +197,7 @@ impl Database {
             totals: r.totals,
             tokens: r.tokens.iter().copied().collect(),
             ledger: r.ledger.iter().copied().collect(),
+            ..Snapshot::default()
         };
         let aside = self.dir.join(format!("{DB_FILE}.corrupt-{}", now_secs()));
         fs::rename(&path, &aside)

@@ -1,0 +1,165 @@
+//! How the LR classifier's parameters were chosen: trains on one part of the SpamAssassin corpus
+//! and tests on another, LR alone, rules + Bayes alone, and fused (docs/benchmarks.md).
+//!
+//!     cargo run --release --example lr_experiment -- CORPUS_DATA_DIR [SPLIT]
+//!
+//! SPLIT: `year` (train the 2002 folders, test 2003 + hard-ham-1; the default), `curve`
+//! (learning curve: 20/50/200/500 of each from 2002, tested on 2003), `time` (all folders
+//! ordered by Date, older half trains, newer half tests). Parameters come from the environment:
+//! LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_FUSE
+//! (comma list of LR weights in the fused score).
+use std::path::Path;
+
+use spamfilt::eval::{self, Sample};
+use spamfilt::features::TokenizerSettings;
+use spamfilt::lr::{self, Model, Shape};
+use spamfilt::message::Message;
+use spamfilt::scoring::Scorer;
+use spamfilt::store::MemoryStore;
+
+fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+struct Msg {
+    raw: Vec<u8>,
+    spam: bool,
+    folder: String,
+    date: i64,
+    digest: [u8; 16],
+    feats: Vec<u32>,
+    hashes: Vec<u64>,
+}
+
+fn main() {
+    let dir = std::env::args().nth(1).expect("corpus data dir");
+    let split = std::env::args().nth(2).unwrap_or_else(|| "year".into());
+    let shape = Shape {
+        bits: env("LR_BITS", lr::DEFAULT_BITS),
+        window: env("LR_WINDOW", lr::DEFAULT_WINDOW),
+        max_bytes: env("LR_BYTES", lr::DEFAULT_MAX_BYTES),
+        lowercase: env("LR_LOWER", 1u8) == 1,
+        decoded_body: env("LR_DECODED", 0u8) == 1,
+    };
+    let rate: f32 = env("LR_RATE", lr::DEFAULT_RATE);
+    let passes: usize = env("LR_PASSES", 1);
+    let fuse: Vec<f64> = env("LR_FUSE", "0,0.5,1,2".to_string()).split(',').filter_map(|s| s.parse().ok()).collect();
+    let tok = TokenizerSettings::default();
+    let mut msgs = Vec::new();
+    for (folder, spam) in
+        [("easy-ham-1", false), ("spam-1", true), ("easy-ham-2", false), ("spam-2", true), ("hard-ham-1", false)]
+    {
+        let mut files: Vec<_> = std::fs::read_dir(Path::new(&dir).join(folder))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        for p in files {
+            let raw = std::fs::read(&p).unwrap();
+            let m = Message::parse(&raw, 512 * 1024);
+            let feats = lr::features(&lr::view(&m, &tok.headers, &shape), &shape);
+            let date = m.header("date").and_then(spamfilt::rules::date::parse).unwrap_or(0);
+            let digest = spamfilt::learn::digest(&m);
+            let hashes = spamfilt::features::tokenize(&m, &tok).into_hashes();
+            drop(m);
+            msgs.push(Msg { raw, spam, folder: folder.into(), date, digest, feats, hashes });
+        }
+    }
+    let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
+    let scoring = spamfilt::config::ScoringSettings::default();
+    let run = |train: &[&Msg], test: &[&Msg], label: &str| {
+        let mut order: Vec<&&Msg> = train.iter().collect();
+        order.sort_by_key(|m| lr::shuffle_key(&m.digest, 1));
+        let mut model = Model::new(shape);
+        model.rate = rate;
+        for pass in 0..passes {
+            for m in &order {
+                if pass == 0 {
+                    model.learn(&m.feats, m.spam)
+                } else {
+                    model.relearn(&m.feats, m.spam)
+                }
+            }
+        }
+        let mut store = MemoryStore::default();
+        for m in train {
+            for &h in &m.hashes {
+                let c = store.tokens.entry(h).or_default();
+                if m.spam {
+                    c.spam += 1
+                } else {
+                    c.ham += 1
+                }
+            }
+            if m.spam {
+                store.totals.spam += 1
+            } else {
+                store.totals.ham += 1
+            }
+        }
+        let scorer = Scorer {
+            scoring: &scoring,
+            tokenizer: &tok,
+            db: Some(&store),
+            starter: None,
+            rules: Some(&rules),
+            use_bayes: true,
+            sender: None,
+        };
+        let base: Vec<f64> = test.iter().map(|m| scorer.score(&m.raw).verdict.score).collect();
+        let logits: Vec<f64> = test.iter().map(|m| model.logit(&m.feats)).collect();
+        let report = |name: &str, scores: &[f64]| {
+            let s: Vec<Sample> = scores.iter().zip(test).map(|(&score, m)| Sample { score, is_spam: m.spam }).collect();
+            let c = eval::Confusion::at(&s, 5.0);
+            println!(
+                "{label}\t{name}\t1-ROCA {:.4}%\trecall@0.1%FP {:.2}%\tFP@5 {}/{}\tFN@5 {}/{}",
+                eval::one_minus_roca_percent(&s),
+                100.0 * eval::recall_at_fp_rate(&s, 0.001),
+                c.false_positives,
+                c.ham,
+                c.false_negatives,
+                c.spam
+            );
+        };
+        report("base", &base);
+        report("lr", &logits);
+        for &w in &fuse {
+            let f: Vec<f64> =
+                base.iter().zip(&logits).map(|(b, l)| b + w * spamfilt::verdict::bayes_points(*l, 4.0, 8.0)).collect();
+            report(&format!("fused{w}"), &f);
+        }
+        let (hl, sl): (Vec<_>, Vec<_>) = logits.iter().zip(test).partition(|(_, m)| !m.spam);
+        let mean = |v: &[(&f64, &&Msg)]| v.iter().map(|x| *x.0).sum::<f64>() / v.len().max(1) as f64;
+        println!("{label}\tlogit means: ham {:.2} spam {:.2}", mean(&hl), mean(&sl));
+    };
+    let in_folders = |fs: &[&str]| -> Vec<&Msg> { msgs.iter().filter(|m| fs.contains(&m.folder.as_str())).collect() };
+    println!("shape {shape:?} rate {rate} passes {passes}");
+    match split.as_str() {
+        "year" => {
+            let train = in_folders(&["easy-ham-1", "spam-1"]);
+            run(&train, &in_folders(&["easy-ham-2", "spam-2", "hard-ham-1"]), "2002->2003+hard");
+            run(&train, &in_folders(&["easy-ham-2", "spam-2"]), "2002->2003");
+        }
+        "curve" => {
+            let test = in_folders(&["easy-ham-2", "spam-2"]);
+            for n in [20usize, 50, 200, 500] {
+                let mut ham: Vec<&Msg> = in_folders(&["easy-ham-1"]);
+                let mut spam: Vec<&Msg> = in_folders(&["spam-1"]);
+                ham.sort_by_key(|m| lr::shuffle_key(&m.digest, 9));
+                spam.sort_by_key(|m| lr::shuffle_key(&m.digest, 9));
+                let mut train: Vec<&Msg> = ham[..n].to_vec();
+                train.extend(&spam[..n]);
+                run(&train, &test, &format!("curve{n}"));
+            }
+        }
+        "time" => {
+            let mut all: Vec<&Msg> = msgs.iter().filter(|m| m.date != 0).collect();
+            all.sort_by_key(|m| m.date);
+            let half = all.len() / 2;
+            run(&all[..half], &all[half..], "time");
+        }
+        _ => panic!("unknown split"),
+    }
+}

@@ -1,0 +1,478 @@
+//! The second classifier: on-line logistic regression over hashed byte n-grams. Pure: no I/O.
+//!
+//! What won the TREC 2005–2007 spam tracks (Goodman & Yih 2006, Cormack's wat filters): each
+//! message becomes a set of binary features, the hashes of every overlapping `window`-byte
+//! slice of its first `max_bytes` bytes; the model is one weight per hash bucket (a fixed-size
+//! table, so its size never grows with what was learned); the spam log-odds of a message is the
+//! sum of its features' weights, and learning one message moves each of its weights by
+//! `rate × (y − p)` (y = 1 for spam, 0 for ham; p the current probability), at once.
+//!
+//! **The message view** is what is safe when ham is learned from a Sent folder (the reasoning
+//! of the Bayes header selection in `features`): only the header fields Bayes tokenizes
+//! (Subject, From, Reply-To, Sender, X-Mailer, User-Agent, Message-ID's domain, Organization,
+//! or what `[tokenizer] headers` says) plus the MIME fields that every message has
+//! (Content-Type, Content-Transfer-Encoding, MIME-Version). Trace fields (Received,
+//! Return-Path, Delivered-To, X-Original-To, Date, Message-ID's random part, To, Cc) and every
+//! `X-Spam-*` field never enter it, so a message's features do not change with how it was
+//! delivered or stored. Line ends and runs of white space in header values are normalized.
+//! The body is the raw body (transfer-encoded as sent) with CR removed, then lower-cased.
+//!
+//! Weights learned at one site do not travel to another: there is no starter model, and the
+//! fused score gives LR a voice that grows with what the user has trained (see `scoring`).
+
+use crate::message::Message;
+
+/// The hash table size as a power of two (2^bits weights).
+pub const DEFAULT_BITS: u8 = 18;
+/// The n-gram length in bytes.
+pub const DEFAULT_WINDOW: usize = 4;
+/// Bytes of the view that are covered.
+pub const DEFAULT_MAX_BYTES: usize = 3000;
+/// The learning rate (see docs/benchmarks.md for why not the literature's 0.002: a user's
+/// training set is hundreds to thousands of messages, not a stream of tens of thousands).
+pub const DEFAULT_RATE: f32 = 0.02;
+/// Passes over the messages a training run learns (the first in shuffled order, the rest in
+/// the same order).
+pub const PASSES: usize = 5;
+/// The seed of the training order.
+pub const SHUFFLE_SEED: u64 = 0x5eed_1a7e;
+
+/// Header fields that are part of every message wherever it came from (MIME structure).
+const MIME_FIELDS: [&str; 3] = ["content-type", "content-transfer-encoding", "mime-version"];
+
+/// How messages become features. Fixed for a weight table (recorded in its header as a
+/// fingerprint: weights learned with other parameters mean nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub bits: u8,
+    pub window: usize,
+    pub max_bytes: usize,
+    pub lowercase: bool,
+    pub decoded_body: bool,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            bits: DEFAULT_BITS,
+            window: DEFAULT_WINDOW,
+            max_bytes: DEFAULT_MAX_BYTES,
+            lowercase: true,
+            decoded_body: false,
+        }
+    }
+}
+
+impl Shape {
+    pub fn size(&self) -> usize {
+        1usize << self.bits
+    }
+
+    /// A fingerprint of how features are made (the view's version and these parameters).
+    pub fn fingerprint(&self) -> u64 {
+        const VIEW_VERSION: u64 = 1;
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for v in [
+            VIEW_VERSION,
+            self.bits as u64,
+            self.window as u64,
+            self.max_bytes as u64,
+            self.lowercase as u64,
+            self.decoded_body as u64,
+        ] {
+            h = (h ^ v).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+}
+
+/// The bytes of a message LR looks at (see the module notes). `headers` are the field names
+/// (lower case) the Bayes tokenizer reads; `X-Spam-*` is left out whatever they say.
+pub fn view(msg: &Message, headers: &[String], shape: &Shape) -> Vec<u8> {
+    let max = shape.max_bytes;
+    let mut out = Vec::with_capacity(max + 64);
+    for h in &msg.headers {
+        if out.len() >= max {
+            break;
+        }
+        let name = h.name.as_ref();
+        let wanted = MIME_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f))
+            || headers.iter().any(|f| name.eq_ignore_ascii_case(f));
+        if !wanted || name.len() >= 7 && name[..7].eq_ignore_ascii_case("x-spam-") {
+            continue;
+        }
+        push_lower(&mut out, name.as_bytes(), true);
+        out.extend_from_slice(b": ");
+        let value = h.raw.as_ref().trim();
+        if name.eq_ignore_ascii_case("message-id") {
+            // Only the domain: the local part is random (and absent from nothing).
+            let id = value.trim_start_matches('<').trim_end_matches('>');
+            let dom = id.rsplit_once('@').map_or("", |(_, d)| d);
+            push_lower(&mut out, dom.as_bytes(), true);
+        } else {
+            let mut space = false;
+            for &b in value.as_bytes() {
+                if b.is_ascii_whitespace() {
+                    space = true;
+                    continue;
+                }
+                if space {
+                    out.push(b' ');
+                    space = false;
+                }
+                out.push(if shape.lowercase { b.to_ascii_lowercase() } else { b });
+            }
+        }
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    if shape.decoded_body {
+        for part in &msg.parts {
+            if out.len() >= max {
+                break;
+            }
+            out.extend_from_slice(part.content_type.as_bytes());
+            out.push(b'\n');
+            match &part.body {
+                crate::message::Body::Text(t) | crate::message::Body::Html(t) => {
+                    let room = max.saturating_sub(out.len());
+                    let t = t.as_bytes();
+                    push_body(&mut out, &t[..t.len().min(room * 2)], shape.lowercase);
+                }
+                crate::message::Body::Binary { .. } => {}
+            }
+            out.push(b'\n');
+        }
+    } else {
+        let body = msg.raw_body();
+        let room = max.saturating_sub(out.len());
+        push_body(&mut out, &body[..body.len().min(room * 2)], shape.lowercase);
+    }
+    out.truncate(max);
+    out
+}
+
+fn push_lower(out: &mut Vec<u8>, bytes: &[u8], lower: bool) {
+    out.extend(bytes.iter().map(|b| if lower { b.to_ascii_lowercase() } else { *b }));
+}
+
+/// Body bytes without CR (CRLF and LF storage give the same view).
+fn push_body(out: &mut Vec<u8>, bytes: &[u8], lower: bool) {
+    out.extend(bytes.iter().filter(|&&b| b != b'\r').map(|b| if lower { b.to_ascii_lowercase() } else { *b }));
+}
+
+/// The feature indices of a view: the hash bucket of every `window`-byte slice, each once, in
+/// ascending order.
+pub fn features(view: &[u8], shape: &Shape) -> Vec<u32> {
+    let n = shape.window.clamp(1, 8);
+    let bits = shape.bits.clamp(4, 30) as u32;
+    if view.len() < n {
+        return Vec::new();
+    }
+    let mut seen = vec![0u64; (1usize << bits).div_ceil(64).max(1)];
+    let mut out = Vec::with_capacity(view.len());
+    let mut key = 0u64;
+    let mask = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+    for (i, &b) in view.iter().enumerate() {
+        key = ((key << 8) | b as u64) & mask;
+        if i + 1 < n {
+            continue;
+        }
+        let idx = bucket(key ^ n as u64, bits);
+        let (w, bit) = (idx as usize / 64, idx % 64);
+        if seen[w] & (1 << bit) == 0 {
+            seen[w] |= 1 << bit;
+            out.push(idx);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The bucket of a key: the top `bits` of a multiplicative hash (splitmix64's finalizer first,
+/// so nearby keys spread).
+fn bucket(mut x: u64, bits: u32) -> u32 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x >> (64 - bits)) as u32
+}
+
+/// Read access to a weight table: an in-memory one or a mapped file.
+pub trait Weights {
+    /// The weight of bucket `i` (0 outside the table).
+    fn weight(&self, i: u32) -> f32;
+}
+
+impl Weights for [f32] {
+    fn weight(&self, i: u32) -> f32 {
+        self.get(i as usize).copied().unwrap_or(0.0)
+    }
+}
+
+/// Weights stored as little-endian f32 in bytes (the file format's body).
+pub struct LeWeights<'a>(pub &'a [u8]);
+
+impl Weights for LeWeights<'_> {
+    fn weight(&self, i: u32) -> f32 {
+        let o = i as usize * 4;
+        match self.0.get(o..o + 4) {
+            Some(b) => {
+                let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                if v.is_finite() {
+                    v
+                } else {
+                    0.0
+                }
+            }
+            None => 0.0,
+        }
+    }
+}
+
+/// The spam log-odds (natural log) of a message with these features.
+pub fn logit(w: &(impl Weights + ?Sized), features: &[u32]) -> f64 {
+    features.iter().map(|&i| w.weight(i) as f64).sum()
+}
+
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// An editable weight table and how much it has learned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub shape: Shape,
+    pub weights: Vec<f32>,
+    /// Messages learned as ham and as spam (net of forgets).
+    pub ham: u64,
+    pub spam: u64,
+    /// The learning rate.
+    pub rate: f32,
+}
+
+impl Model {
+    pub fn new(shape: Shape) -> Model {
+        Model { weights: vec![0.0; shape.size()], shape, ham: 0, spam: 0, rate: DEFAULT_RATE }
+    }
+
+    pub fn logit(&self, features: &[u32]) -> f64 {
+        logit(self.weights.as_slice(), features)
+    }
+
+    /// One gradient step towards `spam` (the logistic loss's): each feature's weight moves by
+    /// `rate × (y − p)`. Returns the step.
+    fn step(&mut self, features: &[u32], spam: bool, sign: f32) -> f32 {
+        let p = sigmoid(self.logit(features)) as f32;
+        let y = if spam { 1.0 } else { 0.0 };
+        let d = sign * self.rate * (y - p);
+        for &i in features {
+            if let Some(w) = self.weights.get_mut(i as usize) {
+                *w = (*w + d).clamp(-MAX_WEIGHT, MAX_WEIGHT);
+            }
+        }
+        d
+    }
+
+    /// Learns one message.
+    pub fn learn(&mut self, features: &[u32], spam: bool) {
+        self.step(features, spam, 1.0);
+        self.count(spam, 1);
+    }
+
+    /// Another pass over a message already counted (batch training's later passes).
+    pub fn relearn(&mut self, features: &[u32], spam: bool) {
+        self.step(features, spam, 1.0);
+    }
+
+    /// An approximate undo of [`Model::learn`]: the step learning it now would take, taken
+    /// back. Exact only if nothing was learned since; what the message taught through later
+    /// updates stays.
+    pub fn unlearn(&mut self, features: &[u32], spam: bool) {
+        self.step(features, spam, -1.0);
+        self.count(spam, -1);
+    }
+
+    fn count(&mut self, spam: bool, d: i64) {
+        let c = if spam { &mut self.spam } else { &mut self.ham };
+        *c = (*c as i64 + d).max(0) as u64;
+    }
+}
+
+/// Read access to a whole model: what scoring needs.
+pub trait Table: Sync {
+    /// Ham and spam messages learned.
+    fn learned(&self) -> (u64, u64);
+    /// The spam log-odds of a message with these features.
+    fn logit(&self, features: &[u32]) -> f64;
+}
+
+impl Table for Model {
+    fn learned(&self) -> (u64, u64) {
+        (self.ham, self.spam)
+    }
+    fn logit(&self, features: &[u32]) -> f64 {
+        Model::logit(self, features)
+    }
+}
+
+/// Sorted feature indices packed as LEB128 deltas (about one byte each): how training keeps a
+/// batch's features until it learns them in shuffled order.
+pub fn pack(features: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(features.len() + 8);
+    let mut last = 0u32;
+    for &f in features {
+        let mut d = f.wrapping_sub(last);
+        last = f;
+        loop {
+            let b = (d & 0x7f) as u8;
+            d >>= 7;
+            if d == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    out
+}
+
+/// The inverse of [`pack`].
+pub fn unpack(bytes: &[u8]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut last, mut d, mut shift) = (0u32, 0u32, 0u32);
+    for &b in bytes {
+        d |= ((b & 0x7f) as u32).checked_shl(shift).unwrap_or(0);
+        if b & 0x80 == 0 {
+            last = last.wrapping_add(d);
+            out.push(last);
+            d = 0;
+            shift = 0;
+        } else {
+            shift += 7;
+        }
+    }
+    out
+}
+
+/// Weights are kept within ± this, so no sum of a message's features can overflow or be NaN.
+pub const MAX_WEIGHT: f32 = 64.0;
+
+/// A deterministic order for batch training, independent of the order messages were given in:
+/// sorted by a keyed hash of each message's digest.
+pub fn shuffle_key(digest: &[u8; 16], seed: u64) -> u64 {
+    let mut x = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+        ^ u64::from_le_bytes(digest[8..].try_into().expect("8 bytes")).rotate_left(17)
+        ^ seed;
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feats(raw: &[u8]) -> Vec<u32> {
+        let s = Shape::default();
+        let msg = Message::parse(raw, 1 << 20);
+        features(&view(&msg, &crate::features::TokenizerSettings::default().headers, &s), &s)
+    }
+
+    #[test]
+    fn trace_fields_and_our_headers_do_not_change_features() {
+        let plain = b"From: a@b.example\nSubject: cheap pills\nMessage-ID: <123@b.example>\n\nbuy now\n";
+        let traced = b"Received: from x by y; Mon, 1 Jan 2024\r\nReturn-Path: <q@r>\r\nDelivered-To: me@here\r\n\
+X-Original-To: me@here\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\nTo: me@here\r\nCc: you@there\r\n\
+X-Spam-Status: Yes, score=99\r\nX-Mailer-Tag: x\r\nFrom: a@b.example\r\nSubject:  cheap\r\n pills\r\n\
+Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
+        assert_eq!(feats(plain), feats(traced));
+        // The content does change them.
+        let other = b"From: a@b.example\nSubject: cheap pills\nMessage-ID: <123@b.example>\n\nbuy later\n";
+        assert_ne!(feats(plain), feats(other));
+    }
+
+    #[test]
+    fn features_are_distinct_sorted_and_bounded() {
+        let f = feats(b"Subject: aaaa\n\naaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
+        assert!(f.windows(2).all(|w| w[0] < w[1]), "{f:?}");
+        assert!(f.iter().all(|&i| (i as usize) < Shape::default().size()));
+        let big = vec![b'x'; 100_000];
+        let mut raw = b"Subject: s\n\n".to_vec();
+        raw.extend((0..50_000u32).flat_map(|i| i.to_le_bytes()));
+        raw.extend(&big);
+        assert!(feats(&raw).len() <= DEFAULT_MAX_BYTES);
+        assert!(features(b"abc", &Shape::default()).is_empty());
+    }
+
+    #[test]
+    fn view_is_lower_case_and_skips_x_spam_even_when_configured() {
+        let msg = Message::parse(b"X-Spam-Status: Yes\nSubject: HELLO  There\n\nBODY\r\nText\n", 1 << 20);
+        let v = view(&msg, &["subject".into(), "x-spam-status".into()], &Shape::default());
+        assert_eq!(v, b"subject: hello there\n\nbody\ntext\n");
+    }
+
+    /// A separable toy set: spam has "viagra", ham has "meeting"; both share filler.
+    #[test]
+    fn learns_a_separable_set_and_ranks_unseen_messages() {
+        let mk = |word: &str, n: usize| -> Vec<u8> {
+            format!("Subject: note {n}\n\nhello friend {word} number {n} with some filler text\n").into_bytes()
+        };
+        let mut m = Model::new(Shape::default());
+        m.rate = 0.02;
+        for n in 0..40 {
+            m.learn(&feats(&mk("viagra", n)), true);
+            m.learn(&feats(&mk("meeting", n)), false);
+        }
+        assert_eq!((m.ham, m.spam), (40, 40));
+        for n in 100..120 {
+            let s = m.logit(&feats(&mk("viagra", n)));
+            let h = m.logit(&feats(&mk("meeting", n)));
+            assert!(s > 0.5 && h < -0.5, "spam {s} ham {h}");
+        }
+    }
+
+    #[test]
+    fn unlearn_takes_back_the_last_step_and_counts() {
+        let f = feats(b"Subject: x\n\nsome body text here\n");
+        let mut m = Model::new(Shape::default());
+        m.learn(&f, true);
+        assert!(m.logit(&f) > 0.0);
+        m.unlearn(&f, true);
+        assert_eq!((m.ham, m.spam), (0, 0));
+        // Learned once from zero then undone at the new prediction: close to zero, not above
+        // what one step gave.
+        assert!(m.logit(&f).abs() < 0.1 * f.len() as f64 * m.rate as f64, "{}", m.logit(&f));
+    }
+
+    #[test]
+    fn deterministic_and_stored_weights_read_the_same() {
+        let f = feats(b"Subject: x\n\nsome body text here\n");
+        assert_eq!(f, feats(b"Subject: x\n\nsome body text here\n"));
+        let mut m = Model::new(Shape::default());
+        m.learn(&f, false);
+        let bytes: Vec<u8> = m.weights.iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert_eq!(logit(&LeWeights(&bytes), &f), m.logit(&f));
+        // Non-finite stored weights read as 0; out-of-range buckets too.
+        let nan = f32::NAN.to_le_bytes();
+        assert_eq!(LeWeights(&nan).weight(0), 0.0);
+        assert_eq!(LeWeights(&nan).weight(5), 0.0);
+    }
+
+    #[test]
+    fn pack_round_trips() {
+        for f in [vec![], vec![0], vec![0, 1, 127, 128, 300, 70_000, (1 << 30) - 1]] {
+            assert_eq!(unpack(&pack(&f)), f);
+        }
+        let f = feats(b"Subject: x\n\nsome body text here and there\n");
+        assert_eq!(unpack(&pack(&f)), f);
+    }
+
+    #[test]
+    fn shuffle_keys_do_not_follow_digest_order() {
+        let keys: Vec<u64> = (0..100u8).map(|i| shuffle_key(&[i; 16], 7)).collect();
+        assert!(keys.windows(2).filter(|w| w[0] < w[1]).count() < 80);
+        assert_ne!(shuffle_key(&[1; 16], 1), shuffle_key(&[1; 16], 2));
+    }
+}

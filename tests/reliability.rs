@@ -361,7 +361,7 @@ impl Drop for Tmpfs {
 fn disk_full_fails_training_clearly_and_filter_passes_through() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
-    let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "512k") } else { None }) else {
+    let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "4m") } else { None }) else {
         eprintln!("skipped: cannot mount a small tmpfs here (needs root and permission to mount)");
         return;
     };
@@ -370,6 +370,7 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
     assert!(spamfilt(&db).args(["-q", "train", "--ham", &msgs[0], "--spam", &msgs[1]]).status().unwrap().success());
     let before = stats(&db);
     let db_bytes = fs::read(db.join("tokens.db")).unwrap();
+    let lr_bytes = fs::read(db.join("lr.weights")).unwrap();
     // Fill the rest of the file system.
     let mut filler = fs::File::create(mnt.join("filler")).unwrap();
     let chunk = vec![0u8; 4096];
@@ -381,6 +382,7 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
     assert!(err.contains("No space left on device") && err.contains("unchanged"), "unclear error: {err}");
     // Nothing lost or half-written: the same database, no temporary files left.
     assert_eq!(fs::read(db.join("tokens.db")).unwrap(), db_bytes);
+    assert_eq!(fs::read(db.join("lr.weights")).unwrap(), lr_bytes);
     assert_eq!(stats(&db), before);
     let leftovers: Vec<_> = fs::read_dir(&db)
         .unwrap()

@@ -398,18 +398,35 @@ impl Database {
         let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
         ledger.sort_unstable();
         let bytes = tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger);
-        write_atomic(&self.dir, DB_FILE, &bytes)?;
-        // The weights second: a crash between the two leaves them one run behind the counts,
-        // which only makes that run's messages count less for LR.
-        match (&snap.lr, snap.lr_dirty) {
-            (Some(m), true) => write_atomic(&self.dir, lrfile::FILE, &lrfile::encode(m, now_secs()))?,
-            (None, true) => match fs::remove_file(self.lr_path()) {
+        if !snap.lr_dirty {
+            return write_atomic(&self.dir, DB_FILE, &bytes);
+        }
+        // Both files are written and synced aside before either is renamed, so a full disk or
+        // a failed write leaves both as they were. A crash between the two renames leaves the
+        // weights one run behind the counts: that run's messages then count less for LR.
+        files::check_dir(&self.dir)?;
+        let written = |name: &str, bytes: &[u8]| -> Result<files::TempFile> {
+            let mut tmp = files::TempFile::new(&self.dir, name)?;
+            let path = tmp.path().to_path_buf();
+            tmp.file().write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            tmp.file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+            Ok(tmp)
+        };
+        let tokens_tmp = written(DB_FILE, &bytes)?;
+        drop(bytes);
+        let lr_tmp = match &snap.lr {
+            Some(m) => Some(written(lrfile::FILE, &lrfile::encode(m, now_secs()))?),
+            None => None,
+        };
+        tokens_tmp.commit()?;
+        match lr_tmp {
+            Some(t) => t.commit()?,
+            None => match fs::remove_file(self.lr_path()) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
                 }
                 _ => {}
             },
-            _ => {}
         }
         Ok(())
     }

@@ -392,7 +392,10 @@ mod tests {
         assert!(!String::from_utf8(out).unwrap().contains("[lr]"));
         let bad = b"spamfilt-dump 2\n[tokens]\nmessages 0 1\n[lr]\nlrw 1 3ca3d70a\n";
         let err = read(Box::new(&bad[..])).unwrap_err();
-        assert!(format!("{err:#}").contains("line 5") && format!("{err:#}").contains("before the 'lr' line"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("line 5") && format!("{err:#}").contains("before the 'lr' line"),
+            "{err:#}"
+        );
     }
 
     #[test]

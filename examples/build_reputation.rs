@@ -49,7 +49,7 @@ fn main() {
         if (x >> 24) % 100 == 0 {
             rep.ip_mut(ip, when).manual = true;
         }
-        if stored % 100 == 0 {
+        if stored.is_multiple_of(100) {
             sample.push_str(&format!("{ip}\n"));
         }
         stored += 1;

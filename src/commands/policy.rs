@@ -239,7 +239,13 @@ impl Service {
                 Ok(false) => self.log.line(true, "the reputation journal stayed locked; an entry was dropped"),
                 Err(e) => self.log.line(true, &format!("cannot record in the reputation journal: {e:#}")),
             }
-            self.cache.lock().unwrap_or_else(|p| p.into_inner()).ours.push(entry);
+            let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: while the journal cannot be read again (a trainer holding its lock for
+            // long), the oldest of this process's own entries are dropped first.
+            if c.ours.len() >= 10_000 {
+                c.ours.remove(0);
+            }
+            c.ours.push(entry);
         }
         Ok(out)
     }

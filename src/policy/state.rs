@@ -57,6 +57,11 @@ impl State {
     }
 
     fn sub(&self, which: &str) -> Result<PathBuf> {
+        // The common case, one lstat: it is there and sound.
+        let d = self.dir.join(which);
+        if files::check_subdir(&d)? {
+            return Ok(d);
+        }
         let db = self.dir.parent().unwrap_or(Path::new("."));
         files::ensure_dir(db)?;
         let policy = files::ensure_subdir(db, DIR)?;

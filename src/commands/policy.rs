@@ -223,11 +223,17 @@ impl Service {
         let (reader, ours) = self.reputation(&settings.db_dir)?;
         let overlay = Overlay { base: reader.as_deref(), ours: &ours };
         let now = crate::store::now_secs();
+        let udp = settings.sender.dns.as_ref().map(|d| crate::dns::Udp(d.resolver));
+        let resolver: &dyn crate::dns::Resolver = match &udp {
+            Some(u) => u,
+            None => &crate::dns::CacheOnly,
+        };
         let cx = policy::Context {
             policy: &settings.policy,
             sender: &settings.sender,
             reputation: Some(&overlay),
             state: &self.state,
+            resolver,
             now,
         };
         let out = policy::evaluate(req, &cx)?;

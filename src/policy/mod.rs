@@ -228,6 +228,9 @@ pub struct Context<'a> {
     /// `None`: no reputation database yet.
     pub reputation: Option<&'a dyn ReputationLookup>,
     pub state: &'a State,
+    /// Where DNS blocklist answers the cache does not hold come from (`dns::Udp` to the `dns`
+    /// table's resolver in the service).
+    pub resolver: &'a dyn dns::Resolver,
     /// Unix seconds.
     pub now: u64,
 }
@@ -335,7 +338,7 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     }
     if !done && p.dnsbl != Act::Off {
         if let Some(d) = cx.sender.dns.as_ref().filter(|d| !d.dnsbl.is_empty()) {
-            let (listed, new) = dnsbl(ip, record.as_ref(), d, cx.now);
+            let (listed, new) = dnsbl(ip, record.as_ref(), d, cx.resolver, cx.now);
             out.new_dns = new;
             if let Some(zone) = listed {
                 found(Check::Dnsbl, p.dnsbl, format!("client {ip} is listed by {zone}"));
@@ -427,6 +430,7 @@ fn dnsbl(
     ip: IpAddr,
     record: Option<&IpRecord>,
     d: &crate::sender::DnsSettings,
+    resolver: &dyn dns::Resolver,
     now: u64,
 ) -> (Option<String>, DnsAnswers) {
     let mut new = DnsAnswers::default();
@@ -447,7 +451,7 @@ fn dnsbl(
     if queries.is_empty() {
         return (None, new);
     }
-    let answers = dns::resolve(d.resolver, &queries, Duration::from_millis(d.timeout_ms));
+    let answers = resolver.resolve(&queries, Duration::from_millis(d.timeout_ms));
     let mut hit = None;
     for (zone, a) in zones.into_iter().zip(answers) {
         let Some((listed, ttl)) = crate::sender::listed(&a) else { continue };
@@ -513,6 +517,7 @@ mod tests {
                 sender: &self.sender,
                 reputation: Some(&self.rep),
                 state: &self.state,
+                resolver: &dns::CacheOnly,
                 now,
             };
             evaluate(r, &cx).unwrap()
@@ -601,6 +606,55 @@ mod tests {
         for i in 0..10 {
             assert_eq!(f.ask(&req("203.0.113.10", "no@mijn.example", &[]), NOW + i * 1000).action, "DUNNO");
         }
+    }
+
+    /// Answers from a table (NXDOMAIN otherwise) and counts the questions.
+    struct Table(Vec<(&'static str, dns::Answer)>, std::sync::atomic::AtomicU32);
+
+    impl dns::Resolver for Table {
+        fn resolve(&self, queries: &[Query], _: Duration) -> Vec<dns::Answer> {
+            self.1.fetch_add(queries.len() as u32, std::sync::atomic::Ordering::Relaxed);
+            queries
+                .iter()
+                .map(|q| {
+                    self.0.iter().find(|(n, _)| *n == q.name).map_or(dns::Answer::Empty { ttl: 60 }, |(_, a)| a.clone())
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn dns_blocklists_cached_first() {
+        let mut f = Fixture::new(Mode::Enforce);
+        f.sender.dns = Some(crate::sender::DnsSettings {
+            resolver: "127.0.0.1:9".parse().unwrap(),
+            timeout_ms: 100,
+            dnsbl: vec!["zen.test".into(), "other.test".into()],
+            uribl: vec![],
+            ptr: true,
+        });
+        let listed = dns::Answer::A { addrs: vec![std::net::Ipv4Addr::new(127, 0, 0, 2)], ttl: 600 };
+        let table = Table(vec![("5.2.0.192.other.test", listed)], Default::default());
+        let ask = |f: &Fixture, ip: &str| {
+            let cx = Context {
+                policy: &f.policy,
+                sender: &f.sender,
+                reputation: Some(&f.rep),
+                state: &f.state,
+                resolver: &table,
+                now: NOW,
+            };
+            evaluate(&req(ip, "info@mijn.example", &[]), &cx).unwrap()
+        };
+        let o = ask(&f, "192.0.2.5");
+        assert_eq!(o.action, "REJECT 5.7.1 client 192.0.2.5 is listed by other.test");
+        assert_eq!(o.new_dns.dnsbl.len(), 2, "both answers are for the cache");
+        assert_eq!(table.1.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // Cached (as the journal would make it): nothing is asked.
+        f.rep.merge_dns(&o.new_dns, NOW);
+        assert!(ask(&f, "192.0.2.5").action.starts_with("REJECT"));
+        assert_eq!(table.1.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(ask(&f, "192.0.2.6").action, "DUNNO");
     }
 
     #[test]

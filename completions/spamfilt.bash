@@ -1895,7 +1895,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__purge)
-            opts="-v -q -h --older-than --dry-run --no-train --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --older-than --dry-run --no-train --force --db --config --verbose --quiet --no-rules --no-bayes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -361,6 +361,12 @@ pub struct PurgeArgs {
     #[arg(long)]
     pub no_train: bool,
 
+    /// Purge even what looks like a mistake: an age under one day, a folder whose name says nothing of
+    /// Junk, Spam, Bulk or Ongewenst, the root of a Maildir++ mailbox (the inbox), or a cur/ or new/ that is
+    /// a symbolic link. Only Maildir-named message files are ever deleted, with or without it.
+    #[arg(long)]
+    pub force: bool,
+
     /// Maildir folders to purge (each must have cur/, new/ and tmp/).
     #[arg(value_name = "FOLDER", required = true)]
     pub folders: Vec<PathBuf>,

@@ -247,3 +247,115 @@ fn db_dump_writes_a_private_file() {
     let other = Env::new("");
     assert!(other.run(&["db", "load", dump.to_str().unwrap()], b"").status.success());
 }
+
+/// A Maildir (cur/, new/, tmp/) at `dir` with `n` messages delivered `days_ago`, in cur/.
+fn maildir(dir: &std::path::Path, n: usize, days_ago: u64, tag: &str) -> Vec<PathBuf> {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - days_ago * 86_400;
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("cur/{t}.M{i}P1.{tag}:2,S"));
+            fs::write(
+                &p,
+                format!(
+                    "From: x{i}@{tag}.example\nSubject: {tag} {i}\nMessage-ID: <{tag}{i}@example>\n\n{tag} text {i}\n"
+                ),
+            )
+            .unwrap();
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn purge_refuses_the_inbox_root_a_linked_cur_and_ages_under_a_day() {
+    let env = Env::new("");
+    let root = env.tmp.path().join("Maildir");
+    let inbox = maildir(&root, 5, 30, "inbox");
+    let junk = maildir(&root.join(".Junk"), 3, 30, "junk");
+    maildir(&root.join(".Sent"), 1, 30, "sent");
+    // The Maildir++ root: refused, nothing learned or deleted.
+    let o = env.run(&["purge", "--older-than", "10d", root.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Maildir++") && stderr(&o).contains(".Junk"), "{}", stderr(&o));
+    assert!(inbox.iter().all(|p| p.exists()), "purge deleted inbox messages");
+    assert!(!env.db.join("tokens.db").exists(), "purge learned the inbox");
+    // A folder whose name says nothing of spam: refused too.
+    let archive = env.tmp.path().join("Archive");
+    let archived = maildir(&archive, 2, 30, "archive");
+    let o = env.run(&["purge", archive.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert!(archived.iter().all(|p| p.exists()));
+    // Under a day: refused without --force.
+    let j = root.join(".Junk");
+    for age in ["0", "12h"] {
+        let o = env.run(&["purge", "--older-than", age, j.to_str().unwrap()], b"");
+        assert_eq!(o.status.code(), Some(2), "--older-than {age}: {}", stderr(&o));
+        assert!(junk.iter().all(|p| p.exists()), "--older-than {age} deleted Junk");
+    }
+    // The real Junk folder, by its own name: purged; a file that is not a Maildir message stays.
+    fs::write(j.join("cur/notes.txt"), b"my notes").unwrap();
+    let o = env.run(&["purge", "--older-than", "10d", j.to_str().unwrap()], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("deleted 3 messages"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(junk.iter().all(|p| !p.exists()));
+    assert!(j.join("cur/notes.txt").exists(), "purge deleted a file that is not a message");
+    assert!(inbox.iter().all(|p| p.exists()));
+
+    // A Junk whose cur/ is a link to somewhere else: refused; forced, only Maildir-named
+    // message files there go, never the user's other files.
+    let elsewhere = env.tmp.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::write(elsewhere.join("notes.txt"), b"precious").unwrap();
+    let spam = env.tmp.path().join("Spam");
+    maildir(&spam, 0, 0, "spam");
+    fs::remove_dir(spam.join("cur")).unwrap();
+    symlink(&elsewhere, spam.join("cur")).unwrap();
+    let old = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 30 * 86_400;
+    let linked_msg = elsewhere.join(format!("{old}.M9P9.host:2,S"));
+    fs::write(&linked_msg, b"Subject: old spam\n\nspam\n").unwrap();
+    let o = env.run(&["purge", spam.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert!(linked_msg.exists());
+    let o = env.run(&["purge", "--force", spam.to_str().unwrap()], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!linked_msg.exists());
+    assert_eq!(fs::read(elsewhere.join("notes.txt")).unwrap(), b"precious");
+}
+
+#[test]
+fn purge_skips_and_counts_messages_that_vanish_mid_run() {
+    let env = Env::new("");
+    env.train_one();
+    let junk = env.tmp.path().join("Junk");
+    let msgs = maildir(&junk, 6, 30, "junk");
+    // Hold the database lock, so purge lists the folder and then waits for it; meanwhile two
+    // messages are moved away (as the user or another mail client may do at any moment).
+    let lock = fs::OpenOptions::new().write(true).open(env.db.join("lock")).unwrap();
+    lock.lock().unwrap();
+    let child =
+        env.cmd(&["purge", junk.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id().to_string();
+    let started = std::time::Instant::now();
+    // /proc/locks shows a process waiting for a lock with "->".
+    while !fs::read_to_string("/proc/locks").unwrap().lines().any(|l| l.contains("->") && l.contains(&pid)) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "purge never waited for the lock");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    fs::rename(&msgs[0], env.tmp.path().join("moved-1")).unwrap();
+    fs::remove_file(&msgs[1]).unwrap();
+    lock.unlock().unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out, stderr(&o));
+    assert!(out.contains("deleted 4 messages") && out.contains("skipped 2 messages that vanished"), "{out}");
+    assert!(msgs.iter().all(|p| !p.exists()));
+}

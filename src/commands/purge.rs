@@ -18,24 +18,32 @@ use crate::store::{self, Class, Database};
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
     let age = parse_age(&args.older_than)?;
+    if age < MIN_AGE && !args.force {
+        bail!(
+            "refusing --older-than {}: under one day, purge would delete Junk before anyone could look at it \
+             (use --force if that is really what you want)",
+            args.older_than
+        );
+    }
     let cutoff = SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH);
-    // Refuse anything that is not a Maildir before touching any folder.
+    // Refuse anything that is not a Junk Maildir before touching any folder.
     for folder in &args.folders {
-        if !folder.is_dir() {
-            bail!("{} is not a folder", folder.display());
-        }
-        if !mailbox::is_maildir(folder) {
-            bail!("{} is not a Maildir (it needs cur/ and new/); refusing to purge it", folder.display());
-        }
+        check_folder(folder, args.force)?;
     }
     let mut old: Vec<PathBuf> = Vec::new();
+    let mut metas: std::collections::HashMap<PathBuf, std::fs::Metadata> = Default::default();
+    let mut not_messages = 0u64;
     for folder in &args.folders {
-        for file in mailbox::list_dir_messages(folder)? {
-            if delivery_time(&file)? < cutoff {
+        let (files, skipped) = maildir_messages(folder)?;
+        not_messages += skipped;
+        for (file, meta, delivered) in files {
+            if delivered < cutoff {
+                metas.insert(file.clone(), meta);
                 old.push(file);
             }
         }
     }
+    let mut vanished = 0u64;
     let mut keep_ham: Vec<&Path> = Vec::new();
     let mut unreadable: Vec<&Path> = Vec::new();
     let mut to_delete: Vec<&Path> = Vec::new();
@@ -49,6 +57,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
         for file in &old {
             let raw = match std::fs::read(file) {
                 Ok(raw) => raw,
+                // Moved or deleted meanwhile (the user, another client): skipped and counted.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    vanished += 1;
+                    continue;
+                }
                 Err(e) => {
                     eprintln!("spamfilt: cannot read {}: {e}", file.display());
                     unreadable.push(file);
@@ -102,14 +115,17 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             }
             continue;
         }
-        match std::fs::remove_file(file) {
-            Ok(()) => {
+        // Only the file that was listed and read, if it is still that file (not a link or another
+        // file put in its place meanwhile).
+        let Some(meta) = metas.get(*file) else { continue };
+        match store::files::remove_if_same(file, meta) {
+            Ok(true) => {
                 deleted += 1;
                 if g.verbose > 0 {
                     println!("deleted {}", file.display());
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // moved away meanwhile
+            Ok(false) => vanished += 1, // moved away meanwhile
             Err(e) => {
                 eprintln!("spamfilt: cannot delete {}: {e}", file.display());
                 failed = true;
@@ -128,8 +144,117 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             keep_ham.len(),
             unreadable.len()
         );
+        if vanished > 0 || not_messages > 0 {
+            println!(
+                "skipped {vanished} messages that vanished meanwhile (moved or deleted by something else) and left alone {not_messages} files that are not Maildir messages"
+            );
+        }
     }
     Ok(if failed || !unreadable.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The least `--older-than` accepted without `--force`.
+const MIN_AGE: Duration = Duration::from_secs(86_400);
+
+/// Words that name a spam folder, in its name (case-insensitive): Junk, Spam, Bulk (Yahoo),
+/// Ongewenst (Outlook in Dutch: "Ongewenste e-mail").
+const JUNK_NAMES: [&str; 4] = ["junk", "spam", "bulk", "ongewenst"];
+
+/// Refuses (unless `force`) a folder purge must not eat: not a Maildir, the root of a
+/// Maildir++ mailbox (the inbox, with `.Junk/`, `.Sent/`… inside), a folder whose name does not
+/// say it holds spam, or one whose `cur/` or `new/` is a symbolic link to somewhere else.
+fn check_folder(folder: &Path, force: bool) -> Result<()> {
+    if !folder.is_dir() {
+        bail!("{} is not a folder", folder.display());
+    }
+    if !mailbox::is_maildir(folder) {
+        bail!("{} is not a Maildir (it needs cur/ and new/); refusing to purge it", folder.display());
+    }
+    if force {
+        return Ok(());
+    }
+    let mut subfolders: Vec<String> = std::fs::read_dir(folder)
+        .with_context(|| format!("cannot read folder {}", folder.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.len() > 1 && n != ".." && mailbox::is_maildir(&folder.join(n)))
+        .collect();
+    if !subfolders.is_empty() {
+        subfolders.sort();
+        subfolders.truncate(4);
+        bail!(
+            "refusing to purge {}: it is the root of a Maildir++ mailbox (your inbox, with the folders {} inside); \
+             purge learns every old message in it as spam and deletes it. Name the Junk folder itself (e.g. {}/.Junk), \
+             or use --force",
+            folder.display(),
+            subfolders.join(", "),
+            folder.display()
+        );
+    }
+    let real = std::fs::canonicalize(folder).with_context(|| format!("cannot resolve {}", folder.display()))?;
+    let name = real.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    if !JUNK_NAMES.iter().any(|w| name.contains(w)) {
+        bail!(
+            "refusing to purge {}: its name does not say it holds spam (none of Junk, Spam, Bulk, Ongewenst); \
+             purge learns every old message in it as spam and deletes it. Use --force if it really is your spam folder",
+            folder.display()
+        );
+    }
+    for sub in ["cur", "new"] {
+        let p = folder.join(sub);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "refusing to purge {}: {} is a symbolic link to somewhere else (use --force if that is intended)",
+                folder.display(),
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is a Maildir message file name: the delivery time in seconds, a dot, and the
+/// rest (`1700000000.M1P2.host:2,S`), as every Maildir deliverer writes it.
+fn maildir_name(name: &str) -> Option<u64> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 12 || name.len() <= digits + 1 || name.as_bytes()[digits] != b'.' {
+        return None;
+    }
+    name[..digits].parse().ok()
+}
+
+/// A message file: its path, metadata (not following a link) and delivery time.
+type MessageFile = (PathBuf, std::fs::Metadata, SystemTime);
+
+/// The message files in `cur/` and `new/` of a Maildir: regular files (not links) with Maildir
+/// names, each with its metadata and delivery time (from the name). Anything else (`notes.txt`,
+/// a link, a folder) is left alone and counted.
+fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for sub in ["new", "cur"] {
+        let dir = folder.join(sub);
+        let rd = std::fs::read_dir(&dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
+        for entry in rd {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // DirEntry::metadata does not follow a link.
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", entry.path().display())),
+            };
+            match maildir_name(&name) {
+                Some(secs) if meta.file_type().is_file() => {
+                    out.push((entry.path(), meta, UNIX_EPOCH + Duration::from_secs(secs)))
+                }
+                _ if name.starts_with('.') => {}
+                _ => skipped += 1,
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((out, skipped))
 }
 
 /// Parses an age: `10d`, `36h`, `90m`, `2w`, `30s`; a bare number is days.
@@ -151,21 +276,6 @@ pub fn parse_age(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs(n.saturating_mul(secs)))
 }
 
-/// When a Maildir message was delivered: the timestamp that starts its file name (every Maildir
-/// deliverer writes `SECONDS.UNIQUE.HOST`), or the file's modification time when the name has
-/// none.
-pub fn delivery_time(file: &Path) -> Result<SystemTime> {
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-    if name[digits.len()..].starts_with('.') {
-        if let Ok(secs) = digits.parse::<u64>() {
-            return Ok(UNIX_EPOCH + Duration::from_secs(secs));
-        }
-    }
-    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
-    meta.modified().with_context(|| format!("no modification time for {}", file.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,8 +294,11 @@ mod tests {
     }
 
     #[test]
-    fn delivery_time_from_name() {
-        let t = delivery_time(Path::new("/x/cur/1700000000.M1P2.host:2,S")).unwrap();
-        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    fn maildir_names() {
+        assert_eq!(maildir_name("1700000000.M1P2.host:2,S"), Some(1_700_000_000));
+        assert_eq!(maildir_name("1700000000.12345_0.host"), Some(1_700_000_000));
+        for bad in ["notes.txt", "1700000000", "1700000000.", ".1700000000.x", "x1700000000.y", "99999999999999.x"] {
+            assert_eq!(maildir_name(bad), None, "{bad}");
+        }
     }
 }

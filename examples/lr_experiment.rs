@@ -68,7 +68,7 @@ fn main() {
         }
     }
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
-    let scoring = spamfilt::config::ScoringSettings::default();
+    let scoring = spamfilt::verdict::ScoringSettings::default();
     let run = |train: &[&Msg], test: &[&Msg], label: &str| {
         let mut order: Vec<&&Msg> = train.iter().collect();
         order.sort_by_key(|m| lr::shuffle_key(&m.digest, 1));

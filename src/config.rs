@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+mod lenient;
+
 use crate::bayes::BayesParams;
 use crate::features::TokenizerSettings;
 use crate::lists::AddressList;
 use crate::problems::Problem;
 use crate::rules::{RuleSettings, RuleSpec};
 use crate::sender::{DnsSettings, SenderSettings};
+use crate::verdict::ScoringSettings;
 
 /// Everything a command needs to know, resolved once.
 #[derive(Debug, Clone)]
@@ -32,41 +35,6 @@ pub struct Settings {
     pub block_list: PathBuf,
     /// The Postfix policy service (`[policy]`).
     pub policy: crate::policy::PolicySettings,
-}
-
-/// What decides a verdict (config file top level and `[bayes]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScoringSettings {
-    /// Messages scoring at least this are spam.
-    pub required_score: f64,
-    /// Only this many bytes of a message are parsed and scored; the rest passes through.
-    pub scan_limit: usize,
-    /// Points Bayes adds per factor of ten in the spam odds (a message Bayes finds 99% spam,
-    /// odds 99:1, gets about 2 × this). 4.0 puts the default threshold at odds of about 18:1,
-    /// which gave 0.1% false positives in cross-validation on the SpamAssassin corpus.
-    pub bayes_points_per_decade: f64,
-    /// Bayes points beyond ± this grow only logarithmically (keeps scores readable).
-    pub bayes_points_knee: f64,
-    /// Use the starter table built into the binary while the user's own database is small.
-    pub use_starter: bool,
-    /// The starter table fades out as the user learns this many ham and spam (see `starter`).
-    pub starter_fade: u64,
-    pub bayes: BayesParams,
-}
-
-impl Default for ScoringSettings {
-    fn default() -> Self {
-        ScoringSettings {
-            required_score: 5.0,
-            scan_limit: 512 * 1024,
-            bayes_points_per_decade: 4.0,
-            bayes_points_knee: 8.0,
-            use_starter: true,
-            starter_fade: 200,
-            bayes: BayesParams::default(),
-        }
-    }
 }
 
 /// The config file as written.
@@ -164,7 +132,7 @@ impl Settings {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     let named = match lenient.as_deref_mut() {
-                        Some(problems) => crate::problems::apply_lenient(&mut settings, &text, &path, problems),
+                        Some(problems) => lenient::apply_lenient(&mut settings, &text, &path, problems),
                         None => settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?,
                     };
                     if let Some(b) = named {

@@ -7,7 +7,7 @@
 //! never cached. NXDOMAIN and empty answers are real answers (cached for the negative TTL of the
 //! SOA record, RFC 2308, or an hour).
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// Record types we ask for.
@@ -140,6 +140,36 @@ fn query_id_seed() -> u16 {
     let x = (t as u64) ^ ((std::process::id() as u64) << 16);
     let x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (x >> 48) as u16
+}
+
+/// An IPv4 address in the reversed-octet form DNS blocklists and `in-addr.arpa` use, or the
+/// reversed nibbles of an IPv6 address.
+pub fn reversed(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let hex = format!("{:032x}", u128::from(v6));
+            let mut s = String::with_capacity(64);
+            for (i, c) in hex.chars().rev().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push(c);
+            }
+            s
+        }
+    }
+}
+
+/// The reverse-lookup name of an address (`4.3.2.1.in-addr.arpa`, `...ip6.arpa`).
+pub fn ptr_name(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(_) => format!("{}.in-addr.arpa", reversed(ip)),
+        IpAddr::V6(_) => format!("{}.ip6.arpa", reversed(ip)),
+    }
 }
 
 /// A standard query with recursion desired.
@@ -289,6 +319,14 @@ fn parse_inner(m: &[u8], q: &Query) -> Option<Answer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reverse_names() {
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        assert_eq!(ptr_name(v4(192, 0, 2, 1)), "1.2.0.192.in-addr.arpa");
+        assert_eq!(reversed("::ffff:192.0.2.1".parse().unwrap()), "1.2.0.192");
+        assert!(ptr_name("2001:db8::1".parse().unwrap()).ends_with(".8.b.d.0.1.0.0.2.ip6.arpa"));
+    }
 
     fn response(q: &Query, id: u16, rcode: u8, answers: &[(u16, u32, Vec<u8>)]) -> Vec<u8> {
         let mut p = Vec::new();

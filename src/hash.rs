@@ -67,6 +67,28 @@ fn finish(mut h: u64) -> u64 {
     h
 }
 
+/// A hasher for keys that are already well-mixed 64-bit hashes (token hashes): the key is the
+/// hash. Saves SipHash on the hot maps and sets of training and tokenizing.
+#[derive(Default, Clone, Copy)]
+pub struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; fold anything else in (FNV-1a) so the type stays correct.
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -124,11 +124,6 @@ fn write_field(out: &mut Vec<u8>, name: &str, value: &str, eol: &[u8]) {
     out.extend_from_slice(eol);
 }
 
-/// The message with every `X-Spam-*` field removed and nothing added.
-pub fn strip_own_headers(raw: &[u8]) -> Vec<u8> {
-    rewrite(raw, &[])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 //! Knows nothing of paths, flags or the terminal: it is handed settings and a token source.
 
 use crate::bayes::{self, BayesResult, Evidence};
-use crate::config::ScoringSettings;
 use crate::dns::Resolver;
 use crate::features::{self, Content, TokenizerSettings};
 use crate::message::Message;
@@ -12,7 +11,7 @@ use crate::sender::{self, ListVerdict, SenderFacts, SenderSettings};
 use crate::starter::Starter;
 use crate::store::reputation::ReputationLookup;
 use crate::store::TokenLookup;
-use crate::verdict::{Hit, Verdict};
+use crate::verdict::{Hit, ScoringSettings, Verdict};
 
 /// What scoring needs, borrowed for the length of a run.
 pub struct Scorer<'a> {

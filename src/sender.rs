@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dns::{Answer, QType, Query, Resolver};
+use crate::dns::{self, Answer, QType, Query, Resolver};
 use crate::lists::{self, AddressList, Entry};
 use crate::message::Message;
 use crate::received::{self, Networks, Rdns, Relay};
-use crate::store::reputation::{Cached, DnsAnswers, ReputationLookup};
+use crate::store::reputation::{Cached, DnsAnswers, IpRecord, ReputationLookup};
 
 /// DNS checks (off unless the config file has a `dns` table).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -165,7 +165,7 @@ pub fn gather(
             match record.as_ref().and_then(|r| r.ptr.as_ref()).filter(|c| c.expires > now) {
                 Some(c) => f.rdns = Some(c.value.clone().map_or(Rdns::Missing, Rdns::Name)),
                 None => {
-                    queries.push(Query { name: received::ptr_name(ip), qtype: QType::Ptr });
+                    queries.push(Query { name: dns::ptr_name(ip), qtype: QType::Ptr });
                     pending.push(Pending::Ptr(ip));
                 }
             }
@@ -178,7 +178,7 @@ pub fn gather(
                 Some(true) => f.dnsbl.push(zone.clone()),
                 Some(false) => {}
                 None => {
-                    queries.push(Query { name: format!("{}.{zone}", received::reversed(ip)), qtype: QType::A });
+                    queries.push(Query { name: format!("{}.{zone}", dns::reversed(ip)), qtype: QType::A });
                     pending.push(Pending::Dnsbl(ip, zone.clone()));
                 }
             }
@@ -232,6 +232,30 @@ pub fn gather(
         }
     }
     f
+}
+
+/// The IP_SPAM_SOURCE rule's weight, a scoring rule kept beside the rules' other facts (the
+/// reputation database only stores the counts).
+impl IpRecord {
+    /// How strongly the record marks a spam source, from 0 (not at all) to 1: grows with the
+    /// evidence (spam, and honeypot hits counting triple, minus twice the ham: a relay that also
+    /// carries the user's good mail is a shared one) and fades linearly to zero
+    /// `expire_days` after the last spam. Manual entries count fully.
+    pub fn spam_weight(&self, now: u64, expire_days: u32) -> f64 {
+        if self.manual {
+            return 1.0;
+        }
+        let evidence = self.spam as f64 + 3.0 * self.honeypot as f64 - 2.0 * self.ham as f64;
+        if evidence <= 0.0 || self.last_spam == 0 {
+            return 0.0;
+        }
+        let age_days = now.saturating_sub(self.last_spam) as f64 / 86_400.0;
+        let fade = 1.0 - age_days / expire_days.max(1) as f64;
+        if fade <= 0.0 {
+            return 0.0;
+        }
+        (evidence / 3.0).min(1.0) * fade
+    }
 }
 
 /// A blocklist answer: listed (an address in 127.0.0.0/8) or not (no such name), with its TTL.
@@ -371,6 +395,20 @@ mod tests {
             assert!(cached.new_dns.is_empty());
         }
         assert_eq!(*fake.1.lock().unwrap(), 3, "a cached answer was asked again");
+    }
+
+    #[test]
+    fn weight_grows_and_fades() {
+        let day = 86_400;
+        let mut r = IpRecord { spam: 1, last_spam: 100 * day, ..Default::default() };
+        let w1 = r.spam_weight(100 * day, 30);
+        r.spam = 3;
+        let w3 = r.spam_weight(100 * day, 30);
+        assert!(w1 > 0.0 && w3 > w1 && w3 <= 1.0);
+        assert!(r.spam_weight(115 * day, 30) < w3);
+        assert_eq!(r.spam_weight(131 * day, 30), 0.0);
+        r.ham = 5;
+        assert_eq!(r.spam_weight(100 * day, 30), 0.0);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Fuzz target: parse → features → rules + Bayes → verdict → rewrite, exactly as `spamfilt
-//! filter` runs it (commands::filter::process), on arbitrary bytes.
+//! filter` runs it (filter::process), on arbitrary bytes.
 //!
 //! Asserted on every input:
 //! - nothing panics (a panic in the filter is caught and passed through, but it is a bug);
@@ -12,7 +12,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use spamfilt::config::ScoringSettings;
+use spamfilt::verdict::ScoringSettings;
 use spamfilt::features::TokenizerSettings;
 use spamfilt::lists::AddressList;
 use spamfilt::rules::{RuleSet, RuleSettings};
@@ -75,7 +75,7 @@ fuzz_target!(init: {
             now: NOW,
         }),
     };
-    let filtered = spamfilt::commands::filter::process(&scorer, input);
+    let filtered = spamfilt::filter::process(&scorer, input);
     let Some(output) = filtered.output else { return };
 
     // Pass-through.

@@ -21,7 +21,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
             println!("file size:    {}", human_size(s.file_size));
             println!(
                 "last update:  {}",
-                if s.last_update == 0 { "never".to_string() } else { format_utc(s.last_update) }
+                if s.last_update == 0 { "never".to_string() } else { crate::store::format_utc(s.last_update) }
             );
             let sc = &settings.scoring;
             match s.lr {
@@ -165,31 +165,12 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
-/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn formats() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(human_size(100), "100 B");
         assert_eq!(human_size(1536), "1.5 KiB");
     }

@@ -13,8 +13,8 @@ use anyhow::Result;
 
 use crate::cli::{FilterArgs, GlobalArgs};
 use crate::config::Settings;
+use crate::filter::{self, Filtered};
 use crate::problems::Problem;
-use crate::rewrite;
 use crate::scoring::{Scorer, SenderContext};
 use crate::sender::SenderFacts;
 use crate::store::reputation::{self, JournalEntry, ReputationLookup};
@@ -73,27 +73,11 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
     }
 }
 
-/// What the filter makes of one message.
-pub struct Filtered {
-    /// The rewritten message; `None` to pass the input through as it is.
-    pub output: Option<Vec<u8>>,
-    pub is_spam: bool,
-    pub verdict: Option<crate::verdict::Verdict>,
-    /// What was found out about the sender (to cache and act on).
-    pub sender: Option<SenderFacts>,
-}
-
-/// Pass-through of an input that is not a message (says why on stderr), before any set-up.
-fn process_unscored(input: &[u8]) -> Filtered {
-    if let Some(why) = not_a_message(input) {
-        eprintln!("spamfilt: passing the input through unchanged: {why}");
-    }
-    Filtered { output: None, is_spam: false, verdict: None, sender: None }
-}
-
 fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
-    if not_a_message(input).is_some() {
-        return Ok(process_unscored(input));
+    // Checked once, before any set-up: input that is not a message is passed through.
+    if let Some(why) = filter::not_a_message(input) {
+        eprintln!("spamfilt: passing the input through unchanged: {why}");
+        return Ok(Filtered::pass_through());
     }
     // Whatever is broken (a config key, a list line, a database) is scored without and said so:
     // in the message (SPAMFILT_DEGRADED, X-Spam-Degraded) and here on stderr.
@@ -160,7 +144,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             now,
         }),
     };
-    let filtered = process_degraded(&scorer, input, &degraded);
+    let filtered = filter::score_message(&scorer, input, &degraded);
     if let Some(v) = &filtered.verdict {
         if v.degraded.len() > degraded.len() {
             eprintln!("spamfilt: degraded: {}", v.degraded[degraded.len()..].join("; "));
@@ -198,63 +182,4 @@ fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFact
     let entry = JournalEntry::new(&facts.new_dns, honeypot_ip, now);
     reputation::append_journal(db.dir(), &entry, std::time::Duration::from_millis(200))?;
     Ok(())
-}
-
-/// The filter proper, free of the environment: scores `input` and returns it with our headers.
-/// Input that is not a message at all (empty, binary, no header field first) comes back as
-/// `output: None` (pass it through unchanged). The fuzz target (fuzz/) drives this function.
-pub fn process(scorer: &Scorer, input: &[u8]) -> Filtered {
-    process_degraded(scorer, input, &[])
-}
-
-/// `process`, for a scorer that runs without what `degraded` names (each one a short cause,
-/// see `Problem::short`): the verdict carries `SPAMFILT_DEGRADED` and `X-Spam-Degraded`.
-pub fn process_degraded(scorer: &Scorer, input: &[u8], degraded: &[String]) -> Filtered {
-    if let Some(why) = not_a_message(input) {
-        eprintln!("spamfilt: passing the input through unchanged: {why}");
-        return Filtered { output: None, is_spam: false, verdict: None, sender: None };
-    }
-    let scored = scorer.score(input);
-    let mut v = scored.verdict;
-    for cause in degraded {
-        v.degrade(cause.clone());
-    }
-    Filtered {
-        output: Some(rewrite::rewrite(input, &v.headers())),
-        is_spam: v.is_spam,
-        verdict: Some(v),
-        sender: scored.sender,
-    }
-}
-
-/// Why the input is not something we should add headers to, if it is not.
-fn not_a_message(input: &[u8]) -> Option<&'static str> {
-    if input.iter().all(u8::is_ascii_whitespace) {
-        return Some("the input is empty");
-    }
-    let rest = &input[crate::message::mbox_from_line_len(input)..];
-    let first_line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
-    let Some(colon) = first_line.iter().position(|&b| b == b':') else {
-        return Some("the input does not start with a header field");
-    };
-    let name = first_line[..colon].trim_ascii_end();
-    if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
-        return Some("the input does not start with a header field");
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognizes_non_messages() {
-        assert!(not_a_message(b"").is_some());
-        assert!(not_a_message(b"\n\n").is_some());
-        assert!(not_a_message(b"\x00\x01\x02binary").is_some());
-        assert!(not_a_message(b"hello world\n").is_some());
-        assert!(not_a_message(b"Subject: hi\n\nbody").is_none());
-        assert!(not_a_message(b"From a@b Mon Jan 1\nSubject: hi\n\n").is_none());
-    }
 }

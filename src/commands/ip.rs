@@ -82,7 +82,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
                         r.last_seen = now;
                         changed += 1;
                     }
-                } else if rep.records.remove(&received::key(*ip)).is_some() | State::at(db.dir()).lift(*ip)? {
+                } else if rep.records.remove(&crate::store::reputation::ip_key(*ip)).is_some()
+                    | State::at(db.dir()).lift(*ip)?
+                {
                     // (`|`: the policy service's refusal is lifted whether or not there was a record.)
                     changed += 1;
                 } else {
@@ -162,6 +164,6 @@ fn date(secs: u64) -> String {
     if secs == 0 {
         "never".into()
     } else {
-        super::db::format_utc(secs)
+        crate::store::format_utc(secs)
     }
 }

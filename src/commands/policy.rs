@@ -57,7 +57,7 @@ impl Log {
     fn line(&self, error: bool, msg: &str) {
         let msg: String = msg.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         if let Some(f) = &self.file {
-            let stamp = super::db::format_utc(crate::store::now_secs());
+            let stamp = crate::store::format_utc(crate::store::now_secs());
             if let Ok(mut f) = f.lock() {
                 let _ = writeln!(f, "{stamp} spamfilt[{}]: {msg}", std::process::id());
             }

@@ -108,7 +108,7 @@ impl Tokens {
 /// Collects unique tokens in first-seen order, up to a limit.
 struct Sink {
     /// Token hashes seen so far.
-    seen: HashSet<u64, crate::store::PreHashedBuild>,
+    seen: HashSet<u64, crate::hash::PreHashedBuild>,
     out: Tokens,
     max: usize,
 }

@@ -216,6 +216,7 @@ impl Outcome {
     }
 
     /// The check whose refusal decided, if one did.
+    #[cfg(test)]
     pub fn refused_by(&self) -> Option<&Finding> {
         self.findings.last().filter(|f| matches!(f.act, Act::Reject | Act::Defer))
     }
@@ -247,10 +248,7 @@ pub fn reputation_finding(
         return Some(format!("client {ip} is listed as a spam source by the administrator"));
     }
     if r.honeypot > 0 && r.last_spam > 0 && now.saturating_sub(r.last_spam) < expire_days as u64 * 86_400 {
-        return Some(format!(
-            "client {ip} sent mail to a spam trap ({})",
-            crate::commands::db::format_utc(r.last_spam)
-        ));
+        return Some(format!("client {ip} sent mail to a spam trap ({})", crate::store::format_utc(r.last_spam)));
     }
     let w = r.spam_weight(now, expire_days);
     if w > 0.0 && w >= policy.reputation_threshold {
@@ -326,7 +324,7 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
             let why = format!(
                 "client {ip} tried {n} unknown recipients within {} minutes; refused until {}",
                 p.harvest_window_minutes,
-                crate::commands::db::format_utc(until)
+                crate::store::format_utc(until)
             );
             cx.state.refuse(ip, &Refusal { since: cx.now, until, reason: why.clone() })?;
             cx.state.clear_unknown(ip)?;
@@ -443,7 +441,7 @@ fn dnsbl(
             Some(true) => return (Some(zone.clone()), new),
             Some(false) => {}
             None => {
-                queries.push(Query { name: format!("{}.{zone}", received::reversed(ip)), qtype: QType::A });
+                queries.push(Query { name: format!("{}.{zone}", dns::reversed(ip)), qtype: QType::A });
                 zones.push(zone.clone());
             }
         }

@@ -25,7 +25,8 @@ impl Request {
         self.attrs.get(name).map_or("", String::as_str)
     }
 
-    /// Builds a request from `name=value` pairs (tests, benchmarks).
+    /// Builds a request from `name=value` pairs (tests).
+    #[cfg(test)]
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Request {
         Request { attrs: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }

@@ -129,11 +129,6 @@ impl<'a> Context<'a> {
         self.content.html()
     }
 
-    /// The number of words in the body text.
-    pub fn word_count(&self) -> usize {
-        self.word_count_up_to(usize::MAX)
-    }
-
     /// The number of words, counting no further than `cap` (cheaper when the answer is "many").
     pub fn word_count_up_to(&self, cap: usize) -> usize {
         self.text.split(' ').filter(|w| w.chars().any(char::is_alphabetic)).take(cap).count()

@@ -129,7 +129,7 @@ fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<()> {
     for (key, record) in &rep.records {
         match record {
             Record::Ip(r) => {
-                let ip = crate::received::from_key(*key);
+                let ip = crate::store::reputation::ip_from_key(*key);
                 writeln!(
                     out,
                     "ip {ip} {} {} {} {} {} {} {}",
@@ -265,14 +265,14 @@ fn flag(s: &str) -> Result<bool> {
 fn reputation_line(f: &[&str], rep: &mut Reputation) -> Result<()> {
     let ip_record = |rep: &mut Reputation, ip: &str| -> Result<IpRecord> {
         let ip: IpAddr = ip.parse()?;
-        Ok(match rep.records.get(&crate::received::key(ip)) {
+        Ok(match rep.records.get(&crate::store::reputation::ip_key(ip)) {
             Some(Record::Ip(r)) => r.clone(),
             _ => IpRecord::default(),
         })
     };
     let put_ip = |rep: &mut Reputation, ip: &str, r: IpRecord| -> Result<()> {
         let ip: IpAddr = ip.parse()?;
-        rep.records.insert(crate::received::key(ip), Record::Ip(r));
+        rep.records.insert(crate::store::reputation::ip_key(ip), Record::Ip(r));
         Ok(())
     };
     match f {
@@ -338,10 +338,10 @@ mod tests {
             ptr: Some(Cached { value: Some("mail.example.net".into()), expires: 99 }),
             dnsbl: vec![("zen.example".into(), Cached { value: true, expires: 98 })],
         };
-        rep.records.insert(crate::received::key(ip), Record::Ip(r));
+        rep.records.insert(crate::store::reputation::ip_key(ip), Record::Ip(r));
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
         let m = IpRecord { manual: true, ptr: Some(Cached { value: None, expires: 5 }), ..IpRecord::default() };
-        rep.records.insert(crate::received::key(v6), Record::Ip(m));
+        rep.records.insert(crate::store::reputation::ip_key(v6), Record::Ip(m));
         let d = DomainRecord {
             domain: "evil.example".into(),
             uribl: vec![("dbl.example".into(), Cached { value: false, expires: 7 })],

@@ -53,27 +53,7 @@ pub type Digest = [u8; 16];
 
 pub use crate::hash::token_hash;
 
-/// A hasher for keys that are already well-mixed 64-bit hashes (token hashes): the key is the
-/// hash. Saves SipHash on the hot maps and sets of training and tokenizing.
-#[derive(Default, Clone, Copy)]
-pub struct PreHashed(u64);
-
-impl std::hash::Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used for u64 keys; fold anything else in (FNV-1a) so the type stays correct.
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-pub type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;
+pub use crate::hash::PreHashedBuild;
 /// A map keyed by token hash.
 pub type TokenMap<V> = HashMap<u64, V, PreHashedBuild>;
 
@@ -359,18 +339,6 @@ impl Database {
         Ok(lock)
     }
 
-    /// The write lock if it is free right now; `None` when another writer holds it.
-    pub fn try_lock(&self) -> Result<Option<File>> {
-        let lock = self.lock_file()?;
-        match lock.try_lock() {
-            Ok(()) => Ok(Some(lock)),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("cannot lock {}", self.dir.join(LOCK_FILE).display()))
-            }
-        }
-    }
-
     fn lock_file(&self) -> Result<File> {
         self.ensure_dir()?;
         files::open_write(&self.dir.join(LOCK_FILE), "lock file", false)
@@ -533,6 +501,23 @@ pub fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Today as days since the epoch (what `last_day` records).
 pub fn today() -> u32 {
     (now_secs() / 86_400) as u32
@@ -541,13 +526,6 @@ pub fn today() -> u32 {
 /// A read-only view for scoring: the mapped file.
 pub struct Reader {
     mapped: Mapped,
-}
-
-impl Reader {
-    /// Seconds since the epoch of the last write.
-    pub fn updated(&self) -> u64 {
-        self.mapped.header.updated
-    }
 }
 
 impl TokenLookup for Reader {
@@ -702,6 +680,12 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
     use anyhow::bail;
 
     #[test]

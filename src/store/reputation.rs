@@ -23,13 +23,11 @@
 //! database. bincode 2.0.1 (pinned, serde-free) encodes the variable-length records.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest as _, Sha256};
-
-use crate::received;
 
 const MAGIC: &[u8; 8] = b"SPFREP01";
 const HEADER: usize = 24;
@@ -62,26 +60,6 @@ pub struct IpRecord {
 }
 
 impl IpRecord {
-    /// How strongly the record marks a spam source, from 0 (not at all) to 1: grows with the
-    /// evidence (spam, and honeypot hits counting triple, minus twice the ham: a relay that also
-    /// carries the user's good mail is a shared one) and fades linearly to zero
-    /// `expire_days` after the last spam. Manual entries count fully.
-    pub fn spam_weight(&self, now: u64, expire_days: u32) -> f64 {
-        if self.manual {
-            return 1.0;
-        }
-        let evidence = self.spam as f64 + 3.0 * self.honeypot as f64 - 2.0 * self.ham as f64;
-        if evidence <= 0.0 || self.last_spam == 0 {
-            return 0.0;
-        }
-        let age_days = now.saturating_sub(self.last_spam) as f64 / 86_400.0;
-        let fade = 1.0 - age_days / expire_days.max(1) as f64;
-        if fade <= 0.0 {
-            return 0.0;
-        }
-        (evidence / 3.0).min(1.0) * fade
-    }
-
     /// Whether anything in the record is still worth keeping at `now`.
     fn alive(&self, now: u64, expire_days: u32) -> bool {
         let horizon = expire_days as u64 * 86_400;
@@ -126,6 +104,19 @@ fn hashed(prefix: &str, name: &str) -> Key {
     k
 }
 
+/// 16 bytes for an address (IPv4 as IPv4-mapped IPv6): the IP database key.
+pub fn ip_key(ip: IpAddr) -> [u8; 16] {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// The address of a key made by [`ip_key`].
+pub fn ip_from_key(k: [u8; 16]) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::from(k)).to_canonical()
+}
+
 pub fn domain_key(domain: &str) -> Key {
     hashed("domain:", domain)
 }
@@ -152,7 +143,7 @@ pub trait ReputationLookup: Sync {
     fn get(&self, key: &Key) -> Option<Record>;
 
     fn ip(&self, ip: IpAddr) -> Option<IpRecord> {
-        match self.get(&received::key(ip)) {
+        match self.get(&ip_key(ip)) {
             Some(Record::Ip(r)) => Some(r),
             _ => None,
         }
@@ -384,11 +375,11 @@ impl Reputation {
     /// Applies one journal entry.
     pub fn apply(&mut self, e: &JournalEntry) {
         if let Some(k) = e.honeypot {
-            self.honeypot_hit(received::from_key(k), e.now);
+            self.honeypot_hit(ip_from_key(k), e.now);
         }
         let answers = DnsAnswers {
-            ptr: e.ptr.iter().map(|(k, c)| (received::from_key(*k), c.clone())).collect(),
-            dnsbl: e.dnsbl.iter().map(|(k, z, c)| (received::from_key(*k), z.clone(), c.clone())).collect(),
+            ptr: e.ptr.iter().map(|(k, c)| (ip_from_key(*k), c.clone())).collect(),
+            dnsbl: e.dnsbl.iter().map(|(k, z, c)| (ip_from_key(*k), z.clone(), c.clone())).collect(),
             uribl: e.uribl.clone(),
         };
         self.merge_dns(&answers, e.now);
@@ -401,7 +392,7 @@ impl Reputation {
     /// The record of an address, created empty if new.
     pub fn ip_mut(&mut self, ip: IpAddr, now: u64) -> &mut IpRecord {
         // An IP key holds an IP record (other kinds use hashed keys); anything else is replaced.
-        let rec = self.records.entry(received::key(ip)).or_insert(Record::Ip(IpRecord::default()));
+        let rec = self.records.entry(ip_key(ip)).or_insert(Record::Ip(IpRecord::default()));
         if !matches!(rec, Record::Ip(_)) {
             *rec = Record::Ip(IpRecord::default());
         }
@@ -490,7 +481,7 @@ impl Reputation {
     /// Every IP record with its address.
     pub fn ips(&self) -> impl Iterator<Item = (IpAddr, &IpRecord)> {
         self.records.iter().filter_map(|(k, r)| match r {
-            Record::Ip(ip) => Some((received::from_key(*k), ip)),
+            Record::Ip(ip) => Some((ip_from_key(*k), ip)),
             _ => None,
         })
     }
@@ -527,9 +518,9 @@ impl JournalEntry {
     pub fn new(answers: &DnsAnswers, honeypot: Option<IpAddr>, now: u64) -> JournalEntry {
         JournalEntry {
             now,
-            honeypot: honeypot.map(received::key),
-            ptr: answers.ptr.iter().map(|(ip, c)| (received::key(*ip), c.clone())).collect(),
-            dnsbl: answers.dnsbl.iter().map(|(ip, z, c)| (received::key(*ip), z.clone(), c.clone())).collect(),
+            honeypot: honeypot.map(ip_key),
+            ptr: answers.ptr.iter().map(|(ip, c)| (ip_key(*ip), c.clone())).collect(),
+            dnsbl: answers.dnsbl.iter().map(|(ip, z, c)| (ip_key(*ip), z.clone(), c.clone())).collect(),
             uribl: answers.uribl.clone(),
         }
     }
@@ -717,20 +708,6 @@ mod tests {
         assert!(Reputation::load(dir.path()).unwrap_err().to_string().contains("corrupt"));
         std::fs::write(&path, b"garbage").unwrap();
         assert!(Reader::open(dir.path()).is_err());
-    }
-
-    #[test]
-    fn weight_grows_and_fades() {
-        let day = 86_400;
-        let mut r = IpRecord { spam: 1, last_spam: 100 * day, ..Default::default() };
-        let w1 = r.spam_weight(100 * day, 30);
-        r.spam = 3;
-        let w3 = r.spam_weight(100 * day, 30);
-        assert!(w1 > 0.0 && w3 > w1 && w3 <= 1.0);
-        assert!(r.spam_weight(115 * day, 30) < w3);
-        assert_eq!(r.spam_weight(131 * day, 30), 0.0);
-        r.ham = 5;
-        assert_eq!(r.spam_weight(100 * day, 30), 0.0);
     }
 
     #[test]

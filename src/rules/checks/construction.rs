@@ -130,7 +130,7 @@ pub(super) fn alternatives_differ(c: &Context, _: &RuleSet) -> bool {
 
 /// The distinct lower-case words (3 bytes or more) of a text, as 64-bit hashes: no string is
 /// built for an ASCII word, and a collision is a 2^-64 chance of counting two words as one.
-pub(super) fn word_set(t: &str) -> HashSet<u64, crate::store::PreHashedBuild> {
+pub(super) fn word_set(t: &str) -> HashSet<u64, crate::hash::PreHashedBuild> {
     t.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() >= 3)
         .map(

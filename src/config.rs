@@ -62,6 +62,7 @@ struct ConfigFile {
     allow_requires_auth: Option<bool>,
     authserv_id: Option<String>,
     ip_expire_days: Option<u32>,
+    queue: Option<crate::store::queue::QueueLimits>,
     dns: Option<DnsSettings>,
     /// The allow and block list files (default: allow.txt and block.txt beside the config file).
     allow_list: Option<PathBuf>,
@@ -251,6 +252,11 @@ impl Settings {
         if let Some(v) = file.ip_expire_days {
             anyhow::ensure!(v >= 1, "ip_expire_days must be at least 1");
             sender.ip_expire_days = v;
+        }
+        if let Some(q) = file.queue {
+            anyhow::ensure!(q.max_messages >= 1, "queue.max_messages must be at least 1");
+            anyhow::ensure!(q.max_bytes >= 4096, "queue.max_bytes must be at least 4096");
+            sender.queue = q;
         }
         if let Some(d) = file.dns {
             anyhow::ensure!((1..=30_000).contains(&d.timeout_ms), "dns.timeout_ms must be from 1 to 30000");

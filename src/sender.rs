@@ -59,6 +59,8 @@ pub struct SenderSettings {
     /// IP records fade to nothing this many days after the last spam.
     pub ip_expire_days: u32,
     pub dns: Option<DnsSettings>,
+    /// How much the learning queue of honeypot hits may hold.
+    pub queue: crate::store::queue::QueueLimits,
 }
 
 /// At most this many link domains are checked against URI blocklists per message.

@@ -359,3 +359,37 @@ fn purge_skips_and_counts_messages_that_vanish_mid_run() {
     assert!(out.contains("deleted 4 messages") && out.contains("skipped 2 messages that vanished"), "{out}");
     assert!(msgs.iter().all(|p| !p.exists()));
 }
+
+#[test]
+fn a_honeypot_flood_is_capped_and_the_trainer_says_what_was_dropped() {
+    let env = Env::new(&format!("{HONEYPOT}[queue]\nmax_messages = 3\nmax_bytes = 1000000\n"));
+    let mut full = 0;
+    for i in 0..5 {
+        let msg = String::from_utf8(honeypot_msg()).unwrap().replace("<1@", &format!("<{i}@"));
+        let o = env.run(&[], msg.as_bytes());
+        assert!(o.status.success());
+        assert!(String::from_utf8_lossy(&o.stdout).contains("X-Spam-Flag: YES"), "{}", stderr(&o));
+        if stderr(&o).contains("learning queue is full") {
+            full += 1;
+        }
+    }
+    assert_eq!(full, 2, "the filter says when it drops");
+    let queued = fs::read_dir(env.db.join("queue"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("spam-"));
+    assert_eq!(queued.count(), 3);
+    // Every hit still counts for the sending IP.
+    let show = env.run(&["ip", "show", "198.51.100.23"], b"");
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("honeypot:     5 hits"),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+    let o = env.run(&["train", "--queued"], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 honeypot messages") && stderr(&o).contains("not queued"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("learned 3 queued messages"), "{}", stderr(&o));
+    // Room again: the next hit is queued.
+    let o = env.run(&[], &honeypot_msg());
+    assert!(!stderr(&o).contains("queue is full"), "{}", stderr(&o));
+}

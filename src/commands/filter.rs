@@ -172,7 +172,17 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
 /// a database: it appends to the reputation journal and the queue.
 fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFacts, now: u64) -> Result<()> {
     if facts.honeypot.is_some() {
-        crate::store::queue::add(db.dir(), crate::store::Class::Spam, input, settings.scoring.scan_limit)?;
+        let limits = &settings.sender.queue;
+        let added =
+            crate::store::queue::add(db.dir(), crate::store::Class::Spam, input, settings.scoring.scan_limit, limits);
+        if let crate::store::queue::Added::Dropped { messages, bytes } = added? {
+            eprintln!(
+                "spamfilt: the message is delivered, but the learning queue is full ({messages} messages, {bytes} bytes; \
+                 [queue] max_messages = {}, max_bytes = {}): this honeypot hit is not queued for learning (its sending IP \
+                 is still recorded; the next training run reports the drops)",
+                limits.max_messages, limits.max_bytes
+            );
+        }
     }
     let honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
     // One small append to the reputation journal, whatever the size of the database. If a

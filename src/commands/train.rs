@@ -121,6 +121,16 @@ pub fn learn_queued(
     rep: &mut Reputation,
     queued: Vec<Queued>,
 ) {
+    // What the filter could not queue because the queue was full: said, not silently lost.
+    match store::queue::take_dropped(&settings.db_dir) {
+        Ok((0, _)) => {}
+        Ok((n, bytes)) => eprintln!(
+            "spamfilt: {n} honeypot messages ({bytes} bytes) were not queued for learning since the last training run: \
+             the learning queue was full ([queue] max_messages = {}, max_bytes = {} in the config file)",
+            settings.sender.queue.max_messages, settings.sender.queue.max_bytes
+        ),
+        Err(e) => eprintln!("spamfilt: {e:#}"),
+    }
     if queued.is_empty() {
         return;
     }

@@ -22,6 +22,43 @@ use anyhow::{Context, Result};
 use super::{files, Class};
 
 const DIR: &str = "queue";
+/// Where the filter notes what it did not queue because the queue was full (one line each:
+/// `SECONDS BYTES`), for the next training run to report.
+const DROPPED: &str = "dropped";
+/// The dropped log stops growing here (a line is about 20 bytes: thousands of drops).
+const MAX_DROPPED_LOG: u64 = 64 * 1024;
+
+/// How much the queue may hold (`[queue]` in the config file). A honeypot that attracts a
+/// flood must not fill the disk: once either limit is reached, further messages are not queued
+/// (the filter still delivers them, scored, and still records the sending IP's honeypot hit),
+/// and the next training run says how many were dropped. Concurrent filters can overshoot by
+/// one message each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueLimits {
+    /// At most this many queued messages (default 200).
+    pub max_messages: usize,
+    /// At most this many bytes of queued messages in all (default 16 MiB; each message is cut
+    /// to `scan_limit`, 512 KiB by default).
+    pub max_bytes: u64,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits { max_messages: 200, max_bytes: 16 << 20 }
+    }
+}
+
+/// What `add` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Added {
+    Queued(PathBuf),
+    /// Not queued: the queue already holds this many messages and bytes.
+    Dropped {
+        messages: usize,
+        bytes: u64,
+    },
+}
 
 /// One queued message (its bytes are read when it is learned: see [`Queued::read`]).
 pub struct Queued {
@@ -39,17 +76,57 @@ impl Queued {
     }
 }
 
-/// Queues (the first `limit` bytes of) a message to be learned as `class`.
-pub fn add(db_dir: &Path, class: Class, message: &[u8], limit: usize) -> Result<PathBuf> {
+/// Queues (the first `limit` bytes of) a message to be learned as `class`, unless the queue is
+/// at one of its `limits` (then the drop is noted for the next training run). Checking costs a
+/// directory read and a `stat` per queued message, bounded by `limits.max_messages`.
+pub fn add(db_dir: &Path, class: Class, message: &[u8], limit: usize, limits: &QueueLimits) -> Result<Added> {
     files::ensure_dir(db_dir)?;
     let dir = files::ensure_subdir(db_dir, DIR).context("cannot use the learning queue")?;
+    let body = &message[..message.len().min(limit)];
+    let (messages, bytes) = size(db_dir)?;
+    if messages >= limits.max_messages || bytes + body.len() as u64 > limits.max_bytes {
+        let log = dir.join(DROPPED);
+        let mut f = files::open_write(&log, "queue's dropped log", true)?;
+        if f.metadata().map(|m| m.len()).unwrap_or(0) < MAX_DROPPED_LOG {
+            let line = format!("{} {}\n", super::now_secs(), body.len());
+            f.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", log.display()))?;
+        }
+        return Ok(Added::Dropped { messages, bytes });
+    }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let name = format!("{}-{nanos}-{}-{}", class.name(), std::process::id(), files::random_suffix());
     let mut tmp = files::TempFile::new(&dir, &name)?;
     let shown = tmp.path().display().to_string();
-    tmp.file().write_all(&message[..message.len().min(limit)]).with_context(|| format!("cannot write {shown}"))?;
+    tmp.file().write_all(body).with_context(|| format!("cannot write {shown}"))?;
     tmp.commit().with_context(|| format!("cannot queue {}", dir.join(&name).display()))?;
-    Ok(dir.join(name))
+    Ok(Added::Queued(dir.join(name)))
+}
+
+/// How many messages the queue holds and their bytes in all.
+pub fn size(db_dir: &Path) -> Result<(usize, u64)> {
+    let q = list(db_dir)?;
+    Ok((q.len(), q.iter().map(|q| q.meta.len()).sum()))
+}
+
+/// How many messages the filter did not queue since the last call, and their bytes; the note
+/// is removed. `(0, 0)` when none were dropped.
+pub fn take_dropped(db_dir: &Path) -> Result<(u64, u64)> {
+    let dir = db_dir.join(DIR);
+    if !files::check_subdir(&dir)? {
+        return Ok((0, 0));
+    }
+    let log = dir.join(DROPPED);
+    let Some((mut f, meta)) = files::open_read(&log, "queue's dropped log")? else { return Ok((0, 0)) };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut f, &mut text).with_context(|| format!("cannot read {}", log.display()))?;
+    files::remove_if_same(&log, &meta)?;
+    let mut n = 0;
+    let mut bytes = 0;
+    for line in text.lines() {
+        n += 1;
+        bytes += line.split_whitespace().nth(1).and_then(|b| b.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Ok((n, bytes))
 }
 
 /// Whether `name` is one `add` gives: `CLASS-NANOS-PID-RANDOM` (or `CLASS-NANOS-PID`, as
@@ -125,8 +202,9 @@ mod tests {
     fn add_and_list_in_order() {
         let d = private_dir();
         assert!(list(d.path()).unwrap().is_empty());
-        add(d.path(), Class::Spam, b"Subject: one\n\nx\n", 1 << 20).unwrap();
-        add(d.path(), Class::Spam, b"Subject: two\n\nyyyyyyyy\n", 12).unwrap();
+        let l = QueueLimits::default();
+        add(d.path(), Class::Spam, b"Subject: one\n\nx\n", 1 << 20, &l).unwrap();
+        add(d.path(), Class::Spam, b"Subject: two\n\nyyyyyyyy\n", 12, &l).unwrap();
         fs::write(d.path().join(DIR).join("spam-1-1.tmp-0123456789abcdef"), b"half").unwrap();
         let q = list(d.path()).unwrap();
         assert_eq!(q.len(), 2);
@@ -153,10 +231,29 @@ mod tests {
         // A queue directory that is a link is refused, for adding and for listing.
         let d2 = private_dir();
         symlink(outside.path(), d2.path().join(DIR)).unwrap();
-        assert!(
-            format!("{:#}", add(d2.path(), Class::Spam, b"Subject: x\n\n", 100).unwrap_err()).contains("symbolic link")
-        );
+        assert!(format!(
+            "{:#}",
+            add(d2.path(), Class::Spam, b"Subject: x\n\n", 100, &QueueLimits::default()).unwrap_err()
+        )
+        .contains("symbolic link"));
         assert!(list(d2.path()).is_err());
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_queue_stops_at_its_limits_and_counts_what_it_dropped() {
+        let d = private_dir();
+        let l = QueueLimits { max_messages: 3, max_bytes: 100 };
+        let m = |n: usize| vec![b'x'; n];
+        assert!(matches!(add(d.path(), Class::Spam, &m(40), 1000, &l).unwrap(), Added::Queued(_)));
+        assert!(matches!(add(d.path(), Class::Spam, &m(40), 1000, &l).unwrap(), Added::Queued(_)));
+        // 80 + 40 > 100 bytes: dropped; a smaller one still fits, then the count is reached.
+        assert_eq!(add(d.path(), Class::Spam, &m(40), 1000, &l).unwrap(), Added::Dropped { messages: 2, bytes: 80 });
+        assert!(matches!(add(d.path(), Class::Spam, &m(10), 1000, &l).unwrap(), Added::Queued(_)));
+        assert_eq!(add(d.path(), Class::Spam, &m(1), 1000, &l).unwrap(), Added::Dropped { messages: 3, bytes: 90 });
+        assert_eq!(size(d.path()).unwrap(), (3, 90));
+        assert_eq!(list(d.path()).unwrap().len(), 3, "the dropped log is not a queued message");
+        assert_eq!(take_dropped(d.path()).unwrap(), (2, 41));
+        assert_eq!(take_dropped(d.path()).unwrap(), (0, 0));
     }
 }

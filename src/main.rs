@@ -2,7 +2,7 @@
 //!
 //! It starts without Rust's runtime set-up (`#![no_main]`): that set-up reads /proc/self/maps to
 //! find the main thread's stack, installs a stack-overflow handler with its own signal stack and
-//! names the thread, about 0.09 ms of a 2.5 ms delivery (docs/benchmarks.md). What of it matters
+//! names the thread (what it cost a delivery is in docs/benchmarks.md, 2026-11-23). What of it matters
 //! here is done below: standard descriptors 0-2 are made sure to be open (so a database opened
 //! later can never become "standard output"), SIGPIPE is ignored (a closed pipe is an error
 //! to report, not a silent death), panics never unwind out of `main`, and standard output is
@@ -21,10 +21,10 @@ use clap::Parser;
 /// The allocator: glibc's for a delivery, mimalloc for the bulk commands.
 ///
 /// A delivery scores one message and exits: mimalloc would save it less than its own set-up
-/// costs (that set-up runs at load, about 0.04 ms, whichever allocator is then used;
+/// costs (that set-up runs at load whichever allocator is then used; its cost is in
 /// docs/benchmarks.md). `check`, `train`, `forget`, `purge`, `eval`, `rules` and `db` make
 /// millions of small allocations on all cores, where mimalloc's thread-local free lists make the
-/// whole run about a tenth faster. The choice is made once, in `main`, before anything is
+/// whole run faster (docs/benchmarks.md). The choice is made once, in `main`, before anything is
 /// allocated: `CHOICE` goes from `UNDECIDED` to `SYSTEM` or `MIMALLOC` and never changes again,
 /// so every block is freed by the allocator that made it. An allocation made before `main`
 /// decides (there are none today) pins glibc's.
@@ -123,11 +123,11 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         // (realloc) stays one, so the threshold never adapts: mail-parser reserves the rest of
         // the scanned message (up to 384 KiB) for every base64 part, then shrinks it, and each
         // such part cost an mmap, a page fault and an mremap, growing with both the number of
-        // parts and their offset (512 KB of small attachments: 80 ms, 13x the time at 4x the
-        // size; issue 15). Every block a delivery makes of up to 1 MiB (more than the scan limit
-        // can ask for) comes from the heap instead, which keeps up to 8 MiB of freed memory at
-        // its top rather than giving it back and asking again. Larger blocks (the input, the
-        // output) are still mapped, so growing them never copies.
+        // parts and their offset (quadratic in the message; issue 15). Every block a delivery
+        // makes of up to 1 MiB (more than the scan limit can ask for) comes from the heap
+        // instead, which keeps up to 8 MiB of freed memory at its top rather than giving it
+        // back and asking again. Larger blocks (the input, the output) are still mapped, so
+        // growing them never copies.
         // SAFETY: mallopt only sets glibc's malloc parameters; called before any thread exists.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe {

@@ -211,7 +211,7 @@ fn a_database_directory_others_can_write_is_refused_with_the_fix() {
 #[test]
 fn a_database_directory_of_another_user_is_refused() {
     if !is_root() {
-        eprintln!("skipped: changing a directory's owner needs root");
+        common::skip("changing a directory's owner needs root");
         return;
     }
     let env = Env::new("");

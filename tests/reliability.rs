@@ -362,7 +362,7 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
     let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "4m") } else { None }) else {
-        eprintln!("skipped: cannot mount a small tmpfs here (needs root and permission to mount)");
+        common::skip("cannot mount a small tmpfs here (needs root and permission to mount)");
         return;
     };
     let db = mnt.join("db");
@@ -407,7 +407,7 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
 fn database_of_another_user_is_a_clear_error_for_train_and_a_degraded_score_for_the_filter() {
     let have_setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
     if !is_root() || !have_setpriv {
-        eprintln!("skipped: needs root and setpriv to run as another user");
+        common::skip("needs root and setpriv to run as another user");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -98,7 +98,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
                 ))
             };
-            let (s, reputation) = db.load(input)?;
+            let (s, reputation) = db.restore(input)?;
             if !g.quiet {
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
                 match reputation {

@@ -18,42 +18,27 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     let mut entries: Vec<(Entry, bool)> = Vec::new();
     entries.extend(super::expand_paths(g, &args.ham)?.into_iter().map(|e| (e, false)));
     entries.extend(super::expand_paths(g, &args.spam)?.into_iter().map(|e| (e, true)));
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-
-    // Pass 1: read and tokenize every message once (in parallel), keeping only token hashes.
+    // Pass 1: read and tokenize every message once (on all cores), keeping only token hashes.
     let bar = super::progress(g, args.no_progress, entries.len() as u64 * 2, "evaluating");
-    let chunk = entries.len().div_ceil(threads).max(1);
-    let prepared: Vec<Option<crossval::Item>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| {
-                let bar = &bar;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(entry, is_spam)| {
-                            bar.inc(1);
-                            match entry.read() {
-                                Ok(raw) => Some(crossval::Item {
-                                    prepared: learn::prepare(
-                                        &raw,
-                                        settings.scoring.scan_limit,
-                                        &settings.tokenizer,
-                                        &settings.sender.trusted,
-                                    ),
-                                    is_spam: *is_spam,
-                                }),
-                                Err(e) => {
-                                    bar.suspend(|| eprintln!("spamfilt: {e:#}"));
-                                    None
-                                }
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
+    let mut prepared: Vec<Option<crossval::Item>> = Vec::with_capacity(entries.len());
+    super::map_ordered(
+        &entries,
+        |(entry, is_spam)| {
+            bar.inc(1);
+            entry.read().map(|raw| crossval::Item {
+                prepared: learn::prepare(
+                    &raw,
+                    settings.scoring.scan_limit,
+                    &settings.tokenizer,
+                    &settings.sender.trusted,
+                ),
+                is_spam: *is_spam,
             })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("tokenizer thread")).collect()
-    });
+        },
+        |_, item| {
+            prepared.push(item.map_err(|e| bar.suspend(|| eprintln!("spamfilt: {e:#}"))).ok());
+        },
+    );
     let unreadable = prepared.iter().filter(|p| p.is_none()).count();
     let (items, sources): (Vec<crossval::Item>, Vec<&Entry>) =
         prepared.into_iter().zip(&entries).filter_map(|(p, (e, _))| p.map(|p| (p, e))).unzip();
@@ -76,7 +61,6 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         &items,
         args.folds as usize,
         args.seed,
-        threads,
         |i, model| {
             let scorer = Scorer {
                 scoring: &settings.scoring,

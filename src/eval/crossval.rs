@@ -3,10 +3,7 @@
 //!
 //! Fold membership comes from the message's content digest and the seed, so the result is the
 //! same for the same messages and seed whatever order the paths were given in. Folds run on
-//! `threads` threads.
-
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+//! all cores (`parallel::map_ordered`).
 
 use crate::learn::Prepared;
 use crate::store::{Counts, MemoryStore, Totals};
@@ -44,7 +41,7 @@ fn add(store: &mut MemoryStore, item: &Item, sign: i64) {
 /// Trains on everything, then for each fold subtracts that fold and scores its messages with
 /// `score(index, model)`. Returns one score per item, in item order. `tick` is called once per
 /// scored message (for a progress bar).
-pub fn run<S, T>(items: &[Item], folds: usize, seed: u64, threads: usize, score: S, tick: T) -> Vec<f64>
+pub fn run<S, T>(items: &[Item], folds: usize, seed: u64, score: S, tick: T) -> Vec<f64>
 where
     S: Fn(usize, &MemoryStore) -> f64 + Sync,
     T: Fn() + Sync,
@@ -61,35 +58,31 @@ where
         }
         m
     };
-    let scores = Mutex::new(vec![0.0f64; items.len()]);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            scope.spawn(|| loop {
-                let f = next.fetch_add(1, Ordering::Relaxed);
-                if f >= folds {
-                    break;
-                }
-                let mut model = all.clone();
-                for &i in &members[f] {
-                    add(&mut model, &items[i], -1);
-                }
-                let local: Vec<(usize, f64)> = members[f]
-                    .iter()
-                    .map(|&i| {
-                        let s = score(i, &model);
-                        tick();
-                        (i, s)
-                    })
-                    .collect();
-                let mut out = scores.lock().expect("no panics while holding the lock");
-                for (i, s) in local {
-                    out[i] = s;
-                }
-            });
-        }
-    });
-    scores.into_inner().expect("threads joined")
+    let mut scores = vec![0.0f64; items.len()];
+    let fold_ids: Vec<usize> = (0..folds).collect();
+    crate::parallel::map_ordered(
+        &fold_ids,
+        |&f| {
+            let mut model = all.clone();
+            for &i in &members[f] {
+                add(&mut model, &items[i], -1);
+            }
+            members[f]
+                .iter()
+                .map(|&i| {
+                    let s = score(i, &model);
+                    tick();
+                    (i, s)
+                })
+                .collect::<Vec<(usize, f64)>>()
+        },
+        |_, local| {
+            for (i, s) in local {
+                scores[i] = s;
+            }
+        },
+    );
+    scores
 }
 
 #[cfg(test)]
@@ -113,7 +106,6 @@ mod tests {
             &items,
             5,
             42,
-            2,
             |i, model| {
                 // The message's own unique token must be unknown to its model.
                 let own = model.tokens.get(&(1000 + i as u64)).copied().unwrap_or_default();

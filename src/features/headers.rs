@@ -15,7 +15,7 @@ pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sin
                 "subject" => {
                     for w in words(v) {
                         if (2..=30).contains(&w.chars().count()) && !is_noise(w) {
-                            sink.push2("subj:", w);
+                            sink.push_prefixed("subj:", w);
                         }
                     }
                     if v.chars().filter(|c| c.is_alphabetic()).count() > 6

@@ -75,7 +75,7 @@ pub fn parse(html: &str) -> HtmlDoc {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] != b'<' {
-            let end = memchr(b'<', &bytes[i..]).map_or(bytes.len(), |p| i + p);
+            let end = byte_position(b'<', &bytes[i..]).map_or(bytes.len(), |p| i + p);
             let hidden = stack.last().is_some_and(|o| o.hidden);
             let text = decode_entities(&input[i..end], &mut doc.encoded_ascii);
             let target = if hidden { &mut doc.invisible_text } else { &mut doc.visible_text };
@@ -94,7 +94,7 @@ pub fn parse(html: &str) -> HtmlDoc {
             continue;
         }
         if input[i..].starts_with("<!") || input[i..].starts_with("<?") {
-            i = memchr(b'>', &bytes[i..]).map_or(bytes.len(), |p| i + p + 1);
+            i = byte_position(b'>', &bytes[i..]).map_or(bytes.len(), |p| i + p + 1);
             continue;
         }
         let Some(tag) = parse_tag(input, i) else {
@@ -273,7 +273,7 @@ fn parse_tag(s: &str, start: usize) -> Option<Tag> {
             if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
                 let q = b[i];
                 let v_start = i + 1;
-                let v_end = memchr(q, &b[v_start..]).map_or(b.len(), |p| v_start + p);
+                let v_end = byte_position(q, &b[v_start..]).map_or(b.len(), |p| v_start + p);
                 value = s[v_start..v_end].to_string();
                 i = (v_end + 1).min(b.len());
             } else {
@@ -296,12 +296,12 @@ fn skip_raw_text(s: &str, from: usize, name: &str) -> usize {
     let lower_close = format!("</{name}");
     let hay = &s.as_bytes()[from..];
     let mut k = 0;
-    while let Some(p) = memchr(b'<', &hay[k..]) {
+    while let Some(p) = byte_position(b'<', &hay[k..]) {
         let at = k + p;
         if hay.len() >= at + lower_close.len()
             && hay[at..at + lower_close.len()].eq_ignore_ascii_case(lower_close.as_bytes())
         {
-            let close = memchr(b'>', &hay[at..]).map_or(hay.len(), |q| at + q + 1);
+            let close = byte_position(b'>', &hay[at..]).map_or(hay.len(), |q| at + q + 1);
             return from + close;
         }
         k = at + 1;
@@ -309,7 +309,8 @@ fn skip_raw_text(s: &str, from: usize, name: &str) -> usize {
     s.len()
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+/// Where `needle` first occurs in `hay`.
+fn byte_position(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 

@@ -115,11 +115,11 @@ struct Sink {
 
 impl Sink {
     fn push(&mut self, t: &str) {
-        self.push2("", t);
+        self.push_prefixed("", t);
     }
 
     /// Pushes `prefix` + `word` when that token is new.
-    fn push2(&mut self, prefix: &str, word: &str) {
+    fn push_prefixed(&mut self, prefix: &str, word: &str) {
         self.push_parts(&[prefix, word]);
     }
 

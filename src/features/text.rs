@@ -255,7 +255,7 @@ pub(super) fn word_tokens(wl: &str, joined: bool, prefix: &str, sink: &mut Sink)
     // v.i.a.g.r.a / v-i-a-g-r-a: single letters joined by one punctuation mark.
     if wl.len() >= 7 && is_split_word(wl) {
         let joined: String = wl.chars().step_by(2).collect();
-        sink.push2(prefix, &joined);
+        sink.push_prefixed(prefix, &joined);
         sink.push("obf:split-word");
         return;
     }
@@ -271,7 +271,7 @@ pub(super) fn word_tokens(wl: &str, joined: bool, prefix: &str, sink: &mut Sink)
 pub(super) fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {
     if run.len() >= 4 {
         let joined: String = run.iter().collect();
-        sink.push2(prefix, &joined);
+        sink.push_prefixed(prefix, &joined);
         sink.push("obf:spaced-letters");
     }
     run.clear();
@@ -296,7 +296,7 @@ pub(super) fn push_word(w: &str, prefix: &str, sink: &mut Sink) {
         sink.push(&format!("{prefix}skip:{first} {}", n / 10 * 10));
         return;
     }
-    sink.push2(prefix, w);
+    sink.push_prefixed(prefix, w);
 }
 
 /// Lower case, borrowed when there is nothing to change.

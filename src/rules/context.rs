@@ -85,7 +85,7 @@ impl<'a> Context<'a> {
         }
         let header_block = std::cell::OnceCell::new();
         let raw = msg.raw_body();
-        let raw_body = String::from_utf8_lossy(&raw[..floor(raw, MAX_TEXT)]);
+        let raw_body = String::from_utf8_lossy(&raw[..raw.len().min(MAX_TEXT)]);
         let received_at = msg
             .headers_named("received")
             .next()
@@ -133,10 +133,6 @@ impl<'a> Context<'a> {
     pub fn word_count_up_to(&self, cap: usize) -> usize {
         self.text.split(' ').filter(|w| w.chars().any(char::is_alphabetic)).take(cap).count()
     }
-}
-
-fn floor(b: &[u8], max: usize) -> usize {
-    b.len().min(max)
 }
 
 /// Appends the words of `s` (split on white space), each after a single space unless `out` is

@@ -446,7 +446,7 @@ impl Database {
     /// Replaces the databases with a dump, atomically each, under the write lock (a corrupt
     /// one is moved aside first). A version 1 dump has no reputation section: reputation.db is
     /// then left as it is. Returns the token stats and the number of reputation records loaded.
-    pub fn load(&self, input: Box<dyn std::io::BufRead + '_>) -> Result<(Stats, Option<usize>)> {
+    pub fn restore(&self, input: Box<dyn std::io::BufRead + '_>) -> Result<(Stats, Option<usize>)> {
         let loaded = dump::read(input)?;
         let t = &loaded.tokens;
         let stats = Stats {
@@ -910,7 +910,7 @@ mod tests {
         let mut text = Vec::new();
         a.dump(&mut text).unwrap();
         let b = Database::at(&tmp.path().join("b"));
-        let (st, rep) = b.load(Box::new(text.as_slice())).unwrap();
+        let (st, rep) = b.restore(Box::new(text.as_slice())).unwrap();
         assert_eq!((st.tokens, st.ledger_entries, rep), (2, 1, Some(0)));
         let mut again = Vec::new();
         b.dump(&mut again).unwrap();

@@ -284,8 +284,8 @@ impl ReputationLookup for Reputation {
 }
 
 impl Reputation {
-    /// Reads and verifies the file (checksum and every record). Empty when there is none.
-    /// Reads and verifies the file, then applies the journal. Empty when there is neither.
+    /// Reads and verifies the file (checksum and every record), then applies the journal. Empty
+    /// when there is neither.
     pub fn load(dir: &Path) -> Result<Reputation> {
         let path = dir.join(FILE);
         // Read, not mapped: a writer reads it all anyway, and a read cannot fault when someone

@@ -43,7 +43,7 @@ pub struct Header {
     pub body_checksum: u64,
 }
 
-/// FNV-1a 64 over bytes, with the same finalizer as `token_hash`; not cryptographic, it catches
+/// FNV-1a 64 over bytes and a final xor-shift-multiply mix; not cryptographic, it catches
 /// truncation and corruption.
 pub fn checksum(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

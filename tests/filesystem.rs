@@ -393,3 +393,32 @@ fn a_honeypot_flood_is_capped_and_the_trainer_says_what_was_dropped() {
     let o = env.run(&[], &honeypot_msg());
     assert!(!stderr(&o).contains("queue is full"), "{}", stderr(&o));
 }
+
+/// Issue 15: one damaged frame in the middle of reputation.journal hid every later entry, and
+/// the next fold deleted them.
+#[test]
+fn a_damaged_journal_frame_hides_no_later_entry() {
+    let env = Env::new(HONEYPOT);
+    let journal = env.db.join("reputation.journal");
+    let mut ends = vec![0u64];
+    for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let msg = String::from_utf8(honeypot_msg()).unwrap().replace("198.51.100.23", ip);
+        assert!(env.run(&[], msg.as_bytes()).status.success());
+        ends.push(fs::metadata(&journal).unwrap().len());
+    }
+    // Damage the middle of the second frame.
+    let mut bytes = fs::read(&journal).unwrap();
+    let mid = ((ends[1] + ends[2]) / 2) as usize;
+    bytes[mid] ^= 0xff;
+    bytes[mid + 1] ^= 0xff;
+    fs::write(&journal, &bytes).unwrap();
+    let show = |ip: &str| String::from_utf8_lossy(&env.run(&["ip", "show", ip], b"").stdout).into_owned();
+    assert!(show("198.51.100.3").contains("honeypot:     1 hits"), "the entry after the damage is hidden");
+    assert!(show("198.51.100.1").contains("honeypot:     1 hits"));
+    // The fold (any training run) keeps it and says what it skipped.
+    let o = env.run(&["train", "--queued"], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("damaged bytes"), "{}", stderr(&o));
+    assert!(!journal.exists());
+    assert!(show("198.51.100.3").contains("honeypot:     1 hits"), "the fold lost the entry after the damage");
+}

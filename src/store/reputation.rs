@@ -166,8 +166,12 @@ pub trait ReputationLookup: Sync {
 pub struct Reader {
     map: memmap2::Mmap,
     count: usize,
-    /// What filters appended since the last compaction, applied over the mapped records.
+    /// What filters appended since the last compaction (its last `MAX_REPLAY` bytes), applied
+    /// over the mapped records.
     journal: Vec<JournalEntry>,
+    /// Which journal entries change which key, sorted by key then entry: a lookup replays only
+    /// its own entries.
+    touched: Vec<(Key, u32)>,
 }
 
 impl Reader {
@@ -177,7 +181,10 @@ impl Reader {
         if !super::files::check_dir(dir)? {
             return Ok(None);
         }
-        let journal = read_journal(dir, 0, MAX_JOURNAL)?.0;
+        let journal = read_journal_tail(dir, MAX_REPLAY)?;
+        let mut touched: Vec<(Key, u32)> =
+            journal.iter().enumerate().flat_map(|(i, e)| e.keys().into_iter().map(move |k| (k, i as u32))).collect();
+        touched.sort_unstable();
         let map = match super::files::map(&path, "reputation database")? {
             Some(m) => m,
             // Only journal entries so far (honeypot hits, DNS answers): an empty base under them.
@@ -191,7 +198,7 @@ impl Reader {
         } else {
             parse_header(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))?
         };
-        Ok(Some(Reader { map, count, journal }))
+        Ok(Some(Reader { map, count, journal, touched }))
     }
 
     fn index_entry(&self, i: usize) -> (Key, usize, usize) {
@@ -243,15 +250,15 @@ impl ReputationLookup for Reader {
         if self.journal.is_empty() {
             return base;
         }
-        // Replay the (small) journal over this one record.
+        // Replay this key's journal entries, in order, over this one record.
+        let from = self.touched.partition_point(|(k, _)| k < key);
+        let mine = self.touched[from..].iter().take_while(|(k, _)| k == key);
         let mut one = Reputation::default();
         if let Some(b) = base {
             one.records.insert(*key, b);
         }
-        for e in &self.journal {
-            if e.touches(key) {
-                one.apply(e);
-            }
+        for &(_, i) in mine {
+            one.apply(&self.journal[i as usize]);
         }
         one.records.remove(key)
     }
@@ -295,7 +302,8 @@ impl Reputation {
                 .with_context(|| format!("the reputation database {} is corrupt", path.display()))?,
             None => Reputation::default(),
         };
-        let (entries, seen) = read_journal(dir, 0, u64::MAX)?;
+        let (entries, seen, skipped) = read_journal(dir, 0)?;
+        report_skipped(dir, skipped);
         for e in &entries {
             rep.apply(e);
         }
@@ -351,7 +359,8 @@ impl Reputation {
     pub fn save(&mut self, dir: &Path) -> Result<()> {
         let lock = journal_lock(dir)?;
         lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
-        let (late, _) = read_journal(dir, self.journal_seen, u64::MAX)?;
+        let (late, _, skipped) = read_journal(dir, self.journal_seen)?;
+        report_skipped(dir, skipped);
         for e in &late {
             self.apply(e);
         }
@@ -368,7 +377,7 @@ impl Reputation {
     /// Makes `save` leave out what the journal holds now (a restore from a dump replaces it:
     /// the dump already has what had been journaled when it was written).
     pub fn skip_journal(&mut self, dir: &Path) -> Result<()> {
-        self.journal_seen = read_journal(dir, 0, u64::MAX)?.1;
+        self.journal_seen = read_journal(dir, 0)?.1;
         Ok(())
     }
 
@@ -496,13 +505,28 @@ impl Reputation {
 
 /// The journal: what filter runs learned (DNS answers, honeypot hits), appended without taking
 /// the database lock, so a delivery never rewrites `reputation.db` (whose size would then set
-/// its cost). Frames of a little-endian u32 length and a bincode `JournalEntry`; a frame cut
-/// short by a crash ends the journal. Every writer (`train`, `forget`, `purge`, `ip`) folds it
-/// into `reputation.db` and removes it; readers replay it over the records they look up, up to
-/// `MAX_JOURNAL` bytes (beyond that, until the next training run, newer answers are asked again).
+/// its cost). Every writer (`train`, `forget`, `purge`, `ip`) folds it into `reputation.db` and
+/// removes it.
+///
+/// Frames (all integers little endian): the magic `SFJ` 0x01, the body's length (u32), an
+/// FNV-1a 64 checksum of the body (u64), the body (a bincode `JournalEntry`). A damaged frame
+/// (bad checksum, undecodable, a length that runs into the next frame) is skipped and reading
+/// resumes at the next magic, so one bad frame never hides the valid ones after it; a frame cut
+/// short at the end (a crash mid-append) ends the journal harmlessly. Journals of versions
+/// before the magic (frames of a u32 length and a bincode entry) are read from the start until
+/// the first frame that does not decode.
+///
+/// Readers (a delivery) replay only the journal's last `MAX_REPLAY` bytes, so a journal left to
+/// grow (no training for a long time) costs a delivery at most that; older answers are asked
+/// again until the next training run folds them in.
 pub const JOURNAL: &str = "reputation.journal";
 const JOURNAL_LOCK: &str = "reputation.journal.lock";
-const MAX_JOURNAL: u64 = 4 << 20;
+const FRAME_MAGIC: &[u8; 4] = b"SFJ\x01";
+const FRAME_HEADER: usize = 16;
+/// No entry is this large (a message's DNS answers are a few hundred bytes).
+const MAX_FRAME: usize = 1 << 20;
+/// How much of the journal's end a reader replays (about 1,500 deliveries' DNS answers).
+pub const MAX_REPLAY: u64 = 256 << 10;
 
 /// One filter run's contribution to the reputation database.
 #[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -529,12 +553,31 @@ impl JournalEntry {
         self.honeypot.is_none() && self.ptr.is_empty() && self.dnsbl.is_empty() && self.uribl.is_empty()
     }
 
-    /// Whether applying it changes the record under `key`.
-    fn touches(&self, key: &Key) -> bool {
-        self.honeypot.as_ref() == Some(key)
-            || self.ptr.iter().any(|(k, _)| k == key)
-            || self.dnsbl.iter().any(|(k, _, _)| k == key)
-            || self.uribl.iter().any(|(d, _, _)| &domain_key(d) == key)
+    /// The keys whose records applying it changes (each once).
+    fn keys(&self) -> Vec<Key> {
+        let mut keys: Vec<Key> = self
+            .honeypot
+            .iter()
+            .copied()
+            .chain(self.ptr.iter().map(|(k, _)| *k))
+            .chain(self.dnsbl.iter().map(|(k, _, _)| *k))
+            .chain(self.uribl.iter().map(|(d, _, _)| domain_key(d)))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// The entry as one journal frame.
+    fn frame(&self) -> Result<Vec<u8>> {
+        let body = bincode::encode_to_vec(self, config()).context("cannot encode a journal entry")?;
+        anyhow::ensure!(body.len() <= MAX_FRAME, "a journal entry of {} bytes is too large", body.len());
+        let mut frame = Vec::with_capacity(FRAME_HEADER + body.len());
+        frame.extend_from_slice(FRAME_MAGIC);
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&checksum(&body).to_le_bytes());
+        frame.extend_from_slice(&body);
+        Ok(frame)
     }
 }
 
@@ -550,9 +593,7 @@ pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -
     if e.is_empty() {
         return Ok(true);
     }
-    let body = bincode::encode_to_vec(e, config()).context("cannot encode a journal entry")?;
-    let mut frame = (body.len() as u32).to_le_bytes().to_vec();
-    frame.extend_from_slice(&body);
+    let frame = e.frame()?;
     super::files::ensure_dir(dir)?;
     let lock = journal_lock(dir)?;
     let deadline = std::time::Instant::now() + wait;
@@ -573,29 +614,113 @@ pub fn append_journal(dir: &Path, e: &JournalEntry, wait: std::time::Duration) -
     Ok(true)
 }
 
-/// The journal's entries from byte `from` on, reading at most `limit` bytes, and where the last
-/// whole frame read ends. Readers pass `MAX_JOURNAL`, so a journal left to grow (no training for
-/// a long time) never costs a delivery more than that; writers read it all.
-fn read_journal(dir: &Path, from: u64, limit: u64) -> Result<(Vec<JournalEntry>, u64)> {
+/// Parses journal bytes: the entries of the intact frames, where the last whole frame ends, and
+/// how many bytes were skipped as damaged. `legacy`: the bytes start at the journal's start, so
+/// frames of the format before the magic are read until the first that does not decode.
+fn parse_journal(bytes: &[u8], mut legacy: bool) -> (Vec<JournalEntry>, usize, usize) {
+    let decode = |body: &[u8]| -> Option<JournalEntry> {
+        match bincode::decode_from_slice::<JournalEntry, _>(body, config()) {
+            Ok((e, used)) if used == body.len() => Some(e),
+            _ => None,
+        }
+    };
+    let (mut pos, mut end, mut skipped) = (0usize, 0usize, 0usize);
+    let mut out = Vec::new();
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        if rest.starts_with(FRAME_MAGIC) {
+            if rest.len() < FRAME_HEADER {
+                break; // cut short at the end
+            }
+            let len = u32::from_le_bytes(rest[4..8].try_into().unwrap()) as usize;
+            let sum = u64::from_le_bytes(rest[8..16].try_into().unwrap());
+            if len <= MAX_FRAME && rest.len() < FRAME_HEADER + len {
+                // Cut short at the end, unless another frame starts inside it (then it is damaged).
+                if memchr::memmem::find(&rest[4..], FRAME_MAGIC).is_none() {
+                    break;
+                }
+            } else if len <= MAX_FRAME {
+                let body = &rest[FRAME_HEADER..FRAME_HEADER + len];
+                if checksum(body) == sum {
+                    if let Some(e) = decode(body) {
+                        out.push(e);
+                        pos += FRAME_HEADER + len;
+                        end = pos;
+                        legacy = false;
+                        continue;
+                    }
+                }
+            }
+        } else if legacy && rest.len() >= 4 {
+            let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+            match rest.get(4..4 + len).and_then(decode) {
+                Some(e) => {
+                    out.push(e);
+                    pos += 4 + len;
+                    end = pos;
+                    continue;
+                }
+                // An old frame cut short at the end (nothing newer after it).
+                None if rest.len() < 4 + len && memchr::memmem::find(rest, FRAME_MAGIC).is_none() => break,
+                None => {}
+            }
+        }
+        // Damaged: resume at the next frame's magic.
+        legacy = false;
+        match memchr::memmem::find(&rest[1..], FRAME_MAGIC) {
+            Some(k) => {
+                skipped += k + 1;
+                pos += k + 1;
+            }
+            None => {
+                skipped += rest.len();
+                break;
+            }
+        }
+    }
+    (out, end, skipped)
+}
+
+/// The journal's entries from byte `from` on (writers), where the last whole frame ends (an
+/// offset in the file), and how many damaged bytes were skipped.
+fn read_journal(dir: &Path, from: u64) -> Result<(Vec<JournalEntry>, u64, u64)> {
     use std::io::{Read, Seek};
     let path = dir.join(JOURNAL);
     let Some((mut file, _)) = super::files::open_read(&path, "reputation journal")? else {
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), 0, 0));
     };
     let mut bytes = Vec::new();
     file.seek(std::io::SeekFrom::Start(from))
-        .and_then(|_| file.take(limit).read_to_end(&mut bytes))
+        .and_then(|_| file.read_to_end(&mut bytes))
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut pos = 0usize;
-    let mut out = Vec::new();
-    while pos + 4 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
-        let Some(body) = bytes.get(pos + 4..pos + 4 + len) else { break };
-        let Ok((e, _)) = bincode::decode_from_slice::<JournalEntry, _>(body, config()) else { break };
-        out.push(e);
-        pos += 4 + len;
+    let (entries, end, skipped) = parse_journal(&bytes, from == 0);
+    Ok((entries, from + end as u64, skipped as u64))
+}
+
+/// The entries of the journal's last `tail` bytes (readers): reading starts at the first frame
+/// that begins there.
+fn read_journal_tail(dir: &Path, tail: u64) -> Result<Vec<JournalEntry>> {
+    use std::io::{Read, Seek};
+    let path = dir.join(JOURNAL);
+    let Some((mut file, meta)) = super::files::open_read(&path, "reputation journal")? else {
+        return Ok(Vec::new());
+    };
+    let from = meta.len().saturating_sub(tail);
+    let mut bytes = Vec::new();
+    file.seek(std::io::SeekFrom::Start(from))
+        .and_then(|_| file.take(tail).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(parse_journal(&bytes, from == 0).0)
+}
+
+/// Says (on stderr) that a writer skipped damaged journal bytes.
+fn report_skipped(dir: &Path, skipped: u64) {
+    if skipped > 0 {
+        eprintln!(
+            "spamfilt: skipped {skipped} damaged bytes in {}; every intact entry around them was kept",
+            dir.join(JOURNAL).display()
+        );
     }
-    Ok((out, from + pos as u64))
 }
 
 /// DNS answers a filter run obtained, to be cached.
@@ -722,5 +847,87 @@ mod tests {
         assert!(rep.ip(v4(192, 0, 2, 1)).is_none());
         assert!(rep.ip(v4(192, 0, 2, 2)).is_some());
         assert!(rep.ip(v4(192, 0, 2, 3)).is_some());
+    }
+
+    fn honeypot_entry(last: u8, now: u64) -> JournalEntry {
+        JournalEntry::new(&DnsAnswers::default(), Some(v4(192, 0, 2, last)), now)
+    }
+
+    #[test]
+    fn a_damaged_frame_hides_nothing_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        let mut offsets = vec![0u64];
+        for i in 1..=4 {
+            assert!(append_journal(dir.path(), &honeypot_entry(i, 100 + i as u64), wait).unwrap());
+            offsets.push(std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len());
+        }
+        // Damage the second frame's body, and the third frame's length field.
+        let path = dir.path().join(JOURNAL);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[offsets[1] as usize + FRAME_HEADER + 2] ^= 0x55;
+        bytes[offsets[2] as usize + 6] ^= 0x7f;
+        std::fs::write(&path, &bytes).unwrap();
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        assert_eq!(r.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
+        assert!(r.ip(v4(192, 0, 2, 2)).is_none() && r.ip(v4(192, 0, 2, 3)).is_none());
+        assert_eq!(r.ip(v4(192, 0, 2, 4)).unwrap().honeypot, 1, "an entry after the damage was hidden");
+        // The fold keeps it too.
+        let mut w = Reputation::load(dir.path()).unwrap();
+        w.save(dir.path()).unwrap();
+        let back = Reputation::load(dir.path()).unwrap();
+        assert_eq!(back.ip(v4(192, 0, 2, 4)).unwrap().honeypot, 1);
+        assert_eq!(back.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
+    }
+
+    #[test]
+    fn journals_of_the_old_format_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Vec::new();
+        for i in 1..=3u8 {
+            let body = bincode::encode_to_vec(honeypot_entry(i, 100), config()).unwrap();
+            old.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            old.extend_from_slice(&body);
+        }
+        std::fs::write(dir.path().join(JOURNAL), &old).unwrap();
+        // A new filter appends after the old frames.
+        append_journal(dir.path(), &honeypot_entry(9, 200), std::time::Duration::from_millis(100)).unwrap();
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        for i in [1, 2, 3, 9] {
+            assert_eq!(r.ip(v4(192, 0, 2, i)).unwrap().honeypot, 1, "192.0.2.{i}");
+        }
+        let (entries, end, skipped) = read_journal(dir.path(), 0).unwrap();
+        assert_eq!((entries.len(), skipped), (4, 0));
+        assert_eq!(end, std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len());
+    }
+
+    #[test]
+    fn readers_replay_a_bounded_tail_and_writers_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        // The first entry, then enough big ones to push it out of the readers' tail.
+        append_journal(dir.path(), &honeypot_entry(1, 100), wait).unwrap();
+        let mut filler = DnsAnswers::default();
+        for i in 0..40u8 {
+            filler.uribl.push((
+                format!("domain-{i}-{}.example", "x".repeat(60)),
+                "zone.example".into(),
+                Cached { value: true, expires: 9 },
+            ));
+        }
+        let mut frames = 0;
+        while std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len() < MAX_REPLAY + 10_000 {
+            append_journal(dir.path(), &JournalEntry::new(&filler, None, 100), wait).unwrap();
+            frames += 1;
+        }
+        append_journal(dir.path(), &honeypot_entry(2, 100), wait).unwrap();
+        assert!(frames > 10);
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        assert!(r.ip(v4(192, 0, 2, 1)).is_none(), "the reader read past its bound");
+        assert_eq!(r.ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
+        assert!(r.domain(&format!("domain-3-{}.example", "x".repeat(60))).is_some());
+        let w = Reputation::load(dir.path()).unwrap();
+        assert_eq!(w.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
+        assert_eq!(w.ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
     }
 }

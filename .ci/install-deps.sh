@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the delivery agents the integration tests run for real (tests/delivery.rs):
-# procmail, maildrop, Dovecot with Pigeonhole Sieve; Postfix (tests/policy.rs); and valgrind, whose
-# instruction counts prove the filter linear in the message (tests/linear.rs). Idempotent; needs
-# root and apt-get.
+# procmail, maildrop, Dovecot with Pigeonhole Sieve; Postfix (tests/policy.rs); valgrind, whose
+# instruction counts prove the filter linear in the message (tests/linear.rs); GNU time
+# (tests/memory.rs). Idempotent; needs root and apt-get.
 set -euo pipefail
-pkgs=(procmail maildrop dovecot-imapd dovecot-sieve postfix valgrind)
+pkgs=(procmail maildrop dovecot-imapd dovecot-sieve postfix valgrind time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,8 @@
 //! is printed here: `commands/filter.rs` sets up the `Scorer`, reports, and writes; the fuzz
 //! target (fuzz/) drives `process`.
 
+use std::io::Write;
+
 use crate::rewrite;
 use crate::scoring::Scorer;
 use crate::sender::SenderFacts;
@@ -10,8 +12,8 @@ use crate::verdict::Verdict;
 
 /// What the filter makes of one message.
 pub struct Filtered {
-    /// The rewritten message; `None` to pass the input through as it is.
-    pub output: Option<Vec<u8>>,
+    /// The fields to write into the message; `None` to pass the input through as it is.
+    pub fields: Option<Vec<(&'static str, String)>>,
     pub is_spam: bool,
     pub verdict: Option<Verdict>,
     /// What was found out about the sender (to cache and act on).
@@ -21,12 +23,27 @@ pub struct Filtered {
 impl Filtered {
     /// Input passed through as it is, unscored.
     pub fn pass_through() -> Filtered {
-        Filtered { output: None, is_spam: false, verdict: None, sender: None }
+        Filtered { fields: None, is_spam: false, verdict: None, sender: None }
+    }
+
+    /// Writes what the filter delivers: `input` with our fields (every incoming `X-Spam-*` field
+    /// removed), or `input` unchanged. Nothing the size of the message is allocated (issue 15:
+    /// the filter holds one copy of the message, the input).
+    pub fn write_to(&self, input: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+        match &self.fields {
+            Some(fields) => rewrite::write_rewritten(input, fields, out),
+            None => out.write_all(input),
+        }
+    }
+
+    /// The rewritten message in memory (`None`: the input passes through unchanged).
+    pub fn output(&self, input: &[u8]) -> Option<Vec<u8>> {
+        self.fields.as_ref().map(|f| rewrite::rewrite(input, f))
     }
 }
 
 /// Scores `input` and returns it with our headers. Input that is not a message at all (empty, binary, no header field first) comes back as
-/// `output: None` (pass it through unchanged). The fuzz target (fuzz/) drives this function.
+/// `fields: None` (pass it through unchanged). The fuzz target (fuzz/) drives this function.
 pub fn process(scorer: &Scorer, input: &[u8]) -> Filtered {
     match not_a_message(input) {
         Some(_) => Filtered::pass_through(),
@@ -43,12 +60,7 @@ pub fn score_message(scorer: &Scorer, input: &[u8], degraded: &[String]) -> Filt
     for cause in degraded {
         v.degrade(cause.clone());
     }
-    Filtered {
-        output: Some(rewrite::rewrite(input, &v.headers())),
-        is_spam: v.is_spam,
-        verdict: Some(v),
-        sender: scored.sender,
-    }
+    Filtered { fields: Some(v.headers()), is_spam: v.is_spam, verdict: Some(v), sender: scored.sender }
 }
 
 /// Why the input is not something we should add headers to, if it is not.

@@ -60,22 +60,22 @@ mod allocator {
     // first call is made (see above), so blocks are always freed and resized by their maker.
     unsafe impl GlobalAlloc for Chosen {
         unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-            unsafe {
+            checked(unsafe {
                 if mimalloc() {
                     mimalloc::MiMalloc.alloc(l)
                 } else {
                     System.alloc(l)
                 }
-            }
+            })
         }
         unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-            unsafe {
+            checked(unsafe {
                 if mimalloc() {
                     mimalloc::MiMalloc.alloc_zeroed(l)
                 } else {
                     System.alloc_zeroed(l)
                 }
-            }
+            })
         }
         unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
             unsafe {
@@ -87,14 +87,27 @@ mod allocator {
             }
         }
         unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
-            unsafe {
+            checked(unsafe {
                 if mimalloc() {
                     mimalloc::MiMalloc.realloc(p, l, new_size)
                 } else {
                     System.realloc(p, l, new_size)
                 }
-            }
+            })
         }
+    }
+
+    /// An allocation that failed (a process memory limit: Dovecot's is 256 MiB) would abort the
+    /// process (Rust's allocation-error handler), and a delivery would die with no output. The
+    /// filter holds the whole message by then: it passes it through unchanged (exit 0), or, when
+    /// the message is not whole in hand or output has started, exits 75 so the delivery agent
+    /// keeps its copy, as on SIGBUS (`super::bail_out`). Other commands get the usual abort.
+    #[inline(always)]
+    fn checked(p: *mut u8) -> *mut u8 {
+        if p.is_null() {
+            super::out_of_memory();
+        }
+        p
     }
 
     #[global_allocator]
@@ -158,6 +171,59 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     (0..=255u8).find(|&n| ExitCode::from(n) == code).map_or(1, libc::c_int::from)
 }
 
+/// Writes all of `len` bytes at `ptr` to `fd`; false on an error.
+///
+/// SAFETY: `ptr` must point to `len` readable bytes.
+#[cfg(not(test))]
+unsafe fn write_all(fd: libc::c_int, mut ptr: *const u8, mut len: usize) -> bool {
+    while len > 0 {
+        // SAFETY: the caller's promise; write(2) is async-signal-safe.
+        let n = unsafe { libc::write(fd, ptr.cast(), len) };
+        if n < 0 {
+            // SAFETY: reading errno is async-signal-safe.
+            if unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        // SAFETY: n <= len bytes were written, so the rest is still inside the buffer.
+        ptr = unsafe { ptr.add(n as usize) };
+        len -= n as usize;
+    }
+    true
+}
+
+/// An allocation failed (see `allocator::checked`). Allocates nothing: `write` and `_exit`.
+/// Returns only outside the filter (the caller then returns the null pointer and Rust aborts).
+#[cfg(not(test))]
+fn out_of_memory() {
+    use spamfilt::in_hand;
+    fn say(msg: &[u8]) {
+        // SAFETY: a static message.
+        unsafe { write_all(2, msg.as_ptr(), msg.len()) };
+    }
+    let (state, ptr, len) = in_hand::now();
+    let code = match state {
+        in_hand::HOLDING => {
+            say(b"spamfilt: out of memory (a process memory limit?); passing the message through unchanged\n");
+            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
+            if unsafe { write_all(1, ptr, len) } {
+                0
+            } else {
+                75
+            }
+        }
+        in_hand::READING | in_hand::WRITING => {
+            say(b"spamfilt: out of memory (a process memory limit?); exit 75 so the message is kept\n");
+            75
+        }
+        _ => return,
+    };
+    // SAFETY: nothing is left to do; _exit skips destructors and buffered output on purpose
+    // (the message was written whole above, by write(2)).
+    unsafe { libc::_exit(code) }
+}
+
 /// SIGBUS: a file mapped by this process (the token database, the reputation database, any
 /// other map) was truncated or overwritten in place (`cp backup tokens.db`, `rsync --inplace`)
 /// and a page past its new end was read. A delivery must not die of it with the message in hand:
@@ -168,26 +234,6 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
 #[cfg(not(test))]
 extern "C" fn on_sigbus(_: libc::c_int) {
     use spamfilt::in_hand;
-    /// Writes all of `len` bytes at `ptr` to `fd`; false on an error.
-    ///
-    /// SAFETY: `ptr` must point to `len` readable bytes.
-    unsafe fn write_all(fd: libc::c_int, mut ptr: *const u8, mut len: usize) -> bool {
-        while len > 0 {
-            // SAFETY: the caller's promise; write(2) is async-signal-safe.
-            let n = unsafe { libc::write(fd, ptr.cast(), len) };
-            if n < 0 {
-                // SAFETY: reading errno is async-signal-safe.
-                if unsafe { *libc::__errno_location() } == libc::EINTR {
-                    continue;
-                }
-                return false;
-            }
-            // SAFETY: n <= len bytes were written, so the rest is still inside the buffer.
-            ptr = unsafe { ptr.add(n as usize) };
-            len -= n as usize;
-        }
-        true
-    }
     fn say(msg: &[u8]) {
         // SAFETY: a static message.
         unsafe { write_all(2, msg.as_ptr(), msg.len()) };

@@ -48,25 +48,25 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| filter_message(g, &input)));
     panic::set_hook(previous_hook);
 
-    let (output, is_spam) = match outcome {
-        Ok(Ok(Filtered { output, is_spam, .. })) => (output, is_spam),
+    let filtered = match outcome {
+        Ok(Ok(f)) => f,
         Ok(Err(e)) => {
             eprintln!("spamfilt: passing the message through unchanged: {e:#}");
-            (None, false)
+            Filtered::pass_through()
         }
         Err(_) => {
             eprintln!("spamfilt: passing the message through unchanged after an internal error");
-            (None, false)
+            Filtered::pass_through()
         }
     };
-    let bytes = output.as_deref().unwrap_or(&input);
     held.writing();
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+    // Written straight from the input: no second copy of the message is made (issue 15).
+    let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if let Err(e) = filtered.write_to(&input, &mut stdout).and_then(|_| stdout.flush()) {
         eprintln!("spamfilt: cannot write the message to standard output: {e}");
         return ExitCode::from(EX_TEMPFAIL);
     }
-    if args.exit_code && is_spam {
+    if args.exit_code && filtered.is_spam {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

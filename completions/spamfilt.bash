@@ -154,6 +154,9 @@ _spamfilt() {
             spamfilt__subcmd__help__subcmd__ip,list)
                 cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__list"
                 ;;
+            spamfilt__subcmd__help__subcmd__ip,probe)
+                cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__probe"
+                ;;
             spamfilt__subcmd__help__subcmd__ip,remove)
                 cmd="spamfilt__subcmd__help__subcmd__ip__subcmd__remove"
                 ;;
@@ -196,6 +199,9 @@ _spamfilt() {
             spamfilt__subcmd__ip,list)
                 cmd="spamfilt__subcmd__ip__subcmd__list"
                 ;;
+            spamfilt__subcmd__ip,probe)
+                cmd="spamfilt__subcmd__ip__subcmd__probe"
+                ;;
             spamfilt__subcmd__ip,remove)
                 cmd="spamfilt__subcmd__ip__subcmd__remove"
                 ;;
@@ -213,6 +219,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__ip__subcmd__help,list)
                 cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__list"
+                ;;
+            spamfilt__subcmd__ip__subcmd__help,probe)
+                cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__probe"
                 ;;
             spamfilt__subcmd__ip__subcmd__help,remove)
                 cmd="spamfilt__subcmd__ip__subcmd__help__subcmd__remove"
@@ -851,7 +860,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__ip)
-            opts="show list add remove expire"
+            opts="show list add remove expire probe"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,6 +902,20 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__ip__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__ip__subcmd__probe)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1131,7 +1154,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show list add remove expire help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show list add remove expire probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1197,7 +1220,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__help)
-            opts="show list add remove expire help"
+            opts="show list add remove expire probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1266,6 +1289,20 @@ _spamfilt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        spamfilt__subcmd__ip__subcmd__help__subcmd__probe)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         spamfilt__subcmd__ip__subcmd__help__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1301,6 +1338,40 @@ _spamfilt() {
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__ip__subcmd__probe)
+            opts="-v -q -h --ports --target --timeout --db --config --verbose --quiet --no-rules --no-bayes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -210,19 +210,20 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from help" -f -a "allow" -d 'The allow list: senders whose mail is always ham'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from help" -f -a "block" -d 'The block list: senders whose mail is always spam'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -l config -d 'The configuration file (TOML)' -r -F
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -f -a "show" -d 'Everything known about one address'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -f -a "add" -d 'Mark addresses as spam sources by hand (until removed)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -f -a "remove" -d 'Forget everything about addresses'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -f -a "expire" -d 'Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "show" -d 'Everything known about one address'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "add" -d 'Mark addresses as spam sources by hand (until removed)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "remove" -d 'Forget everything about addresses'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "expire" -d 'Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "probe" -d 'Check whether an address is an open proxy (HTTP CONNECT, SOCKS 5, SOCKS 4) that relays to your own mail server; a confirmed one is marked as a spam source'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
@@ -259,11 +260,22 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l ports -d 'Ports to try [default: 1080,3128,8080,80,8000,8081,8888,1081]' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l target -d 'Your own SMTP server, IP:PORT (default: probe_target in [policy])' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l timeout -d 'Seconds each connection and each answer may take' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l db -d 'The database directory (token database, training ledger)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l config -d 'The configuration file (TOML)' -r -F
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s q -l quiet -d 'Print only errors'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything known about one address'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "add" -d 'Mark addresses as spam sources by hand (until removed)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Forget everything about addresses'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "expire" -d 'Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "probe" -d 'Check whether an address is an open proxy (HTTP CONNECT, SOCKS 5, SOCKS 4) that relays to your own mail server; a confirmed one is marked as a spam source'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l config -d 'The configuration file (TOML)' -r -F
@@ -307,3 +319,4 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from ip" -f -a "add" -d 'Mark addresses as spam sources by hand (until removed)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from ip" -f -a "remove" -d 'Forget everything about addresses'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from ip" -f -a "expire" -d 'Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and __fish_seen_subcommand_from ip" -f -a "probe" -d 'Check whether an address is an open proxy (HTTP CONNECT, SOCKS 5, SOCKS 4) that relays to your own mail server; a confirmed one is marked as a spam source'

@@ -265,6 +265,26 @@ pub enum IpCommand {
     },
     /// Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers.
     Expire,
+    /// Check whether an address is an open proxy (HTTP CONNECT, SOCKS 5, SOCKS 4) that relays to
+    /// your own mail server; a confirmed one is marked as a spam source.
+    ///
+    /// Probing other people's machines is for admins whose policy allows it; DNS blocklists that
+    /// list proxies are the passive alternative. Nothing probes unless you run this; an address
+    /// is probed at most once per ip_expire_days. The proxy must bring back your server's SMTP
+    /// greeting (220) to count.
+    Probe {
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+        /// Ports to try [default: 1080,3128,8080,80,8000,8081,8888,1081].
+        #[arg(long, value_name = "PORT", value_delimiter = ',')]
+        ports: Vec<u16>,
+        /// Your own SMTP server, IP:PORT (default: probe_target in [policy]).
+        #[arg(long, value_name = "IP:PORT")]
+        target: Option<String>,
+        /// Seconds each connection and each answer may take.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 #[derive(Debug, Args)]

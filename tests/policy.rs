@@ -308,6 +308,33 @@ fn recipients_from_a_command() {
     assert_eq!(&answers[..3], &["DUNNO", "DUNNO", "DUNNO"]);
     assert!(answers[3].starts_with("DEFER_IF_PERMIT 4.7.1 client 198.51.100.30 tried 3"), "{answers:?}");
     assert!(answers[4].starts_with("DEFER_IF_PERMIT"), "{answers:?}");
+
+    // Postfix's own postmap -q against a texthash table, as the README suggests.
+    if !Path::new("/usr/sbin/postmap").is_file() {
+        assert!(std::env::var_os("CI").is_none(), "postmap is not installed (run .ci/install-deps.sh)");
+        eprintln!("skipped: postmap is not installed");
+        return;
+    }
+    let env = Env::new("");
+    let table = env.tmp.path().join("conf/vmailbox");
+    fs::write(&table, "info@mijndomein.test mijndomein.test/info/\n").unwrap();
+    fs::write(
+        &env.config,
+        format!(
+            "[policy]\nmode = \"enforce\"\nharvest_limit = 1\n\
+             recipients_command = [\"/usr/sbin/postmap\", \"-q\", \"%s\", \"texthash:{}\"]\n",
+            table.display()
+        ),
+    )
+    .unwrap();
+    let answers = env.policy(&[
+        request("198.51.100.31", "info@mijndomein.test", &[]),
+        request("198.51.100.31", "Info@MijnDomein.test", &[]),
+        request("198.51.100.31", "a@mijndomein.test", &[]),
+        request("198.51.100.31", "b@mijndomein.test", &[]),
+    ]);
+    assert_eq!(&answers[..3], &["DUNNO", "DUNNO", "DUNNO"], "{answers:?}");
+    assert!(answers[3].starts_with("DEFER_IF_PERMIT 4.7.1 client 198.51.100.31 tried 2"), "{answers:?}");
 }
 
 /// A standing service, stopped on drop.
@@ -808,4 +835,160 @@ fn real_postfix_with_the_spawned_and_the_standing_service() {
     let r = smtp(&pf, &xc("192.0.2.66"), &[ok], true);
     assert_eq!(codes(&r), vec![250, 250], "warn mode: {r:?}");
     assert!(queued_headers(&pf, &r[1].1).contains("would reject: client 192.0.2.66 is listed"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open-proxy probing, only against proxies this test starts on loopback.
+
+/// A server on `ip` that answers every connection with `serve`; returns its port.
+fn serve_on(ip: &str, serve: fn(std::net::TcpStream, u16), arg: u16) -> u16 {
+    let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            std::thread::spawn(move || serve(c, arg));
+        }
+    });
+    port
+}
+
+/// A mail server greeting.
+fn smtp_greeting(mut c: std::net::TcpStream, _: u16) {
+    let _ = c.write_all(b"220 mx.mijndomein.test ESMTP\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+/// Relays `c` to 127.0.0.1:`port` both ways.
+fn tunnel(c: std::net::TcpStream, port: u16) {
+    let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return };
+    let (mut a, mut b) = (c.try_clone().unwrap(), up.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut a, &mut b);
+    });
+    let (mut up, mut c) = (up, c);
+    let _ = std::io::copy(&mut up, &mut c);
+}
+
+/// An open proxy speaking HTTP CONNECT, SOCKS 5 and SOCKS 4 (told apart by the first byte),
+/// connecting wherever it is asked (this test only ever asks for its own loopback server).
+fn open_proxy(mut c: std::net::TcpStream, _: u16) {
+    use std::io::Read;
+    let mut first = [0u8; 1];
+    if c.read_exact(&mut first).is_err() {
+        return;
+    }
+    match first[0] {
+        b'C' => {
+            let mut head = vec![b'C'];
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && c.read_exact(&mut b).is_ok() {
+                head.push(b[0]);
+            }
+            let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+            let port: u16 = line.split_whitespace().nth(1).and_then(|t| t.rsplit(':').next()?.parse().ok()).unwrap();
+            let _ = c.write_all(b"HTTP/1.0 200 Connection established\r\n\r\n");
+            tunnel(c, port);
+        }
+        5 => {
+            let mut m = [0u8; 2];
+            c.read_exact(&mut m).unwrap();
+            c.write_all(&[5, 0]).unwrap();
+            let mut req = [0u8; 10];
+            c.read_exact(&mut req).unwrap();
+            let port = u16::from_be_bytes([req[8], req[9]]);
+            c.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
+            tunnel(c, port);
+        }
+        4 => {
+            let mut req = [0u8; 8];
+            c.read_exact(&mut req).unwrap();
+            let port = u16::from_be_bytes([req[1], req[2]]);
+            c.write_all(&[0, 0x5a, 0, 0, 0, 0, 0, 0]).unwrap();
+            tunnel(c, port);
+        }
+        _ => {}
+    }
+}
+
+/// A proxy that refuses to connect anywhere (as a well-configured one does).
+fn closed_proxy(mut c: std::net::TcpStream, _: u16) {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    let _ = c.read(&mut buf);
+    let _ = c.write_all(b"HTTP/1.0 403 Forbidden\r\n\r\n");
+}
+
+/// SOCKS 4 only.
+fn socks4_only(c: std::net::TcpStream, arg: u16) {
+    let mut peek = [0u8; 1];
+    if c.peek(&mut peek).is_ok() && peek[0] == 4 {
+        open_proxy(c, arg);
+    }
+}
+
+/// SOCKS 5 only.
+fn socks5_only(c: std::net::TcpStream, arg: u16) {
+    let mut peek = [0u8; 1];
+    if c.peek(&mut peek).is_ok() && peek[0] == 5 {
+        open_proxy(c, arg);
+    }
+}
+
+#[test]
+fn open_proxies_are_found_only_when_they_relay() {
+    let env = Env::new(&config("enforce", ""));
+    let mx = serve_on("127.0.0.1", smtp_greeting, 0);
+    let target = format!("127.0.0.1:{mx}");
+    let closed = serve_on("127.0.0.2", closed_proxy, 0);
+    let nothing = std::net::TcpListener::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port(); // closed again at once
+    let out = env.ok(&[
+        "ip",
+        "probe",
+        "127.0.0.2",
+        "--ports",
+        &format!("{nothing},{closed}"),
+        "--target",
+        &target,
+        "--timeout",
+        "2",
+    ]);
+    assert!(out.contains("127.0.0.2: no open proxy on ports"), "{out}");
+    assert_eq!(env.run(&["ip", "show", "127.0.0.2"], b"").status.code(), Some(0), "the probe is remembered");
+    // Once per ip_expire_days.
+    let out = env.ok(&["ip", "probe", "127.0.0.2", "--ports", &closed.to_string(), "--target", &target]);
+    assert!(out.contains("once per 30 days"), "{out}");
+
+    let open = serve_on("127.0.0.3", open_proxy, 0);
+    let out = env.ok(&["ip", "probe", "127.0.0.3", "--ports", &format!("{closed},{open}"), "--target", &target]);
+    assert!(out.contains(&format!("open proxy: HTTP CONNECT on port {open}")), "{out}");
+    let show = env.ok(&["ip", "show", "127.0.0.3"]);
+    assert!(show.contains("manual:       yes") && show.contains("probed:") && show.contains("HTTP CONNECT"), "{show}");
+    let socks4 = serve_on("127.0.0.4", socks4_only, 0);
+    let out = env.ok(&["ip", "probe", "127.0.0.4", "--ports", &socks4.to_string(), "--target", &target]);
+    assert!(out.contains("open proxy: SOCKS 4"), "{out}");
+    let socks5 = serve_on("127.0.0.7", socks5_only, 0);
+    let out = env.ok(&["ip", "probe", "127.0.0.7", "--ports", &socks5.to_string(), "--target", &target]);
+    assert!(out.contains("open proxy: SOCKS 5"), "{out}");
+    // A proxy that says yes but brings back no mail server is not listed.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_target = format!("127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let open5 = serve_on("127.0.0.5", open_proxy, 0);
+    let out = env.ok(&[
+        "ip",
+        "probe",
+        "127.0.0.5",
+        "--ports",
+        &open5.to_string(),
+        "--target",
+        &dead_target,
+        "--timeout",
+        "1",
+    ]);
+    assert!(out.contains("no open proxy"), "{out}");
+    // No target: refused with the fix.
+    let o = env.run(&["ip", "probe", "127.0.0.6"], b"");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("probe_target"));
+    // ip remove forgets it all.
+    env.ok(&["ip", "remove", "127.0.0.3"]);
+    assert_eq!(env.run(&["ip", "show", "127.0.0.3"], b"").status.code(), Some(1));
 }

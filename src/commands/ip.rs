@@ -32,13 +32,16 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             let rep = Reputation::load(db.dir())?;
             let refusal = State::at(db.dir()).refused(ip, now)?;
             let record = rep.ip(ip);
-            if record.is_none() && refusal.is_none() {
+            if record.is_none() && refusal.is_none() && State::at(db.dir()).probed(ip)?.is_none() {
                 println!("{ip}: not in the reputation database");
                 return Ok(ExitCode::from(1));
             }
             match &record {
                 Some(r) => print_details(ip, r, now, days),
                 None => println!("address:      {ip}"),
+            }
+            if let Some((when, result)) = State::at(db.dir()).probed(ip)? {
+                println!("probed:       {}: {result}", date(when));
             }
             print_policy(ip, record.as_ref(), refusal.as_ref(), settings, now);
             Ok(ExitCode::SUCCESS)
@@ -95,6 +98,45 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             if !g.quiet {
                 println!("{} {changed} addresses", if adding { "marked as spam sources:" } else { "removed" });
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        IpCommand::Probe { address, ports, target, timeout } => {
+            let ip = parse_ip(address)?;
+            let target: std::net::SocketAddr = match target {
+                Some(t) => t.parse().with_context(|| format!("--target {t}: not IP:PORT"))?,
+                None => settings.policy.probe_target.context(
+                    "say which server a proxy should reach: your own MX, with --target IP:PORT or probe_target in [policy]",
+                )?,
+            };
+            let state = State::at(db.dir());
+            if let Some((when, result)) = state.probed(ip)? {
+                if now.saturating_sub(when) < days as u64 * 86_400 {
+                    println!(
+                        "{ip}: probed on {}: {result} (once per {days} days: not again before {})",
+                        date(when),
+                        date(when + days as u64 * 86_400)
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let ports: Vec<u16> = if ports.is_empty() { policy::probe::DEFAULT_PORTS.to_vec() } else { ports.clone() };
+            let found = policy::probe::probe(ip, &ports, target, std::time::Duration::from_secs((*timeout).max(1)));
+            let result = match &found {
+                Some(f) => format!("open proxy: {} on port {} relayed to {target}", f.kind.name(), f.port),
+                None => {
+                    format!("no open proxy on ports {}", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
+                }
+            };
+            state.record_probe(ip, now, &result)?;
+            if found.is_some() {
+                let _lock = db.lock()?;
+                let mut rep = Reputation::load(db.dir())?;
+                let r = rep.ip_mut(ip, now);
+                r.manual = true;
+                r.last_seen = now;
+                rep.save(db.dir())?;
+            }
+            println!("{ip}: {result}");
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::Expire => {

@@ -24,6 +24,7 @@
 //! Any error is the caller's to answer `DUNNO`: the service never refuses mail because it is
 //! broken.
 
+pub mod probe;
 pub mod protocol;
 pub mod state;
 
@@ -89,8 +90,10 @@ pub struct PolicySettings {
     pub harvest: Act,
     pub no_ptr: Act,
     pub dnsbl: Act,
-    /// The header field `warn` mode and marks add. Your MTA must remove it from incoming mail.
+    /// The header field `warn` mode and marks add (for people: the filter never reads it).
     pub header: String,
+    /// `spamfilt ip probe`: the admin's own SMTP server (IP:PORT) a proxy is asked to reach.
+    pub probe_target: Option<std::net::SocketAddr>,
     /// The recipients file, loaded.
     #[serde(skip)]
     pub valid: Option<AddressList>,
@@ -113,6 +116,7 @@ impl Default for PolicySettings {
             no_ptr: Act::Mark,
             dnsbl: Act::Reject,
             header: "X-Spamfilt-Policy".into(),
+            probe_target: None,
             valid: None,
         }
     }

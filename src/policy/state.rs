@@ -114,6 +114,30 @@ impl State {
         Ok(recent.len() as u32)
     }
 
+    /// When `ip` was last probed for an open proxy (`spamfilt ip probe`), and what was found.
+    pub fn probed(&self, ip: IpAddr) -> Result<Option<(u64, String)>> {
+        let path = self.dir.join("probed").join(name(ip));
+        let Some(bytes) = files::read(&path, "probe record")? else { return Ok(None) };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut when = 0;
+        let mut result = String::new();
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("when", v)) => when = v.trim().parse().unwrap_or(0),
+                Some(("result", v)) => result = v.to_string(),
+                _ => {}
+            }
+        }
+        Ok(Some((when, result)))
+    }
+
+    /// Records a probe of `ip`.
+    pub fn record_probe(&self, ip: IpAddr, now: u64, result: &str) -> Result<()> {
+        let dir = self.sub("probed")?;
+        let result: String = result.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        files::write_atomic(&dir, &name(ip), format!("when={now}\nresult={result}\n").as_bytes())
+    }
+
     /// Forgets the unknown recipients counted for `ip` (once it is refused, or lifted).
     pub fn clear_unknown(&self, ip: IpAddr) -> Result<bool> {
         remove(&self.dir.join("unknown").join(name(ip)))
@@ -123,7 +147,8 @@ impl State {
     pub fn lift(&self, ip: IpAddr) -> Result<bool> {
         let a = remove(&self.dir.join("refused").join(name(ip)))?;
         let b = self.clear_unknown(ip)?;
-        Ok(a || b)
+        let c = remove(&self.dir.join("probed").join(name(ip)))?;
+        Ok(a || b || c)
     }
 
     /// Removes refusals that ended and counts older than `window`; returns how many files went.

@@ -11,6 +11,9 @@ use crate::eval::{self, crossval, Confusion, Sample};
 use crate::learn;
 use crate::mailbox::Entry;
 use crate::scoring::Scorer;
+use crate::store::reputation::{IpRecord, Key, Record, ReputationLookup};
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitCode> {
     let started = Instant::now();
@@ -48,8 +51,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     );
 
     let rules = super::rule_set(settings, g)?;
-    // The Received-chain rules run as in the filter; the user's lists, honeypots, reputation
-    // database and DNS stay out (they would decide messages by what the user already knows).
+    // The Received-chain rules run as in the filter, and so does IP reputation, learned like
+    // the Bayes model from the other folds only (`FoldReputation`); the user's lists,
+    // honeypots, reputation database and DNS stay out (they would decide messages by what the
+    // user already knows).
+    let reputation = FoldReputation::new(&items, args.folds as usize, args.seed, crate::store::now_secs());
     let chain_only = crate::sender::SenderSettings {
         trusted: settings.sender.trusted.clone(),
         ip_expire_days: settings.sender.ip_expire_days,
@@ -71,7 +77,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 use_bayes: !g.no_bayes,
                 sender: Some(crate::scoring::SenderContext {
                     settings: &chain_only,
-                    reputation: None,
+                    reputation: Some(&reputation.fold(crossval::fold_of(&items[i], reputation.folds, args.seed))),
                     resolver: &crate::dns::CacheOnly,
                     now,
                 }),
@@ -153,4 +159,75 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// IP reputation for cross-validation: the spam and ham counts of each message's first
+/// untrusted relay, learned from all messages, and for each fold the same minus that fold, so a
+/// message is scored with what the other folds taught (as the Bayes model is).
+struct FoldReputation {
+    folds: usize,
+    all: HashMap<IpAddr, (u32, u32)>,
+    per_fold: Vec<HashMap<IpAddr, (u32, u32)>>,
+    /// Messages with a relay, in all and per fold.
+    relayed_all: u64,
+    relayed_per_fold: Vec<u64>,
+    now: u64,
+}
+
+/// One fold's view of `FoldReputation`.
+struct OneFold<'a> {
+    rep: &'a FoldReputation,
+    fold: usize,
+}
+
+impl FoldReputation {
+    fn new(items: &[crossval::Item], folds: usize, seed: u64, now: u64) -> FoldReputation {
+        let folds = folds.max(2);
+        let mut all: HashMap<IpAddr, (u32, u32)> = HashMap::new();
+        let mut per_fold = vec![HashMap::new(); folds];
+        for item in items {
+            let Some(ip) = item.prepared.origin else { continue };
+            for map in [&mut all, &mut per_fold[crossval::fold_of(item, folds, seed)]] {
+                let c: &mut (u32, u32) = map.entry(ip).or_default();
+                if item.is_spam {
+                    c.0 += 1;
+                } else {
+                    c.1 += 1;
+                }
+            }
+        }
+        let sum = |m: &HashMap<IpAddr, (u32, u32)>| m.values().map(|c| c.0 as u64 + c.1 as u64).sum::<u64>();
+        let relayed_all = sum(&all);
+        let relayed_per_fold = per_fold.iter().map(sum).collect();
+        FoldReputation { folds, all, per_fold, relayed_all, relayed_per_fold, now }
+    }
+
+    fn fold(&self, fold: usize) -> OneFold<'_> {
+        OneFold { rep: self, fold }
+    }
+}
+
+impl ReputationLookup for OneFold<'_> {
+    fn relayed(&self) -> u64 {
+        self.rep.relayed_all - self.rep.relayed_per_fold[self.fold]
+    }
+
+    fn get(&self, key: &Key) -> Option<Record> {
+        let ip = crate::store::reputation::ip_from_key(*key);
+        let (spam, ham) = *self.rep.all.get(&ip)?;
+        let (fs, fh) = self.rep.per_fold[self.fold].get(&ip).copied().unwrap_or_default();
+        let (spam, ham) = (spam - fs, ham - fh);
+        if spam == 0 && ham == 0 {
+            return None;
+        }
+        let now = self.rep.now;
+        Some(Record::Ip(IpRecord {
+            first_seen: now,
+            last_seen: now,
+            last_spam: if spam > 0 { now } else { 0 },
+            spam,
+            ham,
+            ..IpRecord::default()
+        }))
+    }
 }

@@ -58,16 +58,28 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
                     Reputation::path(db.dir()).display()
                 );
             }
+            let relayed = rep.relayed();
+            let mut own = Vec::new();
             for (ip, r) in rows {
+                let own_relay = r.looks_like_own_relay(relayed);
+                if own_relay {
+                    own.push((ip, r.share(relayed)));
+                }
                 println!(
-                    "{ip}\tspam={}\tham={}\thoneypot={}\tweight={:.2}\tlast_seen={}{}",
+                    "{ip}\tspam={}\tham={}\thoneypot={}\tweight={:.2}\tlast_seen={}{}{}",
                     r.spam,
                     r.ham,
                     r.honeypot,
-                    r.spam_weight(now, days),
+                    if own_relay { 0.0 } else { r.spam_weight(now, days) },
                     date(r.last_seen),
-                    if r.manual { "\tmanual" } else { "" }
+                    if r.manual { "\tmanual" } else { "" },
+                    if own_relay { "\town-relay?" } else { "" }
                 );
+            }
+            if !g.quiet {
+                for (ip, share) in own {
+                    eprintln!("spamfilt: {}", own_relay_note(ip, share));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -208,4 +220,14 @@ fn date(secs: u64) -> String {
     } else {
         crate::store::format_utc(secs)
     }
+}
+
+/// What `ip list` and `lint` say about an address that looks like one of the user's own relays.
+pub fn own_relay_note(ip: IpAddr, share: f64) -> String {
+    format!(
+        "{ip} carried {:.0}% of the mail learned with a relay: it looks like one of your own relays (or your \
+         provider's), so it never counts as a spam source; if it is yours, add it to trusted_networks in \
+         config.toml so the hop before it is judged instead",
+        share * 100.0
+    )
 }

@@ -19,6 +19,12 @@ pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
     for p in &problems {
         println!("{p}");
     }
+    // Suggestions, not problems: they do not change the exit status, and -q leaves them out.
+    if !g.quiet {
+        for note in notes(&settings) {
+            println!("{note}");
+        }
+    }
     if problems.is_empty() {
         if !g.quiet {
             let config =
@@ -54,4 +60,16 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         ));
     }
     out
+}
+
+/// Suggestions: addresses that look like the user's own relays (see `ip list`).
+pub fn notes(settings: &Settings) -> Vec<Problem> {
+    use crate::store::reputation::{Reputation, ReputationLookup};
+    let Ok(rep) = Reputation::load(&settings.db_dir) else { return Vec::new() };
+    let relayed = rep.relayed();
+    let file = settings.db_dir.join(crate::store::reputation::FILE);
+    rep.ips()
+        .filter(|(_, r)| r.looks_like_own_relay(relayed))
+        .map(|(ip, r)| Problem::new(&file, None, format!("note: {}", super::ip::own_relay_note(ip, r.share(relayed)))))
+        .collect()
 }

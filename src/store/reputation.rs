@@ -11,7 +11,7 @@
 //! ```text
 //! 0   8  magic "SPFREP01"
 //! 8   4  record count N
-//! 12  4  reserved (0)
+//! 12  4  messages learned with a relay (sum of spam and ham over the addresses; 0 before it was kept)
 //! 16  8  checksum (FNV-1a 64) of everything after the header
 //! 24  N × 24  index: key (16 bytes), offset (u32), length (u32), sorted by key
 //! ..  records: each a bincode 2 encoding of `Record` at its offset in the blob
@@ -142,6 +142,12 @@ fn checksum(bytes: &[u8]) -> u64 {
 pub trait ReputationLookup: Sync {
     fn get(&self, key: &Key) -> Option<Record>;
 
+    /// How many learned messages came with a relay (the sum of spam and ham over all addresses):
+    /// what an address's share of the user's mail is measured against. 0 when unknown.
+    fn relayed(&self) -> u64 {
+        0
+    }
+
     fn ip(&self, ip: IpAddr) -> Option<IpRecord> {
         match self.get(&ip_key(ip)) {
             Some(Record::Ip(r)) => Some(r),
@@ -166,6 +172,8 @@ pub trait ReputationLookup: Sync {
 pub struct Reader {
     map: memmap2::Mmap,
     count: usize,
+    /// From the header (see `relayed`).
+    relayed: u64,
     /// What filters appended since the last compaction (its last `MAX_REPLAY` bytes), applied
     /// over the mapped records.
     journal: Vec<JournalEntry>,
@@ -198,7 +206,10 @@ impl Reader {
         } else {
             parse_header(&map).with_context(|| format!("the reputation database {} is corrupt", path.display()))?
         };
-        Ok(Some(Reader { map, count, journal, touched }))
+        // Bytes 12..16 of the header: the messages learned with a relay (0 in files written
+        // before it was recorded, and in an empty base).
+        let relayed = map.get(12..16).map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64);
+        Ok(Some(Reader { map, count, relayed, journal, touched }))
     }
 
     fn index_entry(&self, i: usize) -> (Key, usize, usize) {
@@ -245,6 +256,10 @@ impl Reader {
 }
 
 impl ReputationLookup for Reader {
+    fn relayed(&self) -> u64 {
+        self.relayed
+    }
+
     fn get(&self, key: &Key) -> Option<Record> {
         let base = self.base(key);
         if self.journal.is_empty() {
@@ -285,6 +300,16 @@ pub struct Reputation {
 }
 
 impl ReputationLookup for Reputation {
+    fn relayed(&self) -> u64 {
+        self.records
+            .values()
+            .map(|r| match r {
+                Record::Ip(ip) => ip.spam as u64 + ip.ham as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
     fn get(&self, key: &Key) -> Option<Record> {
         self.records.get(key).cloned()
     }
@@ -345,7 +370,7 @@ impl Reputation {
         let mut out = Vec::with_capacity(HEADER + index.len() + blob.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(self.records.len() as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(self.relayed().min(u32::MAX as u64) as u32).to_le_bytes());
         let mut body = index;
         body.extend_from_slice(&blob);
         out.extend_from_slice(&checksum(&body).to_le_bytes());
@@ -833,6 +858,16 @@ mod tests {
         assert!(Reputation::load(dir.path()).unwrap_err().to_string().contains("corrupt"));
         std::fs::write(&path, b"garbage").unwrap();
         assert!(Reader::open(dir.path()).is_err());
+    }
+
+    #[test]
+    fn the_header_records_the_messages_learned_with_a_relay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rep = Reputation::default();
+        rep.count_learned(v4(192, 0, 2, 1), true, 1, 86_400);
+        rep.count_learned(v4(192, 0, 2, 2), false, 1, 86_400);
+        rep.save(dir.path()).unwrap();
+        assert_eq!(Reader::open(dir.path()).unwrap().unwrap().relayed(), 2);
     }
 
     #[test]

@@ -1,0 +1,89 @@
+//! The user's own relays must not become spam sources: an address that has carried learned
+//! ham is not one, nor one that carries a large share of all learned mail (the hop that
+//! fetched or forwarded it); `ip list` and `lint` point the latter out and suggest
+//! trusted_networks. Through the real binary.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+fn run(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.env_remove("SPAMFILT_CONFIG").env("HOME", "/nonexistent-home").arg("--db").arg(db).args(args);
+    common::run_with_stdin(&mut c, stdin)
+}
+
+/// A message that came through `relay` (the first hop outside the user's network).
+fn via(relay: &str, from: &str, i: usize, body: &str) -> String {
+    format!(
+        "Received: from relay.example.net (relay.example.net [{relay}])\n\tby mx.mijn.be with ESMTP id R{i}; Mon, 1 Jan 2024 10:00:00 +0000\n\
+         From: {from}\nTo: jan@mijn.be\nSubject: message {i}\nMessage-ID: <m{i}.{relay}@example.net>\n\n{body} {i}\n"
+    )
+}
+
+fn write_all(dir: &Path, msgs: &[String]) -> String {
+    fs::create_dir_all(dir).unwrap();
+    for (i, m) in msgs.iter().enumerate() {
+        fs::write(dir.join(format!("{i}.eml")), m).unwrap();
+    }
+    dir.display().to_string()
+}
+
+fn tests_of(out: &Output) -> String {
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    s.split('\t').nth(3).unwrap_or("").to_string()
+}
+
+#[test]
+fn a_relay_that_carried_learned_ham_is_not_a_spam_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    // A shared relay (a mailing list, the provider's forwarder): 5 spam and 1 ham through it.
+    let spam: Vec<String> =
+        (0..5).map(|i| via("198.51.100.9", "promo@deals.example", i, "cheap pills lottery")).collect();
+    let ham = vec![via("198.51.100.9", "piet@klant.be", 50, "de offerte voor dinsdag")];
+    let (s, h) = (write_all(&tmp.path().join("spam"), &spam), write_all(&tmp.path().join("ham"), &ham));
+    assert!(run(&db, &["train", "--spam", &s, "--ham", &h], b"").status.success());
+    let next = via("198.51.100.9", "piet@klant.be", 99, "planning voor volgende week");
+    let o = run(&db, &["check", "-"], next.as_bytes());
+    assert!(!tests_of(&o).contains("IP_SPAM_SOURCE"), "{}", String::from_utf8_lossy(&o.stdout));
+    // An address that only ever carried spam still is one.
+    let spam2: Vec<String> = (0..3).map(|i| via("203.0.113.66", "x@spam.example", 10 + i, "casino winner")).collect();
+    assert!(run(&db, &["train", "--spam", &write_all(&tmp.path().join("spam2"), &spam2)], b"").status.success());
+    let o = run(&db, &["check", "-"], via("203.0.113.66", "y@spam.example", 77, "hello").as_bytes());
+    assert!(tests_of(&o).contains("IP_SPAM_SOURCE"), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn a_relay_that_carries_much_of_the_mail_is_pointed_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    // Ham is trained from the Sent folder (no relay at all); the spam that arrived came
+    // through the user's own forwarder 192.0.2.25 (20 of 60) and many spammers' addresses.
+    let mut spam: Vec<String> = (0..20).map(|i| via("192.0.2.25", "promo@deals.example", i, "cheap pills")).collect();
+    spam.extend((0..40).map(|i| via(&format!("203.0.113.{}", i + 1), "x@spam.example", 100 + i, "casino")));
+    let sent: Vec<String> = (0..10)
+        .map(|i| format!("From: jan@mijn.be\nTo: piet{i}@klant.be\nSubject: sent {i}\nMessage-ID: <s{i}@mijn.be>\n\nDag Piet {i}\n"))
+        .collect();
+    let (s, h) = (write_all(&tmp.path().join("junk"), &spam), write_all(&tmp.path().join("sent"), &sent));
+    assert!(run(&db, &["train", "--spam", &s, "--ham", &h], b"").status.success());
+    // Good mail through the forwarder is not marked as from a spam source.
+    let o = run(&db, &["check", "-"], via("192.0.2.25", "piet@klant.be", 500, "de offerte").as_bytes());
+    assert!(!tests_of(&o).contains("IP_SPAM_SOURCE"), "{}", String::from_utf8_lossy(&o.stdout));
+    // ip list marks it and says what to do; lint too (a note: the exit status stays 0).
+    let o = run(&db, &["ip", "list"], b"");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().find(|l| l.starts_with("192.0.2.25\t")).unwrap();
+    assert!(line.contains("weight=0.00") && line.ends_with("own-relay?"), "{line}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("192.0.2.25 carried 33% of the mail") && err.contains("trusted_networks"), "{err}");
+    let o = run(&db, &["lint"], b"");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("note: 192.0.2.25 carried 33%"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -37,6 +37,19 @@ pub struct Settings {
     pub policy: crate::policy::PolicySettings,
 }
 
+/// The first number that is not finite (`nan`, `inf`) in a TOML value, with its key path
+/// (`required_score`, `scores.HTML_SCRIPT`, `rule[2].score`).
+fn non_finite(path: &str, v: &toml::Value) -> Option<(String, f64)> {
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => Some((path.to_string(), *f)),
+        toml::Value::Table(t) => {
+            t.iter().find_map(|(k, v)| non_finite(&if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, v))
+        }
+        toml::Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| non_finite(&format!("{path}[{i}]"), v)),
+        _ => None,
+    }
+}
+
 /// The config file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -186,6 +199,13 @@ impl Settings {
     pub fn apply(&mut self, text: &str) -> Result<Option<PathBuf>> {
         let file: ConfigFile =
             toml::from_str(text).map_err(|e| anyhow::anyhow!(crate::problems::toml_error(text, &e)))?;
+        // TOML spells `nan` and `inf`: a threshold of nan makes nothing spam, ever (issue 15).
+        // Every number in the file must be finite, whatever its key.
+        if let Ok(table) = toml::from_str::<toml::Table>(text) {
+            if let Some((key, v)) = non_finite("", &toml::Value::Table(table)) {
+                anyhow::bail!("{key}: {v} is not a number (write a finite number)");
+            }
+        }
         let s = &mut self.scoring;
         if let Some(v) = file.required_score {
             s.required_score = v;
@@ -370,6 +390,23 @@ mod tests {
             block_list: PathBuf::from("/nonexistent/block.txt"),
             policy: crate::policy::PolicySettings::default(),
         }
+    }
+
+    /// Issue 15: `required_score = nan` was accepted and nothing was ever spam.
+    #[test]
+    fn numbers_must_be_finite() {
+        for (text, key) in [
+            ("required_score = nan\n", "required_score"),
+            ("required_score = -inf\n", "required_score"),
+            ("bayes_points_knee = +inf\n", "bayes_points_knee"),
+            ("[scores]\nHTML_SCRIPT = nan\n", "scores.HTML_SCRIPT"),
+            ("[bayes]\nstrength = inf\n", "bayes.strength"),
+            ("[[rule]]\nname = \"A\"\nscore = nan\nbody = 'x'\n", "rule[0].score"),
+        ] {
+            let e = format!("{:#}", base().apply(text).unwrap_err());
+            assert!(e.starts_with(&format!("{key}: ")) && e.contains("not a number"), "{text:?}: {e}");
+        }
+        base().apply("required_score = 6.5\n[scores]\nHTML_SCRIPT = -1e3\n").unwrap();
     }
 
     #[test]

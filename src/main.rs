@@ -16,8 +16,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// The allocator: glibc's for a delivery, mimalloc for the bulk commands.
 ///
 /// A delivery scores one message and exits: mimalloc would save it less than its own set-up
@@ -262,6 +260,44 @@ extern "C" fn on_sigbus(_: libc::c_int) {
     unsafe { libc::_exit(code) }
 }
 
+/// A command line clap refuses. When it names no command but the filter (`spamfilt --bogus`,
+/// `spamfilt filter --exit-cod`) and standard input is not a terminal, this is a delivery: a
+/// procmail `:0f` recipe without `w` would deliver an empty message if we wrote nothing, so the
+/// message on standard input passes through unchanged (exit 0; 75 if it cannot be copied whole)
+/// and the error goes to stderr (issue 15). Help, version and other commands are as usual.
+fn command_line_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+    use std::io::{IsTerminal, Read};
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let cmd = spamfilt::cli::Cli::command();
+    let names_a_command = std::env::args().skip(1).any(|a| {
+        cmd.get_subcommands()
+            .any(|c| c.get_name() != "filter" && (c.get_name() == a || c.get_all_aliases().any(|x| x == a)))
+    });
+    if informational || names_a_command || std::io::stdin().is_terminal() {
+        e.exit();
+    }
+    let _ = e.print();
+    let mut input = Vec::new();
+    let read = std::io::stdin().lock().read_to_end(&mut input);
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_all(&input).and_then(|_| stdout.flush());
+    match (read, written) {
+        (Ok(_), Ok(())) => {
+            eprintln!("spamfilt: the command line above is wrong; the message was passed through unchanged");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("spamfilt: the command line above is wrong, and the message could not be passed through whole");
+            ExitCode::from(75)
+        }
+    }
+}
+
 fn run() -> ExitCode {
     // A panic inside the MIME parser is caught and the message scored from its headers; any other
     // panic is a bug, reported as one (and still never loses mail: see commands::filter).
@@ -271,8 +307,13 @@ fn run() -> ExitCode {
             default_hook(info);
         }
     }));
-    let cli = spamfilt::cli::Cli::parse_delivery(std::env::args_os(), |k| std::env::var_os(k))
-        .unwrap_or_else(spamfilt::cli::Cli::parse);
+    let cli = match spamfilt::cli::Cli::parse_delivery(std::env::args_os(), |k| std::env::var_os(k)) {
+        Some(cli) => cli,
+        None => match <spamfilt::cli::Cli as clap::Parser>::try_parse() {
+            Ok(cli) => cli,
+            Err(e) => return command_line_error(e),
+        },
+    };
     match spamfilt::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

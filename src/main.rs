@@ -303,6 +303,19 @@ fn run() -> ExitCode {
     // panic is a bug, reported as one (and still never loses mail: see commands::filter).
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // `println!` panics when standard output is a pipe whose reader has gone away
+        // (`spamfilt ip list --spam | head`): that is the reader's choice, not an error. End
+        // quietly with status 0, as a BrokenPipe error does below. Whatever a command was
+        // writing to a database is written aside and renamed, so stopping here loses nothing.
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         if !spamfilt::message::in_parser() {
             default_hook(info);
         }

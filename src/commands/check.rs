@@ -19,7 +19,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
     let rules = super::rule_set(settings, g)?;
     let reader = Database::at(&settings.db_dir).reader()?;
     if reader.is_none() && !g.quiet {
-        eprintln!("spamfilt: no token database in {} yet; scoring without Bayes", settings.db_dir.display());
+        let with = if settings.scoring.use_starter && crate::starter::Starter::embedded().is_some() && !g.no_bayes {
+            "scoring with the rules and the built-in starter table"
+        } else {
+            "scoring without Bayes"
+        };
+        eprintln!("spamfilt: no token database in {} yet; {with}", settings.db_dir.display());
     }
     let reputation = super::reputation_reader(settings, g);
     let scorer = Scorer {

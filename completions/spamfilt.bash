@@ -320,7 +320,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --help --version filter check train forget purge db eval rules list ip lint policy help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip lint policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -342,7 +342,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__check)
-            opts="-v -q -h --json --report --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --json --report --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,7 +364,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help stats dump load salvage expire help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help stats dump load salvage expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,7 +386,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__dump)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,7 +408,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__expire)
-            opts="-v -q -h --days --max-count --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --days --max-count --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -536,7 +536,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__load)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,7 +558,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__salvage)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,7 +580,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__stats)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -602,7 +602,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__eval)
-            opts="-v -q -h --ham --spam --folds --seed --target-fp --plot --json --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --ham --spam --folds --seed --target-fp --plot --json --no-progress --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -648,7 +648,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__filter)
-            opts="-v -q -h --exit-code --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --exit-code --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -670,7 +670,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__forget)
-            opts="-v -q -h --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --no-progress --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1154,7 +1154,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show list add remove expire probe help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help show list add remove expire probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1176,7 +1176,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__add)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1198,7 +1198,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__expire)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1332,7 +1332,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__list)
-            opts="-v -q -h --spam --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --spam --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1354,7 +1354,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__probe)
-            opts="-v -q -h --ports --target --timeout --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --ports --target --timeout --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1388,7 +1388,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1410,7 +1410,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__show)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1432,7 +1432,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__lint)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1454,7 +1454,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help allow block help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help allow block help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1476,7 +1476,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show add remove help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help show add remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1498,7 +1498,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow__subcmd__add)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1590,7 +1590,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1612,7 +1612,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow__subcmd__show)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1634,7 +1634,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help show add remove help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help show add remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1656,7 +1656,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block__subcmd__add)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1748,7 +1748,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1770,7 +1770,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block__subcmd__show)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1932,7 +1932,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__policy)
-            opts="-v -q -h --listen --threads --log --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --listen --threads --log --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1966,7 +1966,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__purge)
-            opts="-v -q -h --older-than --dry-run --no-train --force --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --older-than --dry-run --no-train --force --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1992,7 +1992,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__rules)
-            opts="-v -q -h --json --stats --ham --spam --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --json --stats --ham --spam --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2022,7 +2022,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__train)
-            opts="-v -q -h --ham --spam --queued --force --no-progress --db --config --verbose --quiet --no-rules --no-bayes --help"
+            opts="-v -q -h --ham --spam --queued --force --no-progress --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_spamfilt_global_optspecs
-    string join \n db= config= v/verbose q/quiet no-rules no-bayes h/help V/version
+    string join \n db= config= v/verbose q/quiet no-rules no-bayes no-lr h/help V/version
 end
 
 function __fish_spamfilt_needs_command
@@ -29,7 +29,8 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -l config -d 'The config
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s V -l version -d 'Print version'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
@@ -51,7 +52,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l config -d 'The configuration file (TOML)' -r -F
@@ -60,7 +62,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l report -d 'E
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l ham -d 'Learn these messages as ham (good mail), e.g. your Sent folder' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Learn these messages as spam, e.g. your Junk folder' -r
@@ -72,7 +75,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-progress 
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l config -d 'The configuration file (TOML)' -r -F
@@ -80,7 +84,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-progress
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days)' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The database directory (token database, training ledger)' -r -F
@@ -91,14 +96,16 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l force -d 'Pu
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage expire help" -f -a "dump" -d 'Write everything learned to stdout (or FILE) in the documented text format: token counts, the ledger and the reputation database (IP addresses, cached DNS answers, known correspondents)'
@@ -111,28 +118,32 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l days -d 'Drop tokens last seen more than this many days ago...' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l max-count -d '...whose total count (ham + spam) is at most this' -r
@@ -141,7 +152,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Write everything learned to stdout (or FILE) in the documented text format: token counts, the ledger and the reputation database (IP addresses, cached DNS answers, known correspondents)'
@@ -162,7 +174,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-progress -
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l ham -d 'Ham messages for --stats (same kinds of PATH as \'check\')' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l spam -d 'Spam messages for --stats' -r
@@ -173,14 +186,16 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l stats -d 'Co
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -f -a "allow" -d 'The allow list: senders whose mail is always ham'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -f -a "block" -d 'The block list: senders whose mail is always spam'
@@ -190,7 +205,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -f -a "show" -d 'Print the entries'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -f -a "add" -d 'Add entries: jan@klant.be (one address), @klant.be (the domain), *.klant.be (and its subdomains)'
@@ -201,7 +217,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -f -a "show" -d 'Print the entries'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -f -a "add" -d 'Add entries: jan@klant.be (one address), @klant.be (the domain), *.klant.be (and its subdomains)'
@@ -215,7 +232,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_see
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "show" -d 'Everything known about one address'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
@@ -229,7 +247,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l config -d 'The configuration file (TOML)' -r -F
@@ -237,28 +256,32 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l ports -d 'Ports to try [default: 1080,3128,8080,80,8000,8081,8888,1081]' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l target -d 'Your own SMTP server, IP:PORT (default: probe_target in [policy])' -r
@@ -268,7 +291,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything known about one address'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
@@ -282,7 +306,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l config -d 'Th
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l listen -d 'Serve as a standing service on unix:PATH or IP:PORT (loopback only) instead of on standard input and output' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l threads -d 'With --listen: how many connections are served at once (more wait). Postfix keeps one connection per smtpd process: allow at least smtpd\'s process limit' -r
@@ -292,7 +317,8 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l config -d '
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-bayes -d 'Score with the content rules only, without Bayes (for comparison; what a fresh install without the starter table would do)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint policy help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint policy help" -f -a "check" -d 'Score messages without changing anything; one line per message'

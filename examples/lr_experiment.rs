@@ -7,7 +7,7 @@
 //! (learning curve: 20/50/200/500 of each from 2002, tested on 2003), `time` (all folders
 //! ordered by Date, older half trains, newer half tests). Parameters come from the environment:
 //! LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_FUSE
-//! (comma list of LR weights in the fused score).
+//! (comma list of LR points per decade in the fused score), LR_KNEE, LR_FADE.
 use std::path::Path;
 
 use spamfilt::eval::{self, Sample};
@@ -42,8 +42,8 @@ fn main() {
         decoded_body: env("LR_DECODED", 0u8) == 1,
     };
     let rate: f32 = env("LR_RATE", lr::DEFAULT_RATE);
-    let passes: usize = env("LR_PASSES", 1);
-    let fuse: Vec<f64> = env("LR_FUSE", "0,0.5,1,2".to_string()).split(',').filter_map(|s| s.parse().ok()).collect();
+    let passes: usize = env("LR_PASSES", lr::PASSES);
+    let fuse: Vec<f64> = env("LR_FUSE", "0.5,1,1.5,2".to_string()).split(',').filter_map(|s| s.parse().ok()).collect();
     let tok = TokenizerSettings::default();
     let mut msgs = Vec::new();
     for (folder, spam) in
@@ -107,6 +107,7 @@ fn main() {
             rules: Some(&rules),
             use_bayes: true,
             sender: None,
+            lr: None,
         };
         let base: Vec<f64> = test.iter().map(|m| scorer.score(&m.raw).verdict.score).collect();
         let logits: Vec<f64> = test.iter().map(|m| model.logit(&m.feats)).collect();
@@ -125,9 +126,16 @@ fn main() {
         };
         report("base", &base);
         report("lr", &logits);
+        let knee: f64 = env("LR_KNEE", spamfilt::lr::LrSettings::default().points_knee);
+        let fade: u64 = env("LR_FADE", 200);
         for &w in &fuse {
-            let f: Vec<f64> =
-                base.iter().zip(&logits).map(|(b, l)| b + w * spamfilt::verdict::bayes_points(*l, 4.0, 8.0)).collect();
+            let s = spamfilt::lr::LrSettings { points_per_decade: w, points_knee: knee, fade, ..Default::default() };
+            let voice = spamfilt::lr::voice(model.ham, model.spam, fade);
+            let f: Vec<f64> = base
+                .iter()
+                .zip(&logits)
+                .map(|(b, &logit)| b + spamfilt::verdict::lr_points(&spamfilt::lr::LrResult { logit, voice }, &s))
+                .collect();
             report(&format!("fused{w}"), &f);
         }
         let (hl, sl): (Vec<_>, Vec<_>) = logits.iter().zip(test).partition(|(_, m)| !m.spam);

@@ -52,10 +52,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_rules: bool,
 
-    /// Score with the content rules only, without Bayes (for comparison; what a fresh install
-    /// without the starter table would do).
-    #[arg(long, global = true, conflicts_with = "no_rules")]
+    /// Score without Bayes (for comparison; with the content rules only, what a fresh install
+    /// without the starter table would do; with --no-rules too, LR alone).
+    #[arg(long, global = true)]
     pub no_bayes: bool,
+
+    /// Score without the logistic-regression classifier (for comparison; also `[lr] enabled =
+    /// false` in the config file).
+    #[arg(long, global = true)]
+    pub no_lr: bool,
 }
 
 impl Cli {
@@ -69,7 +74,15 @@ impl Cli {
         env: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Option<Cli> {
         let mut args = args.into_iter().skip(1);
-        let mut g = GlobalArgs { db: None, config: None, verbose: 0, quiet: false, no_rules: false, no_bayes: false };
+        let mut g = GlobalArgs {
+            db: None,
+            config: None,
+            verbose: 0,
+            quiet: false,
+            no_rules: false,
+            no_bayes: false,
+            no_lr: false,
+        };
         let mut filter: Option<FilterArgs> = None;
         while let Some(arg) = args.next() {
             let text = arg.to_str()?;
@@ -94,6 +107,7 @@ impl Cli {
                 "-q" | "--quiet" if !g.quiet => g.quiet = true,
                 "--no-rules" if !g.no_rules => g.no_rules = true,
                 "--no-bayes" if !g.no_bayes => g.no_bayes = true,
+                "--no-lr" if !g.no_lr => g.no_lr = true,
                 "filter" if filter.is_none() => filter = Some(FilterArgs::default()),
                 "--exit-code" => match &mut filter {
                     Some(f) if !f.exit_code => f.exit_code = true,
@@ -102,7 +116,7 @@ impl Cli {
                 _ => return None,
             }
         }
-        if (g.quiet && g.verbose > 0) || (g.no_rules && g.no_bayes) {
+        if g.quiet && g.verbose > 0 {
             return None;
         }
         // As clap does: the variable stands in for an absent flag; an empty one is an error (clap's).
@@ -483,6 +497,8 @@ mod tests {
             "-v -v --verbose filter",
             "-q --no-rules",
             "--no-bayes filter -q",
+            "--no-rules --no-bayes",
+            "--no-lr filter --exit-code",
             "filter --db /d",
             "filter --exit-code --config c --db d -v",
         ];
@@ -502,7 +518,7 @@ mod tests {
             "filter --exit-code --exit-code",
             "-q -v",
             "-q -q",
-            "--no-rules --no-bayes",
+            "--no-lr --no-lr",
             "--db",
             "--db --quiet",
             "--db a --db b",

@@ -61,6 +61,7 @@ struct ConfigFile {
     use_starter: Option<bool>,
     starter_fade: Option<u64>,
     bayes: Option<BayesParams>,
+    lr: Option<crate::lr::LrSettings>,
     tokenizer: Option<TokenizerSettings>,
     /// Rule score overrides.
     scores: Option<std::collections::BTreeMap<String, f64>>,
@@ -232,6 +233,11 @@ impl Settings {
             anyhow::ensure!((0.0..0.5).contains(&b.min_dev), "bayes.min_dev must be in [0, 0.5)");
             anyhow::ensure!(b.max_clues > 0, "bayes.max_clues must be at least 1");
             s.bayes = b;
+        }
+        if let Some(l) = file.lr {
+            anyhow::ensure!(l.points_per_decade >= 0.0, "lr.points_per_decade must not be negative");
+            anyhow::ensure!(l.points_knee > 0.0, "lr.points_knee must be positive");
+            s.lr = l;
         }
         if let Some(t) = file.tokenizer {
             self.tokenizer = t;

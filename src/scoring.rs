@@ -27,6 +27,8 @@ pub struct Scorer<'a> {
     pub use_bayes: bool,
     /// Sender checks (lists, honeypots, relay reputation, DNS); `None` turns them off.
     pub sender: Option<SenderContext<'a>>,
+    /// The LR weights; `None` when there are none yet or LR is off (`--no-lr`).
+    pub lr: Option<&'a dyn crate::lr::Table>,
 }
 
 /// What the sender checks need: settings, the reputation database, a DNS resolver and the time.
@@ -67,7 +69,7 @@ impl Scorer<'_> {
                 if let Some(hit) = hit {
                     let facts = SenderFacts { list: Some(list), ..SenderFacts::default() };
                     return Scored {
-                        verdict: Verdict::new(vec![hit], None, self.scoring),
+                        verdict: Verdict::new(vec![hit], None, None, self.scoring),
                         tokens: Default::default(),
                         sender: Some(facts),
                     };
@@ -94,7 +96,11 @@ impl Scorer<'_> {
         };
         let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Default::default() };
         let (bayes, damaged) = if self.use_bayes { self.bayes(&tokens) } else { (None, None) };
-        let mut verdict = Verdict::new(hits, bayes, self.scoring);
+        let lr = self
+            .lr
+            .filter(|_| self.scoring.lr.enabled)
+            .and_then(|t| crate::lr::classify(t, &msg, &self.tokenizer.headers, &self.scoring.lr));
+        let mut verdict = Verdict::new(hits, bayes, lr, self.scoring);
         if let Some(why) = damaged {
             verdict.degrade(format!("tokens.db: {why} (scored without it; run spamfilt lint)"));
         }

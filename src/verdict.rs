@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use crate::bayes::{self, BayesParams, BayesResult};
+use crate::lr::{self, LrResult};
 
 /// One rule that fired (built-in rules' names and descriptions are static: no copy per hit).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Verdict {
     pub hits: Vec<Hit>,
     /// Bayes, when the database was used.
     pub bayes: Option<BayesResult>,
+    /// Logistic regression, when its weights were used.
+    pub lr: Option<LrResult>,
     /// What did not work and was scored without (see `problems`); written as `X-Spam-Degraded`.
     pub degraded: Vec<String>,
 }
@@ -48,6 +51,8 @@ pub struct ScoringSettings {
     /// The starter table fades out as the user learns this many ham and spam (see `starter`).
     pub starter_fade: u64,
     pub bayes: BayesParams,
+    /// How LR enters the score (`[lr]`).
+    pub lr: crate::lr::LrSettings,
 }
 
 impl Default for ScoringSettings {
@@ -60,6 +65,7 @@ impl Default for ScoringSettings {
             use_starter: true,
             starter_fade: 200,
             bayes: BayesParams::default(),
+            lr: crate::lr::LrSettings::default(),
         }
     }
 }
@@ -81,9 +87,15 @@ pub fn bayes_points(log_odds: f64, per_decade: f64, knee: f64) -> f64 {
     }
 }
 
+/// Points that an LR result adds: like [`bayes_points`] with LR's own scale, times its voice
+/// (which grows with what the user has trained).
+pub fn lr_points(r: &LrResult, s: &lr::LrSettings) -> f64 {
+    r.voice * bayes_points(r.logit, s.points_per_decade, s.points_knee)
+}
+
 impl Verdict {
-    /// Combines rule hits and an optional Bayes result.
-    pub fn new(mut hits: Vec<Hit>, bayes: Option<BayesResult>, s: &ScoringSettings) -> Verdict {
+    /// Combines rule hits and optional Bayes and LR results.
+    pub fn new(mut hits: Vec<Hit>, bayes: Option<BayesResult>, lr: Option<LrResult>, s: &ScoringSettings) -> Verdict {
         let mut score: f64 = hits.iter().map(|h| h.score).sum();
         if let Some(b) = &bayes {
             let points = bayes_points(b.log_odds, s.bayes_points_per_decade, s.bayes_points_knee);
@@ -94,9 +106,31 @@ impl Verdict {
                 description: Cow::Owned(format!("Bayes spam probability is {:.4}", b.prob)),
             });
         }
+        if let Some(r) = &lr {
+            let points = lr_points(r, &s.lr);
+            score += points;
+            hits.push(Hit {
+                name: Cow::Borrowed(lr::band(r.prob())),
+                score: points,
+                description: Cow::Owned(format!(
+                    "LR spam probability is {:.4} (log-odds {:.2}), at {:.0}% voice",
+                    r.prob(),
+                    r.logit,
+                    100.0 * r.voice
+                )),
+            });
+        }
         // Round once, here, so the header, `check` and the verdict agree exactly.
         let score = (score * 1000.0).round() / 1000.0;
-        Verdict { score, required: s.required_score, is_spam: score >= s.required_score, hits, bayes, degraded: vec![] }
+        Verdict {
+            score,
+            required: s.required_score,
+            is_spam: score >= s.required_score,
+            hits,
+            bayes,
+            lr,
+            degraded: vec![],
+        }
     }
 
     /// Records that the message was scored without something broken: adds the
@@ -205,7 +239,7 @@ mod tests {
             Hit { name: "B_RULE".into(), score: 3.0, description: "".into() },
             Hit { name: "A_RULE".into(), score: 2.5, description: "".into() },
         ];
-        let v = Verdict::new(hits, None, &s);
+        let v = Verdict::new(hits, None, None, &s);
         let h = v.headers();
         assert!(v.is_spam);
         assert_eq!(
@@ -214,7 +248,7 @@ mod tests {
         );
         assert_eq!(h[1].1, "*****");
         assert_eq!(h[2], ("X-Spam-Flag", "YES".to_string()));
-        let v = Verdict::new(vec![], None, &s);
+        let v = Verdict::new(vec![], None, None, &s);
         assert_eq!(v.headers().len(), 2);
         assert!(v.headers()[0].1.starts_with("No, score=0.0 required=5.0 tests=none"));
     }

@@ -385,3 +385,47 @@ fn lr_weights_follow_training_in_any_folder_order_and_survive_dump_and_load() {
     assert!(run(&["db", "load", "-"], &c, old).status.success());
     assert!(!c.join("lr.weights").exists());
 }
+
+/// LR in the score: absent on a fresh install, an `LR_*` test with points once trained (its
+/// voice growing with what was learned), shown part by part by `check --report` and `eval`, and
+/// turned off by `--no-lr` or `[lr] enabled = false`.
+#[test]
+fn lr_scores_once_trained_and_can_be_turned_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let msg = fs::read(fixture("ham-lf.eml")).unwrap();
+    let fresh = run(&[], &tmp.path().join("fresh"), &msg);
+    assert!(!String::from_utf8_lossy(&fresh.stdout).contains("LR_"), "a fresh install has no LR");
+    let db = trained_db(tmp.path());
+    let (_, spam) = write_corpus(&tmp.path().join("more"), 3);
+    let one = spam.join("1.eml");
+    let one = one.to_str().unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = extra.to_vec();
+        args.extend(["check", "--json", one]);
+        serde_json::from_str(stdout(&run(&args, &db, b"")).trim()).unwrap()
+    };
+    let with = json(&[]);
+    let tests: Vec<&str> = with["tests"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(tests.iter().any(|t| t.starts_with("LR_9")), "{with}");
+    assert!(with["lr"].as_f64().unwrap() > 0.5, "{with}");
+    let without = json(&["--no-lr"]);
+    assert!(without["lr"].is_null() && !without["tests"].to_string().contains("LR_"), "{without}");
+    assert!(with["score"].as_f64().unwrap() > without["score"].as_f64().unwrap());
+    let cfg = tmp.path().join("config.toml");
+    fs::write(&cfg, "[lr]\nenabled = false\n").unwrap();
+    let off = json(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(off["score"], without["score"]);
+    // LR alone.
+    let alone = json(&["--no-rules", "--no-bayes"]);
+    assert!(alone["score"].as_f64().unwrap() > 0.0 && alone["bayes"].is_null(), "{alone}");
+    // The report shows each part's points.
+    let report = stdout(&run(&["check", "--report", one], &db, b""));
+    assert!(report.contains("  points: rules ") && report.contains("  LR: spam probability "), "{report}");
+    // eval: each part alone beside the fused score.
+    let (ham, spam) = write_corpus(&tmp.path().join("eval"), 15);
+    let o = run(&["eval", "--folds", "3", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()], &db, b"");
+    let text = stdout(&o);
+    for part in ["  rules ", "  Bayes ", "  LR ", "  fused (the score) "] {
+        assert!(text.contains(part), "{part:?} missing in {text}");
+    }
+}

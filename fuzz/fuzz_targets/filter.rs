@@ -68,6 +68,7 @@ fuzz_target!(init: {
         starter: spamfilt::starter::Starter::embedded(),
         rules: Some(&f.rules),
         use_bayes: true,
+        lr: None,
         sender: Some(SenderContext {
             settings: &f.sender,
             reputation: Some(&f.reputation),

@@ -27,6 +27,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         eprintln!("spamfilt: no token database in {} yet; {with}", settings.db_dir.display());
     }
     let reputation = super::reputation_reader(settings, g);
+    let lr = super::lr_reader(settings, g);
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,
@@ -34,6 +35,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
         starter: crate::starter::Starter::embedded(),
         rules: rules.as_ref(),
         use_bayes: !g.no_bayes,
+        lr: lr.as_ref().map(|r| r as &dyn crate::lr::Table),
         sender: Some(SenderContext {
             settings: &settings.sender,
             reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),
@@ -103,6 +105,7 @@ fn print_one(
             "required": v.required,
             "tests": tests,
             "bayes": v.bayes.as_ref().map(|b| b.prob),
+            "lr": v.lr.as_ref().map(|r| r.prob()),
         });
         writeln!(out, "{obj}")?;
     } else if args.report {
@@ -134,6 +137,19 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
     hits.sort_by(|a, b| b.score.abs().total_cmp(&a.score.abs()));
     for h in hits {
         writeln!(out, "  {:>8}  {:<28} {}", format!("{:+.3}", h.score), h.name, h.description)?;
+    }
+    let part = |name: &str| v.hits.iter().filter(|h| h.name.starts_with(name)).map(|h| h.score).sum::<f64>();
+    let (bayes, lr) = (part("BAYES_"), part("LR_"));
+    writeln!(out, "  points: rules {:+.3}, Bayes {:+.3}, LR {:+.3}", v.score - bayes - lr, bayes, lr)?;
+    match &v.lr {
+        None => writeln!(out, "  LR: not used (nothing of one class learned yet, or --no-lr)")?,
+        Some(r) => writeln!(
+            out,
+            "  LR: spam probability {:.4} (log-odds {:+.2}), voice {:.0}% (it grows with what you train)",
+            r.prob(),
+            r.logit,
+            100.0 * r.voice
+        )?,
     }
     match &v.bayes {
         None => writeln!(out, "  Bayes: not used (too little learned yet, or --no-bayes)")?,

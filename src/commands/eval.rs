@@ -63,11 +63,13 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     };
     let now = crate::store::now_secs();
     // Pass 2: score each message with a model that never saw it.
-    let scores = crossval::run(
+    let use_lr = !g.no_lr && settings.scoring.lr.enabled;
+    let parts = crossval::run(
         &items,
         args.folds as usize,
         args.seed,
-        |i, model| {
+        use_lr,
+        |i, model, lr_model| {
             let scorer = Scorer {
                 scoring: &settings.scoring,
                 tokenizer: &settings.tokenizer,
@@ -75,6 +77,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 starter: None,
                 rules: rules.as_ref(),
                 use_bayes: !g.no_bayes,
+                lr: lr_model.map(|m| m as &dyn crate::lr::Table),
                 sender: Some(crate::scoring::SenderContext {
                     settings: &chain_only,
                     reputation: Some(&reputation.fold(crossval::fold_of(&items[i], reputation.folds, args.seed))),
@@ -83,12 +86,27 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 }),
             };
             match sources[i].read() {
-                Ok(raw) => scorer.score(&raw).verdict.score,
-                Err(_) => 0.0,
+                Ok(raw) => Parts::of(&scorer.score(&raw).verdict),
+                Err(_) => Parts::default(),
             }
         },
         || bar.inc(1),
     );
+    let scores: Vec<f64> = parts.iter().map(|p| p.score).collect();
+    // Each part alone, ranked by its own opinion: rules by their points, Bayes and LR by their
+    // log-odds (what the fused score would be if that part were all there is).
+    let by_part: Vec<(&str, Vec<Sample>)> = [
+        ("rules", (|p: &Parts| p.rules) as fn(&Parts) -> f64, rules.is_some()),
+        ("Bayes", |p: &Parts| p.bayes, !g.no_bayes),
+        ("LR", |p: &Parts| p.lr, use_lr),
+        ("fused (the score)", |p: &Parts| p.score, true),
+    ]
+    .into_iter()
+    .filter(|(_, _, used)| *used)
+    .map(|(name, f, _)| {
+        (name, items.iter().zip(&parts).map(|(it, p)| Sample { score: f(p), is_spam: it.is_spam }).collect())
+    })
+    .collect();
     bar.finish_and_clear();
     let samples: Vec<Sample> =
         items.iter().zip(&scores).map(|(it, &score)| Sample { score, is_spam: it.is_spam }).collect();
@@ -118,6 +136,10 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
             "one_minus_roca_percent": roca,
             "spam_recall_at_0_1_percent_fp": r01, "spam_recall_at_1_percent_fp": r1,
             "target_fp": target_fp, "threshold_for_target_fp": t_target,
+            "parts": by_part.iter().map(|(name, s)| (name.split(' ').next().unwrap_or(name).to_lowercase(), serde_json::json!({
+                "one_minus_roca_percent": eval::one_minus_roca_percent(s),
+                "spam_recall_at_0_1_percent_fp": eval::recall_at_fp_rate(s, 0.001),
+            }))).collect::<serde_json::Map<String, serde_json::Value>>(),
             "seconds": secs,
         });
         println!("{obj}");
@@ -141,6 +163,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         println!("1-ROCA:          {roca:.4}%");
         println!("spam recall:     {:.2}% at 0.1% false positives, {:.2}% at 1%", 100.0 * r01, 100.0 * r1);
         println!("threshold for {:.3}% false positives: {t_target:.3}", 100.0 * target_fp);
+        println!("each part alone (1-ROCA, spam recall at 0.1% false positives):");
+        for (name, s) in &by_part {
+            println!(
+                "  {name:<18} {:.4}%  {:.2}%",
+                eval::one_minus_roca_percent(s),
+                100.0 * eval::recall_at_fp_rate(s, 0.001)
+            );
+        }
         println!("time:            {secs:.1} s");
         if g.verbose > 0 {
             // The mistakes, worst first: what to look at (and perhaps train or list).
@@ -229,5 +259,29 @@ impl ReputationLookup for OneFold<'_> {
             ham,
             ..IpRecord::default()
         }))
+    }
+}
+
+/// A verdict's score and what each part said (see `by_part`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Parts {
+    score: f64,
+    /// The points of the rules (everything but the Bayes and LR bands).
+    rules: f64,
+    /// Bayes' log-odds (0 when not used).
+    bayes: f64,
+    /// LR's log-odds (0 when not used).
+    lr: f64,
+}
+
+impl Parts {
+    fn of(v: &crate::verdict::Verdict) -> Parts {
+        let band = |p: &str| v.hits.iter().filter(|h| h.name.starts_with(p)).map(|h| h.score).sum::<f64>();
+        Parts {
+            score: v.score,
+            rules: v.score - band("BAYES_") - band("LR_"),
+            bayes: v.bayes.as_ref().map_or(0.0, |b| b.log_odds),
+            lr: v.lr.as_ref().map_or(0.0, |r| r.logit),
+        }
     }
 }

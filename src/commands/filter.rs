@@ -117,6 +117,17 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             None
         }
     };
+    let lr = if g.no_lr || !settings.scoring.lr.enabled {
+        None
+    } else {
+        match db.lr_reader() {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(Problem::new(&db.lr_path(), None, format!("{} (scored without it)", e.root_cause())));
+                None
+            }
+        }
+    };
     for p in &problems {
         eprintln!("spamfilt: degraded: {p}");
     }
@@ -134,6 +145,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         starter: crate::starter::Starter::embedded(),
         rules: rules.as_ref(),
         use_bayes: !g.no_bayes,
+        lr: lr.as_ref().map(|r| r as &dyn crate::lr::Table),
         sender: Some(SenderContext {
             settings: &settings.sender,
             reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),

@@ -110,6 +110,23 @@ pub fn reputation_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::s
     }
 }
 
+/// The LR weights for reading, unless `--no-lr` or `[lr] enabled = false`; `None` (with a
+/// warning unless quiet) when they are unreadable: scoring then runs without LR.
+pub fn lr_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::LrReader> {
+    if g.no_lr || !settings.scoring.lr.enabled {
+        return None;
+    }
+    match crate::store::Database::at(&settings.db_dir).lr_reader() {
+        Ok(r) => r,
+        Err(e) => {
+            if !g.quiet {
+                eprintln!("spamfilt: {e:#}; LR is not used");
+            }
+            None
+        }
+    }
+}
+
 /// A progress bar on stderr when it is a terminal and the user did not ask for quiet.
 pub fn progress(g: &GlobalArgs, disabled: bool, len: u64, what: &str) -> indicatif::ProgressBar {
     if g.quiet || disabled || !std::io::stderr().is_terminal() || len < 20 {

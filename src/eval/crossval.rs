@@ -6,6 +6,7 @@
 //! all cores (`parallel::map_ordered`).
 
 use crate::learn::Prepared;
+use crate::lr;
 use crate::store::{Counts, MemoryStore, Totals};
 
 /// One message to evaluate: its prepared tokens and its true class.
@@ -38,13 +39,36 @@ fn add(store: &mut MemoryStore, item: &Item, sign: i64) {
     *t = (*t as i64 + sign).max(0) as u64;
 }
 
+/// The LR model of a fold: trained on the messages not in it, in the shuffled order and with
+/// the passes that `train` uses (see `store::Snapshot::apply_lr`).
+pub fn train_lr(items: &[Item], skip: &[usize]) -> lr::Model {
+    let mut out = vec![false; items.len()];
+    for &i in skip {
+        out[i] = true;
+    }
+    let mut order: Vec<&Item> = items.iter().zip(&out).filter(|(_, &o)| !o).map(|(it, _)| it).collect();
+    order.sort_by_key(|it| lr::shuffle_key(&it.prepared.digest, lr::SHUFFLE_SEED));
+    let mut model = lr::Model::new(lr::Shape::default());
+    for pass in 0..lr::PASSES {
+        for it in &order {
+            if pass == 0 {
+                model.learn(&it.prepared.lr, it.is_spam);
+            } else {
+                model.relearn(&it.prepared.lr, it.is_spam);
+            }
+        }
+    }
+    model
+}
+
 /// Trains on everything, then for each fold subtracts that fold and scores its messages with
-/// `score(index, model)`. Returns one score per item, in item order. `tick` is called once per
-/// scored message (for a progress bar).
-pub fn run<S, T>(items: &[Item], folds: usize, seed: u64, score: S, tick: T) -> Vec<f64>
+/// `score(index, model, lr)` (`lr`: the fold's LR model, when `with_lr`). Returns one result
+/// per item, in item order. `tick` is called once per scored message (for a progress bar).
+pub fn run<S, T, R>(items: &[Item], folds: usize, seed: u64, with_lr: bool, score: S, tick: T) -> Vec<R>
 where
-    S: Fn(usize, &MemoryStore) -> f64 + Sync,
+    S: Fn(usize, &MemoryStore, Option<&lr::Model>) -> R + Sync,
     T: Fn() + Sync,
+    R: Clone + Default + Send,
 {
     let folds = folds.max(2);
     let mut all = MemoryStore { totals: Totals::default(), tokens: Default::default() };
@@ -58,7 +82,7 @@ where
         }
         m
     };
-    let mut scores = vec![0.0f64; items.len()];
+    let mut scores = vec![R::default(); items.len()];
     let fold_ids: Vec<usize> = (0..folds).collect();
     crate::parallel::map_ordered(
         &fold_ids,
@@ -67,14 +91,15 @@ where
             for &i in &members[f] {
                 add(&mut model, &items[i], -1);
             }
+            let lr_model = with_lr.then(|| train_lr(items, &members[f]));
             members[f]
                 .iter()
                 .map(|&i| {
-                    let s = score(i, &model);
+                    let s = score(i, &model, lr_model.as_ref());
                     tick();
                     (i, s)
                 })
-                .collect::<Vec<(usize, f64)>>()
+                .collect::<Vec<(usize, R)>>()
         },
         |_, local| {
             for (i, s) in local {
@@ -106,7 +131,8 @@ mod tests {
             &items,
             5,
             42,
-            |i, model| {
+            false,
+            |i, model, _| {
                 // The message's own unique token must be unknown to its model.
                 let own = model.tokens.get(&(1000 + i as u64)).copied().unwrap_or_default();
                 assert_eq!(own, Counts::default());
@@ -118,6 +144,37 @@ mod tests {
         );
         // Token 7 is in every message: the model for a fold holds all but that fold's count.
         assert!(scores.iter().all(|&s| s > 20.0 && s < 40.0), "{scores:?}");
+    }
+
+    #[test]
+    fn each_fold_has_an_lr_model_that_never_saw_its_messages() {
+        let items: Vec<Item> = (0..40)
+            .map(|i| {
+                let mut it = item(i, i % 2 == 0, &[]);
+                it.prepared.lr = vec![7, 1000 + i as u32];
+                it
+            })
+            .collect();
+        let learned = run(
+            &items,
+            5,
+            42,
+            true,
+            |i, _, lr| {
+                let m = lr.expect("an LR model per fold");
+                assert_eq!(m.weights[1000 + i], 0.0, "the message's own feature is unknown to its fold");
+                assert_ne!(m.weights[7], 0.0);
+                m.ham + m.spam
+            },
+            || {},
+        );
+        assert!(learned.iter().all(|&n| n > 20 && n < 40), "{learned:?}");
+        // The same order whatever order the items come in.
+        let mut rev: Vec<Item> = items.iter().rev().map(|it| item(it.prepared.digest[0], it.is_spam, &[])).collect();
+        for (r, it) in rev.iter_mut().zip(items.iter().rev()) {
+            r.prepared.lr = it.prepared.lr.clone();
+        }
+        assert_eq!(train_lr(&items, &[]), train_lr(&rev, &[]));
     }
 
     #[test]

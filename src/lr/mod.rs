@@ -20,6 +20,8 @@
 //! Weights learned at one site do not travel to another: there is no starter model, and the
 //! fused score gives LR a voice that grows with what the user has trained (see `scoring`).
 
+use serde::Deserialize;
+
 use crate::message::Message;
 
 /// The hash table size as a power of two (2^bits weights).
@@ -355,6 +357,78 @@ pub fn unpack(bytes: &[u8]) -> Vec<u32> {
     out
 }
 
+/// How LR's opinion enters the score (config file section `[lr]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LrSettings {
+    /// Use LR in the score (training updates the weights either way).
+    pub enabled: bool,
+    /// Points per factor of ten in LR's spam odds, at full voice.
+    pub points_per_decade: f64,
+    /// LR points beyond ± this grow only logarithmically.
+    pub points_knee: f64,
+    /// LR's voice grows as min(ham, spam learned)/fade: full once this many of each are learned.
+    pub fade: u64,
+}
+
+impl Default for LrSettings {
+    fn default() -> Self {
+        LrSettings { enabled: true, points_per_decade: 1.0, points_knee: 1.0, fade: 200 }
+    }
+}
+
+/// LR's opinion of one message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LrResult {
+    /// The spam log-odds (natural log).
+    pub logit: f64,
+    /// How much of its points count (0..1): grows with what was learned (see [`voice`]).
+    pub voice: f64,
+}
+
+impl LrResult {
+    pub fn prob(&self) -> f64 {
+        sigmoid(self.logit)
+    }
+}
+
+/// LR's voice after learning `ham` and `spam` messages: min(ham, spam)/fade, at most 1.
+pub fn voice(ham: u64, spam: u64, fade: u64) -> f64 {
+    if fade == 0 {
+        return if ham.min(spam) > 0 { 1.0 } else { 0.0 };
+    }
+    (ham.min(spam) as f64 / fade as f64).min(1.0)
+}
+
+/// The `tests=` name for LR's probability, in the bands of `bayes::band`.
+pub fn band(prob: f64) -> &'static str {
+    match prob {
+        p if p < 0.01 => "LR_00",
+        p if p < 0.05 => "LR_05",
+        p if p < 0.20 => "LR_20",
+        p if p < 0.40 => "LR_40",
+        p if p < 0.60 => "LR_50",
+        p if p < 0.80 => "LR_60",
+        p if p < 0.95 => "LR_80",
+        p if p < 0.99 => "LR_95",
+        p if p < 0.999 => "LR_99",
+        _ => "LR_999",
+    }
+}
+
+/// LR's opinion of a parsed message, or `None` while its voice is nothing (nothing of one
+/// class learned yet).
+pub fn classify(table: &dyn Table, msg: &Message, headers: &[String], s: &LrSettings) -> Option<LrResult> {
+    let (ham, spam) = table.learned();
+    let voice = voice(ham, spam, s.fade);
+    if voice <= 0.0 {
+        return None;
+    }
+    let shape = Shape::default();
+    let f = features(&view(msg, headers, &shape), &shape);
+    Some(LrResult { logit: table.logit(&f), voice })
+}
+
 /// Weights are kept within ± this, so no sum of a message's features can overflow or be NaN.
 pub const MAX_WEIGHT: f32 = 64.0;
 
@@ -458,6 +532,24 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
         let nan = f32::NAN.to_le_bytes();
         assert_eq!(LeWeights(&nan).weight(0), 0.0);
         assert_eq!(LeWeights(&nan).weight(5), 0.0);
+    }
+
+    #[test]
+    fn voice_grows_with_the_smaller_class_and_bands_are_ordered() {
+        assert_eq!(voice(0, 500, 200), 0.0);
+        assert_eq!(voice(50, 500, 200), 0.25);
+        assert_eq!(voice(1000, 300, 200), 1.0);
+        assert_eq!(band(0.001), "LR_00");
+        assert_eq!(band(0.5), "LR_50");
+        assert_eq!(band(0.995), "LR_99");
+        assert_eq!(band(1.0), "LR_999");
+        let mut m = Model::new(Shape::default());
+        let msg = Message::parse(b"Subject: x\n\nbody text\n", 1 << 20);
+        assert!(classify(&m, &msg, &[], &LrSettings::default()).is_none(), "nothing learned: no voice");
+        m.ham = 100;
+        m.spam = 100;
+        let r = classify(&m, &msg, &[], &LrSettings::default()).unwrap();
+        assert_eq!((r.logit, r.voice), (0.0, 0.5));
     }
 
     #[test]

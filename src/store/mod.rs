@@ -18,9 +18,11 @@
 pub mod dump;
 pub mod files;
 pub mod lrfile;
+mod mapped;
 pub mod queue;
 pub mod reputation;
 pub mod salvage;
+mod snapshot;
 pub mod tokenfile;
 
 use std::collections::HashMap;
@@ -29,6 +31,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use mapped::Mapped;
+pub use mapped::{LrReader, Reader};
+pub use snapshot::Snapshot;
 
 pub use crate::bayes::{Counts, Totals};
 
@@ -126,55 +131,6 @@ pub struct Database {
 
 const DB_FILE: &str = "tokens.db";
 const LOCK_FILE: &str = "lock";
-
-/// The bytes of a token file: mapped for readers (they touch only what they look up), read
-/// into memory for writers and `db stats` (they read everything anyway, and a read cannot fault
-/// when someone truncates the file meanwhile).
-enum FileBytes {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for FileBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            FileBytes::Mapped(m) => m,
-            FileBytes::Read(v) => v,
-        }
-    }
-}
-
-/// An open token file whose header was validated.
-struct Mapped {
-    map: FileBytes,
-    header: tokenfile::Header,
-}
-
-impl Mapped {
-    /// Maps (or with `read`, reads) the file and validates the header (not the body).
-    /// `Ok(None)` when there is no file.
-    fn open(path: &Path, read: bool) -> Result<Option<Mapped>> {
-        let map = if read {
-            match files::read(path, "token database")? {
-                Some(v) => FileBytes::Read(v),
-                None => return Ok(None),
-            }
-        } else {
-            match files::map(path, "token database")? {
-                Some(m) => FileBytes::Mapped(m),
-                None => return Ok(None),
-            }
-        };
-        let header = tokenfile::parse_header(&map)
-            .with_context(|| format!("the token database {} is corrupt", path.display()))?;
-        Ok(Some(Mapped { map, header }))
-    }
-
-    fn records(&self) -> &[u8] {
-        tokenfile::records(&self.map, &self.header)
-    }
-}
 
 impl Database {
     pub fn at(dir: &Path) -> Database {
@@ -521,158 +477,6 @@ pub fn format_utc(secs: u64) -> String {
 /// Today as days since the epoch (what `last_day` records).
 pub fn today() -> u32 {
     (now_secs() / 86_400) as u32
-}
-
-/// A read-only view for scoring: the mapped file.
-pub struct Reader {
-    mapped: Mapped,
-}
-
-impl TokenLookup for Reader {
-    fn totals(&self) -> Totals {
-        self.mapped.header.totals
-    }
-    fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
-        tokenfile::lookup(self.mapped.records(), hashes)
-    }
-    fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
-        tokenfile::lookup_checked(self.mapped.records(), hashes, self.mapped.header.totals, today())
-    }
-}
-
-/// A read-only view of the LR weights for scoring: the mapped file.
-pub struct LrReader {
-    map: memmap2::Mmap,
-    header: lrfile::Header,
-}
-
-impl crate::lr::Table for LrReader {
-    fn learned(&self) -> (u64, u64) {
-        (self.header.ham, self.header.spam)
-    }
-    fn logit(&self, features: &[u32]) -> f64 {
-        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights(&self.map)), features)
-    }
-}
-
-/// The whole database, editable, inside [`Database::update`].
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub(crate) totals: Totals,
-    pub(crate) tokens: TokenMap<TokenRecord>,
-    pub(crate) ledger: HashMap<Digest, Class>,
-    /// The LR weights (`None`: nothing learned yet).
-    pub(crate) lr: Option<crate::lr::Model>,
-    /// LR changes of this run, applied in shuffled order when it commits.
-    lr_pending: Vec<LrChange>,
-    /// The weights changed (or were removed) and must be written.
-    pub(crate) lr_dirty: bool,
-}
-
-/// One message's change to the LR weights, kept until the run commits.
-#[derive(Debug)]
-struct LrChange {
-    key: u64,
-    undo: Option<Class>,
-    learn: Option<Class>,
-    features: Vec<u8>,
-}
-
-impl Snapshot {
-    pub fn totals(&self) -> Totals {
-        self.totals
-    }
-
-    /// Counts one message of `class` with these (de-duplicated) token hashes.
-    pub fn learn(&mut self, hashes: &[u64], class: Class, today: u32) {
-        for &h in hashes {
-            let r = self.tokens.entry(h).or_default();
-            match class {
-                Class::Spam => r.spam = r.spam.saturating_add(1),
-                Class::Ham => r.ham = r.ham.saturating_add(1),
-            }
-            r.last_day = r.last_day.max(today);
-        }
-        match class {
-            Class::Spam => self.totals.spam += 1,
-            Class::Ham => self.totals.ham += 1,
-        }
-    }
-
-    /// Undoes [`Snapshot::learn`] (counts never go below zero; empty tokens are dropped).
-    pub fn unlearn(&mut self, hashes: &[u64], class: Class) {
-        for &h in hashes {
-            if let Some(r) = self.tokens.get_mut(&h) {
-                match class {
-                    Class::Spam => r.spam = r.spam.saturating_sub(1),
-                    Class::Ham => r.ham = r.ham.saturating_sub(1),
-                }
-                if r.spam == 0 && r.ham == 0 {
-                    self.tokens.remove(&h);
-                }
-            }
-        }
-        match class {
-            Class::Spam => self.totals.spam = self.totals.spam.saturating_sub(1),
-            Class::Ham => self.totals.ham = self.totals.ham.saturating_sub(1),
-        }
-    }
-
-    /// Records a change of one message's class for LR: `undo` the class it was learned as
-    /// (a move or `forget`), `learn` the class it is learned as now. Applied by
-    /// [`Snapshot::apply_lr`] in an order that depends only on the messages (their digests), not
-    /// on the order they were named in.
-    pub fn queue_lr(&mut self, digest: &Digest, features: &[u32], undo: Option<Class>, learn: Option<Class>) {
-        self.lr_pending.push(LrChange {
-            key: crate::lr::shuffle_key(digest, crate::lr::SHUFFLE_SEED),
-            undo,
-            learn,
-            features: crate::lr::pack(features),
-        });
-    }
-
-    /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
-    /// learned messages again for the further passes (`lr::PASSES`).
-    pub fn apply_lr(&mut self) {
-        if self.lr_pending.is_empty() {
-            return;
-        }
-        let mut pending = std::mem::take(&mut self.lr_pending);
-        pending.sort_by_key(|c| c.key);
-        let model = self.lr.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
-        for pass in 0..crate::lr::PASSES {
-            for c in &pending {
-                let f = crate::lr::unpack(&c.features);
-                if pass == 0 {
-                    if let Some(u) = c.undo {
-                        model.unlearn(&f, u == Class::Spam);
-                    }
-                    if let Some(l) = c.learn {
-                        model.learn(&f, l == Class::Spam);
-                    }
-                } else if let Some(l) = c.learn {
-                    model.relearn(&f, l == Class::Spam);
-                }
-            }
-        }
-        self.lr_dirty = true;
-    }
-
-    /// The LR weights (`None`: nothing learned).
-    pub fn lr(&self) -> Option<&crate::lr::Model> {
-        self.lr.as_ref()
-    }
-
-    pub fn ledger(&self, digest: &Digest) -> Option<Class> {
-        self.ledger.get(digest).copied()
-    }
-
-    pub fn set_ledger(&mut self, digest: Digest, class: Option<Class>) {
-        match class {
-            Some(c) => self.ledger.insert(digest, c),
-            None => self.ledger.remove(&digest),
-        };
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,85 @@
+//! Read-only views of the database files: the token file mapped (or read whole) with its
+//! header checked, and the readers scoring is handed (tokens, LR weights).
+
+use super::*;
+
+/// The bytes of a token file: mapped for readers (they touch only what they look up), read
+/// into memory for writers and `db stats` (they read everything anyway, and a read cannot fault
+/// when someone truncates the file meanwhile).
+pub(super) enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m,
+            FileBytes::Read(v) => v,
+        }
+    }
+}
+
+/// An open token file whose header was validated.
+pub(super) struct Mapped {
+    pub(super) map: FileBytes,
+    pub(super) header: tokenfile::Header,
+}
+
+impl Mapped {
+    /// Maps (or with `read`, reads) the file and validates the header (not the body).
+    /// `Ok(None)` when there is no file.
+    pub(super) fn open(path: &Path, read: bool) -> Result<Option<Mapped>> {
+        let map = if read {
+            match files::read(path, "token database")? {
+                Some(v) => FileBytes::Read(v),
+                None => return Ok(None),
+            }
+        } else {
+            match files::map(path, "token database")? {
+                Some(m) => FileBytes::Mapped(m),
+                None => return Ok(None),
+            }
+        };
+        let header = tokenfile::parse_header(&map)
+            .with_context(|| format!("the token database {} is corrupt", path.display()))?;
+        Ok(Some(Mapped { map, header }))
+    }
+
+    pub(super) fn records(&self) -> &[u8] {
+        tokenfile::records(&self.map, &self.header)
+    }
+}
+
+/// A read-only view for scoring: the mapped file.
+pub struct Reader {
+    pub(super) mapped: Mapped,
+}
+
+impl TokenLookup for Reader {
+    fn totals(&self) -> Totals {
+        self.mapped.header.totals
+    }
+    fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
+        tokenfile::lookup(self.mapped.records(), hashes)
+    }
+    fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
+        tokenfile::lookup_checked(self.mapped.records(), hashes, self.mapped.header.totals, today())
+    }
+}
+
+/// A read-only view of the LR weights for scoring: the mapped file.
+pub struct LrReader {
+    pub(super) map: memmap2::Mmap,
+    pub(super) header: lrfile::Header,
+}
+
+impl crate::lr::Table for LrReader {
+    fn learned(&self) -> (u64, u64) {
+        (self.header.ham, self.header.spam)
+    }
+    fn logit(&self, features: &[u32]) -> f64 {
+        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights(&self.map)), features)
+    }
+}

@@ -1,0 +1,124 @@
+//! The whole token database in memory, editable inside `Database::update`: counts, the ledger
+//! and the LR weights with the changes of this run.
+
+use super::*;
+
+/// The whole database, editable, inside [`Database::update`].
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub(crate) totals: Totals,
+    pub(crate) tokens: TokenMap<TokenRecord>,
+    pub(crate) ledger: HashMap<Digest, Class>,
+    /// The LR weights (`None`: nothing learned yet).
+    pub(crate) lr: Option<crate::lr::Model>,
+    /// LR changes of this run, applied in shuffled order when it commits.
+    pub(super) lr_pending: Vec<LrChange>,
+    /// The weights changed (or were removed) and must be written.
+    pub(crate) lr_dirty: bool,
+}
+
+/// One message's change to the LR weights, kept until the run commits.
+#[derive(Debug)]
+pub(super) struct LrChange {
+    key: u64,
+    undo: Option<Class>,
+    learn: Option<Class>,
+    features: Vec<u8>,
+}
+
+impl Snapshot {
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Counts one message of `class` with these (de-duplicated) token hashes.
+    pub fn learn(&mut self, hashes: &[u64], class: Class, today: u32) {
+        for &h in hashes {
+            let r = self.tokens.entry(h).or_default();
+            match class {
+                Class::Spam => r.spam = r.spam.saturating_add(1),
+                Class::Ham => r.ham = r.ham.saturating_add(1),
+            }
+            r.last_day = r.last_day.max(today);
+        }
+        match class {
+            Class::Spam => self.totals.spam += 1,
+            Class::Ham => self.totals.ham += 1,
+        }
+    }
+
+    /// Undoes [`Snapshot::learn`] (counts never go below zero; empty tokens are dropped).
+    pub fn unlearn(&mut self, hashes: &[u64], class: Class) {
+        for &h in hashes {
+            if let Some(r) = self.tokens.get_mut(&h) {
+                match class {
+                    Class::Spam => r.spam = r.spam.saturating_sub(1),
+                    Class::Ham => r.ham = r.ham.saturating_sub(1),
+                }
+                if r.spam == 0 && r.ham == 0 {
+                    self.tokens.remove(&h);
+                }
+            }
+        }
+        match class {
+            Class::Spam => self.totals.spam = self.totals.spam.saturating_sub(1),
+            Class::Ham => self.totals.ham = self.totals.ham.saturating_sub(1),
+        }
+    }
+
+    /// Records a change of one message's class for LR: `undo` the class it was learned as
+    /// (a move or `forget`), `learn` the class it is learned as now. Applied by
+    /// [`Snapshot::apply_lr`] in an order that depends only on the messages (their digests), not
+    /// on the order they were named in.
+    pub fn queue_lr(&mut self, digest: &Digest, features: &[u32], undo: Option<Class>, learn: Option<Class>) {
+        self.lr_pending.push(LrChange {
+            key: crate::lr::shuffle_key(digest, crate::lr::SHUFFLE_SEED),
+            undo,
+            learn,
+            features: crate::lr::pack(features),
+        });
+    }
+
+    /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
+    /// learned messages again for the further passes (`lr::PASSES`).
+    pub fn apply_lr(&mut self) {
+        if self.lr_pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.lr_pending);
+        pending.sort_by_key(|c| c.key);
+        let model = self.lr.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
+        for pass in 0..crate::lr::PASSES {
+            for c in &pending {
+                let f = crate::lr::unpack(&c.features);
+                if pass == 0 {
+                    if let Some(u) = c.undo {
+                        model.unlearn(&f, u == Class::Spam);
+                    }
+                    if let Some(l) = c.learn {
+                        model.learn(&f, l == Class::Spam);
+                    }
+                } else if let Some(l) = c.learn {
+                    model.relearn(&f, l == Class::Spam);
+                }
+            }
+        }
+        self.lr_dirty = true;
+    }
+
+    /// The LR weights (`None`: nothing learned).
+    pub fn lr(&self) -> Option<&crate::lr::Model> {
+        self.lr.as_ref()
+    }
+
+    pub fn ledger(&self, digest: &Digest) -> Option<Class> {
+        self.ledger.get(digest).copied()
+    }
+
+    pub fn set_ledger(&mut self, digest: Digest, class: Option<Class>) {
+        match class {
+            Some(c) => self.ledger.insert(digest, c),
+            None => self.ledger.remove(&digest),
+        };
+    }
+}

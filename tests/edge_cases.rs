@@ -64,3 +64,22 @@ fn a_wrong_command_line_in_a_delivery_passes_the_message_through() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("spamfilt "));
 }
+
+/// A file name is the sender's to choose where mail is stored by name (or by a hostile local
+/// user): on 3fefb83 `check` printed it raw, so a name holding a terminal escape rewrote the
+/// screen and a newline or tab forged a line of the PATH<TAB>VERDICT<TAB>SCORE output. Now
+/// control characters are shown as \xNN: one line per message, no escape byte on the terminal.
+#[test]
+fn names_with_control_characters_are_escaped_in_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    std::fs::write(mail.join("evil\x1b[2J\nham\t-1.0\tX.eml"), MSG).unwrap();
+    let out = spamfilt(dir.path()).arg("check").arg(&mail).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains('\x1b'), "a raw escape reached the terminal: {text:?}");
+    assert_eq!(text.lines().count(), 1, "one message, one line: {text:?}");
+    assert!(text.contains("evil\\x1b[2J\\x0aham\\x09-1.0\\x09X.eml\t"), "{text:?}");
+}

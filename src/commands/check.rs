@@ -111,7 +111,7 @@ fn print_one(
     } else if args.report {
         write_report(out, &entry.name, scored, rules)?;
     } else {
-        writeln!(out, "{}\t{}\t{}\t{}", entry.name, verdict, v.score_text(), v.tests())?;
+        writeln!(out, "{}\t{}\t{}\t{}", super::Shown(&entry.name), verdict, v.score_text(), v.tests())?;
     }
     Ok(())
 }
@@ -122,7 +122,7 @@ const REPORT_TOKENS: usize = 10;
 /// The explanation of one verdict.
 fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option<&RuleSet>) -> Result<()> {
     let v = &scored.verdict;
-    writeln!(out, "{name}")?;
+    writeln!(out, "{}", super::Shown(name))?;
     writeln!(
         out,
         "  verdict: {} (score {}, required {})",

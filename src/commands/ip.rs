@@ -176,7 +176,11 @@ fn print_details(ip: IpAddr, r: &IpRecord, now: u64, days: u32) {
     println!("spam weight:  {:.2} (IP_SPAM_SOURCE scores this share of its points)", r.spam_weight(now, days));
     match &r.ptr {
         Some(c) => {
-            println!("reverse DNS:  {} (cached until {})", c.value.as_deref().unwrap_or("none"), date(c.expires))
+            println!(
+                "reverse DNS:  {} (cached until {})",
+                super::Shown(c.value.as_deref().unwrap_or("none")),
+                date(c.expires)
+            )
         }
         None => println!("reverse DNS:  not looked up"),
     }
@@ -199,13 +203,13 @@ fn print_policy(ip: IpAddr, r: Option<&IpRecord>, refusal: Option<&Refusal>, set
     }
     let mut any = false;
     if let Some(f) = refusal.filter(|_| p.harvest != Act::Off) {
-        println!("policy:       {verb} since {} until {}: {}", date(f.since), date(f.until), f.reason);
+        println!("policy:       {verb} since {} until {}: {}", date(f.since), date(f.until), super::Shown(&f.reason));
         any = true;
     }
     if let Some(r) = r.filter(|_| p.reputation != Act::Off) {
         if let Some(why) = policy::reputation_finding(ip, r, p, settings.sender.ip_expire_days, now) {
             let since = if r.manual { r.first_seen } else { r.last_spam };
-            println!("policy:       {verb} since {}: {why}", date(since));
+            println!("policy:       {verb} since {}: {}", date(since), super::Shown(&why));
             any = true;
         }
     }

@@ -141,3 +141,46 @@ pub fn progress(g: &GlobalArgs, disabled: bool, len: u64, what: &str) -> indicat
     bar.set_prefix(what.to_string());
     bar
 }
+
+/// Text that came from mail, DNS or the file system, made safe for a terminal or a
+/// line-per-record output: control characters (C0, DEL, C1: a terminal escape, a newline or a
+/// tab that would start a new record) are shown as `\xNN` or `\u{NN}`, and a backslash as `\\`,
+/// so what is printed cannot move the cursor, rewrite the screen or forge a line of output.
+pub struct Shown<'a>(pub &'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        let s = self.0;
+        if !s.chars().any(|c| c.is_control() || c == '\\') {
+            return f.write_str(s);
+        }
+        for c in s.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x80 && c.is_control() => write!(f, "\\x{:02x}", c as u32)?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A path as `Shown` prints it (not UTF-8 bytes as U+FFFD).
+pub fn shown_path(p: &std::path::Path) -> String {
+    Shown(&p.to_string_lossy()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(Shown("plain name.eml").to_string(), "plain name.eml");
+        assert_eq!(Shown("a\x1b[2Jb\nc\td\\e\u{9b}f").to_string(), "a\\x1b[2Jb\\x0ac\\x09d\\\\e\\u{9b}f");
+        assert_eq!(shown_path(std::path::Path::new("cur/1.M2\rX")), "cur/1.M2\\x0dX");
+        assert_eq!(Shown("héllo €").to_string(), "héllo €");
+    }
+}

@@ -63,7 +63,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                     continue;
                 }
                 Err(e) => {
-                    eprintln!("spamfilt: cannot read {}: {e}", file.display());
+                    eprintln!("spamfilt: cannot read {}: {e}", super::shown_path(file));
                     unreadable.push(file);
                     continue;
                 }
@@ -111,7 +111,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     for file in &to_delete {
         if args.dry_run {
             if g.verbose > 0 {
-                println!("would delete {}", file.display());
+                println!("would delete {}", super::shown_path(file));
             }
             continue;
         }
@@ -122,18 +122,18 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             Ok(true) => {
                 deleted += 1;
                 if g.verbose > 0 {
-                    println!("deleted {}", file.display());
+                    println!("deleted {}", super::shown_path(file));
                 }
             }
             Ok(false) => vanished += 1, // moved away meanwhile
             Err(e) => {
-                eprintln!("spamfilt: cannot delete {}: {e}", file.display());
+                eprintln!("spamfilt: cannot delete {}: {e}", super::shown_path(file));
                 failed = true;
             }
         }
     }
     for file in &keep_ham {
-        eprintln!("spamfilt: kept {}: it was trained as ham", file.display());
+        eprintln!("spamfilt: kept {}: it was trained as ham", super::shown_path(file));
     }
     if !g.quiet {
         let verb = if args.dry_run { "would delete" } else { "deleted" };
@@ -242,7 +242,7 @@ fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
             let meta = match entry.metadata() {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot read {}", entry.path().display())),
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", super::shown_path(&entry.path()))),
             };
             match maildir_name(&name) {
                 Some(secs) if meta.file_type().is_file() => {

@@ -168,20 +168,28 @@ pub fn classify_evidence(evidence: &[Evidence], totals: Evidence, p: &BayesParam
     BayesResult { prob: ln_prob.exp().clamp(0.0, 1.0), log_odds, clues }
 }
 
+/// Which of the ten SpamAssassin-style bands (00, 05, 20, 40, 50, 60, 80, 95, 99, 999) a
+/// probability falls in; Bayes and LR name their bands from it.
+pub fn band_index(prob: f64) -> usize {
+    const UPPER: [f64; 9] = [0.01, 0.05, 0.20, 0.40, 0.60, 0.80, 0.95, 0.99, 0.999];
+    UPPER.iter().position(|&u| prob < u).unwrap_or(UPPER.len())
+}
+
 /// SpamAssassin-style band name for a probability: BAYES_00 … BAYES_99, BAYES_999.
 pub fn band(prob: f64) -> &'static str {
-    match prob {
-        p if p < 0.01 => "BAYES_00",
-        p if p < 0.05 => "BAYES_05",
-        p if p < 0.20 => "BAYES_20",
-        p if p < 0.40 => "BAYES_40",
-        p if p < 0.60 => "BAYES_50",
-        p if p < 0.80 => "BAYES_60",
-        p if p < 0.95 => "BAYES_80",
-        p if p < 0.99 => "BAYES_95",
-        p if p < 0.999 => "BAYES_99",
-        _ => "BAYES_999",
-    }
+    const NAMES: [&str; 10] = [
+        "BAYES_00",
+        "BAYES_05",
+        "BAYES_20",
+        "BAYES_40",
+        "BAYES_50",
+        "BAYES_60",
+        "BAYES_80",
+        "BAYES_95",
+        "BAYES_99",
+        "BAYES_999",
+    ];
+    NAMES[band_index(prob)]
 }
 
 /// ln(e^a + e^b) without overflow.
@@ -261,6 +269,28 @@ fn ln_factorial(n: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bands_split_where_spamassassin_splits() {
+        let cases = [
+            (0.0, "BAYES_00"),
+            (0.0099, "BAYES_00"),
+            (0.01, "BAYES_05"),
+            (0.05, "BAYES_20"),
+            (0.2, "BAYES_40"),
+            (0.4, "BAYES_50"),
+            (0.6, "BAYES_60"),
+            (0.8, "BAYES_80"),
+            (0.95, "BAYES_95"),
+            (0.99, "BAYES_99"),
+            (0.999, "BAYES_999"),
+            (1.0, "BAYES_999"),
+        ];
+        for (p, name) in cases {
+            assert_eq!(band(p), name, "{p}");
+            assert_eq!(crate::lr::band(p), name.replace("BAYES", "LR"), "{p}");
+        }
+    }
+
     use super::*;
 
     /// The chi-square tails as they were first written: every term in log space. The faster

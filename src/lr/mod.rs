@@ -402,18 +402,9 @@ pub fn voice(ham: u64, spam: u64, fade: u64) -> f64 {
 
 /// The `tests=` name for LR's probability, in the bands of `bayes::band`.
 pub fn band(prob: f64) -> &'static str {
-    match prob {
-        p if p < 0.01 => "LR_00",
-        p if p < 0.05 => "LR_05",
-        p if p < 0.20 => "LR_20",
-        p if p < 0.40 => "LR_40",
-        p if p < 0.60 => "LR_50",
-        p if p < 0.80 => "LR_60",
-        p if p < 0.95 => "LR_80",
-        p if p < 0.99 => "LR_95",
-        p if p < 0.999 => "LR_99",
-        _ => "LR_999",
-    }
+    const NAMES: [&str; 10] =
+        ["LR_00", "LR_05", "LR_20", "LR_40", "LR_50", "LR_60", "LR_80", "LR_95", "LR_99", "LR_999"];
+    NAMES[crate::bayes::band_index(prob)]
 }
 
 /// LR's opinion of a parsed message, or `None` while its voice is nothing (nothing of one

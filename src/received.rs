@@ -12,7 +12,9 @@
 //! - Exim: `from RDNS ([IP]:PORT helo=HELO)`, `from [IP] (helo=HELO)`;
 //! - qmail: `from RDNS (HELO helo) (IP)`, `from unknown (HELO helo) (IP)`;
 //! - Microsoft Exchange: `from NAME (IP) by ...`;
-//! - Gmail: `from NAME (RDNS. [IP])`, with `by` lines without a client that are skipped.
+//! - Gmail: `from NAME (RDNS. [IP])`, with `by` lines without a client that are skipped;
+//! - fetchmail and other retrievers: `from HOST [IP] by localhost with IMAP (fetchmail-6.4)`,
+//!   `with POP3`: the user's own program fetching from the user's mailbox server (see `fetched`).
 
 use std::net::IpAddr;
 
@@ -38,6 +40,12 @@ pub struct Relay {
     pub rdns: Rdns,
     /// The client authenticated (ESMTPA/ESMTPSA, "Authenticated sender"): the user's own client.
     pub authenticated: bool,
+    /// The hop is a retrieval (`with IMAP`, `with POP3`): the user's own fetchmail or getmail
+    /// took the message from the user's mailbox server, named as the client. Like an
+    /// authenticated hop it is the user's own; the hop below it (into the mailbox server) is
+    /// the one from outside. A forged retrieval line further down the chain is never reached:
+    /// the reading stops at the first untrusted hop above it.
+    pub fetched: bool,
 }
 
 /// A set of networks (CIDR blocks).
@@ -126,11 +134,20 @@ pub fn chain<'m>(msg: &'m Message) -> impl Iterator<Item = Relay> + 'm {
     msg.headers_named("received").filter_map(|h| parse(&h.text))
 }
 
-/// The first relay outside the trusted networks that did not authenticate: the host whose
-/// reputation counts. `None` when every hop is trusted (mail from the user's own network or
-/// client) or no hop names a client. The older hops are not parsed.
+/// The first relay outside the trusted networks that did not authenticate and is not a
+/// retrieval by the user's own fetchmail: the host whose reputation counts. The mailbox server
+/// a retrieval names is trusted for the rest of the message too (its own internal hops). `None`
+/// when every hop is trusted (mail from the user's own network or client) or no hop names a
+/// client. The older hops are not parsed.
 pub fn first_untrusted(msg: &Message, trusted: &Networks) -> Option<Relay> {
-    chain(msg).find(|r| !r.authenticated && !trusted.contains(r.ip))
+    let mut mailbox_servers: Vec<IpAddr> = Vec::new();
+    chain(msg).find(|r| {
+        if r.fetched {
+            mailbox_servers.push(r.ip);
+            return false;
+        }
+        !r.authenticated && !trusted.contains(r.ip) && !mailbox_servers.contains(&r.ip)
+    })
 }
 
 /// Parses one (unfolded) `Received:` value. `None` when it names no client address.
@@ -148,6 +165,7 @@ pub fn parse(value: &str) -> Option<Relay> {
             || l.contains("authenticated sender")
             || l.contains("(authenticated")
     };
+    let fetched = is_retrieval(protocol(value));
     let (name, comments) = match from_part.split_once(|c: char| c.is_whitespace() || c == '(') {
         Some((n, _)) => (n.trim(), &from_part[n.len()..]),
         None => (from_part.trim(), ""),
@@ -162,13 +180,13 @@ pub fn parse(value: &str) -> Option<Relay> {
         let helo = word_at(&all[pos + 5..]);
         let ip = bracketed_ip(&all).or_else(|| bracketed_ip(name))?;
         let rdns = if name.starts_with('[') { Rdns::Missing } else { Rdns::Name(name.to_ascii_lowercase()) };
-        return Some(Relay { ip, helo: non_empty(helo), rdns, authenticated });
+        return Some(Relay { ip, helo: non_empty(helo), rdns, authenticated, fetched });
     }
     // qmail: `from RDNS (HELO helo) (IP)`.
     if let Some(pos) = lower_all.find("helo ") {
         let helo = word_at(&all[pos + 5..]);
         let ip = groups.iter().find_map(|g| bare_ip(g)).or_else(|| bracketed_ip(&all))?;
-        return Some(Relay { ip, helo: non_empty(helo), rdns: qmail_rdns(name), authenticated });
+        return Some(Relay { ip, helo: non_empty(helo), rdns: qmail_rdns(name), authenticated, fetched });
     }
     // Postfix, Sendmail, Gmail: `from HELO (RDNS [IP])`, `(unknown [IP])`, `([IP])`.
     for g in &groups {
@@ -187,18 +205,55 @@ pub fn parse(value: &str) -> Option<Relay> {
                 } else {
                     Rdns::Name(before.to_ascii_lowercase())
                 };
-                return Some(Relay { ip, helo: non_empty(name.to_string()), rdns, authenticated });
+                return Some(Relay { ip, helo: non_empty(name.to_string()), rdns, authenticated, fetched });
             }
         }
     }
     // Exchange and plain qmail: `from NAME (IP)`.
     if let Some(ip) = groups.iter().find_map(|g| bare_ip(g)) {
         let helo = if name.eq_ignore_ascii_case("unknown") { None } else { non_empty(name.to_string()) };
-        return Some(Relay { ip, helo, rdns: qmail_rdns(name), authenticated });
+        return Some(Relay { ip, helo, rdns: qmail_rdns(name), authenticated, fetched });
+    }
+    // fetchmail: `from HOST [IP] by localhost with IMAP`: HOST is the server name the user
+    // configured, neither a HELO nor a looked-up name. Only for retrievals: an SMTP hop in this
+    // form is unknown and stays skipped, as before.
+    if fetched {
+        if let Some(ip) = bracketed_ip(comments) {
+            return Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated, fetched });
+        }
     }
     // `from [IP]` alone, or `from IP`.
     let ip = bracketed_ip(name).or_else(|| bare_ip(name))?;
-    Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated })
+    Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated, fetched })
+}
+
+/// The protocol after `with` (outside comments), lowercased: `esmtps`, `imap`, `pop3`.
+fn protocol(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut depth = 0i32;
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'(' => depth += 1,
+            b')' => depth = (depth - 1).max(0),
+            b';' if depth == 0 => break,
+            c if depth == 0 && c.is_ascii_whitespace() => {
+                let rest = &value[i + 1..];
+                if let Some(after) = strip_prefix_ci(rest, "with ") {
+                    return word_at(after).to_ascii_lowercase();
+                }
+            }
+            _ => {}
+        }
+    }
+    String::new()
+}
+
+/// Whether a `with` protocol is a mail retrieval (fetchmail's and getmail's names for them).
+fn is_retrieval(protocol: String) -> bool {
+    matches!(
+        protocol.as_str(),
+        "imap" | "imap4" | "imaps" | "imap4s" | "pop" | "pop2" | "pop3" | "pop3s" | "apop" | "rpop" | "kpop" | "sdps"
+    )
 }
 
 fn qmail_rdns(name: &str) -> Rdns {
@@ -476,6 +531,43 @@ Subject: hi\n\nbody\n";
         mine.add("203.0.113.0/24").unwrap();
         // With that network trusted too, the next hop is private: nothing untrusted remains.
         assert_eq!(first_untrusted(&msg, &mine), None);
+    }
+
+    #[test]
+    fn fetchmail_retrieval() {
+        // The SpamAssassin corpus's 2002/2003 mail, fetched from dogma.slashnull.org by fetchmail.
+        let r = p("from dogma.slashnull.org [212.17.35.15]\n\tby localhost with IMAP (fetchmail-5.9.0)\n\tfor jm@localhost (single-drop); Wed, 21 Aug 2002 13:33:03 +0100 (IST)");
+        assert_eq!(r.ip, v4(212, 17, 35, 15));
+        assert!(r.fetched && !r.authenticated);
+        assert_eq!((r.helo, r.rdns), (None, Rdns::NotRecorded));
+        let r = p("from pop.provider.example [198.51.100.110]\n\tby laptop.thuis with POP3 (fetchmail-6.4.37)\n\tfor <jan@localhost> (single-drop); Mon, 04 Nov 2024 10:00:00 +0100 (CET)");
+        assert_eq!(r.ip, v4(198, 51, 100, 110));
+        assert!(r.fetched);
+        // The usual form with a retrieval protocol.
+        let r = p("from imap.provider.example (imap.provider.example [198.51.100.111]) by laptop with IMAPS id 5; Mon, 04 Nov 2024 10:00:00 +0100");
+        assert!(r.fetched);
+        // An SMTP hop is not a retrieval, and the bare `from HOST [IP]` form stays unknown for it.
+        assert!(!p("from mail.klant.be (mail.klant.be [203.0.113.5]) by mx with ESMTP id 1; Mon, 4 Nov 2024 10:00:00 +0100").fetched);
+        assert_eq!(
+            parse("from mail.klant.be [203.0.113.5] by mx with ESMTP id 1; Mon, 4 Nov 2024 10:00:00 +0100"),
+            None
+        );
+        assert!(!p("from a.example (a.example [203.0.113.5]) (comment with IMAP) by mx with ESMTP id 1; Mon, 4 Nov 2024 10:00:00 +0100").fetched);
+    }
+
+    #[test]
+    fn a_retrieval_is_the_users_own_hop() {
+        let raw = b"Received: from localhost (localhost [127.0.0.1]) by phobos (Postfix) with ESMTP id 7; Wed, 21 Aug 2002 08:33:03 -0400\n\
+Received: from dogma.slashnull.org [212.17.35.15]\n\tby localhost with IMAP (fetchmail-5.9.0)\n\tfor jm@localhost (single-drop); Wed, 21 Aug 2002 13:33:03 +0100\n\
+Received: from dogma.slashnull.org (dogma.slashnull.org [212.17.35.15]) by dogma.slashnull.org (8.11.6) with ESMTP id 1; Wed, 21 Aug 2002 13:33:00 +0100\n\
+Received: from xent.com ([64.161.22.236]) by dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g7; Wed, 21 Aug 2002 13:32:57 +0100\n\
+Received: from forged.example [192.0.2.99] by localhost with IMAP (fetchmail-5.9.0); Wed, 21 Aug 2002 13:30:00 +0100\n\
+Subject: hi\n\nbody\n";
+        let msg = Message::parse(raw, 1 << 20);
+        // The fetch hop and the mailbox server's own hop below it are the user's: the list
+        // server that handed the message to the mailbox server is judged, and the retrieval
+        // line a sender wrote below the real hops is never reached.
+        assert_eq!(first_untrusted(&msg, &Networks::default()).unwrap().ip, v4(64, 161, 22, 236));
     }
 
     #[test]

@@ -461,6 +461,7 @@ mod tests {
             helo: Some(helo.into()),
             rdns: Rdns::Name("mail.klant.be".into()),
             authenticated: false,
+            fetched: false,
         };
         let rd = Rdns::Name("mail.klant.be".into());
         assert!(!helo_mismatch(&r("smtp.klant.be"), Some(&rd)));

@@ -87,3 +87,33 @@ fn a_relay_that_carries_much_of_the_mail_is_pointed_out() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// A message the user's fetchmail took by IMAP from the provider's mailbox server
+/// 198.51.100.20, which handed it to itself once more (a content filter on its public address)
+/// after `relay` delivered it there.
+fn fetched_via(relay: &str, from: &str, i: usize, body: &str) -> String {
+    format!(
+        "Received: from imap.provider.example [198.51.100.20]\n\tby localhost with IMAP (fetchmail-6.4.37)\n\tfor <jan@localhost> (single-drop); Mon, 1 Jan 2024 10:00:02 +0000\n\
+         Received: from imap.provider.example (imap.provider.example [198.51.100.20])\n\tby imap.provider.example (Postfix) with ESMTP id F{i}; Mon, 1 Jan 2024 10:00:01 +0000\n\
+         Received: from relay.example.net (relay.example.net [{relay}])\n\tby imap.provider.example (Postfix) with ESMTP id R{i}; Mon, 1 Jan 2024 10:00:00 +0000\n\
+         From: {from}\nTo: jan@provider.example\nSubject: message {i}\nMessage-ID: <f{i}.{relay}@example.net>\n\n{body} {i}\n"
+    )
+}
+
+#[test]
+fn the_mailbox_server_a_fetchmail_hop_names_is_the_users_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    // All mail is fetched from the provider; the spam came from three spammers' addresses.
+    let spam: Vec<String> = (0..6)
+        .map(|i| fetched_via(&format!("203.0.113.{}", 1 + i % 3), "x@spam.example", i, "casino winner"))
+        .collect();
+    assert!(run(&db, &["train", "--spam", &write_all(&tmp.path().join("junk"), &spam)], b"").status.success());
+    // The spammers' addresses are spam sources, the provider's mailbox server is not.
+    let o = run(&db, &["ip", "show", "198.51.100.20"], b"");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not in the reputation database"), "{o:?}");
+    let o = run(&db, &["check", "-"], fetched_via("192.0.2.80", "piet@klant.be", 50, "de offerte").as_bytes());
+    assert!(!tests_of(&o).contains("IP_SPAM_SOURCE"), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = run(&db, &["check", "-"], fetched_via("203.0.113.2", "y@spam.example", 51, "hello").as_bytes());
+    assert!(tests_of(&o).contains("IP_SPAM_SOURCE"), "{}", String::from_utf8_lossy(&o.stdout));
+}

@@ -36,7 +36,9 @@ pub struct GlobalArgs {
     /// The configuration file (TOML).
     ///
     /// Default: config.toml in the per-user configuration directory, e.g.
-    /// ~/.config/spamfilt/config.toml. A missing default file is not an error.
+    /// ~/.config/spamfilt/config.toml. A missing default file is not an error. The site-wide
+    /// /etc/spamfilt/config.toml (env SPAMFILT_SITE_CONFIG; empty: none), with its lists
+    /// beside it, is read first: this file's settings override it.
     #[arg(long, global = true, env = "SPAMFILT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -25,6 +25,8 @@ pub struct Settings {
     pub db_dir: PathBuf,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// The site-wide config file that was read under it, if any (`/etc/spamfilt/config.toml`).
+    pub site_config_file: Option<PathBuf>,
     pub scoring: ScoringSettings,
     pub tokenizer: TokenizerSettings,
     pub rules: RuleSettings,
@@ -35,6 +37,8 @@ pub struct Settings {
     pub block_list: PathBuf,
     /// The Postfix policy service (`[policy]`).
     pub policy: crate::policy::PolicySettings,
+    /// Put before the Subject of spam (`subject_tag = "[SPAM]"`; off by default).
+    pub subject_tag: Option<String>,
 }
 
 /// The first number that is not finite (`nan`, `inf`) in a TOML value, with its key path
@@ -83,6 +87,8 @@ struct ConfigFile {
     block_list: Option<PathBuf>,
     /// The Postfix policy service.
     policy: Option<crate::policy::PolicySettings>,
+    /// SpamAssassin's `rewrite_header Subject`: a tag put before the Subject of spam.
+    subject_tag: Option<String>,
 }
 
 /// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
@@ -95,6 +101,67 @@ pub fn default_db_dir() -> Result<PathBuf> {
 /// The config file read when neither `--config` nor `SPAMFILT_CONFIG` says.
 pub fn default_config_file() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "spamfilt").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The site-wide config file, read before the user's, whose settings the user's override:
+/// `/etc/spamfilt/config.toml`, or what `SPAMFILT_SITE_CONFIG` names (empty: none). Its
+/// allow and block lists and URI blocklist are beside it.
+pub const SITE_CONFIG: &str = "/etc/spamfilt/config.toml";
+
+/// The site-wide config file to read (it need not exist).
+pub fn site_config_file() -> Option<PathBuf> {
+    match std::env::var_os("SPAMFILT_SITE_CONFIG") {
+        Some(p) if p.is_empty() => None,
+        Some(p) => Some(PathBuf::from(p)),
+        None => Some(PathBuf::from(SITE_CONFIG)),
+    }
+}
+
+/// The lists and URI blocklist of the site-wide config, read with the user's.
+#[derive(Default)]
+struct SiteFiles {
+    allow: Option<PathBuf>,
+    block: Option<PathBuf>,
+    uri_blocklist: Option<PathBuf>,
+}
+
+/// Reads a config file onto `settings` (strictly, or as far as it can with `lenient`). `Ok(None)`
+/// when it does not exist and need not; `Ok(Some(named URI blocklist))` when it was read.
+fn read_config(
+    settings: &mut Settings,
+    path: &Path,
+    must_exist: bool,
+    lenient: &mut Option<&mut Vec<Problem>>,
+) -> Result<Option<Option<PathBuf>>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let named = match lenient.as_deref_mut() {
+                Some(problems) => lenient::apply_lenient(settings, &text, path, problems),
+                None => settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?,
+            };
+            Ok(Some(named))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(None),
+        Err(e) => match lenient.as_deref_mut() {
+            Some(problems) => {
+                problems.push(Problem::new(
+                    path,
+                    None,
+                    format!("cannot read the config file: {e} (defaults are used)"),
+                ));
+                Ok(None)
+            }
+            None => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+        },
+    }
+}
+
+/// The same file (both exist and are one), so that it is not read twice.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 impl Settings {
@@ -129,6 +196,7 @@ impl Settings {
                 None => default_db_dir()?,
             },
             config_file: None,
+            site_config_file: None,
             scoring: ScoringSettings::default(),
             tokenizer: TokenizerSettings::default(),
             rules: RuleSettings::default(),
@@ -136,35 +204,38 @@ impl Settings {
             allow_list: PathBuf::new(),
             block_list: PathBuf::new(),
             policy: crate::policy::PolicySettings::default(),
+            subject_tag: None,
         };
         let config_dir =
             config_file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         // Relative to the config file's directory, like a path the config file names (joined below).
         settings.allow_list = PathBuf::from("allow.txt");
         settings.block_list = PathBuf::from("block.txt");
+        // The site-wide file first (the user's overrides it), then the user's.
+        let mut site = SiteFiles::default();
+        let site_file =
+            site_config_file().filter(|p| !config_file.as_deref().is_some_and(|c| same_file(p, c)) && p.is_file());
+        if let Some(path) = site_file {
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            if let Some(named) = read_config(&mut settings, &path, false, &mut lenient)? {
+                site.uri_blocklist = Some(dir.join(named.unwrap_or_else(|| PathBuf::from("uri-blocklist.txt"))));
+                settings.site_config_file = Some(path);
+            }
+            // Its lists are beside it (or where it says); the user's keep their own names.
+            site.allow = Some(dir.join(std::mem::replace(&mut settings.allow_list, PathBuf::from("allow.txt"))));
+            site.block = Some(dir.join(std::mem::replace(&mut settings.block_list, PathBuf::from("block.txt"))));
+            if let Some(r) = settings.policy.recipients.as_mut().filter(|r| r.is_relative()) {
+                *r = dir.join(&*r);
+            }
+        }
         let mut blocklist = default_uri_blocklist().filter(|p| p.exists());
         if let Some(path) = config_file {
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let named = match lenient.as_deref_mut() {
-                        Some(problems) => lenient::apply_lenient(&mut settings, &text, &path, problems),
-                        None => settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?,
-                    };
-                    if let Some(b) = named {
-                        // Relative to the config file's directory.
-                        blocklist = Some(path.parent().unwrap_or(Path::new(".")).join(b));
-                    }
-                    settings.config_file = Some(path);
+            if let Some(named) = read_config(&mut settings, &path, explicit, &mut lenient)? {
+                if let Some(b) = named {
+                    // Relative to the config file's directory.
+                    blocklist = Some(path.parent().unwrap_or(Path::new(".")).join(b));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
-                Err(e) => match lenient.as_deref_mut() {
-                    Some(problems) => problems.push(Problem::new(
-                        &path,
-                        None,
-                        format!("cannot read the config file: {e} (defaults are used)"),
-                    )),
-                    None => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
-                },
+                settings.config_file = Some(path);
             }
         }
         for list in [&mut settings.allow_list, &mut settings.block_list] {
@@ -172,20 +243,33 @@ impl Settings {
                 *list = config_dir.join(&*list);
             }
         }
+        let site_blocklist = site.uri_blocklist.filter(|p| p.exists());
+        let (site_allow, site_block) = (
+            site.allow.filter(|p| p.exists()).unwrap_or_default(),
+            site.block.filter(|p| p.exists()).unwrap_or_default(),
+        );
         match lenient {
             None => {
-                if let Some(b) = blocklist {
-                    settings.rules.uri_blocklist = load_uri_blocklist(&b)?;
+                for b in site_blocklist.iter().chain(&blocklist) {
+                    settings.rules.uri_blocklist.extend(load_uri_blocklist(b)?);
                 }
-                settings.sender.allow = load_list(&settings.allow_list, "allow list")?;
-                settings.sender.block = load_list(&settings.block_list, "block list")?;
+                settings.sender.allow = load_list(&site_allow, "site allow list")?;
+                settings.sender.block = load_list(&site_block, "site block list")?;
+                let user =
+                    (load_list(&settings.allow_list, "allow list")?, load_list(&settings.block_list, "block list")?);
+                merge_lists(&mut settings.sender, user);
             }
             Some(problems) => {
-                if let Some(b) = blocklist {
-                    settings.rules.uri_blocklist = read_lenient(&b, problems, parse_uri_blocklist_lenient);
+                for b in site_blocklist.iter().chain(&blocklist) {
+                    settings.rules.uri_blocklist.extend(read_lenient(b, problems, parse_uri_blocklist_lenient));
                 }
-                settings.sender.allow = read_lenient(&settings.allow_list, problems, AddressList::parse_lenient);
-                settings.sender.block = read_lenient(&settings.block_list, problems, AddressList::parse_lenient);
+                settings.sender.allow = read_lenient(&site_allow, problems, AddressList::parse_lenient);
+                settings.sender.block = read_lenient(&site_block, problems, AddressList::parse_lenient);
+                let user = (
+                    read_lenient(&settings.allow_list, problems, AddressList::parse_lenient),
+                    read_lenient(&settings.block_list, problems, AddressList::parse_lenient),
+                );
+                merge_lists(&mut settings.sender, user);
             }
         }
         // The policy service's recipients file, relative to the config file's directory.
@@ -242,11 +326,13 @@ impl Settings {
         if let Some(t) = file.tokenizer {
             self.tokenizer = t;
         }
+        // Over a site-wide file: scores and rules are merged by name, the later file's winning.
         if let Some(sc) = file.scores {
-            self.rules.scores = sc;
+            self.rules.scores.extend(sc);
         }
         if let Some(r) = file.rule {
-            self.rules.custom = r;
+            self.rules.custom.retain(|old| !r.iter().any(|new| new.name == old.name));
+            self.rules.custom.extend(r);
         }
         let sender = &mut self.sender;
         if let Some(nets) = file.trusted_networks {
@@ -256,7 +342,8 @@ impl Settings {
         }
         if let Some(h) = file.honeypots {
             let text = h.join("\n");
-            sender.honeypots = AddressList::parse(&text).map_err(|e| {
+            // Added to the site-wide file's, as trusted_networks are.
+            let more = AddressList::parse(&text).map_err(|e| {
                 // Say which entry, not which line of a joined list.
                 let bad = h.iter().find(|x| crate::lists::Entry::parse(x).is_err()).cloned().unwrap_or_default();
                 anyhow::anyhow!(
@@ -264,6 +351,7 @@ impl Settings {
                     e.to_string().split_once(": ").map_or(e.to_string(), |x| x.1.to_string())
                 )
             })?;
+            sender.honeypots.entries.extend(more.entries);
         }
         if let Some(v) = file.allow_requires_auth {
             sender.allow_requires_auth = v;
@@ -298,6 +386,16 @@ impl Settings {
             p.check()?;
             self.policy = p;
         }
+        if let Some(t) = file.subject_tag {
+            // Written into the Subject field as it is: one line of printable ASCII. An empty
+            // tag turns tagging off (a user's file over a site-wide one).
+            let t = t.trim().to_string();
+            anyhow::ensure!(
+                t.len() <= 64 && t.bytes().all(|b| (b' '..=b'~').contains(&b)),
+                "subject_tag: {t:?}: write at most 64 printable ASCII characters (e.g. \"[SPAM]\")"
+            );
+            self.subject_tag = (!t.is_empty()).then_some(t);
+        }
         // Check the rules now, so that a bad one is reported with the config file's name.
         if !self.rules.custom.is_empty() || !self.rules.scores.is_empty() {
             crate::rules::RuleSet::load(&self.rules)?;
@@ -306,8 +404,21 @@ impl Settings {
     }
 }
 
-/// Reads an allow or block list; a missing file is an empty list.
+/// Adds the user's allow and block lists to the site-wide ones already in `sender`. The user's
+/// entry wins over the same entry in the site's other list (a domain the site allows, the user
+/// blocks); otherwise entries of both count, the most specific first (see `lists`).
+fn merge_lists(sender: &mut SenderSettings, (allow, block): (AddressList, AddressList)) {
+    sender.allow.entries.retain(|e| !block.entries.contains(e));
+    sender.block.entries.retain(|e| !allow.entries.contains(e));
+    sender.allow.entries.extend(allow.entries);
+    sender.block.entries.extend(block.entries);
+}
+
+/// Reads an allow or block list; a missing file (or none, an empty path) is an empty list.
 pub fn load_list(path: &Path, what: &str) -> Result<AddressList> {
+    if path.as_os_str().is_empty() {
+        return Ok(AddressList::default());
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => AddressList::parse(&text).with_context(|| format!("bad {what} {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AddressList::default()),
@@ -322,6 +433,9 @@ fn read_lenient<T: Default>(
     problems: &mut Vec<Problem>,
     parse: impl Fn(&str) -> (T, Vec<(usize, String)>),
 ) -> T {
+    if path.as_os_str().is_empty() {
+        return T::default();
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let (value, bad) = parse(&text);
@@ -388,6 +502,7 @@ mod tests {
         Settings {
             db_dir: PathBuf::from("/nonexistent"),
             config_file: None,
+            site_config_file: None,
             scoring: ScoringSettings::default(),
             tokenizer: TokenizerSettings::default(),
             rules: RuleSettings::default(),
@@ -395,6 +510,7 @@ mod tests {
             allow_list: PathBuf::from("/nonexistent/allow.txt"),
             block_list: PathBuf::from("/nonexistent/block.txt"),
             policy: crate::policy::PolicySettings::default(),
+            subject_tag: None,
         }
     }
 
@@ -440,6 +556,19 @@ mod tests {
         ] {
             let err = format!("{:#}", base().apply(bad).unwrap_err());
             assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn subject_tag() {
+        let mut s = base();
+        assert_eq!(s.subject_tag, None, "off by default");
+        s.apply("subject_tag = \" [SPAM] \"\n").unwrap();
+        assert_eq!(s.subject_tag.as_deref(), Some("[SPAM]"));
+        s.apply("subject_tag = \"\"\n").unwrap();
+        assert_eq!(s.subject_tag, None);
+        for bad in ["subject_tag = \"[SPAM]\\nBcc: x\"", "subject_tag = \"[SPÄM]\"", "subject_tag = 1"] {
+            assert!(format!("{:#}", base().apply(bad).unwrap_err()).contains("subject_tag"), "{bad}");
         }
     }
 

@@ -18,12 +18,20 @@ pub struct Filtered {
     pub verdict: Option<Verdict>,
     /// What was found out about the sender (to cache and act on).
     pub sender: Option<SenderFacts>,
+    /// Put before the Subject when written (`subject_tag`, for spam only: see `tag_subject`).
+    pub subject_tag: Option<String>,
 }
 
 impl Filtered {
     /// Input passed through as it is, unscored.
     pub fn pass_through() -> Filtered {
-        Filtered { fields: None, is_spam: false, verdict: None, sender: None }
+        Filtered { fields: None, is_spam: false, verdict: None, sender: None, subject_tag: None }
+    }
+
+    /// Tags the Subject of spam with `tag` when written (SpamAssassin's `rewrite_header
+    /// Subject`); ham and unscored input are left alone.
+    pub fn tag_subject(&mut self, tag: Option<&str>) {
+        self.subject_tag = tag.filter(|_| self.is_spam && self.fields.is_some()).map(str::to_string);
     }
 
     /// Writes what the filter delivers: `input` with our fields (every incoming `X-Spam-*` field
@@ -31,14 +39,14 @@ impl Filtered {
     /// the filter holds one copy of the message, the input).
     pub fn write_to(&self, input: &[u8], out: &mut impl Write) -> std::io::Result<()> {
         match &self.fields {
-            Some(fields) => rewrite::write_rewritten(input, fields, out),
+            Some(fields) => rewrite::write_rewritten(input, fields, self.subject_tag.as_deref(), out),
             None => out.write_all(input),
         }
     }
 
     /// The rewritten message in memory (`None`: the input passes through unchanged).
     pub fn output(&self, input: &[u8]) -> Option<Vec<u8>> {
-        self.fields.as_ref().map(|f| rewrite::rewrite(input, f))
+        self.fields.as_ref().map(|f| rewrite::rewrite_tagged(input, f, self.subject_tag.as_deref()))
     }
 }
 
@@ -60,7 +68,13 @@ pub fn score_message(scorer: &Scorer, input: &[u8], degraded: &[String]) -> Filt
     for cause in degraded {
         v.degrade(cause.clone());
     }
-    Filtered { fields: Some(v.headers()), is_spam: v.is_spam, verdict: Some(v), sender: scored.sender }
+    Filtered {
+        fields: Some(v.headers()),
+        is_spam: v.is_spam,
+        verdict: Some(v),
+        sender: scored.sender,
+        subject_tag: None,
+    }
 }
 
 /// Why the input is not something we should add headers to, if it is not.

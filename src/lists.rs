@@ -1,7 +1,8 @@
 //! Address lists: the allow and block lists the user keeps, and the honeypot addresses.
 //!
-//! An entry is an address (`jan@klant.be`), a whole domain (`@klant.be`) or a domain with its
-//! subdomains (`*.klant.be`), compared without regard to case. The list files are plain text,
+//! An entry is an address (`jan@klant.be`), a whole domain (`@klant.be`, or SpamAssassin's
+//! `*@klant.be`) or a domain with its subdomains (`*.klant.be`, `*@*.klant.be`), compared
+//! without regard to case. The list files are plain text,
 //! one entry per line, `#` starts a comment; a line that is not an entry is an error naming its
 //! line. This module also reads the addresses a message is from and to, and the
 //! `Authentication-Results:` fields that say whether a sender's domain was authenticated.
@@ -37,6 +38,21 @@ impl Entry {
             return Ok(Entry::Domain(d.to_string()));
         }
         match s.rsplit_once('@') {
+            // SpamAssassin's whitelist_from globs: `*@klant.be` is the domain, `*@*.klant.be`
+            // the domain with its subdomains. Other globs would match nothing: an error.
+            Some(("*", d)) => match d.strip_prefix("*.") {
+                Some(d) => {
+                    check_domain(d, s)?;
+                    Ok(Entry::Subdomains(d.to_string()))
+                }
+                None => {
+                    check_domain(d, s)?;
+                    Ok(Entry::Domain(d.to_string()))
+                }
+            },
+            Some((local, _)) if local.contains(['*', '?']) => {
+                bail!("`{s}`: a wildcard is understood only as the whole local part (`*@klant.be`, `*@*.klant.be`)")
+            }
             Some((local, d)) if !local.is_empty() && !local.contains(char::is_whitespace) => {
                 check_domain(d, s)?;
                 Ok(Entry::Address(s.to_string()))
@@ -335,6 +351,12 @@ mod tests {
         assert!(s.matches("jan@klant.be"));
         assert!(s.matches("jan@mail.klant.be"));
         assert!(!s.matches("jan@nietklant.be"));
+        // SpamAssassin's whitelist_from forms (issue 16: `*@klant.be` was an address matching nothing).
+        assert_eq!(Entry::parse("*@Klant.be").unwrap(), d);
+        assert_eq!(Entry::parse("<*@*.klant.be>").unwrap(), s);
+        for bad in ["jan*@klant.be", "?@klant.be", "*@*klant.be", "*@"] {
+            assert!(Entry::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

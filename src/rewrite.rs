@@ -14,9 +14,16 @@ const FOLD_AT: usize = 78;
 
 /// The message with every incoming `X-Spam-*` field removed and `add` inserted at the end of
 /// the header block. Values are sanitized: they can never contain a line break of their own.
+#[cfg(test)]
 pub fn rewrite(raw: &[u8], add: &[(&str, String)]) -> Vec<u8> {
+    rewrite_tagged(raw, add, None)
+}
+
+/// [`rewrite`], with `subject_tag` (`[SPAM]`) put before the Subject's text (see
+/// [`write_rewritten`]).
+pub fn rewrite_tagged(raw: &[u8], add: &[(&str, String)], subject_tag: Option<&str>) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + 256);
-    write_rewritten(raw, add, &mut out).expect("writing to memory cannot fail");
+    write_rewritten(raw, add, subject_tag, &mut out).expect("writing to memory cannot fail");
     out
 }
 
@@ -25,7 +32,20 @@ pub fn rewrite(raw: &[u8], add: &[(&str, String)]) -> Vec<u8> {
 /// message or the number of its header lines (issue 15: a list of every header field's span
 /// took 14 times a message of one-line headers, and a 20 MB message under Dovecot's 256 MiB
 /// limit died of it). One pass over the header block; the body is written in one piece.
-pub fn write_rewritten(raw: &[u8], add: &[(&str, String)], out: &mut impl Write) -> std::io::Result<()> {
+///
+/// With `subject_tag` (SpamAssassin's `rewrite_header Subject`), the tag and a space are put
+/// after the colon of the first `Subject:` field, unless its text already starts with the tag
+/// (a message filtered twice); a message without a Subject gets `Subject: TAG` among our
+/// fields. Nothing else of the field changes (an encoded word, folding, the line end).
+pub fn write_rewritten(
+    raw: &[u8],
+    add: &[(&str, String)],
+    subject_tag: Option<&str>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    // The tag is written as it is given: keep it to printable ASCII without line breaks.
+    let mut tag =
+        subject_tag.map(|t| t.trim()).filter(|t| !t.is_empty() && t.bytes().all(|b| (b' '..=b'~').contains(&b)));
     let start = crate::message::mbox_from_line_len(raw);
     out.write_all(&raw[..start])?;
     // Our fields follow the header block's line ends: its first line's.
@@ -53,6 +73,22 @@ pub fn write_rewritten(raw: &[u8], add: &[(&str, String)], out: &mut impl Write)
                 run = pos;
             }
             own = is_own;
+            if let (false, Some(t)) = (own, tag) {
+                if let Some(colon) = subject_colon(line) {
+                    let text = line[colon + 1..].trim_ascii_start();
+                    let already = text.len() >= t.len() && text[..t.len()].eq_ignore_ascii_case(t.as_bytes());
+                    if !already {
+                        out.write_all(&raw[run..pos + colon + 1])?;
+                        out.write_all(b" ")?;
+                        out.write_all(t.as_bytes())?;
+                        if !line[colon + 1..].first().is_some_and(|b| b.is_ascii_whitespace()) {
+                            out.write_all(b" ")?;
+                        }
+                        run = pos + colon + 1;
+                    }
+                    tag = None;
+                }
+            }
         }
         if !own {
             last_kept_ends_line = line.ends_with(b"\n");
@@ -68,6 +104,10 @@ pub fn write_rewritten(raw: &[u8], add: &[(&str, String)], out: &mut impl Write)
         out.write_all(eol)?;
     }
     let mut fields = Vec::with_capacity(256);
+    if let Some(t) = tag {
+        // No Subject field at all: the tag is the subject.
+        write_field(&mut fields, "Subject", t, eol);
+    }
     for (name, value) in add {
         write_field(&mut fields, name, value, eol);
     }
@@ -83,6 +123,12 @@ fn is_own_field(line: &[u8]) -> bool {
     };
     let name = line[..colon].trim_ascii_end();
     name.len() > OWN_PREFIX.len() && name[..OWN_PREFIX.len()].eq_ignore_ascii_case(OWN_PREFIX)
+}
+
+/// The position of the colon when the header line starts a `Subject:` field (any case).
+fn subject_colon(line: &[u8]) -> Option<usize> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    line[..colon].trim_ascii_end().eq_ignore_ascii_case(b"subject").then_some(colon)
 }
 
 /// Writes `name: value` folded at spaces near [`FOLD_AT`]; control characters in the value
@@ -259,5 +305,36 @@ mod tests {
                 },
             );
         }
+    }
+
+    /// SpamAssassin's `rewrite_header Subject [SPAM]`: the tag goes before the text of the
+    /// first Subject, once; the rest of the message stays byte for byte.
+    #[test]
+    fn subject_tag() {
+        let t = |raw: &[u8]| rewrite_tagged(raw, &add(), Some("[SPAM]"));
+        assert_eq!(
+            t(b"From: a@b\r\nSubject: cheap pills\r\n\r\nbody\r\n"),
+            b"From: a@b\r\nSubject: [SPAM] cheap pills\r\nX-Spam-Status: No, score=0.1\r\n\r\nbody\r\n"
+        );
+        // Any case, no space after the colon, folded, encoded: only the tag is added.
+        assert_eq!(t(b"SUBJECT:x\n\ty\n\nb"), b"SUBJECT: [SPAM] x\n\ty\nX-Spam-Status: No, score=0.1\n\nb");
+        assert_eq!(
+            t(b"Subject:\n =?utf-8?B?w6k=?=\n\n"),
+            b"Subject: [SPAM]\n =?utf-8?B?w6k=?=\nX-Spam-Status: No, score=0.1\n\n"
+        );
+        // Already tagged (filtered twice): unchanged; only the first Subject is tagged.
+        assert_eq!(
+            t(b"Subject: [spam] x\nSubject: y\n\n"),
+            b"Subject: [spam] x\nSubject: y\nX-Spam-Status: No, score=0.1\n\n"
+        );
+        // No Subject: the tag is one. A Subject in the body or after an incoming X-Spam field.
+        assert_eq!(
+            t(b"From: a\n\nSubject: z\n"),
+            b"From: a\nSubject: [SPAM]\nX-Spam-Status: No, score=0.1\n\nSubject: z\n"
+        );
+        assert_eq!(t(b"X-Spam-Flag: YES\n x\nSubject: s\n\n"), b"Subject: [SPAM] s\nX-Spam-Status: No, score=0.1\n\n");
+        // A tag with a line break or a control character is not written at all.
+        assert_eq!(rewrite_tagged(b"Subject: s\n\n", &[], Some("[SPAM]\nBcc: x")), b"Subject: s\n\n");
+        assert_eq!(rewrite_tagged(b"Subject: s\n\n", &[], None), b"Subject: s\n\n");
     }
 }

@@ -204,7 +204,8 @@ training run) and \fIlock\fR (taken by writers only; filters never wait for it).
 .TP
 \fI~/.config/spamfilt/allow.txt\fR, \fI~/.config/spamfilt/block.txt\fR
 The allow and block lists, beside the configuration file: one entry per line, an address (jan@klant.be), a domain
-(@klant.be) or a domain and its subdomains (*.klant.be); \fB#\fR starts a comment. Matched on From, Sender and
+(@klant.be, or SpamAssassin's *@klant.be) or a domain and its subdomains (*.klant.be or *@*.klant.be); \fB#\fR
+starts a comment. Matched on From, Sender and
 Return\-Path; the allow list makes a message ham (ALLOWLIST) and the block list spam (BLOCKLIST), instead of any
 other test. Edit them by hand or with \fBspamfilt list\fR.
 .TP
@@ -219,11 +220,18 @@ your own database is small), \fBstarter_fade\fR (200: the starter fades out line
 and spam), \fBtrusted_networks\fR (CIDR blocks of your own relays, added to loopback and the private ranges),
 \fBhoneypots\fR (addresses and @domains only spammers write to: HONEYPOT), \fBallow_requires_auth\fR (false; true:
 an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says DKIM or SPF passed for its domain),
-\fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBallow_list\fR and \fBblock_list\fR (file names),
+\fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBsubject_tag\fR (none; e.g. "[SPAM]": put before the Subject
+of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBblock_list\fR (file names),
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
 ["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR), and the sections \fB[bayes]\fR
 (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR), \fB[tokenizer]\fR,
 \fB[scores]\fR (RULE = points; 0 disables) and \fB[[rule]]\fR (custom rules). Unknown keys are an error.
+.TP
+\fI/etc/spamfilt/config.toml\fR
+The site\-wide configuration (\fBSPAMFILT_SITE_CONFIG\fR), with \fIallow.txt\fR, \fIblock.txt\fR and
+\fIuri\-blocklist.txt\fR beside it, read before the user's file, which overrides it: a key the user sets replaces
+the site's value, [scores] and [[rule]] are merged by name, trusted_networks and honeypots add up, and the site's
+list entries count unless the user wrote the same entry in the other list.
 .SH ENVIRONMENT
 .TP
 \fBSPAMFILT_DB\fR
@@ -231,6 +239,9 @@ The database directory, as \fB\-\-db\fR.
 .TP
 \fBSPAMFILT_CONFIG\fR
 The configuration file, as \fB\-\-config\fR.
+.TP
+\fBSPAMFILT_SITE_CONFIG\fR
+The site\-wide configuration file read before it (default \fI/etc/spamfilt/config.toml\fR; empty: none).
 .SH EXIT STATUS
 .TP
 \fB0\fR

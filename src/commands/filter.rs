@@ -156,7 +156,8 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             now,
         }),
     };
-    let filtered = filter::score_message(&scorer, input, &degraded);
+    let mut filtered = filter::score_message(&scorer, input, &degraded);
+    filtered.tag_subject(settings.subject_tag.as_deref());
     if let Some(v) = &filtered.verdict {
         if v.degraded.len() > degraded.len() {
             eprintln!("spamfilt: degraded: {}", v.degraded[degraded.len()..].join("; "));

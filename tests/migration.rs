@@ -1,0 +1,127 @@
+//! Coming from SpamAssassin or bogofilter (issue 16, item 6): SpamAssassin's list forms, the
+//! Subject tag, a site-wide config under the user's, and `import-sa`. Through the real binary.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// spamfilt with its config in `dir/cfg/config.toml` and its database in `dir/db`; the
+/// site-wide config is `dir/site/config.toml` (none unless a test writes it).
+fn spamfilt(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.env_remove("SPAMFILT_CONFIG")
+        .env("HOME", "/nonexistent-home")
+        .env("SPAMFILT_SITE_CONFIG", dir.join("site/config.toml"))
+        .arg("--db")
+        .arg(dir.join("db"))
+        .arg("--config")
+        .arg(dir.join("cfg/config.toml"));
+    c
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("cfg")).unwrap();
+    fs::write(dir.path().join("cfg/config.toml"), "").unwrap();
+    dir
+}
+
+fn filter(dir: &Path, msg: &str) -> String {
+    let out: Output = common::run_with_stdin(spamfilt(dir).arg("filter"), msg.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn message(from: &str, subject: &str) -> String {
+    format!("From: {from}\nTo: jan@mijn.be\nSubject: {subject}\nMessage-ID: <1@x.example>\n\nHallo, tot morgen.\n")
+}
+
+fn status(out: &str) -> &str {
+    out.lines().find(|l| l.starts_with("X-Spam-Status:")).unwrap_or("")
+}
+
+/// `*@klant.be` (SpamAssassin's whitelist_from form) was accepted and matched nothing.
+#[test]
+fn spamassassin_list_forms_match() {
+    let dir = setup();
+    fs::write(dir.path().join("cfg/allow.txt"), "*@klant.be\n").unwrap();
+    fs::write(dir.path().join("cfg/block.txt"), "*@*.spam.example\n").unwrap();
+    assert!(status(&filter(dir.path(), &message("Piet <piet@klant.be>", "offerte"))).contains("ALLOWLIST"));
+    assert!(status(&filter(dir.path(), &message("x@mail.spam.example", "hi"))).contains("BLOCKLIST"));
+    // A glob that cannot be read that way is an error naming its line, not a silent no-match.
+    fs::write(dir.path().join("cfg/allow.txt"), "*@klant.be\njan*@klant.be\n").unwrap();
+    let out = spamfilt(dir.path()).args(["list", "allow", "show"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("jan*@klant.be"), "{err}");
+    fs::write(dir.path().join("cfg/allow.txt"), "*@klant.be\n").unwrap();
+    let out = spamfilt(dir.path()).args(["list", "block", "add", "*@deals.example"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(fs::read_to_string(dir.path().join("cfg/block.txt")).unwrap(), "*@*.spam.example\n@deals.example\n");
+}
+
+/// `subject_tag`: spam gets the tag before its Subject (once), ham nothing; off by default.
+#[test]
+fn subject_tag_marks_spam_only() {
+    let dir = setup();
+    fs::write(dir.path().join("cfg/block.txt"), "@deals.example\n").unwrap();
+    let spam = message("promo@deals.example", "Cheap pills");
+    let out = filter(dir.path(), &spam);
+    assert!(out.contains("\nSubject: Cheap pills\n"), "off by default: {out}");
+    fs::write(dir.path().join("cfg/config.toml"), "subject_tag = \"[SPAM]\"\n").unwrap();
+    let out = filter(dir.path(), &spam);
+    assert!(out.contains("\nSubject: [SPAM] Cheap pills\n") && out.contains("X-Spam-Flag: YES"), "{out}");
+    // Filtered a second time (a forward, a re-delivery): tagged once.
+    let again = filter(dir.path(), &out);
+    assert_eq!(again.matches("[SPAM]").count(), 1, "{again}");
+    // The body and every other byte stay as they were.
+    assert_eq!(common::strip_spam_fields(out.replace("[SPAM] ", "").as_bytes()), spam.as_bytes());
+    let ham = message("piet@klant.be", "Offerte");
+    assert!(filter(dir.path(), &ham).contains("\nSubject: Offerte\n"));
+}
+
+/// A site-wide config (here through SPAMFILT_SITE_CONFIG instead of /etc/spamfilt/config.toml)
+/// with its lists beside it, under the user's: the user's settings win.
+#[test]
+fn site_config_is_read_first_and_the_users_overrides_it() {
+    let dir = setup();
+    let site = dir.path().join("site");
+    fs::create_dir_all(&site).unwrap();
+    fs::write(
+        site.join("config.toml"),
+        "required_score = 20.0\nsubject_tag = \"[SITE]\"\n[scores]\nMISSING_DATE = 0.5\n",
+    )
+    .unwrap();
+    fs::write(site.join("allow.txt"), "@klant.be\n").unwrap();
+    fs::write(site.join("block.txt"), "@deals.example\n").unwrap();
+    // The site's settings and lists count for a user with an empty config.
+    let out = filter(dir.path(), &message("piet@klant.be", "offerte"));
+    assert!(status(&out).contains("required=20.0") && status(&out).contains("ALLOWLIST"), "{out}");
+    let out = filter(dir.path(), &message("promo@deals.example", "pills"));
+    assert!(status(&out).contains("BLOCKLIST") && out.contains("Subject: [SITE] pills"), "{out}");
+    // The user's file overrides a key; the user's block entry beats the site's allow entry.
+    fs::write(dir.path().join("cfg/config.toml"), "subject_tag = \"[SPAM]\"\n").unwrap();
+    fs::write(dir.path().join("cfg/block.txt"), "@klant.be\n").unwrap();
+    let out = filter(dir.path(), &message("piet@klant.be", "offerte"));
+    assert!(status(&out).contains("required=20.0") && status(&out).contains("BLOCKLIST"), "{out}");
+    assert!(out.contains("Subject: [SPAM] offerte"), "{out}");
+    fs::write(dir.path().join("cfg/config.toml"), "required_score = 6.0\n").unwrap();
+    assert!(status(&filter(dir.path(), &message("x@y.example", "hi"))).contains("required=6.0"));
+    // A mistake in the site file is named like one in the user's: by lint, in the message, and
+    // by the commands that refuse to run.
+    fs::write(site.join("config.toml"), "required_score = 20.0\nsubject_tagg = \"[SITE]\"\n").unwrap();
+    let out = filter(dir.path(), &message("x@y.example", "hi"));
+    assert!(out.contains("X-Spam-Degraded: config.toml line 2: subject_tagg"), "{out}");
+    let lint = spamfilt(dir.path()).arg("lint").output().unwrap();
+    assert_eq!(lint.status.code(), Some(1));
+    let site_line = format!("{}:2: subject_tagg", site.join("config.toml").display());
+    assert!(String::from_utf8_lossy(&lint.stdout).contains(&site_line), "{lint:?}");
+    let out = spamfilt(dir.path()).args(["check", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("site/config.toml"), "{out:?}");
+    // Named in --help.
+    let help = spamfilt(dir.path()).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("/etc/spamfilt/config.toml"));
+}

@@ -1,0 +1,226 @@
+//! The whole reputation database in memory, for writers: load and verify, edit, save.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
+use super::reader::parse_header;
+use super::{address_key, checksum, config, ip_from_key, ip_key, Correspondent, DnsAnswers, IpRecord, Key, Record};
+use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
+
+/// The whole database in memory, for writers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reputation {
+    pub records: BTreeMap<Key, Record>,
+    /// How many bytes of the journal `load` applied (`save` applies the rest, then removes it).
+    pub(super) journal_seen: u64,
+}
+
+impl ReputationLookup for Reputation {
+    fn relayed(&self) -> u64 {
+        self.records
+            .values()
+            .map(|r| match r {
+                Record::Ip(ip) => ip.spam as u64 + ip.ham as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn get(&self, key: &Key) -> Option<Record> {
+        self.records.get(key).cloned()
+    }
+}
+
+impl Reputation {
+    /// Reads and verifies the file (checksum and every record), then applies the journal. Empty
+    /// when there is neither.
+    pub fn load(dir: &Path) -> Result<Reputation> {
+        let path = dir.join(FILE);
+        // Read, not mapped: a writer reads it all anyway, and a read cannot fault when someone
+        // truncates the file meanwhile.
+        let mut rep = match crate::store::files::read(&path, "reputation database")? {
+            Some(bytes) => Reputation::decode(&bytes)
+                .with_context(|| format!("the reputation database {} is corrupt", path.display()))?,
+            None => Reputation::default(),
+        };
+        let (entries, seen, skipped) = read_journal(dir, 0)?;
+        report_skipped(dir, skipped);
+        for e in &entries {
+            rep.apply(e);
+        }
+        rep.journal_seen = seen;
+        Ok(rep)
+    }
+
+    fn decode(file: &[u8]) -> Result<Reputation> {
+        let count = parse_header(file)?;
+        let stored = u64::from_le_bytes(file[16..24].try_into().unwrap());
+        if checksum(&file[HEADER..]) != stored {
+            bail!("checksum mismatch");
+        }
+        let blob = &file[HEADER + count * INDEX..];
+        let mut records = BTreeMap::new();
+        for i in 0..count {
+            let e = &file[HEADER + i * INDEX..HEADER + (i + 1) * INDEX];
+            let mut k = [0u8; 16];
+            k.copy_from_slice(&e[..16]);
+            let off = u32::from_le_bytes(e[16..20].try_into().unwrap()) as usize;
+            let len = u32::from_le_bytes(e[20..24].try_into().unwrap()) as usize;
+            let bytes = off.checked_add(len).and_then(|end| blob.get(off..end)).context("record out of bounds")?;
+            let (r, _): (Record, usize) = bincode::decode_from_slice(bytes, config()).context("undecodable record")?;
+            records.insert(k, r);
+        }
+        Ok(Reputation { records, journal_seen: 0 })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut blob = Vec::new();
+        let mut index = Vec::with_capacity(self.records.len() * INDEX);
+        for (k, r) in &self.records {
+            let bytes = bincode::encode_to_vec(r, config()).expect("records encode");
+            index.extend_from_slice(k);
+            index.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            index.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            blob.extend_from_slice(&bytes);
+        }
+        let mut out = Vec::with_capacity(HEADER + index.len() + blob.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.records.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.relayed().min(u32::MAX as u64) as u32).to_le_bytes());
+        let mut body = index;
+        body.extend_from_slice(&blob);
+        out.extend_from_slice(&checksum(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Writes the database atomically and folds the journal in: under the journal's exclusive
+    /// lock, what filters appended since `load` is applied, the file replaced, the journal removed.
+    /// The caller holds the directory's lock.
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        let lock = journal_lock(dir)?;
+        lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
+        let (late, _, skipped) = read_journal(dir, self.journal_seen)?;
+        report_skipped(dir, skipped);
+        for e in &late {
+            self.apply(e);
+        }
+        crate::store::write_atomic(dir, FILE, &self.encode())?;
+        match std::fs::remove_file(dir.join(JOURNAL)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", dir.join(JOURNAL).display())),
+        }
+        self.journal_seen = 0;
+        Ok(())
+    }
+
+    /// Makes `save` leave out what the journal holds now (a restore from a dump replaces it:
+    /// the dump already has what had been journaled when it was written).
+    pub fn skip_journal(&mut self, dir: &Path) -> Result<()> {
+        self.journal_seen = read_journal(dir, 0)?.1;
+        Ok(())
+    }
+
+    /// Applies one journal entry.
+    pub fn apply(&mut self, e: &JournalEntry) {
+        if let Some(k) = e.honeypot {
+            self.honeypot_hit(ip_from_key(k), e.now);
+        }
+        let answers = DnsAnswers {
+            ptr: e.ptr.iter().map(|(k, c)| (ip_from_key(*k), c.clone())).collect(),
+            dnsbl: e.dnsbl.iter().map(|(k, z, c)| (ip_from_key(*k), z.clone(), c.clone())).collect(),
+            uribl: e.uribl.clone(),
+        };
+        self.merge_dns(&answers, e.now);
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(FILE)
+    }
+
+    /// The record of an address, created empty if new.
+    pub fn ip_mut(&mut self, ip: IpAddr, now: u64) -> &mut IpRecord {
+        // An IP key holds an IP record (other kinds use hashed keys); anything else is replaced.
+        let rec = self.records.entry(ip_key(ip)).or_insert(Record::Ip(IpRecord::default()));
+        if !matches!(rec, Record::Ip(_)) {
+            *rec = Record::Ip(IpRecord::default());
+        }
+        let Record::Ip(r) = rec else { unreachable!("just made an IP record") };
+        if r.first_seen == 0 {
+            r.first_seen = now;
+        }
+        r
+    }
+
+    /// Counts a learned message from `ip`: `delta` +1 when learned, -1 when unlearned.
+    pub fn count_learned(&mut self, ip: IpAddr, spam: bool, delta: i32, now: u64) {
+        let r = self.ip_mut(ip, now);
+        r.last_seen = now;
+        let field = if spam { &mut r.spam } else { &mut r.ham };
+        *field = field.saturating_add_signed(delta);
+        if spam && delta > 0 {
+            r.last_spam = now;
+        }
+    }
+
+    /// Records a honeypot hit from `ip`.
+    pub fn honeypot_hit(&mut self, ip: IpAddr, now: u64) {
+        let r = self.ip_mut(ip, now);
+        r.honeypot = r.honeypot.saturating_add(1);
+        r.last_seen = now;
+        r.last_spam = now;
+    }
+
+    /// Records that the user wrote to `addr`.
+    pub fn add_correspondent(&mut self, addr: &str, now: u64) {
+        let rec = self.records.entry(address_key(addr)).or_insert_with(|| {
+            Record::Correspondent(Correspondent { address: addr.to_ascii_lowercase(), ..Default::default() })
+        });
+        if let Record::Correspondent(c) = rec {
+            c.messages = c.messages.saturating_add(1);
+            c.last = now;
+        }
+    }
+
+    /// Drops IP records with nothing left worth keeping (no spam within `expire_days`, no
+    /// recent ham, no live cache entry, not manual), expired cache entries and expired domain
+    /// records. Correspondents are kept. Returns how many records were dropped.
+    pub fn expire(&mut self, now: u64, expire_days: u32) -> usize {
+        let before = self.records.len();
+        self.records.retain(|_, r| match r {
+            Record::Ip(ip) => {
+                ip.dnsbl.retain(|(_, c)| c.expires > now);
+                if ip.ptr.as_ref().is_some_and(|c| c.expires <= now) {
+                    ip.ptr = None;
+                }
+                ip.alive(now, expire_days)
+            }
+            Record::Domain(d) => {
+                d.uribl.retain(|(_, c)| c.expires > now);
+                !d.uribl.is_empty()
+            }
+            Record::Correspondent(_) => true,
+        });
+        before - self.records.len()
+    }
+
+    /// Every IP record with its address.
+    pub fn ips(&self) -> impl Iterator<Item = (IpAddr, &IpRecord)> {
+        self.records.iter().filter_map(|(k, r)| match r {
+            Record::Ip(ip) => Some((ip_from_key(*k), ip)),
+            _ => None,
+        })
+    }
+
+    pub fn correspondents(&self) -> impl Iterator<Item = &Correspondent> {
+        self.records.values().filter_map(|r| match r {
+            Record::Correspondent(c) => Some(c),
+            _ => None,
+        })
+    }
+}

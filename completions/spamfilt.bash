@@ -34,6 +34,9 @@ _spamfilt() {
             spamfilt,help)
                 cmd="spamfilt__subcmd__help"
                 ;;
+            spamfilt,import-sa)
+                cmd="spamfilt__subcmd__import__subcmd__sa"
+                ;;
             spamfilt,ip)
                 cmd="spamfilt__subcmd__ip"
                 ;;
@@ -108,6 +111,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__help,help)
                 cmd="spamfilt__subcmd__help__subcmd__help"
+                ;;
+            spamfilt__subcmd__help,import-sa)
+                cmd="spamfilt__subcmd__help__subcmd__import__subcmd__sa"
                 ;;
             spamfilt__subcmd__help,ip)
                 cmd="spamfilt__subcmd__help__subcmd__ip"
@@ -320,7 +326,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip lint policy help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip lint policy import-sa help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -692,7 +698,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval rules list ip lint policy help"
+            opts="filter check train forget purge db eval rules list ip lint policy import-sa help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -846,6 +852,20 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__import__subcmd__sa)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1146,6 +1166,28 @@ _spamfilt() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__import__subcmd__sa)
+            opts="-n -v -q -h --dry-run --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -172,6 +172,28 @@ pub enum Command {
     /// Answer Postfix policy requests (check_policy_service) from what the filter learned.
     #[command(long_about = POLICY_ABOUT)]
     Policy(PolicyArgs),
+    /// Import a SpamAssassin user_prefs or local.cf into the config file and the allow and
+    /// block lists; every line that was not imported is named as FILE:LINE (exit status 1).
+    ///
+    /// Mapped: whitelist_from and welcomelist_from (allow list; *@klant.be is @klant.be),
+    /// blacklist_from and blocklist_from (block list), required_score (required_hits),
+    /// rewrite_header Subject (subject_tag), score lines for rules spamfilt has ([scores]; of
+    /// four scores the third, Bayes without network tests), trusted_networks and
+    /// internal_networks. A key or score your config already sets is kept. Settings that need
+    /// nothing here (report_safe, use_bayes, bayes_auto_learn...) are listed as notes. The
+    /// Bayes database is not imported: train from your folders (see the README).
+    #[command(name = "import-sa")]
+    ImportSa(ImportSaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportSaArgs {
+    /// SpamAssassin config files: ~/.spamassassin/user_prefs, /etc/spamassassin/local.cf.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Report what would be imported, and write nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
 }
 
 const POLICY_ABOUT: &str = "Answer Postfix policy requests (check_policy_service) from what the filter learned.

@@ -168,7 +168,13 @@ impl Settings {
     /// Resolves settings from the flags (already merged with the environment by clap).
     /// An explicitly named config file must exist; the default one may be missing.
     pub fn load(db: Option<&Path>, config: Option<&Path>) -> Result<Settings> {
-        Self::load_inner(db, config, None)
+        Self::load_inner(db, config, None, false)
+    }
+
+    /// Like `load`, but a config file named explicitly may be missing too (a command that is
+    /// about to write it: `import-sa`).
+    pub fn load_to_write(db: Option<&Path>, config: Option<&Path>) -> Result<Settings> {
+        Self::load_inner(db, config, None, true)
     }
 
     /// Like `load`, but every problem with the config file, the lists or the URI blocklist is
@@ -177,7 +183,7 @@ impl Settings {
     /// there is no database directory at all.
     pub fn load_degraded(db: Option<&Path>, config: Option<&Path>) -> Result<(Settings, Vec<Problem>)> {
         let mut problems = Vec::new();
-        let settings = Self::load_inner(db, config, Some(&mut problems))?;
+        let settings = Self::load_inner(db, config, Some(&mut problems), false)?;
         Ok((settings, problems))
     }
 
@@ -185,9 +191,10 @@ impl Settings {
         db: Option<&Path>,
         config: Option<&Path>,
         mut lenient: Option<&mut Vec<Problem>>,
+        may_be_missing: bool,
     ) -> Result<Settings> {
         let (config_file, explicit) = match config {
-            Some(p) => (Some(p.to_path_buf()), true),
+            Some(p) => (Some(p.to_path_buf()), !may_be_missing),
             None => (default_config_file(), false),
         };
         let mut settings = Settings {

@@ -125,3 +125,57 @@ fn site_config_is_read_first_and_the_users_overrides_it() {
     let help = spamfilt(dir.path()).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("/etc/spamfilt/config.toml"));
 }
+
+/// `import-sa`: a user_prefs into config.toml and the lists, what was not imported named by
+/// FILE:LINE (exit status 1), the result read by the filter; a second run changes nothing.
+#[test]
+fn import_sa_maps_a_user_prefs_file() {
+    let dir = setup();
+    fs::write(dir.path().join("cfg/config.toml"), "# mine\n[scores]\nMISSING_DATE = 1.0\n").unwrap();
+    let prefs = dir.path().join("user_prefs");
+    fs::write(
+        &prefs,
+        "# SpamAssassin user preferences file\nrequired_score 6.5\nrewrite_header Subject [SPAM]\n\
+         whitelist_from *@klant.be\nblacklist_from *@deals.example\nscore HTML_SCRIPT 2.5\n\
+         score MISSING_DATE 3\nscore URIBL_BLACK 3.5\nreport_safe 0\nok_locales en\n",
+    )
+    .unwrap();
+    let out = spamfilt(dir.path()).args(["import-sa", "--dry-run"]).arg(&prefs).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap(),
+        "# mine\n[scores]\nMISSING_DATE = 1.0\n"
+    );
+    assert!(!dir.path().join("cfg/allow.txt").exists());
+    let out = spamfilt(dir.path()).arg("import-sa").arg(&prefs).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let p = prefs.display();
+    for line in [
+        format!("{p}:2: config: required_score = 6.5"),
+        format!("{p}:3: config: subject_tag = \"[SPAM]\""),
+        format!("{p}:4: allow list: @klant.be"),
+        format!("{p}:5: block list: @deals.example"),
+        format!("{p}:6: config: [scores] HTML_SCRIPT = 2.5"),
+        format!("{p}:7: not imported: scores.MISSING_DATE is already set in"),
+        format!("{p}:8: not imported: score URIBL_BLACK 3.5: spamfilt has no rule URIBL_BLACK"),
+        format!("{p}:9: nothing to import: report_safe 0:"),
+        format!("{p}:10: not imported: ok_locales en: not understood"),
+    ] {
+        assert!(report.contains(&line), "{line}\n{report}");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("5 settings imported, 3 lines not imported"), "{out:?}");
+    assert_eq!(fs::read_to_string(dir.path().join("cfg/allow.txt")).unwrap(), "@klant.be\n");
+    let config = fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap();
+    assert!(config.contains("# mine\n[scores]\nHTML_SCRIPT = 2.5\nMISSING_DATE = 1.0\n"), "{config}");
+    // The filter reads what was written: the threshold, the tag, the lists.
+    let out = filter(dir.path(), &message("promo@deals.example", "pills"));
+    assert!(status(&out).contains("required=6.5") && out.contains("Subject: [SPAM] pills"), "{out}");
+    assert!(status(&filter(dir.path(), &message("piet@klant.be", "offerte"))).contains("ALLOWLIST"));
+    assert!(spamfilt(dir.path()).arg("lint").output().unwrap().status.success());
+    // Again: every setting is there already; nothing is written twice.
+    let out = spamfilt(dir.path()).arg("import-sa").arg(&prefs).output().unwrap();
+    assert_eq!(fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap(), config);
+    assert_eq!(fs::read_to_string(dir.path().join("cfg/allow.txt")).unwrap(), "@klant.be\n");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("required_score is already set"), "{out:?}");
+}

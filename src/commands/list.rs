@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
                 if adding { lists::add_to_text(&text, &parsed) } else { lists::remove_from_text(&text, &parsed) }
                     .with_context(|| format!("bad {name} {}; fix it by hand first", path.display()))?;
             if new_text != text {
-                write_list(path, &new_text).with_context(|| format!("cannot write the {name} {}", path.display()))?;
+                write_file(path, &new_text).with_context(|| format!("cannot write the {name} {}", path.display()))?;
             }
             for e in &unchanged {
                 let why = if adding { "already in" } else { "not in" };
@@ -70,7 +70,8 @@ fn entries_text(n: usize) -> String {
 
 /// Writes a list atomically, creating its directory; a new file is private (0600), an existing
 /// one keeps its permissions.
-fn write_list(path: &std::path::Path, text: &str) -> Result<()> {
+/// Writes a small file of the user's atomically, keeping its permissions (0600 when new).
+pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     if !dir.is_dir() {
         use std::os::unix::fs::DirBuilderExt;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod db;
 pub mod eval;
 pub mod filter;
+pub mod import_sa;
 pub mod ip;
 pub mod lint;
 pub mod list;
@@ -41,6 +42,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
         Some(Command::Lint) => lint::run(g),
         Some(Command::Policy(a)) => policy::run(g, &a),
+        Some(Command::ImportSa(a)) => {
+            import_sa::run(&Settings::load_to_write(g.db.as_deref(), g.config.as_deref())?, g, &a)
+        }
     }
 }
 

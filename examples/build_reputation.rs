@@ -54,6 +54,6 @@ fn main() {
         }
         stored += 1;
     }
-    rep.save(dir).unwrap();
+    rep.save(dir, &mut Vec::new()).unwrap();
     print!("{sample}");
 }

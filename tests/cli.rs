@@ -208,6 +208,14 @@ fn corrupt_database_is_refused_by_train_unless_forced() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt"));
     let o = run(&["train", "--force", "--ham", ham.to_str().unwrap()], &db, b"");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The user is told where the corrupt file went.
+    let aside = fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("tokens.db.corrupt-"))
+        .expect("moved aside");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("; moved it aside to {}", db.join(&aside).display())), "{err}");
     assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     2 ham, 0 spam"));
 }
 

@@ -70,7 +70,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                 let mut tmp = crate::store::files::TempFile::new(dir, name)
                     .with_context(|| format!("cannot create {}", p.display()))?;
                 let mut out = std::io::BufWriter::new(&mut tmp);
-                db.dump(&mut out)?;
+                dump(&db, &mut out)?;
                 out.flush().with_context(|| format!("cannot write {}", p.display()))?;
                 drop(out);
                 tmp.commit()?;
@@ -81,12 +81,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     .open(p)
                     .with_context(|| format!("cannot open {}", p.display()))?;
                 let mut out = std::io::BufWriter::new(f);
-                db.dump(&mut out)?;
+                dump(&db, &mut out)?;
                 out.flush()?;
             }
             None => {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                db.dump(&mut out)?;
+                dump(&db, &mut out)?;
                 out.flush()?;
             }
         },
@@ -98,7 +98,10 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
                 ))
             };
-            let (s, reputation) = db.restore(input)?;
+            let mut notes = crate::store::Notes::new();
+            let restored = db.restore(input, &mut notes);
+            super::print_notes(&notes);
+            let (s, reputation) = restored?;
             if !g.quiet {
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
                 match reputation {
@@ -150,6 +153,14 @@ pub fn salvage(settings: &Settings, g: &GlobalArgs) -> Result<ExitCode> {
 }
 
 /// `1.5 MiB`, `812 KiB`, `120 B`.
+/// Writes the dump, then shows what reading the databases noted.
+fn dump(db: &Database, out: &mut dyn Write) -> Result<()> {
+    let mut notes = crate::store::Notes::new();
+    let done = db.dump(out, &mut notes);
+    super::print_notes(&notes);
+    done
+}
+
 pub fn human_size(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = n as f64;

@@ -186,8 +186,10 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
 fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFacts, now: u64) -> Result<()> {
     if facts.honeypot.is_some() {
         let limits = &settings.sender.queue;
-        let added =
-            crate::store::queue::add(db.dir(), crate::store::Class::Spam, input, settings.scoring.scan_limit, limits);
+        let mut notes = crate::store::Notes::new();
+        let (class, limit) = (crate::store::Class::Spam, settings.scoring.scan_limit);
+        let added = crate::store::queue::add(db.dir(), class, input, limit, limits, &mut notes);
+        super::print_notes(&notes);
         if let crate::store::queue::Added::Dropped { messages, bytes } = added? {
             eprintln!(
                 "spamfilt: the message is delivered, but the learning queue is full ({messages} messages, {bytes} bytes; \

@@ -23,13 +23,26 @@ fn parse_ip(s: &str) -> Result<IpAddr> {
 }
 
 pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitCode> {
+    let mut notes = crate::store::Notes::new();
+    let done = run_noting(settings, g, cmd, &mut notes);
+    super::print_notes(&notes);
+    done
+}
+
+/// `run`, with what reading and writing the reputation database noted for the user.
+fn run_noting(
+    settings: &Settings,
+    g: &GlobalArgs,
+    cmd: &IpCommand,
+    notes: &mut crate::store::Notes,
+) -> Result<ExitCode> {
     let db = Database::at(&settings.db_dir);
     let now = now_secs();
     let days = settings.sender.ip_expire_days;
     match cmd {
         IpCommand::Show { address } => {
             let ip = parse_ip(address)?;
-            let rep = Reputation::load(db.dir())?;
+            let rep = Reputation::load(db.dir(), notes)?;
             let refusal = State::at(db.dir()).refused(ip, now)?;
             let record = rep.ip(ip);
             if record.is_none() && refusal.is_none() && State::at(db.dir()).probed(ip)?.is_none() {
@@ -47,7 +60,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::List { spam } => {
-            let rep = Reputation::load(db.dir())?;
+            let rep = Reputation::load(db.dir(), notes)?;
             let mut rows: Vec<(IpAddr, &IpRecord)> =
                 rep.ips().filter(|(_, r)| !spam || r.spam_weight(now, days) > 0.0).collect();
             rows.sort_by(|a, b| b.1.spam_weight(now, days).total_cmp(&a.1.spam_weight(now, days)).then(a.0.cmp(&b.0)));
@@ -87,7 +100,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             let ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
             let adding = matches!(cmd, IpCommand::Add { .. });
             let _lock = db.lock()?;
-            let mut rep = Reputation::load(db.dir())?;
+            let mut rep = Reputation::load(db.dir(), notes)?;
             let mut changed = 0;
             for ip in &ips {
                 if adding {
@@ -106,7 +119,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
                     eprintln!("spamfilt: {ip} is not in the reputation database");
                 }
             }
-            rep.save(db.dir())?;
+            rep.save(db.dir(), notes)?;
             if !g.quiet {
                 println!("{} {changed} addresses", if adding { "marked as spam sources:" } else { "removed" });
             }
@@ -142,20 +155,20 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &IpCommand) -> Result<ExitC
             state.record_probe(ip, now, &result)?;
             if found.is_some() {
                 let _lock = db.lock()?;
-                let mut rep = Reputation::load(db.dir())?;
+                let mut rep = Reputation::load(db.dir(), notes)?;
                 let r = rep.ip_mut(ip, now);
                 r.manual = true;
                 r.last_seen = now;
-                rep.save(db.dir())?;
+                rep.save(db.dir(), notes)?;
             }
             println!("{ip}: {result}");
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::Expire => {
             let _lock = db.lock()?;
-            let mut rep = Reputation::load(db.dir())?;
+            let mut rep = Reputation::load(db.dir(), notes)?;
             let dropped = rep.expire(now, days);
-            rep.save(db.dir())?;
+            rep.save(db.dir(), notes)?;
             State::at(db.dir()).expire(now, settings.policy.harvest_window_minutes * 60)?;
             if !g.quiet {
                 println!("dropped {dropped} records; {} left", rep.records.len());

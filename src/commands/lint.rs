@@ -52,7 +52,10 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         Err(e) => out.push(Problem::new(&db.file_path(), None, format!("{e:#}"))),
     }
     let rep = settings.db_dir.join(crate::store::reputation::FILE);
-    if let Err(e) = crate::store::reputation::Reputation::load(&settings.db_dir) {
+    let mut notes = crate::store::Notes::new();
+    let loaded = crate::store::reputation::Reputation::load(&settings.db_dir, &mut notes);
+    super::print_notes(&notes);
+    if let Err(e) = loaded {
         out.push(Problem::new(
             &rep,
             None,
@@ -65,7 +68,8 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
 /// Suggestions: addresses that look like the user's own relays (see `ip list`).
 pub fn notes(settings: &Settings) -> Vec<Problem> {
     use crate::store::reputation::{Reputation, ReputationLookup};
-    let Ok(rep) = Reputation::load(&settings.db_dir) else { return Vec::new() };
+    // What loading notes was shown by `database_problems`, which loaded it first.
+    let Ok(rep) = Reputation::load(&settings.db_dir, &mut crate::store::Notes::new()) else { return Vec::new() };
     let relayed = rep.relayed();
     let file = settings.db_dir.join(crate::store::reputation::FILE);
     rep.ips()

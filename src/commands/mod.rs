@@ -100,6 +100,13 @@ pub fn prepare_each<T: Sync>(
 
 pub use crate::parallel::map_ordered;
 
+/// Shows what a storage operation noted for the user (see `store::Notes`), one line each.
+pub fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("spamfilt: {n}");
+    }
+}
+
 /// The reputation database for reading; `None` (with a warning unless quiet) when it is
 /// missing or unreadable: sender checks then run without it.
 pub fn reputation_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::reputation::Reader> {

@@ -98,11 +98,13 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
         let mut snap = db.snapshot()?;
         decide(Some(&mut snap), None)?;
     } else {
-        db.update_all(false, |snap, rep, queued| {
+        let mut notes = store::Notes::new();
+        let done = db.update_all(false, &mut notes, |snap, rep, queued| {
             super::train::learn_queued(settings, g, snap, rep, queued);
             decide(Some(snap), Some(rep))
-        })
-        .with_context(|| {
+        });
+        super::print_notes(&notes);
+        done.with_context(|| {
             format!("purge failed before deleting anything; {} is unchanged", settings.db_dir.display())
         })?;
     }

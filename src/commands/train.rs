@@ -52,8 +52,9 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     let db = Database::at(&settings.db_dir);
     let today = store::today();
     let now = store::now_secs();
+    let mut notes = store::Notes::new();
     let tally = db
-        .update_all(args.force, |snap, rep, queued| {
+        .update_all(args.force, &mut notes, |snap, rep, queued| {
             learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
             super::prepare_each(
@@ -83,8 +84,10 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
             );
             Ok(tally)
         })
-        .with_context(|| format!("training failed; the database in {} is unchanged", settings.db_dir.display()))?;
+        .with_context(|| format!("training failed; the database in {} is unchanged", settings.db_dir.display()));
     bar.finish_and_clear();
+    super::print_notes(&notes);
+    let tally = tally?;
     if !g.quiet {
         println!(
             "learned {} ham and {} spam; {} already known, {} moved to the other class, {} unreadable{}",
@@ -165,8 +168,9 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
     let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");
     let db = Database::at(&settings.db_dir);
     let now = store::now_secs();
+    let mut notes = store::Notes::new();
     let tally = db
-        .update_all(false, |snap, rep, queued| {
+        .update_all(false, &mut notes, |snap, rep, queued| {
             learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
             super::prepare_each(
@@ -190,8 +194,10 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
             );
             Ok(tally)
         })
-        .with_context(|| format!("forgetting failed; the database in {} is unchanged", settings.db_dir.display()))?;
+        .with_context(|| format!("forgetting failed; the database in {} is unchanged", settings.db_dir.display()));
     bar.finish_and_clear();
+    super::print_notes(&notes);
+    let tally = tally?;
     if !g.quiet {
         println!(
             "forgot {} messages; {} were never learned, {} unreadable{}",

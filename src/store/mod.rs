@@ -62,6 +62,12 @@ pub use crate::hash::PreHashedBuild;
 /// A map keyed by token hash.
 pub type TokenMap<V> = HashMap<u64, V, PreHashedBuild>;
 
+/// What a storage operation has to tell the user besides its result or error: a corrupt file
+/// moved aside, damaged journal bytes skipped, a file in the queue that is not ours. Library code
+/// does not print (only `commands` talks to the terminal): the caller passes one in and shows
+/// it, also when the operation then failed (a file moved aside stays moved).
+pub type Notes = Vec<String>;
+
 /// Read access to token counts, in batches: what scoring needs and all it needs.
 pub trait TokenLookup: Sync {
     fn totals(&self) -> Totals;
@@ -227,10 +233,10 @@ impl Database {
 
     /// Runs `f` on the current contents under the exclusive write lock and writes the result
     /// atomically. If `f` fails, nothing is written. With `force`, a corrupt database is moved
-    /// aside (never deleted) and started afresh.
-    pub fn update<R>(&self, force: bool, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
+    /// aside (never deleted) and started afresh, which `notes` says.
+    pub fn update<R>(&self, force: bool, notes: &mut Notes, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
         let _lock = self.lock()?;
-        let mut snap = self.load_for_update(force)?;
+        let mut snap = self.load_for_update(force, notes)?;
         let r = f(&mut snap)?;
         snap.apply_lr();
         self.write(&snap)?;
@@ -240,21 +246,24 @@ impl Database {
     /// Like `update`, for training: the token database and the reputation database
     /// (`reputation.db`) are edited together under the one lock, the token database written
     /// first. Messages queued by the filter (honeypot hits) are handed to `f` too; their queue
-    /// files are removed only after both databases are written.
+    /// files are removed only after both databases are written. `notes` gets what the user
+    /// should be told (see [`Notes`]).
     pub fn update_all<R>(
         &self,
         force: bool,
+        notes: &mut Notes,
         f: impl FnOnce(&mut Snapshot, &mut reputation::Reputation, Vec<queue::Queued>) -> Result<R>,
     ) -> Result<R> {
         let _lock = self.lock()?;
-        let mut snap = self.load_for_update(force)?;
-        let mut rep = self.recover(reputation::Reputation::load(&self.dir), reputation::FILE, force)?;
-        let queued = queue::list(&self.dir)?;
+        let mut snap = self.load_for_update(force, notes)?;
+        let loaded = reputation::Reputation::load(&self.dir, notes);
+        let mut rep = self.recover(loaded, reputation::FILE, force, notes)?;
+        let queued = queue::list(&self.dir, notes)?;
         let done: Vec<(PathBuf, fs::Metadata)> = queued.iter().map(|q| (q.path.clone(), q.meta.clone())).collect();
         let r = f(&mut snap, &mut rep, queued)?;
         snap.apply_lr();
         self.write(&snap)?;
-        rep.save(&self.dir)?;
+        rep.save(&self.dir, notes)?;
         for (path, meta) in done {
             // Only the queue file that was read, if it is still that file.
             let _ = files::remove_if_same(&path, &meta);
@@ -264,22 +273,22 @@ impl Database {
 
     /// The current contents for a writer (the lock held): a corrupt file is refused, or with
     /// `force` moved aside (never deleted) and started afresh.
-    fn load_for_update(&self, force: bool) -> Result<Snapshot> {
-        let mut snap = self.recover(self.load_snapshot(), DB_FILE, force)?.unwrap_or_default();
-        snap.lr = self.recover(self.load_lr(), lrfile::FILE, force)?;
+    fn load_for_update(&self, force: bool, notes: &mut Notes) -> Result<Snapshot> {
+        let mut snap = self.recover(self.load_snapshot(), DB_FILE, force, notes)?.unwrap_or_default();
+        snap.lr = self.recover(self.load_lr(), lrfile::FILE, force, notes)?;
         Ok(snap)
     }
 
     /// A load's result for a writer: a corrupt `file` is refused, or with `force` moved aside
-    /// (never deleted) and replaced by an empty one.
-    fn recover<T: Default>(&self, loaded: Result<T>, file: &str, force: bool) -> Result<T> {
+    /// (never deleted) and replaced by an empty one, which `notes` says.
+    fn recover<T: Default>(&self, loaded: Result<T>, file: &str, force: bool, notes: &mut Notes) -> Result<T> {
         match loaded {
             Ok(v) => Ok(v),
             Err(e) if force => {
                 let aside = self.dir.join(format!("{file}.corrupt-{}", now_secs()));
                 fs::rename(self.dir.join(file), &aside)
                     .with_context(|| format!("cannot move the corrupt database aside to {}", aside.display()))?;
-                eprintln!("spamfilt: {e:#}; moved it aside to {} and starting afresh", aside.display());
+                notes.push(format!("{e:#}; moved it aside to {} and starting afresh", aside.display()));
                 Ok(T::default())
             }
             Err(e) => Err(e.context("refusing to write over it (`spamfilt db salvage` keeps what is intact; --force moves it aside and starts afresh)")),
@@ -393,16 +402,18 @@ impl Database {
     /// Writes the documented text dump (see `dump`).
     /// Both databases: the token database with its ledger, and the reputation database (IP
     /// reputation, cached DNS answers, known correspondents) with its journal applied.
-    pub fn dump(&self, out: &mut dyn Write) -> Result<()> {
+    /// Damaged journal bytes that were skipped are noted in `notes`.
+    pub fn dump(&self, out: &mut dyn Write, notes: &mut Notes) -> Result<()> {
         let snap = self.snapshot()?;
-        let rep = reputation::Reputation::load(&self.dir)?;
+        let rep = reputation::Reputation::load(&self.dir, notes)?;
         dump::write(&snap, &rep, out)
     }
 
     /// Replaces the databases with a dump, atomically each, under the write lock (a corrupt
     /// one is moved aside first). A version 1 dump has no reputation section: reputation.db is
-    /// then left as it is. Returns the token stats and the number of reputation records loaded.
-    pub fn restore(&self, input: Box<dyn std::io::BufRead + '_>) -> Result<(Stats, Option<usize>)> {
+    /// then left as it is. Returns the token stats and the number of reputation records loaded;
+    /// a file moved aside is noted in `notes`.
+    pub fn restore(&self, input: Box<dyn std::io::BufRead + '_>, notes: &mut Notes) -> Result<(Stats, Option<usize>)> {
         let loaded = dump::read(input)?;
         let t = &loaded.tokens;
         let stats = Stats {
@@ -412,7 +423,7 @@ impl Database {
             ..Stats::default()
         };
         let _lock = self.lock()?;
-        self.load_for_update(true)?;
+        self.load_for_update(true, notes)?;
         let mut tokens = loaded.tokens;
         // A dump without an [lr] section leaves no weights: old ones would not match the counts.
         tokens.lr_dirty = true;
@@ -420,10 +431,11 @@ impl Database {
         let records = match loaded.reputation {
             Some(mut rep) => {
                 // Only to move a corrupt file aside; its contents are replaced.
-                self.recover(reputation::Reputation::load(&self.dir), reputation::FILE, true)?;
+                let old = reputation::Reputation::load(&self.dir, notes);
+                self.recover(old, reputation::FILE, true, notes)?;
                 let n = rep.records.len();
                 rep.skip_journal(&self.dir)?;
-                rep.save(&self.dir)?;
+                rep.save(&self.dir, notes)?;
                 Some(n)
             }
             None => None,
@@ -434,7 +446,8 @@ impl Database {
     /// Drops tokens seen at most `max_count` times in all and not for `days` days.
     pub fn expire(&self, days: u32, max_count: u32) -> Result<u64> {
         let cutoff = today().saturating_sub(days);
-        self.update(false, |snap| {
+        // Without `force` nothing is moved aside: there is nothing to note.
+        self.update(false, &mut Notes::new(), |snap| {
             let before = snap.tokens.len();
             snap.tokens.retain(|_, r| r.spam as u64 + r.ham as u64 > max_count as u64 || r.last_day >= cutoff);
             Ok((before - snap.tokens.len()) as u64)
@@ -497,7 +510,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(&tmp.path().join("db"));
         assert!(db.reader().unwrap().is_none());
-        db.update(false, |s| {
+        db.update(false, &mut Notes::new(), |s| {
             s.learn(&[1, 2], Class::Spam, 100);
             s.learn(&[2, 3], Class::Ham, 100);
             s.set_ledger([1; 16], Some(Class::Spam));
@@ -525,7 +538,7 @@ mod tests {
                 scope.spawn(move || {
                     for i in 0..10u64 {
                         Database::at(dir)
-                            .update(false, |s| {
+                            .update(false, &mut Notes::new(), |s| {
                                 s.learn(&[42, 1000 * t + i], Class::Spam, 1);
                                 Ok(())
                             })
@@ -543,13 +556,13 @@ mod tests {
     fn an_open_reader_keeps_its_snapshot() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(tmp.path());
-        db.update(false, |s| {
+        db.update(false, &mut Notes::new(), |s| {
             s.learn(&[7], Class::Ham, 1);
             Ok(())
         })
         .unwrap();
         let old = db.reader().unwrap().unwrap();
-        db.update(false, |s| {
+        db.update(false, &mut Notes::new(), |s| {
             s.learn(&[7, 8], Class::Ham, 1);
             Ok(())
         })
@@ -563,7 +576,7 @@ mod tests {
     fn a_failed_update_writes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(tmp.path());
-        let r: Result<()> = db.update(false, |s| {
+        let r: Result<()> = db.update(false, &mut Notes::new(), |s| {
             s.learn(&[1], Class::Spam, 1);
             bail!("stop")
         });
@@ -575,7 +588,7 @@ mod tests {
     fn corrupt_files_are_refused_and_force_moves_them_aside() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(tmp.path());
-        db.update(false, |s| {
+        db.update(false, &mut Notes::new(), |s| {
             s.learn(&[1, 2, 3], Class::Spam, 1);
             Ok(())
         })
@@ -586,13 +599,21 @@ mod tests {
         bytes[tokenfile::HEADER + 9] ^= 0xff;
         fs::write(db.file_path(), &bytes).unwrap();
         assert!(format!("{:#}", db.stats().unwrap_err()).contains("corrupt"));
-        let err = db.update(false, |_| Ok(())).unwrap_err();
+        let err = db.update(false, &mut Notes::new(), |_| Ok(())).unwrap_err();
         assert!(format!("{err:#}").contains("--force"), "{err:#}");
-        db.update(true, |s| {
+        let mut notes = Notes::new();
+        db.update(true, &mut notes, |s| {
             s.learn(&[9], Class::Ham, 1);
             Ok(())
         })
         .unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("is corrupt")
+                && notes[0].contains("; moved it aside to")
+                && notes[0].contains("tokens.db.corrupt-"),
+            "{notes:?}"
+        );
         assert_eq!(db.reader().unwrap().unwrap().totals(), Totals { ham: 1, spam: 0 });
         let aside: Vec<_> = fs::read_dir(tmp.path())
             .unwrap()
@@ -609,7 +630,7 @@ mod tests {
     fn files_are_private() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(&tmp.path().join("new-db"));
-        db.update(false, |_| Ok(())).unwrap();
+        db.update(false, &mut Notes::new(), |_| Ok(())).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(db.dir()), 0o700);
         assert_eq!(mode(&db.file_path()), 0o600);
@@ -621,7 +642,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(tmp.path());
         let old = today() - 400;
-        db.update(false, |s| {
+        db.update(false, &mut Notes::new(), |s| {
             s.learn(&[1], Class::Spam, old); // rare and stale: dropped
             s.learn(&[2], Class::Spam, today()); // rare but recent: kept
             for _ in 0..5 {
@@ -645,7 +666,7 @@ mod tests {
             .collect();
         let train = |name: &str, order: &mut dyn Iterator<Item = &([u8; 16], Vec<u32>, Class)>| {
             let db = Database::at(&tmp.path().join(name));
-            db.update(false, |s| {
+            db.update(false, &mut Notes::new(), |s| {
                 for (d, f, c) in order {
                     s.queue_lr(d, f, None, Some(*c));
                 }
@@ -668,7 +689,7 @@ mod tests {
         let before = fs::read(a.lr_path()).unwrap();
         a.expire(1, 0).unwrap();
         assert_eq!(fs::read(a.lr_path()).unwrap(), before);
-        a.update(false, |s| {
+        a.update(false, &mut Notes::new(), |s| {
             s.queue_lr(&msgs[0].0, &msgs[0].1, Some(Class::Spam), None);
             Ok(())
         })
@@ -686,13 +707,13 @@ mod tests {
             s.queue_lr(&[1; 16], &[1, 2], None, Some(Class::Spam));
             Ok(())
         };
-        db.update(false, learn).unwrap();
+        db.update(false, &mut Notes::new(), learn).unwrap();
         let mut bytes = fs::read(db.lr_path()).unwrap();
         bytes[lrfile::HEADER + 4] ^= 0x10;
         fs::write(db.lr_path(), &bytes).unwrap();
         assert!(format!("{:#}", db.stats().unwrap_err()).contains("LR weight file"));
-        assert!(format!("{:#}", db.update(false, learn).unwrap_err()).contains("--force"));
-        db.update(true, learn).unwrap();
+        assert!(format!("{:#}", db.update(false, &mut Notes::new(), learn).unwrap_err()).contains("--force"));
+        db.update(true, &mut Notes::new(), learn).unwrap();
         assert_eq!(db.snapshot().unwrap().lr.unwrap().spam, 1);
         assert!(fs::read_dir(tmp.path()).unwrap().any(|e| e
             .unwrap()
@@ -705,19 +726,19 @@ mod tests {
     fn dump_and_load_round_trip() {
         let tmp = tempfile::tempdir().unwrap();
         let a = Database::at(&tmp.path().join("a"));
-        a.update(false, |s| {
+        a.update(false, &mut Notes::new(), |s| {
             s.learn(&[5, 6], Class::Spam, 10);
             s.set_ledger([3; 16], Some(Class::Spam));
             Ok(())
         })
         .unwrap();
         let mut text = Vec::new();
-        a.dump(&mut text).unwrap();
+        a.dump(&mut text, &mut Notes::new()).unwrap();
         let b = Database::at(&tmp.path().join("b"));
-        let (st, rep) = b.restore(Box::new(text.as_slice())).unwrap();
+        let (st, rep) = b.restore(Box::new(text.as_slice()), &mut Notes::new()).unwrap();
         assert_eq!((st.tokens, st.ledger_entries, rep), (2, 1, Some(0)));
         let mut again = Vec::new();
-        b.dump(&mut again).unwrap();
+        b.dump(&mut again, &mut Notes::new()).unwrap();
         assert_eq!(text, again);
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{files, Class};
+use super::{files, Class, Notes};
 
 const DIR: &str = "queue";
 /// Where the filter notes what it did not queue because the queue was full (one line each:
@@ -78,12 +78,20 @@ impl Queued {
 
 /// Queues (the first `limit` bytes of) a message to be learned as `class`, unless the queue is
 /// at one of its `limits` (then the drop is noted for the next training run). Checking costs a
-/// directory read and a `stat` per queued message, bounded by `limits.max_messages`.
-pub fn add(db_dir: &Path, class: Class, message: &[u8], limit: usize, limits: &QueueLimits) -> Result<Added> {
+/// directory read and a `stat` per queued message, bounded by `limits.max_messages`. What in the
+/// queue is not ours is noted in `notes` (see [`list`]).
+pub fn add(
+    db_dir: &Path,
+    class: Class,
+    message: &[u8],
+    limit: usize,
+    limits: &QueueLimits,
+    notes: &mut Notes,
+) -> Result<Added> {
     files::ensure_dir(db_dir)?;
     let dir = files::ensure_subdir(db_dir, DIR).context("cannot use the learning queue")?;
     let body = &message[..message.len().min(limit)];
-    let (messages, bytes) = size(db_dir)?;
+    let (messages, bytes) = size(db_dir, notes)?;
     if messages >= limits.max_messages || bytes + body.len() as u64 > limits.max_bytes {
         let log = dir.join(DROPPED);
         let mut f = files::open_write(&log, "queue's dropped log", true)?;
@@ -102,9 +110,9 @@ pub fn add(db_dir: &Path, class: Class, message: &[u8], limit: usize, limits: &Q
     Ok(Added::Queued(dir.join(name)))
 }
 
-/// How many messages the queue holds and their bytes in all.
-pub fn size(db_dir: &Path) -> Result<(usize, u64)> {
-    let q = list(db_dir)?;
+/// How many messages the queue holds and their bytes in all (`notes` as for [`list`]).
+pub fn size(db_dir: &Path, notes: &mut Notes) -> Result<(usize, u64)> {
+    let q = list(db_dir, notes)?;
     Ok((q.len(), q.iter().map(|q| q.meta.len()).sum()))
 }
 
@@ -154,8 +162,8 @@ fn parse_name(name: &str) -> Option<(Class, u128)> {
 
 /// The queued messages, oldest first. Anything else in the directory (a temporary file of a
 /// writer that died mid-write, a file we did not name, a link, another user's file) is skipped;
-/// a link or foreign file is reported.
-pub fn list(db_dir: &Path) -> Result<Vec<Queued>> {
+/// a link or foreign file is noted in `notes`, for the caller to tell the user.
+pub fn list(db_dir: &Path, notes: &mut Notes) -> Result<Vec<Queued>> {
     let dir = db_dir.join(DIR);
     if !files::check_subdir(&dir).context("cannot use the learning queue")? {
         return Ok(Vec::new());
@@ -175,12 +183,12 @@ pub fn list(db_dir: &Path) -> Result<Vec<Queued>> {
             Ok(m) if m.file_type().is_file() && (m.uid() == me || m.uid() == 0) => {
                 out.push(Queued { path, class, meta: m })
             }
-            Ok(_) => eprintln!(
-                "spamfilt: skipping {}: not a regular file of yours, so not something spamfilt queued",
+            Ok(_) => notes.push(format!(
+                "skipping {}: not a regular file of yours, so not something spamfilt queued",
                 path.display()
-            ),
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => eprintln!("spamfilt: cannot read the queued message {}: {e}", path.display()),
+            Err(e) => notes.push(format!("cannot read the queued message {}: {e}", path.display())),
         }
     }
     Ok(out)
@@ -201,12 +209,12 @@ mod tests {
     #[test]
     fn add_and_list_in_order() {
         let d = private_dir();
-        assert!(list(d.path()).unwrap().is_empty());
+        assert!(list(d.path(), &mut Notes::new()).unwrap().is_empty());
         let l = QueueLimits::default();
-        add(d.path(), Class::Spam, b"Subject: one\n\nx\n", 1 << 20, &l).unwrap();
-        add(d.path(), Class::Spam, b"Subject: two\n\nyyyyyyyy\n", 12, &l).unwrap();
+        add(d.path(), Class::Spam, b"Subject: one\n\nx\n", 1 << 20, &l, &mut Notes::new()).unwrap();
+        add(d.path(), Class::Spam, b"Subject: two\n\nyyyyyyyy\n", 12, &l, &mut Notes::new()).unwrap();
         fs::write(d.path().join(DIR).join("spam-1-1.tmp-0123456789abcdef"), b"half").unwrap();
-        let q = list(d.path()).unwrap();
+        let q = list(d.path(), &mut Notes::new()).unwrap();
         assert_eq!(q.len(), 2);
         assert_eq!(q[0].read().unwrap(), b"Subject: one\n\nx\n");
         assert_eq!(q[1].read().unwrap(), b"Subject: two");
@@ -227,16 +235,21 @@ mod tests {
         fs::set_permissions(d.path().join(DIR), fs::Permissions::from_mode(0o700)).unwrap();
         symlink(outside.path().join("secret"), d.path().join(DIR).join("spam-1-1")).unwrap();
         fs::write(d.path().join(DIR).join("notes.txt"), b"mine").unwrap();
-        assert!(list(d.path()).unwrap().is_empty());
+        let mut notes = Notes::new();
+        assert!(list(d.path(), &mut notes).unwrap().is_empty());
+        // The link is named for the user (the file we did not name is not ours to mention).
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("spam-1-1: not a regular file of yours"), "{notes:?}");
         // A queue directory that is a link is refused, for adding and for listing.
         let d2 = private_dir();
         symlink(outside.path(), d2.path().join(DIR)).unwrap();
         assert!(format!(
             "{:#}",
-            add(d2.path(), Class::Spam, b"Subject: x\n\n", 100, &QueueLimits::default()).unwrap_err()
+            add(d2.path(), Class::Spam, b"Subject: x\n\n", 100, &QueueLimits::default(), &mut Notes::new())
+                .unwrap_err()
         )
         .contains("symbolic link"));
-        assert!(list(d2.path()).is_err());
+        assert!(list(d2.path(), &mut Notes::new()).is_err());
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 1);
     }
 
@@ -245,14 +258,20 @@ mod tests {
         let d = private_dir();
         let l = QueueLimits { max_messages: 3, max_bytes: 100 };
         let m = |n: usize| vec![b'x'; n];
-        assert!(matches!(add(d.path(), Class::Spam, &m(40), 1000, &l).unwrap(), Added::Queued(_)));
-        assert!(matches!(add(d.path(), Class::Spam, &m(40), 1000, &l).unwrap(), Added::Queued(_)));
+        assert!(matches!(add(d.path(), Class::Spam, &m(40), 1000, &l, &mut Notes::new()).unwrap(), Added::Queued(_)));
+        assert!(matches!(add(d.path(), Class::Spam, &m(40), 1000, &l, &mut Notes::new()).unwrap(), Added::Queued(_)));
         // 80 + 40 > 100 bytes: dropped; a smaller one still fits, then the count is reached.
-        assert_eq!(add(d.path(), Class::Spam, &m(40), 1000, &l).unwrap(), Added::Dropped { messages: 2, bytes: 80 });
-        assert!(matches!(add(d.path(), Class::Spam, &m(10), 1000, &l).unwrap(), Added::Queued(_)));
-        assert_eq!(add(d.path(), Class::Spam, &m(1), 1000, &l).unwrap(), Added::Dropped { messages: 3, bytes: 90 });
-        assert_eq!(size(d.path()).unwrap(), (3, 90));
-        assert_eq!(list(d.path()).unwrap().len(), 3, "the dropped log is not a queued message");
+        assert_eq!(
+            add(d.path(), Class::Spam, &m(40), 1000, &l, &mut Notes::new()).unwrap(),
+            Added::Dropped { messages: 2, bytes: 80 }
+        );
+        assert!(matches!(add(d.path(), Class::Spam, &m(10), 1000, &l, &mut Notes::new()).unwrap(), Added::Queued(_)));
+        assert_eq!(
+            add(d.path(), Class::Spam, &m(1), 1000, &l, &mut Notes::new()).unwrap(),
+            Added::Dropped { messages: 3, bytes: 90 }
+        );
+        assert_eq!(size(d.path(), &mut Notes::new()).unwrap(), (3, 90));
+        assert_eq!(list(d.path(), &mut Notes::new()).unwrap().len(), 3, "the dropped log is not a queued message");
         assert_eq!(take_dropped(d.path()).unwrap(), (2, 41));
         assert_eq!(take_dropped(d.path()).unwrap(), (0, 0));
     }

@@ -180,6 +180,7 @@ mod tests {
     use super::journal::{read_journal, FRAME_HEADER};
     use super::*;
     use crate::received::v4;
+    use crate::store::Notes;
 
     #[test]
     fn round_trip_and_lookup() {
@@ -201,8 +202,8 @@ mod tests {
             },
             1_000_000,
         );
-        rep.save(dir.path()).unwrap();
-        let back = Reputation::load(dir.path()).unwrap();
+        rep.save(dir.path(), &mut Notes::new()).unwrap();
+        let back = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
         assert_eq!(back, rep);
         let r = Reader::open(dir.path()).unwrap().unwrap();
         assert_eq!(r.len(), 1003);
@@ -218,7 +219,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut rep = Reputation::default();
         rep.count_learned(v4(192, 0, 2, 1), true, 1, 100);
-        rep.save(dir.path()).unwrap();
+        rep.save(dir.path(), &mut Notes::new()).unwrap();
         let listed = Cached { value: true, expires: 10_000 };
         let answers = DnsAnswers { dnsbl: vec![(v4(192, 0, 2, 1), "zen.test".into(), listed)], ..Default::default() };
         let wait = std::time::Duration::from_millis(100);
@@ -237,7 +238,7 @@ mod tests {
         assert_eq!((one.spam, one.dnsbl.len()), (1, 1));
         assert_eq!(r.ip(v4(192, 0, 2, 9)).unwrap().honeypot, 1);
         // A writer loads it, another filter appends meanwhile, the save takes both and removes it.
-        let mut w = Reputation::load(dir.path()).unwrap();
+        let mut w = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
         let late = JournalEntry::new(&DnsAnswers::default(), Some(v4(192, 0, 2, 10)), 400);
         // (the torn frame is still at the end; a real appender would come after it: drop it first)
         std::fs::write(dir.path().join(JOURNAL), {
@@ -246,9 +247,9 @@ mod tests {
         })
         .unwrap();
         assert!(append_journal(dir.path(), &late, wait).unwrap());
-        w.save(dir.path()).unwrap();
+        w.save(dir.path(), &mut Notes::new()).unwrap();
         assert!(!dir.path().join(JOURNAL).exists());
-        let back = Reputation::load(dir.path()).unwrap();
+        let back = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
         assert_eq!(back.ip(v4(192, 0, 2, 9)).unwrap().honeypot, 1);
         assert_eq!(back.ip(v4(192, 0, 2, 10)).unwrap().honeypot, 1, "the late entry was lost");
         assert_eq!(back.ip(v4(192, 0, 2, 1)).unwrap().dnsbl.len(), 1);
@@ -263,13 +264,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut rep = Reputation::default();
         rep.count_learned(v4(192, 0, 2, 1), true, 1, 5);
-        rep.save(dir.path()).unwrap();
+        rep.save(dir.path(), &mut Notes::new()).unwrap();
         let path = dir.path().join(FILE);
         let mut bytes = std::fs::read(&path).unwrap();
         let n = bytes.len();
         bytes[n - 1] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        assert!(Reputation::load(dir.path()).unwrap_err().to_string().contains("corrupt"));
+        assert!(Reputation::load(dir.path(), &mut Notes::new()).unwrap_err().to_string().contains("corrupt"));
         std::fs::write(&path, b"garbage").unwrap();
         assert!(Reader::open(dir.path()).is_err());
     }
@@ -280,7 +281,7 @@ mod tests {
         let mut rep = Reputation::default();
         rep.count_learned(v4(192, 0, 2, 1), true, 1, 86_400);
         rep.count_learned(v4(192, 0, 2, 2), false, 1, 86_400);
-        rep.save(dir.path()).unwrap();
+        rep.save(dir.path(), &mut Notes::new()).unwrap();
         assert_eq!(Reader::open(dir.path()).unwrap().unwrap().relayed(), 2);
     }
 
@@ -321,10 +322,14 @@ mod tests {
         assert_eq!(r.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
         assert!(r.ip(v4(192, 0, 2, 2)).is_none() && r.ip(v4(192, 0, 2, 3)).is_none());
         assert_eq!(r.ip(v4(192, 0, 2, 4)).unwrap().honeypot, 1, "an entry after the damage was hidden");
-        // The fold keeps it too.
-        let mut w = Reputation::load(dir.path()).unwrap();
-        w.save(dir.path()).unwrap();
-        let back = Reputation::load(dir.path()).unwrap();
+        // The fold keeps it too, and says what it skipped.
+        let mut notes = Notes::new();
+        let mut w = Reputation::load(dir.path(), &mut notes).unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("skipped ") && notes[0].contains("damaged bytes in"), "{notes:?}");
+        w.save(dir.path(), &mut notes).unwrap();
+        assert_eq!(notes.len(), 1, "nothing damaged was appended since the load: {notes:?}");
+        let back = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
         assert_eq!(back.ip(v4(192, 0, 2, 4)).unwrap().honeypot, 1);
         assert_eq!(back.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
     }
@@ -375,7 +380,7 @@ mod tests {
         assert!(r.ip(v4(192, 0, 2, 1)).is_none(), "the reader read past its bound");
         assert_eq!(r.ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
         assert!(r.domain(&format!("domain-3-{}.example", "x".repeat(60))).is_some());
-        let w = Reputation::load(dir.path()).unwrap();
+        let w = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
         assert_eq!(w.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
         assert_eq!(w.ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
     }

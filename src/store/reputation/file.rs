@@ -10,6 +10,7 @@ use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, J
 use super::reader::parse_header;
 use super::{address_key, checksum, config, ip_from_key, ip_key, Correspondent, DnsAnswers, IpRecord, Key, Record};
 use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
+use crate::store::Notes;
 
 /// The whole database in memory, for writers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,8 +38,8 @@ impl ReputationLookup for Reputation {
 
 impl Reputation {
     /// Reads and verifies the file (checksum and every record), then applies the journal. Empty
-    /// when there is neither.
-    pub fn load(dir: &Path) -> Result<Reputation> {
+    /// when there is neither. Damaged journal bytes that were skipped are noted in `notes`.
+    pub fn load(dir: &Path, notes: &mut Notes) -> Result<Reputation> {
         let path = dir.join(FILE);
         // Read, not mapped: a writer reads it all anyway, and a read cannot fault when someone
         // truncates the file meanwhile.
@@ -48,7 +49,7 @@ impl Reputation {
             None => Reputation::default(),
         };
         let (entries, seen, skipped) = read_journal(dir, 0)?;
-        report_skipped(dir, skipped);
+        report_skipped(dir, skipped, notes);
         for e in &entries {
             rep.apply(e);
         }
@@ -100,12 +101,13 @@ impl Reputation {
 
     /// Writes the database atomically and folds the journal in: under the journal's exclusive
     /// lock, what filters appended since `load` is applied, the file replaced, the journal removed.
-    /// The caller holds the directory's lock.
-    pub fn save(&mut self, dir: &Path) -> Result<()> {
+    /// The caller holds the directory's lock. Damaged journal bytes that were skipped are noted
+    /// in `notes`.
+    pub fn save(&mut self, dir: &Path, notes: &mut Notes) -> Result<()> {
         let lock = journal_lock(dir)?;
         lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
         let (late, _, skipped) = read_journal(dir, self.journal_seen)?;
-        report_skipped(dir, skipped);
+        report_skipped(dir, skipped, notes);
         for e in &late {
             self.apply(e);
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{checksum, config, domain_key, ip_key, Cached, DnsAnswers, Key};
+use crate::store::Notes;
 
 /// The journal: what filter runs learned (DNS answers, honeypot hits), appended without taking
 /// the database lock, so a delivery never rewrites `reputation.db` (whose size would then set
@@ -219,12 +220,12 @@ pub(super) fn read_journal_tail(dir: &Path, tail: u64) -> Result<Vec<JournalEntr
     Ok(parse_journal(&bytes, from == 0).0)
 }
 
-/// Says (on stderr) that a writer skipped damaged journal bytes.
-pub(super) fn report_skipped(dir: &Path, skipped: u64) {
+/// Notes, for the caller to tell the user, that a writer skipped damaged journal bytes.
+pub(super) fn report_skipped(dir: &Path, skipped: u64, notes: &mut Notes) {
     if skipped > 0 {
-        eprintln!(
-            "spamfilt: skipped {skipped} damaged bytes in {}; every intact entry around them was kept",
+        notes.push(format!(
+            "skipped {skipped} damaged bytes in {}; every intact entry around them was kept",
             dir.join(JOURNAL).display()
-        );
+        ));
     }
 }

@@ -3,24 +3,25 @@
 //! Every function that scans message text in a loop reports the bytes or steps it examines with
 //! [`add`]; the unit tests run a hostile input at one size and at four times that size and assert
 //! the count grew about four times, not sixteen. In a normal build [`add`] is empty and compiles
-//! to nothing; only the crate's own test build keeps a per-thread count.
+//! to nothing; only the crate's own test build keeps a per-thread count, and a build with the
+//! `work-count` feature (for examples/fuzz_slow.rs, which reports the work of its slowest inputs).
 
 /// Records `n` units of work (bytes looked at, candidates tried).
 #[inline(always)]
 pub fn add(n: usize) {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "work-count"))]
     COUNT.with(|c| c.set(c.get() + n as u64));
-    #[cfg(not(test))]
+    #[cfg(not(any(test, feature = "work-count")))]
     let _ = n;
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "work-count"))]
 thread_local! {
     static COUNT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// The work `f` did on this thread.
-#[cfg(test)]
+#[cfg(any(test, feature = "work-count"))]
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let before = COUNT.with(|c| c.get());
     let r = f();

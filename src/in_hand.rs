@@ -1,4 +1,4 @@
-//! The message the filter holds, for the binary's SIGBUS handler (src/main.rs).
+//! The message the filter holds, for the binary's SIGBUS and SIGSEGV handlers (src/main.rs).
 //!
 //! A mapped file that someone truncates or overwrites in place while it is mapped
 //! (`cp backup tokens.db`, `rsync --inplace`, `truncate`) makes the next read of a page past its
@@ -56,6 +56,24 @@ impl Drop for Holding<'_> {
         PTR.store(std::ptr::null_mut(), SeqCst);
         LEN.store(0, SeqCst);
     }
+}
+
+/// For the tests of the signal handlers through the real binary (tests/reliability.rs): with
+/// `SPAMFILT_TEST_FAULT=stack-overflow` in the environment, a call recurses until the stack
+/// overflows (SIGSEGV). The filter calls it while it holds the message; other commands before
+/// they start. Without the variable it costs one look at the environment.
+pub fn test_fault() {
+    if std::env::var_os("SPAMFILT_TEST_FAULT").is_some_and(|v| v == "stack-overflow") {
+        std::hint::black_box(deeper(0));
+    }
+}
+
+fn deeper(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 32]);
+    if std::hint::black_box(n) == u64::MAX {
+        return 0;
+    }
+    deeper(n + 1).wrapping_add(frame[7])
 }
 
 /// What the handler needs: the state and, when HOLDING, the message's address and length.

@@ -6,8 +6,9 @@
 //! here is done below: standard descriptors 0-2 are made sure to be open (so a database opened
 //! later can never become "standard output"), SIGPIPE is ignored (a closed pipe is an error
 //! to report, not a silent death), panics never unwind out of `main`, and standard output is
-//! flushed before the exit. A stack overflow, which the handler would only have reported, still
-//! ends the process by SIGSEGV: procmail, maildrop and Dovecot keep the message on that.
+//! flushed before the exit. SIGBUS and SIGSEGV (a stack overflow) get handlers of their own,
+//! on a signal stack of their own, that pass the filter's message through (`on_sigbus`,
+//! `on_sigsegv`).
 // A test build keeps the test harness's own `main` (this file has no tests; without it the test
 // binary would be the filter, waiting on standard input).
 #![cfg_attr(not(test), no_main)]
@@ -158,10 +159,21 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        let mut bus: libc::sigaction = std::mem::zeroed();
-        bus.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
-        libc::sigfillset(&mut bus.sa_mask);
-        libc::sigaction(libc::SIGBUS, &bus, std::ptr::null_mut());
+        // SIGBUS and SIGSEGV run their handler on a stack of its own (`sigaltstack`), so it
+        // runs even when the fault is the main thread's stack overflowing.
+        let alt = libc::stack_t {
+            ss_sp: (&raw mut SIGNAL_STACK).cast(),
+            ss_flags: 0,
+            ss_size: std::mem::size_of::<SignalStack>(),
+        };
+        let on_alt = if libc::sigaltstack(&alt, std::ptr::null_mut()) == 0 { libc::SA_ONSTACK } else { 0 };
+        for (sig, handler) in [(libc::SIGBUS, on_sigbus as *const ()), (libc::SIGSEGV, on_sigsegv as *const ())] {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = handler as libc::sighandler_t;
+            act.sa_flags = on_alt;
+            libc::sigfillset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
     }
     let code = std::panic::catch_unwind(run).unwrap_or(ExitCode::from(101));
     let _ = std::io::stdout().flush();
@@ -219,6 +231,58 @@ fn out_of_memory() {
     };
     // SAFETY: nothing is left to do; _exit skips destructors and buffered output on purpose
     // (the message was written whole above, by write(2)).
+    unsafe { libc::_exit(code) }
+}
+
+/// The main thread's signal stack (see `main`): 64 KiB, more than any kernel's minimum
+/// (`MINSIGSTKSZ` grows with the CPU's vector registers) and than the handlers need.
+#[cfg(not(test))]
+#[repr(C, align(16))]
+struct SignalStack([u8; 64 << 10]);
+
+#[cfg(not(test))]
+static mut SIGNAL_STACK: SignalStack = SignalStack([0; 64 << 10]);
+
+/// SIGSEGV: most likely a stack overflow (anything recursive in parsing that a hostile message
+/// drove too deep; the parser's known recursion is bounded, see `message::guarded_parse`) or a
+/// bug. In the filter it is treated as SIGBUS is (`on_sigbus`): the whole message in hand passes
+/// through unchanged with exit 0, or exit 75 when it is not whole in hand or output has started,
+/// so no delivery dies of it. Any other command gets a one-line note and then the default
+/// action, as before: the handler puts it back and returns, the faulting instruction runs again
+/// and the process ends by SIGSEGV (a core dump where those are enabled). Only the main thread
+/// has the signal stack: a stack overflow on another thread (`check`'s workers, the parse
+/// thread) cannot run a handler and ends the process by SIGSEGV, as it did before.
+#[cfg(not(test))]
+extern "C" fn on_sigsegv(_: libc::c_int) {
+    use spamfilt::in_hand;
+    fn say(msg: &[u8]) {
+        // SAFETY: a static message.
+        unsafe { write_all(2, msg.as_ptr(), msg.len()) };
+    }
+    let (state, ptr, len) = in_hand::now();
+    let code = match state {
+        in_hand::HOLDING => {
+            say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); passing the message through unchanged\n");
+            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
+            if unsafe { write_all(1, ptr, len) } {
+                0
+            } else {
+                75
+            }
+        }
+        in_hand::READING | in_hand::WRITING => {
+            say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); exit 75 so the message is kept\n");
+            75
+        }
+        _ => {
+            say(b"spamfilt: internal error: SIGSEGV (a stack overflow?)\n");
+            // SAFETY: signal(2) is async-signal-safe; the fault repeats on return and, with the
+            // default action back, ends the process as it would have without this handler.
+            unsafe { libc::signal(libc::SIGSEGV, libc::SIG_DFL) };
+            return;
+        }
+    };
+    // SAFETY: _exit is async-signal-safe; nothing else is to be done.
     unsafe { libc::_exit(code) }
 }
 

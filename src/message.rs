@@ -139,8 +139,84 @@ fn parser() -> &'static MessageParser {
     })
 }
 
+/// Drops a parsed message without recursion. mail-parser nests a `message/rfc822` part as a
+/// whole message inside its parent, and dropping that tree recurses once per level: 512 KiB of
+/// `Content-Type: message/rfc822` lines are 17,000 levels, which overflowed a 1 MiB stack (and
+/// a smaller stack with less). Here each nested message's parts are moved out onto a list
+/// before it is dropped, so the stack stays flat whatever the depth (issue 15).
+fn dismantle(msg: mail_parser::Message<'_>) {
+    let mut pending = vec![msg.parts];
+    while let Some(parts) = pending.pop() {
+        for mut part in parts {
+            if let PartType::Message(inner) = &mut part.body {
+                pending.push(std::mem::take(&mut inner.parts));
+            }
+        }
+    }
+}
+
 /// mail-parser behind `catch_unwind`: `Err` when it panicked.
+///
+/// A `message/rfc822` part (or a digest's part) with a transfer encoding is decoded and parsed
+/// as a message of its own, and mail-parser then copies that message's tree into the outer one
+/// recursively (`MessagePart::into_owned`), one call per level of nesting inside it: 486 KB of
+/// base64 holding 12,000 nested `message/rfc822` parts needed more than the 8 MiB main-thread
+/// stack, and the delivery died of SIGSEGV (issue 15; found by examples/fuzz_slow.rs). A message
+/// that can nest so (a `Content-Type` field naming `message` or `digest`) and is large enough to
+/// matter is parsed on a thread whose stack grows with the input (virtual memory, touched only
+/// as deep as the parse goes); everything else, nearly all mail, is parsed here. Should even
+/// that thread not start (a tight memory limit), the parse runs here, and a stack overflow then
+/// still passes the message through (the binary's SIGSEGV handler, src/main.rs).
 fn guarded_parse(bytes: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    if bytes.len() <= NEST_INLINE || !may_nest_messages(bytes) {
+        return guarded_parse_here(bytes);
+    }
+    let stack = (2 << 20) + bytes.len().saturating_mul(NEST_STACK_PER_BYTE);
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("parse".into())
+            .stack_size(stack)
+            .spawn_scoped(s, || guarded_parse_here(bytes))
+        {
+            Ok(t) => t.join().unwrap_or(Err(())),
+            Err(_) => guarded_parse_here(bytes),
+        }
+    })
+}
+
+/// Up to this size nesting cannot go deep enough to matter (about 200 levels: well under any
+/// thread's stack), so the parse runs on the caller's stack.
+const NEST_INLINE: usize = 8 << 10;
+/// Stack per input byte for a parse that may nest messages: a level takes at least 29 bytes of
+/// input (`Content-type:message/rfc822` and a blank line) and, measured, under 1.5 KiB of stack
+/// in a release build, more in a debug build: 128 bytes per input byte is 3.6 KiB per level.
+const NEST_STACK_PER_BYTE: usize = 128;
+
+/// Whether a `Content-Type` field (of the message or of any part, folded or not) names
+/// `message` or `digest` (any case): only then can mail-parser nest one message in another.
+fn may_nest_messages(bytes: &[u8]) -> bool {
+    let mut in_content_type = false;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+        let line = &bytes[start..end];
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            in_content_type = line.len() >= 12 && line[..12].eq_ignore_ascii_case(b"content-type");
+        }
+        if in_content_type && (contains_ignore_case(line, b"message") || contains_ignore_case(line, b"digest")) {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn guarded_parse_here(bytes: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
     IN_PARSER.with(|f| f.set(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(bytes)));
     IN_PARSER.with(|f| f.set(false));
@@ -192,6 +268,7 @@ impl<'a> Message<'a> {
         let mut parts = Vec::new();
         collect_parts(&parsed, 0, 0, &mut parts, &mut msg.mime_problem);
         msg.parts = parts;
+        dismantle(parsed);
         msg
     }
 
@@ -407,6 +484,53 @@ fn collect_parts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_nested_messages_need_no_deep_stack() {
+        // A base64 message/rfc822 part holding 9,000 nested message/rfc822 parts: mail-parser
+        // copies the decoded tree recursively. On the caller's 1 MiB stack that overflowed.
+        let mut inner = b"Subject: y\nMIME-Version: 1.0\n".to_vec();
+        inner.extend_from_slice(&b"Content-Type: message/rfc822\n\n".repeat(9_000));
+        inner.extend_from_slice(b"Subject: in\n\nhi\n");
+        let mut m =
+            b"Subject: x\nMIME-Version: 1.0\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+                .to_vec();
+        for chunk in inner.chunks(57) {
+            m.extend_from_slice(base64(chunk).as_bytes());
+            m.push(b'\n');
+        }
+        assert!(may_nest_messages(&m) && !may_nest_messages(b"Content-Type: text/plain\n\nmessage digest\n"));
+        let parse = move || Message::parse(&m, 512 << 10).mime_problem;
+        let t = std::thread::Builder::new().stack_size(1 << 20).spawn(parse).unwrap();
+        assert!(t.join().unwrap(), "parts deeper than MAX_DEPTH are not descended into");
+    }
+
+    fn base64(b: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in b.chunks(3) {
+            let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+            for i in 0..4 {
+                s.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn deep_message_nesting_needs_no_deep_stack() {
+        // 17,000 nested message/rfc822 parts: dropping mail-parser's tree recursed once per
+        // level and overflowed this 256 KiB stack (a SIGSEGV that killed the delivery).
+        let mut m = b"Subject: x\nMIME-Version: 1.0\n".to_vec();
+        m.extend_from_slice(&b"Content-Type: message/rfc822\n\n".repeat(17_000));
+        m.extend_from_slice(b"Subject: in\n\nhi\n");
+        let parse = move || {
+            let msg = Message::parse(&m, 512 << 10);
+            (msg.parts.len(), msg.mime_problem)
+        };
+        let t = std::thread::Builder::new().stack_size(256 << 10).spawn(parse).unwrap();
+        assert_eq!(t.join().unwrap(), (0, true), "parts deeper than MAX_DEPTH are not descended into");
+    }
 
     #[test]
     fn parses_simple_message() {

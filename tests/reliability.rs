@@ -617,3 +617,80 @@ fn deliveries_while_the_database_is_overwritten_in_place_in_a_loop() {
         }
     });
 }
+
+/// Issue 15: a stack overflow (SIGSEGV) killed a delivery with no output. The handler runs on a
+/// signal stack of its own, so it runs after the main thread's stack overflowed, and passes the
+/// message in hand through (exit 0), as for SIGBUS. `SPAMFILT_TEST_FAULT=stack-overflow` makes
+/// the filter recurse without end while it holds the message (src/in_hand.rs). Other commands
+/// keep the default action: a note, then death by SIGSEGV, as before the handler.
+#[test]
+fn a_stack_overflow_passes_the_message_through() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let msg = b"From: a@b.example\nSubject: deep\n\nhello\n".to_vec();
+    for args in [&[][..], &["filter"][..], &["filter", "--exit-code"][..]] {
+        let out = common::run_with_stdin(spamfilt(&db).args(args).env("SPAMFILT_TEST_FAULT", "stack-overflow"), &msg);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), None, "{args:?}: the filter died of a signal; stderr: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(out.stdout, msg, "{args:?}: the message passes through unchanged");
+        assert!(err.contains("SIGSEGV"), "{args:?}: {err}");
+    }
+    // Without the switch the same delivery is scored: the switch, not the message, overflowed.
+    let out = common::run_with_stdin(&mut spamfilt(&db), &msg);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("X-Spam-Status:"));
+    // Another command: a note, then the default action (a signal, never a false success).
+    let file = dir.path().join("m.eml");
+    fs::write(&file, &msg).unwrap();
+    let o = spamfilt(&db).arg("check").arg(&file).env("SPAMFILT_TEST_FAULT", "stack-overflow").output().unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGSEGV), "check: {:?}", o.status);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SIGSEGV"));
+    assert!(o.stdout.is_empty());
+}
+
+/// Issue 15: 486 KB of base64 holding 12,000 nested message/rfc822 parts made mail-parser
+/// recurse past the 8 MiB stack and the delivery died of SIGSEGV; a smaller stack limit needed
+/// less (`ulimit -s 1024` and 50,000 plain nested parts). Both are delivered, scored, under a
+/// 1 MiB stack limit now.
+#[test]
+fn deeply_nested_messages_are_scored_under_a_small_stack() {
+    use std::os::unix::process::CommandExt;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let level = b"Content-Type: message/rfc822\n\n";
+    let mut plain = b"Subject: x\nMIME-Version: 1.0\n".to_vec();
+    plain.extend_from_slice(&level.repeat(50_000));
+    plain.extend_from_slice(b"Subject: in\n\nhi\n");
+    let mut inner = b"Subject: y\nMIME-Version: 1.0\n".to_vec();
+    inner.extend_from_slice(&level.repeat(12_000));
+    inner.extend_from_slice(b"Subject: in\n\nhi\n");
+    let mut encoded =
+        b"Subject: x\nMIME-Version: 1.0\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n".to_vec();
+    for chunk in inner.chunks(57) {
+        encoded.extend_from_slice(common::base64(chunk).as_bytes());
+        encoded.push(b'\n');
+    }
+    for (name, msg) in [("plain", &plain), ("base64", &encoded)] {
+        let mut cmd = spamfilt(&db);
+        // SAFETY: setrlimit only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit { rlim_cur: 1 << 20, rlim_max: libc::RLIM_INFINITY };
+                if libc::setrlimit(libc::RLIMIT_STACK, &lim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let out = common::run_with_stdin(&mut cmd, msg);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), None, "{name}: died of a signal; stderr: {err}");
+        assert_eq!(out.status.code(), Some(0), "{name}: {err}");
+        assert!(!err.contains("SIGSEGV"), "{name}: scored, not rescued by the handler: {err}");
+        assert_preserved(name, msg, &out.stdout);
+        assert!(out.stdout.len() > msg.len(), "{name}: scored");
+    }
+}

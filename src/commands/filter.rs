@@ -36,8 +36,10 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
     }
 
     // From here until output starts, a SIGBUS (a database file truncated or overwritten in place
-    // while mapped) passes this message through (src/in_hand.rs, src/main.rs).
+    // while mapped) or a SIGSEGV (a stack overflow) passes this message through (src/in_hand.rs,
+    // src/main.rs).
     let held = crate::in_hand::hold(&input);
+    crate::in_hand::test_fault();
     // Scoring runs behind catch_unwind: a panic is a bug, and still must not lose the message.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {

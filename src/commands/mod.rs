@@ -25,6 +25,9 @@ use crate::config::Settings;
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
+    if !matches!(cli.command, None | Some(Command::Filter(_))) {
+        crate::in_hand::test_fault();
+    }
     match cli.command {
         None => Ok(filter::run(g, &FilterArgs::default())),
         Some(Command::Filter(a)) => Ok(filter::run(g, &a)),

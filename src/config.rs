@@ -39,6 +39,10 @@ pub struct Settings {
     pub policy: crate::policy::PolicySettings,
     /// Put before the Subject of spam (`subject_tag = "[SPAM]"`; off by default).
     pub subject_tag: Option<String>,
+    /// `[store] redis`: the token counts, ledger and LR weights are in Redis (`None`: files).
+    pub redis: Option<crate::store::RedisConfig>,
+    /// `[store] password_file`, as written (read when the settings are loaded).
+    redis_password_file: Option<PathBuf>,
 }
 
 /// The first number that is not finite (`nan`, `inf`) in a TOML value, with its key path
@@ -89,6 +93,41 @@ struct ConfigFile {
     policy: Option<crate::policy::PolicySettings>,
     /// SpamAssassin's `rewrite_header Subject`: a tag put before the Subject of spam.
     subject_tag: Option<String>,
+    /// Where the store is (files unless `redis` is set).
+    store: Option<StoreFile>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StoreFile {
+    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` or `unix:///PATH[?db=N]`.
+    redis: Option<String>,
+    /// A file holding the password (relative to the config file's directory).
+    password_file: Option<PathBuf>,
+    /// The key prefix (hash tag); default: the user's login name.
+    prefix: Option<String>,
+    /// Connect and round-trip bound for a delivery (default 200).
+    timeout_ms: Option<u64>,
+}
+
+/// The user's login name (the effective user's entry in /etc/passwd, else `$USER`, else
+/// `uidN`): the default key prefix of the Redis store, so one Redis serves many users.
+pub fn login_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if let (Some(uid), Ok(passwd)) = (uid, std::fs::read_to_string("/etc/passwd")) {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 2 && f[2].parse() == Ok(uid) && !f[0].is_empty() {
+                return f[0].to_string();
+            }
+        }
+    }
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(u) if !u.is_empty() => u,
+        _ => format!("uid{}", uid.unwrap_or(0)),
+    }
 }
 
 /// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
@@ -212,6 +251,8 @@ impl Settings {
             block_list: PathBuf::new(),
             policy: crate::policy::PolicySettings::default(),
             subject_tag: None,
+            redis: None,
+            redis_password_file: None,
         };
         let config_dir =
             config_file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
@@ -255,7 +296,7 @@ impl Settings {
             site.allow.filter(|p| p.exists()).unwrap_or_default(),
             site.block.filter(|p| p.exists()).unwrap_or_default(),
         );
-        match lenient {
+        match lenient.as_deref_mut() {
             None => {
                 for b in site_blocklist.iter().chain(&blocklist) {
                     settings.rules.uri_blocklist.extend(load_uri_blocklist(b)?);
@@ -282,6 +323,19 @@ impl Settings {
         // The policy service's recipients file, relative to the config file's directory.
         if let Some(r) = settings.policy.recipients.as_mut().filter(|r| r.is_relative()) {
             *r = config_dir.join(&*r);
+        }
+        if let (Some(cfg), Some(file)) = (settings.redis.as_mut(), settings.redis_password_file.take()) {
+            let file = config_dir.join(file);
+            match std::fs::read_to_string(&file) {
+                Ok(pw) => cfg.password = Some(pw.trim_end_matches(['\r', '\n']).to_string()),
+                Err(e) => {
+                    let msg = format!("cannot read the Redis password file: {e}");
+                    match lenient {
+                        Some(problems) => problems.push(Problem::new(&file, None, msg)),
+                        None => anyhow::bail!("{}: {msg}", file.display()),
+                    }
+                }
+            }
         }
         Ok(settings)
     }
@@ -403,6 +457,25 @@ impl Settings {
             );
             self.subject_tag = (!t.is_empty()).then_some(t);
         }
+        if let Some(st) = file.store {
+            let Some(url) = st.redis else {
+                anyhow::bail!("store: password_file, prefix and timeout_ms need redis = \"redis://HOST:PORT/DB\"");
+            };
+            let prefix = st.prefix.unwrap_or_else(login_name);
+            anyhow::ensure!(
+                !prefix.is_empty()
+                    && !prefix.chars().any(|c| c == '{' || c == '}' || c.is_whitespace() || c.is_control()),
+                "store.prefix: {prefix:?} must be a non-empty name without braces or white space"
+            );
+            let mut cfg =
+                crate::store::RedisConfig::parse(&url, &prefix).map_err(|e| anyhow::anyhow!("store.redis: {e}"))?;
+            if let Some(ms) = st.timeout_ms {
+                anyhow::ensure!((1..=60_000).contains(&ms), "store.timeout_ms must be from 1 to 60000");
+                cfg.timeout = std::time::Duration::from_millis(ms);
+            }
+            self.redis = Some(cfg);
+            self.redis_password_file = st.password_file;
+        }
         // Check the rules now, so that a bad one is reported with the config file's name.
         if !self.rules.custom.is_empty() || !self.rules.scores.is_empty() {
             crate::rules::RuleSet::load(&self.rules)?;
@@ -419,6 +492,13 @@ fn merge_lists(sender: &mut SenderSettings, (allow, block): (AddressList, Addres
     sender.block.entries.retain(|e| !allow.entries.contains(e));
     sender.allow.entries.extend(allow.entries);
     sender.block.entries.extend(block.entries);
+}
+
+impl Settings {
+    /// The database: files in `db_dir`, the tokens in Redis with `[store] redis`.
+    pub fn database(&self) -> crate::store::Database {
+        crate::store::Database::with_store(&self.db_dir, self.redis.as_ref())
+    }
 }
 
 /// Reads an allow or block list; a missing file (or none, an empty path) is an empty list.
@@ -518,6 +598,8 @@ mod tests {
             block_list: PathBuf::from("/nonexistent/block.txt"),
             policy: crate::policy::PolicySettings::default(),
             subject_tag: None,
+            redis: None,
+            redis_password_file: None,
         }
     }
 

@@ -95,14 +95,28 @@ impl Scorer<'_> {
             None => Vec::new(),
         };
         let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Default::default() };
-        let (bayes, damaged) = if self.use_bayes { self.bayes(&tokens) } else { (None, None) };
-        let lr = self
-            .lr
-            .filter(|_| self.scoring.lr.enabled)
-            .and_then(|t| crate::lr::classify(t, &msg, &self.tokenizer.headers, &self.scoring.lr));
+        let classify = |t: &dyn crate::lr::Table| {
+            Some(t)
+                .filter(|_| self.scoring.lr.enabled)
+                .and_then(|t| crate::lr::classify(t, &msg, &self.tokenizer.headers, &self.scoring.lr))
+        };
+        // A store across a network (Redis) answers the counts and the LR table in one round trip.
+        let (bayes, damaged, lr) = match self.db.and_then(|db| db.fetch(tokens.hashes())) {
+            None => {
+                let (bayes, damaged) = if self.use_bayes { self.bayes(&tokens) } else { (None, None) };
+                let damaged = damaged.map(|why| format!("tokens.db: {why} (scored without it; run spamfilt lint)"));
+                (bayes, damaged, self.lr.and_then(classify))
+            }
+            Some(Ok(f)) => {
+                let bayes = if self.use_bayes { self.bayes_with(&tokens, Some((f.totals, f.counts))) } else { None };
+                let lr = f.lr.as_ref().and_then(|t| classify(t));
+                (bayes, None, lr)
+            }
+            Some(Err(why)) => (if self.use_bayes { self.bayes_with(&tokens, None) } else { None }, Some(why), None),
+        };
         let mut verdict = Verdict::new(hits, bayes, lr, self.scoring);
         if let Some(why) = damaged {
-            verdict.degrade(format!("tokens.db: {why} (scored without it; run spamfilt lint)"));
+            verdict.degrade(why);
         }
         Scored { verdict, tokens, sender: facts }
     }

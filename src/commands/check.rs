@@ -11,13 +11,13 @@ use crate::mailbox;
 use crate::rules::RuleSet;
 use crate::scoring::{Scored, Scorer, SenderContext};
 use crate::store::reputation::ReputationLookup;
-use crate::store::{Database, TokenLookup};
+use crate::store::TokenLookup;
 use crate::verdict::format_score;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
     let entries = super::expand_paths(g, &args.paths)?;
     let rules = super::rule_set(settings, g)?;
-    let reader = Database::at(&settings.db_dir).reader()?;
+    let reader = settings.database().reader()?.map(|r| r.with_lr(!g.no_lr && settings.scoring.lr.enabled));
     if reader.is_none() && !g.quiet {
         let with = if settings.scoring.use_starter && crate::starter::Starter::embedded().is_some() && !g.no_bayes {
             "scoring with the rules and the built-in starter table"

@@ -10,15 +10,18 @@ use crate::config::Settings;
 use crate::store::Database;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitCode> {
-    let db = Database::at(&settings.db_dir);
+    let db = settings.database();
     match cmd {
         DbCommand::Stats => {
             let s = db.stats().with_context(|| format!("cannot read the database in {}", settings.db_dir.display()))?;
-            println!("database:     {}", db.file_path().display());
+            println!("backend:      {}", if db.redis().is_some() { "redis" } else { "files" });
+            println!("database:     {}", db.location());
             println!("messages:     {} ham, {} spam", s.totals.ham, s.totals.spam);
             println!("tokens:       {}", s.tokens);
             println!("ledger:       {} messages", s.ledger_entries);
-            println!("file size:    {}", human_size(s.file_size));
+            if db.redis().is_none() {
+                println!("file size:    {}", human_size(s.file_size));
+            }
             println!(
                 "last update:  {}",
                 if s.last_update == 0 { "never".to_string() } else { crate::store::format_utc(s.last_update) }
@@ -31,7 +34,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     lr.spam,
                     lr.bits,
                     human_size(lr.file_size),
-                    db.lr_path().display()
+                    if db.redis().is_some() { "in Redis".to_string() } else { db.lr_path().display().to_string() }
                 ),
                 Some(_) => println!(
                     "lr weights:   made by another version's features: not used; the next training starts them afresh"

@@ -100,9 +100,10 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             }
         }
     };
-    let db = Database::at(&settings.db_dir);
+    let db = settings.database();
+    let lr_on = !g.no_lr && settings.scoring.lr.enabled;
     let reader = match db.reader() {
-        Ok(r) => r,
+        Ok(r) => r.map(|r| r.with_lr(lr_on)),
         Err(e) => {
             problems.push(Problem::new(&db.file_path(), None, format!("{} (scored without it)", e.root_cause())));
             None
@@ -119,7 +120,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             None
         }
     };
-    let lr = if g.no_lr || !settings.scoring.lr.enabled {
+    let lr = if !lr_on {
         None
     } else {
         match db.lr_reader() {

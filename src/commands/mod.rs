@@ -130,7 +130,7 @@ pub fn lr_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::Lr
     if g.no_lr || !settings.scoring.lr.enabled {
         return None;
     }
-    match crate::store::Database::at(&settings.db_dir).lr_reader() {
+    match settings.database().lr_reader() {
         Ok(r) => r,
         Err(e) => {
             if !g.quiet {

@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::learn::{self, Outcome};
 use crate::mailbox;
 use crate::store::reputation::Reputation;
-use crate::store::{self, Class, Database};
+use crate::store::{self, Class};
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
     let age = parse_age(&args.older_than)?;
@@ -50,7 +50,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut learned = 0u64;
     let mut known = 0u64;
     let today = store::today();
-    let db = Database::at(&settings.db_dir);
+    let db = settings.database();
     let now = store::now_secs();
     let mut decide = |snap: Option<&mut store::Snapshot>, mut rep: Option<&mut Reputation>| -> Result<()> {
         let mut snap = snap;
@@ -104,9 +104,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             decide(Some(snap), Some(rep))
         });
         super::print_notes(&notes);
-        done.with_context(|| {
-            format!("purge failed before deleting anything; {} is unchanged", settings.db_dir.display())
-        })?;
+        done.with_context(|| format!("purge failed before deleting anything; {} is unchanged", db.place()))?;
     }
     let mut deleted = 0u64;
     let mut failed = false;

@@ -10,7 +10,7 @@ use crate::learn::{self, Outcome};
 use crate::mailbox::Entry;
 use crate::store::queue::Queued;
 use crate::store::reputation::Reputation;
-use crate::store::{self, Class, Database};
+use crate::store::{self, Class};
 
 /// Counts for the one-line summary.
 #[derive(Debug, Default)]
@@ -49,7 +49,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
         anyhow::bail!("no messages found in {}; nothing learned", all.join(", "));
     }
     let bar = super::progress(g, args.no_progress, work.len() as u64, "learning");
-    let db = Database::at(&settings.db_dir);
+    let db = settings.database();
     let today = store::today();
     let now = store::now_secs();
     let mut notes = store::Notes::new();
@@ -84,7 +84,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
             );
             Ok(tally)
         })
-        .with_context(|| format!("training failed; the database in {} is unchanged", settings.db_dir.display()));
+        .with_context(|| format!("training failed; the database in {} is unchanged", db.place()));
     bar.finish_and_clear();
     super::print_notes(&notes);
     let tally = tally?;
@@ -166,7 +166,7 @@ pub fn learn_queued(
 pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Result<ExitCode> {
     let work = super::expand_paths(g, &args.paths)?;
     let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");
-    let db = Database::at(&settings.db_dir);
+    let db = settings.database();
     let now = store::now_secs();
     let mut notes = store::Notes::new();
     let tally = db
@@ -194,7 +194,7 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
             );
             Ok(tally)
         })
-        .with_context(|| format!("forgetting failed; the database in {} is unchanged", settings.db_dir.display()));
+        .with_context(|| format!("forgetting failed; the database in {} is unchanged", db.place()));
     bar.finish_and_clear();
     super::print_notes(&notes);
     let tally = tally?;

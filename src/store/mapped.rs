@@ -52,20 +52,58 @@ impl Mapped {
     }
 }
 
-/// A read-only view for scoring: the mapped file.
+/// A read-only view for scoring: the mapped file, or the Redis store (looked up in one round
+/// trip per message, see `TokenLookup::fetch`).
 pub struct Reader {
-    pub(super) mapped: Mapped,
+    pub(super) inner: ReaderKind,
+}
+
+pub(super) enum ReaderKind {
+    Mapped(Mapped),
+    /// `lr`: whether the LR table is fetched too.
+    Redis {
+        store: std::sync::Arc<super::redis::Redis>,
+        lr: bool,
+    },
+}
+
+impl Reader {
+    /// Whether the Redis store's LR table is fetched with the counts (the file store's LR
+    /// weights have their own reader, `Database::lr_reader`).
+    pub fn with_lr(mut self, on: bool) -> Reader {
+        if let ReaderKind::Redis { lr, .. } = &mut self.inner {
+            *lr = on;
+        }
+        self
+    }
 }
 
 impl TokenLookup for Reader {
     fn totals(&self) -> Totals {
-        self.mapped.header.totals
+        match &self.inner {
+            ReaderKind::Mapped(m) => m.header.totals,
+            ReaderKind::Redis { store, .. } => store.fetch(&[], false).map(|f| f.totals).unwrap_or_default(),
+        }
     }
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
-        tokenfile::lookup(self.mapped.records(), hashes)
+        match &self.inner {
+            ReaderKind::Mapped(m) => tokenfile::lookup(m.records(), hashes),
+            ReaderKind::Redis { .. } => {
+                self.lookup_checked(hashes).unwrap_or_else(|_| vec![Counts::default(); hashes.len()])
+            }
+        }
     }
     fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
-        tokenfile::lookup_checked(self.mapped.records(), hashes, self.mapped.header.totals, today())
+        match &self.inner {
+            ReaderKind::Mapped(m) => tokenfile::lookup_checked(m.records(), hashes, m.header.totals, today()),
+            ReaderKind::Redis { store, .. } => store.fetch(hashes, false).map(|f| f.counts),
+        }
+    }
+    fn fetch(&self, hashes: &[u64]) -> Option<std::result::Result<super::redis::Fetched, String>> {
+        match &self.inner {
+            ReaderKind::Mapped(_) => None,
+            ReaderKind::Redis { store, lr } => Some(store.fetch(hashes, *lr)),
+        }
     }
 }
 

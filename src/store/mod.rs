@@ -20,6 +20,7 @@ pub mod files;
 pub mod lrfile;
 mod mapped;
 pub mod queue;
+pub mod redis;
 pub mod reputation;
 pub mod salvage;
 mod snapshot;
@@ -31,8 +32,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mapped::Mapped;
 pub use mapped::{LrReader, Reader};
+use mapped::{Mapped, ReaderKind};
+pub use redis::{Fetched, RedisConfig};
 pub use snapshot::Snapshot;
 
 pub use crate::bayes::{Counts, Totals};
@@ -77,6 +79,13 @@ pub trait TokenLookup: Sync {
     /// error that says so: the database is damaged and should not be used.
     fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
         Ok(self.lookup(hashes))
+    }
+    /// A store across a network answers everything one message needs in one round trip: the
+    /// totals, the counts of `hashes` (checked as `lookup_checked` checks them) and the LR
+    /// table. `None` (the default): not such a store, look up with the other methods. An error
+    /// is a complete cause for `X-Spam-Degraded`.
+    fn fetch(&self, _hashes: &[u64]) -> Option<std::result::Result<Fetched, String>> {
+        None
     }
 }
 
@@ -129,10 +138,13 @@ pub struct Stats {
     pub last_update: u64,
 }
 
-/// The database in a directory.
+/// The database: the files in a directory, or with `[store] redis` the token counts, ledger
+/// and LR weights in Redis (the directory then keeps the lock, the reputation database and the
+/// queue).
 #[derive(Debug, Clone)]
 pub struct Database {
     dir: PathBuf,
+    redis: Option<std::sync::Arc<redis::Redis>>,
 }
 
 const DB_FILE: &str = "tokens.db";
@@ -140,7 +152,34 @@ const LOCK_FILE: &str = "lock";
 
 impl Database {
     pub fn at(dir: &Path) -> Database {
-        Database { dir: dir.to_path_buf() }
+        Database { dir: dir.to_path_buf(), redis: None }
+    }
+
+    /// The database of `dir`, its tokens in Redis when `redis` says where.
+    pub fn with_store(dir: &Path, redis: Option<&RedisConfig>) -> Database {
+        Database { dir: dir.to_path_buf(), redis: redis.map(|c| std::sync::Arc::new(redis::Redis::new(c.clone()))) }
+    }
+
+    /// The Redis store, when the tokens are there.
+    pub fn redis(&self) -> Option<&redis::Redis> {
+        self.redis.as_deref()
+    }
+
+    /// Where the database is, for messages: the directory, or the Redis store and the
+    /// directory that keeps the rest.
+    pub fn place(&self) -> String {
+        match &self.redis {
+            Some(r) => format!("{} (keys {{{}}}:*) and {}", r.cfg.shown(), r.cfg.prefix, self.dir.display()),
+            None => self.dir.display().to_string(),
+        }
+    }
+
+    /// Where the token counts are, for messages: the file, or the Redis URL and key prefix.
+    pub fn location(&self) -> String {
+        match &self.redis {
+            Some(r) => format!("{} (keys {{{}}}:*)", r.cfg.shown(), r.cfg.prefix),
+            None => self.file_path().display().to_string(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -156,11 +195,15 @@ impl Database {
     /// `Ok(None)` when none has been written yet; an error when it is unreadable or corrupt.
     /// The directory and the file are checked (see `files`): a link, or a directory others can
     /// write, is an error.
+    /// With Redis nothing is asked here: each message's lookups are one round trip (`fetch`).
     pub fn reader(&self) -> Result<Option<Reader>> {
+        if let Some(r) = &self.redis {
+            return Ok(Some(Reader { inner: ReaderKind::Redis { store: r.clone(), lr: true } }));
+        }
         if !files::check_dir(&self.dir)? {
             return Ok(None);
         }
-        Ok(Mapped::open(&self.file_path(), false)?.map(|m| Reader { mapped: m }))
+        Ok(Mapped::open(&self.file_path(), false)?.map(|m| Reader { inner: ReaderKind::Mapped(m) }))
     }
 
     /// Reads and fully verifies the current contents into an editable snapshot.
@@ -209,7 +252,11 @@ impl Database {
 
     /// Opens the LR weights for scoring: maps the file and checks its header, nothing more.
     /// `Ok(None)` when there are none or they were made with other feature parameters.
+    /// With Redis: `None` (the reader fetches the table with the counts).
     pub fn lr_reader(&self) -> Result<Option<LrReader>> {
+        if self.redis.is_some() {
+            return Ok(None);
+        }
         let path = self.lr_path();
         if !files::check_dir(&self.dir)? {
             return Ok(None);
@@ -226,6 +273,9 @@ impl Database {
 
     /// The whole database, read without the write lock (for read-only decisions).
     pub fn snapshot(&self) -> Result<Snapshot> {
+        if let Some(r) = &self.redis {
+            return r.snapshot();
+        }
         let mut snap = self.load_snapshot()?.unwrap_or_default();
         snap.lr = self.load_lr()?;
         Ok(snap)
@@ -235,6 +285,14 @@ impl Database {
     /// atomically. If `f` fails, nothing is written. With `force`, a corrupt database is moved
     /// aside (never deleted) and started afresh, which `notes` says.
     pub fn update<R>(&self, force: bool, notes: &mut Notes, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
+        if let Some(r) = &self.redis {
+            let mut tx = r.begin(force, notes)?;
+            let mut snap = tx.take();
+            let out = f(&mut snap)?;
+            snap.apply_lr();
+            tx.commit(&snap, false)?;
+            return Ok(out);
+        }
         let _lock = self.lock()?;
         let mut snap = self.load_for_update(force, notes)?;
         let r = f(&mut snap)?;
@@ -255,14 +313,24 @@ impl Database {
         f: impl FnOnce(&mut Snapshot, &mut reputation::Reputation, Vec<queue::Queued>) -> Result<R>,
     ) -> Result<R> {
         let _lock = self.lock()?;
-        let mut snap = self.load_for_update(force, notes)?;
+        let mut tx = match &self.redis {
+            Some(r) => Some(r.begin(force, notes)?),
+            None => None,
+        };
+        let mut snap = match &mut tx {
+            Some(tx) => tx.take(),
+            None => self.load_for_update(force, notes)?,
+        };
         let loaded = reputation::Reputation::load(&self.dir, notes);
         let mut rep = self.recover(loaded, reputation::FILE, force, notes)?;
         let queued = queue::list(&self.dir, notes)?;
         let done: Vec<(PathBuf, fs::Metadata)> = queued.iter().map(|q| (q.path.clone(), q.meta.clone())).collect();
         let r = f(&mut snap, &mut rep, queued)?;
         snap.apply_lr();
-        self.write(&snap)?;
+        match tx {
+            Some(tx) => tx.commit(&snap, false)?,
+            None => self.write(&snap)?,
+        }
         rep.save(&self.dir, notes)?;
         for (path, meta) in done {
             // Only the queue file that was read, if it is still that file.
@@ -365,6 +433,9 @@ impl Database {
     }
 
     pub fn stats(&self) -> Result<Stats> {
+        if let Some(r) = &self.redis {
+            return r.stats();
+        }
         if !files::check_dir(&self.dir)? {
             return Ok(Stats::default());
         }
@@ -423,11 +494,10 @@ impl Database {
             ..Stats::default()
         };
         let _lock = self.lock()?;
-        self.load_for_update(true, notes)?;
         let mut tokens = loaded.tokens;
         // A dump without an [lr] section leaves no weights: old ones would not match the counts.
         tokens.lr_dirty = true;
-        self.write(&tokens)?;
+        self.replace_tokens(&tokens, notes)?;
         let records = match loaded.reputation {
             Some(mut rep) => {
                 // Only to move a corrupt file aside; its contents are replaced.
@@ -441,6 +511,18 @@ impl Database {
             None => None,
         };
         Ok((stats, records))
+    }
+
+    /// Replaces the token counts, ledger and LR weights with `snap` (the lock held): a corrupt
+    /// file is moved aside first; in Redis, one MULTI/EXEC replaces the keys.
+    pub fn replace_tokens(&self, snap: &Snapshot, notes: &mut Notes) -> Result<()> {
+        match &self.redis {
+            Some(r) => r.begin(true, notes)?.commit(snap, true),
+            None => {
+                self.load_for_update(true, notes)?;
+                self.write(snap)
+            }
+        }
     }
 
     /// Drops tokens seen at most `max_count` times in all and not for `days` days.

@@ -1,0 +1,667 @@
+//! The Redis store: token counts, message totals, the training ledger and the LR weights of one
+//! user in one Redis (or Valkey) server shared by several hosts. Layout in docs/db-format.md.
+//!
+//! * A delivery makes one round trip (`fetch`): HMGET of the message totals, HMGET of the
+//!   message's tokens in the token hash, and GET of the LR table, pipelined in one write; the
+//!   connection's AUTH and SELECT ride along. Every wait is bounded (`timeout`, 200 ms by
+//!   default); any failure is an error the scorer turns into a degraded verdict.
+//! * Training (`Tx`) takes the user's lock (a key set with NX and a time to live, kept alive by
+//!   a thread while the run lasts), WATCHes the generation key, reads the whole store into a
+//!   `Snapshot` as the file store does, and commits what changed in one MULTI/EXEC that also
+//!   bumps the generation: readers see the counts from before or after a run, never half of
+//!   one, and a run whose lock expired under it (the generation moved) changes nothing.
+
+pub mod resp;
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use resp::{Conn, Reply, Target};
+
+use super::{lrfile, tokenfile, Class, Counts, Digest, Snapshot, TokenMap, TokenRecord, Totals};
+
+/// Where the store is and whose keys are used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    pub target: Target,
+    pub db: u32,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// The hash tag every key of this user starts with: `{prefix}:`.
+    pub prefix: String,
+    /// Connect and round-trip bound for deliveries.
+    pub timeout: Duration,
+}
+
+impl RedisConfig {
+    /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` or `unix:///PATH[?db=N]`.
+    pub fn parse(url: &str, prefix: &str) -> std::result::Result<RedisConfig, String> {
+        let mut cfg = RedisConfig {
+            target: Target::Unix(Default::default()),
+            db: 0,
+            user: None,
+            password: None,
+            prefix: prefix.to_string(),
+            timeout: Duration::from_millis(200),
+        };
+        if let Some(rest) = url.strip_prefix("unix://") {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if !path.starts_with('/') {
+                return Err(format!("{url}: a unix socket needs an absolute path (unix:///run/redis/redis.sock)"));
+            }
+            for kv in query.split('&').filter(|s| !s.is_empty()) {
+                match kv.split_once('=') {
+                    Some(("db", n)) => cfg.db = n.parse().map_err(|_| format!("{url}: db={n} is not a number"))?,
+                    Some(("password", p)) => cfg.password = Some(percent_decode(p)?),
+                    _ => return Err(format!("{url}: unknown parameter {kv:?} (db=N or password=P)")),
+                }
+            }
+            cfg.target = Target::Unix(path.into());
+            return Ok(cfg);
+        }
+        let Some(rest) = url.strip_prefix("redis://") else {
+            return Err(format!("{url:?} is not a redis:// or unix:// URL"));
+        };
+        let (auth, rest) = match rest.rsplit_once('@') {
+            Some((a, r)) => (Some(a), r),
+            None => (None, rest),
+        };
+        if let Some(a) = auth {
+            let (u, p) = a.split_once(':').unwrap_or(("", a));
+            if !u.is_empty() {
+                cfg.user = Some(percent_decode(u)?);
+            }
+            cfg.password = Some(percent_decode(p)?);
+        }
+        let (hostport, db) = rest.split_once('/').unwrap_or((rest, ""));
+        if !db.is_empty() {
+            cfg.db = db.parse().map_err(|_| format!("{url}: the database number {db:?} is not a number"))?;
+        }
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            let (h, p) = h.split_once(']').ok_or_else(|| format!("{url}: unclosed [ in the host"))?;
+            (h, p.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("{url}: no host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| format!("{url}: the port {p:?} is not a number"))?,
+            None => 6379,
+        };
+        cfg.target = Target::Tcp { host: host.to_string(), port };
+        Ok(cfg)
+    }
+
+    /// The URL without its password, for messages.
+    pub fn shown(&self) -> String {
+        let auth = match (&self.user, &self.password) {
+            (Some(u), Some(_)) => format!("{u}:***@"),
+            (None, Some(_)) => ":***@".to_string(),
+            _ => String::new(),
+        };
+        match &self.target {
+            Target::Tcp { host, port } if host.contains(':') => format!("redis://{auth}[{host}]:{port}/{}", self.db),
+            Target::Tcp { host, port } => format!("redis://{auth}{host}:{port}/{}", self.db),
+            Target::Unix(p) => format!("unix://{}?db={}", p.display(), self.db),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> std::result::Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            out.push(hex.ok_or_else(|| "a bad %-escape in the URL".to_string())?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the URL's password is not UTF-8".to_string())
+}
+
+/// How long training waits for one reply (its round trips move whole tables).
+const TRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The trainer lock's time to live, renewed every third of it while a run lasts.
+const LOCK_TTL_MS: u64 = 30_000;
+/// Pairs per HSET or fields per HDEL in a commit.
+const CHUNK: usize = 1000;
+
+/// One user's store in one Redis.
+pub struct Redis {
+    pub cfg: RedisConfig,
+    pool: Mutex<Vec<Conn>>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redis({} {{{}}})", self.cfg.shown(), self.cfg.prefix)
+    }
+}
+
+/// What one message needs, from one round trip.
+pub struct Fetched {
+    pub totals: Totals,
+    pub counts: Vec<Counts>,
+    /// The LR table (when asked for, there is one and it was made with this binary's features).
+    pub lr: Option<LrBytes>,
+}
+
+/// An LR table fetched whole (header checked) for scoring.
+pub struct LrBytes {
+    bytes: Vec<u8>,
+    header: lrfile::Header,
+}
+
+impl crate::lr::Table for LrBytes {
+    fn learned(&self) -> (u64, u64) {
+        (self.header.ham, self.header.spam)
+    }
+    fn logit(&self, features: &[u32]) -> f64 {
+        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights(&self.bytes)), features)
+    }
+}
+
+fn tok_value(r: &TokenRecord) -> [u8; 12] {
+    let mut v = [0u8; 12];
+    v[..4].copy_from_slice(&r.spam.to_le_bytes());
+    v[4..8].copy_from_slice(&r.ham.to_le_bytes());
+    v[8..].copy_from_slice(&r.last_day.to_le_bytes());
+    v
+}
+
+fn tok_record(v: &[u8]) -> Option<TokenRecord> {
+    if v.len() != 12 {
+        return None;
+    }
+    let u = |i: usize| u32::from_le_bytes(v[i..i + 4].try_into().expect("4 bytes"));
+    Some(TokenRecord { spam: u(0), ham: u(4), last_day: u(8) })
+}
+
+fn class_byte(c: Class) -> &'static [u8] {
+    match c {
+        Class::Ham => b"h",
+        Class::Spam => b"s",
+    }
+}
+
+fn number(b: Option<Vec<u8>>) -> io::Result<u64> {
+    match b {
+        None => Ok(0),
+        Some(b) => std::str::from_utf8(&b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| resp::garbage(format!("{:?} is not a count", String::from_utf8_lossy(&b)))),
+    }
+}
+
+/// Header-checked LR bytes, or `None` when they were made with other feature parameters.
+fn lr_table(bytes: Vec<u8>) -> Result<Option<LrBytes>> {
+    let header = lrfile::parse_header(&bytes)?;
+    let current = crate::lr::Shape::default();
+    if header.shape != current || header.fingerprint != current.fingerprint() {
+        return Ok(None);
+    }
+    Ok(Some(LrBytes { bytes, header }))
+}
+
+/// Calls `each` with every field and value of the hash `key` (HSCAN, a thousand at a time).
+fn scan(conn: &mut Conn, key: &[u8], mut each: impl FnMut(&[u8], &[u8]) -> io::Result<()>) -> io::Result<()> {
+    let mut cursor = b"0".to_vec();
+    loop {
+        conn.cmd(&[b"HSCAN", key, &cursor, b"COUNT", b"1000"]);
+        let reply = conn.run()?.pop().ok_or_else(|| resp::garbage("no reply to HSCAN"))?.array()?;
+        let [c, items]: [Reply; 2] = reply.try_into().map_err(|_| resp::garbage("a bad HSCAN reply"))?;
+        cursor = c.bulk()?.ok_or_else(|| resp::garbage("a bad HSCAN cursor"))?;
+        let mut items = items.array()?.into_iter();
+        while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            each(&k.bulk()?.unwrap_or_default(), &v.bulk()?.unwrap_or_default())?;
+        }
+        if cursor == b"0" {
+            return Ok(());
+        }
+    }
+}
+
+impl Redis {
+    pub fn new(cfg: RedisConfig) -> Redis {
+        Redis { cfg, pool: Mutex::new(Vec::new()) }
+    }
+
+    pub fn key(&self, name: &str) -> Vec<u8> {
+        format!("{{{}}}:{name}", self.cfg.prefix).into_bytes()
+    }
+
+    fn connect(&self, timeout: Duration) -> io::Result<Conn> {
+        let c = &self.cfg;
+        let mut conn = Conn::connect(&c.target, c.user.as_deref(), c.password.as_deref(), c.db, c.timeout)?;
+        conn.timeout = timeout;
+        Ok(conn)
+    }
+
+    /// Runs one round trip on a pooled connection (a failed one is dropped, not reused).
+    fn round_trip(&self, queue: impl FnOnce(&mut Conn)) -> io::Result<Vec<Reply>> {
+        let pooled = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.connect(self.cfg.timeout)?,
+        };
+        queue(&mut conn);
+        let r = conn.run()?;
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(conn);
+        }
+        Ok(r)
+    }
+
+    fn what(&self) -> String {
+        format!("the Redis store {}", self.cfg.shown())
+    }
+
+    /// Everything one message needs, in one round trip: the totals, the counts of `hashes`
+    /// (each checked as the filter checks file records) and, with `lr`, the LR table.
+    pub fn fetch(&self, hashes: &[u64], lr: bool) -> std::result::Result<Fetched, String> {
+        let (k_totals, k_tokens, k_lr) = (self.key("totals"), self.key("tokens"), self.key("lr"));
+        let fields: Vec<[u8; 8]> = hashes.iter().map(|h| h.to_le_bytes()).collect();
+        let replies = self
+            .round_trip(|c| {
+                c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam"]);
+                if !fields.is_empty() {
+                    let rest: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();
+                    c.cmd_with(&[b"HMGET", &k_tokens], &rest);
+                }
+                if lr {
+                    c.cmd(&[b"GET", &k_lr]);
+                }
+            })
+            .and_then(|r| self.decode_fetch(r, hashes.len(), lr));
+        replies.map_err(|e| format!("{}: {e} (scored without it)", self.what()))
+    }
+
+    fn decode_fetch(&self, replies: Vec<Reply>, n: usize, lr: bool) -> io::Result<Fetched> {
+        let mut it = replies.into_iter();
+        let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
+        let t = next()?.array()?;
+        if t.len() != 2 {
+            return Err(resp::garbage("a bad totals reply"));
+        }
+        let mut t = t.into_iter();
+        let ham = number(t.next().expect("2").bulk()?)?;
+        let spam = number(t.next().expect("2").bulk()?)?;
+        let totals = Totals { ham, spam };
+        let today = super::today();
+        let mut counts = Vec::with_capacity(n);
+        if n > 0 {
+            let vals = next()?.array()?;
+            if vals.len() != n {
+                return Err(resp::garbage("a token reply of the wrong length"));
+            }
+            for v in vals {
+                match v.bulk()? {
+                    None => counts.push(Counts::default()),
+                    Some(b) => match tok_record(&b) {
+                        Some(r) if tokenfile::plausible(&r, totals, today) => {
+                            counts.push(Counts { spam: r.spam, ham: r.ham })
+                        }
+                        _ => return Err(resp::garbage("a token record is damaged")),
+                    },
+                }
+            }
+        }
+        let lr = if lr {
+            match next()?.bulk()? {
+                None => None,
+                Some(b) => lr_table(b).map_err(|e| resp::garbage(format!("the LR table is damaged: {e:#}")))?,
+            }
+        } else {
+            None
+        };
+        Ok(Fetched { totals, counts, lr })
+    }
+
+    /// The whole store, read without the lock (for read-only decisions and dumps).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let fail = |e: io::Error| anyhow::Error::new(e).context(format!("cannot read {}", self.what()));
+        let mut conn = self.connect(TRAIN_TIMEOUT).map_err(fail)?;
+        Ok(self.read_all(&mut conn, false).map_err(fail)?.0)
+    }
+
+    /// Takes the user's trainer lock and reads the whole store for a training run.
+    /// What the user should be told goes to `notes`.
+    pub fn begin(self: &Arc<Self>, force: bool, notes: &mut super::Notes) -> Result<Tx> {
+        let fail = |e: io::Error| anyhow::Error::new(e).context(format!("{} cannot be used", self.what()));
+        let (lock, waited) = Lock::take(self).map_err(fail)?;
+        if waited {
+            notes.push(format!("waited for another trainer of {} to finish", self.what()));
+        }
+        let mut conn = self.connect(TRAIN_TIMEOUT).map_err(fail)?;
+        let (snap, bad) = self.read_all(&mut conn, force).map_err(fail)?;
+        if bad > 0 {
+            notes.push(format!("{}: dropped {bad} damaged entries (--force)", self.what()));
+        }
+        let orig_tokens = snap.tokens.clone();
+        let orig_ledger = snap.ledger.clone();
+        Ok(Tx { store: self.clone(), conn, _lock: lock, orig_tokens, orig_ledger, snap: Some(snap) })
+    }
+
+    /// WATCHes the generation, then reads everything: the hashes with HSCAN, a thousand
+    /// fields at a time (one HGETALL of a large hash would stall every delivery while Redis
+    /// answers it; the lock and the WATCH keep the pieces one state). Returns the snapshot and
+    /// the number of damaged entries dropped (with `force`; otherwise they are an error).
+    fn read_all(&self, conn: &mut Conn, force: bool) -> io::Result<(Snapshot, u64)> {
+        let keys: Vec<Vec<u8>> = ["gen", "tokens", "ledger", "totals", "lr"].iter().map(|k| self.key(k)).collect();
+        conn.cmd(&[b"WATCH", &keys[0]]);
+        conn.cmd(&[b"HMGET", &keys[3], b"ham", b"spam"]);
+        conn.cmd(&[b"GET", &keys[4]]);
+        let mut r = conn.run()?.into_iter().skip(1);
+        let mut next = || r.next().ok_or_else(|| resp::garbage("too few replies"));
+        let mut bad = 0u64;
+        let damaged = |what: &str| resp::garbage(format!("{what} is damaged (--force drops what is damaged)"));
+        let t = next()?.array()?;
+        let mut t = t.into_iter();
+        let ham = number(t.next().map(Reply::bulk).transpose()?.flatten())?;
+        let spam = number(t.next().map(Reply::bulk).transpose()?.flatten())?;
+        let lr = match next()?.bulk()? {
+            None => None,
+            Some(b) => match lrfile::decode(&b) {
+                Ok(m) => Some(m).filter(|m| m.shape == crate::lr::Shape::default()),
+                Err(_) if force => {
+                    bad += 1;
+                    None
+                }
+                Err(e) => return Err(damaged(&format!("the LR table ({e})"))),
+            },
+        };
+        let mut tokens = TokenMap::default();
+        scan(conn, &keys[1], |k, v| {
+            match (<[u8; 8]>::try_from(k), tok_record(v)) {
+                (Ok(h), Some(r)) => {
+                    tokens.insert(u64::from_le_bytes(h), r);
+                }
+                _ if force => bad += 1,
+                _ => return Err(damaged("a token record")),
+            }
+            Ok(())
+        })?;
+        let mut ledger: HashMap<Digest, Class> = HashMap::new();
+        scan(conn, &keys[2], |k, v| {
+            let class = match v {
+                b"h" => Some(Class::Ham),
+                b"s" => Some(Class::Spam),
+                _ => None,
+            };
+            match (<[u8; 16]>::try_from(k), class) {
+                (Ok(d), Some(c)) => {
+                    ledger.insert(d, c);
+                }
+                _ if force => bad += 1,
+                _ => return Err(damaged("a ledger entry")),
+            }
+            Ok(())
+        })?;
+        Ok((Snapshot { totals: Totals { ham, spam }, tokens, ledger, lr, ..Snapshot::default() }, bad))
+    }
+
+    /// What `db stats` shows, from one round trip.
+    pub fn stats(&self) -> Result<super::Stats> {
+        let keys: Vec<Vec<u8>> = ["totals", "tokens", "ledger", "lr"].iter().map(|k| self.key(k)).collect();
+        let r = self
+            .round_trip(|c| {
+                c.cmd(&[b"HMGET", &keys[0], b"ham", b"spam", b"updated"]);
+                c.cmd(&[b"HLEN", &keys[1]]);
+                c.cmd(&[b"HLEN", &keys[2]]);
+                c.cmd(&[b"GET", &keys[3]]);
+            })
+            .and_then(|r| {
+                let mut it = r.into_iter();
+                let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
+                let t = next()?.array()?;
+                let mut t = t.into_iter();
+                let mut n = || -> io::Result<u64> { number(t.next().map(Reply::bulk).transpose()?.flatten()) };
+                let (ham, spam, updated) = (n()?, n()?, n()?);
+                let tokens = next()?.int()? as u64;
+                let ledger = next()?.int()? as u64;
+                let lr = next()?.bulk()?;
+                Ok((Totals { ham, spam }, updated, tokens, ledger, lr))
+            })
+            .with_context(|| format!("cannot read {}", self.what()))?;
+        let (totals, last_update, tokens, ledger_entries, lr) = r;
+        let lr = match lr {
+            Some(b) => {
+                let h =
+                    lrfile::parse_header(&b).with_context(|| format!("the LR table in {} is damaged", self.what()))?;
+                lrfile::verify_body(&b, &h).with_context(|| format!("the LR table in {} is damaged", self.what()))?;
+                let current = crate::lr::Shape::default();
+                Some(super::LrStats {
+                    ham: h.ham,
+                    spam: h.spam,
+                    bits: h.shape.bits,
+                    file_size: b.len() as u64,
+                    current: h.shape == current && h.fingerprint == current.fingerprint(),
+                })
+            }
+            None => None,
+        };
+        Ok(super::Stats { totals, lr, tokens, ledger_entries, file_size: 0, last_update })
+    }
+}
+
+/// A training run's hold on the store: the lock, the WATCHed connection and what was read.
+pub struct Tx {
+    store: Arc<Redis>,
+    conn: Conn,
+    _lock: Lock,
+    orig_tokens: TokenMap<TokenRecord>,
+    orig_ledger: HashMap<Digest, Class>,
+    snap: Option<Snapshot>,
+}
+
+impl Tx {
+    /// The store as read, to edit.
+    pub fn take(&mut self) -> Snapshot {
+        self.snap.take().unwrap_or_default()
+    }
+
+    /// Writes what changed between the store as read and `snap`, all in one MULTI/EXEC.
+    /// With `replace`, everything not in `snap` is removed (a load or a migration).
+    pub fn commit(mut self, snap: &Snapshot, replace: bool) -> Result<()> {
+        let s = &self.store;
+        let (max_spam, max_ham) =
+            (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
+        let keys: Vec<Vec<u8>> = ["gen", "tokens", "ledger", "totals", "lr"].iter().map(|k| s.key(k)).collect();
+        let c = &mut self.conn;
+        c.cmd(&[b"MULTI"]);
+        if replace {
+            c.cmd(&[b"DEL", &keys[1], &keys[2]]);
+            self.orig_tokens.clear();
+            self.orig_ledger.clear();
+        }
+        let mut set: Vec<([u8; 8], [u8; 12])> = Vec::new();
+        for (&h, r) in &snap.tokens {
+            let r = TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), ..*r };
+            if (r.spam > 0 || r.ham > 0) && self.orig_tokens.get(&h) != Some(&r) {
+                set.push((h.to_le_bytes(), tok_value(&r)));
+            }
+        }
+        let del: Vec<[u8; 8]> = self
+            .orig_tokens
+            .keys()
+            .filter(|h| snap.tokens.get(h).is_none_or(|r| r.spam.min(max_spam) == 0 && r.ham.min(max_ham) == 0))
+            .map(|h| h.to_le_bytes())
+            .collect();
+        for chunk in set.chunks(CHUNK) {
+            let rest: Vec<&[u8]> = chunk.iter().flat_map(|(k, v)| [&k[..], &v[..]]).collect();
+            c.cmd_with(&[b"HSET", &keys[1]], &rest);
+        }
+        for chunk in del.chunks(CHUNK) {
+            let rest: Vec<&[u8]> = chunk.iter().map(|k| &k[..]).collect();
+            c.cmd_with(&[b"HDEL", &keys[1]], &rest);
+        }
+        let lset: Vec<(&Digest, &'static [u8])> = snap
+            .ledger
+            .iter()
+            .filter(|(d, cl)| self.orig_ledger.get(*d) != Some(cl))
+            .map(|(d, cl)| (d, class_byte(*cl)))
+            .collect();
+        let ldel: Vec<&Digest> = self.orig_ledger.keys().filter(|d| !snap.ledger.contains_key(*d)).collect();
+        for chunk in lset.chunks(CHUNK) {
+            let rest: Vec<&[u8]> = chunk.iter().flat_map(|(d, v)| [&d[..], *v]).collect();
+            c.cmd_with(&[b"HSET", &keys[2]], &rest);
+        }
+        for chunk in ldel.chunks(CHUNK) {
+            let rest: Vec<&[u8]> = chunk.iter().map(|d| &d[..]).collect();
+            c.cmd_with(&[b"HDEL", &keys[2]], &rest);
+        }
+        let now = super::now_secs();
+        c.cmd(&[
+            b"HSET",
+            &keys[3],
+            b"ham",
+            snap.totals.ham.to_string().as_bytes(),
+            b"spam",
+            snap.totals.spam.to_string().as_bytes(),
+            b"updated",
+            now.to_string().as_bytes(),
+        ]);
+        if snap.lr_dirty || replace {
+            match &snap.lr {
+                Some(m) => c.cmd(&[b"SET", &keys[4], &lrfile::encode(m, now)]),
+                None => c.cmd(&[b"DEL", &keys[4]]),
+            }
+        }
+        c.cmd(&[b"INCR", &keys[0]]);
+        c.cmd(&[b"EXEC"]);
+        let what = s.what();
+        let replies = c.run().with_context(|| format!("cannot write to {what} (nothing was changed)"))?;
+        match replies.last() {
+            Some(Reply::Array(Some(r))) => {
+                if let Some(Reply::Error(e)) = r.iter().find(|r| matches!(r, Reply::Error(_))) {
+                    bail!("{what} refused a write: {e}");
+                }
+                Ok(())
+            }
+            Some(Reply::Array(None)) => bail!(
+                "another trainer changed {what} while this run held an expired lock; nothing was changed (run it again)"
+            ),
+            Some(Reply::Error(e)) => bail!("{what} refused the write: {e} (nothing was changed)"),
+            _ => bail!("{what} answered the write with something that is not Redis's (nothing was changed)"),
+        }
+    }
+}
+
+/// The user's trainer lock: a random value set with NX and a time to live, renewed by a thread
+/// while held, removed (if still ours) when dropped. A trainer that dies leaves it for at most
+/// `LOCK_TTL_MS`.
+pub struct Lock {
+    store: Arc<Redis>,
+    value: Vec<u8>,
+    stop: Arc<AtomicBool>,
+    renew: Option<std::thread::JoinHandle<()>>,
+}
+
+const RENEW: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const RELEASE: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+impl Lock {
+    /// The lock, and whether another trainer held it first.
+    fn take(store: &Arc<Redis>) -> io::Result<(Lock, bool)> {
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|e| io::Error::other(e.to_string()))?;
+        let value: Vec<u8> = raw.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes();
+        let key = store.key("lock");
+        let ttl = LOCK_TTL_MS.to_string();
+        let mut conn = store.connect(TRAIN_TIMEOUT)?;
+        let mut said = false;
+        loop {
+            conn.cmd(&[b"SET", &key, &value, b"NX", b"PX", ttl.as_bytes()]);
+            match conn.run()?.pop().map(Reply::ok).transpose()? {
+                Some(Reply::Status(_)) => break,
+                Some(Reply::Bulk(None)) => {
+                    said = true;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => return Err(resp::garbage("an unexpected answer to SET NX")),
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let renew = {
+            let (store, value, stop, key) = (store.clone(), value.clone(), stop.clone(), key.clone());
+            std::thread::spawn(move || {
+                let mut waited = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    waited += 50;
+                    if waited >= LOCK_TTL_MS / 3 {
+                        waited = 0;
+                        conn.cmd(&[b"EVAL", RENEW.as_bytes(), b"1", &key, &value, ttl.as_bytes()]);
+                        if conn.run().is_err() {
+                            // The commit's WATCH notices if the lock is lost meanwhile.
+                            if let Ok(c) = store.connect(TRAIN_TIMEOUT) {
+                                conn = c;
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        Ok((Lock { store: store.clone(), value, stop, renew: Some(renew) }, said))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.renew.take() {
+            let _ = t.join();
+        }
+        let key = self.store.key("lock");
+        let _ = self.store.round_trip(|c| c.cmd(&[b"EVAL", RELEASE.as_bytes(), b"1", &key, &self.value]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let c = RedisConfig::parse("redis://127.0.0.1:6380/2", "jan").unwrap();
+        assert_eq!(
+            (c.target.clone(), c.db, c.password.clone()),
+            (Target::Tcp { host: "127.0.0.1".into(), port: 6380 }, 2, None)
+        );
+        let c = RedisConfig::parse("redis://:s%40cret@redis.example", "jan").unwrap();
+        assert_eq!((c.password.as_deref(), c.db), (Some("s@cret"), 0));
+        assert_eq!(c.shown(), "redis://:***@redis.example:6379/0");
+        let c = RedisConfig::parse("redis://spamfilt:pw@[::1]:7000/1", "jan").unwrap();
+        assert_eq!(c.target, Target::Tcp { host: "::1".into(), port: 7000 });
+        assert_eq!(c.user.as_deref(), Some("spamfilt"));
+        let c = RedisConfig::parse("unix:///run/redis/redis.sock?db=3", "jan").unwrap();
+        assert_eq!((c.target.clone(), c.db), (Target::Unix("/run/redis/redis.sock".into()), 3));
+        for bad in ["http://x", "redis://", "redis://h:port", "redis://h/x", "unix://relative.sock", "unix:///s?x=1"] {
+            assert!(RedisConfig::parse(bad, "jan").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_values_round_trip() {
+        let r = TokenRecord { spam: 3, ham: 70000, last_day: 20000 };
+        assert_eq!(tok_record(&tok_value(&r)), Some(r));
+        assert_eq!(tok_record(b"short"), None);
+    }
+}

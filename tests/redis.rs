@@ -1,0 +1,492 @@
+//! The Redis store, for real: each test starts its own `redis-server` on a free loopback port
+//! (`--save '' --appendonly no` unless it needs a restart to keep data; never a system
+//! service) and runs the real binary as two "hosts" (two configs, two database directories,
+//! one Redis). Without redis-server a test says "skipped", except under CI (env CI set), where
+//! that is a failure (.ci/install-deps.sh installs Debian's `redis-server`).
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const REDIS: &str = "redis-server";
+
+/// A redis-server of the test's own.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl Server {
+    /// Starts one in `dir` (its working directory), with `extra` arguments; `None` (skipped)
+    /// when redis-server is not installed.
+    fn start(dir: &Path, extra: &[&str]) -> Option<Server> {
+        if Command::new(REDIS).arg("--version").output().is_err() {
+            common::skip("redis-server is not installed (run .ci/install-deps.sh)");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut args: Vec<String> =
+            ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].iter().map(|s| s.to_string()).collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut s = Server { child: spawn_server(dir, port, &args), port, dir: dir.to_path_buf(), args };
+        s.wait_ready();
+        Some(s)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            // PONG, or NOAUTH from a server with a password: it is listening.
+            if let Ok(Some(_)) = self.ask(&["PING"]) {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// One command through a plain socket; the reply's first line without its type byte.
+    fn ask(&self, args: &[&str]) -> std::io::Result<Option<String>> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(out.as_bytes())?;
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        let line = line.trim_end().to_string();
+        if let Some(n) = line.strip_prefix('$') {
+            if n == "-1" {
+                return Ok(None);
+            }
+            let mut v = String::new();
+            r.read_line(&mut v)?;
+            return Ok(Some(v.trim_end().to_string()));
+        }
+        Ok(Some(line.get(1..).unwrap_or("").to_string()))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and directory (what it saved is loaded).
+    fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_server(&self.dir, self.port, &self.args);
+        self.wait_ready();
+    }
+}
+
+fn spawn_server(dir: &Path, port: u16, args: &[String]) -> Child {
+    Command::new(REDIS)
+        .arg("--port")
+        .arg(port.to_string())
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server")
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A "host": its own config file and database directory.
+struct Host {
+    dir: PathBuf,
+}
+
+impl Host {
+    fn new(root: &Path, name: &str, store: &str) -> Host {
+        let dir = root.join(name);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("config.toml"), store).unwrap();
+        Host { dir }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+        c.env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .env("HOME", &self.dir)
+            .arg("--db")
+            .arg(self.dir.join("db"))
+            .arg("--config")
+            .arg(self.dir.join("config.toml"));
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        common::run_with_stdin(self.cmd().args(args), stdin)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args, b"");
+        assert!(o.status.success(), "{args:?}: {}{}", text(&o.stdout), text(&o.stderr));
+        text(&o.stdout)
+    }
+
+    fn messages_line(&self) -> String {
+        let stats = self.ok(&["db", "stats"]);
+        stats.lines().find(|l| l.starts_with("messages:")).expect("a messages: line").to_string()
+    }
+}
+
+fn store(url: &str) -> String {
+    format!("[store]\nredis = \"{url}\"\nprefix = \"test\"\n")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ham(i: usize) -> String {
+    format!(
+        "From: Jan Peeters <jan{i}@klant.be>\nTo: me@example.org\nSubject: project meeting notes {i}\n\
+         Message-ID: <h{i}@klant.be>\nDate: Mon, 1 Dec 2025 10:00:00 +0000\n\n\
+         Hello,\n\nthe quarterly report draft is attached; let us review the budget figures and the\n\
+         planning at the meeting on thursday. regards, Jan {i}\n"
+    )
+}
+
+fn spam(i: usize) -> String {
+    format!(
+        "From: Best Pharmacy <deals{i}@cheap-pills.example>\nTo: me@example.org\n\
+         Subject: cheap pills discount winner {i}\nMessage-ID: <s{i}@cheap-pills.example>\n\
+         Date: Mon, 1 Dec 2025 10:00:00 +0000\n\n\
+         Buy cheap viagra and cialis pills now, huge discount for the lottery winner, casino bonus,\n\
+         click here to claim your prize {i}\n"
+    )
+}
+
+/// Writes messages `from..to` of each class into `root/NAME/{ham,spam}`.
+fn folders(root: &Path, name: &str, from: usize, to: usize) -> (String, String) {
+    let (h, s) = (root.join(name).join("ham"), root.join(name).join("spam"));
+    fs::create_dir_all(&h).unwrap();
+    fs::create_dir_all(&s).unwrap();
+    for i in from..to {
+        fs::write(h.join(format!("{i}.eml")), ham(i)).unwrap();
+        fs::write(s.join(format!("{i}.eml")), spam(i)).unwrap();
+    }
+    (h.to_str().unwrap().to_string(), s.to_str().unwrap().to_string())
+}
+
+/// The value of one of our fields (unfolded) in a filtered message.
+fn field(out: &[u8], name: &str) -> Option<String> {
+    let s = text(out);
+    let head = s.split("\n\n").next().unwrap_or("").replace("\n\t", " ").replace("\n ", " ");
+    head.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
+}
+
+#[test]
+fn two_hosts_share_what_is_learned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let a = Host::new(tmp.path(), "a", &store(&server.url()));
+    let b = Host::new(tmp.path(), "b", &store(&server.url()));
+    let probe = spam(999);
+    let before = b.run(&["filter"], probe.as_bytes());
+    let status_before = field(&before.stdout, "X-Spam-Status").unwrap();
+    assert!(!status_before.contains("SPAMFILT_DEGRADED"), "{status_before}");
+
+    let (h, s) = folders(tmp.path(), "mail", 0, 15);
+    let out = a.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert!(out.contains("learned 15 ham and 15 spam"), "{out}");
+    // Nothing of it is in host A's own directory: the counts are in Redis.
+    assert!(!a.dir.join("db").join("tokens.db").exists());
+    assert!(!a.dir.join("db").join("lr.weights").exists());
+
+    // Host B sees it: db stats, the filter, check.
+    let stats = b.ok(&["db", "stats"]);
+    assert!(stats.contains("backend:      redis"), "{stats}");
+    assert!(stats.contains("messages:     15 ham, 15 spam"), "{stats}");
+    assert!(stats.contains("lr weights:   15 ham, 15 spam learned"), "{stats}");
+    let after = b.run(&["filter"], probe.as_bytes());
+    assert_eq!(after.status.code(), Some(0));
+    let status = field(&after.stdout, "X-Spam-Status").unwrap();
+    assert!(status.starts_with("Yes,"), "{status}");
+    assert!(status.contains("BAYES_99") && status.contains("LR_"), "{status}");
+    assert!(!status.contains("SPAMFILT_DEGRADED"), "{status}");
+    assert_eq!(common::strip_spam_fields(&after.stdout), probe.as_bytes());
+    let probe_file = tmp.path().join("probe.eml");
+    fs::write(&probe_file, &probe).unwrap();
+    let check_a = a.ok(&["check", probe_file.to_str().unwrap()]);
+    let check_b = b.ok(&["check", probe_file.to_str().unwrap()]);
+    assert_eq!(check_a, check_b);
+    assert!(check_b.contains("\tspam\t") && check_b.contains("BAYES_99"), "{check_b}");
+    // The scores agree with the filter's.
+    let score = status.split("score=").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(check_b.contains(&format!("\t{score}\t")), "{check_b} vs {status}");
+
+    // The ledger is shared too: B re-learning A's messages changes nothing, and a correction
+    // on B moves a message A learned.
+    let out = b.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert!(out.contains("learned 0 ham and 0 spam; 30 already known"), "{out}");
+    let one = tmp.path().join("mail/spam/3.eml");
+    let out = b.ok(&["train", "--ham", one.to_str().unwrap()]);
+    assert!(out.contains("1 moved"), "{out}");
+    assert_eq!(a.messages_line(), "messages:     16 ham, 14 spam");
+    let out = a.ok(&["forget", one.to_str().unwrap()]);
+    assert!(out.contains("forgot 1"), "{out}");
+    assert_eq!(b.messages_line(), "messages:     15 ham, 14 spam");
+
+    // Another prefix is another user: nothing shared.
+    let c = Host::new(tmp.path(), "c", &format!("[store]\nredis = \"{}\"\nprefix = \"other\"\n", server.url()));
+    assert_eq!(c.messages_line(), "messages:     0 ham, 0 spam");
+
+    // A dump from Redis loads into files and gives the same counts and scores.
+    let dump = tmp.path().join("dump.txt");
+    a.ok(&["db", "dump", dump.to_str().unwrap()]);
+    let f = Host::new(tmp.path(), "files", "");
+    f.ok(&["db", "load", dump.to_str().unwrap()]);
+    assert_eq!(f.messages_line(), "messages:     15 ham, 14 spam");
+    assert!(f.ok(&["db", "stats"]).contains("backend:      files"));
+    assert_eq!(f.ok(&["check", probe_file.to_str().unwrap()]), a.ok(&["check", probe_file.to_str().unwrap()]));
+}
+
+#[test]
+fn concurrent_filters_and_trainers_lose_no_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    // This test is about counts, not latency: 22 processes of a debug build on a busy machine
+    // can take longer than the 200 ms a delivery waits by default.
+    let config = format!("{}timeout_ms = 5000\n", store(&server.url()));
+    let hosts = [Host::new(tmp.path(), "a", &config), Host::new(tmp.path(), "b", &config)];
+    let (h0, s0) = folders(tmp.path(), "base", 0, 12);
+    hosts[0].ok(&["train", "--ham", &h0, "--spam", &s0]);
+    for round in 0..2 {
+        // Two trainers (one per host) on different messages, and 20 filters (ten per host).
+        let sets: Vec<(String, String)> = (0..2)
+            .map(|t| {
+                folders(tmp.path(), &format!("r{round}t{t}"), 100 * (round * 2 + t + 1), 100 * (round * 2 + t + 1) + 20)
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let mut jobs = Vec::new();
+            for (t, (h, s)) in sets.iter().enumerate() {
+                let host = &hosts[t];
+                jobs.push(scope.spawn(move || {
+                    let o = host.run(&["train", "--ham", h, "--spam", s], b"");
+                    assert!(o.status.success(), "{}", text(&o.stderr));
+                }));
+            }
+            for i in 0..20 {
+                let host = &hosts[i % 2];
+                jobs.push(scope.spawn(move || {
+                    let msg = if i % 3 == 0 { ham(5000 + i) } else { spam(5000 + i) };
+                    let o = host.run(&["filter"], msg.as_bytes());
+                    assert_eq!(o.status.code(), Some(0));
+                    assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes());
+                    let status = field(&o.stdout, "X-Spam-Status").unwrap();
+                    assert!(!status.contains("SPAMFILT_DEGRADED"), "{status}\n{}", text(&o.stderr));
+                }));
+            }
+            for j in jobs {
+                j.join().unwrap();
+            }
+        });
+        let n = 12 + 40 * (round + 1);
+        assert_eq!(hosts[1].messages_line(), format!("messages:     {n} ham, {n} spam"));
+    }
+    let stats = hosts[0].ok(&["db", "stats"]);
+    assert!(stats.contains("ledger:       184 messages"), "{stats}");
+    assert!(stats.contains("lr weights:   92 ham, 92 spam learned"), "{stats}");
+}
+
+#[test]
+fn redis_killed_during_training_leaves_the_counts_from_before_or_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    // This one keeps its data across a restart: an append-only file synced on every write.
+    let Some(mut server) = Server::start(tmp.path(), &["--appendonly", "yes", "--appendfsync", "always"]) else {
+        return;
+    };
+    let host = Host::new(tmp.path(), "a", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 10);
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    let mut learned = 10;
+    let mut outcomes = (0, 0);
+    for (round, delay) in [30u64, 120, 250, 400, 700, 1200].into_iter().enumerate() {
+        let (h, s) = folders(tmp.path(), &format!("run{round}"), 1000 * (round + 1), 1000 * (round + 1) + 150);
+        let child = host
+            .cmd()
+            .args(["train", "--ham", &h, "--spam", &s])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        server.kill();
+        let o = child.wait_with_output().unwrap();
+        server.restart();
+        // The cut run could not release its lock (Redis was gone); it would expire in 30 s.
+        server.ask(&["DEL", "{test}:lock"]).unwrap();
+        let line = host.messages_line();
+        if o.status.success() {
+            // The run finished before Redis died.
+            learned += 150;
+            outcomes.1 += 1;
+        } else {
+            let err = text(&o.stderr);
+            assert!(err.contains("training failed") && err.contains("Redis store"), "{err}");
+            if line != format!("messages:     {learned} ham, {learned} spam") {
+                // Killed after the commit reached Redis, before the answer came back.
+                learned += 150;
+            }
+            outcomes.0 += 1;
+        }
+        assert_eq!(
+            line,
+            format!("messages:     {learned} ham, {learned} spam"),
+            "round {round}: {}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        // The ledger agrees with the totals: nothing half-way.
+        let stats = host.ok(&["db", "stats"]);
+        assert!(stats.contains(&format!("ledger:       {} messages", 2 * learned)), "{stats}");
+    }
+    eprintln!("runs cut by the kill: {}, runs that finished first: {}", outcomes.0, outcomes.1);
+}
+
+#[test]
+fn deliveries_go_on_when_redis_stops_hangs_or_answers_garbage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(mut server) = Server::start(tmp.path(), &[]) else { return };
+    let host = Host::new(tmp.path(), "a", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 12);
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    let deliver = |i: usize| {
+        let msg = spam(7000 + i);
+        let o = host.run(&["filter"], msg.as_bytes());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes(), "delivered whole");
+        (field(&o.stdout, "X-Spam-Status").unwrap(), field(&o.stdout, "X-Spam-Degraded"), text(&o.stderr))
+    };
+    // Redis stopped in the middle of a stream of deliveries.
+    let mut degraded = 0;
+    for i in 0..30 {
+        if i == 10 {
+            server.kill();
+        }
+        let (status, why, err) = deliver(i);
+        if i < 10 {
+            assert!(!status.contains("SPAMFILT_DEGRADED"), "{status}");
+            assert!(status.contains("BAYES_99"), "{status}");
+        } else {
+            assert!(status.contains("SPAMFILT_DEGRADED"), "{status}");
+            assert!(why.as_deref().unwrap_or("").contains("Redis store"), "{why:?}");
+            assert!(err.contains("degraded: the Redis store"), "{err}");
+            degraded += 1;
+        }
+    }
+    assert_eq!(degraded, 20);
+    // Back up: scored with the shared counts again (the data is gone with --save '': retrain).
+    server.restart();
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert!(deliver(100).0.contains("BAYES_99"));
+
+    // A server that hangs (stopped with SIGSTOP): the delivery waits its bounded time.
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let (status, why, _) = deliver(101);
+    assert!(status.contains("SPAMFILT_DEGRADED"), "{status}");
+    assert!(why.unwrap_or_default().contains("no answer in time"));
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    // Training fails clearly and changes nothing while the server is unreachable.
+    let before = host.messages_line();
+    server.kill();
+    let (h2, s2) = folders(tmp.path(), "more", 50, 55);
+    let o = host.run(&["train", "--ham", &h2, "--spam", &s2], b"");
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("training failed") && err.contains("Connection refused"), "{err}");
+    server.restart();
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert_eq!(host.messages_line(), before);
+
+    // A server that answers garbage.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            let mut c = c;
+            let mut buf = [0u8; 65536];
+            let _ = std::io::Read::read(&mut c, &mut buf);
+            let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let bad = Host::new(tmp.path(), "bad", &store(&format!("redis://127.0.0.1:{port}/0")));
+    let msg = spam(1);
+    let o = bad.run(&["filter"], msg.as_bytes());
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes());
+    let why = field(&o.stdout, "X-Spam-Degraded").unwrap_or_default();
+    assert!(why.contains("not a RESP reply"), "{why}");
+    let o = bad.run(&["train", "--spam", &s], b"");
+    assert!(!o.status.success() && text(&o.stderr).contains("not a RESP reply"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_password_and_a_unix_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("redis.sock");
+    let Some(server) = Server::start(
+        tmp.path(),
+        &["--requirepass", "s3cret@pw", "--unixsocket", sock.to_str().unwrap(), "--unixsocketperm", "700"],
+    ) else {
+        return;
+    };
+    fs::write(tmp.path().join("pw"), "s3cret@pw\n").unwrap();
+    let unix = Host::new(
+        tmp.path(),
+        "unix",
+        &format!("[store]\nredis = \"unix://{}?db=2\"\npassword_file = \"../pw\"\nprefix = \"jan\"\n", sock.display()),
+    );
+    let tcp = Host::new(
+        tmp.path(),
+        "tcp",
+        &format!("[store]\nredis = \"redis://:s3cret%40pw@127.0.0.1:{}/2\"\nprefix = \"jan\"\n", server.port),
+    );
+    let (h, s) = folders(tmp.path(), "m", 0, 3);
+    unix.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert_eq!(tcp.messages_line(), "messages:     3 ham, 3 spam");
+    let stats = tcp.ok(&["db", "stats"]);
+    assert!(!stats.contains("s3cret"), "the password is never shown: {stats}");
+    // A wrong password: training refuses, the filter delivers degraded.
+    let wrong =
+        Host::new(tmp.path(), "wrong", &format!("[store]\nredis = \"redis://:nope@127.0.0.1:{}/2\"\n", server.port));
+    let o = wrong.run(&["train", "--spam", &s], b"");
+    assert!(!o.status.success() && text(&o.stderr).contains("refused"), "{}", text(&o.stderr));
+    let o = wrong.run(&["filter"], spam(1).as_bytes());
+    assert_eq!(o.status.code(), Some(0));
+    assert!(field(&o.stdout, "X-Spam-Status").unwrap().contains("SPAMFILT_DEGRADED"));
+    // A bad URL in the config: the filter uses the defaults for it (local files) and says so;
+    // other commands refuse.
+    let typo = Host::new(tmp.path(), "typo", "[store]\nredis = \"redis:/127.0.0.1\"\n");
+    let o = typo.run(&["filter"], spam(1).as_bytes());
+    assert_eq!(o.status.code(), Some(0));
+    assert!(field(&o.stdout, "X-Spam-Degraded").unwrap_or_default().contains("store"), "{}", text(&o.stdout));
+    let o = typo.run(&["db", "stats"], b"");
+    assert!(!o.status.success() && text(&o.stderr).contains("store.redis"), "{}", text(&o.stderr));
+}

@@ -19,6 +19,9 @@ _spamfilt() {
             spamfilt,check)
                 cmd="spamfilt__subcmd__check"
                 ;;
+            spamfilt,completions)
+                cmd="spamfilt__subcmd__completions"
+                ;;
             spamfilt,db)
                 cmd="spamfilt__subcmd__db"
                 ;;
@@ -96,6 +99,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__help,check)
                 cmd="spamfilt__subcmd__help__subcmd__check"
+                ;;
+            spamfilt__subcmd__help,completions)
+                cmd="spamfilt__subcmd__help__subcmd__completions"
                 ;;
             spamfilt__subcmd__help,db)
                 cmd="spamfilt__subcmd__help__subcmd__db"
@@ -326,7 +332,7 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip lint policy import-sa help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip lint policy import-sa completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,6 +355,28 @@ _spamfilt() {
             ;;
         spamfilt__subcmd__check)
             opts="-v -q -h --json --report --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__completions)
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -698,7 +726,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval rules list ip lint policy import-sa help"
+            opts="filter check train forget purge db eval rules list ip lint policy import-sa completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -712,6 +740,20 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -24,8 +24,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Options that every subcommand accepts.
+/// Options that every subcommand accepts (shown under their own heading in every --help).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The database directory (token database, training ledger).
     ///
@@ -184,6 +185,28 @@ pub enum Command {
     /// Bayes database is not imported: train from your folders (see the README).
     #[command(name = "import-sa")]
     ImportSa(ImportSaArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    ///
+    /// bash: spamfilt completions bash > ~/.local/share/bash-completion/completions/spamfilt;
+    /// zsh: spamfilt completions zsh > ~/.zfunc/_spamfilt (with fpath+=~/.zfunc before compinit
+    /// in ~/.zshrc); fish: spamfilt completions fish > ~/.config/fish/completions/spamfilt.fish.
+    /// The same scripts are in the source tree's completions/ directory.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -328,7 +351,8 @@ pub enum IpCommand {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("stats_sets").multiple(true).args(["ham", "spam"]).requires("stats")))]
 pub struct RulesArgs {
-    /// Print one JSON object per rule.
+    /// Print one JSON object per rule (with --stats: ham_percent and spam_percent in percent,
+    /// 0 to 100, as every *_percent field; precision from 0 to 1).
     #[arg(long)]
     pub json: bool,
 
@@ -355,7 +379,8 @@ pub struct FilterArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Print one JSON object per message instead of tab-separated fields.
+    /// Print one JSON object per message instead of tab-separated fields (bayes and lr: spam
+    /// probabilities from 0 to 1).
     #[arg(long)]
     pub json: bool,
 
@@ -485,11 +510,14 @@ pub struct EvalArgs {
     #[arg(long, value_name = "RATE", default_value = "0.1%")]
     pub target_fp: String,
 
-    /// Write an SVG with the ham and spam score histograms and the ROC curve.
+    /// Write an SVG with the ham and spam score histograms and the ROC curve (the name must end
+    /// in .svg; it is checked before the run, and the path is printed when written).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
-    /// Print the figures as one JSON object.
+    /// Print the figures as one JSON object. Every proportion is in percent (0 to 100), in a
+    /// field whose name ends in _percent (spam_recall_percent_at_0_1_percent_fp: the spam recall,
+    /// in percent, at 0.1% false positives).
     #[arg(long)]
     pub json: bool,
 

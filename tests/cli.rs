@@ -437,3 +437,143 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
         assert!(text.contains(part), "{part:?} missing in {text}");
     }
 }
+
+/// Issue 16, item 7: `spamfilt completions SHELL` prints the committed scripts, and every
+/// --help shows the global options under their own heading.
+#[test]
+fn completions_and_the_global_options_heading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    for (shell, file) in [("bash", "spamfilt.bash"), ("zsh", "_spamfilt"), ("fish", "spamfilt.fish")] {
+        let o = run(&["completions", shell], &db, b"");
+        assert!(o.status.success(), "{o:?}");
+        let committed =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("completions").join(file)).unwrap();
+        assert_eq!(stdout(&o), committed, "{shell}");
+        assert!(committed.contains("import-sa") && committed.contains("completions"), "{shell}");
+    }
+    assert_eq!(run(&["completions", "tcsh"], &db, b"").status.code(), Some(2));
+    for cmd in [&["check", "--help"][..], &["--help"][..], &["train", "-h"][..]] {
+        let help = stdout(&run(cmd, &db, b""));
+        let (own, global) = help.split_once("Global options:").unwrap_or_else(|| panic!("{cmd:?}: {help}"));
+        assert!(!own.contains("--db") && !own.contains("--no-bayes"), "{cmd:?}: {help}");
+        assert!(global.contains("--db") && global.contains("--config") && global.contains("--quiet"), "{help}");
+        if cmd[0] == "check" {
+            assert!(own.contains("--json") && !global.contains("--json"), "{help}");
+        }
+    }
+}
+
+/// Issue 16, item 7: `eval --plot` refuses a name that is not .svg and a path it cannot write
+/// before the run, says where it wrote the plot, and the plot holds what it should.
+#[test]
+fn eval_plot_is_checked_first_and_says_where_it_went() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, spam) = write_corpus(tmp.path(), 25);
+    let db = tmp.path().join("db");
+    let eval = |plot: &Path| {
+        run(
+            &[
+                "eval",
+                "--folds",
+                "5",
+                "--ham",
+                ham.to_str().unwrap(),
+                "--spam",
+                spam.to_str().unwrap(),
+                "--plot",
+                plot.to_str().unwrap(),
+            ],
+            &db,
+            b"",
+        )
+    };
+    let png = tmp.path().join("eval.png");
+    let o = eval(&png);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("name a .svg file") && o.stdout.is_empty(), "{o:?}");
+    assert!(!png.exists());
+    let nowhere = tmp.path().join("no/such/dir/eval.svg");
+    let o = eval(&nowhere);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no/such/dir/eval.svg: cannot write there") && o.stdout.is_empty(),
+        "{o:?}"
+    );
+    let svg_path = tmp.path().join("eval.svg");
+    let o = eval(&svg_path);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("wrote the plot to {}", svg_path.display())), "{o:?}");
+    let svg = fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+    assert!(svg.contains("spamfilt eval: 25 ham, 25 spam, 5 folds; 1-ROCA 0.000%"), "{svg}");
+    assert!(
+        svg.contains(">ham (25)</text>") && svg.contains(">spam (25)</text>") && svg.contains(">threshold 5.0</text>")
+    );
+    assert_eq!(svg.matches("<path").count(), 1, "one ROC curve");
+    assert!(svg.matches("fill-opacity=\"0.55\"").count() >= 4, "histogram bars of both classes");
+}
+
+/// Issue 16, item 7: one unit for proportions in --json: percent, in fields named `_percent`.
+#[test]
+fn json_proportions_are_percent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, spam) = write_corpus(tmp.path(), 20);
+    let db = tmp.path().join("db");
+    let (h, s) = (ham.to_str().unwrap(), spam.to_str().unwrap());
+    let o = run(&["eval", "--json", "--folds", "4", "--target-fp", "1%", "--ham", h, "--spam", s], &db, b"");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["spam_recall_percent_at_0_1_percent_fp"], 100.0, "{v}");
+    assert_eq!(v["spam_recall_percent_at_1_percent_fp"], 100.0);
+    assert_eq!(v["target_fp_percent"], 1.0);
+    assert_eq!(v["parts"]["fused"]["spam_recall_percent_at_0_1_percent_fp"], 100.0, "{v}");
+    let fractions: Vec<&String> =
+        v.as_object().unwrap().keys().filter(|k| k.contains("rate") || k.contains("recall_at")).collect();
+    assert!(fractions.is_empty(), "{fractions:?}");
+    let o = run(&["rules", "--json", "--stats", "--ham", h, "--spam", s], &db, b"");
+    let first: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert!(first.get("ham_rate").is_none() && first.get("ham_percent").is_some(), "{first}");
+    let any_hit = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["spam_hits"].as_u64() > Some(0))
+        .unwrap();
+    let percent = 100.0 * any_hit["spam_hits"].as_f64().unwrap() / 20.0;
+    assert!((any_hit["spam_percent"].as_f64().unwrap() - percent).abs() < 1e-9, "{any_hit}");
+}
+
+/// Issue 16, item 7: on a terminal, no progress bar flashes for a job shorter than the bar's
+/// delay, and once it shows it has the rate in messages per second. Run under script(1), which
+/// gives the command a terminal; SPAMFILT_PROGRESS_DELAY_MS sets the delay (1 s by default).
+#[test]
+fn the_progress_bar_waits_and_shows_a_rate() {
+    if Command::new("script").arg("--version").output().is_err() {
+        common::skip("script(1) from util-linux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, _) = write_corpus(tmp.path(), 30);
+    let on_a_terminal = |delay: &str, db: &str| {
+        let cmd = format!(
+            "'{}' --db '{}' train --ham '{}'",
+            env!("CARGO_BIN_EXE_spamfilt"),
+            tmp.path().join(db).display(),
+            ham.display()
+        );
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("SPAMFILT_PROGRESS_DELAY_MS", delay)
+            .env("HOME", "/nonexistent-home")
+            .env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        stdout(&o)
+    };
+    // The job is over long before the delay: not a trace of a bar.
+    let quick = on_a_terminal("600000", "db1");
+    assert!(quick.contains("learned 30 ham") && !quick.contains("learning"), "{quick:?}");
+    let shown = on_a_terminal("0", "db2");
+    assert!(shown.contains("learning [") && shown.contains(" msg/s") && shown.contains("learned 30 ham"), "{shown:?}");
+}

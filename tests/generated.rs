@@ -242,6 +242,9 @@ The configuration file, as \fB\-\-config\fR.
 .TP
 \fBSPAMFILT_SITE_CONFIG\fR
 The site\-wide configuration file read before it (default \fI/etc/spamfilt/config.toml\fR; empty: none).
+.TP
+\fBSPAMFILT_PROGRESS_DELAY_MS\fR
+How long a job runs before its progress bar appears on a terminal (1000; 0: at once).
 .SH EXIT STATUS
 .TP
 \fB0\fR

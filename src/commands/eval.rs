@@ -18,6 +18,10 @@ use std::net::IpAddr;
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let target_fp = eval::parse_rate(&args.target_fp)?;
+    // The plot's name and directory are checked before the run, not after minutes of it.
+    if let Some(path) = &args.plot {
+        check_plot_path(path)?;
+    }
     let mut entries: Vec<(Entry, bool)> = Vec::new();
     entries.extend(super::expand_paths(g, &args.ham)?.into_iter().map(|e| (e, false)));
     entries.extend(super::expand_paths(g, &args.spam)?.into_iter().map(|e| (e, true)));
@@ -126,19 +130,23 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         );
         std::fs::write(path, eval::plot::render(&samples, required, &title))
             .with_context(|| format!("cannot write {}", path.display()))?;
+        if !g.quiet {
+            eprintln!("spamfilt: wrote the plot to {}", super::shown_path(path));
+        }
     }
     if args.json {
         let obj = serde_json::json!({
             "messages": samples.len(), "ham": c.ham, "spam": c.spam, "unreadable": unreadable,
             "folds": args.folds, "seed": args.seed, "required_score": required,
+            // Every proportion is in percent (0 to 100) and its name ends in `_percent`.
             "false_positives": c.false_positives, "false_positive_percent": c.fp_percent(),
             "false_negatives": c.false_negatives, "false_negative_percent": c.fn_percent(),
             "one_minus_roca_percent": roca,
-            "spam_recall_at_0_1_percent_fp": r01, "spam_recall_at_1_percent_fp": r1,
-            "target_fp": target_fp, "threshold_for_target_fp": t_target,
+            "spam_recall_percent_at_0_1_percent_fp": 100.0 * r01, "spam_recall_percent_at_1_percent_fp": 100.0 * r1,
+            "target_fp_percent": 100.0 * target_fp, "threshold_for_target_fp": t_target,
             "parts": by_part.iter().map(|(name, s)| (name.split(' ').next().unwrap_or(name).to_lowercase(), serde_json::json!({
                 "one_minus_roca_percent": eval::one_minus_roca_percent(s),
-                "spam_recall_at_0_1_percent_fp": eval::recall_at_fp_rate(s, 0.001),
+                "spam_recall_percent_at_0_1_percent_fp": 100.0 * eval::recall_at_fp_rate(s, 0.001),
             }))).collect::<serde_json::Map<String, serde_json::Value>>(),
             "seconds": secs,
         });
@@ -189,6 +197,26 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--plot FILE`: an `.svg` name in a directory that can be written, checked before the run.
+fn check_plot_path(path: &std::path::Path) -> Result<()> {
+    let shown = super::shown_path(path);
+    anyhow::ensure!(
+        path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")),
+        "--plot {shown}: the plot is an SVG image: name a .svg file"
+    );
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("--plot {shown}: cannot write there"))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// IP reputation for cross-validation: the spam and ham counts of each message's first

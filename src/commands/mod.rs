@@ -2,6 +2,7 @@
 //! the terminal. Each file wires one subcommand to the library.
 
 pub mod check;
+pub mod completions;
 pub mod db;
 pub mod eval;
 pub mod filter;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
         Some(Command::Lint) => lint::run(g),
         Some(Command::Policy(a)) => policy::run(g, &a),
+        Some(Command::Completions(a)) => completions::run(&a),
         Some(Command::ImportSa(a)) => {
             import_sa::run(&Settings::load_to_write(g.db.as_deref(), g.config.as_deref())?, g, &a)
         }
@@ -141,18 +143,41 @@ pub fn lr_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::Lr
     }
 }
 
-/// A progress bar on stderr when it is a terminal and the user did not ask for quiet.
+/// How long a job runs before its progress bar appears: a job shorter than this shows none
+/// (no bar flashes up and away). `SPAMFILT_PROGRESS_DELAY_MS` changes it (the tests use it).
+const PROGRESS_DELAY_MS: u64 = 1000;
+
+/// A progress bar on stderr when it is a terminal and the user did not ask for quiet. It
+/// appears once the job has run for a second, with the rate in messages per second.
 pub fn progress(g: &GlobalArgs, disabled: bool, len: u64, what: &str) -> indicatif::ProgressBar {
     if g.quiet || disabled || !std::io::stderr().is_terminal() || len < 20 {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(len);
+    // Counted from the start, drawn only after the delay (a hidden bar still keeps its rate).
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden());
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {rate} eta {eta}")
             .expect("static template")
+            .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let r = state.per_sec();
+                let _ = if r < 10.0 { write!(w, "{r:.1} msg/s") } else { write!(w, "{r:.0} msg/s") };
+            })
             .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
+    let delay =
+        std::env::var("SPAMFILT_PROGRESS_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(PROGRESS_DELAY_MS);
+    if delay == 0 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        return bar;
+    }
+    let shown = bar.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        if !shown.is_finished() {
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    });
     bar
 }
 

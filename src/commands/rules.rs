@@ -55,7 +55,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &RulesArgs) -> Result<Exit
         if args.json {
             let obj = serde_json::json!({
                 "name": r.name, "score": r.score, "ham_hits": h, "spam_hits": s,
-                "ham_rate": hr, "spam_rate": sr, "precision": precision,
+                // Percent (0 to 100), as every `_percent` field of --json; precision is 0 to 1.
+                "ham_percent": 100.0 * hr, "spam_percent": 100.0 * sr, "precision": precision,
             });
             writeln!(out, "{obj}")?;
         } else {

@@ -261,14 +261,18 @@ impl Settings {
         settings.block_list = PathBuf::from("block.txt");
         // The site-wide file first (the user's overrides it), then the user's.
         let mut site = SiteFiles::default();
+        // Its lists count even without a config file beside them; a user who names the site
+        // file itself as their own (the policy service's --config) reads it once.
         let site_file =
-            site_config_file().filter(|p| !config_file.as_deref().is_some_and(|c| same_file(p, c)) && p.is_file());
+            site_config_file().filter(|p| !config_file.as_deref().is_some_and(|c| c == p.as_path() || same_file(p, c)));
         if let Some(path) = site_file {
             let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let mut named_blocklist = None;
             if let Some(named) = read_config(&mut settings, &path, false, &mut lenient)? {
-                site.uri_blocklist = Some(dir.join(named.unwrap_or_else(|| PathBuf::from("uri-blocklist.txt"))));
+                named_blocklist = named;
                 settings.site_config_file = Some(path);
             }
+            site.uri_blocklist = Some(dir.join(named_blocklist.unwrap_or_else(|| PathBuf::from("uri-blocklist.txt"))));
             // Its lists are beside it (or where it says); the user's keep their own names.
             site.allow = Some(dir.join(std::mem::replace(&mut settings.allow_list, PathBuf::from("allow.txt"))));
             site.block = Some(dir.join(std::mem::replace(&mut settings.block_list, PathBuf::from("block.txt"))));

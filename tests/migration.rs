@@ -121,6 +121,10 @@ fn site_config_is_read_first_and_the_users_overrides_it() {
     let out = spamfilt(dir.path()).args(["check", "-"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("site/config.toml"), "{out:?}");
+    // The site's lists count without a config file beside them.
+    fs::remove_file(site.join("config.toml")).unwrap();
+    let out = filter(dir.path(), &message("promo@deals.example", "pills"));
+    assert!(status(&out).contains("BLOCKLIST"), "{out}");
     // Named in --help.
     let help = spamfilt(dir.path()).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("/etc/spamfilt/config.toml"));

@@ -73,6 +73,9 @@ _spamfilt() {
             spamfilt__subcmd__db,load)
                 cmd="spamfilt__subcmd__db__subcmd__load"
                 ;;
+            spamfilt__subcmd__db,migrate)
+                cmd="spamfilt__subcmd__db__subcmd__migrate"
+                ;;
             spamfilt__subcmd__db,salvage)
                 cmd="spamfilt__subcmd__db__subcmd__salvage"
                 ;;
@@ -90,6 +93,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__db__subcmd__help,load)
                 cmd="spamfilt__subcmd__db__subcmd__help__subcmd__load"
+                ;;
+            spamfilt__subcmd__db__subcmd__help,migrate)
+                cmd="spamfilt__subcmd__db__subcmd__help__subcmd__migrate"
                 ;;
             spamfilt__subcmd__db__subcmd__help,salvage)
                 cmd="spamfilt__subcmd__db__subcmd__help__subcmd__salvage"
@@ -150,6 +156,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__help__subcmd__db,load)
                 cmd="spamfilt__subcmd__help__subcmd__db__subcmd__load"
+                ;;
+            spamfilt__subcmd__help__subcmd__db,migrate)
+                cmd="spamfilt__subcmd__help__subcmd__db__subcmd__migrate"
                 ;;
             spamfilt__subcmd__help__subcmd__db,salvage)
                 cmd="spamfilt__subcmd__help__subcmd__db__subcmd__salvage"
@@ -398,7 +407,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help stats dump load salvage expire help"
+            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help stats dump load salvage migrate expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,7 +481,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__help)
-            opts="stats dump load salvage expire help"
+            opts="stats dump load salvage migrate expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,6 +550,20 @@ _spamfilt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        spamfilt__subcmd__db__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         spamfilt__subcmd__db__subcmd__help__subcmd__salvage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -576,6 +599,40 @@ _spamfilt() {
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__db__subcmd__migrate)
+            opts="-v -q -h --to --to-files --prefix --force --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -768,7 +825,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__db)
-            opts="stats dump load salvage expire"
+            opts="stats dump load salvage migrate expire"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -810,6 +867,20 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help__subcmd__db__subcmd__load)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__db__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -477,6 +477,24 @@ pub enum DbCommand {
     /// Rebuild a damaged token database from the records that still verify; the damaged file
     /// is kept beside it as tokens.db.corrupt-TIME.
     Salvage,
+    /// Copy the token counts, the ledger and the LR weights to another store: a Redis server
+    /// (--to redis://HOST:PORT/DB or unix:///PATH) or a database directory (--to-files DIR).
+    /// Then point the config file's [store] at it. The reputation database and the queue stay
+    /// in the --db directory.
+    Migrate {
+        /// The Redis store to copy to (a password may be in the URL).
+        #[arg(long, value_name = "URL", conflicts_with = "to_files", required_unless_present = "to_files")]
+        to: Option<String>,
+        /// The database directory to copy to (tokens.db and lr.weights are written there).
+        #[arg(long, value_name = "DIR")]
+        to_files: Option<PathBuf>,
+        /// The key prefix in Redis (default: [store] prefix, or your login name).
+        #[arg(long, value_name = "NAME", requires = "to")]
+        prefix: Option<String>,
+        /// Replace what the target holds already (otherwise a target with anything learned is refused).
+        #[arg(long)]
+        force: bool,
+    },
     /// Drop rare tokens that have not been seen for a long time.
     Expire {
         /// Drop tokens last seen more than this many days ago...

@@ -225,7 +225,11 @@ of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBbloc
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
 ["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR), and the sections \fB[bayes]\fR
 (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR), \fB[tokenizer]\fR,
-\fB[scores]\fR (RULE = points; 0 disables) and \fB[[rule]]\fR (custom rules). Unknown keys are an error.
+\fB[scores]\fR (RULE = points; 0 disables), \fB[[rule]]\fR (custom rules) and \fB[store]\fR (\fBredis\fR =
+"redis://[:PASSWORD@]HOST:PORT/DB" or "unix:///PATH?db=N" keeps the token counts, the ledger and the LR weights in
+a Redis server several hosts share; \fBpassword_file\fR, \fBprefix\fR (the key prefix, your login name),
+\fBtimeout_ms\fR (200: a delivery waits at most this for Redis, then scores without it, marked degraded)).
+Unknown keys are an error.
 .TP
 \fI/etc/spamfilt/config.toml\fR
 The site\-wide configuration (\fBSPAMFILT_SITE_CONFIG\fR), with \fIallow.txt\fR, \fIblock.txt\fR and

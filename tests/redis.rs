@@ -490,3 +490,44 @@ fn a_password_and_a_unix_socket() {
     let o = typo.run(&["db", "stats"], b"");
     assert!(!o.status.success() && text(&o.stderr).contains("store.redis"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn migrate_moves_a_store_either_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let files = Host::new(tmp.path(), "files", "");
+    let (h, s) = folders(tmp.path(), "m", 0, 14);
+    files.ok(&["train", "--ham", &h, "--spam", &s]);
+    let probe = tmp.path().join("probe.eml");
+    fs::write(&probe, spam(999)).unwrap();
+    let probe2 = tmp.path().join("probe2.eml");
+    fs::write(&probe2, ham(998)).unwrap();
+    let scores = |host: &Host| host.ok(&["check", probe.to_str().unwrap(), probe2.to_str().unwrap()]);
+    let lines = |host: &Host| -> Vec<String> {
+        host.ok(&["db", "stats"])
+            .lines()
+            .filter(|l| ["messages:", "tokens:", "ledger:", "lr weights:"].iter().any(|p| l.starts_with(p)))
+            .map(|l| l.split(" (").next().unwrap().to_string())
+            .collect()
+    };
+    let url = format!("redis://127.0.0.1:{}/1", server.port);
+    let out = files.ok(&["db", "migrate", "--to", &url, "--prefix", "moved"]);
+    assert!(out.contains("copied 14 ham and 14 spam learned"), "{out}");
+    assert!(out.contains("and the LR weights"), "{out}");
+    let redis = Host::new(tmp.path(), "redis", &format!("[store]\nredis = \"{url}\"\nprefix = \"moved\"\n"));
+    assert_eq!(lines(&redis), lines(&files));
+    assert_eq!(scores(&redis), scores(&files));
+    // A target that holds something is refused without --force.
+    let o = files.run(&["db", "migrate", "--to", &url, "--prefix", "moved"], b"");
+    assert!(!o.status.success() && text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
+    // Learn more in Redis, then move it back to files.
+    let (h2, s2) = folders(tmp.path(), "m2", 100, 103);
+    redis.ok(&["train", "--ham", &h2, "--spam", &s2]);
+    let files2 = Host::new(tmp.path(), "files2", "");
+    let back = files2.dir.join("db");
+    let out = redis.ok(&["db", "migrate", "--to-files", back.to_str().unwrap()]);
+    assert!(out.contains("copied 17 ham and 17 spam learned"), "{out}");
+    assert!(back.join("tokens.db").exists() && back.join("lr.weights").exists());
+    assert_eq!(lines(&files2), lines(&redis));
+    assert_eq!(scores(&files2), scores(&redis));
+}

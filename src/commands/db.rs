@@ -114,6 +114,52 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
             }
         }
         DbCommand::Salvage => return salvage(settings, g),
+        DbCommand::Migrate { to, to_files, prefix, force } => {
+            let target = match (to, to_files) {
+                (Some(url), _) => {
+                    let prefix = prefix
+                        .clone()
+                        .or_else(|| settings.redis.as_ref().map(|r| r.prefix.clone()))
+                        .unwrap_or_else(crate::config::login_name);
+                    let cfg =
+                        crate::store::RedisConfig::parse(url, &prefix).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+                    Database::with_store(&settings.db_dir, Some(&cfg))
+                }
+                (None, Some(dir)) => Database::at(dir),
+                (None, None) => anyhow::bail!("say where to: --to redis://HOST:PORT/DB or --to-files DIR"),
+            };
+            if target.location() == db.location() {
+                anyhow::bail!("{} is where the database is already", target.location());
+            }
+            let mut snap = db.snapshot().with_context(|| format!("cannot read {}", db.location()))?;
+            let there = target.stats().with_context(|| format!("cannot read {}", target.location()))?;
+            if !force && (there.totals.ham + there.totals.spam > 0 || there.tokens > 0 || there.ledger_entries > 0) {
+                anyhow::bail!(
+                    "{} already holds {} ham and {} spam learned; --force replaces them",
+                    target.location(),
+                    there.totals.ham,
+                    there.totals.spam
+                );
+            }
+            snap.lr_dirty = true;
+            let mut notes = crate::store::Notes::new();
+            let _lock = target.lock()?;
+            let done = target.replace_tokens(&snap, &mut notes);
+            super::print_notes(&notes);
+            done.with_context(|| format!("cannot write {} (nothing was changed)", target.location()))?;
+            if !g.quiet {
+                println!(
+                    "copied {} ham and {} spam learned, {} tokens, {} ledger entries{} from {} to {}",
+                    snap.totals.ham,
+                    snap.totals.spam,
+                    snap.tokens.len(),
+                    snap.ledger.len(),
+                    if snap.lr.is_some() { " and the LR weights" } else { "" },
+                    db.location(),
+                    target.location()
+                );
+            }
+        }
         DbCommand::Expire { days, max_count } => {
             let dropped = db.expire(*days, *max_count)?;
             if !g.quiet {

@@ -394,6 +394,36 @@ fn a_honeypot_flood_is_capped_and_the_trainer_says_what_was_dropped() {
     assert!(!stderr(&o).contains("queue is full"), "{}", stderr(&o));
 }
 
+/// Issue 15: the cap held for filters one after another, but each filter running at the same
+/// time counted the queue before the others wrote: the queue overshot by one message per
+/// concurrent filter. Counting and adding are one step under a lock now.
+#[test]
+fn the_queue_cap_holds_with_many_filters_at_once() {
+    let env = Env::new(&format!("{HONEYPOT}[queue]\nmax_messages = 3\nmax_bytes = 1000000\n"));
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let ts: Vec<_> = (0..16)
+            .map(|i| {
+                let env = &env;
+                s.spawn(move || {
+                    let msg = String::from_utf8(honeypot_msg()).unwrap().replace("<1@", &format!("<c{i}@"));
+                    env.run(&[], msg.as_bytes())
+                })
+            })
+            .collect();
+        ts.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.status.success(), "{}", stderr(o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("X-Spam-Flag: YES"), "{}", stderr(o));
+    }
+    let full = outs.iter().filter(|o| stderr(o).contains("learning queue is full")).count();
+    let queued = fs::read_dir(env.db.join("queue"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("spam-"))
+        .count();
+    assert_eq!((queued, full), (3, 13), "the cap is 3 messages, whatever runs at once");
+}
+
 /// Issue 15: one damaged frame in the middle of reputation.journal hid every later entry, and
 /// the next fold deleted them.
 #[test]

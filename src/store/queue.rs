@@ -31,8 +31,8 @@ const MAX_DROPPED_LOG: u64 = 64 * 1024;
 /// How much the queue may hold (`[queue]` in the config file). A honeypot that attracts a
 /// flood must not fill the disk: once either limit is reached, further messages are not queued
 /// (the filter still delivers them, scored, and still records the sending IP's honeypot hit),
-/// and the next training run says how many were dropped. Concurrent filters can overshoot by
-/// one message each.
+/// and the next training run says how many were dropped. Filters count and add under a lock,
+/// so the limits hold however many run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueLimits {
@@ -91,6 +91,9 @@ pub fn add(
     files::ensure_dir(db_dir)?;
     let dir = files::ensure_subdir(db_dir, DIR).context("cannot use the learning queue")?;
     let body = &message[..message.len().min(limit)];
+    // Counting and adding are one step under the queue's lock, so filters running at once
+    // cannot each see room for one more and all add it (they overshot by one each).
+    let _lock = lock(db_dir, LOCK_WAIT)?;
     let (messages, bytes) = size(db_dir, notes)?;
     if messages >= limits.max_messages || bytes + body.len() as u64 > limits.max_bytes {
         let log = dir.join(DROPPED);
@@ -108,6 +111,37 @@ pub fn add(
     tmp.file().write_all(body).with_context(|| format!("cannot write {shown}"))?;
     tmp.commit().with_context(|| format!("cannot queue {}", dir.join(&name).display()))?;
     Ok(Added::Queued(dir.join(name)))
+}
+
+/// The lock filters take to count the queue and add to it (training only removes, so it needs
+/// none). It is held for a directory read and one write of at most `scan_limit` bytes.
+const LOCK_FILE: &str = "queue.lock";
+/// How long a filter waits for the queue's lock before it gives up queueing (the message is
+/// delivered, scored, either way; the error says why it was not queued).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn lock(db_dir: &Path, wait: std::time::Duration) -> Result<fs::File> {
+    let path = db_dir.join(LOCK_FILE);
+    let lock = files::open_write(&path, "queue lock file", false)?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                anyhow::bail!(
+                    "the learning queue stayed locked for {} s ({}); not queued",
+                    wait.as_secs(),
+                    path.display()
+                )
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
 }
 
 /// How many messages the queue holds and their bytes in all (`notes` as for [`list`]).
@@ -274,5 +308,29 @@ mod tests {
         assert_eq!(list(d.path(), &mut Notes::new()).unwrap().len(), 3, "the dropped log is not a queued message");
         assert_eq!(take_dropped(d.path()).unwrap(), (2, 41));
         assert_eq!(take_dropped(d.path()).unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn the_limits_hold_when_many_add_at_once() {
+        // 24 threads add at the same moment to a queue that holds 3: without the lock, each
+        // counted the queue before any had written and most of them queued.
+        let d = private_dir();
+        let l = QueueLimits { max_messages: 3, max_bytes: 1 << 20 };
+        let start = std::sync::Barrier::new(24);
+        let added: Vec<bool> = std::thread::scope(|s| {
+            let ts: Vec<_> = (0..24)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let r = add(d.path(), Class::Spam, &[b'x'; 1000], 1000, &l, &mut Notes::new()).unwrap();
+                        matches!(r, Added::Queued(_))
+                    })
+                })
+                .collect();
+            ts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert_eq!(added.iter().filter(|&&q| q).count(), 3);
+        assert_eq!(size(d.path(), &mut Notes::new()).unwrap(), (3, 3000));
+        assert_eq!(take_dropped(d.path()).unwrap(), (21, 21000));
     }
 }

@@ -148,7 +148,7 @@ pub struct Database {
 }
 
 const DB_FILE: &str = "tokens.db";
-const LOCK_FILE: &str = "lock";
+pub(crate) const LOCK_FILE: &str = "lock";
 
 impl Database {
     pub fn at(dir: &Path) -> Database {

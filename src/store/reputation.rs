@@ -177,10 +177,10 @@ pub trait ReputationLookup: Sync {
 
 #[cfg(test)]
 mod tests {
-    use super::journal::{read_journal, FRAME_HEADER};
+    use super::journal::{read_journal, FRAME_HEADER, FRAME_MAGIC};
     use super::*;
     use crate::received::v4;
-    use crate::store::Notes;
+    use crate::store::{Database, Notes};
 
     #[test]
     fn round_trip_and_lookup() {
@@ -353,6 +353,50 @@ mod tests {
         let (entries, end, skipped) = read_journal(dir.path(), 0).unwrap();
         assert_eq!((entries.len(), skipped), (4, 0));
         assert_eq!(end, std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len());
+    }
+
+    #[test]
+    fn readers_see_the_tail_of_a_long_journal_of_the_old_format() {
+        // An old-format journal (no magic) past the readers' tail: a honeypot hit first, DNS
+        // answers after it. Readers saw none of it until a fold; the first converts it now.
+        let dir = tempfile::tempdir().unwrap();
+        let old_frame = |e: &JournalEntry| {
+            let body = bincode::encode_to_vec(e, config()).unwrap();
+            let mut f = (body.len() as u32).to_le_bytes().to_vec();
+            f.extend_from_slice(&body);
+            f
+        };
+        let mut old = old_frame(&honeypot_entry(1, 100));
+        let mut filler = DnsAnswers::default();
+        for i in 0..40u8 {
+            filler.uribl.push((
+                format!("domain-{i}-{}.example", "x".repeat(60)),
+                "zone.example".into(),
+                Cached { value: true, expires: 9 },
+            ));
+        }
+        while (old.len() as u64) < MAX_REPLAY + 10_000 {
+            old.extend_from_slice(&old_frame(&JournalEntry::new(&filler, None, 100)));
+        }
+        old.extend_from_slice(&old_frame(&honeypot_entry(2, 100)));
+        std::fs::write(dir.path().join(JOURNAL), &old).unwrap();
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        assert_eq!(r.ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1, "the last old entry is seen");
+        assert!(r.domain(&format!("domain-3-{}.example", "x".repeat(60))).is_some());
+        let journal = std::fs::read(dir.path().join(JOURNAL)).unwrap();
+        assert!(journal.starts_with(FRAME_MAGIC), "converted to frames");
+        // Converted entry for entry: a writer folds each once.
+        let w = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
+        assert_eq!(w.ip(v4(192, 0, 2, 1)).unwrap().honeypot, 1);
+        assert_eq!(w.ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
+        // A writer at work (the directory's lock held) is never disturbed: nothing converted.
+        std::fs::write(dir.path().join(JOURNAL), &old).unwrap();
+        let lock = Database::at(dir.path()).lock().unwrap();
+        // (Nothing in the tail to read, and no database file yet: no reader at all.)
+        assert!(Reader::open(dir.path()).unwrap().is_none_or(|r| r.ip(v4(192, 0, 2, 2)).is_none()));
+        assert_eq!(std::fs::read(dir.path().join(JOURNAL)).unwrap(), old);
+        drop(lock);
+        assert_eq!(Reader::open(dir.path()).unwrap().unwrap().ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::store::Notes;
 /// again until the next training run folds them in.
 pub const JOURNAL: &str = "reputation.journal";
 pub(super) const JOURNAL_LOCK: &str = "reputation.journal.lock";
-const FRAME_MAGIC: &[u8; 4] = b"SFJ\x01";
+pub(super) const FRAME_MAGIC: &[u8; 4] = b"SFJ\x01";
 pub(super) const FRAME_HEADER: usize = 16;
 /// No entry is this large (a message's DNS answers are a few hundred bytes).
 const MAX_FRAME: usize = 1 << 20;
@@ -206,13 +206,73 @@ pub(super) fn read_journal(dir: &Path, from: u64) -> Result<(Vec<JournalEntry>, 
 
 /// The entries of the journal's last `tail` bytes (readers): reading starts at the first frame
 /// that begins there.
+///
+/// A journal of the format before the magic has nothing to find in its tail, so a reader saw
+/// none of a longer one until the next training run folded it in. The first reader that meets
+/// one longer than `tail` converts it (see [`convert_legacy`]) and then reads the new tail.
 pub(super) fn read_journal_tail(dir: &Path, tail: u64) -> Result<Vec<JournalEntry>> {
-    use std::io::{Read, Seek};
     let path = dir.join(JOURNAL);
     let Some((mut file, meta)) = crate::store::files::open_read(&path, "reputation journal")? else {
         return Ok(Vec::new());
     };
     let from = meta.len().saturating_sub(tail);
+    if from > 0 && !starts_with_magic(&mut file)? && convert_legacy(dir).unwrap_or(false) {
+        return read_framed_tail(dir, tail);
+    }
+    read_tail_of(&mut file, &path, from, tail)
+}
+
+/// `read_journal_tail` once the journal is converted (no second conversion).
+fn read_framed_tail(dir: &Path, tail: u64) -> Result<Vec<JournalEntry>> {
+    let path = dir.join(JOURNAL);
+    let Some((mut file, meta)) = crate::store::files::open_read(&path, "reputation journal")? else {
+        return Ok(Vec::new());
+    };
+    read_tail_of(&mut file, &path, meta.len().saturating_sub(tail), tail)
+}
+
+/// Whether the journal starts with a frame's magic (the format since frames have one).
+fn starts_with_magic(file: &mut std::fs::File) -> Result<bool> {
+    use std::io::{Read, Seek};
+    let mut head = [0u8; 4];
+    file.seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| file.read_exact(&mut head))
+        .context("cannot read the journal")?;
+    Ok(&head == FRAME_MAGIC)
+}
+
+/// Rewrites a journal of the old format (or one whose first frame is damaged) as frames with
+/// the magic, entry for entry, so readers find its tail. Done only when no writer is at work:
+/// it takes the database directory's lock (a writer holds it from reading the journal to
+/// folding it, and counts on its offsets) and the journal's lock (appenders hold it shared),
+/// both without waiting; `Ok(false)` when either is busy or the journal is no longer old.
+/// The entries are the ones a fold would keep; the file is written aside and renamed.
+fn convert_legacy(dir: &Path) -> Result<bool> {
+    let db_lock = crate::store::files::open_write(&dir.join(crate::store::LOCK_FILE), "lock file", false)?;
+    if db_lock.try_lock().is_err() {
+        return Ok(false);
+    }
+    let lock = journal_lock(dir)?;
+    if lock.try_lock().is_err() {
+        return Ok(false);
+    }
+    let path = dir.join(JOURNAL);
+    let Some((mut file, _)) = crate::store::files::open_read(&path, "reputation journal")? else { return Ok(false) };
+    if starts_with_magic(&mut file)? {
+        return Ok(false);
+    }
+    drop(file);
+    let (entries, _, _) = read_journal(dir, 0)?;
+    let mut framed = Vec::new();
+    for e in &entries {
+        framed.extend_from_slice(&e.frame()?);
+    }
+    crate::store::write_atomic(dir, JOURNAL, &framed)?;
+    Ok(true)
+}
+
+fn read_tail_of(file: &mut std::fs::File, path: &Path, from: u64, tail: u64) -> Result<Vec<JournalEntry>> {
+    use std::io::{Read, Seek};
     let mut bytes = Vec::new();
     file.seek(std::io::SeekFrom::Start(from))
         .and_then(|_| file.take(tail).read_to_end(&mut bytes))

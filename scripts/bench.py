@@ -20,6 +20,10 @@ the same way in the same run, and every speed figure is quoted as a ratio agains
               spam recall at 0.1% and 1% false positives, FP and FN at each default threshold
   scale       filter latency with a 1,000,000-token database vs a 10,000-token one, and
               peak RSS (GNU time)
+  redis       (when redis-server is installed; --no-redis skips it) the same latency, check and train
+              runs with the token store in Redis ([store] redis) on a loopback port, started here
+              with --save '' --appendonly no, interleaved with the file store and bogofilter; the
+              check output must equal the file store's
 
 Needs: python3, npm (to fetch the corpus), cargo, a C compiler, bogofilter and GNU time (installed with
 apt-get when missing and running as root). Writes a Markdown table to stdout and JSON to
@@ -161,6 +165,35 @@ def peak_rss_kb(cmd, stdin_path):
     return int(r.stderr.strip().splitlines()[-1])
 
 
+class RedisServer:
+    """A redis-server of the benchmark's own on a free loopback port (no persistence)."""
+
+    def __init__(self, tmp):
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                self.command("PING")
+                return
+            except OSError:
+                time.sleep(0.05)
+        sys.exit("bench: redis-server did not start")
+
+    def command(self, *args):
+        import socket
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"".join([f"*{len(args)}\r\n".encode()] + [f"${len(a)}\r\n{a}\r\n".encode() for a in args]))
+            return sock.recv(4096)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def make_dump(path, n, seed):
     rng = random.Random(seed)
     hashes = sorted({rng.getrandbits(64) for _ in range(n)})
@@ -178,6 +211,7 @@ def main():
     ap.add_argument("--only", default="latency,throughput,train,accuracy,scale")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--baseline", help="another spamfilt binary (e.g. an older build) timed in the same latency run")
+    ap.add_argument("--no-redis", action="store_true", help="skip the Redis store rows (skipped anyway without redis-server)")
     args = ap.parse_args()
     only = set(args.only.split(","))
     ensure_tools()
@@ -189,6 +223,15 @@ def main():
     os.makedirs(bf_db)
     cfg = write_list(os.path.join(tmp, "empty.toml"), [])  # defaults only, whatever ~/.config holds
     sfc = [sf, "--config", cfg, "--db", sf_db]
+    # The Redis store on loopback, when redis-server is there (the same binary, [store] redis).
+    redis = None
+    if not args.no_redis and shutil.which("redis-server"):
+        redis = RedisServer(tmp)
+        rcfg = write_list(os.path.join(tmp, "redis.toml"), ["[store]", f'redis = "redis://127.0.0.1:{redis.port}/0"', 'prefix = "bench"'])
+        rd_db = os.path.join(tmp, "redis-db")
+        rdc = [sf, "--config", rcfg, "--db", rd_db]
+    elif not args.no_redis:
+        print("bench: redis-server is not installed: no Redis rows", file=sys.stderr)
     ham_train, ham_test = split["ham"]
     spam_train, spam_test = split["spam"]
     tests = ham_test + spam_test
@@ -211,7 +254,7 @@ def main():
     # ROUNDS rounds, the two filters in turn, each into a fresh database; the median round counts
     # (this machine is shared, and one run of each moved the ratio by a third). The last round's
     # databases are the ones the other measurements use.
-    sf_times, bf_times = [], []
+    sf_times, bf_times, rd_times = [], [], []
     for _ in range(ROUNDS):
         shutil.rmtree(sf_db, ignore_errors=True)
         shutil.rmtree(bf_db, ignore_errors=True)
@@ -221,16 +264,28 @@ def main():
         t_bf_s, _ = timed(["bogofilter", "-d", bf_db, "-s", "-B", *spam_train])
         sf_times.append(t_sf)
         bf_times.append(t_bf_h + t_bf_s)
+        if redis:
+            redis.command("FLUSHALL")
+            shutil.rmtree(rd_db, ignore_errors=True)
+            t_rd, _ = timed([*rdc, "-q", "train", "--no-progress", "--ham", "@" + hl, "--spam", "@" + sl])
+            rd_times.append(t_rd)
     n_train = len(ham_train) + len(spam_train)
     res["train_msgs_per_s"] = {"spamfilt": n_train / statistics.median(sf_times), "bogofilter": n_train / statistics.median(bf_times)}
+    if redis:
+        res["train_msgs_per_s"]["spamfilt_redis"] = n_train / statistics.median(rd_times)
 
     # Scores for the whole test half, one process each (this is also the throughput run).
     tl = write_list(os.path.join(tmp, "test"), tests)
     # ROUNDS rounds in turn, the median of each (see training).
-    sf_times, bf_times = [], []
+    sf_times, bf_times, rd_times = [], [], []
     for _ in range(ROUNDS):
         t_sf, r = timed([*sfc, "-q", "check", "@" + tl], capture_output=True, text=True)
         sf_lines = [l.split("\t") for l in r.stdout.splitlines()]
+        if redis:
+            t_rd, rr = timed([*rdc, "-q", "check", "@" + tl], capture_output=True, text=True)
+            if rr.stdout != r.stdout:
+                sys.exit("bench: check with the Redis store scored differently from the file store")
+            rd_times.append(t_rd)
         # bogofilter's exit status is the class of the last message (0 spam, 1 ham, 2 unsure).
         t_bf, r = timed(["bogofilter", "-d", bf_db, "-T", "-B", *tests], check=False, capture_output=True, text=True)
         if r.returncode > 2:
@@ -239,6 +294,8 @@ def main():
         sf_times.append(t_sf)
         bf_times.append(t_bf)
     res["check_msgs_per_s"] = {"spamfilt": len(tests) / statistics.median(sf_times), "bogofilter": len(tests) / statistics.median(bf_times)}
+    if redis:
+        res["check_msgs_per_s"]["spamfilt_redis"] = len(tests) / statistics.median(rd_times)
     is_spam = {p: False for p in ham_test} | {p: True for p in spam_test}
     acc = {}
     for name, rows, score_of, flagged in [
@@ -299,15 +356,19 @@ def main():
             cmds["spamfilt_sender"] = lambda m: [sf, "--config", scfg, "--db", sender_db]
         if args.baseline:
             cmds["spamfilt_baseline"] = lambda m: [os.path.abspath(args.baseline), "--config", cfg, "--db", sf_db]
+        if redis:
+            cmds["spamfilt_redis"] = lambda m: rdc
         # The floor: a process that does nothing, started the same way.
         cmds["no-op"] = lambda m: ["/bin/true"]
         lat = paired_latency(harness, cmds, typical, repeat)
         res["latency_ms"] = {"spamfilt": lat["spamfilt"][0], "spamfilt_p90": lat["spamfilt"][1],
                              "bogofilter": lat["bogofilter"][0], "bogofilter_p90": lat["bogofilter"][1],
                              "noop": lat["no-op"][0]}
-        for k in ("spamfilt_no_rules", "spamfilt_sender", "spamfilt_baseline"):
+        for k in ("spamfilt_no_rules", "spamfilt_sender", "spamfilt_baseline", "spamfilt_redis"):
             if k in lat:
                 res["latency_ms"][k] = lat[k][0]
+        if "spamfilt_redis" in lat:
+            res["latency_ms"]["spamfilt_redis_p90"] = lat["spamfilt_redis"][1]
         if rep_bytes:
             res["latency_ms"]["reputation_db_bytes"] = rep_bytes
     if "scale" in only:
@@ -324,6 +385,8 @@ def main():
             lat[name] = paired[name][0]
         lat["bogofilter_rss_kb"] = peak_rss_kb(["bogofilter", "-d", bf_db, "-p", "-e"], typical[0])
         res["scale"] = lat
+    if redis:
+        redis.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 
     os.makedirs(os.path.join(ROOT, "bench-results"), exist_ok=True)
@@ -356,9 +419,19 @@ def report(r):
         if "spamfilt_sender" in l:
             lines.append(f"| filter latency, lists + honeypots + 100,000-IP reputation DB ({l['reputation_db_bytes'] / 1e6:.1f} MB), DNS off (ms) "
                          f"| {l['spamfilt_sender']:.2f} | | {l['spamfilt_sender'] / l['bogofilter']:.2f}× |")
+        if "spamfilt_redis" in l:
+            lines.append(f"| filter latency, Redis store on loopback (ms) | {l['spamfilt_redis']:.2f} | | {l['spamfilt_redis'] / l['bogofilter']:.2f}× the time; "
+                         f"{l['spamfilt_redis'] / l['spamfilt']:.2f}× the file store's |")
+            lines.append(f"| filter latency, Redis store, p90 (ms) | {l['spamfilt_redis_p90']:.2f} | | {l['spamfilt_redis_p90'] / l['bogofilter_p90']:.2f}× |")
     c, t = r["check_msgs_per_s"], r["train_msgs_per_s"]
     lines.append(f"| check throughput (msg/s, one process) | {c['spamfilt']:.0f} | {c['bogofilter']:.0f} | {c['spamfilt'] / c['bogofilter']:.2f}× faster |")
+    if "spamfilt_redis" in c:
+        lines.append(f"| check throughput, Redis store on loopback (msg/s) | {c['spamfilt_redis']:.0f} | | {c['spamfilt_redis'] / c['bogofilter']:.2f}× faster; "
+                     f"{c['spamfilt_redis'] / c['spamfilt']:.2f}× the file store's |")
     lines.append(f"| train throughput (msg/s) | {t['spamfilt']:.0f} | {t['bogofilter']:.0f} | {t['spamfilt'] / t['bogofilter']:.2f}× faster |")
+    if "spamfilt_redis" in t:
+        lines.append(f"| train throughput, Redis store on loopback (msg/s) | {t['spamfilt_redis']:.0f} | | {t['spamfilt_redis'] / t['bogofilter']:.2f}× faster; "
+                     f"{t['spamfilt_redis'] / t['spamfilt']:.2f}× the file store's |")
     s, b = a["spamfilt"], a["bogofilter"]
     lines.append(f"| 1-ROCA % | {s['one_minus_roca_percent']:.4f} | {b['one_minus_roca_percent']:.4f} | |")
     lines.append(f"| spam recall at 0.1% FP | {100 * s['recall_at_0.1pct_fp']:.2f}% | {100 * b['recall_at_0.1pct_fp']:.2f}% | |")

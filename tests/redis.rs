@@ -250,6 +250,18 @@ fn two_hosts_share_what_is_learned() {
     assert!(out.contains("forgot 1"), "{out}");
     assert_eq!(b.messages_line(), "messages:     15 ham, 14 spam");
 
+    // Host B keeps a local copy of the LR table (fetched once per training run, not per
+    // message); after A's forget changed the weights, B's filter uses the new ones.
+    assert!(b.dir.join("db").join("lr.redis-cache").exists());
+    let again = b.run(&["filter"], probe.as_bytes());
+    let status = field(&again.stdout, "X-Spam-Status").unwrap();
+    let score = status.split("score=").nth(1).unwrap().split(' ').next().unwrap();
+    let check_a = a.ok(&["check", probe_file.to_str().unwrap()]);
+    assert!(check_a.contains(&format!("\t{score}\t")), "{check_a} vs {status}");
+    fs::write(b.dir.join("db").join("lr.redis-cache"), b"garbage").unwrap();
+    let again = b.run(&["filter"], probe.as_bytes());
+    assert_eq!(field(&again.stdout, "X-Spam-Status").unwrap(), status, "a damaged local copy is fetched again");
+
     // Another prefix is another user: nothing shared.
     let c = Host::new(tmp.path(), "c", &format!("[store]\nredis = \"{}\"\nprefix = \"other\"\n", server.url()));
     assert_eq!(c.messages_line(), "messages:     0 ham, 0 spam");

@@ -64,6 +64,8 @@ pub(super) enum ReaderKind {
     Redis {
         store: std::sync::Arc<super::redis::Redis>,
         lr: bool,
+        /// Where the host keeps its local copy of the LR table.
+        dir: PathBuf,
     },
 }
 
@@ -82,7 +84,7 @@ impl TokenLookup for Reader {
     fn totals(&self) -> Totals {
         match &self.inner {
             ReaderKind::Mapped(m) => m.header.totals,
-            ReaderKind::Redis { store, .. } => store.fetch(&[], false).map(|f| f.totals).unwrap_or_default(),
+            ReaderKind::Redis { store, .. } => store.fetch(&[], false, None).map(|f| f.totals).unwrap_or_default(),
         }
     }
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
@@ -96,13 +98,13 @@ impl TokenLookup for Reader {
     fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
         match &self.inner {
             ReaderKind::Mapped(m) => tokenfile::lookup_checked(m.records(), hashes, m.header.totals, today()),
-            ReaderKind::Redis { store, .. } => store.fetch(hashes, false).map(|f| f.counts),
+            ReaderKind::Redis { store, .. } => store.fetch(hashes, false, None).map(|f| f.counts),
         }
     }
     fn fetch(&self, hashes: &[u64]) -> Option<std::result::Result<super::redis::Fetched, String>> {
         match &self.inner {
             ReaderKind::Mapped(_) => None,
-            ReaderKind::Redis { store, lr } => Some(store.fetch(hashes, *lr)),
+            ReaderKind::Redis { store, lr, dir } => Some(store.fetch(hashes, *lr, Some(dir))),
         }
     }
 }

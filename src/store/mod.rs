@@ -198,7 +198,7 @@ impl Database {
     /// With Redis nothing is asked here: each message's lookups are one round trip (`fetch`).
     pub fn reader(&self) -> Result<Option<Reader>> {
         if let Some(r) = &self.redis {
-            return Ok(Some(Reader { inner: ReaderKind::Redis { store: r.clone(), lr: true } }));
+            return Ok(Some(Reader { inner: ReaderKind::Redis { store: r.clone(), lr: true, dir: self.dir.clone() } }));
         }
         if !files::check_dir(&self.dir)? {
             return Ok(None);

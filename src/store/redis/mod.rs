@@ -15,6 +15,7 @@ pub mod resp;
 
 use std::collections::HashMap;
 use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -144,6 +145,8 @@ const CHUNK: usize = 1000;
 pub struct Redis {
     pub cfg: RedisConfig,
     pool: Mutex<Vec<Conn>>,
+    /// The LR table this process fetched last (`check` scores thousands of messages).
+    lr: Mutex<Option<LrBytes>>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -160,10 +163,17 @@ pub struct Fetched {
     pub lr: Option<LrBytes>,
 }
 
-/// An LR table fetched whole (header checked) for scoring.
+/// An LR table (header checked) for scoring: fetched whole, or the local copy of it.
+#[derive(Clone)]
 pub struct LrBytes {
-    bytes: Vec<u8>,
+    bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
     header: lrfile::Header,
+}
+
+impl LrBytes {
+    fn head(&self) -> &[u8] {
+        &(*self.bytes).as_ref()[..lrfile::HEADER]
+    }
 }
 
 impl crate::lr::Table for LrBytes {
@@ -171,7 +181,7 @@ impl crate::lr::Table for LrBytes {
         (self.header.ham, self.header.spam)
     }
     fn logit(&self, features: &[u32]) -> f64 {
-        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights(&self.bytes)), features)
+        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights((*self.bytes).as_ref())), features)
     }
 }
 
@@ -209,14 +219,17 @@ fn number(b: Option<Vec<u8>>) -> io::Result<u64> {
 }
 
 /// Header-checked LR bytes, or `None` when they were made with other feature parameters.
-fn lr_table(bytes: Vec<u8>) -> Result<Option<LrBytes>> {
-    let header = lrfile::parse_header(&bytes)?;
+fn lr_table(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Option<LrBytes>> {
+    let header = lrfile::parse_header((*bytes).as_ref())?;
     let current = crate::lr::Shape::default();
     if header.shape != current || header.fingerprint != current.fingerprint() {
         return Ok(None);
     }
     Ok(Some(LrBytes { bytes, header }))
 }
+
+/// The local copy of the LR table a host keeps beside its database (see `Redis::fetch`).
+pub const LR_CACHE: &str = "lr.redis-cache";
 
 /// Calls `each` with every field and value of the hash `key` (HSCAN, a thousand at a time).
 fn scan(conn: &mut Conn, key: &[u8], mut each: impl FnMut(&[u8], &[u8]) -> io::Result<()>) -> io::Result<()> {
@@ -238,7 +251,7 @@ fn scan(conn: &mut Conn, key: &[u8], mut each: impl FnMut(&[u8], &[u8]) -> io::R
 
 impl Redis {
     pub fn new(cfg: RedisConfig) -> Redis {
-        Redis { cfg, pool: Mutex::new(Vec::new()) }
+        Redis { cfg, pool: Mutex::new(Vec::new()), lr: Mutex::new(None) }
     }
 
     pub fn key(&self, name: &str) -> Vec<u8> {
@@ -272,10 +285,16 @@ impl Redis {
     }
 
     /// Everything one message needs, in one round trip: the totals, the counts of `hashes`
-    /// (each checked as the filter checks file records) and, with `lr`, the LR table.
-    pub fn fetch(&self, hashes: &[u64], lr: bool) -> std::result::Result<Fetched, String> {
+    /// (each checked as the filter checks file records) and, with `lr`, the LR table's 80-byte
+    /// header. The table itself (1 MiB) is used from this process's last fetch or from the
+    /// host's local copy in `cache_dir` when the header matches (the header carries the
+    /// weights' checksum and the time of the training run that wrote them), so it crosses the
+    /// network once per training run per host, not once per message; otherwise a second round
+    /// trip fetches it and refreshes the local copy.
+    pub fn fetch(&self, hashes: &[u64], lr: bool, cache_dir: Option<&Path>) -> std::result::Result<Fetched, String> {
         let (k_totals, k_tokens, k_lr) = (self.key("totals"), self.key("tokens"), self.key("lr"));
         let fields: Vec<[u8; 8]> = hashes.iter().map(|h| h.to_le_bytes()).collect();
+        let last = format!("{}", lrfile::HEADER - 1);
         let replies = self
             .round_trip(|c| {
                 c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam"]);
@@ -284,14 +303,58 @@ impl Redis {
                     c.cmd_with(&[b"HMGET", &k_tokens], &rest);
                 }
                 if lr {
-                    c.cmd(&[b"GET", &k_lr]);
+                    c.cmd(&[b"GETRANGE", &k_lr, b"0", last.as_bytes()]);
                 }
             })
-            .and_then(|r| self.decode_fetch(r, hashes.len(), lr));
+            .and_then(|r| self.decode_fetch(r, hashes.len(), lr))
+            .and_then(|(mut f, head)| {
+                if let Some(head) = head {
+                    f.lr = self.lr_for(&head, cache_dir)?;
+                }
+                Ok(f)
+            });
         replies.map_err(|e| format!("{}: {e} (scored without it)", self.what()))
     }
 
-    fn decode_fetch(&self, replies: Vec<Reply>, n: usize, lr: bool) -> io::Result<Fetched> {
+    /// The LR table whose header is `head`: this process's, the local copy's, or fetched.
+    fn lr_for(&self, head: &[u8], cache_dir: Option<&Path>) -> io::Result<Option<LrBytes>> {
+        if let Some(t) = self.lr.lock().ok().and_then(|l| l.clone()).filter(|t| t.head() == head) {
+            return Ok(Some(t));
+        }
+        let cache = cache_dir.map(|d| d.join(LR_CACHE));
+        let local = cache
+            .as_deref()
+            .and_then(|p| super::files::map(p, "local copy of the LR table").ok().flatten())
+            .filter(|m| m.len() >= lrfile::HEADER && &m[..lrfile::HEADER] == head)
+            .and_then(|m| lr_table(Arc::new(m)).ok().flatten());
+        let table = match local {
+            Some(t) => Some(t),
+            None => {
+                let k_lr = self.key("lr");
+                let r = self.round_trip(|c| c.cmd(&[b"GET", &k_lr]))?;
+                match r.into_iter().next().ok_or_else(|| resp::garbage("no reply to GET"))?.bulk()? {
+                    None => None,
+                    Some(b) => {
+                        let t = lr_table(Arc::new(b))
+                            .map_err(|e| resp::garbage(format!("the LR table is damaged: {e:#}")))?;
+                        // A cache: when it cannot be written, the next message fetches again.
+                        if let (Some(t), Some(dir)) = (&t, cache_dir) {
+                            let _ = super::files::ensure_dir(dir)
+                                .and_then(|_| super::files::write_atomic(dir, LR_CACHE, (*t.bytes).as_ref()));
+                        }
+                        t
+                    }
+                }
+            }
+        };
+        if let (Some(t), Ok(mut l)) = (&table, self.lr.lock()) {
+            *l = Some(t.clone());
+        }
+        Ok(table)
+    }
+
+    /// The replies of `fetch`, and the LR header when there is a table.
+    fn decode_fetch(&self, replies: Vec<Reply>, n: usize, lr: bool) -> io::Result<(Fetched, Option<Vec<u8>>)> {
         let mut it = replies.into_iter();
         let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
         let t = next()?.array()?;
@@ -321,15 +384,14 @@ impl Redis {
                 }
             }
         }
-        let lr = if lr {
-            match next()?.bulk()? {
-                None => None,
-                Some(b) => lr_table(b).map_err(|e| resp::garbage(format!("the LR table is damaged: {e:#}")))?,
+        // GETRANGE of a missing key is an empty string: no table yet.
+        let head = if lr { next()?.bulk()?.filter(|h| !h.is_empty()) } else { None };
+        if let Some(h) = &head {
+            if h.len() != lrfile::HEADER {
+                return Err(resp::garbage("the LR table is damaged: its header is cut short"));
             }
-        } else {
-            None
-        };
-        Ok(Fetched { totals, counts, lr })
+        }
+        Ok((Fetched { totals, counts, lr: None }, head))
     }
 
     /// The whole store, read without the lock (for read-only decisions and dumps).

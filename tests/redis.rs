@@ -493,6 +493,16 @@ fn a_password_and_a_unix_socket() {
     let o = wrong.run(&["filter"], spam(1).as_bytes());
     assert_eq!(o.status.code(), Some(0));
     assert!(field(&o.stdout, "X-Spam-Status").unwrap().contains("SPAMFILT_DEGRADED"));
+    // lint says so (exit 1), and is content with the right password.
+    let o = wrong.run(&["lint"], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("redis://:***@127.0.0.1") && text(&o.stdout).contains("refused"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = tcp.run(&["lint"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
     // A bad URL in the config: the filter uses the defaults for it (local files) and says so;
     // other commands refuse.
     let typo = Host::new(tmp.path(), "typo", "[store]\nredis = \"redis:/127.0.0.1\"\n");
@@ -542,4 +552,31 @@ fn migrate_moves_a_store_either_way() {
     assert!(back.join("tokens.db").exists() && back.join("lr.weights").exists());
     assert_eq!(lines(&files2), lines(&redis));
     assert_eq!(scores(&files2), scores(&redis));
+}
+
+#[test]
+fn damaged_entries_are_reported_and_force_drops_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let host = Host::new(tmp.path(), "a", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 12);
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert_eq!(host.run(&["lint"], b"").status.code(), Some(0));
+    // Something else wrote into the user's token hash.
+    assert_eq!(server.ask(&["HSET", "{test}:tokens", "short", "x"]).unwrap().as_deref(), Some("1"));
+    let o = host.run(&["lint"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("a token record is damaged"), "{}", text(&o.stdout));
+    let (h2, s2) = folders(tmp.path(), "more", 50, 52);
+    let o = host.run(&["train", "--ham", &h2, "--spam", &s2], b"");
+    assert!(!o.status.success() && text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
+    assert_eq!(host.messages_line(), "messages:     12 ham, 12 spam");
+    let o = host.run(&["train", "--force", "--ham", &h2, "--spam", &s2], b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("dropping 1 damaged entries"), "{}", text(&o.stderr));
+    assert_eq!(host.messages_line(), "messages:     14 ham, 14 spam");
+    assert_eq!(server.ask(&["HEXISTS", "{test}:tokens", "short"]).unwrap().as_deref(), Some("0"));
+    assert_eq!(host.run(&["lint"], b"").status.code(), Some(0));
+    // salvage says it works on files only.
+    assert!(host.ok(&["db", "salvage"]).contains("the token store is in Redis"));
 }

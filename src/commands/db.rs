@@ -173,6 +173,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
 /// `db salvage`: rebuilds a damaged token database from what verifies. Runs with a broken
 /// config file too (it needs only the database directory).
 pub fn salvage(settings: &Settings, g: &GlobalArgs) -> Result<ExitCode> {
+    if let Some(r) = settings.redis.as_ref() {
+        // Only a file can be salvaged record by record; Redis entries are checked one by one.
+        println!(
+            "the token store is in Redis ({}): salvage rebuilds a damaged tokens.db only; `spamfilt lint` checks the \
+             Redis store and `spamfilt train --force` drops its damaged entries",
+            r.shown()
+        );
+    }
     let db = Database::at(&settings.db_dir);
     let path = db.file_path();
     match db.salvage()? {

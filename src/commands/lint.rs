@@ -1,8 +1,9 @@
 //! `spamfilt lint`: every problem the filter would work around, as `FILE:LINE: message`.
 //!
 //! Checks the config file (each key, score and custom rule), the allow and block lists, the URI
-//! blocklist, the token database (header, checksum, ledger and every record) and the reputation
-//! database (checksum and every record). Exit status 1 when anything is wrong, 0 otherwise.
+//! blocklist, the token database (header, checksum, ledger and every record; with `[store] redis`
+//! that the Redis store answers and holds only well-formed entries) and the reputation database
+//! (checksum and every record). Exit status 1 when anything is wrong, 0 otherwise.
 
 use std::process::ExitCode;
 
@@ -50,6 +51,13 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         Ok(None) => {}
         Ok(Some(why)) => out.push(Problem::new(&db.file_path(), None, why)),
         Err(e) => out.push(Problem::new(&db.file_path(), None, format!("{e:#}"))),
+    }
+    // The Redis store ([store] redis): reachable, and every entry well-formed.
+    let store = settings.database();
+    if store.redis().is_some() {
+        if let Err(e) = store.snapshot() {
+            out.push(Problem::new(std::path::Path::new(&store.location()), None, format!("{e:#}")));
+        }
     }
     let rep = settings.db_dir.join(crate::store::reputation::FILE);
     let mut notes = crate::store::Notes::new();

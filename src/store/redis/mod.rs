@@ -410,27 +410,30 @@ impl Redis {
             notes.push(format!("waited for another trainer of {} to finish", self.what()));
         }
         let mut conn = self.connect(TRAIN_TIMEOUT).map_err(fail)?;
-        let (snap, bad) = self.read_all(&mut conn, force).map_err(fail)?;
-        if bad > 0 {
-            notes.push(format!("{}: dropped {bad} damaged entries (--force)", self.what()));
+        let (mut snap, bad) = self.read_all(&mut conn, force).map_err(fail)?;
+        let n = bad.tokens.len() + bad.ledger.len() + bad.lr as usize;
+        if n > 0 {
+            notes.push(format!("{}: dropping {n} damaged entries (--force)", self.what()));
+            // The LR table is written again (or deleted) by the commit.
+            snap.lr_dirty |= bad.lr;
         }
         let orig_tokens = snap.tokens.clone();
         let orig_ledger = snap.ledger.clone();
-        Ok(Tx { store: self.clone(), conn, _lock: lock, orig_tokens, orig_ledger, snap: Some(snap) })
+        Ok(Tx { store: self.clone(), conn, _lock: lock, orig_tokens, orig_ledger, snap: Some(snap), bad })
     }
 
     /// WATCHes the generation, then reads everything: the hashes with HSCAN, a thousand
     /// fields at a time (one HGETALL of a large hash would stall every delivery while Redis
     /// answers it; the lock and the WATCH keep the pieces one state). Returns the snapshot and
     /// the number of damaged entries dropped (with `force`; otherwise they are an error).
-    fn read_all(&self, conn: &mut Conn, force: bool) -> io::Result<(Snapshot, u64)> {
+    fn read_all(&self, conn: &mut Conn, force: bool) -> io::Result<(Snapshot, Damaged)> {
         let keys: Vec<Vec<u8>> = ["gen", "tokens", "ledger", "totals", "lr"].iter().map(|k| self.key(k)).collect();
         conn.cmd(&[b"WATCH", &keys[0]]);
         conn.cmd(&[b"HMGET", &keys[3], b"ham", b"spam"]);
         conn.cmd(&[b"GET", &keys[4]]);
         let mut r = conn.run()?.into_iter().skip(1);
         let mut next = || r.next().ok_or_else(|| resp::garbage("too few replies"));
-        let mut bad = 0u64;
+        let mut bad = Damaged::default();
         let damaged = |what: &str| resp::garbage(format!("{what} is damaged (--force drops what is damaged)"));
         let t = next()?.array()?;
         let mut t = t.into_iter();
@@ -441,7 +444,7 @@ impl Redis {
             Some(b) => match lrfile::decode(&b) {
                 Ok(m) => Some(m).filter(|m| m.shape == crate::lr::Shape::default()),
                 Err(_) if force => {
-                    bad += 1;
+                    bad.lr = true;
                     None
                 }
                 Err(e) => return Err(damaged(&format!("the LR table ({e})"))),
@@ -453,7 +456,7 @@ impl Redis {
                 (Ok(h), Some(r)) => {
                     tokens.insert(u64::from_le_bytes(h), r);
                 }
-                _ if force => bad += 1,
+                _ if force => bad.tokens.push(k.to_vec()),
                 _ => return Err(damaged("a token record")),
             }
             Ok(())
@@ -469,7 +472,7 @@ impl Redis {
                 (Ok(d), Some(c)) => {
                     ledger.insert(d, c);
                 }
-                _ if force => bad += 1,
+                _ if force => bad.ledger.push(k.to_vec()),
                 _ => return Err(damaged("a ledger entry")),
             }
             Ok(())
@@ -521,8 +524,17 @@ impl Redis {
     }
 }
 
+/// Entries `--force` drops: removed by the commit.
+#[derive(Default)]
+struct Damaged {
+    tokens: Vec<Vec<u8>>,
+    ledger: Vec<Vec<u8>>,
+    lr: bool,
+}
+
 /// A training run's hold on the store: the lock, the WATCHed connection and what was read.
 pub struct Tx {
+    bad: Damaged,
     store: Arc<Redis>,
     conn: Conn,
     _lock: Lock,
@@ -564,6 +576,12 @@ impl Tx {
             .filter(|h| snap.tokens.get(h).is_none_or(|r| r.spam.min(max_spam) == 0 && r.ham.min(max_ham) == 0))
             .map(|h| h.to_le_bytes())
             .collect();
+        for (key, bad) in [(&keys[1], &self.bad.tokens), (&keys[2], &self.bad.ledger)] {
+            for chunk in bad.chunks(CHUNK) {
+                let rest: Vec<&[u8]> = chunk.iter().map(|k| &k[..]).collect();
+                c.cmd_with(&[b"HDEL", key], &rest);
+            }
+        }
         for chunk in set.chunks(CHUNK) {
             let rest: Vec<&[u8]> = chunk.iter().flat_map(|(k, v)| [&k[..], &v[..]]).collect();
             c.cmd_with(&[b"HSET", &keys[1]], &rest);

@@ -50,6 +50,10 @@ pub struct Prepared {
     pub sent_to: Vec<String>,
     /// The LR features (see `lr`).
     pub lr: Vec<u32>,
+    /// The message came through a mailing list (see `via_mailing_list`): its relay is the list
+    /// server, which carries the subscribers' good mail too, so spam learned from it does not
+    /// count against that relay (ham still does: it makes the server a known shared relay).
+    pub via_list: bool,
 }
 
 /// Parses and tokenizes raw message bytes the same way scoring does.
@@ -60,7 +64,16 @@ pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: 
     let sent_to = if origin.is_none() { lists::correspondents(&msg) } else { Vec::new() };
     let shape = lr::Shape::default();
     let lr = lr::features(&lr::view(&msg, &tok.headers, &shape), &shape);
-    Prepared { digest: digest(&msg), hashes, origin, sent_to, lr }
+    Prepared { digest: digest(&msg), hashes, origin, sent_to, lr, via_list: via_mailing_list(&msg) }
+}
+
+/// Whether a message came through a mailing list: `List-Id` (RFC 2919) and one more field that
+/// list software writes (`List-Post`, `X-BeenThere`, `X-Mailman-Version`, `Mailing-List`).
+/// A spammer can write these too; then its spam does not count against its own address (the
+/// content, Bayes and LR still learn it): the price of not marking the lists one reads.
+pub fn via_mailing_list(msg: &Message) -> bool {
+    msg.header("list-id").is_some()
+        && ["list-post", "x-beenthere", "x-mailman-version", "mailing-list"].iter().any(|h| msg.header(h).is_some())
 }
 
 /// The content digest (see the module notes).
@@ -135,10 +148,12 @@ fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, afte
         return;
     }
     if let Some(ip) = m.origin {
-        if let Some(b) = before {
+        // Spam a mailing list delivered says nothing about the list server (see `via_list`).
+        let counts = |c: &Class| !(m.via_list && *c == Class::Spam);
+        if let Some(b) = before.filter(counts) {
             rep.count_learned(ip, b == Class::Spam, -1, now);
         }
-        if let Some(a) = after {
+        if let Some(a) = after.filter(counts) {
             rep.count_learned(ip, a == Class::Spam, 1, now);
         }
     }

@@ -245,6 +245,10 @@ impl FoldReputation {
         let mut per_fold = vec![HashMap::new(); folds];
         for item in items {
             let Some(ip) = item.prepared.origin else { continue };
+            // As training does: spam through a mailing list does not count against the list server.
+            if item.is_spam && item.prepared.via_list {
+                continue;
+            }
             for map in [&mut all, &mut per_fold[crossval::fold_of(item, folds, seed)]] {
                 let c: &mut (u32, u32) = map.entry(ip).or_default();
                 if item.is_spam {

@@ -119,7 +119,14 @@ mod tests {
         digest[0] = n;
         digest[1] = spam as u8;
         Item {
-            prepared: Prepared { digest, hashes: hashes.to_vec(), origin: None, sent_to: Vec::new(), lr: Vec::new() },
+            prepared: Prepared {
+                digest,
+                hashes: hashes.to_vec(),
+                origin: None,
+                sent_to: Vec::new(),
+                lr: Vec::new(),
+                via_list: false,
+            },
             is_spam: spam,
         }
     }

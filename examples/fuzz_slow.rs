@@ -428,6 +428,13 @@ fn main() {
     if paths.is_empty() {
         paths.push(PathBuf::from("tests/fixtures"));
     }
+    // The delivery's malloc settings (src/main.rs), so that times here are the filter's.
+    // SAFETY: mallopt only sets glibc's malloc parameters; no other thread exists yet.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
+    }
     let corpus = seeds(&paths);
     assert!(!corpus.is_empty(), "no seed messages in {paths:?}");
     std::fs::create_dir_all(&out).expect("output directory");

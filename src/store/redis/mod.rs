@@ -481,14 +481,17 @@ impl Redis {
     }
 
     /// What `db stats` shows, from one round trip.
+    /// (Not bound by the delivery's `timeout`: a command waits as training does.)
     pub fn stats(&self) -> Result<super::Stats> {
         let keys: Vec<Vec<u8>> = ["totals", "tokens", "ledger", "lr"].iter().map(|k| self.key(k)).collect();
         let r = self
-            .round_trip(|c| {
+            .connect(TRAIN_TIMEOUT)
+            .and_then(|mut c| {
                 c.cmd(&[b"HMGET", &keys[0], b"ham", b"spam", b"updated"]);
                 c.cmd(&[b"HLEN", &keys[1]]);
                 c.cmd(&[b"HLEN", &keys[2]]);
                 c.cmd(&[b"GET", &keys[3]]);
+                c.run()
             })
             .and_then(|r| {
                 let mut it = r.into_iter();

@@ -28,15 +28,8 @@ impl Env {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
-        c.env_remove("SPAMFILT_DB")
-            .env_remove("SPAMFILT_CONFIG")
-            .env("HOME", "/nonexistent-home")
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args);
+        let mut c = common::spamfilt_at(&self.db, &self.config);
+        c.args(args);
         c
     }
 

@@ -12,13 +12,13 @@
 
 mod common;
 
+use common::dns::{DnsServer, Reply};
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn bin() -> &'static str {
@@ -47,15 +47,7 @@ impl Env {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(bin());
-        c.env_remove("SPAMFILT_DB")
-            .env_remove("SPAMFILT_CONFIG")
-            .env("HOME", "/nonexistent-home")
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--config")
-            .arg(&self.config);
-        c
+        common::spamfilt_at(&self.db, &self.config)
     }
 
     fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
@@ -433,67 +425,6 @@ fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     assert_eq!(converse(s, &[request("198.51.100.9", "info@mijndomein.test", &[])]), vec!["DUNNO"]);
     let o = env.run(&["policy", "--listen", "0.0.0.0:10040"], b"");
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("loopback"));
-}
-
-/// What the test DNS server answers for a name (as in tests/sender.rs).
-#[derive(Clone)]
-enum Reply {
-    A([u8; 4], u32),
-    Silent,
-}
-
-/// A DNS server on a loopback port answering from a table (NXDOMAIN otherwise); counts questions.
-struct DnsServer {
-    addr: String,
-    asked: Arc<Mutex<HashMap<String, u32>>>,
-}
-
-impl DnsServer {
-    fn start(table: HashMap<String, Reply>) -> DnsServer {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = sock.local_addr().unwrap().to_string();
-        let asked = Arc::new(Mutex::new(HashMap::new()));
-        let counts = asked.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 1500];
-            loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf) else { return };
-                let q = &buf[..n];
-                let mut labels = Vec::new();
-                let mut pos = 12;
-                while q[pos] != 0 {
-                    let len = q[pos] as usize;
-                    labels.push(String::from_utf8_lossy(&q[pos + 1..pos + 1 + len]).to_ascii_lowercase());
-                    pos += 1 + len;
-                }
-                let name = labels.join(".");
-                *counts.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
-                let question = &q[12..pos + 5];
-                let (rcode, answer): (u8, Vec<u8>) = match table.get(&name) {
-                    Some(Reply::Silent) => continue,
-                    Some(Reply::A(ip, ttl)) => {
-                        let mut r = vec![0xc0, 12, 0, 1, 0, 1];
-                        r.extend_from_slice(&ttl.to_be_bytes());
-                        r.extend_from_slice(&[0, 4]);
-                        r.extend_from_slice(ip);
-                        (0, r)
-                    }
-                    None => (3, vec![]),
-                };
-                let mut p = Vec::new();
-                p.extend_from_slice(&q[..2]);
-                p.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, u8::from(!answer.is_empty()), 0, 0, 0, 0]);
-                p.extend_from_slice(question);
-                p.extend_from_slice(&answer);
-                let _ = sock.send_to(&p, from);
-            }
-        });
-        DnsServer { addr, asked }
-    }
-
-    fn asked(&self, name: &str) -> u32 {
-        self.asked.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
 }
 
 fn dns_table() -> HashMap<String, Reply> {

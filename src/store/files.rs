@@ -332,17 +332,21 @@ pub fn remove_if_same(path: &Path, created: &Metadata) -> Result<bool> {
     }
 }
 
+/// A temporary directory private to the user (mode 0700), as the checks here want the database
+/// directory: for the tests of the store's files.
+#[cfg(test)]
+pub(crate) fn private_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     use super::*;
-
-    fn private_dir() -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        d
-    }
 
     #[test]
     fn links_are_never_followed() {

@@ -232,13 +232,8 @@ pub fn list(db_dir: &Path, notes: &mut Notes) -> Result<Vec<Queued>> {
 mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
+    use super::files::private_dir;
     use super::*;
-
-    fn private_dir() -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        d
-    }
 
     #[test]
     fn add_and_list_in_order() {

@@ -2,11 +2,27 @@
 // Each test crate uses part of this module.
 #![allow(dead_code)]
 
+pub mod dns;
+
 /// Skips a test that needs what this machine does not give (root, a mount): says so on stderr,
 /// and fails under CI (`CI` set), where a skipped test would pass without having run.
 pub fn skip(why: &str) {
     assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {why}");
     eprintln!("skipped: {why}");
+}
+
+/// The binary with `--db DB --config CONFIG`, and nothing in its environment that would point it
+/// elsewhere (`SPAMFILT_DB`, `SPAMFILT_CONFIG`, the user's HOME).
+pub fn spamfilt_at(db: &std::path::Path, config: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    c.env_remove("SPAMFILT_DB")
+        .env_remove("SPAMFILT_CONFIG")
+        .env("HOME", "/nonexistent-home")
+        .arg("--db")
+        .arg(db)
+        .arg("--config")
+        .arg(config);
+    c
 }
 
 /// Removes every `X-Spam-*` field (with continuation lines) from the header block.

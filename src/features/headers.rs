@@ -58,8 +58,32 @@ pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sin
             }
         }
     }
+    mime_header_tokens(msg, sink);
     if msg.header("message-id").is_none() && s.headers.iter().any(|h| h.eq_ignore_ascii_case("message-id")) {
         sink.push("mid:missing");
+    }
+}
+
+/// The MIME fields every message has, wherever it came from: the words of the top-level
+/// Content-Type, Content-Transfer-Encoding, Content-Disposition and MIME-Version values, case
+/// kept, `-` and `_` inside words kept (`h:content-type:NextPart_000_0004_01C2A9F2`). They name
+/// the program that built the message the way its boundary and parameters are written, which
+/// bogofilter's tokens see and the `ct:`/`part:` tokens do not; on the SpamAssassin corpus they
+/// halved Bayes' 1-ROCA on the reverse cross-year and time-ordered splits (docs/benchmarks.md).
+pub(super) fn mime_header_tokens(msg: &Message, sink: &mut Sink) {
+    const FIELDS: [&str; 4] = ["content-type", "content-transfer-encoding", "content-disposition", "mime-version"];
+    for h in &msg.headers {
+        let Some(name) = FIELDS.iter().find(|f| h.name.eq_ignore_ascii_case(f)) else {
+            continue;
+        };
+        let value: &str = h.raw.as_ref();
+        let words = value
+            .split(|c: char| !(c.is_alphanumeric() || matches!(c, '$' | '\'' | '!' | '-' | '_')))
+            .map(|w| w.trim_matches(|c: char| matches!(c, '\'' | '!' | '-' | '_')))
+            .filter(|w| (3..=30).contains(&w.len()) && !w.bytes().all(|b| b.is_ascii_digit()));
+        for w in words.take(20) {
+            sink.push_parts(&["h:", name, ":", w]);
+        }
     }
 }
 

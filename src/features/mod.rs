@@ -421,13 +421,19 @@ mod tests {
     }
 
     #[test]
-    fn body_words_are_folded_and_noise_dropped() {
+    fn body_words_keep_their_case_and_noise_is_dropped() {
         let t = toks("Subject: Gratis Lening\n\nKlik HIER voor uw lening! Bel 0470123456 op 22/11/2026 om 12:30, $500 cash. aa\n");
-        for w in ["subj:Gratis", "subj:Lening", "klik", "hier", "voor", "lening", "$500", "cash", "ct:text/plain"] {
+        for w in ["subj:Gratis", "subj:Lening", "Klik", "HIER", "voor", "lening", "$500", "cash", "ct:text/plain"] {
             assert!(has(&t, w), "{w} missing from {t:?}");
         }
         for w in ["0470123456", "22/11/2026", "12:30", "aa"] {
             assert!(!t.iter().any(|x| x.contains(w)), "{w} should be dropped: {t:?}");
+        }
+        assert!(!has(&t, "klik") && !has(&t, "hier"), "case is kept, not folded: {t:?}");
+        // What obfuscation spells out is folded, whatever its case.
+        let o = toks("Subject: x\n\nBuy V.I.A.G.R.A and C I A L I S now\n");
+        for w in ["viagra", "cialis", "obf:split-word", "obf:spaced-letters", "Buy"] {
+            assert!(has(&o, w), "{w} missing from {o:?}");
         }
         // De-duplicated.
         assert_eq!(t.iter().filter(|x| *x == "lening").count(), 1);
@@ -437,6 +443,29 @@ mod tests {
     fn long_words_become_skip_tokens() {
         let t = toks("Subject: x\n\nsupercalifragilisticexpialidocious\n");
         assert!(has(&t, "skip:s 30"), "{t:?}");
+    }
+
+    #[test]
+    fn mime_field_words_are_tokens_case_kept_and_bounded() {
+        let t = toks(
+            "MIME-Version: 1.0\nContent-Type: multipart/alternative;\n\tboundary=\"----=_NextPart_000_0004_01C2A9F2.3B1C5E60\"\n\
+             Content-Transfer-Encoding: 7bit\nSubject: x\n\n------=_NextPart_000_0004_01C2A9F2.3B1C5E60\n\nhi\n",
+        );
+        for w in [
+            "h:content-type:multipart",
+            "h:content-type:alternative",
+            "h:content-type:boundary",
+            "h:content-type:NextPart_000_0004_01C2A9F2",
+            "h:content-type:3B1C5E60",
+            "h:content-transfer-encoding:7bit",
+        ] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        // Pure numbers (the MIME version) are not words; a field gives at most 20.
+        assert!(!t.iter().any(|x| x.starts_with("h:mime-version")), "{t:?}");
+        let many = (0..100).map(|i| format!("p{i}=v{i}x")).collect::<Vec<_>>().join("; ");
+        let t = toks(&format!("Content-Type: text/plain; {many}\n\nhi\n"));
+        assert_eq!(t.iter().filter(|x| x.starts_with("h:content-type:")).count(), 20, "{t:?}");
     }
 
     #[test]
@@ -466,7 +495,7 @@ mod tests {
              <a href=\"http://user@1.2.3.4:8080/buy/now?ref=mail\">click</a><img src=\"http://t.evil.example/p.gif\" width=1 height=1>\n",
         );
         for w in [
-            "cheap",
+            "Cheap",
             "meds",
             "invis:report",
             "invis:meeting",

@@ -121,7 +121,6 @@ pub(super) fn text_tokens_ascii(text: &str, prefix: &str, sink: &mut Sink) {
     let class = |b: u8| ASCII_CLASS[b as usize & 0x7f];
     let b = text.as_bytes();
     let mut letters_run: Vec<char> = Vec::new();
-    let mut folded = String::new();
     let mut i = 0;
     loop {
         while i < b.len() && class(b[i]) & WHITE != 0 {
@@ -167,20 +166,12 @@ pub(super) fn text_tokens_ascii(text: &str, prefix: &str, sink: &mut Sink) {
             }
             let w = &chunk[start..end];
             let flags = w.bytes().fold(0, |f, c| f | class(c));
-            let wl = if flags & UPPER != 0 {
-                folded.clear();
-                folded.push_str(w);
-                folded.make_ascii_lowercase();
-                folded.as_str()
-            } else {
-                w
-            };
-            if wl.len() == 1 && flags & LETTER != 0 {
-                letters_run.push(wl.as_bytes()[0] as char);
+            if w.len() == 1 && flags & LETTER != 0 {
+                letters_run.push(w.as_bytes()[0].to_ascii_lowercase() as char);
                 continue;
             }
             flush_letters(&mut letters_run, prefix, sink);
-            word_tokens(wl, flags & JOINER != 0, prefix, sink);
+            word_tokens(w, flags & JOINER != 0, prefix, sink);
         }
     }
     flush_letters(&mut letters_run, prefix, sink);
@@ -203,8 +194,8 @@ pub(super) fn is_url_chunk_ascii(c: &[u8]) -> bool {
     c.len() - from >= 4 && c[from..from + 4].eq_ignore_ascii_case(b"www.")
 }
 
-/// `v.i.a.g.r.a` / `v-i-a-g-r-a`: single letters joined by one punctuation mark (lower case,
-/// at least 7 characters).
+/// `v.i.a.g.r.a` / `v-i-a-g-r-a`: single letters joined by one punctuation mark (at least 7
+/// characters).
 pub(super) fn is_split_word(wl: &str) -> bool {
     // Most words fail at once: their second character is a letter.
     let second = wl.chars().nth(1);
@@ -222,50 +213,54 @@ pub(super) fn text_tokens_general(text: &str, prefix: &str, sink: &mut Sink) {
         if sink.full() {
             return;
         }
-        let wl = lower(w);
-        let wl = wl.as_ref();
         // Single letters separated by spaces.
-        let mut cs = wl.chars();
+        let mut cs = w.chars();
         if let (Some(c), None) = (cs.next(), cs.next()) {
             if c.is_alphabetic() && !is_unspaced_script(c) {
-                letters_run.push(c);
+                letters_run.extend(c.to_lowercase());
                 continue;
             }
         }
         flush_letters(&mut letters_run, prefix, sink);
-        word_tokens(wl, wl.contains(['.', '-', '\'']), prefix, sink);
+        word_tokens(w, w.contains(['.', '-', '\'']), prefix, sink);
     }
     flush_letters(&mut letters_run, prefix, sink);
 }
 
-/// What a lower-case word that is not a lone letter gives: an address's domain, character
-/// bigrams for unspaced scripts, a split word rejoined (`v.i.a.g.r.a`), or the word and, when
-/// it has `.`, `-` or `'` in it (`joined`), its parts.
-pub(super) fn word_tokens(wl: &str, joined: bool, prefix: &str, sink: &mut Sink) {
-    if let Some((local, dom)) = wl.split_once('@') {
+/// What a word that is not a lone letter gives: an address's domain, character bigrams for
+/// unspaced scripts, a split word rejoined (`v.i.a.g.r.a`), or the word and, when it has `.`,
+/// `-` or `'` in it (`joined`), its parts.
+///
+/// Words keep their case, as bogofilter's and Graham's tokens do: `FREE`, `Free` and `free`
+/// are three tokens (on the SpamAssassin corpus, case-kept tokens ranked better than folded
+/// ones on every held-out split; docs/benchmarks.md, "The Bayes tokens"). What obfuscation
+/// spells out (split words, spaced letters) and domains are folded.
+pub(super) fn word_tokens(w: &str, joined: bool, prefix: &str, sink: &mut Sink) {
+    if let Some((local, dom)) = w.split_once('@') {
         if dom.contains('.') && !local.is_empty() {
-            sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(dom.trim_matches('.'))]);
+            let dom = lower(dom.trim_matches('.'));
+            sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(&dom)]);
             return;
         }
     }
-    if !wl.is_ascii() && wl.chars().any(is_unspaced_script) {
-        unspaced_tokens(wl, prefix, sink);
+    if !w.is_ascii() && w.chars().any(is_unspaced_script) {
+        unspaced_tokens(w, prefix, sink);
         return;
     }
     // v.i.a.g.r.a / v-i-a-g-r-a: single letters joined by one punctuation mark.
-    if wl.len() >= 7 && is_split_word(wl) {
-        let joined: String = wl.chars().step_by(2).collect();
+    if w.len() >= 7 && is_split_word(w) {
+        let joined: String = w.chars().step_by(2).flat_map(char::to_lowercase).collect();
         sink.push_prefixed(prefix, &joined);
         sink.push("obf:split-word");
         return;
     }
     if joined {
         // Its dot/dash/apostrophe-separated parts, then the whole word.
-        for part in wl.split(['.', '-', '\'']).filter(|p| !p.is_empty()) {
+        for part in w.split(['.', '-', '\'']).filter(|p| !p.is_empty()) {
             push_word(part, prefix, sink);
         }
     }
-    push_word(wl, prefix, sink);
+    push_word(w, prefix, sink);
 }
 
 pub(super) fn flush_letters(run: &mut Vec<char>, prefix: &str, sink: &mut Sink) {

@@ -1,0 +1,238 @@
+//! Per-message parts of the score on held-out splits of the SpamAssassin corpus, for designing
+//! how rules, Bayes and LR are fused (docs/benchmarks.md, "Fusion").
+//!
+//!     cargo run --release --example fusion_dump -- CORPUS_DATA_DIR OUT.tsv
+//!
+//! Every message is parsed once. For each split a model is trained in process (Bayes counts as
+//! `train` keeps them, LR in the shuffled order and passes `train` uses) and every test message
+//! is scored with the content rules (no sender checks, no starter table). Each output row is
+//! `split folder spam rules bayes_log_odds lr_logit`; `scripts/fusion.py` computes the metrics
+//! of candidate fusions from it. Splits: `year` (train 2002, test 2003 and hard-ham-1), `reverse`
+//! (train 2003, test 2002 and hard-ham-1), `time` (all folders by Date, older half trains),
+//! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
+//! `randomS` (50/50 per class by a keyed hash, seeds 1–3). LR parameters come from LR_RATE and
+//! LR_PASSES, Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
+use std::io::Write;
+use std::path::Path;
+
+use spamfilt::features::TokenizerSettings;
+use spamfilt::lr::{self, Model, Shape};
+use spamfilt::message::Message;
+use spamfilt::scoring::Scorer;
+use spamfilt::store::MemoryStore;
+
+fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+struct Msg {
+    raw: Vec<u8>,
+    spam: bool,
+    folder: &'static str,
+    date: i64,
+    digest: [u8; 16],
+    feats: Vec<u32>,
+    hashes: Vec<u64>,
+}
+
+fn main() {
+    let dir = std::env::args().nth(1).expect("corpus data dir");
+    let out = std::env::args().nth(2).expect("output file");
+    let only: Option<String> = std::env::args().nth(3);
+    let shape = Shape::default();
+    let rate: f32 = env("LR_RATE", lr::DEFAULT_RATE);
+    let passes: usize = env("LR_PASSES", lr::PASSES);
+    let mut tok = TokenizerSettings::default();
+    if let Ok(extra) = std::env::var("B_HEADERS") {
+        tok.headers.extend(extra.split(',').map(String::from));
+    }
+    let mut msgs = Vec::new();
+    for (folder, spam) in
+        [("easy-ham-1", false), ("spam-1", true), ("easy-ham-2", false), ("spam-2", true), ("hard-ham-1", false)]
+    {
+        let mut files: Vec<_> = std::fs::read_dir(Path::new(&dir).join(folder))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        for p in files {
+            let raw = std::fs::read(&p).unwrap();
+            let m = Message::parse(&raw, 512 * 1024);
+            let feats = lr::features(&lr::view(&m, &tok.headers, &shape), &shape);
+            let date = m.header("date").and_then(spamfilt::rules::date::parse).unwrap_or(0);
+            let digest = spamfilt::learn::digest(&m);
+            let hashes = if env("B_RAWTOK", 0u8) == 1 {
+                raw_tokens(&m, &tok.headers)
+            } else {
+                spamfilt::features::tokenize(&m, &tok).into_hashes()
+            };
+            drop(m);
+            msgs.push(Msg { raw, spam, folder, date, digest, feats, hashes });
+        }
+    }
+    let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
+    let mut scoring = spamfilt::verdict::ScoringSettings::default();
+    scoring.bayes.strength = env("B_S", scoring.bayes.strength);
+    scoring.bayes.unknown_prob = env("B_X", scoring.bayes.unknown_prob);
+    scoring.bayes.min_dev = env("B_MINDEV", scoring.bayes.min_dev);
+    scoring.bayes.max_clues = env("B_CLUES", scoring.bayes.max_clues);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+    let mut run = |train: &[&Msg], test: &[&Msg], label: &str| {
+        if only.as_ref().is_some_and(|o| !label.starts_with(o.as_str())) {
+            return;
+        }
+        eprintln!("{label}: train {} test {}", train.len(), test.len());
+        let mut order: Vec<&&Msg> = train.iter().collect();
+        order.sort_by_key(|m| lr::shuffle_key(&m.digest, lr::SHUFFLE_SEED));
+        let mut model = Model::new(shape);
+        model.rate = rate;
+        for pass in 0..passes {
+            for m in &order {
+                if pass == 0 {
+                    model.learn(&m.feats, m.spam)
+                } else {
+                    model.relearn(&m.feats, m.spam)
+                }
+            }
+        }
+        let mut store = MemoryStore::default();
+        for m in train {
+            for &h in &m.hashes {
+                let c = store.tokens.entry(h).or_default();
+                if m.spam {
+                    c.spam += 1
+                } else {
+                    c.ham += 1
+                }
+            }
+            if m.spam {
+                store.totals.spam += 1
+            } else {
+                store.totals.ham += 1
+            }
+        }
+        let scorer = Scorer {
+            scoring: &scoring,
+            tokenizer: &tok,
+            db: Some(&store),
+            starter: None,
+            rules: Some(&rules),
+            use_bayes: true,
+            sender: None,
+            lr: None,
+        };
+        let one = |m: &&Msg| {
+            let v = scorer.score(&m.raw).verdict;
+            let rules: f64 = v.hits.iter().filter(|h| !h.name.starts_with("BAYES_")).map(|h| h.score).sum();
+            let bayes = if env("B_RAWTOK", 0u8) == 1 {
+                use spamfilt::store::TokenLookup;
+                spamfilt::bayes::classify(&store.lookup(&m.hashes), store.totals(), &scoring.bayes).log_odds
+            } else {
+                v.bayes.as_ref().map_or(0.0, |b| b.log_odds)
+            };
+            (rules, bayes, model.logit(&m.feats))
+        };
+        let (a, b) = test.split_at(test.len() / 2);
+        let rows: Vec<(f64, f64, f64)> = std::thread::scope(|s| {
+            let h = s.spawn(|| a.iter().map(one).collect::<Vec<_>>());
+            let mut rb: Vec<_> = b.iter().map(one).collect();
+            let mut ra = h.join().unwrap();
+            ra.append(&mut rb);
+            ra
+        });
+        for (m, (r, b, l)) in test.iter().zip(rows) {
+            writeln!(w, "{label}\t{}\t{}\t{r:.4}\t{b:.6}\t{l:.6}", m.folder, m.spam as u8).unwrap();
+        }
+    };
+    let folders = |fs: &[&str]| -> Vec<&Msg> { msgs.iter().filter(|m| fs.contains(&m.folder)).collect() };
+    run(&folders(&["easy-ham-1", "spam-1"]), &folders(&["easy-ham-2", "spam-2", "hard-ham-1"]), "year");
+    run(&folders(&["easy-ham-2", "spam-2"]), &folders(&["easy-ham-1", "spam-1", "hard-ham-1"]), "reverse");
+    let mut dated: Vec<&Msg> = msgs.iter().filter(|m| m.date != 0).collect();
+    dated.sort_by_key(|m| m.date);
+    let half = dated.len() / 2;
+    run(&dated[..half], &dated[half..], "time");
+    for n in [50usize, 200, 1000] {
+        let mut train: Vec<&Msg> = dated[..half].iter().filter(|m| !m.spam).take(n).copied().collect();
+        train.extend(dated[..half].iter().filter(|m| m.spam).take(n));
+        run(&train, &dated[half..], &format!("curve{n}"));
+    }
+    for seed in 1..=3u64 {
+        let mut all: Vec<&Msg> = msgs.iter().collect();
+        all.sort_by_key(|m| lr::shuffle_key(&m.digest, seed));
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for spam in [false, true] {
+            let class: Vec<&Msg> = all.iter().filter(|m| m.spam == spam).copied().collect();
+            let h = class.len() / 2;
+            train.extend(&class[..h]);
+            test.extend(&class[h..]);
+        }
+        run(&train, &test, &format!("random{seed}"));
+    }
+}
+
+/// A crude bogofilter-like tokenizer, for comparison: words of the allowed header fields
+/// (tagged by field) and of the decoded text and HTML parts (tags included).
+fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
+    let lower = env("B_LOWER", 0u8) == 1;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut push = |prefix: &str, text: &str| {
+        let nourl = env("B_NOURL", 0u8) == 1;
+        for w in text
+            .split_whitespace()
+            .filter(|c| !nourl || !(c.contains("://") || c.starts_with("www.")))
+            .flat_map(|c| c.split(|c: char| !(c.is_alphanumeric() || "$'!-_".contains(c))))
+        {
+            let w = w.trim_matches(|c: char| "'-_!".contains(c));
+            if w.len() < 3
+                || w.len() > 30
+                || w.bytes().all(|b| b.is_ascii_digit())
+                || (env("B_NODIGIT", 0u8) == 1 && w.bytes().any(|b| b.is_ascii_digit()))
+            {
+                continue;
+            }
+            let t = if lower { w.to_lowercase() } else { w.to_string() };
+            let mut h = 0xcbf2_9ce4_8422_2325u64;
+            for b in prefix.bytes().chain(t.bytes()) {
+                h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            if seen.insert(h) {
+                out.push(h);
+            }
+        }
+    };
+    for h in &m.headers {
+        let n = h.name.to_ascii_lowercase();
+        if headers.contains(&n) || (n.starts_with("content-") && env("B_NOCT", 0u8) == 0) {
+            push(&n, h.raw.as_ref());
+        }
+    }
+    for p in &m.parts {
+        match &p.body {
+            spamfilt::message::Body::Html(t) if env("B_NOTAGS", 0u8) == 1 => {
+                let t = &t[..t.floor_char_boundary(64 * 1024)];
+                let mut vis = String::new();
+                let mut intag = false;
+                for c in t.chars() {
+                    match c {
+                        '<' => intag = true,
+                        '>' => {
+                            intag = false;
+                            vis.push(' ')
+                        }
+                        _ if !intag => vis.push(c),
+                        _ => {}
+                    }
+                }
+                push("", &vis)
+            }
+            spamfilt::message::Body::Text(t) | spamfilt::message::Body::Html(t) => {
+                push("", &t[..t.floor_char_boundary(64 * 1024)])
+            }
+            _ => {}
+        }
+    }
+    out
+}

@@ -12,14 +12,15 @@
 //! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
 //! `randomS` (50/50 per class by a keyed hash, seeds 1–3). LR parameters come from LR_RATE and
 //! LR_PASSES, Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
+#[path = "common/train.rs"]
+mod train;
 use std::io::Write;
 use std::path::Path;
 
 use spamfilt::features::TokenizerSettings;
-use spamfilt::lr::{self, Model, Shape};
+use spamfilt::lr::{self, Shape};
 use spamfilt::message::Message;
 use spamfilt::scoring::Scorer;
-use spamfilt::store::MemoryStore;
 
 fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
     std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
@@ -84,35 +85,11 @@ fn main() {
             return;
         }
         eprintln!("{label}: train {} test {}", train.len(), test.len());
-        let mut order: Vec<&&Msg> = train.iter().collect();
-        order.sort_by_key(|m| lr::shuffle_key(&m.digest, lr::SHUFFLE_SEED));
-        let mut model = Model::new(shape);
-        model.rate = rate;
-        for pass in 0..passes {
-            for m in &order {
-                if pass == 0 {
-                    model.learn(&m.feats, m.spam)
-                } else {
-                    model.relearn(&m.feats, m.spam)
-                }
-            }
-        }
-        let mut store = MemoryStore::default();
-        for m in train {
-            for &h in &m.hashes {
-                let c = store.tokens.entry(h).or_default();
-                if m.spam {
-                    c.spam += 1
-                } else {
-                    c.ham += 1
-                }
-            }
-            if m.spam {
-                store.totals.spam += 1
-            } else {
-                store.totals.ham += 1
-            }
-        }
+        let learned: Vec<train::Learned> = train
+            .iter()
+            .map(|m| train::Learned { feats: &m.feats, hashes: &m.hashes, spam: m.spam, digest: &m.digest })
+            .collect();
+        let (model, store) = train::train(&learned, shape, rate, passes, lr::SHUFFLE_SEED);
         let scorer = Scorer {
             scoring: &scoring,
             tokenizer: &tok,

@@ -8,14 +8,15 @@
 //! ordered by Date, older half trains, newer half tests). Parameters come from the environment:
 //! LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_FUSE
 //! (comma list of LR points per decade in the fused score), LR_KNEE, LR_FADE.
+#[path = "common/train.rs"]
+mod train;
 use std::path::Path;
 
 use spamfilt::eval::{self, Sample};
 use spamfilt::features::TokenizerSettings;
-use spamfilt::lr::{self, Model, Shape};
+use spamfilt::lr::{self, Shape};
 use spamfilt::message::Message;
 use spamfilt::scoring::Scorer;
-use spamfilt::store::MemoryStore;
 
 fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
     std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
@@ -70,35 +71,11 @@ fn main() {
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     let scoring = spamfilt::verdict::ScoringSettings::default();
     let run = |train: &[&Msg], test: &[&Msg], label: &str| {
-        let mut order: Vec<&&Msg> = train.iter().collect();
-        order.sort_by_key(|m| lr::shuffle_key(&m.digest, 1));
-        let mut model = Model::new(shape);
-        model.rate = rate;
-        for pass in 0..passes {
-            for m in &order {
-                if pass == 0 {
-                    model.learn(&m.feats, m.spam)
-                } else {
-                    model.relearn(&m.feats, m.spam)
-                }
-            }
-        }
-        let mut store = MemoryStore::default();
-        for m in train {
-            for &h in &m.hashes {
-                let c = store.tokens.entry(h).or_default();
-                if m.spam {
-                    c.spam += 1
-                } else {
-                    c.ham += 1
-                }
-            }
-            if m.spam {
-                store.totals.spam += 1
-            } else {
-                store.totals.ham += 1
-            }
-        }
+        let learned: Vec<train::Learned> = train
+            .iter()
+            .map(|m| train::Learned { feats: &m.feats, hashes: &m.hashes, spam: m.spam, digest: &m.digest })
+            .collect();
+        let (model, store) = train::train(&learned, shape, rate, passes, 1);
         let scorer = Scorer {
             scoring: &scoring,
             tokenizer: &tok,

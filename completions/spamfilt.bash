@@ -363,7 +363,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__check)
-            opts="-v -q -h --json --report --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --json --report --no-rules --no-bayes --no-lr --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,7 +385,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__completions)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help bash zsh fish"
+            opts="-v -q -h --db --config --verbose --quiet --help bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,7 +407,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help stats dump load salvage migrate expire help"
+            opts="-v -q -h --db --config --verbose --quiet --help stats dump load salvage migrate expire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,7 +429,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__dump)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -451,7 +451,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__expire)
-            opts="-v -q -h --days --max-count --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --days --max-count --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -593,7 +593,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__load)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -615,7 +615,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__migrate)
-            opts="-v -q -h --to --to-files --prefix --force --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --to --to-files --prefix --force --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -649,7 +649,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__salvage)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -671,7 +671,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__db__subcmd__stats)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,7 +693,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__eval)
-            opts="-v -q -h --ham --spam --folds --seed --target-fp --plot --json --no-progress --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --ham --spam --folds --seed --target-fp --plot --json --no-progress --no-rules --no-bayes --no-lr --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -739,7 +739,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__filter)
-            opts="-v -q -h --exit-code --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --exit-code --no-rules --no-bayes --no-lr --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -761,7 +761,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__forget)
-            opts="-v -q -h --no-progress --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --no-progress --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1287,7 +1287,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__import__subcmd__sa)
-            opts="-n -v -q -h --dry-run --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-n -v -q -h --dry-run --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1309,7 +1309,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help show list add remove expire probe help"
+            opts="-v -q -h --db --config --verbose --quiet --help show list add remove expire probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1331,7 +1331,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__add)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1353,7 +1353,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__expire)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1487,7 +1487,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__list)
-            opts="-v -q -h --spam --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --spam --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1509,7 +1509,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__probe)
-            opts="-v -q -h --ports --target --timeout --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --ports --target --timeout --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1543,7 +1543,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1565,7 +1565,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__show)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1587,7 +1587,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__lint)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1609,7 +1609,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help allow block help"
+            opts="-v -q -h --db --config --verbose --quiet --help allow block help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1631,7 +1631,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help show add remove help"
+            opts="-v -q -h --db --config --verbose --quiet --help show add remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1653,7 +1653,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow__subcmd__add)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1745,7 +1745,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1767,7 +1767,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__allow__subcmd__show)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1789,7 +1789,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help show add remove help"
+            opts="-v -q -h --db --config --verbose --quiet --help show add remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1811,7 +1811,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block__subcmd__add)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1903,7 +1903,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1925,7 +1925,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__list__subcmd__block__subcmd__show)
-            opts="-v -q -h --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2087,7 +2087,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__policy)
-            opts="-v -q -h --listen --threads --log --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --listen --threads --log --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2121,7 +2121,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__purge)
-            opts="-v -q -h --older-than --dry-run --no-train --force --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --older-than --dry-run --no-train --force --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2147,7 +2147,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__rules)
-            opts="-v -q -h --json --stats --ham --spam --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --json --stats --ham --spam --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2177,7 +2177,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__train)
-            opts="-v -q -h --ham --spam --queued --force --no-progress --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help"
+            opts="-v -q -h --ham --spam --queued --force --no-progress --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

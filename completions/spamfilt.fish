@@ -51,21 +51,21 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print t
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -d 'Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit status). On an internal error the message is still passed through and the exit status is 0'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l json -d 'Print one JSON object per message instead of tab-separated fields (bayes and lr: spam probabilities from 0 to 1)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l report -d 'Explain each verdict: every rule hit with its points and description, and the tokens that pushed Bayes most towards spam and towards ham'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l ham -d 'Learn these messages as ham (good mail), e.g. your Sent folder' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Learn these messages as spam, e.g. your Junk folder' -r
@@ -76,18 +76,12 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l force -d 'Wr
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-progress -d 'Never show a progress bar'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-progress -d 'Never show a progress bar'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days)' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The database directory (token database, training ledger)' -r -F
@@ -97,17 +91,11 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-train -d 
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l force -d 'Purge even what looks like a mistake: an age under one day, a folder whose name says nothing of Junk, Spam, Bulk or Ongewenst, the root of a Maildir++ mailbox (the inbox), or a cur/ or new/ that is a symbolic link. Only Maildir-named message files are ever deleted, with or without it'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and not __fish_seen_subcommand_from stats dump load salvage migrate expire help" -f -a "dump" -d 'Write everything learned to stdout (or FILE) in the documented text format: token counts, the ledger and the reputation database (IP addresses, cached DNS answers, known correspondents)'
@@ -120,33 +108,21 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from salvage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -l to -d 'The Redis store to copy to (a password may be in the URL)' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -l to-files -d 'The database directory to copy to (tokens.db and lr.weights are written there)' -r -F
@@ -156,9 +132,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -l force -d 'Replace what the target holds already (otherwise a target with anything learned is refused)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l days -d 'Drop tokens last seen more than this many days ago...' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l max-count -d '...whose total count (ham + spam) is at most this' -r
@@ -166,9 +139,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Messages learned per class, tokens, file size, last update'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Write everything learned to stdout (or FILE) in the documented text format: token counts, the ledger and the reputation database (IP addresses, cached DNS answers, known correspondents)'
@@ -187,11 +157,11 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l db -d 'The da
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l json -d 'Print the figures as one JSON object. Every proportion is in percent (0 to 100), in a field whose name ends in _percent (spam_recall_percent_at_0_1_percent_fp: the spam recall, in percent, at 0.1% false positives)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-progress -d 'Never show a progress bar'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l ham -d 'Ham messages for --stats (same kinds of PATH as \'check\')' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l spam -d 'Spam messages for --stats' -r
@@ -201,17 +171,11 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l json -d 'Pri
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l stats -d 'Count each rule\'s hits on --ham and --spam messages: hits, rates and precision'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand rules" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -f -a "allow" -d 'The allow list: senders whose mail is always ham'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and not __fish_seen_subcommand_from allow block help" -f -a "block" -d 'The block list: senders whose mail is always spam'
@@ -220,9 +184,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -f -a "show" -d 'Print the entries'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from allow" -f -a "add" -d 'Add entries: jan@klant.be (one address), @klant.be (the domain), *.klant.be (and its subdomains)'
@@ -232,9 +193,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -f -a "show" -d 'Print the entries'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand list; and __fish_seen_subcommand_from block" -f -a "add" -d 'Add entries: jan@klant.be (one address), @klant.be (the domain), *.klant.be (and its subdomains)'
@@ -247,9 +205,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_see
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "show" -d 'Everything known about one address'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and not __fish_seen_subcommand_from show list add remove expire probe help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
@@ -262,42 +217,27 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l spam -d 'Only addresses that count as spam sources now'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from expire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l ports -d 'Ports to try [default: 1080,3128,8080,80,8000,8081,8888,1081]' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l target -d 'Your own SMTP server, IP:PORT (default: probe_target in [policy])' -r
@@ -306,9 +246,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_su
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything known about one address'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand ip; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per address: counts, last seen, spam weight'
@@ -321,9 +258,6 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l db -d 'The da
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l listen -d 'Serve as a standing service on unix:PATH or IP:PORT (loopback only) instead of on standard input and output' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l threads -d 'With --listen: how many connections are served at once (more wait). Postfix keeps one connection per smtpd process: allow at least smtpd\'s process limit' -r
@@ -332,26 +266,17 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l db -d 'The 
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -s n -l dry-run -d 'Report what would be imported, and write nothing'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand import-sa" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint policy import-sa completions help" -f -a "filter" -d 'Filter one message from stdin to stdout, adding X-Spam-* headers (the default)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand help; and not __fish_seen_subcommand_from filter check train forget purge db eval rules list ip lint policy import-sa completions help" -f -a "check" -d 'Score messages without changing anything; one line per message'

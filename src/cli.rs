@@ -20,6 +20,10 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    /// The scoring switches given before a subcommand (or for the default filter).
+    #[command(flatten)]
+    pub switches: ScoringSwitches,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -51,22 +55,57 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// `--no-rules` as given to the filter, `check` or `eval` (see [`ScoringSwitches`]).
+    #[arg(skip)]
+    pub no_rules: bool,
+    /// `--no-bayes`, likewise.
+    #[arg(skip)]
+    pub no_bayes: bool,
+    /// `--no-lr`, likewise.
+    #[arg(skip)]
+    pub no_lr: bool,
+}
+
+/// What to leave out of the score, for comparison: accepted only where a message is scored
+/// (the filter, `check`, `eval`), before or after the subcommand's name. [`Cli::finish`] moves
+/// them into [`GlobalArgs`].
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Scoring switches")]
+pub struct ScoringSwitches {
     /// Score with Bayes only, without the content rules (for comparison).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_rules: bool,
 
     /// Score without Bayes (for comparison; with the content rules only, what a fresh install
     /// without the starter table would do; with --no-rules too, LR alone).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_bayes: bool,
 
     /// Score without the logistic-regression classifier (for comparison; also `[lr] enabled =
     /// false` in the config file).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_lr: bool,
 }
 
 impl Cli {
+    /// Moves the scoring switches, wherever they were given, into [`GlobalArgs`] (where the
+    /// commands read them) and clears them elsewhere, so one command line gives one `Cli`.
+    pub fn finish(mut self) -> Cli {
+        let mut all = [std::mem::take(&mut self.switches)].to_vec();
+        match &mut self.command {
+            Some(Command::Filter(a)) => all.push(std::mem::take(&mut a.switches)),
+            Some(Command::Check(a)) => all.push(std::mem::take(&mut a.switches)),
+            Some(Command::Eval(a)) => all.push(std::mem::take(&mut a.switches)),
+            _ => {}
+        }
+        for s in all {
+            self.global.no_rules |= s.no_rules;
+            self.global.no_bayes |= s.no_bayes;
+            self.global.no_lr |= s.no_lr;
+        }
+        self
+    }
+
     /// The command line of a delivery (`spamfilt [GLOBAL FLAGS] [filter [--exit-code]]`), read
     /// without building clap's whole command tree, which costs a tenth of a delivery. Returns
     /// `None` for anything else (another subcommand, help, an unknown or conflicting flag, a
@@ -133,7 +172,7 @@ impl Cli {
                 }
             }
         }
-        Some(Cli { global: g, command: filter.map(Command::Filter) })
+        Some(Cli { global: g, switches: ScoringSwitches::default(), command: filter.map(Command::Filter) })
     }
 }
 
@@ -375,6 +414,9 @@ pub struct FilterArgs {
     /// status). On an internal error the message is still passed through and the exit status is 0.
     #[arg(long)]
     pub exit_code: bool,
+
+    #[command(flatten)]
+    pub switches: ScoringSwitches,
 }
 
 #[derive(Debug, Args)]
@@ -393,6 +435,9 @@ pub struct CheckArgs {
     /// for stdin, or @LIST for a file that lists paths one per line (@- reads the list from stdin).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<String>,
+
+    #[command(flatten)]
+    pub switches: ScoringSwitches,
 }
 
 #[derive(Debug, Args)]
@@ -542,6 +587,9 @@ pub struct EvalArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub switches: ScoringSwitches,
 }
 
 #[cfg(test)]
@@ -574,7 +622,8 @@ mod tests {
         ];
         for line in accepted {
             let fast = Cli::parse_delivery(argv(line), |_| None).unwrap_or_else(|| panic!("declined: {line:?}"));
-            let slow = Cli::try_parse_from(argv(line)).unwrap_or_else(|e| panic!("clap rejects {line:?}: {e}"));
+            let slow =
+                Cli::try_parse_from(argv(line)).unwrap_or_else(|e| panic!("clap rejects {line:?}: {e}")).finish();
             assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{line:?}");
         }
         let declined = [

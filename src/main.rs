@@ -387,7 +387,7 @@ fn run() -> ExitCode {
     let cli = match spamfilt::cli::Cli::parse_delivery(std::env::args_os(), |k| std::env::var_os(k)) {
         Some(cli) => cli,
         None => match <spamfilt::cli::Cli as clap::Parser>::try_parse() {
-            Ok(cli) => cli,
+            Ok(cli) => cli.finish(),
             Err(e) => return command_line_error(e),
         },
     };

@@ -439,7 +439,8 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
 }
 
 /// Issue 16, item 7: `spamfilt completions SHELL` prints the committed scripts, and every
-/// --help shows the global options under their own heading.
+/// --help shows the global options under their own heading and the scoring switches only where
+/// a message is scored.
 #[test]
 fn completions_and_the_global_options_heading() {
     let tmp = tempfile::tempdir().unwrap();
@@ -453,11 +454,26 @@ fn completions_and_the_global_options_heading() {
         assert!(committed.contains("import-sa") && committed.contains("completions"), "{shell}");
     }
     assert_eq!(run(&["completions", "tcsh"], &db, b"").status.code(), Some(2));
+    // A switch that means nothing for a command is an error, not silently ignored; where it
+    // means something it works before or after the subcommand's name.
+    let o = run(&["train", "--no-rules", "--ham", "/dev/null"], &db, b"");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--no-rules"), "{o:?}");
+    let msg = fixture("ham-lf.eml");
+    let before = run(&["--no-bayes", "check", "--json", msg.to_str().unwrap()], &db, b"");
+    let after = run(&["check", "--no-bayes", "--json", msg.to_str().unwrap()], &db, b"");
+    assert!(before.status.success() && after.status.success(), "{before:?} {after:?}");
+    assert_eq!(stdout(&before), stdout(&after));
+    assert_ne!(stdout(&before), stdout(&run(&["check", "--json", msg.to_str().unwrap()], &db, b"")));
     for cmd in [&["check", "--help"][..], &["--help"][..], &["train", "-h"][..]] {
         let help = stdout(&run(cmd, &db, b""));
         let (own, global) = help.split_once("Global options:").unwrap_or_else(|| panic!("{cmd:?}: {help}"));
-        assert!(!own.contains("--db") && !own.contains("--no-bayes"), "{cmd:?}: {help}");
+        assert!(!own.contains("--db"), "{cmd:?}: {help}");
         assert!(global.contains("--db") && global.contains("--config") && global.contains("--quiet"), "{help}");
+        // The scoring switches only where a message is scored, under their own heading.
+        let scoring = cmd[0] != "train";
+        assert_eq!(help.contains("Scoring switches:") && help.contains("--no-bayes"), scoring, "{cmd:?}: {help}");
+        assert_eq!(help.contains("--no-lr"), scoring, "{cmd:?}: {help}");
         if cmd[0] == "check" {
             assert!(own.contains("--json") && !global.contains("--json"), "{help}");
         }

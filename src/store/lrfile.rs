@@ -136,11 +136,22 @@ pub fn encode(m: &Model, updated: u64) -> Vec<u8> {
     for w in &m.weights {
         out.extend_from_slice(&w.to_le_bytes());
     }
-    let body = checksum(&[&out[HEADER..]]);
-    out[56..64].copy_from_slice(&body.to_le_bytes());
-    let head = checksum(&[&out[..64]]);
-    out[64..72].copy_from_slice(&head.to_le_bytes());
+    super::tokenfile::seal(&mut out);
     out
+}
+
+/// What `db stats` says of a weight file, after checking its header and body.
+pub fn stats(file: &[u8]) -> Result<super::LrStats> {
+    let h = parse_header(file)?;
+    verify_body(file, &h)?;
+    let current = crate::lr::Shape::default();
+    Ok(super::LrStats {
+        ham: h.ham,
+        spam: h.spam,
+        bits: h.shape.bits,
+        file_size: file.len() as u64,
+        current: h.shape == current && h.fingerprint == current.fingerprint(),
+    })
 }
 
 #[cfg(test)]

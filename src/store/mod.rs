@@ -445,19 +445,10 @@ impl Database {
         let ledger = tokenfile::ledger(&m.map, &m.header)
             .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
         let lr = match files::read(&self.lr_path(), "LR weight file")? {
-            Some(map) => {
-                let corrupt = || format!("the LR weight file {} is corrupt", self.lr_path().display());
-                let h = lrfile::parse_header(&map).with_context(corrupt)?;
-                lrfile::verify_body(&map, &h).with_context(corrupt)?;
-                let current = crate::lr::Shape::default();
-                Some(LrStats {
-                    ham: h.ham,
-                    spam: h.spam,
-                    bits: h.shape.bits,
-                    file_size: map.len() as u64,
-                    current: h.shape == current && h.fingerprint == current.fingerprint(),
-                })
-            }
+            Some(map) => Some(
+                lrfile::stats(&map)
+                    .with_context(|| format!("the LR weight file {} is corrupt", self.lr_path().display()))?,
+            ),
             None => None,
         };
         Ok(Stats {

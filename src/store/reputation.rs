@@ -367,14 +367,7 @@ mod tests {
             f
         };
         let mut old = old_frame(&honeypot_entry(1, 100));
-        let mut filler = DnsAnswers::default();
-        for i in 0..40u8 {
-            filler.uribl.push((
-                format!("domain-{i}-{}.example", "x".repeat(60)),
-                "zone.example".into(),
-                Cached { value: true, expires: 9 },
-            ));
-        }
+        let filler = big_dns_entry();
         while (old.len() as u64) < MAX_REPLAY + 10_000 {
             old.extend_from_slice(&old_frame(&JournalEntry::new(&filler, None, 100)));
         }
@@ -399,12 +392,8 @@ mod tests {
         assert_eq!(Reader::open(dir.path()).unwrap().unwrap().ip(v4(192, 0, 2, 2)).unwrap().honeypot, 1);
     }
 
-    #[test]
-    fn readers_replay_a_bounded_tail_and_writers_everything() {
-        let dir = tempfile::tempdir().unwrap();
-        let wait = std::time::Duration::from_millis(100);
-        // The first entry, then enough big ones to push it out of the readers' tail.
-        append_journal(dir.path(), &honeypot_entry(1, 100), wait).unwrap();
+    /// DNS answers that make a journal entry of a few KB: `domain-{i}-xxx….example`, i < 40.
+    fn big_dns_entry() -> DnsAnswers {
         let mut filler = DnsAnswers::default();
         for i in 0..40u8 {
             filler.uribl.push((
@@ -413,6 +402,16 @@ mod tests {
                 Cached { value: true, expires: 9 },
             ));
         }
+        filler
+    }
+
+    #[test]
+    fn readers_replay_a_bounded_tail_and_writers_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        // The first entry, then enough big ones to push it out of the readers' tail.
+        append_journal(dir.path(), &honeypot_entry(1, 100), wait).unwrap();
+        let filler = big_dns_entry();
         let mut frames = 0;
         while std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len() < MAX_REPLAY + 10_000 {
             append_journal(dir.path(), &JournalEntry::new(&filler, None, 100), wait).unwrap();

@@ -275,11 +275,18 @@ pub fn encode(totals: Totals, updated: u64, tokens: &[(u64, TokenRecord)], ledge
         out.extend_from_slice(&r.last_day.to_le_bytes());
     }
     out.extend_from_slice(&ledger_bytes);
+    seal(&mut out);
+    out
+}
+
+/// Writes the two checksums of a file in this header layout (the token file's and the LR
+/// weight file's): the body's (everything after the 80-byte header) at 56, then the header's
+/// first 64 bytes at 64.
+pub(super) fn seal(out: &mut [u8]) {
     let body = checksum(&[&out[HEADER..]]);
     out[56..64].copy_from_slice(&body.to_le_bytes());
     let head = checksum(&[&out[..64]]);
     out[64..72].copy_from_slice(&head.to_le_bytes());
-    out
 }
 
 #[cfg(test)]

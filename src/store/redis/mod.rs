@@ -508,19 +508,7 @@ impl Redis {
             .with_context(|| format!("cannot read {}", self.what()))?;
         let (totals, last_update, tokens, ledger_entries, lr) = r;
         let lr = match lr {
-            Some(b) => {
-                let h =
-                    lrfile::parse_header(&b).with_context(|| format!("the LR table in {} is damaged", self.what()))?;
-                lrfile::verify_body(&b, &h).with_context(|| format!("the LR table in {} is damaged", self.what()))?;
-                let current = crate::lr::Shape::default();
-                Some(super::LrStats {
-                    ham: h.ham,
-                    spam: h.spam,
-                    bits: h.shape.bits,
-                    file_size: b.len() as u64,
-                    current: h.shape == current && h.fingerprint == current.fingerprint(),
-                })
-            }
+            Some(b) => Some(lrfile::stats(&b).with_context(|| format!("the LR table in {} is damaged", self.what()))?),
             None => None,
         };
         Ok(super::Stats { totals, lr, tokens, ledger_entries, file_size: 0, last_update })

@@ -1,7 +1,8 @@
 //! Per-message parts of the score on held-out splits of the SpamAssassin corpus, for designing
-//! how rules, Bayes and LR are fused (docs/benchmarks.md, "Fusion").
+//! how rules, Bayes and LR are fused and for comparing tokenizers (docs/benchmarks.md, "The Bayes
+//! tokens").
 //!
-//!     cargo run --release --example fusion_dump -- CORPUS_DATA_DIR OUT.tsv
+//!     cargo run --release --example fusion_dump -- CORPUS_DATA_DIR OUT.tsv [SPLIT_PREFIX]
 //!
 //! Every message is parsed once. For each split a model is trained in process (Bayes counts as
 //! `train` keeps them, LR in the shuffled order and passes `train` uses) and every test message
@@ -12,29 +13,18 @@
 //! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
 //! `randomS` (50/50 per class by a keyed hash, seeds 1–3). LR parameters come from LR_RATE and
 //! LR_PASSES, Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
-#[path = "common/train.rs"]
-mod train;
+//! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
+//! B_LOWER, B_NOURL, B_NODIGIT, B_NOCT, B_NOTAGS (=1) to fold case, drop URL chunks, drop words
+//! with digits, drop the Content-* fields, or leave HTML tags out.
+#[path = "common/corpus.rs"]
+mod corpus;
 use std::io::Write;
-use std::path::Path;
 
+use corpus::{env, Msg};
 use spamfilt::features::TokenizerSettings;
 use spamfilt::lr::{self, Shape};
 use spamfilt::message::Message;
 use spamfilt::scoring::Scorer;
-
-fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
-
-struct Msg {
-    raw: Vec<u8>,
-    spam: bool,
-    folder: &'static str,
-    date: i64,
-    digest: [u8; 16],
-    feats: Vec<u32>,
-    hashes: Vec<u64>,
-}
 
 fn main() {
     let dir = std::env::args().nth(1).expect("corpus data dir");
@@ -47,32 +37,14 @@ fn main() {
     if let Ok(extra) = std::env::var("B_HEADERS") {
         tok.headers.extend(extra.split(',').map(String::from));
     }
-    let mut msgs = Vec::new();
-    for (folder, spam) in
-        [("easy-ham-1", false), ("spam-1", true), ("easy-ham-2", false), ("spam-2", true), ("hard-ham-1", false)]
-    {
-        let mut files: Vec<_> = std::fs::read_dir(Path::new(&dir).join(folder))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .collect();
-        files.sort();
-        for p in files {
-            let raw = std::fs::read(&p).unwrap();
-            let m = Message::parse(&raw, 512 * 1024);
-            let feats = lr::features(&lr::view(&m, &tok.headers, &shape), &shape);
-            let date = m.header("date").and_then(spamfilt::rules::date::parse).unwrap_or(0);
-            let digest = spamfilt::learn::digest(&m);
-            let hashes = if env("B_RAWTOK", 0u8) == 1 {
-                raw_tokens(&m, &tok.headers)
-            } else {
-                spamfilt::features::tokenize(&m, &tok).into_hashes()
-            };
-            drop(m);
-            msgs.push(Msg { raw, spam, folder, date, digest, feats, hashes });
+    let raw_tok = env("B_RAWTOK", 0u8) == 1;
+    let msgs = corpus::load(&dir, &shape, &tok, |m| {
+        if raw_tok {
+            raw_tokens(m, &tok.headers)
+        } else {
+            spamfilt::features::tokenize(m, &tok).into_hashes()
         }
-    }
+    });
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     let mut scoring = spamfilt::verdict::ScoringSettings::default();
     scoring.bayes.strength = env("B_S", scoring.bayes.strength);
@@ -85,11 +57,7 @@ fn main() {
             return;
         }
         eprintln!("{label}: train {} test {}", train.len(), test.len());
-        let learned: Vec<train::Learned> = train
-            .iter()
-            .map(|m| train::Learned { feats: &m.feats, hashes: &m.hashes, spam: m.spam, digest: &m.digest })
-            .collect();
-        let (model, store) = train::train(&learned, shape, rate, passes, lr::SHUFFLE_SEED);
+        let (model, store) = corpus::train_msgs(train, shape, rate, passes, lr::SHUFFLE_SEED);
         let scorer = Scorer {
             scoring: &scoring,
             tokenizer: &tok,
@@ -103,7 +71,7 @@ fn main() {
         let one = |m: &&Msg| {
             let v = scorer.score(&m.raw).verdict;
             let rules: f64 = v.hits.iter().filter(|h| !h.name.starts_with("BAYES_")).map(|h| h.score).sum();
-            let bayes = if env("B_RAWTOK", 0u8) == 1 {
+            let bayes = if raw_tok {
                 use spamfilt::store::TokenLookup;
                 spamfilt::bayes::classify(&store.lookup(&m.hashes), store.totals(), &scoring.bayes).log_odds
             } else {
@@ -152,11 +120,12 @@ fn main() {
 /// A crude bogofilter-like tokenizer, for comparison: words of the allowed header fields
 /// (tagged by field) and of the decoded text and HTML parts (tags included).
 fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
-    let lower = env("B_LOWER", 0u8) == 1;
+    let flag = |k: &str| env(k, 0u8) == 1;
+    let (lower, nourl, nodigit, noct, notags) =
+        (flag("B_LOWER"), flag("B_NOURL"), flag("B_NODIGIT"), flag("B_NOCT"), flag("B_NOTAGS"));
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let mut push = |prefix: &str, text: &str| {
-        let nourl = env("B_NOURL", 0u8) == 1;
         for w in text
             .split_whitespace()
             .filter(|c| !nourl || !(c.contains("://") || c.starts_with("www.")))
@@ -166,7 +135,7 @@ fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
             if w.len() < 3
                 || w.len() > 30
                 || w.bytes().all(|b| b.is_ascii_digit())
-                || (env("B_NODIGIT", 0u8) == 1 && w.bytes().any(|b| b.is_ascii_digit()))
+                || (nodigit && w.bytes().any(|b| b.is_ascii_digit()))
             {
                 continue;
             }
@@ -182,13 +151,13 @@ fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
     };
     for h in &m.headers {
         let n = h.name.to_ascii_lowercase();
-        if headers.contains(&n) || (n.starts_with("content-") && env("B_NOCT", 0u8) == 0) {
+        if headers.contains(&n) || (n.starts_with("content-") && !noct) {
             push(&n, h.raw.as_ref());
         }
     }
     for p in &m.parts {
         match &p.body {
-            spamfilt::message::Body::Html(t) if env("B_NOTAGS", 0u8) == 1 => {
+            spamfilt::message::Body::Html(t) if notags => {
                 let t = &t[..t.floor_char_boundary(64 * 1024)];
                 let mut vis = String::new();
                 let mut intag = false;

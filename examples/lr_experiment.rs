@@ -8,29 +8,14 @@
 //! ordered by Date, older half trains, newer half tests). Parameters come from the environment:
 //! LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_FUSE
 //! (comma list of LR points per decade in the fused score), LR_KNEE, LR_FADE.
-#[path = "common/train.rs"]
-mod train;
-use std::path::Path;
+#[path = "common/corpus.rs"]
+mod corpus;
 
+use corpus::{env, Msg};
 use spamfilt::eval::{self, Sample};
 use spamfilt::features::TokenizerSettings;
 use spamfilt::lr::{self, Shape};
-use spamfilt::message::Message;
 use spamfilt::scoring::Scorer;
-
-fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
-
-struct Msg {
-    raw: Vec<u8>,
-    spam: bool,
-    folder: String,
-    date: i64,
-    digest: [u8; 16],
-    feats: Vec<u32>,
-    hashes: Vec<u64>,
-}
 
 fn main() {
     let dir = std::env::args().nth(1).expect("corpus data dir");
@@ -46,36 +31,11 @@ fn main() {
     let passes: usize = env("LR_PASSES", lr::PASSES);
     let fuse: Vec<f64> = env("LR_FUSE", "0.5,1,1.5,2".to_string()).split(',').filter_map(|s| s.parse().ok()).collect();
     let tok = TokenizerSettings::default();
-    let mut msgs = Vec::new();
-    for (folder, spam) in
-        [("easy-ham-1", false), ("spam-1", true), ("easy-ham-2", false), ("spam-2", true), ("hard-ham-1", false)]
-    {
-        let mut files: Vec<_> = std::fs::read_dir(Path::new(&dir).join(folder))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .collect();
-        files.sort();
-        for p in files {
-            let raw = std::fs::read(&p).unwrap();
-            let m = Message::parse(&raw, 512 * 1024);
-            let feats = lr::features(&lr::view(&m, &tok.headers, &shape), &shape);
-            let date = m.header("date").and_then(spamfilt::rules::date::parse).unwrap_or(0);
-            let digest = spamfilt::learn::digest(&m);
-            let hashes = spamfilt::features::tokenize(&m, &tok).into_hashes();
-            drop(m);
-            msgs.push(Msg { raw, spam, folder: folder.into(), date, digest, feats, hashes });
-        }
-    }
+    let msgs = corpus::load(&dir, &shape, &tok, |m| spamfilt::features::tokenize(m, &tok).into_hashes());
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     let scoring = spamfilt::verdict::ScoringSettings::default();
     let run = |train: &[&Msg], test: &[&Msg], label: &str| {
-        let learned: Vec<train::Learned> = train
-            .iter()
-            .map(|m| train::Learned { feats: &m.feats, hashes: &m.hashes, spam: m.spam, digest: &m.digest })
-            .collect();
-        let (model, store) = train::train(&learned, shape, rate, passes, 1);
+        let (model, store) = corpus::train_msgs(train, shape, rate, passes, 1);
         let scorer = Scorer {
             scoring: &scoring,
             tokenizer: &tok,
@@ -119,7 +79,7 @@ fn main() {
         let mean = |v: &[(&f64, &&Msg)]| v.iter().map(|x| *x.0).sum::<f64>() / v.len().max(1) as f64;
         println!("{label}\tlogit means: ham {:.2} spam {:.2}", mean(&hl), mean(&sl));
     };
-    let in_folders = |fs: &[&str]| -> Vec<&Msg> { msgs.iter().filter(|m| fs.contains(&m.folder.as_str())).collect() };
+    let in_folders = |fs: &[&str]| -> Vec<&Msg> { msgs.iter().filter(|m| fs.contains(&m.folder)).collect() };
     println!("shape {shape:?} rate {rate} passes {passes}");
     match split.as_str() {
         "year" => {

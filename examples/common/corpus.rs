@@ -1,7 +1,66 @@
-//! Training in process for the experiment examples (lr_experiment, fusion_dump): an LR model in
-//! the shuffled order and passes `train` uses, and Bayes counts as `train` keeps them.
+//! What the experiment examples (lr_experiment, fusion_dump) share: the corpus parsed once into
+//! features, and training in process (an LR model in the shuffled order and passes `train` uses,
+//! Bayes counts as `train` keeps them).
+use std::path::Path;
+
+use spamfilt::features::TokenizerSettings;
 use spamfilt::lr::{self, Model, Shape};
+use spamfilt::message::Message;
 use spamfilt::store::MemoryStore;
+
+/// A parameter from the environment, or its default.
+pub fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+/// One corpus message, parsed once.
+pub struct Msg {
+    pub raw: Vec<u8>,
+    pub spam: bool,
+    pub folder: &'static str,
+    /// The Date header as seconds since the epoch (0: none readable).
+    pub date: i64,
+    pub digest: [u8; 16],
+    /// LR's features.
+    pub feats: Vec<u32>,
+    /// The Bayes token hashes (`hashes` of [`load`]).
+    pub hashes: Vec<u64>,
+}
+
+/// Every message of the SpamAssassin corpus's five folders under `dir` (its package/data), in
+/// folder and file-name order; `hashes` gives a message's Bayes tokens.
+pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&Message) -> Vec<u64>) -> Vec<Msg> {
+    let mut msgs = Vec::new();
+    for (folder, spam) in
+        [("easy-ham-1", false), ("spam-1", true), ("easy-ham-2", false), ("spam-2", true), ("hard-ham-1", false)]
+    {
+        let mut files: Vec<_> = std::fs::read_dir(Path::new(dir).join(folder))
+            .unwrap_or_else(|e| panic!("{dir}/{folder}: {e} (scripts/fetch-corpus.sh fetches the corpus)"))
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        for p in files {
+            let raw = std::fs::read(&p).unwrap();
+            let m = Message::parse(&raw, 512 * 1024);
+            let feats = lr::features(&lr::view(&m, &tok.headers, shape), shape);
+            let date = m.header("date").and_then(spamfilt::rules::date::parse).unwrap_or(0);
+            let digest = spamfilt::learn::digest(&m);
+            let hashes = hashes(&m);
+            drop(m);
+            msgs.push(Msg { raw, spam, folder, date, digest, feats, hashes });
+        }
+    }
+    msgs
+}
+
+/// The LR model and the Bayes counts of these messages.
+pub fn train_msgs(msgs: &[&Msg], shape: Shape, rate: f32, passes: usize, seed: u64) -> (Model, MemoryStore) {
+    let learned: Vec<Learned> =
+        msgs.iter().map(|m| Learned { feats: &m.feats, hashes: &m.hashes, spam: m.spam, digest: &m.digest }).collect();
+    train(&learned, shape, rate, passes, seed)
+}
 
 /// What one training message gives.
 pub struct Learned<'a> {

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Metrics of candidate fusions from the rows examples/fusion_dump.rs writes.
+
+    cargo run --release --example fusion_dump -- corpus/package/data parts.tsv
+    scripts/fusion.py parts.tsv [--bayes-points 4] [--lr-points 1] [--lr-knee 1]
+
+Each row is `split folder spam rules bayes_log_odds lr_logit`. For every split it prints Bayes
+alone, LR alone and the fused score as src/verdict.rs makes it (rules + Bayes points + LR
+points times LR's voice, min(ham, spam learned)/200): 1-ROCA %, spam caught at 0.1% false
+positives, ham at or above 5.0, spam below 5.0. On `year` and `reverse` hard-ham-1 is scored
+apart (the last column); elsewhere it is part of the test ham. The metrics are generalise.py's
+(the same definitions as src/eval, doctested there).
+"""
+import argparse
+import collections
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generalise import one_minus_roca_percent, recall_at_fp_rate  # noqa: E402
+
+# How many of each class the learning-curve splits train (LR's voice grows with it).
+TRAINED = {"curve50": 50, "curve200": 200, "curve1000": 1000}
+
+
+def points(log_odds, per_decade, knee):
+    """src/verdict.rs's bayes_points: per_decade points per factor of ten, logarithmic past knee."""
+    linear = per_decade * log_odds / math.log(10)
+    if abs(linear) <= knee:
+        return linear
+    return math.copysign(knee + math.log1p(abs(linear) - knee), linear)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("tsv")
+    ap.add_argument("--bayes-points", type=float, default=4.0)
+    ap.add_argument("--bayes-knee", type=float, default=8.0)
+    ap.add_argument("--lr-points", type=float, default=1.0)
+    ap.add_argument("--lr-knee", type=float, default=1.0)
+    a = ap.parse_args()
+    splits = collections.defaultdict(list)
+    with open(a.tsv) as f:
+        for line in f:
+            split, folder, spam, rules, bayes, lr = line.rstrip("\n").split("\t")
+            splits[split].append((folder, spam == "1", float(rules), float(bayes), float(lr)))
+    variants = {
+        "Bayes": lambda r, b, l, voice: b,
+        "LR": lambda r, b, l, voice: l,
+        "fused": lambda r, b, l, voice: r
+        + points(b, a.bayes_points, a.bayes_knee)
+        + voice * points(l, a.lr_points, a.lr_knee),
+    }
+    print("split\tscore\t1-ROCA %\tcaught at 0.1% FP\tFP at 5.0\tFN at 5.0\thard ham at 5.0")
+    for split, rows in splits.items():
+        voice = min(TRAINED.get(split, 200) / 200, 1.0)
+        apart = split in ("year", "reverse")
+        for name, f in variants.items():
+            scored = [(folder, spam, f(r, b, l, voice)) for folder, spam, r, b, l in rows]
+            test = [(sc, spam) for folder, spam, sc in scored if not (apart and folder == "hard-ham-1")]
+            hard = [sc for folder, _, sc in scored if folder == "hard-ham-1"]
+            # The threshold means something only for the fused score (Bayes and LR alone are log-odds).
+            at = (lambda pred: str(sum(1 for sc, spam in test if pred(sc, spam)))) if name == "fused" else (lambda pred: "-")
+            fp = at(lambda sc, spam: not spam and sc >= 5.0)
+            fn = at(lambda sc, spam: spam and sc < 5.0)
+            hard_fp = at(lambda sc, spam: False) if name != "fused" else str(sum(1 for sc in hard if sc >= 5.0))
+            n_ham = sum(1 for _, spam in test if not spam)
+            n_spam = len(test) - n_ham
+            print(
+                f"{split}\t{name}\t{one_minus_roca_percent(test):.4f}\t{100 * recall_at_fp_rate(test, 0.001):.2f}%"
+                f"\t{fp}/{n_ham}\t{fn}/{n_spam}\t{hard_fp}/{len(hard)}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -91,7 +91,7 @@ impl Cli {
     /// Moves the scoring switches, wherever they were given, into [`GlobalArgs`] (where the
     /// commands read them) and clears them elsewhere, so one command line gives one `Cli`.
     pub fn finish(mut self) -> Cli {
-        let mut all = [std::mem::take(&mut self.switches)].to_vec();
+        let mut all = vec![std::mem::take(&mut self.switches)];
         match &mut self.command {
             Some(Command::Filter(a)) => all.push(std::mem::take(&mut a.switches)),
             Some(Command::Check(a)) => all.push(std::mem::take(&mut a.switches)),

@@ -79,7 +79,6 @@ pub(super) const WHITE: u8 = 1; // ends a chunk and a word
 pub(super) const SEPARATOR: u8 = 2; // ends a word
 pub(super) const KEEP: u8 = 4; // stays when `words` trims a word's ends: letters, digits, `$`, `!`
 pub(super) const LETTER: u8 = 8;
-pub(super) const UPPER: u8 = 16;
 pub(super) const JOINER: u8 = 32; // `.`, `-`, `'`: a word is also tokenized in parts split on these
 
 pub(super) const ASCII_CLASS: [u8; 128] = {
@@ -99,9 +98,6 @@ pub(super) const ASCII_CLASS: [u8; 128] = {
         }
         if b.is_ascii_alphabetic() {
             f |= LETTER | KEEP;
-        }
-        if b.is_ascii_uppercase() {
-            f |= UPPER;
         }
         if b == b'$' || b == b'!' {
             f |= KEEP;

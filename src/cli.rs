@@ -522,10 +522,10 @@ pub enum DbCommand {
     /// Rebuild a damaged token database from the records that still verify; the damaged file
     /// is kept beside it as tokens.db.corrupt-TIME.
     Salvage,
-    /// Copy the token counts, the ledger and the LR weights to another store: a Redis server
-    /// (--to redis://HOST:PORT/DB or unix:///PATH) or a database directory (--to-files DIR).
-    /// Then point the config file's [store] at it. The reputation database and the queue stay
-    /// in the --db directory.
+    /// Copy the token counts, the ledger, the LR weights and the IP reputation to another
+    /// store: a Redis server (--to redis://HOST:PORT/DB or unix:///PATH) or a database
+    /// directory (--to-files DIR). Then point the config file's [store] at it. Cached DNS
+    /// answers and the queue stay in the --db directory.
     Migrate {
         /// The Redis store to copy to (a password may be in the URL).
         #[arg(long, value_name = "URL", conflicts_with = "to_files", required_unless_present = "to_files")]

@@ -9,7 +9,7 @@ use crate::message::Message;
 use crate::rules::{self, RuleSet};
 use crate::sender::{self, ListVerdict, SenderFacts, SenderSettings};
 use crate::starter::Starter;
-use crate::store::reputation::ReputationLookup;
+use crate::store::reputation::{Layered, ReputationLookup};
 use crate::store::TokenLookup;
 use crate::verdict::{Hit, ScoringSettings, Verdict};
 
@@ -77,31 +77,47 @@ impl Scorer<'_> {
             }
         }
         let content = Content::extract(&msg, self.tokenizer);
-        let mut facts = None;
-        let hits: Vec<Hit> = match self.rules {
-            Some(rs) => {
-                let cx = rules::Context::new(&msg, &content);
-                match &self.sender {
-                    Some(sc) => {
-                        let f =
-                            sender::gather(&msg, &cx.link_domains(), sc.settings, sc.reputation, sc.resolver, sc.now);
-                        let hits = rs.evaluate(&cx.with_sender(&f));
-                        facts = Some(f);
-                        hits
-                    }
-                    None => rs.evaluate(&cx),
-                }
-            }
-            None => Vec::new(),
-        };
         let tokens = if self.use_bayes { features::tokens(&msg, &content, self.tokenizer) } else { Default::default() };
+        let cx = self.rules.map(|_| rules::Context::new(&msg, &content));
+        let sender = self.sender.as_ref().filter(|_| cx.is_some());
+        // A store across a network (Redis) answers the counts, the LR table and the sender's
+        // reputation records in one round trip.
+        let rep_keys = sender.map(|sc| sender::reputation_keys(&msg, sc.settings)).unwrap_or_default();
+        let mut fetched = self.db.and_then(|db| db.fetch(tokens.hashes(), &rep_keys));
+        let shared = match &mut fetched {
+            Some(Ok(f)) => f.rep.take(),
+            _ => None,
+        };
+        let layered;
+        let reputation: Option<&dyn ReputationLookup> = match (&fetched, sender, &shared) {
+            // The shared store did not answer: no reputation either (the message is degraded).
+            (Some(Err(_)), _, _) => None,
+            (_, Some(sc), Some(shared)) => {
+                layered = Layered { shared, local: sc.reputation };
+                Some(&layered)
+            }
+            (_, Some(sc), None) => sc.reputation,
+            (_, None, _) => None,
+        };
+        let mut facts = None;
+        let hits: Vec<Hit> = match (self.rules, cx) {
+            (Some(rs), Some(cx)) => match sender {
+                Some(sc) => {
+                    let f = sender::gather(&msg, &cx.link_domains(), sc.settings, reputation, sc.resolver, sc.now);
+                    let hits = rs.evaluate(&cx.with_sender(&f));
+                    facts = Some(f);
+                    hits
+                }
+                None => rs.evaluate(&cx),
+            },
+            _ => Vec::new(),
+        };
         let classify = |t: &dyn crate::lr::Table| {
             Some(t)
                 .filter(|_| self.scoring.lr.enabled)
                 .and_then(|t| crate::lr::classify(t, &msg, &self.tokenizer.headers, &self.scoring.lr))
         };
-        // A store across a network (Redis) answers the counts and the LR table in one round trip.
-        let (bayes, damaged, lr) = match self.db.and_then(|db| db.fetch(tokens.hashes())) {
+        let (bayes, damaged, lr) = match fetched {
             None => {
                 let (bayes, damaged) = if self.use_bayes { self.bayes(&tokens) } else { (None, None) };
                 let damaged = damaged.map(|why| format!("tokens.db: {why} (scored without it; run spamfilt lint)"));

@@ -15,7 +15,7 @@ use crate::dns::{self, Answer, QType, Query, Resolver};
 use crate::lists::{self, AddressList, Entry};
 use crate::message::Message;
 use crate::received::{self, Networks, Rdns, Relay};
-use crate::store::reputation::{Cached, DnsAnswers, IpRecord, ReputationLookup};
+use crate::store::reputation::{self, Cached, DnsAnswers, IpRecord, ReputationLookup};
 
 /// DNS checks (off unless the config file has a `dns` table).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -121,6 +121,25 @@ pub struct SenderFacts {
     pub new_dns: DnsAnswers,
 }
 
+/// The reputation keys `gather` will look up for `msg` (the first untrusted relay's address,
+/// the From address), so that a store across a network can fetch them with the message's
+/// other lookups in one round trip. (Link domains' records hold only cached DNS answers, which
+/// stay on the host.)
+pub fn reputation_keys(msg: &Message, s: &SenderSettings) -> Vec<reputation::Key> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(relay) = received::first_untrusted(msg, &s.trusted) {
+        keys.push(reputation::ip_key(relay.ip));
+    }
+    if let Some(from) = from_address(msg) {
+        keys.push(reputation::address_key(&from));
+    }
+    keys
+}
+
+fn from_address(msg: &Message) -> Option<String> {
+    msg.headers_named("from").next().and_then(|h| lists::addresses(&h.text).into_iter().next())
+}
+
 /// Gathers the facts. `link_domains` are the registrable domains of the message's links (for
 /// URI blocklists); `now` is Unix seconds. DNS answers come from the reputation database's
 /// cache first; `resolver` is asked only for what is missing or expired there.
@@ -137,8 +156,7 @@ pub fn gather(
         f.honeypot = s.honeypots.best_match(&lists::recipients(msg)).map(|(_, a)| a);
     }
     if let Some(rep) = rep {
-        if let Some(from) = msg.headers_named("from").next().and_then(|h| lists::addresses(&h.text).into_iter().next())
-        {
+        if let Some(from) = from_address(msg) {
             f.known_correspondent = rep.correspondent(&from).is_some();
         }
     }

@@ -536,14 +536,21 @@ fn migrate_moves_a_store_either_way() {
             .map(|l| l.split(" (").next().unwrap().to_string())
             .collect()
     };
+    files.ok(&["ip", "add", "192.0.2.9"]);
     let url = format!("redis://127.0.0.1:{}/1", server.port);
     let out = files.ok(&["db", "migrate", "--to", &url, "--prefix", "moved"]);
     assert!(out.contains("copied 14 ham and 14 spam learned"), "{out}");
+    // (the address, and the one correspondent the ham, written by the user, was sent to)
+    assert!(out.contains(", 2 reputation records from"), "{out}");
     assert!(out.contains("and the LR weights"), "{out}");
     let redis =
         Host::new(tmp.path(), "redis", &format!("[store]\nredis = \"{url}\"\nprefix = \"moved\"\ntimeout_ms = 3000\n"));
     assert_eq!(lines(&redis), lines(&files));
     assert_eq!(scores(&redis), scores(&files));
+    // The reputation moved too (what `ip show` prints, apart from the policy line, is the same).
+    let shown = |host: &Host| host.ok(&["ip", "show", "192.0.2.9"]);
+    assert!(shown(&redis).contains("manual:       yes"), "{}", shown(&redis));
+    assert_eq!(shown(&redis), shown(&files));
     // A target that holds something is refused without --force.
     let o = files.run(&["db", "migrate", "--to", &url, "--prefix", "moved"], b"");
     assert!(!o.status.success() && text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
@@ -557,6 +564,7 @@ fn migrate_moves_a_store_either_way() {
     assert!(back.join("tokens.db").exists() && back.join("lr.weights").exists());
     assert_eq!(lines(&files2), lines(&redis));
     assert_eq!(scores(&files2), scores(&redis));
+    assert_eq!(shown(&files2), shown(&redis));
 }
 
 #[test]
@@ -582,6 +590,119 @@ fn damaged_entries_are_reported_and_force_drops_them() {
     assert_eq!(host.messages_line(), "messages:     14 ham, 14 spam");
     assert_eq!(server.ask(&["HEXISTS", "{test}:tokens", "short"]).unwrap().as_deref(), Some("0"));
     assert_eq!(host.run(&["lint"], b"").status.code(), Some(0));
+    // A reputation record that is not spamfilt's: the same.
+    assert_eq!(server.ask(&["HSET", "{test}:rep", "0123456789abcdef", "x"]).unwrap().as_deref(), Some("1"));
+    let o = host.run(&["lint"], b"");
+    assert!(text(&o.stdout).contains("a reputation record is damaged"), "{}", text(&o.stdout));
+    let o = host.run(&["train", "--ham", &h2], b"");
+    assert!(!o.status.success() && text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
+    let o = host.run(&["train", "--force", "--ham", &h2], b"");
+    assert!(text(&o.stderr).contains("dropping 1 damaged entries"), "{}", text(&o.stderr));
+    assert_eq!(server.ask(&["HEXISTS", "{test}:rep", "0123456789abcdef"]).unwrap().as_deref(), Some("0"));
+    assert_eq!(host.run(&["lint"], b"").status.code(), Some(0));
     // salvage says it works on files only.
     assert!(host.ok(&["db", "salvage"]).contains("the token store is in Redis"));
+}
+
+/// A message relayed to us by `ip` (an untrusted hop), to `to`.
+fn relayed(ip: &str, to: &str, i: usize) -> String {
+    format!(
+        "Received: from mail.sender.test (mail.sender.test [{ip}])\n\tby mx.example.org (Postfix) with ESMTP id A{i}\n\t\
+         for <{to}>; Mon, 1 Dec 2025 10:00:00 +0000\nFrom: Someone <someone{i}@sender.test>\nTo: {to}\n\
+         Subject: a note {i}\nMessage-ID: <r{i}@sender.test>\nDate: Mon, 1 Dec 2025 10:00:00 +0000\n\n\
+         Hello, here is the note about the meeting {i}.\n"
+    )
+}
+
+/// One spawn-mode policy request for a client at RCPT time; the action.
+fn policy_action(host: &Host, client: &str, rcpt: &str) -> String {
+    let req = format!(
+        "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\nclient_address={client}\n\
+         client_name=mail.sender.test\nreverse_client_name=mail.sender.test\nhelo_name=mail.sender.test\n\
+         sender=someone@sender.test\nrecipient={rcpt}\nsasl_username=\n\n"
+    );
+    let log = host.dir.join("policy.log");
+    let o = host.run(&["policy", "--log", log.to_str().unwrap()], req.as_bytes());
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    out.lines().next().and_then(|l| l.strip_prefix("action=")).unwrap_or_else(|| panic!("{out:?}")).to_string()
+}
+
+#[test]
+fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(mut server) = Server::start(tmp.path(), &[]) else { return };
+    let config =
+        format!("honeypots = [\"trap@example.org\"]\n{}\n[policy]\nmode = \"enforce\"\n", store(&server.url()));
+    let a = Host::new(tmp.path(), "a", &config);
+    let b = Host::new(tmp.path(), "b", &config);
+    let ip = "198.51.100.77";
+    let other = relayed(ip, "me@example.org", 2);
+    let other_file = tmp.path().join("other.eml");
+    fs::write(&other_file, &other).unwrap();
+
+    // Before: B knows nothing of the address.
+    assert_eq!(b.run(&["ip", "show", ip], b"").status.code(), Some(1));
+    assert_eq!(policy_action(&b, ip, "me@example.org"), "DUNNO");
+    let status = field(&b.run(&["filter"], other.as_bytes()).stdout, "X-Spam-Status").unwrap();
+    assert!(!status.contains("IP_SPAM_SOURCE") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
+
+    // A honeypot hit delivered on host A...
+    let trap = relayed(ip, "trap@example.org", 1);
+    let out = a.run(&["filter"], trap.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let status = field(&out.stdout, "X-Spam-Status").unwrap();
+    assert!(status.contains("HONEYPOT") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
+    assert_eq!(common::strip_spam_fields(&out.stdout), trap.as_bytes());
+    // ...is recorded in Redis, not in A's own directory...
+    assert!(!a.dir.join("db/reputation.journal").exists() && !a.dir.join("db/reputation.db").exists());
+
+    // ...and host B's filter, check --report, ip show and policy service see the address.
+    let out = b.run(&["filter"], other.as_bytes());
+    let status = field(&out.stdout, "X-Spam-Status").unwrap();
+    assert!(status.contains("IP_SPAM_SOURCE") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
+    let report = b.ok(&["check", "--report", other_file.to_str().unwrap()]);
+    assert!(report.contains("IP_SPAM_SOURCE"), "{report}");
+    let shown = b.ok(&["ip", "show", ip]);
+    assert!(shown.contains("honeypot:     1 hits") && shown.contains("learned:      0 spam, 0 ham"), "{shown}");
+    let action = policy_action(&b, ip, "me@example.org");
+    assert!(action.starts_with("REJECT") && action.contains("198.51.100.77"), "{action}");
+    // A honeypot hit at B's policy service is shared the same way: A sees two now.
+    let action = policy_action(&b, "198.51.100.78", "trap@example.org");
+    assert!(action.starts_with("REJECT"), "{action}");
+    assert!(a.ok(&["ip", "show", "198.51.100.78"]).contains("honeypot:     1 hits"));
+
+    // Training on A learns the queued honeypot message: the address's learned spam is counted
+    // and its hit folded into the record, not counted twice.
+    let out = a.run(&["train", "--queued"], b"");
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success() && said.contains("learned 1 queued messages"), "{said}");
+    let shown = b.ok(&["ip", "show", ip]);
+    assert!(shown.contains("honeypot:     1 hits") && shown.contains("learned:      1 spam, 0 ham"), "{shown}");
+    // Every pending hit was folded into its record (198.51.100.78's too), none is left over.
+    assert_eq!(server.ask(&["HLEN", "{test}:hits"]).unwrap().as_deref(), Some("0"));
+    assert!(b.ok(&["ip", "show", "198.51.100.78"]).contains("honeypot:     1 hits"));
+    let list = b.ok(&["ip", "list", "--spam"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    // The dump holds the shared records.
+    let dump = b.ok(&["db", "dump"]);
+    assert!(dump.contains(&format!("ip {ip} ")), "{dump}");
+
+    // `ip remove` on B lifts it everywhere; `ip add` on A marks another everywhere.
+    b.ok(&["ip", "remove", ip]);
+    assert_eq!(a.run(&["ip", "show", ip], b"").status.code(), Some(1));
+    assert_eq!(policy_action(&a, ip, "me@example.org"), "DUNNO");
+    a.ok(&["ip", "add", "192.0.2.200"]);
+    assert!(policy_action(&b, "192.0.2.200", "me@example.org").starts_with("REJECT"));
+
+    // Redis gone: the policy service answers DUNNO, the filter delivers (degraded), a hit is
+    // reported, not lost silently, and nothing is written locally instead.
+    server.kill();
+    assert_eq!(policy_action(&b, "192.0.2.200", "me@example.org"), "DUNNO");
+    let out = a.run(&["filter"], trap.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(common::strip_spam_fields(&out.stdout), trap.as_bytes());
+    let status = field(&out.stdout, "X-Spam-Status").unwrap();
+    assert!(status.contains("HONEYPOT") && status.contains("SPAMFILT_DEGRADED"), "{status}");
+    assert!(text(&out.stderr).contains("honeypot hit from 198.51.100.77 is not recorded"), "{}", text(&out.stderr));
 }

@@ -143,18 +143,23 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
             }
             snap.lr_dirty = true;
             let mut notes = crate::store::Notes::new();
+            let rep = db.load_reputation(&mut notes).with_context(|| format!("cannot read {}", db.location()));
+            super::print_notes(&notes);
+            let rep = rep?;
+            notes.clear();
             let _lock = target.lock()?;
-            let done = target.replace_tokens(&snap, &mut notes);
+            let done = target.replace_tokens(&snap, Some(&rep), &mut notes);
             super::print_notes(&notes);
             done.with_context(|| format!("cannot write {} (nothing was changed)", target.location()))?;
             if !g.quiet {
                 println!(
-                    "copied {} ham and {} spam learned, {} tokens, {} ledger entries{} from {} to {}",
+                    "copied {} ham and {} spam learned, {} tokens, {} ledger entries{}, {} reputation records from {} to {}",
                     snap.totals.ham,
                     snap.totals.spam,
                     snap.tokens.len(),
                     snap.ledger.len(),
                     if snap.lr.is_some() { " and the LR weights" } else { "" },
+                    rep.records.len(),
                     db.location(),
                     target.location()
                 );

@@ -202,7 +202,15 @@ fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFact
             );
         }
     }
-    let honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
+    let mut honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
+    // With the Redis store a honeypot hit is shared at once: every host's next message (and
+    // policy request) from that address sees it. Its cached DNS answers stay on this host.
+    if let (Some(redis), Some(ip)) = (db.redis(), honeypot_ip) {
+        honeypot_ip = None;
+        if let Err(e) = redis.record_hit(ip, now) {
+            eprintln!("spamfilt: the message is delivered, but the honeypot hit from {ip} is not recorded: {e}");
+        }
+    }
     // One small append to the reputation journal, whatever the size of the database. If a
     // trainer is folding the journal in right now and does not finish within the wait, the
     // entry is dropped: DNS answers are asked again next time, and the queued honeypot message

@@ -10,8 +10,8 @@ use crate::config::Settings;
 use crate::policy::state::{Refusal, State};
 use crate::policy::{self, Act, Mode};
 use crate::received;
+use crate::store::now_secs;
 use crate::store::reputation::{IpRecord, Reputation, ReputationLookup};
-use crate::store::{now_secs, Database};
 
 fn parse_ip(s: &str) -> Result<IpAddr> {
     s.trim()
@@ -36,13 +36,13 @@ fn run_noting(
     cmd: &IpCommand,
     notes: &mut crate::store::Notes,
 ) -> Result<ExitCode> {
-    let db = Database::at(&settings.db_dir);
+    let db = settings.database();
     let now = now_secs();
     let days = settings.sender.ip_expire_days;
     match cmd {
         IpCommand::Show { address } => {
             let ip = parse_ip(address)?;
-            let rep = Reputation::load(db.dir(), notes)?;
+            let rep = db.load_reputation(notes)?;
             let refusal = State::at(db.dir()).refused(ip, now)?;
             let record = rep.ip(ip);
             if record.is_none() && refusal.is_none() && State::at(db.dir()).probed(ip)?.is_none() {
@@ -60,7 +60,7 @@ fn run_noting(
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::List { spam } => {
-            let rep = Reputation::load(db.dir(), notes)?;
+            let rep = db.load_reputation(notes)?;
             let mut rows: Vec<(IpAddr, &IpRecord)> =
                 rep.ips().filter(|(_, r)| !spam || r.spam_weight(now, days) > 0.0).collect();
             rows.sort_by(|a, b| b.1.spam_weight(now, days).total_cmp(&a.1.spam_weight(now, days)).then(a.0.cmp(&b.0)));
@@ -68,7 +68,10 @@ fn run_noting(
                 eprintln!(
                     "spamfilt: no {}addresses in {}",
                     if *spam { "spam-source " } else { "" },
-                    Reputation::path(db.dir()).display()
+                    match db.redis() {
+                        Some(r) => format!("{} (keys {{{}}}:rep)", r.cfg.shown(), r.cfg.prefix),
+                        None => Reputation::path(db.dir()).display().to_string(),
+                    }
                 );
             }
             let relayed = rep.relayed();
@@ -99,27 +102,35 @@ fn run_noting(
         IpCommand::Add { addresses } | IpCommand::Remove { addresses } => {
             let ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
             let adding = matches!(cmd, IpCommand::Add { .. });
-            let _lock = db.lock()?;
-            let mut rep = Reputation::load(db.dir(), notes)?;
-            let mut changed = 0;
-            for ip in &ips {
-                if adding {
-                    let r = rep.ip_mut(*ip, now);
-                    if !r.manual {
-                        r.manual = true;
-                        r.last_seen = now;
+            let key = crate::store::reputation::ip_key;
+            let edit = |rep: &mut Reputation| -> Result<usize> {
+                let mut changed = 0;
+                for ip in &ips {
+                    if adding {
+                        let r = rep.ip_mut(*ip, now);
+                        if !r.manual {
+                            r.manual = true;
+                            r.last_seen = now;
+                            changed += 1;
+                        }
+                    } else if rep.records.remove(&key(*ip)).is_some() | State::at(db.dir()).lift(*ip)? {
+                        // (`|`: the policy service's refusal is lifted whether or not there was a record.)
                         changed += 1;
+                    } else {
+                        eprintln!("spamfilt: {ip} is not in the reputation database");
                     }
-                } else if rep.records.remove(&crate::store::reputation::ip_key(*ip)).is_some()
-                    | State::at(db.dir()).lift(*ip)?
-                {
-                    // (`|`: the policy service's refusal is lifted whether or not there was a record.)
-                    changed += 1;
-                } else {
-                    eprintln!("spamfilt: {ip} is not in the reputation database");
                 }
-            }
-            rep.save(db.dir(), notes)?;
+                Ok(changed)
+            };
+            // With Redis, this host's cached DNS answers of a removed address go too.
+            let local = |rep: &mut Reputation| {
+                if !adding {
+                    for ip in &ips {
+                        rep.records.remove(&key(*ip));
+                    }
+                }
+            };
+            let changed = db.update_reputation(notes, edit, local)?;
             if !g.quiet {
                 println!("{} {changed} addresses", if adding { "marked as spam sources:" } else { "removed" });
             }
@@ -154,24 +165,28 @@ fn run_noting(
             };
             state.record_probe(ip, now, &result)?;
             if found.is_some() {
-                let _lock = db.lock()?;
-                let mut rep = Reputation::load(db.dir(), notes)?;
-                let r = rep.ip_mut(ip, now);
-                r.manual = true;
-                r.last_seen = now;
-                rep.save(db.dir(), notes)?;
+                let mark = |rep: &mut Reputation| {
+                    let r = rep.ip_mut(ip, now);
+                    r.manual = true;
+                    r.last_seen = now;
+                    Ok(())
+                };
+                db.update_reputation(notes, mark, |_| {})?;
             }
             println!("{ip}: {result}");
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::Expire => {
-            let _lock = db.lock()?;
-            let mut rep = Reputation::load(db.dir(), notes)?;
-            let dropped = rep.expire(now, days);
-            rep.save(db.dir(), notes)?;
+            let (dropped, left) = db.update_reputation(
+                notes,
+                |rep| Ok((rep.expire(now, days), rep.records.len())),
+                |local| {
+                    local.expire(now, days);
+                },
+            )?;
             State::at(db.dir()).expire(now, settings.policy.harvest_window_minutes * 60)?;
             if !g.quiet {
-                println!("dropped {dropped} records; {} left", rep.records.len());
+                println!("dropped {dropped} records; {left} left");
             }
             Ok(ExitCode::SUCCESS)
         }

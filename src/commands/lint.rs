@@ -58,6 +58,9 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         if let Err(e) = store.snapshot() {
             out.push(Problem::new(std::path::Path::new(&store.location()), None, format!("{e:#}")));
         }
+        if let Err(e) = store.redis().map_or(Ok(()), |r| r.reputation().map(drop)) {
+            out.push(Problem::new(std::path::Path::new(&store.location()), None, format!("{e:#}")));
+        }
     }
     let rep = settings.db_dir.join(crate::store::reputation::FILE);
     let mut notes = crate::store::Notes::new();
@@ -75,9 +78,9 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
 
 /// Suggestions: addresses that look like the user's own relays (see `ip list`).
 pub fn notes(settings: &Settings) -> Vec<Problem> {
-    use crate::store::reputation::{Reputation, ReputationLookup};
+    use crate::store::reputation::ReputationLookup;
     // What loading notes was shown by `database_problems`, which loaded it first.
-    let Ok(rep) = Reputation::load(&settings.db_dir, &mut crate::store::Notes::new()) else { return Vec::new() };
+    let Ok(rep) = settings.database().load_reputation(&mut crate::store::Notes::new()) else { return Vec::new() };
     let relayed = rep.relayed();
     let file = settings.db_dir.join(crate::store::reputation::FILE);
     rep.ips()

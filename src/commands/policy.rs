@@ -158,6 +158,8 @@ impl ReputationLookup for Overlay<'_> {
 struct Service {
     /// `Err`: the configuration could not be loaded; every request is answered DUNNO.
     settings: std::result::Result<Settings, String>,
+    /// The database (with `[store] redis`, the shared reputation is asked once per request).
+    db: Option<crate::store::Database>,
     state: State,
     cache: Mutex<Cache>,
     counters: Counters,
@@ -179,6 +181,7 @@ impl Service {
         }
         let dir = settings.as_ref().map(|s| s.db_dir.clone()).unwrap_or_default();
         Service {
+            db: settings.as_ref().ok().map(Settings::database),
             state: State::at(&dir),
             settings,
             cache: Mutex::new(Cache {
@@ -222,6 +225,18 @@ impl Service {
         };
         let (reader, ours) = self.reputation(&settings.db_dir)?;
         let overlay = Overlay { base: reader.as_deref(), ours: &ours };
+        // With Redis the client's record is the shared one (one round trip; a failure answers
+        // DUNNO like any error), with this host's cached DNS answers on it.
+        let client = req.get("client_address").trim().parse::<IpAddr>().ok().map(crate::received::canonical);
+        let shared = match (self.db.as_ref().and_then(|d| d.redis()), client) {
+            (Some(r), Some(ip)) => Some(r.fetch_reputation(&[reputation::ip_key(ip)]).map_err(anyhow::Error::msg)?),
+            _ => None,
+        };
+        let layered = shared.as_ref().map(|shared| reputation::Layered { shared, local: Some(&overlay) });
+        let lookup: &dyn ReputationLookup = match &layered {
+            Some(l) => l,
+            None => &overlay,
+        };
         let now = crate::store::now_secs();
         let udp = settings.sender.dns.as_ref().map(|d| crate::dns::Udp(d.resolver));
         let resolver: &dyn crate::dns::Resolver = match &udp {
@@ -231,14 +246,22 @@ impl Service {
         let cx = policy::Context {
             policy: &settings.policy,
             sender: &settings.sender,
-            reputation: Some(&overlay),
+            reputation: Some(lookup),
             state: &self.state,
             resolver,
             now,
         };
         let out = policy::evaluate(req, &cx)?;
-        if out.honeypot_hit.is_some() || !out.new_dns.is_empty() {
-            let entry = JournalEntry::new(&out.new_dns, out.honeypot_hit, now);
+        let mut honeypot_hit = out.honeypot_hit;
+        if let (Some(r), Some(ip)) = (self.db.as_ref().and_then(|d| d.redis()), honeypot_hit) {
+            // Shared at once with every host; only the DNS answers stay in this host's journal.
+            honeypot_hit = None;
+            if let Err(e) = r.record_hit(ip, now) {
+                self.log.line(true, &format!("cannot record the honeypot hit from {ip}: {e}"));
+            }
+        }
+        if honeypot_hit.is_some() || !out.new_dns.is_empty() {
+            let entry = JournalEntry::new(&out.new_dns, honeypot_hit, now);
             // Remembering must never cost the answer: a failure is only logged.
             match reputation::append_journal(&settings.db_dir, &entry, Duration::from_millis(200)) {
                 Ok(true) => {}

@@ -81,10 +81,11 @@ pub trait TokenLookup: Sync {
         Ok(self.lookup(hashes))
     }
     /// A store across a network answers everything one message needs in one round trip: the
-    /// totals, the counts of `hashes` (checked as `lookup_checked` checks them) and the LR
-    /// table. `None` (the default): not such a store, look up with the other methods. An error
-    /// is a complete cause for `X-Spam-Degraded`.
-    fn fetch(&self, _hashes: &[u64]) -> Option<std::result::Result<Fetched, String>> {
+    /// totals, the counts of `hashes` (checked as `lookup_checked` checks them), the LR
+    /// table and the reputation records of `rep_keys` (`Fetched::rep`). `None` (the default):
+    /// not such a store, look up with the other methods. An error is a complete cause for
+    /// `X-Spam-Degraded`.
+    fn fetch(&self, _hashes: &[u64], _rep_keys: &[reputation::Key]) -> Option<std::result::Result<Fetched, String>> {
         None
     }
 }
@@ -286,11 +287,11 @@ impl Database {
     /// aside (never deleted) and started afresh, which `notes` says.
     pub fn update<R>(&self, force: bool, notes: &mut Notes, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
         if let Some(r) = &self.redis {
-            let mut tx = r.begin(force, notes)?;
+            let mut tx = r.begin(force, redis::Parts { tokens: true, reputation: false }, notes)?;
             let mut snap = tx.take();
             let out = f(&mut snap)?;
             snap.apply_lr();
-            tx.commit(&snap, false)?;
+            tx.commit(&snap, None, false)?;
             return Ok(out);
         }
         let _lock = self.lock()?;
@@ -314,29 +315,98 @@ impl Database {
     ) -> Result<R> {
         let _lock = self.lock()?;
         let mut tx = match &self.redis {
-            Some(r) => Some(r.begin(force, notes)?),
+            Some(r) => Some(r.begin(force, redis::Parts { tokens: true, reputation: true }, notes)?),
             None => None,
         };
         let mut snap = match &mut tx {
             Some(tx) => tx.take(),
             None => self.load_for_update(force, notes)?,
         };
-        let loaded = reputation::Reputation::load(&self.dir, notes);
-        let mut rep = self.recover(loaded, reputation::FILE, force, notes)?;
+        let mut rep = match &mut tx {
+            Some(tx) => tx.take_reputation(),
+            None => {
+                let loaded = reputation::Reputation::load(&self.dir, notes);
+                self.recover(loaded, reputation::FILE, force, notes)?
+            }
+        };
         let queued = queue::list(&self.dir, notes)?;
         let done: Vec<(PathBuf, fs::Metadata)> = queued.iter().map(|q| (q.path.clone(), q.meta.clone())).collect();
         let r = f(&mut snap, &mut rep, queued)?;
         snap.apply_lr();
         match tx {
-            Some(tx) => tx.commit(&snap, false)?,
-            None => self.write(&snap)?,
+            Some(tx) => {
+                tx.commit(&snap, Some(&rep), false)?;
+                self.fold_local_journal(notes);
+            }
+            None => {
+                self.write(&snap)?;
+                rep.save(&self.dir, notes)?;
+            }
         }
-        rep.save(&self.dir, notes)?;
         for (path, meta) in done {
             // Only the queue file that was read, if it is still that file.
             let _ = files::remove_if_same(&path, &meta);
         }
         Ok(r)
+    }
+
+    /// With Redis, this host's `reputation.db` keeps only the DNS answers its filters cached
+    /// (the journal); a training run folds the journal in, as with files. Its failure costs
+    /// only cached answers, so it is a note, not an error.
+    fn fold_local_journal(&self, notes: &mut Notes) {
+        if !self.dir.join(reputation::JOURNAL).exists() {
+            return;
+        }
+        let folded = reputation::Reputation::load(&self.dir, notes).and_then(|mut local| local.save(&self.dir, notes));
+        if let Err(e) = folded {
+            notes.push(format!("the DNS answers cached on this host were not folded in: {e:#}"));
+        }
+    }
+
+    /// The whole reputation database (IP addresses, cached DNS answers, correspondents), read
+    /// without the lock: `reputation.db` with its journal; with Redis the shared records (the
+    /// pending honeypot hits applied) with this host's cached DNS answers on them.
+    pub fn load_reputation(&self, notes: &mut Notes) -> Result<reputation::Reputation> {
+        let Some(r) = &self.redis else { return reputation::Reputation::load(&self.dir, notes) };
+        let mut rep = r.reputation()?;
+        if let Ok(local) = reputation::Reputation::load(&self.dir, notes) {
+            reputation::overlay_local_dns(&mut rep, &local);
+        }
+        Ok(rep)
+    }
+
+    /// Edits the reputation database under the write lock (`ip add`, `ip remove`, `ip expire`):
+    /// `reputation.db`, or the records in Redis (one MULTI/EXEC, the pending honeypot hits
+    /// folded in). With Redis, `local` edits this host's `reputation.db` too (its cached DNS
+    /// answers). Nothing is written when `f` fails.
+    pub fn update_reputation<R>(
+        &self,
+        notes: &mut Notes,
+        f: impl FnOnce(&mut reputation::Reputation) -> Result<R>,
+        local: impl FnOnce(&mut reputation::Reputation),
+    ) -> Result<R> {
+        let _lock = self.lock()?;
+        match &self.redis {
+            None => {
+                let mut rep = reputation::Reputation::load(&self.dir, notes)?;
+                let out = f(&mut rep)?;
+                rep.save(&self.dir, notes)?;
+                Ok(out)
+            }
+            Some(r) => {
+                let mut tx = r.begin(false, redis::Parts { tokens: false, reputation: true }, notes)?;
+                let mut rep = tx.take_reputation();
+                let out = f(&mut rep)?;
+                let snap = tx.take();
+                tx.commit(&snap, Some(&rep), false)?;
+                if self.dir.join(reputation::FILE).exists() || self.dir.join(reputation::JOURNAL).exists() {
+                    let mut mine = reputation::Reputation::load(&self.dir, notes)?;
+                    local(&mut mine);
+                    mine.save(&self.dir, notes)?;
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// The current contents for a writer (the lock held): a corrupt file is refused, or with
@@ -467,7 +537,7 @@ impl Database {
     /// Damaged journal bytes that were skipped are noted in `notes`.
     pub fn dump(&self, out: &mut dyn Write, notes: &mut Notes) -> Result<()> {
         let snap = self.snapshot()?;
-        let rep = reputation::Reputation::load(&self.dir, notes)?;
+        let rep = self.load_reputation(notes)?;
         dump::write(&snap, &rep, out)
     }
 
@@ -488,7 +558,14 @@ impl Database {
         let mut tokens = loaded.tokens;
         // A dump without an [lr] section leaves no weights: old ones would not match the counts.
         tokens.lr_dirty = true;
-        self.replace_tokens(&tokens, notes)?;
+        if let Some(r) = &self.redis {
+            // One transaction replaces the tokens and (when the dump has them) the records.
+            let n = loaded.reputation.as_ref().map(|rep| rep.records.len());
+            let parts = redis::Parts { tokens: true, reputation: false };
+            r.begin(true, parts, notes)?.commit(&tokens, loaded.reputation.as_ref(), true)?;
+            return Ok((stats, n));
+        }
+        self.replace_tokens(&tokens, None, notes)?;
         let records = match loaded.reputation {
             Some(mut rep) => {
                 // Only to move a corrupt file aside; its contents are replaced.
@@ -504,14 +581,28 @@ impl Database {
         Ok((stats, records))
     }
 
-    /// Replaces the token counts, ledger and LR weights with `snap` (the lock held): a corrupt
-    /// file is moved aside first; in Redis, one MULTI/EXEC replaces the keys.
-    pub fn replace_tokens(&self, snap: &Snapshot, notes: &mut Notes) -> Result<()> {
+    /// Replaces the token counts, ledger and LR weights with `snap` (the lock held), and with
+    /// `rep` the reputation records: a corrupt file is moved aside first; in Redis, one
+    /// MULTI/EXEC replaces the keys.
+    pub fn replace_tokens(
+        &self,
+        snap: &Snapshot,
+        rep: Option<&reputation::Reputation>,
+        notes: &mut Notes,
+    ) -> Result<()> {
         match &self.redis {
-            Some(r) => r.begin(true, notes)?.commit(snap, true),
+            Some(r) => r.begin(true, redis::Parts { tokens: true, reputation: false }, notes)?.commit(snap, rep, true),
             None => {
                 self.load_for_update(true, notes)?;
-                self.write(snap)
+                self.write(snap)?;
+                if let Some(rep) = rep {
+                    let old = reputation::Reputation::load(&self.dir, notes);
+                    self.recover(old, reputation::FILE, true, notes)?;
+                    let mut rep = rep.clone();
+                    rep.skip_journal(&self.dir)?;
+                    rep.save(&self.dir, notes)?;
+                }
+                Ok(())
             }
         }
     }

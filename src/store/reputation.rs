@@ -136,6 +136,19 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ 1 << 20 }>()
 }
 
+/// One record as `reputation.db` stores it (and the Redis store: docs/db-format.md).
+pub fn encode_record(r: &Record) -> Vec<u8> {
+    bincode::encode_to_vec(r, config()).expect("records encode")
+}
+
+/// A record encoded by [`encode_record`]; `None` when the bytes are not one (whole).
+pub fn decode_record(bytes: &[u8]) -> Option<Record> {
+    match bincode::decode_from_slice::<Record, _>(bytes, config()) {
+        Ok((r, used)) if used == bytes.len() => Some(r),
+        _ => None,
+    }
+}
+
 fn checksum(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
@@ -143,6 +156,59 @@ fn checksum(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// A record from the shared store (Redis) with this host's cached DNS answers on it: with the
+/// Redis store the records are shared and the host's own `reputation.db` and journal hold only
+/// the DNS answers its filters cached (reverse names and DNS blocklist answers on IP records,
+/// URI blocklist answers on domain records). What `local` holds besides is not used.
+fn with_local_dns(shared: Option<Record>, local: Option<Record>) -> Option<Record> {
+    match (shared, local) {
+        (Some(Record::Ip(mut s)), Some(Record::Ip(l))) => {
+            s.ptr = l.ptr.or(s.ptr);
+            if !l.dnsbl.is_empty() {
+                s.dnsbl = l.dnsbl;
+            }
+            Some(Record::Ip(s))
+        }
+        (None, Some(Record::Ip(l))) => Some(Record::Ip(IpRecord {
+            first_seen: l.first_seen,
+            last_seen: l.first_seen,
+            ptr: l.ptr,
+            dnsbl: l.dnsbl,
+            ..IpRecord::default()
+        })),
+        (None, Some(Record::Domain(d))) => Some(Record::Domain(d)),
+        (shared, _) => shared,
+    }
+}
+
+/// The shared records (Redis) with this host's cached DNS answers on them (see
+/// `with_local_dns`).
+pub struct Layered<'a> {
+    pub shared: &'a dyn ReputationLookup,
+    pub local: Option<&'a dyn ReputationLookup>,
+}
+
+impl ReputationLookup for Layered<'_> {
+    fn get(&self, key: &Key) -> Option<Record> {
+        with_local_dns(self.shared.get(key), self.local.and_then(|l| l.get(key)))
+    }
+    fn relayed(&self) -> u64 {
+        self.shared.relayed()
+    }
+}
+
+/// `rep` (the shared records) with the DNS answers of `local` (this host's) on it, as
+/// `Layered` shows them one by one.
+pub fn overlay_local_dns(rep: &mut Reputation, local: &Reputation) {
+    for (k, l) in &local.records {
+        if matches!(l, Record::Ip(_) | Record::Domain(_)) {
+            if let Some(r) = with_local_dns(rep.records.get(k).cloned(), Some(l.clone())) {
+                rep.records.insert(*k, r);
+            }
+        }
+    }
 }
 
 /// Read access by key, as scoring needs it.

@@ -11,6 +11,7 @@
 //!   bumps the generation: readers see the counts from before or after a run, never half of
 //!   one, and a run whose lock expired under it (the generation moved) changes nothing.
 
+pub mod rep;
 pub mod resp;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use resp::{Conn, Reply, Target};
 
+use super::reputation::{Key, Record, Reputation};
 use super::{lrfile, tokenfile, Class, Counts, Digest, Snapshot, TokenMap, TokenRecord, Totals};
 
 /// Where the store is and whose keys are used.
@@ -161,6 +163,8 @@ pub struct Fetched {
     pub counts: Vec<Counts>,
     /// The LR table (when asked for, there is one and it was made with this binary's features).
     pub lr: Option<LrBytes>,
+    /// The reputation records asked for (`None` when none were).
+    pub rep: Option<rep::FetchedRep>,
 }
 
 /// An LR table (header checked) for scoring: fetched whole, or the local copy of it.
@@ -291,13 +295,21 @@ impl Redis {
     /// weights' checksum and the time of the training run that wrote them), so it crosses the
     /// network once per training run per host, not once per message; otherwise a second round
     /// trip fetches it and refreshes the local copy.
-    pub fn fetch(&self, hashes: &[u64], lr: bool, cache_dir: Option<&Path>) -> std::result::Result<Fetched, String> {
+    /// With `rep_keys`, the reputation records of those keys (the relay's address, the From
+    /// address) come in the same round trip.
+    pub fn fetch(
+        &self,
+        hashes: &[u64],
+        rep_keys: &[Key],
+        lr: bool,
+        cache_dir: Option<&Path>,
+    ) -> std::result::Result<Fetched, String> {
         let (k_totals, k_tokens, k_lr) = (self.key("totals"), self.key("tokens"), self.key("lr"));
         let fields: Vec<[u8; 8]> = hashes.iter().map(|h| h.to_le_bytes()).collect();
         let last = format!("{}", lrfile::HEADER - 1);
         let replies = self
             .round_trip(|c| {
-                c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam"]);
+                c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam", b"relayed"]);
                 if !fields.is_empty() {
                     let rest: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();
                     c.cmd_with(&[b"HMGET", &k_tokens], &rest);
@@ -305,8 +317,11 @@ impl Redis {
                 if lr {
                     c.cmd(&[b"GETRANGE", &k_lr, b"0", last.as_bytes()]);
                 }
+                if !rep_keys.is_empty() {
+                    self.queue_rep(c, rep_keys);
+                }
             })
-            .and_then(|r| self.decode_fetch(r, hashes.len(), lr))
+            .and_then(|r| self.decode_fetch(r, hashes.len(), lr, rep_keys))
             .and_then(|(mut f, head)| {
                 if let Some(head) = head {
                     f.lr = self.lr_for(&head, cache_dir)?;
@@ -354,16 +369,23 @@ impl Redis {
     }
 
     /// The replies of `fetch`, and the LR header when there is a table.
-    fn decode_fetch(&self, replies: Vec<Reply>, n: usize, lr: bool) -> io::Result<(Fetched, Option<Vec<u8>>)> {
+    fn decode_fetch(
+        &self,
+        replies: Vec<Reply>,
+        n: usize,
+        lr: bool,
+        rep_keys: &[Key],
+    ) -> io::Result<(Fetched, Option<Vec<u8>>)> {
         let mut it = replies.into_iter();
         let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
         let t = next()?.array()?;
-        if t.len() != 2 {
+        if t.len() != 3 {
             return Err(resp::garbage("a bad totals reply"));
         }
         let mut t = t.into_iter();
-        let ham = number(t.next().expect("2").bulk()?)?;
-        let spam = number(t.next().expect("2").bulk()?)?;
+        let ham = number(t.next().expect("3").bulk()?)?;
+        let spam = number(t.next().expect("3").bulk()?)?;
+        let relayed = number(t.next().expect("3").bulk()?)?;
         let totals = Totals { ham, spam };
         let today = super::today();
         let mut counts = Vec::with_capacity(n);
@@ -391,7 +413,8 @@ impl Redis {
                 return Err(resp::garbage("the LR table is damaged: its header is cut short"));
             }
         }
-        Ok((Fetched { totals, counts, lr: None }, head))
+        let rep = if rep_keys.is_empty() { None } else { Some(self.decode_rep(&mut next, rep_keys, relayed)?) };
+        Ok((Fetched { totals, counts, lr: None, rep }, head))
     }
 
     /// The whole store, read without the lock (for read-only decisions and dumps).
@@ -403,15 +426,30 @@ impl Redis {
 
     /// Takes the user's trainer lock and reads the whole store for a training run.
     /// What the user should be told goes to `notes`.
-    pub fn begin(self: &Arc<Self>, force: bool, notes: &mut super::Notes) -> Result<Tx> {
+    /// `parts` says what is read (and may then be written by the commit): the token store,
+    /// the reputation, or both.
+    pub fn begin(self: &Arc<Self>, force: bool, parts: Parts, notes: &mut super::Notes) -> Result<Tx> {
         let fail = |e: io::Error| anyhow::Error::new(e).context(format!("{} cannot be used", self.what()));
         let (lock, waited) = Lock::take(self).map_err(fail)?;
         if waited {
             notes.push(format!("waited for another trainer of {} to finish", self.what()));
         }
         let mut conn = self.connect(TRAIN_TIMEOUT).map_err(fail)?;
-        let (mut snap, bad) = self.read_all(&mut conn, force).map_err(fail)?;
-        let n = bad.tokens.len() + bad.ledger.len() + bad.lr as usize;
+        let (mut snap, mut bad) = if parts.tokens {
+            self.read_all(&mut conn, force).map_err(fail)?
+        } else {
+            conn.cmd(&[b"WATCH", &self.key("gen")]);
+            conn.run().map_err(fail)?;
+            (Snapshot::default(), Damaged::default())
+        };
+        let (rep, orig_rep, folded) = if parts.reputation {
+            let read = self.read_reputation(&mut conn, force).map_err(fail)?;
+            bad.rep = read.bad;
+            (Some(read.rep), read.stored, read.folded)
+        } else {
+            (None, Default::default(), Vec::new())
+        };
+        let n = bad.tokens.len() + bad.ledger.len() + bad.lr as usize + bad.rep.len();
         if n > 0 {
             notes.push(format!("{}: dropping {n} damaged entries (--force)", self.what()));
             // The LR table is written again (or deleted) by the commit.
@@ -419,7 +457,19 @@ impl Redis {
         }
         let orig_tokens = snap.tokens.clone();
         let orig_ledger = snap.ledger.clone();
-        Ok(Tx { store: self.clone(), conn, _lock: lock, orig_tokens, orig_ledger, snap: Some(snap), bad })
+        Ok(Tx {
+            store: self.clone(),
+            conn,
+            _lock: lock,
+            orig_tokens,
+            orig_ledger,
+            snap: Some(snap),
+            bad,
+            parts,
+            rep,
+            orig_rep,
+            folded,
+        })
     }
 
     /// WATCHes the generation, then reads everything: the hashes with HSCAN, a thousand
@@ -521,6 +571,16 @@ struct Damaged {
     tokens: Vec<Vec<u8>>,
     ledger: Vec<Vec<u8>>,
     lr: bool,
+    rep: Vec<Vec<u8>>,
+}
+
+/// What a training run reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// The token counts, totals, ledger and LR table.
+    pub tokens: bool,
+    /// The reputation records and the pending honeypot hits.
+    pub reputation: bool,
 }
 
 /// A training run's hold on the store: the lock, the WATCHed connection and what was read.
@@ -532,6 +592,12 @@ pub struct Tx {
     orig_tokens: TokenMap<TokenRecord>,
     orig_ledger: HashMap<Digest, Class>,
     snap: Option<Snapshot>,
+    parts: Parts,
+    /// The reputation as read (hits folded in), to edit; `orig_rep` to compare with.
+    rep: Option<Reputation>,
+    orig_rep: std::collections::BTreeMap<Key, Record>,
+    /// The hits folded into `rep`, subtracted by the commit.
+    folded: Vec<(Key, u64)>,
 }
 
 impl Tx {
@@ -540,15 +606,38 @@ impl Tx {
         self.snap.take().unwrap_or_default()
     }
 
-    /// Writes what changed between the store as read and `snap`, all in one MULTI/EXEC.
-    /// With `replace`, everything not in `snap` is removed (a load or a migration).
-    pub fn commit(mut self, snap: &Snapshot, replace: bool) -> Result<()> {
+    /// The reputation as read (the pending honeypot hits folded in), to edit; empty unless
+    /// `begin` was asked for it.
+    pub fn take_reputation(&mut self) -> Reputation {
+        self.rep.take().unwrap_or_default()
+    }
+
+    /// Writes what changed between the store as read and `snap` (and `rep`, the reputation),
+    /// all in one MULTI/EXEC. With `replace`, everything not in `snap` (or `rep`, when given) is
+    /// removed (a load or a migration). Only the parts `begin` read are written.
+    pub fn commit(mut self, snap: &Snapshot, rep: Option<&Reputation>, replace: bool) -> Result<()> {
         let s = &self.store;
         let (max_spam, max_ham) =
             (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
         let keys: Vec<Vec<u8>> = ["gen", "tokens", "ledger", "totals", "lr"].iter().map(|k| s.key(k)).collect();
         let c = &mut self.conn;
         c.cmd(&[b"MULTI"]);
+        if let Some(rep) = rep {
+            if replace {
+                c.cmd(&[b"DEL", &s.key("rep"), &s.key("hits")]);
+                self.orig_rep.clear();
+                self.folded.clear();
+                self.bad.rep.clear();
+            }
+            if replace || self.parts.reputation {
+                rep::queue_commit(c, s, &self.orig_rep, rep, &self.folded, &self.bad.rep);
+            }
+        }
+        if !self.parts.tokens && !replace {
+            c.cmd(&[b"INCR", &keys[0]]);
+            c.cmd(&[b"EXEC"]);
+            return finish(&s.what(), c.run());
+        }
         if replace {
             c.cmd(&[b"DEL", &keys[1], &keys[2]]);
             self.orig_tokens.clear();
@@ -615,8 +704,14 @@ impl Tx {
         }
         c.cmd(&[b"INCR", &keys[0]]);
         c.cmd(&[b"EXEC"]);
-        let what = s.what();
-        let replies = c.run().with_context(|| format!("cannot write to {what} (nothing was changed)"))?;
+        finish(&s.what(), c.run())
+    }
+}
+
+/// The outcome of a commit's MULTI/EXEC.
+fn finish(what: &str, replies: io::Result<Vec<Reply>>) -> Result<()> {
+    {
+        let replies = replies.with_context(|| format!("cannot write to {what} (nothing was changed)"))?;
         match replies.last() {
             Some(Reply::Array(Some(r))) => {
                 if let Some(Reply::Error(e)) = r.iter().find(|r| matches!(r, Reply::Error(_))) {

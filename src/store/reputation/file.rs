@@ -82,7 +82,7 @@ impl Reputation {
         let mut blob = Vec::new();
         let mut index = Vec::with_capacity(self.records.len() * INDEX);
         for (k, r) in &self.records {
-            let bytes = bincode::encode_to_vec(r, config()).expect("records encode");
+            let bytes = super::encode_record(r);
             index.extend_from_slice(k);
             index.extend_from_slice(&(blob.len() as u32).to_le_bytes());
             index.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -172,10 +172,17 @@ impl Reputation {
 
     /// Records a honeypot hit from `ip`.
     pub fn honeypot_hit(&mut self, ip: IpAddr, now: u64) {
-        let r = self.ip_mut(ip, now);
-        r.honeypot = r.honeypot.saturating_add(1);
-        r.last_seen = now;
-        r.last_spam = now;
+        self.honeypot_hits(ip, 1, now);
+    }
+
+    /// Records `n` honeypot hits from `ip`, the last at `last` (as `n` calls of `honeypot_hit`
+    /// would, the last of them at `last`; an earlier `last` than what the record has changes
+    /// no time).
+    pub fn honeypot_hits(&mut self, ip: IpAddr, n: u32, last: u64) {
+        let r = self.ip_mut(ip, last);
+        r.honeypot = r.honeypot.saturating_add(n);
+        r.last_seen = r.last_seen.max(last);
+        r.last_spam = r.last_spam.max(last);
     }
 
     /// Records that the user wrote to `addr`.

@@ -1,0 +1,218 @@
+//! The reputation database in Redis (docs/db-format.md): every record of `reputation.db` (an
+//! IP address, a link domain, a correspondent) as one field of `{P}:rep`, encoded as the file
+//! encodes it, and the honeypot hits filters and the policy service record between training
+//! runs in `{P}:hits` (a count incremented with HINCRBY and the time of the last hit), so that
+//! a hit on one host is seen by the next message on every host without a delivery ever
+//! rewriting a record. Training folds the hits into the records in its MULTI/EXEC, subtracting
+//! what it folded (a hit that arrives meanwhile stays for the next run).
+//!
+//! Readers get records with the hits applied (`Reputation::honeypot_hits`), so the decay, the
+//! own-relay test and the policy's decisions are the file store's code on the same record.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+
+use super::resp::{self, Conn, Reply};
+use super::{number, scan, Redis};
+use crate::store::reputation::{self, ip_from_key, ip_key, Key, Record, Reputation, ReputationLookup};
+
+/// Subtracts folded hits from `{P}:hits` (ARGV: field, count, ...), removing a field (and its
+/// time) once nothing is left: a hit recorded after the fold read them stays.
+pub(super) const FOLD_HITS: &str = "for i = 1, #ARGV, 2 do \
+     local v = redis.call('hincrby', KEYS[1], ARGV[i], -tonumber(ARGV[i+1])) \
+     if v <= 0 then redis.call('hdel', KEYS[1], ARGV[i], ARGV[i] .. 't') end \
+     end return 0";
+
+/// The reputation records one message (or one policy request) looks up, from one round trip.
+#[derive(Debug, Default, Clone)]
+pub struct FetchedRep {
+    rep: Reputation,
+    relayed: u64,
+}
+
+impl ReputationLookup for FetchedRep {
+    fn get(&self, key: &Key) -> Option<Record> {
+        self.rep.get(key)
+    }
+    fn relayed(&self) -> u64 {
+        self.relayed
+    }
+}
+
+/// The reputation as a training run reads it (see `Redis::read_reputation`).
+pub(super) struct ReadRep {
+    pub rep: Reputation,
+    pub stored: BTreeMap<Key, Record>,
+    pub folded: Vec<(Key, u64)>,
+    pub bad: Vec<Vec<u8>>,
+}
+
+/// The time field of a key's hits: the key and `t`.
+fn time_field(k: &Key) -> [u8; 17] {
+    let mut f = [b't'; 17];
+    f[..16].copy_from_slice(k);
+    f
+}
+
+impl Redis {
+    /// Queues what `keys` need: their records, their honeypot hits since the last training run.
+    pub(super) fn queue_rep(&self, c: &mut Conn, keys: &[Key]) {
+        let (k_rep, k_hits) = (self.key("rep"), self.key("hits"));
+        let fields: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+        c.cmd_with(&[b"HMGET", &k_rep], &fields);
+        let times: Vec<[u8; 17]> = keys.iter().map(time_field).collect();
+        let hits: Vec<&[u8]> = keys.iter().zip(&times).flat_map(|(k, t)| [&k[..], &t[..]]).collect();
+        c.cmd_with(&[b"HMGET", &k_hits], &hits);
+    }
+
+    /// Decodes the replies of `queue_rep` (a record that does not decode is a damaged store).
+    pub(super) fn decode_rep(
+        &self,
+        next: &mut dyn FnMut() -> io::Result<Reply>,
+        keys: &[Key],
+        relayed: u64,
+    ) -> io::Result<FetchedRep> {
+        let recs = next()?.array()?;
+        let hits = next()?.array()?;
+        if recs.len() != keys.len() || hits.len() != 2 * keys.len() {
+            return Err(resp::garbage("a reputation reply of the wrong length"));
+        }
+        let mut rep = Reputation::default();
+        for (k, v) in keys.iter().zip(recs) {
+            if let Some(b) = v.bulk()? {
+                let r = reputation::decode_record(&b).ok_or_else(|| resp::garbage("a reputation record is damaged"))?;
+                rep.records.insert(*k, r);
+            }
+        }
+        let mut hits = hits.into_iter();
+        for k in keys {
+            let (n, t) = (number(hits.next().expect("2 per key").bulk()?)?, number(hits.next().expect("2").bulk()?)?);
+            if n > 0 {
+                rep.honeypot_hits(ip_from_key(*k), n.min(u32::MAX as u64) as u32, t);
+            }
+        }
+        Ok(FetchedRep { rep, relayed })
+    }
+
+    /// The records of `keys` alone, in one round trip (the policy service's lookup).
+    pub fn fetch_reputation(&self, keys: &[Key]) -> std::result::Result<FetchedRep, String> {
+        let k_totals = self.key("totals");
+        self.round_trip(|c| {
+            c.cmd(&[b"HGET", &k_totals, b"relayed"]);
+            self.queue_rep(c, keys);
+        })
+        .and_then(|r| {
+            let mut it = r.into_iter();
+            let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
+            let relayed = number(next()?.bulk()?)?;
+            self.decode_rep(&mut next, keys, relayed)
+        })
+        .map_err(|e| format!("{}: {e}", self.what()))
+    }
+
+    /// Records a honeypot hit from `ip` at `now` (a filter or the policy service): one round
+    /// trip, bounded like a delivery's.
+    pub fn record_hit(&self, ip: IpAddr, now: u64) -> std::result::Result<(), String> {
+        let k_hits = self.key("hits");
+        let k = ip_key(ip);
+        let t = time_field(&k);
+        let now = now.to_string();
+        self.round_trip(|c| {
+            c.cmd(&[b"HINCRBY", &k_hits, &k, b"1"]);
+            c.cmd(&[b"HSET", &k_hits, &t, now.as_bytes()]);
+        })
+        .and_then(|r| match r.iter().find(|r| matches!(r, Reply::Error(_))) {
+            Some(Reply::Error(e)) => Err(resp::garbage(format!("refused: {e}"))),
+            _ => Ok(()),
+        })
+        .map_err(|e| format!("{}: {e}", self.what()))
+    }
+
+    /// Reads every record and every pending hit (HSCAN), the hits applied. Returns the records,
+    /// the records as stored (before the hits: what the commit compares with), the hits folded
+    /// in (to subtract when the run commits) and, with `force`, the fields of records that do
+    /// not decode (dropped by the commit; otherwise they are an error).
+    pub(super) fn read_reputation(&self, conn: &mut Conn, force: bool) -> io::Result<ReadRep> {
+        let mut rep = Reputation::default();
+        let mut bad = Vec::new();
+        scan(conn, &self.key("rep"), |k, v| {
+            match (<Key>::try_from(k), reputation::decode_record(v)) {
+                (Ok(k), Some(r)) => {
+                    rep.records.insert(k, r);
+                }
+                _ if force => bad.push(k.to_vec()),
+                _ => return Err(resp::garbage("a reputation record is damaged (--force drops what is damaged)")),
+            }
+            Ok(())
+        })?;
+        let mut counts: BTreeMap<Key, u64> = BTreeMap::new();
+        let mut times: BTreeMap<Key, u64> = BTreeMap::new();
+        scan(conn, &self.key("hits"), |k, v| {
+            let n = number(Some(v.to_vec()));
+            match (k.len(), n) {
+                (16, Ok(n)) => {
+                    counts.insert(k.try_into().expect("16"), n);
+                }
+                (17, Ok(t)) if k[16] == b't' => {
+                    times.insert(k[..16].try_into().expect("16"), t);
+                }
+                // Not ours: left alone (the fold never touches it).
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let stored = rep.records.clone();
+        let folded: Vec<(Key, u64)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
+        for (k, n) in &folded {
+            let t = times.get(k).copied().unwrap_or_else(crate::store::now_secs);
+            rep.honeypot_hits(ip_from_key(*k), (*n).min(u32::MAX as u64) as u32, t);
+        }
+        Ok(ReadRep { rep, stored, folded, bad })
+    }
+
+    /// The whole reputation database, read without the lock (`ip show`, `ip list`, dumps).
+    pub fn reputation(&self) -> anyhow::Result<Reputation> {
+        use anyhow::Context;
+        let mut conn = self.connect(super::TRAIN_TIMEOUT).with_context(|| format!("cannot read {}", self.what()))?;
+        Ok(self.read_reputation(&mut conn, false).with_context(|| format!("cannot read {}", self.what()))?.rep)
+    }
+}
+
+/// What a commit writes of the reputation: the records that changed (or all, replacing) and
+/// the hits folded.
+pub(super) fn queue_commit(
+    c: &mut Conn,
+    store: &Redis,
+    orig: &BTreeMap<Key, Record>,
+    rep: &Reputation,
+    folded: &[(Key, u64)],
+    bad: &[Vec<u8>],
+) {
+    let (k_rep, k_hits, k_totals) = (store.key("rep"), store.key("hits"), store.key("totals"));
+    let set: Vec<(&Key, Vec<u8>)> = rep
+        .records
+        .iter()
+        .filter(|(k, r)| orig.get(*k) != Some(*r))
+        .map(|(k, r)| (k, reputation::encode_record(r)))
+        .collect();
+    let del: Vec<&[u8]> = orig
+        .keys()
+        .filter(|k| !rep.records.contains_key(*k))
+        .map(|k| &k[..])
+        .chain(bad.iter().map(|b| &b[..]))
+        .collect();
+    for chunk in set.chunks(super::CHUNK) {
+        let rest: Vec<&[u8]> = chunk.iter().flat_map(|(k, v)| [&k[..], &v[..]]).collect();
+        c.cmd_with(&[b"HSET", &k_rep], &rest);
+    }
+    for chunk in del.chunks(super::CHUNK) {
+        c.cmd_with(&[b"HDEL", &k_rep], chunk);
+    }
+    let counts: Vec<String> = folded.iter().map(|(_, n)| n.to_string()).collect();
+    let args: Vec<&[u8]> = folded.iter().zip(&counts).flat_map(|((k, _), n)| [&k[..], n.as_bytes()]).collect();
+    for chunk in args.chunks(2 * super::CHUNK) {
+        c.cmd_with(&[b"EVAL", FOLD_HITS.as_bytes(), b"1", &k_hits], chunk);
+    }
+    c.cmd(&[b"HSET", &k_totals, b"relayed", rep.relayed().to_string().as_bytes()]);
+}

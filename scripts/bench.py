@@ -358,13 +358,16 @@ def main():
             cmds["spamfilt_baseline"] = lambda m: [os.path.abspath(args.baseline), "--config", cfg, "--db", sf_db]
         if redis:
             cmds["spamfilt_redis"] = lambda m: rdc
+            if args.baseline:
+                # The baseline binary on the same Redis store, in the same interleaved run.
+                cmds["spamfilt_redis_baseline"] = lambda m: [os.path.abspath(args.baseline), *rdc[1:]]
         # The floor: a process that does nothing, started the same way.
         cmds["no-op"] = lambda m: ["/bin/true"]
         lat = paired_latency(harness, cmds, typical, repeat)
         res["latency_ms"] = {"spamfilt": lat["spamfilt"][0], "spamfilt_p90": lat["spamfilt"][1],
                              "bogofilter": lat["bogofilter"][0], "bogofilter_p90": lat["bogofilter"][1],
                              "noop": lat["no-op"][0]}
-        for k in ("spamfilt_no_rules", "spamfilt_sender", "spamfilt_baseline", "spamfilt_redis"):
+        for k in ("spamfilt_no_rules", "spamfilt_sender", "spamfilt_baseline", "spamfilt_redis", "spamfilt_redis_baseline"):
             if k in lat:
                 res["latency_ms"][k] = lat[k][0]
         if "spamfilt_redis" in lat:
@@ -423,6 +426,9 @@ def report(r):
             lines.append(f"| filter latency, Redis store on loopback (ms) | {l['spamfilt_redis']:.2f} | | {l['spamfilt_redis'] / l['bogofilter']:.2f}× the time; "
                          f"{l['spamfilt_redis'] / l['spamfilt']:.2f}× the file store's |")
             lines.append(f"| filter latency, Redis store, p90 (ms) | {l['spamfilt_redis_p90']:.2f} | | {l['spamfilt_redis_p90'] / l['bogofilter_p90']:.2f}× |")
+        if "spamfilt_redis_baseline" in l:
+            lines.append(f"| filter latency, Redis store, baseline binary `--baseline` (ms) | {l['spamfilt_redis_baseline']:.2f} | | "
+                         f"{l['spamfilt_redis_baseline'] / l['bogofilter']:.2f}× the time |")
     c, t = r["check_msgs_per_s"], r["train_msgs_per_s"]
     lines.append(f"| check throughput (msg/s, one process) | {c['spamfilt']:.0f} | {c['bogofilter']:.0f} | {c['spamfilt'] / c['bogofilter']:.2f}× faster |")
     if "spamfilt_redis" in c:

@@ -2,7 +2,7 @@
 """Metrics of candidate fusions from the rows examples/fusion_dump.rs writes.
 
     cargo run --release --example fusion_dump -- corpus/package/data parts.tsv
-    scripts/fusion.py parts.tsv [--bayes-points 4] [--lr-points 1] [--lr-knee 1]
+    scripts/fusion.py parts.tsv [--bayes-points 4] [--lr-points 1] [--lr-knee 1] [--lr-ham-knee 8]
 
 Each row is `split folder spam rules bayes_log_odds lr_logit`. For every split it prints Bayes
 alone, LR alone and the fused score as src/verdict.rs makes it (rules + Bayes points + LR
@@ -38,7 +38,8 @@ def main():
     ap.add_argument("--bayes-points", type=float, default=4.0)
     ap.add_argument("--bayes-knee", type=float, default=8.0)
     ap.add_argument("--lr-points", type=float, default=1.0)
-    ap.add_argument("--lr-knee", type=float, default=1.0)
+    ap.add_argument("--lr-knee", type=float, default=1.0, help="the knee on the spam side ([lr] points_knee)")
+    ap.add_argument("--lr-ham-knee", type=float, default=8.0, help="the knee on the ham side ([lr] ham_points_knee)")
     a = ap.parse_args()
     splits = collections.defaultdict(list)
     with open(a.tsv) as f:
@@ -50,7 +51,7 @@ def main():
         "LR": lambda r, b, l, voice: l,
         "fused": lambda r, b, l, voice: r
         + points(b, a.bayes_points, a.bayes_knee)
-        + voice * points(l, a.lr_points, a.lr_knee),
+        + voice * points(l, a.lr_points, a.lr_knee if l >= 0 else a.lr_ham_knee),
     }
     print("split\tscore\t1-ROCA %\tcaught at 0.1% FP\tFP at 5.0\tFN at 5.0\thard ham at 5.0")
     for split, rows in splits.items():

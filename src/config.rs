@@ -386,6 +386,7 @@ impl Settings {
         if let Some(l) = file.lr {
             anyhow::ensure!(l.points_per_decade >= 0.0, "lr.points_per_decade must not be negative");
             anyhow::ensure!(l.points_knee > 0.0, "lr.points_knee must be positive");
+            anyhow::ensure!(l.ham_points_knee > 0.0, "lr.ham_points_knee must be positive");
             s.lr = l;
         }
         if let Some(t) = file.tokenizer {

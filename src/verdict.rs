@@ -87,10 +87,12 @@ pub fn bayes_points(log_odds: f64, per_decade: f64, knee: f64) -> f64 {
     }
 }
 
-/// Points that an LR result adds: like [`bayes_points`] with LR's own scale, times its voice
-/// (which grows with what the user has trained).
+/// Points that an LR result adds: like [`bayes_points`] with LR's own scale and a knee of its
+/// own on each side (`ham_points_knee` below zero, `points_knee` above), times its voice (which
+/// grows with what the user has trained).
 pub fn lr_points(r: &LrResult, s: &lr::LrSettings) -> f64 {
-    r.voice * bayes_points(r.logit, s.points_per_decade, s.points_knee)
+    let knee = if r.logit < 0.0 { s.ham_points_knee } else { s.points_knee };
+    r.voice * bayes_points(r.logit, s.points_per_decade, knee)
 }
 
 impl Verdict {
@@ -217,6 +219,27 @@ mod tests {
         assert_eq!(format_score(7.25), "7.25");
         assert_eq!(format_score(-1.1254), "-1.125");
         assert_eq!(format_score(-0.0001), "0.0");
+    }
+
+    #[test]
+    fn lr_points_clear_ham_further_than_they_condemn_spam() {
+        let s = lr::LrSettings::default();
+        let at = |logit: f64| lr_points(&LrResult { logit, voice: 1.0 }, &s);
+        // One point per decade on both sides near zero, and continuous through it.
+        assert!((at(std::f64::consts::LN_10) - 1.0).abs() < 1e-9);
+        assert!((at(-std::f64::consts::LN_10) + 1.0).abs() < 1e-9);
+        assert!(at(1e-9).abs() < 1e-6 && at(-1e-9).abs() < 1e-6);
+        // Ten decades: the spam side is past its knee of 1, the ham side still below its 8.
+        assert!((at(-10.0 * std::f64::consts::LN_10) + (8.0 + 2f64.ln_1p())).abs() < 1e-9);
+        assert!((at(10.0 * std::f64::consts::LN_10) - (1.0 + 9f64.ln_1p())).abs() < 1e-9);
+        let mut last = f64::NEG_INFINITY;
+        for i in -1000..1000 {
+            let v = at(i as f64 / 10.0);
+            assert!(v > last, "monotone at {i}");
+            last = v;
+        }
+        // The voice scales both sides.
+        assert_eq!(lr_points(&LrResult { logit: -5.0, voice: 0.5 }, &s), 0.5 * at(-5.0));
     }
 
     #[test]

@@ -365,15 +365,21 @@ pub struct LrSettings {
     pub enabled: bool,
     /// Points per factor of ten in LR's spam odds, at full voice.
     pub points_per_decade: f64,
-    /// LR points beyond ± this grow only logarithmically.
+    /// LR points for spam beyond + this grow only logarithmically: LR may not condemn a message
+    /// on its own (a kind of ham never trained, such as received newsletters when ham is learned
+    /// from Sent mail, gets positive log-odds).
     pub points_knee: f64,
+    /// LR points for ham beyond − this grow only logarithmically. Larger than `points_knee`: LR
+    /// trained on the user's own ham may clear a message that rules or Bayes overrate (a false
+    /// positive costs more than a missed spam).
+    pub ham_points_knee: f64,
     /// LR's voice grows as min(ham, spam learned)/fade: full once this many of each are learned.
     pub fade: u64,
 }
 
 impl Default for LrSettings {
     fn default() -> Self {
-        LrSettings { enabled: true, points_per_decade: 1.0, points_knee: 1.0, fade: 200 }
+        LrSettings { enabled: true, points_per_decade: 1.0, points_knee: 1.0, ham_points_knee: 8.0, fade: 200 }
     }
 }
 

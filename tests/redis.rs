@@ -632,8 +632,10 @@ fn policy_action(host: &Host, client: &str, rcpt: &str) -> String {
 fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(mut server) = Server::start(tmp.path(), &[]) else { return };
-    let config =
-        format!("honeypots = [\"trap@example.org\"]\n{}\n[policy]\nmode = \"enforce\"\n", store(&server.url()));
+    let config = format!(
+        "honeypots = [\"trap@example.org\"]\n{}\n[policy]\nmode = \"enforce\"\n[queue]\nmax_messages = 2\n",
+        store(&server.url())
+    );
     let a = Host::new(tmp.path(), "a", &config);
     let b = Host::new(tmp.path(), "b", &config);
     let ip = "198.51.100.77";
@@ -654,8 +656,10 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     let status = field(&out.stdout, "X-Spam-Status").unwrap();
     assert!(status.contains("HONEYPOT") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
     assert_eq!(common::strip_spam_fields(&out.stdout), trap.as_bytes());
-    // ...is recorded in Redis, not in A's own directory...
+    // ...is recorded in Redis, not in A's own directory (the message is in the shared queue)...
     assert!(!a.dir.join("db/reputation.journal").exists() && !a.dir.join("db/reputation.db").exists());
+    assert!(!a.dir.join("db/queue").exists());
+    assert_eq!(server.ask(&["HLEN", "{test}:queue"]).unwrap().as_deref(), Some("1"));
 
     // ...and host B's filter, check --report, ip show and policy service see the address.
     let out = b.run(&["filter"], other.as_bytes());
@@ -672,11 +676,13 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     assert!(action.starts_with("REJECT"), "{action}");
     assert!(a.ok(&["ip", "show", "198.51.100.78"]).contains("honeypot:     1 hits"));
 
-    // Training on A learns the queued honeypot message: the address's learned spam is counted
-    // and its hit folded into the record, not counted twice.
-    let out = a.run(&["train", "--queued"], b"");
+    // Training on B learns the message A queued: the address's learned spam is counted and its
+    // hit folded into the record, not counted twice; the message leaves the queue.
+    let out = b.run(&["train", "--queued"], b"");
     let said = text(&out.stdout) + &text(&out.stderr);
     assert!(out.status.success() && said.contains("learned 1 queued messages"), "{said}");
+    assert_eq!(a.messages_line(), "messages:     0 ham, 1 spam");
+    assert_eq!(server.ask(&["HLEN", "{test}:queue"]).unwrap().as_deref(), Some("0"));
     let shown = b.ok(&["ip", "show", ip]);
     assert!(shown.contains("honeypot:     1 hits") && shown.contains("learned:      1 spam, 0 ham"), "{shown}");
     // Every pending hit was folded into its record (198.51.100.78's too), none is left over.
@@ -695,6 +701,23 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     a.ok(&["ip", "add", "192.0.2.200"]);
     assert!(policy_action(&b, "192.0.2.200", "me@example.org").starts_with("REJECT"));
 
+    // The shared queue holds at most [queue] max_messages (2), whichever host queues; a drop
+    // is said at once and by the next training run, on any host, once.
+    let mut full = 0;
+    for i in 10..13 {
+        let host = if i % 2 == 0 { &a } else { &b };
+        let o = host.run(&["filter"], relayed("198.51.100.90", "trap@example.org", i).as_bytes());
+        assert!(o.status.success() && field(&o.stdout, "X-Spam-Status").unwrap().contains("HONEYPOT"));
+        full += text(&o.stderr).contains("the learning queue is full") as usize;
+    }
+    assert_eq!(full, 1);
+    let o = a.run(&["train", "--queued"], b"");
+    let said = text(&o.stderr);
+    assert!(said.contains("learned 2 queued messages") && said.contains("1 honeypot messages ("), "{said}");
+    assert!(b.ok(&["ip", "show", "198.51.100.90"]).contains("honeypot:     3 hits"));
+    let said = text(&b.run(&["train", "--queued"], b"").stderr);
+    assert!(!said.contains("not queued") && !said.contains("learned"), "{said}");
+
     // Redis gone: the policy service answers DUNNO, the filter delivers (degraded), a hit is
     // reported, not lost silently, and nothing is written locally instead.
     server.kill();
@@ -705,4 +728,11 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     let status = field(&out.stdout, "X-Spam-Status").unwrap();
     assert!(status.contains("HONEYPOT") && status.contains("SPAMFILT_DEGRADED"), "{status}");
     assert!(text(&out.stderr).contains("honeypot hit from 198.51.100.77 is not recorded"), "{}", text(&out.stderr));
+    // The message waits in A's own queue; A's next training run (Redis back) learns it.
+    assert_eq!(fs::read_dir(a.dir.join("db/queue")).unwrap().count(), 1);
+    server.restart();
+    let said = text(&a.run(&["train", "--queued"], b"").stderr);
+    assert!(said.contains("learned 1 queued messages"), "{said}");
+    assert_eq!(fs::read_dir(a.dir.join("db/queue")).unwrap().count(), 0);
+    assert!(b.ok(&["ip", "show", ip]).contains("learned:      1 spam, 0 ham"));
 }

@@ -187,28 +187,50 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
 /// queues the message to be learned as spam by the next training run. The filter never rewrites
 /// a database: it appends to the reputation journal and the queue.
 fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFacts, now: u64) -> Result<()> {
+    use crate::store::queue::{self, Added};
+    let mut honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
     if facts.honeypot.is_some() {
         let limits = &settings.sender.queue;
-        let mut notes = crate::store::Notes::new();
         let (class, limit) = (crate::store::Class::Spam, settings.scoring.scan_limit);
-        let added = crate::store::queue::add(db.dir(), class, input, limit, limits, &mut notes);
-        super::print_notes(&notes);
-        if let crate::store::queue::Added::Dropped { messages, bytes } = added? {
+        let body = &input[..input.len().min(limit)];
+        // With the Redis store a honeypot hit is shared at once, in one round trip: the sending
+        // IP's hit (every host's next message and policy request from it sees it) and the
+        // message in the shared queue (the next training run on any host learns it). Its cached
+        // DNS answers stay on this host. When Redis does not answer, the message is queued here
+        // (this host's next training run learns it, and counts it for its IP).
+        let shared = match db.redis() {
+            Some(redis) => {
+                let ip = honeypot_ip.take();
+                match redis.honeypot(ip, Some((class, body, limits)), now) {
+                    Ok(added) => added,
+                    Err(e) => {
+                        let ip = ip.map(|ip| format!(" from {ip}")).unwrap_or_default();
+                        eprintln!(
+                            "spamfilt: the message is delivered, but the honeypot hit{ip} is not recorded: {e}; the \
+                             message is queued on this host instead"
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let added = match shared {
+            Some(a) => a,
+            None => {
+                let mut notes = crate::store::Notes::new();
+                let added = queue::add(db.dir(), class, input, limit, limits, &mut notes);
+                super::print_notes(&notes);
+                added?
+            }
+        };
+        if let Added::Dropped { messages, bytes } = added {
             eprintln!(
                 "spamfilt: the message is delivered, but the learning queue is full ({messages} messages, {bytes} bytes; \
                  [queue] max_messages = {}, max_bytes = {}): this honeypot hit is not queued for learning (its sending IP \
                  is still recorded; the next training run reports the drops)",
                 limits.max_messages, limits.max_bytes
             );
-        }
-    }
-    let mut honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
-    // With the Redis store a honeypot hit is shared at once: every host's next message (and
-    // policy request) from that address sees it. Its cached DNS answers stay on this host.
-    if let (Some(redis), Some(ip)) = (db.redis(), honeypot_ip) {
-        honeypot_ip = None;
-        if let Err(e) = redis.record_hit(ip, now) {
-            eprintln!("spamfilt: the message is delivered, but the honeypot hit from {ip} is not recorded: {e}");
         }
     }
     // One small append to the reputation journal, whatever the size of the database. If a

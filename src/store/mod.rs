@@ -287,7 +287,7 @@ impl Database {
     /// aside (never deleted) and started afresh, which `notes` says.
     pub fn update<R>(&self, force: bool, notes: &mut Notes, f: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
         if let Some(r) = &self.redis {
-            let mut tx = r.begin(force, redis::Parts { tokens: true, reputation: false }, notes)?;
+            let mut tx = r.begin(force, redis::Parts { tokens: true, reputation: false, queue: false }, notes)?;
             let mut snap = tx.take();
             let out = f(&mut snap)?;
             snap.apply_lr();
@@ -315,7 +315,7 @@ impl Database {
     ) -> Result<R> {
         let _lock = self.lock()?;
         let mut tx = match &self.redis {
-            Some(r) => Some(r.begin(force, redis::Parts { tokens: true, reputation: true }, notes)?),
+            Some(r) => Some(r.begin(force, redis::Parts { tokens: true, reputation: true, queue: true }, notes)?),
             None => None,
         };
         let mut snap = match &mut tx {
@@ -329,8 +329,19 @@ impl Database {
                 self.recover(loaded, reputation::FILE, force, notes)?
             }
         };
-        let queued = queue::list(&self.dir, notes)?;
-        let done: Vec<(PathBuf, fs::Metadata)> = queued.iter().map(|q| (q.path.clone(), q.meta.clone())).collect();
+        // This host's queue, and with Redis the shared one (what the filters of every host
+        // queued; the commit removes what was learned, in the same transaction).
+        let mut queued = queue::list(&self.dir, notes)?;
+        if let Some(tx) = &mut tx {
+            queued.extend(tx.take_queue());
+        }
+        let done: Vec<(PathBuf, fs::Metadata)> = queued
+            .iter()
+            .filter_map(|q| match &q.origin {
+                queue::Origin::File { path, meta } => Some((path.clone(), meta.clone())),
+                queue::Origin::Shared { .. } => None,
+            })
+            .collect();
         let r = f(&mut snap, &mut rep, queued)?;
         snap.apply_lr();
         match tx {
@@ -394,7 +405,7 @@ impl Database {
                 Ok(out)
             }
             Some(r) => {
-                let mut tx = r.begin(false, redis::Parts { tokens: false, reputation: true }, notes)?;
+                let mut tx = r.begin(false, redis::Parts { tokens: false, reputation: true, queue: false }, notes)?;
                 let mut rep = tx.take_reputation();
                 let out = f(&mut rep)?;
                 let snap = tx.take();
@@ -561,7 +572,7 @@ impl Database {
         if let Some(r) = &self.redis {
             // One transaction replaces the tokens and (when the dump has them) the records.
             let n = loaded.reputation.as_ref().map(|rep| rep.records.len());
-            let parts = redis::Parts { tokens: true, reputation: false };
+            let parts = redis::Parts { tokens: true, reputation: false, queue: false };
             r.begin(true, parts, notes)?.commit(&tokens, loaded.reputation.as_ref(), true)?;
             return Ok((stats, n));
         }
@@ -591,7 +602,9 @@ impl Database {
         notes: &mut Notes,
     ) -> Result<()> {
         match &self.redis {
-            Some(r) => r.begin(true, redis::Parts { tokens: true, reputation: false }, notes)?.commit(snap, rep, true),
+            Some(r) => r
+                .begin(true, redis::Parts { tokens: true, reputation: false, queue: false }, notes)?
+                .commit(snap, rep, true),
             None => {
                 self.load_for_update(true, notes)?;
                 self.write(snap)?;

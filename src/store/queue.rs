@@ -62,18 +62,46 @@ pub enum Added {
 
 /// One queued message (its bytes are read when it is learned: see [`Queued::read`]).
 pub struct Queued {
-    pub path: PathBuf,
     pub class: Class,
-    /// The file as listed: removal checks it is still this file.
-    pub meta: fs::Metadata,
+    pub origin: Origin,
+}
+
+/// Where a queued message waits.
+pub enum Origin {
+    /// A file in `queue/`; `meta`: the file as listed (removal checks it is still this file).
+    File { path: PathBuf, meta: fs::Metadata },
+    /// An entry of the shared queue in Redis (`field` in `{P}:queue`), read with the store.
+    Shared { field: Vec<u8>, body: Vec<u8> },
 }
 
 impl Queued {
-    /// The message, read without following a link.
+    /// The message (a file read without following a link).
     pub fn read(&self) -> Result<Vec<u8>> {
-        files::read(&self.path, "queued message")?
-            .with_context(|| format!("the queued message {} vanished", self.path.display()))
+        match &self.origin {
+            Origin::File { path, .. } => files::read(path, "queued message")?
+                .with_context(|| format!("the queued message {} vanished", path.display())),
+            Origin::Shared { body, .. } => Ok(body.clone()),
+        }
     }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> u64 {
+        match &self.origin {
+            Origin::File { meta, .. } => meta.len(),
+            Origin::Shared { body, .. } => body.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A name for a queued message: `CLASS-NANOS-PID-RANDOM` (a file in `queue/`, a field of the
+/// shared queue).
+pub fn new_name(class: Class) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}-{nanos}-{}-{}", class.name(), std::process::id(), files::random_suffix())
 }
 
 /// Queues (the first `limit` bytes of) a message to be learned as `class`, unless the queue is
@@ -104,8 +132,7 @@ pub fn add(
         }
         return Ok(Added::Dropped { messages, bytes });
     }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let name = format!("{}-{nanos}-{}-{}", class.name(), std::process::id(), files::random_suffix());
+    let name = new_name(class);
     let mut tmp = files::TempFile::new(&dir, &name)?;
     let shown = tmp.path().display().to_string();
     tmp.file().write_all(body).with_context(|| format!("cannot write {shown}"))?;
@@ -147,7 +174,7 @@ fn lock(db_dir: &Path, wait: std::time::Duration) -> Result<fs::File> {
 /// How many messages the queue holds and their bytes in all (`notes` as for [`list`]).
 pub fn size(db_dir: &Path, notes: &mut Notes) -> Result<(usize, u64)> {
     let q = list(db_dir, notes)?;
-    Ok((q.len(), q.iter().map(|q| q.meta.len()).sum()))
+    Ok((q.len(), q.iter().map(Queued::len).sum()))
 }
 
 /// How many messages the filter did not queue since the last call, and their bytes; the note
@@ -173,7 +200,7 @@ pub fn take_dropped(db_dir: &Path) -> Result<(u64, u64)> {
 
 /// Whether `name` is one `add` gives: `CLASS-NANOS-PID-RANDOM` (or `CLASS-NANOS-PID`, as
 /// versions before the random part named them). The class and the time when it is.
-fn parse_name(name: &str) -> Option<(Class, u128)> {
+pub fn parse_name(name: &str) -> Option<(Class, u128)> {
     let mut parts = name.split('-');
     let class = match parts.next()? {
         "spam" => Class::Spam,
@@ -215,7 +242,7 @@ pub fn list(db_dir: &Path, notes: &mut Notes) -> Result<Vec<Queued>> {
         let path = dir.join(&name);
         match fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_file() && (m.uid() == me || m.uid() == 0) => {
-                out.push(Queued { path, class, meta: m })
+                out.push(Queued { class, origin: Origin::File { path, meta: m } })
             }
             Ok(_) => notes.push(format!(
                 "skipping {}: not a regular file of yours, so not something spamfilt queued",

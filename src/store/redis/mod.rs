@@ -449,6 +449,16 @@ impl Redis {
         } else {
             (None, Default::default(), Vec::new())
         };
+        let queue = if parts.queue { self.read_queue(&mut conn, notes).map_err(fail)? } else { Default::default() };
+        if queue.dropped.0 > 0 {
+            notes.push(format!(
+                "{} honeypot messages ({} bytes) were not queued for learning since the last training run: the \
+                 learning queue in {} was full ([queue] max_messages and max_bytes in the config file)",
+                queue.dropped.0,
+                queue.dropped.1,
+                self.what()
+            ));
+        }
         let n = bad.tokens.len() + bad.ledger.len() + bad.lr as usize + bad.rep.len();
         if n > 0 {
             notes.push(format!("{}: dropping {n} damaged entries (--force)", self.what()));
@@ -469,6 +479,9 @@ impl Redis {
             rep,
             orig_rep,
             folded,
+            learned: queue.queued.iter().filter_map(field_of).collect(),
+            queued: Some(queue.queued),
+            dropped: queue.dropped,
         })
     }
 
@@ -581,6 +594,8 @@ pub struct Parts {
     pub tokens: bool,
     /// The reputation records and the pending honeypot hits.
     pub reputation: bool,
+    /// The shared learning queue (honeypot messages): what a commit learned is removed.
+    pub queue: bool,
 }
 
 /// A training run's hold on the store: the lock, the WATCHed connection and what was read.
@@ -598,6 +613,19 @@ pub struct Tx {
     orig_rep: std::collections::BTreeMap<Key, Record>,
     /// The hits folded into `rep`, subtracted by the commit.
     folded: Vec<(Key, u64)>,
+    /// The shared queue as read (taken by the run); the fields the commit removes; the drops
+    /// it reports taken.
+    queued: Option<Vec<super::queue::Queued>>,
+    learned: Vec<Vec<u8>>,
+    dropped: (u64, u64),
+}
+
+/// The field of a message of the shared queue.
+fn field_of(q: &super::queue::Queued) -> Option<Vec<u8>> {
+    match &q.origin {
+        super::queue::Origin::Shared { field, .. } => Some(field.clone()),
+        super::queue::Origin::File { .. } => None,
+    }
 }
 
 impl Tx {
@@ -610,6 +638,12 @@ impl Tx {
     /// `begin` was asked for it.
     pub fn take_reputation(&mut self) -> Reputation {
         self.rep.take().unwrap_or_default()
+    }
+
+    /// The messages of the shared learning queue, to learn: the commit removes them (all of
+    /// them: a message that cannot be learned would not be learnable later either).
+    pub fn take_queue(&mut self) -> Vec<super::queue::Queued> {
+        self.queued.take().unwrap_or_default()
     }
 
     /// Writes what changed between the store as read and `snap` (and `rep`, the reputation),
@@ -632,6 +666,9 @@ impl Tx {
             if replace || self.parts.reputation {
                 rep::queue_commit(c, s, &self.orig_rep, rep, &self.folded, &self.bad.rep);
             }
+        }
+        if self.parts.queue {
+            rep::learned_commit(c, s, &self.learned, self.dropped);
         }
         if !self.parts.tokens && !replace {
             c.cmd(&[b"INCR", &keys[0]]);

@@ -15,7 +15,9 @@ use std::net::IpAddr;
 
 use super::resp::{self, Conn, Reply};
 use super::{number, scan, Redis};
+use crate::store::queue::{self, Added, Origin, QueueLimits, Queued};
 use crate::store::reputation::{self, ip_from_key, ip_key, Key, Record, Reputation, ReputationLookup};
+use crate::store::Class;
 
 /// Subtracts folded hits from `{P}:hits` (ARGV: field, count, ...), removing a field (and its
 /// time) once nothing is left: a hit recorded after the fold read them stays.
@@ -112,21 +114,9 @@ impl Redis {
     }
 
     /// Records a honeypot hit from `ip` at `now` (a filter or the policy service): one round
-    /// trip, bounded like a delivery's.
+    /// trip, bounded like a delivery's: `HINCRBY {P}:hits KEY 1`, `HSET {P}:hits KEYt NOW`.
     pub fn record_hit(&self, ip: IpAddr, now: u64) -> std::result::Result<(), String> {
-        let k_hits = self.key("hits");
-        let k = ip_key(ip);
-        let t = time_field(&k);
-        let now = now.to_string();
-        self.round_trip(|c| {
-            c.cmd(&[b"HINCRBY", &k_hits, &k, b"1"]);
-            c.cmd(&[b"HSET", &k_hits, &t, now.as_bytes()]);
-        })
-        .and_then(|r| match r.iter().find(|r| matches!(r, Reply::Error(_))) {
-            Some(Reply::Error(e)) => Err(resp::garbage(format!("refused: {e}"))),
-            _ => Ok(()),
-        })
-        .map_err(|e| format!("{}: {e}", self.what()))
+        self.honeypot(Some(ip), None, now).map(drop)
     }
 
     /// Reads every record and every pending hit (HSCAN), the hits applied. Returns the records,
@@ -215,4 +205,122 @@ pub(super) fn queue_commit(
         c.cmd_with(&[b"EVAL", FOLD_HITS.as_bytes(), b"1", &k_hits], chunk);
     }
     c.cmd(&[b"HSET", &k_totals, b"relayed", rep.relayed().to_string().as_bytes()]);
+}
+
+/// Queues a honeypot message in `{P}:queue` (KEYS[1]) unless that would pass `max_messages`
+/// (ARGV[3]) or `max_bytes` (ARGV[4]); a drop is counted in `{P}:queue-meta` (KEYS[2]) for the
+/// next training run to report. ARGV[1]: the field (`queue::new_name`), ARGV[2]: the message.
+/// Returns {queued 0/1, messages, bytes}. One script, so the limits hold however many filters
+/// on however many hosts queue at once.
+const QUEUE_ADD: &str = "local n = redis.call('hlen', KEYS[1]) \
+     local b = 0 \
+     for _, f in ipairs(redis.call('hkeys', KEYS[1])) do b = b + redis.call('hstrlen', KEYS[1], f) end \
+     local len = string.len(ARGV[2]) \
+     if n >= tonumber(ARGV[3]) or b + len > tonumber(ARGV[4]) then \
+       redis.call('hincrby', KEYS[2], 'dropped', 1) \
+       redis.call('hincrby', KEYS[2], 'dropped_bytes', len) \
+       return {0, n, b} \
+     end \
+     redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) \
+     return {1, n + 1, b + len}";
+
+/// The shared learning queue as a training run reads it.
+#[derive(Default)]
+pub(super) struct ReadQueue {
+    pub queued: Vec<Queued>,
+    /// Messages and bytes dropped since the last run (the queue was full).
+    pub dropped: (u64, u64),
+}
+
+impl Redis {
+    /// A honeypot hit in one round trip: `ip`'s hit (see `record_hit`) and, with `queue`, the
+    /// message queued for the next training run on any host (the first `limit` bytes, unless
+    /// the queue is at its limits). Returns what became of the message.
+    pub fn honeypot(
+        &self,
+        ip: Option<IpAddr>,
+        queue: Option<(Class, &[u8], &QueueLimits)>,
+        now: u64,
+    ) -> std::result::Result<Option<Added>, String> {
+        let (k_hits, k_queue, k_meta) = (self.key("hits"), self.key("queue"), self.key("queue-meta"));
+        let hit = ip.map(ip_key);
+        let t = hit.as_ref().map(time_field);
+        let now = now.to_string();
+        let name = queue.map(|(class, _, _)| queue::new_name(class));
+        let limits = queue.map(|(_, _, l)| (l.max_messages.to_string(), l.max_bytes.to_string()));
+        self.round_trip(|c| {
+            if let (Some(k), Some(t)) = (&hit, &t) {
+                c.cmd(&[b"HINCRBY", &k_hits, k, b"1"]);
+                c.cmd(&[b"HSET", &k_hits, t, now.as_bytes()]);
+            }
+            if let (Some((_, body, _)), Some(name), Some((max_n, max_b))) = (queue, &name, &limits) {
+                let args: [&[u8]; 9] = [
+                    b"EVAL",
+                    QUEUE_ADD.as_bytes(),
+                    b"2",
+                    &k_queue,
+                    &k_meta,
+                    name.as_bytes(),
+                    body,
+                    max_n.as_bytes(),
+                    max_b.as_bytes(),
+                ];
+                c.cmd(&args);
+            }
+        })
+        .and_then(|r| {
+            if let Some(Reply::Error(e)) = r.iter().find(|r| matches!(r, Reply::Error(_))) {
+                return Err(resp::garbage(format!("refused: {e}")));
+            }
+            let Some(name) = name else { return Ok(None) };
+            let v = r.into_iter().last().ok_or_else(|| resp::garbage("no reply to the queue script"))?.array()?;
+            let v: Vec<i64> = v.into_iter().map(Reply::int).collect::<io::Result<_>>()?;
+            match v[..] {
+                [1, _, _] => Ok(Some(Added::Queued(format!("{} in {}", name, self.cfg.shown()).into()))),
+                [0, n, b] => Ok(Some(Added::Dropped { messages: n.max(0) as usize, bytes: b.max(0) as u64 })),
+                _ => Err(resp::garbage("a bad reply to the queue script")),
+            }
+        })
+        .map_err(|e| format!("{}: {e}", self.what()))
+    }
+
+    /// Reads the shared learning queue (HSCAN) and what was dropped since the last run. A field
+    /// that is not a name spamfilt gives is left alone, and noted.
+    pub(super) fn read_queue(&self, conn: &mut Conn, notes: &mut crate::store::Notes) -> io::Result<ReadQueue> {
+        let mut found: Vec<(u128, Queued)> = Vec::new();
+        let key = self.key("queue");
+        scan(conn, &key, |k, v| {
+            match std::str::from_utf8(k).ok().and_then(queue::parse_name) {
+                Some((class, nanos)) => found
+                    .push((nanos, Queued { class, origin: Origin::Shared { field: k.to_vec(), body: v.to_vec() } })),
+                None => notes.push(format!(
+                    "skipping the field {:?} of {}: not a name spamfilt gives",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(&key)
+                )),
+            }
+            Ok(())
+        })?;
+        found.sort_by_key(|f| f.0);
+        conn.cmd(&[b"HMGET", &self.key("queue-meta"), b"dropped", b"dropped_bytes"]);
+        let r = conn.run()?.pop().ok_or_else(|| resp::garbage("no reply to HMGET"))?.array()?;
+        let mut r = r.into_iter();
+        let mut n = || -> io::Result<u64> { number(r.next().map(Reply::bulk).transpose()?.flatten()) };
+        let dropped = (n()?, n()?);
+        Ok(ReadQueue { queued: found.into_iter().map(|f| f.1).collect(), dropped })
+    }
+}
+
+/// What a commit writes of the queue: the learned messages removed, the drops reported taken.
+pub(super) fn learned_commit(c: &mut Conn, store: &Redis, learned: &[Vec<u8>], dropped: (u64, u64)) {
+    let (k_queue, k_meta) = (store.key("queue"), store.key("queue-meta"));
+    for chunk in learned.chunks(super::CHUNK) {
+        let rest: Vec<&[u8]> = chunk.iter().map(|f| &f[..]).collect();
+        c.cmd_with(&[b"HDEL", &k_queue], &rest);
+    }
+    if dropped != (0, 0) {
+        let (n, b) = (format!("-{}", dropped.0), format!("-{}", dropped.1));
+        c.cmd(&[b"HINCRBY", &k_meta, b"dropped", n.as_bytes()]);
+        c.cmd(&[b"HINCRBY", &k_meta, b"dropped_bytes", b.as_bytes()]);
+    }
 }

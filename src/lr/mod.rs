@@ -164,15 +164,58 @@ fn push_body(out: &mut Vec<u8>, bytes: &[u8], lower: bool) {
 }
 
 /// The feature indices of a view: the hash bucket of every `window`-byte slice, each once, in
-/// ascending order.
+/// ascending order (what training packs, see [`pack`]). Read off the de-duplicating bitset in
+/// order, not sorted.
 pub fn features(view: &[u8], shape: &Shape) -> Vec<u32> {
+    with_seen(shape, |seen| {
+        let mut any = false;
+        walk(view, shape, |idx| {
+            seen[idx as usize / 64] |= 1 << (idx % 64);
+            any = true;
+        });
+        let mut out = Vec::new();
+        if !any {
+            return out;
+        }
+        out.reserve(view.len());
+        for (i, word) in seen.iter_mut().enumerate() {
+            let mut w = std::mem::take(word);
+            while w != 0 {
+                out.push(i as u32 * 64 + w.trailing_zeros());
+                w &= w - 1;
+            }
+        }
+        out
+    })
+}
+
+/// The same features as [`features`], in the order they first occur in the view: what scoring
+/// reads (a sum needs no order; sorting cost a delivery more than the ordered lookups saved, see
+/// docs/benchmarks.md).
+pub fn features_unordered(view: &[u8], shape: &Shape) -> Vec<u32> {
+    with_seen(shape, |seen| {
+        let mut out = Vec::with_capacity(view.len());
+        walk(view, shape, |idx| {
+            let (w, bit) = (idx as usize / 64, idx % 64);
+            if seen[w] & (1 << bit) == 0 {
+                seen[w] |= 1 << bit;
+                out.push(idx);
+            }
+        });
+        for &idx in &out {
+            seen[idx as usize / 64] = 0;
+        }
+        out
+    })
+}
+
+/// Calls `f` with every window's bucket, in view order (repeats included).
+fn walk(view: &[u8], shape: &Shape, mut f: impl FnMut(u32)) {
     let n = shape.window.clamp(1, 8);
     let bits = shape.bits.clamp(4, 30) as u32;
     if view.len() < n {
-        return Vec::new();
+        return;
     }
-    let mut seen = vec![0u64; (1usize << bits).div_ceil(64).max(1)];
-    let mut out = Vec::with_capacity(view.len());
     let mut key = 0u64;
     let mask = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
     for (i, &b) in view.iter().enumerate() {
@@ -180,15 +223,26 @@ pub fn features(view: &[u8], shape: &Shape) -> Vec<u32> {
         if i + 1 < n {
             continue;
         }
-        let idx = bucket(key ^ n as u64, bits);
-        let (w, bit) = (idx as usize / 64, idx % 64);
-        if seen[w] & (1 << bit) == 0 {
-            seen[w] |= 1 << bit;
-            out.push(idx);
-        }
+        f(bucket(key ^ n as u64, bits));
     }
-    out.sort_unstable();
-    out
+}
+
+thread_local! {
+    /// The de-duplicating bitset of [`features`], all zero between calls: kept, so that training
+    /// does not allocate and clear 32 KiB per message.
+    static SEEN: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the thread's bitset, one bit per bucket of `shape`'s table, all zero; `f`
+/// must leave it all zero.
+fn with_seen<R>(shape: &Shape, f: impl FnOnce(&mut [u64]) -> R) -> R {
+    let words = (1usize << shape.bits.clamp(4, 30)).div_ceil(64);
+    SEEN.with_borrow_mut(|seen| {
+        if seen.len() < words {
+            seen.resize(words, 0);
+        }
+        f(&mut seen[..words])
+    })
 }
 
 /// The bucket of a key: the top `bits` of a multiplicative hash (splitmix64's finalizer first,
@@ -422,7 +476,7 @@ pub fn classify(table: &dyn Table, msg: &Message, headers: &[String], s: &LrSett
         return None;
     }
     let shape = Shape::default();
-    let f = features(&view(msg, headers, &shape), &shape);
+    let f = features_unordered(&view(msg, headers, &shape), &shape);
     Some(LrResult { logit: table.logit(&f), voice })
 }
 
@@ -475,6 +529,37 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
         raw.extend(&big);
         assert!(feats(&raw).len() <= DEFAULT_MAX_BYTES);
         assert!(features(b"abc", &Shape::default()).is_empty());
+    }
+
+    /// Both orders give the set a plain computation gives, call after call (the kept bitset is
+    /// left clear), for tables of every size.
+    #[test]
+    fn both_orders_give_every_window_once() {
+        let naive = |v: &[u8], s: &Shape| -> Vec<u32> {
+            let mut all = Vec::new();
+            walk(v, s, |i| all.push(i));
+            all
+        };
+        let views: [&[u8]; 4] = [b"subject: aaaa\n\naaaaaaaaaaaa", b"abc", b"", b"the quick brown fox, the quick dog"];
+        for bits in [4u8, 10, 18] {
+            let s = Shape { bits, ..Shape::default() };
+            for round in 0..2 {
+                for v in views {
+                    let all = naive(v, &s);
+                    let mut first = Vec::new();
+                    for &i in &all {
+                        if !first.contains(&i) {
+                            first.push(i);
+                        }
+                    }
+                    let mut sorted = first.clone();
+                    sorted.sort_unstable();
+                    assert_eq!(features(v, &s), sorted, "bits {bits} round {round}");
+                    assert_eq!(features_unordered(v, &s), first, "bits {bits} round {round}");
+                }
+            }
+        }
+        assert_eq!(naive(b"abcd", &Shape::default()).len(), 1);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 mod config;
 pub mod dns;
+mod domain;
 pub mod eval;
 pub mod features;
 pub mod filter;

@@ -423,20 +423,6 @@ pub fn looks_dynamic(rdns: &str, ip: IpAddr) -> bool {
     has_word || octets_in_name
 }
 
-/// The registrable-looking part of a host name: the last two labels, or three when the
-/// second-level label is a known public suffix part (`co.uk`, `com.au`).
-pub fn base_domain(host: &str) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = host.split('.').collect();
-    let n = labels.len();
-    if n <= 2 {
-        return host;
-    }
-    let second = labels[n - 2];
-    let take = if matches!(second, "co" | "com" | "net" | "org" | "ac" | "gov" | "edu" | "ne" | "or") { 3 } else { 2 };
-    labels[n - take.min(n)..].join(".")
-}
-
 /// An IPv4 address, for tests.
 #[cfg(test)]
 pub fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -593,11 +579,5 @@ Subject: hi\n\nbody\n";
         assert!(!looks_dynamic("mail.klant.be", ip));
         assert!(!looks_dynamic("mail-sor-f41.google.com", v4(209, 85, 220, 41)));
         assert!(!looks_dynamic("smtp.isp.example", ip));
-    }
-
-    #[test]
-    fn base_domains() {
-        assert_eq!(base_domain("mail.klant.co.uk"), "klant.co.uk");
-        assert_eq!(base_domain("a.b.klant.be"), "klant.be");
     }
 }

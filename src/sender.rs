@@ -331,7 +331,10 @@ pub fn helo_mismatch(relay: &Relay, rdns: Option<&Rdns>) -> bool {
         return ip != relay.ip;
     }
     match rdns {
-        Some(Rdns::Name(name)) if helo.contains('.') => received::base_domain(helo) != received::base_domain(name),
+        Some(Rdns::Name(name)) if helo.contains('.') => {
+            let (helo, name) = (helo.to_ascii_lowercase(), name.to_ascii_lowercase());
+            crate::domain::registrable(&helo) != crate::domain::registrable(&name)
+        }
         _ => false,
     }
 }

@@ -96,6 +96,22 @@ fn a_20_mb_message_under_a_256_mib_limit_comes_out_whole_and_scored() {
     assert!(scored_whole(&msg, &r.stdout), "not the input plus our fields; stderr: {}", r.stderr);
 }
 
+/// The span of the binary's loadable segments (ELF64 program headers, PT_LOAD): what exec maps
+/// before the program runs, and so counts against RLIMIT_AS from the first instruction.
+fn loadable_image_bytes(path: &str) -> u64 {
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "not an ELF64 file: {path}");
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+    let loads: Vec<(u64, u64)> = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|&ph| u32::from_le_bytes(elf[ph..ph + 4].try_into().unwrap()) == 1)
+        .map(|ph| (u64_at(ph + 0x10), u64_at(ph + 0x10) + u64_at(ph + 0x28)))
+        .collect();
+    loads.iter().map(|l| l.1).max().unwrap() - loads.iter().map(|l| l.0).min().unwrap()
+}
+
 /// Whatever the limit, the delivery ends in one of the two ways that lose nothing: exit 0 with
 /// the whole message (scored, or unchanged after "out of memory"), or exit 75 with nothing
 /// written (the agent keeps the message). Never a signal or a half message. On 3fefb83 every
@@ -112,6 +128,15 @@ fn an_allocation_failure_never_kills_a_delivery() {
     msg.extend_from_slice(b"--z--\n");
     msg.resize(20_000_000, b'x');
     msg.push(b'\n');
+    // Below the size of the binary's own image no program can run at all: exec fails after the
+    // point of no return and the kernel kills the process with SIGSEGV. A debug build is far
+    // bigger than a release one (ef6518f's unoptimized Public Suffix List took it to 17.4 MB:
+    // see [profile.dev.package.psl] in Cargo.toml), so say so rather than fail on a signal.
+    let image = loadable_image_bytes(env!("CARGO_BIN_EXE_spamfilt"));
+    assert!(
+        image + (1 << 20) <= 16 << 20,
+        "the binary's loadable image is {image} bytes: the sweep's lowest limit, 16 MiB, leaves it no room to run"
+    );
     let mut seen = (0, 0, 0);
     for mb in (16..=64).step_by(3).chain((76..=136).step_by(12)) {
         let r = filter(dir.path(), &msg, Some(mb << 20));

@@ -36,7 +36,7 @@ pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sin
                     let id = v.trim().trim_start_matches('<').trim_end_matches('>');
                     match id.rsplit_once('@') {
                         Some((_, dom)) if !dom.is_empty() => {
-                            sink.push_parts(&["mid:d:", urls::registrable_domain(&dom.to_ascii_lowercase())])
+                            sink.push_parts(&["mid:d:", crate::domain::registrable(&dom.to_ascii_lowercase())])
                         }
                         _ => sink.push("mid:malformed"),
                     }
@@ -102,7 +102,7 @@ pub(super) fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
     }
     if let Some((local, dom)) = addr.rsplit_once('@') {
         sink.push_parts(&[tag, ":a:", addr]);
-        sink.push_parts(&[tag, ":d:", urls::registrable_domain(dom)]);
+        sink.push_parts(&[tag, ":d:", crate::domain::registrable(dom)]);
         if local.len() > 16 || local.bytes().filter(u8::is_ascii_digit).count() >= 4 {
             sink.push_parts(&[tag, ":local:odd"]);
         }

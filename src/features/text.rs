@@ -235,7 +235,7 @@ pub(super) fn word_tokens(w: &str, joined: bool, prefix: &str, sink: &mut Sink) 
     if let Some((local, dom)) = w.split_once('@') {
         if dom.contains('.') && !local.is_empty() {
             let dom = lower(dom.trim_matches('.'));
-            sink.push_parts(&[prefix, "email:d:", urls::registrable_domain(&dom)]);
+            sink.push_parts(&[prefix, "email:d:", crate::domain::registrable(&dom)]);
             return;
         }
     }

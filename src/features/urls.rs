@@ -12,7 +12,8 @@ pub struct Url {
     pub scheme: String,
     /// Lower case, percent-decoded, trailing dot removed.
     pub host: String,
-    /// The registrable domain (`a.b.evil.example` → `evil.example`, `x.co.uk` → keeps 3 labels).
+    /// The registrable domain (`a.b.evil.example` → `evil.example`, `x.co.uk` → keeps 3 labels:
+    /// see `domain::registrable`).
     pub domain: String,
     pub path: String,
     pub query: String,
@@ -23,35 +24,6 @@ pub struct Url {
     /// The host contained `%XX` escapes.
     pub host_was_encoded: bool,
     pub port: Option<u16>,
-}
-
-/// Second-level labels under which registrations happen one level deeper (a small, built-in
-/// approximation of the public suffix list covering the common cases).
-const TWO_LABEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk", "com.au", "net.au", "org.au",
-    "edu.au", "gov.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "ac.jp", "co.kr", "or.kr", "com.br", "net.br",
-    "org.br", "com.cn", "net.cn", "org.cn", "gov.cn", "com.tw", "com.hk", "com.sg", "com.my", "co.in", "net.in",
-    "org.in", "co.za", "org.za", "com.mx", "com.ar", "com.tr", "com.ru", "com.ua", "co.il", "com.pl", "com.es",
-    "com.pt", "co.id", "co.th", "com.vn", "com.ph", "com.pk", "com.ng", "com.eg", "com.sa",
-];
-
-/// The registrable domain of a lower-case host name (the host itself for IPs and single labels).
-pub fn registrable_domain(host: &str) -> &str {
-    let host = host.trim_end_matches('.');
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return host;
-    }
-    let labels: Vec<&str> = host.rsplit('.').collect();
-    if labels.len() <= 2 {
-        return host;
-    }
-    let last_two = format!("{}.{}", labels[1], labels[0]);
-    let keep = if TWO_LABEL_SUFFIXES.contains(&last_two.as_str()) { 3 } else { 2 };
-    if labels.len() <= keep {
-        return host;
-    }
-    let cut: usize = labels[..keep].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
-    &host[host.len() - cut..]
 }
 
 /// Parses one URL (with a scheme, or starting `www.`).
@@ -79,7 +51,7 @@ pub fn parse_url(s: &str) -> Option<Url> {
             let addr = &raw[p + 1..];
             let host = addr.split(['?', '>']).next().unwrap_or("").rsplit('@').next().unwrap_or("");
             u.host = host.to_ascii_lowercase();
-            u.domain = registrable_domain(&u.host).to_string();
+            u.domain = crate::domain::registrable(&u.host).to_string();
         }
         return Some(u);
     } else {
@@ -116,7 +88,7 @@ pub fn parse_url(s: &str) -> Option<Url> {
     Url {
         raw: raw.to_string(),
         scheme,
-        domain: if host_is_ip { host.clone() } else { registrable_domain(&host).to_string() },
+        domain: if host_is_ip { host.clone() } else { crate::domain::registrable(&host).to_string() },
         host,
         path,
         query,
@@ -227,15 +199,6 @@ pub fn find_urls(text: &str) -> Vec<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn registrable_domains() {
-        assert_eq!(registrable_domain("a.b.evil.example"), "evil.example");
-        assert_eq!(registrable_domain("evil.example"), "evil.example");
-        assert_eq!(registrable_domain("www.bbc.co.uk"), "bbc.co.uk");
-        assert_eq!(registrable_domain("localhost"), "localhost");
-        assert_eq!(registrable_domain("1.2.3.4"), "1.2.3.4");
-    }
 
     #[test]
     fn parses_and_normalizes() {

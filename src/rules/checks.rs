@@ -97,7 +97,7 @@ pub const ALL: &[(&str, Check)] = &[
             }
         }) && c.urls.iter().all(|u| u.url.scheme == "mailto" || !u.url.raw.to_ascii_lowercase().contains("unsubscribe"))
     }),
-    ("uri_free_hosting", |c, _| c.urls.iter().any(|u| FREE_HOSTING.contains(&u.url.domain.as_str()))),
+    ("uri_free_hosting", |c, _| c.urls.iter().any(|u| free_hosting(&u.url.host))),
     // Tracking
     ("html_remote_image", |c, _| {
         c.urls.iter().any(|u| u.source == UrlSource::Image && u.url.scheme.starts_with("http"))

@@ -43,6 +43,13 @@ pub(super) fn encoded_letters(raw: &str) -> usize {
     n
 }
 
+/// Whether a host is on a free web host: one of `FREE_HOSTING` or a name under it. Under, not
+/// by registrable domain: most of them are public suffixes (`x.blogspot.com` is registered as
+/// itself), and `sites.google.com` is a host, not a domain.
+pub(super) fn free_hosting(host: &str) -> bool {
+    FREE_HOSTING.iter().any(|h| host.strip_suffix(h).is_some_and(|rest| rest.is_empty() || rest.ends_with('.')))
+}
+
 pub(super) fn redirector(u: &urls::Url) -> bool {
     let q = u.query.to_ascii_lowercase();
     let p = u.path.to_ascii_lowercase();
@@ -98,4 +105,19 @@ pub(super) fn uri_many_domains(c: &Context, _: &RuleSet) -> bool {
         .map(|u| u.url.domain.as_str())
         .collect();
     domains.len() >= 8 && c.word_count_up_to(300) < 300
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_hosting;
+
+    #[test]
+    fn free_hosts_and_names_under_them() {
+        for host in ["geocities.com", "spam.blogspot.com", "a.b.netlify.app", "sites.google.com"] {
+            assert!(free_hosting(host), "{host}");
+        }
+        for host in ["notblogspot.com", "google.com", "blogspot.com.evil.example", "mail.klant.be"] {
+            assert!(!free_hosting(host), "{host}");
+        }
+    }
 }

@@ -9,7 +9,7 @@ use crate::message::Message;
 use crate::rules::{self, RuleSet};
 use crate::sender::{self, ListVerdict, SenderFacts, SenderSettings};
 use crate::starter::Starter;
-use crate::store::reputation::{Layered, ReputationLookup};
+use crate::store::reputation::ReputationLookup;
 use crate::store::TokenLookup;
 use crate::verdict::{Hit, ScoringSettings, Verdict};
 
@@ -82,20 +82,17 @@ impl Scorer<'_> {
         let sender = self.sender.as_ref().filter(|_| cx.is_some());
         // A store across a network (Redis) answers the counts, the LR table and the sender's
         // reputation records in one round trip.
-        let rep_keys = sender.map(|sc| sender::reputation_keys(&msg, sc.settings)).unwrap_or_default();
-        let mut fetched = self.db.and_then(|db| db.fetch(tokens.hashes(), &rep_keys));
+        let links = cx.as_ref().filter(|_| sender.is_some()).map(|cx| cx.link_domains()).unwrap_or_default();
+        let wanted = sender.map(|sc| sender::lookups(&msg, &links, sc.settings)).unwrap_or_default();
+        let mut fetched = self.db.and_then(|db| db.fetch(tokens.hashes(), &wanted));
         let shared = match &mut fetched {
             Some(Ok(f)) => f.rep.take(),
             _ => None,
         };
-        let layered;
         let reputation: Option<&dyn ReputationLookup> = match (&fetched, sender, &shared) {
             // The shared store did not answer: no reputation either (the message is degraded).
             (Some(Err(_)), _, _) => None,
-            (_, Some(sc), Some(shared)) => {
-                layered = Layered { shared, local: sc.reputation };
-                Some(&layered)
-            }
+            (_, Some(_), Some(shared)) => Some(shared),
             (_, Some(sc), None) => sc.reputation,
             (_, None, _) => None,
         };
@@ -103,7 +100,7 @@ impl Scorer<'_> {
         let hits: Vec<Hit> = match (self.rules, cx) {
             (Some(rs), Some(cx)) => match sender {
                 Some(sc) => {
-                    let f = sender::gather(&msg, &cx.link_domains(), sc.settings, reputation, sc.resolver, sc.now);
+                    let f = sender::gather(&msg, &links, sc.settings, reputation, sc.resolver, sc.now);
                     let hits = rs.evaluate(&cx.with_sender(&f));
                     facts = Some(f);
                     hits

@@ -121,19 +121,31 @@ pub struct SenderFacts {
     pub new_dns: DnsAnswers,
 }
 
-/// The reputation keys `gather` will look up for `msg` (the first untrusted relay's address,
-/// the From address), so that a store across a network can fetch them with the message's
-/// other lookups in one round trip. (Link domains' records hold only cached DNS answers, which
-/// stay on the host.)
-pub fn reputation_keys(msg: &Message, s: &SenderSettings) -> Vec<reputation::Key> {
-    let mut keys = Vec::with_capacity(2);
-    if let Some(relay) = received::first_untrusted(msg, &s.trusted) {
-        keys.push(reputation::ip_key(relay.ip));
+/// What `gather` will look up for `msg` in the reputation database: the records of the first
+/// untrusted relay's address and the From address, and the cached DNS answers it may use
+/// (with `dns` on: the relay's reverse name when the Received line did not record one, its
+/// DNS blocklist answers, the URI blocklist answers of the first link domains), so that a
+/// store across a network can fetch them with the message's other lookups in one round trip.
+pub fn lookups(msg: &Message, link_domains: &[String], s: &SenderSettings) -> reputation::Wanted {
+    let mut w = reputation::Wanted::default();
+    let relay = received::first_untrusted(msg, &s.trusted);
+    if let Some(relay) = &relay {
+        w.keys.push(reputation::ip_key(relay.ip));
     }
     if let Some(from) = from_address(msg) {
-        keys.push(reputation::address_key(&from));
+        w.keys.push(reputation::address_key(&from));
     }
-    keys
+    let Some(d) = &s.dns else { return w };
+    if let Some(relay) = &relay {
+        if d.ptr && relay.rdns == Rdns::NotRecorded {
+            w.dns.push(reputation::DnsKey::Ptr(relay.ip));
+        }
+        w.dns.extend(d.dnsbl.iter().map(|z| reputation::DnsKey::Dnsbl(relay.ip, z.clone())));
+    }
+    for domain in link_domains.iter().take(MAX_URIBL_DOMAINS) {
+        w.dns.extend(d.uribl.iter().map(|z| reputation::DnsKey::Uribl(domain.clone(), z.clone())));
+    }
+    w
 }
 
 fn from_address(msg: &Message) -> Option<String> {

@@ -736,3 +736,83 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     assert_eq!(fs::read_dir(a.dir.join("db/queue")).unwrap().count(), 0);
     assert!(b.ok(&["ip", "show", ip]).contains("learned:      1 spam, 0 ham"));
 }
+
+#[test]
+fn dns_answers_are_cached_in_redis_for_every_host_with_their_ttl() {
+    use common::dns::{DnsServer, Reply};
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let table: std::collections::HashMap<String, Reply> = [
+        ("2.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
+        ("3.2.0.192.zen.test", Reply::NxDomain),
+        ("5.2.0.192.zen.test", Reply::ServFail),
+        ("2.2.0.192.in-addr.arpa", Reply::Ptr("192-0-2-2.dyn.isp.test")),
+        ("bad-links.test.uribl.test", Reply::A([127, 0, 0, 2], 600)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let dns = DnsServer::start(table);
+    let config = format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 1000, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n{}\n\
+         [policy]\nmode = \"enforce\"\n",
+        dns.addr,
+        store(&server.url())
+    );
+    let a = Host::new(tmp.path(), "a", &config);
+    let b = Host::new(tmp.path(), "b", &config);
+    // The relay's reverse name is not in the Received line (Exchange's format): it is looked up.
+    let from = |ip: &str, i: usize| {
+        format!(
+            "Received: from sender ({ip}) by mx.example.org (Microsoft SMTP Server) id 15.2; Mon, 1 Dec 2025 \
+             10:00:00 +0000\nFrom: someone{i}@sender.test\nTo: me@example.org\nSubject: note {i}\n\
+             Message-ID: <d{i}@sender.test>\nDate: Mon, 1 Dec 2025 10:00:00 +0000\n\n\
+             See http://bad-links.test/offer and the rest {i}.\n"
+        )
+    };
+    let tests_of = |host: &Host, msg: &str| {
+        let o = host.run(&["filter"], msg.as_bytes());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        field(&o.stdout, "X-Spam-Status").unwrap()
+    };
+    let s = tests_of(&a, &from("192.0.2.2", 1));
+    for rule in ["RCVD_IN_DNSBL", "RDNS_DYNAMIC", "URI_IN_DNSBL"] {
+        assert!(s.contains(rule), "{rule}: {s}");
+    }
+    assert!(!s.contains("SPAMFILT_DEGRADED"), "{s}");
+    let asked = || ["2.2.0.192.zen.test", "2.2.0.192.in-addr.arpa", "bad-links.test.uribl.test"].map(|n| dns.asked(n));
+    assert_eq!(asked(), [1, 1, 1]);
+    // Host B's filter, check and policy service use A's answers: nothing is asked again.
+    let s = tests_of(&b, &from("192.0.2.2", 2));
+    for rule in ["RCVD_IN_DNSBL", "RDNS_DYNAMIC", "URI_IN_DNSBL"] {
+        assert!(s.contains(rule), "{rule}: {s}");
+    }
+    let mail = tmp.path().join("listed.eml");
+    fs::write(&mail, from("192.0.2.2", 3)).unwrap();
+    let report = b.ok(&["check", "--report", mail.to_str().unwrap()]);
+    assert!(report.contains("RCVD_IN_DNSBL") && report.contains("URI_IN_DNSBL"), "{report}");
+    let action = policy_action(&b, "192.0.2.2", "me@example.org");
+    assert!(action.starts_with("REJECT") && action.contains("zen.test"), "{action}");
+    assert_eq!(asked(), [1, 1, 1], "a host asked the DNS server for a cached answer");
+    let shown = b.ok(&["ip", "show", "192.0.2.2"]);
+    assert!(shown.contains("zen.test: listed") && shown.contains("192-0-2-2.dyn.isp.test"), "{shown}");
+    // In Redis, each answer under its own key with the DNS answer's time to live.
+    for key in ["{test}:dns:bl:zen.test:192.0.2.2", "{test}:dns:uri:uribl.test:bad-links.test"] {
+        let ttl: i64 = server.ask(&["TTL", key]).unwrap().unwrap().parse().unwrap();
+        assert!((1..=600).contains(&ttl), "{key}: {ttl}");
+    }
+    // The reverse name's TTL (3600 from the test server) is cut to the cache's day at most.
+    let ttl: i64 = server.ask(&["TTL", "{test}:dns:ptr:192.0.2.2"]).unwrap().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&ttl), "{ttl}");
+    // Not listed is an answer too (cached); a failure is not.
+    tests_of(&a, &from("192.0.2.3", 4));
+    tests_of(&b, &from("192.0.2.3", 5));
+    assert_eq!(dns.asked("3.2.0.192.zen.test"), 1);
+    tests_of(&a, &from("192.0.2.5", 6));
+    tests_of(&b, &from("192.0.2.5", 7));
+    assert!(dns.asked("5.2.0.192.zen.test") >= 2, "a SERVFAIL was cached");
+    // Nothing of it is on the hosts.
+    for h in [&a, &b] {
+        assert!(!h.dir.join("db/reputation.journal").exists() && !h.dir.join("db/reputation.db").exists());
+    }
+}

@@ -185,53 +185,44 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
 
 /// After scoring: caches new DNS answers, and for a honeypot hit records the sending IP and
 /// queues the message to be learned as spam by the next training run. The filter never rewrites
-/// a database: it appends to the reputation journal and the queue.
+/// a database: it appends to the reputation journal and the queue, or with the Redis store
+/// sends all of it in one round trip.
 fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFacts, now: u64) -> Result<()> {
-    use crate::store::queue::{self, Added};
-    let mut honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
-    if facts.honeypot.is_some() {
-        let limits = &settings.sender.queue;
-        let (class, limit) = (crate::store::Class::Spam, settings.scoring.scan_limit);
-        let body = &input[..input.len().min(limit)];
-        // With the Redis store a honeypot hit is shared at once, in one round trip: the sending
-        // IP's hit (every host's next message and policy request from it sees it) and the
-        // message in the shared queue (the next training run on any host learns it). Its cached
-        // DNS answers stay on this host. When Redis does not answer, the message is queued here
-        // (this host's next training run learns it, and counts it for its IP).
-        let shared = match db.redis() {
-            Some(redis) => {
-                let ip = honeypot_ip.take();
-                match redis.honeypot(ip, Some((class, body, limits)), now) {
-                    Ok(added) => added,
-                    Err(e) => {
-                        let ip = ip.map(|ip| format!(" from {ip}")).unwrap_or_default();
-                        eprintln!(
-                            "spamfilt: the message is delivered, but the honeypot hit{ip} is not recorded: {e}; the \
-                             message is queued on this host instead"
-                        );
-                        None
-                    }
-                }
+    use crate::store::queue;
+    let honeypot_ip = facts.honeypot.as_ref().and(facts.relay.as_ref()).map(|r| r.ip);
+    let limits = &settings.sender.queue;
+    let (class, limit) = (crate::store::Class::Spam, settings.scoring.scan_limit);
+    let body = &input[..input.len().min(limit)];
+    let to_queue = facts.honeypot.as_ref().map(|_| (class, body, limits));
+    // With the Redis store, shared at once: the sending IP's hit (every host's next message and
+    // policy request from it sees it), the message in the shared queue (the next training run
+    // on any host learns it) and the new DNS answers (each with its TTL). When Redis does not
+    // answer, the message is queued on this host instead (this host's next training run learns
+    // it and counts it for its IP); the DNS answers are asked again next time.
+    if let Some(redis) = db.redis() {
+        match redis.record(honeypot_ip, to_queue, &facts.new_dns, now) {
+            Ok(added) => {
+                report_queue(added, limits);
+                return Ok(());
             }
-            None => None,
-        };
-        let added = match shared {
-            Some(a) => a,
-            None => {
-                let mut notes = crate::store::Notes::new();
-                let added = queue::add(db.dir(), class, input, limit, limits, &mut notes);
-                super::print_notes(&notes);
-                added?
+            Err(_) if to_queue.is_none() => return Ok(()),
+            Err(e) => {
+                let ip = honeypot_ip.map(|ip| format!(" from {ip}")).unwrap_or_default();
+                eprintln!(
+                    "spamfilt: the message is delivered, but the honeypot hit{ip} is not recorded: {e}; the message \
+                     is queued on this host instead"
+                );
             }
-        };
-        if let Added::Dropped { messages, bytes } = added {
-            eprintln!(
-                "spamfilt: the message is delivered, but the learning queue is full ({messages} messages, {bytes} bytes; \
-                 [queue] max_messages = {}, max_bytes = {}): this honeypot hit is not queued for learning (its sending IP \
-                 is still recorded; the next training run reports the drops)",
-                limits.max_messages, limits.max_bytes
-            );
         }
+    }
+    if to_queue.is_some() {
+        let mut notes = crate::store::Notes::new();
+        let added = queue::add(db.dir(), class, input, limit, limits, &mut notes);
+        super::print_notes(&notes);
+        report_queue(Some(added?), limits);
+    }
+    if db.redis().is_some() {
+        return Ok(());
     }
     // One small append to the reputation journal, whatever the size of the database. If a
     // trainer is folding the journal in right now and does not finish within the wait, the
@@ -240,4 +231,16 @@ fn remember(settings: &Settings, db: &Database, input: &[u8], facts: &SenderFact
     let entry = JournalEntry::new(&facts.new_dns, honeypot_ip, now);
     reputation::append_journal(db.dir(), &entry, std::time::Duration::from_millis(200))?;
     Ok(())
+}
+
+/// Says on stderr when a honeypot message was not queued because the queue was full.
+fn report_queue(added: Option<crate::store::queue::Added>, limits: &crate::store::queue::QueueLimits) {
+    if let Some(crate::store::queue::Added::Dropped { messages, bytes }) = added {
+        eprintln!(
+            "spamfilt: the message is delivered, but the learning queue is full ({messages} messages, {bytes} bytes; \
+             [queue] max_messages = {}, max_bytes = {}): this honeypot hit is not queued for learning (its sending IP \
+             is still recorded; the next training run reports the drops)",
+            limits.max_messages, limits.max_bytes
+        );
+    }
 }

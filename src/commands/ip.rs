@@ -11,7 +11,7 @@ use crate::policy::state::{Refusal, State};
 use crate::policy::{self, Act, Mode};
 use crate::received;
 use crate::store::now_secs;
-use crate::store::reputation::{IpRecord, Reputation, ReputationLookup};
+use crate::store::reputation::{DnsKey, IpRecord, Reputation, ReputationLookup, Wanted};
 
 fn parse_ip(s: &str) -> Result<IpAddr> {
     s.trim()
@@ -44,7 +44,20 @@ fn run_noting(
             let ip = parse_ip(address)?;
             let rep = db.load_reputation(notes)?;
             let refusal = State::at(db.dir()).refused(ip, now)?;
-            let record = rep.ip(ip);
+            let mut record = rep.ip(ip);
+            if let (Some(r), Some(d)) = (db.redis(), &settings.sender.dns) {
+                // The cached DNS answers of the address, in Redis under their own keys.
+                let mut dns: Vec<DnsKey> = d.dnsbl.iter().map(|z| DnsKey::Dnsbl(ip, z.clone())).collect();
+                dns.push(DnsKey::Ptr(ip));
+                let cached = r.fetch_reputation(&Wanted { keys: Vec::new(), dns }).map_err(anyhow::Error::msg)?;
+                if let Some(c) = cached.ip(ip) {
+                    let rec = record.get_or_insert_with(IpRecord::default);
+                    rec.ptr = c.ptr.or(rec.ptr.take());
+                    if !c.dnsbl.is_empty() {
+                        rec.dnsbl = c.dnsbl;
+                    }
+                }
+            }
             if record.is_none() && refusal.is_none() && State::at(db.dir()).probed(ip)?.is_none() {
                 println!("{ip}: not in the reputation database");
                 return Ok(ExitCode::from(1));

@@ -225,16 +225,23 @@ impl Service {
         };
         let (reader, ours) = self.reputation(&settings.db_dir)?;
         let overlay = Overlay { base: reader.as_deref(), ours: &ours };
-        // With Redis the client's record is the shared one (one round trip; a failure answers
-        // DUNNO like any error), with this host's cached DNS answers on it.
+        // With Redis the client's record and its cached DNS blocklist answers are the shared
+        // ones (one round trip; a failure answers DUNNO like any error).
         let client = req.get("client_address").trim().parse::<IpAddr>().ok().map(crate::received::canonical);
-        let shared = match (self.db.as_ref().and_then(|d| d.redis()), client) {
-            (Some(r), Some(ip)) => Some(r.fetch_reputation(&[reputation::ip_key(ip)]).map_err(anyhow::Error::msg)?),
+        let redis = self.db.as_ref().and_then(|d| d.redis());
+        let shared = match (redis, client) {
+            (Some(r), Some(ip)) => {
+                let zones = settings.sender.dns.iter().flat_map(|d| &d.dnsbl);
+                let wanted = reputation::Wanted {
+                    keys: vec![reputation::ip_key(ip)],
+                    dns: zones.map(|z| reputation::DnsKey::Dnsbl(ip, z.clone())).collect(),
+                };
+                Some(r.fetch_reputation(&wanted).map_err(anyhow::Error::msg)?)
+            }
             _ => None,
         };
-        let layered = shared.as_ref().map(|shared| reputation::Layered { shared, local: Some(&overlay) });
-        let lookup: &dyn ReputationLookup = match &layered {
-            Some(l) => l,
+        let lookup: &dyn ReputationLookup = match &shared {
+            Some(s) => s,
             None => &overlay,
         };
         let now = crate::store::now_secs();
@@ -252,16 +259,13 @@ impl Service {
             now,
         };
         let out = policy::evaluate(req, &cx)?;
-        let mut honeypot_hit = out.honeypot_hit;
-        if let (Some(r), Some(ip)) = (self.db.as_ref().and_then(|d| d.redis()), honeypot_hit) {
-            // Shared at once with every host; only the DNS answers stay in this host's journal.
-            honeypot_hit = None;
-            if let Err(e) = r.record_hit(ip, now) {
-                self.log.line(true, &format!("cannot record the honeypot hit from {ip}: {e}"));
+        if let Some(r) = redis {
+            // Shared at once with every host, in one round trip.
+            if let Err(e) = r.record(out.honeypot_hit, None, &out.new_dns, now) {
+                self.log.line(true, &format!("cannot record in the Redis store: {e}"));
             }
-        }
-        if honeypot_hit.is_some() || !out.new_dns.is_empty() {
-            let entry = JournalEntry::new(&out.new_dns, honeypot_hit, now);
+        } else if out.honeypot_hit.is_some() || !out.new_dns.is_empty() {
+            let entry = JournalEntry::new(&out.new_dns, out.honeypot_hit, now);
             // Remembering must never cost the answer: a failure is only logged.
             match reputation::append_journal(&settings.db_dir, &entry, Duration::from_millis(200)) {
                 Ok(true) => {}

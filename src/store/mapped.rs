@@ -84,7 +84,9 @@ impl TokenLookup for Reader {
     fn totals(&self) -> Totals {
         match &self.inner {
             ReaderKind::Mapped(m) => m.header.totals,
-            ReaderKind::Redis { store, .. } => store.fetch(&[], &[], false, None).map(|f| f.totals).unwrap_or_default(),
+            ReaderKind::Redis { store, .. } => {
+                store.fetch(&[], &Default::default(), false, None).map(|f| f.totals).unwrap_or_default()
+            }
         }
     }
     fn lookup(&self, hashes: &[u64]) -> Vec<Counts> {
@@ -98,17 +100,17 @@ impl TokenLookup for Reader {
     fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
         match &self.inner {
             ReaderKind::Mapped(m) => tokenfile::lookup_checked(m.records(), hashes, m.header.totals, today()),
-            ReaderKind::Redis { store, .. } => store.fetch(hashes, &[], false, None).map(|f| f.counts),
+            ReaderKind::Redis { store, .. } => store.fetch(hashes, &Default::default(), false, None).map(|f| f.counts),
         }
     }
     fn fetch(
         &self,
         hashes: &[u64],
-        rep_keys: &[super::reputation::Key],
+        rep: &super::reputation::Wanted,
     ) -> Option<std::result::Result<super::redis::Fetched, String>> {
         match &self.inner {
             ReaderKind::Mapped(_) => None,
-            ReaderKind::Redis { store, lr, dir } => Some(store.fetch(hashes, rep_keys, *lr, Some(dir))),
+            ReaderKind::Redis { store, lr, dir } => Some(store.fetch(hashes, rep, *lr, Some(dir))),
         }
     }
 }

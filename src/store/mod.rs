@@ -82,10 +82,10 @@ pub trait TokenLookup: Sync {
     }
     /// A store across a network answers everything one message needs in one round trip: the
     /// totals, the counts of `hashes` (checked as `lookup_checked` checks them), the LR
-    /// table and the reputation records of `rep_keys` (`Fetched::rep`). `None` (the default):
+    /// table and what `rep` asks of the reputation (`Fetched::rep`). `None` (the default):
     /// not such a store, look up with the other methods. An error is a complete cause for
     /// `X-Spam-Degraded`.
-    fn fetch(&self, _hashes: &[u64], _rep_keys: &[reputation::Key]) -> Option<std::result::Result<Fetched, String>> {
+    fn fetch(&self, _hashes: &[u64], _rep: &reputation::Wanted) -> Option<std::result::Result<Fetched, String>> {
         None
     }
 }

@@ -160,8 +160,8 @@ fn checksum(bytes: &[u8]) -> u64 {
 
 /// A record from the shared store (Redis) with this host's cached DNS answers on it: with the
 /// Redis store the records are shared and the host's own `reputation.db` and journal hold only
-/// the DNS answers its filters cached (reverse names and DNS blocklist answers on IP records,
-/// URI blocklist answers on domain records). What `local` holds besides is not used.
+/// DNS answers its filters cached before (reverse names and DNS blocklist answers on IP
+/// records, URI blocklist answers on domain records). What `local` holds besides is not used.
 fn with_local_dns(shared: Option<Record>, local: Option<Record>) -> Option<Record> {
     match (shared, local) {
         (Some(Record::Ip(mut s)), Some(Record::Ip(l))) => {
@@ -183,24 +183,8 @@ fn with_local_dns(shared: Option<Record>, local: Option<Record>) -> Option<Recor
     }
 }
 
-/// The shared records (Redis) with this host's cached DNS answers on them (see
-/// `with_local_dns`).
-pub struct Layered<'a> {
-    pub shared: &'a dyn ReputationLookup,
-    pub local: Option<&'a dyn ReputationLookup>,
-}
-
-impl ReputationLookup for Layered<'_> {
-    fn get(&self, key: &Key) -> Option<Record> {
-        with_local_dns(self.shared.get(key), self.local.and_then(|l| l.get(key)))
-    }
-    fn relayed(&self) -> u64 {
-        self.shared.relayed()
-    }
-}
-
-/// `rep` (the shared records) with the DNS answers of `local` (this host's) on it, as
-/// `Layered` shows them one by one.
+/// `rep` (the shared records) with the DNS answers of `local` (this host's) on it: what a
+/// host cached before its DNS answers were kept in Redis too.
 pub fn overlay_local_dns(rep: &mut Reputation, local: &Reputation) {
     for (k, l) in &local.records {
         if matches!(l, Record::Ip(_) | Record::Domain(_)) {
@@ -208,6 +192,31 @@ pub fn overlay_local_dns(rep: &mut Reputation, local: &Reputation) {
                 rep.records.insert(*k, r);
             }
         }
+    }
+}
+
+/// A cached DNS answer one lookup may need (see [`Wanted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsKey {
+    /// The reverse name of an address.
+    Ptr(IpAddr),
+    /// An address in a DNS blocklist zone.
+    Dnsbl(IpAddr, String),
+    /// A link domain in a URI blocklist zone.
+    Uribl(String, String),
+}
+
+/// What one message (or policy request) looks up in the reputation database: records by key,
+/// and cached DNS answers (a store across a network fetches them all in one round trip).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub keys: Vec<Key>,
+    pub dns: Vec<DnsKey>,
+}
+
+impl Wanted {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.dns.is_empty()
     }
 }
 

@@ -295,12 +295,12 @@ impl Redis {
     /// weights' checksum and the time of the training run that wrote them), so it crosses the
     /// network once per training run per host, not once per message; otherwise a second round
     /// trip fetches it and refreshes the local copy.
-    /// With `rep_keys`, the reputation records of those keys (the relay's address, the From
-    /// address) come in the same round trip.
+    /// What `rep` asks for (the reputation records of the relay's address and the From
+    /// address, cached DNS answers) comes in the same round trip.
     pub fn fetch(
         &self,
         hashes: &[u64],
-        rep_keys: &[Key],
+        rep: &super::reputation::Wanted,
         lr: bool,
         cache_dir: Option<&Path>,
     ) -> std::result::Result<Fetched, String> {
@@ -317,11 +317,9 @@ impl Redis {
                 if lr {
                     c.cmd(&[b"GETRANGE", &k_lr, b"0", last.as_bytes()]);
                 }
-                if !rep_keys.is_empty() {
-                    self.queue_rep(c, rep_keys);
-                }
+                self.queue_rep(c, rep);
             })
-            .and_then(|r| self.decode_fetch(r, hashes.len(), lr, rep_keys))
+            .and_then(|r| self.decode_fetch(r, hashes.len(), lr, rep))
             .and_then(|(mut f, head)| {
                 if let Some(head) = head {
                     f.lr = self.lr_for(&head, cache_dir)?;
@@ -374,7 +372,7 @@ impl Redis {
         replies: Vec<Reply>,
         n: usize,
         lr: bool,
-        rep_keys: &[Key],
+        wanted: &super::reputation::Wanted,
     ) -> io::Result<(Fetched, Option<Vec<u8>>)> {
         let mut it = replies.into_iter();
         let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
@@ -413,7 +411,7 @@ impl Redis {
                 return Err(resp::garbage("the LR table is damaged: its header is cut short"));
             }
         }
-        let rep = if rep_keys.is_empty() { None } else { Some(self.decode_rep(&mut next, rep_keys, relayed)?) };
+        let rep = if wanted.is_empty() { None } else { Some(self.decode_rep(&mut next, wanted, relayed)?) };
         Ok((Fetched { totals, counts, lr: None, rep }, head))
     }
 

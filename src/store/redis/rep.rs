@@ -16,7 +16,9 @@ use std::net::IpAddr;
 use super::resp::{self, Conn, Reply};
 use super::{number, scan, Redis};
 use crate::store::queue::{self, Added, Origin, QueueLimits, Queued};
-use crate::store::reputation::{self, ip_from_key, ip_key, Key, Record, Reputation, ReputationLookup};
+use crate::store::reputation::{
+    self, ip_from_key, ip_key, Cached, DnsAnswers, DnsKey, Key, Record, Reputation, ReputationLookup, Wanted,
+};
 use crate::store::Class;
 
 /// Subtracts folded hits from `{P}:hits` (ARGV: field, count, ...), removing a field (and its
@@ -58,25 +60,45 @@ fn time_field(k: &Key) -> [u8; 17] {
 }
 
 impl Redis {
-    /// Queues what `keys` need: their records, their honeypot hits since the last training run.
-    pub(super) fn queue_rep(&self, c: &mut Conn, keys: &[Key]) {
-        let (k_rep, k_hits) = (self.key("rep"), self.key("hits"));
-        let fields: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
-        c.cmd_with(&[b"HMGET", &k_rep], &fields);
-        let times: Vec<[u8; 17]> = keys.iter().map(time_field).collect();
-        let hits: Vec<&[u8]> = keys.iter().zip(&times).flat_map(|(k, t)| [&k[..], &t[..]]).collect();
-        c.cmd_with(&[b"HMGET", &k_hits], &hits);
+    /// The key of a cached DNS answer: `{P}:dns:ptr:IP`, `{P}:dns:bl:ZONE:IP`,
+    /// `{P}:dns:uri:ZONE:DOMAIN`.
+    fn dns_key(&self, k: &DnsKey) -> Vec<u8> {
+        self.key(&match k {
+            DnsKey::Ptr(ip) => format!("dns:ptr:{ip}"),
+            DnsKey::Dnsbl(ip, zone) => format!("dns:bl:{zone}:{ip}"),
+            DnsKey::Uribl(domain, zone) => format!("dns:uri:{zone}:{}", domain.to_ascii_lowercase()),
+        })
     }
 
-    /// Decodes the replies of `queue_rep` (a record that does not decode is a damaged store).
+    /// Queues what `w` needs: the records of its keys, their honeypot hits since the last
+    /// training run, and its cached DNS answers.
+    pub(super) fn queue_rep(&self, c: &mut Conn, w: &Wanted) {
+        let (k_rep, k_hits) = (self.key("rep"), self.key("hits"));
+        if !w.keys.is_empty() {
+            let fields: Vec<&[u8]> = w.keys.iter().map(|k| &k[..]).collect();
+            c.cmd_with(&[b"HMGET", &k_rep], &fields);
+            let times: Vec<[u8; 17]> = w.keys.iter().map(time_field).collect();
+            let hits: Vec<&[u8]> = w.keys.iter().zip(&times).flat_map(|(k, t)| [&k[..], &t[..]]).collect();
+            c.cmd_with(&[b"HMGET", &k_hits], &hits);
+        }
+        if !w.dns.is_empty() {
+            let keys: Vec<Vec<u8>> = w.dns.iter().map(|k| self.dns_key(k)).collect();
+            let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+            c.cmd_with(&[b"MGET"], &keys);
+        }
+    }
+
+    /// Decodes the replies of `queue_rep` (a record that does not decode is a damaged store;
+    /// a DNS answer that does not is left out: it is asked again).
     pub(super) fn decode_rep(
         &self,
         next: &mut dyn FnMut() -> io::Result<Reply>,
-        keys: &[Key],
+        w: &Wanted,
         relayed: u64,
     ) -> io::Result<FetchedRep> {
-        let recs = next()?.array()?;
-        let hits = next()?.array()?;
+        let keys = &w.keys[..];
+        let (recs, hits) =
+            if keys.is_empty() { (Vec::new(), Vec::new()) } else { (next()?.array()?, next()?.array()?) };
         if recs.len() != keys.len() || hits.len() != 2 * keys.len() {
             return Err(resp::garbage("a reputation reply of the wrong length"));
         }
@@ -94,21 +116,84 @@ impl Redis {
                 rep.honeypot_hits(ip_from_key(*k), n.min(u32::MAX as u64) as u32, t);
             }
         }
+        if !w.dns.is_empty() {
+            let vals = next()?.array()?;
+            if vals.len() != w.dns.len() {
+                return Err(resp::garbage("a DNS cache reply of the wrong length"));
+            }
+            let mut answers = DnsAnswers::default();
+            for (k, v) in w.dns.iter().zip(vals) {
+                let Some(v) = v.bulk()? else { continue };
+                let Some((expires, value)) = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|v| v.split_once(' '))
+                    .and_then(|(e, v)| Some((e.parse().ok()?, v)))
+                else {
+                    continue;
+                };
+                let flag = |v: &str| match v {
+                    "1" => Some(true),
+                    "0" => Some(false),
+                    _ => None,
+                };
+                match k {
+                    DnsKey::Ptr(ip) => {
+                        let name = (value != "-").then(|| value.to_string());
+                        answers.ptr.push((*ip, Cached { value: name, expires }));
+                    }
+                    DnsKey::Dnsbl(ip, zone) => {
+                        if let Some(listed) = flag(value) {
+                            answers.dnsbl.push((*ip, zone.clone(), Cached { value: listed, expires }));
+                        }
+                    }
+                    DnsKey::Uribl(domain, zone) => {
+                        if let Some(listed) = flag(value) {
+                            answers.uribl.push((domain.clone(), zone.clone(), Cached { value: listed, expires }));
+                        }
+                    }
+                }
+            }
+            rep.merge_dns(&answers, crate::store::now_secs());
+        }
         Ok(FetchedRep { rep, relayed })
     }
 
-    /// The records of `keys` alone, in one round trip (the policy service's lookup).
-    pub fn fetch_reputation(&self, keys: &[Key]) -> std::result::Result<FetchedRep, String> {
+    /// Queues a `SET KEY VALUE EX TTL` for each answer (its time to live is what is left of
+    /// its own, at least a second).
+    fn queue_dns(&self, c: &mut Conn, answers: &DnsAnswers, now: u64) {
+        let mut set = |k: DnsKey, expires: u64, value: &str| {
+            let v = format!("{expires} {value}");
+            let ttl = expires.saturating_sub(now).max(1).to_string();
+            c.cmd(&[b"SET", &self.dns_key(&k), v.as_bytes(), b"EX", ttl.as_bytes()]);
+        };
+        let flag = |b: bool| if b { "1" } else { "0" };
+        for (ip, a) in &answers.ptr {
+            set(
+                DnsKey::Ptr(*ip),
+                a.expires,
+                a.value.as_deref().filter(|n| !n.is_empty() && !n.contains(' ')).unwrap_or("-"),
+            );
+        }
+        for (ip, zone, a) in &answers.dnsbl {
+            set(DnsKey::Dnsbl(*ip, zone.clone()), a.expires, flag(a.value));
+        }
+        for (domain, zone, a) in &answers.uribl {
+            set(DnsKey::Uribl(domain.clone(), zone.clone()), a.expires, flag(a.value));
+        }
+    }
+
+    /// What `w` asks for alone, in one round trip (the policy service's lookup).
+    pub fn fetch_reputation(&self, w: &Wanted) -> std::result::Result<FetchedRep, String> {
         let k_totals = self.key("totals");
         self.round_trip(|c| {
             c.cmd(&[b"HGET", &k_totals, b"relayed"]);
-            self.queue_rep(c, keys);
+            self.queue_rep(c, w);
         })
         .and_then(|r| {
             let mut it = r.into_iter();
             let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
             let relayed = number(next()?.bulk()?)?;
-            self.decode_rep(&mut next, keys, relayed)
+            self.decode_rep(&mut next, w, relayed)
         })
         .map_err(|e| format!("{}: {e}", self.what()))
     }
@@ -116,7 +201,7 @@ impl Redis {
     /// Records a honeypot hit from `ip` at `now` (a filter or the policy service): one round
     /// trip, bounded like a delivery's: `HINCRBY {P}:hits KEY 1`, `HSET {P}:hits KEYt NOW`.
     pub fn record_hit(&self, ip: IpAddr, now: u64) -> std::result::Result<(), String> {
-        self.honeypot(Some(ip), None, now).map(drop)
+        self.record(Some(ip), None, &DnsAnswers::default(), now).map(drop)
     }
 
     /// Reads every record and every pending hit (HSCAN), the hits applied. Returns the records,
@@ -233,15 +318,21 @@ pub(super) struct ReadQueue {
 }
 
 impl Redis {
-    /// A honeypot hit in one round trip: `ip`'s hit (see `record_hit`) and, with `queue`, the
-    /// message queued for the next training run on any host (the first `limit` bytes, unless
-    /// the queue is at its limits). Returns what became of the message.
-    pub fn honeypot(
+    /// What a delivery or a policy request learned, in one round trip (none when there is
+    /// nothing): a honeypot hit from `ip` (see `record_hit`); with `queue`, the message queued
+    /// for the next training run on any host (unless the queue is at its limits); and new DNS
+    /// answers, each a key with its time to live (`SET … EX`). Returns what became of the
+    /// message.
+    pub fn record(
         &self,
         ip: Option<IpAddr>,
         queue: Option<(Class, &[u8], &QueueLimits)>,
+        dns: &DnsAnswers,
         now: u64,
     ) -> std::result::Result<Option<Added>, String> {
+        if ip.is_none() && queue.is_none() && dns.is_empty() {
+            return Ok(None);
+        }
         let (k_hits, k_queue, k_meta) = (self.key("hits"), self.key("queue"), self.key("queue-meta"));
         let hit = ip.map(ip_key);
         let t = hit.as_ref().map(time_field);
@@ -267,6 +358,7 @@ impl Redis {
                 ];
                 c.cmd(&args);
             }
+            self.queue_dns(c, dns, now.parse().unwrap_or(0));
         })
         .and_then(|r| {
             if let Some(Reply::Error(e)) = r.iter().find(|r| matches!(r, Reply::Error(_))) {

@@ -138,8 +138,11 @@ fn percent_decode(s: &str) -> std::result::Result<String, String> {
 
 /// How long training waits for one reply (its round trips move whole tables).
 const TRAIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// The trainer lock's time to live, renewed every third of it while a run lasts.
-const LOCK_TTL_MS: u64 = 30_000;
+/// The trainer lock's time to live, renewed every third of it while a run lasts: a trainer
+/// that dies on another host holds it this long at most (on the same host it is taken over at
+/// once, see `Lock::take`). Short is safe: a run whose lock expired under it changes nothing
+/// (the commit's WATCH), it only has to be run again.
+const LOCK_TTL_MS: u64 = 10_000;
 /// Pairs per HSET or fields per HDEL in a commit.
 const CHUNK: usize = 1000;
 
@@ -428,7 +431,13 @@ impl Redis {
     /// the reputation, or both.
     pub fn begin(self: &Arc<Self>, force: bool, parts: Parts, notes: &mut super::Notes) -> Result<Tx> {
         let fail = |e: io::Error| anyhow::Error::new(e).context(format!("{} cannot be used", self.what()));
-        let (lock, waited) = Lock::take(self).map_err(fail)?;
+        let (lock, waited, took_over) = Lock::take(self).map_err(fail)?;
+        if let Some(holder) = took_over {
+            notes.push(format!(
+                "took over the trainer lock of {} from {holder}, which is no longer running",
+                self.what()
+            ));
+        }
         if waited {
             notes.push(format!("waited for another trainer of {} to finish", self.what()));
         }
@@ -763,9 +772,10 @@ fn finish(what: &str, replies: io::Result<Vec<Reply>>) -> Result<()> {
     }
 }
 
-/// The user's trainer lock: a random value set with NX and a time to live, renewed by a thread
+/// The user's trainer lock: `HOST PID RANDOM` set with NX and a time to live, renewed by a thread
 /// while held, removed (if still ours) when dropped. A trainer that dies leaves it for at most
-/// `LOCK_TTL_MS`.
+/// `LOCK_TTL_MS`, or less: a trainer on the same host that finds it held by a process that no
+/// longer runs there takes it over at once.
 pub struct Lock {
     store: Arc<Redis>,
     value: Vec<u8>,
@@ -779,20 +789,34 @@ const RELEASE: &str =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 impl Lock {
-    /// The lock, and whether another trainer held it first.
-    fn take(store: &Arc<Redis>) -> io::Result<(Lock, bool)> {
+    /// The lock, whether another trainer held it first, and the holder it took over from (a
+    /// process of this host that is gone).
+    fn take(store: &Arc<Redis>) -> io::Result<(Lock, bool, Option<String>)> {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|e| io::Error::other(e.to_string()))?;
-        let value: Vec<u8> = raw.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes();
+        let host = hostname();
+        let random: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let value = format!("{host} {} {random}", std::process::id()).into_bytes();
         let key = store.key("lock");
         let ttl = LOCK_TTL_MS.to_string();
         let mut conn = store.connect(TRAIN_TIMEOUT)?;
-        let mut said = false;
+        let (mut said, mut took_over) = (false, None);
         loop {
             conn.cmd(&[b"SET", &key, &value, b"NX", b"PX", ttl.as_bytes()]);
             match conn.run()?.pop().map(Reply::ok).transpose()? {
                 Some(Reply::Status(_)) => break,
                 Some(Reply::Bulk(None)) => {
+                    conn.cmd(&[b"GET", &key]);
+                    let holder = conn.run()?.pop().map(Reply::bulk).transpose()?.flatten();
+                    if let Some(h) = holder.as_deref().filter(|h| dead_here(h, &host)) {
+                        // Removed only if it is still that value; then SET NX again at once.
+                        conn.cmd(&[b"EVAL", RELEASE.as_bytes(), b"1", &key, h]);
+                        conn.run()?;
+                        let h = String::from_utf8_lossy(h);
+                        let mut w = h.split(' ');
+                        took_over = Some(format!("process {} on this host", w.nth(1).unwrap_or("?")));
+                        continue;
+                    }
                     said = true;
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -820,8 +844,38 @@ impl Lock {
                 }
             })
         };
-        Ok((Lock { store: store.clone(), value, stop, renew: Some(renew) }, said))
+        Ok((Lock { store: store.clone(), value, stop, renew: Some(renew) }, said, took_over))
     }
+}
+
+/// This host's name (what the lock's value starts with).
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(h) if r == 0 && !h.is_empty() && !h.contains(' ') => h.to_string(),
+        _ => "unknown-host".to_string(),
+    }
+}
+
+/// Whether a lock value (`HOST PID RANDOM`) names a process of this host (`host`) that no
+/// longer runs. A value of an older version (no host) or of another host: no.
+fn dead_here(value: &[u8], host: &str) -> bool {
+    let v = String::from_utf8_lossy(value);
+    let mut w = v.split(' ');
+    let (Some(h), Some(pid), Some(_)) = (w.next(), w.next().and_then(|p| p.parse::<i32>().ok()), w.next()) else {
+        return false;
+    };
+    if h != host || pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::kill(pid, 0) };
+    r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 impl Drop for Lock {

@@ -145,6 +145,28 @@ pub struct Conn {
     setup: usize,
 }
 
+/// The addresses of `host`: an address literal at once; a name looked up (getaddrinfo, which
+/// has no timeout of its own: a resolver that does not answer would hold a delivery for as
+/// long as its own retries take) on a thread of its own, waited for at most `timeout`. A
+/// lookup that takes longer is left to finish on its own; the caller goes on without it.
+fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<Vec<std::net::SocketAddr>> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_string();
+    std::thread::Builder::new().name("resolve".into()).spawn(move || {
+        let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+    })?;
+    match rx.recv_timeout(timeout) {
+        Ok(r) => r.map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {host}: {e}"))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("cannot resolve {host} within {} ms", timeout.as_millis()),
+        )),
+    }
+}
+
 impl Conn {
     /// Connects within `timeout`. AUTH and SELECT are queued, not sent: they go with the
     /// first round trip, so a delivery makes one.
@@ -157,10 +179,17 @@ impl Conn {
     ) -> io::Result<Conn> {
         let stream = match target {
             Target::Tcp { host, port } => {
+                // Resolving the name and connecting share the one `timeout`.
+                let deadline = Instant::now() + timeout;
                 let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
                 let mut found = None;
-                for addr in (host.as_str(), *port).to_socket_addrs()? {
-                    match TcpStream::connect_timeout(&addr, timeout) {
+                for addr in resolve(host, *port, timeout)? {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        last = io::Error::new(io::ErrorKind::TimedOut, "no connection in time");
+                        break;
+                    }
+                    match TcpStream::connect_timeout(&addr, left) {
                         Ok(s) => {
                             found = Some(s);
                             break;

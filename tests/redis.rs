@@ -427,6 +427,14 @@ fn deliveries_go_on_when_redis_stops_hangs_or_answers_garbage() {
     let (status, why, _) = deliver(101);
     assert!(status.contains("SPAMFILT_DEGRADED"), "{status}");
     assert!(why.unwrap_or_default().contains("no answer in time"));
+    // A honeypot hit then is not sent to the hung server a second time: queued on the host.
+    let trap = Host::new(tmp.path(), "trap", &format!("honeypots = [\"trap@example.org\"]\n{}", store(&server.url())));
+    let msg = relayed("198.51.100.7", "trap@example.org", 1);
+    let o = trap.run(&["filter"], msg.as_bytes());
+    assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes());
+    let err = text(&o.stderr);
+    assert!(err.contains("not recorded") && err.contains("did not answer a moment ago"), "{err}");
+    assert_eq!(fs::read_dir(trap.dir.join("db/queue")).unwrap().count(), 1);
     assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
     // Training fails clearly and changes nothing while the server is unreachable.
     let before = host.messages_line();

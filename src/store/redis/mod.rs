@@ -152,6 +152,8 @@ pub struct Redis {
     pool: Mutex<Vec<Conn>>,
     /// The LR table this process fetched last (`check` scores thousands of messages).
     lr: Mutex<Option<LrBytes>>,
+    /// When a round trip of this process last failed (see `recently_failed`).
+    failed: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -258,7 +260,7 @@ fn scan(conn: &mut Conn, key: &[u8], mut each: impl FnMut(&[u8], &[u8]) -> io::R
 
 impl Redis {
     pub fn new(cfg: RedisConfig) -> Redis {
-        Redis { cfg, pool: Mutex::new(Vec::new()), lr: Mutex::new(None) }
+        Redis { cfg, pool: Mutex::new(Vec::new()), lr: Mutex::new(None), failed: Mutex::new(None) }
     }
 
     pub fn key(&self, name: &str) -> Vec<u8> {
@@ -287,6 +289,23 @@ impl Redis {
         Ok(r)
     }
 
+    /// `round_trip`, noting a failure (see `recently_failed`).
+    fn round_trip_noted(&self, queue: impl FnOnce(&mut Conn)) -> io::Result<Vec<Reply>> {
+        let r = self.round_trip(queue);
+        if let Ok(mut f) = self.failed.lock() {
+            *f = r.is_err().then(std::time::Instant::now);
+        }
+        r
+    }
+
+    /// Whether the last lookup of this process failed, within the last `timeout` × 10 (at least
+    /// a second): a delivery whose lookups Redis did not answer does not wait for it a second
+    /// time to record what it learned.
+    pub fn recently_failed(&self) -> bool {
+        let window = (self.cfg.timeout * 10).max(Duration::from_secs(1));
+        self.failed.lock().ok().and_then(|f| *f).is_some_and(|t| t.elapsed() < window)
+    }
+
     fn what(&self) -> String {
         format!("the Redis store {}", self.cfg.shown())
     }
@@ -311,7 +330,7 @@ impl Redis {
         let fields: Vec<[u8; 8]> = hashes.iter().map(|h| h.to_le_bytes()).collect();
         let last = format!("{}", lrfile::HEADER - 1);
         let replies = self
-            .round_trip(|c| {
+            .round_trip_noted(|c| {
                 c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam", b"relayed"]);
                 if !fields.is_empty() {
                     let rest: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();

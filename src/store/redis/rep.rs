@@ -185,7 +185,7 @@ impl Redis {
     /// What `w` asks for alone, in one round trip (the policy service's lookup).
     pub fn fetch_reputation(&self, w: &Wanted) -> std::result::Result<FetchedRep, String> {
         let k_totals = self.key("totals");
-        self.round_trip(|c| {
+        self.round_trip_noted(|c| {
             c.cmd(&[b"HGET", &k_totals, b"relayed"]);
             self.queue_rep(c, w);
         })
@@ -332,6 +332,10 @@ impl Redis {
     ) -> std::result::Result<Option<Added>, String> {
         if ip.is_none() && queue.is_none() && dns.is_empty() {
             return Ok(None);
+        }
+        if self.recently_failed() {
+            // This process's lookups got no answer a moment ago: not a second wait.
+            return Err(format!("{}: it did not answer a moment ago", self.what()));
         }
         let (k_hits, k_queue, k_meta) = (self.key("hits"), self.key("queue"), self.key("queue-meta"));
         let hit = ip.map(ip_key);

@@ -10,6 +10,7 @@ pub mod bayes;
 pub mod cli;
 pub mod commands;
 mod config;
+mod date;
 pub mod dns;
 mod domain;
 pub mod eval;

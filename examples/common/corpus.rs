@@ -45,7 +45,7 @@ pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&
             let raw = std::fs::read(&p).unwrap();
             let m = Message::parse(&raw, 512 * 1024);
             let feats = lr::features(&lr::view(&m, &tok.headers, shape), shape);
-            let date = m.header("date").and_then(spamfilt::rules::date::parse).unwrap_or(0);
+            let date = m.date.unwrap_or(0);
             let digest = spamfilt::learn::digest(&m);
             let hashes = hashes(&m);
             drop(m);

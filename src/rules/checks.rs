@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::context::{Context, UrlSource};
-use super::{date, RuleSet};
+use super::RuleSet;
 use crate::features::urls;
 use crate::features::PartContent;
 use crate::hash::phrase_word_hash;
@@ -135,9 +135,9 @@ pub const ALL: &[(&str, Check)] = &[
     ("missing_message_id", |c, _| c.msg.header("message-id").is_none()),
     ("malformed_message_id", |c, _| c.msg.header("message-id").is_some_and(|m| !well_formed_msgid(m))),
     ("missing_date", |c, _| c.msg.header("date").is_none()),
-    ("malformed_date", |c, _| c.msg.header("date").is_some_and(|d| date::parse(d).is_none())),
+    ("malformed_date", |c, _| c.msg.header("date").is_some() && c.msg.date.is_none()),
     ("date_no_numeric_zone", |c, _| {
-        c.msg.header("date").is_some_and(|d| date::parse(d).is_some() && !date::is_well_formed(d))
+        c.msg.date.is_some() && c.msg.header("date").is_some_and(|d| !crate::date::has_numeric_zone(d))
     }),
     ("date_in_future", |c, _| date_skew(c).is_some_and(|s| s > 12 * 3600)),
     ("date_in_past", |c, _| date_skew(c).is_some_and(|s| s < -4 * 86400)),

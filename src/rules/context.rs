@@ -90,7 +90,7 @@ impl<'a> Context<'a> {
             .headers_named("received")
             .next()
             .and_then(|h| h.text.rsplit_once(';'))
-            .and_then(|(_, d)| super::date::parse(d));
+            .and_then(|(_, d)| crate::date::parse(d));
         Context { msg, content, subject, text, invisible_text, urls, header_block, raw_body, received_at, sender: None }
     }
 

@@ -15,7 +15,6 @@
 
 pub mod checks;
 pub mod context;
-pub mod date;
 pub mod phrases;
 pub mod words;
 

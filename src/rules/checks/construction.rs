@@ -57,7 +57,7 @@ pub(super) fn well_formed_msgid(m: &str) -> bool {
 }
 
 pub(super) fn date_skew(c: &Context) -> Option<i64> {
-    let sent = date::parse(c.msg.header("date")?)?;
+    let sent = c.msg.date?;
     Some(sent - c.received_at?)
 }
 

@@ -1,5 +1,7 @@
 //! RFC 5322 dates (`Tue, 1 Jul 2003 10:52:37 +0200`), with the obsolete forms that real mail
-//! still carries (two-digit years, zone names, missing weekday or seconds).
+//! still carries (two-digit years, zone names, missing weekday or seconds). The one date parser:
+//! `message` parses the Date field with it once (`Message::date`; mail-parser keeps the field
+//! raw), and the rules read the receive time of the newest `Received:` with it.
 
 /// Parses a date to Unix seconds (UTC). `None` when it is not a date.
 pub fn parse(s: &str) -> Option<i64> {
@@ -29,10 +31,11 @@ pub fn parse(s: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + sec - offset)
 }
 
-/// Whether `s` is a well-formed RFC 5322 date with a numeric zone (what every modern mailer writes).
-pub fn is_well_formed(s: &str) -> bool {
+/// Whether a date that `parse` accepted ends in a numeric zone (`+0200`: what every modern
+/// mailer writes), not a zone name or none.
+pub fn has_numeric_zone(s: &str) -> bool {
     let t = s.split('(').next().unwrap_or("").trim();
-    parse(t).is_some() && t.split_whitespace().last().is_some_and(|z| z.len() == 5 && z.starts_with(['+', '-']))
+    t.split_whitespace().last().is_some_and(|z| z.len() == 5 && z.starts_with(['+', '-']))
 }
 
 fn month(m: &str) -> Option<i64> {
@@ -90,7 +93,8 @@ mod tests {
         assert_eq!(parse("Tue, 1 Jul 2003 10:52:37 +0200 (CEST)"), Some(1057049557));
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse("Tue, 41 Jul 2003 10:52:37 +0200"), None);
-        assert!(is_well_formed("Tue, 1 Jul 2003 10:52:37 +0200"));
-        assert!(!is_well_formed("Tue, 1 Jul 2003 10:52:37 GMT"));
+        assert!(has_numeric_zone("Tue, 1 Jul 2003 10:52:37 +0200"));
+        assert!(has_numeric_zone("Tue, 1 Jul 2003 10:52:37 +0200 (CEST)"));
+        assert!(!has_numeric_zone("Tue, 1 Jul 2003 10:52:37 GMT"));
     }
 }

@@ -15,9 +15,14 @@
 //! the folds' rows pooled). LR parameters come from LR_RATE and
 //! LR_PASSES, Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
-//! B_LOWER, B_NOURL, B_NODIGIT, B_NOCT, B_NOTAGS (=1) to fold case, drop URL chunks, drop words
-//! with digits, drop the Content-* fields, or leave HTML tags out. R_SCORES=NAME=POINTS,... scores
-//! those rules so in the rules column instead of their shipped points.
+//! B_LOWER, B_NOURL, B_NOCT, B_NOTAGS, B_DECODED (=1) to fold case, drop URL chunks, drop the
+//! Content-* fields, leave HTML tags out, or read the decoded header values; B_NODIGIT and B_NOISE
+//! drop words with digits or spamfilt's noise words (1: everywhere, 2: header fields only, 3: the
+//! body only); B_MAXLEN is the longest word (30); B_DROPH=field,… leaves fields out.
+//! Hybrids (docs/benchmarks.md, "The address words"): B_MIX=hdr takes every header field from the
+//! crude tokenizer and the body from spamfilt's, B_MIX=body the other way round; B_RAWH=field,…
+//! takes only those fields from the crude tokenizer, B_RAWBODY=1 the body. R_SCORES=NAME=POINTS,...
+//! scores those rules so in the rules column instead of their shipped points.
 #[path = "common/corpus.rs"]
 mod corpus;
 use std::io::Write;
@@ -40,12 +45,50 @@ fn main() {
         tok.headers.extend(extra.split(',').map(String::from));
     }
     let raw_tok = env("B_RAWTOK", 0u8) == 1;
+    // Hybrids: which header fields (None: all the crude tokenizer reads) and whether the body come
+    // from the crude tokenizer; spamfilt's tokens of the same fields and of the body are left out.
+    let list = |k: &str| -> Vec<String> {
+        std::env::var(k).unwrap_or_default().split(',').filter(|f| !f.is_empty()).map(String::from).collect()
+    };
+    let (crude_fields, crude_body): (Option<Vec<String>>, bool) = match std::env::var("B_MIX").as_deref() {
+        Ok("hdr") => (None, false),
+        Ok("body") => (Some(vec![]), true),
+        _ => (Some(list("B_RAWH")), env("B_RAWBODY", 0u8) == 1),
+    };
+    let hybrid = crude_fields.as_ref().is_none_or(|f| !f.is_empty()) || crude_body;
     let msgs = corpus::load(&dir, &shape, &tok, |m| {
-        if raw_tok {
-            raw_tokens(m, &tok.headers)
-        } else {
-            spamfilt::features::tokenize(m, &tok).into_hashes()
+        if !hybrid {
+            return if raw_tok {
+                raw_tokens(m, &tok.headers, None, true)
+            } else {
+                spamfilt::features::tokenize(m, &tok).into_hashes()
+            };
         }
+        // spamfilt's header tokens by field.
+        let prefix_of = |f: &str| -> String {
+            match f {
+                "subject" => "subj:".into(),
+                "from" => "from:".into(),
+                "reply-to" => "rt:".into(),
+                "sender" => "sender:".into(),
+                "x-mailer" | "user-agent" => "mailer:".into(),
+                "message-id" => "mid:".into(),
+                other => format!("h:{other}:"),
+            }
+        };
+        let header_prefixes = ["subj:", "from:", "rt:", "sender:", "mailer:", "mid:", "h:"];
+        let dropped: Vec<String> = crude_fields.iter().flatten().map(|f| prefix_of(f)).collect();
+        let real = spamfilt::features::tokenize(m, &tok);
+        let keep = |t: &str| {
+            if header_prefixes.iter().any(|p| t.starts_with(p)) {
+                crude_fields.is_some() && !dropped.iter().any(|p| t.starts_with(p.as_str()))
+            } else {
+                !crude_body
+            }
+        };
+        let mut out: Vec<u64> = real.iter().zip(real.hashes()).filter(|(t, _)| keep(t)).map(|(_, h)| *h).collect();
+        out.extend(raw_tokens(m, &tok.headers, crude_fields.as_deref(), crude_body));
+        out
     });
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     let mut scoring = spamfilt::verdict::ScoringSettings::default();
@@ -85,7 +128,7 @@ fn main() {
                 .filter(|h| !h.name.starts_with("BAYES_"))
                 .map(|h| rescore.iter().find(|(n, _)| *n == h.name).map_or(h.score, |(_, s)| *s))
                 .sum();
-            let bayes = if raw_tok {
+            let bayes = if raw_tok || hybrid {
                 use spamfilt::store::TokenLookup;
                 spamfilt::bayes::classify(&store.lookup(&m.hashes), store.totals(), &scoring.bayes).log_odds
             } else {
@@ -148,13 +191,25 @@ fn main() {
 
 /// A crude bogofilter-like tokenizer, for comparison: words of the allowed header fields
 /// (tagged by field) and of the decoded text and HTML parts (tags included).
-fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
+/// `only`: the header fields tokenized (None: the configured ones and every `Content-*` field).
+fn raw_tokens(m: &Message, headers: &[String], only: Option<&[String]>, do_body: bool) -> Vec<u64> {
     let flag = |k: &str| env(k, 0u8) == 1;
-    let (lower, nourl, nodigit, noct, notags) =
-        (flag("B_LOWER"), flag("B_NOURL"), flag("B_NODIGIT"), flag("B_NOCT"), flag("B_NOTAGS"));
+    let (lower, nourl, noct, notags) = (flag("B_LOWER"), flag("B_NOURL"), flag("B_NOCT"), flag("B_NOTAGS"));
+    // 1: headers and body, 2: headers only, 3: body only.
+    let scope = |k: &str, in_hdr: bool| match env(k, 0u8) {
+        1 => true,
+        2 => in_hdr,
+        3 => !in_hdr,
+        _ => false,
+    };
+    let maxlen: usize = env("B_MAXLEN", 30);
+    let decoded = flag("B_DECODED");
+    let drop: Vec<String> = std::env::var("B_DROPH").unwrap_or_default().split(',').map(String::from).collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let mut push = |prefix: &str, text: &str| {
+        let in_hdr = !prefix.is_empty();
+        let (nodigit, noise) = (scope("B_NODIGIT", in_hdr), scope("B_NOISE", in_hdr));
         for w in text
             .split_whitespace()
             .filter(|c| !nourl || !(c.contains("://") || c.starts_with("www.")))
@@ -162,9 +217,10 @@ fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
         {
             let w = w.trim_matches(|c: char| "'-_!".contains(c));
             if w.len() < 3
-                || w.len() > 30
+                || w.len() > maxlen
                 || w.bytes().all(|b| b.is_ascii_digit())
                 || (nodigit && w.bytes().any(|b| b.is_ascii_digit()))
+                || (noise && is_noise(w))
             {
                 continue;
             }
@@ -180,11 +236,18 @@ fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
     };
     for h in &m.headers {
         let n = h.name.to_ascii_lowercase();
-        if headers.contains(&n) || (n.starts_with("content-") && !noct) {
-            push(&n, h.raw.as_ref());
+        if drop.contains(&n) {
+            continue;
+        }
+        let wanted = match only {
+            None => headers.contains(&n) || (n.starts_with("content-") && !noct),
+            Some(fs) => fs.contains(&n),
+        };
+        if wanted {
+            push(&n, if decoded { h.text.as_str() } else { h.raw.as_ref() });
         }
     }
-    for p in &m.parts {
+    for p in m.parts.iter().filter(|_| do_body) {
         match &p.body {
             spamfilt::message::Body::Html(t) if notags => {
                 let t = &t[..t.floor_char_boundary(64 * 1024)];
@@ -210,4 +273,14 @@ fn raw_tokens(m: &Message, headers: &[String]) -> Vec<u64> {
         }
     }
     out
+}
+
+/// spamfilt's `is_noise` (src/features/text.rs), for the crude tokenizer.
+fn is_noise(w: &str) -> bool {
+    let (digits, letters) =
+        w.chars().fold((0, 0), |(d, l), c| (d + c.is_ascii_digit() as usize, l + c.is_alphabetic() as usize));
+    if letters == 0 {
+        return !(w.starts_with(['$', '€', '£']) && digits > 0);
+    }
+    digits > letters || (w.len() >= 8 && digits >= 3 && w.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
 }

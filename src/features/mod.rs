@@ -479,7 +479,12 @@ mod tests {
             "from:n:peeters",
             "from:a:jan@mail.klant.be",
             "from:d:klant.be",
+            "from:h:mail",
+            "from:h:klant",
+            "from:h:be",
+            "from:l:jan",
             "rt:d:deals.example",
+            "rt:h:deals",
             "mailer:microsoft",
             "mid:d:klant.be",
         ] {

@@ -6,7 +6,9 @@
 //! SPLIT: `year` (train the 2002 folders, test 2003 + hard-ham-1; the default), `curve`
 //! (learning curve: 20/50/200/500 of each from 2002, tested on 2003), `time` (all folders
 //! ordered by Date, older half trains, newer half tests). Parameters come from the environment:
-//! LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_FUSE
+//! LR_SEED (the training order), LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_MARGIN (passes after the first skip
+//! messages already on their side by more than this; `inf` skips none; LR_VERBOSE=1 counts them), LR_QUANT (8: score with the weights quantised
+//! to i8 as readers see them), LR_FUSE
 //! (comma list of LR points per decade in the fused score), LR_KNEE, LR_FADE.
 #[path = "common/corpus.rs"]
 mod corpus;
@@ -35,7 +37,7 @@ fn main() {
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     let scoring = spamfilt::verdict::ScoringSettings::default();
     let run = |train: &[&Msg], test: &[&Msg], label: &str| {
-        let (model, store) = corpus::train_msgs(train, shape, rate, passes, 1);
+        let (model, store) = corpus::train_msgs(train, shape, rate, passes, env("LR_SEED", 1u64));
         let scorer = Scorer {
             scoring: &scoring,
             tokenizer: &tok,
@@ -47,7 +49,14 @@ fn main() {
             lr: None,
         };
         let base: Vec<f64> = test.iter().map(|m| scorer.score(&m.raw).verdict.score).collect();
-        let logits: Vec<f64> = test.iter().map(|m| model.logit(&m.feats)).collect();
+        // LR_QUANT=8: score with the weights quantised as a weight file stores them for readers.
+        let logits: Vec<f64> = if env("LR_QUANT", 0u8) == 8 {
+            let (q, exp) = lr::quantise(&model.weights);
+            let q: Vec<u8> = q.iter().map(|&b| b as u8).collect();
+            test.iter().map(|m| lr::logit(&lr::QuantWeights(&q, exp), &m.feats)).collect()
+        } else {
+            test.iter().map(|m| model.logit(&m.feats)).collect()
+        };
         let report = |name: &str, scores: &[f64]| {
             let s: Vec<Sample> = scores.iter().zip(test).map(|(&score, m)| Sample { score, is_spam: m.spam }).collect();
             let c = eval::Confusion::at(&s, 5.0);

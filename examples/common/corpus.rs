@@ -76,14 +76,21 @@ pub fn train(msgs: &[Learned], shape: Shape, rate: f32, passes: usize, seed: u64
     order.sort_by_key(|m| lr::shuffle_key(m.digest, seed));
     let mut model = Model::new(shape);
     model.rate = rate;
+    // LR_MARGIN: passes after the first learn only messages within this margin of the wrong side
+    // (default lr::RELEARN_MARGIN, as `train`; `inf`: every message, as before it).
+    let margin: f64 = env("LR_MARGIN", lr::RELEARN_MARGIN);
+    let mut relearned = 0usize;
     for pass in 0..passes {
         for m in &order {
             if pass == 0 {
                 model.learn(m.feats, m.spam)
             } else {
-                model.relearn(m.feats, m.spam)
+                relearned += model.relearn_near_error(m.feats, m.spam, margin) as usize;
             }
         }
+    }
+    if std::env::var_os("LR_VERBOSE").is_some() {
+        eprintln!("relearned {relearned} of {} in the passes after the first", order.len() * passes.saturating_sub(1));
     }
     let mut store = MemoryStore::default();
     for m in msgs {

@@ -54,7 +54,7 @@ pub fn train_lr(items: &[Item], skip: &[usize]) -> lr::Model {
             if pass == 0 {
                 model.learn(&it.prepared.lr, it.is_spam);
             } else {
-                model.relearn(&it.prepared.lr, it.is_spam);
+                model.relearn_near_error(&it.prepared.lr, it.is_spam, lr::RELEARN_MARGIN);
             }
         }
     }

@@ -23,7 +23,7 @@ pub(super) struct LrChange {
     key: u64,
     undo: Option<Class>,
     learn: Option<Class>,
-    features: Vec<u8>,
+    features: Vec<u16>,
 }
 
 impl Snapshot {
@@ -80,7 +80,8 @@ impl Snapshot {
     }
 
     /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
-    /// learned messages again for the further passes (`lr::PASSES`).
+    /// learned messages again for the further passes (`lr::PASSES`), those near error only
+    /// (`lr::RELEARN_MARGIN`).
     pub fn apply_lr(&mut self) {
         if self.lr_pending.is_empty() {
             return;
@@ -88,9 +89,16 @@ impl Snapshot {
         let mut pending = std::mem::take(&mut self.lr_pending);
         pending.sort_by_key(|c| c.key);
         let model = self.lr.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
+        let mut f = Vec::new();
         for pass in 0..crate::lr::PASSES {
+            // A later pass that learns nothing leaves the weights as they were, so the passes
+            // after it would learn nothing either.
+            let mut learned = pass == 0;
             for c in &pending {
-                let f = crate::lr::unpack(&c.features);
+                if pass > 0 && c.learn.is_none() {
+                    continue;
+                }
+                crate::lr::unpack_into(&c.features, &mut f);
                 if pass == 0 {
                     if let Some(u) = c.undo {
                         model.unlearn(&f, u == Class::Spam);
@@ -99,8 +107,11 @@ impl Snapshot {
                         model.learn(&f, l == Class::Spam);
                     }
                 } else if let Some(l) = c.learn {
-                    model.relearn(&f, l == Class::Spam);
+                    learned |= model.relearn_near_error(&f, l == Class::Spam, crate::lr::RELEARN_MARGIN);
                 }
+            }
+            if !learned {
+                break;
             }
         }
         self.lr_dirty = true;

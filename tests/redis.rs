@@ -911,3 +911,55 @@ fn a_redis_host_name_that_does_not_resolve_is_a_degraded_delivery() {
     assert!(why.contains("cannot resolve redis.example.test within 300 ms"), "{why}");
     drop(silent);
 }
+
+#[test]
+fn concurrent_honeypot_hits_and_trainers_count_each_hit_and_message_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    // About counts, not latency (see concurrent_filters_and_trainers_lose_no_count).
+    let config = format!(
+        "honeypots = [\"trap@example.org\"]\n{}",
+        store(&server.url()).replace("timeout_ms = 3000", "timeout_ms = 5000")
+    );
+    let hosts = [Host::new(tmp.path(), "a", &config), Host::new(tmp.path(), "b", &config)];
+    let ip = "203.0.113.99";
+    // 20 honeypot hits (ten per host, spread over a second or so) while both hosts train, three
+    // runs each of 60 messages (which learn the queue too): a hit recorded while a run folds the
+    // hits in, or a message queued while it learns the queue, stays for the next run.
+    let sets: Vec<(String, String)> =
+        (0..6).map(|r| folders(tmp.path(), &format!("r{r}"), 1000 * (r + 1), 1000 * (r + 1) + 30)).collect();
+    std::thread::scope(|scope| {
+        let mut jobs = Vec::new();
+        for t in 0..2 {
+            let (host, sets) = (&hosts[t], &sets);
+            jobs.push(scope.spawn(move || {
+                for (h, s) in sets.iter().skip(t).step_by(2) {
+                    let o = host.run(&["train", "--ham", h, "--spam", s], b"");
+                    assert!(o.status.success(), "{}", text(&o.stderr));
+                }
+            }));
+        }
+        for i in 0..20 {
+            let host = &hosts[i % 2];
+            jobs.push(scope.spawn(move || {
+                std::thread::sleep(Duration::from_millis(60 * i as u64));
+                let msg = relayed(ip, "trap@example.org", 100 + i);
+                let o = host.run(&["filter"], msg.as_bytes());
+                assert_eq!(o.status.code(), Some(0));
+                let status = field(&o.stdout, "X-Spam-Status").unwrap();
+                assert!(status.contains("HONEYPOT") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
+                assert!(!text(&o.stderr).contains("not recorded"), "{}", text(&o.stderr));
+            }));
+        }
+        for j in jobs {
+            j.join().unwrap();
+        }
+    });
+    // What is left is learned by one more run; then every hit and every message counted once.
+    hosts[1].ok(&["train", "--queued"]);
+    let shown = hosts[0].ok(&["ip", "show", ip]);
+    assert!(shown.contains("honeypot:     20 hits") && shown.contains("learned:      20 spam, 0 ham"), "{shown}");
+    assert_eq!(hosts[0].messages_line(), "messages:     180 ham, 200 spam");
+    assert_eq!(server.ask(&["HLEN", "{test}:hits"]).unwrap().as_deref(), Some("0"));
+    assert_eq!(server.ask(&["HLEN", "{test}:queue"]).unwrap().as_deref(), Some("0"));
+}

@@ -930,8 +930,8 @@ fn concurrent_honeypot_hits_and_trainers_count_each_hit_and_message_once() {
         (0..6).map(|r| folders(tmp.path(), &format!("r{r}"), 1000 * (r + 1), 1000 * (r + 1) + 30)).collect();
     std::thread::scope(|scope| {
         let mut jobs = Vec::new();
-        for t in 0..2 {
-            let (host, sets) = (&hosts[t], &sets);
+        for (t, host) in hosts.iter().enumerate() {
+            let sets = &sets;
             jobs.push(scope.spawn(move || {
                 for (h, s) in sets.iter().skip(t).step_by(2) {
                     let o = host.run(&["train", "--ham", h, "--spam", s], b"");

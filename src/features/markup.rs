@@ -3,29 +3,25 @@
 
 use super::*;
 
-pub(super) fn html_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
+/// `found`: the part's URLs from `Content::urls` (links, images, CSS, written URLs, in that order).
+pub(super) fn html_tokens(doc: &html::HtmlDoc, found: &[urls::FoundUrl], sink: &mut Sink) {
+    use urls::UrlSource;
     text_tokens(&doc.visible_text, "", sink);
     if !doc.invisible_text.trim().is_empty() {
         sink.push("html:hidden-text");
         text_tokens(&doc.invisible_text, "invis:", sink);
     }
-    for l in &doc.links {
-        if let Some(u) = urls::parse_url(&l.href) {
-            url_tokens(&u, sink);
-        }
+    for u in found.iter().filter(|u| u.source == UrlSource::Link) {
+        url_tokens(&u.url, sink);
     }
-    for img in &doc.images {
-        if let Some(u) = urls::parse_url(&img.src) {
-            sink.push_parts(&["img:d:", &u.domain]);
-        }
-        if img.hidden {
-            sink.push("html:webbug");
-        }
+    for u in found.iter().filter(|u| u.source == UrlSource::Image) {
+        sink.push_parts(&["img:d:", &u.url.domain]);
     }
-    for c in &doc.css_urls {
-        if let Some(u) = urls::parse_url(c) {
-            sink.push_parts(&["css:d:", &u.domain]);
-        }
+    if doc.images.iter().any(|img| img.hidden) {
+        sink.push("html:webbug");
+    }
+    for u in found.iter().filter(|u| u.source == UrlSource::Css) {
+        sink.push_parts(&["css:d:", &u.url.domain]);
     }
     let flags = [
         (doc.scripts > 0, "html:script"),

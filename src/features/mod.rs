@@ -143,11 +143,12 @@ impl Sink {
     }
 }
 
-/// The decoded content of one leaf part, as the tokenizer and the rules see it.
+/// The decoded content of one leaf part, as the tokenizer and the rules see it (its URLs are
+/// in `Content::urls`).
 #[derive(Debug)]
 pub enum PartContent<'m> {
-    /// A text part (bounded to `max_part_bytes`) and the URLs written in it.
-    Text { text: &'m str, urls: Vec<urls::Url> },
+    /// A text part (bounded to `max_part_bytes`).
+    Text { text: &'m str },
     /// An HTML part, parsed once.
     Html(html::HtmlDoc),
     /// Not text: an attachment or a binary part.
@@ -159,24 +160,53 @@ pub enum PartContent<'m> {
 #[derive(Debug)]
 pub struct Content<'m> {
     pub parts: Vec<PartContent<'m>>,
+    /// Every URL of the message, found and parsed once, part by part in order: a text part's
+    /// written URLs; an HTML part's links, then its images, then its CSS `url(...)`s, then the
+    /// URLs written in its visible text that are not linked (nor written in an earlier part).
+    pub urls: Vec<urls::FoundUrl>,
+    /// The range of `urls` that each part holds, aligned with `parts`.
+    part_urls: Vec<std::ops::Range<usize>>,
 }
 
 impl<'m> Content<'m> {
-    /// Decodes and parses every part once (text bounded, HTML parsed).
+    /// Decodes and parses every part once (text bounded, HTML parsed, URLs found).
     pub fn extract(msg: &'m Message, s: &TokenizerSettings) -> Content<'m> {
-        let parts = msg
+        let parts: Vec<PartContent<'m>> = msg
             .parts
             .iter()
             .map(|part| match &part.body {
                 Body::Text(t) if !part.is_attachment || part.content_type.starts_with("text/") => {
-                    let text = bounded(t, s.max_part_bytes);
-                    PartContent::Text { text, urls: urls::find_urls(text) }
+                    PartContent::Text { text: bounded(t, s.max_part_bytes) }
                 }
                 Body::Html(h) => PartContent::Html(html::parse(bounded(h, s.max_part_bytes.saturating_mul(4)))),
                 _ => PartContent::Other,
             })
             .collect();
-        Content { parts }
+        let mut found = Vec::new();
+        let mut part_urls = Vec::with_capacity(parts.len());
+        // Every URL's text once, so the HTML parts' written URLs are told apart from their links
+        // by one look-up each, not a comparison with every URL found before (issue 15).
+        let mut seen = HashSet::new();
+        for pc in &parts {
+            let start = found.len();
+            match pc {
+                PartContent::Text { text } => {
+                    for u in urls::find_urls(text) {
+                        seen.insert(u.raw.clone());
+                        found.push(urls::FoundUrl { url: u, source: urls::UrlSource::Text, link_text: None });
+                    }
+                }
+                PartContent::Html(doc) => html_urls(doc, &mut found, &mut seen),
+                PartContent::Other => {}
+            }
+            part_urls.push(start..found.len());
+        }
+        Content { parts, urls: found, part_urls }
+    }
+
+    /// The URLs of part `i` (of `parts`), in the order `urls` has them.
+    pub fn urls_of(&self, i: usize) -> &[urls::FoundUrl] {
+        self.part_urls.get(i).map_or(&[], |r| &self.urls[r.clone()])
     }
 
     /// The HTML parts' parse results.
@@ -209,7 +239,7 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
     if msg.mime_problem {
         sink.push("mime:broken");
     }
-    for (part, pc) in msg.parts.iter().zip(&content.parts) {
+    for (i, (part, pc)) in msg.parts.iter().zip(&content.parts).enumerate() {
         if sink.full() {
             break;
         }
@@ -233,17 +263,48 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
             sink.push_parts(&["att:", &part.content_type]);
         }
         match pc {
-            PartContent::Text { text, urls } => {
+            PartContent::Text { text } => {
                 text_tokens(text, "", &mut sink);
-                for u in urls {
-                    url_tokens(u, &mut sink);
+                for u in content.urls_of(i) {
+                    url_tokens(&u.url, &mut sink);
                 }
             }
-            PartContent::Html(doc) => html_tokens(doc, &mut sink),
+            PartContent::Html(doc) => html_tokens(doc, content.urls_of(i), &mut sink),
             PartContent::Other => {}
         }
     }
     sink.out
+}
+
+/// An HTML part's URLs: links, images, CSS, then the URLs written in its visible text that are
+/// not in `seen` (linked, or written in an earlier part).
+fn html_urls(doc: &html::HtmlDoc, out: &mut Vec<urls::FoundUrl>, seen: &mut HashSet<String>) {
+    use urls::{FoundUrl, UrlSource};
+    let mut push = |u: urls::Url, source: UrlSource, link_text: Option<String>, seen: &mut HashSet<String>| {
+        seen.insert(u.raw.clone());
+        out.push(FoundUrl { url: u, source, link_text });
+    };
+    for l in &doc.links {
+        if let Some(u) = urls::parse_url(&l.href) {
+            push(u, UrlSource::Link, Some(l.text.clone()), seen);
+        }
+    }
+    for i in &doc.images {
+        if let Some(u) = urls::parse_url(&i.src) {
+            push(u, UrlSource::Image, None, seen);
+        }
+    }
+    for c in &doc.css_urls {
+        if let Some(u) = urls::parse_url(c) {
+            push(u, UrlSource::Css, None, seen);
+        }
+    }
+    // URLs written in the visible text (not linked) count too.
+    for u in urls::find_urls(&doc.visible_text) {
+        if !seen.contains(&u.raw) {
+            push(u, UrlSource::Text, None, seen);
+        }
+    }
 }
 
 fn bounded(t: &str, max: usize) -> &str {

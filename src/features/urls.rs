@@ -3,6 +3,28 @@
 //! tokens) and the content rules (blocklisted domains, IP literals, `user@host` tricks, encoded
 //! hosts, shorteners).
 
+/// Where a URL was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlSource {
+    /// Written in a text part, or in an HTML part's visible text without a link around it.
+    Text,
+    /// An HTML link's href.
+    Link,
+    /// An image's src.
+    Image,
+    /// A CSS `url(...)`.
+    Css,
+}
+
+/// A URL in the message, where it was found.
+#[derive(Debug, Clone)]
+pub struct FoundUrl {
+    pub url: Url,
+    pub source: UrlSource,
+    /// For HTML links: the text the reader sees.
+    pub link_text: Option<String>,
+}
+
 /// A parsed URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Url {

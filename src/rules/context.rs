@@ -6,34 +6,13 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::features::html::HtmlDoc;
-use crate::features::urls::{self, Url};
 use crate::features::{Content, PartContent};
 use crate::message::Message;
 
 /// At most this many bytes of body text are looked at by body rules.
 pub const MAX_TEXT: usize = 128 * 1024;
 
-/// Where a URL was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UrlSource {
-    /// Written in a text part.
-    Text,
-    /// An HTML link's href.
-    Link,
-    /// An image's src.
-    Image,
-    /// A CSS `url(...)`.
-    Css,
-}
-
-/// A URL in the message.
-#[derive(Debug, Clone)]
-pub struct FoundUrl {
-    pub url: Url,
-    pub source: UrlSource,
-    /// For HTML links: the text the reader sees.
-    pub link_text: Option<String>,
-}
+pub use crate::features::urls::{FoundUrl, UrlSource};
 
 /// A message as the rules see it.
 pub struct Context<'a> {
@@ -45,8 +24,8 @@ pub struct Context<'a> {
     pub text: String,
     /// The invisible text of HTML parts.
     pub invisible_text: String,
-    /// Every URL found, in order.
-    pub urls: Vec<FoundUrl>,
+    /// Every URL found, in order (`Content::urls`: found once for the tokenizer and the rules).
+    pub urls: &'a [FoundUrl],
     /// The raw header block (lossy UTF-8), for `header = "ALL"` rules: made when one asks.
     header_block: std::cell::OnceCell<String>,
     /// The raw body (lossy UTF-8, bounded).
@@ -62,23 +41,12 @@ impl<'a> Context<'a> {
         let subject = msg.header("subject").unwrap_or("").to_string();
         let mut text = String::new();
         let mut invisible_text = String::new();
-        let mut urls = Vec::new();
-        // Every URL's text once, so the HTML parts' written URLs are told apart from their links
-        // by one look-up each, not a comparison with every URL found before (issue 15).
-        let mut seen = HashSet::new();
         for pc in &content.parts {
             match pc {
-                PartContent::Text { text: t, urls: found } => {
-                    push_collapsed(&mut text, t);
-                    for u in found {
-                        seen.insert(u.raw.clone());
-                        urls.push(FoundUrl { url: u.clone(), source: UrlSource::Text, link_text: None });
-                    }
-                }
+                PartContent::Text { text: t } => push_collapsed(&mut text, t),
                 PartContent::Html(doc) => {
                     push_collapsed(&mut text, &doc.visible_text);
                     push_collapsed(&mut invisible_text, &doc.invisible_text);
-                    html_urls(doc, &mut urls, &mut seen);
                 }
                 PartContent::Other => {}
             }
@@ -91,6 +59,7 @@ impl<'a> Context<'a> {
             .next()
             .and_then(|h| h.text.rsplit_once(';'))
             .and_then(|(_, d)| crate::date::parse(d));
+        let urls = &content.urls[..];
         Context { msg, content, subject, text, invisible_text, urls, header_block, raw_body, received_at, sender: None }
     }
 
@@ -113,7 +82,7 @@ impl<'a> Context<'a> {
     pub fn link_domains(&self) -> Vec<String> {
         let mut seen = HashSet::new();
         let mut out: Vec<String> = Vec::new();
-        for u in &self.urls {
+        for u in self.urls {
             if u.url.host_is_ip || u.url.domain.is_empty() || !u.url.scheme.starts_with("http") {
                 continue;
             }
@@ -172,34 +141,6 @@ fn push_collapsed(out: &mut String, s: &str) {
             out.push(' ');
         }
         out.push_str(&s[start..i]);
-    }
-}
-
-fn html_urls(doc: &HtmlDoc, out: &mut Vec<FoundUrl>, seen: &mut HashSet<String>) {
-    let mut push = |u: Url, source: UrlSource, link_text: Option<String>, seen: &mut HashSet<String>| {
-        seen.insert(u.raw.clone());
-        out.push(FoundUrl { url: u, source, link_text });
-    };
-    for l in &doc.links {
-        if let Some(u) = urls::parse_url(&l.href) {
-            push(u, UrlSource::Link, Some(l.text.clone()), seen);
-        }
-    }
-    for i in &doc.images {
-        if let Some(u) = urls::parse_url(&i.src) {
-            push(u, UrlSource::Image, None, seen);
-        }
-    }
-    for c in &doc.css_urls {
-        if let Some(u) = urls::parse_url(c) {
-            push(u, UrlSource::Css, None, seen);
-        }
-    }
-    // URLs written in the visible text (not linked) count too.
-    for u in urls::find_urls(&doc.visible_text) {
-        if !seen.contains(&u.raw) {
-            push(u, UrlSource::Text, None, seen);
-        }
     }
 }
 

@@ -675,6 +675,15 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     assert!(status.contains("IP_SPAM_SOURCE") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
     let report = b.ok(&["check", "--report", other_file.to_str().unwrap()]);
     assert!(report.contains("IP_SPAM_SOURCE"), "{report}");
+    let stats = b.ok(&["rules", "--stats", "--spam", other_file.to_str().unwrap()]);
+    let line = stats.lines().find(|l| l.starts_with("IP_SPAM_SOURCE")).unwrap_or_default();
+    assert_eq!(line.split_whitespace().nth(3), Some("1"), "{stats}");
+    // The host's own reputation.db is not read with Redis: a damaged one degrades nothing.
+    fs::create_dir_all(b.dir.join("db")).unwrap();
+    fs::write(b.dir.join("db/reputation.db"), b"garbage").unwrap();
+    let status = field(&b.run(&["filter"], other.as_bytes()).stdout, "X-Spam-Status").unwrap();
+    assert!(status.contains("IP_SPAM_SOURCE") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
+    fs::remove_file(b.dir.join("db/reputation.db")).unwrap();
     let shown = b.ok(&["ip", "show", ip]);
     assert!(shown.contains("honeypot:     1 hits") && shown.contains("learned:      0 spam, 0 ham"), "{shown}");
     let action = policy_action(&b, ip, "me@example.org");

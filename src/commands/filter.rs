@@ -112,7 +112,11 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
     if reader.is_none() && problems.is_empty() && g.verbose > 0 {
         eprintln!("spamfilt: no token database in {} yet; scoring with the starter table", settings.db_dir.display());
     }
-    let reputation = match crate::store::reputation::Reader::open(&settings.db_dir) {
+    // With the Redis store the records and the cached DNS answers come with the message's
+    // lookups (`TokenLookup::fetch`); the host's own reputation.db is not read.
+    let local_reputation =
+        if settings.redis.is_some() { Ok(None) } else { crate::store::reputation::Reader::open(&settings.db_dir) };
+    let reputation = match local_reputation {
         Ok(r) => r,
         Err(e) => {
             let file = settings.db_dir.join(reputation::FILE);

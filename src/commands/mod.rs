@@ -115,6 +115,10 @@ pub fn print_notes(notes: &[String]) {
 /// The reputation database for reading; `None` (with a warning unless quiet) when it is
 /// missing or unreadable: sender checks then run without it.
 pub fn reputation_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::reputation::Reader> {
+    if settings.redis.is_some() {
+        // The records and the cached DNS answers are in Redis (fetched with each message).
+        return None;
+    }
     match crate::store::reputation::Reader::open(&settings.db_dir) {
         Ok(r) => r,
         Err(e) => {

@@ -85,7 +85,9 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
         return Ok((counts, 0));
     }
     let reader = super::reputation_reader(settings, g);
-    let reputation = reader.as_ref().map(|r| r as &dyn crate::store::reputation::ReputationLookup);
+    let local = reader.as_ref().map(|r| r as &dyn crate::store::reputation::ReputationLookup);
+    // With the Redis store, each message's records and cached answers are the shared ones.
+    let db = settings.database();
     let now = crate::store::now_secs();
     for entry in super::expand_paths(g, paths)? {
         let raw = match entry.read() {
@@ -103,8 +105,19 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
         // Sender facts as the filter gathers them, from the lists and the Received chain, with the
         // reputation database as it is now and no DNS queries (cached answers only).
         let cx = Context::new(&msg, &content);
-        let mut facts =
-            crate::sender::gather(&msg, &cx.link_domains(), &settings.sender, reputation, &crate::dns::CacheOnly, now);
+        let links = cx.link_domains();
+        let shared = match db.redis() {
+            Some(r) => Some(
+                r.fetch_reputation(&crate::sender::lookups(&msg, &links, &settings.sender))
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
+        let reputation = match &shared {
+            Some(s) => Some(s as &dyn crate::store::reputation::ReputationLookup),
+            None => local,
+        };
+        let mut facts = crate::sender::gather(&msg, &links, &settings.sender, reputation, &crate::dns::CacheOnly, now);
         facts.list = crate::sender::list_verdict(&msg, &settings.sender);
         for hit in rs.evaluate(&cx.with_sender(&facts)) {
             if let Some(i) = rs.rules.iter().position(|r| r.name == hit.name) {

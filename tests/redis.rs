@@ -683,7 +683,12 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     fs::write(b.dir.join("db/reputation.db"), b"garbage").unwrap();
     let status = field(&b.run(&["filter"], other.as_bytes()).stdout, "X-Spam-Status").unwrap();
     assert!(status.contains("IP_SPAM_SOURCE") && !status.contains("SPAMFILT_DEGRADED"), "{status}");
+    // (ip add writes the shared records; the damaged local file only costs a note.)
+    let o = b.run(&["ip", "add", "192.0.2.201"], b"");
+    assert!(o.status.success() && text(&o.stderr).contains("left as it is"), "{}", text(&o.stderr));
+    assert!(a.ok(&["ip", "show", "192.0.2.201"]).contains("manual:       yes"));
     fs::remove_file(b.dir.join("db/reputation.db")).unwrap();
+    a.ok(&["ip", "remove", "192.0.2.201"]);
     let shown = b.ok(&["ip", "show", ip]);
     assert!(shown.contains("honeypot:     1 hits") && shown.contains("learned:      0 spam, 0 ham"), "{shown}");
     let action = policy_action(&b, ip, "me@example.org");

@@ -411,9 +411,15 @@ impl Database {
                 let snap = tx.take();
                 tx.commit(&snap, Some(&rep), false)?;
                 if self.dir.join(reputation::FILE).exists() || self.dir.join(reputation::JOURNAL).exists() {
-                    let mut mine = reputation::Reputation::load(&self.dir, notes)?;
-                    local(&mut mine);
-                    mine.save(&self.dir, notes)?;
+                    // The shared records are written: what is left in this host's old file
+                    // only costs a note when it cannot be edited.
+                    let edited = reputation::Reputation::load(&self.dir, notes).and_then(|mut mine| {
+                        local(&mut mine);
+                        mine.save(&self.dir, notes)
+                    });
+                    if let Err(e) = edited {
+                        notes.push(format!("this host's own reputation database was left as it is: {e:#}"));
+                    }
                 }
                 Ok(out)
             }

@@ -525,6 +525,58 @@ fn a_password_and_a_unix_socket() {
     assert!(!o.status.success() && text(&o.stderr).contains("store.redis"), "{}", text(&o.stderr));
 }
 
+/// Runs `host` with `args` and `stdin`, and fails the test when it has not ended after `bound`
+/// (a generous bound that only tells "ended" from "hung"; the process is killed then).
+fn run_bounded(host: &Host, args: &[&str], stdin: &[u8], bound: Duration) -> Output {
+    let mut child =
+        host.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("spamfilt {args:?} did not end within {bound:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = writer.join();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_hung_redis_on_a_unix_socket_does_not_hang_deliveries_once_its_backlog_is_full() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("redis.sock");
+    let Some(server) = Server::start(tmp.path(), &["--unixsocket", sock.to_str().unwrap(), "--tcp-backlog", "4"])
+    else {
+        return;
+    };
+    let host = Host::new(
+        tmp.path(),
+        "a",
+        &format!("[store]\nredis = \"unix://{}\"\nprefix = \"test\"\ntimeout_ms = 300\n", sock.display()),
+    );
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // Each delivery leaves its connection in the stopped server's listen backlog: from the
+    // sixth on, the backlog is full and a blocking connect would wait forever.
+    for i in 0..10 {
+        let msg = spam(i);
+        let o = run_bounded(&host, &["filter"], msg.as_bytes(), Duration::from_secs(10));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes(), "delivered whole");
+        let status = field(&o.stdout, "X-Spam-Status").unwrap();
+        assert!(status.contains("SPAMFILT_DEGRADED"), "delivery {i}: {status}");
+        assert!(field(&o.stdout, "X-Spam-Degraded").unwrap_or_default().contains("in time"), "delivery {i}");
+    }
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+}
+
 #[test]
 fn migrate_moves_a_store_either_way() {
     let tmp = tempfile::tempdir().unwrap();

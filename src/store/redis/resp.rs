@@ -167,6 +167,105 @@ fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<Vec<std::net:
     }
 }
 
+/// Connects to the unix socket `path` by `deadline`. std's `UnixStream::connect` blocks with
+/// no bound: a server that stopped accepting (hung, SIGSTOPped) lets connections queue until
+/// its listen backlog is full, and then every further connect waits forever. Here the socket
+/// is non-blocking: a full backlog (EAGAIN) is tried again every few milliseconds until the
+/// deadline, a connect in progress is waited for with poll. (std has no connect with a timeout
+/// for unix sockets: the few libc calls are unsafe, each with its reason.)
+#[allow(unsafe_code)]
+fn connect_unix(path: &std::path::Path, deadline: Instant) -> io::Result<UnixStream> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: an all-zero sockaddr_un is valid.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not a usable socket path", path.display()),
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    let len = (std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: plain socket(2); the descriptor is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "no connection in time");
+    loop {
+        // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
+        let r = unsafe { libc::connect(raw, &addr as *const libc::sockaddr_un as *const libc::sockaddr, len) };
+        if r == 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // The listen backlog is full: the server is not accepting. Try again shortly.
+            Some(libc::EAGAIN) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(timed_out());
+                }
+                std::thread::sleep(left.min(Duration::from_millis(5)));
+            }
+            Some(libc::EINPROGRESS) => {
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(timed_out());
+                    }
+                    let mut p = libc::pollfd { fd: raw, events: libc::POLLOUT, revents: 0 };
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+                    // SAFETY: one valid pollfd.
+                    let n = unsafe { libc::poll(&mut p, 1, ms) };
+                    if n < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.kind() == io::ErrorKind::Interrupted {
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                    if n > 0 {
+                        break;
+                    }
+                }
+                let mut err: libc::c_int = 0;
+                let mut l = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: SO_ERROR into an int of the right size.
+                let r = unsafe {
+                    libc::getsockopt(
+                        raw,
+                        libc::SOL_SOCKET,
+                        libc::SO_ERROR,
+                        &mut err as *mut _ as *mut libc::c_void,
+                        &mut l,
+                    )
+                };
+                if r < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if err != 0 {
+                    return Err(io::Error::from_raw_os_error(err));
+                }
+                break;
+            }
+            _ => return Err(e),
+        }
+    }
+    let s = UnixStream::from(fd);
+    s.set_nonblocking(false)?;
+    Ok(s)
+}
+
 impl Conn {
     /// Connects within `timeout`. AUTH and SELECT are queued, not sent: they go with the
     /// first round trip, so a delivery makes one.
@@ -201,7 +300,7 @@ impl Conn {
                 s.set_nodelay(true)?;
                 Stream::Tcp(s)
             }
-            Target::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
+            Target::Unix(path) => Stream::Unix(connect_unix(path, Instant::now() + timeout)?),
         };
         stream.set_write_timeout(timeout)?;
         let mut c = Conn {

@@ -577,6 +577,64 @@ fn a_hung_redis_on_a_unix_socket_does_not_hang_deliveries_once_its_backlog_is_fu
     assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
 }
 
+/// A fake Redis that answers every connection with `answer` and then keeps it open, silent.
+fn fake_redis(answer: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut c = c;
+                let mut buf = [0u8; 65536];
+                let _ = std::io::Read::read(&mut c, &mut buf);
+                let _ = c.write_all(answer);
+                std::thread::sleep(Duration::from_secs(5));
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_announcing_huge_replies_under_a_memory_limit_gives_a_degraded_scored_delivery() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    // The totals (three nils), then a 512 MB string or a 64M-element array announced, and
+    // nothing more: under Dovecot's usual address-space limit, allocating what was announced
+    // fails, and the filter fell back to passing the message on with no X-Spam fields at all.
+    for (name, answer) in [
+        ("bulk", &b"*3\r\n$-1\r\n$-1\r\n$-1\r\n$536870000\r\n"[..]),
+        ("array", b"*3\r\n$-1\r\n$-1\r\n$-1\r\n*67108864\r\n:1\r\n:1\r\n:1\r\n"),
+    ] {
+        let port = fake_redis(answer);
+        let host = Host::new(
+            tmp.path(),
+            name,
+            &format!("[store]\nredis = \"redis://127.0.0.1:{port}/0\"\nprefix = \"test\"\ntimeout_ms = 1000\n"),
+        );
+        let msg = spam(1);
+        let mut cmd = host.cmd();
+        cmd.arg("filter");
+        // SAFETY: setrlimit only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let l = libc::rlimit { rlim_cur: 400_000 << 10, rlim_max: 400_000 << 10 };
+                if libc::setrlimit(libc::RLIMIT_AS, &l) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let o = common::run_with_stdin(&mut cmd, msg.as_bytes());
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o.stderr));
+        assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes(), "{name}: delivered whole");
+        let status = field(&o.stdout, "X-Spam-Status").unwrap_or_else(|| panic!("{name}: no X-Spam-Status"));
+        assert!(status.contains("SPAMFILT_DEGRADED"), "{name}: {status}");
+        let why = field(&o.stdout, "X-Spam-Degraded").unwrap_or_default();
+        assert!(why.contains("Redis store"), "{name}: {why}");
+    }
+}
+
 #[test]
 fn migrate_moves_a_store_either_way() {
     let tmp = tempfile::tempdir().unwrap();

@@ -143,6 +143,9 @@ const TRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// once, see `Lock::take`). Short is safe: a run whose lock expired under it changes nothing
 /// (the commit's WATCH), it only has to be run again.
 const LOCK_TTL_MS: u64 = 10_000;
+/// The largest reply a delivery accepts: the LR table of this binary's shape (header and
+/// 4 bytes per weight).
+const LR_MAX: usize = lrfile::HEADER + (4 << crate::lr::DEFAULT_BITS);
 /// Pairs per HSET or fields per HDEL in a commit.
 const CHUNK: usize = 1000;
 
@@ -281,6 +284,9 @@ impl Redis {
             Some(c) => c,
             None => self.connect(self.cfg.timeout)?,
         };
+        // A delivery's replies are small but for the LR table: nothing larger is accepted, and
+        // no array longer than a command asked for (`Limits::tight`).
+        conn.limits = resp::Limits::tight(LR_MAX);
         queue(&mut conn);
         let r = conn.run()?;
         if let Ok(mut p) = self.pool.lock() {

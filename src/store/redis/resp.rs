@@ -126,10 +126,36 @@ impl Read for Timed {
     }
 }
 
-/// The largest reply element accepted (Redis's own limit on a string is 512 MB).
-const MAX_BULK: usize = 512 << 20;
-/// The largest array accepted.
-const MAX_ARRAY: usize = 64 << 20;
+/// The largest reply element accepted by default (Redis's own limit on a string is 512 MB).
+/// A round trip that knows what it asked for sets a tighter `Limits`.
+pub const MAX_BULK: usize = 512 << 20;
+/// The largest array accepted by default.
+pub const MAX_ARRAY: usize = 64 << 20;
+/// What a string or array reply may grow by before its bytes have arrived: memory follows what
+/// the server actually sent, never the length it announced (a hostile or broken server that
+/// announces 512 MB and sends nothing costs this, not an allocation failure).
+const GROW: usize = 64 << 10;
+
+/// The largest string and array replies one round trip accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub bulk: usize,
+    pub array: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { bulk: MAX_BULK, array: MAX_ARRAY }
+    }
+}
+
+impl Limits {
+    /// A round trip of a delivery: strings up to `bulk` (its largest is the LR table), arrays
+    /// only as long as a command queued asked for (HMGET/MGET of N fields: N), at least 16.
+    pub fn tight(bulk: usize) -> Limits {
+        Limits { bulk, array: 16 }
+    }
+}
 /// A status, error or length line longer than this is garbage.
 const MAX_LINE: usize = 64 << 10;
 
@@ -143,6 +169,8 @@ pub struct Conn {
     pub timeout: Duration,
     /// Replies of the connection's set-up (AUTH, SELECT) still to read and check.
     setup: usize,
+    /// The bounds of the next round trip's replies (back to the defaults after it).
+    pub limits: Limits,
 }
 
 /// The addresses of `host`: an address literal at once; a name looked up (getaddrinfo, which
@@ -309,6 +337,7 @@ impl Conn {
             queued: 0,
             timeout,
             setup: 0,
+            limits: Limits::default(),
         };
         if let Some(pw) = password {
             match user {
@@ -327,6 +356,7 @@ impl Conn {
 
     /// Queues one command.
     pub fn cmd(&mut self, args: &[&[u8]]) {
+        self.limits.array = self.limits.array.max(args.len());
         self.out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
         for a in args {
             self.out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -338,6 +368,7 @@ impl Conn {
 
     /// Queues a command whose arguments are built by the caller: `head` then `rest`.
     pub fn cmd_with(&mut self, head: &[&[u8]], rest: &[&[u8]]) {
+        self.limits.array = self.limits.array.max(head.len() + rest.len());
         self.out.extend_from_slice(format!("*{}\r\n", head.len() + rest.len()).as_bytes());
         for a in head.iter().chain(rest) {
             self.out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -373,7 +404,9 @@ impl Conn {
                 return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("connection set-up refused: {e}")));
             }
         }
-        (0..n).map(|_| self.read_reply(0)).collect()
+        let r = (0..n).map(|_| self.read_reply(0)).collect();
+        self.limits = Limits::default();
+        r
     }
 
     fn read_line(&mut self) -> io::Result<Vec<u8>> {
@@ -425,11 +458,21 @@ impl Conn {
                     return Ok(Reply::Bulk(None));
                 }
                 let n = n as usize;
-                if n > MAX_BULK {
-                    return Err(garbage("a string reply is too long"));
+                if n > self.limits.bulk {
+                    return Err(garbage(format!(
+                        "a string reply is too long ({n} bytes, at most {})",
+                        self.limits.bulk
+                    )));
                 }
-                let mut b = vec![0u8; n + 2];
-                self.io.read_exact(&mut b)?;
+                // Grown as the bytes arrive, a chunk at a time.
+                let mut b = Vec::new();
+                while b.len() < n + 2 {
+                    let chunk = (n + 2 - b.len()).min(GROW);
+                    let at = b.len();
+                    b.try_reserve_exact(chunk).map_err(|_| garbage("no memory for a string reply"))?;
+                    b.resize(at + chunk, 0);
+                    self.io.read_exact(&mut b[at..])?;
+                }
                 if &b[n..] != b"\r\n" {
                     return Err(garbage("a string reply does not end in CRLF"));
                 }
@@ -441,10 +484,14 @@ impl Conn {
                 if n < 0 {
                     return Ok(Reply::Array(None));
                 }
-                if n as usize > MAX_ARRAY {
-                    return Err(garbage("an array reply is too long"));
+                if n as usize > self.limits.array {
+                    return Err(garbage(format!(
+                        "an array reply is too long ({n} elements, at most {})",
+                        self.limits.array
+                    )));
                 }
-                let mut v = Vec::with_capacity((n as usize).min(1 << 16));
+                // Each element is at least 3 bytes on the wire: the vector grows with them.
+                let mut v = Vec::with_capacity((n as usize).min(1 << 10));
                 for _ in 0..n {
                     v.push(self.read_reply(depth + 1)?);
                 }

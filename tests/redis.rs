@@ -636,6 +636,32 @@ fn a_server_announcing_huge_replies_under_a_memory_limit_gives_a_degraded_scored
 }
 
 #[test]
+fn a_bad_url_with_a_password_never_shows_the_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, url) in
+        [("port", "redis://:hunter2pw@127.0.0.1:noport/0"), ("unix", "unix://relative.sock?password=hunter2pw")]
+    {
+        let host = Host::new(tmp.path(), name, &format!("[store]\nredis = \"{url}\"\n"));
+        let msg = spam(1);
+        let o = host.run(&["filter"], msg.as_bytes());
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes());
+        let why = field(&o.stdout, "X-Spam-Degraded").unwrap_or_default();
+        assert!(why.contains("store") && why.contains("***"), "{why}");
+        for (what, out) in [("the message", &o.stdout), ("stderr", &o.stderr)] {
+            assert!(!text(out).contains("hunter2pw"), "{name}: the password in {what}: {}", text(out));
+        }
+        let (h, s) = folders(tmp.path(), name, 0, 1);
+        for args in [&["train", "--ham", &h, "--spam", &s][..], &["lint"], &["db", "stats"]] {
+            let o = host.run(args, b"");
+            assert!(!o.status.success(), "{args:?}");
+            let all = text(&o.stdout) + &text(&o.stderr);
+            assert!(!all.contains("hunter2pw") && all.contains("***"), "{name} {args:?}: {all}");
+        }
+    }
+}
+
+#[test]
 fn migrate_moves_a_store_either_way() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };

@@ -43,6 +43,10 @@ pub struct RedisConfig {
 impl RedisConfig {
     /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` or `unix:///PATH[?db=N]`.
     pub fn parse(url: &str, prefix: &str) -> std::result::Result<RedisConfig, String> {
+        // Every message below names the URL without its password (they end up in the
+        // X-Spam-Degraded field of every delivered message, on stderr and in lint's output).
+        let url_in = url;
+        let url = &mask_url(url_in);
         let mut cfg = RedisConfig {
             target: Target::Unix(Default::default()),
             db: 0,
@@ -51,7 +55,7 @@ impl RedisConfig {
             prefix: prefix.to_string(),
             timeout: Duration::from_millis(200),
         };
-        if let Some(rest) = url.strip_prefix("unix://") {
+        if let Some(rest) = url_in.strip_prefix("unix://") {
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
             if !path.starts_with('/') {
                 return Err(format!("{url}: a unix socket needs an absolute path (unix:///run/redis/redis.sock)"));
@@ -66,7 +70,7 @@ impl RedisConfig {
             cfg.target = Target::Unix(path.into());
             return Ok(cfg);
         }
-        let Some(rest) = url.strip_prefix("redis://") else {
+        let Some(rest) = url_in.strip_prefix("redis://") else {
             return Err(format!("{url:?} is not a redis:// or unix:// URL"));
         };
         let (auth, rest) = match rest.rsplit_once('@') {
@@ -117,6 +121,29 @@ impl RedisConfig {
             Target::Unix(p) => format!("unix://{}?db={}", p.display(), self.db),
         }
     }
+}
+
+/// `url` for messages: the password of `[USER]:PASSWORD@` (everything before the `@` when
+/// there is no `:`) and of a `password=` parameter replaced with `***`. Whatever the URL's
+/// shape, even one that does not parse.
+pub fn mask_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(at) = out.rfind('@') {
+        let start = out.find("://").map(|i| i + 3).filter(|&i| i <= at).unwrap_or(0);
+        let auth = &out[start..at];
+        let masked = match auth.split_once(':') {
+            Some((user, _)) => format!("{user}:***"),
+            None => "***".to_string(),
+        };
+        out.replace_range(start..at, &masked);
+    }
+    let mut from = 0;
+    while let Some(i) = out[from..].find("password=").map(|i| from + i + "password=".len()) {
+        let end = out[i..].find(['&', '#']).map_or(out.len(), |e| i + e);
+        out.replace_range(i..end, "***");
+        from = i + 3;
+    }
+    out
 }
 
 fn percent_decode(s: &str) -> std::result::Result<String, String> {
@@ -935,6 +962,22 @@ mod tests {
         assert_eq!((c.target.clone(), c.db), (Target::Unix("/run/redis/redis.sock".into()), 3));
         for bad in ["http://x", "redis://", "redis://h:port", "redis://h/x", "unix://relative.sock", "unix:///s?x=1"] {
             assert!(RedisConfig::parse(bad, "jan").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn messages_never_show_the_password() {
+        for (url, shown) in [
+            ("redis://:hunter2@h:port/0", "redis://:***@h:port/0"),
+            ("redis://jan:hunter2@h:1/x", "redis://jan:***@h:1/x"),
+            ("redis://hunter2@h:1/x", "redis://***@h:1/x"),
+            ("redis:/:hunter2@h:1/x", "redis:***@h:1/x"),
+            ("unix://rel.sock?password=hunter2&db=1", "unix://rel.sock?password=***&db=1"),
+            ("unix:///s?db=x&password=hunter2", "unix:///s?db=x&password=***"),
+        ] {
+            assert_eq!(mask_url(url), shown);
+            let e = RedisConfig::parse(url, "jan").unwrap_err();
+            assert!(!e.contains("hunter2") && e.contains("***"), "{e}");
         }
     }
 

@@ -1016,6 +1016,29 @@ fn a_dead_trainers_lock_is_taken_over_on_its_host_and_waited_for_from_elsewhere(
 }
 
 #[test]
+fn a_lock_with_no_expiry_is_waited_for_a_bounded_time_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let host = Host::new(tmp.path(), "a", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 3);
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    let before = host.messages_line();
+    // Set by hand (or by an old version): no expiry, no trainer renewing it.
+    assert_eq!(server.ask(&["SET", "{test}:lock", "stuck"]).unwrap().as_deref(), Some("OK"));
+    let (h2, s2) = folders(tmp.path(), "more", 10, 12);
+    let o = run_bounded(&host, &["train", "--ham", &h2, "--spam", &s2], b"", Duration::from_secs(120));
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("waiting for the trainer lock {test}:lock") && err.contains("\"stuck\""), "{err}");
+    assert!(err.contains("no expiry") && err.contains("DEL '{test}:lock'"), "{err}");
+    assert_eq!(server.ask(&["GET", "{test}:lock"]).unwrap().as_deref(), Some("stuck"), "not removed");
+    assert_eq!(host.messages_line(), before);
+    // Removed as the message says: training goes on.
+    server.ask(&["DEL", "{test}:lock"]).unwrap();
+    host.ok(&["train", "--ham", &h2, "--spam", &s2]);
+}
+
+#[test]
 fn a_redis_host_name_that_does_not_resolve_is_a_degraded_delivery() {
     let tmp = tempfile::tempdir().unwrap();
     let host = Host::new(

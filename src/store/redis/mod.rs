@@ -19,7 +19,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use resp::{Conn, Reply, Target};
@@ -853,13 +853,18 @@ impl Lock {
         let ttl = LOCK_TTL_MS.to_string();
         let mut conn = store.connect(TRAIN_TIMEOUT)?;
         let (mut said, mut took_over) = (false, None);
+        // A foreign holder (see below) and since when it has held the lock.
+        let mut stuck: Option<(Vec<u8>, Instant)> = None;
         loop {
             conn.cmd(&[b"SET", &key, &value, b"NX", b"PX", ttl.as_bytes()]);
             match conn.run()?.pop().map(Reply::ok).transpose()? {
                 Some(Reply::Status(_)) => break,
                 Some(Reply::Bulk(None)) => {
                     conn.cmd(&[b"GET", &key]);
-                    let holder = conn.run()?.pop().map(Reply::bulk).transpose()?.flatten();
+                    conn.cmd(&[b"PTTL", &key]);
+                    let mut r = conn.run()?;
+                    let pttl = r.pop().ok_or_else(|| resp::garbage("no reply to PTTL"))?.int()?;
+                    let holder = r.pop().map(Reply::bulk).transpose()?.flatten();
                     if let Some(h) = holder.as_deref().filter(|h| dead_here(h, &host)) {
                         // Removed only if it is still that value; then SET NX again at once.
                         conn.cmd(&[b"EVAL", RELEASE.as_bytes(), b"1", &key, h]);
@@ -869,7 +874,43 @@ impl Lock {
                         took_over = Some(format!("process {} on this host", w.nth(1).unwrap_or("?")));
                         continue;
                     }
-                    said = true;
+                    let Some(holder) = holder else { continue };
+                    let shown: String = String::from_utf8_lossy(&holder).chars().take(100).collect();
+                    let key_shown = String::from_utf8_lossy(&key);
+                    // A lock of this version always expires within LOCK_TTL_MS (its holder
+                    // renews it): one with no expiry or a longer one was set by hand or by an
+                    // older version, and nothing will remove it.
+                    let foreign = pttl == -1 || pttl > LOCK_TTL_MS as i64;
+                    if !said {
+                        let until = if foreign {
+                            format!("it has no expiry: giving up after {} s", 2 * LOCK_TTL_MS / 1000)
+                        } else {
+                            format!(
+                                "its lease ends in {:.1} s unless its trainer renews it",
+                                pttl.max(0) as f64 / 1000.0
+                            )
+                        };
+                        // At once, not with the notes at the end: the run may wait a while.
+                        eprintln!(
+                            "spamfilt: waiting for the trainer lock {key_shown} of {}, held by {shown:?} ({until})",
+                            store.what()
+                        );
+                        said = true;
+                    }
+                    match &stuck {
+                        _ if !foreign => stuck = None,
+                        Some((h, _)) if *h == holder => {}
+                        _ => stuck = Some((holder.clone(), Instant::now())),
+                    }
+                    if stuck.as_ref().is_some_and(|(_, t)| t.elapsed() >= Duration::from_millis(2 * LOCK_TTL_MS)) {
+                        return Err(io::Error::other(format!(
+                            "the trainer lock {key_shown} is held by {shown:?} with no expiry (set by hand or by an \
+                             older spamfilt; a running trainer of this version renews a {} s lease); if no trainer \
+                             is running, remove it: redis-cli DEL '{key_shown}' (with the URL's host, port, -n DB \
+                             and password)",
+                            LOCK_TTL_MS / 1000
+                        )));
+                    }
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 _ => return Err(resp::garbage("an unexpected answer to SET NX")),

@@ -1,0 +1,225 @@
+//! What keeps hostile input cheap and harmless to parse: mail-parser behind `catch_unwind` and,
+//! for input that can nest messages, on a stack that grows with it; its tree dropped without
+//! recursion; and copies of the input without what mail-parser is slow on (a header block of
+//! too many fields, encoded `message/rfc822` parts). Issue 15.
+
+use super::*;
+
+thread_local! {
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside mail-parser: a panic there is caught and handled (the panic
+/// hook uses this to stay quiet about it).
+pub fn in_parser() -> bool {
+    IN_PARSER.with(|f| f.get())
+}
+
+/// Drops a parsed message without recursion. mail-parser nests a `message/rfc822` part as a
+/// whole message inside its parent, and dropping that tree recurses once per level: 512 KiB of
+/// `Content-Type: message/rfc822` lines are 17,000 levels, which overflowed a 1 MiB stack (and
+/// a smaller stack with less). Here each nested message's parts are moved out onto a list
+/// before it is dropped, so the stack stays flat whatever the depth (issue 15).
+pub(super) fn dismantle(msg: mail_parser::Message<'_>) {
+    let mut pending = vec![msg.parts];
+    while let Some(parts) = pending.pop() {
+        for mut part in parts {
+            if let PartType::Message(inner) = &mut part.body {
+                pending.push(std::mem::take(&mut inner.parts));
+            }
+        }
+    }
+}
+
+/// mail-parser behind `catch_unwind`: `Err` when it panicked.
+///
+/// A `message/rfc822` part (or a digest's part) with a transfer encoding is decoded and parsed
+/// as a message of its own, and mail-parser then copies that message's tree into the outer one
+/// recursively (`MessagePart::into_owned`), one call per level of nesting inside it: 486 KB of
+/// base64 holding 12,000 nested `message/rfc822` parts needed more than the 8 MiB main-thread
+/// stack, and the delivery died of SIGSEGV (issue 15; found by examples/fuzz_slow.rs). A message
+/// that can nest so (a `Content-Type` field naming `message` or `digest`) and is large enough to
+/// matter is parsed on a thread whose stack grows with the input (virtual memory, touched only
+/// as deep as the parse goes); everything else, nearly all mail, is parsed here. Should even
+/// that thread not start (a tight memory limit), the parse runs here, and a stack overflow then
+/// still passes the message through (the binary's SIGSEGV handler, src/main.rs).
+pub(super) fn guarded_parse(bytes: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    if bytes.len() <= NEST_INLINE || !may_nest_messages(bytes) {
+        return guarded_parse_here(bytes);
+    }
+    let stack = (2 << 20) + bytes.len().saturating_mul(NEST_STACK_PER_BYTE);
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("parse".into())
+            .stack_size(stack)
+            .spawn_scoped(s, || guarded_parse_here(bytes))
+        {
+            Ok(t) => t.join().unwrap_or(Err(())),
+            Err(_) => guarded_parse_here(bytes),
+        }
+    })
+}
+
+/// Up to this size nesting cannot go deep enough to matter (about 200 levels: well under any
+/// thread's stack), so the parse runs on the caller's stack.
+const NEST_INLINE: usize = 8 << 10;
+/// Stack per input byte for a parse that may nest messages: a level takes at least 29 bytes of
+/// input (`Content-type:message/rfc822` and a blank line) and, measured, under 1.5 KiB of stack
+/// in a release build, more in a debug build: 128 bytes per input byte is 3.6 KiB per level.
+const NEST_STACK_PER_BYTE: usize = 128;
+
+/// Whether a `Content-Type` field (of the message or of any part, folded or not) names
+/// `message` or `digest` (any case): only then can mail-parser nest one message in another.
+pub(super) fn may_nest_messages(bytes: &[u8]) -> bool {
+    let mut in_content_type = false;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+        let line = &bytes[start..end];
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            in_content_type = line.len() >= 12 && line[..12].eq_ignore_ascii_case(b"content-type");
+        }
+        if in_content_type && (contains_ignore_case(line, b"message") || contains_ignore_case(line, b"digest")) {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn guarded_parse_here(bytes: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    IN_PARSER.with(|f| f.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(bytes)));
+    IN_PARSER.with(|f| f.set(false));
+    r.map_err(|_| ())
+}
+
+/// At most this many fields of the top-level header block are parsed (real mail has up to about
+/// 130: the most in the SpamAssassin corpus is 126, most of them `Received`).
+pub(super) const MAX_HEADER_FIELDS: usize = 1000;
+
+/// When the header block of `scanned` has more than `MAX_HEADER_FIELDS` fields: a copy of
+/// `scanned` with only the first of them (continuation lines kept with their field), then the
+/// blank line and the body as they are. `None` (nearly always): parse `scanned` itself.
+pub(super) fn capped_header_block(scanned: &[u8], body_offset: Option<usize>) -> Option<Vec<u8>> {
+    let header_end = match body_offset {
+        // The blank line that ends the block: `\n` or `\r\n`.
+        Some(off) if off >= 2 && scanned[off - 2] == b'\r' && (off == 2 || scanned[off - 3] == b'\n') => off - 2,
+        Some(off) => off - 1,
+        None => scanned.len(),
+    };
+    let block = &scanned[..header_end];
+    // Whole lines only: a line that does not start with white space starts a field.
+    let (mut fields, mut at) = (0usize, 0usize);
+    while at < block.len() {
+        if !matches!(block[at], b' ' | b'\t') {
+            if fields == MAX_HEADER_FIELDS {
+                let mut copy = Vec::with_capacity(at + scanned.len() - header_end);
+                copy.extend_from_slice(&scanned[..at]);
+                copy.extend_from_slice(&scanned[header_end..]);
+                return Some(copy);
+            }
+            fields += 1;
+        }
+        at = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i + 1);
+    }
+    None
+}
+
+/// A copy of `bytes` in which mail-parser will not decode a `message/rfc822` part, when it has
+/// one with a transfer encoding; `None` (nearly always) when it has none.
+///
+/// mail-parser decodes such a part (base64 or quoted-printable), parses it as a message of its
+/// own and then copies that message into the outer one, and the copy of each nested level
+/// copies the whole decoded text again (`Message::into_owned`): 200 KB of quoted-printable
+/// holding 5,700 nested `message/rfc822` parts took 1.3 s and 970 MB, 600 KB took 12 s and
+/// 8 GB (found by examples/fuzz_slow.rs; issue 15). RFC 2046 allows no transfer encoding but
+/// 7bit, 8bit and binary on message/rfc822, so the copy spoils the encoding's name in such a
+/// part's header block (`base64` → `xase64`, same length) and mail-parser reads the part as an
+/// unencoded message, borrowing it: no copies, linear. A header block counts when it names
+/// `message` in its Content-Type, or has no Content-Type while the message has a digest (whose
+/// parts are messages by default). A header block here is a run of non-empty lines; a body
+/// line that looks like one is spoiled in the copy too, which costs nothing that matters.
+pub(super) fn neutralize_encoded_messages(bytes: &[u8]) -> Option<Vec<u8>> {
+    if !may_nest_messages(bytes) {
+        return None;
+    }
+    let digest = has_digest(bytes);
+    let mut patches = Vec::new();
+    let (mut ct_message, mut has_ct, mut encoded) = (false, false, Vec::new());
+    let mut field = Field::Other;
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+        let line = &bytes[start..end];
+        if line.is_empty() || line == b"\n" || line == b"\r\n" {
+            if !encoded.is_empty() && (ct_message || (!has_ct && digest)) {
+                patches.append(&mut encoded);
+            }
+            (ct_message, has_ct) = (false, false);
+            encoded.clear();
+            field = Field::Other;
+            if end == bytes.len() {
+                break;
+            }
+        } else {
+            if !matches!(line[0], b' ' | b'\t') {
+                field = if starts_with_ignore_case(line, b"content-type") {
+                    has_ct = true;
+                    Field::ContentType
+                } else if starts_with_ignore_case(line, b"content-transfer-encoding") {
+                    Field::Encoding
+                } else {
+                    Field::Other
+                };
+            }
+            match field {
+                Field::ContentType => ct_message |= contains_ignore_case(line, b"message"),
+                Field::Encoding => {
+                    for name in [&b"base64"[..], b"quoted-printable"] {
+                        if let Some(i) = line.windows(name.len()).position(|w| w.eq_ignore_ascii_case(name)) {
+                            encoded.push(start + i);
+                        }
+                    }
+                }
+                Field::Other => {}
+            }
+        }
+        start = end;
+    }
+    if patches.is_empty() {
+        return None;
+    }
+    let mut copy = bytes.to_vec();
+    for at in patches {
+        copy[at] = b'x';
+    }
+    Some(copy)
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    ContentType,
+    Encoding,
+    Other,
+}
+
+fn starts_with_ignore_case(line: &[u8], name: &[u8]) -> bool {
+    line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name)
+}
+
+/// Whether a Content-Type field names `digest` (any case).
+fn has_digest(bytes: &[u8]) -> bool {
+    let mut in_ct = false;
+    bytes.split_inclusive(|&b| b == b'\n').any(|line| {
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            in_ct = starts_with_ignore_case(line, b"content-type");
+        }
+        in_ct && contains_ignore_case(line, b"digest")
+    })
+}

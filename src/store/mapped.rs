@@ -126,6 +126,6 @@ impl crate::lr::Table for LrReader {
         (self.header.ham, self.header.spam)
     }
     fn logit(&self, features: &[u32]) -> f64 {
-        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights(&self.map)), features)
+        lrfile::logit(&self.map, &self.header, features)
     }
 }

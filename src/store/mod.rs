@@ -867,7 +867,11 @@ mod tests {
         // The reader sees what the writer wrote.
         let r = a.lr_reader().unwrap().unwrap();
         assert_eq!(crate::lr::Table::learned(&r), (20, 10));
-        assert_eq!(crate::lr::Table::logit(&r, &[0, 100]), ma.logit(&[0, 100]));
+        let (q, exp) = crate::lr::quantise(&ma.weights);
+        let q: Vec<u8> = q.iter().map(|&b| b as u8).collect();
+        let read = crate::lr::Table::logit(&r, &[0, 100]);
+        assert_eq!(read, crate::lr::logit(&crate::lr::QuantWeights(&q, exp), &[0, 100]));
+        assert!((read - ma.logit(&[0, 100])).abs() < 2.0 / (1u64 << exp) as f64, "{read}");
         // An update that does not train leaves the file alone; a forget changes it.
         let before = fs::read(a.lr_path()).unwrap();
         a.expire(1, 0).unwrap();
@@ -879,6 +883,40 @@ mod tests {
         .unwrap();
         assert_eq!(a.lr_reader().unwrap().map(|r| crate::lr::Table::learned(&r)), Some((20, 9)));
         assert_eq!(a.stats().unwrap().lr.map(|l| (l.ham, l.spam, l.current)), Some((20, 9, true)));
+    }
+
+    /// A version 1 weight file (before the i8 table) is scored as it is, with its f32 weights,
+    /// and the next training run writes it as version 2 with the same weights.
+    #[test]
+    fn a_version_1_weight_file_is_read_and_converted_by_the_next_training() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        db.update(false, &mut Notes::new(), |s| {
+            s.learn(&[1], Class::Spam, 1);
+            s.queue_lr(&[1; 16], &[1, 2, 300], None, Some(Class::Spam));
+            s.queue_lr(&[2; 16], &[2, 7], None, Some(Class::Ham));
+            Ok(())
+        })
+        .unwrap();
+        let m = db.snapshot().unwrap().lr.unwrap();
+        fs::write(db.lr_path(), lrfile::encode_v1(&m, 5)).unwrap();
+        let r = db.lr_reader().unwrap().unwrap();
+        assert_eq!(crate::lr::Table::logit(&r, &[1, 300, 7]), m.logit(&[1, 300, 7]));
+        assert_eq!(db.snapshot().unwrap().lr.unwrap(), m);
+        assert_eq!(db.stats().unwrap().lr.map(|l| (l.ham, l.spam, l.current)), Some((1, 1, true)));
+        // A run that changes nothing for LR leaves the file as it is; one that learns converts it.
+        db.expire(1, 0).unwrap();
+        assert_eq!(fs::read(db.lr_path()).unwrap()[8], 1);
+        db.update(false, &mut Notes::new(), |s| {
+            s.queue_lr(&[3; 16], &[9], None, Some(Class::Ham));
+            Ok(())
+        })
+        .unwrap();
+        let bytes = fs::read(db.lr_path()).unwrap();
+        assert_eq!(lrfile::parse_header(&bytes).unwrap().version, 2);
+        let after = lrfile::decode(&bytes).unwrap();
+        assert_eq!(after.weights[300], m.weights[300], "weights not touched by the run are kept exactly");
+        assert_eq!((after.ham, after.spam), (2, 1));
     }
 
     #[test]

@@ -170,9 +170,9 @@ const TRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// once, see `Lock::take`). Short is safe: a run whose lock expired under it changes nothing
 /// (the commit's WATCH), it only has to be run again.
 const LOCK_TTL_MS: u64 = 10_000;
-/// The largest reply a delivery accepts: the LR table of this binary's shape (header and
-/// 4 bytes per weight).
-const LR_MAX: usize = lrfile::HEADER + (4 << crate::lr::DEFAULT_BITS);
+/// The largest reply a delivery accepts: the LR table of this binary's shape (a version 2 file:
+/// header and 5 bytes per weight; a version 1 table is shorter).
+const LR_MAX: usize = lrfile::file_size(crate::lr::DEFAULT_BITS);
 /// Pairs per HSET or fields per HDEL in a commit.
 const CHUNK: usize = 1000;
 
@@ -220,7 +220,7 @@ impl crate::lr::Table for LrBytes {
         (self.header.ham, self.header.spam)
     }
     fn logit(&self, features: &[u32]) -> f64 {
-        crate::lr::logit(&crate::lr::LeWeights(lrfile::weights((*self.bytes).as_ref())), features)
+        lrfile::logit((*self.bytes).as_ref(), &self.header, features)
     }
 }
 

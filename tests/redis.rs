@@ -661,6 +661,75 @@ fn a_bad_url_with_a_password_never_shows_the_password() {
     }
 }
 
+/// A proxy to the server on `port` that forwards a client's EXEC and then closes that
+/// client's connection without relaying anything more: the transaction is applied, its answer
+/// lost. Returns the proxy's port.
+fn exec_dropping_proxy(port: u16) -> u16 {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lport = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else { continue };
+            let exec = Arc::new(AtomicBool::new(false));
+            let (mut from_server, mut to_client) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+            let seen = exec.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = std::io::Read::read(&mut from_server, &mut buf) {
+                    if n == 0 || seen.load(Ordering::SeqCst) || to_client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            let (mut from_client, mut to_server) = (client, server);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let mut tail = Vec::new();
+                while let Ok(n) = std::io::Read::read(&mut from_client, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&buf[..n]);
+                    let found = tail.windows(8).any(|w| w == b"\r\nEXEC\r\n");
+                    tail.drain(..tail.len().saturating_sub(8));
+                    if found {
+                        exec.store(true, Ordering::SeqCst);
+                    }
+                    if to_server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    if found {
+                        std::thread::sleep(Duration::from_millis(500));
+                        let _ = from_client.shutdown(std::net::Shutdown::Both);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    lport
+}
+
+#[test]
+fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 3);
+    direct.ok(&["train", "--ham", &h, "--spam", &s]);
+    let proxy = exec_dropping_proxy(server.port);
+    let host = Host::new(tmp.path(), "a", &store(&format!("redis://127.0.0.1:{proxy}/0")));
+    let (h2, s2) = folders(tmp.path(), "more", 10, 12);
+    let o = host.run(&["train", "--ham", &h2, "--spam", &s2], b"");
+    // Redis applied it: the generation says so, and the run succeeded.
+    assert_eq!(direct.messages_line(), "messages:     5 ham, 5 spam");
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("unchanged") && !err.contains("nothing was changed"), "{err}");
+}
+
 #[test]
 fn migrate_moves_a_store_either_way() {
     let tmp = tempfile::tempdir().unwrap();

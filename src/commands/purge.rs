@@ -104,7 +104,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             decide(Some(snap), Some(rep))
         });
         super::print_notes(&notes);
-        done.with_context(|| format!("purge failed before deleting anything; {} is unchanged", db.place()))?;
+        done.map_err(|e| store::failed(e, "purge failed before deleting anything", &db.place()))?;
     }
     let mut deleted = 0u64;
     let mut failed = false;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::{ForgetArgs, GlobalArgs, TrainArgs};
 use crate::config::Settings;
@@ -84,7 +84,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
             );
             Ok(tally)
         })
-        .with_context(|| format!("training failed; the database in {} is unchanged", db.place()));
+        .map_err(|e| store::failed(e, "training failed", &db.place()));
     bar.finish_and_clear();
     super::print_notes(&notes);
     let tally = tally?;
@@ -194,7 +194,7 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
             );
             Ok(tally)
         })
-        .with_context(|| format!("forgetting failed; the database in {} is unchanged", db.place()));
+        .map_err(|e| store::failed(e, "forgetting failed", &db.place()));
     bar.finish_and_clear();
     super::print_notes(&notes);
     let tally = tally?;

@@ -70,6 +70,30 @@ pub type TokenMap<V> = HashMap<u64, V, PreHashedBuild>;
 /// it, also when the operation then failed (a file moved aside stays moved).
 pub type Notes = Vec<String>;
 
+/// A write whose outcome is not known: the whole transaction was sent to the Redis store and
+/// the connection was lost before its answer, and the store could not tell afterwards whether
+/// it was applied. Callers must not say "unchanged" (see `failed`).
+#[derive(Debug)]
+pub struct OutcomeUnknown(pub String);
+
+impl std::fmt::Display for OutcomeUnknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OutcomeUnknown {}
+
+/// `e` from an update of the database at `place`, as `what` failed: "unchanged", unless the
+/// outcome is not known (`OutcomeUnknown`).
+pub fn failed(e: anyhow::Error, what: &str, place: &str) -> anyhow::Error {
+    if e.chain().any(|c| c.is::<OutcomeUnknown>()) {
+        e.context(format!("{what}; the database in {place} may or may not have been changed"))
+    } else {
+        e.context(format!("{what}; the database in {place} is unchanged"))
+    }
+}
+
 /// Read access to token counts, in batches: what scoring needs and all it needs.
 pub trait TokenLookup: Sync {
     fn totals(&self) -> Totals;

@@ -501,6 +501,13 @@ impl Redis {
             conn.run().map_err(fail)?;
             (Snapshot::default(), Damaged::default())
         };
+        // The generation as the WATCH saw it: a commit whose outcome is unknown (the
+        // connection lost after EXEC was sent) is applied exactly when it is one more.
+        conn.cmd(&[b"GET", &self.key("gen")]);
+        let gen = conn
+            .run()
+            .and_then(|mut r| number(r.pop().ok_or_else(|| resp::garbage("no reply to GET"))?.bulk()?))
+            .map_err(fail)?;
         let (rep, orig_rep, folded) = if parts.reputation {
             let read = self.read_reputation(&mut conn, force).map_err(fail)?;
             bad.rep = read.bad;
@@ -541,6 +548,7 @@ impl Redis {
             learned: queue.queued.iter().filter_map(field_of).collect(),
             queued: Some(queue.queued),
             dropped: queue.dropped,
+            gen,
         })
     }
 
@@ -677,6 +685,8 @@ pub struct Tx {
     queued: Option<Vec<super::queue::Queued>>,
     learned: Vec<Vec<u8>>,
     dropped: (u64, u64),
+    /// `{P}:gen` as read under the WATCH.
+    gen: u64,
 }
 
 /// The field of a message of the shared queue.
@@ -732,7 +742,8 @@ impl Tx {
         if !self.parts.tokens && !replace {
             c.cmd(&[b"INCR", &keys[0]]);
             c.cmd(&[b"EXEC"]);
-            return finish(&s.what(), c.run());
+            let r = c.run();
+            return self.finish(r);
         }
         if replace {
             c.cmd(&[b"DEL", &keys[1], &keys[2]]);
@@ -800,7 +811,36 @@ impl Tx {
         }
         c.cmd(&[b"INCR", &keys[0]]);
         c.cmd(&[b"EXEC"]);
-        finish(&s.what(), c.run())
+        let r = c.run();
+        self.finish(r)
+    }
+
+    /// The outcome of the commit's MULTI/EXEC, `replies`. When the connection failed after
+    /// the whole transaction (EXEC included) was sent, Redis may have applied it: the
+    /// generation, read again on a new connection, tells (one more than under the WATCH:
+    /// applied; the same: not).
+    fn finish(&self, replies: io::Result<Vec<Reply>>) -> Result<()> {
+        let what = self.store.what();
+        let e = match replies {
+            Err(e) if self.conn.sent => e,
+            r => return finish(&what, r),
+        };
+        let key = self.store.key("gen");
+        let now = self.store.connect(TRAIN_TIMEOUT).and_then(|mut c| {
+            c.cmd(&[b"GET", &key]);
+            number(c.run()?.pop().ok_or_else(|| resp::garbage("no reply to GET"))?.bulk()?)
+        });
+        match now {
+            Ok(g) if g == self.gen + 1 => Ok(()),
+            Ok(g) if g == self.gen => {
+                Err(anyhow::Error::new(e).context(format!("cannot write to {what} (nothing was changed)")))
+            }
+            _ => Err(anyhow::Error::new(super::OutcomeUnknown(format!(
+                "the connection to {what} was lost after the write was sent ({e}): it may or may not have \
+                 been applied ({} could not tell; `spamfilt db stats` shows the messages learned)",
+                String::from_utf8_lossy(&key)
+            )))),
+        }
     }
 }
 

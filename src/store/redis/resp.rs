@@ -171,6 +171,9 @@ pub struct Conn {
     setup: usize,
     /// The bounds of the next round trip's replies (back to the defaults after it).
     pub limits: Limits,
+    /// Whether the last round trip's commands were all sent (its failure, if any, came after:
+    /// the server may have run them).
+    pub sent: bool,
 }
 
 /// The addresses of `host`: an address literal at once; a name looked up (getaddrinfo, which
@@ -338,6 +341,7 @@ impl Conn {
             timeout,
             setup: 0,
             limits: Limits::default(),
+            sent: false,
         };
         if let Some(pw) = password {
             match user {
@@ -382,6 +386,7 @@ impl Conn {
     /// (the set-up's replies are checked and not returned).
     pub fn run(&mut self) -> io::Result<Vec<Reply>> {
         self.io.get_mut().deadline = Instant::now() + self.timeout;
+        self.sent = false;
         let out = std::mem::take(&mut self.out);
         let n = std::mem::take(&mut self.queued);
         let w = match &mut self.io.get_mut().stream {
@@ -397,6 +402,7 @@ impl Conn {
             }
             _ => e,
         })?;
+        self.sent = true;
         while self.setup > 0 {
             let r = self.read_reply(0)?;
             self.setup -= 1;

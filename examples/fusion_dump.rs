@@ -21,7 +21,8 @@
 //! body only); B_MAXLEN is the longest word (30); B_DROPH=field,… leaves fields out.
 //! Hybrids (docs/benchmarks.md, "The address words"): B_MIX=hdr takes every header field from the
 //! crude tokenizer and the body from spamfilt's, B_MIX=body the other way round; B_RAWH=field,…
-//! takes only those fields from the crude tokenizer, B_RAWBODY=1 the body. R_SCORES=NAME=POINTS,...
+//! takes only those fields from the crude tokenizer, B_RAWBODY=1 the body; B_DROPREAL=prefix,… leaves
+//! spamfilt's tokens with those prefixes out. R_SCORES=NAME=POINTS,...
 //! scores those rules so in the rules column instead of their shipped points.
 #[path = "common/corpus.rs"]
 mod corpus;
@@ -55,7 +56,9 @@ fn main() {
         Ok("body") => (Some(vec![]), true),
         _ => (Some(list("B_RAWH")), env("B_RAWBODY", 0u8) == 1),
     };
-    let hybrid = crude_fields.as_ref().is_none_or(|f| !f.is_empty()) || crude_body;
+    // B_DROPREAL=prefix,…: spamfilt's tokens that start with one of these are left out.
+    let drop_real = list("B_DROPREAL");
+    let hybrid = crude_fields.as_ref().is_none_or(|f| !f.is_empty()) || crude_body || !drop_real.is_empty();
     let msgs = corpus::load(&dir, &shape, &tok, |m| {
         if !hybrid {
             return if raw_tok {
@@ -80,6 +83,9 @@ fn main() {
         let dropped: Vec<String> = crude_fields.iter().flatten().map(|f| prefix_of(f)).collect();
         let real = spamfilt::features::tokenize(m, &tok);
         let keep = |t: &str| {
+            if drop_real.iter().any(|p| t.starts_with(p.as_str())) {
+                return false;
+            }
             if header_prefixes.iter().any(|p| t.starts_with(p)) {
                 crude_fields.is_some() && !dropped.iter().any(|p| t.starts_with(p.as_str()))
             } else {

@@ -123,7 +123,7 @@ impl Scorer<'_> {
             Some(Ok(f)) => {
                 let bayes = if self.use_bayes { self.bayes_with(&tokens, Some((f.totals, f.counts))) } else { None };
                 let lr = f.lr.as_ref().and_then(|t| classify(t));
-                (bayes, None, lr)
+                (bayes, f.degraded, lr)
             }
             Some(Err(why)) => (if self.use_bayes { self.bayes_with(&tokens, None) } else { None }, Some(why), None),
         };

@@ -661,10 +661,12 @@ fn a_bad_url_with_a_password_never_shows_the_password() {
     }
 }
 
-/// A proxy to the server on `port` that forwards a client's EXEC and then closes that
-/// client's connection without relaying anything more: the transaction is applied, its answer
-/// lost. Returns the proxy's port.
-fn exec_dropping_proxy(port: u16) -> u16 {
+/// A proxy to the server on `port` that relays everything until a client sends `trigger`:
+/// then it relays nothing more to that client, and with `close` forwards the trigger and closes
+/// the client's connection half a second later (the server ran the command, its answer is
+/// lost); without, it keeps the trigger and the connection and stays silent (a stalled link).
+/// Returns the proxy's port.
+fn proxy(port: u16, trigger: &'static [u8], close: bool) -> u16 {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -672,9 +674,9 @@ fn exec_dropping_proxy(port: u16) -> u16 {
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else { continue };
-            let exec = Arc::new(AtomicBool::new(false));
+            let cut = Arc::new(AtomicBool::new(false));
             let (mut from_server, mut to_client) = (server.try_clone().unwrap(), client.try_clone().unwrap());
-            let seen = exec.clone();
+            let seen = cut.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 65536];
                 while let Ok(n) = std::io::Read::read(&mut from_server, &mut buf) {
@@ -692,10 +694,14 @@ fn exec_dropping_proxy(port: u16) -> u16 {
                         break;
                     }
                     tail.extend_from_slice(&buf[..n]);
-                    let found = tail.windows(8).any(|w| w == b"\r\nEXEC\r\n");
-                    tail.drain(..tail.len().saturating_sub(8));
+                    let found = tail.windows(trigger.len()).any(|w| w == trigger);
+                    tail.drain(..tail.len().saturating_sub(trigger.len()));
                     if found {
-                        exec.store(true, Ordering::SeqCst);
+                        cut.store(true, Ordering::SeqCst);
+                        if !close {
+                            std::thread::sleep(Duration::from_secs(30));
+                            break;
+                        }
                     }
                     if to_server.write_all(&buf[..n]).is_err() {
                         break;
@@ -713,13 +719,43 @@ fn exec_dropping_proxy(port: u16) -> u16 {
 }
 
 #[test]
+fn an_lr_table_that_does_not_arrive_costs_lr_not_the_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 12);
+    direct.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert_eq!(server.ask(&["EXISTS", "{test}:lr"]).unwrap().as_deref(), Some("1"));
+    // The first round trip (counts, totals, the table's header) passes; the GET of the table
+    // itself stalls.
+    let port = proxy(server.port, b"\r\n$3\r\nGET\r\n$9\r\n{test}:lr\r\n", false);
+    let host = Host::new(
+        tmp.path(),
+        "a",
+        &format!("[store]\nredis = \"redis://127.0.0.1:{port}/0\"\nprefix = \"test\"\ntimeout_ms = 1000\n"),
+    );
+    let msg = ham(500);
+    let o = run_bounded(&host, &["filter"], msg.as_bytes(), Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes());
+    let status = field(&o.stdout, "X-Spam-Status").unwrap();
+    let why = field(&o.stdout, "X-Spam-Degraded").unwrap_or_default();
+    assert!(status.contains("SPAMFILT_DEGRADED") && why.contains("LR table"), "{status} / {why}");
+    // Scored with the shared counts, as the same message is by the direct host (less LR).
+    let direct_status = field(&direct.run(&["filter"], msg.as_bytes()).stdout, "X-Spam-Status").unwrap();
+    let bayes = |s: &str| s.split([',', ' ', '=']).find(|t| t.starts_with("BAYES_")).map(str::to_string);
+    assert!(bayes(&direct_status).is_some(), "{direct_status}");
+    assert_eq!(bayes(&status), bayes(&direct_status), "{status} / {direct_status}");
+}
+
+#[test]
 fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
     let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
     let (h, s) = folders(tmp.path(), "base", 0, 3);
     direct.ok(&["train", "--ham", &h, "--spam", &s]);
-    let proxy = exec_dropping_proxy(server.port);
+    let proxy = proxy(server.port, b"\r\nEXEC\r\n", true);
     let host = Host::new(tmp.path(), "a", &store(&format!("redis://127.0.0.1:{proxy}/0")));
     let (h2, s2) = folders(tmp.path(), "more", 10, 12);
     let o = host.run(&["train", "--ham", &h2, "--spam", &s2], b"");

@@ -200,6 +200,9 @@ pub struct Fetched {
     pub lr: Option<LrBytes>,
     /// The reputation records asked for (`None` when none were).
     pub rep: Option<rep::FetchedRep>,
+    /// What did not arrive although the rest did (the LR table): the message is scored with
+    /// what did, and degraded for this.
+    pub degraded: Option<String>,
 }
 
 /// An LR table (header checked) for scoring: fetched whole, or the local copy of it.
@@ -375,11 +378,22 @@ impl Redis {
                 self.queue_rep(c, rep);
             })
             .and_then(|r| self.decode_fetch(r, hashes.len(), lr, rep))
-            .and_then(|(mut f, head)| {
+            .map(|(mut f, head)| {
                 if let Some(head) = head {
-                    f.lr = self.lr_for(&head, cache_dir)?;
+                    // The counts and records arrived: a table that does not (a slow link, a
+                    // timeout) costs LR, not them.
+                    match self.lr_for(&head, cache_dir) {
+                        Ok(t) => f.lr = t,
+                        Err(e) => {
+                            if let Ok(mut failed) = self.failed.lock() {
+                                *failed = Some(std::time::Instant::now());
+                            }
+                            f.degraded =
+                                Some(format!("{}: the LR table was not fetched: {e} (scored without it)", self.what()));
+                        }
+                    }
                 }
-                Ok(f)
+                f
             });
         replies.map_err(|e| format!("{}: {e} (scored without it)", self.what()))
     }
@@ -467,7 +481,7 @@ impl Redis {
             }
         }
         let rep = if wanted.is_empty() { None } else { Some(self.decode_rep(&mut next, wanted, relayed)?) };
-        Ok((Fetched { totals, counts, lr: None, rep }, head))
+        Ok((Fetched { totals, counts, lr: None, rep, degraded: None }, head))
     }
 
     /// The whole store, read without the lock (for read-only decisions and dumps).

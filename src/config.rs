@@ -467,11 +467,7 @@ impl Settings {
                 anyhow::bail!("store: password_file, prefix and timeout_ms need redis = \"redis://HOST:PORT/DB\"");
             };
             let prefix = st.prefix.unwrap_or_else(login_name);
-            anyhow::ensure!(
-                !prefix.is_empty()
-                    && !prefix.chars().any(|c| c == '{' || c == '}' || c.is_whitespace() || c.is_control()),
-                "store.prefix: {prefix:?} must be a non-empty name without braces or white space"
-            );
+            crate::store::redis::check_prefix(&prefix).map_err(|e| anyhow::anyhow!("store.prefix: {e}"))?;
             let mut cfg =
                 crate::store::RedisConfig::parse(&url, &prefix).map_err(|e| anyhow::anyhow!("store.redis: {e}"))?;
             if let Some(ms) = st.timeout_ms {

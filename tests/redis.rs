@@ -787,6 +787,13 @@ fn migrate_moves_a_store_either_way() {
     };
     files.ok(&["ip", "add", "192.0.2.9"]);
     let url = format!("redis://127.0.0.1:{}/1", server.port);
+    // A prefix that is no hash tag is refused as the config's is, before anything is written.
+    for bad in ["a}b", "", "two words", "{x"] {
+        let o = files.run(&["db", "migrate", "--to", &url, "--prefix", bad], b"");
+        let err = text(&o.stderr);
+        assert!(!o.status.success() && err.contains("--prefix") && err.contains("without braces"), "{bad:?}: {err}");
+    }
+    assert_eq!(server.ask(&["DBSIZE"]).unwrap().as_deref(), Some("0"));
     let out = files.ok(&["db", "migrate", "--to", &url, "--prefix", "moved"]);
     assert!(out.contains("copied 14 ham and 14 spam learned"), "{out}");
     // (the address, and the one correspondent the ham, written by the user, was sent to)

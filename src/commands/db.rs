@@ -121,6 +121,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                         .clone()
                         .or_else(|| settings.redis.as_ref().map(|r| r.prefix.clone()))
                         .unwrap_or_else(crate::config::login_name);
+                    crate::store::redis::check_prefix(&prefix).map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
                     let cfg =
                         crate::store::RedisConfig::parse(url, &prefix).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
                     Database::with_store(&settings.db_dir, Some(&cfg))

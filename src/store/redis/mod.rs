@@ -123,6 +123,16 @@ impl RedisConfig {
     }
 }
 
+/// Checks a key prefix (the config's `prefix`, `db migrate --prefix`): it is the hash tag
+/// `{PREFIX}`, so it must be a non-empty name without braces, white space or control
+/// characters.
+pub fn check_prefix(prefix: &str) -> std::result::Result<(), String> {
+    if prefix.is_empty() || prefix.chars().any(|c| c == '{' || c == '}' || c.is_whitespace() || c.is_control()) {
+        return Err(format!("{prefix:?} must be a non-empty name without braces or white space"));
+    }
+    Ok(())
+}
+
 /// `url` for messages: the password of `[USER]:PASSWORD@` (everything before the `@` when
 /// there is no `:`) and of a `password=` parameter replaced with `***`. Whatever the URL's
 /// shape, even one that does not parse.

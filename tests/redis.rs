@@ -661,22 +661,30 @@ fn a_bad_url_with_a_password_never_shows_the_password() {
     }
 }
 
-/// A proxy to the server on `port` that relays everything until a client sends `trigger`:
-/// then it relays nothing more to that client, and with `close` forwards the trigger and closes
-/// the client's connection half a second later (the server ran the command, its answer is
-/// lost); without, it keeps the trigger and the connection and stays silent (a stalled link).
-/// Returns the proxy's port.
-fn proxy(port: u16, trigger: &'static [u8], close: bool) -> u16 {
+/// A proxy to the server on `port` that relays everything until a client sends `trigger`, then
+/// does what `Cut` says. Returns the proxy's port.
+#[derive(Clone)]
+enum Cut {
+    /// Forward the trigger, then close the client's connection (its answer is lost).
+    Close,
+    /// Keep the trigger and the connection, silent (a stalled link).
+    Stall,
+    /// Run this (once) before forwarding the trigger, and go on relaying.
+    Run(std::sync::Arc<dyn Fn() + Send + Sync>),
+}
+
+fn proxy(port: u16, trigger: &'static [u8], cut: Cut) -> u16 {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let lport = listener.local_addr().unwrap().port();
+    let ran = Arc::new(AtomicBool::new(false));
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else { continue };
-            let cut = Arc::new(AtomicBool::new(false));
+            let cut_now = Arc::new(AtomicBool::new(false));
             let (mut from_server, mut to_client) = (server.try_clone().unwrap(), client.try_clone().unwrap());
-            let seen = cut.clone();
+            let seen = cut_now.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 65536];
                 while let Ok(n) = std::io::Read::read(&mut from_server, &mut buf) {
@@ -686,6 +694,7 @@ fn proxy(port: u16, trigger: &'static [u8], close: bool) -> u16 {
                 }
             });
             let (mut from_client, mut to_server) = (client, server);
+            let (cut, ran) = (cut.clone(), ran.clone());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 65536];
                 let mut tail = Vec::new();
@@ -696,17 +705,22 @@ fn proxy(port: u16, trigger: &'static [u8], close: bool) -> u16 {
                     tail.extend_from_slice(&buf[..n]);
                     let found = tail.windows(trigger.len()).any(|w| w == trigger);
                     tail.drain(..tail.len().saturating_sub(trigger.len()));
-                    if found {
-                        cut.store(true, Ordering::SeqCst);
-                        if !close {
+                    match &cut {
+                        Cut::Run(f) if found && !ran.swap(true, Ordering::SeqCst) => f(),
+                        Cut::Run(_) => {}
+                        Cut::Stall if found => {
+                            cut_now.store(true, Ordering::SeqCst);
                             std::thread::sleep(Duration::from_secs(30));
                             break;
                         }
+                        Cut::Stall => {}
+                        Cut::Close if found => cut_now.store(true, Ordering::SeqCst),
+                        Cut::Close => {}
                     }
                     if to_server.write_all(&buf[..n]).is_err() {
                         break;
                     }
-                    if found {
+                    if found && matches!(cut, Cut::Close) {
                         std::thread::sleep(Duration::from_millis(500));
                         let _ = from_client.shutdown(std::net::Shutdown::Both);
                         break;
@@ -728,7 +742,7 @@ fn an_lr_table_that_does_not_arrive_costs_lr_not_the_counts() {
     assert_eq!(server.ask(&["EXISTS", "{test}:lr"]).unwrap().as_deref(), Some("1"));
     // The first round trip (counts, totals, the table's header) passes; the GET of the table
     // itself stalls.
-    let port = proxy(server.port, b"\r\n$3\r\nGET\r\n$9\r\n{test}:lr\r\n", false);
+    let port = proxy(server.port, b"\r\n$3\r\nGET\r\n$9\r\n{test}:lr\r\n", Cut::Stall);
     let host = Host::new(
         tmp.path(),
         "a",
@@ -755,7 +769,7 @@ fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
     let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
     let (h, s) = folders(tmp.path(), "base", 0, 3);
     direct.ok(&["train", "--ham", &h, "--spam", &s]);
-    let proxy = proxy(server.port, b"\r\nEXEC\r\n", true);
+    let proxy = proxy(server.port, b"\r\nEXEC\r\n", Cut::Close);
     let host = Host::new(tmp.path(), "a", &store(&format!("redis://127.0.0.1:{proxy}/0")));
     let (h2, s2) = folders(tmp.path(), "more", 10, 12);
     let o = host.run(&["train", "--ham", &h2, "--spam", &s2], b"");
@@ -764,6 +778,36 @@ fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("unchanged") && !err.contains("nothing was changed"), "{err}");
+}
+
+#[test]
+fn dump_and_migrate_copy_one_state_when_a_training_run_commits_during_their_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 3);
+    direct.ok(&["train", "--ham", &h, "--spam", &s]);
+    // While the reader scans the token hash, a "training run" commits: new totals and a new
+    // generation (the totals were read before the scan).
+    let port = server.port;
+    let commit = move || {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"*1\r\n$5\r\nMULTI\r\n*4\r\n$4\r\nHSET\r\n$13\r\n{test}:totals\r\n$3\r\nham\r\n$3\r\n999\r\n")
+            .unwrap();
+        c.write_all(b"*2\r\n$4\r\nINCR\r\n$10\r\n{test}:gen\r\n*1\r\n$4\r\nEXEC\r\n").unwrap();
+        let mut r = BufReader::new(c);
+        let mut line = String::new();
+        while !line.starts_with('*') {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+        }
+    };
+    let port = proxy(server.port, b"HSCAN", Cut::Run(std::sync::Arc::new(commit)));
+    let host = Host::new(tmp.path(), "a", &store(&format!("redis://127.0.0.1:{port}/0")));
+    let copy = Host::new(tmp.path(), "copy", "");
+    host.ok(&["db", "migrate", "--to-files", copy.dir.join("db").to_str().unwrap()]);
+    let line = copy.messages_line();
+    assert!(line.contains("999 ham"), "the state after the commit, not half of it: {line}");
 }
 
 #[test]

@@ -495,10 +495,25 @@ impl Redis {
     }
 
     /// The whole store, read without the lock (for read-only decisions and dumps).
+    /// The read takes several round trips (HSCAN): `{P}:gen` is read before and after, and a
+    /// read that a training run's commit landed in the middle of is made again (`db dump`,
+    /// `db migrate` copy one state, never half of a run).
     pub fn snapshot(&self) -> Result<Snapshot> {
         let fail = |e: io::Error| anyhow::Error::new(e).context(format!("cannot read {}", self.what()));
         let mut conn = self.connect(TRAIN_TIMEOUT).map_err(fail)?;
-        Ok(self.read_all(&mut conn, false).map_err(fail)?.0)
+        let k_gen = self.key("gen");
+        let gen = |conn: &mut Conn| -> io::Result<u64> {
+            conn.cmd(&[b"GET", &k_gen]);
+            number(conn.run()?.pop().ok_or_else(|| resp::garbage("no reply to GET"))?.bulk()?)
+        };
+        for _ in 0..10 {
+            let before = gen(&mut conn).map_err(fail)?;
+            let snap = self.read_all(&mut conn, false).map_err(fail)?.0;
+            if gen(&mut conn).map_err(fail)? == before {
+                return Ok(snap);
+            }
+        }
+        bail!("cannot read {}: training runs changed it during each of 10 reads; try again", self.what())
     }
 
     /// Takes the user's trainer lock and reads the whole store for a training run.

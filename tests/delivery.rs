@@ -264,13 +264,7 @@ struct Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = Command::new("/usr/sbin/dovecot")
-            .arg("-c")
-            .arg(&self.conf)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        common::stop_daemon("/usr/sbin/dovecot", &self.conf);
     }
 }
 

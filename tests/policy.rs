@@ -498,13 +498,7 @@ struct Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let _ = Command::new("/usr/sbin/postfix")
-            .arg("-c")
-            .arg(&self.conf)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        common::stop_daemon("/usr/sbin/postfix", &self.conf);
     }
 }
 

@@ -83,3 +83,15 @@ pub fn base64(b: &[u8]) -> String {
     }
     s
 }
+
+/// Stops a daemon the test started with its own configuration (`/usr/sbin/postfix -c CONF stop`,
+/// the same for Dovecot), ignoring failure: for `Drop`, where the test may already be failing.
+pub fn stop_daemon(program: &str, conf: &std::path::Path) {
+    let _ = std::process::Command::new(program)
+        .arg("-c")
+        .arg(conf)
+        .arg("stop")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}

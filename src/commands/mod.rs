@@ -25,6 +25,8 @@ use crate::config::Settings;
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // The store says at once when it waits (the Redis trainer lock); only commands print.
+    let _ = crate::store::WAITING.set(|m| eprintln!("spamfilt: {m}"));
     let g = &cli.global;
     if !matches!(cli.command, None | Some(Command::Filter(_))) {
         crate::in_hand::test_fault();

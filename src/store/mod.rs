@@ -70,6 +70,11 @@ pub type TokenMap<V> = HashMap<u64, V, PreHashedBuild>;
 /// it, also when the operation then failed (a file moved aside stays moved).
 pub type Notes = Vec<String>;
 
+/// Told at once (not with the notes, at the end) when a command starts to wait for something
+/// that may take long: the Redis trainer lock held by another. `commands` sets it to print on
+/// stderr; unset, nothing is said.
+pub static WAITING: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
 /// A write whose outcome is not known: the whole transaction was sent to the Redis store and
 /// the connection was lost before its answer, and the store could not tell afterwards whether
 /// it was applied. Callers must not say "unchanged" (see `failed`).

@@ -970,10 +970,12 @@ impl Lock {
                             )
                         };
                         // At once, not with the notes at the end: the run may wait a while.
-                        eprintln!(
-                            "spamfilt: waiting for the trainer lock {key_shown} of {}, held by {shown:?} ({until})",
-                            store.what()
-                        );
+                        if let Some(say) = super::WAITING.get() {
+                            say(&format!(
+                                "waiting for the trainer lock {key_shown} of {}, held by {shown:?} ({until})",
+                                store.what()
+                            ));
+                        }
                         said = true;
                     }
                     match &stuck {

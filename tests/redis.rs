@@ -574,6 +574,12 @@ fn a_hung_redis_on_a_unix_socket_does_not_hang_deliveries_once_its_backlog_is_fu
         assert!(status.contains("SPAMFILT_DEGRADED"), "delivery {i}: {status}");
         assert!(field(&o.stdout, "X-Spam-Degraded").unwrap_or_default().contains("in time"), "delivery {i}");
     }
+    // The policy service too (a hang there holds Postfix's RCPT): it answers DUNNO in time.
+    let req = "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=198.51.100.7\n\
+               sender=someone@sender.test\nrecipient=me@example.org\n\n";
+    let o = run_bounded(&host, &["policy"], req.as_bytes(), Duration::from_secs(10));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).starts_with("action=DUNNO"), "{}", text(&o.stdout));
     assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
 }
 

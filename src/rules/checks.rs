@@ -513,14 +513,17 @@ mod fast_paths {
     }
 
     #[test]
-    fn ascii_split_words_agrees_with_the_char_walk() {
-        let mut found = 0;
-        for t in texts() {
-            let chars: Vec<char> = t.chars().collect();
-            assert_eq!(super::split_words(&t), super::split_words_in(&chars), "{t:?}");
-            found += super::split_words(&t);
+    fn split_words_are_counted() {
+        for (t, n) in [
+            ("buy v.i.a.g.r.a now", 1),
+            ("f r e e, c-a-s-h", 2),
+            ("the U.S.A. and J. R. R. Tolkien", 0),
+            ("x_y_z_w, v.i.a.g.r.a.", 2),
+            ("v.i.a.g.r.a1", 0),
+            ("ν.ι.α.γ.ρ", 1),
+        ] {
+            assert_eq!(super::split_words(t), n, "{t:?}");
         }
-        assert!(found > 500, "the texts must contain split words ({found})");
     }
 
     /// Texts mixing ASCII with Latin-1, Cyrillic, Greek, CJK and non-letters.

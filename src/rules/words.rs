@@ -25,34 +25,9 @@ pub fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
             std::borrow::Cow::Borrowed(text)
         };
     }
-    if text.chars().all(|c| !c.is_uppercase() && c != '\u{2019}' && c != '\u{2018}') {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    if text.contains('Σ') {
-        // Its lower case depends on what surrounds it (final sigma): `str::to_lowercase` knows.
-        return std::borrow::Cow::Owned(text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'"));
-    }
-    // What `to_lowercase` and the apostrophe replacement give, in one pass that copies ASCII
-    // runs as bytes: without a sigma, `str::to_lowercase` is `char::to_lowercase` of each
-    // character, and no character lower-cases to a typographic apostrophe.
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
-        let start = out.len();
-        out.push_str(&rest[..ascii]);
-        out[start..].make_ascii_lowercase();
-        rest = &rest[ascii..];
-        let mut chars = rest.chars();
-        if let Some(c) = chars.next() {
-            match c {
-                '\u{2019}' | '\u{2018}' => out.push('\''),
-                c => out.extend(c.to_lowercase()),
-            }
-            rest = chars.as_str();
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    // (A one-pass copy of this for text with other characters was 1.6% of `check`'s
+    // instructions faster: not kept, see docs/benchmarks.md.)
+    std::borrow::Cow::Owned(text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'"))
 }
 
 /// A phrase as the keyword index keeps it: its first word, and its other words joined by single

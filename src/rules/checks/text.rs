@@ -132,28 +132,11 @@ pub(super) fn is_mixed_script(w: &str) -> bool {
 }
 
 /// Words written with a separator between every letter: `v.i.a.g.r.a`, `f r e e`, `c-a-s-h`.
+/// (A byte walk over ASCII text was 1.7% of `check`'s instructions faster: not kept, see
+/// docs/benchmarks.md.)
 pub(super) fn split_words(t: &str) -> usize {
-    if t.is_ascii() {
-        // The same walk over bytes (no copy of the text as chars), started only where a run can
-        // start: a letter that begins a word and is followed by a separator, told by a table.
-        let b = t.as_bytes();
-        let (mut n, mut prev, mut from) = (0, 0, 0);
-        for i in 0..b.len().saturating_sub(1) {
-            let (c, next) = (SPLIT_CLASS[b[i] as usize], SPLIT_CLASS[b[i + 1] as usize]);
-            let starts = c & ALPHA != 0 && prev & ALNUM == 0 && next & SPLIT_SEPARATOR != 0;
-            prev = c;
-            if starts && i >= from {
-                if let Some(j) = split_run_at(b, i, u8::is_ascii_alphabetic, u8::is_ascii_alphanumeric) {
-                    n += 1;
-                    from = j + 1;
-                }
-            }
-        }
-        n
-    } else {
-        let chars: Vec<char> = t.chars().collect();
-        split_words_in(&chars)
-    }
+    let chars: Vec<char> = t.chars().collect();
+    split_words_in(&chars)
 }
 
 /// The separators of a split word.
@@ -161,25 +144,7 @@ pub(super) const fn is_split_separator(b: u8) -> bool {
     matches!(b, b'.' | b'-' | b'_' | b'*' | b' ' | b'|' | b'/')
 }
 
-pub(super) const ALPHA: u8 = 1;
-pub(super) const ALNUM: u8 = 2;
-pub(super) const SPLIT_SEPARATOR: u8 = 4;
-
-/// What each ASCII byte is to `split_words`.
-pub(super) const SPLIT_CLASS: [u8; 128] = {
-    let mut t = [0u8; 128];
-    let mut c = 0;
-    while c < 128 {
-        let b = c as u8;
-        t[c] = (b.is_ascii_alphabetic() as u8 * ALPHA)
-            | (b.is_ascii_alphanumeric() as u8 * ALNUM)
-            | (is_split_separator(b) as u8 * SPLIT_SEPARATOR);
-        c += 1;
-    }
-    t
-};
-
-/// `split_words` on text that is not all ASCII.
+/// `split_words` on the text's characters.
 pub(super) fn split_words_in(chars: &[char]) -> usize {
     let (alpha, alnum) = (|c: &char| c.is_alphabetic(), |c: &char| c.is_alphanumeric());
     let mut n = 0;

@@ -18,6 +18,7 @@
 pub mod dump;
 pub mod files;
 pub mod lrfile;
+mod maintenance;
 mod mapped;
 pub mod queue;
 pub mod redis;
@@ -546,124 +547,6 @@ impl Database {
             },
         }
         Ok(())
-    }
-
-    pub fn stats(&self) -> Result<Stats> {
-        if let Some(r) = &self.redis {
-            return r.stats();
-        }
-        if !files::check_dir(&self.dir)? {
-            return Ok(Stats::default());
-        }
-        let Some(m) = Mapped::open(&self.file_path(), true)? else { return Ok(Stats::default()) };
-        tokenfile::verify_body(&m.map, &m.header)
-            .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
-        let ledger = tokenfile::ledger(&m.map, &m.header)
-            .with_context(|| format!("the token database {} is corrupt", self.file_path().display()))?;
-        let lr = match files::read(&self.lr_path(), "LR weight file")? {
-            Some(map) => Some(
-                lrfile::stats(&map)
-                    .with_context(|| format!("the LR weight file {} is corrupt", self.lr_path().display()))?,
-            ),
-            None => None,
-        };
-        Ok(Stats {
-            totals: m.header.totals,
-            lr,
-            tokens: m.header.records,
-            ledger_entries: ledger.len() as u64,
-            file_size: m.map.len() as u64,
-            last_update: m.header.updated,
-        })
-    }
-
-    /// Writes the documented text dump (see `dump`).
-    /// Both databases: the token database with its ledger, and the reputation database (IP
-    /// reputation, cached DNS answers, known correspondents) with its journal applied.
-    /// Damaged journal bytes that were skipped are noted in `notes`.
-    pub fn dump(&self, out: &mut dyn Write, notes: &mut Notes) -> Result<()> {
-        let snap = self.snapshot()?;
-        let rep = self.load_reputation(notes)?;
-        dump::write(&snap, &rep, out)
-    }
-
-    /// Replaces the databases with a dump, atomically each, under the write lock (a corrupt
-    /// one is moved aside first). A version 1 dump has no reputation section: reputation.db is
-    /// then left as it is. Returns the token stats and the number of reputation records loaded;
-    /// a file moved aside is noted in `notes`.
-    pub fn restore(&self, input: Box<dyn std::io::BufRead + '_>, notes: &mut Notes) -> Result<(Stats, Option<usize>)> {
-        let loaded = dump::read(input)?;
-        let t = &loaded.tokens;
-        let stats = Stats {
-            totals: t.totals,
-            tokens: t.tokens.len() as u64,
-            ledger_entries: t.ledger.len() as u64,
-            ..Stats::default()
-        };
-        let _lock = self.lock()?;
-        let mut tokens = loaded.tokens;
-        // A dump without an [lr] section leaves no weights: old ones would not match the counts.
-        tokens.lr_dirty = true;
-        if let Some(r) = &self.redis {
-            // One transaction replaces the tokens and (when the dump has them) the records.
-            let n = loaded.reputation.as_ref().map(|rep| rep.records.len());
-            let parts = redis::Parts { tokens: true, reputation: false, queue: false };
-            r.begin(true, parts, notes)?.commit(&tokens, loaded.reputation.as_ref(), true)?;
-            return Ok((stats, n));
-        }
-        self.replace_tokens(&tokens, None, notes)?;
-        let records = match loaded.reputation {
-            Some(mut rep) => {
-                // Only to move a corrupt file aside; its contents are replaced.
-                let old = reputation::Reputation::load(&self.dir, notes);
-                self.recover(old, reputation::FILE, true, notes)?;
-                let n = rep.records.len();
-                rep.skip_journal(&self.dir)?;
-                rep.save(&self.dir, notes)?;
-                Some(n)
-            }
-            None => None,
-        };
-        Ok((stats, records))
-    }
-
-    /// Replaces the token counts, ledger and LR weights with `snap` (the lock held), and with
-    /// `rep` the reputation records: a corrupt file is moved aside first; in Redis, one
-    /// MULTI/EXEC replaces the keys.
-    pub fn replace_tokens(
-        &self,
-        snap: &Snapshot,
-        rep: Option<&reputation::Reputation>,
-        notes: &mut Notes,
-    ) -> Result<()> {
-        match &self.redis {
-            Some(r) => r
-                .begin(true, redis::Parts { tokens: true, reputation: false, queue: false }, notes)?
-                .commit(snap, rep, true),
-            None => {
-                self.load_for_update(true, notes)?;
-                self.write(snap)?;
-                if let Some(rep) = rep {
-                    let old = reputation::Reputation::load(&self.dir, notes);
-                    self.recover(old, reputation::FILE, true, notes)?;
-                    let mut rep = rep.clone();
-                    rep.skip_journal(&self.dir)?;
-                    rep.save(&self.dir, notes)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Drops tokens seen at most `max_count` times in all and not for `days` days.
-    pub fn expire(&self, days: u32, max_count: u32) -> Result<u64> {
-        let cutoff = today().saturating_sub(days);
-        // Without `force` nothing is moved aside: there is nothing to note.
-        self.update(false, &mut Notes::new(), |snap| {
-            let before = snap.tokens.len();
-            snap.tokens.retain(|_, r| r.spam as u64 + r.ham as u64 > max_count as u64 || r.last_day >= cutoff);
-            Ok((before - snap.tokens.len()) as u64)
-        })
     }
 }
 

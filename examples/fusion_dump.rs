@@ -32,7 +32,6 @@ use corpus::{env, Msg};
 use spamfilt::features::TokenizerSettings;
 use spamfilt::lr::{self, Shape};
 use spamfilt::message::Message;
-use spamfilt::scoring::Scorer;
 
 fn main() {
     let dir = std::env::args().nth(1).expect("corpus data dir");
@@ -116,16 +115,7 @@ fn main() {
         }
         eprintln!("{label}: train {} test {}", train.len(), test.len());
         let (model, store) = corpus::train_msgs(train, shape, rate, passes, lr::SHUFFLE_SEED);
-        let scorer = Scorer {
-            scoring: &scoring,
-            tokenizer: &tok,
-            db: Some(&store),
-            starter: None,
-            rules: Some(&rules),
-            use_bayes: true,
-            sender: None,
-            lr: None,
-        };
+        let scorer = corpus::scorer(&scoring, &tok, &store, &rules);
         let one = |m: &&Msg| {
             let v = scorer.score(&m.raw).verdict;
             let rules: f64 = v

@@ -17,7 +17,6 @@ use corpus::{env, Msg};
 use spamfilt::eval::{self, Sample};
 use spamfilt::features::TokenizerSettings;
 use spamfilt::lr::{self, Shape};
-use spamfilt::scoring::Scorer;
 
 fn main() {
     let dir = std::env::args().nth(1).expect("corpus data dir");
@@ -38,16 +37,7 @@ fn main() {
     let scoring = spamfilt::verdict::ScoringSettings::default();
     let run = |train: &[&Msg], test: &[&Msg], label: &str| {
         let (model, store) = corpus::train_msgs(train, shape, rate, passes, env("LR_SEED", 1u64));
-        let scorer = Scorer {
-            scoring: &scoring,
-            tokenizer: &tok,
-            db: Some(&store),
-            starter: None,
-            rules: Some(&rules),
-            use_bayes: true,
-            sender: None,
-            lr: None,
-        };
+        let scorer = corpus::scorer(&scoring, &tok, &store, &rules);
         let base: Vec<f64> = test.iter().map(|m| scorer.score(&m.raw).verdict.score).collect();
         // LR_QUANT=8: score with the weights quantised as a weight file stores them for readers.
         let logits: Vec<f64> = if env("LR_QUANT", 0u8) == 8 {

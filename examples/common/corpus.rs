@@ -6,7 +6,10 @@ use std::path::Path;
 use spamfilt::features::TokenizerSettings;
 use spamfilt::lr::{self, Model, Shape};
 use spamfilt::message::Message;
+use spamfilt::rules::RuleSet;
+use spamfilt::scoring::Scorer;
 use spamfilt::store::MemoryStore;
+use spamfilt::verdict::ScoringSettings;
 
 /// A parameter from the environment, or its default.
 pub fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
@@ -109,4 +112,24 @@ pub fn train(msgs: &[Learned], shape: Shape, rate: f32, passes: usize, seed: u64
         }
     }
     (model, store)
+}
+
+/// The scorer the experiments compare: the content rules and Bayes over `store`, without sender
+/// checks, the starter table or LR (the examples add LR's points themselves).
+pub fn scorer<'a>(
+    scoring: &'a ScoringSettings,
+    tok: &'a TokenizerSettings,
+    store: &'a MemoryStore,
+    rules: &'a RuleSet,
+) -> Scorer<'a> {
+    Scorer {
+        scoring,
+        tokenizer: tok,
+        db: Some(store),
+        starter: None,
+        rules: Some(rules),
+        use_bayes: true,
+        sender: None,
+        lr: None,
+    }
 }

@@ -5,41 +5,26 @@
 
 mod common;
 
+use common::Env;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-struct Env {
-    tmp: tempfile::TempDir,
-    db: PathBuf,
-    config: PathBuf,
-}
-
+/// What these tests add to a home.
 impl Env {
-    fn new(config: &str) -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        let db = tmp.path().join("db");
-        let config_path = tmp.path().join("config.toml");
-        fs::write(&config_path, config).unwrap();
-        Env { tmp, db, config: config_path }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = common::spamfilt_at(&self.db, &self.config);
-        c.args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        common::run_with_stdin(&mut self.cmd(args), stdin)
+    /// A home other users cannot enter (the directory is 0700, whatever the umask).
+    fn private(config: &str) -> Env {
+        let env = Env::new(config);
+        fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o700)).unwrap();
+        env
     }
 
     /// A file outside the database directory that must never change.
     fn victim(&self, name: &str) -> PathBuf {
-        let p = self.tmp.path().join(name);
+        let p = self.dir().join(name);
         fs::write(&p, b"precious\n").unwrap();
         p
     }
@@ -79,13 +64,14 @@ fn is_root() -> bool {
 
 #[test]
 fn a_planted_temporary_file_link_is_not_followed_by_train() {
-    let env = Env::new("");
+    let env = Env::private("");
     env.train_one();
     let victim = env.victim("victim");
     // Start a trainer that reads its message from stdin: it holds the lock and waits for us,
     // so we know its pid. Versions before the fix wrote `tokens.db.tmp-PID`.
     let mut child = env
-        .cmd(&["train", "--ham", "-"])
+        .cmd()
+        .args(["train", "--ham", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -106,7 +92,7 @@ fn a_planted_temporary_file_link_is_not_followed_by_train() {
 
 #[test]
 fn links_in_place_of_the_database_files_are_refused() {
-    let env = Env::new(HONEYPOT);
+    let env = Env::private(HONEYPOT);
     env.train_one();
     // The journal: the filter must not append to the link's target, and still delivers.
     let victim = env.victim("journal-victim");
@@ -119,7 +105,7 @@ fn links_in_place_of_the_database_files_are_refused() {
     fs::remove_file(env.db.join("reputation.journal")).unwrap();
 
     // The lock: train refuses, and creates nothing at the link's target.
-    let target = env.tmp.path().join("created-by-lock");
+    let target = env.dir().join("created-by-lock");
     fs::remove_file(env.db.join("lock")).unwrap();
     symlink(&target, env.db.join("lock")).unwrap();
     let o = env.run(&["train", "--ham", "-"], MSG);
@@ -130,7 +116,7 @@ fn links_in_place_of_the_database_files_are_refused() {
 
     // The token database itself: the filter scores without it (and says so in the message)
     // rather than reading whatever the link points at.
-    let elsewhere = env.tmp.path().join("elsewhere.db");
+    let elsewhere = env.dir().join("elsewhere.db");
     fs::rename(env.db.join("tokens.db"), &elsewhere).unwrap();
     symlink(&elsewhere, env.db.join("tokens.db")).unwrap();
     let o = env.run(&[], MSG);
@@ -140,11 +126,11 @@ fn links_in_place_of_the_database_files_are_refused() {
 
 #[test]
 fn a_queue_link_is_refused_and_only_our_own_queue_files_are_learned_and_removed() {
-    let env = Env::new(HONEYPOT);
+    let env = Env::private(HONEYPOT);
     env.train_one();
     // `queue` pointing elsewhere: the filter writes no mail there, the trainer neither learns
     // nor deletes what is there.
-    let other = env.tmp.path().join("other");
+    let other = env.dir().join("other");
     fs::create_dir(&other).unwrap();
     fs::set_permissions(&other, fs::Permissions::from_mode(0o700)).unwrap();
     fs::write(other.join("spam-1-1"), MSG).unwrap();
@@ -180,7 +166,7 @@ fn a_queue_link_is_refused_and_only_our_own_queue_files_are_learned_and_removed(
 #[test]
 fn a_database_directory_others_can_write_is_refused_with_the_fix() {
     // Mode bits are checked, not access, so this holds when the tests run as root.
-    let env = Env::new("");
+    let env = Env::private("");
     env.train_one();
     fs::set_permissions(&env.db, fs::Permissions::from_mode(0o777)).unwrap();
     let o = env.run(&["train", "--ham", "-"], MSG);
@@ -207,7 +193,7 @@ fn a_database_directory_of_another_user_is_refused() {
         common::skip("changing a directory's owner needs root");
         return;
     }
-    let env = Env::new("");
+    let env = Env::private("");
     env.train_one();
     let chown = |uid: u32| std::os::unix::fs::chown(&env.db, Some(uid), None).unwrap();
     chown(65534);
@@ -222,9 +208,9 @@ fn a_database_directory_of_another_user_is_refused() {
 
 #[test]
 fn db_dump_writes_a_private_file() {
-    let env = Env::new("");
+    let env = Env::private("");
     env.train_one();
-    let dump = env.tmp.path().join("backup.txt");
+    let dump = env.dir().join("backup.txt");
     let o = env.run(&["db", "dump", dump.to_str().unwrap()], b"");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(fs::metadata(&dump).unwrap().mode() & 0o777, 0o600);
@@ -233,11 +219,11 @@ fn db_dump_writes_a_private_file() {
     assert!(env.run(&["db", "dump", dump.to_str().unwrap()], b"").status.success());
     assert_eq!(fs::metadata(&dump).unwrap().mode() & 0o777, 0o600);
     assert!(fs::read_to_string(&dump).unwrap().starts_with("spamfilt-dump 2\n"));
-    let leftovers = fs::read_dir(env.tmp.path())
+    let leftovers = fs::read_dir(env.dir())
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"));
     assert_eq!(leftovers.count(), 0);
-    let other = Env::new("");
+    let other = Env::private("");
     assert!(other.run(&["db", "load", dump.to_str().unwrap()], b"").status.success());
 }
 
@@ -264,8 +250,8 @@ fn maildir(dir: &std::path::Path, n: usize, days_ago: u64, tag: &str) -> Vec<Pat
 
 #[test]
 fn purge_refuses_the_inbox_root_a_linked_cur_and_ages_under_a_day() {
-    let env = Env::new("");
-    let root = env.tmp.path().join("Maildir");
+    let env = Env::private("");
+    let root = env.dir().join("Maildir");
     let inbox = maildir(&root, 5, 30, "inbox");
     let junk = maildir(&root.join(".Junk"), 3, 30, "junk");
     maildir(&root.join(".Sent"), 1, 30, "sent");
@@ -276,7 +262,7 @@ fn purge_refuses_the_inbox_root_a_linked_cur_and_ages_under_a_day() {
     assert!(inbox.iter().all(|p| p.exists()), "purge deleted inbox messages");
     assert!(!env.db.join("tokens.db").exists(), "purge learned the inbox");
     // A folder whose name says nothing of spam: refused too.
-    let archive = env.tmp.path().join("Archive");
+    let archive = env.dir().join("Archive");
     let archived = maildir(&archive, 2, 30, "archive");
     let o = env.run(&["purge", archive.to_str().unwrap()], b"");
     assert_eq!(o.status.code(), Some(2));
@@ -304,10 +290,10 @@ fn purge_refuses_the_inbox_root_a_linked_cur_and_ages_under_a_day() {
 
     // A Junk whose cur/ is a link to somewhere else: refused; forced, only Maildir-named
     // message files there go, never the user's other files.
-    let elsewhere = env.tmp.path().join("elsewhere");
+    let elsewhere = env.dir().join("elsewhere");
     fs::create_dir(&elsewhere).unwrap();
     fs::write(elsewhere.join("notes.txt"), b"precious").unwrap();
-    let spam = env.tmp.path().join("Spam");
+    let spam = env.dir().join("Spam");
     maildir(&spam, 0, 0, "spam");
     fs::remove_dir(spam.join("cur")).unwrap();
     symlink(&elsewhere, spam.join("cur")).unwrap();
@@ -326,16 +312,21 @@ fn purge_refuses_the_inbox_root_a_linked_cur_and_ages_under_a_day() {
 
 #[test]
 fn purge_skips_and_counts_messages_that_vanish_mid_run() {
-    let env = Env::new("");
+    let env = Env::private("");
     env.train_one();
-    let junk = env.tmp.path().join("Junk");
+    let junk = env.dir().join("Junk");
     let msgs = maildir(&junk, 6, 30, "junk");
     // Hold the database lock, so purge lists the folder and then waits for it; meanwhile two
     // messages are moved away (as the user or another mail client may do at any moment).
     let lock = fs::OpenOptions::new().write(true).open(env.db.join("lock")).unwrap();
     lock.lock().unwrap();
-    let child =
-        env.cmd(&["purge", junk.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = env
+        .cmd()
+        .args(["purge", junk.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id().to_string();
     let started = std::time::Instant::now();
     // /proc/locks shows a process waiting for a lock with "->".
@@ -343,7 +334,7 @@ fn purge_skips_and_counts_messages_that_vanish_mid_run() {
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "purge never waited for the lock");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    fs::rename(&msgs[0], env.tmp.path().join("moved-1")).unwrap();
+    fs::rename(&msgs[0], env.dir().join("moved-1")).unwrap();
     fs::remove_file(&msgs[1]).unwrap();
     lock.unlock().unwrap();
     let o = child.wait_with_output().unwrap();
@@ -355,7 +346,7 @@ fn purge_skips_and_counts_messages_that_vanish_mid_run() {
 
 #[test]
 fn a_honeypot_flood_is_capped_and_the_trainer_says_what_was_dropped() {
-    let env = Env::new(&format!("{HONEYPOT}[queue]\nmax_messages = 3\nmax_bytes = 1000000\n"));
+    let env = Env::private(&format!("{HONEYPOT}[queue]\nmax_messages = 3\nmax_bytes = 1000000\n"));
     let mut full = 0;
     for i in 0..5 {
         let msg = String::from_utf8(honeypot_msg()).unwrap().replace("<1@", &format!("<{i}@"));
@@ -392,7 +383,7 @@ fn a_honeypot_flood_is_capped_and_the_trainer_says_what_was_dropped() {
 /// concurrent filter. Counting and adding are one step under a lock now.
 #[test]
 fn the_queue_cap_holds_with_many_filters_at_once() {
-    let env = Env::new(&format!("{HONEYPOT}[queue]\nmax_messages = 3\nmax_bytes = 1000000\n"));
+    let env = Env::private(&format!("{HONEYPOT}[queue]\nmax_messages = 3\nmax_bytes = 1000000\n"));
     let outs: Vec<std::process::Output> = std::thread::scope(|s| {
         let ts: Vec<_> = (0..16)
             .map(|i| {
@@ -421,7 +412,7 @@ fn the_queue_cap_holds_with_many_filters_at_once() {
 /// the next fold deleted them.
 #[test]
 fn a_damaged_journal_frame_hides_no_later_entry() {
-    let env = Env::new(HONEYPOT);
+    let env = Env::private(HONEYPOT);
     let journal = env.db.join("reputation.journal");
     let mut ends = vec![0u64];
     for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {

@@ -13,57 +13,30 @@
 mod common;
 
 use common::dns::{DnsServer, Reply};
+use common::Env;
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_spamfilt")
 }
 
-struct Env {
-    tmp: tempfile::TempDir,
-    db: PathBuf,
-    config: PathBuf,
-}
-
+/// What these tests add to a home: the recipient table their configs name, and the service in
+/// spawn mode.
 impl Env {
-    fn new(config: &str) -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("db");
-        let config_path = tmp.path().join("conf").join("config.toml");
-        fs::create_dir_all(config_path.parent().unwrap()).unwrap();
-        fs::write(&config_path, config).unwrap();
-        fs::write(
-            tmp.path().join("conf/valid-rcpt.txt"),
-            "# our people\ninfo@mijndomein.test\n@team.mijndomein.test\n",
-        )
-        .unwrap();
-        Env { tmp, db, config: config_path }
-    }
-
-    fn cmd(&self) -> Command {
-        common::spamfilt_at(&self.db, &self.config)
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut c = self.cmd();
-        c.args(args);
-        common::run_with_stdin(&mut c, stdin)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args, b"");
-        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
+    fn with_recipients(config: &str) -> Env {
+        let env = Env::new(config);
+        fs::write(env.dir().join("conf/valid-rcpt.txt"), "# our people\ninfo@mijndomein.test\n@team.mijndomein.test\n")
+            .unwrap();
+        env
     }
 
     fn log(&self) -> PathBuf {
-        self.tmp.path().join("policy.log")
+        self.dir().join("policy.log")
     }
 
     /// Runs one spawn-mode service over all the requests; returns the actions, in order.
@@ -140,7 +113,7 @@ fn config(mode: &str, extra: &str) -> String {
 
 #[test]
 fn spawn_mode_enforces_each_check_and_never_refuses_the_known_good() {
-    let env = Env::new(&config("enforce", "no_ptr = \"defer\"\n"));
+    let env = Env::with_recipients(&config("enforce", "no_ptr = \"defer\"\n"));
     env.ok(&["ip", "add", "192.0.2.66"]);
     let ok = "info@mijndomein.test";
     let answers = env.policy(&[
@@ -206,7 +179,7 @@ fn spawn_mode_enforces_each_check_and_never_refuses_the_known_good() {
 
     // An address that carried mail learned as ham is never refused, even after a honeypot hit.
     let ham = "Received: from x (mail.vriend.test [198.51.100.50]) by mx.mijndomein.test (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\nFrom: a@vriend.test\nSubject: hi\nMessage-ID: <1@vriend.test>\n\nhello friend\n";
-    let f = env.tmp.path().join("ham.eml");
+    let f = env.dir().join("ham.eml");
     fs::write(&f, ham).unwrap();
     env.ok(&["train", "--ham", f.to_str().unwrap()]);
     assert_eq!(env.one(request("198.51.100.50", "oud@mijndomein.test", &[])), "DUNNO");
@@ -220,7 +193,7 @@ fn spawn_mode_enforces_each_check_and_never_refuses_the_known_good() {
 
 #[test]
 fn warn_mode_only_prepends_a_header() {
-    let env = Env::new(&config("warn", "no_ptr = \"reject\"\n"));
+    let env = Env::with_recipients(&config("warn", "no_ptr = \"reject\"\n"));
     env.ok(&["ip", "add", "192.0.2.66"]);
     let answers = env.policy(&[
         request("192.0.2.66", "info@mijndomein.test", &[]),
@@ -238,7 +211,7 @@ fn warn_mode_only_prepends_a_header() {
     assert_eq!(answers[2], "DUNNO");
     assert!(env.ok(&["ip", "show", "192.0.2.66"]).contains("would be refused (warn mode)"));
     // A mark only, in enforce mode too.
-    let env = Env::new(&config("enforce", "no_ptr = \"mark\"\n"));
+    let env = Env::with_recipients(&config("enforce", "no_ptr = \"mark\"\n"));
     let a = env.one(request("198.51.100.40", "info@mijndomein.test", &[("reverse_client_name", "unknown")]));
     assert_eq!(a, "PREPEND X-Spamfilt-Policy: client 198.51.100.40 has no reverse DNS name (no_ptr)");
 }
@@ -247,7 +220,7 @@ fn warn_mode_only_prepends_a_header() {
 fn anything_broken_answers_dunno() {
     let listed = || request("192.0.2.66", "info@mijndomein.test", &[]);
     // A corrupt reputation database.
-    let env = Env::new(&config("enforce", ""));
+    let env = Env::with_recipients(&config("enforce", ""));
     env.ok(&["ip", "add", "192.0.2.66"]);
     assert!(env.one(listed()).starts_with("REJECT"));
     fs::write(env.db.join("reputation.db"), b"SPFREP01 but then garbage").unwrap();
@@ -255,12 +228,12 @@ fn anything_broken_answers_dunno() {
     let log = fs::read_to_string(env.log()).unwrap();
     assert!(log.contains("DUNNO after an error") && log.contains("corrupt"), "{log}");
     // A database directory that is a file.
-    let env = Env::new(&config("enforce", ""));
+    let env = Env::with_recipients(&config("enforce", ""));
     fs::write(&env.db, b"not a directory").unwrap();
     assert_eq!(env.one(request("198.51.100.30", "nobody@mijndomein.test", &[])), "DUNNO");
     // A bad config file (unknown key), a missing recipients file.
     for bad in ["[policy]\nmode = \"enforce\"\nharvest_limt = 3\n", "[policy]\nrecipients = \"missing.txt\"\n"] {
-        let env = Env::new(bad);
+        let env = Env::with_recipients(bad);
         assert_eq!(
             env.one(request("198.51.100.30", "x@mijndomein.test", &[("reverse_client_name", "unknown")])),
             "DUNNO"
@@ -269,7 +242,7 @@ fn anything_broken_answers_dunno() {
     }
     // A recipients command that fails or hangs.
     for cmd in ["[\"sh\", \"-c\", \"exit 75\", \"%s\"]", "[\"sh\", \"-c\", \"sleep 30\", \"%s\"]"] {
-        let env = Env::new(&format!(
+        let env = Env::with_recipients(&format!(
             "[policy]\nmode = \"enforce\"\nrecipients_command = {cmd}\nrecipients_timeout_ms = 300\nharvest_limit = 1\n"
         ));
         let t = Instant::now();
@@ -279,14 +252,14 @@ fn anything_broken_answers_dunno() {
         assert!(t.elapsed() < Duration::from_secs(20));
     }
     // Garbage and a huge request get an answer each, nothing else.
-    let env = Env::new(&config("enforce", ""));
+    let env = Env::with_recipients(&config("enforce", ""));
     let junk = format!("\u{0}\u{1}binary\nno equals sign\nsender={}\n\n", "x".repeat(200_000));
     assert_eq!(env.policy(&[junk]), vec!["DUNNO".to_string()]);
 }
 
 #[test]
 fn recipients_from_a_command() {
-    let env = Env::new(
+    let env = Env::with_recipients(
         "[policy]\nmode = \"enforce\"\nharvest_limit = 2\n\
          recipients_command = [\"sh\", \"-c\", \"case $0 in info@mijndomein.test) exit 0;; *) exit 1;; esac\", \"%s\"]\n",
     );
@@ -307,8 +280,8 @@ fn recipients_from_a_command() {
         eprintln!("skipped: postmap is not installed");
         return;
     }
-    let env = Env::new("");
-    let table = env.tmp.path().join("conf/vmailbox");
+    let env = Env::with_recipients("");
+    let table = env.dir().join("conf/vmailbox");
     fs::write(&table, "info@mijndomein.test mijndomein.test/info/\n").unwrap();
     fs::write(
         &env.config,
@@ -378,9 +351,9 @@ fn wait_for(mut connect: impl FnMut() -> bool) {
 #[test]
 fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     use std::os::unix::net::UnixStream;
-    let env = Env::new(&config("enforce", ""));
+    let env = Env::with_recipients(&config("enforce", ""));
     env.ok(&["ip", "add", "192.0.2.66"]);
-    let sock = env.tmp.path().join("policy.sock");
+    let sock = env.dir().join("policy.sock");
     let _svc = start_service(&env, &format!("unix:{}", sock.display()));
     wait_for(|| UnixStream::connect(&sock).is_ok());
     use std::os::unix::fs::PermissionsExt;
@@ -427,21 +400,16 @@ fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("loopback"));
 }
 
-fn dns_table() -> HashMap<String, Reply> {
-    [
-        ("77.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
-        ("78.2.0.192.zen.test", Reply::Silent),
-        ("79.2.0.192.zen.test", Reply::A([127, 255, 255, 254], 600)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
+const DNS_TABLE: [(&str, Reply); 3] = [
+    ("77.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
+    ("78.2.0.192.zen.test", Reply::Silent),
+    ("79.2.0.192.zen.test", Reply::A([127, 255, 255, 254], 600)),
+];
 
 #[test]
 fn dns_blocklists_with_the_filters_resolver_and_cache() {
-    let dns = DnsServer::start(dns_table());
-    let env = Env::new(&format!(
+    let dns = DnsServer::start(&DNS_TABLE);
+    let env = Env::with_recipients(&format!(
         "dns = {{ resolver = \"{}\", timeout_ms = 400, dnsbl = [\"zen.test\"] }}\n{}",
         dns.addr,
         config("enforce", "")
@@ -664,7 +632,7 @@ fn real_postfix_with_the_spawned_and_the_standing_service() {
     if !have_postfix() {
         return;
     }
-    let dns = DnsServer::start(dns_table());
+    let dns = DnsServer::start(&DNS_TABLE);
     let policy = "no_ptr = \"reject\"\n";
     let with_dns = |mode: &str| {
         format!(
@@ -677,8 +645,8 @@ fn real_postfix_with_the_spawned_and_the_standing_service() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
     // The spawned service runs as nobody: everything it reads must be readable.
-    let env = Env::new(&with_dns("enforce"));
-    fs::set_permissions(env.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let env = Env::with_recipients(&with_dns("enforce"));
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
     env.ok(&["ip", "add", "192.0.2.66"]);
     let spawn_root = root.path().join("spawn");
     let pf = start_postfix(&spawn_root, &env, true);
@@ -746,7 +714,7 @@ fn real_postfix_with_the_spawned_and_the_standing_service() {
     drop(pf);
 
     // The standing service on a unix socket, warn mode: no PTR only adds the header.
-    let env = Env::new(&with_dns("warn"));
+    let env = Env::with_recipients(&with_dns("warn"));
     let pf = start_postfix(&root.path().join("socket"), &env, false);
     let r = smtp(&pf, "ADDR=198.51.100.40 NAME=[UNAVAILABLE] REVERSE_NAME=[UNAVAILABLE]", &[ok], true);
     assert_eq!(codes(&r), vec![250, 250], "{r:?}");
@@ -861,7 +829,7 @@ fn socks5_only(c: std::net::TcpStream, arg: u16) {
 
 #[test]
 fn open_proxies_are_found_only_when_they_relay() {
-    let env = Env::new(&config("enforce", ""));
+    let env = Env::with_recipients(&config("enforce", ""));
     let mx = serve_on("127.0.0.1", smtp_greeting, 0);
     let target = format!("127.0.0.1:{mx}");
     let closed = serve_on("127.0.0.2", closed_proxy, 0);

@@ -124,15 +124,10 @@ impl Host {
         Host { dir }
     }
 
+    /// The binary with this host's database and config, and the host's directory as HOME.
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
-        c.env_remove("SPAMFILT_DB")
-            .env_remove("SPAMFILT_CONFIG")
-            .env("HOME", &self.dir)
-            .arg("--db")
-            .arg(self.dir.join("db"))
-            .arg("--config")
-            .arg(self.dir.join("config.toml"));
+        let mut c = common::spamfilt_at(&self.dir.join("db"), &self.dir.join("config.toml"));
+        c.env("HOME", &self.dir);
         c
     }
 
@@ -193,6 +188,15 @@ fn folders(root: &Path, name: &str, from: usize, to: usize) -> (String, String) 
         fs::write(s.join(format!("{i}.eml")), spam(i)).unwrap();
     }
     (h.to_str().unwrap().to_string(), s.to_str().unwrap().to_string())
+}
+
+/// A host `name` on `server` (the usual [store] section), trained on messages `0..n` of each
+/// class written into `root/base`.
+fn trained_host(root: &Path, name: &str, server: &Server, n: usize) -> Host {
+    let host = Host::new(root, name, &store(&server.url()));
+    let (h, s) = folders(root, "base", 0, n);
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    host
 }
 
 /// The value of one of our fields (unfolded) in a filtered message.
@@ -742,9 +746,7 @@ fn proxy(port: u16, trigger: &'static [u8], cut: Cut) -> u16 {
 fn an_lr_table_that_does_not_arrive_costs_lr_not_the_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
-    let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
-    let (h, s) = folders(tmp.path(), "base", 0, 12);
-    direct.ok(&["train", "--ham", &h, "--spam", &s]);
+    let direct = trained_host(tmp.path(), "direct", &server, 12);
     assert_eq!(server.ask(&["EXISTS", "{test}:lr"]).unwrap().as_deref(), Some("1"));
     // The first round trip (counts, totals, the table's header) passes; the GET of the table
     // itself stalls.
@@ -772,9 +774,7 @@ fn an_lr_table_that_does_not_arrive_costs_lr_not_the_counts() {
 fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
-    let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
-    let (h, s) = folders(tmp.path(), "base", 0, 3);
-    direct.ok(&["train", "--ham", &h, "--spam", &s]);
+    let direct = trained_host(tmp.path(), "direct", &server, 3);
     let proxy = proxy(server.port, b"\r\nEXEC\r\n", Cut::Close);
     let host = Host::new(tmp.path(), "a", &store(&format!("redis://127.0.0.1:{proxy}/0")));
     let (h2, s2) = folders(tmp.path(), "more", 10, 12);
@@ -790,9 +790,8 @@ fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
 fn dump_and_migrate_copy_one_state_when_a_training_run_commits_during_their_read() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
-    let direct = Host::new(tmp.path(), "direct", &store(&server.url()));
-    let (h, s) = folders(tmp.path(), "base", 0, 3);
-    direct.ok(&["train", "--ham", &h, "--spam", &s]);
+    // Something to read: trained through a host of its own.
+    trained_host(tmp.path(), "direct", &server, 3);
     // While the reader scans the token hash, a "training run" commits: new totals and a new
     // generation (the totals were read before the scan).
     let port = server.port;
@@ -877,9 +876,7 @@ fn migrate_moves_a_store_either_way() {
 fn damaged_entries_are_reported_and_force_drops_them() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
-    let host = Host::new(tmp.path(), "a", &store(&server.url()));
-    let (h, s) = folders(tmp.path(), "base", 0, 12);
-    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    let host = trained_host(tmp.path(), "a", &server, 12);
     assert_eq!(host.run(&["lint"], b"").status.code(), Some(0));
     // Something else wrote into the user's token hash.
     assert_eq!(server.ask(&["HSET", "{test}:tokens", "short", "x"]).unwrap().as_deref(), Some("1"));
@@ -1062,17 +1059,14 @@ fn dns_answers_are_cached_in_redis_for_every_host_with_their_ttl() {
     use common::dns::{DnsServer, Reply};
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
-    let table: std::collections::HashMap<String, Reply> = [
+    let table = [
         ("2.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
         ("3.2.0.192.zen.test", Reply::NxDomain),
         ("5.2.0.192.zen.test", Reply::ServFail),
         ("2.2.0.192.in-addr.arpa", Reply::Ptr("192-0-2-2.dyn.isp.test")),
         ("bad-links.test.uribl.test", Reply::A([127, 0, 0, 2], 600)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let dns = DnsServer::start(table);
+    ];
+    let dns = DnsServer::start(&table);
     let config = format!(
         "dns = {{ resolver = \"{}\", timeout_ms = 1000, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n{}\n\
          [policy]\nmode = \"enforce\"\n",
@@ -1181,9 +1175,7 @@ fn a_dead_trainers_lock_is_taken_over_on_its_host_and_waited_for_from_elsewhere(
 fn a_lock_with_no_expiry_is_waited_for_a_bounded_time_and_named() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(server) = Server::start(tmp.path(), &[]) else { return };
-    let host = Host::new(tmp.path(), "a", &store(&server.url()));
-    let (h, s) = folders(tmp.path(), "base", 0, 3);
-    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    let host = trained_host(tmp.path(), "a", &server, 3);
     let before = host.messages_line();
     // Set by hand (or by an old version): no expiry, no trainer renewing it.
     assert_eq!(server.ask(&["SET", "{test}:lock", "stuck"]).unwrap().as_deref(), Some("OK"));

@@ -6,44 +6,14 @@
 mod common;
 
 use common::dns::{DnsServer, Reply};
+use common::Env;
 
-use std::collections::HashMap;
 use std::fs;
-
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    db: PathBuf,
-    config: PathBuf,
-}
-
+/// What these tests add to a home.
 impl Env {
-    fn new(config: &str) -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("db");
-        let config_path = tmp.path().join("conf").join("config.toml");
-        fs::create_dir_all(config_path.parent().unwrap()).unwrap();
-        fs::write(&config_path, config).unwrap();
-        Env { _tmp: tmp, db, config: config_path }
-    }
-
-    fn dir(&self) -> &Path {
-        self._tmp.path()
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        common::run_with_stdin(common::spamfilt_at(&self.db, &self.config).args(args), stdin)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args, b"");
-        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
     /// Filters a message; returns its X-Spam-Status value and the whole output.
     fn filter(&self, msg: &str) -> (String, String) {
         let o = self.run(&[], msg.as_bytes());
@@ -307,7 +277,7 @@ fn exchange_received(name: &str, ip: &str) -> String {
 
 #[test]
 fn dns_blocklists_reverse_lookups_and_the_cache() {
-    let table: HashMap<String, Reply> = [
+    let table = [
         ("2.2.0.192.zen.test", Reply::A([127, 0, 0, 2], 600)),
         ("3.2.0.192.zen.test", Reply::NxDomain),
         ("4.2.0.192.zen.test", Reply::Silent),
@@ -316,11 +286,8 @@ fn dns_blocklists_reverse_lookups_and_the_cache() {
         ("2.2.0.192.in-addr.arpa", Reply::Ptr("192-0-2-2.dyn.isp.test")),
         ("3.2.0.192.in-addr.arpa", Reply::Ptr("mail.klant.test")),
         ("bad-links.test.uribl.test", Reply::A([127, 0, 0, 2], 600)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let server = DnsServer::start(table);
+    ];
+    let server = DnsServer::start(&table);
     let env = Env::new(&format!(
         "dns = {{ resolver = \"{}\", timeout_ms = 400, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n",
         server.addr

@@ -22,7 +22,10 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
-    pub fn start(table: HashMap<String, Reply>) -> DnsServer {
+    /// Starts one answering from `table` (name, in lower case, and what to answer); names not in
+    /// it get NXDOMAIN.
+    pub fn start(table: &[(&str, Reply)]) -> DnsServer {
+        let table: HashMap<String, Reply> = table.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = sock.local_addr().unwrap().to_string();
         let asked = Arc::new(Mutex::new(HashMap::new()));

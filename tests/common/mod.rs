@@ -25,6 +25,49 @@ pub fn spamfilt_at(db: &std::path::Path, config: &std::path::Path) -> std::proce
     c
 }
 
+/// A home for the binary in a temporary directory (removed on drop): the configuration in
+/// `conf/config.toml` (lists and tables named in it go beside it, in `conf/`) and the database in
+/// `db` (not created: the binary makes it). What a test file adds (another file in `conf/`,
+/// methods of its own) it adds in an `impl Env` block of its own.
+pub struct Env {
+    tmp: tempfile::TempDir,
+    pub db: std::path::PathBuf,
+    pub config: std::path::PathBuf,
+}
+
+impl Env {
+    pub fn new(config: &str) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("db");
+        let config_path = tmp.path().join("conf").join("config.toml");
+        std::fs::create_dir_all(config_path.parent().unwrap()).unwrap();
+        std::fs::write(&config_path, config).unwrap();
+        Env { tmp, db, config: config_path }
+    }
+
+    /// The temporary directory, for whatever else the test puts there.
+    pub fn dir(&self) -> &std::path::Path {
+        self.tmp.path()
+    }
+
+    /// The binary with this home's `--db` and `--config` (see [`spamfilt_at`]).
+    pub fn cmd(&self) -> std::process::Command {
+        spamfilt_at(&self.db, &self.config)
+    }
+
+    /// Runs the binary with `args` and `stdin`, capturing its output.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
+        run_with_stdin(self.cmd().args(args), stdin)
+    }
+
+    /// Runs the binary with `args` and no input; asserts it succeeds and returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args, b"");
+        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
 /// Removes every `X-Spam-*` field (with continuation lines) from the header block.
 pub fn strip_spam_fields(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

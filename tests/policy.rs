@@ -283,11 +283,17 @@ fn recipients_from_a_command() {
     let env = Env::with_recipients("");
     let table = env.dir().join("conf/vmailbox");
     fs::write(&table, "info@mijndomein.test mijndomein.test/info/\n").unwrap();
+    // postmap reads main.cf first; the test's own (empty: the defaults), not the system's, which
+    // a Postfix installed with no configuration (.ci/install-deps.sh) does not have.
+    let postfix = env.dir().join("postfix");
+    fs::create_dir_all(&postfix).unwrap();
+    fs::write(postfix.join("main.cf"), "").unwrap();
     fs::write(
         &env.config,
         format!(
             "[policy]\nmode = \"enforce\"\nharvest_limit = 1\n\
-             recipients_command = [\"/usr/sbin/postmap\", \"-q\", \"%s\", \"texthash:{}\"]\n",
+             recipients_command = [\"/usr/sbin/postmap\", \"-c\", \"{}\", \"-q\", \"%s\", \"texthash:{}\"]\n",
+            postfix.display(),
             table.display()
         ),
     )

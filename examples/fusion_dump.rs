@@ -13,7 +13,7 @@
 //! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
 //! `randomS` (50/50 per class by a keyed hash, seeds 1–3), `fold10` (10-fold cross-validation,
 //! the folds' rows pooled). LR parameters come from LR_RATE and
-//! LR_PASSES, Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
+//! LR_PASSES, its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
 //! B_LOWER, B_NOURL, B_NOCT, B_NOTAGS, B_DECODED (=1) to fold case, drop URL chunks, drop the
 //! Content-* fields, leave HTML tags out, or read the decoded header values; B_NODIGIT and B_NOISE
@@ -37,7 +37,15 @@ fn main() {
     let dir = std::env::args().nth(1).expect("corpus data dir");
     let out = std::env::args().nth(2).expect("output file");
     let only: Option<String> = std::env::args().nth(3);
-    let shape = Shape::default();
+    // LR's message view, as examples/lr_experiment.rs reads it (defaults: the shipped shape).
+    let d = Shape::default();
+    let shape = Shape {
+        bits: env("LR_BITS", d.bits),
+        window: env("LR_WINDOW", d.window),
+        max_bytes: env("LR_BYTES", d.max_bytes),
+        lowercase: env("LR_LOWER", d.lowercase as u8) == 1,
+        decoded_body: env("LR_DECODED", d.decoded_body as u8) == 1,
+    };
     let rate: f32 = env("LR_RATE", lr::DEFAULT_RATE);
     let passes: usize = env("LR_PASSES", lr::PASSES);
     let mut tok = TokenizerSettings::default();
@@ -115,6 +123,8 @@ fn main() {
         }
         eprintln!("{label}: train {} test {}", train.len(), test.len());
         let (model, store) = corpus::train_msgs(train, shape, rate, passes, lr::SHUFFLE_SEED);
+        // Scored as a delivery scores: with the weights quantised as `lr.weights` keeps them.
+        let model = lr::Quantised::of(&model);
         let scorer = corpus::scorer(&scoring, &tok, &store, &rules);
         let one = |m: &&Msg| {
             let v = scorer.score(&m.raw).verdict;
@@ -130,7 +140,7 @@ fn main() {
             } else {
                 v.bayes.as_ref().map_or(0.0, |b| b.log_odds)
             };
-            (rules, bayes, model.logit(&m.feats))
+            (rules, bayes, lr::Table::logit(&model, &m.feats))
         };
         let (a, b) = test.split_at(test.len() / 2);
         let rows: Vec<(f64, f64, f64)> = std::thread::scope(|s| {

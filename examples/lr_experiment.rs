@@ -41,9 +41,8 @@ fn main() {
         let base: Vec<f64> = test.iter().map(|m| scorer.score(&m.raw).verdict.score).collect();
         // LR_QUANT=8: score with the weights quantised as a weight file stores them for readers.
         let logits: Vec<f64> = if env("LR_QUANT", 0u8) == 8 {
-            let (q, exp) = lr::quantise(&model.weights);
-            let q: Vec<u8> = q.iter().map(|&b| b as u8).collect();
-            test.iter().map(|m| lr::logit(&lr::QuantWeights(&q, exp), &m.feats)).collect()
+            let q = lr::Quantised::of(&model);
+            test.iter().map(|m| lr::Table::logit(&q, &m.feats)).collect()
         } else {
             test.iter().map(|m| model.logit(&m.feats)).collect()
         };

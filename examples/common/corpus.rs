@@ -47,7 +47,10 @@ pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&
         for p in files {
             let raw = std::fs::read(&p).unwrap();
             let m = Message::parse(&raw, 512 * 1024);
-            let feats = lr::features(&lr::view(&m, &tok.headers, shape), shape);
+            let feats = match std::env::var("LR_VIEW").as_deref() {
+                Ok("proto") => lr::features(&proto_view(&raw, shape.max_bytes), shape),
+                _ => lr::features(&lr::view(&m, &tok.headers, shape), shape),
+            };
             let date = m.date.unwrap_or(0);
             let digest = spamfilt::learn::digest(&m);
             let hashes = hashes(&m);
@@ -132,4 +135,38 @@ pub fn scorer<'a>(
         sender: None,
         lr: None,
     }
+}
+
+/// LR_VIEW=proto: issue 14's prototype's view: the raw message with the trace fields (Received,
+/// Return-Path, Delivered-To, X-Original-To, Date, Message-ID, To, Cc, X-*) left out, its first
+/// `max` bytes, case kept.
+pub fn proto_view(raw: &[u8], max: usize) -> Vec<u8> {
+    const TRACE: [&str; 8] =
+        ["received", "return-path", "delivered-to", "x-original-to", "date", "message-id", "to", "cc"];
+    let mut out = Vec::with_capacity(max);
+    let mut i = 0;
+    let mut keep = true;
+    while i < raw.len() {
+        let end = raw[i..].iter().position(|&b| b == b'\n').map_or(raw.len(), |p| i + p + 1);
+        let line = &raw[i..end];
+        if line == b"\n" || line == b"\r\n" {
+            out.extend_from_slice(line);
+            out.extend_from_slice(&raw[end..]);
+            break;
+        }
+        if !(line[0] == b' ' || line[0] == b'\t') {
+            let name = line.split(|&b| b == b':').next().unwrap_or(b"");
+            let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+            keep = !(TRACE.contains(&n.as_str()) || n.starts_with("x-"));
+        }
+        if keep {
+            out.extend_from_slice(line);
+        }
+        i = end;
+        if out.len() >= max {
+            break;
+        }
+    }
+    out.truncate(max);
+    out
 }

@@ -308,10 +308,12 @@ struct Parts {
 
 impl Parts {
     fn of(v: &crate::verdict::Verdict) -> Parts {
-        let band = |p: &str| v.hits.iter().filter(|h| h.name.starts_with(p)).map(|h| h.score).sum::<f64>();
+        // The rule hits' own points (the score less the other parts would carry the score's
+        // rounding to 0.001, which moved the rules' ranking whenever LR's points changed).
+        let rules = v.hits.iter().filter(|h| !h.name.starts_with("BAYES_") && !h.name.starts_with("LR_"));
         Parts {
             score: v.score,
-            rules: v.score - band("BAYES_") - band("LR_"),
+            rules: rules.map(|h| h.score).sum(),
             bayes: v.bayes.as_ref().map_or(0.0, |b| b.log_odds),
             lr: v.lr.as_ref().map_or(0.0, |r| r.logit),
         }

@@ -62,11 +62,11 @@ pub fn train_lr(items: &[Item], skip: &[usize]) -> lr::Model {
 }
 
 /// Trains on everything, then for each fold subtracts that fold and scores its messages with
-/// `score(index, model, lr)` (`lr`: the fold's LR model, when `with_lr`). Returns one result
+/// `score(index, model, lr)` (`lr`: the fold's LR model as a delivery reads it, when `with_lr`). Returns one result
 /// per item, in item order. `tick` is called once per scored message (for a progress bar).
 pub fn run<S, T, R>(items: &[Item], folds: usize, seed: u64, with_lr: bool, score: S, tick: T) -> Vec<R>
 where
-    S: Fn(usize, &MemoryStore, Option<&lr::Model>) -> R + Sync,
+    S: Fn(usize, &MemoryStore, Option<&lr::Quantised>) -> R + Sync,
     T: Fn() + Sync,
     R: Clone + Default + Send,
 {
@@ -91,7 +91,8 @@ where
             for &i in &members[f] {
                 add(&mut model, &items[i], -1);
             }
-            let lr_model = with_lr.then(|| train_lr(items, &members[f]));
+            // Scored as a delivery scores: with the weights quantised as `lr.weights` stores them.
+            let lr_model = with_lr.then(|| lr::Quantised::of(&train_lr(items, &members[f])));
             members[f]
                 .iter()
                 .map(|&i| {
@@ -169,9 +170,10 @@ mod tests {
             true,
             |i, _, lr| {
                 let m = lr.expect("an LR model per fold");
-                assert_eq!(m.weights[1000 + i], 0.0, "the message's own feature is unknown to its fold");
-                assert_ne!(m.weights[7], 0.0);
-                m.ham + m.spam
+                use crate::lr::Table;
+                assert_eq!(m.logit(&[1000 + i as u32]), 0.0, "the message's own feature is unknown to its fold");
+                assert_ne!(m.logit(&[7]), 0.0);
+                m.learned().0 + m.learned().1
             },
             || {},
         );

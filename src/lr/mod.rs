@@ -392,6 +392,32 @@ impl Weights for QuantWeights<'_> {
     }
 }
 
+/// A model's weights as a delivery reads them (quantised by [`quantise`], as `lr.weights`
+/// stores them for readers), in memory: what `eval` scores folds with, so its figures are the
+/// filter's and not those of the f32 weights only training sees.
+pub struct Quantised {
+    table: Vec<u8>,
+    exp: u8,
+    ham: u64,
+    spam: u64,
+}
+
+impl Quantised {
+    pub fn of(m: &Model) -> Quantised {
+        let (q, exp) = quantise(&m.weights);
+        Quantised { table: q.into_iter().map(|b| b as u8).collect(), exp, ham: m.ham, spam: m.spam }
+    }
+}
+
+impl Table for Quantised {
+    fn learned(&self) -> (u64, u64) {
+        (self.ham, self.spam)
+    }
+    fn logit(&self, features: &[u32]) -> f64 {
+        logit(&QuantWeights(&self.table, self.exp), features)
+    }
+}
+
 /// Read access to a whole model: what scoring needs.
 pub trait Table: Sync {
     /// Ham and spam messages learned.
@@ -605,6 +631,29 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
             }
         }
         assert_eq!(naive(b"abcd", &Shape::default()).len(), 1);
+    }
+
+    /// What `eval` scores with is what a weight file gives a delivery: the same quantised sum,
+    /// exactly, and within the rounding of the f32 weights.
+    #[test]
+    fn quantised_in_memory_scores_as_the_file_does() {
+        let mut m = Model::new(Shape::default());
+        let spam = feats(b"Subject: cheap pills\n\nbuy now, cheap pills online\n");
+        let ham = feats(b"Subject: minutes\n\nthe meeting notes are attached\n");
+        for _ in 0..20 {
+            m.learn(&spam, true);
+            m.learn(&ham, false);
+        }
+        let q = Quantised::of(&m);
+        assert_eq!(q.learned(), (20, 20));
+        let (table, exp) = quantise(&m.weights);
+        let bytes: Vec<u8> = table.iter().map(|&b| b as u8).collect();
+        for f in [&spam, &ham] {
+            assert_eq!(Table::logit(&q, f), logit(&QuantWeights(&bytes, exp), f));
+            let step = 0.5 / (1u64 << exp) as f64;
+            assert!((Table::logit(&q, f) - m.logit(f)).abs() <= step * f.len() as f64);
+        }
+        assert!(Table::logit(&q, &spam) > 0.0 && Table::logit(&q, &ham) < 0.0);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
 //! `randomS` (50/50 per class by a keyed hash, seeds 1–3), `fold10` (10-fold cross-validation,
 //! the folds' rows pooled). LR parameters come from LR_RATE and
-//! LR_PASSES, its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
+//! LR_PASSES, its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment), LR_BASEHDR=1 (the
+//! shipped header fields whatever B_HEADERS adds); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
 //! B_LOWER, B_NOURL, B_NOCT, B_NOTAGS, B_DECODED (=1) to fold case, drop URL chunks, drop the
 //! Content-* fields, leave HTML tags out, or read the decoded header values; B_NODIGIT and B_NOISE

@@ -49,6 +49,10 @@ pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&
             let m = Message::parse(&raw, 512 * 1024);
             let feats = match std::env::var("LR_VIEW").as_deref() {
                 Ok("proto") => lr::features(&proto_view(&raw, shape.max_bytes), shape),
+                // LR_BASEHDR=1: LR's view reads the shipped header fields whatever B_HEADERS adds.
+                _ if std::env::var("LR_BASEHDR").is_ok_and(|v| v == "1") => {
+                    lr::features(&lr::view(&m, &TokenizerSettings::default().headers, shape), shape)
+                }
                 _ => lr::features(&lr::view(&m, &tok.headers, shape), shape),
             };
             let date = m.date.unwrap_or(0);

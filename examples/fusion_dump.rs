@@ -24,7 +24,13 @@
 //! crude tokenizer and the body from spamfilt's, B_MIX=body the other way round; B_RAWH=field,…
 //! takes only those fields from the crude tokenizer, B_RAWBODY=1 the body; B_DROPREAL=prefix,… leaves
 //! spamfilt's tokens with those prefixes out. R_SCORES=NAME=POINTS,...
-//! scores those rules so in the rules column instead of their shipped points.
+//! scores those rules so in the rules column instead of their shipped points. R_HITS=1 appends
+//! four columns to each row, for fitting rule scores per split (scripts/fit-rule-scores.py
+//! --splits): which of the label's runs wrote it (0–9 for `fold10`'s folds, else 0), the message's
+//! file name, its Date (seconds since the epoch, 0: none) and the content rules it fires
+//! (comma-separated names, `-` for none). R_INNER=K adds, for every split but the curve, rows
+//! labelled `SPLIT.inner`: each training message scored by models of the other K-1 of K folds
+//! of that split's training set (Bayes and LR as they score mail they were not trained on).
 #[path = "common/corpus.rs"]
 mod corpus;
 use std::io::Write;
@@ -117,42 +123,80 @@ fn main() {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.parse().expect("R_SCORES points")))
         .collect();
+    let with_hits = env("R_HITS", 0u8) == 1;
+    let inner: usize = env("R_INNER", 0);
+    let mut runs: std::collections::HashMap<String, usize> = Default::default();
     let mut w = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
     let mut run = |train: &[&Msg], test: &[&Msg], label: &str| {
         if only.as_ref().is_some_and(|o| !label.starts_with(o.as_str())) {
             return;
         }
         eprintln!("{label}: train {} test {}", train.len(), test.len());
-        let (model, store) = corpus::train_msgs(train, shape, rate, passes, lr::SHUFFLE_SEED);
-        // Scored as a delivery scores: with the weights quantised as `lr.weights` keeps them.
-        let model = lr::Quantised::of(&model);
-        let scorer = corpus::scorer(&scoring, &tok, &store, &rules);
-        let one = |m: &&Msg| {
-            let v = scorer.score(&m.raw).verdict;
-            let rules: f64 = v
-                .hits
-                .iter()
-                .filter(|h| !h.name.starts_with("BAYES_"))
-                .map(|h| rescore.iter().find(|(n, _)| *n == h.name).map_or(h.score, |(_, s)| *s))
-                .sum();
-            let bayes = if raw_tok || hybrid {
-                use spamfilt::store::TokenLookup;
-                spamfilt::bayes::classify(&store.lookup(&m.hashes), store.totals(), &scoring.bayes).log_odds
-            } else {
-                v.bayes.as_ref().map_or(0.0, |b| b.log_odds)
-            };
-            (rules, bayes, lr::Table::logit(&model, &m.feats))
+        let run_no = {
+            let n = runs.entry(label.to_string()).or_default();
+            *n += 1;
+            *n - 1
         };
-        let (a, b) = test.split_at(test.len() / 2);
-        let rows: Vec<(f64, f64, f64)> = std::thread::scope(|s| {
-            let h = s.spawn(|| a.iter().map(one).collect::<Vec<_>>());
-            let mut rb: Vec<_> = b.iter().map(one).collect();
-            let mut ra = h.join().unwrap();
-            ra.append(&mut rb);
-            ra
-        });
-        for (m, (r, b, l)) in test.iter().zip(rows) {
-            writeln!(w, "{label}\t{}\t{}\t{r:.4}\t{b:.6}\t{l:.6}", m.folder, m.spam as u8).unwrap();
+        let score = |train: &[&Msg], test: &[&Msg]| -> Vec<(f64, f64, f64, String)> {
+            let (model, store) = corpus::train_msgs(train, shape, rate, passes, lr::SHUFFLE_SEED);
+            // Scored as a delivery scores: with the weights quantised as `lr.weights` keeps them.
+            let model = lr::Quantised::of(&model);
+            let scorer = corpus::scorer(&scoring, &tok, &store, &rules);
+            let one = |m: &&Msg| {
+                let v = scorer.score(&m.raw).verdict;
+                let rules: f64 = v
+                    .hits
+                    .iter()
+                    .filter(|h| !h.name.starts_with("BAYES_"))
+                    .map(|h| rescore.iter().find(|(n, _)| *n == h.name).map_or(h.score, |(_, s)| *s))
+                    .sum();
+                let bayes = if raw_tok || hybrid {
+                    use spamfilt::store::TokenLookup;
+                    spamfilt::bayes::classify(&store.lookup(&m.hashes), store.totals(), &scoring.bayes).log_odds
+                } else {
+                    v.bayes.as_ref().map_or(0.0, |b| b.log_odds)
+                };
+                let names: Vec<&str> =
+                    v.hits.iter().filter(|h| !h.name.starts_with("BAYES_")).map(|h| h.name.as_ref()).collect();
+                let names = if names.is_empty() { "-".to_string() } else { names.join(",") };
+                (rules, bayes, lr::Table::logit(&model, &m.feats), names)
+            };
+            let (a, b) = test.split_at(test.len() / 2);
+            std::thread::scope(|s| {
+                let h = s.spawn(|| a.iter().map(one).collect::<Vec<_>>());
+                let mut rb: Vec<_> = b.iter().map(one).collect();
+                let mut ra = h.join().unwrap();
+                ra.append(&mut rb);
+                ra
+            })
+        };
+        let mut write_rows = |label: &str, test: &[&Msg], rows: Vec<(f64, f64, f64, String)>| {
+            for (m, (r, b, l, names)) in test.iter().zip(rows) {
+                write!(w, "{label}\t{}\t{}\t{r:.4}\t{b:.6}\t{l:.6}", m.folder, m.spam as u8).unwrap();
+                if with_hits {
+                    write!(w, "\t{run_no}\t{}\t{}\t{names}", m.name, m.date).unwrap();
+                }
+                writeln!(w).unwrap();
+            }
+        };
+        write_rows(label, test, score(train, test));
+        // R_INNER=K: the training messages too, each scored by a model of the other K-1 of K folds
+        // of the training set (as `label.inner`), so that a fit on the training set sees Bayes and
+        // LR as they score mail they were not trained on.
+        if inner > 1 && !label.starts_with("curve") {
+            let mut order: Vec<&Msg> = train.to_vec();
+            order.sort_by_key(|m| lr::shuffle_key(&m.digest, 77));
+            for k in 0..inner {
+                let (mut tr, mut te) = (Vec::new(), Vec::new());
+                for (i, m) in order.iter().enumerate() {
+                    if i % inner == k {
+                        te.push(*m)
+                    } else {
+                        tr.push(*m)
+                    }
+                }
+                write_rows(&format!("{label}.inner"), &te, score(&tr, &te));
+            }
         }
     };
     let folders = |fs: &[&str]| -> Vec<&Msg> { msgs.iter().filter(|m| fs.contains(&m.folder)).collect() };

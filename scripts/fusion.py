@@ -4,10 +4,11 @@
     cargo run --release --example fusion_dump -- corpus/package/data parts.tsv
     scripts/fusion.py parts.tsv [--bayes-points 4] [--lr-points 1] [--lr-knee 1] [--lr-ham-knee 8]
 
-Each row is `split folder spam rules bayes_log_odds lr_logit`. For every split it prints Bayes
-alone, LR alone and the fused score as src/verdict.rs makes it (rules + Bayes points + LR
-points times LR's voice, min(ham, spam learned)/200): 1-ROCA %, spam caught at 0.1% false
-positives, ham at or above 5.0, spam below 5.0. On `year` and `reverse` hard-ham-1 is scored
+Each row is `split folder spam rules bayes_log_odds lr_logit` (columns after these are ignored,
+and so are `SPLIT.inner` rows). For every split it prints the rules alone, Bayes alone, LR alone
+and the fused score as src/verdict.rs makes it (rules + Bayes points + LR points times LR's voice,
+min(ham, spam learned)/200): 1-ROCA %, spam caught at 0.1% false positives, ham at or above 5.0,
+spam below 5.0 (for the rules alone and the fused score, the two in points). On `year` and `reverse` hard-ham-1 is scored
 apart (the last column); elsewhere it is part of the test ham. The metrics are generalise.py's
 (the same definitions as src/eval, doctested there).
 """
@@ -44,9 +45,13 @@ def main():
     splits = collections.defaultdict(list)
     with open(a.tsv) as f:
         for line in f:
-            split, folder, spam, rules, bayes, lr = line.rstrip("\n").split("\t")
+            # R_HITS=1 adds columns after the sixth; R_INNER's `.inner` rows score training mail.
+            split, folder, spam, rules, bayes, lr = line.rstrip("\n").split("\t")[:6]
+            if split.endswith(".inner"):
+                continue
             splits[split].append((folder, spam == "1", float(rules), float(bayes), float(lr)))
     variants = {
+        "rules": lambda r, b, l, voice: r,
         "Bayes": lambda r, b, l, voice: b,
         "LR": lambda r, b, l, voice: l,
         "fused": lambda r, b, l, voice: r
@@ -61,11 +66,12 @@ def main():
             scored = [(folder, spam, f(r, b, l, voice)) for folder, spam, r, b, l in rows]
             test = [(sc, spam) for folder, spam, sc in scored if not (apart and folder == "hard-ham-1")]
             hard = [sc for folder, _, sc in scored if folder == "hard-ham-1"]
-            # The threshold means something only for the fused score (Bayes and LR alone are log-odds).
-            at = (lambda pred: str(sum(1 for sc, spam in test if pred(sc, spam)))) if name == "fused" else (lambda pred: "-")
+            # The threshold means something only in points (Bayes and LR alone are log-odds).
+            in_points = name in ("rules", "fused")
+            at = (lambda pred: str(sum(1 for sc, spam in test if pred(sc, spam)))) if in_points else (lambda pred: "-")
             fp = at(lambda sc, spam: not spam and sc >= 5.0)
             fn = at(lambda sc, spam: spam and sc < 5.0)
-            hard_fp = at(lambda sc, spam: False) if name != "fused" else str(sum(1 for sc in hard if sc >= 5.0))
+            hard_fp = str(sum(1 for sc in hard if sc >= 5.0)) if in_points else "-"
             n_ham = sum(1 for _, spam in test if not spam)
             n_spam = len(test) - n_ham
             print(

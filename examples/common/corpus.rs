@@ -21,6 +21,9 @@ pub struct Msg {
     pub raw: Vec<u8>,
     pub spam: bool,
     pub folder: &'static str,
+    /// The file's name in its folder (fusion_dump's R_HITS rows; lr_experiment has no use for it).
+    #[allow(dead_code)]
+    pub name: String,
     /// The Date header as seconds since the epoch (0: none readable).
     pub date: i64,
     pub digest: [u8; 16],
@@ -46,6 +49,7 @@ pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&
         files.sort();
         for p in files {
             let raw = std::fs::read(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let m = Message::parse(&raw, 512 * 1024);
             let feats = match std::env::var("LR_VIEW").as_deref() {
                 Ok("proto") => lr::features(&proto_view(&raw, shape.max_bytes), shape),
@@ -59,7 +63,7 @@ pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&
             let digest = spamfilt::learn::digest(&m);
             let hashes = hashes(&m);
             drop(m);
-            msgs.push(Msg { raw, spam, folder, date, digest, feats, hashes });
+            msgs.push(Msg { raw, spam, folder, name, date, digest, feats, hashes });
         }
     }
     msgs

@@ -24,7 +24,8 @@
 //! crude tokenizer and the body from spamfilt's, B_MIX=body the other way round; B_RAWH=field,…
 //! takes only those fields from the crude tokenizer, B_RAWBODY=1 the body; B_DROPREAL=prefix,… leaves
 //! spamfilt's tokens with those prefixes out. R_SCORES=NAME=POINTS,...
-//! scores those rules so in the rules column instead of their shipped points. R_HITS=1 appends
+//! scores those rules so in the rules column instead of their shipped points. LR_RULES=1 makes each
+//! content rule a message fires an LR feature too (LR_RULE_COPIES=K buckets each). R_HITS=1 appends
 //! four columns to each row, for fitting rule scores per split (scripts/fit-rule-scores.py
 //! --splits): which of the label's runs wrote it (0–9 for `fold10`'s folds, else 0), the message's
 //! file name, its Date (seconds since the epoch, 0: none) and the content rules it fires
@@ -111,6 +112,33 @@ fn main() {
         out
     });
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
+    // LR_RULES=1: the content rules a message fires are LR features too (one hashed bucket per
+    // rule name), so LR can learn what a rule means in this mail.
+    let mut msgs = msgs;
+    if env("LR_RULES", 0u8) == 1 {
+        let empty = spamfilt::store::MemoryStore { totals: Default::default(), tokens: Default::default() };
+        let plain = spamfilt::verdict::ScoringSettings::default();
+        let sc = corpus::scorer(&plain, &tok, &empty, &rules);
+        let mask = (1u64 << shape.bits) - 1;
+        for m in msgs.iter_mut() {
+            let v = sc.score(&m.raw).verdict;
+            for h in v.hits.iter().filter(|h| !h.name.starts_with("BAYES_") && !h.name.starts_with("LR_")) {
+                // LR_RULE_COPIES=K: K buckets per rule (a K-times stronger feature).
+                for copy in 0..env("LR_RULE_COPIES", 1u32) {
+                    let mut x = 0xcbf2_9ce4_8422_2325u64 ^ copy as u64;
+                    for b in "rule:".bytes().chain(h.name.bytes()) {
+                        x = (x ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+                    }
+                    let i = (x & mask) as u32;
+                    if !m.feats.contains(&i) {
+                        m.feats.push(i);
+                    }
+                }
+            }
+            m.feats.sort_unstable();
+        }
+    }
+    let msgs = msgs;
     let mut scoring = spamfilt::verdict::ScoringSettings::default();
     scoring.bayes.strength = env("B_S", scoring.bayes.strength);
     scoring.bayes.unknown_prob = env("B_X", scoring.bayes.unknown_prob);

@@ -4,8 +4,9 @@
 //! `*@klant.be`) or a domain with its subdomains (`*.klant.be`, `*@*.klant.be`), compared
 //! without regard to case. The list files are plain text,
 //! one entry per line, `#` starts a comment; a line that is not an entry is an error naming its
-//! line. This module also reads the addresses a message is from and to, and the
-//! `Authentication-Results:` fields that say whether a sender's domain was authenticated.
+//! line. This module also says which of a message's addresses (`Message::addresses`, parsed once
+//! with the message) it is from and to, and reads the `Authentication-Results:` fields that say
+//! whether a sender's domain was authenticated.
 
 use std::fmt;
 
@@ -208,54 +209,18 @@ pub fn remove_from_text(text: &str, remove: &[Entry]) -> Result<(String, Vec<Ent
     Ok((out, missing))
 }
 
-/// The addresses in an address header value (`"Jan" <jan@klant.be>, piet@x.be`), lower case.
-pub fn addresses(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    // Split at commas outside quotes and angle brackets.
-    let mut depth = 0i32;
-    let mut quoted = false;
-    let mut start = 0;
-    let bytes = value.as_bytes();
-    let mut pieces = Vec::new();
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => depth += 1,
-            b'>' if !quoted => depth = (depth - 1).max(0),
-            b',' | b';' if !quoted && depth == 0 => {
-                pieces.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    pieces.push(&value[start..]);
-    for piece in pieces {
-        let addr = match (piece.rfind('<'), piece.rfind('>')) {
-            (Some(a), Some(b)) if a < b => &piece[a + 1..b],
-            _ => piece.trim().rsplit(char::is_whitespace).next().unwrap_or(""),
-        };
-        let addr = addr.trim().trim_matches(|c| c == '<' || c == '>').to_ascii_lowercase();
-        if let Some((l, d)) = addr.rsplit_once('@') {
-            if !l.is_empty() && !d.is_empty() && !addr.contains(char::is_whitespace) {
-                out.push(addr);
-            }
-        }
-    }
-    out
+/// The addresses of the fields called `names`, in order (`Message::addresses`: parsed once,
+/// when the message was).
+fn addresses_of<'m>(msg: &'m Message, names: &[&'static str]) -> Vec<&'m str> {
+    names.iter().flat_map(|n| msg.mailboxes(n)).map(|m| m.address).filter(|a| !a.is_empty()).collect()
 }
 
 /// Who a message is from: the From and Sender addresses and the envelope sender (the first
 /// Return-Path, written by the delivering server).
 pub fn senders(msg: &Message) -> Vec<String> {
-    let mut out = Vec::new();
-    for name in ["from", "sender"] {
-        for h in msg.headers_named(name) {
-            out.extend(addresses(&h.text));
-        }
-    }
-    if let Some(rp) = msg.headers_named("return-path").next() {
-        out.extend(addresses(&rp.text));
+    let mut out: Vec<String> = addresses_of(msg, &["from", "sender"]).into_iter().map(String::from).collect();
+    if let Some(i) = msg.headers.iter().position(|h| h.name.eq_ignore_ascii_case("return-path")) {
+        out.extend(msg.addresses.of_field(i).map(|m| m.address).filter(|a| !a.is_empty()).map(String::from));
     }
     out.dedup();
     out
@@ -264,23 +229,15 @@ pub fn senders(msg: &Message) -> Vec<String> {
 /// Who a message is addressed to, as honeypots see it: To, Cc, Delivered-To, X-Original-To,
 /// Envelope-To.
 pub fn recipients(msg: &Message) -> Vec<String> {
-    let mut out = Vec::new();
-    for name in ["to", "cc", "delivered-to", "x-original-to", "envelope-to"] {
-        for h in msg.headers_named(name) {
-            out.extend(addresses(&h.text));
-        }
-    }
-    out
+    addresses_of(msg, &["to", "cc", "delivered-to", "x-original-to", "envelope-to"])
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 /// The people a message written by the user went to: To, Cc and Bcc.
 pub fn correspondents(msg: &Message) -> Vec<String> {
-    let mut out = Vec::new();
-    for name in ["to", "cc", "bcc"] {
-        for h in msg.headers_named(name) {
-            out.extend(addresses(&h.text));
-        }
-    }
+    let mut out: Vec<String> = addresses_of(msg, &["to", "cc", "bcc"]).into_iter().map(String::from).collect();
     out.sort();
     out.dedup();
     out
@@ -385,10 +342,14 @@ mod tests {
     }
 
     #[test]
-    fn address_headers() {
-        assert_eq!(addresses("\"Peeters, Jan\" <Jan@Klant.be>, piet@x.be"), vec!["jan@klant.be", "piet@x.be"]);
-        assert_eq!(addresses("<>"), Vec::<String>::new());
-        assert_eq!(addresses("undisclosed-recipients:;"), Vec::<String>::new());
+    fn senders_recipients_and_correspondents() {
+        let raw = b"From: \"Peeters, Jan\" <Jan@Klant.be>, piet@x.be\nSender: <jan@klant.be>\n\
+Return-Path: <bounce@list.example>\nReturn-Path: <second@list.example>\nTo: undisclosed-recipients:;\n\
+Cc: ann@y.be (Ann)\nBcc: <>, zed@y.be, ann@y.be\nDelivered-To: me@here.example\n\nhi\n";
+        let msg = Message::parse(raw, 1 << 20);
+        assert_eq!(senders(&msg), ["jan@klant.be", "piet@x.be", "jan@klant.be", "bounce@list.example"]);
+        assert_eq!(recipients(&msg), ["ann@y.be", "me@here.example"]);
+        assert_eq!(correspondents(&msg), ["ann@y.be", "zed@y.be"]);
     }
 
     #[test]

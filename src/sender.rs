@@ -149,7 +149,7 @@ pub fn lookups(msg: &Message, link_domains: &[String], s: &SenderSettings) -> re
 }
 
 fn from_address(msg: &Message) -> Option<String> {
-    msg.headers_named("from").next().and_then(|h| lists::addresses(&h.text).into_iter().next())
+    msg.first_address("from").map(String::from)
 }
 
 /// Gathers the facts. `link_domains` are the registrable domains of the message's links (for

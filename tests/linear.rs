@@ -75,6 +75,14 @@ const SHAPES: &[(&str, Make)] = &[
         format!("From: a@b.example\nSubject: {}\n\nhi\n", fill("=?utf-8?b?QUFB?= ", n))
     }),
     ("headers: many fields, no body", |n| fill("X-A: b\n", n)),
+    ("addresses: a huge To list", |n| {
+        format!("From: a@b.example\nTo: {}x@y.example\n\nhi\n", fill("u@d.example,\n ", n))
+    }),
+    ("addresses: an unterminated quote", |n| format!("From: \"{}\nSubject: x\n\nhi\n", fill("a ", n))),
+    ("addresses: unterminated comments", |n| format!("From: a@b.example ({}\nSubject: x\n\nhi\n", fill("(a ", n))),
+    ("addresses: encoded words in From", |n| {
+        format!("From: {}<a@b.example>\nSubject: x\n\nhi\n", fill("=?utf-8?q?J=C3=A1n?= ", n))
+    }),
     ("headers: many Received lines", |n| {
         fill("Received: from a.example (a.example [203.0.113.5]) by mx.example; Mon, 1 Jan 2024 00:00:00 +0000\n", n)
             + "From: a@b.example\n\nhi\n"

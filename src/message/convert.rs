@@ -15,6 +15,13 @@ pub(super) fn parser() -> &'static MessageParser {
         for h in [H::Subject, H::Comments, H::ContentDescription, H::ContentLocation, H::ContentTransferEncoding] {
             p = p.header_text(h);
         }
+        // The address fields `Message::addresses` keeps are parsed as addresses (see
+        // `address::FIELDS`), the envelope's too: Return-Path, Delivered-To, X-Original-To.
+        p = p
+            .header_address(H::ReturnPath)
+            .header_address(H::DeliveredTo)
+            .header_address(H::Other("X-Original-To".into()))
+            .header_address(H::Other("Envelope-To".into()));
         for h in [
             H::From,
             H::To,
@@ -37,7 +44,7 @@ pub(super) fn parser() -> &'static MessageParser {
         ] {
             p = p.header_address(h);
         }
-        for h in [H::MessageId, H::References, H::InReplyTo, H::ReturnPath, H::ContentId, H::ResentMessageId] {
+        for h in [H::MessageId, H::References, H::InReplyTo, H::ContentId, H::ResentMessageId] {
             p = p.header_id(h);
         }
         for h in [H::Keywords, H::ContentLanguage] {
@@ -182,4 +189,20 @@ pub(super) fn collect_parts<'a>(
             });
         }
     }
+}
+
+/// The mailboxes of the address fields of a parsed header block (`headers`, in the order
+/// `convert_headers` keeps them).
+pub(super) fn addresses(headers: &[mail_parser::Header<'_>]) -> Addresses {
+    let mut out = Addresses::default();
+    for (i, h) in headers.iter().enumerate() {
+        let name = match &h.name {
+            mail_parser::HeaderName::Other(n) => n.as_ref(),
+            known => known.as_static_str(),
+        };
+        if address::FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+            out.add(i, &h.value);
+        }
+    }
+    out
 }

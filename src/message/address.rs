@@ -97,6 +97,15 @@ impl Addresses {
         let address = x.address.as_deref().unwrap_or("").trim();
         let address = address.strip_prefix('<').unwrap_or(address);
         let address = address.strip_suffix('>').unwrap_or(address);
+        // A local part quoted or encoded (`"jan@x"@klant.be`, `=?utf-8?b?amFu?=@klant.be`) comes
+        // out as a name and an address that starts at the `@`: the two are the address.
+        let joined;
+        let (name, address) = if address.starts_with('@') && !name.is_empty() && !name.contains(char::is_whitespace) {
+            joined = format!("{name}{address}");
+            ("", joined.as_str())
+        } else {
+            (name, address)
+        };
         let valid = address.rsplit_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
             && !address.contains(char::is_whitespace);
         if name.is_empty() && !valid {
@@ -156,6 +165,9 @@ Reply-To: =?utf-8?q?J=C3=A1n?= <jan@klant.be>\nSubject: x\n\nhi\n";
         assert_eq!(boxes("From: <>\n\nx\n", "from"), []);
         assert_eq!(boxes("From: Jan <jan@>\n\nx\n", "from"), [pair("Jan", "")]);
         assert_eq!(boxes("To: undisclosed-recipients:;\n\nx\n", "to"), []);
+        // A quoted or encoded local part is part of the address.
+        assert_eq!(boxes("From: \"jan@x\"@klant.be\n\nx\n", "from"), [pair("", "jan@x@klant.be")]);
+        assert_eq!(boxes("From: =?utf-8?b?amFu?=@Klant.be\n\nx\n", "from"), [pair("", "jan@klant.be")]);
         // Every From field, in order; the first one's first address is the message's.
         let two = "From: Nobody\nFrom: b@y.be, c@z.be\n\nx\n";
         assert_eq!(boxes(two, "from"), [pair("Nobody", ""), pair("", "b@y.be"), pair("", "c@z.be")]);

@@ -141,7 +141,7 @@ pub const ALL: &[(&str, Check)] = &[
     }),
     ("date_in_future", |c, _| date_skew(c).is_some_and(|s| s > 12 * 3600)),
     ("date_in_past", |c, _| date_skew(c).is_some_and(|s| s < -4 * 86400)),
-    ("missing_from", |c, _| c.msg.header("from").is_none_or(|f| !f.contains('@'))),
+    ("missing_from", |c, _| from_address(c).is_none()),
     ("missing_subject", |c, _| c.msg.header("subject").is_none()),
     ("missing_to", |c, _| c.msg.header("to").is_none() && c.msg.header("cc").is_none()),
     ("to_undisclosed", |c, _| c.msg.header("to").is_some_and(|t| t.to_ascii_lowercase().contains("undisclosed"))),
@@ -190,13 +190,13 @@ pub const ALL: &[(&str, Check)] = &[
     ("from_name_has_address", from_name_has_address),
     ("from_digits_localpart", |c, _| {
         from_address(c)
-            .and_then(|a| a.split_once('@').map(|(l, _)| l.to_string()))
-            .is_some_and(|l| l.bytes().filter(u8::is_ascii_digit).count() >= 5)
+            .and_then(|a| a.split_once('@'))
+            .is_some_and(|(l, _)| l.bytes().filter(u8::is_ascii_digit).count() >= 5)
     }),
     ("replyto_freemail_differs", |c, _| {
-        let rt = c.msg.header("reply-to").and_then(address_of).map(|a| domain_of(&a));
-        let from = from_address(c).map(|a| domain_of(&a));
-        matches!((rt, from), (Some(r), Some(f)) if r != f && FREEMAIL.contains(&r.as_str()))
+        let rt = c.msg.first_address("reply-to").map(domain_of);
+        let from = from_address(c).map(domain_of);
+        matches!((rt, from), (Some(r), Some(f)) if r != f && FREEMAIL.contains(&r))
     }),
     ("subject_all_caps", |c, _| {
         let letters: Vec<char> = c.subject.chars().filter(|ch| ch.is_alphabetic()).collect();

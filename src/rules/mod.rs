@@ -527,4 +527,29 @@ mod tests {
         assert!(!fire(b"Subject: Uw leningsoverzicht is klaar\n\nx\n").contains(&"SUBJ_NL_LENING".to_string()));
         assert!(fire(b"Subject: x\n\nPlease   CLICK\n  HERE now\n").contains(&"BODY_EN_CLICK".to_string()));
     }
+
+    /// The From rules read the message's one parse of its addresses (`Message::addresses`):
+    /// the comment form and a quoted local part have an address, a list's second address is
+    /// not a display name.
+    #[test]
+    fn the_from_rules_read_the_parsed_addresses() {
+        let rs = RuleSet::load(&RuleSettings::default()).unwrap();
+        let fire = |head: &str| {
+            let raw = format!("{head}\nSubject: x\n\nhi\n");
+            let msg = crate::message::Message::parse(raw.as_bytes(), 1 << 20);
+            let content = crate::features::Content::extract(&msg, &Default::default());
+            rs.evaluate(&Context::new(&msg, &content)).into_iter().map(|h| h.name.into_owned()).collect::<Vec<_>>()
+        };
+        let has = |head: &str, rule: &str| fire(head).iter().any(|h| h == rule);
+        assert!(!has("From: jm@jmason.org (Justin Mason)", "MISSING_FROM"));
+        assert!(!has("From: \"sales@bol.com.br\"@dogma.example", "MISSING_FROM"));
+        assert!(has("From: Justin Mason", "MISSING_FROM"));
+        assert!(has("From: \"jan@bank.example\" <x@evil.example>", "FROM_NAME_HAS_ADDRESS"));
+        assert!(!has("From: \"x@evil.example\" <X@Evil.example>", "FROM_NAME_HAS_ADDRESS"));
+        assert!(!has("From: a@x.example, \"Inc.\" <b@y.example>", "FROM_NAME_HAS_ADDRESS"));
+        assert!(has("From: u1234567@x.example (Jan)", "FROM_DIGITS_LOCALPART"));
+        let rt = "From: jan@klant.example (Jan)\nReply-To: \"Jan\" <jan@hotmail.com>";
+        assert!(has(rt, "REPLYTO_FREEMAIL_DIFFERS"));
+        assert!(!has("From: jan@hotmail.com (Jan)\nReply-To: jan@hotmail.com (Jan)", "REPLYTO_FREEMAIL_DIFFERS"));
+    }
 }

@@ -154,33 +154,24 @@ pub(super) fn raw_header_charset_asian(c: &Context) -> bool {
     })
 }
 
-/// The bare address in an address header value.
-pub(super) fn address_of(v: &str) -> Option<String> {
-    let v = v.trim();
-    let a = match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if b > a => &v[a + 1..b],
-        _ => v,
-    };
-    let a = a.trim().to_ascii_lowercase();
-    a.contains('@').then_some(a)
+/// The From address (`Message::addresses`: the first address of the first From field).
+pub(super) fn from_address<'c>(c: &Context<'c>) -> Option<&'c str> {
+    c.msg.first_address("from")
 }
 
-pub(super) fn from_address(c: &Context) -> Option<String> {
-    c.msg.header("from").and_then(address_of)
+pub(super) fn domain_of(a: &str) -> &str {
+    a.rsplit_once('@').map_or("", |(_, d)| d)
 }
 
-pub(super) fn domain_of(a: &str) -> String {
-    a.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default()
-}
-
+/// The first From field's display name holds an address that is not its own.
 pub(super) fn from_name_has_address(c: &Context, _: &RuleSet) -> bool {
-    let Some(f) = c.msg.header("from") else { return false };
-    let Some(lt) = f.rfind('<') else { return false };
-    let name = &f[..lt];
-    let Some(real) = address_of(f) else { return false };
-    name.split(|ch: char| ch.is_whitespace() || matches!(ch, '"' | '\'' | '(' | ')' | '<' | '>'))
-        .filter(|w| w.contains('@') && w.contains('.'))
-        .any(|w| w.trim_matches(|ch: char| !ch.is_alphanumeric()).to_ascii_lowercase() != real)
+    let Some(i) = c.msg.headers.iter().position(|h| h.name.eq_ignore_ascii_case("from")) else { return false };
+    let Some(m) = c.msg.addresses.of_field(i).next() else { return false };
+    !m.address.is_empty()
+        && m.name
+            .split(|ch: char| ch.is_whitespace() || matches!(ch, '"' | '\'' | '(' | ')' | '<' | '>'))
+            .filter(|w| w.contains('@') && w.contains('.'))
+            .any(|w| w.trim_matches(|ch: char| !ch.is_alphanumeric()).to_ascii_lowercase() != m.address)
 }
 
 pub(super) fn subject_trailing_id(c: &Context, _: &RuleSet) -> bool {

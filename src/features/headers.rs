@@ -2,6 +2,7 @@
 //! and the tokens of an address field (`from:`, `rt:`, `sender:` names, address and domain).
 
 use super::*;
+use crate::message::Mailbox;
 
 pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
     for field in &s.headers {
@@ -9,7 +10,7 @@ pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sin
         if f.starts_with("x-spam-") {
             continue; // never evidence: senders forge them and our own Junk carries them
         }
-        for h in msg.headers_named(&f) {
+        for (i, h) in msg.headers.iter().enumerate().filter(|(_, h)| h.name.eq_ignore_ascii_case(&f)) {
             let v = h.text.as_str();
             match f.as_str() {
                 "subject" => {
@@ -30,7 +31,7 @@ pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sin
                         "reply-to" => "rt",
                         _ => "sender",
                     };
-                    address_tokens(v, tag, sink);
+                    address_tokens(msg.addresses.of_field(i), tag, sink);
                 }
                 "message-id" => {
                     let id = v.trim().trim_start_matches('<').trim_end_matches('>');
@@ -90,9 +91,10 @@ pub(super) fn mime_header_tokens(msg: &Message, sink: &mut Sink) {
 /// At most this many domain labels and as many local-part words of one address.
 const MAX_ADDRESS_WORDS: usize = 10;
 
-/// `Name <local@domain>` → name words, the address, its registrable domain, every label of the
-/// domain (`from:h:lists`, `from:h:sourceforge`, `from:h:net`) and the words of the local part
-/// (`from:l:newsletter`).
+/// The mailboxes of an address field (`Message::addresses`, parsed once), at most
+/// MAX_ADDRESS_WORDS of them: each one's name words, its address, registrable domain, every
+/// label of the domain (`from:h:lists`, `from:h:sourceforge`, `from:h:net`) and the words of
+/// the local part (`from:l:newsletter`); `from:noaddr` when none has an address.
 ///
 /// The labels and local-part words are what bogofilter's tokens see of an address (it splits
 /// the field into words) and spamfilt's did not: the mail host's name (`lists`, `mail`,
@@ -100,20 +102,18 @@ const MAX_ADDRESS_WORDS: usize = 10;
 /// words do not. On the SpamAssassin corpus they lowered Bayes' 1-ROCA on all nine splits of
 /// `examples/fusion_dump.rs` (docs/benchmarks.md, "The Bayes tokens"). They are as safe for ham
 /// learned from a Sent folder as the address itself: From is in every message, sent or received.
-pub(super) fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
-    let lower = v.to_lowercase();
-    let (name, addr) = match (lower.rfind('<'), lower.rfind('>')) {
-        (Some(a), Some(b)) if b > a => (&lower[..a], lower[a + 1..b].trim()),
-        _ if lower.contains('@') => ("", lower.trim()),
-        _ => (lower.as_str(), ""),
-    };
-    for w in words(name) {
-        if (2..=20).contains(&w.chars().count()) && !is_noise(w) {
-            sink.push_parts(&[tag, ":n:", w]);
+pub(super) fn address_tokens<'m>(mailboxes: impl Iterator<Item = Mailbox<'m>>, tag: &str, sink: &mut Sink) {
+    let mut any = false;
+    for m in mailboxes.take(MAX_ADDRESS_WORDS) {
+        let name = m.name.to_lowercase();
+        for w in words(&name) {
+            if (2..=20).contains(&w.chars().count()) && !is_noise(w) {
+                sink.push_parts(&[tag, ":n:", w]);
+            }
         }
-    }
-    if let Some((local, dom)) = addr.rsplit_once('@') {
-        sink.push_parts(&[tag, ":a:", addr]);
+        let Some((local, dom)) = m.parts() else { continue };
+        any = true;
+        sink.push_parts(&[tag, ":a:", m.address]);
         sink.push_parts(&[tag, ":d:", crate::domain::registrable(dom)]);
         for label in dom.split('.').filter(|l| !l.is_empty()).take(MAX_ADDRESS_WORDS) {
             sink.push_parts(&[tag, ":h:", label]);
@@ -125,7 +125,8 @@ pub(super) fn address_tokens(v: &str, tag: &str, sink: &mut Sink) {
         if local.len() > 16 || local.bytes().filter(u8::is_ascii_digit).count() >= 4 {
             sink.push_parts(&[tag, ":local:odd"]);
         }
-    } else if !addr.is_empty() || name.is_empty() {
+    }
+    if !any {
         sink.push_parts(&[tag, ":noaddr"]);
     }
 }

@@ -553,6 +553,18 @@ mod tests {
         assert!(!t.iter().any(|x| x.contains("mijndomein") || x.contains("mx") || x.contains("spam")), "{t:?}");
     }
 
+    /// The address tokens come from the message's one parse of its addresses: the comment form
+    /// has a name and an address (before, `from:a:jm@jmason.org (justin mason)`), a field with
+    /// no address says so.
+    #[test]
+    fn address_tokens_read_the_parsed_mailboxes() {
+        let t = toks("From: JM@jmason.org (Justin Mason)\nReply-To: undisclosed:;\nSubject: hi\n\nbody\n");
+        for w in ["from:a:jm@jmason.org", "from:d:jmason.org", "from:h:jmason", "from:n:justin", "rt:noaddr"] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        assert!(!t.iter().any(|x| x.contains('(') || x == "from:noaddr"), "{t:?}");
+    }
+
     #[test]
     fn html_text_visible_or_not_and_urls() {
         let t = toks(

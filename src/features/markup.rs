@@ -19,6 +19,11 @@ pub(super) fn html_tokens(doc: &html::HtmlDoc, found: &[urls::FoundUrl], sink: &
     use urls::UrlSource;
     text_tokens(&doc.visible_text, "", sink);
     text_tokens(&doc.invisible_text, "", sink);
+    // Only the links give `url:` tokens. The URLs written in the HTML text (not in an href) are
+    // in `found` too, and the rules read them from the same list; as Bayes tokens they were
+    // measured and left out: with them (all `url_tokens`, or only `url:HOST` and `url:d:`, or
+    // only `url:d:`) Bayes alone ranked worse on six of the seven held-out splits of
+    // examples/fusion_dump.rs (docs/benchmarks.md, "Written URLs in HTML text").
     for u in found.iter().filter(|u| u.source == UrlSource::Link) {
         url_tokens(&u.url, sink);
     }

@@ -80,6 +80,12 @@ const SHAPES: &[(&str, Make)] = &[
     }),
     ("addresses: an unterminated quote", |n| format!("From: \"{}\nSubject: x\n\nhi\n", fill("a ", n))),
     ("addresses: unterminated comments", |n| format!("From: a@b.example ({}\nSubject: x\n\nhi\n", fill("(a ", n))),
+    ("addresses: encoded words cut short in From", |n| {
+        format!("From: {}<a@b.example>\nSubject: x\n\nhi\n", fill(" =?ab?q?x", n))
+    }),
+    ("headers: encoded words cut short in the Subject", |n| {
+        format!("From: a@b.example\nSubject:{}\n\nhi\n", fill(" =?ab?q?x\n", n))
+    }),
     ("addresses: encoded words in From", |n| {
         format!("From: {}<a@b.example>\nSubject: x\n\nhi\n", fill("=?utf-8?q?J=C3=A1n?= ", n))
     }),

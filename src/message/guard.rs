@@ -131,6 +131,65 @@ pub(super) fn capped_header_block(scanned: &[u8], body_offset: Option<usize>) ->
     None
 }
 
+/// At most this many `=?` that do not start a well-formed encoded word are left in one field.
+pub(super) const MAX_LOOSE_ENCODED_WORDS: usize = 16;
+
+/// A copy of `bytes` in which no field holds more than `MAX_LOOSE_ENCODED_WORDS` `=?` that do not
+/// start a well-formed RFC 2047 encoded word (`=?charset?Q|B?text?=`, no white space or `?`
+/// inside): the `=` of the others becomes `?` (same length). `None` (nearly always) when no
+/// field has more.
+///
+/// mail-parser tries to decode an encoded word at every `=?` a header value's words start with,
+/// and a try that fails (`=?ab?q?x`, no `?=` after it) reads to the end of the field before it
+/// gives up, so a field of such pieces cost time quadratic in its length: 400 KB of ` =?ab?q?x`
+/// in a From, To or Subject took 45-58 s. Well-formed words end where they say, and a few loose
+/// ones (a name with a space inside an encoded word, as old mailers wrote) are still decoded.
+/// A field here is a line and the lines after it that start with white space, anywhere in
+/// `bytes`: a MIME part's header block counts too, and a body line that looks like one is
+/// changed in the copy as well, which costs nothing that matters (both bytes separate words).
+pub(super) fn spoil_loose_encoded_words(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut copy: Option<Vec<u8>> = None;
+    let (mut loose, mut last) = (0usize, 0usize);
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&bytes[at..], b"=?").map(|i| at + i) {
+        // A new field began since the last `=?`: a line end followed by a byte that is not white space.
+        if memchr::memchr_iter(b'\n', &bytes[last..i]).any(|n| !matches!(bytes.get(last + n + 1), Some(b' ' | b'\t'))) {
+            loose = 0;
+        }
+        last = i;
+        match encoded_word_len(&bytes[i..]) {
+            Some(len) => at = i + len,
+            None => {
+                loose += 1;
+                if loose > MAX_LOOSE_ENCODED_WORDS {
+                    copy.get_or_insert_with(|| bytes.to_vec())[i] = b'?';
+                }
+                at = i + 2;
+            }
+        }
+    }
+    copy
+}
+
+/// The length of the well-formed encoded word `w` starts with (`=?charset?Q?text?=`; no white
+/// space or `?` in the charset or the text), if it starts with one. Reads at most to the third
+/// `?` after the start, so every `=?` of a field is looked at in time linear in the field.
+fn encoded_word_len(w: &[u8]) -> Option<usize> {
+    let plain = |b: &u8| !b.is_ascii_whitespace() && *b != b'?';
+    let charset = w.get(2..)?.iter().take_while(|b| plain(b)).count();
+    let mut j = 2 + charset;
+    if charset == 0 || w.get(j) != Some(&b'?') || !matches!(w.get(j + 1), Some(b'q' | b'Q' | b'b' | b'B')) {
+        return None;
+    }
+    j += 2;
+    if w.get(j) != Some(&b'?') {
+        return None;
+    }
+    j += 1;
+    j += w[j..].iter().take_while(|b| plain(b)).count();
+    (w.get(j..j + 2) == Some(b"?=")).then_some(j + 2)
+}
+
 /// A copy of `bytes` in which mail-parser will not decode a `message/rfc822` part, when it has
 /// one with a transfer encoding; `None` (nearly always) when it has none.
 ///

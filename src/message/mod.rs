@@ -143,10 +143,13 @@ impl<'a> Message<'a> {
         // machine (issue 15). Only the first MAX_HEADER_FIELDS are parsed (from a copy of the
         // message without the others); the rest still passes through untouched (rewrite works on
         // the raw bytes) and the raw header block the rules read is still all there.
-        // An encoded message/rfc822 part is the other shape mail-parser is costly on (see
-        // `neutralize_encoded_messages`): such parts are parsed from a copy too.
+        // An encoded message/rfc822 part and a field of broken encoded words are the other
+        // shapes mail-parser is costly on (see `neutralize_encoded_messages` and
+        // `spoil_loose_encoded_words`): such messages are parsed from a copy too.
         let capped = capped_header_block(scanned, msg.body_offset);
         let copy = neutralize_encoded_messages(capped.as_deref().unwrap_or(scanned)).or(capped);
+        // Runs of broken encoded words cost mail-parser time quadratic in a field's length.
+        let copy = spoil_loose_encoded_words(copy.as_deref().unwrap_or(scanned)).or(copy);
         match copy {
             None => msg.fill(scanned),
             Some(copy) => {
@@ -372,6 +375,27 @@ mod tests {
         ] {
             assert!(neutralize_encoded_messages(&m(head)).is_none(), "{head}");
         }
+    }
+
+    #[test]
+    fn runs_of_broken_encoded_words_are_spoiled_past_a_few() {
+        // Well-formed words, and a few loose ones in a field: parsed as they are.
+        let loose = "=?iso-8859-1?q?a b?= ".repeat(MAX_LOOSE_ENCODED_WORDS);
+        let ok = format!("Subject: {}{loose}\nTo: {loose}\n\nhi\n", "=?utf-8?q?caf=C3=A9?= ".repeat(100));
+        assert!(spoil_loose_encoded_words(ok.as_bytes()).is_none());
+        assert!(Message::parse(ok.as_bytes(), 1 << 20).header("subject").unwrap().contains("café"));
+        // Past them, in one field (continuation lines included), the rest lose their `=`; the
+        // next field counts anew.
+        let bad = format!("From:{} <a@b.example>\nSubject:{}\n\nhi\n", "\n =?ab?q?x".repeat(40), " =?ab?q?x".repeat(3));
+        let copy = String::from_utf8(spoil_loose_encoded_words(bad.as_bytes()).unwrap()).unwrap();
+        assert_eq!(copy.len(), bad.len());
+        assert_eq!(copy.matches("=?").count(), MAX_LOOSE_ENCODED_WORDS + 3);
+        assert_eq!(copy.matches("??ab?q?x").count(), 40 - MAX_LOOSE_ENCODED_WORDS);
+        let m = Message::parse(bad.as_bytes(), 1 << 20);
+        assert_eq!(m.first_address("from"), Some("a@b.example"));
+        assert!(m.header("subject").is_some());
+        // The raw header block the rules read is the message's own.
+        assert_eq!(m.scanned, bad.as_bytes());
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! of candidate fusions from it. Splits: `year` (train 2002, test 2003 and hard-ham-1), `reverse`
 //! (train 2003, test 2002 and hard-ham-1), `time` (all folders by Date, older half trains),
 //! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
-//! `randomS` (50/50 per class by a keyed hash, seeds 1–3), `fold10` (10-fold cross-validation,
-//! the folds' rows pooled). LR parameters come from LR_RATE and
+//! `randomS` (50/50 per class by a keyed hash, seeds 1–3, or 1–N with F_SEEDS=N), `fold10`
+//! (10-fold cross-validation, the folds' rows pooled). LR parameters come from LR_RATE and
 //! LR_PASSES, its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment), LR_BASEHDR=1 (the
 //! shipped header fields whatever B_HEADERS adds); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
@@ -239,7 +239,7 @@ fn main() {
         train.extend(dated[..half].iter().filter(|m| m.spam).take(n));
         run(&train, &dated[half..], &format!("curve{n}"));
     }
-    for seed in 1..=3u64 {
+    for seed in 1..=env("F_SEEDS", 3u64) {
         let mut all: Vec<&Msg> = msgs.iter().collect();
         all.sort_by_key(|m| lr::shuffle_key(&m.digest, seed));
         let (mut train, mut test) = (Vec::new(), Vec::new());

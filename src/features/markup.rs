@@ -1,5 +1,5 @@
 //! Tokens of an HTML part (its text, links, image and CSS hosts) and of a URL (host, registrable
-//! domain, scheme, oddities, path pieces).
+//! domain, the labels in front of it, scheme, oddities, path words).
 
 use super::*;
 
@@ -35,6 +35,13 @@ pub(super) fn html_tokens(doc: &html::HtmlDoc, found: &[urls::FoundUrl], sink: &
     }
 }
 
+/// At most this many labels of a URL's host (left of its registrable domain) are `url:h:` tokens.
+const URL_HOST_LABELS: usize = 10;
+
+/// A URL's tokens: its host and registrable domain whole, the labels in front of the registrable
+/// domain (`url:h:www`, `url:h:lists`, `url:h:click`), its oddities, and the words of its path and
+/// query (`url:p:`, as written and, when that differs, in lower case). The work is linear in the
+/// URL's length, and the tokens are bounded by it.
 pub(super) fn url_tokens(u: &urls::Url, sink: &mut Sink) {
     if u.host.is_empty() {
         sink.push_parts(&["url:scheme:", &u.scheme]);
@@ -57,9 +64,30 @@ pub(super) fn url_tokens(u: &urls::Url, sink: &mut Sink) {
     if u.port.is_some() {
         sink.push("url:port");
     }
-    for piece in u.path.split(|c: char| !c.is_alphanumeric()).chain(u.query.split(|c: char| !c.is_alphanumeric())) {
-        if (3..=20).contains(&piece.len()) && !piece.bytes().all(|b| b.is_ascii_digit()) && !is_noise(piece) {
-            sink.push(&format!("url:p:{}", piece.to_lowercase()));
+    if !u.host_is_ip {
+        let sub = u.host.strip_suffix(u.domain.as_str()).unwrap_or("");
+        for label in sub.split('.').filter(|l| !l.is_empty()).take(URL_HOST_LABELS) {
+            sink.push_parts(&["url:h:", label]);
+        }
+    }
+    for piece in url_words(&u.path).chain(url_words(&u.query)) {
+        url_word(piece, sink);
+    }
+}
+
+fn url_words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_alphanumeric())
+}
+
+/// A path or query word of 3 to 20 bytes that is not noise, as written and in lower case.
+fn url_word(piece: &str, sink: &mut Sink) {
+    if (3..=20).contains(&piece.len()) && !piece.bytes().all(|b| b.is_ascii_digit()) && !is_noise(piece) {
+        sink.push_parts(&["url:p:", piece]);
+        if !piece.is_ascii() || piece.bytes().any(|b| b.is_ascii_uppercase()) {
+            let lower = piece.to_lowercase();
+            if lower != piece {
+                sink.push_parts(&["url:p:", &lower]);
+            }
         }
     }
 }

@@ -9,8 +9,8 @@
 //!   bigrams, so those mails get useful tokens instead of one giant skip token.
 //! * Obfuscated words (`v.i.a.g.r.a`, `v i a g r a`) are rejoined, plus an `obf:` marker.
 //! * HTML: the text (visible or styled invisible alike, as bogofilter reads it) is tokenized like
-//!   plain text; links, images and CSS `url(...)` are cracked into `url:` host,
-//!   registrable-domain and path tokens. What the markup does is left to the rules.
+//!   plain text; links are cracked into `url:` host, registrable-domain, host-label and path-word
+//!   tokens, images and CSS `url(...)` give their registrable domain. What the markup does is left to the rules.
 //! * MIME structure is evidence: `ct:` top-level type, `part:`, `charset:`, `cte:` per part,
 //!   attachment types and file extensions.
 //! * Header tokens are tagged by field: `subj:` words keep their case (SpamBayes found case in
@@ -598,6 +598,43 @@ mod tests {
             assert!(has(&t, w), "{w} missing from {t:?}");
         }
         assert!(!t.iter().any(|x| x == "https" || x == "evil" || x == "example"), "{t:?}");
+    }
+
+    /// A link's words: the labels in front of its registrable domain and the words of its path and
+    /// query, as written and in lower case; no labels for an IP address.
+    #[test]
+    fn url_words_are_labels_and_path_and_query_words_in_both_cases() {
+        let t = toks(
+            "Subject: x\n\nSee http://Click.Mail.shop.example/Deals/Spring-Sale/item/Widget.HTML?Ref=news&id=1a2b3c4d5e \
+             and http://10.1.2.3/admin/login.php\n",
+        );
+        for w in [
+            "url:click.mail.shop.example",
+            "url:d:shop.example",
+            "url:h:click",
+            "url:h:mail",
+            "url:p:Deals",
+            "url:p:deals",
+            "url:p:Spring",
+            "url:p:spring",
+            "url:p:sale",
+            "url:p:item",
+            "url:p:Widget",
+            "url:p:widget",
+            "url:p:HTML",
+            "url:p:html",
+            "url:p:Ref",
+            "url:p:ref",
+            "url:p:news",
+            "url:p:admin",
+            "url:p:login",
+            "url:p:php",
+        ] {
+            assert!(has(&t, w), "{w} missing from {t:?}");
+        }
+        for w in ["url:h:shop", "url:h:example", "url:h:10", "url:p:1a2b3c4d5e"] {
+            assert!(!has(&t, w), "{w} in {t:?}");
+        }
     }
 
     #[test]

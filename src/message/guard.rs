@@ -134,6 +134,17 @@ pub(super) fn capped_header_block(scanned: &[u8], body_offset: Option<usize>) ->
 /// At most this many `=?` that do not start a well-formed encoded word are left in one field.
 pub(super) const MAX_LOOSE_ENCODED_WORDS: usize = 16;
 
+/// At most this many bytes of a Content-Type field's `boundary=` value are kept from spoiling
+/// (RFC 2046 allows 70), so the slow parse cannot come back through it.
+const MAX_BOUNDARY_LEN: usize = 70;
+
+/// What `spoil_loose_encoded_words` made: the spoiled copy, and whether a Content-Type field was
+/// changed in it (which can change the message's MIME structure: a `MIME_*` problem).
+pub(super) struct Spoiled {
+    pub copy: Vec<u8>,
+    pub content_type_changed: bool,
+}
+
 /// A copy of `bytes` in which no field holds more than `MAX_LOOSE_ENCODED_WORDS` `=?` that do not
 /// start a well-formed RFC 2047 encoded word (`=?charset?Q|B?text?=`, no white space or `?`
 /// inside): the `=` of the others becomes `?` (same length). `None` (nearly always) when no
@@ -147,14 +158,29 @@ pub(super) const MAX_LOOSE_ENCODED_WORDS: usize = 16;
 /// A field here is a line and the lines after it that start with white space, anywhere in
 /// `bytes`: a MIME part's header block counts too, and a body line that looks like one is
 /// changed in the copy as well, which costs nothing that matters (both bytes separate words).
-pub(super) fn spoil_loose_encoded_words(bytes: &[u8]) -> Option<Vec<u8>> {
+///
+/// The value of a Content-Type field's first `boundary=` parameter (at most
+/// `MAX_BOUNDARY_LEN` bytes) is never changed: the body's delimiter lines must still match it,
+/// or the parts are lost (16 junk `=?` in a made-up parameter before `boundary="=?b"`). Any other
+/// change to a Content-Type field is reported (`content_type_changed`), as it can still change
+/// what mail-parser makes of the structure.
+pub(super) fn spoil_loose_encoded_words(bytes: &[u8]) -> Option<Spoiled> {
     let mut copy: Option<Vec<u8>> = None;
+    let mut content_type_changed = false;
     let (mut loose, mut last) = (0usize, 0usize);
+    // The current field's start, and the boundary value it protects (worked out once a field
+    // first needs spoiling: each field is read once more at most, so this stays linear).
+    let mut field = 0usize;
+    let mut protected: Option<Option<(bool, std::ops::Range<usize>)>> = None;
     let mut at = 0;
     while let Some(i) = memchr::memmem::find(&bytes[at..], b"=?").map(|i| at + i) {
         // A new field began since the last `=?`: a line end followed by a byte that is not white space.
-        if memchr::memchr_iter(b'\n', &bytes[last..i]).any(|n| !matches!(bytes.get(last + n + 1), Some(b' ' | b'\t'))) {
+        if let Some(n) = memchr::memchr_iter(b'\n', &bytes[last..i])
+            .rfind(|n| !matches!(bytes.get(last + n + 1), Some(b' ' | b'\t')))
+        {
             loose = 0;
+            field = last + n + 1;
+            protected = None;
         }
         last = i;
         match encoded_word_len(&bytes[i..]) {
@@ -162,13 +188,117 @@ pub(super) fn spoil_loose_encoded_words(bytes: &[u8]) -> Option<Vec<u8>> {
             None => {
                 loose += 1;
                 if loose > MAX_LOOSE_ENCODED_WORDS {
-                    copy.get_or_insert_with(|| bytes.to_vec())[i] = b'?';
+                    let (is_ct, keep) = protected
+                        .get_or_insert_with(|| content_type_boundary(bytes, field))
+                        .clone()
+                        .unwrap_or((false, 0..0));
+                    if !keep.contains(&i) {
+                        copy.get_or_insert_with(|| bytes.to_vec())[i] = b'?';
+                        content_type_changed |= is_ct;
+                    }
                 }
                 at = i + 2;
             }
         }
     }
-    copy
+    copy.map(|copy| Spoiled { copy, content_type_changed })
+}
+
+/// Whether the field at `start` of `bytes` is a Content-Type field and, if it is, where the value
+/// of its first `boundary=` parameter lies (empty if none, or longer than `MAX_BOUNDARY_LEN`).
+/// Parameters are read as mail-parser reads them: `;` separates them outside quoted strings
+/// (with `\` escapes) and comments; a value is a quoted string or runs to `;` or white space.
+/// Reads the field once (to its end at most).
+fn content_type_boundary(bytes: &[u8], start: usize) -> Option<(bool, std::ops::Range<usize>)> {
+    const NAME: &[u8] = b"content-type";
+    let name = bytes.get(start..start + NAME.len())?;
+    if !name.eq_ignore_ascii_case(NAME) {
+        return None;
+    }
+    let mut j = start + NAME.len();
+    while matches!(bytes.get(j), Some(b' ' | b'\t')) {
+        j += 1;
+    }
+    if bytes.get(j) != Some(&b':') {
+        return None;
+    }
+    j += 1;
+    // The field's end: a line end followed by a byte that is not white space.
+    let end = memchr::memchr_iter(b'\n', &bytes[j..])
+        .map(|n| j + n)
+        .find(|&n| !matches!(bytes.get(n + 1), Some(b' ' | b'\t')))
+        .unwrap_or(bytes.len());
+    let f = &bytes[..end];
+    let ws = |b: u8| b.is_ascii_whitespace();
+    // Skips a quoted string (at its opening quote) or a comment (at its `(`): the index after it.
+    let skip = |mut k: usize, close: u8| {
+        k += 1;
+        while k < f.len() && f[k] != close {
+            k += if f[k] == b'\\' { 2 } else { 1 };
+        }
+        (k + 1).min(f.len())
+    };
+    // Past the type: to the first `;` outside quotes and comments.
+    let mut param_start = None;
+    while j < f.len() {
+        match f[j] {
+            b'"' => j = skip(j, b'"'),
+            b'(' => j = skip(j, b')'),
+            b';' => {
+                param_start = Some(j + 1);
+                break;
+            }
+            _ => j += 1,
+        }
+    }
+    let Some(mut j) = param_start else { return Some((true, 0..0)) };
+    while j < f.len() {
+        // A parameter's name, to its `=` (or `;`: no value).
+        while j < f.len() && ws(f[j]) {
+            j += 1;
+        }
+        let name_start = j;
+        while j < f.len() && !matches!(f[j], b'=' | b';' | b'"' | b'(') {
+            j += 1;
+        }
+        if j >= f.len() || f[j] != b'=' {
+            match f.get(j) {
+                Some(b'"') => j = skip(j, b'"'),
+                Some(b'(') => j = skip(j, b')'),
+                _ => j += 1,
+            }
+            continue;
+        }
+        let is_boundary = f[name_start..j].trim_ascii().eq_ignore_ascii_case(b"boundary");
+        j += 1;
+        while j < f.len() && ws(f[j]) {
+            j += 1;
+        }
+        let value = if f.get(j) == Some(&b'"') {
+            let v = j + 1;
+            j = skip(j, b'"');
+            v..(j - 1).max(v)
+        } else {
+            let v = j;
+            while j < f.len() && !ws(f[j]) && f[j] != b';' {
+                j += 1;
+            }
+            v..j
+        };
+        if is_boundary {
+            return Some((true, if value.len() <= MAX_BOUNDARY_LEN { value } else { 0..0 }));
+        }
+        // To the next `;` outside quotes and comments.
+        while j < f.len() && f[j] != b';' {
+            match f[j] {
+                b'"' => j = skip(j, b'"'),
+                b'(' => j = skip(j, b')'),
+                _ => j += 1,
+            }
+        }
+        j += 1;
+    }
+    Some((true, 0..0))
 }
 
 /// The length of the well-formed encoded word `w` starts with (`=?charset?Q?text?=`; no white

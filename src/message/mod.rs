@@ -149,7 +149,10 @@ impl<'a> Message<'a> {
         let capped = capped_header_block(scanned, msg.body_offset);
         let copy = neutralize_encoded_messages(capped.as_deref().unwrap_or(scanned)).or(capped);
         // Runs of broken encoded words cost mail-parser time quadratic in a field's length.
-        let copy = spoil_loose_encoded_words(copy.as_deref().unwrap_or(scanned)).or(copy);
+        // A Content-Type field changed by it (its first boundary is kept) is a MIME problem.
+        let spoiled = spoil_loose_encoded_words(copy.as_deref().unwrap_or(scanned));
+        let ct_spoiled = spoiled.as_ref().is_some_and(|s| s.content_type_changed);
+        let copy = spoiled.map(|s| s.copy).or(copy);
         match copy {
             None => msg.fill(scanned),
             Some(copy) => {
@@ -160,7 +163,7 @@ impl<'a> Message<'a> {
                 msg.parts = view.parts.into_iter().map(Part::into_owned).collect();
                 msg.content_type = view.content_type;
                 msg.unparsable = view.unparsable;
-                msg.mime_problem = view.mime_problem;
+                msg.mime_problem = view.mime_problem || ct_spoiled;
                 msg.addresses = view.addresses;
             }
         }
@@ -387,7 +390,7 @@ mod tests {
         // Past them, in one field (continuation lines included), the rest lose their `=`; the
         // next field counts anew.
         let bad = format!("From:{} <a@b.example>\nSubject:{}\n\nhi\n", "\n =?ab?q?x".repeat(40), " =?ab?q?x".repeat(3));
-        let copy = String::from_utf8(spoil_loose_encoded_words(bad.as_bytes()).unwrap()).unwrap();
+        let copy = String::from_utf8(spoil_loose_encoded_words(bad.as_bytes()).unwrap().copy).unwrap();
         assert_eq!(copy.len(), bad.len());
         assert_eq!(copy.matches("=?").count(), MAX_LOOSE_ENCODED_WORDS + 3);
         assert_eq!(copy.matches("??ab?q?x").count(), 40 - MAX_LOOSE_ENCODED_WORDS);
@@ -396,6 +399,39 @@ mod tests {
         assert!(m.header("subject").is_some());
         // The raw header block the rules read is the message's own.
         assert_eq!(m.scanned, bad.as_bytes());
+    }
+
+    #[test]
+    fn a_boundary_is_never_spoiled_and_a_spoiled_content_type_is_a_mime_problem() {
+        let junk = "=?a ".repeat(MAX_LOOSE_ENCODED_WORDS);
+        let body = "--=?b\nContent-Type: text/html\n\n<p>Buy <b>now</b></p>\n--=?b--\n";
+        for (eol, q) in [("\n", "\""), ("\r\n", "\""), ("\n", "")] {
+            // 16 junk `=?` in a made-up parameter, then the boundary's own: all kept as they are
+            // or, past the 16th, spoiled everywhere but in the boundary; the parts are found.
+            for extra in ["", "=?c =?c "] {
+                let raw = format!(
+                    "From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/alternative; x=\"{junk}{extra}\";\n boundary={q}=?b{q}\n\n{body}"
+                )
+                .replace('\n', eol);
+                let m = Message::parse(raw.as_bytes(), 1 << 20);
+                assert_eq!(m.content_type, "multipart/alternative", "{raw:?}");
+                assert_eq!(m.parts.len(), 1, "{raw:?}");
+                assert_eq!(m.parts[0].content_type, "text/html", "{raw:?}");
+                // The junk past the 16th was spoiled in a Content-Type field: a MIME problem.
+                assert_eq!(m.mime_problem, !extra.is_empty(), "{raw:?}");
+            }
+        }
+        // A boundary longer than RFC 2046's 70 bytes is spoiled like the rest (the guard's
+        // linear time), and the Content-Type field changed is a MIME problem.
+        let long = "=?b".repeat(30);
+        let raw =
+            format!("Content-Type: multipart/mixed; x=\"{junk}\"; boundary=\"{long}\"\n\n--{long}\n\nhi\n--{long}--\n");
+        let spoiled = spoil_loose_encoded_words(raw.as_bytes()).unwrap();
+        assert!(spoiled.content_type_changed);
+        assert!(Message::parse(raw.as_bytes(), 1 << 20).mime_problem);
+        // Spoiling another field is no MIME problem.
+        let raw = format!("Subject: {junk}=?c\nContent-Type: text/plain; x=\"{junk}\"\n\nhi\n");
+        assert!(!spoil_loose_encoded_words(raw.as_bytes()).unwrap().content_type_changed);
     }
 
     #[test]

@@ -80,6 +80,13 @@ const SHAPES: &[(&str, Make)] = &[
     }),
     ("addresses: an unterminated quote", |n| format!("From: \"{}\nSubject: x\n\nhi\n", fill("a ", n))),
     ("addresses: unterminated comments", |n| format!("From: a@b.example ({}\nSubject: x\n\nhi\n", fill("(a ", n))),
+    ("addresses: comments in local parts (the fallback rule)", |n| {
+        format!("From: {}\nSubject: x\n\nhi\n", fill("a(c)@b.example, ", n))
+    }),
+    ("addresses: angle addresses side by side", |n| format!("From: {}\nSubject: x\n\nhi\n", fill("<a@b.example> ", n))),
+    ("addresses: quoted and encoded local parts", |n| {
+        format!("From: {}\nSubject: x\n\nhi\n", fill("\"a\"@b ?=@b x <@b>, ", n))
+    }),
     ("addresses: encoded words cut short in From", |n| {
         format!("From: {}<a@b.example>\nSubject: x\n\nhi\n", fill(" =?ab?q?x", n))
     }),

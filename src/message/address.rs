@@ -75,37 +75,64 @@ impl Addresses {
         Mailbox { name: s(it.name), address: s(it.address) }
     }
 
-    /// Adds the mailboxes mail-parser found in field `field` (`value` is its parse).
-    pub(super) fn add(&mut self, field: usize, value: &HeaderValue<'_>) {
+    /// Adds the mailboxes mail-parser found in field `field` (`value` is its parse, `raw` the
+    /// field's raw value). When the parse gives entries but not one address (`spammer(c)@evil.example`,
+    /// an unterminated quote before `<spammer@evil.example>`), or glues two addresses into one
+    /// (`<a@x.example> <b@y.example>`), the field's addresses are read by the rule used before
+    /// mail-parser's: every `<...>` of an entry, or else its last word, comments removed.
+    pub(super) fn add(&mut self, field: usize, value: &HeaderValue<'_>, raw: &str) {
         let HeaderValue::Address(a) = value else { return };
-        match a {
-            mail_parser::Address::List(list) => {
-                for x in list {
-                    self.push(field, x);
-                }
-            }
-            mail_parser::Address::Group(groups) => {
-                for x in groups.iter().flat_map(|g| &g.addresses) {
-                    self.push(field, x);
-                }
-            }
+        let mut glue = LocalParts::new(raw);
+        let has_angle = raw.contains('>');
+        let start = self.items.len();
+        let mut glued_angles = false;
+        let entries: Vec<&mail_parser::Addr<'_>> = match a {
+            mail_parser::Address::List(list) => list.iter().collect(),
+            mail_parser::Address::Group(groups) => groups.iter().flat_map(|g| &g.addresses).collect(),
+        };
+        for x in entries {
+            glued_angles |= self.push(field, x, &mut glue, has_angle);
+        }
+        let items = &self.items[start..];
+        if !glued_angles && (items.is_empty() || items.iter().any(|it| it.address.0 != it.address.1)) {
+            return;
+        }
+        let found = fallback_addresses(raw);
+        if found.is_empty() {
+            return;
+        }
+        let name = items.first().map(|it| self.text[it.name.0 as usize..it.name.1 as usize].to_string());
+        self.items.truncate(start);
+        for (k, address) in found.iter().enumerate() {
+            let n = if k == 0 { name.as_deref().unwrap_or("") } else { "" };
+            self.push_pair(field, n, address);
         }
     }
 
-    fn push(&mut self, field: usize, x: &mail_parser::Addr<'_>) {
+    /// Adds one entry; true when mail-parser glued two angle addresses into one (two `@`, and
+    /// the field has a `>`; a quoted local part glued here is not counted).
+    fn push(&mut self, field: usize, x: &mail_parser::Addr<'_>, glue: &mut LocalParts<'_>, has_angle: bool) -> bool {
         let name = x.name.as_deref().unwrap_or("").trim();
         let address = x.address.as_deref().unwrap_or("").trim();
         let address = address.strip_prefix('<').unwrap_or(address);
         let address = address.strip_suffix('>').unwrap_or(address);
         // A local part quoted or encoded (`"jan@x"@klant.be`, `=?utf-8?b?amFu?=@klant.be`) comes
-        // out as a name and an address that starts at the `@`: the two are the address.
+        // out as a name and an address that starts at the `@`: the two are the address. So does
+        // `victim <@allowed.example>`, which is no address: they are glued only when the raw
+        // field shows the domain right after a quote or an encoded word (`"@`, `?=@`).
         let joined;
-        let (name, address) = if address.starts_with('@') && !name.is_empty() && !name.contains(char::is_whitespace) {
+        let quoted = address.starts_with('@') && glue.quoted_before(address);
+        let (name, address, was_glued) = if quoted && !name.is_empty() && !name.contains(char::is_whitespace) {
             joined = format!("{name}{address}");
-            ("", joined.as_str())
+            ("", joined.as_str(), true)
         } else {
-            (name, address)
+            (name, address, false)
         };
+        self.push_pair(field, name, address);
+        !was_glued && has_angle && address.matches('@').count() > 1
+    }
+
+    fn push_pair(&mut self, field: usize, name: &str, address: &str) {
         let valid = address.rsplit_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
             && !address.contains(char::is_whitespace);
         if name.is_empty() && !valid {
@@ -123,6 +150,116 @@ impl Addresses {
         let address = if valid { range(address, true) } else { (name.1, name.1) };
         self.items.push(Item { field: field as u32, name, address });
     }
+}
+
+/// The `@domain` pieces of a raw address field that an entry's address can start with, in
+/// the order written: after a quoted or encoded local part (`"jan@x"@klant.be`,
+/// `=?utf-8?b?amFu?=@klant.be`; `true`) or after a `<` (`Jan <@klant.be>`, no local part;
+/// `false`). Each piece ends at white space, a delimiter or the next `@`, so finding them all is
+/// linear in `raw`.
+struct LocalParts<'r> {
+    pieces: Vec<(bool, &'r str)>,
+    next: usize,
+}
+
+impl<'r> LocalParts<'r> {
+    fn new(raw: &'r str) -> LocalParts<'r> {
+        let b = raw.as_bytes();
+        let mut pieces = Vec::new();
+        for p in memchr::memchr_iter(b'@', b) {
+            let before = b[..p].trim_ascii_end();
+            let local = b[..p].ends_with(b"\"") || b[..p].ends_with(b"?=");
+            if !local && !before.ends_with(b"<") {
+                continue;
+            }
+            let len = b[p + 1..]
+                .iter()
+                .take_while(|c| {
+                    !c.is_ascii_whitespace() && !matches!(c, b',' | b';' | b'<' | b'>' | b'(' | b')' | b'"' | b'@')
+                })
+                .count();
+            pieces.push((local, &raw[p..p + 1 + len]));
+        }
+        LocalParts { pieces, next: 0 }
+    }
+
+    /// Whether the next piece written as `domain` (an entry's address that starts at its `@`)
+    /// follows a quoted or encoded local part. Moves on past it: entries come in the order
+    /// written, so the whole field is looked through once.
+    fn quoted_before(&mut self, domain: &str) -> bool {
+        while let Some(&(local, d)) = self.pieces.get(self.next) {
+            self.next += 1;
+            if d == domain {
+                return local;
+            }
+        }
+        false
+    }
+}
+
+/// The addresses of a raw address field by the rule used before mail-parser's parse: comments
+/// removed, entries split at `,` and `;` outside quotes and angle brackets, and of each entry
+/// every `<...>`, or else its last word; only those with a local part and a domain, lower case.
+/// Linear in the field.
+fn fallback_addresses(raw: &str) -> Vec<String> {
+    // Comments removed (outside quotes; nested; an unterminated one runs to the end).
+    let mut text = String::with_capacity(raw.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in raw.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && (quoted || depth > 0) {
+            escaped = true;
+        } else if c == '"' && depth == 0 {
+            quoted = !quoted;
+        } else if c == '(' && !quoted {
+            depth += 1;
+            continue;
+        } else if c == ')' && !quoted && depth > 0 {
+            depth -= 1;
+            continue;
+        }
+        if depth == 0 {
+            text.push(c);
+        }
+    }
+    let mut pieces = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => depth += 1,
+            b'>' if !quoted => depth = (depth - 1).max(0),
+            b',' | b';' if !quoted && depth == 0 => {
+                pieces.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&text[start..]);
+    let mut out = Vec::new();
+    for piece in pieces {
+        let mut found: Vec<&str> = Vec::new();
+        let mut rest = piece;
+        while let Some(a) = rest.find('<') {
+            let Some(b) = rest[a + 1..].find('>') else { break };
+            found.push(&rest[a + 1..a + 1 + b]);
+            rest = &rest[a + 2 + b..];
+        }
+        if found.is_empty() {
+            found.push(piece.trim().rsplit(char::is_whitespace).next().unwrap_or(""));
+        }
+        for addr in found {
+            let addr = addr.trim().trim_matches(|c| c == '<' || c == '>').to_ascii_lowercase();
+            if addr.rsplit_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+                && !addr.contains(char::is_whitespace)
+            {
+                out.push(addr);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -168,6 +305,14 @@ Reply-To: =?utf-8?q?J=C3=A1n?= <jan@klant.be>\nSubject: x\n\nhi\n";
         // A quoted or encoded local part is part of the address.
         assert_eq!(boxes("From: \"jan@x\"@klant.be\n\nx\n", "from"), [pair("", "jan@x@klant.be")]);
         assert_eq!(boxes("From: =?utf-8?b?amFu?=@Klant.be\n\nx\n", "from"), [pair("", "jan@klant.be")]);
+        // ... but a display name before `<@domain>` is not a local part.
+        assert_eq!(boxes("From: Jan <@klant.be>\n\nx\n", "from"), [pair("Jan", "")]);
+        assert_eq!(boxes("From: \"jan\" <@klant.be>\n\nx\n", "from"), [pair("jan", "")]);
+        assert_eq!(boxes("From: =?utf-8?q?jan?= <@klant.be>\n\nx\n", "from"), [pair("jan", "")]);
+        assert_eq!(
+            boxes("From: \"jan@x\"@klant.be, Piet <@klant.be>\n\nx\n", "from"),
+            [pair("", "jan@x@klant.be"), pair("Piet", "")]
+        );
         // Every From field, in order; the first one's first address is the message's.
         let two = "From: Nobody\nFrom: b@y.be, c@z.be\n\nx\n";
         assert_eq!(boxes(two, "from"), [pair("Nobody", ""), pair("", "b@y.be"), pair("", "c@z.be")]);
@@ -182,6 +327,21 @@ Reply-To: =?utf-8?q?J=C3=A1n?= <jan@klant.be>\nSubject: x\n\nhi\n";
         let msg = Message::parse(raw.as_bytes(), 1 << 20);
         assert_eq!(msg.header("cc"), Some("c@z.be"));
         assert_eq!(boxes(raw, "cc"), [pair("", "c@z.be")]);
+        // When the parse gives names but no address, or glues two angle addresses into one,
+        // the field is read by the rule used before mail-parser's.
+        assert_eq!(
+            boxes("From: spammer(c)@Evil.example\n\nx\n", "from"),
+            [pair("spammer (c)", "spammer@evil.example")]
+        );
+        assert_eq!(boxes(raw, "from"), [pair("Jan <jan@klant.be>", "jan@klant.be")]);
+        assert_eq!(
+            boxes("From: <a@x.example> <b@y.example>\n\nx\n", "from"),
+            [pair("", "a@x.example"), pair("", "b@y.example")]
+        );
+        assert_eq!(
+            Message::parse(b"From: <a@x.example> <b@y.example>\n\nx\n", 1 << 20).first_address("from"),
+            Some("a@x.example")
+        );
         // A huge list is kept whole.
         let list: Vec<String> = (0..20_000).map(|i| format!("u{i}@d{i}.example")).collect();
         let raw = format!("To: {}\n\nx\n", list.join(",\n "));

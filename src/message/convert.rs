@@ -193,7 +193,7 @@ pub(super) fn collect_parts<'a>(
 
 /// The mailboxes of the address fields of a parsed header block (`headers`, in the order
 /// `convert_headers` keeps them).
-pub(super) fn addresses(headers: &[mail_parser::Header<'_>]) -> Addresses {
+pub(super) fn addresses(headers: &[mail_parser::Header<'_>], raw_message: &[u8]) -> Addresses {
     let mut out = Addresses::default();
     for (i, h) in headers.iter().enumerate() {
         let name = match &h.name {
@@ -201,7 +201,8 @@ pub(super) fn addresses(headers: &[mail_parser::Header<'_>]) -> Addresses {
             known => known.as_static_str(),
         };
         if address::FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-            out.add(i, &h.value);
+            let raw = raw_message.get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
+            out.add(i, &h.value, &String::from_utf8_lossy(raw));
         }
     }
     out

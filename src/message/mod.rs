@@ -208,7 +208,7 @@ impl<'a> Message<'a> {
             return;
         }
         self.headers = convert_headers(&parsed, 0);
-        self.addresses = addresses(&parsed.parts[0].headers);
+        self.addresses = addresses(&parsed.parts[0].headers, parsed.raw_message());
         if let Some(ct) = parsed.parts[0].content_type() {
             self.content_type = mime_type(ct.ctype(), ct.subtype());
             if self.content_type.starts_with("multipart/") && ct.attribute("boundary").is_none() {

@@ -646,11 +646,13 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
         }
         let q = Quantised::of(&m);
         assert_eq!(q.learned(), (20, 20));
-        let (table, exp) = quantise(&m.weights);
-        let bytes: Vec<u8> = table.iter().map(|&b| b as u8).collect();
+        // The model written as a weight file and read back as a delivery reads it.
+        let file = crate::store::lrfile::encode(&m, 0);
+        let h = crate::store::lrfile::parse_header(&file).unwrap();
+        assert_eq!(h.version, 2);
         for f in [&spam, &ham] {
-            assert_eq!(Table::logit(&q, f), logit(&QuantWeights(&bytes, exp), f));
-            let step = 0.5 / (1u64 << exp) as f64;
+            assert_eq!(Table::logit(&q, f), crate::store::lrfile::logit(&file, &h, f));
+            let step = 0.5 / (1u64 << h.exp) as f64;
             assert!((Table::logit(&q, f) - m.logit(f)).abs() <= step * f.len() as f64);
         }
         assert!(Table::logit(&q, &spam) > 0.0 && Table::logit(&q, &ham) < 0.0);

@@ -219,9 +219,7 @@ fn addresses_of<'m>(msg: &'m Message, names: &[&'static str]) -> Vec<&'m str> {
 /// Return-Path, written by the delivering server).
 pub fn senders(msg: &Message) -> Vec<String> {
     let mut out: Vec<String> = addresses_of(msg, &["from", "sender"]).into_iter().map(String::from).collect();
-    if let Some(i) = msg.headers.iter().position(|h| h.name.eq_ignore_ascii_case("return-path")) {
-        out.extend(msg.addresses.of_field(i).map(|m| m.address).filter(|a| !a.is_empty()).map(String::from));
-    }
+    out.extend(msg.first_field_mailboxes("return-path").map(|m| m.address).filter(|a| !a.is_empty()).map(String::from));
     out.dedup();
     out
 }

@@ -241,11 +241,17 @@ impl<'a> Message<'a> {
             .flat_map(|(i, _)| self.addresses.of_field(i))
     }
 
+    /// The mailboxes of the first field called `name` only (the message's From is its first
+    /// From field; the envelope sender its first Return-Path).
+    pub fn first_field_mailboxes(&self, name: &str) -> impl Iterator<Item = Mailbox<'_>> {
+        let i = self.headers.iter().position(|h| h.name.eq_ignore_ascii_case(name));
+        i.into_iter().flat_map(|i| self.addresses.of_field(i))
+    }
+
     /// The first address of the first field called `name`, when that field has one: the
     /// message's From address is `first_address("from")`.
     pub fn first_address(&self, name: &str) -> Option<&str> {
-        let i = self.headers.iter().position(|h| h.name.eq_ignore_ascii_case(name))?;
-        self.addresses.of_field(i).map(|m| m.address).find(|a| !a.is_empty())
+        self.first_field_mailboxes(name).map(|m| m.address).find(|a| !a.is_empty())
     }
 
     /// The raw body (after the header block) of what was scanned.

@@ -165,8 +165,7 @@ pub(super) fn domain_of(a: &str) -> &str {
 
 /// The first From field's display name holds an address that is not its own.
 pub(super) fn from_name_has_address(c: &Context, _: &RuleSet) -> bool {
-    let Some(i) = c.msg.headers.iter().position(|h| h.name.eq_ignore_ascii_case("from")) else { return false };
-    let Some(m) = c.msg.addresses.of_field(i).next() else { return false };
+    let Some(m) = c.msg.first_field_mailboxes("from").next() else { return false };
     !m.address.is_empty()
         && m.name
             .split(|ch: char| ch.is_whitespace() || matches!(ch, '"' | '\'' | '(' | ')' | '<' | '>'))

@@ -45,9 +45,13 @@ pub struct Prepared {
     /// The first relay outside the trusted networks (`None`: the message came from the user's
     /// own network or client).
     pub origin: Option<IpAddr>,
-    /// Who the user wrote to, when the message is the user's own (no untrusted relay): To, Cc,
-    /// Bcc. Learned as ham, these become known correspondents.
+    /// Who the user wrote to, when the user wrote the message (no untrusted relay, and
+    /// `lists::written_by_user`): To, Cc, Bcc, less the writer's own addresses. Learned as
+    /// ham, these become known correspondents.
     pub sent_to: Vec<String>,
+    /// The user's own addresses, when the user wrote the message: its From and Sender. Learned
+    /// as ham, these are recorded as the user's own, never a known correspondent.
+    pub own: Vec<String>,
     /// The LR features (see `lr`).
     pub lr: Vec<u32>,
     /// The message came through a mailing list (see `via_mailing_list`): its relay is the list
@@ -61,10 +65,12 @@ pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: 
     let msg = Message::parse(raw, scan_limit);
     let hashes = features::tokenize(&msg, tok).into_hashes();
     let origin = received::first_untrusted(&msg, trusted).map(|r| r.ip);
-    let sent_to = if origin.is_none() { lists::correspondents(&msg) } else { Vec::new() };
+    let written = origin.is_none() && lists::written_by_user(&msg);
+    let (sent_to, own) =
+        if written { (lists::correspondents(&msg), lists::writer(&msg)) } else { (Vec::new(), Vec::new()) };
     let shape = lr::Shape::default();
     let lr = lr::features(&lr::view(&msg, &tok.headers, &shape), &shape);
-    Prepared { digest: digest(&msg), hashes, origin, sent_to, lr, via_list: via_mailing_list(&msg) }
+    Prepared { digest: digest(&msg), hashes, origin, sent_to, own, lr, via_list: via_mailing_list(&msg) }
 }
 
 /// Whether a message came through a mailing list: `List-Id` (RFC 2919) and one more field that
@@ -144,6 +150,14 @@ pub fn forget_with_sender(snap: &mut Snapshot, rep: &mut Reputation, m: &Prepare
 }
 
 fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, after: Option<Class>, now: u64) {
+    if after == Some(Class::Ham) {
+        // Also when the message was learned before: training the Sent folder again marks the
+        // addresses it was written from as the user's own in a database that learned them as
+        // correspondents (see `Reputation::add_own`).
+        for addr in &m.own {
+            rep.add_own(addr, now);
+        }
+    }
     if before == after {
         return;
     }

@@ -233,12 +233,64 @@ pub fn recipients(msg: &Message) -> Vec<String> {
         .collect()
 }
 
-/// The people a message written by the user went to: To, Cc and Bcc.
+/// The people a message written by the user went to: To, Cc and Bcc, less the writer's own
+/// addresses (`writer`: a note to yourself or a copy to yourself makes no correspondent).
 pub fn correspondents(msg: &Message) -> Vec<String> {
-    let mut out: Vec<String> = addresses_of(msg, &["to", "cc", "bcc"]).into_iter().map(String::from).collect();
+    let own = writer(msg);
+    let mut out: Vec<String> = addresses_of(msg, &["to", "cc", "bcc"])
+        .into_iter()
+        .map(str::to_ascii_lowercase)
+        .filter(|a| !own.contains(a))
+        .collect();
     out.sort();
     out.dedup();
     out
+}
+
+/// Who wrote a message: its From and Sender addresses, lower-cased. Of a message the user wrote
+/// (`written_by_user`), these are the user's own addresses.
+pub fn writer(msg: &Message) -> Vec<String> {
+    let mut out: Vec<String> =
+        addresses_of(msg, &["from", "sender"]).into_iter().map(str::to_ascii_lowercase).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The fields a delivery agent writes when it delivers a message into a mailbox (Postfix and
+/// qmail: Delivered-To; Postfix: X-Original-To; Exim: Envelope-To, Delivery-Date): a message
+/// with one was delivered *to* someone, it is not a copy of mail the user sent.
+const DELIVERY_FIELDS: [&str; 4] = ["delivered-to", "x-original-to", "envelope-to", "delivery-date"];
+
+/// Whether a message with no untrusted hop (`first_untrusted` is `None`) is mail the user wrote,
+/// whose To, Cc and Bcc become known correspondents and whose From and Sender are the user's
+/// own addresses. Not when it was delivered to a mailbox (`DELIVERY_FIELDS`: cron and feed
+/// mail, mail from the user's own machines, copies of list mail that come back) or when it is
+/// machine-written (a `List-*` field or the list fields of `via_mailing_list`'s kind,
+/// `Precedence: bulk`/`list`/`junk`, `Auto-Submitted` other than `no`): what is left is the
+/// Sent folder, which a mail client writes and no server delivers.
+pub fn written_by_user(msg: &Message) -> bool {
+    if DELIVERY_FIELDS.iter().any(|f| msg.header(f).is_some()) {
+        return false;
+    }
+    let machine = msg.headers.iter().any(|h| {
+        let name = h.name.to_ascii_lowercase();
+        let value = h.text.trim().to_ascii_lowercase();
+        name.starts_with("list-")
+            || matches!(name.as_str(), "x-mailman-version" | "x-beenthere" | "mailing-list")
+            || (name == "precedence" && matches!(value.as_str(), "bulk" | "list" | "junk"))
+            || (name == "auto-submitted" && !value.is_empty() && value != "no")
+    });
+    !machine
+}
+
+/// The user's own addresses as this message's delivery recorded them (Delivered-To,
+/// X-Original-To, Envelope-To), lower-cased: a From equal to one of them is the user's own.
+pub fn delivered_to(msg: &Message) -> Vec<String> {
+    addresses_of(msg, &["delivered-to", "x-original-to", "envelope-to"])
+        .into_iter()
+        .map(str::to_ascii_lowercase)
+        .collect()
 }
 
 /// Whether an `Authentication-Results:` field written by `authserv_id` (the user's own server)
@@ -348,6 +400,30 @@ Cc: ann@y.be (Ann)\nBcc: <>, zed@y.be, ann@y.be\nDelivered-To: me@here.example\n
         assert_eq!(senders(&msg), ["jan@klant.be", "piet@x.be", "jan@klant.be", "bounce@list.example"]);
         assert_eq!(recipients(&msg), ["ann@y.be", "me@here.example"]);
         assert_eq!(correspondents(&msg), ["ann@y.be", "zed@y.be"]);
+    }
+
+    #[test]
+    fn what_the_user_wrote() {
+        let written =
+            |h: &str| written_by_user(&Message::parse(format!("{h}From: ik@mijn.be\n\nhi\n").as_bytes(), 1 << 20));
+        assert!(written("To: jan@klant.be\n"));
+        assert!(written("Precedence: first-class\nAuto-Submitted: no\n"));
+        for machine in [
+            "Delivered-To: ik@mijn.be\n",
+            "X-Original-To: ik@mijn.be\n",
+            "Envelope-To: ik@mijn.be\n",
+            "Delivery-Date: Mon, 23 Nov 2026 10:00:00 +0100\n",
+            "List-Unsubscribe: <mailto:u@l.example>\n",
+            "X-BeenThere: l@l.example\n",
+            "Precedence: Bulk\n",
+            "Auto-Submitted: auto-generated\n",
+        ] {
+            assert!(!written(machine), "{machine}");
+        }
+        let msg =
+            Message::parse(b"From: Ik <Ik@Mijn.be>\nSender: ik@mijn.be\nTo: jan@klant.be, IK@mijn.be\n\nhi\n", 1 << 20);
+        assert_eq!(writer(&msg), ["ik@mijn.be"]);
+        assert_eq!(correspondents(&msg), ["jan@klant.be"]);
     }
 
     #[test]

@@ -117,6 +117,10 @@ pub struct SenderFacts {
     pub uribl: Vec<(String, String)>,
     /// The From address is someone the user wrote to.
     pub known_correspondent: bool,
+    /// The From address is one of the user's own (recorded from mail the user wrote, or an
+    /// address this message was delivered to): never a known correspondent. `check --report`
+    /// says so.
+    pub own_from: Option<String>,
     /// Answers from live DNS this run, for the caller to cache.
     pub new_dns: DnsAnswers,
 }
@@ -169,7 +173,12 @@ pub fn gather(
     }
     if let Some(rep) = rep {
         if let Some(from) = from_address(msg) {
-            f.known_correspondent = rep.correspondent(&from).is_some();
+            // The user's own address is never a correspondent, whatever an older database
+            // learned: one this message was delivered to is the user's (a From forged to the
+            // user's own address is a common spam trick).
+            let own = lists::delivered_to(msg).iter().any(|a| a.eq_ignore_ascii_case(&from)) || rep.own_address(&from);
+            f.known_correspondent = !own && rep.correspondent(&from).is_some();
+            f.own_from = own.then_some(from);
         }
     }
     f.relay = received::first_untrusted(msg, &s.trusted);

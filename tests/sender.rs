@@ -180,6 +180,86 @@ fn honeypots_are_spam_and_teach_the_databases() {
     assert!(tests_of(&status).contains(&"HONEYPOT".to_string()));
 }
 
+/// The user's own address never becomes a known correspondent: mail delivered to the user with
+/// only local hops (a feed or cron mailer on the user's machine) is not mail the user wrote, nor
+/// is list or auto-submitted mail; the From of mail the user wrote is recorded as the user's
+/// own, and a From this message was delivered to is the user's too.
+#[test]
+fn own_addresses_and_local_mail_make_no_correspondents() {
+    let env = Env::new("");
+    let inbox = env.dir().join("inbox");
+    let sent = env.dir().join("sent");
+    fs::create_dir_all(&inbox).unwrap();
+    fs::create_dir_all(&sent).unwrap();
+    let local = "Received: from localhost (localhost [127.0.0.1]) by mijn.be (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\n";
+    // A feed mailer on the user's own machine, delivered to the user.
+    fs::write(
+        inbox.join("feed.eml"),
+        format!("Delivered-To: ik@mijn.be\n{local}{}", msg("From: feeds@mijn.be\nTo: ik@mijn.be\n", "News today")),
+    )
+    .unwrap();
+    // Machine-written local mail without a delivery field: a list digest, an auto-reply.
+    fs::write(
+        inbox.join("list.eml"),
+        format!("{local}{}", msg("From: a@x.example\nTo: lijst@lists.example\nList-Id: <l.lists.example>\n", "Digest")),
+    )
+    .unwrap();
+    fs::write(
+        inbox.join("auto.eml"),
+        format!("{local}{}", msg("From: b@x.example\nTo: robot@x.example\nAuto-Submitted: auto-replied\n", "Away")),
+    )
+    .unwrap();
+    // Sent mail, one of it a copy to the user's other address.
+    fs::write(sent.join("1.eml"), msg("From: Ik <Ik@Mijn.be>\nTo: jan@klant.be\nBcc: ik@mijn.be\n", "Verslag"))
+        .unwrap();
+    fs::write(sent.join("2.eml"), msg("From: ik@thuis.example\nTo: ik@mijn.be\n", "Notitie")).unwrap();
+    env.ok(&["train", "--ham", inbox.to_str().unwrap(), sent.to_str().unwrap()]);
+    let dump = env.ok(&["db", "dump"]);
+    let records: Vec<&str> =
+        dump.lines().filter(|l| l.starts_with("correspondent ") || l.starts_with("own ")).collect();
+    let mut sorted: Vec<String> = records.iter().map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect();
+    sorted.sort();
+    assert_eq!(sorted, ["correspondent jan@klant.be", "own ik@mijn.be", "own ik@thuis.example"], "{dump}");
+
+    // Spam forged from the user's own address gets no KNOWN_CORRESPONDENT; jan does.
+    let forged = msg("From: ik@mijn.be\nTo: ik@mijn.be\n", "Cheap loans");
+    let (status, _) = env.filter(&forged);
+    assert!(!tests_of(&status).contains(&"KNOWN_CORRESPONDENT".to_string()), "{status}");
+    let (status, _) = env.filter(&msg("From: jan@klant.be\nTo: ik@mijn.be\n", "Dank je"));
+    assert!(tests_of(&status).contains(&"KNOWN_CORRESPONDENT".to_string()), "{status}");
+}
+
+/// A database trained before: its correspondents include the user's own address. Training the
+/// Sent folder again (already learned) marks it as the user's own, and a From the message was
+/// delivered to never counts, whatever the database says.
+#[test]
+fn an_older_database_with_the_own_address_as_correspondent_is_repaired() {
+    let env = Env::new("");
+    let load = "spamfilt-dump 2\n[tokens]\nmessages 0 0\n[reputation]\ncorrespondent ik@mijn.be 13 1000\ncorrespondent jan@klant.be 1 1000\n";
+    let file = env.dir().join("old.dump");
+    fs::write(&file, load).unwrap();
+    env.ok(&["db", "load", file.to_str().unwrap()]);
+    let forged = msg("Delivered-To: ik@mijn.be\nFrom: ik@mijn.be\nTo: someone@else.example\n", "Cheap loans");
+    let (status, _) = env.filter(&forged);
+    assert!(!tests_of(&status).contains(&"KNOWN_CORRESPONDENT".to_string()), "{status}");
+    let forged = msg("From: ik@mijn.be\nTo: someone@else.example\n", "Cheap loans");
+    let (status, _) = env.filter(&forged);
+    assert!(tests_of(&status).contains(&"KNOWN_CORRESPONDENT".to_string()), "before the repair: {status}");
+    let sent = env.dir().join("sent.eml");
+    fs::write(&sent, msg("From: ik@mijn.be\nTo: jan@klant.be\n", "Verslag")).unwrap();
+    env.ok(&["train", "--ham", sent.to_str().unwrap()]);
+    let again = env.ok(&["train", "--ham", sent.to_str().unwrap()]);
+    assert!(again.contains("1 already known"), "{again}");
+    let (status, _) = env.filter(&forged);
+    assert!(!tests_of(&status).contains(&"KNOWN_CORRESPONDENT".to_string()), "{status}");
+    let o = env.run(&["check", "--report", "-"], forged.as_bytes());
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(report.contains("sender: From ik@mijn.be is your own address: not a known correspondent"), "{report}");
+    let dump = env.ok(&["db", "dump"]);
+    assert!(dump.contains("\nown ik@mijn.be ") && !dump.contains("correspondent ik@mijn.be"), "{dump}");
+    assert!(dump.contains("\ncorrespondent jan@klant.be 2 "), "{dump}");
+}
+
 #[test]
 fn training_feeds_the_ip_database_and_correspondents() {
     let env = Env::new("trusted_networks = [\"203.0.113.0/24\"]\n");

@@ -138,6 +138,9 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
     for h in hits {
         writeln!(out, "  {:>8}  {:<28} {}", format!("{:+.3}", h.score), h.name, h.description)?;
     }
+    if let Some(own) = scored.sender.as_ref().and_then(|s| s.own_from.as_deref()) {
+        writeln!(out, "  sender: From {own} is your own address: not a known correspondent")?;
+    }
     let part = |name: &str| v.hits.iter().filter(|h| h.name.starts_with(name)).map(|h| h.score).sum::<f64>();
     let (bayes, lr) = (part("BAYES_"), part("LR_"));
     writeln!(out, "  points: rules {:+.3}, Bayes {:+.3}, LR {:+.3}", v.score - bayes - lr, bayes, lr)?;

@@ -108,7 +108,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
             if !g.quiet {
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
                 match reputation {
-                    Some(n) => println!("loaded {n} reputation records (IP addresses, DNS answers, correspondents)"),
+                    Some(n) => println!(
+                        "loaded {n} reputation records (IP addresses, DNS answers, correspondents, own addresses)"
+                    ),
                     None => println!("the dump has no reputation section (version 1): reputation.db is left as it is"),
                 }
             }

@@ -125,6 +125,7 @@ mod tests {
                 hashes: hashes.to_vec(),
                 origin: None,
                 sent_to: Vec::new(),
+                own: Vec::new(),
                 lr: Vec::new(),
                 via_list: false,
             },

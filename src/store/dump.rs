@@ -13,6 +13,7 @@
 //! dnsbl ADDRESS ZONE LISTED EXPIRES  (LISTED: listed or clear)
 //! uribl DOMAIN ZONE LISTED EXPIRES
 //! correspondent ADDRESS MESSAGES LAST
+//! own ADDRESS LAST                   (one of the user's own addresses: never a correspondent)
 //! [lr]                               (only when there are LR weights)
 //! lr BITS WINDOW BYTES FLAGS RATE HAM SPAM   (the table's shape and counts; FLAGS: 1 lower-cased,
 //!                                     2 decoded body; RATE: the f32's bits, 8 hex digits)
@@ -30,7 +31,7 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 
-use super::reputation::{self, Cached, Correspondent, DomainRecord, IpRecord, Record, Reputation};
+use super::reputation::{self, Cached, Correspondent, DomainRecord, IpRecord, OwnAddress, Record, Reputation};
 use super::{Class, Snapshot, TokenRecord, Totals};
 
 const FIRST_LINE: &str = "spamfilt-dump 2";
@@ -154,6 +155,7 @@ fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<()> {
                 }
             }
             Record::Correspondent(c) => writeln!(out, "correspondent {} {} {}", c.address, c.messages, c.last)?,
+            Record::Own(o) => writeln!(out, "own {} {}", o.address, o.last)?,
         }
     }
     Ok(())
@@ -315,6 +317,10 @@ fn reputation_line(f: &[&str], rep: &mut Reputation) -> Result<()> {
             let c = Correspondent { address: address.to_string(), messages: messages.parse()?, last: last.parse()? };
             rep.records.insert(reputation::address_key(address), Record::Correspondent(c));
         }
+        ["own", address, last] => {
+            let o = OwnAddress { address: address.to_string(), last: last.parse()? };
+            rep.records.insert(reputation::address_key(address), Record::Own(o));
+        }
         _ => bail!("unknown line"),
     }
     Ok(())
@@ -349,6 +355,7 @@ mod tests {
         rep.records.insert(reputation::domain_key("evil.example"), Record::Domain(d));
         let c = Correspondent { address: "jan@klant.be".into(), messages: 4, last: 1000 };
         rep.records.insert(reputation::address_key("jan@klant.be"), Record::Correspondent(c));
+        rep.add_own("Me@Mijn.be", 2000);
         rep
     }
 
@@ -366,6 +373,7 @@ mod tests {
         assert!(text.contains("token ffffffffffffffff 1 0 20000\n"), "{text}");
         assert!(text.contains("ip 198.51.100.23 1 2 2 3 1 1 -\n"), "{text}");
         assert!(text.contains("correspondent jan@klant.be 4 1000\n"), "{text}");
+        assert!(text.contains("own me@mijn.be 2000\n"), "{text}");
         let back = read(Box::new(out.as_slice())).unwrap();
         assert_eq!(back.tokens.totals, snap.totals);
         assert_eq!(back.tokens.tokens, snap.tokens);

@@ -5,7 +5,8 @@
 //!   learned as spam and as ham, honeypot hits, whether the user listed it by hand, and cached
 //!   DNS answers (reverse name, DNS blocklists) with their expiry.
 //! - Link domains: cached URI blocklist answers.
-//! - Known correspondents: the people the user wrote to (from `train --ham` of sent mail).
+//! - Known correspondents: the people the user wrote to (from `train --ham` of sent mail), and
+//!   the user's own addresses (the From and Sender of that mail), which are never correspondents.
 //!
 //! Layout (little-endian), chosen so a filter run reads only what it looks up:
 //! ```text
@@ -93,11 +94,22 @@ pub struct Correspondent {
     pub last: u64,
 }
 
+/// One of the user's own addresses: the From or Sender of mail the user wrote (learned as ham).
+/// Never a known correspondent, whoever the user writes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct OwnAddress {
+    pub address: String,
+    /// When mail written from it was last learned (Unix seconds).
+    pub last: u64,
+}
+
+/// A record. New kinds are added at the end (bincode numbers them in order).
 #[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Record {
     Ip(IpRecord),
     Domain(DomainRecord),
     Correspondent(Correspondent),
+    Own(OwnAddress),
 }
 
 pub type Key = [u8; 16];
@@ -242,11 +254,16 @@ pub trait ReputationLookup: Sync {
             _ => None,
         }
     }
+    /// A known correspondent (never one of the user's own addresses: those are `Record::Own`).
     fn correspondent(&self, addr: &str) -> Option<Correspondent> {
         match self.get(&address_key(addr)) {
             Some(Record::Correspondent(r)) => Some(r),
             _ => None,
         }
+    }
+    /// Whether `addr` is one of the user's own addresses (see `OwnAddress`).
+    fn own_address(&self, addr: &str) -> bool {
+        matches!(self.get(&address_key(addr)), Some(Record::Own(_)))
     }
 }
 

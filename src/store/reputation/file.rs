@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 
 use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
 use super::reader::parse_header;
-use super::{address_key, checksum, config, ip_from_key, ip_key, Correspondent, DnsAnswers, IpRecord, Key, Record};
+use super::{
+    address_key, checksum, config, ip_from_key, ip_key, Correspondent, DnsAnswers, IpRecord, Key, OwnAddress, Record,
+};
 use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
 use crate::store::Notes;
 
@@ -185,7 +187,22 @@ impl Reputation {
         r.last_spam = r.last_spam.max(last);
     }
 
-    /// Records that the user wrote to `addr`.
+    /// Records that `addr` is one of the user's own addresses (mail the user wrote was from it):
+    /// it replaces a correspondent record of the same address (a database trained before mail
+    /// delivered to the user stopped counting as written by the user may hold one).
+    pub fn add_own(&mut self, addr: &str, now: u64) {
+        let address = addr.to_ascii_lowercase();
+        let rec = self.records.entry(address_key(addr)).or_insert_with(|| Record::Own(OwnAddress::default()));
+        match rec {
+            Record::Own(o) => {
+                o.address = address;
+                o.last = o.last.max(now);
+            }
+            other => *other = Record::Own(OwnAddress { address, last: now }),
+        }
+    }
+
+    /// Records that the user wrote to `addr`; nothing when it is one of the user's own.
     pub fn add_correspondent(&mut self, addr: &str, now: u64) {
         let rec = self.records.entry(address_key(addr)).or_insert_with(|| {
             Record::Correspondent(Correspondent { address: addr.to_ascii_lowercase(), ..Default::default() })
@@ -213,7 +230,7 @@ impl Reputation {
                 d.uribl.retain(|(_, c)| c.expires > now);
                 !d.uribl.is_empty()
             }
-            Record::Correspondent(_) => true,
+            Record::Correspondent(_) | Record::Own(_) => true,
         });
         before - self.records.len()
     }
@@ -222,6 +239,14 @@ impl Reputation {
     pub fn ips(&self) -> impl Iterator<Item = (IpAddr, &IpRecord)> {
         self.records.iter().filter_map(|(k, r)| match r {
             Record::Ip(ip) => Some((ip_from_key(*k), ip)),
+            _ => None,
+        })
+    }
+
+    /// The user's own addresses (see `OwnAddress`).
+    pub fn own_addresses(&self) -> impl Iterator<Item = &OwnAddress> {
+        self.records.values().filter_map(|r| match r {
+            Record::Own(o) => Some(o),
             _ => None,
         })
     }

@@ -50,7 +50,7 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "completions" -d '
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -d 'Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit status). On an internal error the message is still passed through and the exit status is 0'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -d 'Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit status). An error is never 1: with a broken configuration or database the message is still passed through and the exit status is 0, and when the message cannot be read or written whole it is 75'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'

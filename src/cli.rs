@@ -7,12 +7,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// A fast local spam filter: content rules plus a Bayes token database.
+/// A fast local spam filter: content rules, a Bayes token database and a logistic-regression
+/// classifier.
 ///
 /// With no subcommand, spamfilt reads one message on standard input and writes it to standard
 /// output with X-Spam-Status, X-Spam-Level and (on spam) X-Spam-Flag headers added, so that
-/// procmail, maildrop or a Sieve script can file spam into a Junk folder. Whatever goes wrong,
-/// the message is passed through and the exit status is 0.
+/// procmail, maildrop or a Sieve script can file spam into a Junk folder. Whatever is wrong with
+/// the configuration or the databases, the message is passed through and the exit status is 0;
+/// only when the message cannot be read or written whole is it 75 (EX_TEMPFAIL), so that the
+/// delivery agent keeps its copy.
 #[derive(Debug, Parser)]
 #[command(name = "spamfilt", version, about, long_about, max_term_width = 100)]
 #[command(after_help = "Run 'spamfilt help COMMAND' for a command's options. See spamfilt(1).")]
@@ -287,7 +290,8 @@ Postfix main.cf (contrib/postfix/main.cf; relay control stays in smtpd_relay_res
 
 master.cf (contrib/postfix/master.cf):
   spamfilt-policy unix - n n - 0 spawn
-    user=spamfilt argv=/usr/local/bin/spamfilt --db /var/lib/spamfilt policy
+    user=spamfilt argv=/usr/local/bin/spamfilt --db /var/lib/spamfilt
+    --config /etc/spamfilt/config.toml policy
 
 Or a standing service (contrib/postfix/main-socket.cf): spamfilt policy --listen \
 unix:/var/spool/postfix/spamfilt/policy with check_policy_service unix:spamfilt/policy (the socket is made mode \
@@ -411,7 +415,9 @@ pub struct RulesArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct FilterArgs {
     /// Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit
-    /// status). On an internal error the message is still passed through and the exit status is 0.
+    /// status). An error is never 1: with a broken configuration or database the message is
+    /// still passed through and the exit status is 0, and when the message cannot be read or
+    /// written whole it is 75.
     #[arg(long)]
     pub exit_code: bool,
 

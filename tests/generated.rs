@@ -114,6 +114,10 @@ X\-Spam\-Flag: YES            (on spam only)
 .fi
 .PP
 These are the headers SpamAssassin writes, so existing procmail, maildrop and Sieve recipes keep working.
+X\-Spam\-Status is folded as SpamAssassin folds it: past 78 characters it goes on in lines that start with a tab,
+so the test names may not be on its first line.
+The BAYES_*, LR_* and SPAMFILT_DEGRADED names in tests= are not rules and have no [scores] entry: Bayes's weight
+is \fBbayes_points_per_decade\fR, the logistic regression's \fB[lr] points_per_decade\fR.
 Any X\-Spam\-* field that arrived with the message is removed first and never read as evidence: senders forge them.
 The rest of the message is left byte for byte as it came (an mbox From line, CRLF or LF line ends, 8\-bit bytes).
 .SH INPUT
@@ -143,30 +147,72 @@ fixed, naming the file and line. \fBspamfilt lint\fR prints every problem as \fI
 exits 1; \fBspamfilt db salvage\fR rebuilds a damaged tokens.db from the records and ledger entries that verify and
 keeps the damaged file beside it.
 .SH EXAMPLES
-Learn from your own folders, then filter with procmail:
+Learn from your own folders in one run: as ham your Sent folder \fIand\fR the mail you kept (the inbox, archive
+folders; Sent alone teaches that every mailing list is spam), as spam your Junk folder. Train a few hundred of
+each before you trust the verdicts; \fBdb stats\fR counts them. Run it as the user whose mail it is, with the
+HOME (or \fB\-\-db\fR) the deliveries have: a delivery that finds no database scores with the rules and the
+starter table only, and says nothing.
 .PP
 .nf
 .RS
-spamfilt train \-\-ham ~/Maildir/.Sent
-spamfilt train \-\-spam ~/Maildir/.Junk
+spamfilt train \-\-ham ~/Maildir/.Sent ~/Maildir/cur \-\-spam ~/Maildir/.Junk
+spamfilt db stats
 .RE
 .fi
 .PP
-~/.procmailrc:
+Filter with procmail, ~/.procmailrc (contrib/procmailrc in the source tree; procmail's PATH does not have
+~/.cargo/bin, and a Maildir folder needs no lock file):
 .PP
 .nf
 .RS
+PATH=$HOME/.cargo/bin:/usr/local/bin:/usr/bin:/bin
+MAILDIR=$HOME/Maildir/
+DEFAULT=$MAILDIR
+
 :0fw
 | spamfilt
 
-:0:
+:0
 * ^X\-Spam\-Flag: YES
 \&.Junk/
 .RE
 .fi
 .PP
+or with maildrop, ~/.mailfilter, mode 600 (contrib/mailfilter):
+.PP
+.nf
+.RS
+PATH="$HOME/.cargo/bin:/usr/local/bin:/usr/bin:/bin"
+DEFAULT="$HOME/Maildir"
+
+xfilter "spamfilt"
+
+if (/^X\-Spam\-Flag: YES/)
+{
+  to "$HOME/Maildir/.Junk"
+}
+.RE
+.fi
+.PP
+or with Dovecot's Sieve and the sieve_extprograms plugin (contrib/dovecot/: the configuration, this script, and
+the program spamfilt\-filter, which runs \fBspamfilt filter\fR as the mail user with HOME set to the mailbox's
+home, so that mailbox's database is used):
+.PP
+.nf
+.RS
+require ["vnd.dovecot.filter", "fileinto", "mailbox"];
+filter "spamfilt\-filter";
+if header :is "X\-Spam\-Flag" "YES" {
+  fileinto :create "Junk";
+  stop;
+}
+.RE
+.fi
+.PP
 Every night, learn what stayed in Junk for 10 days as spam and delete it (crontab; cron's PATH is /usr/bin:/bin,
-so name the binary by its full path, which \fBcommand \-v spamfilt\fR prints):
+so name the binary by its full path, which \fBcommand \-v spamfilt\fR prints, e.g. /usr/local/bin/spamfilt).
+With \fB\-q\fR it prints only errors and, for a message in Junk you trained as ham (kept, not deleted),
+"kept FILE: it was trained as ham", which cron mails every night until you move that message out of Junk:
 .PP
 .nf
 .RS
@@ -196,11 +242,18 @@ spamfilt ip show 198.51.100.23
 .SH FILES
 .TP
 \fI~/.local/share/spamfilt/\fR
-The database directory (\fB\-\-db\fR, \fBSPAMFILT_DB\fR): \fItokens.db\fR (token counts and the ledger of learned
-messages, replaced atomically by every write), \fIreputation.db\fR (IP addresses with their spam, ham and honeypot
-counts, known correspondents, cached DNS answers), \fIreputation.journal\fR (DNS answers and honeypot hits appended
-by filters, folded into reputation.db by the next training run), \fIqueue/\fR (honeypot hits waiting for the next
-training run) and \fIlock\fR (taken by writers only; filters never wait for it).
+The database directory: \fB\-\-db\fR, else \fBSPAMFILT_DB\fR, else $XDG_DATA_HOME/spamfilt, else
+~/.local/share/spamfilt of the HOME spamfilt runs with (for a delivery, the HOME the delivery agent gives it; for
+Dovecot, the mailbox's home). It holds \fItokens.db\fR (token counts and the ledger of learned messages, replaced
+atomically by every write), \fIlr.weights\fR (the logistic regression's weights, replaced atomically by every
+training run), \fIreputation.db\fR (IP addresses with their spam, ham and honeypot counts, known correspondents,
+cached DNS answers), \fIreputation.journal\fR (DNS answers and honeypot hits appended by filters, folded into
+reputation.db by the next training run) with \fIreputation.journal.lock\fR (shared by the filters appending,
+exclusive while a training run folds the journal in), \fIqueue/\fR (honeypot hits waiting for the next training
+run), \fIpolicy/\fR (the policy service's harvesting state), \fIlr.redis\-cache\fR (with a Redis store: the local
+copy of the LR weights) and \fIlock\fR (taken by writers only; filters never wait for it). A damaged file that
+was set aside is kept beside them as \fIFILE.corrupt\-TIME\fR. A directory with no database in it is not an
+error: the filter scores with the rules and the starter table (\fBspamfilt db stats\fR shows what it holds).
 .TP
 \fI~/.config/spamfilt/allow.txt\fR, \fI~/.config/spamfilt/block.txt\fR
 The allow and block lists, beside the configuration file: one entry per line, an address (jan@klant.be), a domain
@@ -224,7 +277,13 @@ an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says
 of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBblock_list\fR (file names),
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
 ["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR), and the sections \fB[bayes]\fR
-(\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR), \fB[tokenizer]\fR,
+(\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR), \fB[lr]\fR (the
+logistic regression: \fBenabled\fR (true), \fBpoints_per_decade\fR (1.0), \fBpoints_knee\fR (1.0),
+\fBham_points_knee\fR (8.0), \fBfade\fR (200: its say grows until this many ham and spam are learned)),
+\fB[tokenizer]\fR (\fBmax_part_bytes\fR (65536), \fBmax_tokens\fR (4000), \fBheaders\fR (the header fields whose
+words are tokens); change them before training, not after: a message then gives tokens the database never
+learned), \fB[queue]\fR (the honeypot
+queue: \fBmax_messages\fR (200), \fBmax_bytes\fR (16777216)), \fB[policy]\fR (see \fBspamfilt policy\fR),
 \fB[scores]\fR (RULE = points; 0 disables), \fB[[rule]]\fR (custom rules) and \fB[store]\fR (\fBredis\fR =
 "redis://[:PASSWORD@]HOST:PORT/DB" or "unix:///PATH?db=N" keeps the token counts, the ledger and the LR weights in
 a Redis server several hosts share; \fBpassword_file\fR, \fBprefix\fR (the key prefix, your login name),
@@ -252,9 +311,10 @@ How long a job runs before its progress bar appears on a terminal (1000; 0: at o
 .SH EXIT STATUS
 .TP
 \fB0\fR
-Success. In filter mode: always, whatever went wrong (a broken configuration or database is scored without and
+Success. In filter mode: whatever is wrong with the configuration or the databases (they are scored without and
 marked, see WHEN SOMETHING IS BROKEN; an internal error passes the message through unchanged; the reason is written
-to standard error), and for ham with \fB\-\-exit\-code\fR.
+to standard error), and for ham with \fB\-\-exit\-code\fR: the filter's only other statuses are 1 for spam with
+\fB\-\-exit\-code\fR and 75. The other commands also end with 0 when the reader of their output goes away (| head).
 .TP
 \fB1\fR
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
@@ -267,7 +327,8 @@ changed. \fBcheck\fR: some messages could not be read or were not mail. \fBtrain
 .TP
 \fB75\fR
 Filter mode only: the message could not be read from standard input or written to standard output whole
-(EX_TEMPFAIL). The delivery agent keeps its copy and retries.
+(EX_TEMPFAIL), e.g. a full disk or a reader that went away. The delivery agent keeps its copy: procmail delivers
+it as it came, maildrop's xfilter defers it and the MTA retries.
 .SH NOTES
 spamfilt never bounces a message and never drops one: spam is delivered to the Junk folder.
 Bounces to forged senders are backscatter.
@@ -275,10 +336,32 @@ Bounces to forged senders are backscatter.
 \fBprocmail\fR(1), \fBmaildrop\fR(1), \fBprocmailrc\fR(5), \fBbogofilter\fR(1), \fBspamassassin\fR(1)
 "#;
 
-fn render_man() -> String {
+/// The date in the man page's title line (`.TH spamfilt 1 DATE`), if it has one.
+fn man_date(page: &str) -> Option<String> {
+    let date = page.lines().find_map(|l| l.strip_prefix(".TH spamfilt 1 "))?.split(' ').next()?;
+    let b = date.as_bytes();
+    (b.len() == 10 && b[4] == b'-' && b[7] == b'-').then(|| date.to_string())
+}
+
+/// Today's date (UTC) as YYYY-MM-DD (days to civil date: Howard Hinnant's algorithm).
+fn today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn render_man(date: &str) -> String {
     let mut cmd = Cli::command();
     cmd.build();
-    let man = clap_mangen::Man::new(cmd.clone()).date("2026-11-22");
+    let man = clap_mangen::Man::new(cmd.clone()).date(date);
     let mut buf: Vec<u8> = Vec::new();
     man.render_title(&mut buf).unwrap();
     man.render_name_section(&mut buf).unwrap();
@@ -322,7 +405,23 @@ fn check(path: &str, expected: String) {
 
 #[test]
 fn man_page_is_current() {
-    check("man/spamfilt.1", render_man());
+    // The page's date is the day its text last changed: it is rendered with the date the committed
+    // page has, and UPDATE_GENERATED=1 writes today's date (UTC) only when the text changed.
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/spamfilt.1")).unwrap_or_default();
+    let mut page = render_man(&man_date(&committed).unwrap_or_else(today));
+    if std::env::var_os("UPDATE_GENERATED").is_some() && page != committed {
+        page = render_man(&today());
+    }
+    check("man/spamfilt.1", page);
+}
+
+#[test]
+fn man_date_is_read_from_the_title_line() {
+    assert_eq!(man_date(".ie x\n.TH spamfilt 1 2026-11-22 \"spamfilt 0.1.0\" \n").as_deref(), Some("2026-11-22"));
+    assert_eq!(man_date(".TH spamfilt 1 \"spamfilt 0.1.0\"\n"), None);
+    let t = today();
+    assert!(t.len() == 10 && t.starts_with("20"), "{t}");
 }
 
 #[test]
@@ -334,7 +433,7 @@ fn completions_are_current() {
 
 #[test]
 fn man_page_documents_every_command_and_flag() {
-    let man = render_man();
+    let man = render_man("2026-01-01");
     let mut cmd = Cli::command();
     cmd.build();
     fn walk(cmd: &clap::Command, man: &str) {

@@ -176,7 +176,7 @@ fn read_config(
         Ok(text) => {
             let named = match lenient.as_deref_mut() {
                 Some(problems) => lenient::apply_lenient(settings, &text, path, problems),
-                None => settings.apply(&text).with_context(|| format!("bad config file {}", path.display()))?,
+                None => lenient::apply_strict(settings, &text, path)?,
             };
             Ok(Some(named))
         }

@@ -15,12 +15,19 @@ pub struct Problem {
     pub file: PathBuf,
     /// 1-based, when the problem is on a line.
     pub line: Option<usize>,
+    /// 1-based (characters), when the problem is known to start at a place in its line.
+    pub column: Option<usize>,
     pub message: String,
 }
 
 impl Problem {
     pub fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Problem {
-        Problem { file: file.to_path_buf(), line, message: message.into() }
+        Problem { file: file.to_path_buf(), line, column: None, message: message.into() }
+    }
+
+    /// A problem at a line and column.
+    pub fn at(file: &Path, line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> Problem {
+        Problem { column: column.filter(|_| line.is_some()), ..Problem::new(file, line, message) }
     }
 
     /// The short form for the message header: the file's name (not its directory), the line
@@ -43,9 +50,10 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{l}: {}", self.file.display(), self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file.display(), self.message),
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.file.display(), self.message),
+            (None, _) => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
 }
@@ -62,21 +70,42 @@ pub fn split_line(message: &str) -> (Option<usize>, String) {
     (None, message.to_string())
 }
 
-/// A TOML error as "line N: message" for the text it came from.
+/// A TOML error as "line N, column C: message" for the text it came from (`split_position`
+/// takes it apart).
 pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim().to_string();
     match e.span() {
         Some(span) => {
             let n = line_of(text, span.start);
+            let start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |p| p + 1);
+            let col = text.get(start..span.start.min(text.len())).map_or(0, |t| t.chars().count()) + 1;
             // Name the key when the line holds one (`dns = { resolver = "x" }` → `dns`).
             let line = text.lines().nth(n - 1).unwrap_or("");
             match line.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('[')) {
-                Some(key) if !msg.contains(&format!("`{key}`")) => format!("line {n}: {key}: {msg}"),
-                _ => format!("line {n}: {msg}"),
+                Some(key) if !msg.contains(&format!("`{key}`")) => format!("line {n}, column {col}: {key}: {msg}"),
+                _ => format!("line {n}, column {col}: {msg}"),
             }
         }
         None => msg,
     }
+}
+
+/// Splits a "line N, column C: rest" or "line N: rest" message into its parts.
+pub fn split_position(message: &str) -> (Option<usize>, Option<usize>, String) {
+    let (line, rest) = split_line(message);
+    if line.is_some() {
+        return (line, None, rest);
+    }
+    if let Some(rest) = message.strip_prefix("line ") {
+        if let Some((pos, msg)) = rest.split_once(": ") {
+            if let Some((n, c)) = pos.split_once(", column ") {
+                if let (Ok(n), Ok(c)) = (n.parse(), c.parse()) {
+                    return (Some(n), Some(c), msg.to_string());
+                }
+            }
+        }
+    }
+    (None, None, message.to_string())
 }
 
 /// The 1-based line of a byte offset.

@@ -86,17 +86,18 @@ fn a_broken_config_key_scores_with_its_default_and_says_so() {
     // The good key still counts; the rules ran.
     assert!(status.contains("required=6.5") && status.contains("BODY_"), "{status}");
     assert!(field(&o.stdout, "X-Spam-Degraded").unwrap().contains("config.toml line 4: scores.NO_SUCH_RULE"));
-    // Training refuses, naming the file and the line.
+    // Training refuses, naming the file, the line and the column of both problems, as lint does.
     let o = run(tmp.path(), &["train", "--spam", "-"], SPAMMY.as_bytes());
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
-    assert!(err.contains(cfg.to_str().unwrap()) && err.contains("line 2"), "{err}");
-    // lint lists both problems as FILE:LINE and fails.
+    assert!(err.contains(&format!("{}:2:1: requred_score", cfg.display())), "{err}");
+    assert!(err.contains(&format!("{}:4:16: scores.NO_SUCH_RULE: there is no rule", cfg.display())), "{err}");
+    // lint lists both problems as FILE:LINE:COLUMN and fails.
     let o = run(tmp.path(), &["lint"], b"");
     assert_eq!(o.status.code(), Some(1));
     let out = text(&o.stdout);
-    assert!(out.contains(&format!("{}:2: requred_score", cfg.display())), "{out}");
-    assert!(out.contains(&format!("{}:4: scores.NO_SUCH_RULE", cfg.display())), "{out}");
+    assert!(out.contains(&format!("{}:2:1: requred_score", cfg.display())), "{out}");
+    assert!(out.contains(&format!("{}:4:16: scores.NO_SUCH_RULE", cfg.display())), "{out}");
     // A file that is not TOML at all: every default, still scored.
     fs::write(&cfg, "required_score = [\n").unwrap();
     let o = run(tmp.path(), &[], SPAMMY.as_bytes());

@@ -116,7 +116,7 @@ fn site_config_is_read_first_and_the_users_overrides_it() {
     assert!(out.contains("X-Spam-Degraded: config.toml line 2: subject_tagg"), "{out}");
     let lint = spamfilt(dir.path()).arg("lint").output().unwrap();
     assert_eq!(lint.status.code(), Some(1));
-    let site_line = format!("{}:2: subject_tagg", site.join("config.toml").display());
+    let site_line = format!("{}:2:1: subject_tagg", site.join("config.toml").display());
     assert!(String::from_utf8_lossy(&lint.stdout).contains(&site_line), "{lint:?}");
     let out = spamfilt(dir.path()).args(["check", "-"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Settings;
-use crate::problems::{split_line, toml_error, Problem};
+use crate::problems::{split_position, toml_error, Problem};
 
 /// One separately applicable part of a config file.
 #[derive(Debug, Clone)]
@@ -93,24 +93,62 @@ fn table_of(pieces: &[Piece]) -> toml::Table {
     t
 }
 
+/// A config file's text applied as far as it can be: the settings with every good piece, and
+/// each bad piece as a problem (without what the filter does about it). `whole` is set when the
+/// file is not TOML at all (nothing of it applies).
+struct Applied {
+    settings: Settings,
+    named: Option<PathBuf>,
+    problems: Vec<Problem>,
+    whole: bool,
+}
+
 /// Applies a config file's text to `settings` as far as it can: a file that is not TOML at all
 /// leaves every default; otherwise each key, score and custom rule that is wrong on its own (or
 /// together with the ones already accepted) keeps its default and is reported. Returns the URI
 /// blocklist file the config names, if that key was accepted.
 pub fn apply_lenient(settings: &mut Settings, text: &str, file: &Path, problems: &mut Vec<Problem>) -> Option<PathBuf> {
+    let a = apply_pieces(settings, text, file);
+    let effect =
+        if a.whole { " (the whole file is ignored: defaults are used)" } else { " (ignored: the default is used)" };
+    problems.extend(a.problems.into_iter().map(|mut p| {
+        p.message.push_str(effect);
+        p
+    }));
+    *settings = a.settings;
+    a.named
+}
+
+/// Applies a config file's text to `settings` strictly: every problem in it (not only the
+/// first) is the error, each with its line and column, as `lint` lists them.
+pub fn apply_strict(settings: &mut Settings, text: &str, file: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let a = apply_pieces(settings, text, file);
+    match a.problems.len() {
+        0 => {
+            *settings = a.settings;
+            Ok(a.named)
+        }
+        1 => anyhow::bail!("bad config file {}", a.problems[0]),
+        n => {
+            let all: Vec<String> = a.problems.iter().map(|p| format!("  {p}")).collect();
+            anyhow::bail!("bad config file {} ({n} problems):\n{}", file.display(), all.join("\n"))
+        }
+    }
+}
+
+fn apply_pieces(settings: &Settings, text: &str, file: &Path) -> Applied {
     let base = settings.clone();
     // The common case: the whole file is fine.
     let mut whole = base.clone();
     if let Ok(named) = whole.apply(text) {
-        *settings = whole;
-        return named;
+        return Applied { settings: whole, named, problems: Vec::new(), whole: false };
     }
     let table: toml::Table = match toml::from_str(text) {
         Ok(t) => t,
         Err(e) => {
-            let (line, msg) = split_line(&toml_error(text, &e));
-            problems.push(Problem::new(file, line, format!("{msg} (the whole file is ignored: defaults are used)")));
-            return None;
+            let (line, column, msg) = split_position(&toml_error(text, &e));
+            let problems = vec![Problem::at(file, line, column, msg)];
+            return Applied { settings: base, named: None, problems, whole: true };
         }
     };
     let mut pieces = Vec::new();
@@ -124,43 +162,135 @@ pub fn apply_lenient(settings: &mut Settings, text: &str, file: &Path, problems:
     // Two passes, so that a key that needs another (allow_requires_auth needs authserv_id) is
     // accepted whatever their order.
     let mut accepted: Vec<Piece> = Vec::new();
-    let mut failed: Vec<(Piece, String)> = Vec::new();
+    let mut failed: Vec<(Piece, String, String)> = Vec::new();
     for pass in 0..2 {
         let todo: Vec<Piece> =
-            if pass == 0 { std::mem::take(&mut pieces) } else { failed.drain(..).map(|(p, _)| p).collect() };
+            if pass == 0 { std::mem::take(&mut pieces) } else { failed.drain(..).map(|(p, _, _)| p).collect() };
         for piece in todo {
             let mut candidate = accepted.clone();
             candidate.push(piece.clone());
-            let text = toml::to_string(&table_of(&candidate)).unwrap_or_default();
-            match base.clone().apply(&text) {
+            let made = toml::to_string(&table_of(&candidate)).unwrap_or_default();
+            match base.clone().apply(&made) {
                 Ok(_) => accepted.push(piece),
-                Err(e) => failed.push((piece, format!("{e:#}"))),
+                Err(e) => failed.push((piece, format!("{e:#}"), made)),
             }
         }
     }
-    failed.sort_by_key(|(piece, _)| piece.line(text));
-    for (piece, err) in failed {
-        // The error's own line refers to the one-piece text we made, not to the file.
-        let (_, msg) = split_line(&err);
-        let name = piece.name();
-        let msg = if msg.starts_with(&format!("{name}:")) { msg } else { format!("{name}: {msg}") };
-        problems.push(Problem::new(file, piece.line(text), format!("{msg} (ignored: the default is used)")));
-    }
-    let text = toml::to_string(&table_of(&accepted)).unwrap_or_default();
+    let mut problems: Vec<Problem> = failed
+        .into_iter()
+        .map(|(piece, err, made)| {
+            let (line, column, name, msg) = locate(&piece, &err, &made, text);
+            let msg = msg.strip_prefix("[scores]: ").map(str::to_string).unwrap_or(msg);
+            let msg = if msg.starts_with(&format!("{name}:")) || msg.starts_with(&format!("{name} ")) {
+                msg
+            } else {
+                format!("{name}: {msg}")
+            };
+            Problem::at(file, line, column, msg)
+        })
+        .collect();
+    problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
+    let made = toml::to_string(&table_of(&accepted)).unwrap_or_default();
     let mut s = base.clone();
-    match s.apply(&text) {
-        Ok(named) => {
-            *settings = s;
-            named
-        }
+    match s.apply(&made) {
+        Ok(named) => Applied { settings: s, named, problems, whole: false },
         // Cannot happen (each accepted piece was applied with the ones before it); keep defaults.
         Err(e) => {
-            problems.push(Problem::new(file, None, format!("{e:#} (the whole file is ignored: defaults are used)")));
-            None
+            problems.push(Problem::new(file, None, format!("{e:#}")));
+            Applied { settings: base, named: None, problems, whole: true }
         }
     }
 }
 
+/// The section (`bayes`, `rule`; empty at the top) and key of each line of a config text that
+/// holds a key, with the columns (1-based) where the key and the value start.
+fn keyed_lines(text: &str) -> Vec<(usize, String, usize, String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut rules_seen = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if let Some(h) = l.strip_prefix("[[").and_then(|h| h.split("]]").next()) {
+            section = h.trim().to_string();
+            if section == "rule" {
+                rules_seen += 1;
+            }
+            continue;
+        }
+        if let Some(h) = l.strip_prefix('[').and_then(|h| h.split(']').next()) {
+            section = h.trim().to_string();
+            continue;
+        }
+        if l.starts_with('#') {
+            continue;
+        }
+        let Some((k, _)) = raw.split_once('=') else { continue };
+        let key = k.trim().trim_matches(|c| c == '"' || c == '\'');
+        if key.is_empty() {
+            continue;
+        }
+        let key_col = raw.chars().take_while(|c| c.is_whitespace()).count() + 1;
+        let after = &raw[k.len() + 1..];
+        let value_col = k.chars().count() + 1 + after.chars().take_while(|c| c.is_whitespace()).count() + 1;
+        out.push((i + 1, section.clone(), rules_seen, key.to_string(), key_col, value_col));
+    }
+    out
+}
+
+/// Where a piece's error is in the file (line, column), the name it goes by (`bayes.min_dev`,
+/// `scores.NO_SUCH`, `rule BAD`) and the message without the made text's position: from the
+/// key the error names in the text made for the piece (`made`), or a `key.sub` the message
+/// names, found in the same section of the file; else the piece's own line.
+fn locate(piece: &Piece, err: &str, made: &str, text: &str) -> (Option<usize>, Option<usize>, String, String) {
+    let (made_line, made_col, msg) = split_position(err);
+    let name = piece.name();
+    let file_lines = keyed_lines(text);
+    // The section and key the error is at in the made text, and whether at the key or its value.
+    let target: Option<(String, String, bool)> = match made_line {
+        Some(n) => keyed_lines(made)
+            .into_iter()
+            .find(|l| l.0 == n)
+            .map(|(_, section, _, key, _, value_col)| (section, key, made_col.is_some_and(|c| c < value_col))),
+        None => None,
+    }
+    .or_else(|| match piece {
+        // A semantic check names `bayes.min_dev`, `dns.timeout_ms`.
+        Piece::Key(k, toml::Value::Table(t)) => t
+            .keys()
+            .find(|sub| msg.contains(&format!("{k}.{sub}")) || msg.starts_with(&format!("{sub}:")))
+            .map(|sub| (k.clone(), sub.clone(), false)),
+        Piece::Score(k, _) => Some(("scores".into(), k.clone(), false)),
+        Piece::Key(k, _) => Some((String::new(), k.clone(), false)),
+        Piece::Rule(..) => None,
+    });
+    let rule_no = match piece {
+        Piece::Rule(i, _) => Some(i + 1),
+        _ => None,
+    };
+    if let Some((section, key, at_key)) = target {
+        let found = file_lines.iter().find(|(_, s, r, k, _, _)| {
+            *k == key
+                && match (piece, rule_no) {
+                    (_, Some(n)) => s == "rule" && *r == n,
+                    (Piece::Key(top, _), _) if section.is_empty() => {
+                        s.is_empty() && (k == top || k.starts_with(&format!("{top}.")))
+                    }
+                    _ => *s == section,
+                }
+        });
+        let named = match (piece, section.as_str()) {
+            (Piece::Key(top, toml::Value::Table(_)), s) if s == top => format!("{top}.{key}"),
+            _ => name.clone(),
+        };
+        let msg = msg.strip_prefix(&format!("{key}: ")).map(str::to_string).unwrap_or(msg.clone());
+        if let Some((line, _, _, _, key_col, value_col)) = found {
+            return (Some(*line), Some(if at_key { *key_col } else { *value_col }), named, msg);
+        }
+        // Written inline (`dns = { timeout_ms = 0 }`): the line of the piece.
+        return (piece.line(text), None, named, msg);
+    }
+    (piece.line(text), None, name, msg)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,9 +316,36 @@ mod tests {
         let lines: Vec<(Option<usize>, bool)> =
             p.iter().map(|x| (x.line, x.message.contains("default is used"))).collect();
         assert_eq!(lines, vec![(Some(2), true), (Some(7), true), (Some(12), true)], "{p:?}");
-        assert!(p[0].to_string().starts_with("c.toml:2: required_score: "), "{}", p[0]);
+        assert!(p[0].to_string().starts_with("c.toml:2:18: required_score: "), "{}", p[0]);
         assert!(p[2].short().starts_with("c.toml line 12: rule BAD: "), "{}", p[2].short());
-        assert!(p[1].to_string().starts_with("c.toml:7: scores.NO_SUCH: "), "{}", p[1]);
+        assert_eq!(p[1].to_string(), "c.toml:7:11: scores.NO_SUCH: there is no rule called NO_SUCH (see `spamfilt rules`) (ignored: the default is used)");
+    }
+
+    /// A key inside a table is reported at its own line and column, not the table's header,
+    /// by the lenient reading (lint, the filter) and the strict one (train, check) alike, and
+    /// the strict one reports every problem, not only one.
+    #[test]
+    fn a_key_in_a_table_is_reported_at_its_line_strictly_and_leniently() {
+        let text = "requred_score = 5\n[bayes]\n\nmin_dev = \"x\"\n[lr]\n  points_knee = -1\n";
+        let mut p = Vec::new();
+        apply_lenient(&mut base(), text, Path::new("c.toml"), &mut p);
+        let at: Vec<String> = p.iter().map(|x| x.to_string().split(": ").next().unwrap().to_string()).collect();
+        assert_eq!(at, ["c.toml:1:1", "c.toml:4:11", "c.toml:6:17"], "{p:?}");
+        assert!(p[1].message.starts_with("bayes.min_dev: invalid type"), "{}", p[1]);
+        assert!(p[2].message.starts_with("lr.points_knee must be positive"), "{}", p[2]);
+        let err = format!("{:#}", apply_strict(&mut base(), text, Path::new("c.toml")).unwrap_err());
+        assert!(
+            err.starts_with("bad config file c.toml (3 problems):\n  c.toml:1:1: requred_score: unknown field"),
+            "{err}"
+        );
+        assert!(err.contains("\n  c.toml:4:11: bayes.min_dev: invalid type: string \"x\", expected f64\n"), "{err}");
+        assert!(err.ends_with("\n  c.toml:6:17: lr.points_knee must be positive"), "{err}");
+        let err =
+            format!("{:#}", apply_strict(&mut base(), "[scores]\nBAYES_99 = 1\n", Path::new("c.toml")).unwrap_err());
+        assert_eq!(
+            err,
+            "bad config file c.toml:2:12: scores.BAYES_99: there is no rule called BAYES_99 (see `spamfilt rules`)"
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Context, Result};
 use spamfilt::bayes::{self, BayesParams, Counts, Totals};
-use spamfilt::features::TokenizerSettings;
-use spamfilt::{learn, mailbox, starter};
+use spamfilt::features::{self, TokenizerSettings};
+use spamfilt::message::Message;
+use spamfilt::{mailbox, starter};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -31,8 +32,11 @@ fn main() -> Result<()> {
     for (paths, is_spam) in [(&ham, false), (&spam, true)] {
         for entry in mailbox::expand(paths)? {
             let raw = entry.read()?;
-            let m = learn::prepare(&raw, 512 * 1024, &tok, &Default::default());
-            for h in m.hashes {
+            // The tokens `train` learns, less the trace tokens (the gate's marker and the
+            // Received words): the starter table has none, so they count only from the user's own
+            // training and the gate reads the user's own marker count.
+            let tokens = features::tokenize(&Message::parse(&raw, 512 * 1024), &tok);
+            for &h in &tokens.hashes()[..tokens.trace_start()] {
                 let c = counts.entry(h).or_default();
                 if is_spam {
                     c.spam += 1;

@@ -381,6 +381,7 @@ impl Settings {
             anyhow::ensure!((0.0..=1.0).contains(&b.unknown_prob), "bayes.unknown_prob must be in [0, 1]");
             anyhow::ensure!((0.0..0.5).contains(&b.min_dev), "bayes.min_dev must be in [0, 0.5)");
             anyhow::ensure!(b.max_clues > 0, "bayes.max_clues must be at least 1");
+            anyhow::ensure!((0.0..=1.0).contains(&b.trace_min_share), "bayes.trace_min_share must be in [0, 1]");
             s.bayes = b;
         }
         if let Some(l) = file.lr {

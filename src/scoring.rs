@@ -166,17 +166,137 @@ impl Scorer<'_> {
             return None;
         }
         let hashes = tokens.hashes();
+        // The marker's counts in the user's own database (the starter table has no trace tokens).
+        let marker = tokens.marker().and_then(|m| db.as_ref().map(|(_, counts)| counts[m]));
         let mut evidence: Vec<Evidence> = match db {
             Some((_, counts)) => counts.into_iter().map(Evidence::from).collect(),
             None => vec![Evidence::default(); hashes.len()],
         };
         if let Some((st, _)) = starter.filter(|(_, w)| *w > 0.0) {
-            for (e, &h) in evidence.iter_mut().zip(hashes) {
+            for (e, &h) in evidence.iter_mut().zip(hashes).take(tokens.trace_start()) {
                 let (s, hm) = st.counts(h);
                 e.spam += scales.spam * s as f64;
                 e.ham += scales.ham * hm as f64;
             }
         }
-        Some(bayes::classify_evidence(&evidence, totals, &self.scoring.bayes))
+        // The Received words count only while the gate is open; the marker never does.
+        let gate = tokens.marker().map(|m| {
+            let gate = bayes::TraceGate::decide(marker.unwrap_or_default(), user, &self.scoring.bayes);
+            let k = gate.scales(totals);
+            evidence[m] = Evidence::default();
+            for e in &mut evidence[m + 1..] {
+                match k {
+                    Some(k) => *e = Evidence { spam: e.spam * k.spam, ham: e.ham * k.ham },
+                    None => *e = Evidence::default(),
+                }
+            }
+            gate
+        });
+        let mut result = bayes::classify_evidence(&evidence, totals, &self.scoring.bayes);
+        result.trace = gate;
+        Some(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn ham(i: usize, received: bool) -> String {
+        let trace = if received {
+            format!("Received: from mail{}.klant.be (mail.klant.be [192.0.2.10])\n\tby mx.mijn.be with ESMTP id H{i}; Tue, 1 Dec 2026 10:00:00 +0100\n", i % 3)
+        } else {
+            String::new()
+        };
+        format!("{trace}From: collega{i}@klant.be\nSubject: planning {i}\nMessage-ID: <h{i}@klant.be>\n\nvergadering offerte dinsdag project\n")
+    }
+
+    fn spam(i: usize, received: bool) -> String {
+        let trace = if received {
+            format!("Received: from bulk{}.deals.example (unknown [198.51.100.7])\n\tby mx.mijn.be with SMTP id S{i}; Tue, 1 Dec 2026 10:00:00 +0100\n", i % 3)
+        } else {
+            String::new()
+        };
+        format!("{trace}From: promo{i}@deals.example\nSubject: winner {i}\nMessage-ID: <s{i}@deals.example>\n\ncasino lottery offerte cheap pills\n")
+    }
+
+    /// A database of `n` ham and `n` spam, the ham with or without Received fields.
+    fn store(n: usize, ham_received: bool) -> MemoryStore {
+        let mut st = MemoryStore { totals: Default::default(), tokens: Default::default() };
+        let tok = TokenizerSettings::default();
+        for i in 0..n {
+            for (raw, is_spam) in [(ham(i, ham_received), false), (spam(i, true), true)] {
+                let m = crate::learn::prepare(raw.as_bytes(), 1 << 20, &tok, &Default::default());
+                for h in m.hashes {
+                    let c = st.tokens.entry(h).or_default();
+                    if is_spam {
+                        c.spam += 1
+                    } else {
+                        c.ham += 1
+                    }
+                }
+                if is_spam {
+                    st.totals.spam += 1
+                } else {
+                    st.totals.ham += 1
+                }
+            }
+        }
+        st
+    }
+
+    fn bayes(st: &MemoryStore, raw: &str, min: u64) -> (BayesResult, features::Tokens) {
+        let mut scoring = ScoringSettings::default();
+        scoring.bayes.trace_min_learned = min;
+        let tok = TokenizerSettings::default();
+        let sc = Scorer {
+            scoring: &scoring,
+            tokenizer: &tok,
+            db: Some(st),
+            starter: None,
+            rules: None,
+            use_bayes: true,
+            sender: None,
+            lr: None,
+        };
+        let s = sc.score(raw.as_bytes());
+        (s.verdict.bayes.expect("Bayes is used"), s.tokens)
+    }
+
+    /// The ham probed (learned too: its tokens have counts).
+    const PROBE: usize = 7;
+
+    #[test]
+    fn received_words_do_not_count_when_the_ham_was_learned_without_them() {
+        let st = store(60, false);
+        let (with, tokens) = bayes(&st, &ham(PROBE, true), 50);
+        let (without, _) = bayes(&st, &ham(PROBE, false), 50);
+        let gate = with.trace.expect("the message has Received fields");
+        assert!(!gate.open);
+        assert_eq!((gate.received.ham, gate.received.spam, gate.learned.ham), (0, 60, 60));
+        // Exactly what the message scores without its Received fields: no trace token is a clue.
+        assert_eq!(with.log_odds, without.log_odds);
+        assert_eq!(with.clues, without.clues);
+        assert!(with.clues.iter().all(|c| !tokens.is_trace(c.token)));
+        assert_eq!(without.trace, None);
+    }
+
+    #[test]
+    fn received_words_count_once_enough_ham_and_spam_had_them_and_the_marker_never() {
+        let st = store(60, true);
+        let (with, tokens) = bayes(&st, &ham(PROBE, true), 50);
+        let (without, _) = bayes(&st, &ham(PROBE, false), 50);
+        let gate = with.trace.expect("the message has Received fields");
+        assert!(gate.open);
+        assert_eq!((gate.received.ham, gate.received.spam), (60, 60));
+        let m = tokens.marker().expect("a marker");
+        assert!(with.clues.iter().any(|c| c.token > m), "a Received word is a clue");
+        assert!(with.clues.iter().all(|c| c.token != m), "the marker is never a clue");
+        assert!(with.log_odds < without.log_odds, "the ham relay's words say ham");
+        // The same database with the gate's minimum above what was learned: closed again.
+        let (closed, _) = bayes(&st, &ham(PROBE, true), 61);
+        assert!(!closed.trace.unwrap().open);
+        assert_eq!(closed.log_odds, without.log_odds);
     }
 }

@@ -277,7 +277,9 @@ an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says
 of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBblock_list\fR (file names),
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
 ["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR), and the sections \fB[bayes]\fR
-(\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR), \fB[lr]\fR (the
+(\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR, \fBtrace_min_share\fR and
+\fBtrace_min_learned\fR (0.5 and 100: the words of the Received fields count only once at least half of the ham
+and of the spam learned, and 100 of each, had them; ham from a Sent folder has none)), \fB[lr]\fR (the
 logistic regression: \fBenabled\fR (true), \fBpoints_per_decade\fR (1.0), \fBpoints_knee\fR (1.0),
 \fBham_points_knee\fR (8.0), \fBfade\fR (200: its say grows until this many ham and spam are learned)),
 \fB[tokenizer]\fR (\fBmax_part_bytes\fR (65536), \fBmax_tokens\fR (4000), \fBheaders\fR (the header fields whose

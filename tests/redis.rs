@@ -815,6 +815,52 @@ fn dump_and_migrate_copy_one_state_when_a_training_run_commits_during_their_read
     assert!(line.contains("999 ham"), "the state after the commit, not half of it: {line}");
 }
 
+/// A received message of either class: its Received field names the class's relay.
+fn via_relay(i: usize, is_spam: bool) -> String {
+    let (relay, body) = if is_spam { ("bulk.deals.example", spam(i)) } else { ("mail.klant.be", ham(i)) };
+    format!("Received: from {relay} (unknown [198.51.100.7])\n\tby mx.mijn.be with ESMTP id R{i}; Mon, 1 Dec 2025 10:00:00 +0000\n{body}")
+}
+
+#[test]
+fn the_received_words_gate_counts_in_redis_as_in_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let gate = "[bayes]\ntrace_min_learned = 5\n";
+    let a = Host::new(tmp.path(), "a", &format!("{}{gate}", store(&server.url())));
+    let (h, s) = (tmp.path().join("in/ham"), tmp.path().join("in/spam"));
+    fs::create_dir_all(&h).unwrap();
+    fs::create_dir_all(&s).unwrap();
+    for i in 0..8 {
+        fs::write(h.join(format!("{i}.eml")), via_relay(i, false)).unwrap();
+        fs::write(s.join(format!("{i}.eml")), via_relay(i, true)).unwrap();
+    }
+    a.ok(&["train", "--ham", h.to_str().unwrap(), "--spam", s.to_str().unwrap()]);
+    let probe = tmp.path().join("probe.eml");
+    fs::write(&probe, via_relay(99, false)).unwrap();
+    let probe = probe.to_str().unwrap();
+    let line = |host: &Host| {
+        let r = host.ok(&["check", "--report", probe]);
+        r.lines().find(|l| l.contains("Received words:")).unwrap_or_else(|| panic!("{r}")).trim().to_string()
+    };
+    assert_eq!(line(&a), "Received words: used (learned with Received fields: 8 of 8 ham, 8 of 8 spam)");
+    // Sent-folder ham (no Received field) counts in the totals but not in the marker.
+    let sent = tmp.path().join("sent.eml");
+    fs::write(&sent, ham(50)).unwrap();
+    a.ok(&["train", "--ham", sent.to_str().unwrap()]);
+    assert_eq!(line(&a), "Received words: used (learned with Received fields: 8 of 9 ham, 8 of 8 spam)");
+    // Forgetting lowers the marker's count; the gate closes under 5 received ham.
+    for i in 0..4 {
+        a.ok(&["forget", h.join(format!("{i}.eml")).to_str().unwrap()]);
+    }
+    assert_eq!(line(&a), "Received words: not used (learned with Received fields: 4 of 5 ham, 8 of 8 spam)");
+    // A dump of the Redis store loads into files with the same gate and the same report.
+    let dump = tmp.path().join("gate-dump.txt");
+    a.ok(&["db", "dump", dump.to_str().unwrap()]);
+    let f = Host::new(tmp.path(), "files", gate);
+    f.ok(&["db", "load", dump.to_str().unwrap()]);
+    assert_eq!(f.ok(&["check", "--report", probe]), a.ok(&["check", "--report", probe]));
+}
+
 #[test]
 fn migrate_moves_a_store_either_way() {
     let tmp = tempfile::tempdir().unwrap();

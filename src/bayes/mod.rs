@@ -62,11 +62,59 @@ pub struct BayesParams {
     pub max_clues: usize,
     /// Bayes is not used until at least this many ham and this many spam messages are learned.
     pub min_learned: u64,
+    /// The Received words count only while at least this share of the ham learned, and of the
+    /// spam learned, had Received fields (see [`TraceGate`]).
+    pub trace_min_share: f64,
+    /// ...and at least this many of each.
+    pub trace_min_learned: u64,
 }
 
 impl Default for BayesParams {
     fn default() -> Self {
-        BayesParams { strength: 0.1, unknown_prob: 0.5, min_dev: 0.2, max_clues: 150, min_learned: 10 }
+        BayesParams {
+            strength: 0.1,
+            unknown_prob: 0.5,
+            min_dev: 0.2,
+            max_clues: 150,
+            min_learned: 10,
+            trace_min_share: 0.5,
+            trace_min_learned: 100,
+        }
+    }
+}
+
+/// Whether a message's Received words (`features::TRACE_PREFIX`) count, decided from the
+/// database's count of the marker (`features::TRACE_MARKER`): how many ham and spam were
+/// learned with a Received field. Ham learned from a Sent folder has none, so its Received words
+/// would be learned from spam only and count against every ham that arrives; the gate opens only
+/// when, in both classes, at least `trace_min_share` of what was learned and at least
+/// `trace_min_learned` messages had them. While it is open each Received word's frequency is
+/// taken over the messages that had Received fields (its counts scaled by learned / received in
+/// each class), so the part learned without them does not bias it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceGate {
+    /// Messages learned with a Received field (the marker's counts).
+    pub received: Counts,
+    /// All messages learned.
+    pub learned: Totals,
+    pub open: bool,
+}
+
+impl TraceGate {
+    pub fn decide(received: Counts, learned: Totals, p: &BayesParams) -> TraceGate {
+        let enough = |r: u32, all: u64| r as u64 >= p.trace_min_learned && r as f64 >= p.trace_min_share * all as f64;
+        let open = enough(received.ham, learned.ham) && enough(received.spam, learned.spam);
+        TraceGate { received, learned, open }
+    }
+
+    /// What a Received word's counts are multiplied by when the gate is open, so that its
+    /// frequency in each class is taken over the messages learned with a Received field:
+    /// `totals` (what the other tokens' frequencies are taken over: the messages learned, and
+    /// the starter table's share while it is blended in) over the marker's count. `None` when
+    /// the gate is closed (the words do not count).
+    pub fn scales(&self, totals: Evidence) -> Option<Evidence> {
+        let k = |r: u32, all: f64| if r == 0 { 1.0 } else { all / r as f64 };
+        self.open.then(|| Evidence { spam: k(self.received.spam, totals.spam), ham: k(self.received.ham, totals.ham) })
     }
 }
 
@@ -89,11 +137,13 @@ pub struct BayesResult {
     pub log_odds: f64,
     /// The tokens that were combined, most extreme first.
     pub clues: Vec<Clue>,
+    /// Whether the message's Received words counted (`None`: it has no Received field).
+    pub trace: Option<TraceGate>,
 }
 
 impl BayesResult {
     pub fn neutral() -> BayesResult {
-        BayesResult { prob: 0.5, log_odds: 0.0, clues: Vec::new() }
+        BayesResult { prob: 0.5, log_odds: 0.0, clues: Vec::new(), trace: None }
     }
 }
 
@@ -165,7 +215,7 @@ pub fn classify_evidence(evidence: &[Evidence], totals: Evidence, p: &BayesParam
     let ln_prob = ln_add(ln_q_ham, ln_p_spam) - std::f64::consts::LN_2;
     let ln_not_prob = ln_add(ln_q_spam, ln_p_ham) - std::f64::consts::LN_2;
     let log_odds = ln_prob - ln_not_prob;
-    BayesResult { prob: ln_prob.exp().clamp(0.0, 1.0), log_odds, clues }
+    BayesResult { prob: ln_prob.exp().clamp(0.0, 1.0), log_odds, clues, trace: None }
 }
 
 /// Which of the ten SpamAssassin-style bands (00, 05, 20, 40, 50, 60, 80, 95, 99, 999) a
@@ -292,6 +342,28 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_trace_gate_needs_both_classes_mostly_received() {
+        let p = BayesParams::default();
+        let gate = |rh: u32, h: u64, rs: u32, s: u64| {
+            TraceGate::decide(Counts { ham: rh, spam: rs }, Totals { ham: h, spam: s }, &p).open
+        };
+        assert!(gate(100, 200, 100, 200));
+        assert!(gate(1000, 1000, 800, 800));
+        assert!(!gate(99, 99, 100, 100), "fewer than 100 received ham");
+        assert!(!gate(100, 201, 100, 200), "under half the ham received (a Sent folder)");
+        assert!(!gate(0, 500, 500, 500), "ham from a Sent folder only");
+        assert!(!gate(500, 500, 100, 500), "spam learned without its Received fields");
+        // Open: the words' frequencies are taken over the messages that had them.
+        let g = TraceGate::decide(Counts { ham: 120, spam: 190 }, Totals { ham: 200, spam: 190 }, &p);
+        let k = g.scales(Evidence { ham: 200.0, spam: 190.0 }).unwrap();
+        assert_eq!((k.ham, k.spam), (200.0 / 120.0, 1.0));
+        assert_eq!(
+            TraceGate::decide(Counts::default(), Totals { ham: 100, spam: 90 }, &p).scales(Evidence::default()),
+            None
+        );
+    }
 
     /// The chi-square tails as they were first written: every term in log space. The faster
     /// sums above must agree with them.

@@ -172,6 +172,17 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
             let hammy: Vec<String> =
                 clues.iter().rev().filter(|c| c.prob < 0.5).take(REPORT_TOKENS).map(show).collect();
             writeln!(out, "  Bayes: spam probability {:.4} from {} clues", b.prob, b.clues.len())?;
+            if let Some(g) = &b.trace {
+                writeln!(
+                    out,
+                    "    Received words: {} (learned with Received fields: {} of {} ham, {} of {} spam)",
+                    if g.open { "used" } else { "not used" },
+                    g.received.ham,
+                    g.learned.ham,
+                    g.received.spam,
+                    g.learned.spam
+                )?;
+            }
             writeln!(out, "    towards spam: {}", if spammy.is_empty() { "none".into() } else { spammy.join(", ") })?;
             writeln!(out, "    towards ham:  {}", if hammy.is_empty() { "none".into() } else { hammy.join(", ") })?;
         }

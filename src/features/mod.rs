@@ -16,12 +16,14 @@
 //! * Header tokens are tagged by field: `subj:` words keep their case (SpamBayes found case in
 //!   subjects telling), `from:`/`rt:` names, addresses and domains, `mailer:`, `mid:`.
 //!
-//! Left out by default, on purpose: Received, Date, To, Cc, Delivered-To, Return-Path,
-//! X-Original-To and every X-Spam-* field. Users train ham from their Sent folder (no Received
-//! chain, always From themselves, To their correspondents) and spam from Junk (which carries
-//! our own X-Spam-* fields), so those fields differ between the training sets for reasons
-//! that have nothing to do with spam, and would mark every incoming ham as spam. An admin
-//! whose ham is received mail can add fields with `[tokenizer] headers = [...]`.
+//! Left out by default, on purpose: Date, To, Cc, Delivered-To, Return-Path, X-Original-To and
+//! every X-Spam-* field. Users train ham from their Sent folder (no Received chain, always From
+//! themselves, To their correspondents) and spam from Junk (which carries our own X-Spam-*
+//! fields), so those fields differ between the training sets for reasons that have nothing to
+//! do with spam, and would mark every incoming ham as spam. An admin whose ham is received mail
+//! can add fields with `[tokenizer] headers = [...]`. The Received fields' words are tokens of
+//! their own, after all the others (`trace_tokens`): learned always, used by scoring only while
+//! the gate's marker says the ham and spam learned mostly had them (`bayes::TraceGate`).
 //!
 //! Tokens are de-duplicated per message and returned in first-seen order; at most
 //! `max_part_bytes` of each part and `max_tokens` tokens per message.
@@ -73,6 +75,9 @@ pub struct Tokens {
     text: String,
     ends: Vec<u32>,
     hashes: Vec<u64>,
+    /// Where the trace tokens start (see [`TRACE_MARKER`]): every token from here on is the
+    /// marker or a Received word (`None`: the message has no Received field).
+    trace: Option<usize>,
 }
 
 impl Tokens {
@@ -102,7 +107,39 @@ impl Tokens {
     pub fn into_hashes(self) -> Vec<u64> {
         self.hashes
     }
+
+    /// The index of the first trace token (the marker, then the Received words); `len()` when
+    /// the message has no Received field. Tokens before it are the same with or without
+    /// Received fields.
+    pub fn trace_start(&self) -> usize {
+        self.trace.unwrap_or(usize::MAX).min(self.len())
+    }
+
+    /// Whether token `i` is a trace token (the marker or a Received word).
+    pub fn is_trace(&self, i: usize) -> bool {
+        i >= self.trace_start()
+    }
+
+    /// The index of the gate's marker ([`TRACE_MARKER`]), when the message has a Received field.
+    pub fn marker(&self) -> Option<usize> {
+        let i = self.trace_start();
+        (i < self.len()).then_some(i)
+    }
 }
+
+/// The gate's marker: a token learned with every message that has at least one Received field,
+/// so the database's count of it in each class is how many ham and spam were learned with
+/// their trace fields (no format change: it is a token like the others, kept, dumped, loaded,
+/// forgotten and expired as they are). Scoring reads it to decide whether the Received words
+/// may count ([`crate::bayes::TraceGate`]); it is never a clue itself. No word can be it: words
+/// never hold `*`.
+pub const TRACE_MARKER: &str = "rcvd:*";
+
+/// The prefix of the Received fields' words (`rcvd:smtp`, `rcvd:example`): no other token has it.
+pub const TRACE_PREFIX: &str = "rcvd:";
+
+/// At most this many Received words per message (besides the other tokens' `max_tokens`).
+pub const MAX_TRACE_TOKENS: usize = 300;
 
 /// Collects unique tokens in first-seen order, up to a limit.
 struct Sink {
@@ -230,6 +267,7 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
             text: String::with_capacity(8192),
             ends: Vec::with_capacity(512),
             hashes: Vec::with_capacity(512),
+            trace: None,
         },
         max: s.max_tokens,
     };
@@ -272,7 +310,38 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
             PartContent::Other => {}
         }
     }
+    trace_tokens(msg, s, &mut sink);
     sink.out
+}
+
+/// The trace tokens, after all the others and outside their `max_tokens`: the marker, then the
+/// words of every Received field (as `[tokenizer] headers = ["received"]` would make them, at
+/// most 20 per field, lower case), tagged `rcvd:`. They are learned with every message, but a
+/// user who learns ham from a Sent folder (no Received fields) would learn them from spam only,
+/// so scoring uses them only while the ham and spam learned mostly had them (`bayes::TraceGate`).
+/// When the configuration reads Received fields itself (`h:received:` tokens, used ungated), the
+/// words are not made twice: the marker only.
+fn trace_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
+    let mut received = msg.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("received")).peekable();
+    if received.peek().is_none() {
+        return;
+    }
+    sink.out.trace = Some(sink.out.len());
+    sink.max = sink.out.len() + 1 + MAX_TRACE_TOKENS;
+    sink.push(TRACE_MARKER);
+    if s.headers.iter().any(|h| h.eq_ignore_ascii_case("received")) {
+        return;
+    }
+    for h in received {
+        for w in words(&h.text).take(20) {
+            if (3..=20).contains(&w.len()) && !is_noise(w) {
+                sink.push_parts(&[TRACE_PREFIX, &w.to_lowercase()]);
+            }
+        }
+        if sink.full() {
+            break;
+        }
+    }
 }
 
 /// An HTML part's URLs: links, images, CSS, then the URLs written in its visible text that are
@@ -551,6 +620,10 @@ mod tests {
             assert!(has(&t, w), "{w} missing from {t:?}");
         }
         assert!(!t.iter().any(|x| x.contains("mijndomein") || x.contains("mx") || x.contains("spam")), "{t:?}");
+        // Received gives only the gated trace tokens (the marker and its words), after the others.
+        let trace: Vec<&String> = t.iter().skip_while(|x| *x != TRACE_MARKER).collect();
+        assert_eq!(trace, ["rcvd:*", "rcvd:from", "rcvd:mail"]);
+        assert_eq!(t.iter().filter(|x| x.starts_with(TRACE_PREFIX)).count(), 3);
     }
 
     /// The address tokens come from the message's one parse of its addresses: the comment form
@@ -680,5 +753,54 @@ mod tests {
         for junk in ["", "\n\n", "Subject: \u{0}\u{1}\n\n\u{fffd}", "Content-Type: text/html\n\n<<<<a href=>>>"] {
             let _ = toks(junk);
         }
+    }
+
+    const RECEIVED: &str = "Received: from mail.klant.be (mail.klant.be [192.0.2.10])\n\tby mx.mijn.be with ESMTP id 4F2; Tue, 1 Dec 2026 10:00:00 +0100\n\
+Received: from laptop (unknown [10.0.0.5]) by mail.klant.be; Tue, 1 Dec 2026 09:59:58 +0100\n";
+    const BODY: &str = "From: Jan <jan@klant.be>\nSubject: Planning dinsdag\nMessage-ID: <a1@klant.be>\n\nDe vergadering van dinsdag.\n";
+
+    #[test]
+    fn received_fields_give_the_marker_and_their_words_after_every_other_token() {
+        let sent = tokenize(&Message::parse(BODY.as_bytes(), 1 << 20), &TokenizerSettings::default());
+        assert_eq!((sent.marker(), sent.trace_start()), (None, sent.len()));
+        let got =
+            tokenize(&Message::parse(format!("{RECEIVED}{BODY}").as_bytes(), 1 << 20), &TokenizerSettings::default());
+        // The tokens before the trace tokens are the Sent copy's, in the same order.
+        let m = got.marker().expect("a marker");
+        assert_eq!(m, sent.len());
+        assert_eq!(&got.hashes()[..m], sent.hashes());
+        assert_eq!(got.get(m), TRACE_MARKER);
+        let trace: Vec<&str> = got.iter().skip(m + 1).collect();
+        for w in ["rcvd:from", "rcvd:mail.klant.be", "rcvd:mx.mijn.be", "rcvd:esmtp", "rcvd:laptop", "rcvd:unknown"] {
+            assert!(trace.contains(&w), "{w} in {trace:?}");
+        }
+        assert!(trace.iter().all(|t| t.starts_with(TRACE_PREFIX) && t.len() > TRACE_PREFIX.len()), "{trace:?}");
+        assert!((0..got.len()).all(|i| got.is_trace(i) == (i >= m)));
+        // No other token has the prefix, and no word can be the marker.
+        assert!(sent.iter().all(|t| !t.starts_with(TRACE_PREFIX)));
+        assert!(toks("Subject: rcvd:* x\n\nrcvd:* rcvd: *\n").iter().all(|t| !t.starts_with(TRACE_PREFIX)));
+    }
+
+    #[test]
+    fn trace_tokens_are_bounded_and_not_made_twice() {
+        // However many Received fields, at most MAX_TRACE_TOKENS words (and the marker), even
+        // when the other tokens fill `max_tokens`.
+        let mut raw = String::new();
+        for i in 0..400 {
+            raw.push_str(&format!("Received: from host{i}a.example by relay{i}b.example with id{i}c; x\n"));
+        }
+        raw.push_str(BODY);
+        let s = TokenizerSettings { max_tokens: 5, ..TokenizerSettings::default() };
+        let t = tokenize(&Message::parse(raw.as_bytes(), 1 << 20), &s);
+        assert_eq!(t.marker(), Some(5));
+        assert_eq!(t.len(), 5 + 1 + MAX_TRACE_TOKENS);
+        // A configuration that reads Received fields itself (ungated `h:received:` tokens) gets
+        // the marker only.
+        let mut s = TokenizerSettings::default();
+        s.headers.push("received".into());
+        let t = tokenize(&Message::parse(format!("{RECEIVED}{BODY}").as_bytes(), 1 << 20), &s);
+        let m = t.marker().expect("a marker");
+        assert_eq!(t.len(), m + 1);
+        assert!(t.iter().any(|w| w == "h:received:esmtp"));
     }
 }

@@ -10,9 +10,14 @@
 //! `split folder spam rules bayes_log_odds lr_logit`; `scripts/fusion.py` computes the metrics
 //! of candidate fusions from it. Splits: `year` (train 2002, test 2003 and hard-ham-1), `reverse`
 //! (train 2003, test 2002 and hard-ham-1), `time` (all folders by Date, older half trains),
-//! `curveN` (the oldest N of each class of time's older half train, its newer half is tested),
+//! `curveN` (the oldest N of each class of time's older half train, its newer half is tested;
+//! N is 50, 200 and 1000, or F_CURVE=N,…),
 //! `randomS` (50/50 per class by a keyed hash, seeds 1–3, or 1–N with F_SEEDS=N), `fold10`
-//! (10-fold cross-validation, the folds' rows pooled). LR parameters come from LR_RATE and
+//! (10-fold cross-validation, the folds' rows pooled). The Received words' gate
+//! (docs/benchmarks.md, "The Received words, gated"): G_SHARE and G_MIN set `[bayes]`
+//! trace_min_share and trace_min_learned; G_SENT=F learns that share of the training ham as a
+//! Sent copy (without its Received fields: no Received words, no marker), G_SENT_SPAM=F the same
+//! for spam. LR parameters come from LR_RATE and
 //! LR_PASSES, its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment), LR_BASEHDR=1 (the
 //! shipped header fields whatever B_HEADERS adds); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
@@ -77,9 +82,11 @@ fn main() {
     let msgs = corpus::load(&dir, &shape, &tok, |m| {
         if !hybrid {
             return if raw_tok {
-                raw_tokens(m, &tok.headers, None, true)
+                let t = raw_tokens(m, &tok.headers, None, true);
+                let n = t.len();
+                (t, n)
             } else {
-                spamfilt::features::tokenize(m, &tok).into_hashes()
+                corpus::tokens(m, &tok)
             };
         }
         // spamfilt's header tokens by field.
@@ -109,7 +116,8 @@ fn main() {
         };
         let mut out: Vec<u64> = real.iter().zip(real.hashes()).filter(|(t, _)| keep(t)).map(|(_, h)| *h).collect();
         out.extend(raw_tokens(m, &tok.headers, crude_fields.as_deref(), crude_body));
-        out
+        let n = out.len();
+        (out, n)
     });
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     // LR_RULES=1: the content rules a message fires are LR features too (one hashed bucket per
@@ -144,6 +152,16 @@ fn main() {
     scoring.bayes.unknown_prob = env("B_X", scoring.bayes.unknown_prob);
     scoring.bayes.min_dev = env("B_MINDEV", scoring.bayes.min_dev);
     scoring.bayes.max_clues = env("B_CLUES", scoring.bayes.max_clues);
+    scoring.bayes.trace_min_share = env("G_SHARE", scoring.bayes.trace_min_share);
+    scoring.bayes.trace_min_learned = env("G_MIN", scoring.bayes.trace_min_learned);
+    // G_SENT=F (0-1): that share of the training ham, chosen by a keyed hash, is learned as a
+    // Sent copy would be, without its Received fields (its trace tokens and the gate's marker);
+    // G_SENT_SPAM=F the same for spam. The test mail is scored as received.
+    let (sent_ham, sent_spam): (f64, f64) = (env("G_SENT", 0.0), env("G_SENT_SPAM", 0.0));
+    let sent = |m: &Msg| {
+        let share = if m.spam { sent_spam } else { sent_ham };
+        share > 0.0 && (lr::shuffle_key(&m.digest, 4242) as f64) < share * u64::MAX as f64
+    };
     // R_SCORES=NAME=POINTS,...: score these rules so instead of their shipped points.
     let rescore: Vec<(String, f64)> = std::env::var("R_SCORES")
         .unwrap_or_default()
@@ -166,7 +184,16 @@ fn main() {
             *n - 1
         };
         let score = |train: &[&Msg], test: &[&Msg]| -> Vec<(f64, f64, f64, String)> {
-            let (model, store) = corpus::train_msgs(train, shape, rate, passes, lr::SHUFFLE_SEED);
+            let learned: Vec<corpus::Learned> = train
+                .iter()
+                .map(|m| corpus::Learned {
+                    feats: &m.feats,
+                    hashes: if sent(m) { &m.hashes[..m.trace] } else { &m.hashes },
+                    spam: m.spam,
+                    digest: &m.digest,
+                })
+                .collect();
+            let (model, store) = corpus::train(&learned, shape, rate, passes, lr::SHUFFLE_SEED);
             // Scored as a delivery scores: with the weights quantised as `lr.weights` keeps them.
             let model = lr::Quantised::of(&model);
             let scorer = corpus::scorer(&scoring, &tok, &store, &rules);
@@ -234,7 +261,10 @@ fn main() {
     dated.sort_by_key(|m| m.date);
     let half = dated.len() / 2;
     run(&dated[..half], &dated[half..], "time");
-    for n in [50usize, 200, 1000] {
+    // F_CURVE=N,…: the learning curve's points (default 50,200,1000).
+    let curve: Vec<usize> = list("F_CURVE").iter().map(|n| n.parse().expect("F_CURVE: numbers")).collect();
+    let curve = if curve.is_empty() { vec![50, 200, 1000] } else { curve };
+    for n in curve {
         let mut train: Vec<&Msg> = dated[..half].iter().filter(|m| !m.spam).take(n).copied().collect();
         train.extend(dated[..half].iter().filter(|m| m.spam).take(n));
         run(&train, &dated[half..], &format!("curve{n}"));

@@ -32,7 +32,7 @@ fn main() {
     let passes: usize = env("LR_PASSES", lr::PASSES);
     let fuse: Vec<f64> = env("LR_FUSE", "0.5,1,1.5,2".to_string()).split(',').filter_map(|s| s.parse().ok()).collect();
     let tok = TokenizerSettings::default();
-    let msgs = corpus::load(&dir, &shape, &tok, |m| spamfilt::features::tokenize(m, &tok).into_hashes());
+    let msgs = corpus::load(&dir, &shape, &tok, |m| corpus::tokens(m, &tok));
     let rules = spamfilt::rules::RuleSet::load(&Default::default()).unwrap();
     let scoring = spamfilt::verdict::ScoringSettings::default();
     let run = |train: &[&Msg], test: &[&Msg], label: &str| {

@@ -21,7 +21,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generalise import one_minus_roca_percent, recall_at_fp_rate  # noqa: E402
 
-# How many of each class the learning-curve splits train (LR's voice grows with it).
+# How many of each class the learning-curve splits train (LR's voice grows with it); other
+# `curveN` splits (fusion_dump's F_CURVE) train N.
 TRAINED = {"curve50": 50, "curve200": 200, "curve1000": 1000}
 
 
@@ -60,7 +61,8 @@ def main():
     }
     print("split\tscore\t1-ROCA %\tcaught at 0.1% FP\tFP at 5.0\tFN at 5.0\thard ham at 5.0")
     for split, rows in splits.items():
-        voice = min(TRAINED.get(split, 200) / 200, 1.0)
+        trained = TRAINED.get(split, int(split[5:]) if split.startswith("curve") and split[5:].isdigit() else 200)
+        voice = min(trained / 200, 1.0)
         apart = split in ("year", "reverse")
         for name, f in variants.items():
             scored = [(folder, spam, f(r, b, l, voice)) for folder, spam, r, b, l in rows]

@@ -31,11 +31,21 @@ pub struct Msg {
     pub feats: Vec<u32>,
     /// The Bayes token hashes (`hashes` of [`load`]).
     pub hashes: Vec<u64>,
+    /// Where the trace tokens (the gate's marker and the Received words) start in `hashes`:
+    /// `hashes[..trace]` is what the message gives without its Received fields (a Sent copy).
+    #[allow(dead_code)]
+    pub trace: usize,
 }
 
 /// Every message of the SpamAssassin corpus's five folders under `dir` (its package/data), in
-/// folder and file-name order; `hashes` gives a message's Bayes tokens.
-pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&Message) -> Vec<u64>) -> Vec<Msg> {
+/// folder and file-name order; `hashes` gives a message's Bayes tokens and where its trace tokens
+/// start among them ([`tokens`]).
+pub fn load(
+    dir: &str,
+    shape: &Shape,
+    tok: &TokenizerSettings,
+    hashes: impl Fn(&Message) -> (Vec<u64>, usize),
+) -> Vec<Msg> {
     let mut msgs = Vec::new();
     for (folder, spam) in
         [("easy-ham-1", false), ("spam-1", true), ("easy-ham-2", false), ("spam-2", true), ("hard-ham-1", false)]
@@ -61,15 +71,24 @@ pub fn load(dir: &str, shape: &Shape, tok: &TokenizerSettings, hashes: impl Fn(&
             };
             let date = m.date.unwrap_or(0);
             let digest = spamfilt::learn::digest(&m);
-            let hashes = hashes(&m);
+            let (hashes, trace) = hashes(&m);
             drop(m);
-            msgs.push(Msg { raw, spam, folder, name, date, digest, feats, hashes });
+            msgs.push(Msg { raw, spam, folder, name, date, digest, feats, hashes, trace });
         }
     }
     msgs
 }
 
+/// spamfilt's tokens of a message, and where its trace tokens start.
+#[allow(dead_code)]
+pub fn tokens(m: &Message, tok: &TokenizerSettings) -> (Vec<u64>, usize) {
+    let t = spamfilt::features::tokenize(m, tok);
+    let trace = t.trace_start();
+    (t.into_hashes(), trace)
+}
+
 /// The LR model and the Bayes counts of these messages.
+#[allow(dead_code)]
 pub fn train_msgs(msgs: &[&Msg], shape: Shape, rate: f32, passes: usize, seed: u64) -> (Model, MemoryStore) {
     let learned: Vec<Learned> =
         msgs.iter().map(|m| Learned { feats: &m.feats, hashes: &m.hashes, spam: m.spam, digest: &m.digest }).collect();

@@ -47,9 +47,12 @@ impl Server {
     fn wait_ready(&mut self) {
         let start = Instant::now();
         loop {
-            // PONG, or NOAUTH from a server with a password: it is listening.
-            if let Ok(Some(_)) = self.ask(&["PING"]) {
-                return;
+            // PONG, or NOAUTH from a server with a password: it is listening. LOADING (a restart
+            // reading its append-only file back) is not ready yet: commands fail until it is done.
+            if let Ok(Some(reply)) = self.ask(&["PING"]) {
+                if !reply.starts_with("LOADING") {
+                    return;
+                }
             }
             assert!(start.elapsed() < Duration::from_secs(20), "redis-server did not start");
             std::thread::sleep(Duration::from_millis(50));

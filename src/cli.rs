@@ -210,7 +210,8 @@ pub enum Command {
     /// The filter works around every problem lint reports (it scores with the default for a bad
     /// config key, without a bad list line, without a damaged database) and marks the messages
     /// it scores that way with SPAMFILT_DEGRADED and an X-Spam-Degraded header; train, purge
-    /// and the other commands refuse to run until the problem is fixed.
+    /// and the other commands that change something refuse to run until the problem is fixed
+    /// (rules and list show warn and go on).
     Lint,
     /// Answer Postfix policy requests (check_policy_service) from what the filter learned.
     #[command(long_about = POLICY_ABOUT)]

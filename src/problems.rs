@@ -4,7 +4,9 @@
 //! filter scores with what still works (the default for a bad key, the other list entries, the
 //! rules and the starter table without a usable database) and says so in the message
 //! (`SPAMFILT_DEGRADED`, `X-Spam-Degraded`) and on stderr. `spamfilt lint` prints the same
-//! problems as `FILE:LINE: message`; `train`, `purge` and the other commands keep refusing.
+//! problems as `FILE:LINE: message`; `train`, `purge` and the other commands that change something keep
+//! refusing, while the ones that only show what the config and lists say (`rules`, `list show`) warn
+//! (`commands::load_to_inspect`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

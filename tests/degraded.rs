@@ -123,9 +123,41 @@ fn a_bad_list_line_leaves_the_other_entries_working() {
     let o = run(tmp.path(), &["lint"], b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stdout).starts_with(&format!("{}:2: ", allow.display())), "{}", text(&o.stdout));
-    // `list` refuses to edit a file it cannot read whole.
+    // `list` refuses to edit a file it cannot read whole, but shows it (the bad line named).
     let o = run(tmp.path(), &["list", "allow", "add", "a@b.be"], b"");
     assert_eq!(o.status.code(), Some(2));
+    let o = run(tmp.path(), &["list", "allow", "show"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "jan@elders.be\n@deals.example\n");
+    assert!(text(&o.stderr).contains(&format!("spamfilt: warning: {}:2: `not an entry`", allow.display())));
+    // The other list can be edited; training still refuses.
+    assert_eq!(run(tmp.path(), &["list", "block", "add", "a@b.be"], b"").status.code(), Some(0));
+    assert_eq!(run(tmp.path(), &["train", "--spam", "-"], SPAMMY.as_bytes()).status.code(), Some(2));
+}
+
+/// The command an error sends you to runs with a warning naming the problem: `rules` (a bad
+/// `[scores]` entry's error says "see spamfilt rules"). The database commands still refuse (a
+/// bad `[store]` would make them show another store).
+#[test]
+fn inspection_commands_run_with_a_warning_when_the_config_is_bad() {
+    let tmp = setup(0);
+    let cfg = tmp.path().join("config.toml");
+    fs::write(&cfg, "[scores]\nHTML_SCRIPT = 1.5\nBAYES_99 = 2\n").unwrap();
+    let o = run(tmp.path(), &["check", "-"], SPAMMY.as_bytes());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("see `spamfilt rules`"), "{}", text(&o.stderr));
+    let o = run(tmp.path(), &["rules"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let warning =
+        format!("spamfilt: warning: {}:3:12: scores.BAYES_99: there is no rule called BAYES_99", cfg.display());
+    assert!(text(&o.stderr).contains(&warning), "{}", text(&o.stderr));
+    // The good entry counts.
+    assert!(
+        text(&o.stdout).lines().any(|l| l.starts_with("HTML_SCRIPT ") && l.contains(" 1.5 ")),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(run(tmp.path(), &["db", "stats"], b"").status.code(), Some(2));
 }
 
 fn flip(path: &Path, at: usize, bytes: &[u8]) {

@@ -19,7 +19,15 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
     };
     match action {
         ListAction::Show => {
-            let l = config::load_list(path, name)?;
+            // A bad line was named as a warning when the settings were read: the others are shown.
+            let l = match config::load_list(path, name) {
+                Ok(l) => l,
+                Err(_) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the {name} {}", path.display()))?;
+                    lists::AddressList::parse_lenient(&text).0
+                }
+            };
             if !g.quiet {
                 eprintln!("{} ({})", path.display(), entries_text(l.entries.len()));
             }

@@ -43,8 +43,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Db(c)) => db::run(&load(g)?, g, &c),
         Some(Command::Eval(a)) => eval::run(&load(g)?, g, &a),
-        Some(Command::Rules(a)) => rules::run(&load(g)?, g, &a),
-        Some(Command::List(c)) => list::run(&load(g)?, g, &c),
+        Some(Command::Rules(a)) => rules::run(&load_to_inspect(g)?, g, &a),
+        // Each list edit still refuses a list file it cannot parse (`list::run`).
+        Some(Command::List(c)) => list::run(&load_to_inspect(g)?, g, &c),
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
         Some(Command::Lint) => lint::run(g),
         Some(Command::Policy(a)) => policy::run(g, &a),
@@ -84,6 +85,18 @@ pub fn is_not_mail(e: &anyhow::Error) -> bool {
 /// Settings from the global flags.
 pub fn load(g: &GlobalArgs) -> Result<Settings> {
     Settings::load(g.db.as_deref(), g.config.as_deref())
+}
+
+/// Settings for a command that shows what the config file and the lists say (`rules`, `list`):
+/// a problem in those files is a warning naming it (the default is used, the bad line left out,
+/// as the filter does), not a refusal, so that the commands an error points to (`see spamfilt
+/// rules`) still run. Not for the database commands: a bad `[store]` would show another store.
+pub fn load_to_inspect(g: &GlobalArgs) -> Result<Settings> {
+    let (settings, problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
+    for p in &problems {
+        eprintln!("spamfilt: warning: {p}");
+    }
+    Ok(settings)
 }
 
 /// Reads and prepares (tokenizes) messages on all cores, in batches, calling `apply` for each in

@@ -185,7 +185,7 @@ pub enum Command {
     Filter(FilterArgs),
     /// Score messages without changing anything; one line per message.
     Check(CheckArgs),
-    /// Learn messages as ham or as spam.
+    /// Learn messages as ham or as spam (a message given as both in one run is not learned).
     Train(TrainArgs),
     /// Unlearn messages learned before.
     Forget(ForgetArgs),

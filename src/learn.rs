@@ -171,6 +171,13 @@ fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, afte
             rep.count_learned(ip, a == Class::Spam, 1, now);
         }
     }
+    // Correspondents follow the ledger as the relay's counts do: a message unlearned as ham
+    // (moved or forgotten) takes back the correspondents it made.
+    if before == Some(Class::Ham) {
+        for addr in &m.sent_to {
+            rep.take_correspondent(addr);
+        }
+    }
     if after == Some(Class::Ham) {
         for addr in &m.sent_to {
             rep.add_correspondent(addr, now);

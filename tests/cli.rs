@@ -182,6 +182,56 @@ fn train_records_a_ledger_moves_and_forgets() {
     assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     12 ham, 11 spam"));
 }
 
+/// A message given as ham and as spam in one run (the same file, or a copy) is ambiguous: it is
+/// not learned, left as it was before the run (the whole database the same), named on stderr
+/// and counted as such, whatever the order of the options.
+#[test]
+fn a_message_given_as_ham_and_as_spam_in_one_run_is_not_learned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (ham, spam) = write_corpus(tmp.path(), 4);
+    let one = ham.join("1.eml");
+    let copy = tmp.path().join("copy.eml");
+    fs::copy(&one, &copy).unwrap();
+    let (one, copy) = (one.to_str().unwrap(), copy.to_str().unwrap());
+    let both = ", 1 given as both ham and spam (not learned)\n";
+    for args in [["--ham", one, "--spam", one], ["--spam", one, "--ham", one]] {
+        let o = run(&[&["train"][..], &args].concat(), &db, b"");
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(
+            stdout(&o),
+            format!("learned 0 ham and 0 spam; 0 already known, 0 moved to the other class, 0 unreadable{both}")
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("spamfilt: {one}: given as ham and as spam: not learned\n")
+        );
+        assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 0 spam"));
+    }
+    // Learned before: it stays as it was, and so does everything else.
+    run(&["train", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()], &db, b"");
+    // (An own-address record's time may move: the ham was read before the spam showed the
+    // message was ambiguous, and marking an address as the user's own is not undone.)
+    let dump = || {
+        let d = stdout(&run(&["db", "dump"], &db, b""));
+        d.lines()
+            .map(|l| if l.starts_with("own ") { l.rsplit_once(' ').unwrap().0 } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = dump();
+    let o = run(&["train", "--spam", one, "--ham", copy], &db, b"");
+    assert_eq!(
+        stdout(&o),
+        format!("learned 0 ham and 0 spam; 0 already known, 0 moved to the other class, 0 unreadable{both}")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("spamfilt: {one} (the same message as {copy}): given as ham and as spam: it stays learned as ham\n")
+    );
+    assert_eq!(dump(), before);
+}
+
 #[test]
 fn train_rejects_wrong_paths_before_changing_anything() {
     let tmp = tempfile::tempdir().unwrap();

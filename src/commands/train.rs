@@ -24,6 +24,8 @@ pub struct Tally {
     pub unreadable: u64,
     /// Files that are not mail (no header block), not learned.
     pub skipped: u64,
+    /// Messages given as both ham and spam in one run: not learned (left as they were).
+    pub ambiguous: u64,
 }
 
 impl Tally {
@@ -37,6 +39,27 @@ impl Tally {
             (Outcome::NotKnown, _) => self.not_known += 1,
         }
     }
+
+    /// Takes back what `add` counted.
+    fn take(&mut self, class: Class, o: Outcome) {
+        let n = match (o, class) {
+            (Outcome::Learned, Class::Ham) => &mut self.learned_ham,
+            (Outcome::Learned, Class::Spam) => &mut self.learned_spam,
+            (Outcome::AlreadyKnown, _) => &mut self.known,
+            (Outcome::Moved, _) => &mut self.moved,
+            (Outcome::Forgotten, _) => &mut self.forgotten,
+            (Outcome::NotKnown, _) => &mut self.not_known,
+        };
+        *n = n.saturating_sub(1);
+    }
+}
+
+/// What this run did with a message learned as ham, by digest: so that the same message given
+/// as spam too (the same file, or a copy) is recognised and put back as it was.
+struct FirstSeen {
+    name: String,
+    before: Option<Class>,
+    outcome: Outcome,
 }
 
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
@@ -57,6 +80,9 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
         .update_all(args.force, &mut notes, |snap, rep, queued| {
             learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
+            // The ham come first (`work`): each one's digest, until a spam is the same message.
+            let mut as_ham: std::collections::HashMap<store::Digest, FirstSeen> = Default::default();
+            let mut ambiguous: std::collections::HashSet<store::Digest> = Default::default();
             super::prepare_each(
                 &work,
                 |(e, _)| e,
@@ -64,10 +90,49 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                 |(entry, class), prepared| {
                     bar.inc(1);
                     match prepared {
+                        Ok(m) if ambiguous.contains(&m.digest) => {
+                            bar.suspend(|| {
+                                eprintln!("spamfilt: {}: given as ham and as spam: not learned", entry.name)
+                            });
+                        }
+                        Ok(m) if *class == Class::Spam && as_ham.contains_key(&m.digest) => {
+                            // Ambiguous: put the message back as it was before this run.
+                            let first = as_ham.remove(&m.digest).expect("just checked");
+                            match first.before {
+                                None => {
+                                    learn::forget_with_sender(snap, rep, &m, now);
+                                }
+                                Some(c) => {
+                                    learn::learn_with_sender(snap, rep, &m, c, today, now);
+                                }
+                            }
+                            snap.drop_queued_lr(&m.digest);
+                            tally.take(Class::Ham, first.outcome);
+                            tally.ambiguous += 1;
+                            ambiguous.insert(m.digest);
+                            let same = if first.name == entry.name {
+                                format!("{}: given", entry.name)
+                            } else {
+                                format!("{} (the same message as {}): given", entry.name, first.name)
+                            };
+                            let kept = match first.before {
+                                None => "not learned".to_string(),
+                                Some(c) => format!("it stays learned as {}", c.name()),
+                            };
+                            bar.suspend(|| eprintln!("spamfilt: {same} as ham and as spam: {kept}"));
+                        }
                         Ok(m) => {
+                            let before = snap.ledger(&m.digest);
                             let o = learn::learn_with_sender(snap, rep, &m, *class, today, now);
                             if g.verbose > 1 {
                                 bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
+                            }
+                            if *class == Class::Ham {
+                                as_ham.entry(m.digest).or_insert(FirstSeen {
+                                    name: entry.name.clone(),
+                                    before,
+                                    outcome: o,
+                                });
                             }
                             tally.add(*class, o);
                         }
@@ -89,8 +154,12 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     super::print_notes(&notes);
     let tally = tally?;
     if !g.quiet {
+        let ambiguous = match tally.ambiguous {
+            0 => String::new(),
+            n => format!(", {n} given as both ham and spam (not learned)"),
+        };
         println!(
-            "learned {} ham and {} spam; {} already known, {} moved to the other class, {} unreadable{}",
+            "learned {} ham and {} spam; {} already known, {} moved to the other class, {} unreadable{}{ambiguous}",
             tally.learned_ham,
             tally.learned_spam,
             tally.known,
@@ -103,7 +172,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
         eprintln!("spamfilt: no mail messages found: nothing learned");
         return Ok(ExitCode::from(2));
     }
-    Ok(if tally.unreadable + tally.skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if tally.unreadable + tally.skipped + tally.ambiguous > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// ", 2 skipped (not mail)" when files that are not mail were skipped; nothing otherwise.

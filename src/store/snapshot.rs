@@ -79,6 +79,13 @@ impl Snapshot {
         });
     }
 
+    /// Drops this run's LR changes of one message (it was learned and put back as it was in the
+    /// same run: the weights learn nothing of it).
+    pub fn drop_queued_lr(&mut self, digest: &Digest) {
+        let key = crate::lr::shuffle_key(digest, crate::lr::SHUFFLE_SEED);
+        self.lr_pending.retain(|c| c.key != key);
+    }
+
     /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
     /// learned messages again for the further passes (`lr::PASSES`), those near error only
     /// (`lr::RELEARN_MARGIN`).

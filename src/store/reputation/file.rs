@@ -213,6 +213,18 @@ impl Reputation {
         }
     }
 
+    /// Takes back one message written to `addr` (it was moved or forgotten): the correspondent
+    /// goes with the last one.
+    pub fn take_correspondent(&mut self, addr: &str) {
+        let key = address_key(addr);
+        if let Some(Record::Correspondent(c)) = self.records.get_mut(&key) {
+            c.messages = c.messages.saturating_sub(1);
+            if c.messages == 0 {
+                self.records.remove(&key);
+            }
+        }
+    }
+
     /// Drops IP records with nothing left worth keeping (no spam within `expire_days`, no
     /// recent ham, no live cache entry, not manual), expired cache entries and expired domain
     /// records. Correspondents are kept. Returns how many records were dropped.

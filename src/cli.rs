@@ -512,8 +512,8 @@ pub enum DbCommand {
     /// Messages learned per class, tokens, file size, last update.
     Stats,
     /// Write everything learned to stdout (or FILE) in the documented text format: token counts,
-    /// the ledger and the reputation database (IP addresses, cached DNS answers, known
-    /// correspondents).
+    /// the ledger, the reputation database (IP addresses, cached DNS answers, known
+    /// correspondents) and the LR weights.
     Dump {
         /// Write here instead of stdout.
         #[arg(value_name = "FILE")]

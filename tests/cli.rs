@@ -326,7 +326,10 @@ fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
 
     let j = junk.to_str().unwrap();
     let o = run(&["purge", "--older-than", "10d", "--dry-run", j], &db, b"");
-    assert!(stdout(&o).contains("would delete 2 messages"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("would delete 2 messages older than 10d; would learn 2 as spam"), "{}", stdout(&o));
+    // -q prints only errors: a message kept because it was trained as ham is none.
+    let o = run(&["-q", "purge", "--older-than", "10d", "--dry-run", j], &db, b"");
+    assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
     assert_eq!(fs::read_dir(junk.join("cur")).unwrap().count(), 3);
 
     let o = run(&["purge", "--older-than", "10d", j], &db, b"");

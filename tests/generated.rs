@@ -211,8 +211,8 @@ if header :is "X\-Spam\-Flag" "YES" {
 .PP
 Every night, learn what stayed in Junk for 10 days as spam and delete it (crontab; cron's PATH is /usr/bin:/bin,
 so name the binary by its full path, which \fBcommand \-v spamfilt\fR prints, e.g. /usr/local/bin/spamfilt).
-With \fB\-q\fR it prints only errors and, for a message in Junk you trained as ham (kept, not deleted),
-"kept FILE: it was trained as ham", which cron mails every night until you move that message out of Junk:
+With \fB\-q\fR it prints only errors (a message in Junk you trained as ham is kept, not deleted, and said
+only without \fB\-q\fR), so cron mails you only when something went wrong:
 .PP
 .nf
 .RS

@@ -132,14 +132,18 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             }
         }
     }
-    for file in &keep_ham {
-        eprintln!("spamfilt: kept {}: it was trained as ham", super::shown_path(file));
+    // Not an error (the user's own correction, kept on purpose): said unless quiet, so that a
+    // nightly `-q` run in cron mails nothing for it.
+    if !g.quiet {
+        for file in &keep_ham {
+            eprintln!("spamfilt: kept {}: it was trained as ham", super::shown_path(file));
+        }
     }
     if !g.quiet {
-        let verb = if args.dry_run { "would delete" } else { "deleted" };
+        let (verb, learn) = if args.dry_run { ("would delete", "would learn") } else { ("deleted", "learned") };
         let n = if args.dry_run { to_delete.len() as u64 } else { deleted };
         println!(
-            "{verb} {n} messages older than {}; learned {learned} as spam, {known} already known as spam, kept {} trained as ham, {} unreadable",
+            "{verb} {n} messages older than {}; {learn} {learned} as spam, {known} already known as spam, kept {} trained as ham, {} unreadable",
             args.older_than,
             keep_ham.len(),
             unreadable.len()

@@ -28,7 +28,7 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -l db -d 'The database d
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s q -l quiet -d 'Print only errors'
-complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-rules -d 'Score without the content and sender rules: Bayes and LR only (for comparison; the allow and block lists still decide)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -51,7 +51,7 @@ complete -c spamfilt -n "__fish_spamfilt_needs_command" -f -a "help" -d 'Print t
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l exit-code -d 'Exit 1 when the message is spam, 0 when it is ham (for callers that branch on the exit status). An error is never 1: with a broken configuration or database the message is still passed through and the exit status is 0, and when the message cannot be read or written whole it is 75'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-rules -d 'Score without the content and sender rules: Bayes and LR only (for comparison; the allow and block lists still decide)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand filter" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
@@ -61,7 +61,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l db -d 'The d
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l json -d 'Print one JSON object per message instead of tab-separated fields (bayes and lr: spam probabilities from 0 to 1)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l report -d 'Explain each verdict: every rule hit with its points and description, and the tokens that pushed Bayes most towards spam and towards ham'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-rules -d 'Score without the content and sender rules: Bayes and LR only (for comparison; the allow and block lists still decide)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
@@ -157,7 +157,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l db -d 'The da
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l json -d 'Print the figures as one JSON object. Every proportion is in percent (0 to 100), in a field whose name ends in _percent (spam_recall_percent_at_0_1_percent_fp: the spam recall, in percent, at 0.1% false positives)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-progress -d 'Never show a progress bar'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-rules -d 'Score with Bayes only, without the content rules (for comparison)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-rules -d 'Score without the content and sender rules: Bayes and LR only (for comparison; the allow and block lists still decide)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-bayes -d 'Score without Bayes (for comparison; with the content rules only, what a fresh install without the starter table would do; with --no-rules too, LR alone)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -l no-lr -d 'Score without the logistic-regression classifier (for comparison; also `[lr] enabled = false` in the config file)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand eval" -s v -l verbose -d 'Say more about what is being done (repeat for more)'

@@ -75,7 +75,8 @@ pub struct GlobalArgs {
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Scoring switches")]
 pub struct ScoringSwitches {
-    /// Score with Bayes only, without the content rules (for comparison).
+    /// Score without the content and sender rules: Bayes and LR only (for comparison; the
+    /// allow and block lists still decide).
     #[arg(long)]
     pub no_rules: bool,
 

@@ -476,6 +476,11 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
     fs::write(&cfg, "[lr]\nenabled = false\n").unwrap();
     let off = json(&["--config", cfg.to_str().unwrap()]);
     assert_eq!(off["score"], without["score"]);
+    // --no-rules leaves Bayes and LR (its help said "Bayes only").
+    let no_rules = json(&["--no-rules"]);
+    assert!(no_rules["tests"].to_string().contains("LR_") && no_rules["tests"].to_string().contains("BAYES_"));
+    let help = stdout(&run(&["check", "--help"], &db, b""));
+    assert!(help.contains("Bayes and LR only") && !help.contains("Bayes only"), "{help}");
     // LR alone.
     let alone = json(&["--no-rules", "--no-bayes"]);
     assert!(alone["score"].as_f64().unwrap() > 0.0 && alone["bayes"].is_null(), "{alone}");

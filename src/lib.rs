@@ -25,7 +25,7 @@ pub mod mailbox;
 pub mod message;
 mod parallel;
 mod policy;
-mod problems;
+pub mod problems;
 mod received;
 mod rewrite;
 pub mod rules;

@@ -114,3 +114,33 @@ pub fn split_position(message: &str) -> (Option<usize>, Option<usize>, String) {
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
+
+/// An error's text without the " (os error 2)" that Rust's I/O errors end with: "No such file
+/// or directory" says it to the user; the number says nothing more.
+pub fn without_os_error(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" (os error ") {
+        let after = &rest[i + " (os error ".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 && after[digits..].starts_with(')') {
+            out.push_str(&rest[..i]);
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(&rest[..i + 1]);
+            rest = &rest[i + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn os_error_numbers_are_left_out() {
+        let e = std::io::Error::from_raw_os_error(2);
+        let text = format!("cannot read /x: {e}: and (os error x) stays");
+        assert_eq!(super::without_os_error(&text), "cannot read /x: No such file or directory: and (os error x) stays");
+    }
+}

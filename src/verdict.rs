@@ -153,10 +153,17 @@ impl Verdict {
     }
 
     /// The comma list of test names, in a stable order (by name).
-    pub fn tests(&self) -> String {
+    /// The names of the rules that fired, sorted, each once: the order of `tests=` in the
+    /// header and of `check --json`'s `tests`.
+    pub fn test_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.hits.iter().map(|h| h.name.as_ref()).collect();
         names.sort_unstable();
         names.dedup();
+        names
+    }
+
+    pub fn tests(&self) -> String {
+        let names = self.test_names();
         if names.is_empty() {
             "none".to_string()
         } else {

@@ -178,8 +178,27 @@ fn train_records_a_ledger_moves_and_forgets() {
     let o = run(&["train", "--ham", "-"], &db, crlf.as_bytes());
     assert!(stdout(&o).contains("1 already known"), "{}", stdout(&o));
     let o = run(&["forget", one.to_str().unwrap()], &db, b"");
-    assert_eq!(stdout(&o), "forgot 1 messages; 0 were never learned, 0 unreadable\n");
+    assert_eq!(stdout(&o), "forgot 1 message; 0 were never learned, 0 unreadable\n");
+    let o = run(&["forget", one.to_str().unwrap()], &db, b"");
+    assert_eq!(stdout(&o), "forgot 0 messages; 1 was never learned, 0 unreadable\n");
     assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     12 ham, 11 spam"));
+    // An empty folder is said once (the error), a missing file without "(os error 2)".
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let o = run(&["train", "--ham", empty.to_str().unwrap()], &db, b"");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("spamfilt: error: no messages found in {}; nothing learned\n", empty.display())
+    );
+    let o = run(&["train", "--ham", "/nonexistent/x.eml"], &db, b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("No such file or directory") && !err.contains("os error"), "{err}");
+    // check --json lists the tests in the header's order.
+    let o = run(&["check", "--json", one.to_str().unwrap()], &db, b"");
+    let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let tests: Vec<&str> = json["tests"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let line = stdout(&run(&["check", one.to_str().unwrap()], &db, b""));
+    assert_eq!(tests.join(","), line.trim_end().rsplit('\t').next().unwrap());
 }
 
 /// A message given as ham and as spam in one run (the same file, or a copy) is ambiguous: it is

@@ -68,7 +68,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
             let scored = match scored {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("spamfilt: {e:#}");
+                    eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")));
                     failed = true;
                     return;
                 }
@@ -97,7 +97,7 @@ fn print_one(
     let v = &scored.verdict;
     let verdict = if v.is_spam { "spam" } else { "ham" };
     if args.json {
-        let tests: Vec<&str> = v.hits.iter().map(|h| h.name.as_ref()).collect();
+        let tests = v.test_names();
         let obj = serde_json::json!({
             "path": entry.name,
             "verdict": verdict,

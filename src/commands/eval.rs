@@ -43,7 +43,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
             })
         },
         |_, item| {
-            prepared.push(item.map_err(|e| bar.suspend(|| eprintln!("spamfilt: {e:#}"))).ok());
+            prepared.push(
+                item.map_err(|e| {
+                    bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}"))))
+                })
+                .ok(),
+            );
         },
     );
     let unreadable = prepared.iter().filter(|p| p.is_none()).count();

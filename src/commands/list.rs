@@ -57,8 +57,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
             if !g.quiet {
                 let n = parsed.len() - unchanged.len();
                 println!(
-                    "{} {n} entries {} the {name} {}",
+                    "{} {} {} the {name} {}",
                     if adding { "added" } else { "removed" },
+                    super::plural(n as u64, "entry", "entries"),
                     if adding { "to" } else { "from" },
                     path.display()
                 );

@@ -82,6 +82,11 @@ pub fn is_not_mail(e: &anyhow::Error) -> bool {
     e.downcast_ref::<crate::mailbox::NotMail>().is_some()
 }
 
+/// "1 message", "2 messages".
+pub fn plural(n: u64, one: &str, more: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { more })
+}
+
 /// Settings from the global flags.
 pub fn load(g: &GlobalArgs) -> Result<Settings> {
     Settings::load(g.db.as_deref(), g.config.as_deref())

@@ -65,9 +65,17 @@ struct FirstSeen {
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
     // Every path is checked before anything is learned: a typo changes nothing.
     let mut work: Vec<(Entry, Class)> = Vec::new();
-    work.extend(super::expand_paths(g, &args.ham)?.into_iter().map(|e| (e, Class::Ham)));
-    work.extend(super::expand_paths(g, &args.spam)?.into_iter().map(|e| (e, Class::Spam)));
-    if work.is_empty() && !(args.ham.is_empty() && args.spam.is_empty()) {
+    let mut notes = Vec::new();
+    work.extend(crate::mailbox::expand_noting(&args.ham, &mut notes)?.into_iter().map(|e| (e, Class::Ham)));
+    work.extend(crate::mailbox::expand_noting(&args.spam, &mut notes)?.into_iter().map(|e| (e, Class::Spam)));
+    let nothing = work.is_empty() && !(args.ham.is_empty() && args.spam.is_empty());
+    if !g.quiet {
+        // When nothing at all was found, the error below says where (once).
+        for n in notes.iter().filter(|n| !(nothing && n.starts_with("no messages found in "))) {
+            eprintln!("spamfilt: {n}");
+        }
+    }
+    if nothing {
         let all: Vec<&str> = args.ham.iter().chain(&args.spam).map(String::as_str).collect();
         anyhow::bail!("no messages found in {}; nothing learned", all.join(", "));
     }
@@ -137,7 +145,9 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             tally.add(*class, o);
                         }
                         Err(e) => {
-                            bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                            bar.suspend(|| {
+                                eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")))
+                            });
                             if super::is_not_mail(&e) {
                                 tally.skipped += 1;
                             } else {
@@ -201,7 +211,7 @@ pub fn learn_queued(
              the learning queue was full ([queue] max_messages = {}, max_bytes = {} in the config file)",
             settings.sender.queue.max_messages, settings.sender.queue.max_bytes
         ),
-        Err(e) => eprintln!("spamfilt: {e:#}"),
+        Err(e) => eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}"))),
     }
     if queued.is_empty() {
         return;
@@ -213,7 +223,7 @@ pub fn learn_queued(
         let bytes = match q.read() {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("spamfilt: {e:#}");
+                eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")));
                 tally.unreadable += 1;
                 continue;
             }
@@ -251,7 +261,9 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
                     match prepared {
                         Ok(m) => tally.add(Class::Ham, learn::forget_with_sender(snap, rep, &m, now)),
                         Err(e) => {
-                            bar.suspend(|| eprintln!("spamfilt: {e:#}"));
+                            bar.suspend(|| {
+                                eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")))
+                            });
                             if super::is_not_mail(&e) {
                                 tally.skipped += 1;
                             } else {
@@ -268,10 +280,13 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
     super::print_notes(&notes);
     let tally = tally?;
     if !g.quiet {
+        let never = match tally.not_known {
+            1 => "1 was never learned".to_string(),
+            n => format!("{n} were never learned"),
+        };
         println!(
-            "forgot {} messages; {} were never learned, {} unreadable{}",
-            tally.forgotten,
-            tally.not_known,
+            "forgot {}; {never}, {} unreadable{}",
+            super::plural(tally.forgotten, "message", "messages"),
             tally.unreadable,
             skipped_note(&tally)
         );

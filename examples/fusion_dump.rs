@@ -34,7 +34,9 @@
 //! four columns to each row, for fitting rule scores per split (scripts/fit-rule-scores.py
 //! --splits): which of the label's runs wrote it (0–9 for `fold10`'s folds, else 0), the message's
 //! file name, its Date (seconds since the epoch, 0: none) and the content rules it fires
-//! (comma-separated names, `-` for none). R_INNER=K adds, for every split but the curve, rows
+//! (comma-separated names, `-` for none). `OUT.tsv.trained` gets one row `split ham spam` per
+//! training run (the counts LR's voice and its ham side's growth depend on). R_INNER=K adds, for
+//! every split but the curve (R_INNER_CURVE=1: the curve too), rows
 //! labelled `SPLIT.inner`: each training message scored by models of the other K-1 of K folds
 //! of that split's training set (Bayes and LR as they score mail they were not trained on).
 #[path = "common/corpus.rs"]
@@ -173,11 +175,16 @@ fn main() {
     let inner: usize = env("R_INNER", 0);
     let mut runs: std::collections::HashMap<String, usize> = Default::default();
     let mut w = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+    let mut trained = std::io::BufWriter::new(std::fs::File::create(format!("{out}.trained")).unwrap());
     let mut run = |train: &[&Msg], test: &[&Msg], label: &str| {
         if only.as_ref().is_some_and(|o| !label.starts_with(o.as_str())) {
             return;
         }
         eprintln!("{label}: train {} test {}", train.len(), test.len());
+        // OUT.tsv.trained: the ham and spam each run of a split trained (LR's voice and the ham
+        // side's growth depend on them; scripts/fusion.py reads this file).
+        let spam_trained = train.iter().filter(|m| m.spam).count();
+        writeln!(trained, "{label}\t{}\t{spam_trained}", train.len() - spam_trained).unwrap();
         let run_no = {
             let n = runs.entry(label.to_string()).or_default();
             *n += 1;
@@ -238,7 +245,7 @@ fn main() {
         // R_INNER=K: the training messages too, each scored by a model of the other K-1 of K folds
         // of the training set (as `label.inner`), so that a fit on the training set sees Bayes and
         // LR as they score mail they were not trained on.
-        if inner > 1 && !label.starts_with("curve") {
+        if inner > 1 && (!label.starts_with("curve") || env("R_INNER_CURVE", 0u8) == 1) {
             let mut order: Vec<&Msg> = train.to_vec();
             order.sort_by_key(|m| lr::shuffle_key(&m.digest, 77));
             for k in 0..inner {

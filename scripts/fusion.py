@@ -3,14 +3,17 @@
 
     cargo run --release --example fusion_dump -- corpus/package/data parts.tsv
     scripts/fusion.py parts.tsv [--bayes-points 4] [--lr-points 1] [--lr-knee 1] [--lr-ham-knee 8]
+                                [--lr-ham-growth 0.5] [--lr-ham-growth-max 3]   # a design not taken
 
 Each row is `split folder spam rules bayes_log_odds lr_logit` (columns after these are ignored,
 and so are `SPLIT.inner` rows). For every split it prints the rules alone, Bayes alone, LR alone
 and the fused score as src/verdict.rs makes it (rules + Bayes points + LR points times LR's voice,
-min(ham, spam learned)/200): 1-ROCA %, spam caught at 0.1% false positives, ham at or above 5.0,
+min(ham, spam learned)/200 from the counts fusion_dump writes to parts.tsv.trained): 1-ROCA %, spam caught at 0.1% false positives, ham at or above 5.0,
 spam below 5.0 (for the rules alone and the fused score, the two in points). On `year` and `reverse` hard-ham-1 is scored
 apart (the last column); elsewhere it is part of the test ham. The metrics are generalise.py's
-(the same definitions as src/eval, doctested there).
+(the same definitions as src/eval, doctested there). --lr-ham-growth G grows the ham side's points
+per decade past full voice, × min(1 + G log2(min(ham, spam)/fade), --lr-ham-growth-max): measured
+and not taken (docs/benchmarks.md, "LR's voice past 200"); 0, the default, is the shipped scoring.
 """
 import argparse
 import collections
@@ -34,6 +37,31 @@ def points(log_odds, per_decade, knee):
     return math.copysign(knee + math.log1p(abs(linear) - knee), linear)
 
 
+def ham_scale(learned, fade, growth, most):
+    """The ham side's factor: 1 up to `fade` of each class, then 1 + growth x log2(learned/fade), at most `most`.
+
+    >>> [ham_scale(n, 200, 0.5, 3.0) for n in (0, 200, 400, 800, 3200, 10**6)]
+    [1.0, 1.0, 1.5, 2.0, 3.0, 3.0]
+    """
+    fade = max(fade, 1)
+    if learned <= fade:
+        return 1.0
+    return max(min(1.0 + growth * math.log2(learned / fade), most), 1.0)
+
+
+def learned_counts(tsv):
+    """min(ham, spam) trained per split, the mean over the split's runs, from fusion_dump's TSV.trained."""
+    runs = collections.defaultdict(list)
+    if os.path.exists(tsv + ".trained"):
+        with open(tsv + ".trained") as f:
+            for line in f:
+                split, ham, spam = line.split()
+                runs[split].append(min(int(ham), int(spam)))
+    else:
+        print(f"{tsv}.trained missing: LR at full voice and no ham-side growth outside the curve", file=sys.stderr)
+    return {split: sum(v) / len(v) for split, v in runs.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tsv")
@@ -42,7 +70,11 @@ def main():
     ap.add_argument("--lr-points", type=float, default=1.0)
     ap.add_argument("--lr-knee", type=float, default=1.0, help="the knee on the spam side ([lr] points_knee)")
     ap.add_argument("--lr-ham-knee", type=float, default=8.0, help="the knee on the ham side ([lr] ham_points_knee)")
+    ap.add_argument("--lr-ham-growth", type=float, default=0.0, help="grow the ham side past full voice (not taken)")
+    ap.add_argument("--lr-ham-growth-max", type=float, default=3.0, help="the most the ham side grows to, × --lr-points")
+    ap.add_argument("--lr-fade", type=float, default=200, help="[lr] fade")
     a = ap.parse_args()
+    learned = learned_counts(a.tsv)
     splits = collections.defaultdict(list)
     with open(a.tsv) as f:
         for line in f:
@@ -57,12 +89,14 @@ def main():
         "LR": lambda r, b, l, voice: l,
         "fused": lambda r, b, l, voice: r
         + points(b, a.bayes_points, a.bayes_knee)
-        + voice * points(l, a.lr_points, a.lr_knee if l >= 0 else a.lr_ham_knee),
+        + voice[0]
+        * (points(l, a.lr_points, a.lr_knee) if l >= 0 else points(l, a.lr_points * voice[1], a.lr_ham_knee)),
     }
     print("split\tscore\t1-ROCA %\tcaught at 0.1% FP\tFP at 5.0\tFN at 5.0\thard ham at 5.0")
     for split, rows in splits.items():
-        trained = TRAINED.get(split, int(split[5:]) if split.startswith("curve") and split[5:].isdigit() else 200)
-        voice = min(trained / 200, 1.0)
+        curve_n = TRAINED.get(split, int(split[5:]) if split.startswith("curve") and split[5:].isdigit() else None)
+        n = learned.get(split, curve_n if curve_n is not None else a.lr_fade)
+        voice = (min(n / a.lr_fade, 1.0), ham_scale(n, a.lr_fade, a.lr_ham_growth, a.lr_ham_growth_max))
         apart = split in ("year", "reverse")
         for name, f in variants.items():
             scored = [(folder, spam, f(r, b, l, voice)) for folder, spam, r, b, l in rows]

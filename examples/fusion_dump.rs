@@ -17,8 +17,8 @@
 //! (docs/benchmarks.md, "The Received words, gated"): G_SHARE and G_MIN set `[bayes]`
 //! trace_min_share and trace_min_learned; G_SENT=F learns that share of the training ham as a
 //! Sent copy (without its Received fields: no Received words, no marker), G_SENT_SPAM=F the same
-//! for spam. LR parameters come from LR_RATE and
-//! LR_PASSES, its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment), LR_BASEHDR=1 (the
+//! for spam. LR parameters come from LR_RATE,
+//! LR_PASSES, LR_MARGIN, LR_FIRST_MARGIN and LR_CLIP (train on or near error; as in lr_experiment), its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment), LR_BASEHDR=1 (the
 //! shipped header fields whatever B_HEADERS adds); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
 //! B_LOWER, B_NOURL, B_NOCT, B_NOTAGS, B_DECODED (=1) to fold case, drop URL chunks, drop the

@@ -6,8 +6,10 @@
 //! SPLIT: `year` (train the 2002 folders, test 2003 + hard-ham-1; the default), `curve`
 //! (learning curve: 20/50/200/500 of each from 2002, tested on 2003), `time` (all folders
 //! ordered by Date, older half trains, newer half tests). Parameters come from the environment:
-//! LR_SEED (the training order), LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_MARGIN (passes after the first skip
-//! messages already on their side by more than this; `inf` skips none; LR_VERBOSE=1 counts them), LR_QUANT (8: score with the weights quantised
+//! LR_SEED (the training order), LR_BITS, LR_WINDOW, LR_BYTES, LR_RATE, LR_PASSES, LR_DECODED, LR_LOWER (0/1), LR_MARGIN (every pass skips
+//! messages already on their side by more than this; `inf` skips none; LR_FIRST_MARGIN the first pass's alone, `inf`
+//! as before train on or near error applied to it; LR_CLIP=1 stops each step at the margin, as a run of one class
+//! does; LR_VERBOSE=1 counts them), LR_QUANT (8: score with the weights quantised
 //! to i8 as readers see them), LR_FUSE
 //! (comma list of LR points per decade in the fused score), LR_KNEE, LR_FADE.
 #[path = "common/corpus.rs"]

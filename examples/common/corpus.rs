@@ -109,21 +109,29 @@ pub fn train(msgs: &[Learned], shape: Shape, rate: f32, passes: usize, seed: u64
     order.sort_by_key(|m| lr::shuffle_key(m.digest, seed));
     let mut model = Model::new(shape);
     model.rate = rate;
-    // LR_MARGIN: passes after the first learn only messages within this margin of the wrong side
-    // (default lr::RELEARN_MARGIN, as `train`; `inf`: every message, as before it).
-    let margin: f64 = env("LR_MARGIN", lr::RELEARN_MARGIN);
-    let mut relearned = 0usize;
+    // LR_MARGIN: every pass learns only messages within this margin of the wrong side (default
+    // lr::MARGIN, as `train` for a run of both classes; `inf`: every message). LR_FIRST_MARGIN:
+    // the first pass's margin alone (`inf`: the first pass learns every message, as `train` did
+    // before train on or near error applied to it). LR_CLIP=1: a step stops at the margin (as
+    // in a run of one class, see lr::Rule).
+    let rule = lr::Rule { margin: env("LR_MARGIN", lr::MARGIN), clip: env("LR_CLIP", 0u8) == 1 };
+    let first = lr::Rule { margin: env("LR_FIRST_MARGIN", rule.margin), ..rule };
+    let (mut learned, mut relearned) = (0usize, 0usize);
     for pass in 0..passes {
         for m in &order {
             if pass == 0 {
-                model.learn(m.feats, m.spam)
+                learned += model.learn(m.feats, m.spam, first) as usize;
             } else {
-                relearned += model.relearn_near_error(m.feats, m.spam, margin) as usize;
+                relearned += model.relearn_near_error(m.feats, m.spam, rule) as usize;
             }
         }
     }
     if std::env::var_os("LR_VERBOSE").is_some() {
-        eprintln!("relearned {relearned} of {} in the passes after the first", order.len() * passes.saturating_sub(1));
+        eprintln!(
+            "learned {learned} of {} in the first pass, {relearned} of {} in the passes after it",
+            order.len(),
+            order.len() * passes.saturating_sub(1)
+        );
     }
     let mut store = MemoryStore::default();
     for m in msgs {

@@ -52,9 +52,9 @@ pub fn train_lr(items: &[Item], skip: &[usize]) -> lr::Model {
     for pass in 0..lr::PASSES {
         for it in &order {
             if pass == 0 {
-                model.learn(&it.prepared.lr, it.is_spam);
+                model.learn(&it.prepared.lr, it.is_spam, lr::Rule::BOTH);
             } else {
-                model.relearn_near_error(&it.prepared.lr, it.is_spam, lr::RELEARN_MARGIN);
+                model.relearn_near_error(&it.prepared.lr, it.is_spam, lr::Rule::BOTH);
             }
         }
     }

@@ -34,13 +34,56 @@ pub const DEFAULT_MAX_BYTES: usize = 3000;
 /// training set is hundreds to thousands of messages, not a stream of tens of thousands).
 pub const DEFAULT_RATE: f32 = 0.02;
 /// Passes over the messages a training run learns (the first in shuffled order, the rest in
-/// the same order, learning only what is near error: [`RELEARN_MARGIN`]).
+/// the same order), each learning only what is near error (see [`Rule`]).
 pub const PASSES: usize = 5;
-/// Passes after the first learn a message again only when it is within this margin (log-odds)
-/// of the wrong side (train on or near error): after one step a message is usually tens of
-/// log-odds on its side, so the later passes' steps were nearly nothing and cost a whole pass of
-/// writes each (see docs/benchmarks.md for the margins measured).
-pub const RELEARN_MARGIN: f64 = 5.0;
+/// Train on or near error (TONE; Sculley & Wachman 2007, the TREC spam-track filters): in a run
+/// that learns both classes, a message is learned, in the first pass as in the later ones, only
+/// while the model has it on the wrong side or within this margin (log-odds) of it. After one
+/// step a message is usually tens of log-odds on its side, so the later passes' steps were
+/// nearly nothing and cost a whole pass of writes each (see docs/benchmarks.md for the margins
+/// measured).
+pub const MARGIN: f64 = 5.0;
+/// The margin of a run that learns one class only (see [`Rule`]).
+pub const ONE_CLASS_MARGIN: f64 = 1.0;
+
+/// How a training run learns (see docs/benchmarks.md, "Training in runs of one class").
+///
+/// In a run of both classes each class holds the weights of the features every message shares
+/// (the MIME fields, the common words: in effect a bias) against the other, so a message is
+/// learned while within [`MARGIN`] of the wrong side, with the full gradient step. A run of one
+/// class (`train --ham` of a Sent folder alone, a nightly `purge`, the honeypot queue,
+/// IMAPSieve's one message) has nothing to hold them: every step also moves the other class's
+/// mail towards this class, and the passes after the first pushed every learned message to the
+/// margin. So a run of one class learns a message only while it is within
+/// [`ONE_CLASS_MARGIN`] of the wrong side, and each step stops where the message reaches that
+/// margin (the smallest change that puts it on its side, as a passive-aggressive learner's):
+/// what it moves the other class's mail by is bounded by how wrong the model was about what it
+/// learned, not by the learning rate times ~3,000 features.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rule {
+    /// Learn only while the message is on the wrong side or within this (log-odds) of it.
+    pub margin: f64,
+    /// A step stops where the message reaches `margin` on its side.
+    pub clip: bool,
+}
+
+impl Rule {
+    /// A run of both classes.
+    pub const BOTH: Rule = Rule { margin: MARGIN, clip: false };
+    /// A run of one class.
+    pub const ONE_CLASS: Rule = Rule { margin: ONE_CLASS_MARGIN, clip: true };
+
+    /// The rule of a run that learns ham (`ham`) and spam (`spam`); a run that only forgets
+    /// undoes by [`Rule::BOTH`].
+    pub fn for_run(ham: bool, spam: bool) -> Rule {
+        if ham != spam {
+            Rule::ONE_CLASS
+        } else {
+            Rule::BOTH
+        }
+    }
+}
+
 /// The seed of the training order.
 pub const SHUFFLE_SEED: u64 = 0x5eed_1a7e;
 
@@ -321,43 +364,52 @@ impl Model {
         logit(self.weights.as_slice(), features)
     }
 
-    /// One gradient step towards `spam` (the logistic loss's): each feature's weight moves by
-    /// `rate × (y − p)`. Returns the step.
-    fn step(&mut self, features: &[u32], spam: bool, sign: f32) -> f32 {
-        let p = sigmoid(self.logit(features)) as f32;
-        let y = if spam { 1.0 } else { 0.0 };
-        let d = sign * self.rate * (y - p);
+    /// One step towards `spam` (`sign` 1) or back (`sign` −1), when the model has the message
+    /// within `rule.margin` of the wrong side or on it: each feature's weight moves by
+    /// `rate × (y − p)` (the logistic loss's gradient; y = 1 for spam, 0 for ham; p the current
+    /// probability), with `rule.clip` no further than puts the message at the margin on its
+    /// side. Returns whether it stepped.
+    fn step(&mut self, features: &[u32], spam: bool, sign: f32, rule: Rule) -> bool {
+        let l = self.logit(features);
+        let toward = if spam { 1.0 } else { -1.0 };
+        let room = rule.margin - toward * l;
+        if room <= 0.0 || features.is_empty() {
+            return false;
+        }
+        let p = sigmoid(l);
+        let mut d = self.rate as f64 * if spam { 1.0 - p } else { p };
+        if rule.clip {
+            d = d.min(room / features.len() as f64);
+        }
+        let d = (d * toward) as f32 * sign;
         for &i in features {
             if let Some(w) = self.weights.get_mut(i as usize) {
                 *w = (*w + d).clamp(-MAX_WEIGHT, MAX_WEIGHT);
             }
         }
-        d
-    }
-
-    /// Learns one message.
-    pub fn learn(&mut self, features: &[u32], spam: bool) {
-        self.step(features, spam, 1.0);
-        self.count(spam, 1);
-    }
-
-    /// Another pass over a message already counted (batch training's later passes), skipped
-    /// when the message is already on its side by more than `margin` (log-odds). Returns
-    /// whether it learned.
-    pub fn relearn_near_error(&mut self, features: &[u32], spam: bool, margin: f64) -> bool {
-        let l = self.logit(features);
-        if (spam && l > margin) || (!spam && l < -margin) {
-            return false;
-        }
-        self.step(features, spam, 1.0);
         true
     }
 
+    /// Learns one message: counts it, and takes a step if the model has it within the rule's
+    /// margin of the wrong side (train on or near error: a message the model already has
+    /// clearly right teaches nothing). Returns whether it stepped.
+    pub fn learn(&mut self, features: &[u32], spam: bool, rule: Rule) -> bool {
+        self.count(spam, 1);
+        self.step(features, spam, 1.0, rule)
+    }
+
+    /// Another pass over a message already counted (batch training's later passes): a step if
+    /// the model has it within the rule's margin of the wrong side. Returns whether it learned.
+    pub fn relearn_near_error(&mut self, features: &[u32], spam: bool, rule: Rule) -> bool {
+        self.step(features, spam, 1.0, rule)
+    }
+
     /// An approximate undo of [`Model::learn`]: the step learning it now would take, taken
-    /// back. Exact only if nothing was learned since; what the message taught through later
-    /// updates stays.
-    pub fn unlearn(&mut self, features: &[u32], spam: bool) {
-        self.step(features, spam, -1.0);
+    /// back; none when the model has it clear of the margin on its side (learning it now would
+    /// teach nothing, as it taught nothing if it was that clear when learned). Exact only if
+    /// nothing was learned since; what the message taught through later updates stays.
+    pub fn unlearn(&mut self, features: &[u32], spam: bool, rule: Rule) {
+        self.step(features, spam, -1.0, rule);
         self.count(spam, -1);
     }
 
@@ -641,8 +693,8 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
         let spam = feats(b"Subject: cheap pills\n\nbuy now, cheap pills online\n");
         let ham = feats(b"Subject: minutes\n\nthe meeting notes are attached\n");
         for _ in 0..20 {
-            m.learn(&spam, true);
-            m.learn(&ham, false);
+            m.learn(&spam, true, Rule::BOTH);
+            m.learn(&ham, false, Rule::BOTH);
         }
         let q = Quantised::of(&m);
         assert_eq!(q.learned(), (20, 20));
@@ -674,8 +726,8 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
         let mut m = Model::new(Shape::default());
         m.rate = 0.02;
         for n in 0..40 {
-            m.learn(&feats(&mk("viagra", n)), true);
-            m.learn(&feats(&mk("meeting", n)), false);
+            m.learn(&feats(&mk("viagra", n)), true, Rule::BOTH);
+            m.learn(&feats(&mk("meeting", n)), false, Rule::BOTH);
         }
         assert_eq!((m.ham, m.spam), (40, 40));
         for n in 100..120 {
@@ -689,25 +741,114 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
     fn relearning_skips_what_is_clear_of_the_margin() {
         let f = feats(b"Subject: x\n\nsome body text here\n");
         let mut m = Model::new(Shape::default());
-        m.learn(&f, true);
+        assert!(m.learn(&f, true, Rule::BOTH), "a new model has it within the margin");
         let after_one = m.clone();
         let l = m.logit(&f);
         assert!(l > 0.0);
-        assert!(!m.relearn_near_error(&f, true, l - 0.01), "clear of the margin: nothing learned");
+        let margin = |margin| Rule { margin, clip: false };
+        assert!(!m.relearn_near_error(&f, true, margin(l - 0.01)), "clear of the margin: nothing learned");
         assert_eq!(m, after_one);
-        assert!(m.relearn_near_error(&f, true, l + 0.01), "within the margin: learned");
+        assert!(m.relearn_near_error(&f, true, margin(l + 0.01)), "within the margin: learned");
         assert!(m.logit(&f) > l);
         assert_eq!((m.ham, m.spam), (0, 1), "a pass again counts nothing");
-        assert!(m.relearn_near_error(&f, false, 1e9), "on the wrong side: learned");
+        assert!(m.relearn_near_error(&f, false, margin(1e9)), "on the wrong side: learned");
+    }
+
+    /// Train on or near error in the first pass too: a message the model already has clear of
+    /// the margin on its side is counted and changes no weight; on the wrong side it is
+    /// learned. Its forget changes no weight either while the model has it that clear.
+    #[test]
+    fn learning_skips_what_the_model_has_clearly_right() {
+        let f = feats(b"Subject: x\n\nsome body text here\n");
+        let mut m = Model::new(Shape::default());
+        for &i in &f {
+            m.weights[i as usize] = 1.0;
+        }
+        assert!(m.logit(&f) > MARGIN);
+        let before = m.weights.clone();
+        for rule in [Rule::BOTH, Rule::ONE_CLASS] {
+            assert!(!m.learn(&f, true, rule));
+            assert_eq!(m.weights, before, "clearly spam already: nothing learned");
+            m.unlearn(&f, true, rule);
+            assert_eq!(m.weights, before, "and nothing taken back");
+        }
+        assert_eq!((m.ham, m.spam), (0, 0), "learned and forgotten twice");
+        assert!(m.learn(&f, false, Rule::BOTH), "on the wrong side: learned");
+        assert!(m.logit(&f) < f.len() as f64);
+        assert_eq!((m.ham, m.spam), (1, 0));
+    }
+
+    /// A run of one class moves the other class's mail no more than the model was wrong about
+    /// what it learned: a step stops where its message reaches ONE_CLASS_MARGIN, so a message
+    /// sharing `s` of a learned message's `n` features moves by at most (margin − logit) × s/n,
+    /// and a batch the model already has right moves nothing. The rule of a run of both classes
+    /// (the full gradient step, then passes to MARGIN) moves it twice as far here.
+    #[test]
+    fn a_one_class_run_moves_the_other_class_within_a_bound() {
+        // Every message shares 400 "structure" features; ham and spam have words of their own.
+        let msg = |own: std::ops::Range<u32>| -> Vec<u32> { (0..400).chain(own).collect() };
+        let run = |m: &mut Model, batch: &[(Vec<u32>, bool)], rule: Rule| {
+            for pass in 0..PASSES {
+                for (f, spam) in batch {
+                    if pass == 0 {
+                        m.learn(f, *spam, rule);
+                    } else {
+                        m.relearn_near_error(f, *spam, rule);
+                    }
+                }
+            }
+        };
+        let word = |i: u32, base: u32| base + i * 200..base + 300 + i * 200;
+        let train_set: Vec<(Vec<u32>, bool)> =
+            (0..40u32).map(|i| (msg(word(i, if i % 2 == 0 { 10_000 } else { 50_000 })), i % 2 == 1)).collect();
+        let mut m = Model::new(Shape::default());
+        run(&mut m, &train_set, Rule::BOTH);
+        // Held-out ham: the structure, words of the trained ham and new ones.
+        let held: Vec<Vec<u32>> = (0..10u32)
+            .map(|i| msg(word(2 * i, 10_000)).into_iter().chain(90_000 + i * 100..90_100 + i * 100).collect())
+            .collect();
+        let before: Vec<f64> = held.iter().map(|h| m.logit(h)).collect();
+        assert!(before.iter().all(|&l| l < -MARGIN), "{before:?}");
+        // Spam the model has right: nothing moves.
+        let right: Vec<(Vec<u32>, bool)> = (0..20u32).map(|i| (msg(word(2 * i + 1, 50_000)), true)).collect();
+        assert!(right.iter().all(|(f, _)| m.logit(f) > ONE_CLASS_MARGIN));
+        let mut one = m.clone();
+        run(&mut one, &right, Rule::ONE_CLASS);
+        assert_eq!(one.weights, m.weights);
+        // A spam written like ham (the structure, ham words and 100 words of its own): wrong.
+        let sneaky: Vec<u32> = msg(10_000..10_200).into_iter().chain(70_000..70_100).collect();
+        let batch = [(sneaky.clone(), true)];
+        let l0 = m.logit(&sneaky);
+        assert!(l0 < 0.0, "{l0}");
+        let mut one = m.clone();
+        run(&mut one, &batch, Rule::ONE_CLASS);
+        assert!((one.logit(&sneaky) - ONE_CLASS_MARGIN).abs() < 1e-3, "{}", one.logit(&sneaky));
+        let mut both = m.clone();
+        run(&mut both, &batch, Rule::BOTH);
+        for (h, b) in held.iter().zip(&before) {
+            let shared = h.iter().filter(|i| sneaky.contains(i)).count() as f64;
+            let bound = (ONE_CLASS_MARGIN - l0) * shared / sneaky.len() as f64;
+            let moved = one.logit(h) - b;
+            assert!(moved >= 0.0 && moved <= bound + 1e-3, "moved {moved}, bound {bound}");
+            assert!(both.logit(h) - b > 2.0 * moved, "the full step: {} against {moved}", both.logit(h) - b);
+        }
+    }
+
+    #[test]
+    fn a_run_of_one_class_has_its_own_rule() {
+        assert_eq!(Rule::for_run(true, true), Rule::BOTH);
+        assert_eq!(Rule::for_run(false, false), Rule::BOTH, "forget only");
+        assert_eq!(Rule::for_run(true, false), Rule::ONE_CLASS);
+        assert_eq!(Rule::for_run(false, true), Rule::ONE_CLASS);
     }
 
     #[test]
     fn unlearn_takes_back_the_last_step_and_counts() {
         let f = feats(b"Subject: x\n\nsome body text here\n");
         let mut m = Model::new(Shape::default());
-        m.learn(&f, true);
+        m.learn(&f, true, Rule::BOTH);
         assert!(m.logit(&f) > 0.0);
-        m.unlearn(&f, true);
+        m.unlearn(&f, true, Rule::BOTH);
         assert_eq!((m.ham, m.spam), (0, 0));
         // Learned once from zero then undone at the new prediction: close to zero, not above
         // what one step gave.
@@ -719,7 +860,7 @@ Message-ID: <987@b.example>\r\nX-Spam-Flag: YES\r\n\r\nbuy now\r\n";
         let f = feats(b"Subject: x\n\nsome body text here\n");
         assert_eq!(f, feats(b"Subject: x\n\nsome body text here\n"));
         let mut m = Model::new(Shape::default());
-        m.learn(&f, false);
+        m.learn(&f, false, Rule::BOTH);
         let bytes: Vec<u8> = m.weights.iter().flat_map(|w| w.to_le_bytes()).collect();
         assert_eq!(logit(&LeWeights(&bytes), &f), m.logit(&f));
         // Non-finite stored weights read as 0; out-of-range buckets too.

@@ -227,8 +227,8 @@ mod tests {
 
     fn small() -> Model {
         let mut m = Model::new(Shape { bits: 8, ..Shape::default() });
-        m.learn(&[1, 5, 200], true);
-        m.learn(&[2, 5], false);
+        m.learn(&[1, 5, 200], true, crate::lr::Rule::BOTH);
+        m.learn(&[2, 5], false, crate::lr::Rule::BOTH);
         m
     }
 

@@ -87,8 +87,9 @@ impl Snapshot {
     }
 
     /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
-    /// learned messages again for the further passes (`lr::PASSES`), those near error only
-    /// (`lr::RELEARN_MARGIN`).
+    /// learned messages again for the further passes (`lr::PASSES`), all by the run's
+    /// `lr::Rule` (train on or near error; the narrower margin and bounded step of a run that
+    /// learns one class only).
     pub fn apply_lr(&mut self) {
         if self.lr_pending.is_empty() {
             return;
@@ -96,6 +97,8 @@ impl Snapshot {
         let mut pending = std::mem::take(&mut self.lr_pending);
         pending.sort_by_key(|c| c.key);
         let model = self.lr.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
+        let learns = |class| pending.iter().any(|c| c.learn == Some(class));
+        let rule = crate::lr::Rule::for_run(learns(Class::Ham), learns(Class::Spam));
         let mut f = Vec::new();
         for pass in 0..crate::lr::PASSES {
             // A later pass that learns nothing leaves the weights as they were, so the passes
@@ -108,13 +111,13 @@ impl Snapshot {
                 crate::lr::unpack_into(&c.features, &mut f);
                 if pass == 0 {
                     if let Some(u) = c.undo {
-                        model.unlearn(&f, u == Class::Spam);
+                        model.unlearn(&f, u == Class::Spam, rule);
                     }
                     if let Some(l) = c.learn {
-                        model.learn(&f, l == Class::Spam);
+                        model.learn(&f, l == Class::Spam, rule);
                     }
                 } else if let Some(l) = c.learn {
-                    learned |= model.relearn_near_error(&f, l == Class::Spam, crate::lr::RELEARN_MARGIN);
+                    learned |= model.relearn_near_error(&f, l == Class::Spam, rule);
                 }
             }
             if !learned {

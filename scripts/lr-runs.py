@@ -29,6 +29,7 @@ import collections
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,14 @@ def main():
     ap.add_argument("--label", default="", help="a name for the binary in the table")
     ap.add_argument("--md", action="store_true")
     a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="lr-runs-")
+    try:
+        run_all(a, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_all(a, work):
     binary = os.path.abspath(a.spamfilt)
     ham1 = files(a.corpus, "easy-ham-1")
     spam1 = files(a.corpus, "spam-1")
@@ -63,8 +72,6 @@ def main():
     spam_batches = [spam2[i * 100:(i + 1) * 100] for i in range(5)]
     ham_batches = [extra_ham[i * 100:(i + 1) * 100] for i in range(5)]
     singles = spam2[:50]  # the first purge batch's mail, learned one message at a time
-
-    work = tempfile.mkdtemp(prefix="lr-runs-")
     cfg = os.path.join(work, "config.toml")
     open(cfg, "w").close()
     env = dict(os.environ, SPAMFILT_CONFIG=cfg, SPAMFILT_SITE_CONFIG="", HOME=work)

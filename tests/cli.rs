@@ -513,6 +513,10 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
     for part in ["  rules ", "  Bayes ", "  LR ", "  fused (the score) "] {
         assert!(text.contains(part), "{part:?} missing in {text}");
     }
+    // 15 ham cannot measure 0.1% (or 1%) false positives: the figures say so.
+    assert!(text.contains("at 0.1% false positives (too few ham to mean anything: needs at least 1000)"), "{text}");
+    assert!(text.contains("threshold for 0.100% false positives: "), "{text}");
+    assert!(text.contains("(on 15 spam: each is 6.7% of the recall)"), "{text}");
 }
 
 /// Issue 16, item 7: `spamfilt completions SHELL` prints the committed scripts, and every

@@ -174,9 +174,22 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
             c.fn_percent()
         );
         println!("1-ROCA:          {roca:.4}%");
-        println!("spam recall:     {:.2}% at 0.1% false positives, {:.2}% at 1%", 100.0 * r01, 100.0 * r1);
-        println!("threshold for {:.3}% false positives: {t_target:.3}", 100.0 * target_fp);
-        println!("each part alone (1-ROCA, spam recall at 0.1% false positives):");
+        println!(
+            "spam recall:     {:.2}% at 0.1% false positives{}, {:.2}% at 1%{}{}",
+            100.0 * r01,
+            few_ham(c.ham, 0.001),
+            100.0 * r1,
+            few_ham(c.ham, 0.01),
+            few_spam(c.spam)
+        );
+        println!("threshold for {:.3}% false positives: {t_target:.3}{}", 100.0 * target_fp, few_ham(c.ham, target_fp));
+        if !few_ham(c.ham, 0.001).is_empty() {
+            println!(
+                "note: a figure at a false-positive rate below one message of your {} ham rests on no false positive at all",
+                c.ham
+            );
+        }
+        println!("each part alone (1-ROCA, spam recall at 0.1% false positives{}):", few_ham(c.ham, 0.001));
         for (name, s) in &by_part {
             println!(
                 "  {name:<18} {:.4}%  {:.2}%",
@@ -322,5 +335,36 @@ impl Parts {
             bayes: v.bayes.as_ref().map_or(0.0, |b| b.log_odds),
             lr: v.lr.as_ref().map_or(0.0, |r| r.logit),
         }
+    }
+}
+
+/// What to say after a figure taken at a false-positive `rate` measured on `ham` messages: a
+/// rate below one message of the ham (0.1% of fewer than 1,000) rests on no false positive at
+/// all, so the figure means nothing yet.
+fn few_ham(ham: usize, rate: f64) -> String {
+    if rate <= 0.0 || ham as f64 * rate >= 1.0 {
+        return String::new();
+    }
+    let need = (1.0 / rate).ceil() as usize;
+    format!(" (too few ham to mean anything: needs at least {need})")
+}
+
+/// What to say after spam recall measured on few spam (each message a large step of it).
+fn few_spam(spam: usize) -> String {
+    if spam >= 100 || spam == 0 {
+        return String::new();
+    }
+    format!(" (on {spam} spam: each is {:.1}% of the recall)", 100.0 / spam as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn figures_on_too_few_messages_say_so() {
+        assert_eq!(super::few_ham(60, 0.001), " (too few ham to mean anything: needs at least 1000)");
+        assert_eq!(super::few_ham(1000, 0.001), "");
+        assert_eq!(super::few_ham(100, 0.01), "");
+        assert_eq!(super::few_spam(2), " (on 2 spam: each is 50.0% of the recall)");
+        assert_eq!(super::few_spam(100), "");
     }
 }

@@ -104,10 +104,19 @@ fn a_broken_config_key_scores_with_its_default_and_says_so() {
     assert_degraded(&o, "config.toml line 1");
     assert!(field(&o.stdout, "X-Spam-Status").unwrap().contains("required=5.0"));
     assert_eq!(run(tmp.path(), &["lint"], b"").status.code(), Some(1));
-    // Fixed: no marker, lint passes.
+    // Fixed: no marker; lint names only the database nothing was trained into yet (the filter
+    // scores a fresh install with the starter table, unmarked), and passes once it is trained.
     fs::write(&cfg, "required_score = 6.5\n").unwrap();
     let o = run(tmp.path(), &[], SPAMMY.as_bytes());
     assert!(field(&o.stdout, "X-Spam-Degraded").is_none() && !text(&o.stdout).contains("SPAMFILT_DEGRADED"));
+    let o = run(tmp.path(), &["lint"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    let db = tmp.path().join("db");
+    assert_eq!(
+        text(&o.stdout).lines().collect::<Vec<_>>(),
+        [format!("{}: no database here: the directory does not exist, so nothing learned is used (the starter table and the rules score alone); create it by training (spamfilt train --ham ~/Maildir/.Sent --spam ~/Maildir/.Junk), or point --db or SPAMFILT_DB (for a delivery: its HOME) at the database you trained", db.display())]
+    );
+    run(tmp.path(), &["train", "--spam", "-"], SPAMMY.as_bytes());
     assert_eq!(run(tmp.path(), &["lint"], b"").status.code(), Some(0));
 }
 

@@ -179,7 +179,10 @@ fn import_sa_maps_a_user_prefs_file() {
     let out = filter(dir.path(), &message("promo@deals.example", "pills"));
     assert!(status(&out).contains("required=6.5") && out.contains("Subject: [SPAM] pills"), "{out}");
     assert!(status(&filter(dir.path(), &message("piet@klant.be", "offerte"))).contains("ALLOWLIST"));
-    assert!(spamfilt(dir.path()).arg("lint").output().unwrap().status.success());
+    // lint finds nothing wrong with what was imported (only that nothing is trained yet).
+    let lint = spamfilt(dir.path()).arg("lint").output().unwrap();
+    let problems = String::from_utf8_lossy(&lint.stdout);
+    assert!(problems.lines().all(|l| l.contains(": no database here: ")), "{problems}");
     // Again: every setting is there already; nothing is written twice.
     let out = spamfilt(dir.path()).arg("import-sa").arg(&prefs).output().unwrap();
     assert_eq!(fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap(), config);

@@ -47,6 +47,26 @@ pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
 pub fn database_problems(settings: &Settings) -> Vec<Problem> {
     let mut out = Vec::new();
     let db = Database::at(&settings.db_dir);
+    // Nothing trained where this user's commands (and deliveries) look: a fresh install, or a
+    // database trained under another HOME or --db (Dovecot's virtual users: their HOME is the
+    // userdb's). The filter scores with the starter table and the rules either way, unmarked
+    // (see README, "Which database a delivery uses"); lint says where it looked.
+    if settings.redis.is_none() && !db.file_path().exists() {
+        let what = if settings.db_dir.is_dir() {
+            format!("no database here: {} does not exist", db.file_path().display())
+        } else {
+            "no database here: the directory does not exist".to_string()
+        };
+        out.push(Problem::new(
+            &settings.db_dir,
+            None,
+            format!(
+                "{what}, so nothing learned is used (the starter table and the rules score alone); \
+                 create it by training (spamfilt train --ham ~/Maildir/.Sent --spam ~/Maildir/.Junk), or point \
+                 --db or SPAMFILT_DB (for a delivery: its HOME) at the database you trained"
+            ),
+        ));
+    }
     match db.verify() {
         Ok(None) => {}
         Ok(Some(why)) => out.push(Problem::new(&db.file_path(), None, why)),

@@ -15,7 +15,8 @@ the same way in the same run, and every speed figure is quoted as a ratio agains
   throughput  `spamfilt check @list` vs `bogofilter -T -B files...`, one process, test half, five
               rounds in turn (ROUNDS), the median of each
   train       `spamfilt train --ham @list --spam @list` vs `bogofilter -n/-s -B files...`, five
-              rounds in turn into fresh databases, the median of each
+              rounds in turn into fresh databases, the median of each (with --baseline, that binary
+              too, in the same rounds)
   accuracy    1-ROCA% from the per-message scores (spamfilt's score, bogofilter's spamicity),
               spam recall at 0.1% and 1% false positives, FP and FN at each default threshold
   scale       filter latency with a 1,000,000-token database vs a 10,000-token one, and
@@ -210,7 +211,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a quarter of the corpus, fewer repeats")
     ap.add_argument("--only", default="latency,throughput,train,accuracy,scale")
     ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--baseline", help="another spamfilt binary (e.g. an older build) timed in the same latency run")
+    ap.add_argument("--baseline", help="another spamfilt binary (e.g. an older build) timed in the same latency and train runs")
     ap.add_argument("--no-redis", action="store_true", help="skip the Redis store rows (skipped anyway without redis-server)")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -254,7 +255,9 @@ def main():
     # ROUNDS rounds, the two filters in turn, each into a fresh database; the median round counts
     # (this machine is shared, and one run of each moved the ratio by a third). The last round's
     # databases are the ones the other measurements use.
-    sf_times, bf_times, rd_times = [], [], []
+    # With --baseline, that binary trains too, in the same rounds, into a database of its own.
+    sf_times, bf_times, rd_times, bl_times = [], [], [], []
+    bl_db = os.path.join(tmp, "baseline-db")
     for _ in range(ROUNDS):
         shutil.rmtree(sf_db, ignore_errors=True)
         shutil.rmtree(bf_db, ignore_errors=True)
@@ -264,6 +267,11 @@ def main():
         t_bf_s, _ = timed(["bogofilter", "-d", bf_db, "-s", "-B", *spam_train])
         sf_times.append(t_sf)
         bf_times.append(t_bf_h + t_bf_s)
+        if args.baseline:
+            shutil.rmtree(bl_db, ignore_errors=True)
+            blc = [os.path.abspath(args.baseline), "--config", cfg, "--db", bl_db]
+            t_bl, _ = timed([*blc, "-q", "train", "--no-progress", "--ham", "@" + hl, "--spam", "@" + sl])
+            bl_times.append(t_bl)
         if redis:
             redis.command("FLUSHALL")
             shutil.rmtree(rd_db, ignore_errors=True)
@@ -273,6 +281,8 @@ def main():
     res["train_msgs_per_s"] = {"spamfilt": n_train / statistics.median(sf_times), "bogofilter": n_train / statistics.median(bf_times)}
     if redis:
         res["train_msgs_per_s"]["spamfilt_redis"] = n_train / statistics.median(rd_times)
+    if bl_times:
+        res["train_msgs_per_s"]["spamfilt_baseline"] = n_train / statistics.median(bl_times)
 
     # Scores for the whole test half, one process each (this is also the throughput run).
     tl = write_list(os.path.join(tmp, "test"), tests)
@@ -435,6 +445,9 @@ def report(r):
         lines.append(f"| check throughput, Redis store on loopback (msg/s) | {c['spamfilt_redis']:.0f} | | {c['spamfilt_redis'] / c['bogofilter']:.2f}× faster; "
                      f"{c['spamfilt_redis'] / c['spamfilt']:.2f}× the file store's |")
     lines.append(f"| train throughput (msg/s) | {t['spamfilt']:.0f} | {t['bogofilter']:.0f} | {t['spamfilt'] / t['bogofilter']:.2f}× faster |")
+    if "spamfilt_baseline" in t:
+        lines.append(f"| train throughput, baseline binary `--baseline` (msg/s) | {t['spamfilt_baseline']:.0f} | | "
+                     f"{t['spamfilt_baseline'] / t['bogofilter']:.2f}× faster; `--spamfilt` takes {t['spamfilt_baseline'] / t['spamfilt']:.2f}× its time |")
     if "spamfilt_redis" in t:
         lines.append(f"| train throughput, Redis store on loopback (msg/s) | {t['spamfilt_redis']:.0f} | | {t['spamfilt_redis'] / t['bogofilter']:.2f}× faster; "
                      f"{t['spamfilt_redis'] / t['spamfilt']:.2f}× the file store's |")

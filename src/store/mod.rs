@@ -327,8 +327,7 @@ impl Database {
         let _lock = self.lock()?;
         let mut snap = self.load_for_update(force, notes)?;
         let r = f(&mut snap)?;
-        snap.apply_lr();
-        self.write(&snap)?;
+        self.write_learned(&mut snap)?;
         Ok(r)
     }
 
@@ -373,14 +372,14 @@ impl Database {
             })
             .collect();
         let r = f(&mut snap, &mut rep, queued)?;
-        snap.apply_lr();
         match tx {
             Some(tx) => {
+                snap.apply_lr();
                 tx.commit(&snap, Some(&rep), false)?;
                 self.fold_local_journal(notes);
             }
             None => {
-                self.write(&snap)?;
+                self.write_learned(&mut snap)?;
                 rep.save(&self.dir, notes)?;
             }
         }
@@ -500,40 +499,38 @@ impl Database {
     }
 
     /// Writes a snapshot aside, fsyncs it, renames it over the database and fsyncs the directory.
+    /// The snapshot has no LR changes waiting (see [`Database::write_learned`]).
     fn write(&self, snap: &Snapshot) -> Result<()> {
-        // A token counts once per message, so its counts never exceed the messages learned; the
-        // filter relies on that to notice a damaged record (`tokenfile::plausible`). Keep it
-        // true even when a forget after a tokenizer change takes back tokens never counted.
-        let (max_spam, max_ham) =
-            (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
-        let mut tokens: Vec<(u64, TokenRecord)> = snap
-            .tokens
-            .iter()
-            .map(|(&h, &r)| (h, TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), ..r }))
-            .filter(|(_, r)| r.spam > 0 || r.ham > 0)
-            .collect();
-        tokens.sort_unstable_by_key(|t| t.0);
-        let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
-        ledger.sort_unstable();
-        let bytes = tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger);
+        debug_assert!(snap.lr_pending.is_empty(), "LR changes not applied");
+        let bytes = encode_tokens(snap);
         if !snap.lr_dirty {
             return write_atomic(&self.dir, DB_FILE, &bytes);
         }
-        // Both files are written and synced aside before either is renamed, so a full disk or
-        // a failed write leaves both as they were. A crash between the two renames leaves the
-        // weights one run behind the counts: that run's messages then count less for LR.
         files::check_dir(&self.dir)?;
-        let written = |name: &str, bytes: &[u8]| -> Result<files::TempFile> {
-            let mut tmp = files::TempFile::new(&self.dir, name)?;
-            let path = tmp.path().to_path_buf();
-            tmp.file().write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-            tmp.file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
-            Ok(tmp)
-        };
-        let tokens_tmp = written(DB_FILE, &bytes)?;
+        let tokens_tmp = self.written(DB_FILE, &bytes)?;
         drop(bytes);
-        let lr_tmp = match &snap.lr {
-            Some(m) => Some(written(lrfile::FILE, &lrfile::encode(m, now_secs()))?),
+        self.commit_with_lr(tokens_tmp, snap.lr.as_ref())
+    }
+
+    /// [`Database::write`] of what a run learned: its LR changes are applied on another thread
+    /// while the token file is encoded, written and synced, then the weights are written.
+    fn write_learned(&self, snap: &mut Snapshot) -> Result<()> {
+        if snap.lr_pending.is_empty() {
+            return self.write(snap);
+        }
+        files::check_dir(&self.dir)?;
+        let tokens_tmp = snap.apply_lr_alongside(|snap| self.written(DB_FILE, &encode_tokens(snap)))?;
+        self.commit_with_lr(tokens_tmp, snap.lr.as_ref())
+    }
+
+    /// Writes the weights (or removes their file when there are none) beside the token file
+    /// written aside as `tokens_tmp`, then renames both into place. Both files are written and
+    /// synced aside before either is renamed, so a full disk or a failed write leaves both as
+    /// they were. A crash between the two renames leaves the weights one run behind the counts:
+    /// that run's messages then count less for LR.
+    fn commit_with_lr(&self, tokens_tmp: files::TempFile, lr: Option<&crate::lr::Model>) -> Result<()> {
+        let lr_tmp = match lr {
+            Some(m) => Some(self.written(lrfile::FILE, &lrfile::encode(m, now_secs()))?),
             None => None,
         };
         tokens_tmp.commit()?;
@@ -548,6 +545,34 @@ impl Database {
         }
         Ok(())
     }
+
+    /// `bytes` written and synced to a temporary file beside `name`, not yet renamed.
+    fn written(&self, name: &str, bytes: &[u8]) -> Result<files::TempFile> {
+        let mut tmp = files::TempFile::new(&self.dir, name)?;
+        let path = tmp.path().to_path_buf();
+        tmp.file().write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+        Ok(tmp)
+    }
+}
+
+/// The token file of a snapshot: its counts and ledger (not the LR weights).
+fn encode_tokens(snap: &Snapshot) -> Vec<u8> {
+    // A token counts once per message, so its counts never exceed the messages learned; the
+    // filter relies on that to notice a damaged record (`tokenfile::plausible`). Keep it
+    // true even when a forget after a tokenizer change takes back tokens never counted.
+    let (max_spam, max_ham) =
+        (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
+    let mut tokens: Vec<(u64, TokenRecord)> = snap
+        .tokens
+        .iter()
+        .map(|(&h, &r)| (h, TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), ..r }))
+        .filter(|(_, r)| r.spam > 0 || r.ham > 0)
+        .collect();
+    tokens.sort_unstable_by_key(|t| t.0);
+    let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
+    ledger.sort_unstable();
+    tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger)
 }
 
 /// Writes `bytes` to `dir/name` atomically (see `files::write_atomic`).

@@ -86,45 +86,33 @@ impl Snapshot {
         self.lr_pending.retain(|c| c.key != key);
     }
 
-    /// Applies the run's LR changes: each undo and learn in shuffled order, then the newly
-    /// learned messages again for the further passes (`lr::PASSES`), all by the run's
-    /// `lr::Rule` (train on or near error; the narrower margin and bounded step of a run that
-    /// learns one class only).
+    /// Applies the run's LR changes (see [`train`]).
     pub fn apply_lr(&mut self) {
         if self.lr_pending.is_empty() {
             return;
         }
-        let mut pending = std::mem::take(&mut self.lr_pending);
-        pending.sort_by_key(|c| c.key);
-        let model = self.lr.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
-        let learns = |class| pending.iter().any(|c| c.learn == Some(class));
-        let rule = crate::lr::Rule::for_run(learns(Class::Ham), learns(Class::Spam));
-        let mut f = Vec::new();
-        for pass in 0..crate::lr::PASSES {
-            // A later pass that learns nothing leaves the weights as they were, so the passes
-            // after it would learn nothing either.
-            let mut learned = pass == 0;
-            for c in &pending {
-                if pass > 0 && c.learn.is_none() {
-                    continue;
-                }
-                crate::lr::unpack_into(&c.features, &mut f);
-                if pass == 0 {
-                    if let Some(u) = c.undo {
-                        model.unlearn(&f, u == Class::Spam, rule);
-                    }
-                    if let Some(l) = c.learn {
-                        model.learn(&f, l == Class::Spam, rule);
-                    }
-                } else if let Some(l) = c.learn {
-                    learned |= model.relearn_near_error(&f, l == Class::Spam, rule);
-                }
-            }
-            if !learned {
-                break;
-            }
-        }
+        train(&mut self.lr, std::mem::take(&mut self.lr_pending));
         self.lr_dirty = true;
+    }
+
+    /// [`Snapshot::apply_lr`] on another thread while `f` runs on this one: training writes
+    /// the token file while LR's passes run. `f` sees the snapshot without the weights and the
+    /// run's LR changes (they are on the other thread): it must not read them.
+    pub(super) fn apply_lr_alongside<R>(&mut self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        if self.lr_pending.is_empty() {
+            return f(self);
+        }
+        let pending = std::mem::take(&mut self.lr_pending);
+        let mut model = self.lr.take();
+        let r = std::thread::scope(|scope| {
+            let passes = scope.spawn(|| train(&mut model, pending));
+            let r = f(self);
+            passes.join().expect("the LR training thread panicked");
+            r
+        });
+        self.lr = model;
+        self.lr_dirty = true;
+        r
     }
 
     /// The LR weights (`None`: nothing learned).
@@ -141,5 +129,41 @@ impl Snapshot {
             Some(c) => self.ledger.insert(digest, c),
             None => self.ledger.remove(&digest),
         };
+    }
+}
+
+/// Learns `pending` into `model` (made when there is none): each undo and learn in shuffled
+/// order, then the newly learned messages again for the further passes (`lr::PASSES`), all by
+/// the run's `lr::Rule` (train on or near error; the narrower margin and bounded step of a run
+/// that learns one class only).
+fn train(model: &mut Option<crate::lr::Model>, mut pending: Vec<LrChange>) {
+    pending.sort_by_key(|c| c.key);
+    let model = model.get_or_insert_with(|| crate::lr::Model::new(crate::lr::Shape::default()));
+    let learns = |class| pending.iter().any(|c| c.learn == Some(class));
+    let rule = crate::lr::Rule::for_run(learns(Class::Ham), learns(Class::Spam));
+    let mut f = Vec::new();
+    for pass in 0..crate::lr::PASSES {
+        // A later pass that learns nothing leaves the weights as they were, so the passes
+        // after it would learn nothing either.
+        let mut learned = pass == 0;
+        for c in &pending {
+            if pass > 0 && c.learn.is_none() {
+                continue;
+            }
+            crate::lr::unpack_into(&c.features, &mut f);
+            if pass == 0 {
+                if let Some(u) = c.undo {
+                    model.unlearn(&f, u == Class::Spam, rule);
+                }
+                if let Some(l) = c.learn {
+                    model.learn(&f, l == Class::Spam, rule);
+                }
+            } else if let Some(l) = c.learn {
+                learned |= model.relearn_near_error(&f, l == Class::Spam, rule);
+            }
+        }
+        if !learned {
+            break;
+        }
     }
 }

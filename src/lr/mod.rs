@@ -213,24 +213,28 @@ fn push_body(out: &mut Vec<u8>, bytes: &[u8], lower: bool) {
 
 /// The feature indices of a view: the hash bucket of every `window`-byte slice, each once, in
 /// ascending order (what training packs, see [`pack`]). Read off the de-duplicating bitset in
-/// order, not sorted.
+/// order, not sorted; a second bitset marks its words that have a bit set, so that reading
+/// visits those only (a message sets about one word in four of the 4,096 of the default table).
 pub fn features(view: &[u8], shape: &Shape) -> Vec<u32> {
-    with_seen(shape, |seen| {
-        let mut any = false;
+    with_seen(shape, |seen, used| {
+        let mut n = 0;
         walk(view, shape, |idx| {
-            seen[idx as usize / 64] |= 1 << (idx % 64);
-            any = true;
+            let w = idx as usize / 64;
+            seen[w] |= 1 << (idx % 64);
+            used[w / 64] |= 1 << (w % 64);
+            n += 1;
         });
-        let mut out = Vec::new();
-        if !any {
-            return out;
-        }
-        out.reserve(view.len());
-        for (i, word) in seen.iter_mut().enumerate() {
-            let mut w = std::mem::take(word);
-            while w != 0 {
-                out.push(i as u32 * 64 + w.trailing_zeros());
-                w &= w - 1;
+        let mut out = Vec::with_capacity(n);
+        for (u, mask) in used.iter_mut().enumerate() {
+            let mut m = std::mem::take(mask);
+            while m != 0 {
+                let w = u * 64 + m.trailing_zeros() as usize;
+                m &= m - 1;
+                let mut bits = std::mem::take(&mut seen[w]);
+                while bits != 0 {
+                    out.push(w as u32 * 64 + bits.trailing_zeros());
+                    bits &= bits - 1;
+                }
             }
         }
         out
@@ -241,7 +245,7 @@ pub fn features(view: &[u8], shape: &Shape) -> Vec<u32> {
 /// reads (a sum needs no order; sorting cost a delivery more than the ordered lookups saved, see
 /// docs/benchmarks.md).
 pub fn features_unordered(view: &[u8], shape: &Shape) -> Vec<u32> {
-    with_seen(shape, |seen| {
+    with_seen(shape, |seen, _| {
         let mut out = Vec::with_capacity(view.len());
         walk(view, shape, |idx| {
             let (w, bit) = (idx as usize / 64, idx % 64);
@@ -276,20 +280,23 @@ fn walk(view: &[u8], shape: &Shape, mut f: impl FnMut(u32)) {
 }
 
 thread_local! {
-    /// The de-duplicating bitset of [`features`], all zero between calls: kept, so that training
+    /// The de-duplicating bitsets of [`features`], all zero between calls: kept, so that training
     /// does not allocate and clear 32 KiB per message.
     static SEEN: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with the thread's bitset, one bit per bucket of `shape`'s table, all zero; `f`
-/// must leave it all zero.
-fn with_seen<R>(shape: &Shape, f: impl FnOnce(&mut [u64]) -> R) -> R {
+/// Runs `f` with the thread's bitsets, all zero: one bit per bucket of `shape`'s table, and one
+/// bit per word of that (for [`features`] to mark the words it sets); `f` must leave them all
+/// zero.
+fn with_seen<R>(shape: &Shape, f: impl FnOnce(&mut [u64], &mut [u64]) -> R) -> R {
     let words = (1usize << shape.bits.clamp(4, 30)).div_ceil(64);
+    let all = words + words.div_ceil(64);
     SEEN.with_borrow_mut(|seen| {
-        if seen.len() < words {
-            seen.resize(words, 0);
+        if seen.len() < all {
+            seen.resize(all, 0);
         }
-        f(&mut seen[..words])
+        let (seen, used) = seen[..all].split_at_mut(words);
+        f(seen, used)
     })
 }
 

@@ -267,3 +267,30 @@ fn forged_degraded_fields_are_removed() {
     assert!(!text(&o.stdout).contains("nothing works"));
     assert!(field(&o.stdout, "X-Spam-Degraded").is_none());
 }
+
+/// `list add` and `remove` write: with the config file unreadable, the list it names would be
+/// replaced by the default one beside it, so they refuse as `train` does; `show` still shows
+/// (with the warning).
+#[test]
+fn list_edits_refuse_a_bad_config_file() {
+    let tmp = setup(0);
+    let cfg = tmp.path().join("config.toml");
+    fs::create_dir(tmp.path().join("lists")).unwrap();
+    let named = tmp.path().join("lists/allow.txt");
+    fs::write(&named, "jan@elders.be\n").unwrap();
+    fs::write(&cfg, "allow_list = \"lists/allow.txt\"\n[bayes\nmin_dev = 0.2\n").unwrap();
+    for action in ["add", "remove"] {
+        let o = run(tmp.path(), &["list", "allow", action, "boss@example.com"], b"");
+        assert_eq!(o.status.code(), Some(2), "{action}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("unclosed table"), "{}", text(&o.stderr));
+        assert!(!tmp.path().join("allow.txt").exists());
+        assert_eq!(fs::read_to_string(&named).unwrap(), "jan@elders.be\n");
+    }
+    let o = run(tmp.path(), &["list", "allow", "show"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("spamfilt: warning: "), "{}", text(&o.stderr));
+    // Fixed, the edit goes to the list the config names.
+    fs::write(&cfg, "allow_list = \"lists/allow.txt\"\n").unwrap();
+    assert_eq!(run(tmp.path(), &["list", "allow", "add", "boss@example.com"], b"").status.code(), Some(0));
+    assert_eq!(fs::read_to_string(&named).unwrap(), "jan@elders.be\nboss@example.com\n");
+}

@@ -44,8 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Db(c)) => db::run(&load(g)?, g, &c),
         Some(Command::Eval(a)) => eval::run(&load(g)?, g, &a),
         Some(Command::Rules(a)) => rules::run(&load_to_inspect(g)?, g, &a),
-        // Each list edit still refuses a list file it cannot parse (`list::run`).
-        Some(Command::List(c)) => list::run(&load_to_inspect(g)?, g, &c),
+        Some(Command::List(c)) => list::run(&load_for_list(g, &c)?, g, &c),
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
         Some(Command::Lint) => lint::run(g),
         Some(Command::Policy(a)) => policy::run(g, &a),
@@ -92,12 +91,35 @@ pub fn load(g: &GlobalArgs) -> Result<Settings> {
     Settings::load(g.db.as_deref(), g.config.as_deref())
 }
 
-/// Settings for a command that shows what the config file and the lists say (`rules`, `list`):
+/// Settings for a command that shows what the config file and the lists say (`rules`, `list show`):
 /// a problem in those files is a warning naming it (the default is used, the bad line left out,
 /// as the filter does), not a refusal, so that the commands an error points to (`see spamfilt
 /// rules`) still run. Not for the database commands: a bad `[store]` would show another store.
 pub fn load_to_inspect(g: &GlobalArgs) -> Result<Settings> {
     let (settings, problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
+    for p in &problems {
+        eprintln!("spamfilt: warning: {p}");
+    }
+    Ok(settings)
+}
+
+/// Settings for `list`: `show` inspects (`load_to_inspect`); `add` and `remove` write, so a bad
+/// config file is refused as every writing command refuses it (with it ignored, the list's path
+/// would be the default one: an edit would go to another file than the one the filter reads).
+/// A bad line in a list file is only a warning here: `list::run` refuses to edit a list it
+/// cannot parse, and the other list can still be edited.
+fn load_for_list(g: &GlobalArgs, cmd: &crate::cli::ListCommand) -> Result<Settings> {
+    use crate::cli::{ListAction, ListCommand};
+    let (ListCommand::Allow(action) | ListCommand::Block(action)) = cmd;
+    if matches!(action, ListAction::Show) {
+        return load_to_inspect(g);
+    }
+    let (settings, problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
+    let in_a_list = |p: &crate::problems::Problem| p.file == settings.allow_list || p.file == settings.block_list;
+    if problems.iter().any(|p| !in_a_list(p)) {
+        // The strict reading's own error names the problem.
+        return load(g);
+    }
     for p in &problems {
         eprintln!("spamfilt: warning: {p}");
     }

@@ -401,7 +401,7 @@ fn run() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("spamfilt: error: {}", spamfilt::problems::without_os_error(&format!("{err:#}")));
+            eprintln!("spamfilt: error: {}", spamfilt::problems::error_text(&err));
             ExitCode::from(2)
         }
     }

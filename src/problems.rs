@@ -115,32 +115,35 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
-/// An error's text without the " (os error 2)" that Rust's I/O errors end with: "No such file
-/// or directory" says it to the user; the number says nothing more.
-pub fn without_os_error(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(" (os error ") {
-        let after = &rest[i + " (os error ".len()..];
-        let digits = after.chars().take_while(char::is_ascii_digit).count();
-        if digits > 0 && after[digits..].starts_with(')') {
-            out.push_str(&rest[..i]);
-            rest = &after[digits + 1..];
-        } else {
-            out.push_str(&rest[..i + 1]);
-            rest = &rest[i + 1..];
+/// An error's text as `{:#}` writes it (each cause after the last, ": " between), but each I/O
+/// error without the " (os error 2)" that Rust puts after the system's own words: "No such file
+/// or directory" says it to the user; the number says nothing more. Only the I/O error's own text
+/// loses it: a file name or any other cause that happens to contain "(os error 2)" is kept.
+pub fn error_text(err: &anyhow::Error) -> String {
+    err.chain().map(cause_text).collect::<Vec<_>>().join(": ")
+}
+
+fn cause_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let text = e.to_string();
+    if let Some(code) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error) {
+        if let Some(words) = text.strip_suffix(&format!(" (os error {code})")) {
+            return words.to_string();
         }
     }
-    out.push_str(rest);
-    out
+    text
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn os_error_numbers_are_left_out() {
-        let e = std::io::Error::from_raw_os_error(2);
-        let text = format!("cannot read /x: {e}: and (os error x) stays");
-        assert_eq!(super::without_os_error(&text), "cannot read /x: No such file or directory: and (os error x) stays");
+        let e = anyhow::Error::new(std::io::Error::from_raw_os_error(2)).context("cannot read /x");
+        assert_eq!(format!("{e:#}"), "cannot read /x: No such file or directory (os error 2)");
+        assert_eq!(super::error_text(&e), "cannot read /x: No such file or directory");
+        // Only the I/O error's own words lose it, not a file name.
+        let e = anyhow::Error::new(std::io::Error::from_raw_os_error(2)).context("cannot open a (os error 2).eml");
+        assert_eq!(super::error_text(&e), "cannot open a (os error 2).eml: No such file or directory");
+        let e = anyhow::anyhow!("not I/O (os error 2)");
+        assert_eq!(super::error_text(&e), "not I/O (os error 2)");
     }
 }

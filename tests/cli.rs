@@ -193,6 +193,12 @@ fn train_records_a_ledger_moves_and_forgets() {
     let o = run(&["train", "--ham", "/nonexistent/x.eml"], &db, b"");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("No such file or directory") && !err.contains("os error"), "{err}");
+    // Only the system's words lose it: a file name keeps what it says.
+    let named = tmp.path().join("nope (os error 2).eml");
+    let o = run(&["train", "--ham", named.to_str().unwrap()], &db, b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{}: No such file or directory", named.display())), "{err}");
+    assert!(!err.contains("directory (os error"), "{err}");
     // check --json lists the tests in the header's order.
     let o = run(&["check", "--json", one.to_str().unwrap()], &db, b"");
     let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();

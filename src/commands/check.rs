@@ -68,7 +68,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
             let scored = match scored {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")));
+                    eprintln!("spamfilt: {}", crate::problems::error_text(&e));
                     failed = true;
                     return;
                 }

@@ -44,10 +44,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         },
         |_, item| {
             prepared.push(
-                item.map_err(|e| {
-                    bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}"))))
-                })
-                .ok(),
+                item.map_err(|e| bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)))).ok(),
             );
         },
     );

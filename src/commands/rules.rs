@@ -94,7 +94,7 @@ fn count_hits(settings: &Settings, g: &GlobalArgs, rs: &RuleSet, paths: &[String
             Ok(r) => r,
             Err(e) => {
                 if !g.quiet {
-                    eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")));
+                    eprintln!("spamfilt: {}", crate::problems::error_text(&e));
                 }
                 continue;
             }

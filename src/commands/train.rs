@@ -145,9 +145,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             tally.add(*class, o);
                         }
                         Err(e) => {
-                            bar.suspend(|| {
-                                eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")))
-                            });
+                            bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)));
                             if super::is_not_mail(&e) {
                                 tally.skipped += 1;
                             } else {
@@ -211,7 +209,7 @@ pub fn learn_queued(
              the learning queue was full ([queue] max_messages = {}, max_bytes = {} in the config file)",
             settings.sender.queue.max_messages, settings.sender.queue.max_bytes
         ),
-        Err(e) => eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}"))),
+        Err(e) => eprintln!("spamfilt: {}", crate::problems::error_text(&e)),
     }
     if queued.is_empty() {
         return;
@@ -223,7 +221,7 @@ pub fn learn_queued(
         let bytes = match q.read() {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")));
+                eprintln!("spamfilt: {}", crate::problems::error_text(&e));
                 tally.unreadable += 1;
                 continue;
             }
@@ -261,9 +259,7 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
                     match prepared {
                         Ok(m) => tally.add(Class::Ham, learn::forget_with_sender(snap, rep, &m, now)),
                         Err(e) => {
-                            bar.suspend(|| {
-                                eprintln!("spamfilt: {}", crate::problems::without_os_error(&format!("{e:#}")))
-                            });
+                            bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)));
                             if super::is_not_mail(&e) {
                                 tally.skipped += 1;
                             } else {

@@ -380,7 +380,8 @@ impl Model {
         let l = self.logit(features);
         let toward = if spam { 1.0 } else { -1.0 };
         let room = rule.margin - toward * l;
-        if room <= 0.0 || features.is_empty() {
+        // Fails closed: a NaN logit (a weight gone NaN) gives a NaN room, which must not step.
+        if room.is_nan() || room <= 0.0 || features.is_empty() {
             return false;
         }
         let p = sigmoid(l);
@@ -628,6 +629,21 @@ pub fn shuffle_key(digest: &[u8; 16], seed: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nan_logit_takes_no_step() {
+        let f = feats(b"Subject: cheap pills\n\nbuy now\n");
+        let mut m = Model::new(Shape::default());
+        m.weights[f[0] as usize] = f32::NAN;
+        assert!(m.logit(&f).is_nan());
+        assert!(!m.learn(&f, true, Rule::BOTH));
+        assert!(!m.relearn_near_error(&f, false, Rule::ONE_CLASS));
+        m.unlearn(&f, true, Rule::BOTH);
+        // Only the weight that was NaN is; the message counted once, then taken back.
+        assert_eq!(m.weights.iter().filter(|w| w.is_nan()).count(), 1);
+        assert!(m.weights.iter().all(|w| w.is_nan() || *w == 0.0));
+        assert_eq!((m.ham, m.spam), (0, 0));
+    }
 
     fn feats(raw: &[u8]) -> Vec<u32> {
         let s = Shape::default();

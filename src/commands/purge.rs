@@ -49,6 +49,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut to_delete: Vec<&Path> = Vec::new();
     let mut learned = 0u64;
     let mut known = 0u64;
+    let mut would_learn = std::collections::HashSet::new();
     let today = store::today();
     let db = settings.database();
     let now = store::now_secs();
@@ -84,7 +85,13 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                                 learned += 1;
                             }
                         } else if !args.no_train {
-                            learned += 1;
+                            // Nothing is learned, so the ledger does not say a second copy is
+                            // known, as it would in the real run: the dry run remembers.
+                            if would_learn.insert(m.digest) {
+                                learned += 1;
+                            } else {
+                                known += 1;
+                            }
                         }
                     }
                 }

@@ -17,7 +17,10 @@
 //! (docs/benchmarks.md, "The Received words, gated"): G_SHARE and G_MIN set `[bayes]`
 //! trace_min_share and trace_min_learned; G_SENT=F learns that share of the training ham as a
 //! Sent copy (without its Received fields: no Received words, no marker), G_SENT_SPAM=F the same
-//! for spam. LR parameters come from LR_RATE,
+//! for spam. G_TRUSTED=1 (the default) takes the Received words from the fields the user's own
+//! servers wrote (down to the first untrusted hop's, built-in trusted networks), G_TRUSTED=0 from
+//! every field, G_TOP=K from the top K (docs/benchmarks.md, "The Received words from the user's own
+//! fields only"). LR parameters come from LR_RATE,
 //! LR_PASSES, LR_MARGIN, LR_FIRST_MARGIN and LR_CLIP (train on or near error; as in lr_experiment), its view from LR_BITS, LR_WINDOW, LR_BYTES, LR_LOWER, LR_DECODED (as in lr_experiment), LR_BASEHDR=1 (the
 //! shipped header fields whatever B_HEADERS adds); Bayes parameters from B_S, B_X, B_MINDEV, B_CLUES (defaults: the shipped ones).
 //! B_RAWTOK=1 replaces spamfilt's tokens by a crude bogofilter-like tokenizer (`raw_tokens`), with
@@ -66,6 +69,16 @@ fn main() {
     let mut tok = TokenizerSettings::default();
     if let Ok(extra) = std::env::var("B_HEADERS") {
         tok.headers.extend(extra.split(',').map(String::from));
+    }
+    // The Received words' fields: G_TRUSTED=1 those the user's own servers wrote (the built-in
+    // trusted networks: the shipped default), G_TRUSTED=0 every field, G_TOP=K the top K.
+    match std::env::var("G_TRUSTED").as_deref() {
+        Ok("0") => tok.trace_fields = spamfilt::features::TraceFields::All,
+        Ok("1") => tok.trace_fields = spamfilt::features::TraceFields::Own(Default::default()),
+        _ => {}
+    }
+    if let Ok(k) = std::env::var("G_TOP") {
+        tok.trace_fields = spamfilt::features::TraceFields::Top(k.parse().expect("G_TOP=K"));
     }
     let raw_tok = env("B_RAWTOK", 0u8) == 1;
     // Hybrids: which header fields (None: all the crude tokenizer reads) and whether the body come

@@ -407,6 +407,9 @@ impl Settings {
                 sender.trusted.add(&n).map_err(|e| anyhow::anyhow!("trusted_networks: {e}"))?;
             }
         }
+        // The Received words come from the fields the user's own servers wrote (a `[tokenizer]`
+        // table does not change that).
+        self.tokenizer.trace_fields = crate::features::TraceFields::Own(sender.trusted.clone());
         if let Some(h) = file.honeypots {
             let text = h.join("\n");
             // Added to the site-wide file's, as trusted_networks are.

@@ -141,13 +141,29 @@ pub fn chain<'m>(msg: &'m Message) -> impl Iterator<Item = Relay> + 'm {
 /// client. The older hops are not parsed.
 pub fn first_untrusted(msg: &Message, trusted: &Networks) -> Option<Relay> {
     let mut mailbox_servers: Vec<IpAddr> = Vec::new();
-    chain(msg).find(|r| {
-        if r.fetched {
-            mailbox_servers.push(r.ip);
-            return false;
-        }
-        !r.authenticated && !trusted.contains(r.ip) && !mailbox_servers.contains(&r.ip)
-    })
+    chain(msg).find(|r| is_first_untrusted(r, trusted, &mut mailbox_servers))
+}
+
+/// How many `Received:` fields, from the top, the user's own servers wrote: down to and
+/// including the one that records the first untrusted relay (the one [`first_untrusted`]
+/// returns; the user's MX wrote it). The fields below it were written before the message
+/// reached the user's servers, by the sender or whoever the sender wants to look like. `None`
+/// when no hop is untrusted (every field is the user's own, or none names a client).
+pub fn own_fields(msg: &Message, trusted: &Networks) -> Option<usize> {
+    let mut mailbox_servers: Vec<IpAddr> = Vec::new();
+    msg.headers_named("received")
+        .position(|h| parse(&h.text).is_some_and(|r| is_first_untrusted(&r, trusted, &mut mailbox_servers)))
+        .map(|i| i + 1)
+}
+
+/// Reading the chain from the top: whether this hop is the first untrusted one (a retrieval
+/// is the user's own, and its mailbox server is remembered as trusted for the hops below).
+fn is_first_untrusted(r: &Relay, trusted: &Networks, mailbox_servers: &mut Vec<IpAddr>) -> bool {
+    if r.fetched {
+        mailbox_servers.push(r.ip);
+        return false;
+    }
+    !r.authenticated && !trusted.contains(r.ip) && !mailbox_servers.contains(&r.ip)
 }
 
 /// Parses one (unfolded) `Received:` value. `None` when it names no client address.
@@ -513,10 +529,13 @@ Subject: hi\n\nbody\n";
         let msg = Message::parse(raw, 1 << 20);
         let r = first_untrusted(&msg, &Networks::default()).unwrap();
         assert_eq!(r.ip, v4(203, 0, 113, 5));
+        // The user's servers wrote the top two fields (the second records that relay).
+        assert_eq!(own_fields(&msg, &Networks::default()), Some(2));
         let mut mine = Networks::default();
         mine.add("203.0.113.0/24").unwrap();
         // With that network trusted too, the next hop is private: nothing untrusted remains.
         assert_eq!(first_untrusted(&msg, &mine), None);
+        assert_eq!(own_fields(&msg, &mine), None);
     }
 
     #[test]

@@ -53,6 +53,30 @@ pub struct TokenizerSettings {
     pub max_tokens: usize,
     /// Header fields whose values are tokenized (case-insensitive names).
     pub headers: Vec<String>,
+    /// Which Received fields give the trace words (not a `[tokenizer]` key: the configuration's
+    /// `trusted_networks` set it).
+    #[serde(skip)]
+    pub trace_fields: TraceFields,
+}
+
+/// Which Received fields give the trace words (`rcvd:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceFields {
+    /// Every Received field.
+    All,
+    /// The top K fields.
+    Top(usize),
+    /// The fields the user's own servers wrote: from the top down to and including the one that
+    /// records the first relay outside these networks (`received::own_fields`); all of them
+    /// when no relay is outside. The fields below are the sender's to write.
+    Own(crate::received::Networks),
+}
+
+impl Default for TraceFields {
+    /// The user's own fields, with the built-in trusted networks.
+    fn default() -> Self {
+        TraceFields::Own(crate::received::Networks::default())
+    }
 }
 
 impl Default for TokenizerSettings {
@@ -64,6 +88,7 @@ impl Default for TokenizerSettings {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            trace_fields: TraceFields::default(),
         }
     }
 }
@@ -332,7 +357,12 @@ fn trace_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
     if s.headers.iter().any(|h| h.eq_ignore_ascii_case("received")) {
         return;
     }
-    for h in received {
+    let fields = match &s.trace_fields {
+        TraceFields::All => usize::MAX,
+        TraceFields::Top(k) => *k,
+        TraceFields::Own(trusted) => crate::received::own_fields(msg, trusted).unwrap_or(usize::MAX),
+    };
+    for h in received.take(fields) {
         for w in words(&h.text).take(20) {
             if (3..=20).contains(&w.len()) && !is_noise(w) {
                 sink.push_parts(&[TRACE_PREFIX, &w.to_lowercase()]);
@@ -761,10 +791,11 @@ Received: from laptop (unknown [10.0.0.5]) by mail.klant.be; Tue, 1 Dec 2026 09:
 
     #[test]
     fn received_fields_give_the_marker_and_their_words_after_every_other_token() {
-        let sent = tokenize(&Message::parse(BODY.as_bytes(), 1 << 20), &TokenizerSettings::default());
+        // Every field's words (the fields the user's own servers wrote: the test below).
+        let all = TokenizerSettings { trace_fields: TraceFields::All, ..TokenizerSettings::default() };
+        let sent = tokenize(&Message::parse(BODY.as_bytes(), 1 << 20), &all);
         assert_eq!((sent.marker(), sent.trace_start()), (None, sent.len()));
-        let got =
-            tokenize(&Message::parse(format!("{RECEIVED}{BODY}").as_bytes(), 1 << 20), &TokenizerSettings::default());
+        let got = tokenize(&Message::parse(format!("{RECEIVED}{BODY}").as_bytes(), 1 << 20), &all);
         // The tokens before the trace tokens are the Sent copy's, in the same order.
         let m = got.marker().expect("a marker");
         assert_eq!(m, sent.len());
@@ -779,6 +810,55 @@ Received: from laptop (unknown [10.0.0.5]) by mail.klant.be; Tue, 1 Dec 2026 09:
         // No other token has the prefix, and no word can be the marker.
         assert!(sent.iter().all(|t| !t.starts_with(TRACE_PREFIX)));
         assert!(toks("Subject: rcvd:* x\n\nrcvd:* rcvd: *\n").iter().all(|t| !t.starts_with(TRACE_PREFIX)));
+    }
+
+    #[test]
+    fn received_words_come_only_from_the_fields_the_users_own_servers_wrote() {
+        // The user's MX (mx.mijn.be) wrote the field that records the first untrusted relay
+        // (192.0.2.10); the fields below it are the sender's to write, forged ones included.
+        let own = "Received: from mx.mijn.be (mx.mijn.be [10.1.1.1]) by imap.mijn.be with LMTP; Tue, 1 Dec 2026 10:00:01 +0100\n\
+Received: from mail.klant.be (mail.klant.be [192.0.2.10])\n\tby mx.mijn.be with ESMTP id 4F2; Tue, 1 Dec 2026 10:00:00 +0100\n";
+        let forged = "Received: from lists.sf.net (lists.sf.net [216.136.171.252]) by dogma.slashnull.org with ESMTP; Tue, 1 Dec 2026 09:59:59 +0100\n\
+Received: from localhost (jm@localhost [127.0.0.1]) by dogma.slashnull.org with IMAP (fetchmail-5.9.0); Tue, 1 Dec 2026 09:59:58 +0100\n";
+        let trace = |raw: String, s: &TokenizerSettings| -> Vec<String> {
+            let t = tokenize(&Message::parse(raw.as_bytes(), 1 << 20), s);
+            let m = t.marker().expect("a marker");
+            t.iter().skip(m).map(String::from).collect()
+        };
+        let d = TokenizerSettings::default();
+        let clean = trace(format!("{own}{BODY}"), &d);
+        for w in ["rcvd:*", "rcvd:mx.mijn.be", "rcvd:imap.mijn.be", "rcvd:lmtp", "rcvd:mail.klant.be", "rcvd:esmtp"] {
+            assert!(clean.contains(&w.to_string()), "{w} in {clean:?}");
+        }
+        // Forged fields below the first untrusted hop give no words: the same trace tokens.
+        assert_eq!(trace(format!("{own}{forged}{BODY}"), &d), clean);
+        // Read as before (every field), they would.
+        let all = TokenizerSettings { trace_fields: TraceFields::All, ..TokenizerSettings::default() };
+        let words = trace(format!("{own}{forged}{BODY}"), &all);
+        assert!(
+            words.contains(&"rcvd:dogma.slashnull.org".to_string())
+                && words.contains(&"rcvd:fetchmail-5.9.0".to_string())
+        );
+        // With 192.0.2.0/24 trusted too (`trusted_networks`), the next field down is the user's
+        // own: its relay (lists.sf.net) is the first untrusted one.
+        let mut nets = crate::received::Networks::default();
+        nets.add("192.0.2.0/24").unwrap();
+        let wider = TokenizerSettings { trace_fields: TraceFields::Own(nets), ..TokenizerSettings::default() };
+        let got = trace(format!("{own}{forged}{BODY}"), &wider);
+        assert!(got.contains(&"rcvd:lists.sf.net".to_string()), "{got:?}");
+        assert!(
+            !got.contains(&"rcvd:imap".to_string()) && !got.contains(&"rcvd:fetchmail-5.9.0".to_string()),
+            "{got:?}"
+        );
+        // No untrusted hop at all (mail from the user's own network): every field.
+        let inside = "Received: from laptop (unknown [10.0.0.5]) by mx.mijn.be; Tue, 1 Dec 2026 09:59:58 +0100\n\
+Received: from desktop (unknown [10.0.0.6]) by laptop; Tue, 1 Dec 2026 09:59:57 +0100\n";
+        let got = trace(format!("{inside}{BODY}"), &d);
+        assert!(got.contains(&"rcvd:laptop".to_string()) && got.contains(&"rcvd:desktop".to_string()), "{got:?}");
+        // Top K fields.
+        let top = TokenizerSettings { trace_fields: TraceFields::Top(1), ..TokenizerSettings::default() };
+        let got = trace(format!("{own}{forged}{BODY}"), &top);
+        assert!(got.contains(&"rcvd:lmtp".to_string()) && !got.contains(&"rcvd:mail.klant.be".to_string()), "{got:?}");
     }
 
     #[test]

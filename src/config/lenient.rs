@@ -1,6 +1,7 @@
 //! The lenient reading of a config file: each top-level key, each `[scores]` entry and each
 //! `[[rule]]` is applied on its own, and a bad one is left at its default and reported with its
-//! line (see `problems`).
+//! line (see `problems`). A table (`[bayes]`, `[lr]`, `[dns]`) that is bad as a whole is
+//! applied key by key, so that only its bad keys fall back to their defaults.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,8 @@ use crate::problems::{split_position, toml_error, Problem};
 #[derive(Debug, Clone)]
 enum Piece {
     Key(String, toml::Value),
+    /// One key of a table (`bayes`, `min_dev`), when the table as a whole did not apply.
+    Sub(String, String, toml::Value),
     Score(String, toml::Value),
     Rule(usize, toml::Value),
 }
@@ -19,6 +22,7 @@ impl Piece {
     fn name(&self) -> String {
         match self {
             Piece::Key(k, _) => k.clone(),
+            Piece::Sub(t, k, _) => format!("{t}.{k}"),
             Piece::Score(k, _) => format!("scores.{k}"),
             Piece::Rule(i, v) => match v.get("name").and_then(|n| n.as_str()) {
                 Some(n) => format!("rule {n}"),
@@ -62,6 +66,11 @@ impl Piece {
                     return Some(i + 1)
                 }
                 Piece::Score(k, _) if section == "scores" && key == k => return Some(i + 1),
+                Piece::Sub(t, k, _) if section == *t && key == k => return Some(i + 1),
+                // Written at the top (`bayes.min_dev = 0.2`, `bayes = { ... }`).
+                Piece::Sub(t, k, _) if section.is_empty() && (key == format!("{t}.{k}") || key == t) => {
+                    return Some(i + 1)
+                }
                 _ => {}
             }
         }
@@ -75,6 +84,12 @@ fn table_of(pieces: &[Piece]) -> toml::Table {
         match p {
             Piece::Key(k, v) => {
                 t.insert(k.clone(), v.clone());
+            }
+            Piece::Sub(table, k, v) => {
+                let sub = t.entry(table.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let Some(s) = sub.as_table_mut() {
+                    s.insert(k.clone(), v.clone());
+                }
             }
             Piece::Score(k, v) => {
                 let scores = t.entry("scores").or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -166,13 +181,19 @@ fn apply_pieces(settings: &Settings, text: &str, file: &Path) -> Applied {
     for pass in 0..2 {
         let todo: Vec<Piece> =
             if pass == 0 { std::mem::take(&mut pieces) } else { failed.drain(..).map(|(p, _, _)| p).collect() };
-        for piece in todo {
+        let mut todo = std::collections::VecDeque::from(todo);
+        while let Some(piece) = todo.pop_front() {
             let mut candidate = accepted.clone();
             candidate.push(piece.clone());
             let made = toml::to_string(&table_of(&candidate)).unwrap_or_default();
-            match base.clone().apply(&made) {
-                Ok(_) => accepted.push(piece),
-                Err(e) => failed.push((piece, format!("{e:#}"), made)),
+            match (base.clone().apply(&made), piece) {
+                (Ok(_), piece) => accepted.push(piece),
+                // A table that is bad as a whole: its keys one by one (a key another key of the
+                // table needs, as `[dns]`'s resolver, is taken in either pass).
+                (Err(_), Piece::Key(k, toml::Value::Table(t))) if !t.is_empty() => {
+                    todo.extend(t.into_iter().map(|(sub, v)| Piece::Sub(k.clone(), sub, v)))
+                }
+                (Err(e), piece) => failed.push((piece, format!("{e:#}"), made)),
             }
         }
     }
@@ -260,6 +281,7 @@ fn locate(piece: &Piece, err: &str, made: &str, text: &str) -> (Option<usize>, O
             .find(|sub| msg.contains(&format!("{k}.{sub}")) || msg.starts_with(&format!("{sub}:")))
             .map(|sub| (k.clone(), sub.clone(), false)),
         Piece::Score(k, _) => Some(("scores".into(), k.clone(), false)),
+        Piece::Sub(t, k, _) => Some((t.clone(), k.clone(), false)),
         Piece::Key(k, _) => Some((String::new(), k.clone(), false)),
         Piece::Rule(..) => None,
     });
@@ -274,6 +296,9 @@ fn locate(piece: &Piece, err: &str, made: &str, text: &str) -> (Option<usize>, O
                     (_, Some(n)) => s == "rule" && *r == n,
                     (Piece::Key(top, _), _) if section.is_empty() => {
                         s.is_empty() && (k == top || k.starts_with(&format!("{top}.")))
+                    }
+                    (Piece::Sub(top, sub, _), _) if section == *top => {
+                        s == top || (s.is_empty() && *k == format!("{top}.{sub}"))
                     }
                     _ => *s == section,
                 }
@@ -346,6 +371,35 @@ mod tests {
             err,
             "bad config file c.toml:2:12: scores.BAYES_99: there is no rule called BAYES_99 (see `spamfilt rules`)"
         );
+    }
+
+    /// A bad key in a table falls back alone: the table's good keys still count, by the
+    /// lenient reading; the strict one still refuses the file.
+    #[test]
+    fn a_bad_key_in_a_table_leaves_the_others_applied() {
+        let text = "[bayes]\nmin_learned = 1000\nmin_dev = \"x\"\n[lr]\npoints_knee = -1\npoints_per_decade = 3.5\n";
+        let mut s = base();
+        let mut p = Vec::new();
+        apply_lenient(&mut s, text, Path::new("c.toml"), &mut p);
+        assert_eq!(s.scoring.bayes.min_learned, 1000);
+        assert_eq!(s.scoring.bayes.min_dev, base().scoring.bayes.min_dev);
+        assert_eq!(s.scoring.lr.points_per_decade, 3.5);
+        assert_eq!(s.scoring.lr.points_knee, base().scoring.lr.points_knee);
+        let shown: Vec<String> = p.iter().map(|x| x.to_string()).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown[0].starts_with("c.toml:3:11: bayes.min_dev: invalid type"), "{shown:?}");
+        assert!(shown[1].starts_with("c.toml:5:"), "{shown:?}");
+        assert!(shown[1].contains("lr.points_knee must be positive (ignored: the default is used)"), "{shown:?}");
+        assert!(apply_strict(&mut base(), text, Path::new("c.toml")).is_err());
+        // A key the others need ([dns]'s resolver) is taken whatever the order, a bad one beside it alone ignored.
+        let mut s = base();
+        let mut p = Vec::new();
+        let dns = "[dns]\ndnsbl = [\"zen.example\"]\ntimeout_ms = \"slow\"\nresolver = \"127.0.0.1:53\"\n";
+        apply_lenient(&mut s, dns, Path::new("c.toml"), &mut p);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].to_string().starts_with("c.toml:3:14: dns.timeout_ms: "), "{}", p[0]);
+        let d = s.sender.dns.as_ref().expect("dns is on");
+        assert_eq!(d.dnsbl, ["zen.example"]);
     }
 
     #[test]

@@ -181,8 +181,9 @@ impl Scorer<'_> {
         }
         // The Received words count only while the gate is open; the marker never does.
         let gate = tokens.marker().map(|m| {
-            let gate = bayes::TraceGate::decide(marker.unwrap_or_default(), user, &self.scoring.bayes);
+            let mut gate = bayes::TraceGate::decide(marker.unwrap_or_default(), user, &self.scoring.bayes);
             let k = gate.scales(totals);
+            gate.scale = k;
             evidence[m] = Evidence::default();
             for e in &mut evidence[m + 1..] {
                 match k {

@@ -91,6 +91,18 @@ fn received_words_count_only_while_the_ham_learned_had_them() {
         "Received words: used (learned with Received fields: 30 of 40 ham, 10 of 10 spam)"
     );
     assert_ne!(score(&env, probe), score(&env, bare));
+    // A Received word's counts in the report are the messages that had it (30 ham had these),
+    // not its counts scaled by learned / learned with Received fields (40 / 30).
+    let report = env.ok(&["check", "--report", probe]);
+    let ham: Vec<u32> = report
+        .match_indices("rcvd:")
+        .filter_map(|(i, _)| {
+            let rest = &report[i..];
+            let counts = rest[..rest.find(" ham)")?].rsplit(", ").next()?;
+            counts.split_once(" spam/")?.1.parse().ok()
+        })
+        .collect();
+    assert!(ham.contains(&30) && ham.iter().all(|&h| h <= 30), "{ham:?}\n{report}");
 
     // Forgetting received ham lowers the count, down to where the gate closes (under half).
     let forget: Vec<String> = (0..20).map(|i| format!("{inbox}/{i}.eml")).collect();

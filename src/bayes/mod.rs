@@ -98,13 +98,16 @@ pub struct TraceGate {
     /// All messages learned.
     pub learned: Totals,
     pub open: bool,
+    /// What the Received words' counts were multiplied by (`scales`), when the gate is open:
+    /// a report divides by it to show how many messages had the word.
+    pub scale: Option<Evidence>,
 }
 
 impl TraceGate {
     pub fn decide(received: Counts, learned: Totals, p: &BayesParams) -> TraceGate {
         let enough = |r: u32, all: u64| r as u64 >= p.trace_min_learned && r as f64 >= p.trace_min_share * all as f64;
         let open = enough(received.ham, learned.ham) && enough(received.spam, learned.spam);
-        TraceGate { received, learned, open }
+        TraceGate { received, learned, open, scale: None }
     }
 
     /// What a Received word's counts are multiplied by when the gate is open, so that its

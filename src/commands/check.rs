@@ -159,13 +159,21 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
         Some(b) => {
             let mut clues: Vec<_> = b.clues.iter().collect();
             clues.sort_by(|x, y| y.prob.total_cmp(&x.prob));
+            // A Received word's counts were scaled (by learned / learned with Received fields):
+            // shown as the messages that had it, as every other word's.
+            let scale = b.trace.and_then(|g| g.scale).unwrap_or(crate::bayes::Evidence { spam: 1.0, ham: 1.0 });
             let show = |c: &&crate::bayes::Clue| {
+                let k = if scored.tokens.is_trace(c.token) {
+                    scale
+                } else {
+                    crate::bayes::Evidence { spam: 1.0, ham: 1.0 }
+                };
                 format!(
                     "{} ({:.3}, {:.0} spam/{:.0} ham)",
                     scored.tokens.get(c.token),
                     c.prob,
-                    c.evidence.spam,
-                    c.evidence.ham
+                    c.evidence.spam / k.spam,
+                    c.evidence.ham / k.ham
                 )
             };
             let spammy: Vec<String> = clues.iter().filter(|c| c.prob > 0.5).take(REPORT_TOKENS).map(show).collect();

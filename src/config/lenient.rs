@@ -33,48 +33,23 @@ impl Piece {
 
     /// The line where the piece is written (found by a plain scan; `None` if not found).
     fn line(&self, text: &str) -> Option<usize> {
-        let mut section = String::new();
-        let mut rules_seen = 0;
-        for (i, raw) in text.lines().enumerate() {
-            let l = raw.trim();
-            if let Some(h) = l.strip_prefix("[[").and_then(|h| h.split("]]").next()) {
-                section = h.trim().to_string();
-                if section == "rule" {
-                    if matches!(self, Piece::Rule(n, _) if *n == rules_seen) {
-                        return Some(i + 1);
-                    }
-                    rules_seen += 1;
+        scan(text).into_iter().find_map(|l| {
+            let hit = match (&l.kind, self) {
+                (Kind::Header { array: true }, Piece::Rule(n, _)) => l.section == "rule" && l.rules_seen == n + 1,
+                (Kind::Header { .. }, Piece::Key(k, _)) => *k == l.section,
+                (Kind::Header { .. }, _) => false,
+                (Kind::Key { key, .. }, Piece::Key(k, _)) => {
+                    l.section.is_empty() && (key == k || key.starts_with(&format!("{k}.")))
                 }
-                if matches!(self, Piece::Key(k, _) if *k == section) {
-                    return Some(i + 1);
+                (Kind::Key { key, .. }, Piece::Score(k, _)) => l.section == "scores" && key == k,
+                // In its table, or written at the top (`bayes.min_dev = 0.2`, `bayes = { ... }`).
+                (Kind::Key { key, .. }, Piece::Sub(t, k, _)) => {
+                    (l.section == *t && key == k) || (l.section.is_empty() && (*key == format!("{t}.{k}") || key == t))
                 }
-                continue;
-            }
-            if let Some(h) = l.strip_prefix('[').and_then(|h| h.split(']').next()) {
-                section = h.trim().to_string();
-                if matches!(self, Piece::Key(k, _) if *k == section) {
-                    return Some(i + 1);
-                }
-                continue;
-            }
-            let key = l.split('=').next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'');
-            if key.is_empty() || !l.contains('=') {
-                continue;
-            }
-            match self {
-                Piece::Key(k, _) if section.is_empty() && (key == k || key.starts_with(&format!("{k}."))) => {
-                    return Some(i + 1)
-                }
-                Piece::Score(k, _) if section == "scores" && key == k => return Some(i + 1),
-                Piece::Sub(t, k, _) if section == *t && key == k => return Some(i + 1),
-                // Written at the top (`bayes.min_dev = 0.2`, `bayes = { ... }`).
-                Piece::Sub(t, k, _) if section.is_empty() && (key == format!("{t}.{k}") || key == t) => {
-                    return Some(i + 1)
-                }
-                _ => {}
-            }
-        }
-        None
+                (Kind::Key { .. }, Piece::Rule(..)) => false,
+            };
+            hit.then_some(l.no)
+        })
     }
 }
 
@@ -223,23 +198,41 @@ fn apply_pieces(settings: &Settings, text: &str, file: &Path) -> Applied {
     }
 }
 
-/// The section (`bayes`, `rule`; empty at the top) and key of each line of a config text that
-/// holds a key, with the columns (1-based) where the key and the value start.
-fn keyed_lines(text: &str) -> Vec<(usize, String, usize, String, usize, usize)> {
+/// One line of a config text that is a table header or holds a key, found by a plain scan.
+struct Scanned {
+    /// 1-based.
+    no: usize,
+    /// The table it is in (`bayes`, `rule`; empty at the top); a header's own name.
+    section: String,
+    /// How many `[[rule]]` headers came before it, its own included.
+    rules_seen: usize,
+    kind: Kind,
+}
+
+enum Kind {
+    /// `[table]`, or `[[array]]` when `array`.
+    Header { array: bool },
+    /// `key = value`, with the columns (1-based) where the key and the value start.
+    Key { key: String, key_col: usize, value_col: usize },
+}
+
+/// The header and key lines of a config text, each with the table it is in.
+fn scan(text: &str) -> Vec<Scanned> {
     let mut out = Vec::new();
     let mut section = String::new();
     let mut rules_seen = 0;
     for (i, raw) in text.lines().enumerate() {
         let l = raw.trim();
-        if let Some(h) = l.strip_prefix("[[").and_then(|h| h.split("]]").next()) {
+        let header = match l.strip_prefix("[[").and_then(|h| h.split("]]").next()) {
+            Some(h) => Some((h, true)),
+            None => l.strip_prefix('[').and_then(|h| h.split(']').next()).map(|h| (h, false)),
+        };
+        if let Some((h, array)) = header {
             section = h.trim().to_string();
-            if section == "rule" {
+            if array && section == "rule" {
                 rules_seen += 1;
             }
-            continue;
-        }
-        if let Some(h) = l.strip_prefix('[').and_then(|h| h.split(']').next()) {
-            section = h.trim().to_string();
+            out.push(Scanned { no: i + 1, section: section.clone(), rules_seen, kind: Kind::Header { array } });
             continue;
         }
         if l.starts_with('#') {
@@ -253,9 +246,21 @@ fn keyed_lines(text: &str) -> Vec<(usize, String, usize, String, usize, usize)> 
         let key_col = raw.chars().take_while(|c| c.is_whitespace()).count() + 1;
         let after = &raw[k.len() + 1..];
         let value_col = k.chars().count() + 1 + after.chars().take_while(|c| c.is_whitespace()).count() + 1;
-        out.push((i + 1, section.clone(), rules_seen, key.to_string(), key_col, value_col));
+        let kind = Kind::Key { key: key.to_string(), key_col, value_col };
+        out.push(Scanned { no: i + 1, section: section.clone(), rules_seen, kind });
     }
     out
+}
+
+/// The key lines of a config text: (line, section, rules seen, key, key column, value column).
+fn keyed_lines(text: &str) -> Vec<(usize, String, usize, String, usize, usize)> {
+    scan(text)
+        .into_iter()
+        .filter_map(|l| match l.kind {
+            Kind::Key { key, key_col, value_col } => Some((l.no, l.section, l.rules_seen, key, key_col, value_col)),
+            Kind::Header { .. } => None,
+        })
+        .collect()
 }
 
 /// Where a piece's error is in the file (line, column), the name it goes by (`bayes.min_dev`,

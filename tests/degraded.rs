@@ -114,7 +114,7 @@ fn a_broken_config_key_scores_with_its_default_and_says_so() {
     let db = tmp.path().join("db");
     assert_eq!(
         text(&o.stdout).lines().collect::<Vec<_>>(),
-        [format!("{}: no database here: the directory does not exist, so nothing learned is used (the starter table and the rules score alone); create it by training (spamfilt train --ham ~/Maildir/.Sent --spam ~/Maildir/.Junk), or point --db or SPAMFILT_DB (for a delivery: its HOME) at the database you trained", db.display())]
+        [format!("{}: no database here: the directory does not exist, so nothing learned is used (the starter table and the rules score alone); create it by training (spamfilt train --ham ~/Maildir/.Sent ~/Maildir/cur --spam ~/Maildir/.Junk), or point --db or SPAMFILT_DB (for a delivery: its HOME) at the database you trained", db.display())]
     );
     run(tmp.path(), &["train", "--spam", "-"], SPAMMY.as_bytes());
     assert_eq!(run(tmp.path(), &["lint"], b"").status.code(), Some(0));

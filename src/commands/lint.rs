@@ -62,7 +62,7 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
             None,
             format!(
                 "{what}, so nothing learned is used (the starter table and the rules score alone); \
-                 create it by training (spamfilt train --ham ~/Maildir/.Sent --spam ~/Maildir/.Junk), or point \
+                 create it by training (spamfilt train --ham ~/Maildir/.Sent ~/Maildir/cur --spam ~/Maildir/.Junk), or point \
                  --db or SPAMFILT_DB (for a delivery: its HOME) at the database you trained"
             ),
         ));

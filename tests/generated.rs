@@ -345,19 +345,9 @@ fn man_date(page: &str) -> Option<String> {
     (b.len() == 10 && b[4] == b'-' && b[7] == b'-').then(|| date.to_string())
 }
 
-/// Today's date (UTC) as YYYY-MM-DD (days to civil date: Howard Hinnant's algorithm).
+/// Today's date (UTC) as YYYY-MM-DD.
 fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    spamfilt::store::format_utc(spamfilt::store::now_secs())[..10].to_string()
 }
 
 fn render_man(date: &str) -> String {

@@ -149,6 +149,17 @@ pub fn forget_with_sender(snap: &mut Snapshot, rep: &mut Reputation, m: &Prepare
     o
 }
 
+/// The reputation records `record_sender` may change for `m`: its own addresses, its relay
+/// and the people it was written to.
+pub fn sender_keys(m: &Prepared) -> Vec<crate::store::reputation::Key> {
+    use crate::store::reputation::{address_key, ip_key};
+    let addrs = m.own.iter().chain(&m.sent_to).map(|a| address_key(a));
+    let mut keys: Vec<_> = m.origin.map(ip_key).into_iter().chain(addrs).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, after: Option<Class>, now: u64) {
     if after == Some(Class::Ham) {
         // Also when the message was learned before: training the Sent folder again marks the

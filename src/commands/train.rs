@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::learn::{self, Outcome};
 use crate::mailbox::Entry;
 use crate::store::queue::Queued;
-use crate::store::reputation::Reputation;
+use crate::store::reputation::{Key, Record, Reputation};
 use crate::store::{self, Class};
 
 /// Counts for the one-line summary.
@@ -60,6 +60,10 @@ struct FirstSeen {
     name: String,
     before: Option<Class>,
     outcome: Outcome,
+    /// The reputation records the message could change (`learn::sender_keys`), as they were
+    /// before it was learned as ham and as it left them: put back exactly when nothing else
+    /// changed them since.
+    records: Vec<(Key, Option<Record>, Option<Record>)>,
 }
 
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
@@ -106,6 +110,12 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                         Ok(m) if *class == Class::Spam && as_ham.contains_key(&m.digest) => {
                             // Ambiguous: put the message back as it was before this run.
                             let first = as_ham.remove(&m.digest).expect("just checked");
+                            let untouched: Vec<(Key, Option<Record>)> = first
+                                .records
+                                .into_iter()
+                                .filter(|(k, _, after)| rep.records.get(k) == after.as_ref())
+                                .map(|(k, before, _)| (k, before))
+                                .collect();
                             match first.before {
                                 None => {
                                     learn::forget_with_sender(snap, rep, &m, now);
@@ -113,6 +123,15 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                 Some(c) => {
                                     learn::learn_with_sender(snap, rep, &m, c, today, now);
                                 }
+                            }
+                            // The reverse learn takes back the counts; the records no other
+                            // message changed since are put back as they were (own addresses,
+                            // times), so the reputation is exactly as before the run.
+                            for (k, before) in untouched {
+                                match before {
+                                    Some(r) => rep.records.insert(k, r),
+                                    None => rep.records.remove(&k),
+                                };
                             }
                             snap.drop_queued_lr(&m.digest);
                             tally.take(Class::Ham, first.outcome);
@@ -131,16 +150,30 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                         }
                         Ok(m) => {
                             let before = snap.ledger(&m.digest);
+                            let keys = if *class == Class::Ham { learn::sender_keys(&m) } else { Vec::new() };
+                            let records_before: Vec<Option<Record>> =
+                                keys.iter().map(|k| rep.records.get(k).cloned()).collect();
                             let o = learn::learn_with_sender(snap, rep, &m, *class, today, now);
                             if g.verbose > 1 {
                                 bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
                             }
                             if *class == Class::Ham {
-                                as_ham.entry(m.digest).or_insert(FirstSeen {
+                                let first = as_ham.entry(m.digest).or_insert(FirstSeen {
                                     name: entry.name.clone(),
                                     before,
                                     outcome: o,
+                                    records: Vec::new(),
                                 });
+                                // A copy may name other records (its Received fields).
+                                for (k, b) in keys.into_iter().zip(records_before) {
+                                    if !first.records.iter().any(|(seen, _, _)| *seen == k) {
+                                        first.records.push((k, b, None));
+                                    }
+                                }
+                                // As this message (and its copies) left them.
+                                for (k, _, after) in &mut first.records {
+                                    *after = rep.records.get(k).cloned();
+                                }
                             }
                             tally.add(*class, o);
                         }

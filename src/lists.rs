@@ -273,13 +273,13 @@ pub fn written_by_user(msg: &Message) -> bool {
     if DELIVERY_FIELDS.iter().any(|f| msg.header(f).is_some()) {
         return false;
     }
+    let is = |name: &str, n: &str| name.eq_ignore_ascii_case(n);
     let machine = msg.headers.iter().any(|h| {
-        let name = h.name.to_ascii_lowercase();
-        let value = h.text.trim().to_ascii_lowercase();
-        name.starts_with("list-")
-            || matches!(name.as_str(), "x-mailman-version" | "x-beenthere" | "mailing-list")
-            || (name == "precedence" && matches!(value.as_str(), "bulk" | "list" | "junk"))
-            || (name == "auto-submitted" && !value.is_empty() && value != "no")
+        let (name, value): (&str, &str) = (&h.name, h.text.trim());
+        name.get(..5).is_some_and(|p| is(p, "list-"))
+            || ["x-mailman-version", "x-beenthere", "mailing-list"].iter().any(|n| is(name, n))
+            || (is(name, "precedence") && ["bulk", "list", "junk"].iter().any(|v| is(value, v)))
+            || (is(name, "auto-submitted") && !value.is_empty() && !is(value, "no"))
     });
     !machine
 }

@@ -1,5 +1,6 @@
 //! `spamfilt train` and `spamfilt forget`: learn and unlearn messages, with the ledger.
 
+use std::collections::HashSet;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -94,7 +95,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
             let mut tally = Tally::default();
             // The ham come first (`work`): each one's digest, until a spam is the same message.
             let mut as_ham: std::collections::HashMap<store::Digest, FirstSeen> = Default::default();
-            let mut ambiguous: std::collections::HashSet<store::Digest> = Default::default();
+            let mut ambiguous: HashSet<store::Digest> = Default::default();
             super::prepare_each(
                 &work,
                 |(e, _)| e,
@@ -164,9 +165,11 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                     outcome: o,
                                     records: Vec::new(),
                                 });
-                                // A copy may name other records (its Received fields).
+                                // A copy may name other records (its Received fields). A set,
+                                // not a scan per key: a sent message may name thousands.
+                                let known: HashSet<Key> = first.records.iter().map(|(k, _, _)| *k).collect();
                                 for (k, b) in keys.into_iter().zip(records_before) {
-                                    if !first.records.iter().any(|(seen, _, _)| *seen == k) {
+                                    if !known.contains(&k) {
                                         first.records.push((k, b, None));
                                     }
                                 }

@@ -347,7 +347,7 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
 /// When the configuration reads Received fields itself (`h:received:` tokens, used ungated), the
 /// words are not made twice: the marker only.
 fn trace_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
-    let mut received = msg.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("received")).peekable();
+    let mut received = msg.headers_named("received").peekable();
     if received.peek().is_none() {
         return;
     }

@@ -32,7 +32,9 @@
 //! crude tokenizer and the body from spamfilt's, B_MIX=body the other way round; B_RAWH=field,…
 //! takes only those fields from the crude tokenizer, B_RAWBODY=1 the body; B_DROPREAL=prefix,… leaves
 //! spamfilt's tokens with those prefixes out. R_SCORES=NAME=POINTS,...
-//! scores those rules so in the rules column instead of their shipped points. LR_RULES=1 makes each
+//! scores those rules so in the rules column instead of their shipped points. R_WEIGHT=W sets
+//! `rules_trained_weight` (the content rules' points for spam once trained; the rules column is
+//! weighed as a delivery weighs it, so R_WEIGHT=1 dumps them at full points). LR_RULES=1 makes each
 //! content rule a message fires an LR feature too (LR_RULE_COPIES=K buckets each). R_HITS=1 appends
 //! four columns to each row, for fitting rule scores per split (scripts/fit-rule-scores.py
 //! --splits): which of the label's runs wrote it (0–9 for `fold10`'s folds, else 0), the message's
@@ -167,6 +169,9 @@ fn main() {
     scoring.bayes.unknown_prob = env("B_X", scoring.bayes.unknown_prob);
     scoring.bayes.min_dev = env("B_MINDEV", scoring.bayes.min_dev);
     scoring.bayes.max_clues = env("B_CLUES", scoring.bayes.max_clues);
+    // R_WEIGHT=W: the content rules' weight once trained (`rules_trained_weight`; 1: the rules
+    // column at full points, as dumps before it was shipped had them).
+    scoring.rules_trained_weight = env("R_WEIGHT", scoring.rules_trained_weight);
     scoring.bayes.trace_min_share = env("G_SHARE", scoring.bayes.trace_min_share);
     scoring.bayes.trace_min_learned = env("G_MIN", scoring.bayes.trace_min_learned);
     // G_SENT=F (0-1): that share of the training ham, chosen by a keyed hash, is learned as a

@@ -68,6 +68,7 @@ struct ConfigFile {
     bayes_points_knee: Option<f64>,
     use_starter: Option<bool>,
     starter_fade: Option<u64>,
+    rules_trained_weight: Option<f64>,
     bayes: Option<BayesParams>,
     lr: Option<crate::lr::LrSettings>,
     tokenizer: Option<TokenizerSettings>,
@@ -375,6 +376,10 @@ impl Settings {
         }
         if let Some(v) = file.starter_fade {
             s.starter_fade = v;
+        }
+        if let Some(v) = file.rules_trained_weight {
+            anyhow::ensure!((0.0..=1.0).contains(&v), "rules_trained_weight must be in [0, 1]");
+            s.rules_trained_weight = v;
         }
         if let Some(b) = file.bayes {
             anyhow::ensure!(b.strength > 0.0, "bayes.strength must be positive");

@@ -96,16 +96,28 @@ impl Scorer<'_> {
             (_, Some(sc), None) => sc.reputation,
             (_, None, _) => None,
         };
+        // The content rules give way to what the user trained (`verdict::content_rules_weight`),
+        // only while Bayes or LR can score with it: not with both off, nor with the database
+        // unreadable.
+        let learned = match &fetched {
+            Some(Ok(f)) => Some(f.totals),
+            Some(Err(_)) => None,
+            None => self.db.map(|db| db.totals()),
+        };
+        let lr_table = self.lr.is_some() || matches!(&fetched, Some(Ok(f)) if f.lr.is_some());
+        let learning = self.use_bayes || (self.scoring.lr.enabled && lr_table);
+        let weight =
+            learned.filter(|_| learning).map_or(1.0, |t| crate::verdict::content_rules_weight(t, self.scoring));
         let mut facts = None;
         let hits: Vec<Hit> = match (self.rules, cx) {
             (Some(rs), Some(cx)) => match sender {
                 Some(sc) => {
                     let f = sender::gather(&msg, &links, sc.settings, reputation, sc.resolver, sc.now);
-                    let hits = rs.evaluate(&cx.with_sender(&f));
+                    let hits = rs.evaluate_weighted(&cx.with_sender(&f), weight);
                     facts = Some(f);
                     hits
                 }
-                None => rs.evaluate(&cx),
+                None => rs.evaluate_weighted(&cx, weight),
             },
             _ => Vec::new(),
         };
@@ -128,6 +140,9 @@ impl Scorer<'_> {
             Some(Err(why)) => (if self.use_bayes { self.bayes_with(&tokens, None) } else { None }, Some(why), None),
         };
         let mut verdict = Verdict::new(hits, bayes, lr, self.scoring);
+        if self.rules.is_some() {
+            verdict.content_weight = weight;
+        }
         if let Some(why) = damaged {
             verdict.degrade(why);
         }
@@ -299,5 +314,45 @@ mod tests {
         let (closed, _) = bayes(&st, &ham(PROBE, true), 61);
         assert!(!closed.trace.unwrap().open);
         assert_eq!(closed.log_odds, without.log_odds);
+    }
+    /// The built-in content rules give way as the user trains: full points with nothing learned,
+    /// `rules_trained_weight` of them from `starter_fade` of each class on, half-way between at
+    /// half of that; not while neither Bayes nor LR scores.
+    #[test]
+    fn the_content_rules_give_way_to_what_the_user_trained() {
+        let scoring = ScoringSettings::default();
+        let tok = TokenizerSettings::default();
+        let rules = RuleSet::load(&Default::default()).unwrap();
+        let raw = b"From: a@b.example\nSubject: x\n\nPlease click here\n";
+        let score = |st: &MemoryStore, use_bayes: bool| {
+            let sc = Scorer {
+                scoring: &scoring,
+                tokenizer: &tok,
+                db: Some(st),
+                starter: None,
+                rules: Some(&rules),
+                use_bayes,
+                sender: None,
+                lr: None,
+            };
+            let v = sc.score(raw).verdict;
+            let points =
+                v.hits.iter().find(|h| h.name == "MISSING_MESSAGE_ID").expect("MISSING_MESSAGE_ID fires").score;
+            (v.content_weight, points)
+        };
+        let full = rules.hit_named("MISSING_MESSAGE_ID").unwrap().score;
+        let at =
+            |n: u64| MemoryStore { totals: crate::store::Totals { ham: n, spam: n + 50 }, tokens: Default::default() };
+        assert_eq!(score(&at(0), true), (1.0, full));
+        let w = scoring.rules_trained_weight;
+        assert!(w < 1.0);
+        let (half, _) = score(&at(scoring.starter_fade / 2), true);
+        assert!((half - (1.0 + w) / 2.0).abs() < 1e-9, "{half}");
+        let (trained, points) = score(&at(scoring.starter_fade), true);
+        assert_eq!(trained, w);
+        assert_eq!(points, (full * w * 1000.0).round() / 1000.0);
+        assert_eq!(score(&at(10 * scoring.starter_fade), true).0, w, "no further than the weight");
+        // Neither Bayes (--no-bayes) nor LR (no table): the rules decide alone, at full weight.
+        assert_eq!(score(&at(scoring.starter_fade), false), (1.0, full));
     }
 }

@@ -144,6 +144,13 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
     let part = |name: &str| v.hits.iter().filter(|h| h.name.starts_with(name)).map(|h| h.score).sum::<f64>();
     let (bayes, lr) = (part("BAYES_"), part("LR_"));
     writeln!(out, "  points: rules {:+.3}, Bayes {:+.3}, LR {:+.3}", v.score - bayes - lr, bayes, lr)?;
+    if v.content_weight < 1.0 {
+        writeln!(
+            out,
+            "  rules: the built-in content rules' points for spam count {:.0}% (they give way to what you trained: rules_trained_weight)",
+            100.0 * v.content_weight
+        )?;
+    }
     match &v.lr {
         None => writeln!(out, "  LR: not used (nothing of one class learned yet, or --no-lr)")?,
         Some(r) => writeln!(

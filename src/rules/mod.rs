@@ -259,6 +259,21 @@ impl RuleSet {
 
     /// Runs every rule with a non-zero score on a message; the hits, in rule order.
     pub fn evaluate(&self, cx: &Context) -> Vec<Hit> {
+        self.evaluate_weighted(cx, 1.0)
+    }
+
+    /// Evaluates every rule, with the points for spam of the built-in content rules (every family
+    /// but `sender` and `custom`, and not a rule whose score the user set in `[scores]`) times
+    /// `content_weight` (see `verdict::content_rules_weight`).
+    pub fn evaluate_weighted(&self, cx: &Context, content_weight: f64) -> Vec<Hit> {
+        let weigh = |r: &Rule, score: f64| -> f64 {
+            let content = !matches!(r.family, Family::Sender | Family::Custom);
+            if content_weight != 1.0 && content && score > 0.0 && r.score == r.default_score {
+                (score * content_weight * 1000.0).round() / 1000.0
+            } else {
+                score
+            }
+        };
         let mut fired = vec![false; self.rules.len()];
         {
             // Distinct phrases found per rule, in the scope the rule looks at.
@@ -292,14 +307,14 @@ impl RuleSet {
                     let x = w(cx).clamp(0.0, 1.0);
                     if x > 0.0 {
                         let score = (r.score * x * 1000.0).round() / 1000.0;
-                        hits.push(r.hit(score));
+                        hits.push(r.hit(weigh(r, score)));
                     }
                     false
                 }
                 Test::Regex { target, regex } => regex_fires(cx, target, regex),
             };
             if on {
-                hits.push(r.hit(r.score));
+                hits.push(r.hit(weigh(r, r.score)));
             }
         }
         hits
@@ -495,6 +510,43 @@ mod tests {
         // Custom phrase rules, indexed at load time beside the built-in index.
         assert!(names.contains(&"MY_TWO") && !names.contains(&"MY_THREE"), "{names:?}");
         assert!(!names.contains(&"MY_SUBJECT"), "{names:?}");
+    }
+
+    /// The weight of the content rules (`verdict::content_rules_weight`) scales the built-in
+    /// content rules' points for spam only: not a custom rule, not a score the user set, not
+    /// points for ham.
+    #[test]
+    fn the_content_weight_scales_built_in_content_points_for_spam_only() {
+        let custom: RuleFile =
+            toml::from_str("[[rule]]\nname = \"MY_CHEAP\"\nscore = 2\nheader = \"Subject\"\npattern = 'che+ap'\n")
+                .unwrap();
+        let settings = RuleSettings {
+            scores: [("MISSING_DATE".to_string(), 3.0), ("BODY_EN_CLICK".to_string(), -0.5)].into(),
+            custom: custom.rule,
+            ..RuleSettings::default()
+        };
+        let rs = RuleSet::load(&settings).unwrap();
+        let raw = b"Subject: Cheeeap stuff\nFrom: a@b.example\n\nPlease click here to unsubscribe\n";
+        let msg = crate::message::Message::parse(raw, 1 << 20);
+        let content = crate::features::Content::extract(&msg, &Default::default());
+        let cx = Context::new(&msg, &content);
+        let points = |w: f64| -> BTreeMap<String, f64> {
+            rs.evaluate_weighted(&cx, w).into_iter().map(|h| (h.name.into_owned(), h.score)).collect()
+        };
+        let (full, weighed) = (points(1.0), points(0.7));
+        assert_eq!(full, points_of(rs.evaluate(&cx)));
+        let mid = rs.rules.iter().find(|r| r.name == "MISSING_MESSAGE_ID").unwrap().score;
+        assert!(mid > 0.0);
+        assert_eq!(full["MISSING_MESSAGE_ID"], mid);
+        assert_eq!(weighed["MISSING_MESSAGE_ID"], (mid * 0.7 * 1000.0).round() / 1000.0, "{weighed:?}");
+        // What the user wrote counts as written: a custom rule and two overridden scores.
+        for name in ["MY_CHEAP", "MISSING_DATE", "BODY_EN_CLICK"] {
+            assert_eq!(weighed.get(name), full.get(name), "{name}: {weighed:?}");
+            assert!(full.contains_key(name), "{name} fires: {full:?}");
+        }
+        fn points_of(hits: Vec<Hit>) -> BTreeMap<String, f64> {
+            hits.into_iter().map(|h| (h.name.into_owned(), h.score)).collect()
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::lr;
 use crate::message::Message;
 use crate::received::{self, Networks};
 use crate::store::reputation::Reputation;
-use crate::store::{Class, Digest, Snapshot};
+use crate::store::{Class, Digest, Learned, Snapshot};
 
 /// What happened to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub enum Outcome {
 pub struct Prepared {
     pub digest: Digest,
     pub hashes: Vec<u64>,
+    /// Where the trace tokens (the gate's marker, then the Received words) start in `hashes`:
+    /// `hashes.len()` when the message has no Received field.
+    pub trace: usize,
     /// The first relay outside the trusted networks (`None`: the message came from the user's
     /// own network or client).
     pub origin: Option<IpAddr>,
@@ -63,14 +66,28 @@ pub struct Prepared {
 /// Parses and tokenizes raw message bytes the same way scoring does.
 pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: &Networks) -> Prepared {
     let msg = Message::parse(raw, scan_limit);
-    let hashes = features::tokenize(&msg, tok).into_hashes();
+    let tokens = features::tokenize(&msg, tok);
+    let trace = tokens.trace_start();
+    let hashes = tokens.into_hashes();
     let origin = received::first_untrusted(&msg, trusted).map(|r| r.ip);
     let written = origin.is_none() && lists::written_by_user(&msg);
     let (sent_to, own) =
         if written { (lists::correspondents(&msg), lists::writer(&msg)) } else { (Vec::new(), Vec::new()) };
     let shape = lr::Shape::default();
     let lr = lr::features(&lr::view(&msg, &tok.headers, &shape), &shape);
-    Prepared { digest: digest(&msg), hashes, origin, sent_to, own, lr, via_list: via_mailing_list(&msg) }
+    Prepared { digest: digest(&msg), hashes, trace, origin, sent_to, own, lr, via_list: via_mailing_list(&msg) }
+}
+
+impl Prepared {
+    /// Whether the message has a Received field: it is learned with the gate's marker.
+    pub fn received(&self) -> bool {
+        self.trace < self.hashes.len()
+    }
+
+    /// The ledger entry of this message learned as `class`.
+    fn entry(&self, class: Class) -> Learned {
+        Learned { class, received: Some(self.received()) }
+    }
 }
 
 /// Whether a message came through a mailing list: `List-Id` (RFC 2919) and one more field that
@@ -106,20 +123,42 @@ pub fn digest(msg: &Message) -> Digest {
 
 /// Learns one message as `class`, consulting and updating the ledger.
 pub fn learn(snap: &mut Snapshot, m: &Prepared, class: Class, today: u32) -> Outcome {
-    match snap.ledger(&m.digest) {
-        Some(c) if c == class => Outcome::AlreadyKnown,
-        Some(other) => {
-            snap.unlearn(&m.hashes, other);
+    match snap.learned(&m.digest) {
+        Some(was) if was.class == class => Outcome::AlreadyKnown,
+        Some(was) => {
+            undo(snap, m, was);
             snap.learn(&m.hashes, class, today);
-            snap.set_ledger(m.digest, Some(class));
-            snap.queue_lr(&m.digest, &m.lr, Some(other), Some(class));
+            snap.set_ledger(m.digest, Some(m.entry(class)));
+            snap.queue_lr(&m.digest, &m.lr, Some(was.class), Some(class));
             Outcome::Moved
         }
         None => {
             snap.learn(&m.hashes, class, today);
-            snap.set_ledger(m.digest, Some(class));
+            snap.set_ledger(m.digest, Some(m.entry(class)));
             snap.queue_lr(&m.digest, &m.lr, None, Some(class));
             Outcome::Learned
+        }
+    }
+}
+
+/// Takes back the counts of a message learned as `was`, through the copy `m` (a move or a
+/// `forget` is given a copy, not necessarily the one learned: the Sent copy of a message learned
+/// from the inbox, a copy delivered again). The tokens before the trace tokens are the same in
+/// every copy; the trace tokens follow the ledger: a message learned without Received fields
+/// gives back none of the copy's, and one learned with them gives back the gate's marker even
+/// through a copy without any (and that copy's Received words, the learned copy's when the
+/// fields are the same; the words of fields that differ, or of a copy without them, cannot be
+/// known: they stay counted, as they did before). An entry from before the ledger recorded this
+/// takes back the copy's tokens, as then.
+fn undo(snap: &mut Snapshot, m: &Prepared, was: Learned) {
+    match was.received {
+        None => snap.unlearn(&m.hashes, was.class),
+        Some(false) => snap.unlearn(&m.hashes[..m.trace], was.class),
+        Some(true) => {
+            snap.unlearn(&m.hashes, was.class);
+            if !m.received() {
+                snap.unlearn_tokens(&[crate::store::token_hash(features::TRACE_MARKER)], was.class);
+            }
         }
     }
 }
@@ -198,11 +237,11 @@ fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, afte
 
 /// Unlearns one message, if the ledger has it.
 pub fn forget(snap: &mut Snapshot, m: &Prepared) -> Outcome {
-    match snap.ledger(&m.digest) {
-        Some(c) => {
-            snap.unlearn(&m.hashes, c);
+    match snap.learned(&m.digest) {
+        Some(was) => {
+            undo(snap, m, was);
             snap.set_ledger(m.digest, None);
-            snap.queue_lr(&m.digest, &m.lr, Some(c), None);
+            snap.queue_lr(&m.digest, &m.lr, Some(was.class), None);
             Outcome::Forgotten
         }
         None => Outcome::NotKnown,
@@ -212,6 +251,32 @@ pub fn forget(snap: &mut Snapshot, m: &Prepared) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_from_before_the_flag_is_undone_from_the_copy_in_hand() {
+        let bare = "From: a@b.example\nTo: c@d.example\nSubject: hi\nMessage-ID: <1@b>\n\nhello there\n";
+        let raw = format!("Received: from x (x [127.0.0.1]) by mx.d.example with ESMTP; 1 Dec 2026\n{bare}");
+        let tok = TokenizerSettings::default();
+        let nets = Networks::default();
+        let (got, sent) =
+            (prepare(raw.as_bytes(), 1 << 20, &tok, &nets), prepare(bare.as_bytes(), 1 << 20, &tok, &nets));
+        assert_eq!((got.digest, got.received(), sent.received()), (sent.digest, true, false));
+        let marker = crate::store::token_hash(features::TRACE_MARKER);
+        let count = |s: &Snapshot| s.tokens.get(&marker).map_or(0, |r| r.ham);
+        // An old ledger entry (no flag): forgetting through the copy without Received fields
+        // leaves the marker counted, as before.
+        let mut old = Snapshot::default();
+        old.learn(&got.hashes, Class::Ham, 20_000);
+        old.set_ledger(got.digest, Some(Class::Ham.into()));
+        assert_eq!(forget(&mut old, &sent), Outcome::Forgotten);
+        assert_eq!(count(&old), 1);
+        // An entry that says: the marker goes with it.
+        let mut new = Snapshot::default();
+        assert_eq!(learn(&mut new, &got, Class::Ham, 20_000), Outcome::Learned);
+        assert_eq!(new.learned(&got.digest), Some(Learned { class: Class::Ham, received: Some(true) }));
+        assert_eq!(forget(&mut new, &sent), Outcome::Forgotten);
+        assert_eq!(count(&new), 0);
+    }
 
     #[test]
     fn digest_ignores_trace_headers_and_line_ends() {

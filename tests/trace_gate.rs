@@ -154,3 +154,81 @@ fn the_gate_needs_a_hundred_of_each_by_default() {
         "Received words: used (learned with Received fields: 100 of 100 ham, 120 of 120 spam)"
     );
 }
+
+/// `msg` without its Received field (the copy in a Sent folder, or one saved without it).
+fn bare(msg: &str) -> String {
+    msg.split_once("0100\n").expect("a Received field").1.to_string()
+}
+
+/// `msg` with the Received field of `received(i)` on top (the copy that came back to the user).
+fn with_received(msg: &str, i: usize) -> String {
+    let r = received(i);
+    format!("{}0100\n{msg}", r.split_once("0100\n").unwrap().0)
+}
+
+/// The `[tokens]` section of `db dump`: every count, the totals and the ledger.
+fn tokens_section(env: &Env) -> String {
+    let dump = env.ok(&["db", "dump"]);
+    let start = dump.find("[tokens]\n").expect("a [tokens] section");
+    let rest = &dump[start..];
+    rest[..rest.find("\n[").map_or(rest.len(), |e| e + 1)].to_string()
+}
+
+#[test]
+fn forget_and_moves_take_back_the_marker_the_message_was_learned_with() {
+    let env = Env::new(CONFIG);
+    let dir = env.dir();
+    let (s, j) = (folder(dir, "sent", 0..10, sent), folder(dir, "junk", 0..10, spam));
+    let inbox = folder(dir, "inbox", 0..6, received);
+    env.ok(&["train", "--ham", &s, "--ham", &inbox, "--spam", &j]);
+    let probe = dir.join("probe.eml");
+    fs::write(&probe, received(99)).unwrap();
+    let probe = probe.to_str().unwrap();
+    // The marker's counts (the gate is closed here: under half the ham had Received fields).
+    let line = |ham: &str, spam: &str| {
+        format!("Received words: not used (learned with Received fields: {ham} ham, {spam} spam)")
+    };
+    assert_eq!(gate_line(&env, probe), line("6 of 16", "10 of 10"));
+    let copy = |name: &str, text: String| {
+        let p = dir.join(name);
+        fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+
+    // Learned with its Received field, forgotten through a copy without it: the marker goes
+    // with the message, as if it had never been learned (6 of 16 before it was: 5 of 15).
+    env.ok(&["forget", &copy("bare0.eml", bare(&received(0)))]);
+    assert_eq!(gate_line(&env, probe), line("5 of 15", "10 of 10"));
+    // Moved through such a copy: the marker leaves ham, and the spam learned has none.
+    env.ok(&["train", "--spam", &copy("bare1.eml", bare(&received(1)))]);
+    assert_eq!(gate_line(&env, probe), line("4 of 14", "10 of 11"));
+
+    // Learned from the Sent folder (no Received field), forgotten through the copy that came
+    // back with one: nothing of that copy's Received fields is taken back. Every count, the
+    // totals and the ledger are what they were before the message was learned.
+    let before = tokens_section(&env);
+    env.ok(&["train", "--ham", &copy("sent50.eml", sent(50))]);
+    assert_eq!(gate_line(&env, probe), line("4 of 15", "10 of 11"));
+    env.ok(&["forget", &copy("back50.eml", with_received(&sent(50), 50))]);
+    assert_eq!(gate_line(&env, probe), line("4 of 14", "10 of 11"));
+    assert_eq!(tokens_section(&env), before);
+    // Moved through that copy: ham keeps its marker count; spam learns the copy in hand, with
+    // its Received field.
+    env.ok(&["train", "--ham", &copy("sent51.eml", sent(51))]);
+    env.ok(&["train", "--spam", &copy("back51.eml", with_received(&sent(51), 51))]);
+    assert_eq!(gate_line(&env, probe), line("4 of 14", "11 of 12"));
+    // ...and back through the Sent copy: the spam marker goes with it.
+    env.ok(&["train", "--ham", &dir.join("sent51.eml").to_string_lossy()]);
+    assert_eq!(gate_line(&env, probe), line("4 of 15", "10 of 11"));
+
+    // The dump says how each message was learned, and a database loaded from it undoes the same.
+    let dump = env.ok(&["db", "dump"]);
+    assert!(dump.lines().any(|l| l.starts_with("ledger ") && l.ends_with(" ham received")), "{dump}");
+    assert!(dump.lines().any(|l| l.starts_with("ledger ") && l.ends_with(" ham no-received")), "{dump}");
+    let file = dir.join("dump.txt");
+    fs::write(&file, &dump).unwrap();
+    let other = Env::new(CONFIG);
+    other.ok(&["db", "load", file.to_str().unwrap()]);
+    other.ok(&["forget", &copy("bare2.eml", bare(&received(2)))]);
+    assert_eq!(gate_line(&other, probe), line("3 of 14", "10 of 11"));
+}

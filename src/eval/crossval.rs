@@ -123,6 +123,7 @@ mod tests {
             prepared: Prepared {
                 digest,
                 hashes: hashes.to_vec(),
+                trace: hashes.len(),
                 origin: None,
                 sent_to: Vec::new(),
                 own: Vec::new(),

@@ -6,7 +6,8 @@
 //! [tokens]
 //! messages HAM SPAM
 //! token HASH SPAM HAM LASTDAY        (HASH: 16 hex digits; LASTDAY: days since 1970-01-01)
-//! ledger DIGEST CLASS                (DIGEST: 32 hex digits; CLASS: ham or spam)
+//! ledger DIGEST CLASS [RECEIVED]     (DIGEST: 32 hex digits; CLASS: ham or spam; RECEIVED:
+//!                                     received or no-received, how it was learned; none: unknown)
 //! [reputation]
 //! ip ADDRESS FIRST LAST LASTSPAM SPAM HAM HONEYPOT MANUAL   (times: Unix seconds; MANUAL: manual or -)
 //! ptr ADDRESS EXPIRES NAME           (NAME: - when there is none)
@@ -32,7 +33,7 @@ use std::net::IpAddr;
 use anyhow::{bail, Context, Result};
 
 use super::reputation::{self, Cached, Correspondent, DomainRecord, IpRecord, OwnAddress, Record, Reputation};
-use super::{Class, Snapshot, TokenRecord, Totals};
+use super::{Class, Learned, Snapshot, TokenRecord, Totals};
 
 const FIRST_LINE: &str = "spamfilt-dump 2";
 const FIRST_LINE_V1: &str = "spamfilt-dump 1";
@@ -57,9 +58,14 @@ pub fn write(snap: &Snapshot, rep: &Reputation, out: &mut dyn Write) -> Result<(
     }
     let mut ledger: Vec<_> = snap.ledger.iter().collect();
     ledger.sort_unstable();
-    for (d, c) in ledger {
+    for (d, l) in ledger {
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        writeln!(out, "ledger {hex} {}", c.name())?;
+        let received = match l.received {
+            None => "",
+            Some(true) => " received",
+            Some(false) => " no-received",
+        };
+        writeln!(out, "ledger {hex} {}{received}", l.class.name())?;
     }
     write_reputation(rep, out)?;
     write_lr(snap, out)
@@ -238,7 +244,7 @@ fn token_line(f: &[&str], snap: &mut Snapshot) -> Result<bool> {
                 bail!("token {h} appears twice");
             }
         }
-        ["ledger", d, c] if d.len() == 32 => {
+        ["ledger", d, c, received @ ..] if d.len() == 32 && received.len() <= 1 => {
             let mut digest = [0u8; 16];
             for (k, b) in digest.iter_mut().enumerate() {
                 *b = u8::from_str_radix(d.get(2 * k..2 * k + 2).context("bad digest")?, 16)?;
@@ -248,7 +254,13 @@ fn token_line(f: &[&str], snap: &mut Snapshot) -> Result<bool> {
                 "spam" => Class::Spam,
                 _ => bail!("bad class"),
             };
-            snap.ledger.insert(digest, class);
+            let received = match received {
+                [] => None,
+                ["received"] => Some(true),
+                ["no-received"] => Some(false),
+                _ => bail!("bad Received flag"),
+            };
+            snap.ledger.insert(digest, Learned { class, received });
         }
         _ => bail!("unknown line"),
     }
@@ -364,7 +376,9 @@ mod tests {
         let mut snap = Snapshot::default();
         snap.learn(&[1, 2, u64::MAX], Class::Spam, 20_000);
         snap.learn(&[2, 3], Class::Ham, 20_001);
-        snap.set_ledger([0xab; 16], Some(Class::Spam));
+        snap.set_ledger([0xab; 16], Some(Class::Spam.into()));
+        snap.set_ledger([0xac; 16], Some(Learned { class: Class::Ham, received: Some(true) }));
+        snap.set_ledger([0xad; 16], Some(Learned { class: Class::Spam, received: Some(false) }));
         let rep = sample_reputation();
         let mut out = Vec::new();
         write(&snap, &rep, &mut out).unwrap();
@@ -374,6 +388,13 @@ mod tests {
         assert!(text.contains("ip 198.51.100.23 1 2 2 3 1 1 -\n"), "{text}");
         assert!(text.contains("correspondent jan@klant.be 4 1000\n"), "{text}");
         assert!(text.contains("own me@mijn.be 2000\n"), "{text}");
+        // An entry of unknown Received fields (from an older database) is written as older
+        // versions wrote it.
+        let hex = |b: &str| b.repeat(16);
+        for l in [format!("ledger {} spam\n", hex("ab")), format!("ledger {} ham received\n", hex("ac"))] {
+            assert!(text.contains(&l), "{text}");
+        }
+        assert!(text.contains(&format!("ledger {} spam no-received\n", hex("ad"))), "{text}");
         let back = read(Box::new(out.as_slice())).unwrap();
         assert_eq!(back.tokens.totals, snap.totals);
         assert_eq!(back.tokens.tokens, snap.tokens);

@@ -59,6 +59,48 @@ impl Class {
 /// A learned message's content digest (see `learn::digest`).
 pub type Digest = [u8; 16];
 
+/// A ledger entry: the class a message was learned as, and whether it was learned with the
+/// trace tokens of its Received fields (the gate's marker `features::TRACE_MARKER` and the
+/// Received words), so that undoing it (a move, `forget`) takes back the marker it counted
+/// whatever copy of the message is given then. `received` is `None` for an entry written
+/// before this was recorded: undone from the copy in hand, as then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Learned {
+    pub class: Class,
+    pub received: Option<bool>,
+}
+
+impl Learned {
+    /// The entry's byte in `tokens.db`'s ledger: 0 ham, 1 spam (`received` unknown, as every
+    /// entry was before), 2 and 3 learned without Received fields, 4 and 5 with them.
+    pub fn byte(self) -> u8 {
+        self.class as u8
+            + match self.received {
+                None => 0,
+                Some(false) => 2,
+                Some(true) => 4,
+            }
+    }
+
+    /// The entry of a ledger byte written by [`Learned::byte`]; `None` for any other byte.
+    pub fn from_byte(b: u8) -> Option<Learned> {
+        let class = if b.is_multiple_of(2) { Class::Ham } else { Class::Spam };
+        let received = match b / 2 {
+            0 => None,
+            1 => Some(false),
+            2 => Some(true),
+            _ => return None,
+        };
+        Some(Learned { class, received })
+    }
+}
+
+impl From<Class> for Learned {
+    fn from(class: Class) -> Learned {
+        Learned { class, received: None }
+    }
+}
+
 pub use crate::hash::token_hash;
 
 pub use crate::hash::PreHashedBuild;
@@ -570,7 +612,7 @@ fn encode_tokens(snap: &Snapshot) -> Vec<u8> {
         .filter(|(_, r)| r.spam > 0 || r.ham > 0)
         .collect();
     tokens.sort_unstable_by_key(|t| t.0);
-    let mut ledger: Vec<(Digest, Class)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
+    let mut ledger: Vec<(Digest, Learned)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
     ledger.sort_unstable();
     tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger)
 }
@@ -633,7 +675,7 @@ mod tests {
         db.update(false, &mut Notes::new(), |s| {
             s.learn(&[1, 2], Class::Spam, 100);
             s.learn(&[2, 3], Class::Ham, 100);
-            s.set_ledger([1; 16], Some(Class::Spam));
+            s.set_ledger([1; 16], Some(Class::Spam.into()));
             Ok(())
         })
         .unwrap();
@@ -886,7 +928,7 @@ mod tests {
         let a = Database::at(&tmp.path().join("a"));
         a.update(false, &mut Notes::new(), |s| {
             s.learn(&[5, 6], Class::Spam, 10);
-            s.set_ledger([3; 16], Some(Class::Spam));
+            s.set_ledger([3; 16], Some(Class::Spam.into()));
             Ok(())
         })
         .unwrap();

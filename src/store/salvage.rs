@@ -5,7 +5,7 @@
 //! record must satisfy to be right: records sorted by hash without duplicates (the longest
 //! increasing run of hashes is kept, so one damaged hash costs one record, not its
 //! neighbours), counts no larger than the messages learned, a last-learned day between 2000 and
-//! tomorrow. The ledger is a bincode list of (16-byte digest, class) pairs, 17 bytes each, and is
+//! tomorrow. The ledger is a bincode list of (16-byte digest, entry byte) pairs, 17 bytes each, and is
 //! read pair by pair. A record damaged into other plausible values cannot be told apart.
 
 use std::fs;
@@ -13,7 +13,7 @@ use std::fs;
 use anyhow::{Context, Result};
 
 use super::tokenfile::{self, HEADER, RECORD};
-use super::{now_secs, today, Class, Database, Digest, Snapshot, TokenRecord, Totals, DB_FILE};
+use super::{now_secs, today, Class, Database, Digest, Learned, Snapshot, TokenRecord, Totals, DB_FILE};
 
 /// What `salvage` kept and dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,21 +47,20 @@ fn is_ledger(b: &[u8]) -> bool {
     match varint(b) {
         Some((n, count)) => {
             (b.len() - n) as u64 == count.saturating_mul(ENTRY as u64)
-                && b[n..].chunks(ENTRY).all(|e| e.len() == ENTRY && e[16] <= 1)
+                && b[n..].chunks(ENTRY).all(|e| e.len() == ENTRY && Learned::from_byte(e[16]).is_some())
         }
         None => false,
     }
 }
 
 /// The ledger entries that decode, and how many did not.
-fn salvage_ledger(b: &[u8]) -> (Vec<(Digest, Class)>, u64) {
+fn salvage_ledger(b: &[u8]) -> (Vec<(Digest, Learned)>, u64) {
     let Some((n, count)) = varint(b) else { return (Vec::new(), 0) };
     let mut kept = Vec::new();
     let mut dropped = 0;
     for e in b[n..].chunks(ENTRY).take(count.min(usize::MAX as u64) as usize) {
-        match (e.len() == ENTRY, e.get(16)) {
-            (true, Some(0)) => kept.push((e[..16].try_into().expect("16 bytes"), Class::Ham)),
-            (true, Some(1)) => kept.push((e[..16].try_into().expect("16 bytes"), Class::Spam)),
+        match (e.len() == ENTRY, e.get(16).and_then(|&b| Learned::from_byte(b))) {
+            (true, Some(l)) => kept.push((e[..16].try_into().expect("16 bytes"), l)),
             _ => dropped += 1,
         }
     }
@@ -96,7 +95,7 @@ fn longest_increasing(keys: &[u64]) -> Vec<usize> {
 struct Recovered {
     tokens: Vec<(u64, TokenRecord)>,
     records_seen: u64,
-    ledger: Vec<(Digest, Class)>,
+    ledger: Vec<(Digest, Learned)>,
     ledger_dropped: u64,
     totals: Totals,
     header_intact: bool,
@@ -123,7 +122,7 @@ fn recover(file: &[u8], today: u32) -> Recovered {
         }
     };
     let (ledger, ledger_dropped) = salvage_ledger(ledger_bytes);
-    let (ledger_ham, ledger_spam) = ledger.iter().fold((0u64, 0u64), |(h, s), (_, c)| match c {
+    let (ledger_ham, ledger_spam) = ledger.iter().fold((0u64, 0u64), |(h, s), (_, l)| match l.class {
         Class::Ham => (h + 1, s),
         Class::Spam => (h, s + 1),
     });
@@ -223,15 +222,19 @@ impl Database {
 mod tests {
     use super::*;
 
-    type Sample = (Vec<(u64, TokenRecord)>, Vec<(Digest, Class)>, Vec<u8>);
+    type Sample = (Vec<(u64, TokenRecord)>, Vec<(Digest, Learned)>, Vec<u8>);
 
     fn sample() -> Sample {
         let day = today();
         let tokens: Vec<(u64, TokenRecord)> = (1..=300u64)
             .map(|i| (i * 0x0100_0000_0000, TokenRecord { spam: (i % 3) as u32, ham: 1, last_day: day }))
             .collect();
-        let ledger: Vec<(Digest, Class)> =
-            (0..5u8).map(|i| ([i; 16], Class::Ham)).chain((5..8u8).map(|i| ([i; 16], Class::Spam))).collect();
+        // Entries of every kind: from before the Received flag, with it and without.
+        let flag = |i: u8| [None, Some(true), Some(false)][i as usize % 3];
+        let ledger: Vec<(Digest, Learned)> = (0..5u8)
+            .map(|i| ([i; 16], Learned { class: Class::Ham, received: flag(i) }))
+            .chain((5..8u8).map(|i| ([i; 16], Learned { class: Class::Spam, received: flag(i) })))
+            .collect();
         let file = tokenfile::encode(Totals { ham: 5, spam: 3 }, 1, &tokens, &ledger);
         (tokens, ledger, file)
     }

@@ -8,7 +8,7 @@ use super::*;
 pub struct Snapshot {
     pub(crate) totals: Totals,
     pub(crate) tokens: TokenMap<TokenRecord>,
-    pub(crate) ledger: HashMap<Digest, Class>,
+    pub(crate) ledger: HashMap<Digest, Learned>,
     /// The LR weights (`None`: nothing learned yet).
     pub(crate) lr: Option<crate::lr::Model>,
     /// LR changes of this run, applied in shuffled order when it commits.
@@ -49,6 +49,15 @@ impl Snapshot {
 
     /// Undoes [`Snapshot::learn`] (counts never go below zero; empty tokens are dropped).
     pub fn unlearn(&mut self, hashes: &[u64], class: Class) {
+        self.unlearn_tokens(hashes, class);
+        match class {
+            Class::Spam => self.totals.spam = self.totals.spam.saturating_sub(1),
+            Class::Ham => self.totals.ham = self.totals.ham.saturating_sub(1),
+        }
+    }
+
+    /// Takes one message of `class` back from these tokens' counts, not from the totals.
+    pub fn unlearn_tokens(&mut self, hashes: &[u64], class: Class) {
         for &h in hashes {
             if let Some(r) = self.tokens.get_mut(&h) {
                 match class {
@@ -59,10 +68,6 @@ impl Snapshot {
                     self.tokens.remove(&h);
                 }
             }
-        }
-        match class {
-            Class::Spam => self.totals.spam = self.totals.spam.saturating_sub(1),
-            Class::Ham => self.totals.ham = self.totals.ham.saturating_sub(1),
         }
     }
 
@@ -120,13 +125,20 @@ impl Snapshot {
         self.lr.as_ref()
     }
 
+    /// The class a message was learned as (see [`Snapshot::learned`]).
     pub fn ledger(&self, digest: &Digest) -> Option<Class> {
+        self.ledger.get(digest).map(|l| l.class)
+    }
+
+    /// How a message was learned: its ledger entry.
+    pub fn learned(&self, digest: &Digest) -> Option<Learned> {
         self.ledger.get(digest).copied()
     }
 
-    pub fn set_ledger(&mut self, digest: Digest, class: Option<Class>) {
-        match class {
-            Some(c) => self.ledger.insert(digest, c),
+    /// Sets or removes a ledger entry.
+    pub fn set_ledger(&mut self, digest: Digest, entry: Option<Learned>) {
+        match entry {
+            Some(l) => self.ledger.insert(digest, l),
             None => self.ledger.remove(&digest),
         };
     }

@@ -19,13 +19,15 @@
 //! 64      8   checksum of bytes 0..64
 //! 72      8   reserved (0)
 //! 80   20·N   records: hash u64, spam u32, ham u32, last day u32 (days since the epoch)
-//!  …      L   ledger: bincode (standard config) Vec<([u8;16], Class)>
+//!  …      L   ledger: bincode (standard config) Vec<([u8;16], u8)>: digest and `Learned::byte`
 //! ```
+//! The ledger's byte was bincode's `Class` (0 ham, 1 spam: the same byte) until entries recorded
+//! whether a message was learned with Received fields (2 to 5, see `Learned`).
 //! All integers are little endian.
 
 use anyhow::{bail, Result};
 
-use super::{Class, Digest, TokenRecord};
+use super::{Digest, Learned, TokenRecord};
 use crate::bayes::{Counts, Totals};
 
 pub const MAGIC: &[u8; 8] = b"SPAMFTDB";
@@ -234,18 +236,24 @@ pub fn lookup_checked(records: &[u8], hashes: &[u64], totals: Totals, today: u32
 }
 
 /// Decodes the ledger section.
-pub fn ledger(file: &[u8], h: &Header) -> Result<Vec<(Digest, Class)>> {
+pub fn ledger(file: &[u8], h: &Header) -> Result<Vec<(Digest, Learned)>> {
     let start = HEADER + h.records as usize * RECORD;
     let bytes = &file[start..start + h.ledger_len as usize];
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    let (entries, used): (Vec<(Digest, Class)>, usize) = bincode::decode_from_slice(bytes, bincode::config::standard())
+    let (entries, used): (Vec<(Digest, u8)>, usize) = bincode::decode_from_slice(bytes, bincode::config::standard())
         .map_err(|e| anyhow::anyhow!("bad ledger section: {e}"))?;
     if used != bytes.len() {
         bail!("bad ledger section: {} trailing bytes", bytes.len() - used);
     }
-    Ok(entries)
+    entries
+        .into_iter()
+        .map(|(d, b)| match Learned::from_byte(b) {
+            Some(l) => Ok((d, l)),
+            None => bail!("bad ledger section: an entry of class {b} (written by a newer spamfilt?)"),
+        })
+        .collect()
 }
 
 /// Verifies the body checksum (reads the whole file: for writers and `db stats`, not filters).
@@ -257,10 +265,11 @@ pub fn verify_body(file: &[u8], h: &Header) -> Result<()> {
 }
 
 /// Encodes a whole file. `tokens` must be sorted by hash without duplicates.
-pub fn encode(totals: Totals, updated: u64, tokens: &[(u64, TokenRecord)], ledger: &[(Digest, Class)]) -> Vec<u8> {
+pub fn encode(totals: Totals, updated: u64, tokens: &[(u64, TokenRecord)], ledger: &[(Digest, Learned)]) -> Vec<u8> {
     debug_assert!(tokens.windows(2).all(|w| w[0].0 < w[1].0), "records must be sorted and unique");
+    let ledger: Vec<(Digest, u8)> = ledger.iter().map(|&(d, l)| (d, l.byte())).collect();
     let ledger_bytes =
-        bincode::encode_to_vec(ledger, bincode::config::standard()).expect("encoding to memory cannot fail");
+        bincode::encode_to_vec(&ledger, bincode::config::standard()).expect("encoding to memory cannot fail");
     let mut out = Vec::with_capacity(HEADER + tokens.len() * RECORD + ledger_bytes.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -292,6 +301,36 @@ pub(super) fn seal(out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Class;
+
+    #[test]
+    fn the_ledger_reads_the_old_entries_and_records_how_a_message_was_learned() {
+        // A ledger as written before entries said whether the message had Received fields:
+        // bincode's `Class`, read as entries of unknown Received fields.
+        // Its bytes are what entries of unknown Received fields are written as now.
+        let old: Vec<(Digest, Class)> = vec![([1; 16], Class::Ham), ([2; 16], Class::Spam)];
+        let bytes = bincode::encode_to_vec(&old, bincode::config::standard()).unwrap();
+        let unknown = vec![([1; 16], Class::Ham.into()), ([2; 16], Class::Spam.into())];
+        let file = encode(Totals { ham: 1, spam: 1 }, 0, &[], &unknown);
+        assert_eq!(&file[HEADER..], &bytes[..]);
+        let h = parse_header(&file).unwrap();
+        assert_eq!(ledger(&file, &h).unwrap(), unknown);
+        // Every entry round-trips, 17 bytes each as before; a byte no version wrote is refused.
+        let all: Vec<(Digest, Learned)> = [None, Some(false), Some(true)]
+            .into_iter()
+            .flat_map(|received| [Class::Ham, Class::Spam].map(|class| Learned { class, received }))
+            .enumerate()
+            .map(|(i, l)| ([i as u8; 16], l))
+            .collect();
+        let file = encode(Totals { ham: 3, spam: 3 }, 0, &[], &all);
+        let h = parse_header(&file).unwrap();
+        assert_eq!((ledger(&file, &h).unwrap(), h.ledger_len), (all.clone(), 1 + 17 * 6));
+        assert_eq!(all.iter().map(|(_, l)| l.byte()).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+        let mut bad = file.clone();
+        let n = bad.len();
+        bad[n - 1] = 6;
+        assert!(ledger(&bad, &h).unwrap_err().to_string().contains("class 6"));
+    }
 
     fn rec(spam: u32, ham: u32) -> TokenRecord {
         TokenRecord { spam, ham, last_day: 20_000 }
@@ -316,7 +355,7 @@ mod tests {
             let mut tokens: Vec<(u64, TokenRecord)> = (0..n).map(|i| (next(), rec(i as u32, 1))).collect();
             tokens.sort_by_key(|t| t.0);
             tokens.dedup_by_key(|t| t.0);
-            let ledger = vec![([7u8; 16], Class::Spam), ([9u8; 16], Class::Ham)];
+            let ledger = vec![([7u8; 16], Class::Spam.into()), ([9u8; 16], Class::Ham.into())];
             let file = encode(Totals { ham: 3, spam: 4 }, 123, &tokens, &ledger);
             let h = parse_header(&file).unwrap();
             assert_eq!((h.totals, h.records, h.updated), (Totals { ham: 3, spam: 4 }, tokens.len() as u64, 123));
@@ -417,7 +456,7 @@ mod tests {
     #[test]
     fn corruption_is_detected() {
         let tokens = vec![(5u64, rec(1, 2)), (9, rec(3, 4))];
-        let file = encode(Totals { ham: 1, spam: 1 }, 0, &tokens, &[([1; 16], Class::Ham)]);
+        let file = encode(Totals { ham: 1, spam: 1 }, 0, &tokens, &[([1; 16], Class::Ham.into())]);
         assert!(parse_header(&file[..HEADER - 1]).is_err());
         assert!(parse_header(&file[..file.len() - 1]).unwrap_err().to_string().contains("truncated"));
         let mut bad = file.clone();

@@ -33,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use resp::{Conn, Reply, Target};
 
 use super::reputation::{Key, Record, Reputation};
-use super::{lrfile, tokenfile, Class, Counts, Digest, Snapshot, TokenMap, TokenRecord, Totals};
+use super::{lrfile, tokenfile, Class, Counts, Digest, Learned, Snapshot, TokenMap, TokenRecord, Totals};
 
 /// How long training waits for one reply (its round trips move whole tables).
 const TRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -119,6 +119,27 @@ fn class_byte(c: Class) -> &'static [u8] {
     match c {
         Class::Ham => b"h",
         Class::Spam => b"s",
+    }
+}
+
+/// The hash that says whether each learned message had Received fields (docs/db-format.md).
+const LEDGER_RECEIVED: &str = "ledger-received";
+
+/// `{P}:ledger-received` as read: field, value.
+type ReceivedFlags = HashMap<Vec<u8>, Vec<u8>>;
+
+/// The value of a ledger entry's Received flag: its class byte, then `r` (learned with
+/// Received fields) or `n` (without); `None` for an entry of unknown Received fields.
+fn received_value(l: Learned) -> Option<[u8; 2]> {
+    l.received.map(|r| [class_byte(l.class)[0], if r { b'r' } else { b'n' }])
+}
+
+/// The flag of a value written by [`received_value`].
+fn received_flag(v: &[u8]) -> Option<bool> {
+    match v {
+        [b'h' | b's', b'r'] => Some(true),
+        [b'h' | b's', b'n'] => Some(false),
+        _ => None,
     }
 }
 
@@ -395,12 +416,12 @@ impl Redis {
             notes.push(format!("waited for another trainer of {} to finish", self.what()));
         }
         let mut conn = self.connect(TRAIN_TIMEOUT).map_err(fail)?;
-        let (mut snap, mut bad) = if parts.tokens {
+        let (mut snap, mut bad, orig_received) = if parts.tokens {
             self.read_all(&mut conn, force).map_err(fail)?
         } else {
             conn.cmd(&[b"WATCH", &self.key("gen")]);
             conn.run().map_err(fail)?;
-            (Snapshot::default(), Damaged::default())
+            (Snapshot::default(), Damaged::default(), HashMap::new())
         };
         // The generation as the WATCH saw it: a commit whose outcome is unknown (the
         // connection lost after EXEC was sent) is applied exactly when it is one more.
@@ -440,6 +461,7 @@ impl Redis {
             _lock: lock,
             orig_tokens,
             orig_ledger,
+            orig_received,
             snap: Some(snap),
             bad,
             parts,
@@ -457,7 +479,7 @@ impl Redis {
     /// fields at a time (one HGETALL of a large hash would stall every delivery while Redis
     /// answers it; the lock and the WATCH keep the pieces one state). Returns the snapshot and
     /// the number of damaged entries dropped (with `force`; otherwise they are an error).
-    fn read_all(&self, conn: &mut Conn, force: bool) -> io::Result<(Snapshot, Damaged)> {
+    fn read_all(&self, conn: &mut Conn, force: bool) -> io::Result<(Snapshot, Damaged, ReceivedFlags)> {
         let keys: Vec<Vec<u8>> = ["gen", "tokens", "ledger", "totals", "lr"].iter().map(|k| self.key(k)).collect();
         conn.cmd(&[b"WATCH", &keys[0]]);
         conn.cmd(&[b"HMGET", &keys[3], b"ham", b"spam"]);
@@ -492,7 +514,7 @@ impl Redis {
             }
             Ok(())
         })?;
-        let mut ledger: HashMap<Digest, Class> = HashMap::new();
+        let mut ledger: HashMap<Digest, Learned> = HashMap::new();
         scan(conn, &keys[2], |k, v| {
             let class = match v {
                 b"h" => Some(Class::Ham),
@@ -501,14 +523,28 @@ impl Redis {
             };
             match (<[u8; 16]>::try_from(k), class) {
                 (Ok(d), Some(c)) => {
-                    ledger.insert(d, c);
+                    ledger.insert(d, c.into());
                 }
                 _ if force => bad.ledger.push(k.to_vec()),
                 _ => return Err(damaged("a ledger entry")),
             }
             Ok(())
         })?;
-        Ok((Snapshot { totals: Totals { ham, spam }, tokens, ledger, lr, ..Snapshot::default() }, bad))
+        // Whether each message was learned with Received fields: a hash of its own, so that a
+        // binary from before it (another host of a shared store) reads and writes the ledger as
+        // it did. An entry counts only while its class is the ledger's (such a binary may have
+        // moved or forgotten the message since); the commit removes the others.
+        let mut received = HashMap::new();
+        scan(conn, &self.key(LEDGER_RECEIVED), |k, v| {
+            if let (Ok(d), Some(flag)) = (<[u8; 16]>::try_from(k), received_flag(v)) {
+                if let Some(l) = ledger.get_mut(&d).filter(|l| class_byte(l.class)[0] == v[0]) {
+                    l.received = Some(flag);
+                }
+            }
+            received.insert(k.to_vec(), v.to_vec());
+            Ok(())
+        })?;
+        Ok((Snapshot { totals: Totals { ham, spam }, tokens, ledger, lr, ..Snapshot::default() }, bad, received))
     }
 
     /// What `db stats` shows, from one round trip.

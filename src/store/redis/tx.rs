@@ -21,7 +21,9 @@ pub struct Tx {
     pub(super) conn: Conn,
     pub(super) _lock: Lock,
     pub(super) orig_tokens: TokenMap<TokenRecord>,
-    pub(super) orig_ledger: HashMap<Digest, Class>,
+    pub(super) orig_ledger: HashMap<Digest, Learned>,
+    /// The ledger's Received flags as read (`{P}:ledger-received`: field, value).
+    pub(super) orig_received: ReceivedFlags,
     pub(super) snap: Option<Snapshot>,
     pub(super) parts: Parts,
     /// The reputation as read (hits folded in), to edit; `orig_rep` to compare with.
@@ -94,10 +96,12 @@ impl Tx {
             let r = c.run();
             return self.finish(r);
         }
+        let received_key = s.key(LEDGER_RECEIVED);
         if replace {
-            c.cmd(&[b"DEL", &keys[1], &keys[2]]);
+            c.cmd(&[b"DEL", &keys[1], &keys[2], &received_key]);
             self.orig_tokens.clear();
             self.orig_ledger.clear();
+            self.orig_received.clear();
         }
         let mut set: Vec<([u8; 8], [u8; 12])> = Vec::new();
         for (&h, r) in &snap.tokens {
@@ -129,8 +133,8 @@ impl Tx {
         let lset: Vec<(&Digest, &'static [u8])> = snap
             .ledger
             .iter()
-            .filter(|(d, cl)| self.orig_ledger.get(*d) != Some(cl))
-            .map(|(d, cl)| (d, class_byte(*cl)))
+            .filter(|(d, l)| self.orig_ledger.get(*d).map(|o| o.class) != Some(l.class))
+            .map(|(d, l)| (d, class_byte(l.class)))
             .collect();
         let ldel: Vec<&Digest> = self.orig_ledger.keys().filter(|d| !snap.ledger.contains_key(*d)).collect();
         for chunk in lset.chunks(CHUNK) {
@@ -140,6 +144,23 @@ impl Tx {
         for chunk in ldel.chunks(CHUNK) {
             let rest: Vec<&[u8]> = chunk.iter().map(|d| &d[..]).collect();
             c.cmd_with(&[b"HDEL", &keys[2]], &rest);
+        }
+        // The Received flags: each entry's that is known, and no other field.
+        let flags: HashMap<&[u8], [u8; 2]> =
+            snap.ledger.iter().filter_map(|(d, l)| Some((&d[..], received_value(*l)?))).collect();
+        let fset: Vec<(&[u8], &[u8; 2])> = flags
+            .iter()
+            .filter(|(d, v)| self.orig_received.get(**d).map(Vec::as_slice) != Some(&v[..]))
+            .map(|(d, v)| (*d, v))
+            .collect();
+        let fdel: Vec<&[u8]> =
+            self.orig_received.keys().map(Vec::as_slice).filter(|d| !flags.contains_key(d)).collect();
+        for chunk in fset.chunks(CHUNK) {
+            let rest: Vec<&[u8]> = chunk.iter().flat_map(|(d, v)| [*d, &v[..]]).collect();
+            c.cmd_with(&[b"HSET", &received_key], &rest);
+        }
+        for chunk in fdel.chunks(CHUNK) {
+            c.cmd_with(&[b"HDEL", &received_key], chunk);
         }
         let now = crate::store::now_secs();
         c.cmd(&[

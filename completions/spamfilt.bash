@@ -16,6 +16,9 @@ _spamfilt() {
             ",$1")
                 cmd="spamfilt"
                 ;;
+            spamfilt,address)
+                cmd="spamfilt__subcmd__address"
+                ;;
             spamfilt,check)
                 cmd="spamfilt__subcmd__check"
                 ;;
@@ -61,6 +64,30 @@ _spamfilt() {
             spamfilt,train)
                 cmd="spamfilt__subcmd__train"
                 ;;
+            spamfilt__subcmd__address,help)
+                cmd="spamfilt__subcmd__address__subcmd__help"
+                ;;
+            spamfilt__subcmd__address,list)
+                cmd="spamfilt__subcmd__address__subcmd__list"
+                ;;
+            spamfilt__subcmd__address,remove)
+                cmd="spamfilt__subcmd__address__subcmd__remove"
+                ;;
+            spamfilt__subcmd__address,show)
+                cmd="spamfilt__subcmd__address__subcmd__show"
+                ;;
+            spamfilt__subcmd__address__subcmd__help,help)
+                cmd="spamfilt__subcmd__address__subcmd__help__subcmd__help"
+                ;;
+            spamfilt__subcmd__address__subcmd__help,list)
+                cmd="spamfilt__subcmd__address__subcmd__help__subcmd__list"
+                ;;
+            spamfilt__subcmd__address__subcmd__help,remove)
+                cmd="spamfilt__subcmd__address__subcmd__help__subcmd__remove"
+                ;;
+            spamfilt__subcmd__address__subcmd__help,show)
+                cmd="spamfilt__subcmd__address__subcmd__help__subcmd__show"
+                ;;
             spamfilt__subcmd__db,dump)
                 cmd="spamfilt__subcmd__db__subcmd__dump"
                 ;;
@@ -102,6 +129,9 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__db__subcmd__help,stats)
                 cmd="spamfilt__subcmd__db__subcmd__help__subcmd__stats"
+                ;;
+            spamfilt__subcmd__help,address)
+                cmd="spamfilt__subcmd__help__subcmd__address"
                 ;;
             spamfilt__subcmd__help,check)
                 cmd="spamfilt__subcmd__help__subcmd__check"
@@ -147,6 +177,15 @@ _spamfilt() {
                 ;;
             spamfilt__subcmd__help,train)
                 cmd="spamfilt__subcmd__help__subcmd__train"
+                ;;
+            spamfilt__subcmd__help__subcmd__address,list)
+                cmd="spamfilt__subcmd__help__subcmd__address__subcmd__list"
+                ;;
+            spamfilt__subcmd__help__subcmd__address,remove)
+                cmd="spamfilt__subcmd__help__subcmd__address__subcmd__remove"
+                ;;
+            spamfilt__subcmd__help__subcmd__address,show)
+                cmd="spamfilt__subcmd__help__subcmd__address__subcmd__show"
                 ;;
             spamfilt__subcmd__help__subcmd__db,dump)
                 cmd="spamfilt__subcmd__help__subcmd__db__subcmd__dump"
@@ -341,8 +380,166 @@ _spamfilt() {
 
     case "${cmd}" in
         spamfilt)
-            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip lint policy import-sa completions help"
+            opts="-v -q -h -V --db --config --verbose --quiet --no-rules --no-bayes --no-lr --help --version filter check train forget purge db eval rules list ip address lint policy import-sa completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address)
+            opts="-v -q -h --db --config --verbose --quiet --help show list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__help)
+            opts="show list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__list)
+            opts="-v -q -h --own --correspondents --db --config --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__remove)
+            opts="-v -q -h --dry-run --db --config --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__address__subcmd__show)
+            opts="-v -q -h --db --config --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -783,8 +980,64 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__help)
-            opts="filter check train forget purge db eval rules list ip lint policy import-sa completions help"
+            opts="filter check train forget purge db eval rules list ip address lint policy import-sa completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__address)
+            opts="show list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__address__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__address__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        spamfilt__subcmd__help__subcmd__address__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1543,7 +1796,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__ip__subcmd__remove)
-            opts="-v -q -h --db --config --verbose --quiet --help"
+            opts="-v -q -h --dry-run --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -205,6 +205,10 @@ pub enum Command {
     /// Show or edit the IP reputation database fed by training and honeypots.
     #[command(subcommand)]
     Ip(IpCommand),
+    /// Show or remove the mail addresses training recorded: known correspondents (the people
+    /// your Sent mail was written to) and your own addresses (its From and Sender).
+    #[command(subcommand)]
+    Address(AddressCommand),
     /// Check the config file, the lists, the custom rules and the databases; print each problem
     /// as FILE:LINE: message and exit 1 if there is any.
     ///
@@ -364,8 +368,13 @@ pub enum IpCommand {
         #[arg(value_name = "ADDRESS", required = true)]
         addresses: Vec<String>,
     },
-    /// Forget everything about addresses.
+    /// Forget everything about addresses and lift the policy service's refusal of them.
+    ///
+    /// Exit status 1 when one of them was not there (the others are removed).
     Remove {
+        /// Say what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(value_name = "ADDRESS", required = true)]
         addresses: Vec<String>,
     },
@@ -390,6 +399,37 @@ pub enum IpCommand {
         /// Seconds each connection and each answer may take.
         #[arg(long, value_name = "SECONDS", default_value_t = 5)]
         timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddressCommand {
+    /// What is recorded about one mail address.
+    Show {
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+    },
+    /// One line per address: known correspondents and your own addresses, sorted.
+    List {
+        /// Only your own addresses.
+        #[arg(long, conflicts_with = "correspondents")]
+        own: bool,
+        /// Only known correspondents.
+        #[arg(long)]
+        correspondents: bool,
+    },
+    /// Remove the record of mail addresses: known correspondents or your own addresses.
+    ///
+    /// Mail from a removed correspondent no longer gets KNOWN_CORRESPONDENT; training mail
+    /// written to or from the address again records it again. Takes the training lock; works on
+    /// reputation.db or the Redis store. Exit status 1 when one of them was not there (the others
+    /// are removed).
+    Remove {
+        /// Say what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(value_name = "ADDRESS", required = true)]
+        addresses: Vec<String>,
     },
 }
 

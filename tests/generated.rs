@@ -239,6 +239,16 @@ spamfilt ip list \-\-spam
 spamfilt ip show 198.51.100.23
 .RE
 .fi
+.PP
+Drop a spammer that got in as a known correspondent, after seeing what would go:
+.PP
+.nf
+.RS
+spamfilt address list \-\-correspondents | grep deals
+spamfilt address remove \-\-dry\-run promo@deals.example
+spamfilt address remove promo@deals.example
+.RE
+.fi
 .SH FILES
 .TP
 \fI~/.local/share/spamfilt/\fR
@@ -323,7 +333,8 @@ to standard error), and for ham with \fB\-\-exit\-code\fR: the filter's only oth
 \fB1\fR
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
 could not be read, were not mail, or could not be deleted (the others were processed). \fBlint\fR: a problem
-was found.
+was found. \fBip show\fR, \fBaddress show\fR: the address is not in the reputation database. \fBip remove\fR,
+\fBaddress remove\fR: an address named was not there (the others were removed).
 .TP
 \fB2\fR
 An error: a bad argument, path or configuration file, or a database that cannot be read or written. Nothing was

@@ -1356,3 +1356,29 @@ fn concurrent_honeypot_hits_and_trainers_count_each_hit_and_message_once() {
     assert_eq!(server.ask(&["HLEN", "{test}:hits"]).unwrap().as_deref(), Some("0"));
     assert_eq!(server.ask(&["HLEN", "{test}:queue"]).unwrap().as_deref(), Some("0"));
 }
+
+#[test]
+fn an_address_record_removed_on_one_host_is_gone_for_every_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let a = Host::new(tmp.path(), "a", &store(&server.url()));
+    let b = Host::new(tmp.path(), "b", &store(&server.url()));
+    // ham(0) has no Received field: mail the user wrote, from jan0@klant.be to me@example.org.
+    let sent = tmp.path().join("sent.eml");
+    fs::write(&sent, ham(0)).unwrap();
+    a.ok(&["train", "--ham", sent.to_str().unwrap()]);
+    let listed = "jan0@klant.be\town\tlast=";
+    assert!(b.ok(&["address", "list"]).contains(listed), "{}", b.ok(&["address", "list"]));
+    assert!(b.ok(&["address", "list", "--correspondents"]).starts_with("me@example.org\tcorrespondent\tmessages=1\t"));
+    let dry = b.ok(&["address", "remove", "--dry-run", "me@example.org"]);
+    assert!(dry.starts_with("would remove me@example.org (known correspondent: 1 message"), "{dry}");
+    assert!(a.ok(&["address", "list"]).contains("me@example.org\tcorrespondent"));
+    let out = b.ok(&["address", "remove", "me@example.org"]);
+    assert!(out.starts_with("removed me@example.org (known correspondent"), "{out}");
+    let list = a.ok(&["address", "list"]);
+    assert!(!list.contains("me@example.org") && list.contains(listed), "{list}");
+    let o = a.run(&["address", "remove", "me@example.org"], b"");
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("me@example.org is neither a known correspondent") && err.contains("{test}:rep"), "{err}");
+}

@@ -262,6 +262,80 @@ fn an_older_database_with_the_own_address_as_correspondent_is_repaired() {
     assert!(dump.contains("\ncorrespondent jan@klant.be 2 "), "{dump}");
 }
 
+/// `address` and `ip remove` drop one record each, after `--dry-run` says what would go; an
+/// address or IP that is not there is named and the exit status is 1, the others are removed.
+#[test]
+fn one_reputation_record_is_shown_and_removed_by_hand() {
+    let env = Env::new("");
+    let load = "spamfilt-dump 2\n[tokens]\nmessages 0 0\n[reputation]\ncorrespondent ik@mijn.be 13 1000\n\
+                correspondent jan@klant.be 1 1000\nown ik@thuis.example 2000\nip 198.51.100.50 1 2 2 3 0 1 -\n";
+    let file = env.dir().join("old.dump");
+    fs::write(&file, load).unwrap();
+    env.ok(&["db", "load", file.to_str().unwrap()]);
+    let records = || -> Vec<String> {
+        let dump = env.ok(&["db", "dump"]);
+        let kinds = ["correspondent ", "own ", "ip "];
+        dump.lines().filter(|l| kinds.iter().any(|k| l.starts_with(k))).map(String::from).collect()
+    };
+    let all = records();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert_eq!(
+        env.ok(&["address", "list"]),
+        "ik@mijn.be\tcorrespondent\tmessages=13\tlast=1970-01-01 00:16:40 UTC\n\
+         ik@thuis.example\town\tlast=1970-01-01 00:33:20 UTC\n\
+         jan@klant.be\tcorrespondent\tmessages=1\tlast=1970-01-01 00:16:40 UTC\n"
+    );
+    assert_eq!(env.ok(&["address", "list", "--own"]).lines().count(), 1);
+    assert_eq!(env.ok(&["address", "list", "--correspondents"]).lines().count(), 2);
+    let show = env.ok(&["address", "show", "<Jan@Klant.be>"]);
+    assert_eq!(show, "jan@klant.be: known correspondent: 1 message written to it, last 1970-01-01 00:16:40 UTC\n");
+
+    // Mail from a correspondent gets the nudge until the record goes.
+    let from_jan = msg("From: jan@klant.be\nTo: ik@mijn.be\n", "Dank je");
+    assert!(tests_of(&env.filter(&from_jan).0).contains(&"KNOWN_CORRESPONDENT".to_string()));
+
+    // A dry run says what would go and changes nothing.
+    let dry = env.ok(&["address", "remove", "--dry-run", "IK@mijn.be", "jan@klant.be"]);
+    assert_eq!(
+        dry,
+        "would remove ik@mijn.be (known correspondent: 13 messages written to it, last 1970-01-01 00:16:40 UTC)\n\
+         would remove jan@klant.be (known correspondent: 1 message written to it, last 1970-01-01 00:16:40 UTC)\n"
+    );
+    assert_eq!(records(), all);
+
+    // Removing: what is there goes, what is not is named (status 1).
+    let o = env.run(&["address", "remove", "jan@klant.be", "nobody@klant.be", "ik@thuis.example"], b"");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.starts_with("removed jan@klant.be (known correspondent: 1 message"), "{out}");
+    assert!(out.contains("removed ik@thuis.example (your own address: mail from it last learned 1970-01-01"), "{out}");
+    assert!(
+        err.contains("nobody@klant.be is neither a known correspondent nor one of your own addresses in ")
+            && err.contains("reputation.db"),
+        "{err}"
+    );
+    let left = records();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left[0].starts_with("ip 198.51.100.50 ") && left[1].starts_with("correspondent ik@mijn.be 13 "),
+        "{left:?}"
+    );
+    assert!(!tests_of(&env.filter(&from_jan).0).contains(&"KNOWN_CORRESPONDENT".to_string()));
+    assert_eq!(env.run(&["address", "show", "jan@klant.be"], b"").status.code(), Some(1));
+    let o = env.run(&["address", "remove", "not an address"], b"");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("is not a mail address"));
+
+    // The same for an IP record.
+    let dry = env.ok(&["ip", "remove", "--dry-run", "198.51.100.50"]);
+    assert!(dry.starts_with("would remove 198.51.100.50 (spam=3 ham=0 honeypot=1, last seen 1970-01-01"), "{dry}");
+    assert_eq!(records(), left);
+    let o = env.run(&["ip", "remove", "198.51.100.50", "192.0.2.9"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("removed 198.51.100.50 (spam=3"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("192.0.2.9 is not in the reputation database"));
+    assert_eq!(records(), ["correspondent ik@mijn.be 13 1000"]);
+}
+
 #[test]
 fn training_feeds_the_ip_database_and_correspondents() {
     let env = Env::new("trusted_networks = [\"203.0.113.0/24\"]\n");

@@ -112,42 +112,91 @@ fn run_noting(
             }
             Ok(ExitCode::SUCCESS)
         }
-        IpCommand::Add { addresses } | IpCommand::Remove { addresses } => {
+        IpCommand::Add { addresses } => {
             let ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
-            let adding = matches!(cmd, IpCommand::Add { .. });
-            let key = crate::store::reputation::ip_key;
             let edit = |rep: &mut Reputation| -> Result<usize> {
                 let mut changed = 0;
                 for ip in &ips {
-                    if adding {
-                        let r = rep.ip_mut(*ip, now);
-                        if !r.manual {
-                            r.manual = true;
-                            r.last_seen = now;
-                            changed += 1;
-                        }
-                    } else if rep.records.remove(&key(*ip)).is_some() | State::at(db.dir()).lift(*ip)? {
-                        // (`|`: the policy service's refusal is lifted whether or not there was a record.)
+                    let r = rep.ip_mut(*ip, now);
+                    if !r.manual {
+                        r.manual = true;
+                        r.last_seen = now;
                         changed += 1;
-                    } else {
-                        eprintln!("spamfilt: {ip} is not in the reputation database");
                     }
                 }
                 Ok(changed)
             };
-            // With Redis, this host's cached DNS answers of a removed address go too.
-            let local = |rep: &mut Reputation| {
-                if !adding {
+            let changed = db.update_reputation(notes, edit, |_| {})?;
+            if !g.quiet {
+                println!("marked as spam sources: {changed} addresses");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IpCommand::Remove { dry_run, addresses } => {
+            let mut ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
+            let mut seen = std::collections::HashSet::new();
+            ips.retain(|ip| seen.insert(*ip));
+            let key = crate::store::reputation::ip_key;
+            let state = State::at(db.dir());
+            // What each address had, said as it is removed (under the lock with the real run).
+            let describe = |ip: IpAddr, r: Option<&IpRecord>, refused: bool| -> Option<String> {
+                let mut what: Vec<String> = Vec::new();
+                if let Some(r) = r {
+                    what.push(format!(
+                        "spam={} ham={} honeypot={}{}, last seen {}",
+                        r.spam,
+                        r.ham,
+                        r.honeypot,
+                        if r.manual { " manual" } else { "" },
+                        date(r.last_seen)
+                    ));
+                }
+                if refused {
+                    what.push("refused by the policy service".into());
+                }
+                (!what.is_empty()).then(|| format!("{ip} ({})", what.join("; ")))
+            };
+            let edit = |rep: &mut Reputation| -> Result<(Vec<String>, Vec<IpAddr>)> {
+                let (mut said, mut missing) = (Vec::new(), Vec::new());
+                for &ip in &ips {
+                    let refused = state.refused(ip, now)?.is_some();
+                    let found = describe(ip, rep.ip(ip).as_ref(), refused);
+                    // The policy service's refusal (and what else it keeps of the address: a
+                    // probe's result, unknown-recipient counts) is lifted whether or not there
+                    // was a record.
+                    let lifted = !dry_run && state.lift(ip)?;
+                    if !dry_run {
+                        rep.records.remove(&key(ip));
+                    }
+                    match found {
+                        Some(d) => said.push(d),
+                        None if lifted => said.push(format!("{ip} (the policy service's records of it)")),
+                        None => missing.push(ip),
+                    }
+                }
+                Ok((said, missing))
+            };
+            let (said, missing) = if *dry_run {
+                edit(&mut db.load_reputation(notes)?)?
+            } else {
+                // With Redis, this host's cached DNS answers of a removed address go too.
+                let local = |rep: &mut Reputation| {
                     for ip in &ips {
                         rep.records.remove(&key(*ip));
                     }
-                }
+                };
+                db.update_reputation(notes, edit, local)?
             };
-            let changed = db.update_reputation(notes, edit, local)?;
             if !g.quiet {
-                println!("{} {changed} addresses", if adding { "marked as spam sources:" } else { "removed" });
+                let verb = if *dry_run { "would remove" } else { "removed" };
+                for d in &said {
+                    println!("{verb} {d}");
+                }
             }
-            Ok(ExitCode::SUCCESS)
+            for ip in &missing {
+                eprintln!("spamfilt: {ip} is not in the reputation database");
+            }
+            Ok(if missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         IpCommand::Probe { address, ports, target, timeout } => {
             let ip = parse_ip(address)?;

@@ -1,6 +1,7 @@
 //! The commands: the only layer that knows about paths, the environment, the config file and
 //! the terminal. Each file wires one subcommand to the library.
 
+pub mod address;
 pub mod check;
 pub mod completions;
 pub mod db;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Rules(a)) => rules::run(&load_to_inspect(g)?, g, &a),
         Some(Command::List(c)) => list::run(&load_for_list(g, &c)?, g, &c),
         Some(Command::Ip(c)) => ip::run(&load(g)?, g, &c),
+        Some(Command::Address(c)) => address::run(&load(g)?, g, &c),
         Some(Command::Lint) => lint::run(g),
         Some(Command::Policy(a)) => policy::run(g, &a),
         Some(Command::Completions(a)) => completions::run(&a),

@@ -174,7 +174,7 @@ pub fn learn_with_sender(
     today: u32,
     now: u64,
 ) -> Outcome {
-    let before = snap.ledger(&m.digest);
+    let before = snap.learned(&m.digest);
     let o = learn(snap, m, class, today);
     record_sender(rep, m, before, Some(class), now);
     o
@@ -182,7 +182,7 @@ pub fn learn_with_sender(
 
 /// Forgets one message and takes back its sender counts.
 pub fn forget_with_sender(snap: &mut Snapshot, rep: &mut Reputation, m: &Prepared, now: u64) -> Outcome {
-    let before = snap.ledger(&m.digest);
+    let before = snap.learned(&m.digest);
     let o = forget(snap, m);
     record_sender(rep, m, before, None, now);
     o
@@ -199,7 +199,8 @@ pub fn sender_keys(m: &Prepared) -> Vec<crate::store::reputation::Key> {
     keys
 }
 
-fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, after: Option<Class>, now: u64) {
+fn record_sender(rep: &mut Reputation, m: &Prepared, was: Option<Learned>, after: Option<Class>, now: u64) {
+    let before = was.map(|l| l.class);
     if after == Some(Class::Ham) {
         // Also when the message was learned before: training the Sent folder again marks the
         // addresses it was written from as the user's own in a database that learned them as
@@ -214,7 +215,10 @@ fn record_sender(rep: &mut Reputation, m: &Prepared, before: Option<Class>, afte
     if let Some(ip) = m.origin {
         // Spam a mailing list delivered says nothing about the list server (see `via_list`).
         let counts = |c: &Class| !(m.via_list && *c == Class::Spam);
-        if let Some(b) = before.filter(counts) {
+        // A message learned without Received fields counted no relay: the copy in hand's (the
+        // copy that came back of a message learned from the Sent folder) is not taken back.
+        let counted = was.is_none_or(|l| l.received != Some(false));
+        if let Some(b) = before.filter(counts).filter(|_| counted) {
             rep.count_learned(ip, b == Class::Spam, -1, now);
         }
         if let Some(a) = after.filter(counts) {

@@ -207,11 +207,16 @@ fn forget_and_moves_take_back_the_marker_the_message_was_learned_with() {
     // back with one: nothing of that copy's Received fields is taken back. Every count, the
     // totals and the ledger are what they were before the message was learned.
     let before = tokens_section(&env);
+    let relay =
+        || env.ok(&["ip", "show", "192.0.2.10"]).lines().find(|l| l.starts_with("learned:")).unwrap().to_string();
+    let relay_before = relay();
     env.ok(&["train", "--ham", &copy("sent50.eml", sent(50))]);
     assert_eq!(gate_line(&env, probe), line("4 of 15", "10 of 11"));
     env.ok(&["forget", &copy("back50.eml", with_received(&sent(50), 50))]);
     assert_eq!(gate_line(&env, probe), line("4 of 14", "10 of 11"));
     assert_eq!(tokens_section(&env), before);
+    // Nor is the relay of that copy's Received field: it counted none of this message.
+    assert_eq!(relay(), relay_before);
     // Moved through that copy: ham keeps its marker count; spam learns the copy in hand, with
     // its Received field.
     env.ok(&["train", "--ham", &copy("sent51.eml", sent(51))]);

@@ -73,3 +73,38 @@ fn dump_and_load_keep_reputation_and_correspondents() {
     assert!(ok(&b, &["db", "stats"], b"").contains("messages:     1 ham, 0 spam"));
     let _ = fs::remove_dir_all(&b);
 }
+
+/// A dump from a host whose clock was ahead (or a training run while this host's clock was):
+/// its token days are in this host's future. Loaded, they are not damage: the filter scores
+/// with them (before, every delivery said "token record N is damaged", scored without the
+/// database and was marked SPAMFILT_DEGRADED, lint failed and `db salvage` would have dropped
+/// every such record), and lint finds nothing.
+#[test]
+fn token_days_ahead_of_the_clock_are_not_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    for i in 1..=3 {
+        ok(&a, &["train", "--spam", "-"], spam(i).as_bytes());
+    }
+    ok(&a, &["train", "--ham", "-"], SENT.as_bytes());
+    let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    let dump: String = ok(&a, &["db", "dump"], b"")
+        .lines()
+        .map(|l| match l.strip_prefix("token ") {
+            Some(rest) => {
+                let f: Vec<&str> = rest.split(' ').collect();
+                format!("token {} {} {} {}\n", f[0], f[1], f[2], today + 30)
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert!(dump.contains(&format!(" {}\n", today + 30)), "{dump}");
+    let b = tmp.path().join("b");
+    ok(&b, &["db", "load", "-"], dump.as_bytes());
+    let o = run(&b, &["filter"], spam(4).as_bytes());
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && err.is_empty(), "{err}");
+    assert!(!out.contains("SPAMFILT_DEGRADED") && !out.contains("X-Spam-Degraded"), "{out}");
+    let lint = run(&b, &["lint"], b"");
+    assert!(!String::from_utf8_lossy(&lint.stdout).contains("damaged"), "{}", String::from_utf8_lossy(&lint.stdout));
+}

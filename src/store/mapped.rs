@@ -99,7 +99,12 @@ impl TokenLookup for Reader {
     }
     fn lookup_checked(&self, hashes: &[u64]) -> std::result::Result<Vec<Counts>, String> {
         match &self.inner {
-            ReaderKind::Mapped(m) => tokenfile::lookup_checked(m.records(), hashes, m.header.totals, today()),
+            ReaderKind::Mapped(m) => tokenfile::lookup_checked(
+                m.records(),
+                hashes,
+                m.header.totals,
+                tokenfile::day_bound(&m.header, today()),
+            ),
             ReaderKind::Redis { store, .. } => store.fetch(hashes, &Default::default(), false, None).map(|f| f.counts),
         }
     }

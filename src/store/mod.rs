@@ -603,18 +603,25 @@ fn encode_tokens(snap: &Snapshot) -> Vec<u8> {
     // A token counts once per message, so its counts never exceed the messages learned; the
     // filter relies on that to notice a damaged record (`tokenfile::plausible`). Keep it
     // true even when a forget after a tokenizer change takes back tokens never counted.
+    // Likewise no record's day is after the file's own (`tokenfile::day_bound`): a run whose
+    // clock was ahead, or a dump from such a host, left days the reader has not reached.
     let (max_spam, max_ham) =
         (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
+    let now = now_secs();
+    let day = (now / 86_400) as u32;
     let mut tokens: Vec<(u64, TokenRecord)> = snap
         .tokens
         .iter()
-        .map(|(&h, &r)| (h, TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), ..r }))
+        .map(|(&h, &r)| {
+            let last_day = tokenfile::clamp_day(r.last_day, day);
+            (h, TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), last_day })
+        })
         .filter(|(_, r)| r.spam > 0 || r.ham > 0)
         .collect();
     tokens.sort_unstable_by_key(|t| t.0);
     let mut ledger: Vec<(Digest, Learned)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
     ledger.sort_unstable();
-    tokenfile::encode(snap.totals, now_secs(), &tokens, &ledger)
+    tokenfile::encode(snap.totals, now, &tokens, &ledger)
 }
 
 /// Writes `bytes` to `dir/name` atomically (see `files::write_atomic`).
@@ -688,6 +695,31 @@ mod tests {
         let st = db.stats().unwrap();
         assert_eq!((st.tokens, st.ledger_entries), (3, 1));
         assert_eq!(db.snapshot().unwrap().ledger(&[1; 16]), Some(Class::Spam));
+    }
+
+    #[test]
+    fn records_dated_by_a_clock_ahead_are_not_damage() {
+        // A file a writer wrote while its clock was 30 days ahead: its update time and its
+        // records' days are all the reader's future. The filter reads them as intact.
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        let ahead = today() + 30;
+        let recs = [(1u64, TokenRecord { spam: 1, ham: 0, last_day: ahead })];
+        let file = tokenfile::encode(Totals { ham: 1, spam: 1 }, ahead as u64 * 86_400, &recs, &[]);
+        std::fs::write(tmp.path().join(DB_FILE), file).unwrap();
+        let r = db.reader().unwrap().unwrap();
+        assert_eq!(r.lookup_checked(&[1, 2]), Ok(vec![Counts { spam: 1, ham: 0 }, Counts::default()]));
+        assert_eq!(db.verify().unwrap(), None);
+        // The next writer (its clock right again) dates them no later than its own day, so the
+        // file it writes needs no allowance; the counts stay.
+        db.update(false, &mut Notes::new(), |s| {
+            s.learn(&[3], Class::Ham, today());
+            Ok(())
+        })
+        .unwrap();
+        let snap = db.snapshot().unwrap();
+        assert_eq!(snap.tokens[&1], TokenRecord { spam: 1, ham: 0, last_day: today() });
+        assert_eq!(db.reader().unwrap().unwrap().lookup_checked(&[1, 3]).unwrap()[0], Counts { spam: 1, ham: 0 });
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! record must satisfy to be right: records sorted by hash without duplicates (the longest
 //! increasing run of hashes is kept, so one damaged hash costs one record, not its
 //! neighbours), counts no larger than the messages learned, a last-learned day between 2000 and
-//! tomorrow. The ledger is a bincode list of (16-byte digest, entry byte) pairs, 17 bytes each, and is
+//! the day after the later of today and the file's update time (`tokenfile::day_bound`). The
+//! ledger is a bincode list of (16-byte digest, entry byte) pairs, 17 bytes each, and is
 //! read pair by pair. A record damaged into other plausible values cannot be told apart.
 
 use std::fs;
@@ -133,6 +134,7 @@ fn recover(file: &[u8], today: u32) -> Recovered {
     let from_ledger = Totals { ham: ledger_ham, spam: ledger_spam };
     let bound =
         totals.unwrap_or(if ledger.is_empty() { Totals { ham: u64::MAX, spam: u64::MAX } } else { from_ledger });
+    let today = header.as_ref().map_or(today, |h| tokenfile::day_bound(h, today));
     let plausible: Vec<&(u64, TokenRecord)> =
         all.iter().filter(|(_, r)| tokenfile::plausible(r, bound, today)).collect();
     let keys: Vec<u64> = plausible.iter().map(|(h, _)| *h).collect();
@@ -168,7 +170,7 @@ impl Database {
             return damaged(e.to_string());
         }
         let recs = tokenfile::records(&map, &h);
-        let today = today();
+        let today = tokenfile::day_bound(&h, today());
         let mut last = None;
         for i in 0..h.records as usize {
             let (hash, r) = tokenfile::record_at(recs, i);

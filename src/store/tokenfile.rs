@@ -199,7 +199,8 @@ pub fn lookup(records: &[u8], hashes: &[u64]) -> Vec<Counts> {
 }
 
 /// Whether a record can be right: a token is counted once per message, so its counts never
-/// exceed the messages learned, it was learned on a day between 2000 and tomorrow, and a
+/// exceed the messages learned, it was learned on a day between 2000 and the day after `today`
+/// (for a file, `day_bound`: the later of the reader's day and the file's), and a
 /// stored record is never all zero. A damaged record (a flipped bit the header checksum does
 /// not cover) nearly always breaks one of these.
 pub fn plausible(r: &TokenRecord, totals: Totals, today: u32) -> bool {
@@ -211,6 +212,23 @@ pub fn plausible(r: &TokenRecord, totals: Totals, today: u32) -> bool {
 
 /// 2000-01-01 in days since the epoch: no record was learned before.
 pub const FIRST_DAY: u32 = 10_957;
+
+/// The `today` to judge a file's records by: the reader's day, or the day the file was written
+/// if that is later. A record's day is its writer's clock, not the reader's: a training run
+/// whose clock was ahead (a host whose clock is wrong for a night, a dump loaded from another
+/// host) writes days the reader has not reached, and they are not damage. The writer clamps its
+/// records to its own day (`clamp_day`), so every intact record is within this bound.
+pub fn day_bound(h: &Header, today: u32) -> u32 {
+    today.max(u32::try_from(h.updated / 86_400).unwrap_or(u32::MAX))
+}
+
+/// A record's day as a writer whose day is `today` stores it: never after its own day (nor
+/// before 2000), so that the file's update time bounds every record (see `day_bound`). A day
+/// after it was written by a clock that was ahead; the counts are what matters, and the day
+/// only says when `db expire` may drop a rare token.
+pub fn clamp_day(day: u32, today: u32) -> u32 {
+    day.min(today).max(FIRST_DAY)
+}
 
 /// `lookup` for the filter, which cannot afford to verify the whole file's checksum: each
 /// record it reads must be `plausible` and sit in order between its neighbours. Reads only the

@@ -389,7 +389,8 @@ class Sim:
         for job in self.crontab():
             if job["dow"] != "*" and int(job["dow"]) != dow:
                 continue
-            self.clock.at(cron_day, job["hour"] * 3600 + job["minute"] * 60)
+            skew = self.a.clock_jump[1] if self.a.clock_jump and self.a.clock_jump[0] == day else 0
+            self.clock.at(cron_day + skew, job["hour"] * 3600 + job["minute"] * 60)
             env = {"HOME": self.home, "LOGNAME": "user", "SHELL": "/bin/sh", "PATH": "/usr/bin:/bin"}
             env.update(self.clock.env())
             p, dt = self.run(["/bin/sh", "-c", job["command"]], "cron", env=env, check=False)
@@ -575,6 +576,12 @@ def main():
     )
     ap.add_argument("--clock", choices=["auto", "faketime", "rename"], default="auto")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--clock-jump",
+        metavar="NIGHT:DAYS",
+        type=lambda v: tuple(int(x) for x in v.split(":")),
+        help="the cron lines of the night after day NIGHT run with the clock DAYS ahead (faketime only)",
+    )
     ap.add_argument("--json", help="write every day's record here")
     ap.add_argument("--keep", help="keep the scratch HOME in this directory (must not exist)")
     a = ap.parse_args()

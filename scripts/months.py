@@ -127,7 +127,6 @@ class Sim:
         self.where = {}  # message id -> its file now
         self.by_path = {}  # its file now -> message id
         self.truth = {}  # message id -> True for spam
-        self.source = {}  # message id -> corpus path
         self.purged = {}  # message id -> (day, what the user had done with it)
         self.user_ham = set()  # ids the user trained as ham
         self.user_spam = set()  # ids the user trained as spam
@@ -165,6 +164,8 @@ class Sim:
         shutil.copy(os.path.join(ROOT, "contrib/procmailrc"), os.path.join(self.home, ".procmailrc"))
         os.makedirs(self.purged_dir)
         self.procmail = shutil.which("procmail")
+        purge = [j for j in self.crontab() if " purge " in j["command"]]
+        self.purge_at = purge[0]["hour"] * 3600 + purge[0]["minute"] * 60 if purge else 0
         if self.clock.mode == "faketime":
             # procmail removes LD_PRELOAD (and the other LD_ variables) from the environment of
             # what it runs, so spamfilt under it would run at the real time while every other
@@ -200,7 +201,6 @@ class Sim:
         shutil.copy(m["path"], path)
         self.put(mid, path)
         self.truth[mid] = m["spam"]
-        self.source[mid] = m["path"]
 
     def write_sent(self, m, secs, i):
         with open(m["path"], "rb") as f:
@@ -242,20 +242,23 @@ class Sim:
             for name in self.listing(f, "new") - before[f]:
                 got.append(os.path.join(f, "new", name))
         self.truth[mid] = m["spam"]
-        self.source[mid] = m["path"]
         if len(got) != 1:
             self.log["delivery_lost_or_doubled"].append(dict(day=self.clock.day, id=mid, files=got, rc=p.returncode))
             if not got:
                 return
         path = got[0]
+        # procmail names the file with the real time whatever libfaketime says: with the simulated
+        # clock, the name it would have written then (and that time as the file's mtime). With
+        # --clock rename, the real time moved by the hour of the day the message came (the nightly
+        # renames age it a whole day each), so that at the purge it is as old as it would be then.
         if self.clock.mode == "faketime":
-            # procmail names the file with the real time whatever libfaketime says: the name it
-            # would have written at the simulated time, and that time as the file's mtime.
             now = int(self.clock.now().timestamp())
-            named = os.path.join(os.path.dirname(path), re.sub(r"^\d+", str(now), os.path.basename(path)))
-            os.rename(path, named)
-            os.utime(named, (now, now))
-            path = named
+        else:
+            now = int(time.time()) + self.clock.secs - self.purge_at
+        named = os.path.join(os.path.dirname(path), re.sub(r"^\d+", str(now), os.path.basename(path)))
+        os.rename(path, named)
+        os.utime(named, (now, now))
+        path = named
         self.put(mid, path)
         in_junk = path.startswith(self.junk + "/")
         with open(path, "rb") as f:

@@ -612,12 +612,12 @@ fn fake_redis(answer: &'static [u8]) -> u16 {
 fn a_server_announcing_huge_replies_under_a_memory_limit_gives_a_degraded_scored_delivery() {
     use std::os::unix::process::CommandExt;
     let tmp = tempfile::tempdir().unwrap();
-    // The totals (three nils), then a 512 MB string or a 64M-element array announced, and
+    // The totals (four nils), then a 512 MB string or a 64M-element array announced, and
     // nothing more: under Dovecot's usual address-space limit, allocating what was announced
     // fails, and the filter fell back to passing the message on with no X-Spam fields at all.
     for (name, answer) in [
-        ("bulk", &b"*3\r\n$-1\r\n$-1\r\n$-1\r\n$536870000\r\n"[..]),
-        ("array", b"*3\r\n$-1\r\n$-1\r\n$-1\r\n*67108864\r\n:1\r\n:1\r\n:1\r\n"),
+        ("bulk", &b"*4\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$536870000\r\n"[..]),
+        ("array", b"*4\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n*67108864\r\n:1\r\n:1\r\n:1\r\n"),
     ] {
         let port = fake_redis(answer);
         let host = Host::new(
@@ -1381,4 +1381,54 @@ fn an_address_record_removed_on_one_host_is_gone_for_every_host() {
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("me@example.org is neither a known correspondent") && err.contains("{test}:rep"), "{err}");
+}
+
+/// A trainer whose clock was 30 days ahead wrote the store (every token's day and the totals'
+/// update time in this host's future; done here with a Lua script), or a dump from such a host
+/// was loaded: a delivery here scores with the counts, not "a token record is damaged" and
+/// SPAMFILT_DEGRADED as before, and the next training run dates the records no later than today.
+#[test]
+fn token_days_ahead_of_this_hosts_clock_are_not_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let a = trained_host(tmp.path(), "a", &server, 15);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ahead = now / 86_400 + 30;
+    let script = "local t = redis.call('HGETALL', KEYS[1]) \
+                  for i = 1, #t, 2 do \
+                    redis.call('HSET', KEYS[1], t[i], string.sub(t[i + 1], 1, 8) .. struct.pack('<I4', tonumber(ARGV[1]))) \
+                  end \
+                  redis.call('HSET', KEYS[2], 'updated', ARGV[2]) \
+                  return #t / 2";
+    let lua = tmp.path().join("ahead.lua");
+    fs::write(&lua, script).unwrap();
+    let o = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "--eval", lua.to_str().unwrap(), "{test}:tokens", "{test}:totals", ","])
+        .arg(ahead.to_string())
+        .arg((ahead * 86_400).to_string())
+        .output()
+        .expect("redis-cli (Debian's redis-tools, beside redis-server)");
+    let rewritten: u64 =
+        text(&o.stdout).trim().parse().unwrap_or_else(|_| panic!("{}{}", text(&o.stdout), text(&o.stderr)));
+    assert!(rewritten > 50, "{rewritten}");
+    let b = Host::new(tmp.path(), "b", &store(&server.url()));
+    let probe = spam(999);
+    let status = field(&b.run(&["filter"], probe.as_bytes()).stdout, "X-Spam-Status").unwrap();
+    assert!(!status.contains("SPAMFILT_DEGRADED") && status.contains("BAYES_"), "{status}");
+    // Training with this host's clock brings the days back to today's: a host whose clock is
+    // behind both reads them as intact too.
+    let (h, s) = folders(tmp.path(), "more", 100, 102);
+    a.ok(&["train", "--ham", &h, "--spam", &s]);
+    let days = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "EVAL"])
+        .arg(
+            "local t = redis.call('HVALS', KEYS[1]) local m = 0 \
+             for i = 1, #t do local d = struct.unpack('<I4', string.sub(t[i], 9, 12)) if d > m then m = d end end return m",
+        )
+        .args(["1", "{test}:tokens"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&days.stdout).trim(), (now / 86_400).to_string(), "{}", text(&days.stderr));
+    let status = field(&b.run(&["filter"], probe.as_bytes()).stdout, "X-Spam-Status").unwrap();
+    assert!(!status.contains("SPAMFILT_DEGRADED"), "{status}");
 }

@@ -260,7 +260,7 @@ impl Redis {
         let last = format!("{}", lrfile::HEADER - 1);
         let replies = self
             .round_trip_noted(|c| {
-                c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam", b"relayed"]);
+                c.cmd(&[b"HMGET", &k_totals, b"ham", b"spam", b"relayed", b"updated"]);
                 if !fields.is_empty() {
                     let rest: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();
                     c.cmd_with(&[b"HMGET", &k_tokens], &rest);
@@ -339,15 +339,18 @@ impl Redis {
         let mut it = replies.into_iter();
         let mut next = || it.next().ok_or_else(|| resp::garbage("too few replies"));
         let t = next()?.array()?;
-        if t.len() != 3 {
+        if t.len() != 4 {
             return Err(resp::garbage("a bad totals reply"));
         }
         let mut t = t.into_iter();
-        let ham = number(t.next().expect("3").bulk()?)?;
-        let spam = number(t.next().expect("3").bulk()?)?;
-        let relayed = number(t.next().expect("3").bulk()?)?;
+        let ham = number(t.next().expect("4").bulk()?)?;
+        let spam = number(t.next().expect("4").bulk()?)?;
+        let relayed = number(t.next().expect("4").bulk()?)?;
+        let updated = number(t.next().expect("4").bulk()?)?;
         let totals = Totals { ham, spam };
-        let today = super::today();
+        // A record's day is its writer's clock: judged against the later of this host's day and
+        // the store's last update, as a token file is (`tokenfile::day_bound`).
+        let today = super::today().max(u32::try_from(updated / 86_400).unwrap_or(u32::MAX));
         let mut counts = Vec::with_capacity(n);
         if n > 0 {
             let vals = next()?.array()?;

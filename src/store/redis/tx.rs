@@ -104,8 +104,12 @@ impl Tx {
             self.orig_received.clear();
         }
         let mut set: Vec<([u8; 8], [u8; 12])> = Vec::new();
+        // No day after this writer's (`tokenfile::clamp_day`): a record a writer whose clock was
+        // ahead left in the store is rewritten with today's.
+        let day = crate::store::today();
         for (&h, r) in &snap.tokens {
-            let r = TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), ..*r };
+            let last_day = tokenfile::clamp_day(r.last_day, day);
+            let r = TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), last_day };
             if (r.spam > 0 || r.ham > 0) && self.orig_tokens.get(&h) != Some(&r) {
                 set.push((h.to_le_bytes(), tok_value(&r)));
             }

@@ -162,6 +162,11 @@ class Sim:
         os.makedirs(os.path.dirname(self.bin))
         os.symlink(os.path.abspath(self.a.spamfilt), self.bin)
         shutil.copy(os.path.join(ROOT, "contrib/procmailrc"), os.path.join(self.home, ".procmailrc"))
+        if self.a.honeypots:
+            conf = os.path.join(self.home, ".config/spamfilt")
+            os.makedirs(conf)
+            with open(os.path.join(conf, "config.toml"), "w") as f:
+                f.write("honeypots = [" + ", ".join(json.dumps(h) for h in self.a.honeypots.split(",")) + "]\n")
         os.makedirs(self.purged_dir)
         self.procmail = shutil.which("procmail")
         purge = [j for j in self.crontab() if " purge " in j["command"]]
@@ -579,6 +584,11 @@ def main():
     )
     ap.add_argument("--clock", choices=["auto", "faketime", "rename"], default="auto")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--honeypots",
+        help="comma-separated honeypot addresses for config.toml (e.g. recipients@netnoteinc.com, "
+        "which 26 of the corpus's spam and none of its ham are addressed to)",
+    )
     ap.add_argument(
         "--clock-jump",
         metavar="NIGHT:DAYS",

@@ -33,7 +33,7 @@ fn main() {
         );
         for key in t.keys() {
             assert!(
-                ["name", "family", "description", "score", "check", "phrases", "min_phrases", "scope"]
+                ["name", "family", "description", "score", "prior", "check", "phrases", "min_phrases", "scope"]
                     .contains(&key.as_str()),
                 "default rule {name}: {key:?} is not for default rules, which are checks or phrase lists \
                  (a regex costs more to compile than a message costs to score, on every delivery)"
@@ -44,6 +44,7 @@ fn main() {
         let score =
             t.get("score").and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))).expect("score");
         let description = t.get("description").and_then(|v| v.as_str()).unwrap_or("");
+        let prior = t.get("prior").is_some_and(|v| v.as_bool().expect("prior is true or false"));
         let test = match (t.get("check").and_then(|v| v.as_str()), t.get("phrases").and_then(|v| v.as_array())) {
             (Some(check), None) => format!("BuiltInTest::Check({check:?})"),
             (None, Some(list)) => {
@@ -73,7 +74,7 @@ fn main() {
         };
         writeln!(
             out,
-            "    BuiltIn {{ name: {name:?}, family: Family::{family}, description: {description:?}, score: {score:?}, test: {test} }},"
+            "    BuiltIn {{ name: {name:?}, family: Family::{family}, description: {description:?}, score: {score:?}, prior: {prior}, test: {test} }},"
         )
         .unwrap();
     }

@@ -631,6 +631,22 @@ mod tests {
     }
 
     #[test]
+    fn the_content_rules_weight_is_read_and_bounded() {
+        let mut s = base();
+        assert_eq!(s.scoring.rules_trained_weight, 0.7);
+        s.apply("rules_trained_weight = 1\n").unwrap();
+        assert_eq!(s.scoring.rules_trained_weight, 1.0);
+        s.apply("rules_trained_weight = 0.25\n").unwrap();
+        assert_eq!(s.scoring.rules_trained_weight, 0.25);
+        for bad in ["-0.1", "1.5"] {
+            let e = format!("{:#}", base().apply(&format!("rules_trained_weight = {bad}\n")).unwrap_err());
+            assert!(e.contains("rules_trained_weight must be in [0, 1]"), "{bad}: {e}");
+        }
+        let e = format!("{:#}", base().apply("rules_trained_weight = nan\n").unwrap_err());
+        assert!(e.starts_with("rules_trained_weight: ") && e.contains("not a number"), "{e}");
+    }
+
+    #[test]
     fn sender_settings() {
         let mut s = base();
         s.apply(

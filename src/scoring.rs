@@ -96,30 +96,10 @@ impl Scorer<'_> {
             (_, Some(sc), None) => sc.reputation,
             (_, None, _) => None,
         };
-        // The content rules give way to what the user trained (`verdict::content_rules_weight`),
-        // only while Bayes or LR can score with it: not with both off, nor with the database
-        // unreadable.
         let learned = match &fetched {
             Some(Ok(f)) => Some(f.totals),
             Some(Err(_)) => None,
             None => self.db.map(|db| db.totals()),
-        };
-        let lr_table = self.lr.is_some() || matches!(&fetched, Some(Ok(f)) if f.lr.is_some());
-        let learning = self.use_bayes || (self.scoring.lr.enabled && lr_table);
-        let weight =
-            learned.filter(|_| learning).map_or(1.0, |t| crate::verdict::content_rules_weight(t, self.scoring));
-        let mut facts = None;
-        let hits: Vec<Hit> = match (self.rules, cx) {
-            (Some(rs), Some(cx)) => match sender {
-                Some(sc) => {
-                    let f = sender::gather(&msg, &links, sc.settings, reputation, sc.resolver, sc.now);
-                    let hits = rs.evaluate_weighted(&cx.with_sender(&f), weight);
-                    facts = Some(f);
-                    hits
-                }
-                None => rs.evaluate_weighted(&cx, weight),
-            },
-            _ => Vec::new(),
         };
         let classify = |t: &dyn crate::lr::Table| {
             Some(t)
@@ -138,6 +118,25 @@ impl Scorer<'_> {
                 (bayes, f.degraded, lr)
             }
             Some(Err(why)) => (if self.use_bayes { self.bayes_with(&tokens, None) } else { None }, Some(why), None),
+        };
+        // The content rules give way to what the user trained (`verdict::content_rules_weight`),
+        // only while Bayes (with the user's counts readable) or LR scores with it: not with both
+        // off or untrained, nor with the token counts unreadable and LR not scoring.
+        let learning = (bayes.is_some() && damaged.is_none()) || lr.is_some();
+        let weight =
+            learned.filter(|_| learning).map_or(1.0, |t| crate::verdict::content_rules_weight(t, self.scoring));
+        let mut facts = None;
+        let hits: Vec<Hit> = match (self.rules, cx) {
+            (Some(rs), Some(cx)) => match sender {
+                Some(sc) => {
+                    let f = sender::gather(&msg, &links, sc.settings, reputation, sc.resolver, sc.now);
+                    let hits = rs.evaluate_weighted(&cx.with_sender(&f), weight);
+                    facts = Some(f);
+                    hits
+                }
+                None => rs.evaluate_weighted(&cx, weight),
+            },
+            _ => Vec::new(),
         };
         let mut verdict = Verdict::new(hits, bayes, lr, self.scoring);
         if self.rules.is_some() {
@@ -315,16 +314,19 @@ mod tests {
         assert!(!closed.trace.unwrap().open);
         assert_eq!(closed.log_odds, without.log_odds);
     }
-    /// The built-in content rules give way as the user trains: full points with nothing learned,
+    /// The fitted content rules give way as the user trains: full points with nothing learned,
     /// `rules_trained_weight` of them from `starter_fade` of each class on, half-way between at
-    /// half of that; not while neither Bayes nor LR scores.
+    /// half of that; not while neither Bayes nor LR scores, and with LR alone as with Bayes.
     #[test]
     fn the_content_rules_give_way_to_what_the_user_trained() {
         let scoring = ScoringSettings::default();
         let tok = TokenizerSettings::default();
         let rules = RuleSet::load(&Default::default()).unwrap();
         let raw = b"From: a@b.example\nSubject: x\n\nPlease click here\n";
-        let score = |st: &MemoryStore, use_bayes: bool| {
+        let mut model = crate::lr::Model::new(crate::lr::Shape::default());
+        (model.ham, model.spam) = (scoring.starter_fade, scoring.starter_fade + 50);
+        let table = crate::lr::Quantised::of(&model);
+        let score = |st: &MemoryStore, use_bayes: bool, lr: Option<&dyn crate::lr::Table>| {
             let sc = Scorer {
                 scoring: &scoring,
                 tokenizer: &tok,
@@ -333,26 +335,27 @@ mod tests {
                 rules: Some(&rules),
                 use_bayes,
                 sender: None,
-                lr: None,
+                lr,
             };
             let v = sc.score(raw).verdict;
-            let points =
-                v.hits.iter().find(|h| h.name == "MISSING_MESSAGE_ID").expect("MISSING_MESSAGE_ID fires").score;
+            let points = v.hits.iter().find(|h| h.name == "BODY_EN_CLICK").expect("BODY_EN_CLICK fires").score;
             (v.content_weight, points)
         };
-        let full = rules.hit_named("MISSING_MESSAGE_ID").unwrap().score;
+        let full = rules.hit_named("BODY_EN_CLICK").unwrap().score;
         let at =
             |n: u64| MemoryStore { totals: crate::store::Totals { ham: n, spam: n + 50 }, tokens: Default::default() };
-        assert_eq!(score(&at(0), true), (1.0, full));
+        assert_eq!(score(&at(0), true, None), (1.0, full));
         let w = scoring.rules_trained_weight;
         assert!(w < 1.0);
-        let (half, _) = score(&at(scoring.starter_fade / 2), true);
+        let (half, _) = score(&at(scoring.starter_fade / 2), true, None);
         assert!((half - (1.0 + w) / 2.0).abs() < 1e-9, "{half}");
-        let (trained, points) = score(&at(scoring.starter_fade), true);
+        let (trained, points) = score(&at(scoring.starter_fade), true, None);
         assert_eq!(trained, w);
         assert_eq!(points, (full * w * 1000.0).round() / 1000.0);
-        assert_eq!(score(&at(10 * scoring.starter_fade), true).0, w, "no further than the weight");
+        assert_eq!(score(&at(10 * scoring.starter_fade), true, None).0, w, "no further than the weight");
         // Neither Bayes (--no-bayes) nor LR (no table): the rules decide alone, at full weight.
-        assert_eq!(score(&at(scoring.starter_fade), false), (1.0, full));
+        assert_eq!(score(&at(scoring.starter_fade), false, None), (1.0, full));
+        // LR alone (--no-bayes) scores with what was trained: the rules give way as with Bayes.
+        assert_eq!(score(&at(scoring.starter_fade), false, Some(&table)).0, w);
     }
 }

@@ -558,6 +558,11 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
     // The report shows each part's points.
     let report = stdout(&run(&["check", "--report", one], &db, b""));
     assert!(report.contains("  points: rules ") && report.contains("  LR: spam probability "), "{report}");
+    // ...and how much the fitted content rules count after what was trained (15 of each of 200).
+    assert!(report.contains("  rules: the built-in content rules' points for spam count 98% "), "{report}");
+    fs::write(&cfg, "rules_trained_weight = 1\n").unwrap();
+    let full = stdout(&run(&["--config", cfg.to_str().unwrap(), "check", "--report", one], &db, b""));
+    assert!(full.contains("  points: rules ") && !full.contains("content rules' points"), "{full}");
     // eval: each part alone beside the fused score.
     let (ham, spam) = write_corpus(&tmp.path().join("eval"), 15);
     let o = run(&["eval", "--folds", "3", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()], &db, b"");

@@ -281,8 +281,9 @@ The configuration file (\fB\-\-config\fR, \fBSPAMFILT_CONFIG\fR); missing is fin
 \fBbayes_points_knee\fR (8.0), \fBuse_starter\fR (true: blend in the starter table built into the binary while
 your own database is small), \fBstarter_fade\fR (200: the starter fades out linearly as you learn this many ham
 and spam), \fBrules_trained_weight\fR (0.7: what the built\-in content rules' points for spam count for once
-\fBstarter_fade\fR ham and spam are learned, from 1 with nothing learned; sender checks, lists, custom rules and
-\fB[scores]\fR keep theirs; 1 keeps them in full), \fBtrusted_networks\fR (CIDR blocks of your own relays, added to loopback and the private ranges),
+\fBstarter_fade\fR ham and spam are learned, from 1 with nothing learned; sender checks, lists, custom rules,
+\fB[scores]\fR and the rules with hand\-set scores, such as URI_BLOCKLISTED and ATTACH_*, keep theirs; 1 keeps them
+in full), \fBtrusted_networks\fR (CIDR blocks of your own relays, added to loopback and the private ranges),
 \fBhoneypots\fR (addresses and @domains only spammers write to: HONEYPOT), \fBallow_requires_auth\fR (false; true:
 an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says DKIM or SPF passed for its domain),
 \fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBsubject_tag\fR (none; e.g. "[SPAM]": put before the Subject

@@ -106,6 +106,9 @@ pub struct RuleSpec {
     pub raw_body: Option<String>,
     /// A regex on every URL in the message (as written).
     pub uri: Option<String>,
+    /// A built-in rule's score set by hand, not fitted (data/rules.toml; not for custom rules).
+    #[serde(default)]
+    pub prior: bool,
 }
 
 fn custom_family() -> Family {
@@ -118,6 +121,8 @@ pub(crate) struct BuiltIn {
     pub family: Family,
     pub description: &'static str,
     pub score: f64,
+    /// A score set by hand (`prior = true` in data/rules.toml: the corpus never fires the rule).
+    pub prior: bool,
     pub test: BuiltInTest,
 }
 
@@ -167,6 +172,9 @@ pub struct Rule {
     pub score: f64,
     /// The score before the user's `[scores]` override.
     pub default_score: f64,
+    /// Whether its points for spam give way as the user trains (`RuleSet::evaluate_weighted`):
+    /// a built-in content rule whose score was fitted on the corpus and not set in `[scores]`.
+    pub weighed: bool,
     test: Test,
 }
 
@@ -232,6 +240,12 @@ impl RuleSet {
                     spec.name
                 );
             }
+            if spec.prior {
+                bail!(
+                    "custom rule {}: `prior` marks a built-in rule's hand-set score; a custom rule keeps its score as written",
+                    spec.name
+                );
+            }
             let rule = compile_custom(spec).context("bad custom rule in the config file")?;
             if rules.iter().any(|r| r.name == spec.name.as_str()) {
                 bail!(
@@ -252,6 +266,7 @@ impl RuleSet {
                 bail!("[scores]: the score of {name} must be a number");
             }
             r.score = *score;
+            r.weighed = false;
         }
         let phrases = phrases::PhraseIndex::build(custom_phrases);
         Ok(RuleSet { rules, phrases, uri_blocklist: settings.uri_blocklist.clone() })
@@ -262,13 +277,12 @@ impl RuleSet {
         self.evaluate_weighted(cx, 1.0)
     }
 
-    /// Evaluates every rule, with the points for spam of the built-in content rules (every family
-    /// but `sender` and `custom`, and not a rule whose score the user set in `[scores]`) times
-    /// `content_weight` (see `verdict::content_rules_weight`).
+    /// Evaluates every rule, with the points for spam of the rules that give way to training
+    /// ([`Rule::weighed`]: built-in content rules with fitted scores, not set in `[scores]`)
+    /// times `content_weight` (see `verdict::content_rules_weight`).
     pub fn evaluate_weighted(&self, cx: &Context, content_weight: f64) -> Vec<Hit> {
         let weigh = |r: &Rule, score: f64| -> f64 {
-            let content = !matches!(r.family, Family::Sender | Family::Custom);
-            if content_weight != 1.0 && content && score > 0.0 && r.score == r.default_score {
+            if content_weight != 1.0 && r.weighed && score > 0.0 {
                 (score * content_weight * 1000.0).round() / 1000.0
             } else {
                 score
@@ -409,6 +423,7 @@ fn compile_custom(spec: &RuleSpec) -> Result<Rule> {
         description: Cow::Owned(spec.description.clone()),
         score: spec.score,
         default_score: spec.score,
+        weighed: false,
         test,
     })
 }
@@ -430,6 +445,7 @@ impl Rule {
             description: Cow::Borrowed(b.description),
             score: b.score,
             default_score: b.score,
+            weighed: !b.prior && !matches!(b.family, Family::Sender | Family::Custom),
             test,
         })
     }
@@ -458,6 +474,7 @@ mod tests {
         for (spec, b) in file.rule.iter().zip(BUILT_IN) {
             assert_eq!((spec.name.as_str(), spec.family, spec.description.as_str()), (b.name, b.family, b.description));
             assert_eq!(spec.score, b.score, "{}", b.name);
+            assert_eq!(spec.prior, b.prior, "{}", b.name);
             match &b.test {
                 BuiltInTest::Check(c) => assert_eq!(spec.check.as_deref(), Some(*c), "{}", b.name),
                 BuiltInTest::Phrases { scope, min, list } => {
@@ -512,21 +529,23 @@ mod tests {
         assert!(!names.contains(&"MY_SUBJECT"), "{names:?}");
     }
 
-    /// The weight of the content rules (`verdict::content_rules_weight`) scales the built-in
-    /// content rules' points for spam only: not a custom rule, not a score the user set, not
-    /// points for ham.
+    /// The weight of the content rules (`verdict::content_rules_weight`) scales the points for
+    /// spam of the built-in content rules with fitted scores only: not a sender check, not a
+    /// custom rule, not a score set by hand (`prior`: the user's URI blocklist, the attachment
+    /// rules), not a score the user set in `[scores]`, even to its default value.
     #[test]
-    fn the_content_weight_scales_built_in_content_points_for_spam_only() {
+    fn the_content_weight_scales_fitted_built_in_content_points_only() {
         let custom: RuleFile =
             toml::from_str("[[rule]]\nname = \"MY_CHEAP\"\nscore = 2\nheader = \"Subject\"\npattern = 'che+ap'\n")
                 .unwrap();
+        let remove = BUILT_IN.iter().find(|b| b.name == "BODY_EN_REMOVE").unwrap().score;
         let settings = RuleSettings {
-            scores: [("MISSING_DATE".to_string(), 3.0), ("BODY_EN_CLICK".to_string(), -0.5)].into(),
+            scores: [("BODY_EN_REMOVE".to_string(), remove)].into(),
             custom: custom.rule,
-            ..RuleSettings::default()
+            uri_blocklist: ["evil-shop.example".to_string()].into(),
         };
         let rs = RuleSet::load(&settings).unwrap();
-        let raw = b"Subject: Cheeeap stuff\nFrom: a@b.example\n\nPlease click here to unsubscribe\n";
+        let raw = b"Subject: Cheeeap stuff\nFrom: a@b.example\n\nPlease click here. To be removed from this list reply remove. http://evil-shop.example/x\n";
         let msg = crate::message::Message::parse(raw, 1 << 20);
         let content = crate::features::Content::extract(&msg, &Default::default());
         let cx = Context::new(&msg, &content);
@@ -534,18 +553,31 @@ mod tests {
             rs.evaluate_weighted(&cx, w).into_iter().map(|h| (h.name.into_owned(), h.score)).collect()
         };
         let (full, weighed) = (points(1.0), points(0.7));
-        assert_eq!(full, points_of(rs.evaluate(&cx)));
-        let mid = rs.rules.iter().find(|r| r.name == "MISSING_MESSAGE_ID").unwrap().score;
-        assert!(mid > 0.0);
-        assert_eq!(full["MISSING_MESSAGE_ID"], mid);
-        assert_eq!(weighed["MISSING_MESSAGE_ID"], (mid * 0.7 * 1000.0).round() / 1000.0, "{weighed:?}");
-        // What the user wrote counts as written: a custom rule and two overridden scores.
-        for name in ["MY_CHEAP", "MISSING_DATE", "BODY_EN_CLICK"] {
-            assert_eq!(weighed.get(name), full.get(name), "{name}: {weighed:?}");
+        assert_eq!(full, rs.evaluate(&cx).into_iter().map(|h| (h.name.into_owned(), h.score)).collect());
+        let click = rs.rules.iter().find(|r| r.name == "BODY_EN_CLICK").unwrap().score;
+        assert_eq!(full["BODY_EN_CLICK"], click);
+        assert_eq!(weighed["BODY_EN_CLICK"], (click * 0.7 * 1000.0).round() / 1000.0, "{weighed:?}");
+        for name in ["MY_CHEAP", "BODY_EN_REMOVE", "URI_BLOCKLISTED", "MISSING_DATE"] {
             assert!(full.contains_key(name), "{name} fires: {full:?}");
+            assert_eq!(weighed.get(name), full.get(name), "{name}: {weighed:?}");
         }
-        fn points_of(hits: Vec<Hit>) -> BTreeMap<String, f64> {
-            hits.into_iter().map(|h| (h.name.into_owned(), h.score)).collect()
+        // Which rules give way: the fitted built-in content rules, and nothing else.
+        for r in &rs.rules {
+            let built_in = BUILT_IN.iter().find(|b| b.name == r.name);
+            let fitted_content =
+                built_in.is_some_and(|b| !b.prior && !matches!(b.family, Family::Sender | Family::Custom));
+            let overridden = settings.scores.contains_key(r.name.as_ref());
+            assert_eq!(r.weighed, fitted_content && !overridden, "{}", r.name);
+        }
+        for name in [
+            "URI_BLOCKLISTED",
+            "ATTACH_EXECUTABLE",
+            "ATTACH_DOUBLE_EXT",
+            "BODY_NL_ERFENIS",
+            "RCVD_IN_DNSBL",
+            "URI_IN_DNSBL",
+        ] {
+            assert!(!rs.rules.iter().find(|r| r.name == name).unwrap().weighed, "{name}");
         }
     }
 
@@ -559,6 +591,7 @@ mod tests {
         assert!(bad("[[rule]]\nname = \"lower\"\nscore = 1\nbody = 'x'\n").contains("UPPER_SNAKE"));
         assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\nbody = '('\n").contains("bad regex"));
         assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\n").contains("exactly one of"));
+        assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\nbody = 'x'\nprior = true\n").contains("hand-set"));
         assert!(bad("[[rule]]\nname = \"HTML_SCRIPT\"\nscore = 1\nbody = 'x'\n").contains("defined twice"));
         assert!(bad("[[rule]]\nname = \"A\"\nscore = 1\nheader = \"Subject\"\n").contains("needs a pattern"));
         // Unicode classes are not supported (regex-lite): an error naming the rule, not a rule

@@ -291,6 +291,33 @@ fn an_ambiguous_run_leaves_the_reputation_exactly_as_it_was() {
     for record in ["own me@mine.example", "correspondent jan@klant.example", "ip 66.218.66.66"] {
         assert!(before.contains(record), "{record} not in\n{before}");
     }
+    // Copies with and without the Received field (the inbox's, and the same message as sent or
+    // saved): the reverse learn through the spam copy counted what only it names (its relay,
+    // its Received words) once more every run (review: 7 spam learned for the relay after 6
+    // runs), and wrote its ledger flag and the gate's marker; all are put back too.
+    let bare = tmp.path().join("recv-bare.eml");
+    let text = fs::read_to_string(recv).unwrap();
+    fs::write(&bare, &text[text.find("From: ").unwrap()..]).unwrap();
+    let bare = bare.to_str().unwrap();
+    let both = |ham: &str, spam: &str, expect: &str| {
+        let before = dump();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let o = run(&["train", "--ham", ham, "--spam", spam], &db, b"");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.ends_with("given as ham and as spam: it stays learned as spam\n"), "{err}");
+        assert_eq!(dump(), before, "{expect}");
+    };
+    both(bare, recv, "ham copy without Received, 1");
+    both(bare, recv, "ham copy without Received, 2");
+    both(recv, bare, "spam copy without Received");
+    // Learned as spam through the copy without it: the spam copy with it does not change that.
+    for class in ["--ham", "--spam"] {
+        assert!(run(&["train", class, bare], &db, b"").status.success());
+    }
+    assert!(dump().contains(" spam no-received\n"));
+    both(bare, recv, "learned without Received, spam copy with it");
+    both(recv, bare, "learned without Received, ham copy with it");
 }
 
 #[test]

@@ -1432,3 +1432,26 @@ fn token_days_ahead_of_this_hosts_clock_are_not_damage() {
     let status = field(&b.run(&["filter"], probe.as_bytes()).stdout, "X-Spam-Status").unwrap();
     assert!(!status.contains("SPAMFILT_DEGRADED"), "{status}");
 }
+
+/// An ambiguous run leaves the store exactly as it was in Redis too, with copies that differ
+/// in their Received field: the relay and Received words only the spam copy names were counted
+/// once more every run before.
+#[test]
+fn an_ambiguous_run_with_a_copy_without_received_fields_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let host = trained_host(tmp.path(), "a", &server, 15);
+    let (inbox, bare) = (tmp.path().join("inbox.eml"), tmp.path().join("inbox-bare.eml"));
+    fs::write(&inbox, via_relay(90, true)).unwrap();
+    fs::write(&bare, spam(90)).unwrap();
+    let (inbox, bare) = (inbox.to_str().unwrap(), bare.to_str().unwrap());
+    host.ok(&["train", "--spam", inbox]);
+    let before = host.ok(&["db", "dump"]);
+    assert!(before.contains("\nip 198.51.100.7 "), "{before}");
+    for (ham, spam) in [(bare, inbox), (bare, inbox), (inbox, bare)] {
+        std::thread::sleep(Duration::from_millis(1100));
+        let o = host.run(&["train", "--ham", ham, "--spam", spam], b"");
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        assert_eq!(host.ok(&["db", "dump"]), before, "--ham {ham} --spam {spam}");
+    }
+}

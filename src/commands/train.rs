@@ -11,7 +11,7 @@ use crate::learn::{self, Outcome};
 use crate::mailbox::Entry;
 use crate::store::queue::Queued;
 use crate::store::reputation::{Key, Record, Reputation};
-use crate::store::{self, Class};
+use crate::store::{self, Class, Learned, TokenRecord};
 
 /// Counts for the one-line summary.
 #[derive(Debug, Default)]
@@ -65,6 +65,22 @@ struct FirstSeen {
     /// before it was learned as ham and as it left them: put back exactly when nothing else
     /// changed them since.
     records: Vec<(Key, Option<Record>, Option<Record>)>,
+    /// The same for the ham copies' Received words: with the gate's marker, the only tokens in
+    /// which copies of one message differ, so the only ones the reverse learn through the spam
+    /// copy may not put back.
+    trace: Vec<(u64, Option<TokenRecord>, Option<TokenRecord>)>,
+    /// The ledger entry before the run, with its Received flag (the reverse learn writes the
+    /// spam copy's).
+    learned: Option<Learned>,
+    /// How much the ham learns of this message changed the gate's marker (spam, ham): every
+    /// message with Received fields counts it, so it is taken back by difference.
+    marker: (i64, i64),
+}
+
+/// The gate's marker's counts (spam, ham).
+fn marker_counts(snap: &store::Snapshot) -> (i64, i64) {
+    let r = snap.tokens.get(&store::token_hash(crate::features::TRACE_MARKER)).copied().unwrap_or_default();
+    (i64::from(r.spam), i64::from(r.ham))
 }
 
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
@@ -111,6 +127,33 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                         Ok(m) if *class == Class::Spam && as_ham.contains_key(&m.digest) => {
                             // Ambiguous: put the message back as it was before this run.
                             let first = as_ham.remove(&m.digest).expect("just checked");
+                            // The spam copy may name records and Received words the ham copies
+                            // did not (a ham copy without Received fields counted no relay and no
+                            // Received word). The ham learn left those as they were, so the
+                            // reverse learn through this copy must too: they are put back as they
+                            // are now. The ham copies' Received words, like their records, are put
+                            // back as they were when nothing else changed them since; the gate's
+                            // marker by difference; the ledger entry as it was, flag included.
+                            let recorded: HashSet<Key> = first.records.iter().map(|(k, _, _)| *k).collect();
+                            let traced: HashSet<u64> = first.trace.iter().map(|(h, _, _)| *h).collect();
+                            let spam_copy: Vec<(Key, Option<Record>)> = learn::sender_keys(&m)
+                                .into_iter()
+                                .filter(|k| !recorded.contains(k))
+                                .map(|k| (k, rep.records.get(&k).cloned()))
+                                .collect();
+                            let marker = store::token_hash(crate::features::TRACE_MARKER);
+                            let marker_before = marker_counts(snap);
+                            let spam_words: Vec<(u64, Option<TokenRecord>)> = m.hashes[m.trace..]
+                                .iter()
+                                .filter(|h| **h != marker && !traced.contains(h))
+                                .map(|&h| (h, snap.tokens.get(&h).copied()))
+                                .collect();
+                            let untouched_words: Vec<(u64, Option<TokenRecord>)> = first
+                                .trace
+                                .into_iter()
+                                .filter(|(h, _, after)| snap.tokens.get(h) == after.as_ref())
+                                .map(|(h, before, _)| (h, before))
+                                .collect();
                             let untouched: Vec<(Key, Option<Record>)> = first
                                 .records
                                 .into_iter()
@@ -128,12 +171,38 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             // The reverse learn takes back the counts; the records no other
                             // message changed since are put back as they were (own addresses,
                             // times), so the reputation is exactly as before the run.
-                            for (k, before) in untouched {
+                            for (k, before) in untouched.into_iter().chain(spam_copy) {
                                 match before {
                                     Some(r) => rep.records.insert(k, r),
                                     None => rep.records.remove(&k),
                                 };
                             }
+                            for (h, before) in untouched_words.into_iter().chain(spam_words) {
+                                match before {
+                                    Some(r) => snap.tokens.insert(h, r),
+                                    None => snap.tokens.remove(&h),
+                                };
+                            }
+                            // The marker: by what this message's learns changed, so what other
+                            // messages did to it meanwhile stays.
+                            let now_counts = marker_counts(snap);
+                            let (spam_back, ham_back) = (
+                                first.marker.0 + now_counts.0 - marker_before.0,
+                                first.marker.1 + now_counts.1 - marker_before.1,
+                            );
+                            if (spam_back, ham_back) != (0, 0) {
+                                let r = snap.tokens.entry(marker).or_default();
+                                r.spam = u32::try_from(i64::from(r.spam) - spam_back).unwrap_or(0);
+                                r.ham = u32::try_from(i64::from(r.ham) - ham_back).unwrap_or(0);
+                                if r.last_day == 0 {
+                                    // It was not there: put back as learned today.
+                                    r.last_day = today;
+                                }
+                                if r.spam == 0 && r.ham == 0 {
+                                    snap.tokens.remove(&marker);
+                                }
+                            }
+                            snap.set_ledger(m.digest, first.learned);
                             snap.drop_queued_lr(&m.digest);
                             tally.take(Class::Ham, first.outcome);
                             tally.ambiguous += 1;
@@ -154,6 +223,16 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             let keys = if *class == Class::Ham { learn::sender_keys(&m) } else { Vec::new() };
                             let records_before: Vec<Option<Record>> =
                                 keys.iter().map(|k| rep.records.get(k).cloned()).collect();
+                            // The marker is taken back by difference (`FirstSeen::marker`).
+                            let marker = store::token_hash(crate::features::TRACE_MARKER);
+                            let trace: Vec<u64> = match class {
+                                Class::Ham => m.hashes[m.trace..].iter().copied().filter(|h| *h != marker).collect(),
+                                Class::Spam => Vec::new(),
+                            };
+                            let learned = snap.learned(&m.digest);
+                            let marker_before = marker_counts(snap);
+                            let trace_before: Vec<Option<TokenRecord>> =
+                                trace.iter().map(|h| snap.tokens.get(h).copied()).collect();
                             let o = learn::learn_with_sender(snap, rep, &m, *class, today, now);
                             if g.verbose > 1 {
                                 bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
@@ -164,7 +243,13 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                     before,
                                     outcome: o,
                                     records: Vec::new(),
+                                    trace: Vec::new(),
+                                    learned,
+                                    marker: (0, 0),
                                 });
+                                let marker_after = marker_counts(snap);
+                                first.marker.0 += marker_after.0 - marker_before.0;
+                                first.marker.1 += marker_after.1 - marker_before.1;
                                 // A copy may name other records (its Received fields). A set,
                                 // not a scan per key: a sent message may name thousands.
                                 let known: HashSet<Key> = first.records.iter().map(|(k, _, _)| *k).collect();
@@ -173,9 +258,18 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                         first.records.push((k, b, None));
                                     }
                                 }
+                                let known: HashSet<u64> = first.trace.iter().map(|(h, _, _)| *h).collect();
+                                for (h, b) in trace.into_iter().zip(trace_before) {
+                                    if !known.contains(&h) {
+                                        first.trace.push((h, b, None));
+                                    }
+                                }
                                 // As this message (and its copies) left them.
                                 for (k, _, after) in &mut first.records {
                                     *after = rep.records.get(k).cloned();
+                                }
+                                for (h, _, after) in &mut first.trace {
+                                    *after = snap.tokens.get(h).copied();
                                 }
                             }
                             tally.add(*class, o);

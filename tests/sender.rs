@@ -336,6 +336,31 @@ fn one_reputation_record_is_shown_and_removed_by_hand() {
     assert_eq!(records(), ["correspondent ik@mijn.be 13 1000"]);
 }
 
+/// When the policy service's records (here an unknown-recipient count) are all there is of an
+/// address, `ip remove --dry-run` says what the real run then does, with its status (review: the
+/// dry run said "is not in the reputation database", exit 1, and the real run removed them).
+#[test]
+fn ip_remove_dry_run_names_the_policy_services_records_as_the_real_run_does() {
+    let env = Env::new("");
+    let count = env.db.join("policy").join("unknown").join("198.51.100.9");
+    fs::create_dir_all(count.parent().unwrap()).unwrap();
+    fs::write(&count, "1796240000\n").unwrap();
+    for (args, said) in [
+        (&["ip", "remove", "--dry-run", "198.51.100.9"][..], "would remove"),
+        (&["ip", "remove", "198.51.100.9"][..], "removed"),
+    ] {
+        let o = env.run(args, b"");
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {out}{err}");
+        assert_eq!(out, format!("{said} 198.51.100.9 (the policy service's records of it)\n"), "{args:?}");
+        assert_eq!(err, "", "{args:?}");
+        assert_eq!(count.exists(), said == "would remove", "{args:?}");
+    }
+    let o = env.run(&["ip", "remove", "--dry-run", "198.51.100.9"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("198.51.100.9 is not in the reputation database"));
+}
+
 #[test]
 fn training_feeds_the_ip_database_and_correspondents() {
     let env = Env::new("trusted_networks = [\"203.0.113.0/24\"]\n");

@@ -164,7 +164,7 @@ fn run_noting(
                     // The policy service's refusal (and what else it keeps of the address: a
                     // probe's result, unknown-recipient counts) is lifted whether or not there
                     // was a record.
-                    let lifted = !dry_run && state.lift(ip)?;
+                    let lifted = if *dry_run { state.holds(ip)? } else { state.lift(ip)? };
                     if !dry_run {
                         rep.records.remove(&key(ip));
                     }

@@ -143,6 +143,20 @@ impl State {
         remove(&self.dir.join("unknown").join(name(ip)))
     }
 
+    /// Whether `lift` would remove anything: a refusal (in force or ended), counts or a probe
+    /// record of `ip`. Reads only (`ip remove --dry-run`).
+    pub fn holds(&self, ip: IpAddr) -> Result<bool> {
+        for which in ["refused", "unknown", "probed"] {
+            let path = self.dir.join(which).join(name(ip));
+            match fs::symlink_metadata(&path) {
+                Ok(_) => return Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            }
+        }
+        Ok(false)
+    }
+
     /// Lifts a refusal and forgets the counts; whether there was anything.
     pub fn lift(&self, ip: IpAddr) -> Result<bool> {
         let a = remove(&self.dir.join("refused").join(name(ip)))?;

@@ -361,6 +361,33 @@ fn ip_remove_dry_run_names_the_policy_services_records_as_the_real_run_does() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("198.51.100.9 is not in the reputation database"));
 }
 
+/// `address remove` and `ip remove` with a `--db` directory that does not exist (a typo) refuse,
+/// naming it, and create nothing, as `show`, `list` and `--dry-run` do (review: they made the
+/// directory, its lock and reputation.db, then said the record was not there).
+#[test]
+fn removing_from_a_database_directory_that_does_not_exist_creates_nothing() {
+    let env = Env::new("");
+    for args in [
+        &["address", "remove", "jan@klant.be"][..],
+        &["address", "remove", "--dry-run", "jan@klant.be"][..],
+        &["ip", "remove", "198.51.100.9"][..],
+        &["ip", "remove", "--dry-run", "198.51.100.9"][..],
+    ] {
+        let o = env.run(args, b"");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let dry = args.contains(&"--dry-run");
+        assert_eq!(o.status.code(), Some(if dry { 1 } else { 2 }), "{args:?}: {err}");
+        if !dry {
+            assert!(
+                err.contains(&format!("{}: no such database directory", env.db.display()))
+                    && err.contains("nothing removed"),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(!env.db.exists(), "{args:?} created {}", env.db.display());
+    }
+}
+
 #[test]
 fn training_feeds_the_ip_database_and_correspondents() {
     let env = Env::new("trusted_networks = [\"203.0.113.0/24\"]\n");

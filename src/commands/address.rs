@@ -135,6 +135,7 @@ fn run_noting(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand, notes: 
             let (said, missing) = if *dry_run {
                 edit(&mut db.load_reputation(notes)?)?
             } else {
+                super::existing_db(&db)?;
                 // With Redis, this host's old reputation.db may hold a copy (not used): it goes too.
                 let local = |rep: &mut Reputation| {
                     for a in &wanted {

@@ -179,6 +179,7 @@ fn run_noting(
             let (said, missing) = if *dry_run {
                 edit(&mut db.load_reputation(notes)?)?
             } else {
+                super::existing_db(&db)?;
                 // With Redis, this host's cached DNS answers of a removed address go too.
                 let local = |rep: &mut Reputation| {
                     for ip in &ips {

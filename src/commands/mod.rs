@@ -156,6 +156,16 @@ pub fn print_notes(notes: &[String]) {
     }
 }
 
+/// Refuses to remove records from a database directory that does not exist (a mistyped
+/// `--db`): writing would create it, its lock and an empty reputation.db, only to say the record
+/// is not there. With Redis the records are there, and the directory only this host's.
+pub fn existing_db(db: &crate::store::Database) -> Result<()> {
+    if db.redis().is_none() && std::fs::symlink_metadata(db.dir()).is_err() {
+        anyhow::bail!("{}: no such database directory (see --db); nothing removed", db.dir().display());
+    }
+    Ok(())
+}
+
 /// The reputation database for reading; `None` (with a warning unless quiet) when it is
 /// missing or unreadable: sender checks then run without it.
 pub fn reputation_reader(settings: &Settings, g: &GlobalArgs) -> Option<crate::store::reputation::Reader> {

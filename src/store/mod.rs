@@ -527,7 +527,29 @@ impl Database {
         let lock = self.lock_file()?;
         let lock_path = self.dir.join(LOCK_FILE);
         lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        self.remove_stale_temporaries();
         Ok(lock)
+    }
+
+    /// Removes what a writer killed before its rename left (`tokens.db.tmp-…`, `lr.weights.tmp-…`,
+    /// 1–2 MB each, that would otherwise pile up over months of nightly runs). Only writers that
+    /// hold this lock write those names, so with it held none is in use. Other names (the
+    /// policy service's and a Redis host's cache, written without this lock) are left alone.
+    fn remove_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let stale = [DB_FILE, lrfile::FILE].iter().any(|f| {
+                name.strip_prefix(f)
+                    .and_then(|rest| rest.strip_prefix(".tmp-"))
+                    .is_some_and(|suffix| suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()))
+            });
+            if stale {
+                // A link is removed, not followed; a failure leaves the file for the next run.
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn lock_file(&self) -> Result<File> {
@@ -848,6 +870,32 @@ mod tests {
         assert_eq!(db.expire(120, 2).unwrap(), 1);
         let r = db.reader().unwrap().unwrap();
         assert_eq!(r.lookup(&[1, 2, 3]).iter().map(|c| c.spam + c.ham).collect::<Vec<_>>(), vec![0, 1, 5]);
+    }
+
+    /// A trainer killed between writing its files aside and renaming them leaves them; the next
+    /// writer to take the lock removes them, and nothing else.
+    #[test]
+    fn a_killed_writers_temporary_files_go_with_the_next_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(&tmp.path().join("db"));
+        drop(db.lock().unwrap());
+        let stale = ["tokens.db.tmp-0123456789abcdef", "lr.weights.tmp-fedcba9876543210"];
+        let kept = [
+            "tokens.db.tmp-notes",
+            "lr.redis-cache.tmp-0123456789abcdef",
+            "reputation.db.tmp-0123456789abcdef",
+            "tokens.db",
+        ];
+        for name in stale.iter().chain(&kept) {
+            fs::write(db.dir().join(name), b"half").unwrap();
+        }
+        let _lock = db.lock().unwrap();
+        for name in stale {
+            assert!(!db.dir().join(name).exists(), "{name} stays");
+        }
+        for name in kept {
+            assert!(db.dir().join(name).exists(), "{name} went");
+        }
     }
 
     #[test]

@@ -590,6 +590,14 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
     fs::write(&cfg, "rules_trained_weight = 1\n").unwrap();
     let full = stdout(&run(&["--config", cfg.to_str().unwrap(), "check", "--report", one], &db, b""));
     assert!(full.contains("  points: rules ") && !full.contains("content rules' points"), "{full}");
+    // `spamfilt rules` marks the rules that give way, and none when they do not.
+    let listed = stdout(&run(&["rules"], &db, b""));
+    let line = |text: &str, name: &str| text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap().to_string();
+    assert!(line(&listed, "BODY_EN_CLICK").contains(" 1.2* "), "{listed}");
+    assert!(line(&listed, "URI_BLOCKLISTED").contains(" 5.0  "), "{listed}");
+    assert!(listed.contains("\n* gives way to training: its points for spam count 0.7 "), "{listed}");
+    let unmarked = stdout(&run(&["--config", cfg.to_str().unwrap(), "rules"], &db, b""));
+    assert!(!unmarked.contains('*') && line(&unmarked, "BODY_EN_CLICK").contains(" 1.2  "), "{unmarked}");
     // eval: each part alone beside the fused score.
     let (ham, spam) = write_corpus(&tmp.path().join("eval"), 15);
     let o = run(&["eval", "--folds", "3", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()], &db, b"");

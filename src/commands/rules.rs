@@ -15,23 +15,39 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &RulesArgs) -> Result<Exit
     let rs = RuleSet::load(&settings.rules)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.stats {
+        // The rules whose points for spam give way to what the user trained
+        // (`verdict::content_rules_weight`) are marked; none while the weight is 1.
+        let weight = settings.scoring.rules_trained_weight;
+        let gives_way = |r: &crate::rules::Rule| r.weighed && weight < 1.0;
         for r in &rs.rules {
             if args.json {
                 let obj = serde_json::json!({
                     "name": r.name, "family": r.family.as_str(), "score": r.score,
                     "default_score": r.default_score, "kind": r.kind(), "description": r.description,
+                    "gives_way_to_training": gives_way(r),
                 });
                 writeln!(out, "{obj}")?;
             } else {
                 writeln!(
                     out,
-                    "{:<28} {:<12} {:>5}  {}",
+                    "{:<28} {:<12} {:>5}{} {}",
                     r.name,
                     r.family.as_str(),
                     crate::verdict::format_score(r.score),
+                    if gives_way(r) { "*" } else { " " },
                     r.description
                 )?;
             }
+        }
+        if !args.json && rs.rules.iter().any(gives_way) {
+            writeln!(
+                out,
+                "* gives way to training: its points for spam count {} of themselves once {} ham and {} spam are \
+                 learned, linearly from nothing learned (rules_trained_weight; check --report shows the weight)",
+                crate::verdict::format_score(weight),
+                settings.scoring.starter_fade,
+                settings.scoring.starter_fade
+            )?;
         }
         out.flush()?;
         return Ok(ExitCode::SUCCESS);

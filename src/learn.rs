@@ -78,6 +78,12 @@ pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: 
     Prepared { digest: digest(&msg), hashes, trace, origin, sent_to, own, lr, via_list: via_mailing_list(&msg) }
 }
 
+/// The hash of the Received words' gate marker (`features::TRACE_MARKER`), the first of a
+/// message's trace tokens when it has a Received field.
+pub fn trace_marker() -> u64 {
+    crate::store::token_hash(features::TRACE_MARKER)
+}
+
 impl Prepared {
     /// Whether the message has a Received field: it is learned with the gate's marker.
     pub fn received(&self) -> bool {
@@ -157,7 +163,7 @@ fn undo(snap: &mut Snapshot, m: &Prepared, was: Learned) {
         Some(true) => {
             snap.unlearn(&m.hashes, was.class);
             if !m.received() {
-                snap.unlearn_tokens(&[crate::store::token_hash(features::TRACE_MARKER)], was.class);
+                snap.unlearn_tokens(&[trace_marker()], was.class);
             }
         }
     }
@@ -265,7 +271,7 @@ mod tests {
         let (got, sent) =
             (prepare(raw.as_bytes(), 1 << 20, &tok, &nets), prepare(bare.as_bytes(), 1 << 20, &tok, &nets));
         assert_eq!((got.digest, got.received(), sent.received()), (sent.digest, true, false));
-        let marker = crate::store::token_hash(features::TRACE_MARKER);
+        let marker = trace_marker();
         let count = |s: &Snapshot| s.tokens.get(&marker).map_or(0, |r| r.ham);
         // An old ledger entry (no flag): forgetting through the copy without Received fields
         // leaves the marker counted, as before.

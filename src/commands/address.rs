@@ -132,20 +132,15 @@ fn run_noting(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand, notes: 
                 }
                 Ok((said, missing))
             };
-            let (said, missing) = if *dry_run {
-                edit(&mut db.load_reputation(notes)?)?
-            } else {
-                super::existing_db(&db)?;
-                // With Redis, this host's old reputation.db may hold a copy (not used): it goes too.
-                let local = |rep: &mut Reputation| {
-                    for a in &wanted {
-                        if matches!(rep.records.get(&address_key(a)), Some(Record::Correspondent(_) | Record::Own(_))) {
-                            rep.records.remove(&address_key(a));
-                        }
+            // With Redis, this host's old reputation.db may hold a copy (not used): it goes too.
+            let local = |rep: &mut Reputation| {
+                for a in &wanted {
+                    if matches!(rep.records.get(&address_key(a)), Some(Record::Correspondent(_) | Record::Own(_))) {
+                        rep.records.remove(&address_key(a));
                     }
-                };
-                db.update_reputation(notes, edit, local)?
+                }
             };
+            let (said, missing) = super::remove_reputation(&db, notes, *dry_run, edit, local)?;
             if !g.quiet {
                 for s in &said {
                     println!("{s}");

@@ -176,18 +176,13 @@ fn run_noting(
                 }
                 Ok((said, missing))
             };
-            let (said, missing) = if *dry_run {
-                edit(&mut db.load_reputation(notes)?)?
-            } else {
-                super::existing_db(&db)?;
-                // With Redis, this host's cached DNS answers of a removed address go too.
-                let local = |rep: &mut Reputation| {
-                    for ip in &ips {
-                        rep.records.remove(&key(*ip));
-                    }
-                };
-                db.update_reputation(notes, edit, local)?
+            // With Redis, this host's cached DNS answers of a removed address go too.
+            let local = |rep: &mut Reputation| {
+                for ip in &ips {
+                    rep.records.remove(&key(*ip));
+                }
             };
+            let (said, missing) = super::remove_reputation(&db, notes, *dry_run, edit, local)?;
             if !g.quiet {
                 let verb = if *dry_run { "would remove" } else { "removed" };
                 for d in &said {

@@ -156,14 +156,26 @@ pub fn print_notes(notes: &[String]) {
     }
 }
 
-/// Refuses to remove records from a database directory that does not exist (a mistyped
-/// `--db`): writing would create it, its lock and an empty reputation.db, only to say the record
-/// is not there. With Redis the records are there, and the directory only this host's.
-pub fn existing_db(db: &crate::store::Database) -> Result<()> {
+/// Removes reputation records by hand (`address remove`, `ip remove`): `edit` finds and, unless
+/// `dry_run`, removes them, and says what; a dry run only reads. The real run refuses a database
+/// directory that does not exist (a mistyped `--db`: writing would create it, its lock and an
+/// empty reputation.db, only to say the record is not there; with Redis the records are there,
+/// and the directory only this host's), and runs `local` on this host's own reputation.db when
+/// the records are in Redis (see `Database::update_reputation`).
+pub fn remove_reputation<T>(
+    db: &crate::store::Database,
+    notes: &mut crate::store::Notes,
+    dry_run: bool,
+    edit: impl FnOnce(&mut crate::store::reputation::Reputation) -> Result<T>,
+    local: impl FnOnce(&mut crate::store::reputation::Reputation),
+) -> Result<T> {
+    if dry_run {
+        return edit(&mut db.load_reputation(notes)?);
+    }
     if db.redis().is_none() && std::fs::symlink_metadata(db.dir()).is_err() {
         anyhow::bail!("{}: no such database directory (see --db); nothing removed", db.dir().display());
     }
-    Ok(())
+    db.update_reputation(notes, edit, local)
 }
 
 /// The reputation database for reading; `None` (with a warning unless quiet) when it is

@@ -79,7 +79,7 @@ struct FirstSeen {
 
 /// The gate's marker's counts (spam, ham).
 fn marker_counts(snap: &store::Snapshot) -> (i64, i64) {
-    let r = snap.tokens.get(&store::token_hash(crate::features::TRACE_MARKER)).copied().unwrap_or_default();
+    let r = snap.tokens.get(&learn::trace_marker()).copied().unwrap_or_default();
     (i64::from(r.spam), i64::from(r.ham))
 }
 
@@ -141,7 +141,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                 .filter(|k| !recorded.contains(k))
                                 .map(|k| (k, rep.records.get(&k).cloned()))
                                 .collect();
-                            let marker = store::token_hash(crate::features::TRACE_MARKER);
+                            let marker = learn::trace_marker();
                             let marker_before = marker_counts(snap);
                             let spam_words: Vec<(u64, Option<TokenRecord>)> = m.hashes[m.trace..]
                                 .iter()
@@ -224,7 +224,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             let records_before: Vec<Option<Record>> =
                                 keys.iter().map(|k| rep.records.get(k).cloned()).collect();
                             // The marker is taken back by difference (`FirstSeen::marker`).
-                            let marker = store::token_hash(crate::features::TRACE_MARKER);
+                            let marker = learn::trace_marker();
                             let trace: Vec<u64> = match class {
                                 Class::Ham => m.hashes[m.trace..].iter().copied().filter(|h| *h != marker).collect(),
                                 Class::Spam => Vec::new(),

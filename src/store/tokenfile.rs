@@ -219,7 +219,13 @@ pub const FIRST_DAY: u32 = 10_957;
 /// host) writes days the reader has not reached, and they are not damage. The writer clamps its
 /// records to its own day (`clamp_day`), so every intact record is within this bound.
 pub fn day_bound(h: &Header, today: u32) -> u32 {
-    today.max(u32::try_from(h.updated / 86_400).unwrap_or(u32::MAX))
+    day_bound_at(h.updated, today)
+}
+
+/// [`day_bound`] of a store last written at `updated` (seconds since the epoch): the Redis
+/// store's `{P}:totals` keeps it as the file's header does.
+pub fn day_bound_at(updated: u64, today: u32) -> u32 {
+    today.max(u32::try_from(updated / 86_400).unwrap_or(u32::MAX))
 }
 
 /// A record's day as a writer whose day is `today` stores it: never after its own day (nor

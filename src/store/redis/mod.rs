@@ -350,7 +350,7 @@ impl Redis {
         let totals = Totals { ham, spam };
         // A record's day is its writer's clock: judged against the later of this host's day and
         // the store's last update, as a token file is (`tokenfile::day_bound`).
-        let today = super::today().max(u32::try_from(updated / 86_400).unwrap_or(u32::MAX));
+        let today = tokenfile::day_bound_at(updated, super::today());
         let mut counts = Vec::with_capacity(n);
         if n > 0 {
             let vals = next()?.array()?;

@@ -590,22 +590,36 @@ impl Database {
     /// Writes the weights (or removes their file when there are none) beside the token file
     /// written aside as `tokens_tmp`, then renames both into place. Both files are written and
     /// synced aside before either is renamed, so a full disk or a failed write leaves both as
-    /// they were. A crash between the two renames leaves the weights one run behind the counts:
-    /// that run's messages then count less for LR.
+    /// they were. The weights are renamed first: a crash between the two renames leaves the
+    /// counts and the ledger as they were before the run, so the run's messages are new to the
+    /// next run that is given them (the nightly purge again, the user's `train` again), which
+    /// counts them for Bayes and takes LR's steps again, where LR already has them right (train
+    /// on or near error: next to nothing moves). The other order left the weights a run behind
+    /// for good: the ledger then knew the messages, so no run ever gave them to LR again.
+    /// Removing the weights (no model) comes after the counts: a crash there keeps the old
+    /// weights rather than losing them.
     fn commit_with_lr(&self, tokens_tmp: files::TempFile, lr: Option<&crate::lr::Model>) -> Result<()> {
-        let lr_tmp = match lr {
-            Some(m) => Some(self.written(lrfile::FILE, &lrfile::encode(m, now_secs()))?),
-            None => None,
-        };
-        tokens_tmp.commit()?;
-        match lr_tmp {
-            Some(t) => t.commit()?,
-            None => match fs::remove_file(self.lr_path()) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
+        match lr {
+            Some(m) => {
+                let lr_tmp = self.written(lrfile::FILE, &lrfile::encode(m, now_secs()))?;
+                lr_tmp.commit()?;
+                tokens_tmp.commit().map_err(|e| {
+                    anyhow::Error::new(OutcomeUnknown(format!(
+                        "{e:#}: the LR weights in {} were replaced and the token counts were not: train the same \
+                         messages again",
+                        self.dir.display()
+                    )))
+                })?;
+            }
+            None => {
+                tokens_tmp.commit()?;
+                match fs::remove_file(self.lr_path()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
         }
         Ok(())
     }
@@ -717,6 +731,34 @@ mod tests {
         let st = db.stats().unwrap();
         assert_eq!((st.tokens, st.ledger_entries), (3, 1));
         assert_eq!(db.snapshot().unwrap().ledger(&[1; 16]), Some(Class::Spam));
+    }
+
+    #[test]
+    fn the_weights_are_renamed_before_the_counts() {
+        // A crash between the two renames must leave the run's messages new to the ledger (so
+        // the next run given them teaches both), never the weights a run behind for good. The
+        // second rename is made to fail (its file gone) to stand for the crash.
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        db.update(false, &mut Notes::new(), |s| {
+            s.learn(&[1], Class::Spam, today());
+            Ok(())
+        })
+        .unwrap();
+        let counts_before = std::fs::read(tmp.path().join(DB_FILE)).unwrap();
+        let mut model = crate::lr::Model::new(crate::lr::Shape::default());
+        model.ham = 3;
+        model.spam = 4;
+        let tokens_tmp = db.written(DB_FILE, b"never renamed").unwrap();
+        std::fs::remove_file(tokens_tmp.path()).unwrap();
+        let err = db.commit_with_lr(tokens_tmp, Some(&model)).unwrap_err();
+        assert!(err.chain().any(|c| c.is::<OutcomeUnknown>()), "{err:#}");
+        assert!(format!("{err:#}").contains("train the same messages again"), "{err:#}");
+        let weights = lrfile::decode(&std::fs::read(tmp.path().join(lrfile::FILE)).unwrap()).unwrap();
+        assert_eq!((weights.ham, weights.spam), (3, 4), "the weights were not renamed first");
+        assert_eq!(std::fs::read(tmp.path().join(DB_FILE)).unwrap(), counts_before);
+        // Said as a failure whose outcome is not known, never "unchanged".
+        assert!(failed(err, "training failed", "here").to_string().contains("may or may not"));
     }
 
     #[test]

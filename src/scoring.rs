@@ -49,6 +49,10 @@ pub struct Scored {
     pub tokens: features::Tokens,
     /// What was found out about the sender (when sender checks ran).
     pub sender: Option<SenderFacts>,
+    /// The rules' points with the content rules in full: what they score alone (as with
+    /// `--no-bayes --no-lr`), where the verdict's hits carry them weighed
+    /// (`verdict.content_weight`). `spamfilt eval`'s rules column.
+    pub rules_in_full: f64,
 }
 
 impl Scorer<'_> {
@@ -69,6 +73,7 @@ impl Scorer<'_> {
                 if let Some(hit) = hit {
                     let facts = SenderFacts { list: Some(list), ..SenderFacts::default() };
                     return Scored {
+                        rules_in_full: hit.score,
                         verdict: Verdict::new(vec![hit], None, None, self.scoring),
                         tokens: Default::default(),
                         sender: Some(facts),
@@ -126,17 +131,17 @@ impl Scorer<'_> {
         let weight =
             learned.filter(|_| learning).map_or(1.0, |t| crate::verdict::content_rules_weight(t, self.scoring));
         let mut facts = None;
-        let hits: Vec<Hit> = match (self.rules, cx) {
+        let (hits, rules_in_full): (Vec<Hit>, f64) = match (self.rules, cx) {
             (Some(rs), Some(cx)) => match sender {
                 Some(sc) => {
                     let f = sender::gather(&msg, &links, sc.settings, reputation, sc.resolver, sc.now);
-                    let hits = rs.evaluate_weighted(&cx.with_sender(&f), weight);
+                    let hits = rs.evaluate_weighted_and_full(&cx.with_sender(&f), weight);
                     facts = Some(f);
                     hits
                 }
-                None => rs.evaluate_weighted(&cx, weight),
+                None => rs.evaluate_weighted_and_full(&cx, weight),
             },
-            _ => Vec::new(),
+            _ => (Vec::new(), 0.0),
         };
         let mut verdict = Verdict::new(hits, bayes, lr, self.scoring);
         if self.rules.is_some() {
@@ -145,7 +150,7 @@ impl Scorer<'_> {
         if let Some(why) = damaged {
             verdict.degrade(why);
         }
-        Scored { verdict, tokens, sender: facts }
+        Scored { verdict, tokens, sender: facts, rules_in_full }
     }
 
     /// Bayes on the user's counts, blended with the starter table while the user's database is
@@ -337,7 +342,12 @@ mod tests {
                 sender: None,
                 lr,
             };
-            let v = sc.score(raw).verdict;
+            let scored = sc.score(raw);
+            // Whatever the weight, `rules_in_full` is what the rules score alone (--no-bayes --no-lr).
+            let alone = Scorer { use_bayes: false, lr: None, ..sc }.score(raw).verdict;
+            assert!(alone.bayes.is_none() && alone.lr.is_none() && alone.content_weight == 1.0);
+            assert_eq!(scored.rules_in_full, alone.hits.iter().map(|h| h.score).sum::<f64>());
+            let v = scored.verdict;
             let points = v.hits.iter().find(|h| h.name == "BODY_EN_CLICK").expect("BODY_EN_CLICK fires").score;
             (v.content_weight, points)
         };

@@ -489,6 +489,69 @@ fn eval_cross_validates_deterministically_and_plots() {
     assert!(text.contains("messages:        60 (30 ham, 30 spam), 5 folds") && text.contains("1-ROCA:"), "{text}");
 }
 
+/// Review L2 of cafe69a: `eval`'s rules column is the rules alone, as `--no-bayes --no-lr` scores
+/// them (the content rules in full), not as they count inside the fused score once Bayes and LR
+/// have learned (their points for spam weighed by `rules_trained_weight`). Here each spam fires
+/// one rule that gives way (MALFORMED_MESSAGE_ID) and each ham one whose score the user set (so
+/// it keeps it) between the spam rule's weighed and full points: in full the rules rank every
+/// spam above every ham, weighed every ham above every spam.
+#[test]
+fn eval_shows_the_rules_alone_in_full() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let rule: serde_json::Value = stdout(&run(&["rules", "--json"], &db, b""))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["name"] == "MALFORMED_MESSAGE_ID")
+        .unwrap();
+    assert_eq!(rule["gives_way_to_training"], true, "{rule}");
+    let full = rule["score"].as_f64().unwrap();
+    assert!(full > 0.0, "{rule}");
+    // Weight 0.5 from 10 of each learned (every fold's training has 20): the spam's rule 0.5 x
+    // full, the ham's MISSING_DATE 0.75 x full, kept as set.
+    let cfg = tmp.path().join("config.toml");
+    let config = format!("starter_fade = 10\nrules_trained_weight = 0.5\n[scores]\nMISSING_DATE = {}\n", 0.75 * full);
+    fs::write(&cfg, config).unwrap();
+    let (ham, spam) = (tmp.path().join("ham"), tmp.path().join("spam"));
+    fs::create_dir_all(&ham).unwrap();
+    fs::create_dir_all(&spam).unwrap();
+    for i in 0..30 {
+        let no_date = format!(
+            "From: collega{i}@klant.example\nTo: me@example.org\nSubject: planning {i}\nMessage-ID: <h{i}@klant.example>\n\nvergadering offerte project dinsdag verslag {i}\n"
+        );
+        fs::write(ham.join(format!("{i}.eml")), no_date).unwrap();
+        let bad_id = format!(
+            "From: x{i}@zeppelin.example\nTo: me@example.org\nSubject: zeppelin {i}\nDate: Mon, 30 Nov 2026 10:00:00 +0000\nMessage-ID: s{i}-zeppelin\n\nquasar nebula zeppelin pulsar {i}\n"
+        );
+        fs::write(spam.join(format!("{i}.eml")), bad_id).unwrap();
+    }
+    let (h, s, c) = (ham.to_str().unwrap(), spam.to_str().unwrap(), cfg.to_str().unwrap());
+    // Each class fires its one rule and no other.
+    let check = |path: PathBuf| -> serde_json::Value {
+        let o = run(&["--config", c, "check", "--json", "--no-bayes", "--no-lr", path.to_str().unwrap()], &db, b"");
+        serde_json::from_str(stdout(&o).trim()).unwrap()
+    };
+    assert_eq!(check(ham.join("1.eml"))["tests"], serde_json::json!(["MISSING_DATE"]));
+    assert_eq!(check(spam.join("1.eml"))["tests"], serde_json::json!(["MALFORMED_MESSAGE_ID"]));
+    let eval = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["--config", c, "eval", "--json", "--folds", "3", "--ham", h, "--spam", s];
+        args.extend(extra);
+        let o = run(&args, &db, b"");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let all = eval(&[]);
+    let alone = eval(&["--no-bayes", "--no-lr"]);
+    // The rules alone put every spam above every ham, in both runs (before: 100% in the first,
+    // the weighed points ranking every ham above every spam).
+    assert_eq!(all["parts"]["rules"], alone["parts"]["rules"], "{all}\n{alone}");
+    assert_eq!(all["parts"]["rules"]["one_minus_roca_percent"], 0.0, "{all}");
+    assert_eq!(alone["one_minus_roca_percent"], 0.0, "{alone}");
+    // Bayes and LR scored beside them (so the fused score weighed the rule for spam).
+    assert!(all["parts"]["bayes"].is_object() && all["parts"]["lr"].is_object(), "{all}");
+    assert!(!db.exists());
+}
+
 /// Regression: a message with headers and no body (valid RFC 5322, no blank line) was flagged
 /// MIME_BAD_ENCODING, and on a fresh install the starter table's `mime:bad-encoding` token
 /// then made it spam (score 8.7).

@@ -92,15 +92,17 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
                 }),
             };
             match sources[i].read() {
-                Ok(raw) => Parts::of(&scorer.score(&raw).verdict),
+                Ok(raw) => Parts::of(&scorer.score(&raw)),
                 Err(_) => Parts::default(),
             }
         },
         || bar.inc(1),
     );
     let scores: Vec<f64> = parts.iter().map(|p| p.score).collect();
-    // Each part alone, ranked by its own opinion: rules by their points, Bayes and LR by their
-    // log-odds (what the fused score would be if that part were all there is).
+    // Each part alone, ranked by its own opinion: rules by their points in full, as they score
+    // alone (`--no-bayes --no-lr`), not as weighed inside the fused score once Bayes and LR have
+    // learned (`verdict::content_rules_weight`); Bayes and LR by their log-odds (what the fused
+    // score would be if that part were all there is).
     let by_part: Vec<(&str, Vec<Sample>)> = [
         ("rules", (|p: &Parts| p.rules) as fn(&Parts) -> f64, rules.is_some()),
         ("Bayes", |p: &Parts| p.bayes, !g.no_bayes),
@@ -313,7 +315,7 @@ impl ReputationLookup for OneFold<'_> {
 #[derive(Debug, Clone, Copy, Default)]
 struct Parts {
     score: f64,
-    /// The points of the rules (everything but the Bayes and LR bands).
+    /// The points of the rules alone: with the content rules in full (`Scored::rules_in_full`).
     rules: f64,
     /// Bayes' log-odds (0 when not used).
     bayes: f64,
@@ -322,13 +324,16 @@ struct Parts {
 }
 
 impl Parts {
-    fn of(v: &crate::verdict::Verdict) -> Parts {
+    fn of(scored: &crate::scoring::Scored) -> Parts {
+        let v = &scored.verdict;
         // The rule hits' own points (the score less the other parts would carry the score's
-        // rounding to 0.001, which moved the rules' ranking whenever LR's points changed).
-        let rules = v.hits.iter().filter(|h| !h.name.starts_with("BAYES_") && !h.name.starts_with("LR_"));
+        // rounding to 0.001, which moved the rules' ranking whenever LR's points changed), in
+        // full: the hits in the verdict have the content rules' points for spam weighed, and
+        // not by a constant factor of the column (sender rules, `[scores]` and points for ham
+        // are not weighed), so they would rank the messages unlike the rules alone.
         Parts {
             score: v.score,
-            rules: rules.map(|h| h.score).sum(),
+            rules: scored.rules_in_full,
             bayes: v.bayes.as_ref().map_or(0.0, |b| b.log_odds),
             lr: v.lr.as_ref().map_or(0.0, |r| r.logit),
         }

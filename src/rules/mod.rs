@@ -281,7 +281,16 @@ impl RuleSet {
     /// ([`Rule::weighed`]: built-in content rules with fitted scores, not set in `[scores]`)
     /// times `content_weight` (see `verdict::content_rules_weight`).
     pub fn evaluate_weighted(&self, cx: &Context, content_weight: f64) -> Vec<Hit> {
-        let weigh = |r: &Rule, score: f64| -> f64 {
+        self.evaluate_weighted_and_full(cx, content_weight).0
+    }
+
+    /// [`RuleSet::evaluate_weighted`], and the points the same hits have in full (weight 1):
+    /// what the rules score alone, as [`RuleSet::evaluate`] sums them (`spamfilt eval`'s rules
+    /// column, beside the weighed points in the fused score).
+    pub fn evaluate_weighted_and_full(&self, cx: &Context, content_weight: f64) -> (Vec<Hit>, f64) {
+        let mut in_full = 0.0;
+        let mut weigh = |r: &Rule, score: f64| -> f64 {
+            in_full += score;
             if content_weight != 1.0 && r.weighed && score > 0.0 {
                 (score * content_weight * 1000.0).round() / 1000.0
             } else {
@@ -331,7 +340,7 @@ impl RuleSet {
                 hits.push(r.hit(weigh(r, r.score)));
             }
         }
-        hits
+        (hits, in_full)
     }
 }
 

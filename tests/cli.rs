@@ -489,6 +489,27 @@ fn eval_cross_validates_deterministically_and_plots() {
     assert!(text.contains("messages:        60 (30 ham, 30 spam), 5 folds") && text.contains("1-ROCA:"), "{text}");
 }
 
+/// A file that is not mail in a folder `eval` reads (the SpamAssassin corpus's `.json` beside its
+/// messages, a note) is skipped and counted as `train` and `check` count it, "skipped (not mail)",
+/// not as unreadable.
+#[test]
+fn eval_counts_files_that_are_not_mail_as_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, spam) = write_corpus(tmp.path(), 10);
+    fs::write(ham.join("notes.json"), b"{\"label\": \"ham\"}\n").unwrap();
+    let db = tmp.path().join("db");
+    let args = ["eval", "--folds", "5", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()];
+    let out = run(&args, &db, b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("(10 ham, 10 spam), 5 folds, seed 1, 1 skipped (not mail)\n"), "{text}");
+    assert!(!text.contains("unreadable"), "{text}");
+    let mut json = args.to_vec();
+    json.push("--json");
+    let v: serde_json::Value = serde_json::from_slice(&run(&json, &db, b"").stdout).unwrap();
+    assert_eq!((v["skipped_not_mail"].as_u64(), v["unreadable"].as_u64()), (Some(1), Some(0)), "{v}");
+}
+
 /// Review L2 of cafe69a: `eval`'s rules column is the rules alone, as `--no-bayes --no-lr` scores
 /// them (the content rules in full), not as they count inside the fused score once Bayes and LR
 /// have learned (their points for spam weighed by `rules_trained_weight`). Here each spam fires

@@ -28,6 +28,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     // Pass 1: read and tokenize every message once (on all cores), keeping only token hashes.
     let bar = super::progress(g, args.no_progress, entries.len() as u64 * 2, "evaluating");
     let mut prepared: Vec<Option<crossval::Item>> = Vec::with_capacity(entries.len());
+    // Files that are not mail are skipped and counted apart, as `train` and `check` count them.
+    let mut not_mail = 0usize;
     super::map_ordered(
         &entries,
         |(entry, is_spam)| {
@@ -44,11 +46,15 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
         },
         |_, item| {
             prepared.push(
-                item.map_err(|e| bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)))).ok(),
+                item.map_err(|e| {
+                    not_mail += usize::from(super::is_not_mail(&e));
+                    bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)))
+                })
+                .ok(),
             );
         },
     );
-    let unreadable = prepared.iter().filter(|p| p.is_none()).count();
+    let unreadable = prepared.iter().filter(|p| p.is_none()).count() - not_mail;
     let (items, sources): (Vec<crossval::Item>, Vec<&Entry>) =
         prepared.into_iter().zip(&entries).filter_map(|(p, (e, _))| p.map(|p| (p, e))).unzip();
     anyhow::ensure!(
@@ -141,6 +147,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     if args.json {
         let obj = serde_json::json!({
             "messages": samples.len(), "ham": c.ham, "spam": c.spam, "unreadable": unreadable,
+            "skipped_not_mail": not_mail,
             "folds": args.folds, "seed": args.seed, "required_score": required,
             // Every proportion is in percent (0 to 100) and its name ends in `_percent`.
             "false_positives": c.false_positives, "false_positive_percent": c.fp_percent(),
@@ -163,7 +170,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
             c.spam,
             args.folds,
             args.seed,
-            if unreadable > 0 { format!(", {unreadable} unreadable") } else { String::new() }
+            [(not_mail, "skipped (not mail)"), (unreadable, "unreadable")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!(", {n} {what}"))
+                .collect::<String>()
         );
         println!(
             "at threshold {required_text}: {} false positives ({:.3}%), {} false negatives ({:.3}%)",

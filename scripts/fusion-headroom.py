@@ -17,7 +17,7 @@ at 0.1% FP:
   fusion can reach.
 
 The parts (each a column of the regression, with a bias): the content rules' points, Bayes's
-points (4 per decade, knee 8: as shipped), LR's points on the ham side and on the spam side (as
+points (4 per decade, knees 8 and 2: as shipped), LR's points on the ham side and on the spam side (as
 shipped, knees 8 and 1, times LR's voice) and LR's spam-side log-odds in decades unbounded (so the
 fit can undo the spam side's knee). On `year` and `reverse` hard-ham-1 is left out, as
 scripts/fusion.py leaves it out of the 1-ROCA. Pure Python (Newton's method on the logistic loss
@@ -56,7 +56,8 @@ def parts(rules, bayes, lr, voice):
     """The regression's columns for one message (see the module's doc), bias last."""
     ham_side = voice * fusion.points(lr, 1.0, 8.0) if lr < 0 else 0.0
     spam_side = voice * fusion.points(lr, 1.0, 1.0) if lr >= 0 else 0.0
-    return [rules, fusion.points(bayes, 4.0, 8.0), ham_side, spam_side, voice * max(lr, 0.0) / LN10, 1.0]
+    bayes_points = fusion.points(bayes, 4.0, 8.0 if bayes >= 0 else 2.0)
+    return [rules, bayes_points, ham_side, spam_side, voice * max(lr, 0.0) / LN10, 1.0]
 
 
 def shipped(x):

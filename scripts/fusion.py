@@ -2,7 +2,8 @@
 """Metrics of candidate fusions from the rows examples/fusion_dump.rs writes.
 
     cargo run --release --example fusion_dump -- corpus/package/data parts.tsv
-    scripts/fusion.py parts.tsv [--bayes-points 4] [--lr-points 1] [--lr-knee 1] [--lr-ham-knee 8]
+    scripts/fusion.py parts.tsv [--bayes-points 4] [--bayes-knee 8] [--bayes-ham-knee 2]
+                                [--lr-points 1] [--lr-knee 1] [--lr-ham-knee 8]
                                 [--lr-ham-growth 0.5] [--lr-ham-growth-max 3]   # a design not taken
 
 Each row is `split folder spam rules bayes_log_odds lr_logit` (columns after these are ignored,
@@ -66,7 +67,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tsv")
     ap.add_argument("--bayes-points", type=float, default=4.0)
-    ap.add_argument("--bayes-knee", type=float, default=8.0)
+    ap.add_argument("--bayes-knee", type=float, default=8.0, help="the knee on the spam side (bayes_points_knee)")
+    ap.add_argument("--bayes-ham-knee", type=float, default=2.0, help="the knee on the ham side (bayes_ham_points_knee)")
     ap.add_argument("--lr-points", type=float, default=1.0)
     ap.add_argument("--lr-knee", type=float, default=1.0, help="the knee on the spam side ([lr] points_knee)")
     ap.add_argument("--lr-ham-knee", type=float, default=8.0, help="the knee on the ham side ([lr] ham_points_knee)")
@@ -88,7 +90,7 @@ def main():
         "Bayes": lambda r, b, l, voice: b,
         "LR": lambda r, b, l, voice: l,
         "fused": lambda r, b, l, voice: r
-        + points(b, a.bayes_points, a.bayes_knee)
+        + points(b, a.bayes_points, a.bayes_knee if b >= 0 else a.bayes_ham_knee)
         + voice[0]
         * (points(l, a.lr_points, a.lr_knee) if l >= 0 else points(l, a.lr_points * voice[1], a.lr_ham_knee)),
     }

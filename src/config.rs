@@ -66,6 +66,7 @@ struct ConfigFile {
     scan_limit: Option<usize>,
     bayes_points_per_decade: Option<f64>,
     bayes_points_knee: Option<f64>,
+    bayes_ham_points_knee: Option<f64>,
     use_starter: Option<bool>,
     starter_fade: Option<u64>,
     rules_trained_weight: Option<f64>,
@@ -370,6 +371,10 @@ impl Settings {
         }
         if let Some(v) = file.bayes_points_knee {
             s.bayes_points_knee = v;
+        }
+        if let Some(v) = file.bayes_ham_points_knee {
+            anyhow::ensure!(v > 0.0, "bayes_ham_points_knee must be positive");
+            s.bayes_ham_points_knee = v;
         }
         if let Some(v) = file.use_starter {
             s.use_starter = v;

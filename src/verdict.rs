@@ -47,8 +47,12 @@ pub struct ScoringSettings {
     /// odds 99:1, gets about 2 × this). 4.0 puts the default threshold at odds of about 18:1,
     /// which gave 0.1% false positives in cross-validation on the SpamAssassin corpus.
     pub bayes_points_per_decade: f64,
-    /// Bayes points beyond ± this grow only logarithmically (keeps scores readable).
+    /// Bayes points for spam beyond this grow only logarithmically (keeps scores readable).
     pub bayes_points_knee: f64,
+    /// Bayes points for ham beyond − this grow only logarithmically. Smaller than
+    /// `bayes_points_knee`: Bayes sure a message is ham must not bury what the rules and LR see
+    /// in spam written to look like ham (docs/benchmarks.md, "Bayes's ham side").
+    pub bayes_ham_points_knee: f64,
     /// Use the starter table built into the binary while the user's own database is small.
     pub use_starter: bool,
     /// The starter table fades out as the user learns this many ham and spam (see `starter`).
@@ -69,6 +73,7 @@ impl Default for ScoringSettings {
             scan_limit: 512 * 1024,
             bayes_points_per_decade: 4.0,
             bayes_points_knee: 8.0,
+            bayes_ham_points_knee: 2.0,
             use_starter: true,
             starter_fade: 200,
             rules_trained_weight: 0.7,
@@ -83,7 +88,7 @@ pub const DEGRADED: &str = "SPAMFILT_DEGRADED";
 /// Its points: informational, as SpamAssassin's 0.001 rules.
 pub const DEGRADED_SCORE: f64 = 0.001;
 
-/// Points that a Bayes result adds: `per_decade` points per factor of ten in the odds (with the
+/// Points for log-odds: `per_decade` points per factor of ten in the odds (for Bayes, with the
 /// default 4.0, odds of 18:1 give +5.0, the default threshold). Beyond ±`knee` the points grow only
 /// logarithmically, so the score stays readable but keeps ranking messages.
 pub fn bayes_points(log_odds: f64, per_decade: f64, knee: f64) -> f64 {
@@ -93,6 +98,17 @@ pub fn bayes_points(log_odds: f64, per_decade: f64, knee: f64) -> f64 {
     } else {
         linear.signum() * (knee + (linear.abs() - knee).ln_1p())
     }
+}
+
+/// The points a Bayes result adds: [`bayes_points`] with Bayes's scale and a knee on each side
+/// (`bayes_ham_points_knee` below zero, `bayes_points_knee` above). The ham side's knee is the
+/// smaller: beyond it a ham verdict adds little, so spam that Bayes takes for ham (written with
+/// the words of ham, as spammers do to poison Bayes filters) keeps what the rules and LR give
+/// it, and ranks above the ham Bayes is unsure of; measured in docs/benchmarks.md ("Bayes's ham
+/// side").
+pub fn bayes_result_points(log_odds: f64, s: &ScoringSettings) -> f64 {
+    let knee = if log_odds < 0.0 { s.bayes_ham_points_knee } else { s.bayes_points_knee };
+    bayes_points(log_odds, s.bayes_points_per_decade, knee)
 }
 
 /// What the built-in content rules' points for spam count for, given what the user has trained
@@ -120,7 +136,7 @@ impl Verdict {
     pub fn new(mut hits: Vec<Hit>, bayes: Option<BayesResult>, lr: Option<LrResult>, s: &ScoringSettings) -> Verdict {
         let mut score: f64 = hits.iter().map(|h| h.score).sum();
         if let Some(b) = &bayes {
-            let points = bayes_points(b.log_odds, s.bayes_points_per_decade, s.bayes_points_knee);
+            let points = bayes_result_points(b.log_odds, s);
             score += points;
             hits.push(Hit {
                 name: Cow::Borrowed(bayes::band(b.prob)),
@@ -268,6 +284,32 @@ mod tests {
         }
         // The voice scales both sides.
         assert_eq!(lr_points(&LrResult { logit: -5.0, voice: 0.5 }, &s), 0.5 * at(-5.0));
+    }
+
+    #[test]
+    fn bayes_sure_of_ham_buries_less_than_bayes_sure_of_spam_condemns() {
+        let s = ScoringSettings::default();
+        let at = |log_odds: f64| bayes_result_points(log_odds, &s);
+        // Four points per decade on both sides near zero, and continuous through it.
+        assert!((at(std::f64::consts::LN_10) - 4.0).abs() < 1e-9);
+        assert!((at(-0.1 * std::f64::consts::LN_10) + 0.4).abs() < 1e-9);
+        assert!(at(1e-9).abs() < 1e-6 && at(-1e-9).abs() < 1e-6);
+        // Ten decades: 40 points linear; the spam side is past its knee of 8, the ham side past 2.
+        assert!((at(10.0 * std::f64::consts::LN_10) - (8.0 + 32f64.ln_1p())).abs() < 1e-9);
+        assert!((at(-10.0 * std::f64::consts::LN_10) + (2.0 + 38f64.ln_1p())).abs() < 1e-9);
+        // So spam that Bayes is sure is ham (log-odds -42, as a message written with ham's words
+        // gets) keeps what the rules give it: -6.3 points, not the -12.2 of a knee of 8.
+        assert!(at(-42.0) > -6.5 && at(-42.0) < -6.0, "{}", at(-42.0));
+        assert!(bayes_points(-42.0, 4.0, 8.0) < -12.0);
+        let mut last = f64::NEG_INFINITY;
+        for i in -1000..1000 {
+            let v = at(i as f64 / 5.0);
+            assert!(v > last, "monotone at {i}");
+            last = v;
+        }
+        // The verdict adds exactly these points.
+        let b = BayesResult { prob: 0.0, log_odds: -42.0, clues: vec![], trace: None };
+        assert_eq!(Verdict::new(vec![], Some(b), None, &s).score, (at(-42.0) * 1000.0).round() / 1000.0);
     }
 
     #[test]

@@ -54,6 +54,41 @@ fn received(helo: &str, rdns: &str, ip: &str) -> String {
     format!("Received: from {helo} ({rdns} [{ip}]) by mx.mijndomein.be (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\n")
 }
 
+/// Edits at once (a script adding in parallel, two shells) each write the whole file: without a
+/// lock each wrote what it read and most entries were lost (the admin's pass: 4 of 20 survived,
+/// every run exit 0). Both lists and all 40 entries must be there.
+#[test]
+fn list_edits_at_once_lose_no_entry() {
+    let env = Env::new("");
+    let children: Vec<_> = (0..20)
+        .flat_map(|i| {
+            let kind = if i % 2 == 0 { "allow" } else { "block" };
+            [format!("x{i}@par.example"), format!("y{i}@par.example")].map(|e| {
+                env.cmd()
+                    .args(["-q", "list", kind, "add", &e])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let allow = env.ok(&["list", "allow", "show"]);
+    let block = env.ok(&["list", "block", "show"]);
+    assert_eq!((allow.lines().count(), block.lines().count()), (20, 20), "allow:\n{allow}\nblock:\n{block}");
+    // No lock file is left beside the lists.
+    let mut names: Vec<_> = fs::read_dir(env.config.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["allow.txt", "block.txt", "config.toml"]);
+}
+
 #[test]
 fn allow_and_block_lists_override_everything() {
     let env = Env::new("");

@@ -323,6 +323,10 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
         if entries.is_empty() {
             continue;
         }
+        let _edit = (!args.dry_run)
+            .then(|| super::list::lock_edits(path))
+            .transpose()
+            .with_context(|| format!("cannot lock the {name} {}", path.display()))?;
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

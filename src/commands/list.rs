@@ -38,6 +38,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
         }
         ListAction::Add { entries } | ListAction::Remove { entries } => {
             let parsed: Vec<Entry> = entries.iter().map(|e| Entry::parse(e)).collect::<Result<_>>()?;
+            let _edit = lock_edits(path).with_context(|| format!("cannot lock the {name} {}", path.display()))?;
             let text = match std::fs::read_to_string(path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -77,9 +78,25 @@ fn entries_text(n: usize) -> String {
     }
 }
 
-/// Writes a list atomically, creating its directory; a new file is private (0600), an existing
-/// one keeps its permissions.
-/// Writes a small file of the user's atomically, keeping its permissions (0600 when new).
+/// Held while a list (or the config file) is read, edited and written again: an exclusive lock
+/// on the directory the file is in (flock(2) on the directory itself, so no lock file is left
+/// beside the user's files), created private (0700) when missing. Every edit writes the whole
+/// file, so two edits at once (`list allow add` from two shells, a script adding in parallel)
+/// would otherwise each write what it read and lose the other's entries. Readers (the filter)
+/// need no lock: the file is replaced by a rename.
+pub(crate) fn lock_edits(path: &std::path::Path) -> Result<std::fs::File> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let d = std::fs::File::open(dir)?;
+    d.lock()?;
+    Ok(d)
+}
+
+/// Writes a small file of the user's atomically, creating its directory, keeping its
+/// permissions (0600 when new).
 pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     if !dir.is_dir() {

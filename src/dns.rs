@@ -51,6 +51,9 @@ pub enum Answer {
     Failed(String),
 }
 
+/// How a resolver that asks nobody (`CacheOnly`) says it did not ask: not a failure of DNS.
+pub const NOT_ASKED: &str = "not asked";
+
 /// Answers are cached at most a day and at least a minute.
 const MAX_TTL: u32 = 86_400;
 const MIN_TTL: u32 = 60;
@@ -80,7 +83,7 @@ pub struct CacheOnly;
 
 impl Resolver for CacheOnly {
     fn resolve(&self, queries: &[Query], _: Duration) -> Vec<Answer> {
-        vec![Answer::Failed("not asked: cached answers only".into()); queries.len()]
+        vec![Answer::Failed(format!("{NOT_ASKED}: cached answers only")); queries.len()]
     }
 }
 

@@ -150,6 +150,9 @@ impl Scorer<'_> {
         if let Some(why) = damaged {
             verdict.degrade(why);
         }
+        if let Some(why) = facts.as_ref().and_then(|f| f.dns_failed.clone()) {
+            verdict.degrade(why);
+        }
         Scored { verdict, tokens, sender: facts, rules_in_full }
     }
 

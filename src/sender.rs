@@ -123,6 +123,9 @@ pub struct SenderFacts {
     pub own_from: Option<String>,
     /// Answers from live DNS this run, for the caller to cache.
     pub new_dns: DnsAnswers,
+    /// Live DNS lookups that got no usable answer (a dead or refusing resolver, a blocklist
+    /// that times out), said as the verdict's degradation: the message was scored without them.
+    pub dns_failed: Option<String>,
 }
 
 /// What `gather` will look up for `msg` in the reputation database: the records of the first
@@ -247,6 +250,7 @@ pub fn gather(
         return f;
     }
     let answers = resolver.resolve(&queries, Duration::from_millis(dns_settings.timeout_ms));
+    f.dns_failed = dns_failures(&answers, dns_settings);
     for (p, a) in pending.into_iter().zip(answers) {
         match p {
             Pending::Ptr(ip) => {
@@ -275,6 +279,34 @@ pub fn gather(
         }
     }
     f
+}
+
+/// What the verdict says when live lookups failed: how many of how many, at which resolver, and
+/// why (each reason once). `None` when every lookup was answered, or nobody was asked (`check`
+/// and `eval` answer from the cache only: not a failure).
+fn dns_failures(answers: &[Answer], d: &DnsSettings) -> Option<String> {
+    let mut reasons: Vec<&str> = Vec::new();
+    let mut failed = 0;
+    for a in answers {
+        if let Answer::Failed(why) = a {
+            if why.starts_with(dns::NOT_ASKED) {
+                continue;
+            }
+            failed += 1;
+            if !reasons.contains(&why.as_str()) {
+                reasons.push(why);
+            }
+        }
+    }
+    (failed > 0).then(|| {
+        format!(
+            "DNS: {failed} of {} lookups got no answer from {} within {} ms ({}); scored without them",
+            answers.len(),
+            d.resolver,
+            d.timeout_ms,
+            reasons.join(", ")
+        )
+    })
 }
 
 /// An address that carried at least this share of the messages learned with a relay...

@@ -89,6 +89,36 @@ fn list_edits_at_once_lose_no_entry() {
     assert_eq!(names, ["allow.txt", "block.txt", "config.toml"]);
 }
 
+/// A resolver that never answers (dead, firewalled) costs a delivery its timeout; the message is
+/// still scored and delivered, and says so: X-Spam-Degraded names the resolver and why, and
+/// SPAMFILT_DEGRADED is among the tests (the admin's pass found every delivery silent about it).
+/// `check` asks nobody (cached answers only): not degraded.
+#[test]
+fn a_resolver_that_never_answers_is_said_in_the_message() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let env = Env::new(&format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 200, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n",
+        silent.local_addr().unwrap()
+    ));
+    let m = msg(
+        &format!(
+            "{}From: someone@example.org\nTo: ik@mijndomein.be\n",
+            received("mail.example.org", "mail.example.org", "198.51.100.9")
+        ),
+        "See http://links.example.com/x for the minutes.",
+    );
+    let (status, out) = env.filter(&m);
+    assert!(tests_of(&status).contains(&"SPAMFILT_DEGRADED".to_string()), "{status}");
+    let degraded: String =
+        out.lines().skip_while(|l| !l.starts_with("X-Spam-Degraded:")).take(3).collect::<Vec<_>>().join(" ");
+    assert!(
+        degraded.contains("DNS: 2 of 2 lookups got no answer from 127.0.0.1:") && degraded.contains("timed out"),
+        "{out}"
+    );
+    let o = env.run(&["check", "-"], m.as_bytes());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("DEGRADED"), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
 #[test]
 fn allow_and_block_lists_override_everything() {
     let env = Env::new("");

@@ -883,4 +883,28 @@ Received: from desktop (unknown [10.0.0.6]) by laptop; Tue, 1 Dec 2026 09:59:57 
         assert_eq!(t.len(), m + 1);
         assert!(t.iter().any(|w| w == "h:received:esmtp"));
     }
+
+    /// Admin report H1: a photo or PDF cut off by the scan limit, or sent without its closing
+    /// boundary, gave hundreds of `skip:` tokens from its base64 lines (BAYES_999). Now it gives
+    /// exactly the tokens the whole message gives: its base64 is never read as words.
+    #[test]
+    fn a_cut_off_binary_part_gives_no_tokens_of_its_base64() {
+        use crate::message::tests::{noise, photo_mail};
+        let s = TokenizerSettings::default();
+        let words = |raw: &[u8], limit: usize| -> Vec<String> {
+            tokenize(&Message::parse(raw, limit), &s).iter().map(String::from).collect()
+        };
+        let data = noise(100_000, 3);
+        for head in [
+            "Content-Type: image/jpeg; name=IMG_1234.jpeg\nContent-Disposition: inline; filename=IMG_1234.jpeg\n",
+            "Content-Type: image/jpeg; name=IMG_1234.jpeg\n",
+            "Content-Type: application/pdf; name=report.pdf\n",
+        ] {
+            let whole = words(&photo_mail(&data, head, true), 1 << 20);
+            assert!(whole.iter().any(|w| w == "pictures") && !whole.iter().any(|w| w.starts_with("skip:")));
+            assert!(!whole.iter().any(|w| w == "mime:bad-encoding"), "{whole:?}");
+            assert_eq!(words(&photo_mail(&data, head, true), 60_000), whole, "cut by the scan limit: {head}");
+            assert_eq!(words(&photo_mail(&data, head, false), 1 << 20), whole, "no closing boundary: {head}");
+        }
+    }
 }

@@ -131,10 +131,13 @@ fn is_missing_body(part: &mail_parser::MessagePart, raw_len: usize) -> bool {
     matches!(&part.body, PartType::Text(t) if t.is_empty()) && part.offset_body as usize >= raw_len
 }
 
+/// Collects the leaf parts under part `id` of `msg`. `truncated`: the input was cut at
+/// `scan_limit` (a part that runs to its end was cut there).
 pub(super) fn collect_parts<'a>(
     msg: &mail_parser::Message<'a>,
     id: usize,
     depth: usize,
+    truncated: bool,
     out: &mut Vec<Part<'a>>,
     problem: &mut bool,
 ) {
@@ -154,40 +157,150 @@ pub(super) fn collect_parts<'a>(
                 }
             }
             for &child in children {
-                collect_parts(msg, child as usize, depth + 1, out, problem);
+                collect_parts(msg, child as usize, depth + 1, truncated, out, problem);
             }
         }
         PartType::Message(inner) => {
+            // A message parsed from its own decoded bytes (owned) ends where it ends, not at
+            // the scan limit.
+            let truncated = truncated && matches!(inner.raw_message, Cow::Borrowed(_));
             if !inner.parts.is_empty() {
-                collect_parts(inner, 0, depth + 1, out, problem);
+                collect_parts(inner, 0, depth + 1, truncated, out, problem);
             }
         }
-        body => {
+        _ => {
             let content_type = match part.content_type() {
                 Some(ct) => mime_type(ct.ctype(), ct.subtype()),
                 None => "text/plain".to_string(),
             };
-            let body = match body {
-                PartType::Text(t) => Body::Text(t.clone()),
-                PartType::Html(t) => Body::Html(t.clone()),
-                PartType::Binary(b) | PartType::InlineBinary(b) => {
-                    Body::Binary { len: b.len(), head: Cow::Owned(b[..b.len().min(BINARY_HEAD)].to_vec()) }
-                }
-                PartType::Multipart(_) | PartType::Message(_) => unreachable!("handled above"),
-            };
+            let charset = part.content_type().and_then(|ct| ct.attribute("charset")).map(|c| c.to_ascii_lowercase());
+            let transfer_encoding = part.content_transfer_encoding().map(|e| e.to_ascii_lowercase());
+            let leaf = leaf_body(msg, part, &content_type, charset.as_deref(), transfer_encoding.as_deref(), truncated);
             out.push(Part {
-                charset: part.content_type().and_then(|ct| ct.attribute("charset")).map(|c| c.to_ascii_lowercase()),
-                transfer_encoding: part.content_transfer_encoding().map(|e| e.to_ascii_lowercase()),
+                charset,
+                transfer_encoding,
                 filename: part.attachment_name().map(str::to_string),
                 is_attachment: part.content_disposition().is_some_and(|d| d.is_attachment()),
                 content_type,
-                body,
+                body: leaf.body,
                 depth,
-                // mail-parser marks a message without a body (headers only, no blank line: valid
-                // RFC 5322) as an encoding problem; an empty part that was never there is none.
-                encoding_problem: part.is_encoding_problem && !is_missing_body(part, msg.raw_message().len()),
+                encoding_problem: leaf.encoding_problem,
+                cut_off: leaf.cut_off,
             });
         }
+    }
+}
+
+/// Whether a part of this (lower-case) type holds text: `text/*`, and `message/*` and
+/// `multipart/*` when mail-parser could not take them apart (their text is mail). Everything
+/// else (`image/*`, `application/*`, `audio/*`, `video/*`, any other declared type) is binary and
+/// never read as words.
+pub(super) fn is_text_type(content_type: &str) -> bool {
+    ["text/", "message/", "multipart/"].iter().any(|t| content_type.starts_with(t))
+}
+
+/// A leaf part's body as the view keeps it, and what is wrong with it.
+struct Leaf<'a> {
+    body: Body<'a>,
+    encoding_problem: bool,
+    cut_off: bool,
+}
+
+/// A leaf part's body: mail-parser's own, except where it gave up on the part.
+///
+/// When mail-parser 0.11.9 cannot decode a part of a multipart (bad base64 or quoted-printable,
+/// or no closing boundary before the end of the input) it keeps the part's raw bytes, still
+/// encoded, as *text*, whatever the part's type, and flags an encoding problem. A part with no
+/// closing boundary is what a message cut at `scan_limit` inside a part always has (a phone
+/// photo mail over 512 KiB), and what a sender who forgot the closing boundary sends: its base64
+/// was tokenized as words (BAYES_999 from `skip:` tokens) and fired MIME_BAD_ENCODING,
+/// MIME_BASE64_TEXT and BODY_MOSTLY_CAPS, 12–18 points (admin report H1). So:
+///
+/// - a part that runs to the end of the input (`offset_end`) is decoded again, to the end, with
+///   no boundary to look for (mail-parser's own decoders): if that succeeds, the part was only
+///   cut off, which is not the sender's bad encoding (`cut_off`, no `encoding_problem`), and
+///   its content is the decoded bytes (a trailing partial character is dropped);
+/// - a part whose declared type is not text (`is_text_type`) is binary, whatever mail-parser
+///   made of it: never read as words, only its length and first bytes kept (decoded when they
+///   could be, so the attachment checks still see a cut-off ZIP's or EXE's magic);
+/// - a `text/html` part mail-parser gave up on is still HTML (it made it plain text).
+///
+/// Decoding the part again reads it once more: linear in the part, and only for the one part a
+/// scan limit or a missing boundary cut off.
+fn leaf_body<'a>(
+    msg: &mail_parser::Message<'a>,
+    part: &mail_parser::MessagePart<'a>,
+    content_type: &str,
+    charset: Option<&str>,
+    transfer_encoding: Option<&str>,
+    truncated: bool,
+) -> Leaf<'a> {
+    let raw = msg.raw_message();
+    let ends_at_end = part.offset_end as usize >= raw.len();
+    // mail-parser marks a message without a body (headers only, no blank line: valid RFC 5322)
+    // as an encoding problem; an empty part that was never there is none.
+    let problem = part.is_encoding_problem && !is_missing_body(part, raw.len());
+    // mail-parser gave up on the part and kept its raw bytes as text.
+    let given_up = problem && matches!(part.body, PartType::Text(_) | PartType::Html(_));
+    let decoded = if given_up && ends_at_end {
+        let bytes = raw.get(part.offset_body as usize..).unwrap_or_default();
+        decode_to_end(bytes, transfer_encoding).map(|d| d.unwrap_or_else(|| bytes.to_vec()))
+    } else {
+        None
+    };
+    let only_cut = decoded.is_some();
+    let cut_off = ends_at_end && (truncated || only_cut);
+    let encoding_problem = problem && !only_cut;
+    let text_like = is_text_type(content_type);
+    let binary = |b: &[u8], len: usize| Body::Binary { len, head: Cow::Owned(b[..b.len().min(BINARY_HEAD)].to_vec()) };
+    let body = match &part.body {
+        PartType::Binary(b) | PartType::InlineBinary(b) => binary(b, b.len()),
+        PartType::Text(t) | PartType::Html(t) if !text_like => match &decoded {
+            Some(d) => binary(d, d.len()),
+            None => binary(t.as_bytes(), t.len()),
+        },
+        PartType::Text(t) | PartType::Html(t) => {
+            let mut text = match (&decoded, transfer_encoding) {
+                (Some(d), Some("base64" | "quoted-printable")) => Cow::Owned(decode_charset(d, charset)),
+                _ => t.clone(),
+            };
+            if cut_off && text.ends_with('\u{fffd}') {
+                // The cut fell inside a character.
+                let keep = text.len() - '\u{fffd}'.len_utf8();
+                match &mut text {
+                    Cow::Borrowed(s) => *s = &s[..keep],
+                    Cow::Owned(s) => s.truncate(keep),
+                }
+            }
+            if matches!(part.body, PartType::Html(_)) || content_type == "text/html" {
+                Body::Html(text)
+            } else {
+                Body::Text(text)
+            }
+        }
+        PartType::Multipart(_) | PartType::Message(_) => unreachable!("handled by collect_parts"),
+    };
+    Leaf { body, encoding_problem, cut_off }
+}
+
+/// `bytes` (a part's body to the end of the input) decoded from `transfer_encoding` with no
+/// boundary to stop at: `None` when the encoding is broken; `Some(None)` when there is nothing
+/// to decode (7bit, 8bit, binary or none: the bytes are the content).
+fn decode_to_end(bytes: &[u8], transfer_encoding: Option<&str>) -> Option<Option<Vec<u8>>> {
+    use mail_parser::parsers::MessageStream;
+    let (end, out) = match transfer_encoding {
+        Some("base64") => MessageStream::new(bytes).decode_base64_mime(b""),
+        Some("quoted-printable") => MessageStream::new(bytes).decode_quoted_printable_mime(b""),
+        _ => return Some(None),
+    };
+    (end != usize::MAX).then(|| Some(out.into_owned()))
+}
+
+/// Decoded bytes of a text part as UTF-8, from their charset as mail-parser reads it.
+fn decode_charset(bytes: &[u8], charset: Option<&str>) -> String {
+    match charset.and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes())) {
+        Some(decode) => decode(bytes),
+        None => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 

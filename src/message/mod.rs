@@ -69,8 +69,13 @@ pub struct Part<'a> {
     pub body: Body<'a>,
     /// Nesting depth (0 for a single-part message's body).
     pub depth: usize,
-    /// mail-parser met undecodable bytes (bad base64 or quoted-printable, unknown charset).
+    /// The sender's encoding is broken: bad base64 or quoted-printable. A part that is only cut
+    /// off (see `cut_off`) is not.
     pub encoding_problem: bool,
+    /// The part runs to the end of what was scanned without its closing boundary: the message was
+    /// cut at `scan_limit` inside it, or its closing boundary is missing. What it holds was
+    /// decoded up to there (see `convert::leaf_body`).
+    pub cut_off: bool,
 }
 
 impl Part<'_> {
@@ -158,6 +163,7 @@ impl<'a> Message<'a> {
             Some(copy) => {
                 let mut view = Message::empty(&copy);
                 view.body_offset = find_body_offset(&copy);
+                view.truncated = truncated;
                 view.fill(&copy);
                 msg.headers = view.headers.into_iter().map(HeaderField::into_owned).collect();
                 msg.parts = view.parts.into_iter().map(Part::into_owned).collect();
@@ -216,7 +222,7 @@ impl<'a> Message<'a> {
             }
         }
         let mut parts = Vec::new();
-        collect_parts(&parsed, 0, 0, &mut parts, &mut self.mime_problem);
+        collect_parts(&parsed, 0, 0, self.truncated, &mut parts, &mut self.mime_problem);
         self.parts = parts;
         dismantle(parsed);
     }
@@ -325,7 +331,7 @@ pub fn unfold(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -567,6 +573,150 @@ mod tests {
         let types: Vec<_> = m.parts.iter().map(|p| p.content_type.as_str()).collect();
         assert_eq!(types, ["text/plain", "text/html"]);
         assert!(!m.mime_problem);
+    }
+
+    /// Deterministic bytes that are not text (xorshift).
+    pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// A photo mail as a phone sends it: a short text part, then `data` in base64 (76 a line)
+    /// under `part_head`; `close`: with its closing boundary.
+    pub(crate) fn photo_mail(data: &[u8], part_head: &str, close: bool) -> Vec<u8> {
+        let mut m = format!(
+            "From: Friend <friend@example.org>\nTo: me@example.net\nSubject: Photos\nDate: Sat, 28 Nov 2026 18:03:11 +0100\nMessage-Id: <p{}@example.org>\nMime-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nHere are the pictures.\n\n--B\n{part_head}Content-Transfer-Encoding: base64\n\n",
+            data.len()
+        );
+        for chunk in data.chunks(57) {
+            m.push_str(&base64(chunk));
+            m.push('\n');
+        }
+        if close {
+            m.push_str("--B--\n");
+        }
+        m.into_bytes()
+    }
+
+    const INLINE_PHOTO: &str =
+        "Content-Type: image/jpeg; name=IMG_1234.jpeg\nContent-Disposition: inline; filename=IMG_1234.jpeg\n";
+
+    /// Admin report H1: mail-parser keeps a part it finds no closing boundary for as raw text,
+    /// still encoded, whatever its type, and flags an encoding problem. A part cut off by the
+    /// scan limit always looks like that, and so does one whose sender left out the closing
+    /// boundary: a phone photo's base64 was read as words.
+    #[test]
+    fn a_cut_off_binary_part_is_binary_decoded_and_no_encoding_problem() {
+        let data = noise(100_000, 1);
+        for part_head in [
+            INLINE_PHOTO,
+            "Content-Type: image/jpeg; name=IMG_1234.jpeg\n",
+            "Content-Type: application/pdf; name=report.pdf\n",
+            "Content-Type: application/pdf; name=report.pdf\nContent-Disposition: attachment; filename=report.pdf\n",
+            "Content-Type: video/mp4\n",
+        ] {
+            let whole = photo_mail(&data, part_head, true);
+            // Cut by the scan limit (in the middle of the part), or whole but for the closing
+            // boundary, or whole.
+            for (limit, raw, cut) in [
+                (50_000, whole.clone(), true),
+                (1 << 20, photo_mail(&data, part_head, false), true),
+                (1 << 20, whole.clone(), false),
+            ] {
+                let m = Message::parse(&raw, limit);
+                assert_eq!(m.truncated, limit < raw.len());
+                assert_eq!(m.parts.len(), 2, "{part_head}");
+                let p = &m.parts[1];
+                assert!(!p.content_type.starts_with("text/"));
+                let Body::Binary { len, head } = &p.body else { panic!("{part_head} {limit}: {:?}", p.body) };
+                // Decoded: the data's own first bytes (so the attachment checks can sniff them).
+                assert_eq!(&head[..], &data[..BINARY_HEAD], "{part_head} {limit}");
+                assert!(*len > 30_000 && *len <= data.len(), "{len}");
+                assert!(!p.encoding_problem, "{part_head} {limit}");
+                assert_eq!(p.cut_off, cut, "{part_head} {limit}");
+                assert!(matches!(&m.parts[0].body, Body::Text(t) if t.trim() == "Here are the pictures."));
+                assert!(!m.parts[0].cut_off && !m.parts[0].encoding_problem && !m.mime_problem);
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_off_part_with_broken_encoding_still_has_an_encoding_problem() {
+        // Not base64 before the cut: the sender's broken encoding, cut off or not; and a binary
+        // part is still not text.
+        for close in [true, false] {
+            let mut raw = photo_mail(&noise(3_000, 2), INLINE_PHOTO, close);
+            let at = raw.len() / 2;
+            raw[at..at + 4].copy_from_slice(b"@@@@");
+            let m = Message::parse(&raw, 1 << 20);
+            let p = &m.parts[1];
+            assert!(p.encoding_problem, "close {close}");
+            assert!(!p.cut_off);
+            assert!(matches!(p.body, Body::Binary { .. }), "close {close}: {:?}", p.body);
+        }
+    }
+
+    #[test]
+    fn a_cut_off_text_part_is_decoded_text() {
+        // Base64 and quoted-printable text, cut inside a character (é is two bytes in UTF-8):
+        // decoded, the partial character dropped, no encoding problem.
+        let text = "Beste klant, uw bestelling is verzonden. Café morgen? ".repeat(2_000);
+        let b64: String = text.as_bytes().chunks(57).map(|c| base64(c) + "\n").collect();
+        let qp: String = text
+            .as_bytes()
+            .chunks(24)
+            .map(|c| {
+                c.iter()
+                    .map(|&b| if b.is_ascii() { (b as char).to_string() } else { format!("={b:02X}") })
+                    .collect::<String>()
+                    + "=\n"
+            })
+            .collect();
+        // (A hard line end before the closing boundary: mail-parser drops the one it finds there.)
+        let qp = qp + "\n";
+        for (cte, body) in [("base64", &b64), ("quoted-printable", &qp)] {
+            for html in [false, true] {
+                let ct = if html { "text/html" } else { "text/plain" };
+                let raw = format!(
+                    "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: {ct}; charset=utf-8\nContent-Transfer-Encoding: {cte}\n\n{body}--B--\n"
+                );
+                // Cut at every few bytes around a place in the middle.
+                for limit in (40_000..40_080).step_by(7) {
+                    let m = Message::parse(raw.as_bytes(), limit);
+                    assert!(m.truncated);
+                    let p = &m.parts[0];
+                    let t = match (&p.body, html) {
+                        (Body::Text(t), false) | (Body::Html(t), true) => t,
+                        (b, _) => panic!("{cte} {ct} {limit}: {b:?}"),
+                    };
+                    assert!(text.starts_with(t.as_ref()), "{cte} {ct} {limit}: {:?}", &t[t.len().saturating_sub(40)..]);
+                    assert!(t.len() > 25_000, "{cte} {limit}");
+                    assert!(p.cut_off && !p.encoding_problem, "{cte} {ct} {limit}");
+                }
+                // Whole, it is read as before.
+                let m = Message::parse(raw.as_bytes(), 1 << 20);
+                assert!(!m.parts[0].cut_off && !m.parts[0].encoding_problem);
+                assert!(matches!(&m.parts[0].body, Body::Text(t) | Body::Html(t) if t.as_ref() == text), "{cte} {ct}");
+            }
+        }
+        // 7bit HTML cut off stays HTML (mail-parser made it plain text), and a single-part
+        // message cut by the scan limit is cut off too.
+        let html = format!("<html><body>{}</body></html>\n", "<p>Koop <b>nu</b></p>\n".repeat(1_000));
+        let raw = format!("Subject: x\nContent-Type: multipart/alternative; boundary=B\n\n--B\nContent-Type: text/html\n\n{html}--B--\n");
+        let m = Message::parse(raw.as_bytes(), 4_000);
+        assert!(matches!(&m.parts[0].body, Body::Html(t) if html.starts_with(t.as_ref())), "{:?}", m.parts[0].body);
+        assert!(m.parts[0].cut_off && !m.parts[0].encoding_problem);
+        let raw = format!("Subject: x\nContent-Type: text/html\n\n{html}");
+        let m = Message::parse(raw.as_bytes(), 4_000);
+        assert!(m.parts[0].cut_off && !m.parts[0].encoding_problem && matches!(m.parts[0].body, Body::Html(_)));
+        assert!(!Message::parse(raw.as_bytes(), 1 << 20).parts[0].cut_off);
     }
 
     #[test]

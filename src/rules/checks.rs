@@ -153,9 +153,12 @@ pub const ALL: &[(&str, Check)] = &[
     }),
     ("mime_missing_boundary", |c, _| c.msg.mime_problem),
     ("mime_bad_encoding", |c, _| c.msg.parts.iter().any(|p| p.encoding_problem)),
+    // A text part sent in base64 for no reason, read whole: a part cut off by the scan limit or
+    // a missing closing boundary is judged on nothing it was not sent with.
     ("mime_base64_text", |c, _| {
         c.msg.parts.iter().any(|p| {
             !p.is_attachment
+                && !p.cut_off
                 && p.transfer_encoding.as_deref() == Some("base64")
                 && matches!(&p.body, Body::Text(t) | Body::Html(t) if t.is_ascii())
         })

@@ -89,7 +89,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The d
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l dry-run -d 'Say what would be learned and deleted, and change nothing'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l no-train -d 'Delete without learning the messages as spam first'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l force -d 'Purge even what looks like a mistake: an age under one day, a folder whose name says nothing of Junk, Spam, Bulk or Ongewenst, the root of a Maildir++ mailbox (the inbox), or a cur/ or new/ that is a symbolic link. Only Maildir-named message files are ever deleted, with or without it'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l force -d 'Purge even what looks like a mistake: an age under one day, a folder whose name says nothing of Junk, Spam, Bulk or Ongewenst, the root of a Maildir++ mailbox (the inbox), or a cur/ or new/ that is a symbolic link. Only Maildir-named message files are ever deleted, with or without it, and never one that is not mail (an empty file, a text note: named, left in place, exit status 1)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'

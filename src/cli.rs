@@ -539,7 +539,8 @@ pub struct PurgeArgs {
 
     /// Purge even what looks like a mistake: an age under one day, a folder whose name says nothing of
     /// Junk, Spam, Bulk or Ongewenst, the root of a Maildir++ mailbox (the inbox), or a cur/ or new/ that is
-    /// a symbolic link. Only Maildir-named message files are ever deleted, with or without it.
+    /// a symbolic link. Only Maildir-named message files are ever deleted, with or without it, and
+    /// never one that is not mail (an empty file, a text note: named, left in place, exit status 1).
     #[arg(long)]
     pub force: bool,
 

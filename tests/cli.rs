@@ -450,6 +450,64 @@ fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
 }
 
 #[test]
+fn purge_neither_learns_nor_deletes_files_that_are_not_mail() {
+    // An empty file and a text note with Maildir names in Junk (admin report M3): before, both
+    // were learned as spam (the same "message": the second counted as already known on an
+    // empty database) and deleted.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let junk = maildir(&tmp.path().join("Maildir/.Junk"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let old = now - 11 * 86_400;
+    let empty = junk.join(format!("cur/{old}.M1P9.h:2,S"));
+    let note = junk.join(format!("cur/{old}.M2P9.h:2,S"));
+    let spam = junk.join(format!("new/{old}.M3P9.h"));
+    fs::write(&empty, b"").unwrap();
+    fs::write(
+        &note,
+        b"not mail
+",
+    )
+    .unwrap();
+    fs::write(&spam, "From: x@spam.example\nSubject: offer\nMessage-ID: <n1@spam.example>\n\ncheap offer\n").unwrap();
+    let j = junk.to_str().unwrap();
+    for dry in [true, false] {
+        let mut args = vec!["purge", "--older-than", "10d", j];
+        if dry {
+            args.insert(1, "--dry-run");
+        }
+        let o = run(&args, &db, b"");
+        let (out, err) = (stdout(&o), String::from_utf8_lossy(&o.stderr).into_owned());
+        let verb = if dry {
+            "would delete 1 messages older than 10d; would learn"
+        } else {
+            "deleted 1 messages older than 10d; learned"
+        };
+        assert!(
+            out.contains(&format!(
+                "{verb} 1 as spam, 0 already known as spam, kept 0 trained as ham, 0 unreadable, 2 skipped (not mail)"
+            )),
+            "{out}"
+        );
+        for f in [&empty, &note] {
+            let name = f.display().to_string();
+            assert!(err.contains(&format!("{name}: not a mail message (")), "{err}");
+            assert!(f.exists(), "{name} was deleted");
+        }
+        assert!(err.contains("left in place, neither learned nor deleted"), "{err}");
+        // As train and forget: a file skipped as not mail is exit status 1, even with -q.
+        assert_eq!(o.status.code(), Some(1), "{err}");
+    }
+    assert!(!spam.exists());
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
+    let o = run(&["-q", "purge", "--older-than", "10d", j], &db, b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty() && String::from_utf8_lossy(&o.stderr).contains("not a mail message"), "{o:?}");
+    assert!(empty.exists() && note.exists());
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
+}
+
+#[test]
 fn db_stats_on_a_fresh_database() {
     let tmp = tempfile::tempdir().unwrap();
     let o = run(&["db", "stats"], &tmp.path().join("db"), b"");

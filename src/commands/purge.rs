@@ -1,7 +1,9 @@
 //! `spamfilt purge`: the nightly Junk clean-up. Messages older than the age are learned as
 //! spam (what the user left in Junk that long is spam), then deleted, in that order: the
 //! database is committed before the first file is removed, so a crash loses no training.
-//! A message the user trained as ham is left alone.
+//! A message the user trained as ham is left alone, and so is a file that is not mail (see
+//! `mailbox::not_mail`: an empty file, a text note): purge deletes only what it learned as spam
+//! or found already learned as spam, never what it could not learn.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +48,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut vanished = 0u64;
     let mut keep_ham: Vec<&Path> = Vec::new();
     let mut unreadable: Vec<&Path> = Vec::new();
+    let mut not_mail = 0u64;
     let mut to_delete: Vec<&Path> = Vec::new();
     let mut learned = 0u64;
     let mut known = 0u64;
@@ -69,6 +72,17 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                     continue;
                 }
             };
+            // Not learned (its "digest" would be that of every other empty or header-less
+            // file: the second would count as already known) and so not deleted either: what it
+            // is, is for the user to see. Said even with -q, as an unreadable file is.
+            if let Some(why) = mailbox::not_mail(&raw) {
+                eprintln!(
+                    "spamfilt: {}: not a mail message ({why}); left in place, neither learned nor deleted",
+                    super::shown_path(file)
+                );
+                not_mail += 1;
+                continue;
+            }
             let m = learn::prepare(&raw, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted);
             let ledger = snap.as_deref().and_then(|s| s.ledger(&m.digest));
             match ledger {
@@ -150,10 +164,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
         let (verb, learn) = if args.dry_run { ("would delete", "would learn") } else { ("deleted", "learned") };
         let n = if args.dry_run { to_delete.len() as u64 } else { deleted };
         println!(
-            "{verb} {n} messages older than {}; {learn} {learned} as spam, {known} already known as spam, kept {} trained as ham, {} unreadable",
+            "{verb} {n} messages older than {}; {learn} {learned} as spam, {known} already known as spam, kept {} trained as ham, {} unreadable{}",
             args.older_than,
             keep_ham.len(),
-            unreadable.len()
+            unreadable.len(),
+            if not_mail > 0 { format!(", {not_mail} skipped (not mail)") } else { String::new() }
         );
         if vanished > 0 || not_messages > 0 {
             println!(
@@ -161,7 +176,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             );
         }
     }
-    Ok(if failed || !unreadable.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed || !unreadable.is_empty() || not_mail > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// The least `--older-than` accepted without `--force`.

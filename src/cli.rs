@@ -562,7 +562,8 @@ pub enum DbCommand {
         file: Option<PathBuf>,
     },
     /// Replace the databases with a dump read from FILE ('-' for stdin); a version 1 dump (tokens
-    /// only) leaves the reputation database as it is.
+    /// only) leaves the reputation database as it is. The whole dump is read first: one that is
+    /// cut short (no end line, counts that do not match) is refused and nothing is changed.
     Load {
         /// A file written by 'spamfilt db dump'.
         #[arg(value_name = "FILE")]

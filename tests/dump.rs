@@ -43,7 +43,7 @@ fn dump_and_load_keep_reputation_and_correspondents() {
     let list_a = ok(&a, &["ip", "list"], b"");
     assert!(list_a.contains("198.51.100.1") && list_a.contains("203.0.113.7"), "{list_a}");
     let dump = ok(&a, &["db", "dump"], b"");
-    assert!(dump.starts_with("spamfilt-dump 2\n"), "{dump}");
+    assert!(dump.starts_with("spamfilt-dump 3\n") && dump.contains("\nend tokens="), "{dump}");
     assert!(dump.contains("\n[reputation]\n") && dump.contains("\nip 198.51.100.2 "), "{dump}");
     assert!(dump.contains("\nip 203.0.113.7 ") && dump.contains(" manual\n"), "{dump}");
     assert!(dump.contains("\ncorrespondent piet@klant.be 1 "), "{dump}");
@@ -107,4 +107,91 @@ fn token_days_ahead_of_the_clock_are_not_damage() {
     assert!(!out.contains("SPAMFILT_DEGRADED") && !out.contains("X-Spam-Degraded"), "{out}");
     let lint = run(&b, &["lint"], b"");
     assert!(!String::from_utf8_lossy(&lint.stdout).contains("damaged"), "{}", String::from_utf8_lossy(&lint.stdout));
+}
+
+/// The files of a database directory, by name (what `db load` must leave as it was).
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != "lock")
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Admin report M1: `db load` of a dump cut short replaced the database with what was left
+/// (exit 0; cut inside `[lr]`, even `lint` found nothing wrong after). Now a dump ends with
+/// its end line and counts: a dump cut at any of ~120 offsets (spread over it, and at each
+/// section's start and its end line) is refused with the file and the line named, and the
+/// database it was to replace is left byte for byte as it was. Older dumps, which have no end
+/// line, still load, with a warning that their completeness cannot be checked.
+#[test]
+fn a_dump_cut_short_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    for i in 1..=6 {
+        ok(&a, &["train", "--spam", "-"], spam(i).as_bytes());
+    }
+    ok(&a, &["train", "--ham", "-"], SENT.as_bytes());
+    ok(&a, &["ip", "add", "203.0.113.7"], b"");
+    let whole = ok(&a, &["db", "dump"], b"");
+    for part in ["\n[reputation]\n", "\n[lr]\n", "\nlrw "] {
+        assert!(whole.contains(part), "{part}: {whole}");
+    }
+    // The database the dumps would replace: something else learned.
+    let b = tmp.path().join("b");
+    ok(&b, &["train", "--ham", "-"], SENT.as_bytes());
+    ok(&b, &["ip", "add", "192.0.2.9"], b"");
+    let before = files_of(&b);
+    assert!(before.iter().any(|(n, _)| n == "tokens.db") && before.iter().any(|(n, _)| n == "lr.weights"));
+    let len = whole.len();
+    let mut cuts: Vec<usize> = (0..100).map(|k| k * len / 100).collect();
+    for part in ["\n[reputation]\n", "\n[lr]\n", "\nend "] {
+        if let Some(at) = whole.find(part) {
+            cuts.extend([at, at + 1, at + part.len(), at + part.len() + 3]);
+        }
+    }
+    cuts.extend([len - 10, len - 2, len - 1]);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let file = tmp.path().join("cut.txt");
+    let mut said = Vec::new();
+    for &cut in &cuts {
+        fs::write(&file, &whole.as_bytes()[..cut]).unwrap();
+        let o = run(&b, &["db", "load", file.to_str().unwrap()], b"");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "cut at {cut} of {len} was loaded: {err}");
+        assert!(files_of(&b) == before, "cut at {cut} of {len} changed the database");
+        said.push((cut, err));
+    }
+    for (cut, err) in said.iter().filter(|(cut, _)| *cut > 0) {
+        let named = format!("{} is not loaded; the database is unchanged: line ", file.display());
+        assert!(err.contains(&named), "cut at {cut}: {err}");
+    }
+    // Cut between lines: said as such, with the last line's number.
+    let at = whole.find("\n[lr]\n").unwrap() + 1;
+    fs::write(&file, &whole.as_bytes()[..at]).unwrap();
+    let err = String::from_utf8_lossy(&run(&b, &["db", "load", file.to_str().unwrap()], b"").stderr).into_owned();
+    let line = whole[..at].lines().count();
+    assert!(err.contains(&format!(": line {line}: the dump ends here without its end line")), "{err}");
+    // From standard input the same, named as such.
+    let o = run(&b, &["db", "load", "-"], &whole.as_bytes()[..at]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("standard input is not loaded; the database is unchanged"));
+    assert!(files_of(&b) == before);
+
+    // The whole dump loads, checked, without a warning.
+    let o = run(&b, &["db", "load", "-"], whole.as_bytes());
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(ok(&b, &["db", "dump"], b""), whole);
+    // A version 2 dump (no end line) still loads, with the warning, also with -q.
+    let v2 = whole.replacen("spamfilt-dump 3\n", "spamfilt-dump 2\n", 1);
+    let v2 = &v2[..v2.rfind("end ").unwrap()];
+    let c = tmp.path().join("c");
+    let o = run(&c, &["-q", "db", "load", "-"], v2.as_bytes());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("warning: standard input is a version 2 dump") && err.contains("cannot be checked"), "{err}");
+    assert_eq!(ok(&c, &["db", "dump"], b""), whole);
 }

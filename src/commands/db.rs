@@ -101,17 +101,34 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
                 ))
             };
+            let name = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
+            // The whole dump is read and checked before anything is replaced.
+            let loaded = crate::store::dump::read(input)
+                .with_context(|| format!("{name} is not loaded; the database is unchanged"))?;
             let mut notes = crate::store::Notes::new();
-            let restored = db.restore(input, &mut notes);
+            let restored = db.restore_loaded(loaded, &mut notes);
             super::print_notes(&notes);
-            let (s, reputation) = restored?;
+            let r = restored?;
+            if !r.checked {
+                // Said even with -q: it is what a restore from a backup must not hide.
+                eprintln!(
+                    "spamfilt: warning: {name} is a version {} dump, from before dumps had an end line: whether it \
+                     is complete cannot be checked (one cut short loads as if it were whole); compare `spamfilt db \
+                     stats` with what you expect",
+                    r.version
+                );
+            }
+            let s = r.stats;
             if !g.quiet {
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
-                match reputation {
+                match r.reputation {
                     Some(n) => println!(
                         "loaded {n} reputation records (IP addresses, DNS answers, correspondents, own addresses)"
                     ),
-                    None => println!("the dump has no reputation section (version 1): reputation.db is left as it is"),
+                    None => println!(
+                        "the dump has no reputation section (version {}): reputation.db is left as it is",
+                        r.version
+                    ),
                 }
             }
         }

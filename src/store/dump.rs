@@ -2,7 +2,7 @@
 //! docs/db-format.md). Stable across releases of the binary format.
 //!
 //! ```text
-//! spamfilt-dump 2
+//! spamfilt-dump 3
 //! [tokens]
 //! messages HAM SPAM
 //! token HASH SPAM HAM LASTDAY        (HASH: 16 hex digits; LASTDAY: days since 1970-01-01)
@@ -19,6 +19,7 @@
 //! lr BITS WINDOW BYTES FLAGS RATE HAM SPAM   (the table's shape and counts; FLAGS: 1 lower-cased,
 //!                                     2 decoded body; RATE: the f32's bits, 8 hex digits)
 //! lrw INDEX WEIGHT                   (a non-zero weight; WEIGHT: the f32's bits, 8 hex digits)
+//! end tokens=N reputation=N lr=N     (the last line: how many lines each section holds)
 //! ```
 //! Lines starting with `#` and blank lines are ignored. Tokens are written sorted by hash.
 //! The dump is made of sections, each `[name]` on its own line, so that each part of the
@@ -26,6 +27,13 @@
 //! dump from a newer spamfilt must not be loaded with part of it silently dropped). Version 1
 //! dumps (no sections, the token lines only) still load: the reputation database is then left
 //! as it is.
+//!
+//! Version 3 added the `end` line: without it (a dump cut short: a full disk, a copy
+//! interrupted, `head`) or with counts that are not the sections' (lines lost or added), a
+//! version 3 dump is refused, naming the line, before anything is changed. Every proper
+//! prefix of a version 3 dump is refused: the end line must end with its newline. Version 1
+//! and 2 dumps, which have no end line, still load; `Loaded::checked` says that their
+//! completeness could not be checked.
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
@@ -35,8 +43,12 @@ use anyhow::{bail, Context, Result};
 use super::reputation::{self, Cached, Correspondent, DomainRecord, IpRecord, OwnAddress, Record, Reputation};
 use super::{Class, Learned, Snapshot, TokenRecord, Totals};
 
-const FIRST_LINE: &str = "spamfilt-dump 2";
+const FIRST_LINE: &str = "spamfilt-dump 3";
+const FIRST_LINE_V2: &str = "spamfilt-dump 2";
 const FIRST_LINE_V1: &str = "spamfilt-dump 1";
+
+/// The sections, in the order they are written, as the end line counts them.
+const SECTIONS: [&str; 3] = ["tokens", "reputation", "lr"];
 
 /// What a dump holds.
 #[derive(Debug, Default)]
@@ -44,6 +56,11 @@ pub struct Loaded {
     pub tokens: Snapshot,
     /// The `[reputation]` section (`None` in a version 1 dump, which had none).
     pub reputation: Option<Reputation>,
+    /// The dump's version (its first line).
+    pub version: u32,
+    /// Whether the dump was checked complete (its end line, version 3 on): `false` for the
+    /// older versions, which have none.
+    pub checked: bool,
 }
 
 pub fn write(snap: &Snapshot, rep: &Reputation, out: &mut dyn Write) -> Result<()> {
@@ -51,6 +68,7 @@ pub fn write(snap: &Snapshot, rep: &Reputation, out: &mut dyn Write) -> Result<(
     writeln!(out, "# spamfilt {} database dump; load with 'spamfilt db load FILE'", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "[tokens]")?;
     writeln!(out, "messages {} {}", snap.totals.ham, snap.totals.spam)?;
+    let token_lines = 1 + snap.tokens.len() + snap.ledger.len();
     let mut tokens: Vec<(&u64, &TokenRecord)> = snap.tokens.iter().collect();
     tokens.sort_unstable_by_key(|t| *t.0);
     for (h, r) in tokens {
@@ -67,21 +85,26 @@ pub fn write(snap: &Snapshot, rep: &Reputation, out: &mut dyn Write) -> Result<(
         };
         writeln!(out, "ledger {hex} {}{received}", l.class.name())?;
     }
-    write_reputation(rep, out)?;
-    write_lr(snap, out)
+    let reputation = write_reputation(rep, out)?;
+    let lr = write_lr(snap, out)?;
+    writeln!(out, "end tokens={token_lines} reputation={reputation} lr={lr}")?;
+    Ok(())
 }
 
 /// The `[lr]` section: the LR table's shape and counts and its non-zero weights, exactly.
-fn write_lr(snap: &Snapshot, out: &mut dyn Write) -> Result<()> {
-    let Some(m) = &snap.lr else { return Ok(()) };
+/// Returns the number of lines written after the section's name.
+fn write_lr(snap: &Snapshot, out: &mut dyn Write) -> Result<usize> {
+    let Some(m) = &snap.lr else { return Ok(0) };
     let s = &m.shape;
     let flags = s.lowercase as u8 | (s.decoded_body as u8) << 1;
     writeln!(out, "[lr]")?;
     writeln!(out, "lr {} {} {} {flags} {:08x} {} {}", s.bits, s.window, s.max_bytes, m.rate.to_bits(), m.ham, m.spam)?;
+    let mut lines = 1;
     for (i, w) in m.weights.iter().enumerate().filter(|(_, w)| **w != 0.0) {
         writeln!(out, "lrw {i} {:08x}", w.to_bits())?;
+        lines += 1;
     }
-    Ok(())
+    Ok(lines)
 }
 
 /// One line of the `[lr]` section.
@@ -130,9 +153,11 @@ fn listed(b: bool) -> &'static str {
 }
 
 /// The `[reputation]` section: IP addresses (with their cached DNS answers), link domains'
-/// cached answers and known correspondents, in key order.
-fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<()> {
+/// cached answers and known correspondents, in key order. Returns the number of lines written
+/// after the section's name.
+fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<usize> {
     writeln!(out, "[reputation]")?;
+    let mut lines = 0;
     for (key, record) in &rep.records {
         match record {
             Record::Ip(r) => {
@@ -148,46 +173,82 @@ fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<()> {
                     r.honeypot,
                     if r.manual { "manual" } else { "-" }
                 )?;
+                lines += 1;
                 if let Some(p) = &r.ptr {
                     writeln!(out, "ptr {ip} {} {}", p.expires, p.value.as_deref().unwrap_or("-"))?;
+                    lines += 1;
                 }
                 for (zone, c) in &r.dnsbl {
                     writeln!(out, "dnsbl {ip} {zone} {} {}", listed(c.value), c.expires)?;
+                    lines += 1;
                 }
             }
             Record::Domain(d) => {
                 for (zone, c) in &d.uribl {
                     writeln!(out, "uribl {} {zone} {} {}", d.domain, listed(c.value), c.expires)?;
+                    lines += 1;
                 }
             }
-            Record::Correspondent(c) => writeln!(out, "correspondent {} {} {}", c.address, c.messages, c.last)?,
-            Record::Own(o) => writeln!(out, "own {} {}", o.address, o.last)?,
+            Record::Correspondent(c) => {
+                writeln!(out, "correspondent {} {} {}", c.address, c.messages, c.last)?;
+                lines += 1;
+            }
+            Record::Own(o) => {
+                writeln!(out, "own {} {}", o.address, o.last)?;
+                lines += 1;
+            }
         }
     }
-    Ok(())
+    Ok(lines)
 }
 
-pub fn read(input: Box<dyn BufRead + '_>) -> Result<Loaded> {
+pub fn read(mut input: Box<dyn BufRead + '_>) -> Result<Loaded> {
     let mut loaded = Loaded::default();
     let mut version = 0;
     let mut section = String::new();
     let mut seen_messages = false;
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = line.with_context(|| format!("cannot read the dump at line {n}"))?;
-        let line = line.trim();
+    // Lines per section (`SECTIONS`' order), and the end line's number once read (version 3).
+    let mut counted = [0usize; SECTIONS.len()];
+    let mut end_at = None;
+    let mut n = 0;
+    let mut raw = String::new();
+    loop {
+        raw.clear();
+        let read = input.read_line(&mut raw).with_context(|| format!("cannot read the dump at line {}", n + 1))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        if let Some(at) = end_at {
+            bail!("line {n}: more after the end line (line {at}): two dumps run together, or an edited one?");
+        }
         if version == 0 {
             version = match line {
-                FIRST_LINE => 2,
+                FIRST_LINE => 3,
+                FIRST_LINE_V2 => 2,
                 FIRST_LINE_V1 => {
                     section = "tokens".into();
                     1
                 }
-                _ => bail!("line {n}: not a spamfilt dump (expected '{FIRST_LINE}' or '{FIRST_LINE_V1}')"),
+                _ => bail!(
+                    "line {n}: not a spamfilt dump (expected '{FIRST_LINE}', '{FIRST_LINE_V2}' or '{FIRST_LINE_V1}')"
+                ),
             };
+            continue;
+        }
+        // Every line of a version 3 dump ends with its line end, the end line too: a dump cut
+        // inside a line ("end tokens=12" of 123, "token 00ab") is refused as cut, even when what
+        // is left of the line parses.
+        if version >= 3 && !raw.ends_with('\n') {
+            bail!("line {n}: the dump ends inside this line (no line end): it is incomplete (cut short?)");
+        }
+        if version >= 3 && line.split_ascii_whitespace().next() == Some("end") {
+            end_line(line, &counted).with_context(|| format!("line {n}"))?;
+            end_at = Some(n);
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
@@ -205,6 +266,9 @@ pub fn read(input: Box<dyn BufRead + '_>) -> Result<Loaded> {
         }
         let f: Vec<&str> = line.split_ascii_whitespace().collect();
         let bad = || anyhow::anyhow!("line {n}: malformed: {line:?}");
+        if let Some(k) = SECTIONS.iter().position(|s| *s == section) {
+            counted[k] += 1;
+        }
         match section.as_str() {
             "tokens" => {
                 if token_line(&f, &mut loaded.tokens).map_err(|e| e.context(bad()))? {
@@ -222,10 +286,42 @@ pub fn read(input: Box<dyn BufRead + '_>) -> Result<Loaded> {
     if version == 0 {
         bail!("empty input: not a spamfilt dump");
     }
+    if version >= 3 && end_at.is_none() {
+        bail!(
+            "line {n}: the dump ends here without its end line ('end tokens=… reputation=… lr=…'): it is incomplete \
+             (cut short by a full disk, an interrupted copy, head?); load a whole one"
+        );
+    }
     if !seen_messages {
         bail!("the dump has no 'messages' line");
     }
+    loaded.version = version;
+    loaded.checked = end_at.is_some();
     Ok(loaded)
+}
+
+/// Checks the end line (`end tokens=N reputation=N lr=N`) against the lines each section held.
+fn end_line(line: &str, counted: &[usize; SECTIONS.len()]) -> Result<()> {
+    let mut said: [Option<usize>; SECTIONS.len()] = [None; SECTIONS.len()];
+    for field in line.split_ascii_whitespace().skip(1) {
+        let (name, count) = field.split_once('=').with_context(|| format!("malformed end line: {line:?}"))?;
+        let k = SECTIONS.iter().position(|s| *s == name).with_context(|| {
+            format!("the end line counts a section [{name}] this spamfilt does not know (written by a newer one?)")
+        })?;
+        let count: usize = count.parse().map_err(|_| anyhow::anyhow!("malformed end line: {line:?}"))?;
+        anyhow::ensure!(said[k].replace(count).is_none(), "malformed end line: [{name}] counted twice");
+    }
+    for (k, name) in SECTIONS.iter().enumerate() {
+        let said = said[k].with_context(|| format!("malformed end line: {line:?} (no count for [{name}])"))?;
+        if said != counted[k] {
+            bail!(
+                "the end line says [{name}] holds {said} lines, but {} were read: lines are missing or were added \
+                 (an incomplete or edited dump)",
+                counted[k]
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One line of the `[tokens]` section; `true` for the `messages` line.
@@ -383,7 +479,8 @@ mod tests {
         let mut out = Vec::new();
         write(&snap, &rep, &mut out).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.starts_with("spamfilt-dump 2\n"));
+        assert!(text.starts_with("spamfilt-dump 3\n"));
+        assert!(text.ends_with("\nend tokens=8 reputation=8 lr=0\n"), "{text}");
         assert!(text.contains("token ffffffffffffffff 1 0 20000\n"), "{text}");
         assert!(text.contains("ip 198.51.100.23 1 2 2 3 1 1 -\n"), "{text}");
         assert!(text.contains("correspondent jan@klant.be 4 1000\n"), "{text}");
@@ -427,6 +524,80 @@ mod tests {
         );
     }
 
+    /// A dump with every section: tokens, ledger, reputation and LR weights.
+    fn full_dump() -> Vec<u8> {
+        let mut snap = Snapshot::default();
+        snap.learn(&[1, 2, u64::MAX], Class::Spam, 20_000);
+        snap.learn(&[2, 3], Class::Ham, 20_001);
+        snap.set_ledger([0xab; 16], Some(Class::Spam.into()));
+        snap.queue_lr(&[1; 16], &[3, 9, 100], None, Some(Class::Spam));
+        snap.apply_lr();
+        let mut out = Vec::new();
+        write(&snap, &sample_reputation(), &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn every_cut_of_a_dump_is_refused() {
+        let whole = full_dump();
+        let back = read(Box::new(whole.as_slice())).unwrap();
+        assert!(back.checked && back.version == 3);
+        assert!(back.tokens.lr.is_some() && back.reputation.is_some());
+        // Every proper prefix, at every byte: in a line, between lines, in the end line, and
+        // the end line without its line end.
+        for cut in 0..whole.len() {
+            let err = match read(Box::new(&whole[..cut])) {
+                Ok(_) => panic!("a dump cut at byte {cut} of {} was loaded", whole.len()),
+                Err(e) => format!("{e:#}"),
+            };
+            if cut > "spamfilt-dump 3\n".len() {
+                assert!(err.starts_with("line "), "cut at {cut}: {err}");
+            }
+        }
+        let err = format!("{:#}", read(Box::new(&whole[..whole.len() - 1])).unwrap_err());
+        assert!(err.contains("ends inside this line"), "{err}");
+        let text = String::from_utf8(whole.clone()).unwrap();
+        let before_end = &text[..text.rfind("end ").unwrap()];
+        let err = format!("{:#}", read(Box::new(before_end.as_bytes())).unwrap_err());
+        let lines = before_end.lines().count();
+        assert!(err.starts_with(&format!("line {lines}: the dump ends here without its end line")), "{err}");
+        // A line lost, or added, in any section: the counts say so.
+        for (drop, section) in
+            [("\ntoken 0000000000000002 ", "tokens"), ("\ncorrespondent ", "reputation"), ("\nlrw 9 ", "lr")]
+        {
+            let at = text.find(drop).unwrap() + 1;
+            let end = at + text[at..].find('\n').unwrap() + 1;
+            let cut = format!("{}{}", &text[..at], &text[end..]);
+            let err = format!("{:#}", read(Box::new(cut.as_bytes())).unwrap_err());
+            assert!(err.contains(&format!("the end line says [{section}] holds")), "{err}");
+        }
+        let added = text.replace("[reputation]\n", "[reputation]\nown extra@mijn.be 1\n");
+        assert!(format!("{:#}", read(Box::new(added.as_bytes())).unwrap_err())
+            .contains("[reputation] holds 8 lines, but 9"));
+        // Two dumps run together, a section it does not know, a malformed end line.
+        let twice = format!("{text}{text}");
+        assert!(format!("{:#}", read(Box::new(twice.as_bytes())).unwrap_err()).contains("more after the end line"));
+        let newer = text.replace(" lr=", " bayes2=0 lr=");
+        assert!(format!("{:#}", read(Box::new(newer.as_bytes())).unwrap_err()).contains("section [bayes2]"));
+        let bad = text.replace(" lr=", " lr");
+        assert!(format!("{:#}", read(Box::new(bad.as_bytes())).unwrap_err()).contains("malformed end line"));
+        // Comments and blank lines after the end line are no harm.
+        let commented = format!("{text}\n# kept 2026-12-02\n");
+        assert!(read(Box::new(commented.as_bytes())).unwrap().checked);
+    }
+
+    #[test]
+    fn version_2_dumps_still_load_unchecked() {
+        let v2 = b"spamfilt-dump 2\n[tokens]\nmessages 0 1\ntoken 0000000000000001 1 0 20000\n[reputation]\n";
+        let back = read(Box::new(&v2[..])).unwrap();
+        assert!(!back.checked && back.version == 2);
+        assert_eq!(back.tokens.tokens.len(), 1);
+        assert!(back.reputation.is_some());
+        // An end line belongs to version 3: in version 2 it is a malformed line.
+        let with_end = b"spamfilt-dump 2\n[tokens]\nmessages 0 1\nend tokens=1 reputation=0 lr=0\n";
+        assert!(format!("{:#}", read(Box::new(&with_end[..])).unwrap_err()).contains("line 4: malformed"));
+    }
+
     #[test]
     fn version_1_dumps_still_load() {
         let v1 = b"spamfilt-dump 1\nmessages 1 2\ntoken 0000000000000001 1 0 20000\nledger abababababababababababababababab spam\n";
@@ -434,6 +605,7 @@ mod tests {
         assert_eq!(back.tokens.totals, Totals { ham: 1, spam: 2 });
         assert_eq!(back.tokens.tokens.len(), 1);
         assert!(back.reputation.is_none());
+        assert!(!back.checked && back.version == 1);
     }
 
     #[test]

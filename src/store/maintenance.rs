@@ -3,6 +3,18 @@
 
 use super::*;
 
+/// What `Database::restore` loaded.
+#[derive(Debug)]
+pub struct Restored {
+    pub stats: Stats,
+    /// Reputation records loaded (`None`: the dump had no reputation section).
+    pub reputation: Option<usize>,
+    /// The dump's version.
+    pub version: u32,
+    /// Whether the dump was checked complete (version 3 on: its end line and counts).
+    pub checked: bool,
+}
+
 impl Database {
     pub fn stats(&self) -> Result<Stats> {
         if let Some(r) = &self.redis {
@@ -44,11 +56,18 @@ impl Database {
     }
 
     /// Replaces the databases with a dump, atomically each, under the write lock (a corrupt
-    /// one is moved aside first). A version 1 dump has no reputation section: reputation.db is
-    /// then left as it is. Returns the token stats and the number of reputation records loaded;
-    /// a file moved aside is noted in `notes`.
-    pub fn restore(&self, input: Box<dyn std::io::BufRead + '_>, notes: &mut Notes) -> Result<(Stats, Option<usize>)> {
-        let loaded = dump::read(input)?;
+    /// one is moved aside first). The whole dump is read and checked first (a version 3 dump
+    /// must end with its end line and counts, see `dump`): a dump that is not whole changes
+    /// nothing. A version 1 dump has no reputation section: reputation.db is then left as it
+    /// is. Returns the token stats, the number of reputation records loaded, the dump's version
+    /// and whether it was checked complete; a file moved aside is noted in `notes`.
+    pub fn restore(&self, input: Box<dyn std::io::BufRead + '_>, notes: &mut Notes) -> Result<Restored> {
+        self.restore_loaded(dump::read(input)?, notes)
+    }
+
+    /// `restore` of a dump already read (and checked) with `dump::read`.
+    pub fn restore_loaded(&self, loaded: dump::Loaded, notes: &mut Notes) -> Result<Restored> {
+        let (version, checked) = (loaded.version, loaded.checked);
         let t = &loaded.tokens;
         let stats = Stats {
             totals: t.totals,
@@ -65,7 +84,7 @@ impl Database {
             let n = loaded.reputation.as_ref().map(|rep| rep.records.len());
             let parts = redis::Parts { tokens: true, reputation: false, queue: false };
             r.begin(true, parts, notes)?.commit(&tokens, loaded.reputation.as_ref(), true)?;
-            return Ok((stats, n));
+            return Ok(Restored { stats, reputation: n, version, checked });
         }
         self.replace_tokens(&tokens, None, notes)?;
         let records = match loaded.reputation {
@@ -80,7 +99,7 @@ impl Database {
             }
             None => None,
         };
-        Ok((stats, records))
+        Ok(Restored { stats, reputation: records, version, checked })
     }
 
     /// Replaces the token counts, ledger and LR weights with `snap` (the lock held), and with

@@ -19,6 +19,7 @@ pub mod dump;
 pub mod files;
 pub mod lrfile;
 mod maintenance;
+pub use maintenance::Restored;
 mod mapped;
 pub mod queue;
 pub mod redis;
@@ -1057,7 +1058,9 @@ mod tests {
         let mut text = Vec::new();
         a.dump(&mut text, &mut Notes::new()).unwrap();
         let b = Database::at(&tmp.path().join("b"));
-        let (st, rep) = b.restore(Box::new(text.as_slice()), &mut Notes::new()).unwrap();
+        let r = b.restore(Box::new(text.as_slice()), &mut Notes::new()).unwrap();
+        let (st, rep) = (r.stats, r.reputation);
+        assert!(r.checked && r.version == 3);
         assert_eq!((st.tokens, st.ledger_entries, rep), (2, 1, Some(0)));
         let mut again = Vec::new();
         b.dump(&mut again, &mut Notes::new()).unwrap();

@@ -73,7 +73,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Lea
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l queued -d 'Only learn what the filter queued (honeypot hits); every training run does this first anyway'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l force -d 'Write over a database that cannot be read (a corrupt one is moved aside first)'
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l force -d 'Start afresh over a database file that was read and found damaged (it is moved aside first, never deleted). A file that cannot be opened (permission denied, a symbolic link, not a regular file) is not known to be damaged: it is refused, with or without --force'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l no-progress -d 'Never show a progress bar'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -s q -l quiet -d 'Print only errors'

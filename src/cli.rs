@@ -503,7 +503,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub queued: bool,
 
-    /// Write over a database that cannot be read (a corrupt one is moved aside first).
+    /// Start afresh over a database file that was read and found damaged (it is moved aside
+    /// first, never deleted). A file that cannot be opened (permission denied, a symbolic link,
+    /// not a regular file) is not known to be damaged: it is refused, with or without --force.
     #[arg(long)]
     pub force: bool,
 

@@ -87,11 +87,17 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
     let loaded = crate::store::reputation::Reputation::load(&settings.db_dir, &mut notes);
     super::print_notes(&notes);
     if let Err(e) = loaded {
-        out.push(Problem::new(
-            &rep,
-            None,
-            format!("{} (train --force moves it aside and starts it afresh)", e.root_cause()),
-        ));
+        // --force only for a file read and found damaged; one that could not be read (see
+        // files::CannotUse) is said as such, with the fix.
+        let what = if crate::store::files::cannot_use(&e) {
+            match crate::store::files::fix_for(&e, &rep) {
+                f if f.is_empty() => crate::problems::error_text(&e),
+                f => format!("{}: {f}", crate::problems::error_text(&e)),
+            }
+        } else {
+            format!("{} (train --force moves it aside and starts it afresh)", e.root_cause())
+        };
+        out.push(Problem::new(&rep, None, what));
     }
     out
 }

@@ -27,6 +27,56 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+/// A file of ours that could not be opened or read: permission denied, a symbolic link, not a
+/// regular file, another user's, writable by others, an I/O error. It was not read, so it is
+/// not known to be damaged: `--force` never moves such a file aside (see `Database::recover`);
+/// the message says what to do instead.
+#[derive(Debug)]
+pub struct CannotUse(pub String);
+
+impl std::fmt::Display for CannotUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CannotUse {}
+
+/// Whether `e` is (or was caused by) a file that could not be opened or read ([`CannotUse`]),
+/// whatever context was added to it since.
+pub fn cannot_use(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<CannotUse>().is_some()
+}
+
+/// Whether `e` comes from the file's permissions (EACCES, EPERM).
+pub fn permission_denied(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied))
+}
+
+/// What to do about a [`CannotUse`] error `e` of `path`, to follow its message: for a
+/// permission problem the fix (the other causes' messages say theirs); empty otherwise.
+pub fn fix_for(e: &anyhow::Error, path: &Path) -> String {
+    if permission_denied(e) {
+        format!(
+            "give yourself permission to read and write it (chmod u+rw {}; `ls -l` shows its owner and mode)",
+            path.display()
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn cannot(text: String) -> anyhow::Error {
+    anyhow::Error::new(CannotUse(text))
+}
+
+/// `e` as a [`CannotUse`] saying `text`; the I/O error stays its cause (the filter's
+/// `X-Spam-Degraded` shows just that: "tokens.db: Permission denied").
+fn cannot_io(e: std::io::Error, text: String) -> anyhow::Error {
+    anyhow::Error::new(e).context(CannotUse(text))
+}
+
 /// The effective user id of this process.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -129,27 +179,31 @@ pub fn check_subdir(sub: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// An open error, made clear when it comes from a symbolic link (`O_NOFOLLOW` gives ELOOP).
+/// An open error ([`CannotUse`]), made clear when it comes from a symbolic link (`O_NOFOLLOW`
+/// gives ELOOP).
 fn open_error(e: std::io::Error, path: &Path, what: &str) -> anyhow::Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
-        anyhow::anyhow!(
+        cannot(format!(
             "refusing to open the {what} {}: it is a symbolic link (spamfilt never follows links in its \
-             database directory; remove it)",
+             database directory): remove the link, or put the file it points to in its place",
             path.display()
-        )
+        ))
     } else {
-        anyhow::Error::new(e).context(format!("cannot open the {what} {}", path.display()))
+        cannot_io(e, format!("cannot open the {what} {}", path.display()))
     }
 }
 
 /// Checks an opened file: a regular file, ours (or root's), not writable by others.
 fn check_opened(file: &File, path: &Path, what: &str) -> Result<Metadata> {
-    let meta = file.metadata().with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    let meta = file.metadata().map_err(|e| cannot_io(e, format!("cannot read the {what} {}", path.display())))?;
     if !meta.is_file() {
-        bail!("refusing to use the {what} {}: it is not a regular file", path.display());
+        return Err(cannot(format!(
+            "refusing to use the {what} {}: it is not a regular file; remove it or move it away",
+            path.display()
+        )));
     }
     if let Some(why) = untrusted(&meta, path, what) {
-        bail!(why);
+        return Err(cannot(why));
     }
     Ok(meta)
 }
@@ -175,7 +229,7 @@ pub fn open_read(path: &Path, what: &str) -> Result<Option<(File, Metadata)>> {
 pub fn read(path: &Path, what: &str) -> Result<Option<Vec<u8>>> {
     let Some((mut file, meta)) = open_read(path, what)? else { return Ok(None) };
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes).with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    file.read_to_end(&mut bytes).map_err(|e| cannot_io(e, format!("cannot read the {what} {}", path.display())))?;
     Ok(Some(bytes))
 }
 
@@ -194,8 +248,8 @@ pub fn map(path: &Path, what: &str) -> Result<Option<memmap2::Mmap>> {
     // them by rename). A file truncated by someone else faults on access, which the binary's
     // SIGBUS handler turns into a pass-through or a clear error (see above).
     #[allow(unsafe_code)]
-    let map =
-        unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map the {what} {}", path.display()))?;
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| cannot_io(e, format!("cannot map the {what} {}", path.display())))?;
     Ok(Some(map))
 }
 
@@ -370,6 +424,30 @@ mod tests {
         let elsewhere = private_dir();
         symlink(elsewhere.path(), d.path().join("queue")).unwrap();
         assert!(format!("{:#}", ensure_subdir(d.path(), "queue").unwrap_err()).contains("symbolic link"));
+    }
+
+    #[test]
+    fn files_that_cannot_be_opened_are_told_from_damaged_ones() {
+        let d = private_dir();
+        let link = d.path().join("tokens.db");
+        symlink(d.path().join("elsewhere"), &link).unwrap();
+        // Still known as such under the contexts a caller adds.
+        let e = open_read(&link, "token database").unwrap_err().context("training failed").context("outer");
+        assert!(cannot_use(&e) && !permission_denied(&e), "{e:#}");
+        fs::remove_file(&link).unwrap();
+        fs::create_dir(&link).unwrap();
+        assert!(cannot_use(&read(&link, "token database").unwrap_err()));
+        let io = std::io::Error::from_raw_os_error(libc::EACCES);
+        let e = open_error(io, &link, "token database").context("outer");
+        assert!(cannot_use(&e) && permission_denied(&e));
+        assert!(fix_for(&e, &link).contains(&format!("chmod u+rw {}", link.display())));
+        // The filter's X-Spam-Degraded shows the cause alone, as before.
+        assert_eq!(e.root_cause().to_string(), "Permission denied (os error 13)");
+        // An empty file was read and found to be no database: damage, not this.
+        let empty = d.path().join("empty");
+        fs::write(&empty, b"").unwrap();
+        fs::set_permissions(&empty, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(!cannot_use(&map(&empty, "token database").unwrap_err()));
     }
 
     #[test]

@@ -86,19 +86,8 @@ impl Database {
             r.begin(true, parts, notes)?.commit(&tokens, loaded.reputation.as_ref(), true)?;
             return Ok(Restored { stats, reputation: n, version, checked });
         }
-        self.replace_tokens(&tokens, None, notes)?;
-        let records = match loaded.reputation {
-            Some(mut rep) => {
-                // Only to move a corrupt file aside; its contents are replaced.
-                let old = reputation::Reputation::load(&self.dir, notes);
-                self.recover(old, reputation::FILE, true, notes)?;
-                let n = rep.records.len();
-                rep.skip_journal(&self.dir)?;
-                rep.save(&self.dir, notes)?;
-                Some(n)
-            }
-            None => None,
-        };
+        self.replace_tokens(&tokens, loaded.reputation.as_ref(), notes)?;
+        let records = loaded.reputation.map(|rep| rep.records.len());
         Ok(Restored { stats, reputation: records, version, checked })
     }
 
@@ -116,11 +105,16 @@ impl Database {
                 .begin(true, redis::Parts { tokens: true, reputation: false, queue: false }, notes)?
                 .commit(snap, rep, true),
             None => {
+                // Every file that will be replaced is checked first (a corrupt one moved aside,
+                // one that cannot be opened refused), so that such a refusal changes nothing.
                 self.load_for_update(true, notes)?;
-                self.write(snap)?;
-                if let Some(rep) = rep {
+                if rep.is_some() {
+                    // Only to move a corrupt file aside; its contents are replaced.
                     let old = reputation::Reputation::load(&self.dir, notes);
                     self.recover(old, reputation::FILE, true, notes)?;
+                }
+                self.write(snap)?;
+                if let Some(rep) = rep {
                     let mut rep = rep.clone();
                     rep.skip_journal(&self.dir)?;
                     rep.save(&self.dir, notes)?;

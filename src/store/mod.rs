@@ -507,10 +507,24 @@ impl Database {
     }
 
     /// A load's result for a writer: a corrupt `file` is refused, or with `force` moved aside
-    /// (never deleted) and replaced by an empty one, which `notes` says.
+    /// (never deleted) and replaced by an empty one, which `notes` says. Only a file that was
+    /// read and found damaged: one that could not be opened or read (permission denied, a
+    /// symbolic link, not a regular file: `files::CannotUse`) is not known to be damaged, and is
+    /// refused with what to do, also with `force` (moving an intact database aside would start
+    /// training afresh, and leave `tokens.db` and `lr.weights` disagreeing).
     fn recover<T: Default>(&self, loaded: Result<T>, file: &str, force: bool, notes: &mut Notes) -> Result<T> {
         match loaded {
             Ok(v) => Ok(v),
+            Err(e) if files::cannot_use(&e) => {
+                let fix = match files::fix_for(&e, &self.dir.join(file)) {
+                    f if f.is_empty() => f,
+                    f => format!(": {f}"),
+                };
+                let forced = if force { "; --force moves aside only a file that was read and found damaged" } else { "" };
+                Err(e.context(format!(
+                    "{file} could not be read, so it is not known to be damaged and is left as it is{forced}{fix}"
+                )))
+            }
             Err(e) if force => {
                 let aside = self.dir.join(format!("{file}.corrupt-{}", now_secs()));
                 fs::rename(self.dir.join(file), &aside)
@@ -518,7 +532,8 @@ impl Database {
                 notes.push(format!("{e:#}; moved it aside to {} and starting afresh", aside.display()));
                 Ok(T::default())
             }
-            Err(e) => Err(e.context("refusing to write over it (`spamfilt db salvage` keeps what is intact; --force moves it aside and starts afresh)")),
+            Err(e) if file == DB_FILE => Err(e.context("refusing to write over it (`spamfilt db salvage` keeps what is intact; --force moves it aside and starts afresh)")),
+            Err(e) => Err(e.context("refusing to write over it (--force moves it aside and starts it afresh)")),
         }
     }
 

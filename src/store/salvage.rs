@@ -156,6 +156,12 @@ impl Database {
         let map = match super::map_file(&path, "token database") {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(None),
+            // Not read (permission denied, a link…): said with what to do.
+            Err(e) if super::files::cannot_use(&e) => {
+                let fix = super::files::fix_for(&e, &path);
+                let text = crate::problems::error_text(&e);
+                return Ok(Some(if fix.is_empty() { text } else { format!("{text}: {fix}") }));
+            }
             Err(e) => return Ok(Some(e.root_cause().to_string())),
         };
         let h = match tokenfile::parse_header(&map) {

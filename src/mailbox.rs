@@ -329,6 +329,18 @@ fn keep_in_memory(len: usize) -> bool {
     len <= 1 << 20 && KEPT.fetch_add(len, Ordering::Relaxed) + len <= 64 << 20
 }
 
+/// The delivery time a Maildir message file's name carries: the seconds before the first dot
+/// (`1700000000.M1P2.host:2,S`), as every Maildir deliverer writes it. `None` when `name` is not
+/// a Maildir message file name. What `purge --older-than` and `train --older-than` read.
+pub fn maildir_delivery(name: &str) -> Option<std::time::SystemTime> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 12 || name.len() <= digits + 1 || name.as_bytes()[digits] != b'.' {
+        return None;
+    }
+    let secs: u64 = name[..digits].parse().ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// The whole file when it starts like an mbox (`From `), read through one open.
 fn read_if_mbox(mut f: fs::File, len: u64, path: &Path) -> Result<Option<Vec<u8>>> {
     let cannot = || format!("cannot read {}", path.display());
@@ -388,6 +400,16 @@ mod tests {
             b"X-Only: custom\n\nbody",
         ] {
             assert!(not_mail(bad).is_some(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn maildir_names() {
+        let secs = |n: &str| maildir_delivery(n).map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+        assert_eq!(secs("1700000000.M1P2.host:2,S"), Some(1_700_000_000));
+        assert_eq!(secs("1700000000.12345_0.host"), Some(1_700_000_000));
+        for bad in ["notes.txt", "1700000000", "1700000000.", ".1700000000.x", "x1700000000.y", "99999999999999.x"] {
+            assert_eq!(maildir_delivery(bad), None, "{bad}");
         }
     }
 

@@ -27,7 +27,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             args.older_than
         );
     }
-    let cutoff = SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH);
+    let cutoff = cutoff(age);
     // Refuse anything that is not a Junk Maildir before touching any folder.
     for folder in &args.folders {
         check_folder(folder, args.force)?;
@@ -239,16 +239,6 @@ fn check_folder(folder: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Whether `name` is a Maildir message file name: the delivery time in seconds, a dot, and the
-/// rest (`1700000000.M1P2.host:2,S`), as every Maildir deliverer writes it.
-fn maildir_name(name: &str) -> Option<u64> {
-    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 || digits > 12 || name.len() <= digits + 1 || name.as_bytes()[digits] != b'.' {
-        return None;
-    }
-    name[..digits].parse().ok()
-}
-
 /// A message file: its path, metadata (not following a link) and delivery time.
 type MessageFile = (PathBuf, std::fs::Metadata, SystemTime);
 
@@ -270,10 +260,8 @@ fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e).with_context(|| format!("cannot read {}", super::shown_path(&entry.path()))),
             };
-            match maildir_name(&name) {
-                Some(secs) if meta.file_type().is_file() => {
-                    out.push((entry.path(), meta, UNIX_EPOCH + Duration::from_secs(secs)))
-                }
+            match mailbox::maildir_delivery(&name) {
+                Some(delivered) if meta.file_type().is_file() => out.push((entry.path(), meta, delivered)),
                 _ if name.starts_with('.') => {}
                 _ => skipped += 1,
             }
@@ -281,6 +269,11 @@ fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, skipped))
+}
+
+/// The delivery time before which a message is older than `age` now.
+pub fn cutoff(age: Duration) -> SystemTime {
+    SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH)
 }
 
 /// Parses an age: `10d`, `36h`, `90m`, `2w`, `30s`; a bare number is days.
@@ -317,14 +310,5 @@ mod tests {
         assert_eq!(d("10x"), None);
         assert_eq!(d("d"), None);
         assert_eq!(d(""), None);
-    }
-
-    #[test]
-    fn maildir_names() {
-        assert_eq!(maildir_name("1700000000.M1P2.host:2,S"), Some(1_700_000_000));
-        assert_eq!(maildir_name("1700000000.12345_0.host"), Some(1_700_000_000));
-        for bad in ["notes.txt", "1700000000", "1700000000.", ".1700000000.x", "x1700000000.y", "99999999999999.x"] {
-            assert_eq!(maildir_name(bad), None, "{bad}");
-        }
     }
 }

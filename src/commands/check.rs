@@ -16,35 +16,9 @@ use crate::verdict::format_score;
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
     let entries = super::expand_paths(g, &args.paths)?;
-    let rules = super::rule_set(settings, g)?;
-    let reader = settings.database().reader()?.map(|r| r.with_lr(!g.no_lr && settings.scoring.lr.enabled));
-    if reader.is_none() && !g.quiet {
-        let with = if settings.scoring.use_starter && crate::starter::Starter::embedded().is_some() && !g.no_bayes {
-            "scoring with the rules and the built-in starter table"
-        } else {
-            "scoring without Bayes"
-        };
-        eprintln!("spamfilt: no token database in {} yet; {with}", settings.db_dir.display());
-    }
-    let reputation = super::reputation_reader(settings, g);
-    let lr = super::lr_reader(settings, g);
-    let scorer = Scorer {
-        scoring: &settings.scoring,
-        tokenizer: &settings.tokenizer,
-        db: reader.as_ref().map(|r| r as &dyn TokenLookup),
-        starter: crate::starter::Starter::embedded(),
-        rules: rules.as_ref(),
-        use_bayes: !g.no_bayes,
-        lr: lr.as_ref().map(|r| r as &dyn crate::lr::Table),
-        sender: Some(SenderContext {
-            settings: &settings.sender,
-            reputation: reputation.as_ref().map(|r| r as &dyn ReputationLookup),
-            // `check` changes nothing and asks no DNS server: the answers the filter cached
-            // count as they did for the filter, and nothing else is asked.
-            resolver: &crate::dns::CacheOnly,
-            now: crate::store::now_secs(),
-        }),
-    };
+    let parts = Parts::open(settings, g)?;
+    let scorer = parts.scorer(settings, g);
+    let rules = parts.rules.as_ref();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = false;
     let mut result: Result<()> = Ok(());
@@ -73,7 +47,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
                     return;
                 }
             };
-            result = print_one(&mut out, entry, &scored, args, rules.as_ref());
+            result = print_one(&mut out, entry, &scored, args, rules);
         },
     );
     result?;
@@ -81,7 +55,58 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &CheckArgs) -> Result<Exit
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-fn score_one(scorer: &Scorer, entry: &mailbox::Entry) -> Result<Scored> {
+/// What `check` scores with, opened once for a run: the content rules, the token database, the
+/// reputation database and the LR weights. `train --below` scores with the same (see `kept`).
+pub struct Parts {
+    pub rules: Option<RuleSet>,
+    reader: Option<crate::store::Reader>,
+    reputation: Option<crate::store::reputation::Reader>,
+    lr: Option<crate::store::LrReader>,
+}
+
+impl Parts {
+    /// Opens them as the flags and settings say; says (unless quiet) when there is no token
+    /// database yet.
+    pub fn open(settings: &Settings, g: &GlobalArgs) -> Result<Parts> {
+        let rules = super::rule_set(settings, g)?;
+        let reader = settings.database().reader()?.map(|r| r.with_lr(!g.no_lr && settings.scoring.lr.enabled));
+        if reader.is_none() && !g.quiet {
+            let with = if settings.scoring.use_starter && crate::starter::Starter::embedded().is_some() && !g.no_bayes {
+                "scoring with the rules and the built-in starter table"
+            } else {
+                "scoring without Bayes"
+            };
+            eprintln!("spamfilt: no token database in {} yet; {with}", settings.db_dir.display());
+        }
+        let reputation = super::reputation_reader(settings, g);
+        let lr = super::lr_reader(settings, g);
+        Ok(Parts { rules, reader, reputation, lr })
+    }
+
+    /// The scorer over these parts.
+    pub fn scorer<'a>(&'a self, settings: &'a Settings, g: &GlobalArgs) -> Scorer<'a> {
+        Scorer {
+            scoring: &settings.scoring,
+            tokenizer: &settings.tokenizer,
+            db: self.reader.as_ref().map(|r| r as &dyn TokenLookup),
+            starter: crate::starter::Starter::embedded(),
+            rules: self.rules.as_ref(),
+            use_bayes: !g.no_bayes,
+            lr: self.lr.as_ref().map(|r| r as &dyn crate::lr::Table),
+            sender: Some(SenderContext {
+                settings: &settings.sender,
+                reputation: self.reputation.as_ref().map(|r| r as &dyn ReputationLookup),
+                // `check` changes nothing and asks no DNS server: the answers the filter cached
+                // count as they did for the filter, and nothing else is asked.
+                resolver: &crate::dns::CacheOnly,
+                now: crate::store::now_secs(),
+            }),
+        }
+    }
+}
+
+/// Scores one message as `check` does (a panic is an error naming the message).
+pub fn score_one(scorer: &Scorer, entry: &mailbox::Entry) -> Result<Scored> {
     let raw = entry.read()?;
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(&raw)))
         .map_err(|_| anyhow::anyhow!("{}: internal error while scoring; please report it", entry.name))

@@ -2430,7 +2430,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__train)
-            opts="-v -q -h --ham --spam --queued --force --no-progress --db --config --verbose --quiet --help"
+            opts="-v -q -h --ham --spam --queued --older-than --below --balanced --force --no-progress --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2441,6 +2441,18 @@ _spamfilt() {
                     return 0
                     ;;
                 --spam)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --below)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balanced)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

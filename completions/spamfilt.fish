@@ -70,6 +70,9 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l ham -d 'Learn these messages as ham (good mail), e.g. your Sent folder' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Learn these messages as spam, e.g. your Junk folder' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days), read from the Maildir file name as purge reads it. Files without a delivery time in their name are passed over; standard input and mbox files are refused' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l below -d 'Learn a --ham message only if the filter, scoring it now as check does with the current database, gives it less than SCORE (e.g. 0). Any X-Spam-* field in the file counts for nothing; a message learned before (as ham or spam) is passed over unscored' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l balanced -d 'With --below: learn no more ham than RATIO times the spam learned (db stats; 1 when RATIO is not given), the newest messages first; the rest waits, unread, for a later run. Keeps ham learning in step with the nightly purge' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l queued -d 'Only learn what the filter queued (honeypot hits); every training run does this first anyway'

@@ -503,6 +503,24 @@ pub struct TrainArgs {
     #[arg(long)]
     pub queued: bool,
 
+    /// Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days), read
+    /// from the Maildir file name as purge reads it. Files without a delivery time in their name are
+    /// passed over; standard input and mbox files are refused.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+
+    /// Learn a --ham message only if the filter, scoring it now as check does with the current
+    /// database, gives it less than SCORE (e.g. 0). Any X-Spam-* field in the file counts for nothing;
+    /// a message learned before (as ham or spam) is passed over unscored.
+    #[arg(long, value_name = "SCORE", value_parser = score_arg, allow_negative_numbers = true, requires = "ham", conflicts_with = "spam")]
+    pub below: Option<f64>,
+
+    /// With --below: learn no more ham than RATIO times the spam learned (db stats; 1 when RATIO is
+    /// not given), the newest messages first; the rest waits, unread, for a later run. Keeps ham
+    /// learning in step with the nightly purge.
+    #[arg(long, value_name = "RATIO", num_args = 0..=1, default_missing_value = "1", value_parser = ratio_arg, requires = "below")]
+    pub balanced: Option<f64>,
+
     /// Start afresh over a database file that was read and found damaged (it is moved aside
     /// first, never deleted). A file that cannot be opened (permission denied, a symbolic link,
     /// not a regular file) is not known to be damaged: it is refused, with or without --force.
@@ -512,6 +530,22 @@ pub struct TrainArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `--below` of train: a finite number of points.
+fn score_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("bad score {s:?}: expected a number of points such as 0, -2 or 2.5")),
+    }
+}
+
+/// `--balanced` of train: a ratio of ham to spam learned, not negative.
+fn ratio_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("bad ratio {s:?}: expected how many ham per spam learned, such as 1 or 0.5")),
+    }
 }
 
 #[derive(Debug, Args)]

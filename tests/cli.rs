@@ -449,6 +449,150 @@ fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
     assert!(plain.join("1").exists());
 }
 
+/// The nightly kept-ham line: `train --ham INBOX/cur --older-than 10d --below 0` learns what
+/// stayed in the inbox longer than the age and scores below the bound now, nothing else.
+#[test]
+fn train_older_than_below_learns_old_low_scoring_inbox_mail_as_ham() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let inbox = maildir(&tmp.path().join("Maildir"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (old, young) = (now - 11 * 86_400, now - 2 * 86_400);
+    let ham = |i: u32| {
+        format!(
+            "From: collega{i}@klant.be\nSubject: planning dinsdag {i}\nMessage-ID: <k{i}@klant.be>\n\n\
+             vergadering offerte project planning verslag klant {i}\n"
+        )
+    };
+    let spam = |i: u32, extra: &str| {
+        format!(
+            "From: promo{i}@deals.example\nSubject: casino winner {i}\nMessage-ID: <q{i}@deals.example>\n{extra}\n\
+             viagra casino lottery winner bitcoin cheap pills {i}\n"
+        )
+    };
+    let file = |name: String, text: String| {
+        let p = inbox.join(name);
+        fs::write(&p, text).unwrap();
+        p
+    };
+    let old_ham = file(format!("cur/{old}.M1P1.host:2,S"), ham(1));
+    let young_ham = file(format!("cur/{young}.M2P1.host:2,S"), ham(2));
+    let old_spam = file(format!("cur/{old}.M3P1.host:2,S"), spam(3, ""));
+    // A forged verdict in the file counts for nothing: scored afresh, not learned.
+    let forged = file(
+        format!("cur/{}.M4P1.host:2,S", old + 1),
+        spam(4, "X-Spam-Status: No, score=-50.0 required=5.0\nX-Spam-Flag: NO\nX-Spam-Score: -50.0\n"),
+    );
+    // The user trained this one as spam and left it there: never learned as ham this way.
+    let user_spam = file(format!("cur/{old}.M5P1.host:2,S"), ham(5));
+    assert!(run(&["train", "--spam", user_spam.to_str().unwrap()], &db, b"").status.success());
+    let stats = |db: &Path| stdout(&run(&["db", "stats"], db, b""));
+    assert!(stats(&db).contains("messages:     15 ham, 16 spam"), "{}", stats(&db));
+    let cur = inbox.join("cur");
+    let c = cur.to_str().unwrap();
+
+    let o = run(&["-v", "train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let line = |p: &Path| out.lines().find(|l| l.contains(&*p.to_string_lossy())).unwrap_or("").to_string();
+    assert!(line(&old_ham).starts_with("learning ") && line(&old_ham).contains("(below 0.0)"), "{out}");
+    assert!(line(&young_ham).starts_with("skipped ") && line(&young_ham).contains("not older than 10d"), "{out}");
+    assert!(line(&old_spam).contains("(not below 0.0)"), "{out}");
+    assert!(line(&forged).contains("(not below 0.0)"), "{out}");
+    assert!(line(&user_spam).contains("already learned as spam"), "{out}");
+    assert!(
+        out.contains(
+            "selected 1 of 5 messages given as ham; passed over 1 delivered 10d ago or less, 2 scoring 0.0 or more now, \
+             1 learned before (not scored again)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("learned 1 ham and 0 spam;"), "{out}");
+    assert!(stats(&db).contains("messages:     16 ham, 16 spam"), "{}", stats(&db));
+
+    // The ledger makes a rerun a no-op, and -q prints nothing (cron mails only on trouble).
+    let o = run(&["-q", "train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
+    assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+    assert!(stats(&db).contains("messages:     16 ham, 16 spam"), "{}", stats(&db));
+    let o = run(&["train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
+    assert!(stdout(&o).contains("selected 0 of 5") && stdout(&o).contains("2 learned before"), "{}", stdout(&o));
+
+    // A bound above the spam's score learns it: the bound is what decides, not a header.
+    let o = run(&["train", "--ham", forged.to_str().unwrap(), "--older-than", "10d", "--below", "1000"], &db, b"");
+    assert!(stdout(&o).contains("learned 1 ham and 0 spam;"), "{}", stdout(&o));
+
+    // An empty inbox is no error for the nightly line.
+    let empty = maildir(&tmp.path().join("Empty"));
+    let e = empty.join("cur");
+    let o = run(&["-q", "train", "--ham", e.to_str().unwrap(), "--older-than", "10d", "--below", "0"], &db, b"");
+    assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+
+    // Bad values are clear errors, and nothing is learned.
+    let before = fs::read(db.join("tokens.db")).unwrap();
+    for (args, says) in [
+        (vec!["--older-than", "10x"], "bad age \"10x\""),
+        (vec!["--below", "abc"], "bad score \"abc\""),
+        (vec!["--below", "nan"], "bad score \"nan\""),
+        (vec!["--below", "0", "--spam", c], "cannot be used with"),
+    ] {
+        let mut argv = vec!["train", "--ham", c];
+        argv.extend(args);
+        let o = run(&argv, &db, b"");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{argv:?}: {err}");
+    }
+    let o = run(&["train", "--ham", "-", "--older-than", "10d"], &db, ham(9).as_bytes());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("standard input is not a message file of its own"), "{err}");
+    assert_eq!(fs::read(db.join("tokens.db")).unwrap(), before, "a refused run changed the database");
+}
+
+/// `--balanced`: no more ham learned than spam, the newest first; the rest waits unread.
+#[test]
+fn train_balanced_learns_no_more_ham_than_spam_newest_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let inbox = maildir(&tmp.path().join("Maildir"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut files = Vec::new();
+    for (i, days) in [(1, 30), (2, 20), (3, 12)] {
+        let p = inbox.join(format!("cur/{}.M{i}P1.host:2,S", now - days * 86_400));
+        fs::write(
+            &p,
+            format!("From: c{i}@klant.be\nSubject: verslag {i}\nMessage-ID: <b{i}@klant.be>\n\nofferte planning klant {i}\n"),
+        )
+        .unwrap();
+        files.push(p);
+    }
+    let c = inbox.join("cur");
+    let args = ["train", "--ham", c.to_str().unwrap(), "--older-than", "10d", "--below", "0", "--balanced"];
+    // 15 ham and 15 spam learned: none now.
+    let o = run(&args, &db, b"");
+    assert!(stdout(&o).contains("learned 0 ham"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("3 left for a later run (--balanced: enough ham learned for the spam)"),
+        "{}",
+        stdout(&o)
+    );
+    // Two spam more: the two newest.
+    let (_, spam) = write_corpus(&tmp.path().join("more"), 17);
+    for i in [15, 16] {
+        assert!(run(&["train", "--spam", spam.join(format!("{i}.eml")).to_str().unwrap()], &db, b"").status.success());
+    }
+    let mut v = vec!["-v"];
+    v.extend(args);
+    let o = run(&v, &db, b"");
+    let out = stdout(&o);
+    assert!(out.contains("learned 2 ham"), "{out}");
+    let line = |p: &Path| out.lines().find(|l| l.contains(&*p.to_string_lossy())).unwrap_or("").to_string();
+    assert!(line(&files[2]).starts_with("learning ") && line(&files[1]).starts_with("learning "), "{out}");
+    assert!(line(&files[0]).contains("left for a later run"), "{out}");
+    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     17 ham, 17 spam"));
+    // --balanced needs --below.
+    let o = run(&["train", "--ham", c.to_str().unwrap(), "--balanced"], &db, b"");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--below"), "{o:?}");
+}
+
 #[test]
 fn purge_neither_learns_nor_deletes_files_that_are_not_mail() {
     // An empty file and a text note with Maildir names in Junk (admin report M3): before, both

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod filter;
 pub mod import_sa;
 pub mod ip;
+pub mod kept;
 pub mod lint;
 pub mod list;
 pub mod policy;

@@ -85,11 +85,16 @@ fn marker_counts(snap: &store::Snapshot) -> (i64, i64) {
 
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
     // Every path is checked before anything is learned: a typo changes nothing.
+    let age = args.older_than.as_deref().map(|a| super::purge::parse_age(a).map(|d| (d, a))).transpose()?;
+    let rules = super::kept::Rules { older_than: age, below: args.below, balanced: args.balanced };
     let mut work: Vec<(Entry, Class)> = Vec::new();
     let mut notes = Vec::new();
-    work.extend(crate::mailbox::expand_noting(&args.ham, &mut notes)?.into_iter().map(|e| (e, Class::Ham)));
-    work.extend(crate::mailbox::expand_noting(&args.spam, &mut notes)?.into_iter().map(|e| (e, Class::Spam)));
-    let nothing = work.is_empty() && !(args.ham.is_empty() && args.spam.is_empty());
+    let ham = crate::mailbox::expand_noting(&args.ham, &mut notes)?;
+    let spam = crate::mailbox::expand_noting(&args.spam, &mut notes)?;
+    // `--older-than`, `--below`: only the messages old enough (and scoring low enough) are learned.
+    // Then an empty folder is no error (a nightly run over an inbox that has nothing yet).
+    let selective = rules.older_than.is_some() || rules.below.is_some();
+    let nothing = ham.is_empty() && spam.is_empty() && !(args.ham.is_empty() && args.spam.is_empty()) && !selective;
     if !g.quiet {
         // When nothing at all was found, the error below says where (once).
         for n in notes.iter().filter(|n| !(nothing && n.starts_with("no messages found in "))) {
@@ -99,6 +104,25 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     if nothing {
         let all: Vec<&str> = args.ham.iter().chain(&args.spam).map(String::as_str).collect();
         anyhow::bail!("no messages found in {}; nothing learned", all.join(", "));
+    }
+    if selective {
+        super::kept::check_entries(&ham, &rules)?;
+        super::kept::check_entries(&spam, &rules)?;
+    }
+    for (entries, class) in [(ham, Class::Ham), (spam, Class::Spam)] {
+        if !selective || entries.is_empty() {
+            work.extend(entries.into_iter().map(|e| (e, class)));
+            continue;
+        }
+        let class_rules = match class {
+            Class::Ham => rules,
+            Class::Spam => super::kept::Rules { below: None, balanced: None, ..rules },
+        };
+        let (chosen, skipped) = super::kept::select(settings, g, entries, &class_rules)?;
+        if !g.quiet {
+            println!("{}", super::kept::summary(&skipped, &class_rules, class));
+        }
+        work.extend(chosen.into_iter().map(|e| (e, class)));
     }
     let bar = super::progress(g, args.no_progress, work.len() as u64, "learning");
     let db = settings.database();
@@ -217,6 +241,15 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                 Some(c) => format!("it stays learned as {}", c.name()),
                             };
                             bar.suspend(|| eprintln!("spamfilt: {same} as ham and as spam: {kept}"));
+                        }
+                        Ok(m) if rules.below.is_some() && snap.ledger(&m.digest) == Some(Class::Spam) => {
+                            // Learned as spam since it was chosen (the user's word wins).
+                            tally.known += 1;
+                            if g.verbose > 0 {
+                                bar.suspend(|| {
+                                    eprintln!("spamfilt: {}: learned as spam meanwhile; left as spam", entry.name)
+                                });
+                            }
                         }
                         Ok(m) => {
                             let before = snap.ledger(&m.digest);

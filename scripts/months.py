@@ -2,7 +2,7 @@
 """Months of unattended use, simulated with the real binary, procmail and the crontab.
 
     scripts/months.py --spamfilt BINARY [--corpus corpus/package/data] [--days 120] [--json out.json]
-                      [--retrain-inbox] [--clock auto|faketime|rename] [--keep DIR]
+                      [--retrain-inbox] [--kept | --no-kept] [--kept-below SCORE] [--kept-balanced RATIO|off] [--clock auto|faketime|rename] [--keep DIR]
 
 Needs python3, procmail, and for the simulated clock libfaketime (apt-get install procmail faketime).
 
@@ -18,9 +18,12 @@ Then, for every simulated day:
   `spamfilt train --spam FILE`); a ham found in Junk (noticed 9 times in 10, 0-6 days after
   delivery) is either moved to the inbox and trained (`train --ham FILE`, 3 in 5) or trained
   where it is, in Junk (the README's own example, 2 in 5; the purge must keep it);
-- at night, every line of contrib/crontab whose day matches (the nightly purge, Sunday's
-  `ip expire` and `lint`), each run as cron runs it: `sh -c LINE` with only HOME, LOGNAME,
-  SHELL=/bin/sh and PATH=/usr/bin:/bin. What a line prints is cron mail.
+- at night, every line of contrib/crontab whose day matches (the nightly purge and kept-ham
+  line, Sunday's `ip expire` and `lint`), each run as cron runs it: `sh -c LINE` with only HOME,
+  LOGNAME, SHELL=/bin/sh and PATH=/usr/bin:/bin. What a line prints is cron mail. `--kept` adds
+  the README's kept-ham line when contrib/crontab has none, `--no-kept` leaves out the kept-ham line (`train ... --older-than ... --below ...`: the crontab before it),
+  `--kept-below SCORE` runs it with another bound, `--kept-balanced RATIO|off` with
+  `--balanced RATIO` or without it.
 
 The mail: the SpamAssassin corpus's five folders (`*.txt`), each class in the order of its Date
 header: the oldest --initial-ham / --initial-spam train, one ham and one spam (the median size
@@ -49,7 +52,9 @@ spread over the months and never delivered, scored with `check --json` (drift). 
 probes' latency with a copy of the day-0 database against the last one, --latency-rounds runs
 interleaved so load hits both alike; every delivered
 message is in exactly one folder or was purged, and every purged message is known as spam to
-the database (checked by `train --spam` of the purged copies into a copy of the database).
+the database (checked by `train --spam` of the purged copies into a copy of the database), and
+how many of the spam left in the inbox the database knows as ham (what the kept-ham line learned
+wrongly: `train --spam` of them into another copy, counted "moved").
 """
 import argparse
 import collections
@@ -356,14 +361,27 @@ class Sim:
     def crontab(self):
         lines = []
         with open(os.path.join(ROOT, "contrib/crontab")) as f:
-            for line in f:
-                line = line.strip()
-                if not line or line.startswith("#"):
+            text = f.read().splitlines()
+        if self.a.kept and not any(is_kept_line(x) for x in text if not x.lstrip().startswith("#")):
+            text.append(KEPT_LINE)
+        for line in text:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if re.match(r"^\w+=", line):
+                continue
+            fields = line.split(None, 5)
+            command = fields[5]
+            if is_kept_line(command):
+                if self.a.no_kept:
                     continue
-                if re.match(r"^\w+=", line):
-                    continue
-                fields = line.split(None, 5)
-                lines.append(dict(minute=int(fields[0]), hour=int(fields[1]), dow=fields[4], command=fields[5]))
+                if self.a.kept_below is not None:
+                    command = re.sub(r"--below\s+\S+", f"--below {self.a.kept_below}", command)
+                if self.a.kept_balanced is not None:
+                    command = re.sub(r" --balanced(?:[ =][0-9.]+)?", "", command)
+                    if self.a.kept_balanced != "off":
+                        command += f" --balanced {self.a.kept_balanced}"
+            lines.append(dict(minute=int(fields[0]), hour=int(fields[1]), dow=fields[4], command=command))
         return lines
 
     def age_junk(self):
@@ -544,7 +562,31 @@ class Sim:
             p, _ = self.run([self.real_bin, "--db", copy, "train", "--no-progress", "--spam", "@" + listfile], "verify", check=False)
             out["purged_copies"] = len(names)
             out["train_purged_again"] = (p.stdout + p.stderr).decode(errors="replace").strip()
+        # The spam left in the inbox that the database knows as ham: only the kept-ham line learns
+        # inbox mail as ham unasked (the user trains as ham only the ham rescued from Junk).
+        inbox_spam = [p for p, label in files_now.items() if label == "inbox" and self.truth.get(by_path.get(p))]
+        out["spam_in_inbox_at_end"] = len(inbox_spam)
+        if inbox_spam:
+            copy2 = os.path.join(self.work, "db-copy2")
+            shutil.copytree(self.db, copy2)
+            listfile = os.path.join(self.work, "inbox-spam.list")
+            with open(listfile, "w") as f:
+                f.write("".join(p + "\n" for p in sorted(inbox_spam)))
+            p, _ = self.run([self.real_bin, "--db", copy2, "train", "--no-progress", "--spam", "@" + listfile], "verify", check=False)
+            text = (p.stdout + p.stderr).decode(errors="replace").strip()
+            m = re.search(r"(\d+) moved to the other class", text)
+            out["inbox_spam_learned_as_ham"] = int(m.group(1)) if m else None
+            out["train_inbox_spam"] = text
         return out
+
+
+# The kept-ham line of the README (`--kept` adds it when contrib/crontab has none).
+KEPT_LINE = '27 3 * * *  "$HOME/.cargo/bin/spamfilt" -q train --ham "$HOME/Maildir/cur" --older-than 10d --below 0 --balanced 0.4'
+
+
+def is_kept_line(command):
+    """The kept-ham line: `train` of the inbox with --older-than and --below."""
+    return " train " in command and "--older-than" in command and "--below" in command
 
 
 def load(corpus):
@@ -582,6 +624,11 @@ def main():
         action="store_true",
         help="a variant: every Sunday night the user trains the inbox's cur/ as ham (unnoticed spam in it too)",
     )
+    kept = ap.add_mutually_exclusive_group()
+    kept.add_argument("--kept", action="store_true", help="add the README's kept-ham line when contrib/crontab has none")
+    kept.add_argument("--no-kept", action="store_true", help="leave out contrib/crontab's kept-ham line (the crontab before it)")
+    ap.add_argument("--kept-below", type=float, help="run the kept-ham line with this --below instead of the crontab's")
+    ap.add_argument("--kept-balanced", metavar="RATIO|off", help="run the kept-ham line with --balanced RATIO, or without --balanced")
     ap.add_argument("--clock", choices=["auto", "faketime", "rename"], default="auto")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
@@ -688,6 +735,7 @@ def main():
         load_start=load_start,
         load_end=os.getloadavg(),
         quick_start=sim.quick_start,
+        crontab=[f"{j['minute']} {j['hour']} * * {j['dow']}  {j['command']}" for j in sim.crontab()],
         accounting=acct,
         latency_day0_vs_last=latency,
         log={k: v for k, v in sim.log.items()},
@@ -705,6 +753,8 @@ def summary(r):
     days = r["daily"]
     print(f"# months.py: {r['days']} days, clock {r['clock']}, {r['seconds']} s, load {r['load_start'][0]:.2f} -> {r['load_end'][0]:.2f}")
     print(f"quick start: {r['quick_start']['stdout'].strip()} ({r['quick_start']['secs']} s)")
+    for line in r["crontab"]:
+        print(f"crontab: {line}")
     print()
     print("| week | ham | spam | ham in Junk | spam in inbox | learned ham/spam | tokens | ledger | ip records | tokens.db KiB | DB dir KiB | files | check ms (ham probe) | filter ms | delivery ms | purged spam/ham/trained-ham | cron mails |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -745,6 +795,18 @@ def summary(r):
     print()
     print(f"accounting: delivered {a['delivered']}, inbox {a['inbox']}, junk {a['junk']}, purged {a['purged']}, missing {len(a['missing'])}, in two places {len(a['doubled'])}, stray files {len(a['strays'])}")
     print(f"purged copies learned again as spam into a copy of the database: {a.get('train_purged_again')}")
+    print(f"spam in the inbox at the end: {a.get('spam_in_inbox_at_end')}, known as ham to the database: {a.get('inbox_spam_learned_as_ham')}")
+    ham = sum(d["ham"] for d in days)
+    spam = sum(d["spam"] for d in days)
+    fp = sum(d["fp"] for d in days)
+    fn = sum(d["fn"] for d in days)
+    print(f"deliveries: ham in Junk {fp} of {ham} ({100 * fp / max(1, ham):.2f}%), spam in the inbox {fn} of {spam} ({100 * fn / max(1, spam):.2f}%)")
+    jobs = collections.defaultdict(list)
+    for d in days:
+        for c in d["cron"]:
+            jobs[c["job"]].append(c["secs"])
+    for job, secs in jobs.items():
+        print(f"cron {job}: {len(secs)} runs, median {statistics.median(secs):.3f} s, max {max(secs):.3f} s, last {secs[-1]:.3f} s")
     for k, v in r["log"].items():
         print(f"{k}: {len(v)}" + (f"  e.g. {json.dumps(v[0])[:400]}" if v else ""))
     last = days[-1]

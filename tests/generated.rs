@@ -220,6 +220,18 @@ only without \fB\-q\fR), so cron mails you only when something went wrong:
 .RE
 .fi
 .PP
+and, its mirror, learn as ham the mail you kept: messages you have seen in the inbox that arrived more than 10
+days ago and that the filter, scoring them now as \fBcheck\fR does, puts below 0 points (a message learned
+before, in either class, is passed over unscored; \fB\-\-balanced 0.4\fR learns at most 0.4 ham per spam
+learned, the newest first, and leaves the rest unread for a later night; \fB\-v\fR says what was learned and
+passed over, and why):
+.PP
+.nf
+.RS
+27 3 * * *  "$HOME/.cargo/bin/spamfilt" \-q train \-\-ham "$HOME/Maildir/cur" \-\-older\-than 10d \-\-below 0 \-\-balanced 0.4
+.RE
+.fi
+.PP
 Score a folder without changing anything, and correct a mistake:
 .PP
 .nf

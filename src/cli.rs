@@ -110,6 +110,30 @@ impl Cli {
         self
     }
 
+    /// clap's reading of the command line `args`, where a variable that stands in for a flag
+    /// (`SPAMFILT_DB`, `SPAMFILT_CONFIG`: every `env =` above) counts as unset when it is set to
+    /// the empty string, as an empty `SPAMFILT_SITE_CONFIG` does. procmail exports every variable
+    /// a recipe assigns, so `SPAMFILT_DB=$SPAMDB` with SPAMDB unset gives an empty one; clap
+    /// would refuse it ("a value is required for '--db <DIR>'"), and a delivery would pass every
+    /// message through unscored.
+    ///
+    /// Done by building clap's command without the empty variables ([`without_empty_env`]): clap
+    /// itself has no setting for it, an empty *flag* (`--db ''`) stays clap's error (it is in
+    /// the recipe, where the error message points), no value is inspected twice, and nothing
+    /// changes the process's environment (`std::env::remove_var` is `unsafe` in Rust 2024, and
+    /// the commands' own children should see the variables as they came). Returns the `Cli`
+    /// finished ([`Cli::finish`]); an error is clap's, formatted as `Parser::try_parse` does.
+    pub fn try_parse_env<I, T>(args: I, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = without_empty_env(Cli::command(), &env);
+        let mut matches = cmd.try_get_matches_from_mut(args)?;
+        Cli::from_arg_matches_mut(&mut matches).map(Cli::finish).map_err(|e| e.format(&mut cmd))
+    }
+
     /// The command line of a delivery (`spamfilt [GLOBAL FLAGS] [filter [--exit-code]]`), read
     /// without building clap's whole command tree, which costs a tenth of a delivery. Returns
     /// `None` for anything else (another subcommand, help, an unknown or conflicting flag, a
@@ -165,19 +189,32 @@ impl Cli {
         if g.quiet && g.verbose > 0 {
             return None;
         }
-        // As clap does: the variable stands in for an absent flag; an empty one is an error (clap's).
+        // As `try_parse_env` does: the variable stands in for an absent flag; an empty one counts
+        // as unset.
         for (slot, name) in [(&mut g.db, "SPAMFILT_DB"), (&mut g.config, "SPAMFILT_CONFIG")] {
             if slot.is_none() {
-                if let Some(v) = env(name) {
-                    if v.is_empty() {
-                        return None;
-                    }
+                if let Some(v) = env(name).filter(|v| !v.is_empty()) {
                     *slot = Some(PathBuf::from(v));
                 }
             }
         }
         Some(Cli { global: g, switches: ScoringSwitches::default(), command: filter.map(Command::Filter) })
     }
+}
+
+/// `cmd` with every argument whose variable `env` gives as empty no longer read from it (in its
+/// subcommands too). clap reads the variables when the command is built (`Arg::env`); this
+/// drops what it read, not the variable.
+pub fn without_empty_env(cmd: clap::Command, env: &impl Fn(&str) -> Option<std::ffi::OsString>) -> clap::Command {
+    cmd.mut_args(|a| {
+        let empty = a.get_env().and_then(|name| name.to_str()).and_then(env).is_some_and(|v| v.is_empty());
+        if empty {
+            a.env(None)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(|c| without_empty_env(c, env))
 }
 
 #[derive(Debug, Subcommand)]
@@ -752,7 +789,33 @@ mod tests {
         let cli = Cli::parse_delivery(argv("--db /flag"), env).unwrap();
         assert_eq!(cli.global.db.as_deref(), Some(std::path::Path::new("/flag")));
         assert_eq!(cli.global.config.as_deref(), Some(std::path::Path::new("/env/c.toml")));
-        // An empty variable is clap's error to report.
-        assert!(Cli::parse_delivery(argv(""), |k| (k == "SPAMFILT_DB").then(OsString::new)).is_none());
+        // An empty variable counts as unset, on the fast path and on clap's.
+        let empty = |k: &str| match k {
+            "SPAMFILT_DB" => Some(OsString::new()),
+            "SPAMFILT_CONFIG" => Some(OsString::from("/env/c.toml")),
+            _ => None,
+        };
+        let cli = Cli::parse_delivery(argv(""), empty).unwrap();
+        assert_eq!(cli.global.db, None);
+        assert_eq!(cli.global.config.as_deref(), Some(std::path::Path::new("/env/c.toml")));
+        let cmd = super::without_empty_env(<Cli as clap::CommandFactory>::command(), &empty);
+        let get = |id: &str| cmd.get_arguments().find(|a| a.get_id() == id).unwrap().get_env().is_some();
+        assert!(!get("db"), "SPAMFILT_DB is empty: not read");
+        assert!(get("config"), "SPAMFILT_CONFIG is not empty: read");
+    }
+
+    /// Every argument clap fills from a variable is one `parse_delivery` reads too (or one
+    /// outside a delivery), so an empty one counts as unset on both paths.
+    #[test]
+    fn the_variables_clap_reads_are_the_ones_the_fast_path_reads() {
+        fn names(cmd: &clap::Command, out: &mut Vec<String>) {
+            out.extend(cmd.get_arguments().filter_map(|a| a.get_env()).map(|n| n.to_string_lossy().into_owned()));
+            cmd.get_subcommands().for_each(|c| names(c, out));
+        }
+        let mut all = Vec::new();
+        names(&<Cli as clap::CommandFactory>::command(), &mut all);
+        all.sort();
+        all.dedup();
+        assert_eq!(all, ["SPAMFILT_CONFIG", "SPAMFILT_DB"]);
     }
 }

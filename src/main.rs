@@ -350,16 +350,47 @@ fn command_line_error(e: clap::Error) -> ExitCode {
     let read = std::io::stdin().lock().read_to_end(&mut input);
     let mut stdout = std::io::stdout().lock();
     let written = stdout.write_all(&input).and_then(|_| stdout.flush());
+    // What to fix, and where: the error above names the flag; the command as it came (an empty
+    // argument shown as '') is the one in the delivery recipe.
+    let line: Vec<String> =
+        std::iter::once("spamfilt".to_string()).chain(std::env::args_os().skip(1).map(shown)).collect();
+    let line = line.join(" ");
     match (read, written) {
         (Ok(_), Ok(())) => {
-            eprintln!("spamfilt: the command line above is wrong; the message was passed through unchanged");
+            eprintln!(
+                "spamfilt: the command line above is wrong; the message was passed through unchanged, \
+                 unscored (no X-Spam-* fields). Fix `{line}` in the delivery recipe (.procmailrc, \
+                 .mailfilter, the Sieve script); `spamfilt --help` lists the options"
+            );
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("spamfilt: the command line above is wrong, and the message could not be passed through whole");
+            eprintln!(
+                "spamfilt: the command line above is wrong, and the message could not be passed through whole \
+                 (exit 75: the delivery agent keeps it). Fix `{line}` in the delivery recipe"
+            );
             ExitCode::from(75)
         }
     }
+}
+
+/// An argument as a shell would need it: as it is when that is plain, else in single quotes
+/// (an empty one as ''), with control characters escaped so a hostile byte cannot reach a log.
+fn shown(arg: std::ffi::OsString) -> String {
+    let text = arg.to_string_lossy();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./=:@%+,-".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        return text.into_owned();
+    }
+    let escaped: String = text
+        .chars()
+        .map(|c| match c {
+            '\'' => "'\\''".to_string(),
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("'{escaped}'")
 }
 
 fn run() -> ExitCode {
@@ -386,8 +417,8 @@ fn run() -> ExitCode {
     }));
     let cli = match spamfilt::cli::Cli::parse_delivery(std::env::args_os(), |k| std::env::var_os(k)) {
         Some(cli) => cli,
-        None => match <spamfilt::cli::Cli as clap::Parser>::try_parse() {
-            Ok(cli) => cli.finish(),
+        None => match spamfilt::cli::Cli::try_parse_env(std::env::args_os(), |k| std::env::var_os(k)) {
+            Ok(cli) => cli,
             Err(e) => return command_line_error(e),
         },
     };

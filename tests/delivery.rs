@@ -399,3 +399,42 @@ fn dovecot_sieve_filter_and_imapsieve_training() {
     let s = stats(&dc);
     assert!(s.contains("messages:     1 ham, 0 spam"), "{s}");
 }
+
+/// procmail exports every variable a recipe assigns, so `SPAMFILT_DB=$SPAMDB` with SPAMDB unset
+/// gives spamfilt an empty SPAMFILT_DB. On 7627532 clap refused it ("a value is required for
+/// '--db <DIR>'") and every message was delivered without any X-Spam-* field (admin report H2).
+/// An empty SPAMFILT_* variable counts as unset: the message is scored with the default
+/// database and config.
+#[test]
+fn procmail_with_empty_spamfilt_variables_still_scores() {
+    if !have("procmail") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let home = home(root.path());
+    let rc = home.join(".procmailrc");
+    let text = format!(
+        "SPAMFILT_DB=$SPAMDB\nSPAMFILT_CONFIG=$SPAMCONF\n{}",
+        fs::read_to_string(contrib("procmailrc")).unwrap()
+    );
+    fs::write(&rc, text).unwrap();
+    for msg in [HAM, SPAM] {
+        let out = deliver(
+            Command::new("procmail")
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .arg("-m")
+                .arg(format!("HOME={}", home.display()))
+                .arg(&rc),
+            msg,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "procmail failed: {err}");
+        assert!(!err.contains("error"), "{err}");
+    }
+    assert_arrived(&home.join("Maildir"), HAM, false);
+    assert_arrived(&home.join("Maildir/.Junk"), SPAM, true);
+    let inbox = String::from_utf8_lossy(&messages(&home.join("Maildir"))[0]).into_owned();
+    assert!(inbox.contains("X-Spam-Status: No, score="), "{inbox}");
+    assert!(!inbox.contains("SPAMFILT_DEGRADED"), "{inbox}");
+}

@@ -55,6 +55,8 @@ fn a_wrong_command_line_in_a_delivery_passes_the_message_through() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert_eq!(out.stdout, MSG, "{args:?}: the message, unchanged");
         assert!(err.contains("passed through unchanged"), "{args:?}: {err}");
+        // What to fix: the command as the recipe gave it.
+        assert!(err.contains(&format!("Fix `spamfilt {}` in the delivery recipe", args.join(" "))), "{args:?}: {err}");
     }
     // Not a delivery: the error and status 2, nothing on stdout.
     let out = common::run_with_stdin(Command::new(env!("CARGO_BIN_EXE_spamfilt")).args(["check", "--bogus"]), MSG);
@@ -82,4 +84,59 @@ fn names_with_control_characters_are_escaped_in_output() {
     assert!(!text.contains('\x1b'), "a raw escape reached the terminal: {text:?}");
     assert_eq!(text.lines().count(), 1, "one message, one line: {text:?}");
     assert!(text.contains("evil\\x1b[2J\\x0aham\\x09-1.0\\x09X.eml\t"), "{text:?}");
+}
+
+/// An empty SPAMFILT_DB or SPAMFILT_CONFIG (procmail exports `SPAMFILT_DB=$UNSET` as empty)
+/// counts as unset, as an empty SPAMFILT_SITE_CONFIG already did. On 7627532 clap refused it,
+/// and a delivery passed every message through unscored (admin report H2). Checked on the
+/// delivery fast path (no flags, `filter --exit-code`), on clap's path (`-vv`, which the fast
+/// path leaves to clap) and for a command (`check`).
+#[test]
+fn an_empty_spamfilt_variable_counts_as_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let conf = home.join(".config/spamfilt");
+    std::fs::create_dir_all(&conf).unwrap();
+    // The default config file is read: its threshold shows in X-Spam-Status.
+    std::fs::write(conf.join("config.toml"), "required_score = 7.5\n").unwrap();
+    let msg = dir.path().join("m.eml");
+    std::fs::write(&msg, MSG).unwrap();
+    let with_empty = |args: &[&str], var: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+        c.args(args)
+            .env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env("SPAMFILT_SITE_CONFIG", "")
+            .env("HOME", &home);
+        match var {
+            Some(v) => c.env(v, ""),
+            None => c.env("SPAMFILT_DB", "").env("SPAMFILT_CONFIG", ""),
+        };
+        c
+    };
+    for var in [Some("SPAMFILT_DB"), Some("SPAMFILT_CONFIG"), None] {
+        for args in [&[][..], &["filter"], &["-vv"]] {
+            let out = common::run_with_stdin(&mut with_empty(args, var), MSG);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{var:?} {args:?}: {err}");
+            assert!(
+                text.contains("X-Spam-Status: No, score=") && text.contains("required=7.5"),
+                "{var:?} {args:?}: {text}\n{err}"
+            );
+            assert!(!text.contains("SPAMFILT_DEGRADED") && !err.contains("error"), "{var:?} {args:?}: {text}\n{err}");
+        }
+        let out = common::run_with_stdin(&mut with_empty(&["filter", "--exit-code"], var), MSG);
+        assert_eq!(out.status.code(), Some(0), "{var:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = with_empty(&["check"], var).arg(&msg).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{var:?} check: {err}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\tham\t"), "{var:?} check: {err}");
+    }
+    // `train` learns into the default database.
+    let out = with_empty(&["train", "--ham"], None).arg(&msg).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "train: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(home.join(".local/share/spamfilt/tokens.db").is_file());
 }

@@ -324,12 +324,14 @@ The site\-wide configuration (\fBSPAMFILT_SITE_CONFIG\fR), with \fIallow.txt\fR,
 the site's value, [scores] and [[rule]] are merged by name, trusted_networks and honeypots add up, and the site's
 list entries count unless the user wrote the same entry in the other list.
 .SH ENVIRONMENT
+A variable set to the empty string counts as unset (procmail exports every variable a recipe assigns, so
+SPAMFILT_DB=$SPAMDB with SPAMDB unset gives an empty one); an empty flag (\fB\-\-db ''\fR) is an error.
 .TP
 \fBSPAMFILT_DB\fR
-The database directory, as \fB\-\-db\fR.
+The database directory, as \fB\-\-db\fR (empty: the default).
 .TP
 \fBSPAMFILT_CONFIG\fR
-The configuration file, as \fB\-\-config\fR.
+The configuration file, as \fB\-\-config\fR (empty: the default).
 .TP
 \fBSPAMFILT_SITE_CONFIG\fR
 The site\-wide configuration file read before it (default \fI/etc/spamfilt/config.toml\fR; empty: none).
@@ -340,9 +342,9 @@ How long a job runs before its progress bar appears on a terminal (1000; 0: at o
 .TP
 \fB0\fR
 Success. In filter mode: whatever is wrong with the configuration or the databases (they are scored without and
-marked, see WHEN SOMETHING IS BROKEN; an internal error passes the message through unchanged; the reason is written
-to standard error), and for ham with \fB\-\-exit\-code\fR: the filter's only other statuses are 1 for spam with
-\fB\-\-exit\-code\fR and 75. The other commands also end with 0 when the reader of their output goes away (| head).
+marked, see WHEN SOMETHING IS BROKEN; an internal error, or a command line it cannot read, passes the message
+through unchanged; the reason, and for a command line the command to fix, is written to standard error), and for
+ham with \fB\-\-exit\-code\fR: the filter's only other statuses are 1 for spam with \fB\-\-exit\-code\fR and 75. The other commands also end with 0 when the reader of their output goes away (| head).
 .TP
 \fB1\fR
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages

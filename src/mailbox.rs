@@ -1,8 +1,10 @@
 //! Where messages come from: a message file, a directory (Maildir, MH or plain), an mbox file,
 //! standard input, or an `@LIST` file naming more paths.
 //!
-//! Expansion checks every path up front (a wrong path is an error before anything is changed);
-//! reading a single message later may still fail, and callers count that as "unreadable".
+//! A path that cannot be read (missing, no permission, a folder that cannot be listed, an @LIST
+//! that cannot be read) is not an error for the whole run: it becomes one entry whose `read`
+//! fails, named and counted as "unreadable" as an unreadable file inside a folder is, and the
+//! other paths are processed (admin report M9). Reading a single message later may fail too.
 
 use std::borrow::Cow;
 use std::fs;
@@ -34,6 +36,8 @@ enum Source {
         start: usize,
         end: usize,
     },
+    /// A named path that could not be read during expansion: why (the error's text).
+    Unreadable(String),
 }
 
 /// A file (or standard input) that is not a mail message: `train`, `check` and the others skip
@@ -125,6 +129,7 @@ impl Entry {
             Source::File(p) => fs::read(p).map(Cow::Owned).with_context(|| format!("cannot read {}", p.display())),
             Source::Kept { data, .. } => Ok(Cow::Borrowed(data)),
             Source::Mbox { data, start, end } => Ok(Cow::Borrowed(&data[*start..*end])),
+            Source::Unreadable(why) => Err(anyhow::Error::msg(why.clone())),
         }
     }
 
@@ -137,7 +142,14 @@ impl Entry {
     }
 }
 
-/// Expands command-line PATH arguments into messages, in order.
+/// A named path that cannot be read, as an entry whose `read` says why.
+fn unreadable(p: &str, e: &anyhow::Error) -> Entry {
+    Entry { name: p.to_string(), source: Source::Unreadable(crate::problems::error_text(e)) }
+}
+
+/// Expands command-line PATH arguments into messages, in order. A path that cannot be read is
+/// an entry whose `read` fails (see the module's note); the errors left are misuse (standard
+/// input named twice).
 pub fn expand(paths: &[String]) -> Result<Vec<Entry>> {
     expand_noting(paths, &mut Vec::new())
 }
@@ -192,36 +204,39 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
                 std::io::stdin().read_to_string(&mut s).context("cannot read the path list from standard input")?;
                 s
             } else {
-                fs::read_to_string(list).with_context(|| format!("cannot read path list {list}"))?
+                match fs::read_to_string(list).with_context(|| format!("cannot read path list {list}")) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        out.push(unreadable(p, &e));
+                        return Ok(());
+                    }
+                }
             };
             // Listed paths are checked (and mbox files split) on all cores: a list of thousands of
             // files costs a stat and an open each, which is worth spreading.
             let lines: Vec<&str> =
                 text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-            let mut failed = None;
             crate::parallel::map_ordered(
                 &lines,
                 |line| {
                     let mut entries = Vec::new();
-                    expand_path(line, &mut entries).map(|_| entries)
-                },
-                |_, r| match r {
-                    Ok(entries) => out.extend(entries),
-                    Err(e) => {
-                        failed.get_or_insert(e);
+                    match expand_path(line, &mut entries) {
+                        Ok(()) => entries,
+                        Err(e) => vec![unreadable(line, &e)],
                     }
                 },
+                |_, entries| out.extend(entries),
             );
-            if let Some(e) = failed {
-                return Err(e);
-            }
         } else if p == "-" {
             if std::mem::replace(stdin_used, true) {
                 bail!("standard input can be used only once");
             }
             out.push(Entry { name: "-".into(), source: Source::Stdin });
         } else {
-            expand_path(p, out)?;
+            if let Err(e) = expand_path(p, out) {
+                out.push(unreadable(p, &e));
+                return Ok(());
+            }
             let path = Path::new(p);
             if path.is_dir() {
                 for sub in nested_folders(path) {
@@ -443,6 +458,10 @@ mod tests {
         let names: Vec<String> =
             entries.iter().map(|e| Path::new(&e.name).file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["1.a", "2.b:2,S", "1", "9", "10"]);
-        assert!(expand(&["/nonexistent/x".to_string()]).is_err());
+        // A path that cannot be read is an entry that says why when read.
+        let missing = expand(&["/nonexistent/x".to_string()]).unwrap();
+        assert_eq!(missing.len(), 1);
+        let e = missing[0].read().unwrap_err();
+        assert_eq!(crate::problems::error_text(&e), "cannot open /nonexistent/x: No such file or directory");
     }
 }

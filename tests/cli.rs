@@ -320,15 +320,21 @@ fn an_ambiguous_run_leaves_the_reputation_exactly_as_it_was() {
     both(recv, bare, "learned without Received, ham copy with it");
 }
 
+/// A wrong path is named and counted as unreadable, as an unreadable file in a folder is, and
+/// the rest is learned (admin report M9; on 7627532 the run stopped with status 2, nothing
+/// learned). Nothing read at all is still status 2.
 #[test]
-fn train_rejects_wrong_paths_before_changing_anything() {
+fn train_names_a_wrong_path_and_learns_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let (ham, _) = write_corpus(tmp.path(), 3);
     let o = run(&["train", "--ham", ham.to_str().unwrap(), "--spam", "/nonexistent/Junk"], &db, b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot open /nonexistent/Junk: No such file or directory"));
+    assert_eq!(stdout(&o), "learned 3 ham and 0 spam; 0 already known, 0 moved to the other class, 1 unreadable\n");
+    let o = run(&["train", "--spam", "/nonexistent/Junk"], &db, b"");
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot open /nonexistent/Junk"));
-    assert!(!db.join("tokens.db").exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no mail messages found: nothing learned"));
 }
 
 #[test]

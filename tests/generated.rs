@@ -124,8 +124,10 @@ The rest of the message is left byte for byte as it came (an mbox From line, CRL
 A PATH is a message file, a directory (Maildir cur/ and new/, MH, or every file of a plain directory), an mbox
 file, \fB\-\fR for standard input, or \fB@\fR\fILIST\fR for a file of paths. A file that is not mail (no header
 block with From, To, Subject, Date, Message\-ID or Received first: a note, an image, empty input) is skipped with its
-reason and counted as "skipped (not mail)". A path where no message was found is named; \fBtrain\fR exits 2 when
-it found none at all. Folders inside a named folder are not read; those that look like mail folders (a Maildir's
+reason and counted as "skipped (not mail)". A path that cannot be read (missing, no permission, an @\fILIST\fR
+that cannot be read, or a path in it) is named in an error line and counted as unreadable, as an unreadable file
+in a folder is; the other paths are still processed. A path where no message was found is named; \fBtrain\fR
+exits 2 when it found none at all. Folders inside a named folder are not read; those that look like mail folders (a Maildir's
 \&.Junk, a Maildir inside a plain folder) are pointed out.
 .SH WHEN SOMETHING IS BROKEN
 A mistake in the configuration never switches filtering off. The filter scores with what still works and says
@@ -348,13 +350,14 @@ ham with \fB\-\-exit\-code\fR: the filter's only other statuses are 1 for spam w
 .TP
 \fB1\fR
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
-could not be read, were not mail, or could not be deleted (the others were processed). \fBlint\fR: a problem
+(or paths named) could not be read, were not mail, or could not be deleted (the others were processed). \fBlint\fR: a problem
 was found. \fBip show\fR, \fBaddress show\fR: the address is not in the reputation database. \fBip remove\fR,
 \fBaddress remove\fR: an address named was not there (the others were removed).
 .TP
 \fB2\fR
-An error: a bad argument, path or configuration file, or a database that cannot be read or written. Nothing was
-changed. \fBcheck\fR: some messages could not be read or were not mail. \fBtrain\fR: no message was found at all.
+An error: a bad argument or configuration file, or a database that cannot be read or written. Nothing was
+changed. \fBcheck\fR: some messages (or paths named) could not be read or were not mail; the others were scored.
+\fBtrain\fR: no message was found (none could be read as mail) at all.
 .TP
 \fB75\fR
 Filter mode only: the message could not be read from standard input or written to standard output whole

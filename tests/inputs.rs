@@ -95,3 +95,52 @@ fn empty_and_nested_folders_say_where_nothing_was_found() {
     let o = run(tmp.path(), &["-q", "train", "--ham", md.to_str().unwrap()], b"");
     assert!(err(&o).is_empty(), "{}", err(&o));
 }
+
+const SPAM: &str = "From: win@prize.example\nTo: you@example.net\nSubject: GRATIS LENING, U HEEFT GEWONNEN\n\
+Message-ID: <2@prize.example>\n\nKlik hier voor uw prijs: http://192.0.2.7/claim\n";
+
+/// A PATH named on the command line (or in an @LIST) that cannot be read is what an unreadable
+/// file inside a folder is: named in an error line, counted as unreadable, and the rest is
+/// processed (admin report M9). On 7627532 it stopped the whole run with status 2, before
+/// anything was scored or learned. `train` still exits 2 when it read no message at all.
+#[test]
+fn a_path_that_cannot_be_read_is_counted_and_the_rest_processed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ham = tmp.path().join("ham.eml");
+    let spam = tmp.path().join("spam.eml");
+    fs::write(&ham, MAIL).unwrap();
+    fs::write(&spam, SPAM).unwrap();
+    let (ham, spam) = (ham.to_str().unwrap(), spam.to_str().unwrap());
+    let missing = tmp.path().join("missing.eml");
+    let missing = missing.to_str().unwrap();
+    // A path through a file: not a folder, cannot be opened (root can read a mode-000 file).
+    let through = format!("{ham}/x");
+
+    let o = run(tmp.path(), &["train", "--ham", ham, missing, "--spam", &through, spam], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(out(&o).contains("learned 1 ham and 1 spam;") && out(&o).contains(" 2 unreadable"), "{}", out(&o));
+    assert!(err(&o).contains(&format!("spamfilt: cannot open {missing}: No such file or directory")), "{}", err(&o));
+    assert!(err(&o).contains(&format!("spamfilt: cannot open {through}: Not a directory")), "{}", err(&o));
+    assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     1 ham, 1 spam"));
+
+    // check scores the others, names the path, exits 2 (as for an unreadable file in a folder).
+    let o = run(tmp.path(), &["check", spam, missing, ham], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let lines: Vec<String> = out(&o).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    assert_eq!(lines, [spam, ham], "{}", out(&o));
+    assert!(err(&o).contains(&format!("cannot open {missing}")), "{}", err(&o));
+
+    // In an @LIST too, and a list that cannot be read is one unreadable path.
+    let list = tmp.path().join("list");
+    fs::write(&list, format!("{ham}\n{missing}\n")).unwrap();
+    let o = run(tmp.path(), &["forget", &format!("@{}", list.display()), "@/nonexistent.list"], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(out(&o).starts_with("forgot 1 message;") && out(&o).contains(" 2 unreadable"), "{}", out(&o));
+    assert!(err(&o).contains("cannot read path list /nonexistent.list"), "{}", err(&o));
+
+    // Nothing read at all: train exits 2 and learns nothing.
+    let o = run(tmp.path(), &["train", "--spam", missing], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains(&format!("cannot open {missing}")), "{}", err(&o));
+    assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     0 ham, 1 spam"));
+}

@@ -84,9 +84,10 @@ fn marker_counts(snap: &store::Snapshot) -> (i64, i64) {
 }
 
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
-    // Every path is checked before anything is learned: a typo changes nothing.
     let age = args.older_than.as_deref().map(|a| super::purge::parse_age(a).map(|d| (d, a))).transpose()?;
     let rules = super::kept::Rules { older_than: age, below: args.below, balanced: args.balanced };
+    // A path that cannot be read is an entry whose read fails: named and counted as unreadable
+    // below, as an unreadable file in a folder is; the rest is learned (admin report M9).
     let mut work: Vec<(Entry, Class)> = Vec::new();
     let mut notes = Vec::new();
     let ham = crate::mailbox::expand_noting(&args.ham, &mut notes)?;
@@ -339,7 +340,10 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
             skipped_note(&tally)
         );
     }
-    if tally.skipped > 0 && tally.learned_ham + tally.learned_spam + tally.known + tally.moved == 0 {
+    // No message read at all (every path was unreadable, missing or not mail): an error, as a
+    // path with no message in it is.
+    let read = tally.learned_ham + tally.learned_spam + tally.known + tally.moved + tally.ambiguous;
+    if tally.skipped + tally.unreadable > 0 && read == 0 {
         eprintln!("spamfilt: no mail messages found: nothing learned");
         return Ok(ExitCode::from(2));
     }

@@ -378,17 +378,76 @@ fn read_if_mbox(mut f: fs::File, len: u64, path: &Path) -> Result<Option<Vec<u8>
     Ok(Some(data))
 }
 
-/// Byte ranges of the messages of an mbox: each starts at a `From ` line at the start of the
-/// file or after a line end (the separator line is kept; `rewrite` and `message` skip it).
+/// Byte ranges of the messages of an mbox: each starts at the start of the file or at a From_
+/// line after a line end (`is_from_line`; the separator line is kept, `rewrite` and `message`
+/// skip it). A body line that merely starts with `From ` ("From my point of view...", unescaped
+/// in mboxo) does not split a message.
 pub fn split_mbox(data: &[u8]) -> Vec<(usize, usize)> {
     let mut starts = vec![0];
-    starts.extend(memchr::memmem::find_iter(data, b"\nFrom ").map(|i| i + 1));
+    starts.extend(memchr::memmem::find_iter(data, b"\nFrom ").map(|i| i + 1).filter(|&s| {
+        let end = memchr::memchr(b'\n', &data[s..]).map_or(data.len(), |n| s + n);
+        is_from_line(&data[s..end])
+    }));
     let mut ranges = Vec::with_capacity(starts.len());
     for (k, &s) in starts.iter().enumerate() {
         let e = starts.get(k + 1).copied().unwrap_or(data.len());
         ranges.push((s, e));
     }
     ranges
+}
+
+/// Whether `line` (without its `\n`; a `\r` is allowed) is an mbox From_ line, as mutt and
+/// mailutils recognise one: `From `, the envelope sender, then a ctime(3) date: weekday, month,
+/// day, `HH:MM[:SS]` and a four-digit year, with a time zone (`+0100`, `CEST`) before or after
+/// the year; anything may follow the year (UUCP's `remote from HOST`). Spaces may be doubled
+/// (`Jan  1`). The sender is `MAILER-DAEMON`, an address, or what writers make of one: none at
+/// all, a quoted local part with spaces, pipermail's `jan at klant.be`, a `[tag]` after it; up to
+/// four words. The date is what tells a From_ line from a body line that starts with `From `.
+/// Looks at the first 16 words only.
+pub fn is_from_line(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else { return false };
+    let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+    let words: Vec<&[u8]> = rest.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()).take(16).collect();
+    (0..=4.min(words.len())).any(|sender| is_ctime(&words[sender..]))
+}
+
+/// `DAY MON DD HH:MM[:SS] [ZONE...] YYYY [anything]`, as in a From_ line (see `is_from_line`).
+fn is_ctime(t: &[&[u8]]) -> bool {
+    const DAYS: [&[u8]; 7] = [b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun"];
+    const MONTHS: [&[u8]; 12] =
+        [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
+    let digits = |s: &[u8], min: usize, max: usize| (min..=max).contains(&s.len()) && s.iter().all(u8::is_ascii_digit);
+    let number = |s: &[u8]| s.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    let named = |s: &[u8], names: &[&[u8]]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
+    if t.len() < 5 || !named(t[0], &DAYS) || !named(t[1], &MONTHS) {
+        return false;
+    }
+    if !digits(t[2], 1, 2) || !(1..=31).contains(&number(t[2])) {
+        return false;
+    }
+    let hms: Vec<&[u8]> = t[3].split(|&b| b == b':').collect();
+    if !(2..=3).contains(&hms.len())
+        || !digits(hms[0], 1, 2)
+        || number(hms[0]) > 23
+        || hms[1..].iter().any(|p| !digits(p, 2, 2) || number(p) > 60)
+    {
+        return false;
+    }
+    // The year, after at most two time-zone words (`+0100`; `CEST`, upper case as zones are
+    // written, so that a sentence's words are not taken for one).
+    let zone = |s: &[u8]| {
+        (s.len() == 5 && (s[0] == b'+' || s[0] == b'-') && digits(&s[1..], 4, 4))
+            || ((1..=5).contains(&s.len()) && s.iter().all(u8::is_ascii_uppercase))
+    };
+    for &w in t[4..].iter().take(3) {
+        if digits(w, 4, 4) {
+            return true;
+        }
+        if !zone(w) {
+            return false;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -430,11 +489,55 @@ mod tests {
 
     #[test]
     fn splits_mbox() {
-        let data = b"From a Mon\nSubject: 1\n\nx\n>From quoted\n\nFrom b Tue\nSubject: 2\n\ny\n";
+        let data = b"From a Mon Nov 16 10:00:00 2026\nSubject: 1\n\nx\n>From quoted\nFrom here on, unquoted\n\n\
+From b Tue Nov 17 10:00:00 2026\nSubject: 2\n\ny\n";
         let r = split_mbox(data);
         assert_eq!(r.len(), 2);
-        assert!(data[r[0].0..r[0].1].ends_with(b">From quoted\n\n"));
-        assert!(data[r[1].0..r[1].1].starts_with(b"From b Tue\n"));
+        assert!(data[r[0].0..r[0].1].ends_with(b">From quoted\nFrom here on, unquoted\n\n"));
+        assert!(data[r[1].0..r[1].1].starts_with(b"From b Tue Nov 17 10:00:00 2026\n"));
+    }
+
+    /// The From_ line as mbox writers spell it (and mutt and mailutils read it), and body lines
+    /// that only start with `From `.
+    #[test]
+    fn tells_from_lines_from_body_lines() {
+        for yes in [
+            "From a@b Mon Jan  1 00:00:00 2024",
+            "From a@b Mon Jan 1 00:00:00 2024",
+            "From MAILER-DAEMON Fri Jul  8 12:08:34 2011",
+            "From jan@klant.be  Tue Nov 17 09:12:44 2026\r",
+            "From root Sat Jan  3 01:05:34 1996",
+            "From a@b Sat Jan  3 01:05 1996",
+            "From a@b Sat Jan  3 01:05:34 1996 -0700",
+            "From a@b Sat Jan  3 01:05:34 PST 1996",
+            "From 1614896548345386765@xxx Wed Oct 14 12:57:52 +0000 2020",
+            "From a@b Sat Jan 03 01:05:34 1996 remote from gateway",
+            "From \"jan peeters\"@klant.be Tue Nov 17 09:12:44 2026",
+            "From Tue Nov 17 09:12:44 2026",
+            "From jan at klant.be  Tue Nov 17 09:12:44 2026",
+            "From zvfjenphuq@[192.0.2.1] [ufa]  Sun Aug  5 09:51:15 2001",
+            "From x@y\tTUE NOV 17 09:12:44 2026",
+        ] {
+            assert!(is_from_line(yes.as_bytes()), "{yes:?}");
+        }
+        for no in [
+            "From my point of view the meeting went well.",
+            "From now on we meet on Tuesdays.",
+            "From a@b",
+            "From a@b Mon",
+            "From a@b Mon Jan 1",
+            "From a@b Mon Jan 1 00:00:00",
+            "From a@b Mon Jan 32 00:00:00 2024",
+            "From a@b Mon Foo 1 00:00:00 2024",
+            "From a@b Mon, 1 Jan 2024 00:00:00 +0000",
+            "From a@b Mon Jan 1 25:00:00 2024",
+            "From a@b Mon Jan 1 00:00:00 in 2024",
+            "From Monday to Friday we are open 9:00 to 17:00 in 2024",
+            "From: a@b.example",
+            ">From a@b Mon Jan  1 00:00:00 2024",
+        ] {
+            assert!(!is_from_line(no.as_bytes()), "{no:?}");
+        }
     }
 
     #[test]

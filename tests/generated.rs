@@ -122,7 +122,9 @@ Any X\-Spam\-* field that arrived with the message is removed first and never re
 The rest of the message is left byte for byte as it came (an mbox From line, CRLF or LF line ends, 8\-bit bytes).
 .SH INPUT
 A PATH is a message file, a directory (Maildir cur/ and new/, MH, or every file of a plain directory), an mbox
-file, \fB\-\fR for standard input, or \fB@\fR\fILIST\fR for a file of paths. A file that is not mail (no header
+file, \fB\-\fR for standard input, or \fB@\fR\fILIST\fR for a file of paths. An mbox is split only at real From_
+lines (From SENDER Mon Jan  1 00:00:00 2024, a time zone before or after the year allowed), not at a body line
+that merely starts with "From ". A file that is not mail (no header
 block with From, To, Subject, Date, Message\-ID or Received first: a note, an image, empty input) is skipped with its
 reason and counted as "skipped (not mail)". A path that cannot be read (missing, no permission, an @\fILIST\fR
 that cannot be read, or a path in it) is named in an error line and counted as unreadable, as an unreadable file

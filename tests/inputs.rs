@@ -144,3 +144,45 @@ fn a_path_that_cannot_be_read_is_counted_and_the_rest_processed() {
     assert!(err(&o).contains(&format!("cannot open {missing}")), "{}", err(&o));
     assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     0 ham, 1 spam"));
 }
+
+/// A message file that starts with an mbox From_ line is one message, whatever its body lines
+/// start with: on 7627532 it was split at every body line starting with `From ` ("m.eml:2: not a
+/// mail message", rc 2; train learned a truncated message; admin report M10). An mbox is split
+/// only at real From_ lines (`From SENDER DAY MON DD HH:MM:SS YYYY` and its common variants).
+#[test]
+fn body_lines_starting_with_from_do_not_split_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m.eml");
+    let msg = "From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b.example\nTo: c@d.example\nSubject: minutes\n\
+Date: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <m1@b.example>\n\nHello,\n\n\
+From my point of view the meeting went well.\nFrom now on we meet on Tuesdays.\n";
+    fs::write(&m, msg).unwrap();
+    let m = m.to_str().unwrap();
+    let o = run(tmp.path(), &["check", m], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(lines, [m], "{text}{}", err(&o));
+    let o = run(tmp.path(), &["train", "--ham", m], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).starts_with("learned 1 ham and 0 spam; 0 already known"), "{}", out(&o));
+
+    // An mbox of three, in the From_ line's usual spellings (MAILER-DAEMON, a time zone before
+    // the year as Gmail's export writes it, CRLF), whose bodies hold `From ` lines too.
+    let mbox = tmp.path().join("inbox.mbox");
+    let one = |from: &str, id: u32, eol: &str| {
+        format!(
+            "{from}{eol}From: x{id}@klant.be{eol}Subject: {id}{eol}Message-ID: <{id}@klant.be>{eol}{eol}\
+             From what I hear, number {id}.{eol}From 12 to 14 h.{eol}{eol}"
+        )
+    };
+    let text = one("From MAILER-DAEMON Fri Jul  8 12:08:34 2011", 1, "\n")
+        + &one("From 1614896548345386765@xxx Wed Oct 14 12:57:52 +0000 2020", 2, "\n")
+        + &one("From jan@klant.be  Tue Nov 17 09:12:44 2026", 3, "\r\n");
+    fs::write(&mbox, text).unwrap();
+    let o = run(tmp.path(), &["check", mbox.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let names: Vec<String> = out(&o).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    let d = mbox.display();
+    assert_eq!(names, [format!("{d}:1"), format!("{d}:2"), format!("{d}:3")], "{}", out(&o));
+}

@@ -55,6 +55,7 @@ impl Entry {
                 bail!("`{s}`: a wildcard is understood only as the whole local part (`*@klant.be`, `*@*.klant.be`)")
             }
             Some((local, d)) if !local.is_empty() && !local.contains(char::is_whitespace) => {
+                check_local(local, s)?;
                 check_domain(d, s)?;
                 Ok(Entry::Address(s.to_string()))
             }
@@ -98,6 +99,18 @@ impl fmt::Display for Entry {
             Entry::Subdomains(d) => write!(f, "*.{d}"),
         }
     }
+}
+
+/// An address's local part as a list entry can match it: a quoted one (`"jan@home"@klant.be`),
+/// or one without the characters that separate or enclose addresses. A second `@` or a comma
+/// means two addresses or a typo (`jan@@klant.be`, `jan@klant.be,piet@klant.be`): such an entry
+/// was accepted and never matched anything (the admin's pass, M7).
+fn check_local(local: &str, whole: &str) -> Result<()> {
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    if !quoted && local.contains(['@', ',', ';', '<', '>', '(', ')', '[', ']', '\\', '"', ':']) {
+        bail!("`{whole}`: `{local}` is not the local part of an address (one address per entry, one @ in it)");
+    }
+    Ok(())
 }
 
 fn check_domain(d: &str, whole: &str) -> Result<()> {
@@ -364,6 +377,13 @@ mod tests {
         for bad in ["jan*@klant.be", "?@klant.be", "*@*klant.be", "*@"] {
             assert!(Entry::parse(bad).is_err(), "{bad}");
         }
+        // Two addresses or a typo: accepted before and never matched (admin report M7).
+        for bad in ["jan@@klant", "x@y@z", "jan@klant.be,piet@klant.be", "jan;piet@klant.be", "a<b@klant.be"] {
+            let e = Entry::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("is not the local part of an address"), "{bad}: {e}");
+        }
+        assert_eq!(Entry::parse("\"jan@home\"@klant.be").unwrap(), Entry::Address("\"jan@home\"@klant.be".into()));
+        assert_eq!(Entry::parse("jan.smit+news@klant.be").unwrap(), Entry::Address("jan.smit+news@klant.be".into()));
     }
 
     #[test]

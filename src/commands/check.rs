@@ -108,8 +108,13 @@ impl Parts {
 /// Scores one message as `check` does (a panic is an error naming the message).
 pub fn score_one(scorer: &Scorer, entry: &mailbox::Entry) -> Result<Scored> {
     let raw = entry.read()?;
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(&raw)))
-        .map_err(|_| anyhow::anyhow!("{}: internal error while scoring; please report it", entry.name))
+    score_read(scorer, &entry.name, &raw)
+}
+
+/// [`score_one`] of a message already read (`name` for the error).
+pub fn score_read(scorer: &Scorer, name: &str, raw: &[u8]) -> Result<Scored> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(raw)))
+        .map_err(|_| anyhow::anyhow!("{name}: internal error while scoring; please report it"))
 }
 
 fn print_one(

@@ -143,7 +143,8 @@ pub fn select(
                     return Decision::Known(class);
                 }
                 drop(msg);
-                match super::check::score_one(&scorer, e) {
+                // The bytes already read: the file is not read a second time.
+                match super::check::score_read(&scorer, &e.name, &raw) {
                     Ok(s) => Decision::Scored(s.verdict.score),
                     Err(_) => Decision::PassOn,
                 }

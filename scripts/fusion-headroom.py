@@ -32,6 +32,13 @@ message's file and its run), bogofilter 1.2.5 (`bogofilter -C`, its defaults) is
 on exactly the same splits (the test rows of each run; the rest of the corpus trains, or the 2002
 or 2003 folders for year and reverse; the time-ordered splits are left out), as
 scripts/generalise.py runs it, so the ratios are against the same messages.
+
+With --worst N as well, it then lists the N messages of the random splits that the shipped score
+mis-ranks most (summed over the seeds: for a ham, the spam scored at or below it; for a spam, the
+ham scored at or above it; a tie counts half, as in the 1-ROCA), with bogofilter's count for the
+same message beside it, and the share of the shipped score's mis-ranked pairs that fall on
+messages bogofilter mis-ranks at least half as badly (docs/benchmarks.md, "Which mail the random
+splits' 1-ROCA is made of").
 """
 import argparse
 import collections
@@ -156,6 +163,44 @@ def bogofilter_scores(data, split, test_rows):
     return out
 
 
+def misranked(scored):
+    """{key: mis-ordered pairs} for (score, is_spam, key) rows: for a ham, the spam scored at or
+    below it; for a spam, the ham at or above it; a tie counts half (the 1-ROCA's convention, so
+    the pairs summed over one class, over ham x spam, are its 1-ROCA as a fraction).
+
+    >>> sorted(misranked([(1.0, True, "s1"), (2.0, False, "h1"), (0.0, False, "h2"), (2.0, True, "s2")]).items())
+    [('h1', 1.5), ('h2', 0.0), ('s1', 1.0), ('s2', 0.5)]
+    """
+    import bisect
+
+    spam = sorted(sc for sc, y, _ in scored if y)
+    ham = sorted(sc for sc, y, _ in scored if not y)
+    out = {}
+    for sc, y, key in scored:
+        if y:
+            below, at = bisect.bisect_left(ham, sc), bisect.bisect_right(ham, sc)
+            out[key] = (len(ham) - at) + 0.5 * (at - below)
+        else:
+            below, at = bisect.bisect_left(spam, sc), bisect.bisect_right(spam, sc)
+            out[key] = below + 0.5 * (at - below)
+    return out
+
+
+def worst(shipped_pairs, bogo_pairs, n):
+    """Prints the `n` messages with the most shipped mis-ordered pairs and bogofilter's beside."""
+    total = sum(shipped_pairs.values())
+    print(f"\nthe random splits' most mis-ranked messages (pairs summed over the seeds; {total:.0f} shipped, "
+          f"{sum(bogo_pairs.values()):.0f} bogofilter, both classes counted)")
+    print("shipped\tbogofilter\tmessage")
+    for key, v in sorted(shipped_pairs.items(), key=lambda kv: -kv[1])[:n]:
+        print(f"{v:.1f}\t{bogo_pairs.get(key, 0):.1f}\t{key[0]}/{key[1]}")
+    shared = sum(v for k, v in shipped_pairs.items() if bogo_pairs.get(k, 0) >= 0.5 * v)
+    top = sum(sorted(shipped_pairs.values(), reverse=True)[:10])
+    if total:
+        print(f"share of the shipped pairs on messages bogofilter mis-ranks at least half as badly: {shared / total:.0%}; "
+              f"on the ten worst: {top / total:.0%}")
+
+
 def metrics(scored):
     return f"{one_minus_roca_percent(scored):.4f}; {100 * recall_at_fp_rate(scored, 0.001):.2f}%"
 
@@ -164,7 +209,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tsv")
     ap.add_argument("--bogofilter", metavar="DATA", help="run bogofilter on the same splits (rows from R_HITS=1)")
+    ap.add_argument("--worst", type=int, metavar="N", help="with --bogofilter: the N messages the random splits mis-rank most")
     a = ap.parse_args()
+    if a.worst and not a.bogofilter:
+        ap.error("--worst needs --bogofilter")
+    pairs_shipped, pairs_bogo = collections.Counter(), collections.Counter()
     learned = fusion.learned_counts(a.tsv)
     test, inner = collections.defaultdict(list), collections.defaultdict(list)
     files = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -204,7 +253,12 @@ def main():
                 b = one_minus_roca_percent([(bogo[key], y == 1) for _, y, key in rows])
                 r = lambda s: f"{one_minus_roca_percent(s) / b:.2f}x" if b else "-"
                 line += f"\t{metrics([(bogo[key], y == 1) for _, y, key in rows])}\t{r(ship)}\t{r(oracle)}"
+                if a.worst and split.startswith("random"):
+                    pairs_shipped.update(misranked([(shipped(x), y == 1, key) for x, y, key in rows]))
+                    pairs_bogo.update(misranked([(bogo[key], y == 1, key) for _, y, key in rows]))
         print(line, flush=True)
+    if a.worst:
+        worst(pairs_shipped, pairs_bogo, a.worst)
 
 
 if __name__ == "__main__":

@@ -381,6 +381,8 @@ pub enum ListAction {
         entries: Vec<String>,
     },
     /// Remove entries.
+    ///
+    /// Exit status 1 when one of them was not there (the others are removed), as for ip remove.
     Remove {
         #[arg(value_name = "ENTRY", required = true)]
         entries: Vec<String>,

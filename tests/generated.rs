@@ -129,7 +129,7 @@ block with From, To, Subject, Date, Message\-ID or Received first: a note, an im
 reason and counted as "skipped (not mail)". A path that cannot be read (missing, no permission, an @\fILIST\fR
 that cannot be read, or a path in it) is named in an error line and counted as unreadable, as an unreadable file
 in a folder is; the other paths are still processed. A path where no message was found is named; \fBtrain\fR
-exits 2 when it found none at all. Folders inside a named folder are not read; those that look like mail folders (a Maildir's
+and \fBforget\fR exit 2 when they found none at all. Folders inside a named folder are not read; those that look like mail folders (a Maildir's
 \&.Junk, a Maildir inside a plain folder) are pointed out.
 .SH WHEN SOMETHING IS BROKEN
 A mistake in the configuration never switches filtering off. The filter scores with what still works and says
@@ -354,17 +354,22 @@ ham with \fB\-\-exit\-code\fR: the filter's only other statuses are 1 for spam w
 Filter mode with \fB\-\-exit\-code\fR: the message is spam. \fBtrain\fR, \fBforget\fR, \fBpurge\fR: some messages
 (or paths named) could not be read, were not mail, or could not be deleted (the others were processed). \fBlint\fR: a problem
 was found. \fBip show\fR, \fBaddress show\fR: the address is not in the reputation database. \fBip remove\fR,
-\fBaddress remove\fR: an address named was not there (the others were removed).
+\fBaddress remove\fR, \fBlist allow\fR|\fBblock remove\fR: an address or entry named was not there (the others
+were removed). Adding what is already there is not an error (0).
 .TP
 \fB2\fR
 An error: a bad argument or configuration file, or a database that cannot be read or written. Nothing was
 changed. \fBcheck\fR: some messages (or paths named) could not be read or were not mail; the others were scored.
-\fBtrain\fR: no message was found (none could be read as mail) at all.
+\fBtrain\fR, \fBforget\fR: no message was found (none could be read as mail) at all.
 .TP
 \fB75\fR
 Filter mode only: the message could not be read from standard input or written to standard output whole
 (EX_TEMPFAIL), e.g. a full disk or a reader that went away. The delivery agent keeps its copy: procmail delivers
 it as it came, maildrop's xfilter defers it and the MTA retries.
+.PP
+The rule for the commands that change something (\fBtrain\fR, \fBforget\fR, \fBpurge\fR, \fBlist\fR, \fBip\fR,
+\fBaddress\fR): 0 when everything named was done, 1 when some of it could not be (each named on standard error)
+and the rest was done, 2 when nothing could be done.
 .SH NOTES
 spamfilt never bounces a message and never drops one: spam is delivered to the Junk folder.
 Bounces to forged senders are backscatter.

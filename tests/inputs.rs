@@ -143,6 +143,21 @@ fn a_path_that_cannot_be_read_is_counted_and_the_rest_processed() {
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains(&format!("cannot open {missing}")), "{}", err(&o));
     assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     0 ham, 1 spam"));
+
+    // forget follows the same rule (on fbb856a it exited 1 for only unreadable or non-mail paths
+    // and 0 for a folder with no message, where train exits 2).
+    let note = tmp.path().join("note.txt");
+    fs::write(&note, "just a note\n").unwrap();
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    for path in [missing, note.to_str().unwrap(), empty.to_str().unwrap()] {
+        let o = run(tmp.path(), &["forget", path], b"");
+        assert_eq!(o.status.code(), Some(2), "forget {path}: {}", err(&o));
+        assert!(err(&o).contains("nothing forgotten"), "{}", err(&o));
+        let o = run(tmp.path(), &["train", "--ham", path], b"");
+        assert_eq!(o.status.code(), Some(2), "train {path}: {}", err(&o));
+    }
+    assert!(out(&run(tmp.path(), &["db", "stats"], b"")).contains("messages:     0 ham, 1 spam"));
 }
 
 /// A message file that starts with an mbox From_ line is one message, whatever its body lines

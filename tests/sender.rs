@@ -174,6 +174,14 @@ fn allow_and_block_lists_override_everything() {
     fs::write(&allow, format!("# my friends\n{text}")).unwrap();
     env.ok(&["list", "allow", "remove", "*.school.be"]);
     assert_eq!(fs::read_to_string(&allow).unwrap(), "# my friends\nvriend@klant.be\n");
+    // An entry that is not there: named, exit status 1 as for ip remove and address remove (on
+    // fbb856a: 0); the others named are removed. Adding one already there stays 0.
+    env.ok(&["list", "allow", "add", "tweede@klant.be"]);
+    let o = env.run(&["list", "allow", "remove", "nobody@klant.be", "tweede@klant.be"], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nobody@klant.be is not in the allow list"));
+    assert_eq!(fs::read_to_string(&allow).unwrap(), "# my friends\nvriend@klant.be\n");
+    env.ok(&["list", "allow", "add", "vriend@klant.be"]);
     let (status, _) = env.filter(&msg("From: juf@lager.school.be\n", spammy));
     assert!(!tests_of(&status).contains(&"ALLOWLIST".to_string()));
 

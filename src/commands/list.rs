@@ -65,7 +65,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
                     path.display()
                 );
             }
-            Ok(ExitCode::SUCCESS)
+            // As `ip remove` and `address remove`: an entry named that was not there is exit
+            // status 1 (the others were removed); adding one already there is not (it is there).
+            Ok(if !adding && !unchanged.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
     }
 }

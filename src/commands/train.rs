@@ -408,7 +408,18 @@ pub fn learn_queued(
 }
 
 pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Result<ExitCode> {
-    let work = super::expand_paths(g, &args.paths)?;
+    let mut notes = Vec::new();
+    let work = crate::mailbox::expand_noting(&args.paths, &mut notes)?;
+    // As `train`: no message found in any path named is an error (exit status 2), said once.
+    let nothing = work.is_empty() && !args.paths.is_empty();
+    if !g.quiet {
+        for n in notes.iter().filter(|n| !(nothing && n.starts_with("no messages found in "))) {
+            eprintln!("spamfilt: {n}");
+        }
+    }
+    if nothing {
+        anyhow::bail!("no messages found in {}; nothing forgotten", args.paths.join(", "));
+    }
     let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");
     let db = settings.database();
     let now = store::now_secs();
@@ -453,6 +464,12 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
             tally.unreadable,
             skipped_note(&tally)
         );
+    }
+    // As `train`: no message read at all (every path unreadable, missing or not mail) is exit
+    // status 2, some of them 1.
+    if tally.skipped + tally.unreadable > 0 && tally.forgotten + tally.not_known == 0 {
+        eprintln!("spamfilt: no mail messages found: nothing forgotten");
+        return Ok(ExitCode::from(2));
     }
     Ok(if tally.unreadable + tally.skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -34,14 +34,26 @@ impl Problem {
 
     /// The short form for the message header: the file's name (not its directory), the line
     /// and the message, cut to a readable length.
+    ///
+    /// A header value is plain ASCII (RFC 5322): the text goes through [`header_text`], and the
+    /// file is named by its name wherever the message names it by its path (the path, and the
+    /// directory of a file beside it, stay on standard error and in `lint`).
     pub fn short(&self) -> String {
         let name =
             self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into());
         // serde's list of every valid key is for the terminal, not for a header.
-        let message = self.message.split(", expected one of").next().unwrap_or_default();
-        let mut msg: String = message.chars().filter(|c| !c.is_control()).take(160).collect();
+        let mut message = self.message.split(", expected one of").next().unwrap_or_default().to_string();
+        let path = self.file.display().to_string();
+        if !path.is_empty() && path != name {
+            message = message.replace(&path, &name);
+            // Another file in the same directory (`tokens.db.corrupt-…`, `lr.weights`) by its name too.
+            if let Some(dir) = self.file.parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()) {
+                message = message.replace(&format!("{dir}/"), "");
+            }
+        }
+        let mut msg = header_text(&message.chars().take(160).collect::<String>());
         if message.chars().count() > 160 {
-            msg.push('…');
+            msg.push_str("...");
         }
         match self.line {
             Some(l) => format!("{name} line {l}: {msg}"),
@@ -58,6 +70,22 @@ impl fmt::Display for Problem {
             (None, _) => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
+}
+
+/// `text` as a header value may hold it: plain ASCII (RFC 5322 allows nothing else unencoded),
+/// with no control characters. An ellipsis becomes `...`, a control character (a line break) a
+/// space, and any other character outside ASCII `?`.
+pub fn header_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{2026}' => out.push_str("..."),
+            c if c.is_control() => out.push(' '),
+            c if c.is_ascii() => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 /// Splits a "line N: rest" message (as list and config parsers write them) into its parts.
@@ -135,6 +163,31 @@ fn cause_text(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use super::Problem;
+
+    /// A header value names the file alone and is plain ASCII: on fbb856a a lr.weights that was
+    /// a directory gave `X-Spam-Degraded: lr.weights: refusing to use the LR weight file
+    /// /home/jan/.local/share/spamfilt/lr.weights: ...`, and a long cause ended in `…`.
+    #[test]
+    fn the_short_form_is_ascii_and_names_files_by_name() {
+        let p = Problem::new(
+            Path::new("/home/jan/.local/share/spamfilt/lr.weights"),
+            None,
+            "refusing to use the LR weight file /home/jan/.local/share/spamfilt/lr.weights: it is not a regular \
+             file; see /home/jan/.local/share/spamfilt/tokens.db too",
+        );
+        assert_eq!(
+            p.short(),
+            "lr.weights: refusing to use the LR weight file lr.weights: it is not a regular file; see tokens.db too"
+        );
+        let p = Problem::new(Path::new("/etc/c.toml"), Some(1), format!("required_scor\u{e9}: {}", "x".repeat(200)));
+        let s = p.short();
+        assert!(s.is_ascii() && s.starts_with("c.toml line 1: required_scor?: xxx") && s.ends_with("x..."), "{s}");
+        assert_eq!(super::header_text("a\u{2026}\nb\u{e9}"), "a... b?");
+    }
+
     #[test]
     fn os_error_numbers_are_left_out() {
         let e = anyhow::Error::new(std::io::Error::from_raw_os_error(2)).context("cannot read /x");

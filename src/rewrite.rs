@@ -132,9 +132,11 @@ fn subject_colon(line: &[u8]) -> Option<usize> {
 }
 
 /// Writes `name: value` folded at spaces near [`FOLD_AT`]; control characters in the value
-/// (CR, LF and the rest) become spaces, so no value can start a field of its own.
+/// (CR, LF and the rest) become spaces, so no value can start a field of its own, and the value
+/// is plain ASCII ([`crate::problems::header_text`]), as RFC 5322 requires of a field not
+/// encoded by RFC 2047.
 fn write_field(out: &mut Vec<u8>, name: &str, value: &str, eol: &[u8]) {
-    let clean: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean = crate::problems::header_text(value);
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b":");
     let mut line_len = name.len() + 1;
@@ -212,6 +214,13 @@ mod tests {
     fn values_cannot_inject_fields() {
         let out = rewrite(b"Subject: x\n\n", &[("X-Spam-Status", "No\r\nX-Spam-Flag: YES".to_string())]);
         assert_eq!(out, b"Subject: x\nX-Spam-Status: No X-Spam-Flag: YES\n\n");
+    }
+
+    #[test]
+    fn values_are_plain_ascii() {
+        let out =
+            rewrite(b"Subject: x\n\n", &[("X-Spam-Degraded", "c.toml: bad key r\u{e9}quired\u{2026}".to_string())]);
+        assert_eq!(out, b"Subject: x\nX-Spam-Degraded: c.toml: bad key r?quired...\n\n");
     }
 
     #[test]

@@ -294,3 +294,30 @@ fn list_edits_refuse_a_bad_config_file() {
     assert_eq!(run(tmp.path(), &["list", "allow", "add", "boss@example.com"], b"").status.code(), Some(0));
     assert_eq!(fs::read_to_string(&named).unwrap(), "jan@elders.be\nboss@example.com\n");
 }
+
+/// X-Spam-Degraded is plain ASCII (RFC 5322) and names files by their name, also where the
+/// cause's own text names a path. On fbb856a an lr.weights that was a directory gave
+/// `lr.weights: refusing to use the LR weight file /tmp/.../db/lr.weights: ...`, a key with an
+/// accent was written as it was, and a long cause ended in `…` (U+2026).
+#[test]
+fn the_degraded_field_is_ascii_without_paths() {
+    let tmp = setup(12);
+    let db = tmp.path().join("db");
+    fs::remove_file(db.join("lr.weights")).unwrap();
+    fs::create_dir(db.join("lr.weights")).unwrap();
+    fs::write(tmp.path().join("config.toml"), format!("required_scor\u{e9} = 5\n# {}\n", "x".repeat(10))).unwrap();
+    let o = run(tmp.path(), &[], SPAMMY.as_bytes());
+    assert!(o.status.success());
+    let head = text(&o.stdout).split("\n\n").next().unwrap().to_string();
+    assert!(head.is_ascii(), "{head}");
+    let degraded = field(&o.stdout, "X-Spam-Degraded").unwrap();
+    let dir = db.display().to_string();
+    assert!(!degraded.contains(&dir) && !degraded.contains(tmp.path().to_str().unwrap()), "{degraded}");
+    assert!(
+        degraded.contains("lr.weights: refusing to use the LR weight file lr.weights: it is not a regular file"),
+        "{degraded}"
+    );
+    assert!(degraded.contains("config.toml line 1: required_scor?"), "{degraded}");
+    // The full path stays on standard error.
+    assert!(text(&o.stderr).contains(&format!("{dir}/lr.weights")), "{}", text(&o.stderr));
+}

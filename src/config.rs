@@ -149,12 +149,14 @@ pub fn default_config_file() -> Option<PathBuf> {
 /// allow and block lists and URI blocklist are beside it.
 pub const SITE_CONFIG: &str = "/etc/spamfilt/config.toml";
 
-/// The site-wide config file to read (it need not exist).
-pub fn site_config_file() -> Option<PathBuf> {
+/// The site-wide config file to read, and whether `SPAMFILT_SITE_CONFIG` named it. The default
+/// `/etc/spamfilt/config.toml` need not exist (its lists count without it); a file the variable
+/// names must: a typo in it would otherwise switch the site's settings off unnoticed.
+pub fn site_config_file() -> Option<(PathBuf, bool)> {
     match std::env::var_os("SPAMFILT_SITE_CONFIG") {
         Some(p) if p.is_empty() => None,
-        Some(p) => Some(PathBuf::from(p)),
-        None => Some(PathBuf::from(SITE_CONFIG)),
+        Some(p) => Some((PathBuf::from(p), true)),
+        None => Some((PathBuf::from(SITE_CONFIG), false)),
     }
 }
 
@@ -265,12 +267,24 @@ impl Settings {
         let mut site = SiteFiles::default();
         // Its lists count even without a config file beside them; a user who names the site
         // file itself as their own (the policy service's --config) reads it once.
-        let site_file =
-            site_config_file().filter(|p| !config_file.as_deref().is_some_and(|c| c == p.as_path() || same_file(p, c)));
-        if let Some(path) = site_file {
+        let site_file = site_config_file()
+            .filter(|(p, _)| !config_file.as_deref().is_some_and(|c| c == p.as_path() || same_file(p, c)));
+        if let Some((path, named_by_env)) = site_file {
             let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
             let mut named_blocklist = None;
-            if let Some(named) = read_config(&mut settings, &path, false, &mut lenient)? {
+            let missing = named_by_env
+                && std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+            if missing {
+                let why = "SPAMFILT_SITE_CONFIG names this file, which does not exist (set the variable to the empty \
+                           string for no site-wide file)";
+                match lenient.as_deref_mut() {
+                    // The filter scores with the defaults and the site's lists, and says so.
+                    Some(problems) => {
+                        problems.push(Problem::new(&path, None, format!("{why}; the site-wide settings are not used")))
+                    }
+                    None => anyhow::bail!("{}: {why}", path.display()),
+                }
+            } else if let Some(named) = read_config(&mut settings, &path, false, &mut lenient)? {
                 named_blocklist = named;
                 settings.site_config_file = Some(path);
             }

@@ -338,7 +338,9 @@ The database directory, as \fB\-\-db\fR (empty: the default).
 The configuration file, as \fB\-\-config\fR (empty: the default).
 .TP
 \fBSPAMFILT_SITE_CONFIG\fR
-The site\-wide configuration file read before it (default \fI/etc/spamfilt/config.toml\fR; empty: none).
+The site\-wide configuration file read before it (default \fI/etc/spamfilt/config.toml\fR, which need not exist;
+empty: none). A file the variable names must exist: when it does not, the commands refuse to run, naming it, and the
+filter scores without the site's settings (its lists beside it still count), marked SPAMFILT_DEGRADED.
 .TP
 \fBSPAMFILT_PROGRESS_DELAY_MS\fR
 How long a job runs before its progress bar appears on a terminal (1000; 0: at once).

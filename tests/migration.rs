@@ -8,12 +8,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// spamfilt with its config in `dir/cfg/config.toml` and its database in `dir/db`; the
-/// site-wide config is `dir/site/config.toml` (none unless a test writes it).
+/// site-wide config is `dir/site/config.toml` (none unless a test writes it: a variable that
+/// names a missing file is an error).
 fn spamfilt(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_spamfilt"));
+    let site = dir.join("site/config.toml");
     c.env_remove("SPAMFILT_CONFIG")
         .env("HOME", "/nonexistent-home")
-        .env("SPAMFILT_SITE_CONFIG", dir.join("site/config.toml"))
+        .env("SPAMFILT_SITE_CONFIG", if site.exists() { site.into_os_string() } else { Default::default() })
         .arg("--db")
         .arg(dir.join("db"))
         .arg("--config")
@@ -124,10 +126,33 @@ fn site_config_is_read_first_and_the_users_overrides_it() {
     let out = spamfilt(dir.path()).args(["check", "-"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("site/config.toml"), "{out:?}");
-    // The site's lists count without a config file beside them.
+    // SPAMFILT_SITE_CONFIG naming a file that does not exist (on fbb856a silently ignored): the
+    // filter delivers (exit 0), scored with the site's lists beside it and marked degraded,
+    // naming the variable; a command refuses, naming the file (exit 2); lint names it (exit 1).
     fs::remove_file(site.join("config.toml")).unwrap();
-    let out = filter(dir.path(), &message("promo@deals.example", "pills"));
-    assert!(status(&out).contains("BLOCKLIST"), "{out}");
+    let missing = site.join("config.toml");
+    let msg = message("promo@deals.example", "pills");
+    let o = common::run_with_stdin(
+        spamfilt(dir.path()).env("SPAMFILT_SITE_CONFIG", &missing).arg("filter"),
+        msg.as_bytes(),
+    );
+    assert!(o.status.success(), "{o:?}");
+    let out = String::from_utf8(o.stdout).unwrap().replace("\n\t", " ");
+    assert!(status(&out).contains("BLOCKLIST") && status(&out).contains("SPAMFILT_DEGRADED"), "{out}");
+    assert!(
+        out.contains("X-Spam-Degraded: config.toml: SPAMFILT_SITE_CONFIG names this file, which does not exist"),
+        "{out}"
+    );
+    let o = spamfilt(dir.path()).env("SPAMFILT_SITE_CONFIG", &missing).args(["check", "-"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}: SPAMFILT_SITE_CONFIG names this file, which does not exist", missing.display())),
+        "{err}"
+    );
+    let o = spamfilt(dir.path()).env("SPAMFILT_SITE_CONFIG", &missing).arg("lint").output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SPAMFILT_SITE_CONFIG names this file"), "{o:?}");
     // Named in --help.
     let help = spamfilt(dir.path()).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("/etc/spamfilt/config.toml"));

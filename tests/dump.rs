@@ -195,3 +195,41 @@ fn a_dump_cut_short_is_refused_and_changes_nothing() {
     assert!(err.contains("warning: standard input is a version 2 dump") && err.contains("cannot be checked"), "{err}");
     assert_eq!(ok(&c, &["db", "dump"], b""), whole);
 }
+
+/// Every error of `db dump` and `db load` names the file it was writing or reading, and a bad
+/// line its number. On fbb856a `db dump /dev/full` said only "No space left on device", and a
+/// dump to a directory "cannot open DIR".
+#[test]
+fn dump_and_load_errors_name_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    ok(&a, &["train", "--spam", "-"], spam(1).as_bytes());
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    if Path::new("/dev/full").exists() {
+        let o = run(&a, &["db", "dump", "/dev/full"], b"");
+        assert_eq!(o.status.code(), Some(2));
+        assert!(err(&o).contains("the dump to /dev/full is not written whole: No space left on device"), "{}", err(&o));
+    }
+    let o = run(&a, &["db", "dump", tmp.path().to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains(&format!("the dump to {} is not written whole", tmp.path().display())), "{}", err(&o));
+    let missing = tmp.path().join("no/such/dir/backup.txt");
+    let o = run(&a, &["db", "dump", missing.to_str().unwrap()], b"");
+    assert!(err(&o).contains(&format!("the dump {} is not written", missing.display())), "{}", err(&o));
+    // Loading: the file, and the line of a parse error.
+    let o = run(&a, &["db", "load", missing.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains(&format!("cannot open the dump {}", missing.display())), "{}", err(&o));
+    let dump = tmp.path().join("d.txt");
+    ok(&a, &["db", "dump", dump.to_str().unwrap()], b"");
+    let text = fs::read_to_string(&dump).unwrap();
+    let bad = tmp.path().join("bad.txt");
+    fs::write(&bad, text.replacen("messages ", "messages x", 1)).unwrap();
+    let o = run(&tmp.path().join("b"), &["db", "load", bad.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains(&format!("{} is not loaded; the database is unchanged: line 4: ", bad.display())),
+        "{}",
+        err(&o)
+    );
+}

@@ -70,37 +70,39 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                     _ => std::path::Path::new("."),
                 };
                 let name = p.file_name().with_context(|| format!("{} is not a file name", p.display()))?;
-                let mut tmp = crate::store::files::TempFile::new(dir, name)
-                    .with_context(|| format!("cannot create {}", p.display()))?;
+                let failed = || format!("the dump {} is not written", p.display());
+                let mut tmp = crate::store::files::TempFile::new(dir, name).with_context(failed)?;
                 let mut out = std::io::BufWriter::new(&mut tmp);
-                dump(&db, &mut out)?;
-                out.flush().with_context(|| format!("cannot write {}", p.display()))?;
+                dump(&db, &mut out).with_context(failed)?;
+                out.flush().with_context(failed)?;
                 drop(out);
-                tmp.commit()?;
+                tmp.commit().with_context(failed)?;
             }
+            // Every error names where the dump was going (on fbb856a `db dump /dev/full` said
+            // only "No space left on device").
             Some(p) => {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(p)
-                    .with_context(|| format!("cannot open {}", p.display()))?;
+                let failed = || format!("the dump to {} is not written whole", p.display());
+                let f = std::fs::OpenOptions::new().write(true).open(p).with_context(failed)?;
                 let mut out = std::io::BufWriter::new(f);
-                dump(&db, &mut out)?;
-                out.flush()?;
+                dump(&db, &mut out).with_context(failed)?;
+                out.flush().with_context(failed)?;
             }
             None => {
+                let failed = || "the dump to standard output is not written whole".to_string();
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                dump(&db, &mut out)?;
-                out.flush()?;
+                dump(&db, &mut out).with_context(failed)?;
+                out.flush().with_context(failed)?;
             }
         },
         DbCommand::Load { file } => {
-            let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
-                ))
-            };
+            let input: Box<dyn std::io::BufRead> =
+                if file.as_os_str() == "-" {
+                    Box::new(std::io::stdin().lock())
+                } else {
+                    Box::new(std::io::BufReader::new(std::fs::File::open(file).with_context(|| {
+                        format!("cannot open the dump {}; the database is unchanged", file.display())
+                    })?))
+                };
             let name = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
             // The whole dump is read and checked before anything is replaced.
             let loaded = crate::store::dump::read(input)

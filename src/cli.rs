@@ -254,6 +254,11 @@ pub enum Command {
     /// it scores that way with SPAMFILT_DEGRADED and an X-Spam-Degraded header; train, purge
     /// and the other commands that change something refuse to run until the problem is fixed
     /// (rules and list show warn and go on).
+    ///
+    /// The databases checked are the directory itself (one that is a file or cannot be read is
+    /// said so), tokens.db, lr.weights (readable, its version and size) and reputation.db. Notes
+    /// that do not change the exit status (an address that looks like your own relay: add it to
+    /// trusted_networks) are printed with -q too.
     Lint,
     /// Answer Postfix policy requests (check_policy_service) from what the filter learned.
     #[command(long_about = POLICY_ABOUT)]

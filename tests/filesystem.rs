@@ -541,10 +541,8 @@ fn a_database_file_that_cannot_be_opened_is_never_moved_aside() {
                 }
                 assert!(stderr(&forced).contains("--force moves aside only a file that was read and found damaged"));
                 let lint = String::from_utf8_lossy(&lint.stdout).into_owned();
-                if name != "lr.weights" {
-                    // (lint does not look at lr.weights.)
-                    assert!(lint.contains(&format!("chmod u+rw {}", file.display())), "{name}: {lint}");
-                }
+                // lr.weights too (on fbb856a lint did not look at it).
+                assert!(lint.contains(&format!("chmod u+rw {}", file.display())), "{name}: {lint}");
                 assert!(!lint.contains("--force") && !lint.contains("salvage"), "{name}: {lint}");
             }
             _ => eprintln!("not checked: a file of mode 000 ({name}): cannot drop CAP_DAC_OVERRIDE here"),
@@ -556,4 +554,51 @@ fn a_database_file_that_cannot_be_opened_is_never_moved_aside() {
     // Nothing was learned or lost meanwhile.
     assert_eq!(env.ok(&["db", "stats"]), stats);
     assert_eq!(env.ok(&["db", "dump"]), dump);
+}
+
+/// `lint` names the real problem with the database directory and lr.weights. On fbb856a a
+/// directory of mode 000 was "no database here: tokens.db does not exist", `--db` naming a file
+/// was "the directory does not exist" (and then tokens.db and reputation.db "Not a directory"),
+/// and lr.weights was not checked at all (a truncated one: "no problems").
+#[test]
+fn lint_names_the_real_problem_with_the_database() {
+    let env = Env::private(HONEYPOT);
+    env.train_one();
+    let lint = |env: &Env| {
+        let o = env.run(&["lint"], b"");
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // lr.weights cut short: named, with what is wrong.
+    let lr = env.db.join("lr.weights");
+    let bytes = fs::read(&lr).unwrap();
+    fs::write(&lr, &bytes[..100]).unwrap();
+    let (code, out) = lint(&env);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("{}: the LR weight file", lr.display())) && out.contains("100 bytes"), "{out}");
+    fs::write(&lr, &bytes).unwrap();
+    assert_eq!(lint(&env).0, Some(0));
+    // --db naming a file.
+    let file = env.dir().join("a-file");
+    fs::write(&file, "root:x:0:0\n").unwrap();
+    let o = common::spamfilt_at(&file, &env.config).arg("lint").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_eq!(out.lines().count(), 1, "said once: {out}");
+    assert!(out.contains(&format!("{}: this is a file, not a directory", file.display())), "{out}");
+    // A directory that cannot be read (mode 000).
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o000)).unwrap();
+    let o = run_without_override(&env, &["lint"]);
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o700)).unwrap();
+    match o {
+        Some(o) => {
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(o.status.code(), Some(1), "{out}");
+            assert!(
+                out.contains("Permission denied") && out.contains(&format!("chmod u+rwx {}", env.db.display())),
+                "{out}"
+            );
+            assert!(!out.contains("no database here") && out.lines().count() == 1, "{out}");
+        }
+        None => eprintln!("not checked: a directory of mode 000: cannot drop CAP_DAC_OVERRIDE here"),
+    }
 }

@@ -20,11 +20,11 @@ pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
     for p in &problems {
         println!("{p}");
     }
-    // Suggestions, not problems: they do not change the exit status, and -q leaves them out.
-    if !g.quiet {
-        for note in notes(&settings) {
-            println!("{note}");
-        }
+    // Suggestions, not problems: they do not change the exit status. Printed with -q too: lint
+    // runs from cron with -q, and an own relay judged as a spam source is what the admin must
+    // hear of (trusted_networks).
+    for note in notes(&settings) {
+        println!("{note}");
     }
     if problems.is_empty() {
         if !g.quiet {
@@ -51,7 +51,42 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
     // database trained under another HOME or --db (Dovecot's virtual users: their HOME is the
     // userdb's). The filter scores with the starter table and the rules either way, unmarked
     // (see README, "Which database a delivery uses"); lint says where it looked.
-    if settings.redis.is_none() && !db.file_path().exists() {
+    let dir = &settings.db_dir;
+    if settings.redis.is_none() {
+        // The directory itself first: one that is a file or cannot be read is named as such, not
+        // as "no database here" (on fbb856a a directory of mode 000 was "tokens.db does not exist",
+        // and `--db /etc/passwd` "the directory does not exist").
+        let unusable = match std::fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!(
+                "cannot use the database directory: {}: give yourself permission to read it (chmod u+rwx {}; \
+                 `ls -ld` shows its owner and mode)",
+                crate::problems::error_text(&e.into()),
+                dir.display()
+            )),
+            Ok(m) if !m.is_dir() => Some(
+                "this is a file, not a directory: --db (or SPAMFILT_DB) names the database directory, in which \
+                 tokens.db, lr.weights and reputation.db are"
+                    .to_string(),
+            ),
+            Ok(_) => std::fs::read_dir(dir).err().map(|e| {
+                format!(
+                    "cannot list the database directory: {}: give yourself permission to read it (chmod u+rwx {}; \
+                     `ls -ld` shows its owner and mode)",
+                    crate::problems::error_text(&e.into()),
+                    dir.display()
+                )
+            }),
+        };
+        if let Some(why) = unusable {
+            // Every file in it would fail for the same reason: said once.
+            out.push(Problem::new(dir, None, why));
+            return out;
+        }
+    }
+    let tokens_missing =
+        std::fs::symlink_metadata(db.file_path()).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+    if settings.redis.is_none() && tokens_missing {
         let what = if settings.db_dir.is_dir() {
             format!("no database here: {} does not exist", db.file_path().display())
         } else {
@@ -80,6 +115,17 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         }
         if let Err(e) = store.redis().map_or(Ok(()), |r| r.reputation().map(drop)) {
             out.push(Problem::new(std::path::Path::new(&store.location()), None, format!("{e:#}")));
+        }
+    }
+    // The LR weights beside tokens.db: readable, the version and size their header says, every
+    // weight finite (what training reads; the filter checks only the header).
+    if settings.redis.is_none() {
+        if let Err(e) = db.verify_lr() {
+            let what = match crate::store::files::fix_for(&e, &db.lr_path()) {
+                f if f.is_empty() => crate::problems::error_text(&e),
+                f => format!("{}: {f}", crate::problems::error_text(&e)),
+            };
+            out.push(Problem::new(&db.lr_path(), None, what));
         }
     }
     let rep = settings.db_dir.join(crate::store::reputation::FILE);

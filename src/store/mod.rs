@@ -324,6 +324,12 @@ impl Database {
         Ok(Some(m).filter(|m| m.shape == crate::lr::Shape::default()))
     }
 
+    /// Reads and verifies the whole LR weight file, as training does (`lint`): `Ok` when it is
+    /// missing or sound.
+    pub fn verify_lr(&self) -> Result<()> {
+        self.load_lr().map(drop)
+    }
+
     /// Opens the LR weights for scoring: maps the file and checks its header, nothing more.
     /// `Ok(None)` when there are none or they were made with other feature parameters.
     /// With Redis: `None` (the reader fetches the table with the counts).

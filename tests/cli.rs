@@ -971,6 +971,23 @@ fn lr_scores_once_trained_and_can_be_turned_off() {
     assert!(listed.contains("\n* gives way to training: its points for spam count 0.7 "), "{listed}");
     let unmarked = stdout(&run(&["--config", cfg.to_str().unwrap(), "rules"], &db, b""));
     assert!(!unmarked.contains('*') && line(&unmarked, "BODY_EN_CLICK").contains(" 1.2  "), "{unmarked}");
+    // The descriptions start in one column, also after the -100.0 and 100.0 of the lists (on
+    // fbb856a those lines were a column off).
+    for text in [&listed, &unmarked] {
+        let starts: Vec<usize> = text
+            .lines()
+            .filter(|l| !l.starts_with("* "))
+            .map(|l| {
+                // After the name (28) and family (12) columns and the score (and mark): the description.
+                let rest = &l[42..];
+                let score = rest.find(|c| c != ' ').unwrap();
+                let after = score + rest[score..].find(' ').unwrap();
+                42 + after + rest[after..].find(|c| c != ' ').unwrap()
+            })
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] == w[1]), "{starts:?}\n{text}");
+        assert!(line(text, "ALLOWLIST").contains(" -100.0  Sender is on your allow list"), "{text}");
+    }
     // eval: each part alone beside the fused score.
     let (ham, spam) = write_corpus(&tmp.path().join("eval"), 15);
     let o = run(&["eval", "--folds", "3", "--ham", ham.to_str().unwrap(), "--spam", spam.to_str().unwrap()], &db, b"");

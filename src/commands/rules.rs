@@ -19,6 +19,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &RulesArgs) -> Result<Exit
         // (`verdict::content_rules_weight`) are marked; none while the weight is 1.
         let weight = settings.scoring.rules_trained_weight;
         let gives_way = |r: &crate::rules::Rule| r.weighed && weight < 1.0;
+        // The score column is as wide as its widest score (`-100.0` of ALLOWLIST, a custom score),
+        // right-aligned, so the marks and descriptions after it line up.
+        let width = rs.rules.iter().map(|r| crate::verdict::format_score(r.score).len()).max().unwrap_or(0).max(5);
         for r in &rs.rules {
             if args.json {
                 let obj = serde_json::json!({
@@ -30,7 +33,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &RulesArgs) -> Result<Exit
             } else {
                 writeln!(
                     out,
-                    "{:<28} {:<12} {:>5}{} {}",
+                    "{:<28} {:<12} {:>width$}{} {}",
                     r.name,
                     r.family.as_str(),
                     crate::verdict::format_score(r.score),

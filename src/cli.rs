@@ -38,7 +38,7 @@ pub struct GlobalArgs {
     /// The database directory (token database, training ledger).
     ///
     /// Default: the per-user data directory, e.g. ~/.local/share/spamfilt.
-    #[arg(long, global = true, env = "SPAMFILT_DB", value_name = "DIR")]
+    #[arg(long, global = true, env = "SPAMFILT_DB", value_name = "DIR", hide_env_values = true)]
     pub db: Option<PathBuf>,
 
     /// The configuration file (TOML).
@@ -47,7 +47,7 @@ pub struct GlobalArgs {
     /// ~/.config/spamfilt/config.toml. A missing default file is not an error. The site-wide
     /// /etc/spamfilt/config.toml (env SPAMFILT_SITE_CONFIG; empty: none), with its lists
     /// beside it, is read first: this file's settings override it.
-    #[arg(long, global = true, env = "SPAMFILT_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "SPAMFILT_CONFIG", value_name = "FILE", hide_env_values = true)]
     pub config: Option<PathBuf>,
 
     /// Say more about what is being done (repeat for more).

@@ -1040,6 +1040,11 @@ fn completions_and_the_global_options_heading() {
         if cmd[0] == "check" {
             assert!(own.contains("--json") && !global.contains("--json"), "{help}");
         }
+        // The variable is named, without an empty value after it (on fbb856a "[env: SPAMFILT_DB=]").
+        if !help.contains("Print help (see more with '--help')") {
+            assert!(help.contains("[env: SPAMFILT_DB]") && help.contains("[env: SPAMFILT_CONFIG]"), "{cmd:?}: {help}");
+        }
+        assert!(!help.contains("SPAMFILT_DB=") && !help.contains("SPAMFILT_CONFIG="), "{cmd:?}: {help}");
     }
 }
 

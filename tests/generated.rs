@@ -54,6 +54,37 @@ fn arg_label(arg: &clap::Arg) -> String {
     label
 }
 
+/// The SYNOPSIS line, each option with its value's name as the OPTIONS section shows it
+/// (`[--db DIR]`; clap_mangen's own synopsis leaves the value out: `[--db]`).
+fn render_synopsis(out: &mut String, cmd: &clap::Command) {
+    let mut line = format!("\\fB{}\\fR", cmd.get_name());
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set() && !a.is_positional()) {
+        let mut names = Vec::new();
+        if let Some(s) = arg.get_short() {
+            names.push(format!("\\fB\\-{s}\\fR"));
+        }
+        if let Some(l) = arg.get_long() {
+            names.push(format!("\\fB\\-\\-{}\\fR", l.replace('-', "\\-")));
+        }
+        let mut item = format!("[{}", names.join("|"));
+        if arg.get_num_args().is_some_and(|n| n.takes_values()) {
+            if let Some(v) = arg.get_value_names() {
+                let v: Vec<String> = v.iter().map(|n| format!("\\fI{n}\\fR")).collect();
+                write!(item, " {}", v.join(" ")).unwrap();
+            }
+        }
+        item.push(']');
+        if matches!(arg.get_action(), clap::ArgAction::Count | clap::ArgAction::Append) {
+            item.push_str("...");
+        }
+        write!(line, " {item}").unwrap();
+    }
+    if cmd.has_subcommands() {
+        line.push_str(" [\\fICOMMAND\\fR]");
+    }
+    writeln!(out, ".SH SYNOPSIS\n{line}").unwrap();
+}
+
 fn render_args(out: &mut String, cmd: &clap::Command) {
     for arg in cmd.get_arguments() {
         if arg.is_hide_set() || arg.is_global_set() && cmd.get_name() != "spamfilt" {
@@ -398,9 +429,10 @@ fn render_man(date: &str) -> String {
     let mut buf: Vec<u8> = Vec::new();
     man.render_title(&mut buf).unwrap();
     man.render_name_section(&mut buf).unwrap();
-    man.render_synopsis_section(&mut buf).unwrap();
+    let mut out = String::from_utf8(std::mem::take(&mut buf)).unwrap();
+    render_synopsis(&mut out, &cmd);
     man.render_description_section(&mut buf).unwrap();
-    let mut out = String::from_utf8(buf).unwrap();
+    out.push_str(&String::from_utf8(buf).unwrap());
     out.push_str(".SH OPTIONS\nThese apply to every command.\n");
     render_args(&mut out, &cmd);
     out.push_str(".SH COMMANDS\n");
@@ -483,6 +515,10 @@ fn man_page_documents_every_command_and_flag() {
         }
     }
     walk(&cmd, &man);
+    // The SYNOPSIS gives each option's value as the OPTIONS section does (on fbb856a: `[--db]`).
+    let synopsis = man.split(".SH SYNOPSIS\n").nth(1).unwrap().lines().next().unwrap();
+    assert!(synopsis.contains("[\\fB\\-\\-db\\fR \\fIDIR\\fR]"), "{synopsis}");
+    assert!(synopsis.contains("[\\fB\\-\\-config\\fR \\fIFILE\\fR]"), "{synopsis}");
     for section in ["EXAMPLES", "FILES", "ENVIRONMENT", "EXIT STATUS", "HEADERS"] {
         assert!(man.contains(&format!(".SH {section}")), "section {section} missing");
     }

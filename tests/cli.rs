@@ -1161,3 +1161,40 @@ fn the_progress_bar_waits_and_shows_a_rate() {
     let shown = on_a_terminal("0", "db2");
     assert!(shown.contains("learning [") && shown.contains(" msg/s") && shown.contains("learned 30 ham"), "{shown:?}");
 }
+
+/// `eval`'s progress on a terminal: one bar per pass, each counting its messages once and
+/// ending at its total. On fbb856a one "evaluating" bar counted every message twice (60
+/// messages: `N/120`) and, with a file skipped, ended short of even that.
+#[test]
+fn eval_progress_counts_each_message_once_per_pass() {
+    if !Path::new("/usr/bin/script").exists() {
+        return common::skip("no script(1) to give eval a terminal");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (ham, spam) = write_corpus(tmp.path(), 30);
+    fs::write(ham.join("note.txt"), "just a note\n").unwrap();
+    let cmd = format!(
+        "env SPAMFILT_PROGRESS_DELAY_MS=0 HOME=/nonexistent-home {} --db {} eval --folds 3 --ham {} --spam {}",
+        env!("CARGO_BIN_EXE_spamfilt"),
+        tmp.path().join("db").display(),
+        ham.display(),
+        spam.display()
+    );
+    let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "\n");
+    // "reading [====>   ] 12/61 ..." and "scoring (3 folds) [...] 7/60 ...".
+    let counts = |label: &str| -> Vec<(u64, u64)> {
+        text.lines()
+            .filter_map(|l| l.split_once(label).map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_once("] ").and_then(|(_, r)| r.split_whitespace().next()))
+            .filter_map(|n| n.split_once('/').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+            .collect()
+    };
+    let (reading, scoring) = (counts("reading ["), counts("scoring (3 folds) ["));
+    assert!(!reading.is_empty() && !scoring.is_empty(), "{text}");
+    // 61 files read (one not mail), 60 messages scored.
+    assert!(reading.iter().all(|&(pos, len)| len == 61 && pos <= len), "{reading:?}");
+    assert!(scoring.iter().all(|&(pos, len)| len == 60 && pos <= len), "{scoring:?}");
+    assert!(!text.contains("evaluating ["), "{text}");
+}

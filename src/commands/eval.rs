@@ -26,7 +26,10 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     entries.extend(super::expand_paths(g, &args.ham)?.into_iter().map(|e| (e, false)));
     entries.extend(super::expand_paths(g, &args.spam)?.into_iter().map(|e| (e, true)));
     // Pass 1: read and tokenize every message once (on all cores), keeping only token hashes.
-    let bar = super::progress(g, args.no_progress, entries.len() as u64 * 2, "evaluating");
+    // Each pass has a bar of its own that counts its messages once and ends at its total (one
+    // bar for both counted every message twice, and ended short of twice the total when a file
+    // was skipped).
+    let bar = super::progress(g, args.no_progress, entries.len() as u64, "reading");
     let mut prepared: Vec<Option<crossval::Item>> = Vec::with_capacity(entries.len());
     // Files that are not mail are skipped and counted apart, as `train` and `check` count them.
     let mut not_mail = 0usize;
@@ -54,6 +57,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
             );
         },
     );
+    bar.finish_and_clear();
     let unreadable = prepared.iter().filter(|p| p.is_none()).count() - not_mail;
     let (items, sources): (Vec<crossval::Item>, Vec<&Entry>) =
         prepared.into_iter().zip(&entries).filter_map(|(p, (e, _))| p.map(|p| (p, e))).unzip();
@@ -76,6 +80,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &EvalArgs) -> Result<ExitC
     let now = crate::store::now_secs();
     // Pass 2: score each message with a model that never saw it.
     let use_lr = !g.no_lr && settings.scoring.lr.enabled;
+    let what = format!("scoring ({} folds)", args.folds.max(2));
+    let bar = super::progress(g, args.no_progress, items.len() as u64, &what);
     let parts = crossval::run(
         &items,
         args.folds as usize,

@@ -403,6 +403,56 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
     drop(fs_guard);
 }
 
+/// `train --queued` on a full disk says only what happened: on fbb856a it printed "learned 3
+/// queued messages (honeypot hits): 3 new spam" and then "training failed; the database ... is
+/// unchanged: ... No space left on device". Now the summary comes only after the write; the
+/// queue stays for the next run, which learns it.
+#[test]
+fn disk_full_train_queued_does_not_claim_to_have_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "4m") } else { None }) else {
+        common::skip("cannot mount a small tmpfs here (needs root and permission to mount)");
+        return;
+    };
+    let db = mnt.join("db");
+    let config = dir.path().join("config.toml");
+    fs::write(&config, "honeypots = [\"trap@mijn.be\"]\n").unwrap();
+    let run = |args: &[&str]| spamfilt(&db).arg("--config").arg(&config).args(args).output().unwrap();
+    for i in 1..=3 {
+        let msg = format!(
+            "Received: from x (x [198.51.100.{i}]) by mx.mijn.be with ESMTP; Mon, 1 Jan 2024 10:00:00 +0000\n\
+             From: a{i}@spam.example\nTo: trap@mijn.be\nSubject: win {i}\nMessage-ID: <{i}@spam.example>\n\n\
+             lottery casino {i}\n"
+        );
+        let o = common::run_with_stdin(spamfilt(&db).arg("--config").arg(&config), msg.as_bytes());
+        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("HONEYPOT"), "{o:?}");
+    }
+    let queued = || fs::read_dir(db.join("queue")).unwrap().count();
+    assert_eq!(queued(), 3);
+    let mut filler = fs::File::create(mnt.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while filler.write_all(&chunk).is_ok() {}
+    let _ = filler.sync_all();
+    let o = run(&["train", "--queued"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("No space left on device") && err.contains("unchanged"), "{err}");
+    assert!(!err.contains("learned 3 queued") && o.stdout.is_empty(), "{o:?}");
+    assert_eq!(queued(), 3, "the queue is kept");
+    // Space again: the next run learns them and says so.
+    drop(filler);
+    fs::remove_file(mnt.join("filler")).unwrap();
+    let o = run(&["train", "--queued"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("learned 3 queued messages (honeypot hits): 3 new spam"),
+        "{o:?}"
+    );
+    assert_eq!(queued(), 0);
+    drop(fs_guard);
+}
+
 #[test]
 fn database_of_another_user_is_a_clear_error_for_train_and_a_degraded_score_for_the_filter() {
     let have_setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());

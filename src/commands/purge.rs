@@ -120,12 +120,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
         decide(Some(&mut snap), None)?;
     } else {
         let mut notes = store::Notes::new();
+        let mut queued_note = None;
         let done = db.update_all(false, &mut notes, |snap, rep, queued| {
-            super::train::learn_queued(settings, g, snap, rep, queued);
+            queued_note = super::train::learn_queued(settings, g, snap, rep, queued);
             decide(Some(snap), Some(rep))
         });
         super::print_notes(&notes);
         done.map_err(|e| store::failed(e, "purge failed before deleting anything", &db.place()))?;
+        super::train::say_queued(queued_note);
     }
     let mut deleted = 0u64;
     let mut failed = false;

@@ -130,9 +130,10 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     let today = store::today();
     let now = store::now_secs();
     let mut notes = store::Notes::new();
+    let mut queued_note = None;
     let tally = db
         .update_all(args.force, &mut notes, |snap, rep, queued| {
-            learn_queued(settings, g, snap, rep, queued);
+            queued_note = learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
             // The ham come first (`work`): each one's digest, until a spam is the same message.
             let mut as_ham: std::collections::HashMap<store::Digest, FirstSeen> = Default::default();
@@ -325,6 +326,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     bar.finish_and_clear();
     super::print_notes(&notes);
     let tally = tally?;
+    say_queued(queued_note);
     if !g.quiet {
         let ambiguous = match tally.ambiguous {
             0 => String::new(),
@@ -359,15 +361,17 @@ fn skipped_note(t: &Tally) -> String {
     }
 }
 
-/// Learns the messages the filter queued (honeypot hits), before the run's own work. Says how
-/// many unless quiet.
+/// Learns the messages the filter queued (honeypot hits), before the run's own work. Returns
+/// what to say of them (unless quiet), for the caller to print once the run's write succeeded:
+/// said before, "learned 3 queued messages" stood above "training failed; the database is
+/// unchanged" on a full disk (the queue is kept then, for the next run).
 pub fn learn_queued(
     settings: &Settings,
     g: &GlobalArgs,
     snap: &mut store::Snapshot,
     rep: &mut Reputation,
     queued: Vec<Queued>,
-) {
+) -> Option<String> {
     // What the filter could not queue because the queue was full: said, not silently lost.
     match store::queue::take_dropped(&settings.db_dir) {
         Ok((0, _)) => {}
@@ -379,7 +383,7 @@ pub fn learn_queued(
         Err(e) => eprintln!("spamfilt: {}", crate::problems::error_text(&e)),
     }
     if queued.is_empty() {
-        return;
+        return None;
     }
     let (today, now) = (store::today(), store::now_secs());
     let mut tally = Tally::default();
@@ -396,14 +400,21 @@ pub fn learn_queued(
         let m = learn::prepare(&bytes, settings.scoring.scan_limit, &settings.tokenizer, &settings.sender.trusted);
         tally.add(q.class, learn::learn_with_sender(snap, rep, &m, q.class, today, now));
     }
-    if !g.quiet {
-        eprintln!(
-            "spamfilt: learned {} queued messages (honeypot hits): {} new spam, {} already known, {} moved",
+    (!g.quiet).then(|| {
+        format!(
+            "learned {} queued messages (honeypot hits): {} new spam, {} already known, {} moved",
             queued.len(),
             tally.learned_spam,
             tally.known,
             tally.moved
-        );
+        )
+    })
+}
+
+/// Says what [`learn_queued`] learned, once the run that learned it was written.
+pub fn say_queued(note: Option<String>) {
+    if let Some(n) = note {
+        eprintln!("spamfilt: {n}");
     }
 }
 
@@ -424,9 +435,10 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
     let db = settings.database();
     let now = store::now_secs();
     let mut notes = store::Notes::new();
+    let mut queued_note = None;
     let tally = db
         .update_all(false, &mut notes, |snap, rep, queued| {
-            learn_queued(settings, g, snap, rep, queued);
+            queued_note = learn_queued(settings, g, snap, rep, queued);
             let mut tally = Tally::default();
             super::prepare_each(
                 &work,
@@ -453,6 +465,7 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
     bar.finish_and_clear();
     super::print_notes(&notes);
     let tally = tally?;
+    say_queued(queued_note);
     if !g.quiet {
         let never = match tally.not_known {
             1 => "1 was never learned".to_string(),

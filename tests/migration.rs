@@ -183,20 +183,27 @@ fn import_sa_maps_a_user_prefs_file() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let report = String::from_utf8_lossy(&out.stdout);
     let p = prefs.display();
+    let config = dir.path().join("cfg/config.toml");
     for line in [
         format!("{p}:2: config: required_score = 6.5"),
         format!("{p}:3: config: subject_tag = \"[SPAM]\""),
         format!("{p}:4: allow list: @klant.be"),
         format!("{p}:5: block list: @deals.example"),
         format!("{p}:6: config: [scores] HTML_SCRIPT = 2.5"),
-        format!("{p}:7: not imported: scores.MISSING_DATE is already set in"),
+        format!(
+            "{p}:7: not imported: score MISSING_DATE 3: {} sets [scores] MISSING_DATE = 1.0 (kept",
+            config.display()
+        ),
         format!("{p}:8: not imported: score URIBL_BLACK 3.5: spamfilt has no rule URIBL_BLACK"),
         format!("{p}:9: nothing to import: report_safe 0:"),
         format!("{p}:10: not imported: ok_locales en: not understood"),
     ] {
         assert!(report.contains(&line), "{line}\n{report}");
     }
-    assert!(String::from_utf8_lossy(&out.stderr).contains("5 settings imported, 3 lines not imported"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("5 settings imported, 0 already there, 3 lines not imported"),
+        "{out:?}"
+    );
     assert_eq!(fs::read_to_string(dir.path().join("cfg/allow.txt")).unwrap(), "@klant.be\n");
     let config = fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap();
     assert!(config.contains("# mine\n[scores]\nHTML_SCRIPT = 2.5\nMISSING_DATE = 1.0\n"), "{config}");
@@ -208,9 +215,29 @@ fn import_sa_maps_a_user_prefs_file() {
     let lint = spamfilt(dir.path()).arg("lint").output().unwrap();
     let problems = String::from_utf8_lossy(&lint.stdout);
     assert!(problems.lines().all(|l| l.contains(": no database here: ")), "{problems}");
-    // Again: every setting is there already; nothing is written twice.
+    // Again: every setting is there already; nothing is written twice, and it says so (on
+    // fbb856a the second run said "allow list: @klant.be" as if imported, and "not imported:
+    // required_score is already set" for the value it had written itself, 6 lines not imported).
     let out = spamfilt(dir.path()).arg("import-sa").arg(&prefs).output().unwrap();
     assert_eq!(fs::read_to_string(dir.path().join("cfg/config.toml")).unwrap(), config);
     assert_eq!(fs::read_to_string(dir.path().join("cfg/allow.txt")).unwrap(), "@klant.be\n");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("required_score is already set"), "{out:?}");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let cfg = dir.path().join("cfg/config.toml");
+    let cfg = cfg.display();
+    for line in [
+        format!("{p}:2: already set: required_score = 6.5 in {cfg}"),
+        format!("{p}:3: already set: subject_tag = \"[SPAM]\" in {cfg}"),
+        format!("{p}:4: already in the allow list: @klant.be"),
+        format!("{p}:5: already in the block list: @deals.example"),
+        format!("{p}:6: already set: [scores] HTML_SCRIPT = 2.5 in {cfg}"),
+        format!("{p}:7: not imported: score MISSING_DATE 3: {cfg} sets [scores] MISSING_DATE = 1.0 (kept"),
+    ] {
+        assert!(report.contains(&line), "{line}\n{report}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("0 settings imported, 5 already there, 3 lines not imported; nothing to write"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "the same lines as the first run are not imported");
 }

@@ -185,52 +185,75 @@ fn partial_network(a: &str) -> String {
     }
 }
 
+/// Whether `line` is the `[scores]` table's header, however it is spaced or quoted
+/// (`[scores]`, `[ scores ]  # mine`, `["scores"]`).
+fn is_scores_header(line: &str) -> bool {
+    let t = strip_comment(line).trim();
+    match t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(inner) if !t.starts_with("[[") => {
+            let name = inner.trim();
+            name == "scores" || name == "\"scores\"" || name == "'scores'"
+        }
+        _ => false,
+    }
+}
+
 /// `text` (a config file, maybe empty) with `keys` put at the top and `scores` in its
-/// `[scores]` table (made at the end when there is none), comments and layout kept.
+/// `[scores]` table, comments and layout kept. Without a `[scores]` table the scores are written
+/// as dotted keys (`scores.HTML_SCRIPT = 2.5`) among the keys at the top, never as a table at the
+/// end: top-level keys written there later (by hand, as the README shows them) would land in it,
+/// and a file that already sets `scores.X` as a dotted key cannot have a `[scores]` table too.
 pub fn edit_config(text: &str, origin: &str, keys: &[(&str, toml::Value)], scores: &[(String, f64)]) -> String {
+    let score_lines: String = scores.iter().map(|(k, v)| format!("{k} = {}\n", toml::Value::Float(*v))).collect();
+    let mut body = text.to_string();
+    let mut header_end = None;
+    if !score_lines.is_empty() {
+        let mut offset = 0;
+        for l in body.split_inclusive('\n') {
+            offset += l.len();
+            if is_scores_header(l) {
+                header_end = Some(offset);
+                break;
+            }
+        }
+    }
+    let dotted: Vec<String> = if header_end.is_none() {
+        scores.iter().map(|(k, v)| format!("scores.{k} = {}", toml::Value::Float(*v))).collect()
+    } else {
+        Vec::new()
+    };
     let mut top = String::new();
-    if !keys.is_empty() {
+    if !keys.is_empty() || !dotted.is_empty() {
         writeln!(top, "# imported from {origin} by spamfilt import-sa").unwrap();
         for (k, v) in keys {
             writeln!(top, "{k} = {v}").unwrap();
+        }
+        for d in &dotted {
+            writeln!(top, "{d}").unwrap();
         }
         if !text.trim().is_empty() {
             top.push('\n');
         }
     }
-    let score_lines: String = scores.iter().map(|(k, v)| format!("{k} = {}\n", toml::Value::Float(*v))).collect();
-    let mut body = text.to_string();
     if !score_lines.is_empty() {
-        let mut offset = 0;
-        let mut header_end = None;
-        for l in body.split_inclusive('\n') {
-            offset += l.len();
-            if strip_comment(l).trim() == "[scores]" {
-                header_end = Some(offset);
-                break;
+        if let Some(mut end) = header_end {
+            if !body[..end].ends_with('\n') {
+                body.insert(end, '\n');
+                end += 1;
             }
-        }
-        match header_end {
-            Some(mut end) => {
-                if !body[..end].ends_with('\n') {
-                    body.insert(end, '\n');
-                    end += 1;
-                }
-                body.insert_str(end, &score_lines);
-            }
-            None => {
-                if !body.is_empty() && !body.ends_with('\n') {
-                    body.push('\n');
-                }
-                if !body.is_empty() {
-                    body.push('\n');
-                }
-                writeln!(body, "[scores]  # imported from {origin} by spamfilt import-sa").unwrap();
-                body.push_str(&score_lines);
-            }
+            body.insert_str(end, &score_lines);
         }
     }
     top + &body
+}
+
+/// Two config values that say the same (`6` and `6.0` are one threshold).
+fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
+    let num = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+    match (num(a), num(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<ExitCode> {
@@ -249,25 +272,52 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
     let existing: toml::Table = toml::from_str(&config_text).unwrap_or_default();
     let existing_scores = existing.get("scores").and_then(|s| s.as_table()).cloned().unwrap_or_default();
 
+    // The lists as they are, to tell an entry already there from one imported.
+    let list_text = |path: &std::path::Path, name: &str| match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read the {name} {}", path.display())),
+    };
+    let listed =
+        |text: &str, e: &Entry| lists::add_to_text(text, std::slice::from_ref(e)).is_ok_and(|(_, a)| !a.is_empty());
+    let (allow_text, block_text) =
+        (list_text(&settings.allow_list, "allow list")?, list_text(&settings.block_list, "block list")?);
+
     let (mut keys, mut scores, mut allow, mut block) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut report = Vec::new();
-    let (mut not_imported, mut imported) = (0usize, 0usize);
+    // Lines not imported (exit status 1), settings imported, settings that were there already
+    // (with the same value: a second run says so and changes nothing).
+    let (mut not_imported, mut imported, mut already) = (0usize, 0usize, 0usize);
+    let config_name = config_path.display().to_string();
     for file in &args.files {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
         let c = convert(&text, &known);
         let at = |n: usize| format!("{}:{n}", file.display());
-        for (n, e) in &c.allow {
-            report.push((at(*n), format!("allow list: {e}")));
-            allow.push(e.clone());
-        }
-        for (n, e) in &c.block {
-            report.push((at(*n), format!("block list: {e}")));
-            block.push(e.clone());
+        for (entries, list, name, text) in
+            [(&mut allow, &c.allow, "allow list", &allow_text), (&mut block, &c.block, "block list", &block_text)]
+        {
+            for (n, e) in list {
+                if listed(text, e) {
+                    report.push((at(*n), format!("already in the {name}: {e}")));
+                    already += 1;
+                } else {
+                    report.push((at(*n), format!("{name}: {e}")));
+                    entries.push(e.clone());
+                }
+            }
         }
         for (n, k, v) in c.keys {
-            if existing.contains_key(k) {
-                report.push((at(n), format!("not imported: {k} is already set in {}", config_path.display())));
-                not_imported += 1;
+            if let Some(old) = existing.get(k) {
+                if same_value(old, &v) {
+                    report.push((at(n), format!("already set: {k} = {v} in {config_name}")));
+                    already += 1;
+                } else {
+                    report.push((
+                        at(n),
+                        format!("not imported: {k} = {v}: {config_name} sets {k} = {old} (kept; change it there)"),
+                    ));
+                    not_imported += 1;
+                }
                 continue;
             }
             match keys.iter_mut().find(|(key, _)| *key == k) {
@@ -281,10 +331,21 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
             report.push((at(n), format!("config: {k} = {v}")));
         }
         for (n, name, v) in c.scores {
-            if existing_scores.contains_key(&name) {
-                report
-                    .push((at(n), format!("not imported: scores.{name} is already set in {}", config_path.display())));
-                not_imported += 1;
+            if let Some(old) = existing_scores.get(&name) {
+                let new = toml::Value::Float(v);
+                if same_value(old, &new) {
+                    report.push((at(n), format!("already set: [scores] {name} = {new} in {config_name}")));
+                    already += 1;
+                } else {
+                    report.push((
+                        at(n),
+                        format!(
+                            "not imported: score {name} {v}: {config_name} sets [scores] {name} = {old} (kept; change \
+                             it there)"
+                        ),
+                    ));
+                    not_imported += 1;
+                }
                 continue;
             }
             scores.retain(|(k, _): &(String, f64)| *k != name);
@@ -300,14 +361,17 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
         }
     }
     report.sort_by_key(|a| line_key(&a.0));
-    for (at, what) in &report {
-        println!("{}: {}", super::Shown(at), super::Shown(what));
-    }
 
     let origin = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
     let new_config = edit_config(&config_text, &origin, &keys, &scores);
-    // What is written must read back: check it as the filter will.
-    settings.clone().apply(&new_config).with_context(|| "the imported settings do not make a valid config file")?;
+    // What is written must read back: check it as the filter will, before saying what was
+    // imported (a refused import names nothing as imported).
+    settings.clone().apply(&new_config).with_context(|| {
+        format!("nothing imported: the imported settings would not make {config_name} a valid config file")
+    })?;
+    for (at, what) in &report {
+        println!("{}: {}", super::Shown(at), super::Shown(what));
+    }
     let mut written = Vec::new();
     if new_config != config_text {
         imported += keys.len() + scores.len();
@@ -327,13 +391,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
             .then(|| super::list::lock_edits(path))
             .transpose()
             .with_context(|| format!("cannot lock the {name} {}", path.display()))?;
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e).with_context(|| format!("cannot read the {name} {}", path.display())),
-        };
-        let (new_text, already) = lists::add_to_text(&text, entries)?;
-        imported += entries.len() - already.len();
+        let text = list_text(path, name)?;
+        let (new_text, there) = lists::add_to_text(&text, entries)?;
+        imported += entries.len() - there.len();
         if new_text != text {
             if !args.dry_run {
                 super::list::write_file(path, &new_text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -346,7 +406,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
         let to =
             if written.is_empty() { "nothing to write".to_string() } else { format!("{verb} {}", written.join(", ")) };
         eprintln!(
-            "spamfilt import-sa: {imported} setting{} imported, {not_imported} line{} not imported; {to}",
+            "spamfilt import-sa: {imported} setting{} imported, {already} already there, {not_imported} line{} not \
+             imported; {to}",
             if imported == 1 { "" } else { "s" },
             if not_imported == 1 { "" } else { "s" },
         );
@@ -417,10 +478,26 @@ ok_locales en\n";
     fn config_edits_keep_what_is_there() {
         let keys = [("required_score", toml::Value::Float(6.5))];
         let scores = [("HTML_SCRIPT".to_string(), 2.5)];
+        // Without a [scores] table: dotted keys at the top, never a table at the end (keys added
+        // at the end of the file later would land in it; on fbb856a `[ scores ]` or a dotted
+        // `scores.X` already there made the import fail with "duplicate key").
         assert_eq!(
             edit_config("", "up", &keys, &scores),
-            "# imported from up by spamfilt import-sa\nrequired_score = 6.5\n[scores]  # imported from up by spamfilt import-sa\nHTML_SCRIPT = 2.5\n"
+            "# imported from up by spamfilt import-sa\nrequired_score = 6.5\nscores.HTML_SCRIPT = 2.5\n"
         );
+        for text in ["[ scores ]  # mine\nMISSING_DATE = 1.0\n", "scores.MISSING_DATE = 1.0\n[bayes]\nmax_clues = 50\n"]
+        {
+            let out = edit_config(text, "up", &keys, &scores);
+            let t: toml::Table = toml::from_str(&out).unwrap_or_else(|e| panic!("{out}: {e}"));
+            assert_eq!(t["scores"]["HTML_SCRIPT"].as_float(), Some(2.5), "{out}");
+            assert_eq!(t["scores"]["MISSING_DATE"].as_float(), Some(1.0), "{out}");
+            assert!(!t.contains_key("HTML_SCRIPT") && t["required_score"].as_float() == Some(6.5), "{out}");
+        }
+        // A file that ends in a table: the imported keys stay top-level.
+        let out = edit_config("[bayes]\nmax_clues = 50\n", "up", &keys, &scores);
+        let t: toml::Table = toml::from_str(&out).unwrap();
+        assert!(t["required_score"].as_float() == Some(6.5) && t["scores"]["HTML_SCRIPT"].as_float() == Some(2.5));
+        assert!(!t["bayes"].as_table().unwrap().contains_key("HTML_SCRIPT"), "{out}");
         let text = "# mine\nscan_limit = 8192\n\n[scores]\nMISSING_DATE = 1.0\n\n[bayes]\nmax_clues = 50";
         let out = edit_config(text, "up", &keys, &scores);
         assert_eq!(

@@ -438,3 +438,19 @@ fn procmail_with_empty_spamfilt_variables_still_scores() {
     assert!(inbox.contains("X-Spam-Status: No, score="), "{inbox}");
     assert!(!inbox.contains("SPAMFILT_DEGRADED"), "{inbox}");
 }
+
+/// IMAPSieve training fed a message that is not mail (an APPEND of a note into Junk): the
+/// failure reaches Dovecot's log, with spamfilt's reason and the script's exit status. Dovecot
+/// 2.3 logs what a pipe program writes on standard error ("imap: Error: spamfilt: standard
+/// input: not a mail message ..."), so spamfilt-learn must keep writing its errors there (-q
+/// leaves out only the summary of a run that worked).
+#[test]
+fn imapsieve_training_of_non_mail_is_logged() {
+    let Some(dc) = start_dovecot() else { return };
+    imap(&dc, "m.create('Junk')\nm.append('Junk', None, None, b'just a note, no header at all\\r\\n')");
+    let log = fs::read_to_string(dc.root.path().join("dovecot.log")).unwrap_or_default();
+    assert!(log.contains("spamfilt: standard input: not a mail message"), "{log}");
+    assert!(log.contains("spamfilt-learn") && log.contains("non-zero exit code 2"), "{log}");
+    let s = stats(&dc);
+    assert!(s.contains("messages:     0 ham, 0 spam"), "{s}");
+}

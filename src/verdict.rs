@@ -219,10 +219,10 @@ impl Verdict {
             (
                 "X-Spam-Status",
                 format!(
-                    "{}, score={} required={} tests={} version=spamfilt-{}",
+                    "{}, score={} required={:.1} tests={} version=spamfilt-{}",
                     if self.is_spam { "Yes" } else { "No" },
-                    self.score_text(),
-                    format_score(self.required),
+                    header_score(self.score, self.required, self.is_spam),
+                    self.required,
                     self.tests(),
                     env!("CARGO_PKG_VERSION")
                 ),
@@ -237,6 +237,30 @@ impl Verdict {
             out.push(("X-Spam-Degraded", self.degraded.join("; ")));
         }
         out
+    }
+}
+
+/// The score as SpamAssassin writes it in X-Spam-Status (`_SCORE_`: PerMsgStatus.pm
+/// `_get_tag_value_for_score`, Util.pm `get_tag_value_for_score`): `sprintf("%2.1f")`, one
+/// decimal (`-1.9`, `22.1`, `-0.0`); for ham whose score rounds up to the threshold or above,
+/// the threshold less 0.1 (`4.9`, never `5.0` on a `No`), printed as Perl prints a number (`1`
+/// for 1.1 - 0.1). The threshold itself is `%2.1f` too. `check` keeps three decimals.
+pub fn header_score(score: f64, required: f64, is_spam: bool) -> String {
+    // A sum of nothing is 0 (SpamAssassin's starts at 0), not the -0.0 float sums can give.
+    let score = if score == 0.0 { 0.0 } else { score };
+    let s = format!("{score:.1}");
+    let r = format!("{required:.1}");
+    // Perl compares the two strings as numbers.
+    let (sv, rv): (f64, f64) = (s.parse().unwrap_or(score), r.parse().unwrap_or(required));
+    if is_spam || sv < rv {
+        return s;
+    }
+    // `$rscore - 0.1` printed with Perl's %.15g: a tenth, without a trailing ".0".
+    let t = format!("{:.1}", rv - 0.1);
+    match t.strip_suffix(".0") {
+        Some(whole) if whole != "-0" => whole.to_string(),
+        Some(_) => "0".to_string(),
+        None => t,
     }
 }
 
@@ -325,6 +349,23 @@ mod tests {
         assert!(bayes_points(700.0, 2.5, 8.0) < 16.0);
     }
 
+    /// As SpamAssassin's get_tag_value_for_score (Util.pm) prints them.
+    #[test]
+    fn header_score_is_spamassassins() {
+        assert_eq!(header_score(22.143, 5.0, true), "22.1");
+        assert_eq!(header_score(-1.94, 5.0, false), "-1.9");
+        assert_eq!(header_score(-0.04, 5.0, false), "-0.0");
+        assert_eq!(header_score(0.0, 5.0, false), "0.0");
+        assert_eq!(header_score(-0.0, 5.0, false), "0.0");
+        assert_eq!(header_score(100.001, 5.0, true), "100.0");
+        // Ham that would round to the threshold: the threshold less 0.1.
+        assert_eq!(header_score(4.96, 5.0, false), "4.9");
+        assert_eq!(header_score(4.94, 5.0, false), "4.9");
+        assert_eq!(header_score(1.06, 1.1, false), "1");
+        assert_eq!(header_score(0.06, 0.1, false), "0");
+        assert_eq!(header_score(5.0, 5.0, true), "5.0");
+    }
+
     #[test]
     fn headers_format() {
         let s = ScoringSettings::default();
@@ -343,6 +384,6 @@ mod tests {
         assert_eq!(h[2], ("X-Spam-Flag", "YES".to_string()));
         let v = Verdict::new(vec![], None, None, &s);
         assert_eq!(v.headers().len(), 2);
-        assert!(v.headers()[0].1.starts_with("No, score=0.0 required=5.0 tests=none"));
+        assert!(v.headers()[0].1.starts_with("No, score=0.0 required=5.0 tests=none"), "{:?}", v.headers());
     }
 }

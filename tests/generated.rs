@@ -144,7 +144,9 @@ X\-Spam\-Flag: YES            (on spam only)
 .RE
 .fi
 .PP
-These are the headers SpamAssassin writes, so existing procmail, maildrop and Sieve recipes keep working.
+These are the headers SpamAssassin writes, so existing procmail, maildrop and Sieve recipes keep working:
+\fIS\fR and \fIR\fR with one decimal as SpamAssassin writes them (a ham whose score rounds to \fIR\fR shows
+\fIR\fR less 0.1; \fBcheck\fR prints the score with three decimals), and tests=none when no test hit.
 X\-Spam\-Status is folded as SpamAssassin folds it: past 78 characters it goes on in lines that start with a tab,
 so the test names may not be on its first line.
 The BAYES_*, LR_* and SPAMFILT_DEGRADED names in tests= are not rules and have no [scores] entry: Bayes's weight

@@ -45,10 +45,10 @@ impl Problem {
         let mut message = self.message.split(", expected one of").next().unwrap_or_default().to_string();
         let path = self.file.display().to_string();
         if !path.is_empty() && path != name {
-            message = message.replace(&path, &name);
+            message = replace_path(&message, &path, &name);
             // Another file in the same directory (`tokens.db.corrupt-…`, `lr.weights`) by its name too.
             if let Some(dir) = self.file.parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()) {
-                message = message.replace(&format!("{dir}/"), "");
+                message = replace_path(&message, &format!("{dir}/"), "");
             }
         }
         let mut msg = header_text(&message.chars().take(160).collect::<String>());
@@ -70,6 +70,23 @@ impl fmt::Display for Problem {
             (None, _) => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
+}
+
+/// `text` with `path` replaced by `with` where `path` starts a word (at the start, or after a
+/// space, quote or bracket): a relative `--db db` must not turn `otherdb/x` into `otherx`.
+fn replace_path(text: &str, path: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(path) {
+        // The character before the match, in what was already written or in what is left.
+        let before = rest[..i].chars().next_back().or_else(|| out.chars().next_back());
+        let starts_word = before.is_none_or(|c| c.is_whitespace() || "`'\"([<".contains(c));
+        out.push_str(&rest[..i]);
+        out.push_str(if starts_word { with } else { path });
+        rest = &rest[i + path.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `text` as a header value may hold it: plain ASCII (RFC 5322 allows nothing else unencoded),
@@ -186,6 +203,9 @@ mod tests {
         let s = p.short();
         assert!(s.is_ascii() && s.starts_with("c.toml line 1: required_scor?: xxx") && s.ends_with("x..."), "{s}");
         assert_eq!(super::header_text("a\u{2026}\nb\u{e9}"), "a... b?");
+        // A relative directory is replaced only where a path starts.
+        let p = Problem::new(Path::new("db/lr.weights"), None, "db/lr.weights is not otherdb/lr.weights ('db/x')");
+        assert_eq!(p.short(), "lr.weights: lr.weights is not otherdb/lr.weights ('x')");
     }
 
     #[test]

@@ -200,10 +200,108 @@ fn a_database_directory_of_another_user_is_refused() {
     let o = env.run(&["train", "--ham", "-"], MSG);
     assert!(!o.status.success(), "root trained into a directory another user owns");
     assert!(stderr(&o).contains("belongs to user id 65534"), "{}", stderr(&o));
+    // Root is told to run as that user, not to chown the user's database to itself.
+    assert!(stderr(&o).contains("run spamfilt as that user") && !stderr(&o).contains("chown"), "{}", stderr(&o));
     let o = env.run(&[], MSG);
     assert_degraded(&o, "tokens.db");
     chown(0);
     assert!(env.run(&["train", "--ham", "-"], MSG).status.success());
+}
+
+/// Admin report M6: root with a user's HOME (a root cron job, `sudo` without `-u`, an admin
+/// trying `spamfilt train`) created `~/.local/share/spamfilt` (and `~/.config/spamfilt` for
+/// `list`) owned by root, mode 0700, and every later delivery and training run as the user
+/// could no longer read or write its database. Now root refuses to create anything under a
+/// directory another user owns, naming the path, the owner and what to do, and creates
+/// nothing; the filter still delivers the message; the user can then train and deliver.
+#[test]
+fn root_with_a_users_home_creates_nothing_the_user_cannot_use() {
+    let have_setpriv =
+        std::process::Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !is_root() || !have_setpriv {
+        common::skip("needs root and setpriv to run as another user");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let home = root.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    // A site config of root's naming a honeypot, so that the filter has something to create
+    // (the learning queue in the database directory).
+    let site = root.path().join("site.toml");
+    fs::write(&site, HONEYPOT).unwrap();
+    let run = |as_user: bool, args: &[&str], stdin: &[u8]| {
+        let mut c = if as_user {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_spamfilt")]);
+            c
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_spamfilt"))
+        };
+        c.env_clear().env("PATH", "/usr/bin:/bin").env("HOME", &home).env("SPAMFILT_SITE_CONFIG", &site).args(args);
+        common::run_with_stdin(&mut c, stdin)
+    };
+    let refused = |o: &Output, what: &str| {
+        let err = stderr(o);
+        assert!(!o.status.success(), "root {what} in a home of user id 65534: {err}");
+        assert!(
+            err.contains("refusing to create")
+                && err.contains(&home.display().to_string())
+                && err.contains("user id 65534")
+                && err.contains("run spamfilt as that user"),
+            "{what}: {err}"
+        );
+    };
+    refused(&run(false, &["train", "--spam", "-"], MSG), "trained");
+    refused(&run(false, &["list", "allow", "add", "jan@klant.be"], b""), "edited a list");
+    // The filter delivers the message whole and scored, exit status 0 (the honeypot hit could
+    // not be queued; stderr says so).
+    let o = run(false, &[], &honeypot_msg());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(common::strip_spam_fields(&o.stdout), honeypot_msg());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("HONEYPOT"), "{}", String::from_utf8_lossy(&o.stdout));
+    // Nothing was made in the home.
+    let left: Vec<_> = fs::read_dir(&home).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "root left {left:?}");
+
+    // The user then trains, edits a list and delivers as if root had never been there.
+    for (args, stdin) in [
+        (&["train", "--spam", "-"][..], MSG),
+        (&["list", "allow", "add", "jan@klant.be"][..], &b""[..]),
+        (&[][..], MSG),
+    ] {
+        let o = run(true, args, stdin);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        if args.is_empty() {
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(out.contains("X-Spam-Status") && !out.contains("SPAMFILT_DEGRADED"), "{out}");
+        }
+    }
+    let o = run(true, &[], &honeypot_msg());
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("SPAMFILT_DEGRADED"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = run(true, &["db", "stats"], b"");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 ham, 1 spam"), "{}", String::from_utf8_lossy(&o.stdout));
+    // Everything in the home is the user's.
+    let mut todo = vec![home.clone()];
+    let mut seen = 0;
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", p.display());
+            seen += 1;
+            if m.is_dir() {
+                todo.push(p);
+            }
+        }
+    }
+    assert!(seen >= 6, "{seen} files and directories");
 }
 
 #[test]

@@ -89,8 +89,7 @@ fn entries_text(n: usize) -> String {
 pub(crate) fn lock_edits(path: &std::path::Path) -> Result<std::fs::File> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     if !dir.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        crate::store::files::create_dirs(dir)?;
     }
     let d = std::fs::File::open(dir)?;
     d.lock()?;
@@ -102,8 +101,7 @@ pub(crate) fn lock_edits(path: &std::path::Path) -> Result<std::fs::File> {
 pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     if !dir.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        crate::store::files::create_dirs(dir)?;
     }
     let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o600);
     let name = path.file_name().context("a list path needs a file name")?.to_string_lossy().into_owned();

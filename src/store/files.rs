@@ -14,6 +14,8 @@
 //!   owner and mode bits, not at what the kernel would allow, so they hold for root too.
 //!   The directory itself may be a symbolic link (a user who keeps the database elsewhere);
 //!   what it points to is checked.
+//! * **Root creates nothing under a directory another user owns** ([`create_dirs`]): run with
+//!   a user's `HOME`, it would leave that user a database directory the user cannot use.
 //! * **A file is written aside and renamed over** ([`TempFile`], [`write_atomic`]): fsynced,
 //!   renamed, the directory fsynced; a failure or a drop removes the temporary file.
 //!
@@ -86,14 +88,50 @@ pub fn euid() -> u32 {
     }
 }
 
+/// The login name of user id `uid`, if the password database has one.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes only into `pw` and
+    // `buf` (whose length it is told) and sets `found` to `&pw` or null.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() || pw.pw_name.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned())
+    }
+}
+
+/// "user NAME (user id N)", or "user id N" when the id has no name.
+fn user(uid: u32) -> String {
+    match user_name(uid) {
+        Some(name) => format!("user {name} (user id {uid})"),
+        None => format!("user id {uid}"),
+    }
+}
+
+/// What root should do instead of using or creating something of user `uid`'s: run as that
+/// user.
+fn run_as(uid: u32) -> String {
+    let who = user_name(uid).unwrap_or_else(|| uid.to_string());
+    format!("run spamfilt as that user (e.g. runuser -u {who} -- spamfilt …, or sudo -u {who})")
+}
+
 /// Why `meta` (of `path`, a `what`) must not be trusted, if it must not: another user owns it,
 /// or others can write it.
 fn untrusted(meta: &Metadata, path: &Path, what: &str) -> Option<String> {
     let me = euid();
     if meta.uid() != me && meta.uid() != 0 {
+        let fix = if me == 0 {
+            format!("{}, or use a database directory of root's own (--db)", run_as(meta.uid()))
+        } else {
+            "use a database directory of your own (--db) or fix the owner (chown)".to_string()
+        };
         return Some(format!(
-            "refusing to use the {what} {}: it belongs to user id {}, not to you (user id {me}); \
-             use a database directory of your own (--db) or fix the owner (chown)",
+            "refusing to use the {what} {}: it belongs to user id {}, not to you (user id {me}); {fix}",
             path.display(),
             meta.uid()
         ));
@@ -130,14 +168,48 @@ pub fn check_dir(dir: &Path) -> Result<bool> {
 /// as [`check_dir`] does.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     if !check_dir(dir)? {
-        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot create the directory {}", dir.display())),
-        }
+        create_dirs(dir)?;
         check_dir(dir)?;
     }
     Ok(())
+}
+
+/// Creates the missing directory `dir` and its missing parents, private (0700). Root refuses
+/// when the nearest existing one belongs to another user (root with a user's `HOME`: a cron
+/// job, `sudo` without `-u`): what it made there would be root's, and that user's deliveries
+/// and training could then neither read nor write their database. Nothing is created then.
+///
+/// Refused rather than made and handed over with `chown`: spamfilt run as root refuses a
+/// directory of another user's anyway (see [`untrusted`]), so root could not use what it had
+/// just made, and root changing owners in a tree another user can write races with that user
+/// swapping a path for a link.
+pub fn create_dirs(dir: &Path) -> Result<()> {
+    if euid() == 0 {
+        if let Some((ancestor, uid)) = nearest_existing_owner(dir) {
+            if uid != 0 {
+                bail!(
+                    "refusing to create {} as root: {} belongs to {}, who could then neither read nor write \
+                     what root made there; {}, or as root with a directory of root's own (--db DIR, --config FILE)",
+                    dir.display(),
+                    ancestor.display(),
+                    user(uid),
+                    run_as(uid)
+                );
+            }
+        }
+    }
+    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create the directory {}", dir.display())),
+    }
+}
+
+/// The nearest existing directory at or above `dir` (a relative path is taken from the
+/// current directory) and its owner.
+fn nearest_existing_owner(dir: &Path) -> Option<(PathBuf, u32)> {
+    let abs = if dir.is_absolute() { dir.to_path_buf() } else { std::env::current_dir().ok()?.join(dir) };
+    abs.ancestors().find_map(|a| fs::metadata(a).ok().map(|m| (a.to_path_buf(), m.uid())))
 }
 
 /// Creates `dir/name` as a private directory (0700) if it is missing and checks it: it must be

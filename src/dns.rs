@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub enum QType {
     A,
     Ptr,
+    /// The root zone's name servers: what [`canary`] asks.
+    Ns,
 }
 
 impl QType {
@@ -22,8 +24,16 @@ impl QType {
         match self {
             QType::A => 1,
             QType::Ptr => 12,
+            QType::Ns => 2,
         }
     }
+}
+
+/// A query every live recursive resolver answers at once from what it always holds (the root
+/// zone's name servers, RFC 8109 priming): sent with a message's lookups, its answer tells a
+/// resolver that is there (with one blocklist timing out) from one that answers nothing.
+pub fn canary() -> Query {
+    Query { name: ".".into(), qtype: QType::Ns }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +63,20 @@ pub enum Answer {
 
 /// How a resolver that asks nobody (`CacheOnly`) says it did not ask: not a failure of DNS.
 pub const NOT_ASKED: &str = "not asked";
+
+/// How a query that got no response at all within the deadline fails.
+pub const TIMED_OUT: &str = "timed out";
+
+/// How a resolver that was not asked because it recently gave no answer at all says so: the
+/// failure reads `SKIPPED` followed by why (which resolver, since when, until when).
+pub const SKIPPED: &str = "skipped: ";
+
+/// Whether the resolver was asked and nothing came back for any query: every answer timed out
+/// (a dead or unreachable resolver, a firewall dropping the packets). A single response, even
+/// SERVFAIL or REFUSED, means it is there.
+pub fn silent(answers: &[Answer]) -> bool {
+    !answers.is_empty() && answers.iter().all(|a| matches!(a, Answer::Failed(why) if why == TIMED_OUT))
+}
 
 /// Answers are cached at most a day and at least a minute.
 const MAX_TTL: u32 = 86_400;
@@ -135,7 +159,7 @@ pub fn resolve(server: SocketAddr, queries: &[Query], timeout: Duration) -> Vec<
         }
         answers[i] = Some(parse_response(&buf[..n], &queries[i]));
     }
-    answers.into_iter().map(|a| a.unwrap_or_else(|| Answer::Failed("timed out".into()))).collect()
+    answers.into_iter().map(|a| a.unwrap_or_else(|| Answer::Failed(TIMED_OUT.into()))).collect()
 }
 
 fn query_id_seed() -> u16 {
@@ -367,6 +391,14 @@ mod tests {
         let r = response(&p, 9, 0, &[(12, 10, name)]);
         assert_eq!(parse_response(&r, &p), Answer::Ptr { names: vec!["mail.klant.be".into()], ttl: MIN_TTL });
         assert!(matches!(parse_response(&r[..20], &p), Answer::Failed(_)));
+        // The canary's answer (the root's name servers) is an answer: the resolver is there.
+        let c = canary();
+        let mut ns = Vec::new();
+        encode_name(&mut ns, "a.root-servers.net");
+        let packet = encode_query(5, &c);
+        assert_eq!(&packet[12..], &[0, 0, 2, 0, 1], "the root, type NS, class IN");
+        let r = response(&c, 5, 0, &[(2, 518_400, ns)]);
+        assert!(matches!(parse_response(&r, &c), Answer::Empty { .. }), "{:?}", parse_response(&r, &c));
         assert!(matches!(parse_response(&r, &q), Answer::Failed(_)));
     }
 
@@ -385,5 +417,11 @@ mod tests {
         let a = resolve(silent.local_addr().unwrap(), &q, Duration::from_millis(200));
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         assert!(a.iter().all(|x| matches!(x, Answer::Failed(_))));
+        assert!(super::silent(&a));
+        // One response, even a refusal, is a resolver that is there.
+        let mut partial = a.clone();
+        partial[1] = Answer::Failed("REFUSED".into());
+        assert!(!super::silent(&partial) && !super::silent(&[]));
+        assert!(!super::silent(&CacheOnly.resolve(&q, Duration::ZERO)));
     }
 }

@@ -292,6 +292,11 @@ fn dns_failures(answers: &[Answer], d: &DnsSettings) -> Option<String> {
             if why.starts_with(dns::NOT_ASKED) {
                 continue;
             }
+            if let Some(why) = why.strip_prefix(dns::SKIPPED) {
+                // Not asked at all: the resolver gave no answer a moment ago (see the caller's
+                // resolver). Every query of the message was skipped the same way.
+                return Some(format!("DNS: {why} ({} lookups skipped); scored without them", answers.len()));
+            }
             failed += 1;
             if !reasons.contains(&why.as_str()) {
                 reasons.push(why);

@@ -309,7 +309,8 @@ training run), \fIreputation.db\fR (IP addresses with their spam, ham and honeyp
 cached DNS answers), \fIreputation.journal\fR (DNS answers and honeypot hits appended by filters, folded into
 reputation.db by the next training run) with \fIreputation.journal.lock\fR (shared by the filters appending,
 exclusive while a training run folds the journal in), \fIqueue/\fR (honeypot hits waiting for the next training
-run), \fIpolicy/\fR (the policy service's harvesting state), \fIlr.redis\-cache\fR (with a Redis store: the local
+run), \fIpolicy/\fR (the policy service's harvesting state), \fIdns\-resolver.state\fR (while the DNS resolver gives
+no answer: until when deliveries do not ask it), \fIlr.redis\-cache\fR (with a Redis store: the local
 copy of the LR weights) and \fIlock\fR (taken by writers only; filters never wait for it). A damaged file that
 was set aside is kept beside them as \fIFILE.corrupt\-TIME\fR. A directory with no database in it is not an
 error: the filter scores with the rules and the starter table (\fBspamfilt db stats\fR shows what it holds).
@@ -339,7 +340,9 @@ an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says
 \fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBsubject_tag\fR (none; e.g. "[SPAM]": put before the Subject
 of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBblock_list\fR (file names),
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
-["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR), and the sections \fB[bayes]\fR
+["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR; a resolver that answered none of a
+delivery's queries is not asked for 60 seconds, then 2, 4, 8 and at most 15 minutes while it stays silent: those
+deliveries score without live DNS and say so in X\-Spam\-Degraded), and the sections \fB[bayes]\fR
 (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR, \fBtrace_min_share\fR and
 \fBtrace_min_learned\fR (0.5 and 100: the words of the Received fields count only once at least half of the ham
 and of the spam learned, and 100 of each, had them; ham from a Sent folder has none)), \fB[lr]\fR (the

@@ -119,6 +119,155 @@ fn a_resolver_that_never_answers_is_said_in_the_message() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("DEGRADED"), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
+/// What a delivery's X-Spam-Degraded field says, its folded lines joined.
+fn degraded_field(out: &str) -> String {
+    out.lines()
+        .skip_while(|l| !l.starts_with("X-Spam-Degraded:"))
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with('\t') || l.starts_with(' '))
+        .map(|(_, l)| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A DNS server on a loopback port whose answers the test switches: none at all (a dead
+/// resolver), NXDOMAIN for every query, or NXDOMAIN for the `zen.test` queries only. Counts
+/// the queries it receives.
+struct Switchable {
+    addr: std::net::SocketAddr,
+    mode: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    received: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+const SILENT: u8 = 0;
+const ANSWER_ALL: u8 = 1;
+const ANSWER_ZEN: u8 = 2;
+
+impl Switchable {
+    fn start() -> Switchable {
+        use std::sync::atomic::Ordering;
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap();
+        let mode = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(SILENT));
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (m, r) = (mode.clone(), received.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else { return };
+                r.fetch_add(1, Ordering::SeqCst);
+                let (name, _) = common::dns::read_name(&buf[..n], 12);
+                let answer = match m.load(Ordering::SeqCst) {
+                    ANSWER_ALL => true,
+                    ANSWER_ZEN => name.ends_with(".zen.test"),
+                    _ => false,
+                };
+                if answer {
+                    let mut p = buf[..2].to_vec();
+                    p.extend_from_slice(&[0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0]);
+                    p.extend_from_slice(&buf[12..n]);
+                    let _ = sock.send_to(&p, from);
+                }
+            }
+        });
+        Switchable { addr, mode, received }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The queries received since the last call.
+    fn take(&self) -> usize {
+        self.received.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A dead resolver cost every delivery its whole `timeout_ms` (1.5 s by default): there was no
+/// memory between deliveries. Now a delivery whose queries all went unanswered records it
+/// (`dns-resolver.state` in the database directory); for the back-off that follows (60 s,
+/// doubling to 15 min while it stays silent) deliveries ask nothing and say so in
+/// X-Spam-Degraded; the first one after it asks again, and any answer clears the record.
+/// Partial answers are not silence. Counted in queries the server received, not timed.
+#[test]
+fn a_silent_resolver_is_not_asked_again_until_its_backoff_is_over() {
+    let server = Switchable::start();
+    let env = Env::new(&format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 200, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n",
+        server.addr
+    ));
+    let state = env.db.join("dns-resolver.state");
+    // Each message has its own relay and link domain, so no answer the cache holds is reused.
+    let mut n = 0;
+    let mut deliver = || {
+        n += 1;
+        let m = msg(
+            &format!(
+                "{}From: someone@example.org\nTo: ik@mijndomein.be\n",
+                received("mail.example.org", "mail.example.org", &format!("198.51.100.{n}"))
+            ),
+            &format!("See http://www.shop{n}.test/x for the minutes."),
+        );
+        let (status, out) = env.filter(&m);
+        (tests_of(&status), degraded_field(&out))
+    };
+    let backoff_ends_now = || {
+        let text = fs::read_to_string(&state).unwrap();
+        let until: String =
+            text.lines().map(|l| if l.starts_with("until ") { "until 1" } else { l }).collect::<Vec<_>>().join("\n");
+        fs::write(&state, until + "\n").unwrap();
+    };
+    let asked_nothing = |d: &str| {
+        d.contains(&format!("DNS: resolver {} gave no answer at ", server.addr))
+            && d.contains("Z; not asked again until ")
+            && d.contains("(2 lookups skipped); scored without them")
+    };
+
+    // Silent: asked, said, and remembered.
+    let (tests, d) = deliver();
+    assert!(tests.contains(&"SPAMFILT_DEGRADED".to_string()), "{tests:?}");
+    assert!(d.contains("DNS: 2 of 2 lookups got no answer from 127.0.0.1:") && d.contains("timed out"), "{d}");
+    assert!(server.take() >= 2);
+    // Within the back-off: nothing asked, and the message says so.
+    for _ in 0..3 {
+        let (tests, d) = deliver();
+        assert!(tests.contains(&"SPAMFILT_DEGRADED".to_string()) && asked_nothing(&d), "{d}");
+        assert_eq!(server.take(), 0, "a delivery asked the silent resolver within its back-off");
+    }
+    let text = fs::read_to_string(&state).unwrap();
+    assert!(text.contains(&format!("resolver {}", server.addr)) && text.contains("backoff 60"), "{text}");
+    // The back-off over: one delivery asks again; still silent, so the back-off doubles.
+    backoff_ends_now();
+    let (_, d) = deliver();
+    assert!(d.contains("DNS: 2 of 2 lookups got no answer"), "{d}");
+    assert!(server.take() >= 2);
+    assert!(fs::read_to_string(&state).unwrap().contains("backoff 120"));
+    let (_, d) = deliver();
+    assert!(asked_nothing(&d), "{d}");
+    assert_eq!(server.take(), 0);
+    // It answers again: the next delivery after the back-off asks, gets answers, and the record
+    // is gone; the one after asks as usual.
+    server.set(ANSWER_ALL);
+    backoff_ends_now();
+    for _ in 0..2 {
+        let (tests, d) = deliver();
+        assert!(!tests.contains(&"SPAMFILT_DEGRADED".to_string()), "{tests:?} {d}");
+        assert_eq!(server.take(), 3, "the two lookups and the canary (the root's NS)");
+        assert!(!state.exists());
+    }
+    // Partial answers (the blocklist answers, the URI list and the canary do not) are a
+    // resolver that is there: said, but not remembered, and the next delivery asks again. (So
+    // is one blocklist timing out while the canary is answered: dns_blocklists_reverse_lookups
+    // _and_the_cache.)
+    server.set(ANSWER_ZEN);
+    for _ in 0..2 {
+        let (_, d) = deliver();
+        assert!(d.contains("DNS: 1 of 2 lookups got no answer"), "{d}");
+        assert!(server.take() >= 2);
+        assert!(!state.exists());
+    }
+}
+
 #[test]
 fn allow_and_block_lists_override_everything() {
     let env = Env::new("");

@@ -144,7 +144,11 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         degraded.push(format!("{} more (run spamfilt lint)", problems.len() - 5));
     }
     let now = crate::store::now_secs();
-    let resolver = settings.sender.dns.as_ref().map(|d| crate::dns::Udp(d.resolver));
+    let resolver = settings
+        .sender
+        .dns
+        .as_ref()
+        .map(|d| super::resolver::Remembering { server: d.resolver, dir: &settings.db_dir });
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,

@@ -14,6 +14,7 @@ pub mod lint;
 pub mod list;
 pub mod policy;
 pub mod purge;
+pub mod resolver;
 pub mod rules;
 pub mod train;
 

@@ -24,6 +24,7 @@ mod mapped;
 pub mod queue;
 pub mod redis;
 pub mod reputation;
+pub mod resolver;
 pub mod salvage;
 mod snapshot;
 pub mod tokenfile;

@@ -86,6 +86,8 @@ struct ConfigFile {
     allow_requires_auth: Option<bool>,
     authserv_id: Option<String>,
     ip_expire_days: Option<u32>,
+    /// `false`: no LEARNED_SENDER (training still counts learned senders).
+    learned_senders: Option<bool>,
     queue: Option<crate::store::queue::QueueLimits>,
     dns: Option<DnsSettings>,
     /// The allow and block list files (default: allow.txt and block.txt beside the config file).
@@ -460,6 +462,9 @@ impl Settings {
         if let Some(v) = file.ip_expire_days {
             anyhow::ensure!(v >= 1, "ip_expire_days must be at least 1");
             sender.ip_expire_days = v;
+        }
+        if let Some(v) = file.learned_senders {
+            sender.no_learned_senders = !v;
         }
         if let Some(q) = file.queue {
             anyhow::ensure!(q.max_messages >= 1, "queue.max_messages must be at least 1");

@@ -19,7 +19,7 @@ use crate::lists;
 use crate::lr;
 use crate::message::Message;
 use crate::received::{self, Networks};
-use crate::store::reputation::Reputation;
+use crate::store::reputation::{Reputation, ReputationLookup};
 use crate::store::{Class, Digest, Learned, Snapshot};
 
 /// What happened to one message.
@@ -61,6 +61,10 @@ pub struct Prepared {
     /// server, which carries the subscribers' good mail too, so spam learned from it does not
     /// count against that relay (ham still does: it makes the server a known shared relay).
     pub via_list: bool,
+    /// The From address, lower-cased, when the message came through an untrusted relay and it
+    /// is not an address the message was delivered to (the user's own): with the relay's block
+    /// it is a learned sender (`Reputation::count_sender`).
+    pub from: Option<String>,
 }
 
 /// Parses and tokenizes raw message bytes the same way scoring does.
@@ -75,7 +79,11 @@ pub fn prepare(raw: &[u8], scan_limit: usize, tok: &TokenizerSettings, trusted: 
         if written { (lists::correspondents(&msg), lists::writer(&msg)) } else { (Vec::new(), Vec::new()) };
     let shape = lr::Shape::default();
     let lr = lr::features(&lr::view(&msg, &tok.headers, &shape), &shape);
-    Prepared { digest: digest(&msg), hashes, trace, origin, sent_to, own, lr, via_list: via_mailing_list(&msg) }
+    let from = origin.and(msg.first_address("from")).map(str::to_ascii_lowercase).filter(|f| {
+        // Spam forged from the user's own address must not make it a learned sender.
+        !f.is_empty() && !lists::delivered_to(&msg).contains(f)
+    });
+    Prepared { digest: digest(&msg), hashes, trace, origin, sent_to, own, lr, via_list: via_mailing_list(&msg), from }
 }
 
 /// The hash of the Received words' gate marker (`features::TRACE_MARKER`), the first of a
@@ -194,12 +202,13 @@ pub fn forget_with_sender(snap: &mut Snapshot, rep: &mut Reputation, m: &Prepare
     o
 }
 
-/// The reputation records `record_sender` may change for `m`: its own addresses, its relay
-/// and the people it was written to.
+/// The reputation records `record_sender` may change for `m`: its own addresses, its relay,
+/// its learned sender and the people it was written to.
 pub fn sender_keys(m: &Prepared) -> Vec<crate::store::reputation::Key> {
-    use crate::store::reputation::{address_key, ip_key};
+    use crate::store::reputation::{address_key, ip_key, sender_key};
     let addrs = m.own.iter().chain(&m.sent_to).map(|a| address_key(a));
-    let mut keys: Vec<_> = m.origin.map(ip_key).into_iter().chain(addrs).collect();
+    let learned = m.origin.zip(m.from.as_deref()).map(|(ip, f)| sender_key(f, ip));
+    let mut keys: Vec<_> = m.origin.map(ip_key).into_iter().chain(learned).chain(addrs).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
@@ -229,6 +238,17 @@ fn record_sender(rep: &mut Reputation, m: &Prepared, was: Option<Learned>, after
         }
         if let Some(a) = after.filter(counts) {
             rep.count_learned(ip, a == Class::Spam, 1, now);
+        }
+        // The learned sender: its From through this relay's block, spam counted always (spam
+        // through a list with a member's From is evidence against that sender and list). One of
+        // the user's own addresses never is one.
+        if let Some(from) = m.from.as_deref().filter(|f| !rep.own_address(f)) {
+            if let Some(b) = before.filter(|_| counted) {
+                rep.count_sender(from, ip, b == Class::Spam, -1, now);
+            }
+            if let Some(a) = after {
+                rep.count_sender(from, ip, a == Class::Spam, 1, now);
+            }
         }
     }
     // Correspondents follow the ledger as the relay's counts do: a message unlearned as ham
@@ -286,6 +306,40 @@ mod tests {
         assert_eq!(new.learned(&got.digest), Some(Learned { class: Class::Ham, received: Some(true) }));
         assert_eq!(forget(&mut new, &sent), Outcome::Forgotten);
         assert_eq!(count(&new), 0);
+    }
+
+    /// The learned sender follows the ledger: a move takes the ham back and counts the spam, a
+    /// forget takes it back; a From the message was delivered to (the user's own) is none.
+    #[test]
+    fn the_learned_sender_follows_the_ledger() {
+        use crate::store::reputation::ReputationLookup;
+        let tok = TokenizerSettings::default();
+        let nets = Networks::default();
+        let via = "Received: from m.example (m.example [198.51.100.7]) by mx.mijn.be with ESMTP; 1 Dec 2026\n";
+        let m =
+            prepare(format!("{via}From: Nieuws <nieuws@winkel.example>\n\nsale\n").as_bytes(), 1 << 20, &tok, &nets);
+        assert_eq!(m.from.as_deref(), Some("nieuws@winkel.example"));
+        let (mut snap, mut rep) = (Snapshot::default(), Reputation::default());
+        let ip = crate::received::v4(198, 51, 100, 99);
+        let counts = |rep: &Reputation| rep.learned_sender("nieuws@winkel.example", ip).map(|l| (l.ham, l.spam));
+        assert_eq!(learn_with_sender(&mut snap, &mut rep, &m, Class::Ham, 20_000, 1), Outcome::Learned);
+        assert_eq!(counts(&rep), Some((1, 0)));
+        assert_eq!(learn_with_sender(&mut snap, &mut rep, &m, Class::Ham, 20_000, 2), Outcome::AlreadyKnown);
+        assert_eq!(counts(&rep), Some((1, 0)));
+        assert_eq!(learn_with_sender(&mut snap, &mut rep, &m, Class::Spam, 20_000, 3), Outcome::Moved);
+        assert_eq!(counts(&rep), Some((0, 1)));
+        assert_eq!(forget_with_sender(&mut snap, &mut rep, &m, 4), Outcome::Forgotten);
+        assert_eq!(counts(&rep), None);
+        let own = format!("{via}Delivered-To: ik@mijn.be\nFrom: ik@mijn.be\n\nloans\n");
+        assert_eq!(prepare(own.as_bytes(), 1 << 20, &tok, &nets).from, None);
+        // No untrusted relay: nothing to tie a sender to.
+        let local = prepare(
+            b"Received: from x (x [10.0.0.2]) by mx; 1 Dec 2026\nFrom: a@b.example\n\nhi\n",
+            1 << 20,
+            &tok,
+            &nets,
+        );
+        assert_eq!(local.from, None);
     }
 
     #[test]

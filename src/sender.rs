@@ -58,6 +58,9 @@ pub struct SenderSettings {
     pub authserv_id: Option<String>,
     /// IP records fade to nothing this many days after the last spam.
     pub ip_expire_days: u32,
+    /// `learned_senders = false`: no `LEARNED_SENDER` (nothing looked up; training still
+    /// counts them, so turning it back on needs no retraining).
+    pub no_learned_senders: bool,
     pub dns: Option<DnsSettings>,
     /// How much the learning queue of honeypot hits may hold.
     pub queue: crate::store::queue::QueueLimits,
@@ -117,6 +120,9 @@ pub struct SenderFacts {
     pub uribl: Vec<(String, String)>,
     /// The From address is someone the user wrote to.
     pub known_correspondent: bool,
+    /// What was learned from the From address through the relay's block (`LEARNED_SENDER`),
+    /// when anything was and the From is not the user's own.
+    pub learned_sender: Option<reputation::LearnedSender>,
     /// The From address is one of the user's own (recorded from mail the user wrote, or an
     /// address this message was delivered to): never a known correspondent. `check --report`
     /// says so.
@@ -141,6 +147,9 @@ pub fn lookups(msg: &Message, link_domains: &[String], s: &SenderSettings) -> re
     }
     if let Some(from) = from_address(msg) {
         w.keys.push(reputation::address_key(&from));
+        if let (Some(relay), false) = (&relay, s.no_learned_senders) {
+            w.keys.push(reputation::sender_key(&from, relay.ip));
+        }
     }
     let Some(d) = &s.dns else { return w };
     if let Some(relay) = &relay {
@@ -156,7 +165,17 @@ pub fn lookups(msg: &Message, link_domains: &[String], s: &SenderSettings) -> re
 }
 
 fn from_address(msg: &Message) -> Option<String> {
-    msg.first_address("from").map(String::from)
+    msg.first_address("from").filter(|a| !a.is_empty()).map(String::from)
+}
+
+/// How much of `LEARNED_SENDER`'s points a message earns (0..1): what was learned from its From
+/// through its relay's block (`LearnedSender::weight`), and nothing for a known correspondent,
+/// whose `KNOWN_CORRESPONDENT` already says the sender is wanted (the two do not add up).
+pub fn learned_sender_weight(f: &SenderFacts) -> f64 {
+    if f.known_correspondent {
+        return 0.0;
+    }
+    f.learned_sender.as_ref().map_or(0.0, |r| r.weight())
 }
 
 /// Gathers the facts. `link_domains` are the registrable domains of the message's links (for
@@ -185,6 +204,9 @@ pub fn gather(
         }
     }
     f.relay = received::first_untrusted(msg, &s.trusted);
+    if let (Some(rep), Some(relay), None, false) = (rep, &f.relay, &f.own_from, s.no_learned_senders) {
+        f.learned_sender = from_address(msg).and_then(|from| rep.learned_sender(&from, relay.ip));
+    }
     let record = match (&f.relay, rep) {
         (Some(r), Some(rep)) => rep.ip(r.ip),
         _ => None,
@@ -547,5 +569,45 @@ mod tests {
         assert!(helo_mismatch(&r("mail.bank.example"), Some(&rd)));
         assert!(!helo_mismatch(&r("[203.0.113.5]"), Some(&rd)));
         assert!(helo_mismatch(&r("[192.0.2.1]"), Some(&rd)));
+    }
+
+    /// A learned sender counts for its From through the same /24 only, never for the user's own
+    /// address, not once spam was learned that way, and not on top of a known correspondent.
+    #[test]
+    fn a_learned_sender_is_tied_to_its_relay_block() {
+        use crate::store::reputation::Reputation;
+        let mut rep = Reputation::default();
+        let relay = crate::received::v4(198, 51, 100, 7);
+        for _ in 0..3 {
+            rep.count_sender("nieuws@winkel.example", relay, false, 1, 1000);
+        }
+        rep.count_sender("ik@mijn.be", relay, false, 1, 1000);
+        let s = SenderSettings::default();
+        let gather_with = |rep: &Reputation, head: &str| {
+            let raw = format!("{head}Subject: x\n\nhi\n");
+            gather(&Message::parse(raw.as_bytes(), 1 << 20), &[], &s, Some(rep), &crate::dns::CacheOnly, 2000)
+        };
+        let facts = |head: &str| gather_with(&rep, head);
+        let via = |ip: &str| format!("Received: from m.example (m.example [{ip}]) by mx.mijn.be with ESMTP; x\n");
+        let same = facts(&format!("{}From: Nieuws@Winkel.example\n", via("198.51.100.250")));
+        assert_eq!(same.learned_sender.as_ref().map(|l| l.ham), Some(3));
+        assert!((learned_sender_weight(&same) - 0.75).abs() < 1e-9);
+        assert_eq!(facts(&format!("{}From: nieuws@winkel.example\n", via("198.51.101.7"))).learned_sender, None);
+        // No relay (the user's own network): nothing to tie it to.
+        assert_eq!(facts(&format!("{}From: nieuws@winkel.example\n", via("10.0.0.1"))).learned_sender, None);
+        let own = facts(&format!("{}Delivered-To: ik@mijn.be\nFrom: ik@mijn.be\n", via("198.51.100.7")));
+        assert_eq!((learned_sender_weight(&own), own.learned_sender), (0.0, None));
+        let mut known = same.clone();
+        known.known_correspondent = true;
+        assert_eq!(learned_sender_weight(&known), 0.0);
+        rep.count_sender("nieuws@winkel.example", crate::received::v4(198, 51, 100, 9), true, 1, 1000);
+        let spammed = gather_with(&rep, &format!("{}From: nieuws@winkel.example\n", via("198.51.100.7")));
+        assert_eq!(spammed.learned_sender.as_ref().map(|l| (l.ham, l.spam)), Some((3, 1)));
+        assert_eq!(learned_sender_weight(&spammed), 0.0);
+        let off = SenderSettings { no_learned_senders: true, ..SenderSettings::default() };
+        let raw = format!("{}From: nieuws@winkel.example\nSubject: x\n\nhi\n", via("198.51.100.7"));
+        let m = Message::parse(raw.as_bytes(), 1 << 20);
+        assert_eq!(gather(&m, &[], &off, Some(&rep), &crate::dns::CacheOnly, 2000).learned_sender, None);
+        assert_eq!(lookups(&m, &[], &off).keys.len() + 1, lookups(&m, &[], &s).keys.len());
     }
 }

@@ -48,10 +48,12 @@ fn dump_and_load_keep_reputation_and_correspondents() {
     assert!(dump.contains("\nip 203.0.113.7 ") && dump.contains(" manual\n"), "{dump}");
     assert!(dump.contains("\ncorrespondent piet@klant.be 1 "), "{dump}");
     assert!(dump.contains("\nown jan@mijn.be "), "{dump}");
+    // Each spam's From through its relay's /24: a learned sender, learned as spam.
+    assert!(dump.contains("\nsender promo2@deals.example 198.51.100.0/24 0 1 "), "{dump}");
 
     let b = tmp.path().join("b");
     let out = ok(&b, &["db", "load", "-"], dump.as_bytes());
-    assert!(out.contains("loaded 6 reputation records"), "{out}");
+    assert!(out.contains("loaded 9 reputation records"), "{out}");
     // Everything came back: the same dump, the same IP list, and the correspondent still counts.
     assert_eq!(ok(&b, &["db", "dump"], b""), dump);
     assert_eq!(ok(&b, &["ip", "list"], b""), list_a);

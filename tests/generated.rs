@@ -337,7 +337,8 @@ and spam), \fBrules_trained_weight\fR (0.7: what the built\-in content rules' po
 in full), \fBtrusted_networks\fR (CIDR blocks of your own relays, added to loopback and the private ranges),
 \fBhoneypots\fR (addresses and @domains only spammers write to: HONEYPOT), \fBallow_requires_auth\fR (false; true:
 an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says DKIM or SPF passed for its domain),
-\fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBsubject_tag\fR (none; e.g. "[SPAM]": put before the Subject
+\fBauthserv_id\fR, \fBip_expire_days\fR (30), \fBlearned_senders\fR (true; false: no LEARNED_SENDER, the ham
+evidence for a From address through the relay block its learned ham came by), \fBsubject_tag\fR (none; e.g. "[SPAM]": put before the Subject
 of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBblock_list\fR (file names),
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
 ["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR; a resolver that answered none of a

@@ -1462,3 +1462,25 @@ fn agrees(check: &str, header: &str) -> bool {
     let score: f64 = check.split('\t').nth(2).and_then(|s| s.trim().parse().ok()).unwrap_or(f64::NAN);
     format!("{score:.1}") == header
 }
+
+/// Learned senders (`LEARNED_SENDER`) are shared like the rest: ham one host learned from a
+/// sender through a relay counts for another host's deliveries from that sender through the
+/// same /24, and a forget on the other host takes it back.
+#[test]
+fn learned_senders_are_shared_through_redis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let a = Host::new(tmp.path(), "a", &store(&server.url()));
+    let b = Host::new(tmp.path(), "b", &store(&server.url()));
+    let learned = tmp.path().join("learned.eml");
+    fs::write(&learned, via_relay(1, false)).unwrap();
+    a.ok(&["train", "--ham", learned.to_str().unwrap()]);
+    // Another message from jan1@klant.be, through another machine of the same /24.
+    let later = via_relay(1, false).replace("[198.51.100.7]", "[198.51.100.9]").replace("<h1@", "<h1-later@");
+    let status = |host: &Host| field(&host.run(&["filter"], later.as_bytes()).stdout, "X-Spam-Status").unwrap();
+    assert!(status(&b).contains("LEARNED_SENDER"), "{}", status(&b));
+    assert!(b.ok(&["db", "dump"]).contains("\nsender jan1@klant.be 198.51.100.0/24 1 0 "));
+    b.ok(&["forget", learned.to_str().unwrap()]);
+    assert!(!status(&a).contains("LEARNED_SENDER"), "{}", status(&a));
+    assert!(!a.ok(&["db", "dump"]).contains("\nsender "));
+}

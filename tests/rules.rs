@@ -71,7 +71,8 @@ fn rule_set() -> RuleSet {
 }
 
 /// What the sender rules see: lists, a honeypot, and a reputation database holding a known
-/// spam source, a correspondent and cached DNS blocklist answers (so no DNS server is needed).
+/// spam source, a correspondent, a learned sender and cached DNS blocklist answers (so no DNS
+/// server is needed).
 fn sender_settings(with_dns: bool) -> SenderSettings {
     SenderSettings {
         allow: AddressList::parse("vriend@klant.be\n").unwrap(),
@@ -95,6 +96,10 @@ fn reputation(now: u64) -> Reputation {
         rep.count_learned("198.51.100.66".parse().unwrap(), true, 1, now);
     }
     rep.add_correspondent("collega@partner.be", now);
+    // A learned sender: ham from this address through 192.0.2.0/24.
+    for _ in 0..2 {
+        rep.count_sender("nieuws@winkel.example", "192.0.2.40".parse().unwrap(), false, 1, now);
+    }
     let listed = Cached { value: true, expires: now + 3600 };
     rep.merge_dns(
         &DnsAnswers {

@@ -788,3 +788,69 @@ fn dns_blocklists_reverse_lookups_and_the_cache() {
     let (status, _) = env2.filter(&from("192.0.2.2", "hello"));
     assert!(!tests_of(&status).contains(&"RCVD_IN_DNSBL".to_string()));
 }
+
+/// A learned sender: ham trained from a From address through a relay makes later mail from that
+/// address through the same /24 `LEARNED_SENDER` (tests=, `check --report`, `db dump`, `db
+/// stats`); the same From through another relay, a From that is the user's own, a key learned
+/// as spam too, `forget` of the ham and `learned_senders = false` do not.
+#[test]
+fn ham_learned_from_a_sender_through_a_relay_is_evidence_for_that_sender_there_only() {
+    let env = Env::new("");
+    let via = |ip: &str| received("mail.nieuwsbrief.example", "mail.nieuwsbrief.example", ip);
+    let letter = |ip: &str, n: u32| {
+        format!(
+            "{}Delivered-To: ik@mijn.be\n{}",
+            via(ip),
+            msg("From: Nieuws <Nieuws@Winkel.example>\nTo: ik@mijn.be\n", &format!("Aanbieding nummer {n}"))
+        )
+    };
+    let trained = env.dir().join("ham.eml");
+    fs::write(&trained, letter("198.51.100.7", 1)).unwrap();
+    // The user's own address, forged by spam that came the same way, is never a learned sender.
+    let own = env.dir().join("own.eml");
+    fs::write(&own, format!("{}Delivered-To: ik@mijn.be\n{}", via("198.51.100.7"), msg("From: ik@mijn.be\n", "Hallo")))
+        .unwrap();
+    env.ok(&["train", "--ham", trained.to_str().unwrap(), own.to_str().unwrap()]);
+    let has = |m: &str| tests_of(&env.filter(m).0).contains(&"LEARNED_SENDER".to_string());
+    // The same sender through another machine of the same /24: yes; through another /24: no.
+    assert!(has(&letter("198.51.100.200", 2)), "{}", env.filter(&letter("198.51.100.200", 2)).0);
+    assert!(!has(&letter("203.0.113.7", 3)));
+    let forged = format!("{}Delivered-To: ik@mijn.be\n{}", via("198.51.100.7"), msg("From: ik@mijn.be\n", "Loans"));
+    assert!(!has(&forged));
+    let dump = env.ok(&["db", "dump"]);
+    let senders: Vec<&str> = dump.lines().filter(|l| l.starts_with("sender ")).collect();
+    assert_eq!(senders.len(), 1, "{dump}");
+    assert!(senders[0].starts_with("sender nieuws@winkel.example 198.51.100.0/24 1 0 "), "{dump}");
+    let o = env.run(&["check", "--report", "-"], letter("198.51.100.9", 4).as_bytes());
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(report.contains("LEARNED_SENDER"), "{report}");
+    assert!(
+        report.contains(
+            "sender: From nieuws@winkel.example through 198.51.100.0/24 learned as ham 1, as spam 0: LEARNED_SENDER counts 50% of its points"
+        ),
+        "{report}"
+    );
+    assert!(env.ok(&["db", "stats"]).contains("senders:      1 learned, 1 as ham only (LEARNED_SENDER)"));
+    // Turned off in the config: nothing, though the record stays.
+    let off = Env::new("learned_senders = false\n");
+    off.ok(&["train", "--ham", trained.to_str().unwrap()]);
+    assert!(!tests_of(&off.filter(&letter("198.51.100.7", 5)).0).contains(&"LEARNED_SENDER".to_string()));
+    assert!(off.ok(&["db", "dump"]).contains("\nsender nieuws@winkel.example 198.51.100.0/24 1 0 "));
+    // Spam learned from the same key: no ham evidence.
+    let spam = env.dir().join("spam.eml");
+    fs::write(&spam, letter("198.51.100.66", 6)).unwrap();
+    env.ok(&["train", "--spam", spam.to_str().unwrap()]);
+    assert!(!has(&letter("198.51.100.7", 7)));
+    let o = env.run(&["check", "--report", "-"], letter("198.51.100.9", 8).as_bytes());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("learned as ham 1, as spam 1: learned as spam too"));
+    // Forgetting both messages takes the record back with them.
+    env.ok(&["forget", spam.to_str().unwrap(), trained.to_str().unwrap()]);
+    assert!(!env.ok(&["db", "dump"]).contains("\nsender "));
+    assert!(!has(&letter("198.51.100.7", 9)));
+    // A move (ham learned, then trained as spam) leaves the key learned as spam only.
+    env.ok(&["train", "--ham", trained.to_str().unwrap()]);
+    assert!(has(&letter("198.51.100.7", 10)));
+    env.ok(&["train", "--spam", trained.to_str().unwrap()]);
+    assert!(env.ok(&["db", "dump"]).contains("\nsender nieuws@winkel.example 198.51.100.0/24 0 1 "));
+    assert!(!has(&letter("198.51.100.7", 11)));
+}

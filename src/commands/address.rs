@@ -43,7 +43,7 @@ fn describe(r: &Record) -> Option<(String, String)> {
         Record::Own(o) => {
             Some((o.address.clone(), format!("your own address: mail from it last learned {}", format_utc(o.last))))
         }
-        Record::Ip(_) | Record::Domain(_) => None,
+        Record::Ip(_) | Record::Domain(_) | Record::Sender(_) => None,
     }
 }
 

@@ -171,6 +171,22 @@ fn write_report(out: &mut impl Write, name: &str, scored: &Scored, rules: Option
     if let Some(own) = scored.sender.as_ref().and_then(|s| s.own_from.as_deref()) {
         writeln!(out, "  sender: From {own} is your own address: not a known correspondent")?;
     }
+    if let Some(s) = scored.sender.as_ref() {
+        if let Some(l) = &s.learned_sender {
+            let why = if l.spam > 0 {
+                "learned as spam too: no ham evidence".to_string()
+            } else if s.known_correspondent {
+                "a known correspondent already: LEARNED_SENDER does not add to it".to_string()
+            } else {
+                format!("LEARNED_SENDER counts {:.0}% of its points", 100.0 * l.weight())
+            };
+            writeln!(
+                out,
+                "  sender: From {} through {} learned as ham {}, as spam {}: {why}",
+                l.address, l.block, l.ham, l.spam
+            )?;
+        }
+    }
     let part = |name: &str| v.hits.iter().filter(|h| h.name.starts_with(name)).map(|h| h.score).sum::<f64>();
     let (bayes, lr) = (part("BAYES_"), part("LR_"));
     writeln!(out, "  points: rules {:+.3}, Bayes {:+.3}, LR {:+.3}", v.score - bayes - lr, bayes, lr)?;

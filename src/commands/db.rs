@@ -60,6 +60,19 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
             } else {
                 println!("bayes:        in use");
             }
+            // Learned senders (LEARNED_SENDER): From addresses through a relay block.
+            let mut notes = crate::store::Notes::new();
+            match db.load_reputation(&mut notes) {
+                Ok(rep) => {
+                    let (all, ham_only) =
+                        rep.learned_senders().fold((0u64, 0u64), |(a, h), l| (a + 1, h + (l.weight() > 0.0) as u64));
+                    println!(
+                        "senders:      {all} learned, {ham_only} as ham only (LEARNED_SENDER){}",
+                        if settings.sender.no_learned_senders { "; not used (learned_senders = false)" } else { "" }
+                    );
+                }
+                Err(e) => println!("senders:      cannot read the reputation database: {e:#}"),
+            }
         }
         DbCommand::Dump { file } => match file {
             // A file is private like the database (0600) and written aside and renamed over, so a
@@ -125,7 +138,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
                 println!("loaded {} tokens, {} ham and {} spam messages", s.tokens, s.totals.ham, s.totals.spam);
                 match r.reputation {
                     Some(n) => println!(
-                        "loaded {n} reputation records (IP addresses, DNS answers, correspondents, own addresses)"
+                        "loaded {n} reputation records (IP addresses, DNS answers, correspondents, own addresses, learned senders)"
                     ),
                     None => println!(
                         "the dump has no reputation section (version {}): reputation.db is left as it is",

@@ -260,6 +260,9 @@ struct FoldReputation {
     folds: usize,
     all: HashMap<IpAddr, (u32, u32)>,
     per_fold: Vec<HashMap<IpAddr, (u32, u32)>>,
+    /// Learned senders (`LEARNED_SENDER`): spam and ham by sender key, in all and per fold.
+    senders_all: HashMap<Key, (u32, u32)>,
+    senders_per_fold: Vec<HashMap<Key, (u32, u32)>>,
     /// Messages with a relay, in all and per fold.
     relayed_all: u64,
     relayed_per_fold: Vec<u64>,
@@ -277,8 +280,23 @@ impl FoldReputation {
         let folds = folds.max(2);
         let mut all: HashMap<IpAddr, (u32, u32)> = HashMap::new();
         let mut per_fold = vec![HashMap::new(); folds];
+        let mut senders_all: HashMap<Key, (u32, u32)> = HashMap::new();
+        let mut senders_per_fold = vec![HashMap::new(); folds];
         for item in items {
             let Some(ip) = item.prepared.origin else { continue };
+            // As training counts them (`learn::record_sender`): spam through a list too.
+            if let Some(from) = &item.prepared.from {
+                let key = crate::store::reputation::sender_key(from, ip);
+                let fold = crossval::fold_of(item, folds, seed);
+                for map in [&mut senders_all, &mut senders_per_fold[fold]] {
+                    let c: &mut (u32, u32) = map.entry(key).or_default();
+                    if item.is_spam {
+                        c.0 += 1;
+                    } else {
+                        c.1 += 1;
+                    }
+                }
+            }
             // As training does: spam through a mailing list does not count against the list server.
             if item.is_spam && item.prepared.via_list {
                 continue;
@@ -295,7 +313,7 @@ impl FoldReputation {
         let sum = |m: &HashMap<IpAddr, (u32, u32)>| m.values().map(|c| c.0 as u64 + c.1 as u64).sum::<u64>();
         let relayed_all = sum(&all);
         let relayed_per_fold = per_fold.iter().map(sum).collect();
-        FoldReputation { folds, all, per_fold, relayed_all, relayed_per_fold, now }
+        FoldReputation { folds, all, per_fold, senders_all, senders_per_fold, relayed_all, relayed_per_fold, now }
     }
 
     fn fold(&self, fold: usize) -> OneFold<'_> {
@@ -309,6 +327,19 @@ impl ReputationLookup for OneFold<'_> {
     }
 
     fn get(&self, key: &Key) -> Option<Record> {
+        if let Some(&(spam, ham)) = self.rep.senders_all.get(key) {
+            let (fs, fh) = self.rep.senders_per_fold[self.fold].get(key).copied().unwrap_or_default();
+            let (spam, ham) = (spam - fs, ham - fh);
+            // The address and block only name the record in reports; eval shows none.
+            return (spam > 0 || ham > 0).then(|| {
+                Record::Sender(crate::store::reputation::LearnedSender {
+                    ham,
+                    spam,
+                    last: self.rep.now,
+                    ..Default::default()
+                })
+            });
+        }
         let ip = crate::store::reputation::ip_from_key(*key);
         let (spam, ham) = *self.rep.all.get(&ip)?;
         let (fs, fh) = self.rep.per_fold[self.fold].get(&ip).copied().unwrap_or_default();

@@ -129,6 +129,7 @@ mod tests {
                 own: Vec::new(),
                 lr: Vec::new(),
                 via_list: false,
+                from: None,
             },
             is_spam: spam,
         }

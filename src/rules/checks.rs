@@ -32,7 +32,10 @@ pub type Check = fn(&Context, &RuleSet) -> bool;
 pub type Weighted = fn(&Context) -> f64;
 
 /// Graded checks by name.
-pub const WEIGHTED: &[(&str, Weighted)] = &[("ip_spam_source", |c| c.sender.map_or(0.0, |s| s.ip_weight))];
+pub const WEIGHTED: &[(&str, Weighted)] = &[
+    ("ip_spam_source", |c| c.sender.map_or(0.0, |s| s.ip_weight)),
+    ("learned_sender", |c| c.sender.map_or(0.0, crate::sender::learned_sender_weight)),
+];
 
 pub fn weighted_by_name(name: &str) -> Option<Weighted> {
     WEIGHTED.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)

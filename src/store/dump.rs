@@ -15,6 +15,8 @@
 //! uribl DOMAIN ZONE LISTED EXPIRES
 //! correspondent ADDRESS MESSAGES LAST
 //! own ADDRESS LAST                   (one of the user's own addresses: never a correspondent)
+//! sender ADDRESS BLOCK HAM SPAM LAST (a learned sender: From ADDRESS through the relay block
+//!                                     BLOCK, 192.0.2.0/24 or 2001:db8:1::/48)
 //! [lr]                               (only when there are LR weights)
 //! lr BITS WINDOW BYTES FLAGS RATE HAM SPAM   (the table's shape and counts; FLAGS: 1 lower-cased,
 //!                                     2 decoded body; RATE: the f32's bits, 8 hex digits)
@@ -40,7 +42,9 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 
-use super::reputation::{self, Cached, Correspondent, DomainRecord, IpRecord, OwnAddress, Record, Reputation};
+use super::reputation::{
+    self, Cached, Correspondent, DomainRecord, IpRecord, LearnedSender, OwnAddress, Record, Reputation,
+};
 use super::{Class, Learned, Snapshot, TokenRecord, Totals};
 
 const FIRST_LINE: &str = "spamfilt-dump 3";
@@ -195,6 +199,10 @@ fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<usize> {
             }
             Record::Own(o) => {
                 writeln!(out, "own {} {}", o.address, o.last)?;
+                lines += 1;
+            }
+            Record::Sender(l) => {
+                writeln!(out, "sender {} {} {} {} {}", l.address, l.block, l.ham, l.spam, l.last)?;
                 lines += 1;
             }
         }
@@ -429,6 +437,19 @@ fn reputation_line(f: &[&str], rep: &mut Reputation) -> Result<()> {
             let o = OwnAddress { address: address.to_string(), last: last.parse()? };
             rep.records.insert(reputation::address_key(address), Record::Own(o));
         }
+        ["sender", address, block, ham, spam, last] => {
+            // The key is the address and any address of the block.
+            let net: IpAddr = block.split_once('/').map_or("", |(ip, _)| ip).parse()?;
+            let l = LearnedSender {
+                address: address.to_string(),
+                block: reputation::sender_block(net),
+                ham: ham.parse()?,
+                spam: spam.parse()?,
+                last: last.parse()?,
+            };
+            anyhow::ensure!(l.block == *block, "bad block (expected {})", l.block);
+            rep.records.insert(reputation::sender_key(address, net), Record::Sender(l));
+        }
         _ => bail!("unknown line"),
     }
     Ok(())
@@ -464,6 +485,8 @@ mod tests {
         let c = Correspondent { address: "jan@klant.be".into(), messages: 4, last: 1000 };
         rep.records.insert(reputation::address_key("jan@klant.be"), Record::Correspondent(c));
         rep.add_own("Me@Mijn.be", 2000);
+        rep.count_sender("Nieuws@Winkel.example", "198.51.100.7".parse().unwrap(), false, 1, 3000);
+        rep.count_sender("a@b.example", "2001:db8:1:2::5".parse().unwrap(), true, 1, 3001);
         rep
     }
 
@@ -480,11 +503,13 @@ mod tests {
         write(&snap, &rep, &mut out).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
         assert!(text.starts_with("spamfilt-dump 3\n"));
-        assert!(text.ends_with("\nend tokens=8 reputation=8 lr=0\n"), "{text}");
+        assert!(text.ends_with("\nend tokens=8 reputation=10 lr=0\n"), "{text}");
         assert!(text.contains("token ffffffffffffffff 1 0 20000\n"), "{text}");
         assert!(text.contains("ip 198.51.100.23 1 2 2 3 1 1 -\n"), "{text}");
         assert!(text.contains("correspondent jan@klant.be 4 1000\n"), "{text}");
         assert!(text.contains("own me@mijn.be 2000\n"), "{text}");
+        assert!(text.contains("sender nieuws@winkel.example 198.51.100.0/24 1 0 3000\n"), "{text}");
+        assert!(text.contains("sender a@b.example 2001:db8:1::/48 0 1 3001\n"), "{text}");
         // An entry of unknown Received fields (from an older database) is written as older
         // versions wrote it.
         let hex = |b: &str| b.repeat(16);
@@ -573,7 +598,7 @@ mod tests {
         }
         let added = text.replace("[reputation]\n", "[reputation]\nown extra@mijn.be 1\n");
         assert!(format!("{:#}", read(Box::new(added.as_bytes())).unwrap_err())
-            .contains("[reputation] holds 8 lines, but 9"));
+            .contains("[reputation] holds 10 lines, but 11"));
         // Two dumps run together, a section it does not know, a malformed end line.
         let twice = format!("{text}{text}");
         assert!(format!("{:#}", read(Box::new(twice.as_bytes())).unwrap_err()).contains("more after the end line"));

@@ -7,6 +7,8 @@
 //! - Link domains: cached URI blocklist answers.
 //! - Known correspondents: the people the user wrote to (from `train --ham` of sent mail), and
 //!   the user's own addresses (the From and Sender of that mail), which are never correspondents.
+//! - Learned senders: how many messages from a From address through a relay block (the first
+//!   untrusted relay's /24, IPv6 /48) were learned as ham and as spam (`LEARNED_SENDER`).
 //!
 //! Layout (little-endian), chosen so a filter run reads only what it looks up:
 //! ```text
@@ -103,6 +105,34 @@ pub struct OwnAddress {
     pub last: u64,
 }
 
+/// A From address and the relay block its mail came through (see [`sender_block`]): how many
+/// messages from it that way were learned as ham and as spam. Ham evidence only while no spam
+/// was learned that way (see [`LearnedSender::weight`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct LearnedSender {
+    /// Lower case.
+    pub address: String,
+    /// The relay's block: `192.0.2.0/24`, `2001:db8:1::/48`.
+    pub block: String,
+    pub ham: u32,
+    pub spam: u32,
+    /// When a message was last learned from it (Unix seconds).
+    pub last: u64,
+}
+
+impl LearnedSender {
+    /// How much of `LEARNED_SENDER`'s points the record earns: nothing once any spam was learned
+    /// from this address and block, else ham / (ham + 1) (a half at one ham, 0.8 at four): one
+    /// learned message is some evidence, a history of them more (docs/benchmarks.md, "Learned
+    /// senders").
+    pub fn weight(&self) -> f64 {
+        if self.spam > 0 || self.ham == 0 {
+            return 0.0;
+        }
+        self.ham as f64 / (self.ham as f64 + 1.0)
+    }
+}
+
 /// A record. New kinds are added at the end (bincode numbers them in order).
 #[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Record {
@@ -110,6 +140,7 @@ pub enum Record {
     Domain(DomainRecord),
     Correspondent(Correspondent),
     Own(OwnAddress),
+    Sender(LearnedSender),
 }
 
 pub type Key = [u8; 16];
@@ -142,6 +173,28 @@ pub fn domain_key(domain: &str) -> Key {
 
 pub fn address_key(addr: &str) -> Key {
     hashed("addr:", addr)
+}
+
+/// The block of a relay that a learned sender is tied to: its /24 (IPv4), its /48 (IPv6).
+/// SpamAssassin's AWL ties an address to the originating /16; a /24 ranked the same on the
+/// corpus and lets fewer machines stand in for the sender's (docs/benchmarks.md, "Learned
+/// senders").
+pub fn sender_block(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{}/48", Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
+        }
+    }
+}
+
+/// The key of a learned sender: its From address (any case) and its relay's block.
+pub fn sender_key(addr: &str, ip: IpAddr) -> Key {
+    hashed("sender:", &format!("{} {}", addr, sender_block(ip)))
 }
 
 fn config() -> impl bincode::config::Config {
@@ -265,6 +318,13 @@ pub trait ReputationLookup: Sync {
     fn own_address(&self, addr: &str) -> bool {
         matches!(self.get(&address_key(addr)), Some(Record::Own(_)))
     }
+    /// What was learned from `addr` through the block of `ip` (see `LearnedSender`).
+    fn learned_sender(&self, addr: &str, ip: IpAddr) -> Option<LearnedSender> {
+        match self.get(&sender_key(addr, ip)) {
+            Some(Record::Sender(r)) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +333,35 @@ mod tests {
     use super::*;
     use crate::received::v4;
     use crate::store::{Database, Notes};
+
+    #[test]
+    fn learned_senders_count_follow_and_key_by_block() {
+        assert_eq!(sender_block(v4(198, 51, 100, 7)), "198.51.100.0/24");
+        assert_eq!(sender_block("2001:db8:1:2::5".parse().unwrap()), "2001:db8:1::/48");
+        assert_eq!(sender_key("A@B.example", v4(198, 51, 100, 7)), sender_key("a@b.example", v4(198, 51, 100, 200)));
+        assert_ne!(sender_key("a@b.example", v4(198, 51, 100, 7)), sender_key("a@b.example", v4(198, 51, 101, 7)));
+        let w = |ham, spam| LearnedSender { ham, spam, ..Default::default() }.weight();
+        assert_eq!((w(0, 0), w(1, 0), w(4, 0), w(9, 1)), (0.0, 0.5, 0.8, 0.0));
+        let dir = tempfile::tempdir().unwrap();
+        let mut rep = Reputation::default();
+        let ip = v4(198, 51, 100, 7);
+        rep.count_sender("A@B.example", ip, false, 1, 100);
+        rep.count_sender("a@b.example", ip, false, 1, 200);
+        rep.count_sender("a@b.example", ip, true, 1, 300);
+        rep.save(dir.path(), &mut Notes::new()).unwrap();
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        let l = r.learned_sender("a@b.example", v4(198, 51, 100, 1)).unwrap();
+        assert_eq!(
+            (l.address.as_str(), l.block.as_str(), l.ham, l.spam, l.last),
+            ("a@b.example", "198.51.100.0/24", 2, 1, 300)
+        );
+        // Unlearned message by message, the record goes with the last.
+        rep.count_sender("a@b.example", ip, true, -1, 400);
+        rep.count_sender("a@b.example", ip, false, -1, 400);
+        assert_eq!(rep.learned_sender("a@b.example", ip).map(|l| (l.ham, l.spam)), Some((1, 0)));
+        rep.count_sender("a@b.example", ip, false, -1, 400);
+        assert!(rep.records.is_empty());
+    }
 
     #[test]
     fn round_trip_and_lookup() {

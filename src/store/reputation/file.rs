@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
 use super::reader::parse_header;
 use super::{
-    address_key, checksum, config, ip_from_key, ip_key, Correspondent, DnsAnswers, IpRecord, Key, OwnAddress, Record,
+    address_key, checksum, config, ip_from_key, ip_key, sender_block, sender_key, Correspondent, DnsAnswers, IpRecord,
+    Key, LearnedSender, OwnAddress, Record,
 };
 use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
 use crate::store::Notes;
@@ -225,9 +226,40 @@ impl Reputation {
         }
     }
 
+    /// Counts a message from `addr` through the block of `ip` learned as spam or ham: `delta` +1
+    /// when learned, -1 when unlearned (a move or `forget`: the record goes with its last
+    /// message).
+    pub fn count_sender(&mut self, addr: &str, ip: IpAddr, spam: bool, delta: i32, now: u64) {
+        let key = sender_key(addr, ip);
+        let rec = self.records.entry(key).or_insert_with(|| {
+            Record::Sender(LearnedSender {
+                address: addr.to_ascii_lowercase(),
+                block: sender_block(ip),
+                ..Default::default()
+            })
+        });
+        let Record::Sender(r) = rec else { return };
+        let field = if spam { &mut r.spam } else { &mut r.ham };
+        *field = field.saturating_add_signed(delta);
+        if delta > 0 {
+            r.last = r.last.max(now);
+        }
+        if r.ham == 0 && r.spam == 0 {
+            self.records.remove(&key);
+        }
+    }
+
+    /// Every learned sender.
+    pub fn learned_senders(&self) -> impl Iterator<Item = &LearnedSender> {
+        self.records.values().filter_map(|r| match r {
+            Record::Sender(s) => Some(s),
+            _ => None,
+        })
+    }
+
     /// Drops IP records with nothing left worth keeping (no spam within `expire_days`, no
     /// recent ham, no live cache entry, not manual), expired cache entries and expired domain
-    /// records. Correspondents are kept. Returns how many records were dropped.
+    /// records. Correspondents and learned senders are kept (they follow the ledger). Returns how many records were dropped.
     pub fn expire(&mut self, now: u64, expire_days: u32) -> usize {
         let before = self.records.len();
         self.records.retain(|_, r| match r {
@@ -242,7 +274,7 @@ impl Reputation {
                 d.uribl.retain(|(_, c)| c.expires > now);
                 !d.uribl.is_empty()
             }
-            Record::Correspondent(_) | Record::Own(_) => true,
+            Record::Correspondent(_) | Record::Own(_) | Record::Sender(_) => true,
         });
         before - self.records.len()
     }

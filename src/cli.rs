@@ -422,7 +422,8 @@ pub enum IpCommand {
         #[arg(value_name = "ADDRESS", required = true)]
         addresses: Vec<String>,
     },
-    /// Drop addresses with no spam within ip_expire_days (default 30) and expired DNS answers.
+    /// Drop addresses with no spam within ip_expire_days (default 30), expired DNS answers, and
+    /// learned senders with no ham and nothing learned within ip_expire_days.
     Expire,
     /// Check whether an address is an open proxy (HTTP CONNECT, SOCKS 5, SOCKS 4) that relays to
     /// your own mail server; a confirmed one is marked as a spam source.

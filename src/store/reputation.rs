@@ -363,6 +363,28 @@ mod tests {
         assert!(rep.records.is_empty());
     }
 
+    /// `ip expire` drops a learned sender with no ham once nothing was learned from it for
+    /// `expire_days`, and keeps every one with ham.
+    #[test]
+    fn spam_only_learned_senders_expire() {
+        let day = 86_400;
+        let mut rep = Reputation::default();
+        let ip = v4(198, 51, 100, 7);
+        rep.count_sender("spam@x.example", ip, true, 1, 100 * day);
+        rep.count_sender("fresh@x.example", ip, true, 1, 125 * day);
+        rep.count_sender("ham@x.example", ip, false, 1, 10 * day);
+        rep.count_sender("both@x.example", ip, false, 1, 10 * day);
+        rep.count_sender("both@x.example", ip, true, 1, 10 * day);
+        assert_eq!(rep.expire(131 * day, 30), 1);
+        assert!(rep.learned_sender("spam@x.example", ip).is_none());
+        for kept in ["fresh@x.example", "ham@x.example", "both@x.example"] {
+            assert!(rep.learned_sender(kept, ip).is_some(), "{kept}");
+        }
+        // A spam unlearned after its record expired takes nothing back and leaves nothing.
+        rep.count_sender("spam@x.example", ip, true, -1, 132 * day);
+        assert!(rep.learned_sender("spam@x.example", ip).is_none());
+    }
+
     #[test]
     fn round_trip_and_lookup() {
         let dir = tempfile::tempdir().unwrap();

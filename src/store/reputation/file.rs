@@ -258,8 +258,12 @@ impl Reputation {
     }
 
     /// Drops IP records with nothing left worth keeping (no spam within `expire_days`, no
-    /// recent ham, no live cache entry, not manual), expired cache entries and expired domain
-    /// records. Correspondents and learned senders are kept (they follow the ledger). Returns how many records were dropped.
+    /// recent ham, no live cache entry, not manual), expired cache entries, expired domain
+    /// records, and learned senders with no ham and nothing learned within `expire_days` (one
+    /// is made for every spam's From and relay block; without this they would pile up for good).
+    /// Correspondents, the user's own addresses and learned senders with ham are kept (they
+    /// follow the ledger; a message unlearned after its record went takes nothing back).
+    /// Returns how many records were dropped.
     pub fn expire(&mut self, now: u64, expire_days: u32) -> usize {
         let before = self.records.len();
         self.records.retain(|_, r| match r {
@@ -274,7 +278,8 @@ impl Reputation {
                 d.uribl.retain(|(_, c)| c.expires > now);
                 !d.uribl.is_empty()
             }
-            Record::Correspondent(_) | Record::Own(_) | Record::Sender(_) => true,
+            Record::Sender(l) => l.ham > 0 || now.saturating_sub(l.last) < u64::from(expire_days) * 86_400,
+            Record::Correspondent(_) | Record::Own(_) => true,
         });
         before - self.records.len()
     }

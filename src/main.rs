@@ -6,7 +6,8 @@
 //! here is done below: standard descriptors 0-2 are made sure to be open (so a database opened
 //! later can never become "standard output"), SIGPIPE is ignored (a closed pipe is an error
 //! to report, not a silent death), panics never unwind out of `main`, and standard output is
-//! flushed before the exit. SIGBUS and SIGSEGV (a stack overflow) get handlers of their own,
+//! flushed before the exit. SIGXFSZ is ignored (a write past the file size limit fails with EFBIG).
+//! SIGBUS and SIGSEGV (a stack overflow) get handlers of their own,
 //! on a signal stack of their own, that pass the filter's message through (`on_sigbus`,
 //! `on_sigsegv`).
 // A test build keeps the test harness's own `main` (this file has no tests; without it the test
@@ -159,6 +160,11 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        // A write past the file size limit (RLIMIT_FSIZE: a delivery agent that spools the
+        // filter's output into a file under a limit) fails with EFBIG, reported like any other
+        // failed write (the filter: exit 75, the agent keeps its copy), instead of SIGXFSZ
+        // ending the process with a truncated message behind it.
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         // SIGBUS and SIGSEGV run their handler on a stack of its own (`sigaltstack`), so it
         // runs even when the fault is the main thread's stack overflowing.
         let alt = libc::stack_t {
@@ -212,7 +218,7 @@ fn out_of_memory() {
         // SAFETY: a static message.
         unsafe { write_all(2, msg.as_ptr(), msg.len()) };
     }
-    let (state, ptr, len) = in_hand::now();
+    let (state, ptr, len) = in_hand::claim();
     let code = match state {
         in_hand::HOLDING => {
             say(b"spamfilt: out of memory (a process memory limit?); passing the message through unchanged\n");
@@ -223,6 +229,8 @@ fn out_of_memory() {
                 75
             }
         }
+        // Another thread's handler is writing the message and ends the process.
+        in_hand::RESCUING => in_hand::wait_for_the_end(),
         in_hand::READING | in_hand::WRITING => {
             say(b"spamfilt: out of memory (a process memory limit?); exit 75 so the message is kept\n");
             75
@@ -259,7 +267,7 @@ extern "C" fn on_sigsegv(_: libc::c_int) {
         // SAFETY: a static message.
         unsafe { write_all(2, msg.as_ptr(), msg.len()) };
     }
-    let (state, ptr, len) = in_hand::now();
+    let (state, ptr, len) = in_hand::claim();
     let code = match state {
         in_hand::HOLDING => {
             say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); passing the message through unchanged\n");
@@ -270,6 +278,8 @@ extern "C" fn on_sigsegv(_: libc::c_int) {
                 75
             }
         }
+        // Another thread's handler is writing the message and ends the process.
+        in_hand::RESCUING => in_hand::wait_for_the_end(),
         in_hand::READING | in_hand::WRITING => {
             say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); exit 75 so the message is kept\n");
             75
@@ -300,7 +310,7 @@ extern "C" fn on_sigbus(_: libc::c_int) {
         // SAFETY: a static message.
         unsafe { write_all(2, msg.as_ptr(), msg.len()) };
     }
-    let (state, ptr, len) = in_hand::now();
+    let (state, ptr, len) = in_hand::claim();
     let code = match state {
         in_hand::HOLDING => {
             say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); passing the message through unchanged\n");
@@ -311,6 +321,8 @@ extern "C" fn on_sigbus(_: libc::c_int) {
                 75
             }
         }
+        // Another thread's handler is writing the message and ends the process.
+        in_hand::RESCUING => in_hand::wait_for_the_end(),
         in_hand::READING | in_hand::WRITING => {
             say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); exit 75 so the message is kept\n");
             75

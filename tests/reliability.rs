@@ -668,6 +668,116 @@ fn deliveries_while_the_database_is_overwritten_in_place_in_a_loop() {
     });
 }
 
+/// Starts the filter on `msg` with `SPAMFILT_TEST_FAULT=fault` (src/in_hand.rs), waits until it
+/// says on stderr that it reached the stage the fault names, sends `sig` and returns what it
+/// wrote, its status and its stderr. No timing: the filter waits at that stage for the signal.
+fn signal_at(
+    db: &Path,
+    args: &[&str],
+    fault: &str,
+    sig: i32,
+    msg: &[u8],
+) -> (std::process::ExitStatus, Vec<u8>, String) {
+    use std::io::{BufRead, Read};
+    let mut child = spamfilt(db)
+        .args(args)
+        .env("SPAMFILT_TEST_FAULT", fault)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(msg).unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut err = String::new();
+    while !err.contains("spamfilt: test: ") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("{fault}: the filter ended before the test stage; stderr: {err}");
+        }
+        err.push_str(&line);
+    }
+    // SAFETY: kill(2) on our own child, which has not been waited for.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    stderr.read_to_string(&mut err).unwrap();
+    (child.wait().unwrap(), out, err)
+}
+
+/// Attack report F1: SIGTERM (procmail's TIMEOUT, Dovecot's program-client timeouts), SIGHUP,
+/// SIGXCPU (a CPU limit), SIGALRM, SIGUSR1... ended the filter with the whole message in hand and
+/// nothing written. Now, while it holds the message, each of them writes the message unchanged
+/// and exits 0; while it writes the scored message they wait until it is written whole (exit
+/// 0, or 1 for spam with --exit-code as without the signal). `SPAMFILT_TEST_FAULT=hold` and
+/// `=write` make the filter wait at those two points for the signal (src/in_hand.rs).
+#[test]
+fn termination_signals_never_kill_a_delivery_with_the_message_in_hand() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let msg = b"From: a@b.example\nTo: c@d.example\nSubject: held\n\nhello there\n".to_vec();
+    let scored = common::run_with_stdin(&mut spamfilt(&db), &msg).stdout;
+    assert!(String::from_utf8_lossy(&scored).contains("X-Spam-Status:"));
+    let signals = [
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGXCPU,
+        libc::SIGALRM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGRTMIN(),
+    ];
+    for sig in signals {
+        let (status, out, err) = signal_at(&db, &[], "hold", sig, &msg);
+        assert_eq!(status.signal(), None, "signal {sig} while holding killed the filter; stderr: {err}");
+        assert_eq!(status.code(), Some(0), "signal {sig}: {err}");
+        assert_eq!(out, msg, "signal {sig} while holding: the message passes through unchanged");
+        assert!(err.contains(&format!("stopped by signal {sig}; passing the message through")), "{err}");
+
+        let (status, out, err) = signal_at(&db, &["filter"], "write", sig, &msg);
+        assert_eq!(status.signal(), None, "signal {sig} while writing killed the filter; stderr: {err}");
+        assert_eq!(status.code(), Some(0), "signal {sig} while writing: {err}");
+        assert_eq!(out, scored, "signal {sig} while writing: the scored message is written whole");
+    }
+}
+
+/// Attack report F1: under a file size limit (RLIMIT_FSIZE) a write past it raised SIGXFSZ,
+/// which ended the filter with a truncated message behind it. SIGXFSZ is ignored: the write
+/// fails (EFBIG) and the filter exits 75, so the delivery agent keeps its copy.
+#[test]
+fn a_file_size_limit_is_a_failed_write_not_a_death() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut msg = b"From: a@b.example\nSubject: big\n\n".to_vec();
+    msg.extend(std::iter::repeat_n(b"0123456789 abcdefghij\n".as_slice(), 500).flatten());
+    let out_path = dir.path().join("out.eml");
+    let mut cmd = spamfilt(&db);
+    cmd.stdin(Stdio::piped()).stdout(fs::File::create(&out_path).unwrap()).stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 4096, rlim_max: 4096 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&msg).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.signal(), None, "the filter died of a signal; stderr: {err}");
+    assert_eq!(o.status.code(), Some(75), "{err}");
+    assert!(err.contains("cannot write the message to standard output"), "{err}");
+}
+
 /// Issue 15: a stack overflow (SIGSEGV) killed a delivery with no output. The handler runs on a
 /// signal stack of its own, so it runs after the main thread's stack overflowed, and passes the
 /// message in hand through (exit 0), as for SIGBUS. `SPAMFILT_TEST_FAULT=stack-overflow` makes

@@ -36,10 +36,12 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
     }
 
     // From here until output starts, a SIGBUS (a database file truncated or overwritten in place
-    // while mapped) or a SIGSEGV (a stack overflow) passes this message through (src/in_hand.rs,
-    // src/main.rs).
+    // while mapped), a SIGSEGV (a stack overflow) or a termination signal (a delivery agent's
+    // timeout, a CPU limit, `kill`) passes this message through (src/in_hand.rs, src/main.rs).
+    // Before this point a signal has its default action: nothing is in hand, the agent keeps it.
     let held = crate::in_hand::hold(&input);
-    crate::in_hand::test_fault();
+    crate::in_hand::catch_termination_signals();
+    crate::in_hand::test_fault(crate::in_hand::Stage::Holding);
     // Scoring runs behind catch_unwind: a panic is a bug, and still must not lose the message.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {
@@ -61,7 +63,10 @@ pub fn run(g: &GlobalArgs, args: &FilterArgs) -> ExitCode {
             Filtered::pass_through()
         }
     };
+    // Termination signals are blocked from here on: the output is written whole and the run
+    // exits with its own status.
     held.writing();
+    crate::in_hand::test_fault(crate::in_hand::Stage::Writing);
     // Written straight from the input: no second copy of the message is made (issue 15).
     let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if let Err(e) = filtered.write_to(&input, &mut stdout).and_then(|_| stdout.flush()) {

@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let _ = crate::store::WAITING.set(|m| eprintln!("spamfilt: {m}"));
     let g = &cli.global;
     if !matches!(cli.command, None | Some(Command::Filter(_))) {
-        crate::in_hand::test_fault();
+        crate::in_hand::test_fault(crate::in_hand::Stage::Holding);
     }
     match cli.command {
         None => Ok(filter::run(g, &FilterArgs::default())),

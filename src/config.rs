@@ -1,4 +1,4 @@
-//! Settings: defaults < config file < environment < flags. The only user of `directories`.
+//! Settings: defaults < config file < environment < flags.
 //!
 //! The config file is TOML. Unknown keys are an error (a typo must not silently do nothing),
 //! reported with the file name and position.
@@ -21,7 +21,8 @@ use crate::verdict::ScoringSettings;
 /// Everything a command needs to know, resolved once.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The database directory.
+    /// The database directory; empty for the filter when there is none (no `--db` and no home
+    /// directory: `has_db_dir`).
     pub db_dir: PathBuf,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -118,32 +119,68 @@ struct StoreFile {
 /// The user's login name (the effective user's entry in /etc/passwd, else `$USER`, else
 /// `uidN`): the default key prefix of the Redis store, so one Redis serves many users.
 pub fn login_name() -> String {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    if let (Some(uid), Ok(passwd)) = (uid, std::fs::read_to_string("/etc/passwd")) {
-        for line in passwd.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() > 2 && f[2].parse() == Ok(uid) && !f[0].is_empty() {
-                return f[0].to_string();
-            }
-        }
+    let uid = crate::store::files::euid();
+    if let Some(entry) = crate::store::files::passwd_entry(uid).filter(|e| !e.name.is_empty()) {
+        return entry.name;
     }
     match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
         Ok(u) if !u.is_empty() => u,
-        _ => format!("uid{}", uid.unwrap_or(0)),
+        _ => format!("uid{uid}"),
     }
+}
+
+/// The user's home directory: `$HOME` when set and not empty, else the effective user's entry
+/// in /etc/passwd (read as a file), else none.
+///
+/// Not `getpwuid`: the release binary is linked statically, and static glibc asks the next NSS
+/// source of /etc/nsswitch.conf (`systemd`, `sss`, `ldap`) for a user that /etc/passwd does not
+/// list, which needs `dlopen` and made every command die of SIGSEGV (attack report F19: LDAP,
+/// SSSD and nss-systemd users, DynamicUser services). Such a user without `HOME` has no home
+/// here: the commands say so and ask for `HOME`, `--db` and `--config`; the filter scores
+/// without a database and says so in X-Spam-Degraded.
+pub fn home_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(home));
+    }
+    let uid = crate::store::files::euid();
+    crate::store::files::passwd_entry(uid).map(|e| e.home).filter(|h| !h.as_os_str().is_empty())
+}
+
+/// `$VAR` when it is an absolute path, else `home/rest` (the XDG base directory rule).
+fn xdg_dir(var: &str, rest: &str) -> Option<PathBuf> {
+    match std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute()) {
+        Some(dir) => Some(dir),
+        None => home_dir().map(|h| h.join(rest)),
+    }
+}
+
+/// `$XDG_DATA_HOME/spamfilt`, else `~/.local/share/spamfilt`.
+fn data_dir() -> Option<PathBuf> {
+    xdg_dir("XDG_DATA_HOME", ".local/share").map(|d| d.join("spamfilt"))
+}
+
+/// `$XDG_CONFIG_HOME/spamfilt`, else `~/.config/spamfilt`.
+fn config_dir() -> Option<PathBuf> {
+    xdg_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("spamfilt"))
+}
+
+/// What to say when there is no home directory to find the database and config file in.
+pub fn no_home() -> String {
+    format!(
+        "cannot find your home directory (HOME is not set and user id {} has no entry in /etc/passwd): set HOME or \
+         pass --db DIR / --config FILE",
+        crate::store::files::euid()
+    )
 }
 
 /// Where the database lives when neither `--db` nor `SPAMFILT_DB` says.
 pub fn default_db_dir() -> Result<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "spamfilt")
-        .context("cannot find the home directory to put the database in; use --db DIR")?;
-    Ok(dirs.data_dir().to_path_buf())
+    data_dir().ok_or_else(|| anyhow::anyhow!(no_home()))
 }
 
 /// The config file read when neither `--config` nor `SPAMFILT_CONFIG` says.
 pub fn default_config_file() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "spamfilt").map(|d| d.config_dir().join("config.toml"))
+    config_dir().map(|d| d.join("config.toml"))
 }
 
 /// The site-wide config file, read before the user's, whose settings the user's override:
@@ -229,6 +266,20 @@ impl Settings {
     pub fn load_degraded(db: Option<&Path>, config: Option<&Path>) -> Result<(Settings, Vec<Problem>)> {
         let mut problems = Vec::new();
         let settings = Self::load_inner(db, config, Some(&mut problems), false)?;
+        Ok((settings, problems))
+    }
+
+    /// `load_degraded` for a delivery: with no database directory at all (no `--db`, no home
+    /// directory: attack report F19) the settings have an empty `db_dir` (`has_db_dir`) and the
+    /// first problem says why, so the message is scored with the rules and the starter table and
+    /// X-Spam-Degraded says so, instead of passing through unscored.
+    pub fn load_for_delivery(db: Option<&Path>, config: Option<&Path>) -> Result<(Settings, Vec<Problem>)> {
+        if db.is_some() || default_db_dir().is_ok() {
+            return Self::load_degraded(db, config);
+        }
+        let mut problems =
+            vec![Problem::new(Path::new("HOME"), None, format!("{} (scored without a database)", no_home()))];
+        let settings = Self::load_inner(Some(Path::new("")), config, Some(&mut problems), false)?;
         Ok((settings, problems))
     }
 
@@ -533,6 +584,12 @@ impl Settings {
     pub fn database(&self) -> crate::store::Database {
         crate::store::Database::with_store(&self.db_dir, self.redis.as_ref())
     }
+
+    /// False when `load_for_delivery` found no database directory (no `--db`, no home directory):
+    /// the filter then scores with the rules and the starter table, and says so.
+    pub fn has_db_dir(&self) -> bool {
+        !self.db_dir.as_os_str().is_empty()
+    }
 }
 
 /// Reads an allow or block list; a missing file (or none, an empty path) is an empty list.
@@ -575,7 +632,7 @@ fn read_lenient<T: Default>(
 
 /// The URI blocklist read when the config file does not name one (if it exists).
 pub fn default_uri_blocklist() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "spamfilt").map(|d| d.config_dir().join("uri-blocklist.txt"))
+    config_dir().map(|d| d.join("uri-blocklist.txt"))
 }
 
 /// Reads a URI blocklist: one domain per line (`evil.example` also blocks `a.b.evil.example`),

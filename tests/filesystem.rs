@@ -700,3 +700,77 @@ fn lint_names_the_real_problem_with_the_database() {
         None => eprintln!("not checked: a directory of mode 000: cannot drop CAP_DAC_OVERRIDE here"),
     }
 }
+
+/// Attack report F19: with HOME unset or empty and a user id that /etc/passwd does not list
+/// (LDAP, SSSD and nss-systemd users, DynamicUser services), looking the home directory up with
+/// the static binary's getpwuid (which goes on to the next NSS source and needs dlopen) made every
+/// command die of SIGSEGV; the filter passed mail through unscored, and the policy service
+/// crashed even with --db and --config. Now the home directory comes from HOME or /etc/passwd
+/// read as a file: the filter scores without a database and says so in X-Spam-Degraded, commands
+/// say what to set, and with --db and --config they work.
+#[test]
+fn no_home_and_no_passwd_entry_is_a_clear_message_not_a_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    const UID: &str = "54321";
+    let have_setpriv =
+        std::process::Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !is_root() || !have_setpriv {
+        common::skip("needs root and setpriv to run as another user");
+        return;
+    }
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    assert!(!passwd.lines().any(|l| l.split(':').nth(2) == Some(UID)), "user id {UID} is in /etc/passwd");
+    let root = tempfile::tempdir().unwrap();
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let file = root.path().join("m.eml");
+    fs::write(&file, MSG).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let config = root.path().join("config.toml");
+    fs::write(&config, "required_score = 5.0\n").unwrap();
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
+    let db = root.path().join("db");
+    let run = |home: Option<&str>, args: &[&str], stdin: &[u8]| {
+        let mut c = std::process::Command::new("setpriv");
+        c.args([
+            &format!("--reuid={UID}"),
+            &format!("--regid={UID}"),
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_spamfilt"),
+        ]);
+        c.env_clear().env("PATH", "/usr/bin:/bin").env("SPAMFILT_SITE_CONFIG", "").current_dir(root.path()).args(args);
+        if let Some(h) = home {
+            c.env("HOME", h);
+        }
+        common::run_with_stdin(&mut c, stdin)
+    };
+    let no_home = "cannot find your home directory (HOME is not set and user id 54321 has no entry in /etc/passwd): \
+                   set HOME or pass --db DIR / --config FILE";
+    for home in [None, Some("")] {
+        // The filter: scored with the rules and the starter table, and it says why.
+        let o = run(home, &[], MSG);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.signal(), None, "HOME={home:?}: the filter died of a signal; stderr: {err}");
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(out.contains("X-Spam-Status: "), "HOME={home:?}: not scored: {out}\n{err}");
+        assert!(out.contains("X-Spam-Degraded: HOME: cannot find your home directory"), "{out}");
+        assert!(err.contains(no_home), "{err}");
+        // Commands: the same words, exit 2, no signal.
+        for args in [&["check", file.to_str().unwrap()][..], &["lint"][..], &["train", "--ham", "-"][..]] {
+            let o = run(home, args, MSG);
+            let err = stderr(&o);
+            assert_eq!(o.status.signal(), None, "{args:?}: died of a signal; stderr: {err}");
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains(no_home), "{args:?}: {err}");
+        }
+    }
+    // With --db and --config everything works: the policy service answers, check scores.
+    let (db, config) = (db.to_str().unwrap(), config.to_str().unwrap());
+    let request =
+        b"request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.9\nrecipient=a@b.example\n\n";
+    let o = run(None, &["--db", db, "--config", config, "policy"], request);
+    assert_eq!(o.status.code(), Some(0), "policy: {}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "action=DUNNO\n\n", "policy: {}", stderr(&o));
+    let o = run(None, &["--db", db, "--config", config, "check", file.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(0), "check: {}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("m.eml"), "check: {}", stderr(&o));
+}

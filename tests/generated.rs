@@ -303,7 +303,9 @@ spamfilt address remove promo@deals.example
 \fI~/.local/share/spamfilt/\fR
 The database directory: \fB\-\-db\fR, else \fBSPAMFILT_DB\fR, else $XDG_DATA_HOME/spamfilt, else
 ~/.local/share/spamfilt of the HOME spamfilt runs with (for a delivery, the HOME the delivery agent gives it; for
-Dovecot, the mailbox's home). It holds \fItokens.db\fR (token counts and the ledger of learned messages, replaced
+Dovecot, the mailbox's home; with HOME unset or empty, the home of the user's line in /etc/passwd; with neither,
+the filter scores without a database and says so in X\-Spam\-Degraded, and other commands ask for HOME, \fB\-\-db\fR
+or \fB\-\-config\fR). It holds \fItokens.db\fR (token counts and the ledger of learned messages, replaced
 atomically by every write), \fIlr.weights\fR (the logistic regression's weights, replaced atomically by every
 training run), \fIreputation.db\fR (IP addresses with their spam, ham and honeypot counts, known correspondents,
 cached DNS answers), \fIreputation.journal\fR (DNS answers and honeypot hits appended by filters, folded into

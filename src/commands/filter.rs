@@ -88,7 +88,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
     }
     // Whatever is broken (a config key, a list line, a database) is scored without and said so:
     // in the message (SPAMFILT_DEGRADED, X-Spam-Degraded) and here on stderr.
-    let (settings, mut problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
+    let (settings, mut problems) = Settings::load_for_delivery(g.db.as_deref(), g.config.as_deref())?;
     let rules = match super::rule_set(&settings, g) {
         Ok(r) => r,
         Err(e) => {
@@ -106,8 +106,11 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         }
     };
     let db = settings.database();
-    let lr_on = !g.no_lr && settings.scoring.lr.enabled;
-    let reader = match db.reader() {
+    // No database directory (no --db and no home directory): the rules and the starter table
+    // only, nothing remembered; `load_for_delivery` put the cause in `problems`.
+    let has_db = settings.has_db_dir();
+    let lr_on = !g.no_lr && settings.scoring.lr.enabled && has_db;
+    let reader = match if has_db { db.reader() } else { Ok(None) } {
         Ok(r) => r.map(|r| r.with_lr(lr_on)),
         Err(e) => {
             problems.push(Problem::new(&db.file_path(), None, format!("{} (scored without it)", e.root_cause())));
@@ -119,8 +122,11 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
     }
     // With the Redis store the records and the cached DNS answers come with the message's
     // lookups (`TokenLookup::fetch`); the host's own reputation.db is not read.
-    let local_reputation =
-        if settings.redis.is_some() { Ok(None) } else { crate::store::reputation::Reader::open(&settings.db_dir) };
+    let local_reputation = if settings.redis.is_some() || !has_db {
+        Ok(None)
+    } else {
+        crate::store::reputation::Reader::open(&settings.db_dir)
+    };
     let reputation = match local_reputation {
         Ok(r) => r,
         Err(e) => {
@@ -153,6 +159,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         .sender
         .dns
         .as_ref()
+        .filter(|_| has_db)
         .map(|d| super::resolver::Remembering { server: d.resolver, dir: &settings.db_dir });
     let scorer = Scorer {
         scoring: &settings.scoring,
@@ -187,7 +194,7 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
             );
         }
     }
-    if let Some(facts) = &filtered.sender {
+    if let Some(facts) = filtered.sender.as_ref().filter(|_| has_db) {
         // Remembering what was learned must never cost the message: failures are only reported.
         if let Err(e) = remember(&settings, &db, input, facts, now) {
             eprintln!("spamfilt: the message is delivered, but {e:#}");

@@ -88,21 +88,34 @@ pub fn euid() -> u32 {
     }
 }
 
-/// The login name of user id `uid`, if the password database has one.
+/// The login name of user id `uid`, if /etc/passwd has one.
 pub fn user_name(uid: u32) -> Option<String> {
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes only into `pw` and
-    // `buf` (whose length it is told) and sets `found` to `&pw` or null.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut pw: libc::passwd = std::mem::zeroed();
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut found);
-        if rc != 0 || found.is_null() || pw.pw_name.is_null() {
-            return None;
-        }
-        Some(std::ffi::CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned())
-    }
+    passwd_entry(uid).map(|e| e.name).filter(|n| !n.is_empty())
+}
+
+/// One line of /etc/passwd: the login name and the home directory.
+pub struct PasswdEntry {
+    pub name: String,
+    pub home: PathBuf,
+}
+
+/// The first line of /etc/passwd for user id `uid`, read as a file (at most 16 MiB of it).
+///
+/// Not `getpwuid`: the release binary is linked statically, and static glibc goes on to the next
+/// NSS source of /etc/nsswitch.conf (`systemd`, `sss`, `ldap`) for a user /etc/passwd does not
+/// list, which needs `dlopen`: the process died of SIGSEGV (attack report F19).
+pub fn passwd_entry(uid: u32) -> Option<PasswdEntry> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut text = Vec::new();
+    File::open("/etc/passwd").ok()?.take(16 << 20).read_to_end(&mut text).ok()?;
+    text.split(|&b| b == b'\n').find_map(|line| {
+        let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        let id = std::str::from_utf8(f.get(2)?).ok()?.parse::<u32>().ok()?;
+        (id == uid).then(|| PasswdEntry {
+            name: String::from_utf8_lossy(f[0]).into_owned(),
+            home: PathBuf::from(std::ffi::OsStr::from_bytes(f.get(5).copied().unwrap_or_default())),
+        })
+    })
 }
 
 /// "user NAME (user id N)", or "user id N" when the id has no name.

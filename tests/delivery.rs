@@ -461,6 +461,44 @@ fn procmail_with_empty_spamfilt_variables_still_scores() {
     assert!(!inbox.contains("SPAMFILT_DEGRADED"), "{inbox}");
 }
 
+/// Attack report F8: a line of just CR LF in an LF header block ends the header for spamfilt,
+/// maildrop and Dovecot, but procmail's header runs to the first empty LF line; forged
+/// `X-Spam-*` fields after that line survived, and a procmail recipe matched them as header
+/// fields. They are removed there too: the real procmailrc files the spam into Junk, and a
+/// recipe that matches the forged verdict never fires.
+#[test]
+fn procmail_never_sees_forged_fields_after_a_lone_crlf_line() {
+    if !have("procmail") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let home = home(root.path());
+    let rc = home.join(".procmailrc");
+    let text = fs::read_to_string(contrib("procmailrc"))
+        .unwrap()
+        .replace(":0\n* ^X-Spam-Flag: YES", ":0\n* ^X-Spam-(Status: No|Flag: NO)\n.Forged/\n\n:0\n* ^X-Spam-Flag: YES");
+    assert!(text.contains(".Forged/"), "contrib/procmailrc changed: {text}");
+    fs::write(&rc, text).unwrap();
+    let (head, body) = SPAM.split_once("\n\n").unwrap();
+    let forged = format!("{head}\n\r\nX-Spam-Flag: NO\nX-Spam-Status: No, score=-5.0\n\n{body}");
+    let out = deliver(
+        Command::new("procmail")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("-m")
+            .arg(format!("HOME={}", home.display()))
+            .arg(&rc),
+        &forged,
+    );
+    assert!(out.status.success(), "procmail failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(messages(&home.join("Maildir/.Forged")).is_empty(), "procmail matched a forged X-Spam-* field");
+    let junk = messages(&home.join("Maildir/.Junk"));
+    assert_eq!(junk.len(), 1, "the spam is not in Junk");
+    let text = String::from_utf8_lossy(&junk[0]).into_owned();
+    assert!(!text.contains("X-Spam-Flag: NO") && !text.contains("score=-5.0"), "{text}");
+    assert!(text.contains(&format!("\r\n\n{body}")), "the rest is delivered as it came: {text}");
+}
+
 /// IMAPSieve training fed a message that is not mail (an APPEND of a note into Junk): the
 /// failure reaches Dovecot's log, with spamfilt's reason and the script's exit status. Dovecot
 /// 2.3 logs what a pipe program writes on standard error ("imap: Error: spamfilt: standard

@@ -774,3 +774,86 @@ fn no_home_and_no_passwd_entry_is_a_clear_message_not_a_crash() {
     assert_eq!(o.status.code(), Some(0), "check: {}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("m.eml"), "check: {}", stderr(&o));
 }
+
+/// Runs `cmd` with `stdin`, killed after 120 s: a run that would block for ever (a FIFO opened
+/// for reading) is a failure, not a hung test.
+fn run_bounded(cmd: &mut std::process::Command, stdin: &[u8]) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            let o = child.wait_with_output().unwrap();
+            panic!("still running after 120 s (blocked?): {}", stderr(&o));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    writer.join().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Attack report F5: a config, list or URI blocklist file that is a FIFO hung every delivery
+/// for ever (read_to_string opened it blocking); a link to a device was read without end; a
+/// huge file was read whole. Now each is a degraded problem naming the file, and the message
+/// is scored without it; `lint` and the other commands name it too.
+#[test]
+fn a_config_or_list_file_that_is_a_fifo_a_device_or_huge_is_refused() {
+    let env = Env::private("uri_blocklist = \"uri-blocklist.txt\"\n");
+    let conf = env.config.parent().unwrap().to_path_buf();
+    fs::write(conf.join("uri-blocklist.txt"), "evil.example\n").unwrap();
+    env.train_one();
+    let fifo = |name: &str| {
+        let p = conf.join(name);
+        let _ = fs::remove_file(&p);
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    };
+    for name in ["allow.txt", "block.txt", "uri-blocklist.txt", "config.toml"] {
+        fifo(name);
+        let o = run_bounded(&mut env.cmd(), MSG);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(out.contains("X-Spam-Status:") && out.contains(&format!("X-Spam-Degraded: {name}")), "{name}: {out}");
+        assert!(stderr(&o).contains("not a regular file (a FIFO)"), "{name}: {}", stderr(&o));
+        let o = run_bounded(env.cmd().arg("lint"), b"");
+        let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{name}: {said}");
+        assert!(
+            said.contains(&format!("{name}: cannot read")) && said.contains("not a regular file (a FIFO)"),
+            "{name}: {said}"
+        );
+        fs::remove_file(conf.join(name)).unwrap();
+    }
+    fs::write(&env.config, "").unwrap();
+    // A link to a device (a dotfile manager's links are followed, to regular files only;
+    // /dev/null, which reads empty, is taken as an empty file).
+    symlink("/dev/zero", conf.join("block.txt")).unwrap();
+    let o = run_bounded(&mut env.cmd(), MSG);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("X-Spam-Degraded: block.txt"), "{out}");
+    assert!(stderr(&o).contains("not a regular file (a character device)"), "{}", stderr(&o));
+    fs::remove_file(conf.join("block.txt")).unwrap();
+    // A link to a regular list file is followed.
+    fs::write(env.dir().join("dotfiles-block.txt"), "spammer@evil.example\n").unwrap();
+    symlink(env.dir().join("dotfiles-block.txt"), conf.join("block.txt")).unwrap();
+    let o = run_bounded(env.cmd().args(["list", "block", "show"]), b"");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("spammer@evil.example"), "{}", stderr(&o));
+    let o = run_bounded(&mut env.cmd(), MSG);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("X-Spam-Degraded"), "{}", stderr(&o));
+    // A config file larger than the bound (2 MiB of comments) is not read.
+    fs::write(&env.config, "# padding\n".repeat(200_000)).unwrap();
+    let o = run_bounded(&mut env.cmd(), MSG);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("X-Spam-Degraded: config.toml"), "{out}");
+    assert!(stderr(&o).contains("too large") && stderr(&o).contains("1 MiB"), "{}", stderr(&o));
+    // A command that needs its config says what is wrong with which file.
+    let o = run_bounded(env.cmd().args(["check", "-"]), MSG);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains(env.config.to_str().unwrap()) && stderr(&o).contains("too large"), "{}", stderr(&o));
+}

@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use crate::cli::{GlobalArgs, ImportSaArgs};
 use crate::config::{self, Settings};
 use crate::lists::{self, Entry};
+use crate::store::files;
 
 /// What one file's lines turned into.
 #[derive(Debug, Default, PartialEq)]
@@ -264,7 +265,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
         (None, Some(p)) => p,
         (None, None) => anyhow::bail!("cannot find the home directory for config.toml; use --config FILE"),
     };
-    let config_text = match std::fs::read_to_string(&config_path) {
+    let config_text = match files::read_text(&config_path, files::CONFIG_CAP) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", config_path.display())),
@@ -273,7 +274,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
     let existing_scores = existing.get("scores").and_then(|s| s.as_table()).cloned().unwrap_or_default();
 
     // The lists as they are, to tell an entry already there from one imported.
-    let list_text = |path: &std::path::Path, name: &str| match std::fs::read_to_string(path) {
+    let list_text = |path: &std::path::Path, name: &str| match files::read_text(path, files::LIST_CAP) {
         Ok(t) => Ok(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(e).with_context(|| format!("cannot read the {name} {}", path.display())),
@@ -290,7 +291,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &ImportSaArgs) -> Result<E
     let (mut not_imported, mut imported, mut already) = (0usize, 0usize, 0usize);
     let config_name = config_path.display().to_string();
     for file in &args.files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text =
+            files::read_text(file, files::CONFIG_CAP).with_context(|| format!("cannot read {}", file.display()))?;
         let c = convert(&text, &known);
         let at = |n: usize| format!("{}:{n}", file.display());
         for (entries, list, name, text) in

@@ -23,7 +23,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
             let l = match config::load_list(path, name) {
                 Ok(l) => l,
                 Err(_) => {
-                    let text = std::fs::read_to_string(path)
+                    let text = crate::store::files::read_text(path, crate::store::files::LIST_CAP)
                         .with_context(|| format!("cannot read the {name} {}", path.display()))?;
                     lists::AddressList::parse_lenient(&text).0
                 }
@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &ListCommand) -> Result<Exi
         ListAction::Add { entries } | ListAction::Remove { entries } => {
             let parsed: Vec<Entry> = entries.iter().map(|e| Entry::parse(e)).collect::<Result<_>>()?;
             let _edit = lock_edits(path).with_context(|| format!("cannot lock the {name} {}", path.display()))?;
-            let text = match std::fs::read_to_string(path) {
+            let text = match crate::store::files::read_text(path, crate::store::files::LIST_CAP) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
                 Err(e) => return Err(e).with_context(|| format!("cannot read the {name} {}", path.display())),

@@ -19,6 +19,12 @@
 //! * **A file is written aside and renamed over** ([`TempFile`], [`write_atomic`]): fsynced,
 //!   renamed, the directory fsynced; a failure or a drop removes the temporary file.
 //!
+//! * **Configuration and message files are read bounded** ([`read_capped`]): the config file,
+//!   the allow and block lists, the URI blocklist, the recipients and password files (a link
+//!   followed, to a regular file only) and message files in folders (no link followed) are
+//!   opened `O_NONBLOCK`, must be regular files, and are read up to a bound per kind: a FIFO
+//!   cannot hang a delivery, a device or a huge file cannot eat its memory.
+//!
 //! Checking costs one `stat` of the directory and one `fstat` of each opened file (about a
 //! microsecond each on a delivery).
 
@@ -336,6 +342,138 @@ pub fn map(path: &Path, what: &str) -> Result<Option<memmap2::Mmap>> {
     let map = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|e| cannot_io(e, format!("cannot map the {what} {}", path.display())))?;
     Ok(Some(map))
+}
+
+/// The most spamfilt reads of a config file (`config.toml`, the site-wide one): 1 MiB. A real
+/// one, with hundreds of custom rules, is a few KiB; a bound keeps a planted huge file (or a
+/// link to a device) from costing every delivery its time and memory.
+pub const CONFIG_CAP: u64 = 1 << 20;
+/// The most spamfilt reads of an allow or block list, a URI blocklist or the policy service's
+/// recipients file: 32 MiB (a million entries of 30 bytes; a 100,000-entry list is 3 MB).
+pub const LIST_CAP: u64 = 32 << 20;
+/// The most spamfilt reads of a password file (`[store] password_file`): 64 KiB.
+pub const SECRET_CAP: u64 = 64 << 10;
+/// The most spamfilt reads of one message file when training or purging: 256 MiB, above any
+/// mail server's message size limit (Postfix's `message_size_limit` is 10 MB by default, the
+/// large providers' 25-50 MB); the filter itself reads what it is given on standard input.
+pub const MESSAGE_CAP: u64 = 256 << 20;
+
+/// Whether [`read_capped`] follows a symbolic link at `path`'s last component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Followed (a config or list file kept elsewhere by a dotfile manager); what it points to
+    /// is checked as the file itself would be.
+    Follow,
+    /// Refused: a message file inside a folder spamfilt listed.
+    Refuse,
+}
+
+/// The kind of a file that is not a regular one, for messages.
+fn kind(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// "1 MiB", "64 KiB": a cap for messages.
+pub fn size_text(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A file opened as [`read_capped`] opens it: without blocking (`O_NONBLOCK`, cleared once
+/// the file is known to be a regular one), a link at the last component followed or refused
+/// as `links` says, and checked with `fstat` to be a regular file of at most `cap` bytes. The
+/// error keeps the I/O error's kind (`NotFound` for a missing file) and otherwise says what is
+/// wrong: "not a regular file (a FIFO)", "a symbolic link", "larger than 1 MiB".
+pub fn open_capped(path: &Path, cap: u64, links: Links) -> std::io::Result<(File, Metadata)> {
+    use std::io::{Error, ErrorKind};
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    if links == Links::Refuse {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = match OpenOptions::new().read(true).custom_flags(flags).open(path) {
+        Ok(f) => f,
+        Err(e) if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Error::other("it is a symbolic link (not followed here)"))
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    // `/dev/null` (or a link to it) reads as an empty file: `--config /dev/null` for none.
+    let null = {
+        use std::os::unix::fs::FileTypeExt;
+        meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
+    };
+    if !meta.is_file() && !null {
+        return Err(Error::other(format!("not a regular file ({})", kind(&meta))));
+    }
+    if meta.len() > cap {
+        return Err(Error::new(
+            ErrorKind::FileTooLarge,
+            format!("too large: {} bytes, more than the {} spamfilt reads of such a file", meta.len(), size_text(cap)),
+        ));
+    }
+    // Blocking reads again: a regular file never blocks, but some file systems refuse a
+    // non-blocking read under a lock instead of waiting for it.
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    #[allow(unsafe_code)]
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+    Ok((file, meta))
+}
+
+/// Reads the whole file at `path` if it is a regular file of at most `cap` bytes (see
+/// [`open_capped`]): never blocks on a FIFO, never reads a device, and reads at most `cap`
+/// bytes even from a file that grows meanwhile. What every config, list and message file
+/// spamfilt reads goes through.
+pub fn read_capped(path: &Path, cap: u64, links: Links) -> std::io::Result<Vec<u8>> {
+    let (file, meta) = open_capped(path, cap, links)?;
+    read_opened(file, meta.len(), cap)
+}
+
+/// Reads an opened file of `len` bytes (as its `fstat` said), at most `cap`: one more byte is
+/// a "too large" error.
+pub fn read_opened(file: File, len: u64, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(len.min(cap)).unwrap_or(0).saturating_add(1));
+    file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("too large: it grew past the {} spamfilt reads of such a file", size_text(cap)),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`] as UTF-8 text, following a link (config and list files).
+pub fn read_text(path: &Path, cap: u64) -> std::io::Result<String> {
+    let bytes = read_capped(path, cap, Links::Follow)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
 }
 
 /// Opens (creating, 0600) a file that is written in place: a lock file, or an append-only log

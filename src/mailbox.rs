@@ -9,10 +9,13 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+
+use crate::store::files::{self, Links};
 
 /// One message to read.
 #[derive(Debug, Clone)]
@@ -25,7 +28,12 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 enum Source {
     Stdin,
+    /// A file named on the command line or in an @LIST (a symbolic link to it is followed).
     File(PathBuf),
+    /// A message file listed in a folder: a link there is not followed (as `purge` does not),
+    /// and what is put in its place between listing and reading is read only if it is a
+    /// regular file.
+    InFolder(PathBuf),
     /// A message file already read during expansion.
     Kept {
         path: PathBuf,
@@ -126,7 +134,8 @@ impl Entry {
                 std::io::stdin().lock().read_to_end(&mut buf).context("cannot read standard input")?;
                 Ok(Cow::Owned(buf))
             }
-            Source::File(p) => fs::read(p).map(Cow::Owned).with_context(|| format!("cannot read {}", p.display())),
+            Source::File(p) => read_message_file(p, Links::Follow).map(Cow::Owned),
+            Source::InFolder(p) => read_message_file(p, Links::Refuse).map(Cow::Owned),
             Source::Kept { data, .. } => Ok(Cow::Borrowed(data)),
             Source::Mbox { data, start, end } => Ok(Cow::Borrowed(&data[*start..*end])),
             Source::Unreadable(why) => Err(anyhow::Error::msg(why.clone())),
@@ -136,7 +145,7 @@ impl Entry {
     /// The file this message is, when it is a file of its own (not in an mbox, not stdin).
     pub fn file(&self) -> Option<&Path> {
         match &self.source {
-            Source::File(p) | Source::Kept { path: p, .. } => Some(p),
+            Source::File(p) | Source::InFolder(p) | Source::Kept { path: p, .. } => Some(p),
             _ => None,
         }
     }
@@ -204,7 +213,9 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
                 std::io::stdin().read_to_string(&mut s).context("cannot read the path list from standard input")?;
                 s
             } else {
-                match fs::read_to_string(list).with_context(|| format!("cannot read path list {list}")) {
+                match files::read_text(Path::new(list), files::LIST_CAP)
+                    .with_context(|| format!("cannot read path list {list}"))
+                {
                     Ok(text) => text,
                     Err(e) => {
                         out.push(unreadable(p, &e));
@@ -256,12 +267,20 @@ fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
     let path = Path::new(p);
     // One open (a folder opens too) and what it says, rather than a look-up of the path for
     // its metadata and another to read it: a list of thousands of files pays each per file.
-    let file = fs::File::open(path).with_context(|| format!("cannot open {p}"))?;
+    // Without blocking: a FIFO named (or listed in an @LIST) is refused, not waited on.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .with_context(|| format!("cannot open {p}"))?;
     let meta = file.metadata().with_context(|| format!("cannot open {p}"))?;
+    if !meta.is_dir() && !meta.is_file() {
+        bail!("cannot read {p}: not a regular file or folder");
+    }
     if meta.is_dir() {
         drop(file);
         for file in list_dir_messages(path)? {
-            out.push(Entry { name: file.display().to_string(), source: Source::File(file) });
+            out.push(Entry { name: file.display().to_string(), source: Source::InFolder(file) });
         }
     } else if let Some(data) = read_if_mbox(file, meta.len(), path)? {
         let data = Arc::new(data);
@@ -327,13 +346,20 @@ fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
         if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        let path = entry.path();
-        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-            files.push(path);
+        // Regular files only, not following a link (DirEntry::file_type does not): a link in a
+        // folder to a file elsewhere is not a message of that folder (purge skips them too).
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            files.push(entry.path());
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Reads a message file (see `files::read_capped`): never blocks on a FIFO, reads no device,
+/// at most `files::MESSAGE_CAP` bytes.
+fn read_message_file(p: &Path, links: Links) -> Result<Vec<u8>> {
+    files::read_capped(p, files::MESSAGE_CAP, links).with_context(|| format!("cannot read {}", p.display()))
 }
 
 /// Whether a message file of `len` bytes read during expansion is kept for later (at most 1 MiB

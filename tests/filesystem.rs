@@ -9,7 +9,7 @@ use common::Env;
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
@@ -856,4 +856,92 @@ fn a_config_or_list_file_that_is_a_fifo_a_device_or_huge_is_refused() {
     let o = run_bounded(env.cmd().args(["check", "-"]), MSG);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains(env.config.to_str().unwrap()) && stderr(&o).contains("too large"), "{}", stderr(&o));
+}
+
+fn mkfifo(p: &std::path::Path) {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Attack report F3: purge listed Junk, waited for the database lock, then read each message
+/// by path: a FIFO put in a listed name's place hung it for ever with the lock held, a link
+/// was followed, and a regular file renamed over a listed name was learned as spam (then not
+/// deleted). Now it reads only what it listed: no link followed, never waiting on a FIFO, the
+/// same device and inode, and deletes exactly that file.
+#[test]
+fn purge_reads_and_deletes_only_the_files_it_listed() {
+    let env = Env::private("");
+    env.train_one();
+    let junk = env.dir().join("Junk");
+    let msgs = maildir(&junk, 6, 30, "junk");
+    let outside = env.dir().join("outside-message");
+    fs::write(&outside, b"From: friend@example.net\nSubject: private\n\nnot for purge\n").unwrap();
+    let lock = fs::OpenOptions::new().write(true).open(env.db.join("lock")).unwrap();
+    lock.lock().unwrap();
+    let child = env
+        .cmd()
+        .args(["purge", junk.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let started = std::time::Instant::now();
+    while !fs::read_to_string("/proc/locks").unwrap().lines().any(|l| l.contains("->") && l.contains(&pid)) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "purge never waited for the lock");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // While purge waits: a FIFO, a link out of Junk and another regular file in listed names.
+    fs::remove_file(&msgs[0]).unwrap();
+    mkfifo(&msgs[0]);
+    fs::remove_file(&msgs[1]).unwrap();
+    symlink(&outside, &msgs[1]).unwrap();
+    let swapped = env.dir().join("swapped");
+    fs::write(&swapped, b"From: other@example.net\nSubject: swapped in\n\nswapped in text\n").unwrap();
+    fs::rename(&swapped, &msgs[2]).unwrap();
+    lock.unlock().unwrap();
+    let mut child = child;
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("purge still running after 120 s (blocked on the FIFO?)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("deleted 3 messages") && out.contains("learned 3 as spam"), "{out}{err}");
+    assert!(err.contains("not a regular file (a FIFO)") && err.contains("symbolic link"), "{err}");
+    assert!(out.contains("skipped 1 messages that vanished"), "{out}");
+    // What was put in place is still there; the link's target was never touched.
+    assert!(fs::symlink_metadata(&msgs[0]).unwrap().file_type().is_fifo());
+    assert!(fs::symlink_metadata(&msgs[1]).unwrap().file_type().is_symlink());
+    assert!(msgs[2].exists() && outside.exists());
+    assert!(msgs[3..].iter().all(|p| !p.exists()));
+    // One spam of train_one and the three read: the swapped-in file was not learned.
+    assert!(env.ok(&["db", "stats"]).contains("messages:     0 ham, 4 spam"), "{}", env.ok(&["db", "stats"]));
+}
+
+/// Attack report F3 (related): `train` on a folder followed a link in it to a message anywhere,
+/// and a FIFO named on the command line blocked it for ever.
+#[test]
+fn train_skips_links_in_folders_and_never_waits_on_a_fifo() {
+    let env = Env::private("");
+    let inbox = env.dir().join("Mail");
+    maildir(&inbox, 2, 30, "ham");
+    let outside = env.dir().join("outside-message");
+    fs::write(&outside, b"From: friend@example.net\nSubject: private\n\nnot in the folder\n").unwrap();
+    symlink(&outside, inbox.join("cur/1700000009.M1P1.host:2,S")).unwrap();
+    let o = run_bounded(env.cmd().args(["train", "--ham", inbox.to_str().unwrap()]), b"");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("learned 2 ham"), "{out}{}", stderr(&o));
+    let fifo = env.dir().join("fifo.eml");
+    mkfifo(&fifo);
+    let o = run_bounded(env.cmd().args(["train", "--ham", fifo.to_str().unwrap()]), b"");
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("fifo.eml") && stderr(&o).contains("not a regular file"), "{}", stderr(&o));
 }

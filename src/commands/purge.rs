@@ -59,10 +59,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut decide = |snap: Option<&mut store::Snapshot>, mut rep: Option<&mut Reputation>| -> Result<()> {
         let mut snap = snap;
         for file in &old {
-            let raw = match std::fs::read(file) {
-                Ok(raw) => raw,
-                // Moved or deleted meanwhile (the user, another client): skipped and counted.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let Some(listed) = metas.get(file) else { continue };
+            let raw = match store::files::read_listed(file, listed) {
+                // The file listed (same device and inode), which is what is deleted below, and
+                // only if it is still there.
+                Ok(Some(raw)) => raw,
+                // Moved or deleted meanwhile (the user, another client), or another file put in
+                // its place: skipped and counted.
+                Ok(None) => {
                     vanished += 1;
                     continue;
                 }

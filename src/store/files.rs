@@ -469,6 +469,24 @@ pub fn read_opened(file: File, len: u64, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads a message file listed in a folder as `listed` (its `lstat` then): no link followed, a
+/// regular file, at most [`MESSAGE_CAP`] bytes, and still the file that was listed (device and
+/// inode). `Ok(None)` when it is gone or another regular file was put in its place meanwhile;
+/// an error naming what it is when it is anything else (a link, a FIFO, a device: never
+/// waited on, never read) or too large. What was read is the file `listed`, so
+/// [`remove_if_same`]`(path, listed)` deletes exactly that file.
+pub fn read_listed(path: &Path, listed: &Metadata) -> std::io::Result<Option<Vec<u8>>> {
+    let (file, meta) = match open_capped(path, MESSAGE_CAP, Links::Refuse) {
+        Ok(x) => x,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if meta.dev() != listed.dev() || meta.ino() != listed.ino() {
+        return Ok(None);
+    }
+    read_opened(file, meta.len(), MESSAGE_CAP).map(Some)
+}
+
 /// [`read_capped`] as UTF-8 text, following a link (config and list files).
 pub fn read_text(path: &Path, cap: u64) -> std::io::Result<String> {
     let bytes = read_capped(path, cap, Links::Follow)?;

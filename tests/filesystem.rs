@@ -945,3 +945,38 @@ fn train_skips_links_in_folders_and_never_waits_on_a_fifo() {
     assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("fifo.eml") && stderr(&o).contains("not a regular file"), "{}", stderr(&o));
 }
+
+/// Attack report F2: a symbolic link `policy` in the database directory was followed: the
+/// policy service wrote its files in the link's target and `ip remove` removed files there.
+#[test]
+fn a_linked_policy_directory_is_neither_written_nor_emptied() {
+    let env = Env::private("[policy]\nrecipients = \"rcpt.txt\"\nharvest_limit = 2\n");
+    fs::write(env.config.parent().unwrap().join("rcpt.txt"), "info@me.example\n").unwrap();
+    env.train_one();
+    let elsewhere = env.dir().join("elsewhere");
+    for sub in ["unknown", "refused", "probed"] {
+        fs::create_dir_all(elsewhere.join(sub)).unwrap();
+    }
+    fs::write(elsewhere.join("refused/198.51.100.99"), "keep").unwrap();
+    symlink(&elsewhere, env.db.join("policy")).unwrap();
+    let mut requests = String::new();
+    for i in 1..=4 {
+        requests += &format!(
+            "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.9\n\
+             recipient=nobody{i}@me.example\nsender=a@b.example\n\n"
+        );
+    }
+    let o = run_bounded(env.cmd().arg("policy"), requests.as_bytes());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("action="), "{}", stderr(&o));
+    let o = run_bounded(env.cmd().args(["ip", "remove", "198.51.100.99"]), b"");
+    assert_ne!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    let files: Vec<_> = ["unknown", "refused", "probed"]
+        .iter()
+        .flat_map(|d| fs::read_dir(elsewhere.join(d)).unwrap().map(|e| e.unwrap().path()))
+        .collect();
+    assert_eq!(files, [elsewhere.join("refused/198.51.100.99")]);
+    let o = run_bounded(env.cmd().arg("lint"), b"");
+    let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(said.contains("policy: refusing to use") && said.contains("symbolic link"), "{said}");
+}

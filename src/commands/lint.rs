@@ -102,6 +102,22 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
             ),
         ));
     }
+    // The subdirectories the service and the queue write in: a link or another user's directory
+    // there is refused when used (attack report F2); lint says so beforehand.
+    if settings.redis.is_none() {
+        let policy = dir.join(crate::policy::state::DIR);
+        let subs = [dir.join("queue"), policy.clone()].into_iter().chain(
+            ["unknown", "refused", "probed"]
+                .iter()
+                .map(|s| policy.join(s))
+                .filter(|_| policy.is_dir() && !policy.is_symlink()),
+        );
+        for sub in subs {
+            if let Err(e) = crate::store::files::check_subdir(&sub) {
+                out.push(Problem::new(&sub, None, format!("{e:#}")));
+            }
+        }
+    }
     match db.verify() {
         Ok(None) => {}
         Ok(Some(why)) => out.push(Problem::new(&db.file_path(), None, why)),

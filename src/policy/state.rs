@@ -56,10 +56,26 @@ impl State {
         State { dir: db_dir.join(DIR) }
     }
 
-    fn sub(&self, which: &str) -> Result<PathBuf> {
-        // The common case, one lstat: it is there and sound.
+    /// `policy/WHICH` when it exists, checked without following a link: `policy` itself and
+    /// `WHICH` must each be a real directory of ours (a link is refused, as `queue` is), so no
+    /// file is read, written or removed in a directory a link names (attack report F2).
+    /// `Ok(None)` when either is missing.
+    fn existing(&self, which: &str) -> Result<Option<PathBuf>> {
+        if !files::check_subdir(&self.dir)? {
+            return Ok(None);
+        }
         let d = self.dir.join(which);
-        if files::check_subdir(&d)? {
+        Ok(files::check_subdir(&d)?.then_some(d))
+    }
+
+    /// The path of `ip`'s file in `policy/WHICH`, if that directory exists (see `existing`).
+    fn file(&self, which: &str, ip: IpAddr) -> Result<Option<PathBuf>> {
+        Ok(self.existing(which)?.map(|d| d.join(name(ip))))
+    }
+
+    fn sub(&self, which: &str) -> Result<PathBuf> {
+        // The common case, two lstats: it is there and sound.
+        if let Some(d) = self.existing(which)? {
             return Ok(d);
         }
         let db = self.dir.parent().unwrap_or(Path::new("."));
@@ -70,7 +86,7 @@ impl State {
 
     /// The refusal in force for `ip` at `now`, if any.
     pub fn refused(&self, ip: IpAddr, now: u64) -> Result<Option<Refusal>> {
-        let path = self.dir.join("refused").join(name(ip));
+        let Some(path) = self.file("refused", ip)? else { return Ok(None) };
         let Some(bytes) = files::read(&path, "policy refusal")? else { return Ok(None) };
         let text = String::from_utf8_lossy(&bytes);
         let mut r = Refusal { since: 0, until: 0, reason: String::new() };
@@ -116,7 +132,7 @@ impl State {
 
     /// When `ip` was last probed for an open proxy (`spamfilt ip probe`), and what was found.
     pub fn probed(&self, ip: IpAddr) -> Result<Option<(u64, String)>> {
-        let path = self.dir.join("probed").join(name(ip));
+        let Some(path) = self.file("probed", ip)? else { return Ok(None) };
         let Some(bytes) = files::read(&path, "probe record")? else { return Ok(None) };
         let text = String::from_utf8_lossy(&bytes);
         let mut when = 0;
@@ -140,14 +156,17 @@ impl State {
 
     /// Forgets the unknown recipients counted for `ip` (once it is refused, or lifted).
     pub fn clear_unknown(&self, ip: IpAddr) -> Result<bool> {
-        remove(&self.dir.join("unknown").join(name(ip)))
+        match self.file("unknown", ip)? {
+            Some(path) => remove(&path),
+            None => Ok(false),
+        }
     }
 
     /// Whether `lift` would remove anything: a refusal (in force or ended), counts or a probe
     /// record of `ip`. Reads only (`ip remove --dry-run`).
     pub fn holds(&self, ip: IpAddr) -> Result<bool> {
         for which in ["refused", "unknown", "probed"] {
-            let path = self.dir.join(which).join(name(ip));
+            let Some(path) = self.file(which, ip)? else { continue };
             match fs::symlink_metadata(&path) {
                 Ok(_) => return Ok(true),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -159,9 +178,13 @@ impl State {
 
     /// Lifts a refusal and forgets the counts; whether there was anything.
     pub fn lift(&self, ip: IpAddr) -> Result<bool> {
-        let a = remove(&self.dir.join("refused").join(name(ip)))?;
+        let gone = |which| match self.file(which, ip)? {
+            Some(path) => remove(&path),
+            None => Ok(false),
+        };
+        let a = gone("refused")?;
         let b = self.clear_unknown(ip)?;
-        let c = remove(&self.dir.join("probed").join(name(ip)))?;
+        let c = gone("probed")?;
         Ok(a || b || c)
     }
 
@@ -169,7 +192,7 @@ impl State {
     pub fn expire(&self, now: u64, window: u64) -> Result<usize> {
         let mut gone = 0;
         for (which, dead) in [("refused", true), ("unknown", false)] {
-            let dir = self.dir.join(which);
+            let Some(dir) = self.existing(which)? else { continue };
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -248,5 +271,37 @@ mod tests {
         std::os::unix::fs::symlink(&target, dir.path().join("policy/unknown/192.0.2.9")).unwrap();
         assert!(s.count_unknown(v4(192, 0, 2, 9), 1, 60).is_err());
         assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+    }
+
+    /// Attack report F2: `policy` itself a link to a directory with `unknown/` and `refused/`:
+    /// the service wrote its files there and `ip remove` removed files there.
+    #[test]
+    fn a_linked_policy_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        for sub in ["unknown", "refused", "probed"] {
+            fs::create_dir(elsewhere.path().join(sub)).unwrap();
+        }
+        let planted = elsewhere.path().join("refused/198.51.100.99");
+        fs::write(&planted, "keep").unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(DIR)).unwrap();
+        let s = State::at(dir.path());
+        let ip = v4(198, 51, 100, 99);
+        let e = format!("{:#}", s.count_unknown(ip, 1, 60).unwrap_err());
+        assert!(e.contains("symbolic link"), "{e}");
+        let r = Refusal { since: 1, until: 9, reason: "test".into() };
+        assert!(s.refuse(ip, &r).is_err());
+        assert!(s.record_probe(ip, 1, "open").is_err());
+        assert!(s.refused(ip, 2).is_err());
+        assert!(s.probed(ip).is_err());
+        assert!(s.holds(ip).is_err());
+        assert!(s.lift(ip).is_err());
+        assert!(s.expire(100, 60).is_err());
+        assert_eq!(fs::read_to_string(&planted).unwrap(), "keep");
+        let written: usize = ["unknown", "refused", "probed"]
+            .iter()
+            .map(|d| fs::read_dir(elsewhere.path().join(d)).unwrap().count())
+            .sum();
+        assert_eq!(written, 1, "only the planted file is there");
     }
 }

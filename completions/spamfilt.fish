@@ -296,7 +296,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s v -l verbose 
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l listen -d 'Serve as a standing service on unix:PATH or IP:PORT (loopback only) instead of on standard input and output' -r
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l threads -d 'With --listen: how many connections are served at once (more wait). Postfix keeps one connection per smtpd process: allow at least smtpd\'s process limit' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l threads -d 'With --listen: how many connections are served at once, each on a thread of its own. Postfix keeps one connection per smtpd process: allow at least smtpd\'s process limit. Past it, the connection idle longest (else the one sending its request longest) is closed, so a new client is always answered (Postfix reconnects)' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l log -d 'Append decisions, errors and counters to this file (default: syslog, facility mail; with --listen and no syslog, standard error)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand policy" -l config -d 'The configuration file (TOML)' -r -F

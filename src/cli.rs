@@ -355,9 +355,11 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub listen: Option<String>,
 
-    /// With --listen: how many connections are served at once (more wait). Postfix keeps one
-    /// connection per smtpd process: allow at least smtpd's process limit.
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// With --listen: how many connections are served at once, each on a thread of its own.
+    /// Postfix keeps one connection per smtpd process: allow at least smtpd's process limit.
+    /// Past it, the connection idle longest (else the one sending its request longest) is
+    /// closed, so a new client is always answered (Postfix reconnects).
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub threads: u16,
 
     /// Append decisions, errors and counters to this file (default: syslog, facility mail;

@@ -319,8 +319,13 @@ impl Drop for Service {
 }
 
 fn start_service(env: &Env, listen: &str) -> Service {
+    start_service_with(env, listen, 16)
+}
+
+/// A standing service that serves at most `max` connections at once (`--threads`).
+fn start_service_with(env: &Env, listen: &str, max: u32) -> Service {
     let mut c = env.cmd();
-    c.args(["policy", "--threads", "4", "--listen", listen])
+    c.args(["policy", "--threads", &max.to_string(), "--listen", listen])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -364,7 +369,7 @@ fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     wait_for(|| UnixStream::connect(&sock).is_ok());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o666);
-    // Eight clients at once on four threads, each several requests on one connection.
+    // Eight clients at once, each several requests on one connection.
     let threads: Vec<_> = (0..8)
         .map(|i| {
             let sock = sock.clone();
@@ -890,4 +895,55 @@ fn open_proxies_are_found_only_when_they_relay() {
     // ip remove forgets it all.
     env.ok(&["ip", "remove", "127.0.0.3"]);
     assert_eq!(env.run(&["ip", "show", "127.0.0.3"], b"").status.code(), Some(1));
+}
+
+/// Attack report F4: the standing service served each connection on one of `--threads` pool
+/// threads until it closed, so `--threads` idle connections (Postfix keeps one per smtpd
+/// process for 300 s) or half-sent requests (a slowloris) left every new client unanswered.
+/// Now, at the cap, the oldest idle connection (else the one sending its request the longest)
+/// is closed and the new client is answered.
+#[test]
+fn the_standing_service_answers_new_clients_past_its_connection_cap() {
+    use std::net::TcpStream;
+    let env = Env::with_recipients(&config("enforce", ""));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _svc = start_service_with(&env, &format!("127.0.0.1:{port}"), 4);
+    wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // A guard, not a measure: without an answer the test fails instead of hanging.
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s
+    };
+    let ask = |s: &TcpStream| converse(s.try_clone().unwrap(), &[request("198.51.100.9", "info@mijndomein.test", &[])]);
+    // Four clients (--threads 4) asked once each and keep their connections, as smtpd does.
+    let idle: Vec<TcpStream> = (0..4).map(|_| connect()).collect();
+    for s in &idle {
+        assert_eq!(ask(s), vec!["DUNNO"]);
+    }
+    // A fifth is answered; one idle connection was closed to make room (Postfix reconnects).
+    let fifth = connect();
+    assert_eq!(ask(&fifth), vec!["DUNNO"]);
+    // The service closed it before it accepted the fifth, so its end arrived before the answer.
+    let closed = |s: &TcpStream| {
+        use std::io::Read;
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        matches!((&*s).read(&mut b), Ok(0))
+    };
+    assert_eq!(idle.iter().filter(|s| closed(s)).count(), 1, "one idle connection is closed");
+    // Four clients that send half a request and stop: a new client is still answered.
+    let slow: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let s = connect();
+            (&s).write_all(b"request=smtpd_access_policy\n").unwrap();
+            s
+        })
+        .collect();
+    // Each half request has reached the service once another full one is answered after it.
+    let next = connect();
+    assert_eq!(ask(&next), vec!["DUNNO"]);
+    let again = connect();
+    assert_eq!(ask(&again), vec!["DUNNO"]);
+    drop(slow);
 }

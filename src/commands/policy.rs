@@ -1,5 +1,6 @@
 //! `spamfilt policy`: the Postfix policy service, on standard input and output (spawn(8)) or
-//! as a standing service on a unix socket or a loopback TCP port with a bounded set of threads.
+//! as a standing service on a unix socket or a loopback TCP port, a thread per connection up to
+//! `--threads` connections (past it the one idle longest is closed: see `Open`).
 //!
 //! Whatever goes wrong (a bad config file, an unreadable or corrupt database, a state file that
 //! cannot be written, a recipients command that fails or hangs, a panic) the request is answered
@@ -79,6 +80,8 @@ struct Counters {
     known_good: AtomicU64,
     refused: [AtomicU64; 5],
     marked: [AtomicU64; 5],
+    /// Idle (or stalled) connections the standing service closed to serve a new one.
+    closed_to_make_room: AtomicU64,
 }
 
 impl Counters {
@@ -102,6 +105,10 @@ impl Counters {
                 self.refused[i].load(Relaxed),
                 self.marked[i].load(Relaxed)
             ));
+        }
+        let closed = self.closed_to_make_room.load(Relaxed);
+        if closed > 0 {
+            s.push_str(&format!(" closed_to_make_room={closed}"));
         }
         s
     }
@@ -411,36 +418,213 @@ enum Conn {
     Tcp(std::net::TcpStream),
 }
 
-fn listen(service: &Arc<Service>, addr: &str, threads: usize) -> Result<ExitCode> {
-    let listener = bind(addr)?;
-    service.log.line(false, &format!("listening on {addr} with {threads} threads"));
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Conn>(threads);
-    let rx = Arc::new(Mutex::new(rx));
-    for _ in 0..threads {
-        let rx = rx.clone();
-        let service = service.clone();
-        std::thread::spawn(move || loop {
-            let conn = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-                Ok(c) => c,
-                Err(_) => return,
-            };
-            match conn {
-                Conn::Unix(s) => {
-                    let _ = s.set_read_timeout(Some(IDLE));
-                    let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
-                    let Ok(r) = s.try_clone() else { continue };
-                    service.serve(&mut BufReader::new(r), &mut &s);
+impl Conn {
+    fn try_clone(&self) -> std::io::Result<Conn> {
+        Ok(match self {
+            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
+            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+        })
+    }
+
+    fn set_read_timeout(&self, d: Duration) -> std::io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(Some(d)),
+            Conn::Tcp(s) => s.set_read_timeout(Some(d)),
+        }
+    }
+
+    fn set_write_timeout(&self, d: Duration) -> std::io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_write_timeout(Some(d)),
+            Conn::Tcp(s) => s.set_write_timeout(Some(d)),
+        }
+    }
+
+    /// Closes it for both sides: the thread serving it sees the end of input.
+    fn shutdown(&self) {
+        let _ = match self {
+            Conn::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+}
+
+impl std::io::Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(buf),
+            Conn::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write(buf),
+            Conn::Tcp(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.flush(),
+            Conn::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// How long a request may take to arrive once its first byte has: Postfix writes a request
+/// at once, so only a stalled or hostile client (a slowloris) takes longer; it is closed.
+const REQUEST_TIME: Duration = Duration::from_secs(10);
+
+/// The open connections of the standing service, so that one over the cap closes the oldest
+/// idle one (or, when none is idle, the one that has been sending its request the longest)
+/// instead of waiting: a new client is always answered. Postfix reconnects when it finds its
+/// idle connection closed (it keeps one per smtpd process for
+/// `smtpd_policy_service_max_idle`, 300 s).
+#[derive(Default)]
+struct Open {
+    next: u64,
+    conns: std::collections::HashMap<u64, OpenConn>,
+}
+
+struct OpenConn {
+    /// A handle to close it with.
+    closer: Conn,
+    /// Since when it is idle (between requests), or `None` while a request is arriving or
+    /// being answered.
+    idle_since: Option<Instant>,
+    /// When its current request started arriving.
+    busy_since: Instant,
+}
+
+impl Open {
+    /// The connection to close to make room: the idle one idle longest, else the one busy
+    /// longest.
+    fn victim(&self) -> Option<u64> {
+        let idle = self.conns.iter().filter_map(|(id, c)| c.idle_since.map(|t| (t, *id))).min();
+        idle.or_else(|| self.conns.iter().map(|(id, c)| (c.busy_since, *id)).min()).map(|(_, id)| id)
+    }
+}
+
+/// The reading side of a connection: waits at most `IDLE` for a request to start and at most
+/// `REQUEST_TIME` for the rest of it, and tells `open` whether it is idle.
+struct Timed {
+    conn: Conn,
+    id: u64,
+    open: Arc<Mutex<Open>>,
+    started: Option<Instant>,
+}
+
+impl Timed {
+    fn set_idle(&self, idle: bool) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = open.conns.get_mut(&self.id) {
+            let now = Instant::now();
+            if idle {
+                c.idle_since = Some(now);
+            } else {
+                c.idle_since = None;
+                c.busy_since = now;
+            }
+        }
+    }
+
+    /// The request was answered: the next one may take `IDLE` to start.
+    fn done(&mut self) {
+        self.started = None;
+        self.set_idle(true);
+    }
+}
+
+impl std::io::Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let timeout = match self.started {
+            None => IDLE,
+            Some(t) => match REQUEST_TIME.checked_sub(t.elapsed()).filter(|d| !d.is_zero()) {
+                Some(d) => d,
+                None => return Err(std::io::ErrorKind::TimedOut.into()),
+            },
+        };
+        self.conn.set_read_timeout(timeout)?;
+        let n = self.conn.read(buf)?;
+        if n > 0 && self.started.is_none() {
+            self.started = Some(Instant::now());
+            self.set_idle(false);
+        }
+        Ok(n)
+    }
+}
+
+impl Service {
+    /// Serves one connection of the standing service until the client closes it, it idles
+    /// past `IDLE`, a request takes longer than `REQUEST_TIME` to arrive, or it is closed to
+    /// make room.
+    fn serve_conn(&self, input: &mut BufReader<Timed>, mut output: Conn) {
+        loop {
+            match protocol::read_request(input) {
+                Ok(Some(req)) => {
+                    let action = self.answer(&req);
+                    input.get_mut().done();
+                    if protocol::write_answer(&mut output, &action).is_err() {
+                        return;
+                    }
                 }
-                Conn::Tcp(s) => {
-                    let _ = s.set_read_timeout(Some(IDLE));
-                    let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
-                    let _ = s.set_nodelay(true);
-                    let Ok(r) = s.try_clone() else { continue };
-                    service.serve(&mut BufReader::new(r), &mut &s);
+                Ok(None) => return,
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut {
+                        self.log.line(true, &format!("cannot read a request: {e}"));
+                    }
+                    return;
                 }
             }
-        });
+        }
     }
+}
+
+/// Serves `conn` on a thread of its own, registered in `open`; at `max` connections the oldest
+/// idle one is closed first (see `Open`).
+fn spawn_conn(service: &Arc<Service>, open: &Arc<Mutex<Open>>, conn: Conn, max: usize) {
+    if let Conn::Tcp(s) = &conn {
+        let _ = s.set_nodelay(true);
+    }
+    let _ = conn.set_write_timeout(Duration::from_secs(30));
+    let (Ok(closer), Ok(reader)) = (conn.try_clone(), conn.try_clone()) else { return };
+    let id = {
+        let mut o = open.lock().unwrap_or_else(|p| p.into_inner());
+        if o.conns.len() >= max {
+            if let Some(v) = o.victim() {
+                if let Some(c) = o.conns.remove(&v) {
+                    c.closer.shutdown();
+                    service.counters.closed_to_make_room.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        let id = o.next;
+        o.next += 1;
+        let now = Instant::now();
+        o.conns.insert(id, OpenConn { closer, idle_since: Some(now), busy_since: now });
+        id
+    };
+    let service2 = service.clone();
+    let open2 = open.clone();
+    let spawned = std::thread::Builder::new().name("policy-conn".into()).spawn(move || {
+        let timed = Timed { conn: reader, id, open: open2.clone(), started: None };
+        service2.serve_conn(&mut BufReader::new(timed), conn);
+        open2.lock().unwrap_or_else(|p| p.into_inner()).conns.remove(&id);
+    });
+    if let Err(e) = spawned {
+        service.log.line(true, &format!("cannot start a thread for a connection: {e}"));
+        if let Some(c) = open.lock().unwrap_or_else(|p| p.into_inner()).conns.remove(&id) {
+            c.closer.shutdown();
+        }
+    }
+}
+
+fn listen(service: &Arc<Service>, addr: &str, max: usize) -> Result<ExitCode> {
+    let listener = bind(addr)?;
+    service.log.line(false, &format!("listening on {addr}, at most {max} connections at once"));
+    let open = Arc::new(Mutex::new(Open::default()));
     // Counters every ten minutes, when they moved.
     {
         let service = service.clone();
@@ -462,12 +646,7 @@ fn listen(service: &Arc<Service>, addr: &str, threads: usize) -> Result<ExitCode
             Listener::Tcp(l) => l.accept().map(|(s, _)| Conn::Tcp(s)),
         };
         match conn {
-            // Waits while every thread is busy and the queue is full.
-            Ok(c) => {
-                if tx.send(c).is_err() {
-                    bail!("the service threads are gone");
-                }
-            }
+            Ok(c) => spawn_conn(service, &open, c, max),
             Err(e) => {
                 service.log.line(true, &format!("cannot accept a connection: {e}"));
                 std::thread::sleep(Duration::from_millis(100));

@@ -11,6 +11,8 @@
 //! - Postfix and Sendmail: `from HELO (RDNS [IP])`, `from HELO (unknown [IP])`, `[IPv6:...]`;
 //! - Exim: `from RDNS ([IP]:PORT helo=HELO)`, `from [IP] (helo=HELO)`;
 //! - qmail: `from RDNS (HELO helo) (IP)`, `from unknown (HELO helo) (IP)`;
+//! - qmail-ldap: `from RDNS (HELO helo) ([IP])`; CommuniGate: `from [IP] (HELO helo)`;
+//! - Dovecot LMTP: `from HELO ([IP]) by HOST with LMTP id ID (envelope-from <...>) for <...>`;
 //! - Microsoft Exchange: `from NAME (IP) by ...`;
 //! - Gmail: `from NAME (RDNS. [IP])`, with `by` lines without a client that are skipped;
 //! - fetchmail and other retrievers: `from HOST [IP] by localhost with IMAP (fetchmail-6.4)`,
@@ -167,107 +169,262 @@ fn is_first_untrusted(r: &Relay, trusted: &Networks, mailbox_servers: &mut Vec<I
 }
 
 /// Parses one (unfolded) `Received:` value. `None` when it names no client address.
+///
+/// The value is read structurally (RFC 5321 section 4.4: `from DOMAIN (TCP-INFO) by DOMAIN
+/// (comment) with PROTOCOL id ID for <PATH>; DATE`), and each thing is taken only from the
+/// place where the receiving MTA writes it, never from text the client chose (its HELO name,
+/// its envelope sender or recipient, which the MTA copies into the field and not every MTA
+/// cleans):
+/// - comments `(...)` and quoted local parts (`"..."@`) are single tokens, so nothing inside
+///   a `for <"x by y (authenticated"@dom>` or an `(envelope-from <...>)` is a keyword;
+/// - the `from` part ends at the *last* top-level `by` before the date: a HELO that reads
+///   `x by y` or `x with esmtpa` is part of the `from` part and counts for nothing;
+/// - the client's address is taken from the last comment of the `from` part that names one
+///   (the MTA writes its TCP-info after the HELO), or the `from` domain itself when it is an
+///   address literal;
+/// - the protocol is the word after the first `with` of the `by` part: ESMTPA, ESMTPSA,
+///   LMTPA, LMTPSA and their UTF8 forms (RFC 3848, RFC 6531) mean an authenticated client,
+///   IMAP/POP3 a retrieval;
+/// - an authentication comment (Postfix's `(Authenticated sender: jan)`, Sendmail's
+///   `(authenticated bits=0)`) counts only where those MTAs write it: in the `from` part,
+///   after the comment that names the client's address (a HELO comes before it). Exim's form
+///   (`helo=` inside that comment) says it by the protocol only.
+///
+/// A field without a `by` part is read for its client address only: it never makes a hop the
+/// user's own.
 pub fn parse(value: &str) -> Option<Relay> {
-    let v = value.trim_start();
-    let rest = strip_prefix_ci(v, "from ")?;
-    let from_part = until_by(rest);
-    let authenticated = {
-        let l = value.to_ascii_lowercase();
-        l.contains("with esmtpa")
-            || l.contains("with esmtpsa")
-            || l.contains("with lmtpa")
-            || l.contains("with lmtpsa")
-            || l.contains("with asmtp")
-            || l.contains("authenticated sender")
-            || l.contains("(authenticated")
+    let toks = tokens(value);
+    // The date follows the last top-level `;`.
+    let toks = match toks.iter().rposition(|t| matches!(t, Tok::Semi)) {
+        Some(i) => &toks[..i],
+        None => &toks[..],
     };
-    let fetched = is_retrieval(protocol(value));
-    let (name, comments) = match from_part.split_once(|c: char| c.is_whitespace() || c == '(') {
-        Some((n, _)) => (n.trim(), &from_part[n.len()..]),
-        None => (from_part.trim(), ""),
+    match toks.first() {
+        Some(Tok::Word(w)) if w.eq_ignore_ascii_case("from") => {}
+        _ => return None,
+    }
+    let by = toks.iter().rposition(|t| matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("by")));
+    let (from_part, by_part) = match by {
+        Some(i) if i >= 1 => (&toks[1..i], &toks[i..]),
+        _ => (&toks[1..], &toks[..0]),
     };
-    let name = name.trim_end_matches('.');
-    let groups = paren_groups(comments);
-    let all = groups.join(" ");
-    let lower_all = all.to_ascii_lowercase();
+    let protocol = by_part
+        .iter()
+        .position(|t| matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("with")))
+        .and_then(|i| match by_part.get(i + 1) {
+            Some(Tok::Word(w)) => Some(w.to_ascii_lowercase()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let fetched = is_retrieval(&protocol);
+    let by_protocol = is_authenticated_protocol(&protocol);
 
-    // Exim: `from RDNS ([IP]:PORT helo=HELO)` or `from [IP] (helo=HELO)`.
-    if let Some(pos) = lower_all.find("helo=") {
-        let helo = word_at(&all[pos + 5..]);
-        let ip = bracketed_ip(&all).or_else(|| bracketed_ip(name))?;
-        let rdns = if name.starts_with('[') { Rdns::Missing } else { Rdns::Name(name.to_ascii_lowercase()) };
-        return Some(Relay { ip, helo: non_empty(helo), rdns, authenticated, fetched });
-    }
-    // qmail: `from RDNS (HELO helo) (IP)`.
-    if let Some(pos) = lower_all.find("helo ") {
-        let helo = word_at(&all[pos + 5..]);
-        let ip = groups.iter().find_map(|g| bare_ip(g)).or_else(|| bracketed_ip(&all))?;
-        return Some(Relay { ip, helo: non_empty(helo), rdns: qmail_rdns(name), authenticated, fetched });
-    }
-    // Postfix, Sendmail, Gmail: `from HELO (RDNS [IP])`, `(unknown [IP])`, `([IP])`.
-    for g in &groups {
-        if let Some(open) = g.find('[') {
-            if let Some(ip) = bracketed_ip(&g[open..]) {
-                let before = g[..open].trim();
-                // Sendmail: `IDENT@host [IP]`, and `[IP] (may be forged)` after.
-                let before = before.rsplit('@').next().unwrap_or("").trim().trim_end_matches('.');
-                // Postfix writes `unknown` when there is no name. A bare `([IP])` is ambiguous:
-                // Sendmail writes it both when the lookup failed and when the name equals the HELO,
-                // so it is not evidence (a live PTR lookup can settle it).
-                let rdns = if before.eq_ignore_ascii_case("unknown") {
-                    Rdns::Missing
-                } else if before.is_empty() {
-                    Rdns::NotRecorded
-                } else {
-                    Rdns::Name(before.to_ascii_lowercase())
-                };
-                return Some(Relay { ip, helo: non_empty(name.to_string()), rdns, authenticated, fetched });
-            }
+    let name = match from_part.first() {
+        Some(Tok::Word(w)) => w.trim_end_matches('.'),
+        _ => "",
+    };
+    let comments: Vec<&str> = from_part
+        .iter()
+        .filter_map(|t| match t {
+            Tok::Comment(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    // The TCP-info comment: the last one that names an address.
+    let info =
+        comments.iter().rposition(|c| !is_auth_comment(c) && (last_bracketed_ip(c).is_some() || bare_ip(c).is_some()));
+    let auth_comment_after = |i: usize| !by_part.is_empty() && comments[i + 1..].iter().any(|c| is_auth_comment(c));
+
+    if let Some(i) = info {
+        let c = comments[i];
+        let lower = c.to_ascii_lowercase();
+        // Exim: `from RDNS ([IP]:PORT helo=HELO)`.
+        if let Some(pos) = lower.find("helo=") {
+            let helo = word_at(&c[pos + 5..]);
+            let ip = bracketed_ip(&c[..pos]).or_else(|| bracketed_ip(name))?;
+            let rdns = if name.starts_with('[') || name.is_empty() {
+                Rdns::Missing
+            } else {
+                Rdns::Name(name.to_ascii_lowercase())
+            };
+            return Some(Relay { ip, helo: non_empty(helo), rdns, authenticated: by_protocol, fetched });
         }
+        let authenticated = by_protocol || auth_comment_after(i);
+        // qmail: `from RDNS (HELO helo) (IP)`, qmail-ldap: `from RDNS (HELO helo) ([IP])`.
+        let qmail_helo = helo_comment(&comments[..i]);
+        if let Some(h) = qmail_helo {
+            let ip = bare_ip(c).or_else(|| last_bracketed_ip(c).map(|(_, ip)| ip))?;
+            return Some(Relay { ip, helo: non_empty(h), rdns: qmail_rdns(name), authenticated, fetched });
+        }
+        // Exchange: `from NAME (IP)`.
+        if let Some(ip) = bare_ip(c) {
+            let helo = if name.eq_ignore_ascii_case("unknown") { None } else { non_empty(name.to_string()) };
+            return Some(Relay { ip, helo, rdns: qmail_rdns(name), authenticated, fetched });
+        }
+        // Postfix, Sendmail, Gmail: `from HELO (RDNS [IP])`, `(unknown [IP])`, `([IP])`,
+        // Sendmail's `(IDENT@RDNS [IP] (may be forged))`.
+        let (open, ip) = last_bracketed_ip(c)?;
+        let before = c[..open].split_whitespace().next_back().unwrap_or("");
+        // A second literal (`([IP] [IP])`) is no name.
+        let before = if before.starts_with('[') { "" } else { before };
+        let before = before.rsplit('@').next().unwrap_or("").trim().trim_end_matches('.');
+        // Postfix writes `unknown` when there is no name. A bare `([IP])` is ambiguous:
+        // Sendmail writes it both when the lookup failed and when the name equals the HELO,
+        // so it is not evidence (a live PTR lookup can settle it).
+        let rdns = if before.eq_ignore_ascii_case("unknown") {
+            Rdns::Missing
+        } else if before.is_empty() {
+            Rdns::NotRecorded
+        } else {
+            Rdns::Name(before.to_ascii_lowercase())
+        };
+        return Some(Relay { ip, helo: non_empty(name.to_string()), rdns, authenticated, fetched });
     }
-    // Exchange and plain qmail: `from NAME (IP)`.
-    if let Some(ip) = groups.iter().find_map(|g| bare_ip(g)) {
-        let helo = if name.eq_ignore_ascii_case("unknown") { None } else { non_empty(name.to_string()) };
-        return Some(Relay { ip, helo, rdns: qmail_rdns(name), authenticated, fetched });
+    let words_after_name = || {
+        from_part.iter().skip(1).filter_map(|t| match t {
+            Tok::Word(w) => Some(*w),
+            _ => None,
+        })
+    };
+    // Exim: `from [IP] (helo=HELO)`.
+    if let Some(c) = comments.iter().find(|c| c.to_ascii_lowercase().contains("helo=")) {
+        let pos = c.to_ascii_lowercase().find("helo=").unwrap_or(0);
+        let ip = bracketed_ip(name)?;
+        return Some(Relay {
+            ip,
+            helo: non_empty(word_at(&c[pos + 5..])),
+            rdns: Rdns::Missing,
+            authenticated: by_protocol,
+            fetched,
+        });
     }
     // fetchmail: `from HOST [IP] by localhost with IMAP`: HOST is the server name the user
     // configured, neither a HELO nor a looked-up name. Only for retrievals: an SMTP hop in this
     // form is unknown and stays skipped, as before.
     if fetched {
-        if let Some(ip) = bracketed_ip(comments) {
-            return Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated, fetched });
+        if let Some(ip) = words_after_name().find_map(bracketed_ip) {
+            return Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated: by_protocol, fetched });
         }
     }
-    // `from [IP]` alone, or `from IP`.
+    // `from [IP]` alone, or `from IP`; CommuniGate and others: `from [IP] (HELO helo)`.
     let ip = bracketed_ip(name).or_else(|| bare_ip(name))?;
-    Some(Relay { ip, helo: None, rdns: Rdns::NotRecorded, authenticated, fetched })
+    let helo = helo_comment(&comments).and_then(non_empty);
+    Some(Relay { ip, helo, rdns: Rdns::NotRecorded, authenticated: by_protocol, fetched })
 }
 
-/// The protocol after `with` (outside comments), lowercased: `esmtps`, `imap`, `pop3`.
-fn protocol(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut depth = 0i32;
-    for (i, &c) in bytes.iter().enumerate() {
-        match c {
-            b'(' => depth += 1,
-            b')' => depth = (depth - 1).max(0),
-            b';' if depth == 0 => break,
-            c if depth == 0 && c.is_ascii_whitespace() => {
-                let rest = &value[i + 1..];
-                if let Some(after) = strip_prefix_ci(rest, "with ") {
-                    return word_at(after).to_ascii_lowercase();
-                }
+/// The name after the word `HELO` in the last comment that has one (qmail's `(HELO name)`,
+/// CommuniGate's `(account jan HELO name)`).
+fn helo_comment(comments: &[&str]) -> Option<String> {
+    comments.iter().rev().find_map(|c| {
+        let mut words = c.split_whitespace();
+        words.by_ref().find(|w| w.eq_ignore_ascii_case("helo"))?;
+        Some(words.next().unwrap_or("").to_string())
+    })
+}
+
+/// The `with` protocols of an authenticated client (RFC 3848, RFC 6531; `asmtp` of older
+/// servers).
+fn is_authenticated_protocol(protocol: &str) -> bool {
+    matches!(
+        protocol,
+        "esmtpa" | "esmtpsa" | "lmtpa" | "lmtpsa" | "utf8smtpa" | "utf8smtpsa" | "utf8lmtpa" | "utf8lmtpsa" | "asmtp"
+    )
+}
+
+/// Postfix's `Authenticated sender: jan` and Sendmail's `authenticated bits=0` comments.
+fn is_auth_comment(c: &str) -> bool {
+    let c = c.trim_start();
+    strip_prefix_ci(c, "authenticated")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(|ch: char| ch.is_whitespace() || ch == ':'))
+}
+
+/// A token of a `Received:` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok<'a> {
+    /// A word (a quoted local part `"..."@` inside it included whole).
+    Word(&'a str),
+    /// The inside of a parenthesized comment, nested comments included.
+    Comment(&'a str),
+    /// A top-level `;`.
+    Semi,
+}
+
+/// Splits a `Received:` value into words, comments and `;`, in one pass. A quoted local part
+/// (`"..."@`, in a word or a comment) is taken whole, so no `(`, `)`, `;` or space in it
+/// counts; a `"` that does not open one is an ordinary character. A `\` escapes the next
+/// character in a quoted part or a comment. An unclosed comment runs to the end.
+fn tokens(s: &str) -> Vec<Tok<'_>> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            c if c.is_ascii_whitespace() || c == b')' => i += 1,
+            b';' => {
+                out.push(Tok::Semi);
+                i += 1;
             }
-            _ => {}
+            b'(' => {
+                let start = i + 1;
+                let mut depth = 1;
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => i = quoted_end(b, i).unwrap_or(i + 1),
+                        b'(' => {
+                            depth += 1;
+                            i += 1;
+                        }
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            i += 1;
+                        }
+                        _ => i += 1,
+                    }
+                }
+                let end = i.min(b.len());
+                out.push(Tok::Comment(&s[start..end]));
+                i = end + 1;
+            }
+            _ => {
+                let start = i;
+                while i < b.len() {
+                    match b[i] {
+                        c if c.is_ascii_whitespace() || c == b'(' || c == b')' || c == b';' => break,
+                        b'"' => i = quoted_end(b, i).unwrap_or(i + 1),
+                        _ => i += 1,
+                    }
+                }
+                out.push(Tok::Word(&s[start..i]));
+            }
         }
     }
-    String::new()
+    out
+}
+
+/// When `b[open]` opens a quoted local part (`"..."` followed by `@`), the index after its
+/// closing quote. The scan stops at the next unescaped `"`, so the whole value is read in
+/// linear time however many quotes it holds.
+fn quoted_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return (b.get(i + 1) == Some(&b'@')).then_some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Whether a `with` protocol is a mail retrieval (fetchmail's and getmail's names for them).
-fn is_retrieval(protocol: String) -> bool {
+fn is_retrieval(protocol: &str) -> bool {
     matches!(
-        protocol.as_str(),
+        protocol,
         "imap" | "imap4" | "imaps" | "imap4s" | "pop" | "pop2" | "pop3" | "pop3s" | "apop" | "rpop" | "kpop" | "sdps"
     )
 }
@@ -290,57 +447,6 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// The text up to ` by ` outside parentheses (or up to `;` when there is no `by`).
-fn until_by(s: &str) -> &str {
-    let bytes = s.as_bytes();
-    let mut depth = 0i32;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'(' => depth += 1,
-            b')' => depth = (depth - 1).max(0),
-            b';' if depth == 0 => return &s[..i],
-            c if depth == 0 && c.is_ascii_whitespace() => {
-                let rest = &s[i + 1..];
-                if rest.len() >= 3 && rest.as_bytes()[..3].eq_ignore_ascii_case(b"by ") {
-                    return &s[..i];
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    s
-}
-
-/// The contents of the top-level parenthesized groups (nested ones flattened into them).
-fn paren_groups(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => {
-                if depth == 0 {
-                    start = i + 1;
-                }
-                depth += 1;
-            }
-            ')' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    out.push(&s[start..i]);
-                }
-            }
-            _ => {}
-        }
-    }
-    if depth > 0 {
-        out.push(&s[start..]);
-    }
-    out
-}
-
 fn word_at(s: &str) -> String {
     s.trim_start().split(|c: char| c.is_whitespace() || c == ')' || c == '(').next().unwrap_or("").to_string()
 }
@@ -359,6 +465,22 @@ fn bracketed_ip(s: &str) -> Option<IpAddr> {
         rest = &after[close..];
     }
     None
+}
+
+/// The last `[IP]` or `[IPv6:IP]` in `s`, with the position of its `[`.
+fn last_bracketed_ip(s: &str) -> Option<(usize, IpAddr)> {
+    let mut found = None;
+    let mut from = 0;
+    while let Some(open) = s[from..].find('[').map(|o| from + o) {
+        let Some(close) = s[open + 1..].find(']').map(|c| open + 1 + c) else { break };
+        let inner = &s[open + 1..close];
+        let inner = strip_prefix_ci(inner, "ipv6:").unwrap_or(inner);
+        if let Ok(ip) = inner.trim().parse::<IpAddr>() {
+            found = Some((open, canonical(ip)));
+        }
+        from = close;
+    }
+    found
 }
 
 /// A group (or word) that is an IP address and nothing else (qmail, Exchange).
@@ -573,6 +695,110 @@ Subject: hi\n\nbody\n";
         // server that handed the message to the mailbox server is judged, and the retrieval
         // line a sender wrote below the real hops is never reached.
         assert_eq!(first_untrusted(&msg, &Networks::default()).unwrap().ip, v4(64, 161, 22, 236));
+    }
+
+    /// Attack report F10: the envelope recipient (`for <...>`), the envelope sender and the
+    /// HELO are text the client chose; no marker, `by`, `with` or address in them counts.
+    #[test]
+    fn text_the_client_chose_decides_nothing() {
+        // The report's field, exactly as Postfix 3.7 wrote it, and the chain it topped.
+        let raw = b"Received: from mail.spammer.example (unknown [203.0.113.66])\n\tby mx.mijndomein.test (Postfix) with ESMTP id DD47B9CC651\n\tfor <\"(authenticated\"@mijndomein.test>; Thu,  3 Dec 2026 03:38:18 +0000 (UTC)\n\
+Received: from mail.klant.example (mail.klant.example [198.51.100.10])\n\tby smtp.klant.example with ESMTPS id 77; Thu, 3 Dec 2026 02:59:58 +0100\n\
+Subject: hello\n\nhi\n";
+        let msg = Message::parse(raw, 1 << 20);
+        assert_eq!(first_untrusted(&msg, &Networks::default()).unwrap().ip, v4(203, 0, 113, 66));
+        assert_eq!(own_fields(&msg, &Networks::default()), Some(1));
+        let real = v4(203, 0, 113, 66);
+        for rcpt in [
+            "<\"(authenticated\"@mijndomein.test>",
+            "<\"jan+(authenticated\"@mijndomein.test>",
+            "<\"x with esmtpa\"@mijndomein.test>",
+            "<\"Authenticated sender: j\"@mijndomein.test>",
+            "<\"jan+) by x with ESMTPSA (\"@mijndomein.test>",
+            "<\"jan+\\\" (authenticated\"@mijndomein.test>",
+            "<\"jan+x; by y with esmtpa\"@mijndomein.test>",
+            "<jan@[198.51.100.10]>",
+            "\"x by y with imap (\"@mijndomein.test",
+        ] {
+            let f = format!("from mail.spammer.example (unknown [203.0.113.66])\n\tby mx.mijndomein.test (Postfix) with ESMTP id DD47B9CC651\n\tfor {rcpt}; Thu,  3 Dec 2026 03:38:18 +0000 (UTC)");
+            let r = p(&f);
+            assert_eq!((r.ip, r.authenticated, r.fetched), (real, false, false), "{f}");
+        }
+        // The envelope sender in Exim's and Dovecot's `(envelope-from <...>)`.
+        for f in [
+            "from mail.spammer.example ([203.0.113.66]:4000 helo=x.example) by mx.example with esmtp (Exim 4.96) (envelope-from <\"a) by evil with esmtpa (\"@spam.example>) id 1t8; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from mx.example ([203.0.113.66]) by imap.example with LMTP id abc (envelope-from <\"a) by y with LMTPA (authenticated\"@spam.example>) for <jan@mijndomein.test>; Thu, 3 Dec 2026 03:38:18 +0000",
+        ] {
+            let r = p(f);
+            assert_eq!((r.ip, r.authenticated, r.fetched), (real, false, false), "{f}");
+        }
+        // HELO forms an MTA that does not clean the HELO would write (the report's list).
+        for f in [
+            "from x.example with esmtpa (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from x.example with imap (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from x by y (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from (name [198.51.100.10]) (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from x (Authenticated sender: jan) (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from [198.51.100.10] (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from x; by y with esmtpa (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from unknown (HELO [198.51.100.10]) (203.0.113.66) by mail.example.com with SMTP; 3 Dec 2026 03:38:18 -0000",
+            "from [203.0.113.66] (helo=[198.51.100.10]) by mx.example with esmtp (Exim 4.96) id 1t8; Thu, 3 Dec 2026 03:38:18 +0000",
+            "from \"x (unknown [203.0.113.66]) by mx (Postfix) with ESMTP id 1 for <\"jan@mijndomein.test>; Thu, 3 Dec 2026 03:38:18 +0000",
+        ] {
+            let r = p(f);
+            assert_eq!((r.ip, r.authenticated, r.fetched), (real, false, false), "{f}");
+        }
+        // A field with no `by` part never makes the hop the user's own.
+        let r = p("from x.example (unknown [203.0.113.66]) with ESMTPSA id 1 (Authenticated sender: j)");
+        assert_eq!((r.ip, r.authenticated), (real, false));
+    }
+
+    /// Where each MTA writes that its client authenticated: these stay the user's own hops.
+    #[test]
+    fn authentication_where_the_mta_writes_it() {
+        let auth = [
+            // Postfix, smtpd_sasl_authenticated_header = yes, and by protocol alone.
+            "from [192.168.1.20] (unknown [84.195.1.2]) (Authenticated sender: jan) by mx.mijndomein.be (Postfix) with ESMTPSA id 3; Mon, 4 Nov 2024 10:00:00 +0100",
+            "from laptop (d54c3.isp.example [84.195.1.2]) by mx.mijndomein.be (Postfix) with ESMTPSA id 4Xy; Mon, 4 Nov 2024 10:00:00 +0100",
+            // Postfix's comment without an RFC 3848 protocol (older versions).
+            "from laptop (unknown [84.195.1.2]) (Authenticated sender: jan@mijndomein.be) by mx.mijndomein.be (Postfix) with ESMTP id 4Xy; Mon, 4 Nov 2024 10:00:00 +0100",
+            // Sendmail.
+            "from [192.168.1.20] (d54c3.isp.example [84.195.1.2]) (authenticated bits=0) by mail.example.org (8.15.2/8.15.2) with ESMTP id x1; Tue, 5 Nov 2024 01:02:03 GMT",
+            "from [192.168.1.20] (d54c3.isp.example [84.195.1.2]) (authenticated bits=0) by mail.example.org (8.15.2/8.15.2) with ESMTPSA id x1 (version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 verify=NO) for <piet@example.net>; Tue, 5 Nov 2024 01:02:03 GMT",
+            // Exim.
+            "from d54c3.isp.example ([84.195.1.2]:53722 helo=[192.168.1.20])\n\tby mx.example with esmtpsa (TLS1.3) tls TLS_AES_256_GCM_SHA384\n\t(Exim 4.96)\n\t(envelope-from <jan@mijndomein.be>)\n\tid 1t8abc-000123-4x\n\tfor piet@example.net; Mon, 04 Nov 2024 10:00:00 +0000",
+            // Dovecot's submission/LMTP with authentication, Courier.
+            "from laptop ([84.195.1.2]) by mail.example with LMTPA id Gx (envelope-from <jan@mijndomein.be>) for <jan@mijndomein.be>; Mon, 04 Nov 2024 10:00:00 +0000",
+            "from laptop (d54c3.isp.example [::ffff:84.195.1.2])\n  (AUTH: PLAIN jan, TLS: TLSv1.3,256bits,TLS_AES_256_GCM_SHA384)\n  by mail.example with UTF8SMTPSA; Mon, 04 Nov 2024 10:00:00 +0000",
+        ];
+        for f in auth {
+            let r = p(f);
+            assert_eq!((r.ip, r.authenticated), (v4(84, 195, 1, 2), true), "{f}");
+        }
+        let plain = [
+            "from mail.klant.be (mail.klant.be [203.0.113.5]) by mx (Postfix) with ESMTPS id 1; Mon, 4 Nov 2024 10:00:00 +0100",
+            "from mail.klant.be ([203.0.113.5]:53722 helo=smtp.klant.be) by mx.example with esmtps (TLS1.3) (Exim 4.96) (envelope-from <jan@klant.be>) id 1t8; Mon, 04 Nov 2024 10:00:00 +0000",
+            "from mx.example ([203.0.113.5]) by imap.example with LMTP id Gx (envelope-from <jan@klant.be>) for <jan@mijndomein.be>; Mon, 04 Nov 2024 10:00:00 +0000",
+            "from unknown (HELO mail.klant.be) (203.0.113.5) by mail.example.com with SMTP; 4 Nov 2024 10:00:00 -0000",
+            "from EX01.klant.be (203.0.113.5) by EX02.mijndomein.be (10.0.0.2) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.8137.13; Mon, 4 Nov 2024 10:00:00 +0000",
+        ];
+        for f in plain {
+            let r = p(f);
+            assert_eq!((r.ip, r.authenticated, r.fetched), (v4(203, 0, 113, 5), false, false), "{f}");
+        }
+    }
+
+    /// Formats the structural reading added (corpus samples): qmail-ldap's bracketed address,
+    /// CommuniGate's and others' `from [IP] (HELO name)`.
+    #[test]
+    fn qmail_ldap_and_communigate() {
+        let r = p("from unknown (HELO [192.168.1.105]) ([66.93.225.166]) (envelope-sender <dbasinge@speakeasy.net>) by mail15.speakeasy.net (qmail-ldap-1.03) with SMTP for <rpm-list@freshrpms.net>; 9 Oct 2002 15:54:10 -0000");
+        assert_eq!(r.ip, v4(66, 93, 225, 166));
+        assert_eq!((r.helo.as_deref(), r.rdns), (Some("[192.168.1.105]"), Rdns::Missing));
+        let r = p("from [216.23.191.127] (HELO mail.palmgear.com) by appereto.com (CommuniGate Pro SMTP 3.5.9) with ESMTP id 434609 for jm-palmgear@jmason.org; Sun, 09 Jun 2002 18:36:55 -0700");
+        assert_eq!((r.ip, r.helo.as_deref()), (v4(216, 23, 191, 127), Some("mail.palmgear.com")));
+        let r = p("from win2kpro ([192.168.100.11] [192.168.100.11]) by ns1.espoircompany.com (AvMailGate-2.0.0.6) id 09721-136129B5; Thu, 05 Sep 2002 18:18:44 -0400");
+        assert_eq!(r.rdns, Rdns::NotRecorded);
     }
 
     #[test]

@@ -237,8 +237,7 @@ pub fn senders(msg: &Message) -> Vec<String> {
     out
 }
 
-/// Who a message is addressed to, as honeypots see it: To, Cc, Delivered-To, X-Original-To,
-/// Envelope-To.
+/// Who a message is addressed to: To, Cc, Delivered-To, X-Original-To, Envelope-To.
 pub fn recipients(msg: &Message) -> Vec<String> {
     addresses_of(msg, &["to", "cc", "delivered-to", "x-original-to", "envelope-to"])
         .into_iter()
@@ -304,6 +303,34 @@ pub fn delivered_to(msg: &Message) -> Vec<String> {
         .into_iter()
         .map(str::to_ascii_lowercase)
         .collect()
+}
+
+/// The envelope recipients of this delivery as the user's own servers wrote them, lower-cased:
+/// the Delivered-To, X-Original-To and Envelope-To fields above the `Received:` field that
+/// records the first untrusted relay (`received::own_fields`; fields below it came with the
+/// message from outside, where the sender writes what it likes) and the `for <...>` of the
+/// user's own `Received:` fields. Empty when they wrote none. Honeypots judge by these.
+pub fn envelope_recipients(msg: &Message, trusted: &crate::received::Networks) -> Vec<String> {
+    let own = crate::received::own_fields(msg, trusted);
+    let mut seen = 0;
+    let mut out = Vec::new();
+    for (i, h) in msg.headers.iter().enumerate() {
+        if own.is_some_and(|n| seen >= n) {
+            break;
+        }
+        if h.name.eq_ignore_ascii_case("received") {
+            seen += 1;
+            out.extend(crate::received::recipient(&h.text).map(|a| a.to_ascii_lowercase()));
+        } else if DELIVERY_FIELDS[..3].iter().any(|n| h.name.eq_ignore_ascii_case(n)) {
+            out.extend(msg.addresses.of_field(i).map(|m| m.address.to_ascii_lowercase()).filter(|a| !a.is_empty()));
+        }
+    }
+    out
+}
+
+/// Who a message is written to: its To and Cc addresses.
+pub fn addressees(msg: &Message) -> Vec<String> {
+    addresses_of(msg, &["to", "cc"]).into_iter().map(String::from).collect()
 }
 
 /// Whether an `Authentication-Results:` field written by `authserv_id` (the user's own server)

@@ -322,6 +322,27 @@ fn helo_comment(comments: &[&str]) -> Option<String> {
     })
 }
 
+/// The envelope recipient a `Received:` field names in its `for` clause (`for <jan@example>`,
+/// Exim's `for jan@example`), without the angle brackets, when it names one. Read like
+/// [`parse`] reads the field: the `for` of the `by` part, the path one word.
+pub fn recipient(value: &str) -> Option<String> {
+    let toks = tokens(value);
+    let toks = match toks.iter().rposition(|t| matches!(t, Tok::Semi)) {
+        Some(i) => &toks[..i],
+        None => &toks[..],
+    };
+    let by = toks.iter().rposition(|t| matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("by")))?;
+    let f = by + toks[by..].iter().position(|t| matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("for")))?;
+    match toks.get(f + 1) {
+        Some(Tok::Word(w)) => {
+            let a = w.strip_prefix('<').unwrap_or(w);
+            let a = a.strip_suffix('>').unwrap_or(a);
+            a.contains('@').then(|| a.to_string())
+        }
+        _ => None,
+    }
+}
+
 /// The `with` protocols of an authenticated client (RFC 3848, RFC 6531; `asmtp` of older
 /// servers).
 fn is_authenticated_protocol(protocol: &str) -> bool {
@@ -751,6 +772,15 @@ Subject: hello\n\nhi\n";
         // A field with no `by` part never makes the hop the user's own.
         let r = p("from x.example (unknown [203.0.113.66]) with ESMTPSA id 1 (Authenticated sender: j)");
         assert_eq!((r.ip, r.authenticated), (real, false));
+    }
+
+    #[test]
+    fn the_envelope_recipient_of_the_for_clause() {
+        let f = |s: &str| recipient(&crate::message::unfold(s));
+        assert_eq!(f("from a (a [203.0.113.5]) by mx (Postfix) with ESMTP id 1\n\tfor <oud@mijn.example>; Thu, 3 Dec 2026 03:00:00 +0100").as_deref(), Some("oud@mijn.example"));
+        assert_eq!(f("from a ([203.0.113.5]:1 helo=a) by mx with esmtp (Exim 4.96) id 1 for jan@mijn.example; Thu, 3 Dec 2026 03:00:00 +0000").as_deref(), Some("jan@mijn.example"));
+        assert_eq!(f("from a (a [203.0.113.5]) by mx (Postfix) with ESMTP id 1\n\tfor <\"jan+x for <oud@mijn.example>\"@mijn.example>; Thu, 3 Dec 2026 03:00:00 +0100").as_deref(), Some("\"jan+x for <oud@mijn.example>\"@mijn.example"));
+        assert_eq!(f("from for <oud@mijn.example> (a [203.0.113.5]) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 03:00:00 +0100"), None);
     }
 
     /// Where each MTA writes that its client authenticated: these stay the user's own hops.

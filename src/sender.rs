@@ -106,8 +106,13 @@ pub fn list_verdict(msg: &Message, s: &SenderSettings) -> Option<ListVerdict> {
 pub struct SenderFacts {
     /// What the allow and block lists say.
     pub list: Option<ListVerdict>,
-    /// The honeypot recipient the message was sent to.
+    /// The honeypot the message was delivered to (`HONEYPOT`: the filter records the relay's
+    /// hit and queues the message to be learned as spam). See [`honeypot`].
     pub honeypot: Option<String>,
+    /// A honeypot the message names but was not a trap hit for (`HONEYPOT_CC`: a few points,
+    /// nothing recorded or queued): in To or Cc of mail delivered to a real address, or sent
+    /// by a known correspondent, or also written to an address of the user's own.
+    pub honeypot_named: Option<String>,
     /// The first untrusted relay.
     pub relay: Option<Relay>,
     /// Its reverse-DNS name: as the Received header recorded it, or from a live lookup.
@@ -178,6 +183,40 @@ pub fn learned_sender_weight(f: &SenderFacts) -> f64 {
     f.learned_sender.as_ref().map_or(0.0, |r| r.weight())
 }
 
+/// The honeypot verdict: `(trap, named)`. A trap address receives only spam because nobody
+/// legitimate writes to it; a correspondent who keeps an old address in an address book and
+/// Cc's it on a real message to the user is not a spammer (attack report F15). So the trap
+/// (`HONEYPOT`, the hit recorded, the message queued as spam) is only for a message
+/// - whose envelope recipient, as the user's own servers wrote it (`lists::envelope_recipients`:
+///   Delivered-To, X-Original-To, Envelope-To, the `for` of the user's own Received fields), is
+///   a honeypot, or, when they wrote none, whose To and Cc are all honeypots;
+/// - that names none of the user's own addresses (recorded from the Sent folder) in To or Cc;
+/// - and whose From is not a known correspondent.
+///
+/// Any other message with a honeypot among its recipients gets `named` (`HONEYPOT_CC`).
+fn honeypot(
+    msg: &Message,
+    s: &SenderSettings,
+    rep: Option<&dyn ReputationLookup>,
+    known_correspondent: bool,
+) -> (Option<String>, Option<String>) {
+    let is_trap = |a: &String| s.honeypots.best_match(std::slice::from_ref(a)).is_some();
+    let envelope = lists::envelope_recipients(msg, &s.trusted);
+    let addressees = lists::addressees(msg);
+    let named = s.honeypots.best_match(&addressees).map(|(_, a)| a);
+    let trap = if envelope.is_empty() {
+        named.clone().filter(|_| addressees.iter().all(is_trap))
+    } else {
+        s.honeypots.best_match(&envelope).map(|(_, a)| a)
+    };
+    let to_the_user = rep.is_some_and(|r| addressees.iter().any(|a| !is_trap(a) && r.own_address(a)));
+    match trap {
+        Some(t) if !known_correspondent && !to_the_user => (Some(t), None),
+        Some(t) => (None, Some(t)),
+        None => (None, named),
+    }
+}
+
 /// Gathers the facts. `link_domains` are the registrable domains of the message's links (for
 /// URI blocklists); `now` is Unix seconds. DNS answers come from the reputation database's
 /// cache first; `resolver` is asked only for what is missing or expired there.
@@ -190,9 +229,6 @@ pub fn gather(
     now: u64,
 ) -> SenderFacts {
     let mut f = SenderFacts::default();
-    if !s.honeypots.is_empty() {
-        f.honeypot = s.honeypots.best_match(&lists::recipients(msg)).map(|(_, a)| a);
-    }
     if let Some(rep) = rep {
         if let Some(from) = from_address(msg) {
             // The user's own address is never a correspondent, whatever an older database
@@ -202,6 +238,9 @@ pub fn gather(
             f.known_correspondent = !own && rep.correspondent(&from).is_some();
             f.own_from = own.then_some(from);
         }
+    }
+    if !s.honeypots.is_empty() {
+        (f.honeypot, f.honeypot_named) = honeypot(msg, s, rep, f.known_correspondent);
     }
     f.relay = received::first_untrusted(msg, &s.trusted);
     if let (Some(rep), Some(relay), None, false) = (rep, &f.relay, &f.own_from, s.no_learned_senders) {

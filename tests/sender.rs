@@ -689,6 +689,65 @@ fn training_feeds_the_ip_database_and_correspondents() {
     assert!(env.ok(&["ip", "show", "198.51.100.51"]).contains("learned:      1 spam, 0 ham"));
 }
 
+/// Attack report F15: a real message to the user that also Cc's a honeypot (an old address in a
+/// correspondent's address book) is no trap hit: `HONEYPOT_CC` (a few points), nothing queued,
+/// no hit recorded for the correspondent's server. A copy delivered to the honeypot is one;
+/// unless a known correspondent sent it or it was also written to the user's own address.
+#[test]
+fn a_honeypot_named_beside_the_user_is_no_trap_hit() {
+    let env = Env::new("honeypots = [\"oud@mijn.example\"]\n");
+    let rcvd = "Received: from mail.klant.example (mail.klant.example [198.51.100.20])\n\tby mx.mijn.example (Postfix) with ESMTP id X1; Thu,  3 Dec 2026 03:00:00 +0100\n";
+    // The report's message, exactly.
+    let cc = format!("{rcvd}Delivered-To: jan@mijn.example\nFrom: Piet <piet@klant.example>\nTo: Jan <jan@mijn.example>\nCc: Jan (old) <oud@mijn.example>\nSubject: Re: offerte\nDate: Thu, 3 Dec 2026 02:59:50 +0100\nMessage-ID: <p1@klant.example>\n\nHoi Jan, hierbij de offerte. Groeten, Piet\n");
+    let (status, _) = env.filter(&cc);
+    let t = tests_of(&status);
+    assert!(t.contains(&"HONEYPOT_CC".to_string()) && !t.contains(&"HONEYPOT".to_string()), "{status}");
+    assert!(!env.db.join("queue").exists() || fs::read_dir(env.db.join("queue")).unwrap().count() == 0);
+    assert_eq!(env.run(&["ip", "show", "198.51.100.20"], b"").status.code(), Some(1));
+    // Delivered by the user's Postfix to jan (Delivered-To at the top), the same.
+    let (status, _) = env.filter(&format!("Delivered-To: jan@mijn.example\n{cc}"));
+    assert!(!tests_of(&status).contains(&"HONEYPOT".to_string()), "{status}");
+    // The copy the user's server delivered to the honeypot (envelope: X-Original-To, or the
+    // `for` of its Received field) is a trap hit.
+    let to_trap = |top: &str, rcvd: &str, from: &str, to: &str| {
+        format!("{top}{rcvd}{}", msg(&format!("From: {from}\nTo: {to}\n"), "buy cheap pills now"))
+    };
+    let spam_rcvd = "Received: from mail.spam.example (mail.spam.example [198.51.100.21])\n\tby mx.mijn.example (Postfix) with ESMTP id X2; Thu,  3 Dec 2026 03:00:00 +0100\n";
+    let (status, _) =
+        env.filter(&to_trap("X-Original-To: oud@mijn.example\n", spam_rcvd, "x@spam.example", "list@spam.example"));
+    assert!(tests_of(&status).contains(&"HONEYPOT".to_string()), "{status}");
+    let for_trap = "Received: from mail.spam.example (mail.spam.example [198.51.100.21])\n\tby mx.mijn.example (Postfix) with ESMTP id X2\n\tfor <oud@mijn.example>; Thu,  3 Dec 2026 03:00:00 +0100\n";
+    let (status, _) = env.filter(&to_trap("", for_trap, "x@spam.example", "list@spam.example"));
+    assert!(tests_of(&status).contains(&"HONEYPOT".to_string()), "{status}");
+    assert!(env.ok(&["ip", "show", "198.51.100.21"]).contains("honeypot:     2 hits"));
+    // A Delivered-To the sender wrote below the user's server's field is not the envelope.
+    let forged =
+        format!("{rcvd}Delivered-To: oud@mijn.example\n{}", msg("From: a@b.example\nTo: jan@mijn.example\n", "hi"));
+    assert!(!tests_of(&env.filter(&forged).0).contains(&"HONEYPOT".to_string()));
+
+    // Jan writes to Piet: Piet is a known correspondent, jan@mijn.example the user's own.
+    let sent = env.dir().join("sent");
+    fs::create_dir_all(&sent).unwrap();
+    fs::write(sent.join("1.eml"), msg("From: jan@mijn.example\nTo: piet@klant.example\n", "Offerte")).unwrap();
+    env.ok(&["train", "--ham", sent.to_str().unwrap()]);
+    // Piet writing to the old address only (envelope the honeypot): no trap for a correspondent.
+    let (status, _) =
+        env.filter(&to_trap("X-Original-To: oud@mijn.example\n", rcvd, "piet@klant.example", "oud@mijn.example"));
+    let t = tests_of(&status);
+    assert!(t.contains(&"HONEYPOT_CC".to_string()) && !t.contains(&"HONEYPOT".to_string()), "{status}");
+    // Someone else writing to both of the user's addresses (the honeypot an alias of jan's
+    // mailbox, so the copy's envelope is the honeypot): no trap either.
+    let (status, _) = env.filter(&to_trap(
+        "X-Original-To: oud@mijn.example\n",
+        rcvd,
+        "ann@elders.example",
+        "jan@mijn.example, oud@mijn.example",
+    ));
+    let t = tests_of(&status);
+    assert!(t.contains(&"HONEYPOT_CC".to_string()) && !t.contains(&"HONEYPOT".to_string()), "{status}");
+    assert_eq!(env.run(&["ip", "show", "198.51.100.20"], b"").status.code(), Some(1));
+}
+
 #[test]
 fn check_report_shows_sender_hits() {
     let env = Env::new("honeypots = [\"oud@mijndomein.be\"]\n");

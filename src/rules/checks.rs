@@ -47,6 +47,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("allowlisted", |c, _| c.sender.is_some_and(|s| matches!(s.list, Some(ListVerdict::Allow { .. })))),
     ("blocklisted", |c, _| c.sender.is_some_and(|s| matches!(s.list, Some(ListVerdict::Block { .. })))),
     ("honeypot", |c, _| c.sender.is_some_and(|s| s.honeypot.is_some())),
+    ("honeypot_cc", |c, _| c.sender.is_some_and(|s| s.honeypot_named.is_some())),
     ("known_correspondent", |c, _| c.sender.is_some_and(|s| s.known_correspondent)),
     ("rcvd_in_dnsbl", |c, _| c.sender.is_some_and(|s| !s.dnsbl.is_empty())),
     ("uri_in_dnsbl", |c, _| c.sender.is_some_and(|s| !s.uribl.is_empty())),

@@ -317,8 +317,8 @@ database, honeypots, allow list and DNS cache the filter uses. It refuses a clie
 reputation_threshold), a recipient that is a honeypot (and records the client at once), a client that tried \
 more than harvest_limit unknown recipients within harvest_window_minutes (refused for harvest_refuse_hours), and, per \
 config, clients without a reverse name or on a DNS blocklist. Trusted networks, authenticated clients \
-(sasl_username), allow-listed senders and addresses that carried learned ham are never refused. Any error, \
-timeout or unreadable database answers DUNNO.
+(sasl_username), allow-listed senders and addresses that carried learned ham (unless more honeypot hits than \
+ham came from them) are never refused. Any error, timeout or unreadable database answers DUNNO.
 
 Without --listen it serves requests on standard input and output (Postfix spawn(8)); it never writes to \
 standard error then (Postfix connects it to the client), so it logs to --log FILE or to syslog.

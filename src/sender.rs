@@ -386,16 +386,21 @@ pub const OWN_RELAY_MIN_MESSAGES: u64 = 50;
 impl IpRecord {
     /// How strongly the record marks a spam source, from 0 (not at all) to 1: grows with the
     /// evidence (spam, and honeypot hits counting triple) and fades linearly to zero
-    /// `expire_days` after the last spam. An address that has carried any learned ham is not a
-    /// spam source (a shared relay or the user's own: on the SpamAssassin corpus the one relay
+    /// `expire_days` after the last spam. An address that has carried learned ham is not a
+    /// spam source unless more honeypot hits than ham came from it (then each ham takes back
+    /// one hit: `spam + 3 × (hits − ham)`) (a shared relay or the user's own: on the SpamAssassin corpus the one relay
     /// that made IP_SPAM_SOURCE fire on 14.6% of the 2003 ham had carried 12 learned ham and 25
     /// spam). Manual entries count fully.
     pub fn spam_weight(&self, now: u64, expire_days: u32) -> f64 {
         if self.manual {
             return 1.0;
         }
-        let evidence = self.spam as f64 + 3.0 * self.honeypot as f64;
-        if self.ham > 0 || evidence <= 0.0 || self.last_spam == 0 {
+        if self.ham > 0 && !self.honeypots_outweigh_ham() {
+            return 0.0;
+        }
+        // Each learned ham takes back one honeypot hit's worth (attack report F14).
+        let evidence = self.spam as f64 + 3.0 * (self.honeypot as f64 - self.ham as f64);
+        if evidence <= 0.0 || self.last_spam == 0 {
             return 0.0;
         }
         let age_days = now.saturating_sub(self.last_spam) as f64 / 86_400.0;
@@ -404,6 +409,13 @@ impl IpRecord {
             return 0.0;
         }
         (evidence / 3.0).min(1.0) * fade
+    }
+
+    /// Whether more honeypot hits than learned ham came from the address: a honeypot hit is
+    /// strong evidence (nobody real writes to a trap), so one harmless message learned as ham
+    /// (the kept-ham line learns it unattended) does not make the address immune for good.
+    pub fn honeypots_outweigh_ham(&self) -> bool {
+        self.honeypot > self.ham
     }
 
     /// The share of the messages learned with a relay (`relayed`, see `ReputationLookup::relayed`)
@@ -577,9 +589,20 @@ mod tests {
         assert!(w1 > 0.0 && w3 > w1 && w3 <= 1.0);
         assert!(r.spam_weight(115 * day, 30) < w3);
         assert_eq!(r.spam_weight(131 * day, 30), 0.0);
-        // One learned ham: a relay that carries the user's good mail is not a spam source.
+        // One learned ham: a relay that carries the user's good mail is not a spam source...
         r.ham = 1;
+        assert_eq!(r.spam_weight(100 * day, 30), 0.0);
+        r.honeypot = 1;
+        assert_eq!(r.spam_weight(100 * day, 30), 0.0);
+        // ...unless more honeypot hits than ham came from it (attack report F14: 2 spam, 2 hits,
+        // 1 ham was 0.00 and never refused).
         r.honeypot = 2;
+        assert_eq!(r.spam_weight(100 * day, 30), 1.0);
+        r.spam = 0;
+        assert!((r.spam_weight(100 * day, 30) - 1.0).abs() < 1e-9);
+        r.ham = 12;
+        r.spam = 25;
+        r.honeypot = 0;
         assert_eq!(r.spam_weight(100 * day, 30), 0.0);
         r.manual = true;
         assert_eq!(r.spam_weight(100 * day, 30), 1.0);

@@ -748,6 +748,39 @@ fn a_honeypot_named_beside_the_user_is_no_trap_hit() {
     assert_eq!(env.run(&["ip", "show", "198.51.100.20"], b"").status.code(), Some(1));
 }
 
+/// Attack report F14: one message learned as ham made its IP immune for good (2 spam and 2
+/// honeypot hits later: spam weight 0.00, never refused). More honeypot hits than ham now count.
+#[test]
+fn one_learned_ham_does_not_make_a_trap_sender_immune() {
+    let env = Env::new("honeypots = [\"oud@mijn.example\"]\n[policy]\nmode = \"enforce\"\n");
+    let mk = |id: &str, to: &str, subject: &str, body: &str| {
+        format!("Received: from mx.evil.example (mx.evil.example [203.0.113.77])\n\tby mx.mijn.example (Postfix) with ESMTP id {id}; Thu,  3 Dec 2026 03:00:00 +0100\nDelivered-To: {to}\nFrom: news@evil.example\nTo: {to}\nSubject: {subject}\nDate: Thu, 3 Dec 2026 02:59:50 +0100\nMessage-ID: <{id}@evil.example>\n\n{body}\n")
+    };
+    let dir = env.dir().join("warm");
+    fs::create_dir_all(&dir).unwrap();
+    let warm = dir.join("warm.eml");
+    fs::write(
+        &warm,
+        mk("w1", "jan@mijn.example", "meeting notes", "Hi Jan, the notes from tuesday are attached. Regards"),
+    )
+    .unwrap();
+    env.ok(&["train", "--ham", warm.to_str().unwrap()]);
+    let policy = |rcpt: &str| {
+        let req = format!("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.77\nrecipient={rcpt}\nsender=news@evil.example\n\n");
+        String::from_utf8_lossy(&env.run(&["policy"], req.as_bytes()).stdout).into_owned()
+    };
+    // One ham, nothing else: a relay that carried good mail is not refused.
+    assert!(policy("jan@mijn.example").starts_with("action=DUNNO"), "{}", policy("jan@mijn.example"));
+    env.filter(&mk("h1", "oud@mijn.example", "cheap pills", "buy cheap pills now click here"));
+    env.filter(&mk("h2", "oud@mijn.example", "cheap pills", "buy cheap pills now click here again"));
+    env.ok(&["train", "--queued"]);
+    let show = env.ok(&["ip", "show", "203.0.113.77"]);
+    assert!(show.contains("learned:      2 spam, 1 ham") && show.contains("honeypot:     2 hits"), "{show}");
+    assert!(show.contains("spam weight:  1.00") && show.contains("policy:       refused since"), "{show}");
+    assert!(policy("jan@mijn.example").starts_with("action=REJECT"), "{}", policy("jan@mijn.example"));
+    assert!(policy("oud@mijn.example").starts_with("action=REJECT"), "{}", policy("oud@mijn.example"));
+}
+
 #[test]
 fn check_report_shows_sender_hits() {
     let env = Env::new("honeypots = [\"oud@mijndomein.be\"]\n");

@@ -283,7 +283,7 @@ fn print_policy(ip: IpAddr, r: Option<&IpRecord>, refusal: Option<&Refusal>, set
         println!("policy:       never refused (trusted network)");
         return;
     }
-    if r.is_some_and(|r| r.ham > 0 && !r.manual) {
+    if r.is_some_and(|r| r.ham > 0 && !r.manual && !r.honeypots_outweigh_ham()) {
         println!("policy:       never refused (it carried mail learned as ham)");
         return;
     }

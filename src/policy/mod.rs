@@ -5,7 +5,8 @@
 //! 1. known good, never refused: the client is in `trusted_networks` (loopback and the private
 //!    ranges always), authenticated (`sasl_username`), the envelope sender is on the allow list
 //!    (not with `allow_requires_auth`: nothing is authenticated yet at RCPT time), or the
-//!    address carried mail learned as ham (unless it was added by hand with `ip add`);
+//!    address carried mail learned as ham (unless it was added by hand with `ip add`, or more
+//!    honeypot hits than learned ham came from it);
 //! 2. `honeypot`: the recipient is a honeypot: refused, and the client recorded at once as a
 //!    honeypot sender in the reputation journal (what the filter does when it sees such mail);
 //! 3. `harvest`: the client is refused for a while for directory harvesting;
@@ -251,7 +252,7 @@ pub fn reputation_finding(
     if r.manual {
         return Some(format!("client {ip} is listed as a spam source by the administrator"));
     }
-    if r.honeypot > 0 && r.last_spam > 0 && now.saturating_sub(r.last_spam) < expire_days as u64 * 86_400 {
+    if r.honeypots_outweigh_ham() && r.last_spam > 0 && now.saturating_sub(r.last_spam) < expire_days as u64 * 86_400 {
         return Some(format!("client {ip} sent mail to a spam trap ({})", crate::store::format_utc(r.last_spam)));
     }
     let w = r.spam_weight(now, expire_days);
@@ -290,7 +291,7 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     }
     let record = cx.reputation.and_then(|r| r.ip(ip));
     if let Some(r) = &record {
-        if r.ham > 0 && !r.manual {
+        if r.ham > 0 && !r.manual && !r.honeypots_outweigh_ham() {
             out.known_good = Some("carried ham");
             return Ok(out);
         }

@@ -131,62 +131,94 @@ fn is_missing_body(part: &mail_parser::MessagePart, raw_len: usize) -> bool {
     matches!(&part.body, PartType::Text(t) if t.is_empty()) && part.offset_body as usize >= raw_len
 }
 
-/// Collects the leaf parts under part `id` of `msg`. `truncated`: the input was cut at
+/// What `collect_parts` found wrong with a message's structure.
+#[derive(Debug, Default)]
+pub(super) struct Structure {
+    /// A multipart part declared no boundary, or a part is missing.
+    pub problem: bool,
+    /// More than `MAX_PARTS` leaf parts.
+    pub excessive_parts: bool,
+    /// Parts nested deeper than `MAX_DEPTH`.
+    pub deep_nesting: bool,
+}
+
+/// Collects the leaf parts of `msg` in document order. `truncated`: the input was cut at
 /// `scan_limit` (a part that runs to its end was cut there).
+///
+/// Every part mail-parser made is visited once (an explicit stack, no recursion: any depth),
+/// so the text parts are kept however many empty parts come before them and however deep they
+/// are nested (attack report F13: 500 empty parts, or 21 levels of multipart, hid the body).
+/// What is kept is bounded: at most `MAX_PARTS` parts that hold text, and at most `MAX_PARTS`
+/// others (blank text, binary), so padding does not use up the text's share. A structure past
+/// either limit is flagged (`Structure`), and rules score it.
 pub(super) fn collect_parts<'a>(
     msg: &mail_parser::Message<'a>,
-    id: usize,
-    depth: usize,
     truncated: bool,
     out: &mut Vec<Part<'a>>,
-    problem: &mut bool,
+    found: &mut Structure,
 ) {
-    if out.len() >= MAX_PARTS || depth > MAX_DEPTH {
-        *problem = true;
-        return;
-    }
-    let Some(part) = msg.parts.get(id) else {
-        *problem = true;
-        return;
-    };
-    match &part.body {
-        PartType::Multipart(children) => {
-            if let Some(ct) = part.content_type() {
-                if ct.attribute("boundary").is_none() {
-                    *problem = true;
+    let (mut text_kept, mut other_kept, mut leaves) = (0usize, 0usize, 0usize);
+    let mut stack: Vec<(&mail_parser::Message<'a>, usize, usize, bool)> = vec![(msg, 0, 0, truncated)];
+    while let Some((msg, id, depth, truncated)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            found.deep_nesting = true;
+        }
+        let Some(part) = msg.parts.get(id) else {
+            found.problem = true;
+            continue;
+        };
+        match &part.body {
+            PartType::Multipart(children) => {
+                if let Some(ct) = part.content_type() {
+                    if ct.attribute("boundary").is_none() {
+                        found.problem = true;
+                    }
+                }
+                // Reversed onto the stack: popped in document order.
+                for &child in children.iter().rev() {
+                    stack.push((msg, child as usize, depth + 1, truncated));
                 }
             }
-            for &child in children {
-                collect_parts(msg, child as usize, depth + 1, truncated, out, problem);
+            PartType::Message(inner) => {
+                // A message parsed from its own decoded bytes (owned) ends where it ends, not at
+                // the scan limit.
+                let truncated = truncated && matches!(inner.raw_message, Cow::Borrowed(_));
+                if !inner.parts.is_empty() {
+                    stack.push((inner, 0, depth + 1, truncated));
+                }
             }
-        }
-        PartType::Message(inner) => {
-            // A message parsed from its own decoded bytes (owned) ends where it ends, not at
-            // the scan limit.
-            let truncated = truncated && matches!(inner.raw_message, Cow::Borrowed(_));
-            if !inner.parts.is_empty() {
-                collect_parts(inner, 0, depth + 1, truncated, out, problem);
+            _ => {
+                leaves += 1;
+                if leaves > MAX_PARTS {
+                    found.excessive_parts = true;
+                }
+                let text = matches!(&part.body, PartType::Text(t) | PartType::Html(t) if !t.trim().is_empty());
+                let kept = if text { &mut text_kept } else { &mut other_kept };
+                if *kept >= MAX_PARTS {
+                    continue;
+                }
+                *kept += 1;
+                let content_type = match part.content_type() {
+                    Some(ct) => mime_type(ct.ctype(), ct.subtype()),
+                    None => "text/plain".to_string(),
+                };
+                let charset =
+                    part.content_type().and_then(|ct| ct.attribute("charset")).map(|c| c.to_ascii_lowercase());
+                let transfer_encoding = part.content_transfer_encoding().map(|e| e.to_ascii_lowercase());
+                let leaf =
+                    leaf_body(msg, part, &content_type, charset.as_deref(), transfer_encoding.as_deref(), truncated);
+                out.push(Part {
+                    charset,
+                    transfer_encoding,
+                    filename: part.attachment_name().map(str::to_string),
+                    is_attachment: part.content_disposition().is_some_and(|d| d.is_attachment()),
+                    content_type,
+                    body: leaf.body,
+                    depth,
+                    encoding_problem: leaf.encoding_problem,
+                    cut_off: leaf.cut_off,
+                });
             }
-        }
-        _ => {
-            let content_type = match part.content_type() {
-                Some(ct) => mime_type(ct.ctype(), ct.subtype()),
-                None => "text/plain".to_string(),
-            };
-            let charset = part.content_type().and_then(|ct| ct.attribute("charset")).map(|c| c.to_ascii_lowercase());
-            let transfer_encoding = part.content_transfer_encoding().map(|e| e.to_ascii_lowercase());
-            let leaf = leaf_body(msg, part, &content_type, charset.as_deref(), transfer_encoding.as_deref(), truncated);
-            out.push(Part {
-                charset,
-                transfer_encoding,
-                filename: part.attachment_name().map(str::to_string),
-                is_attachment: part.content_disposition().is_some_and(|d| d.is_attachment()),
-                content_type,
-                body: leaf.body,
-                depth,
-                encoding_problem: leaf.encoding_problem,
-                cut_off: leaf.cut_off,
-            });
         }
     }
 }

@@ -109,6 +109,10 @@ pub struct Message<'a> {
     pub unparsable: bool,
     /// A multipart part declared no boundary, or the structure is otherwise broken.
     pub mime_problem: bool,
+    /// More than `MAX_PARTS` (500) leaf parts: the first 500 text parts and 500 others are kept.
+    pub excessive_parts: bool,
+    /// Parts nested deeper than `MAX_DEPTH` (20) levels: still read, and flagged.
+    pub deep_nesting: bool,
     /// The first Date field, Unix seconds (UTC): `None` when there is none or it is not a date.
     /// Parsed once, here, by `date::parse` (mail-parser keeps the field raw).
     pub date: Option<i64>,
@@ -119,9 +123,10 @@ pub struct Message<'a> {
 
 /// How much of a binary part's decoded content is kept for sniffing (magic numbers, archives).
 const BINARY_HEAD: usize = 512;
-/// Parts nested deeper than this are not descended into.
+/// Parts nested deeper than this are still read, and the message is flagged (`deep_nesting`).
 const MAX_DEPTH: usize = 20;
-/// At most this many leaf parts are kept.
+/// At most this many leaf parts holding text are kept, and this many others (blank text,
+/// binary); more leaf parts than this flags the message (`excessive_parts`).
 const MAX_PARTS: usize = 500;
 
 impl<'a> Message<'a> {
@@ -140,6 +145,8 @@ impl<'a> Message<'a> {
             truncated,
             unparsable: false,
             mime_problem: false,
+            excessive_parts: false,
+            deep_nesting: false,
             date: None,
             addresses: Addresses::default(),
         };
@@ -170,6 +177,8 @@ impl<'a> Message<'a> {
                 msg.content_type = view.content_type;
                 msg.unparsable = view.unparsable;
                 msg.mime_problem = view.mime_problem || ct_spoiled;
+                msg.excessive_parts = view.excessive_parts;
+                msg.deep_nesting = view.deep_nesting;
                 msg.addresses = view.addresses;
             }
         }
@@ -187,6 +196,8 @@ impl<'a> Message<'a> {
             truncated: false,
             unparsable: false,
             mime_problem: false,
+            excessive_parts: false,
+            deep_nesting: false,
             date: None,
             addresses: Addresses::default(),
         }
@@ -222,8 +233,12 @@ impl<'a> Message<'a> {
             }
         }
         let mut parts = Vec::new();
-        collect_parts(&parsed, 0, 0, self.truncated, &mut parts, &mut self.mime_problem);
+        let mut found = Structure::default();
+        collect_parts(&parsed, self.truncated, &mut parts, &mut found);
         self.parts = parts;
+        self.mime_problem |= found.problem;
+        self.excessive_parts = found.excessive_parts;
+        self.deep_nesting = found.deep_nesting;
         dismantle(parsed);
     }
 
@@ -479,12 +494,56 @@ pub(crate) mod tests {
         let mut m = b"Subject: x\nMIME-Version: 1.0\n".to_vec();
         m.extend_from_slice(&b"Content-Type: message/rfc822\n\n".repeat(17_000));
         m.extend_from_slice(b"Subject: in\n\nhi\n");
+        // The parts are collected with no recursion either: the text at the bottom is read.
         let parse = move || {
             let msg = Message::parse(&m, 512 << 10);
-            (msg.parts.len(), msg.mime_problem)
+            let text = matches!(&msg.parts[..], [p] if matches!(&p.body, Body::Text(t) if t.trim() == "hi"));
+            (text, msg.mime_problem, msg.deep_nesting)
         };
         let t = std::thread::Builder::new().stack_size(256 << 10).spawn(parse).unwrap();
-        assert_eq!(t.join().unwrap(), (0, true), "parts deeper than MAX_DEPTH are not descended into");
+        assert_eq!(t.join().unwrap(), (true, false, true));
+    }
+
+    /// Attack report F13: 500 empty parts before the text, or the text 21 multipart levels
+    /// down, left the scorer no text at all. The text is kept and the structure flagged.
+    #[test]
+    fn padding_parts_and_deep_nesting_do_not_hide_the_text() {
+        let text = |m: &Message| {
+            m.parts.iter().any(|p| matches!(&p.body, Body::Text(t) | Body::Html(t) if t.contains("Buy cheap pills")))
+        };
+        let head = "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"ZZ\"\n\n";
+        for empties in [499, 500, 5000] {
+            let m = format!(
+                "{head}{}--ZZ\nContent-Type: text/plain\n\nBuy cheap pills\n--ZZ--\n",
+                "--ZZ\nContent-Type: text/plain\n\n\n".repeat(empties)
+            );
+            let m = Message::parse(m.as_bytes(), 512 << 10);
+            assert!(text(&m), "{empties}");
+            assert_eq!(m.excessive_parts, empties >= MAX_PARTS, "{empties}");
+            assert!(!m.mime_problem && !m.deep_nesting);
+            assert!(m.parts.len() <= 2 * MAX_PARTS);
+        }
+        // Attachments do not use up the text's share either; text parts past it are not kept.
+        let m = format!(
+            "{head}{}{}--ZZ--\n",
+            "--ZZ\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n".repeat(600),
+            "--ZZ\nContent-Type: text/plain\n\nBuy cheap pills\n".repeat(600)
+        );
+        let m = Message::parse(m.as_bytes(), 512 << 10);
+        let texts = m.parts.iter().filter(|p| matches!(&p.body, Body::Text(_))).count();
+        assert_eq!((texts, m.parts.len(), m.excessive_parts), (MAX_PARTS, 2 * MAX_PARTS, true));
+        for levels in [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 400] {
+            let mut inner = "Content-Type: text/plain\n\nBuy cheap pills\n".to_string();
+            for d in (1..=levels).rev() {
+                inner = format!("Content-Type: multipart/mixed; boundary=\"L{d}\"\n\n--L{d}\n{inner}\n--L{d}--\n");
+            }
+            let raw = format!("Subject: x\nMIME-Version: 1.0\n{inner}");
+            let m = Message::parse(raw.as_bytes(), 512 << 10);
+            assert!(text(&m), "{levels}");
+            // The top-level part is depth 0: the leaf is at depth `levels`.
+            assert_eq!(m.deep_nesting, levels > MAX_DEPTH, "{levels}");
+            assert!(!m.mime_problem && !m.excessive_parts, "{levels}");
+        }
     }
 
     #[test]

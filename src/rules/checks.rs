@@ -156,6 +156,8 @@ pub const ALL: &[(&str, Check)] = &[
         m.contains("outlook express") && windows_outlook(&m) && c.msg.header("x-mimeole").is_none()
     }),
     ("mime_missing_boundary", |c, _| c.msg.mime_problem),
+    ("mime_excessive_parts", |c, _| c.msg.excessive_parts),
+    ("mime_deep_nesting", |c, _| c.msg.deep_nesting),
     ("mime_bad_encoding", |c, _| c.msg.parts.iter().any(|p| p.encoding_problem)),
     // A text part sent in base64 for no reason, read whole: a part cut off by the scan limit or
     // a missing closing boundary is judged on nothing it was not sent with.

@@ -208,8 +208,9 @@ impl Sink {
 /// in `Content::urls`).
 #[derive(Debug)]
 pub enum PartContent<'m> {
-    /// A text part (bounded to `max_part_bytes`).
-    Text { text: &'m str },
+    /// A text part (bounded to `max_part_bytes`, runs of white space counting two bytes: see
+    /// `bounded_text`).
+    Text { text: std::borrow::Cow<'m, str> },
     /// An HTML part, parsed once.
     Html(html::HtmlDoc),
     /// Not text: an attachment or a binary part.
@@ -237,7 +238,7 @@ impl<'m> Content<'m> {
             .iter()
             .map(|part| match &part.body {
                 Body::Text(t) if !part.is_attachment || part.content_type.starts_with("text/") => {
-                    PartContent::Text { text: bounded(t, s.max_part_bytes) }
+                    PartContent::Text { text: bounded_text(t, s.max_part_bytes) }
                 }
                 Body::Html(h) => PartContent::Html(html::parse(bounded(h, s.max_part_bytes.saturating_mul(4)))),
                 _ => PartContent::Other,
@@ -403,6 +404,55 @@ fn html_urls(doc: &html::HtmlDoc, out: &mut Vec<urls::FoundUrl>, seen: &mut Hash
             push(u, UrlSource::Text, None, seen);
         }
     }
+}
+
+/// The first `max` bytes of a text part, where a run of ASCII white space counts (and is kept
+/// as) its first two bytes: blank lines before the text do not use up the part's budget
+/// (attack report F13: 33,000 lines of one space before the spam left the part "empty"). The
+/// words are the same (runs of white space only separate them). Linear in the part; a part
+/// within `max` is returned as it is.
+fn bounded_text(t: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if t.len() <= max {
+        return Cow::Borrowed(t);
+    }
+    let b = t.as_bytes();
+    // Where the budget ends, and whether a run longer than two bytes comes before it.
+    let (mut kept, mut run, mut end, mut collapsed) = (0usize, 0usize, b.len(), false);
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_whitespace() {
+            run += 1;
+            if run > 2 {
+                collapsed = true;
+                continue;
+            }
+        } else {
+            run = 0;
+        }
+        if kept == max {
+            end = i;
+            break;
+        }
+        kept += 1;
+    }
+    if !collapsed {
+        return Cow::Borrowed(bounded(t, max));
+    }
+    let end = t.floor_char_boundary(end);
+    let mut out = String::with_capacity(max);
+    run = 0;
+    for c in t[..end].chars() {
+        if c.is_ascii_whitespace() {
+            run += 1;
+            if run > 2 {
+                continue;
+            }
+        } else {
+            run = 0;
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
 }
 
 fn bounded(t: &str, max: usize) -> &str {
@@ -773,6 +823,23 @@ mod tests {
         ] {
             assert!(has(&t, w), "{w} missing from {t:?}");
         }
+    }
+
+    /// Attack report F13: 66 KB of blank lines before the text used up `max_part_bytes`.
+    #[test]
+    fn blank_lines_do_not_use_up_a_parts_budget() {
+        let max = TokenizerSettings::default().max_part_bytes;
+        let raw = format!("Subject: x\n\n{}Buy cheap pills now\n", " \n".repeat(33_000));
+        let t = toks(&raw);
+        assert!(has(&t, "pills"), "{t:?}");
+        // The words are the text's first words, and the budget still holds.
+        for text in ["é  \n\n\n x".repeat(40_000), "ab ".repeat(40_000), "word\t\t\t".repeat(30_000)] {
+            let b = bounded_text(&text, max);
+            let words: Vec<&str> = b.split_whitespace().collect();
+            assert!(b.len() <= max && words.len() > 10_000, "{} {}", b.len(), words.len());
+            assert!(text.split_whitespace().zip(&words[..words.len() - 1]).all(|(a, b)| a == *b));
+        }
+        assert!(matches!(bounded_text("short  \n\n\n text", max), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

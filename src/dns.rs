@@ -123,7 +123,8 @@ pub fn resolve(server: SocketAddr, queries: &[Query], timeout: Duration) -> Vec<
         Err(e) => return vec![Answer::Failed(format!("cannot open a UDP socket: {e}")); queries.len()],
     };
     let base = query_id_seed();
-    let ids: Vec<u16> = (0..queries.len()).map(|i| base.wrapping_add(i as u16 * 7919)).collect();
+    // Wrapping: 9 or more queries overflowed `i * 7919` (a panic where overflow is checked).
+    let ids: Vec<u16> = (0..queries.len()).map(|i| base.wrapping_add((i as u16).wrapping_mul(7919))).collect();
     let packets: Vec<Vec<u8>> = queries.iter().zip(&ids).map(|(q, &id)| encode_query(id, q)).collect();
     let send_all = |answers: &[Option<Answer>]| {
         for (p, a) in packets.iter().zip(answers) {

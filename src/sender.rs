@@ -66,8 +66,9 @@ pub struct SenderSettings {
     pub queue: crate::store::queue::QueueLimits,
 }
 
-/// At most this many link domains are checked against URI blocklists per message.
-const MAX_URIBL_DOMAINS: usize = 10;
+/// At most this many link domains are checked against URI blocklists per message (SpamAssassin's
+/// `uridnsbl_max_domains` default), chosen as `rules::Context::link_domains` orders them.
+const MAX_URIBL_DOMAINS: usize = 20;
 
 /// What the user's lists say about a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

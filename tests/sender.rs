@@ -946,3 +946,31 @@ fn ham_learned_from_a_sender_through_a_relay_is_evidence_for_that_sender_there_o
     assert!(env.ok(&["db", "dump"]).contains("\nsender nieuws@winkel.example 198.51.100.0/24 0 1 "));
     assert!(!has(&letter("198.51.100.7", 11)));
 }
+
+/// Attack report F11: ten harmless (hidden) links before the real one kept it from the URI
+/// blocklist lookups, which asked the first ten link domains in document order. The links a
+/// reader sees come first, taken from both ends: padding before (or after) the real link does
+/// not push it out.
+#[test]
+fn padding_links_do_not_keep_the_real_one_from_the_uri_blocklist() {
+    let server = DnsServer::start(&[("evil.test.uribl.test", Reply::A([127, 0, 0, 2], 600))]);
+    let env = Env::new(&format!(
+        "dns = {{ resolver = \"{}\", timeout_ms = 400, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n",
+        server.addr
+    ));
+    let links = |n: std::ops::Range<u32>, style: &str| -> String {
+        n.map(|i| format!("<a href=\"http://site{i}.test/\"{style}>site {i}</a> ")).collect()
+    };
+    let real = "<p>Great deal: <a href=\"http://evil.test/buy\">buy now</a></p>";
+    let html = "Content-Type: text/html\n";
+    for body in [
+        format!("<div style=\"display:none\">{}</div>{real}", links(0..30, "")),
+        format!("{}{real}", links(0..30, " style=\"display:none\"")),
+        format!("<p>{}</p>{real}", links(0..30, "")),
+        format!("{real}<p>{}</p>", links(0..30, "")),
+        format!("<img src=\"http://img0.test/a.png\">{}{real}", links(1..30, " style=\"visibility:hidden\"")),
+    ] {
+        let (status, _) = env.filter(&msg(html, &body));
+        assert!(tests_of(&status).contains(&"URI_IN_DNSBL".to_string()), "{status}\n{body}");
+    }
+}

@@ -10,6 +10,8 @@
 pub struct Link {
     pub href: String,
     pub text: String,
+    /// Inside an element styled invisible, or styled invisible itself.
+    pub hidden: bool,
 }
 
 /// An image element.
@@ -168,8 +170,10 @@ pub fn parse(html: &str) -> HtmlDoc {
                     }
                 }
                 if let Some(href) = tag.attr("href") {
-                    link =
-                        Some(Link { href: decode_entities(href.trim(), &mut doc.encoded_ascii), text: String::new() });
+                    let hidden =
+                        stack.last().is_some_and(|o| o.hidden) || style.as_deref().is_some_and(is_hidden_style);
+                    let href = decode_entities(href.trim(), &mut doc.encoded_ascii);
+                    link = Some(Link { href, text: String::new(), hidden });
                 }
             }
             "img" => {
@@ -511,7 +515,7 @@ mod tests {
         assert_eq!(d.links.len(), 2);
         assert_eq!(
             d.links[0],
-            Link { href: "http://evil.example/x?id=1".into(), text: "http://www.mybank.example".into() }
+            Link { href: "http://evil.example/x?id=1".into(), text: "http://www.mybank.example".into(), hidden: false }
         );
         assert_eq!(d.images.len(), 2);
         assert!(d.images[0].hidden && !d.images[1].hidden);

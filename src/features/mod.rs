@@ -255,7 +255,12 @@ impl<'m> Content<'m> {
                 PartContent::Text { text } => {
                     for u in urls::find_urls(text) {
                         seen.insert(u.raw.clone());
-                        found.push(urls::FoundUrl { url: u, source: urls::UrlSource::Text, link_text: None });
+                        found.push(urls::FoundUrl {
+                            url: u,
+                            source: urls::UrlSource::Text,
+                            link_text: None,
+                            hidden: false,
+                        });
                     }
                 }
                 PartContent::Html(doc) => html_urls(doc, &mut found, &mut seen),
@@ -379,29 +384,30 @@ fn trace_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sink) {
 /// not in `seen` (linked, or written in an earlier part).
 fn html_urls(doc: &html::HtmlDoc, out: &mut Vec<urls::FoundUrl>, seen: &mut HashSet<String>) {
     use urls::{FoundUrl, UrlSource};
-    let mut push = |u: urls::Url, source: UrlSource, link_text: Option<String>, seen: &mut HashSet<String>| {
-        seen.insert(u.raw.clone());
-        out.push(FoundUrl { url: u, source, link_text });
-    };
+    let mut push =
+        |u: urls::Url, source: UrlSource, link_text: Option<String>, hidden: bool, seen: &mut HashSet<String>| {
+            seen.insert(u.raw.clone());
+            out.push(FoundUrl { url: u, source, link_text, hidden });
+        };
     for l in &doc.links {
         if let Some(u) = urls::parse_url(&l.href) {
-            push(u, UrlSource::Link, Some(l.text.clone()), seen);
+            push(u, UrlSource::Link, Some(l.text.clone()), l.hidden, seen);
         }
     }
     for i in &doc.images {
         if let Some(u) = urls::parse_url(&i.src) {
-            push(u, UrlSource::Image, None, seen);
+            push(u, UrlSource::Image, None, i.hidden, seen);
         }
     }
     for c in &doc.css_urls {
         if let Some(u) = urls::parse_url(c) {
-            push(u, UrlSource::Css, None, seen);
+            push(u, UrlSource::Css, None, false, seen);
         }
     }
     // URLs written in the visible text (not linked) count too.
     for u in urls::find_urls(&doc.visible_text) {
         if !seen.contains(&u.raw) {
-            push(u, UrlSource::Text, None, seen);
+            push(u, UrlSource::Text, None, false, seen);
         }
     }
 }

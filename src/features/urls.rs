@@ -23,6 +23,8 @@ pub struct FoundUrl {
     pub source: UrlSource,
     /// For HTML links: the text the reader sees.
     pub link_text: Option<String>,
+    /// An HTML link or image styled invisible (or inside an invisible element).
+    pub hidden: bool,
 }
 
 /// A parsed URL.

@@ -78,17 +78,49 @@ impl<'a> Context<'a> {
         self
     }
 
-    /// The registrable domains of the message's links (distinct, in order).
+    /// The registrable domains of the message's links, distinct, in the order the URI
+    /// blocklists are asked about them (only the first few are: `sender::MAX_URIBL_DOMAINS`):
+    /// the domains of the links a reader sees and clicks first, taken alternately from the first
+    /// and the last of them (a spammer's real link is the call to action at the top or the
+    /// bottom; padding goes in between), then the URLs written in the text, then hidden links,
+    /// images and CSS. Ten harmless links before the real one, hidden or not, kept it from the
+    /// lookups when they were asked in document order (attack report F11). SpamAssassin's
+    /// URIDNSBL also prefers domains from `<a href>` over the rest when it has more than its
+    /// `uridnsbl_max_domains`.
     pub fn link_domains(&self) -> Vec<String> {
+        use crate::features::urls::UrlSource;
+        let mut tiers: [Vec<&str>; 3] = Default::default();
         let mut seen = HashSet::new();
-        let mut out: Vec<String> = Vec::new();
         for u in self.urls {
             if u.url.host_is_ip || u.url.domain.is_empty() || !u.url.scheme.starts_with("http") {
                 continue;
             }
-            if seen.insert(u.url.domain.as_str()) {
-                out.push(u.url.domain.clone());
+            let tier = match u.source {
+                UrlSource::Link if !u.hidden => 0,
+                UrlSource::Text => 1,
+                _ => 2,
+            };
+            tiers[tier].push(u.url.domain.as_str());
+        }
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |d: &str| {
+            if seen.insert(d.to_string()) {
+                out.push(d.to_string());
             }
+        };
+        // The visible links: first, last, second, second to last, ...
+        let links = &tiers[0];
+        let (mut i, mut j) = (0, links.len());
+        while i < j {
+            add(links[i]);
+            i += 1;
+            if i < j {
+                j -= 1;
+                add(links[j]);
+            }
+        }
+        for d in tiers[1].iter().chain(&tiers[2]) {
+            add(d);
         }
         out
     }

@@ -170,10 +170,34 @@ pub fn catch_termination_signals() {
     signals::install();
 }
 
+/// Writes all of `len` bytes at `ptr` to `fd`; false on an error. Async-signal-safe: the
+/// signal handlers here and the fatal-error handlers in src/main.rs write the message with it.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes.
+#[allow(unsafe_code)]
+pub unsafe fn write_all(fd: libc::c_int, mut ptr: *const u8, mut len: usize) -> bool {
+    while len > 0 {
+        // SAFETY: the caller's promise; write(2) is async-signal-safe.
+        let n = unsafe { libc::write(fd, ptr.cast(), len) };
+        if n < 0 {
+            // SAFETY: reading errno is async-signal-safe.
+            if unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        // SAFETY: n <= len bytes were written, so the rest is still inside the buffer.
+        ptr = unsafe { ptr.add(n as usize) };
+        len -= n as usize;
+    }
+    true
+}
+
 /// The unsafe part: sigaction, sigprocmask and the handler itself.
 #[allow(unsafe_code)]
 mod signals {
-    use super::{claim, HOLDING, RESCUING, WRITING};
+    use super::{claim, write_all, HOLDING, RESCUING, WRITING};
 
     /// The signals [`super::catch_termination_signals`] handles, besides the real-time ones.
     const TERMINATING: [libc::c_int; 13] = [
@@ -256,27 +280,6 @@ mod signals {
                 libc::pause();
             }
         }
-    }
-
-    /// Writes all of `len` bytes at `ptr` to `fd`; false on an error. Async-signal-safe.
-    ///
-    /// SAFETY: `ptr` must point to `len` readable bytes.
-    unsafe fn write_all(fd: libc::c_int, mut ptr: *const u8, mut len: usize) -> bool {
-        while len > 0 {
-            // SAFETY: the caller's promise; write(2) is async-signal-safe.
-            let n = unsafe { libc::write(fd, ptr.cast(), len) };
-            if n < 0 {
-                // SAFETY: reading errno is async-signal-safe.
-                if unsafe { *libc::__errno_location() } == libc::EINTR {
-                    continue;
-                }
-                return false;
-            }
-            // SAFETY: n <= len bytes were written, so the rest is still inside the buffer.
-            ptr = unsafe { ptr.add(n as usize) };
-            len -= n as usize;
-        }
-        true
     }
 
     fn say(parts: &[&[u8]]) {

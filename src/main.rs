@@ -187,28 +187,6 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     (0..=255u8).find(|&n| ExitCode::from(n) == code).map_or(1, libc::c_int::from)
 }
 
-/// Writes all of `len` bytes at `ptr` to `fd`; false on an error.
-///
-/// SAFETY: `ptr` must point to `len` readable bytes.
-#[cfg(not(test))]
-unsafe fn write_all(fd: libc::c_int, mut ptr: *const u8, mut len: usize) -> bool {
-    while len > 0 {
-        // SAFETY: the caller's promise; write(2) is async-signal-safe.
-        let n = unsafe { libc::write(fd, ptr.cast(), len) };
-        if n < 0 {
-            // SAFETY: reading errno is async-signal-safe.
-            if unsafe { *libc::__errno_location() } == libc::EINTR {
-                continue;
-            }
-            return false;
-        }
-        // SAFETY: n <= len bytes were written, so the rest is still inside the buffer.
-        ptr = unsafe { ptr.add(n as usize) };
-        len -= n as usize;
-    }
-    true
-}
-
 /// An allocation failed (see `allocator::checked`). Allocates nothing: `write` and `_exit`.
 /// Returns only outside the filter (the caller then returns the null pointer and Rust aborts).
 #[cfg(not(test))]
@@ -216,14 +194,14 @@ fn out_of_memory() {
     use spamfilt::in_hand;
     fn say(msg: &[u8]) {
         // SAFETY: a static message.
-        unsafe { write_all(2, msg.as_ptr(), msg.len()) };
+        unsafe { in_hand::write_all(2, msg.as_ptr(), msg.len()) };
     }
     let (state, ptr, len) = in_hand::claim();
     let code = match state {
         in_hand::HOLDING => {
             say(b"spamfilt: out of memory (a process memory limit?); passing the message through unchanged\n");
             // SAFETY: in_hand publishes the message's address only while a guard borrows it.
-            if unsafe { write_all(1, ptr, len) } {
+            if unsafe { in_hand::write_all(1, ptr, len) } {
                 0
             } else {
                 75
@@ -265,14 +243,14 @@ extern "C" fn on_sigsegv(_: libc::c_int) {
     use spamfilt::in_hand;
     fn say(msg: &[u8]) {
         // SAFETY: a static message.
-        unsafe { write_all(2, msg.as_ptr(), msg.len()) };
+        unsafe { in_hand::write_all(2, msg.as_ptr(), msg.len()) };
     }
     let (state, ptr, len) = in_hand::claim();
     let code = match state {
         in_hand::HOLDING => {
             say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); passing the message through unchanged\n");
             // SAFETY: in_hand publishes the message's address only while a guard borrows it.
-            if unsafe { write_all(1, ptr, len) } {
+            if unsafe { in_hand::write_all(1, ptr, len) } {
                 0
             } else {
                 75
@@ -308,14 +286,14 @@ extern "C" fn on_sigbus(_: libc::c_int) {
     use spamfilt::in_hand;
     fn say(msg: &[u8]) {
         // SAFETY: a static message.
-        unsafe { write_all(2, msg.as_ptr(), msg.len()) };
+        unsafe { in_hand::write_all(2, msg.as_ptr(), msg.len()) };
     }
     let (state, ptr, len) = in_hand::claim();
     let code = match state {
         in_hand::HOLDING => {
             say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); passing the message through unchanged\n");
             // SAFETY: in_hand publishes the message's address only while a guard borrows it.
-            if unsafe { write_all(1, ptr, len) } {
+            if unsafe { in_hand::write_all(1, ptr, len) } {
                 0
             } else {
                 75

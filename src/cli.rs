@@ -239,7 +239,8 @@ pub enum Command {
     /// Show or edit the allow and block lists (addresses, @domains, *.domains).
     #[command(subcommand)]
     List(ListCommand),
-    /// Show or edit the IP reputation database fed by training and honeypots.
+    /// Show or edit the IP reputation database fed by training and honeypots (IPv4 per address,
+    /// IPv6 per /64).
     #[command(subcommand)]
     Ip(IpCommand),
     /// Show or remove the mail addresses training recorded: known correspondents (the people
@@ -315,8 +316,12 @@ Postfix asks once per recipient (SMTPD_POLICY_README protocol); spamfilt answers
 database, honeypots, allow list and DNS cache the filter uses. It refuses a client that is a spam source \
 (added with 'ip add', a honeypot sender within ip_expire_days, or a spam weight of at least \
 reputation_threshold), a recipient that is a honeypot (and records the client at once), a client that tried \
-more than harvest_limit unknown recipients within harvest_window_minutes (refused for harvest_refuse_hours), and, per \
-config, clients without a reverse name or on a DNS blocklist. Trusted networks, authenticated clients \
+more than harvest_limit unknown recipients within harvest_window_minutes (refused for harvest_refuse_hours; \
+through a client whose reverse name Postfix forward-confirmed (client_name is not unknown), such as a mail \
+provider's shared relay, counted and refused per envelope sender instead, so one user's mistyped addresses do \
+not defer everyone on it), and, per config, clients without a reverse name or on a DNS blocklist. An IPv6 \
+client is judged by its /64 (its reputation, honeypot hits, harvest counts and refusals), an IPv4 client by its \
+address. Trusted networks, authenticated clients \
 (sasl_username), allow-listed senders and addresses that carried learned ham (unless more honeypot hits than \
 ham came from them) are never refused. Any error, timeout or unreadable database answers DUNNO.
 
@@ -398,23 +403,25 @@ pub enum ListAction {
 
 #[derive(Debug, Subcommand)]
 pub enum IpCommand {
-    /// Everything known about one address.
+    /// Everything known about one address: for IPv6 its /64's reputation (2001:db8:1:2::/64)
+    /// and the address's own cached DNS answers.
     Show {
         #[arg(value_name = "ADDRESS")]
         address: String,
     },
-    /// One line per address: counts, last seen, spam weight.
+    /// One line per address (per /64 for IPv6): counts, last seen, spam weight.
     List {
         /// Only addresses that count as spam sources now.
         #[arg(long)]
         spam: bool,
     },
-    /// Mark addresses as spam sources by hand (until removed).
+    /// Mark addresses as spam sources by hand (until removed); an IPv6 address marks its /64.
     Add {
         #[arg(value_name = "ADDRESS", required = true)]
         addresses: Vec<String>,
     },
-    /// Forget everything about addresses and lift the policy service's refusal of them.
+    /// Forget everything about addresses and lift the policy service's refusal of them; an IPv6
+    /// address removes its /64's.
     ///
     /// Exit status 1 when one of them was not there (the others are removed).
     Remove {

@@ -149,7 +149,12 @@ pub fn lookups(msg: &Message, link_domains: &[String], s: &SenderSettings) -> re
     let mut w = reputation::Wanted::default();
     let relay = received::first_untrusted(msg, &s.trusted);
     if let Some(relay) = &relay {
+        // Its /64's record (IPv6), and its own: its cached DNS answers, or a record from
+        // before the /64s (`ReputationLookup::ip`).
         w.keys.push(reputation::ip_key(relay.ip));
+        if reputation::exact_key(relay.ip) != reputation::ip_key(relay.ip) {
+            w.keys.push(reputation::exact_key(relay.ip));
+        }
     }
     if let Some(from) = from_address(msg) {
         w.keys.push(reputation::address_key(&from));
@@ -269,6 +274,8 @@ pub fn gather(
     let mut pending = Vec::new();
     if let Some(relay) = &f.relay {
         let ip = relay.ip;
+        // The address's own cached answers (not its /64's: see `ReputationLookup::dns_cache`).
+        let record = rep.and_then(|r| r.dns_cache(ip));
         if dns_settings.ptr && relay.rdns == Rdns::NotRecorded {
             match record.as_ref().and_then(|r| r.ptr.as_ref()).filter(|c| c.expires > now) {
                 Some(c) => f.rdns = Some(c.value.clone().map_or(Rdns::Missing, Rdns::Name)),

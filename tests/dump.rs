@@ -43,7 +43,7 @@ fn dump_and_load_keep_reputation_and_correspondents() {
     let list_a = ok(&a, &["ip", "list"], b"");
     assert!(list_a.contains("198.51.100.1") && list_a.contains("203.0.113.7"), "{list_a}");
     let dump = ok(&a, &["db", "dump"], b"");
-    assert!(dump.starts_with("spamfilt-dump 3\n") && dump.contains("\nend tokens="), "{dump}");
+    assert!(dump.starts_with("spamfilt-dump 4\n") && dump.contains("\nend tokens="), "{dump}");
     assert!(dump.contains("\n[reputation]\n") && dump.contains("\nip 198.51.100.2 "), "{dump}");
     assert!(dump.contains("\nip 203.0.113.7 ") && dump.contains(" manual\n"), "{dump}");
     assert!(dump.contains("\ncorrespondent piet@klant.be 1 "), "{dump}");
@@ -188,7 +188,7 @@ fn a_dump_cut_short_is_refused_and_changes_nothing() {
     assert!(o.status.success() && o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(ok(&b, &["db", "dump"], b""), whole);
     // A version 2 dump (no end line) still loads, with the warning, also with -q.
-    let v2 = whole.replacen("spamfilt-dump 3\n", "spamfilt-dump 2\n", 1);
+    let v2 = whole.replacen("spamfilt-dump 4\n", "spamfilt-dump 2\n", 1);
     let v2 = &v2[..v2.rfind("end ").unwrap()];
     let c = tmp.path().join("c");
     let o = run(&c, &["-q", "db", "load", "-"], v2.as_bytes());

@@ -316,7 +316,7 @@ fn db_dump_writes_a_private_file() {
     fs::set_permissions(&dump, fs::Permissions::from_mode(0o644)).unwrap();
     assert!(env.run(&["db", "dump", dump.to_str().unwrap()], b"").status.success());
     assert_eq!(fs::metadata(&dump).unwrap().mode() & 0o777, 0o600);
-    assert!(fs::read_to_string(&dump).unwrap().starts_with("spamfilt-dump 3\n"));
+    assert!(fs::read_to_string(&dump).unwrap().starts_with("spamfilt-dump 4\n"));
     let leftovers = fs::read_dir(env.dir())
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"));

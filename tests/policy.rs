@@ -155,8 +155,11 @@ fn spawn_mode_enforces_each_check_and_never_refuses_the_known_good() {
 
     // Directory harvesting: five unknown recipients pass (Postfix refuses them itself), the sixth
     // refuses the address for a while, valid recipients included, across processes.
+    // (A client whose reverse name Postfix did not confirm is counted as a whole; see
+    // `harvest_through_a_shared_relay_is_counted_per_sender` for one it did.)
+    let unconfirmed = [("client_name", "unknown")];
     let mut reqs: Vec<String> =
-        (1..=6).map(|i| request("198.51.100.30", &format!("n{i}@mijndomein.test"), &[])).collect();
+        (1..=6).map(|i| request("198.51.100.30", &format!("n{i}@mijndomein.test"), &unconfirmed)).collect();
     reqs.push(request("198.51.100.30", "x@team.mijndomein.test", &[]));
     let answers = env.policy(&reqs);
     assert!(answers[..5].iter().all(|a| a == "DUNNO"), "{answers:?}");
@@ -189,6 +192,154 @@ fn spawn_mode_enforces_each_check_and_never_refuses_the_known_good() {
     let log = fs::read_to_string(env.log()).unwrap();
     assert!(log.contains("stats: requests=") && log.contains("reputation:refused="), "{log}");
     assert!(log.contains("client=198.51.100.30 rcpt=<n6@mijndomein.test>"), "{log}");
+}
+
+/// Attack report F16: an IPv6 sender's reputation is its /64's. A honeypot hit from one address
+/// makes the next address of the /64 a spam source for the filter (IP_SPAM_SOURCE) and the
+/// policy service (REJECT); another /64 is not touched; `ip show`, `add` and `remove` act on the
+/// /64 and say so; the harvest counter keeps one file per /64.
+#[test]
+fn ipv6_reputation_is_kept_per_64() {
+    let env = Env::with_recipients(&config("enforce", ""));
+    let msg = |ip: &str, to: &str, id: u32| {
+        format!(
+            "Received: from h.example (h.example [IPv6:{ip}]) by mx.mijndomein.test (Postfix) with ESMTP id 1; Thu, 3 Dec \
+             2026 03:00:00 +0100\nFrom: a@b.example\nTo: {to}\nSubject: x\nMessage-ID: <{id}@b.example>\nDate: Thu, 3 Dec \
+             2026 03:00:00 +0100\n\nhello\n"
+        )
+    };
+    let tests = |ip: &str, to: &str, id: u32| {
+        let o = env.run(&[], msg(ip, to, id).as_bytes());
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.split("tests=").nth(1).map(|t| t.split_whitespace().next().unwrap_or("").to_string()).unwrap_or_default()
+    };
+    assert!(tests("2001:db8:1:2::5", "oud@mijndomein.test", 1).contains("HONEYPOT"));
+    assert!(tests("2001:db8:1:2::5", "info@mijndomein.test", 2).contains("IP_SPAM_SOURCE"));
+    for (i, ip) in ["2001:db8:1:2::6", "2001:db8:1:2:dead:beef:1:1"].iter().enumerate() {
+        let t = tests(ip, "info@mijndomein.test", 3 + i as u32);
+        assert!(t.contains("IP_SPAM_SOURCE"), "{ip}: {t}");
+    }
+    assert!(!tests("2001:db8:1:3::5", "info@mijndomein.test", 9).contains("IP_SPAM_SOURCE"));
+    let ok = "info@mijndomein.test";
+    let answers = env.policy(&[
+        request("2001:db8:1:2::5", ok, &[]),
+        request("2001:db8:1:2::6", ok, &[]),
+        request("2001:db8:1:2:dead:beef:1:1", ok, &[]),
+        request("2001:db8:1:3::5", ok, &[]),
+    ]);
+    assert!(
+        answers[2]
+            .starts_with("REJECT 5.7.1 client 2001:db8:1:2:dead:beef:1:1 (2001:db8:1:2::/64) sent mail to a spam trap"),
+        "{answers:?}"
+    );
+    assert!(answers[..3].iter().all(|a| a.starts_with("REJECT 5.7.1")), "{answers:?}");
+    assert_eq!(answers[3], "DUNNO");
+    let show = env.ok(&["ip", "show", "2001:db8:1:2::99"]);
+    assert!(show.contains("its reputation is its /64's: 2001:db8:1:2::/64") && show.contains("honeypot:     1 hits"));
+    let list = env.ok(&["ip", "list"]);
+    assert!(list.starts_with("2001:db8:1:2::/64\tspam=0\tham=0\thoneypot=1"), "{list}");
+    let added = env.ok(&["ip", "add", "2001:db8:5:5::1", "2001:db8:5:5::2"]);
+    assert_eq!(added, "marked as spam sources: 1 addresses (2001:db8:5:5::/64)\n");
+    assert!(env
+        .one(request("2001:db8:5:5::3", ok, &[]))
+        .starts_with("REJECT 5.7.1 client 2001:db8:5:5::3 (2001:db8:5:5::/64) is listed"));
+    let removed = env.ok(&["ip", "remove", "2001:db8:1:2::77"]);
+    assert!(
+        removed.starts_with("removed 2001:db8:1:2::/64 (for 2001:db8:1:2::77) (spam=0 ham=0 honeypot=1"),
+        "{removed}"
+    );
+    assert_eq!(env.one(request("2001:db8:1:2::5", ok, &[])), "DUNNO");
+
+    // 200 unknown recipients from 200 addresses of one /64 (not forward-confirmed): one client,
+    // refused at the sixth, one count file.
+    let reqs: Vec<String> = (1..=200)
+        .map(|i| {
+            request(&format!("2001:db8:9:9::{i:x}"), &format!("n{i}@mijndomein.test"), &[("client_name", "unknown")])
+        })
+        .collect();
+    let answers = env.policy(&reqs);
+    assert!(answers[..5].iter().all(|a| a == "DUNNO"), "{answers:?}");
+    assert!(
+        answers[5].starts_with("DEFER_IF_PERMIT 4.7.1 client 2001:db8:9:9::6 (2001:db8:9:9::/64) tried 6"),
+        "{answers:?}"
+    );
+    assert!(answers[5..].iter().all(|a| a.starts_with("DEFER_IF_PERMIT")), "{answers:?}");
+    for sub in ["unknown", "refused"] {
+        let names: Vec<String> = fs::read_dir(env.db.join("policy").join(sub))
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        assert!(names.len() <= 1 && names.iter().all(|n| n == "2001:db8:9:9::"), "{sub}: {names:?}");
+    }
+}
+
+/// Attack report F20: seven users of a provider's relay (reverse name forward-confirmed:
+/// Postfix's `client_name`) each writing to one made-up address do not defer the relay; one
+/// sender trying six does defer that sender (only); a client without a confirmed name is
+/// counted as a whole, whoever its senders are.
+#[test]
+fn harvest_through_a_shared_relay_is_counted_per_sender() {
+    let env = Env::with_recipients(&config("enforce", ""));
+    let relay = |sender: &str, rcpt: &str| {
+        request(
+            "209.85.220.41",
+            rcpt,
+            &[
+                ("client_name", "mail-sor-f41.google.com"),
+                ("reverse_client_name", "mail-sor-f41.google.com"),
+                ("sender", sender),
+            ],
+        )
+    };
+    let mut reqs: Vec<String> =
+        (1..=7).map(|i| relay(&format!("someone{i}@gmail.test"), &format!("old{i}@mijndomein.test"))).collect();
+    reqs.push(relay("friend@gmail.test", "info@mijndomein.test"));
+    let answers = env.policy(&reqs);
+    assert!(answers.iter().all(|a| a == "DUNNO"), "{answers:?}");
+    let reqs: Vec<String> = (1..=6).map(|i| relay("harvester@gmail.test", &format!("x{i}@mijndomein.test"))).collect();
+    let answers = env.policy(&reqs);
+    assert!(answers[..5].iter().all(|a| a == "DUNNO"), "{answers:?}");
+    assert!(
+        answers[5].starts_with(
+            "DEFER_IF_PERMIT 4.7.1 client 209.85.220.41 tried 6 unknown recipients from <harvester@gmail.test> within \
+             60 minutes; mail from <harvester@gmail.test> through mail-sor-f41.google.com refused until"
+        ),
+        "{answers:?}"
+    );
+    let answers = env.policy(&[
+        relay("harvester@gmail.test", "info@mijndomein.test"),
+        relay("friend@gmail.test", "info@mijndomein.test"),
+    ]);
+    assert!(answers[0].starts_with("DEFER_IF_PERMIT 4.7.1"), "{answers:?}");
+    assert_eq!(answers[1], "DUNNO");
+    let show = env.ok(&["ip", "show", "209.85.220.41"]);
+    assert!(
+        show.contains("policy:       one sender refused since") && show.contains("<harvester@gmail.test>"),
+        "{show}"
+    );
+    // Not forward-confirmed: six senders, six unknown recipients, the client is deferred.
+    let bot = |i: u32, rcpt: &str| {
+        request(
+            "198.51.100.66",
+            rcpt,
+            &[
+                ("client_name", "unknown"),
+                ("reverse_client_name", "dyn-66.example"),
+                ("sender", &format!("s{i}@x.test")),
+            ],
+        )
+    };
+    let mut reqs: Vec<String> = (1..=6).map(|i| bot(i, &format!("y{i}@mijndomein.test"))).collect();
+    reqs.push(bot(7, "info@mijndomein.test"));
+    let answers = env.policy(&reqs);
+    assert!(answers[..5].iter().all(|a| a == "DUNNO"), "{answers:?}");
+    assert!(
+        answers[5]
+            .starts_with("DEFER_IF_PERMIT 4.7.1 client 198.51.100.66 tried 6 unknown recipients within 60 minutes"),
+        "{answers:?}"
+    );
+    assert!(answers[6].starts_with("DEFER_IF_PERMIT 4.7.1"), "{answers:?}");
+    env.ok(&["ip", "remove", "209.85.220.41"]);
+    assert_eq!(env.one(relay("harvester@gmail.test", "info@mijndomein.test")), "DUNNO");
 }
 
 #[test]

@@ -302,7 +302,7 @@ impl FoldReputation {
                 continue;
             }
             for map in [&mut all, &mut per_fold[crossval::fold_of(item, folds, seed)]] {
-                let c: &mut (u32, u32) = map.entry(ip).or_default();
+                let c: &mut (u32, u32) = map.entry(crate::store::reputation::ip_block(ip)).or_default();
                 if item.is_spam {
                     c.0 += 1;
                 } else {

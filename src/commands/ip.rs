@@ -11,7 +11,7 @@ use crate::policy::state::{Refusal, State};
 use crate::policy::{self, Act, Mode};
 use crate::received;
 use crate::store::now_secs;
-use crate::store::reputation::{DnsKey, IpRecord, Reputation, ReputationLookup, Wanted};
+use crate::store::reputation::{self, DnsKey, IpRecord, Reputation, ReputationLookup, Wanted};
 
 fn parse_ip(s: &str) -> Result<IpAddr> {
     s.trim()
@@ -43,33 +43,47 @@ fn run_noting(
         IpCommand::Show { address } => {
             let ip = parse_ip(address)?;
             let rep = db.load_reputation(notes)?;
-            let refusal = State::at(db.dir()).refused(ip, now)?;
-            let mut record = rep.ip(ip);
+            let state = State::at(db.dir());
+            let refusal = state.refused(ip, now)?;
+            let senders = state.sender_refusals(ip, now)?;
+            // The reputation of its block (an IPv6 address's /64), the DNS answers of the
+            // address itself.
+            let record = rep.ip(ip);
+            let mut cache = rep.dns_cache(ip);
             if let (Some(r), Some(d)) = (db.redis(), &settings.sender.dns) {
                 // The cached DNS answers of the address, in Redis under their own keys.
                 let mut dns: Vec<DnsKey> = d.dnsbl.iter().map(|z| DnsKey::Dnsbl(ip, z.clone())).collect();
                 dns.push(DnsKey::Ptr(ip));
                 let cached = r.fetch_reputation(&Wanted { keys: Vec::new(), dns }).map_err(anyhow::Error::msg)?;
-                if let Some(c) = cached.ip(ip) {
-                    let rec = record.get_or_insert_with(IpRecord::default);
+                if let Some(c) = cached.dns_cache(ip) {
+                    let rec = cache.get_or_insert_with(IpRecord::default);
                     rec.ptr = c.ptr.or(rec.ptr.take());
                     if !c.dnsbl.is_empty() {
                         rec.dnsbl = c.dnsbl;
                     }
                 }
             }
-            if record.is_none() && refusal.is_none() && State::at(db.dir()).probed(ip)?.is_none() {
-                println!("{ip}: not in the reputation database");
+            let cache = cache.filter(|c| c.ptr.is_some() || !c.dnsbl.is_empty());
+            let probed = state.probed(ip)?;
+            if record.is_none() && cache.is_none() && refusal.is_none() && senders.is_empty() && probed.is_none() {
+                println!("{}: not in the reputation database", reputation::ip_shown(ip));
                 return Ok(ExitCode::from(1));
             }
-            match &record {
-                Some(r) => print_details(ip, r, now, days),
-                None => println!("address:      {ip}"),
-            }
-            if let Some((when, result)) = State::at(db.dir()).probed(ip)? {
+            print_details(ip, record.as_ref(), cache.as_ref(), now, days);
+            if let Some((when, result)) = probed {
                 println!("probed:       {}: {result}", date(when));
             }
             print_policy(ip, record.as_ref(), refusal.as_ref(), settings, now);
+            if settings.policy.harvest != Act::Off {
+                for r in &senders {
+                    println!(
+                        "policy:       one sender refused since {} until {}: {}",
+                        date(r.since),
+                        date(r.until),
+                        super::Shown(&r.reason)
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::List { spam } => {
@@ -95,7 +109,8 @@ fn run_noting(
                     own.push((ip, r.share(relayed)));
                 }
                 println!(
-                    "{ip}\tspam={}\tham={}\thoneypot={}\tweight={:.2}\tlast_seen={}{}{}",
+                    "{}\tspam={}\tham={}\thoneypot={}\tweight={:.2}\tlast_seen={}{}{}",
+                    reputation::ip_label(ip),
                     r.spam,
                     r.ham,
                     r.honeypot,
@@ -114,29 +129,36 @@ fn run_noting(
         }
         IpCommand::Add { addresses } => {
             let ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
-            let edit = |rep: &mut Reputation| -> Result<usize> {
-                let mut changed = 0;
+            let edit = |rep: &mut Reputation| -> Result<Vec<String>> {
+                let mut changed = Vec::new();
                 for ip in &ips {
                     let r = rep.ip_mut(*ip, now);
                     if !r.manual {
                         r.manual = true;
                         r.last_seen = now;
-                        changed += 1;
+                        changed.push(reputation::ip_label(*ip));
                     }
                 }
                 Ok(changed)
             };
             let changed = db.update_reputation(notes, edit, |_| {})?;
             if !g.quiet {
-                println!("marked as spam sources: {changed} addresses");
+                // An IPv6 address is marked with its /64 (reputation is kept per /64): say so.
+                let v6 = ips.iter().any(|ip| ip.is_ipv6());
+                println!(
+                    "marked as spam sources: {} addresses{}",
+                    changed.len(),
+                    if v6 && !changed.is_empty() { format!(" ({})", changed.join(", ")) } else { String::new() }
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::Remove { dry_run, addresses } => {
             let mut ips: Vec<IpAddr> = addresses.iter().map(|a| parse_ip(a)).collect::<Result<_>>()?;
+            // One /64 once, however many of its addresses are named.
             let mut seen = std::collections::HashSet::new();
-            ips.retain(|ip| seen.insert(*ip));
-            let key = crate::store::reputation::ip_key;
+            ips.retain(|ip| seen.insert(reputation::ip_block(*ip)));
+            let key = reputation::ip_key;
             let state = State::at(db.dir());
             // What each address had, said as it is removed (under the lock with the real run).
             let describe = |ip: IpAddr, r: Option<&IpRecord>, refused: bool| -> Option<String> {
@@ -154,7 +176,7 @@ fn run_noting(
                 if refused {
                     what.push("refused by the policy service".into());
                 }
-                (!what.is_empty()).then(|| format!("{ip} ({})", what.join("; ")))
+                (!what.is_empty()).then(|| format!("{} ({})", named(ip), what.join("; ")))
             };
             let edit = |rep: &mut Reputation| -> Result<(Vec<String>, Vec<IpAddr>)> {
                 let (mut said, mut missing) = (Vec::new(), Vec::new());
@@ -167,10 +189,11 @@ fn run_noting(
                     let lifted = if *dry_run { state.holds(ip)? } else { state.lift(ip)? };
                     if !dry_run {
                         rep.records.remove(&key(ip));
+                        rep.records.remove(&reputation::exact_key(ip));
                     }
                     match found {
                         Some(d) => said.push(d),
-                        None if lifted => said.push(format!("{ip} (the policy service's records of it)")),
+                        None if lifted => said.push(format!("{} (the policy service's records of it)", named(ip))),
                         None => missing.push(ip),
                     }
                 }
@@ -180,6 +203,7 @@ fn run_noting(
             let local = |rep: &mut Reputation| {
                 for ip in &ips {
                     rep.records.remove(&key(*ip));
+                    rep.records.remove(&reputation::exact_key(*ip));
                 }
             };
             let (said, missing) = super::remove_reputation(&db, notes, *dry_run, edit, local)?;
@@ -190,7 +214,7 @@ fn run_noting(
                 }
             }
             for ip in &missing {
-                eprintln!("spamfilt: {ip} is not in the reputation database");
+                eprintln!("spamfilt: {} is not in the reputation database", named(*ip));
             }
             Ok(if missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -251,8 +275,29 @@ fn run_noting(
     }
 }
 
-fn print_details(ip: IpAddr, r: &IpRecord, now: u64, days: u32) {
-    println!("address:      {ip}");
+/// An address as `ip remove` names what it removes: an IPv6 address's /64 with the address
+/// (`2001:db8:1:2::/64 (for 2001:db8:1:2::5)`), its first address as the /64 alone.
+fn named(ip: IpAddr) -> String {
+    let label = reputation::ip_label(ip);
+    if ip.is_ipv6() && reputation::ip_block(ip) != ip {
+        format!("{label} (for {ip})")
+    } else {
+        label
+    }
+}
+
+/// What `ip show` says: the reputation `r` of the address's block and the cached DNS answers
+/// `dns` of the address itself.
+fn print_details(ip: IpAddr, r: Option<&IpRecord>, dns: Option<&IpRecord>, now: u64, days: u32) {
+    match ip {
+        IpAddr::V6(_) => println!("address:      {ip} (its reputation is its /64's: {})", reputation::ip_label(ip)),
+        IpAddr::V4(_) => println!("address:      {ip}"),
+    }
+    let Some(r) = r else {
+        println!("learned:      nothing");
+        print_dns(dns);
+        return;
+    };
     println!("first seen:   {}", date(r.first_seen));
     println!("last seen:    {}", date(r.last_seen));
     println!("learned:      {} spam, {} ham", r.spam, r.ham);
@@ -260,6 +305,12 @@ fn print_details(ip: IpAddr, r: &IpRecord, now: u64, days: u32) {
     println!("last spam:    {}", date(r.last_spam));
     println!("manual:       {}", if r.manual { "yes (spamfilt ip add)" } else { "no" });
     println!("spam weight:  {:.2} (IP_SPAM_SOURCE scores this share of its points)", r.spam_weight(now, days));
+    print_dns(dns);
+}
+
+fn print_dns(r: Option<&IpRecord>) {
+    let none = IpRecord::default();
+    let r = r.unwrap_or(&none);
     match &r.ptr {
         Some(c) => {
             println!(
@@ -315,9 +366,10 @@ fn date(secs: u64) -> String {
 /// What `ip list` and `lint` say about an address that looks like one of the user's own relays.
 pub fn own_relay_note(ip: IpAddr, share: f64) -> String {
     format!(
-        "{ip} carried {:.0}% of the mail learned with a relay: it looks like one of your own relays (or your \
+        "{} carried {:.0}% of the mail learned with a relay: it looks like one of your own relays (or your \
          provider's), so it never counts as a spam source; if it is yours, add it to trusted_networks in \
          config.toml so the hop before it is judged instead",
+        reputation::ip_label(ip),
         share * 100.0
     )
 }

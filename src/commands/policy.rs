@@ -240,7 +240,10 @@ impl Service {
             (Some(r), Some(ip)) => {
                 let zones = settings.sender.dns.iter().flat_map(|d| &d.dnsbl);
                 let wanted = reputation::Wanted {
-                    keys: vec![reputation::ip_key(ip)],
+                    // Its /64's record (IPv6), and the address's own (a record from before the /64s).
+                    keys: std::iter::once(reputation::ip_key(ip))
+                        .chain(Some(reputation::exact_key(ip)).filter(|k| *k != reputation::ip_key(ip)))
+                        .collect(),
                     dns: zones.map(|z| reputation::DnsKey::Dnsbl(ip, z.clone())).collect(),
                 };
                 Some(r.fetch_reputation(&wanted).map_err(anyhow::Error::msg)?)

@@ -250,14 +250,18 @@ pub fn reputation_finding(
     now: u64,
 ) -> Option<String> {
     if r.manual {
-        return Some(format!("client {ip} is listed as a spam source by the administrator"));
+        return Some(format!("client {} is listed as a spam source by the administrator", shown(ip)));
     }
     if r.honeypots_outweigh_ham() && r.last_spam > 0 && now.saturating_sub(r.last_spam) < expire_days as u64 * 86_400 {
-        return Some(format!("client {ip} sent mail to a spam trap ({})", crate::store::format_utc(r.last_spam)));
+        return Some(format!(
+            "client {} sent mail to a spam trap ({})",
+            shown(ip),
+            crate::store::format_utc(r.last_spam)
+        ));
     }
     let w = r.spam_weight(now, expire_days);
     if w > 0.0 && w >= policy.reputation_threshold {
-        return Some(format!("client {ip} sent spam here recently (reputation {w:.2})"));
+        return Some(format!("client {} sent spam here recently (reputation {w:.2})", shown(ip)));
     }
     None
 }
@@ -285,7 +289,10 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
         return Ok(out);
     }
     let sender = req.get("sender").trim().to_ascii_lowercase();
-    if !cx.sender.allow_requires_auth && !sender.is_empty() && cx.sender.allow.best_match(&[sender]).is_some() {
+    if !cx.sender.allow_requires_auth
+        && !sender.is_empty()
+        && cx.sender.allow.best_match(std::slice::from_ref(&sender)).is_some()
+    {
         out.known_good = Some("allow list");
         return Ok(out);
     }
@@ -308,10 +315,17 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     let honeypot = !rcpt.is_empty() && cx.sender.honeypots.best_match(std::slice::from_ref(&rcpt)).is_some();
     if honeypot && p.honeypot != Act::Off {
         out.honeypot_hit = Some(ip);
-        done = found(Check::Honeypot, p.honeypot, format!("<{rcpt}> is a spam trap; client {ip} is now refused"));
+        done =
+            found(Check::Honeypot, p.honeypot, format!("<{rcpt}> is a spam trap; client {} is now refused", shown(ip)));
     }
+    // The harvest check counts per envelope sender through a client whose reverse name is
+    // forward-confirmed (a provider's shared relay: one of its users mistyping addresses must
+    // not defer everyone else on it), per client otherwise (attack report F20; see
+    // `harvest_key`).
+    let per_sender = harvest_per_sender(req);
+    let sender_shown = if sender.is_empty() { "<>".to_string() } else { format!("<{sender}>") };
     if !done && p.harvest != Act::Off {
-        if let Some(r) = cx.state.refused(ip, cx.now)? {
+        if let Some(r) = cx.state.refusal(ip, per_sender.then_some(sender.as_str()), cx.now)? {
             done = found(Check::Harvest, p.harvest, r.reason.clone());
         }
     }
@@ -323,16 +337,31 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     }
     if !done && p.harvest != Act::Off && !honeypot && !rcpt.is_empty() && !recipient_known(p, &rcpt)? {
         let window = p.harvest_window_minutes * 60;
-        let n = cx.state.count_unknown(ip, cx.now, window)?;
+        let n = cx.state.count_unknown(ip, &sender, per_sender, cx.now, window)?;
         if n > p.harvest_limit {
             let until = cx.now + p.harvest_refuse_hours * 3600;
-            let why = format!(
-                "client {ip} tried {n} unknown recipients within {} minutes; refused until {}",
-                p.harvest_window_minutes,
-                crate::store::format_utc(until)
-            );
-            cx.state.refuse(ip, &Refusal { since: cx.now, until, reason: why.clone() })?;
-            cx.state.clear_unknown(ip)?;
+            let (minutes, until_shown) = (p.harvest_window_minutes, crate::store::format_utc(until));
+            let why = if per_sender {
+                format!(
+                    "client {} tried {n} unknown recipients from {sender_shown} within {minutes} minutes; mail from \
+                     {sender_shown} through {} refused until {until_shown}",
+                    shown(ip),
+                    req.get("client_name").trim()
+                )
+            } else {
+                format!(
+                    "client {} tried {n} unknown recipients within {minutes} minutes; refused until {until_shown}",
+                    shown(ip)
+                )
+            };
+            let refusal = Refusal { since: cx.now, until, reason: why.clone() };
+            if per_sender {
+                cx.state.refuse_sender(ip, &sender, &refusal)?;
+                cx.state.clear_unknown(ip, Some(&sender))?;
+            } else {
+                cx.state.refuse(ip, &refusal)?;
+                cx.state.clear_unknown(ip, None)?;
+            }
             done = found(Check::Harvest, p.harvest, why);
         }
     }
@@ -341,7 +370,9 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     }
     if !done && p.dnsbl != Act::Off {
         if let Some(d) = cx.sender.dns.as_ref().filter(|d| !d.dnsbl.is_empty()) {
-            let (listed, new) = dnsbl(ip, record.as_ref(), d, cx.resolver, cx.now);
+            // The address's own cached answers (a DNS blocklist answers for an address).
+            let cached = cx.reputation.and_then(|r| r.dns_cache(ip));
+            let (listed, new) = dnsbl(ip, cached.as_ref(), d, cx.resolver, cx.now);
             out.new_dns = new;
             if let Some(zone) = listed {
                 found(Check::Dnsbl, p.dnsbl, format!("client {ip} is listed by {zone}"));
@@ -351,6 +382,29 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     out.action = action(p, &findings);
     out.findings = findings;
     Ok(out)
+}
+
+/// `ip` as refusals name it: an IPv6 client with the /64 its reputation and harvest counts are
+/// kept for (`2001:db8:1:2::5 (2001:db8:1:2::/64)`).
+fn shown(ip: IpAddr) -> String {
+    crate::store::reputation::ip_shown(ip)
+}
+
+/// Whether the harvest check counts the request's envelope sender through its client rather
+/// than the client as a whole: when Postfix found the client's reverse name forward-confirmed
+/// (`client_name` is the verified name, `unknown` otherwise; `reverse_client_name` alone is
+/// not verified). A forward-confirmed name is what shared relays of mail providers have, and
+/// what postscreen and the Postfix documentation treat as the stronger evidence
+/// (`reject_unknown_client_hostname`); a provider's relay carries many users, so one of them
+/// writing to made-up or mistyped addresses must not defer the others (attack report F20). A
+/// client without one (most spam bots, hosts with a dynamic name mismatch) is counted as a
+/// whole, as before. The cost: a harvester on a host whose name is forward-confirmed that
+/// changes its envelope sender for each message gets `harvest_limit` tries per sender; the
+/// honeypot and reputation checks, and Postfix's own `smtpd_client_recipient_rate_limit`,
+/// still apply to the client.
+fn harvest_per_sender(req: &Request) -> bool {
+    let name = req.get("client_name").trim();
+    !name.is_empty() && !name.eq_ignore_ascii_case("unknown")
 }
 
 /// The answer for what was found.
@@ -609,6 +663,90 @@ mod tests {
         for i in 0..10 {
             assert_eq!(f.ask(&req("203.0.113.10", "no@mijn.example", &[]), NOW + i * 1000).action, "DUNNO");
         }
+    }
+
+    /// Attack report F20: six users of one provider's relay (its reverse name forward-confirmed:
+    /// Postfix's `client_name`) each mistyping one address do not defer the relay; six unknown
+    /// recipients from one sender through it defer that sender only; through a client whose
+    /// name is not confirmed (`client_name=unknown`) six from six senders still defer it.
+    #[test]
+    fn harvesting_through_a_shared_relay_is_counted_per_sender() {
+        let f = Fixture::new(Mode::Enforce);
+        let gmail = [("client_name", "mail-sor-f41.google.com"), ("reverse_client_name", "mail-sor-f41.google.com")];
+        let ask = |ip: &str, sender: &str, rcpt: &str, confirmed: bool, t: u64| {
+            let name = if confirmed { gmail[0] } else { ("client_name", "unknown") };
+            f.ask(&req(ip, rcpt, &[name, gmail[1], ("sender", sender)]), t).action
+        };
+        let relay = "209.85.220.41";
+        for i in 1..=7 {
+            let a = ask(relay, &format!("someone{i}@gmail.example"), &format!("old{i}@mijn.example"), true, NOW + i);
+            assert_eq!(a, "DUNNO", "sender {i}");
+        }
+        assert_eq!(ask(relay, "friend@gmail.example", "info@mijn.example", true, NOW + 8), "DUNNO");
+        // One sender trying six: that sender is deferred, the others are not.
+        for i in 1..=5 {
+            assert_eq!(
+                ask(relay, "harvester@gmail.example", &format!("x{i}@mijn.example"), true, NOW + 10 + i),
+                "DUNNO"
+            );
+        }
+        let sixth = ask(relay, "Harvester@gmail.example", "x6@mijn.example", true, NOW + 16);
+        assert!(
+            sixth.starts_with(
+                "DEFER_IF_PERMIT 4.7.1 client 209.85.220.41 tried 6 unknown recipients from <harvester@gmail.example>"
+            ),
+            "{sixth}"
+        );
+        assert!(
+            ask(relay, "harvester@gmail.example", "info@mijn.example", true, NOW + 17).starts_with("DEFER_IF_PERMIT")
+        );
+        assert_eq!(ask(relay, "friend@gmail.example", "info@mijn.example", true, NOW + 17), "DUNNO");
+        // Not forward-confirmed: counted per client, whoever the senders are.
+        let bot = "198.51.100.66";
+        for i in 1..=5 {
+            assert_eq!(ask(bot, &format!("s{i}@x.example"), &format!("y{i}@mijn.example"), false, NOW + i), "DUNNO");
+        }
+        let a = ask(bot, "s6@x.example", "y6@mijn.example", false, NOW + 6);
+        assert!(a.starts_with("DEFER_IF_PERMIT 4.7.1 client 198.51.100.66 tried 6 unknown recipients within"), "{a}");
+        assert!(ask(bot, "other@x.example", "info@mijn.example", false, NOW + 7).starts_with("DEFER_IF_PERMIT"));
+        // No client_name at all (an older Postfix, a test): as unconfirmed.
+        let r = req("198.51.100.67", "z@mijn.example", &[]);
+        let mut r2 = r.clone();
+        r2.attrs.remove("client_name");
+        for i in 1..=6 {
+            let mut q = r2.clone();
+            q.attrs.insert("sender".into(), format!("s{i}@x.example"));
+            let a = f.ask(&q, NOW + i);
+            assert_eq!(a.action.starts_with("DEFER_IF_PERMIT"), i == 6, "{i}: {}", a.action);
+        }
+    }
+
+    /// Attack report F16: an IPv6 client's reputation, honeypot hits and harvest counts are its
+    /// /64's: the next address of the /64 is refused too; IPv4 stays per address.
+    #[test]
+    fn ipv6_clients_are_judged_per_64() {
+        let mut f = Fixture::new(Mode::Enforce);
+        let o = f.ask(&req("2001:db8:1:2::5", "oud@mijn.example", &[]), NOW);
+        let hit = o.honeypot_hit.unwrap();
+        f.rep.honeypot_hit(hit, NOW);
+        for ip in ["2001:db8:1:2::5", "2001:db8:1:2::6", "2001:db8:1:2:dead:beef:1:1"] {
+            let a = f.ask(&req(ip, "info@mijn.example", &[]), NOW + 1).action;
+            assert!(
+                a.starts_with(&format!("REJECT 5.7.1 client {ip} (2001:db8:1:2::/64) sent mail to a spam trap")),
+                "{a}"
+            );
+        }
+        assert_eq!(f.ask(&req("2001:db8:1:3::5", "info@mijn.example", &[]), NOW + 1).action, "DUNNO");
+        f.rep.honeypot_hit(v4(192, 0, 2, 5), NOW);
+        assert_eq!(f.ask(&req("192.0.2.6", "info@mijn.example", &[]), NOW + 1).action, "DUNNO");
+        // Harvest counts: six addresses of one /64 (not forward-confirmed) are one client.
+        let unconfirmed = [("client_name", "unknown")];
+        for i in 1..=6u64 {
+            let a = f.ask(&req(&format!("2001:db8:7:7::{i}"), &format!("n{i}@mijn.example"), &unconfirmed), NOW + i);
+            assert_eq!(a.action.starts_with("DEFER_IF_PERMIT"), i == 6, "{i}: {}", a.action);
+        }
+        let a = f.ask(&req("2001:db8:7:7::99", "info@mijn.example", &unconfirmed), NOW + 10).action;
+        assert!(a.starts_with("DEFER_IF_PERMIT 4.7.1 client 2001:db8:7:7::6 (2001:db8:7:7::/64) tried 6"), "{a}");
     }
 
     /// Answers from a table (NXDOMAIN otherwise) and counts the questions.

@@ -1,14 +1,24 @@
 //! What the policy service remembers between requests and processes, beside the reputation
-//! database: unknown recipients tried per client address, and addresses refused for a while
-//! for directory harvesting.
+//! database: unknown recipients tried per client, and clients (or one envelope sender through
+//! a client) refused for a while for directory harvesting.
 //!
-//! One small file per address under `policy/` in the database directory, named by the address
-//! (`policy/unknown/192.0.2.7`, `policy/refused/192.0.2.7`), so a request costs one or two
-//! small file operations whatever the number of addresses, and several service processes
-//! (Postfix's spawn starts one per SMTP server process) share it without a lock:
-//! - `unknown/ADDR`: one line per unknown recipient, the Unix time; appended with a single
-//!   `write` (O_APPEND), counted within the window; rewritten without the old lines when it grows.
-//! - `refused/ADDR`: `since=`, `until=` and `reason=` lines, written aside and renamed.
+//! One small file per client under `policy/` in the database directory, named by the client's
+//! block as the reputation database keys it (an IPv4 address; an IPv6 address's /64, by its
+//! first address: `policy/unknown/192.0.2.7`, `policy/refused/2001:db8:1:2::`), so a request
+//! costs one or two small file operations whatever the number of clients, one /64 makes one
+//! file however many of its addresses it uses (attack report F16), and several service
+//! processes (Postfix's spawn starts one per SMTP server process) share it without a lock:
+//! - `unknown/NAME`: one line per unknown recipient, `TIME TAG` (the Unix time and a tag of the
+//!   envelope sender, see [`sender_tag`]; lines of a binary from before the tags hold the time
+//!   alone and count for the client only); appended with a single `write` (O_APPEND), counted
+//!   within the window; rewritten with only recent lines (at most [`KEEP_LINES`]) when it grows.
+//! - `refused/NAME`: `since=`, `until=` and `reason=` lines (the client refused), and a
+//!   `sender=TAG SINCE UNTIL REASON` line for each envelope sender refused through it (at most
+//!   [`MAX_SENDERS`], see the harvest check in `policy`), written aside and renamed.
+//!
+//! Files a binary from before the /64s wrote for an IPv6 address (`refused/2001:db8:1:2::5`)
+//! are still honoured (a refusal in force), lifted by `ip remove` and removed by `ip expire`;
+//! their counts are not added to the /64's (they are an hour's at most).
 //!
 //! Every file operation goes through `store::files` (no symbolic link followed, private files
 //! and directories, nothing another user could have planted). `spamfilt ip show` reads them; `ip remove` and `ip expire` delete them.
@@ -19,11 +29,22 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use sha2::{Digest as _, Sha256};
 
 use crate::store::files;
+use crate::store::reputation::ip_block;
 
 /// The directory under the database directory.
 pub const DIR: &str = "policy";
+
+/// At most this many recent lines are kept in an `unknown/` file when it is rewritten (a
+/// client refused per envelope sender may try many senders' unknown recipients: the file,
+/// and what a request reads, stays bounded).
+pub const KEEP_LINES: usize = 128;
+
+/// At most this many envelope senders are refused through one client at a time; beyond that
+/// the refusal that ends first goes (the file, and what a request reads, stays bounded).
+pub const MAX_SENDERS: usize = 64;
 
 /// An address refused for a while.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +60,26 @@ pub struct State {
     dir: PathBuf,
 }
 
+/// The file name of `ip`'s client: its block's first address.
 fn name(ip: IpAddr) -> String {
-    crate::received::canonical(ip).to_string()
+    ip_block(ip).to_string()
+}
+
+/// The name a binary from before the /64s gave an IPv6 address's files, when it is not
+/// `name`'s.
+fn old_name(ip: IpAddr) -> Option<String> {
+    let ip = crate::received::canonical(ip);
+    (ip != ip_block(ip)).then(|| ip.to_string())
+}
+
+/// The tag of an envelope sender in the state files: 16 hex digits of SHA-256 of the address
+/// in lower case (`<>`, the null sender, is the empty address). A tag, not the address: the
+/// files never hold what a client wrote, so no line of them can be forged by it.
+pub fn sender_tag(sender: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"harvest-sender:");
+    h.update(sender.trim().to_ascii_lowercase().as_bytes());
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn remove(path: &Path) -> Result<bool> {
@@ -48,6 +87,58 @@ fn remove(path: &Path) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+fn clean(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// A `refused/` file: the client's refusal (`until` 0: none) and its senders'.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Refusals {
+    client: Option<Refusal>,
+    /// (tag, refusal)
+    senders: Vec<(String, Refusal)>,
+}
+
+impl Refusals {
+    fn parse(bytes: &[u8]) -> Refusals {
+        let text = String::from_utf8_lossy(bytes);
+        let mut r = Refusal { since: 0, until: 0, reason: String::new() };
+        let mut senders = Vec::new();
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("since", v)) => r.since = v.trim().parse().unwrap_or(0),
+                Some(("until", v)) => r.until = v.trim().parse().unwrap_or(0),
+                Some(("reason", v)) => r.reason = v.to_string(),
+                Some(("sender", v)) => {
+                    let mut f = v.splitn(4, ' ');
+                    let (Some(tag), Some(since), Some(until)) = (f.next(), f.next(), f.next()) else { continue };
+                    let (Ok(since), Ok(until)) = (since.parse(), until.parse()) else { continue };
+                    let reason = f.next().unwrap_or("").to_string();
+                    senders.push((tag.to_string(), Refusal { since, until, reason }));
+                }
+                _ => {}
+            }
+        }
+        Refusals { client: (r.until > 0).then_some(r), senders }
+    }
+
+    fn text(&self) -> String {
+        let mut t = String::new();
+        if let Some(r) = &self.client {
+            t.push_str(&format!("since={}\nuntil={}\nreason={}\n", r.since, r.until, clean(&r.reason)));
+        }
+        for (tag, r) in &self.senders {
+            t.push_str(&format!("sender={tag} {} {} {}\n", r.since, r.until, clean(&r.reason)));
+        }
+        t
+    }
+
+    /// Whether anything is in force at `now`.
+    fn live(&self, now: u64) -> bool {
+        self.client.as_ref().is_some_and(|r| r.until > now) || self.senders.iter().any(|(_, r)| r.until > now)
     }
 }
 
@@ -68,9 +159,13 @@ impl State {
         Ok(files::check_subdir(&d)?.then_some(d))
     }
 
-    /// The path of `ip`'s file in `policy/WHICH`, if that directory exists (see `existing`).
-    fn file(&self, which: &str, ip: IpAddr) -> Result<Option<PathBuf>> {
-        Ok(self.existing(which)?.map(|d| d.join(name(ip))))
+    /// The paths of `ip`'s files in `policy/WHICH` (its block's, then the one a binary from
+    /// before the /64s named by the address), if that directory exists (see `existing`).
+    fn files(&self, which: &str, ip: IpAddr) -> Result<Vec<PathBuf>> {
+        Ok(match self.existing(which)? {
+            Some(d) => std::iter::once(name(ip)).chain(old_name(ip)).map(|n| d.join(n)).collect(),
+            None => Vec::new(),
+        })
     }
 
     fn sub(&self, which: &str) -> Result<PathBuf> {
@@ -84,55 +179,108 @@ impl State {
         files::ensure_subdir(&policy, which)
     }
 
-    /// The refusal in force for `ip` at `now`, if any.
+    fn read_refusals(path: &Path) -> Result<Refusals> {
+        Ok(files::read(path, "policy refusal")?.map(|b| Refusals::parse(&b)).unwrap_or_default())
+    }
+
+    /// The refusal of `ip`'s client in force at `now`, if any.
     pub fn refused(&self, ip: IpAddr, now: u64) -> Result<Option<Refusal>> {
-        let Some(path) = self.file("refused", ip)? else { return Ok(None) };
-        let Some(bytes) = files::read(&path, "policy refusal")? else { return Ok(None) };
-        let text = String::from_utf8_lossy(&bytes);
-        let mut r = Refusal { since: 0, until: 0, reason: String::new() };
-        for line in text.lines() {
-            match line.split_once('=') {
-                Some(("since", v)) => r.since = v.trim().parse().unwrap_or(0),
-                Some(("until", v)) => r.until = v.trim().parse().unwrap_or(0),
-                Some(("reason", v)) => r.reason = v.to_string(),
-                _ => {}
+        for path in self.files("refused", ip)? {
+            if let Some(r) = Self::read_refusals(&path)?.client.filter(|r| r.until > now) {
+                return Ok(Some(r));
             }
         }
-        Ok((r.until > now).then_some(r))
+        Ok(None)
     }
 
-    /// Refuses `ip` until `r.until`.
+    /// The refusal in force at `now` for mail from `ip`'s client: the client's, or with
+    /// `sender`, that envelope sender's through it. One file read.
+    pub fn refusal(&self, ip: IpAddr, sender: Option<&str>, now: u64) -> Result<Option<Refusal>> {
+        let tag = sender.map(sender_tag);
+        for path in self.files("refused", ip)? {
+            let r = Self::read_refusals(&path)?;
+            if let Some(c) = r.client.filter(|r| r.until > now) {
+                return Ok(Some(c));
+            }
+            if let Some(tag) = &tag {
+                if let Some((_, s)) = r.senders.into_iter().find(|(t, r)| t == tag && r.until > now) {
+                    return Ok(Some(s));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The envelope senders' refusals in force through `ip`'s client (`ip show`).
+    pub fn sender_refusals(&self, ip: IpAddr, now: u64) -> Result<Vec<Refusal>> {
+        let mut out = Vec::new();
+        for path in self.files("refused", ip)? {
+            out.extend(Self::read_refusals(&path)?.senders.into_iter().map(|(_, r)| r).filter(|r| r.until > now));
+        }
+        Ok(out)
+    }
+
+    /// Refuses `ip`'s client until `r.until` (its senders' refusals are kept).
     pub fn refuse(&self, ip: IpAddr, r: &Refusal) -> Result<()> {
         let dir = self.sub("refused")?;
-        let reason: String = r.reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        let text = format!("since={}\nuntil={}\nreason={reason}\n", r.since, r.until);
-        files::write_atomic(&dir, &name(ip), text.as_bytes())
+        let mut all = Self::read_refusals(&dir.join(name(ip)))?;
+        all.client = Some(r.clone());
+        files::write_atomic(&dir, &name(ip), all.text().as_bytes())
     }
 
-    /// Records an unknown recipient from `ip` at `now`; returns how many there were within the
-    /// last `window` seconds, this one included.
-    pub fn count_unknown(&self, ip: IpAddr, now: u64, window: u64) -> Result<u32> {
+    /// Refuses mail from `sender` through `ip`'s client until `r.until`; refusals that ended
+    /// are dropped, and beyond `MAX_SENDERS` the one that ends first.
+    pub fn refuse_sender(&self, ip: IpAddr, sender: &str, r: &Refusal) -> Result<()> {
+        let dir = self.sub("refused")?;
+        let mut all = Self::read_refusals(&dir.join(name(ip)))?;
+        let tag = sender_tag(sender);
+        all.senders.retain(|(t, s)| *t != tag && s.until > r.since);
+        all.senders.push((tag, r.clone()));
+        if all.senders.len() > MAX_SENDERS {
+            all.senders.sort_by_key(|(_, s)| std::cmp::Reverse(s.until));
+            all.senders.truncate(MAX_SENDERS);
+        }
+        files::write_atomic(&dir, &name(ip), all.text().as_bytes())
+    }
+
+    /// Records an unknown recipient from `ip`'s client at `now`, sent by `sender` (the envelope
+    /// sender); returns how many there were within the last `window` seconds, this one
+    /// included: from the client (`per_sender` false) or from that sender through it.
+    pub fn count_unknown(&self, ip: IpAddr, sender: &str, per_sender: bool, now: u64, window: u64) -> Result<u32> {
         let dir = self.sub("unknown")?;
         let path = dir.join(name(ip));
+        let tag = sender_tag(sender);
         let mut f = files::open_write(&path, "policy count", true)?;
-        f.write_all(format!("{now}\n").as_bytes()).with_context(|| format!("cannot append to {}", path.display()))?;
+        f.write_all(format!("{now} {tag}\n").as_bytes())
+            .with_context(|| format!("cannot append to {}", path.display()))?;
         drop(f);
         let bytes = files::read(&path, "policy count")?.unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
-        let times: Vec<u64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        let recent: Vec<u64> = times.iter().copied().filter(|&t| t + window > now && t <= now + 60).collect();
-        // Old lines are dropped once they are most of the file (an append racing with this
-        // rewrite may be lost: one count less, never a wrong refusal).
-        if times.len() > 16 && recent.len() * 2 < times.len() {
-            let keep: String = recent.iter().map(|t| format!("{t}\n")).collect();
+        let lines: Vec<(u64, &str)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_ascii_whitespace();
+                Some((f.next()?.parse().ok()?, f.next().unwrap_or("")))
+            })
+            .collect();
+        let recent: Vec<&(u64, &str)> = lines.iter().filter(|(t, _)| t + window > now && *t <= now + 60).collect();
+        let n = recent.iter().filter(|(_, t)| !per_sender || *t == tag).count();
+        // Old lines are dropped once they are most of the file, and only the last KEEP_LINES
+        // recent ones are kept (an append racing with this rewrite may be lost: one count
+        // less, never a wrong refusal).
+        if lines.len() > 16 && (recent.len() * 2 < lines.len() || lines.len() > 2 * KEEP_LINES) {
+            let keep: String =
+                recent[recent.len().saturating_sub(KEEP_LINES)..].iter().map(|(t, g)| format!("{t} {g}\n")).collect();
             files::write_atomic(&dir, &name(ip), keep.as_bytes())?;
         }
-        Ok(recent.len() as u32)
+        Ok(n as u32)
     }
 
     /// When `ip` was last probed for an open proxy (`spamfilt ip probe`), and what was found.
+    /// Probes are per address (a proxy is one host), not per /64.
     pub fn probed(&self, ip: IpAddr) -> Result<Option<(u64, String)>> {
-        let Some(path) = self.file("probed", ip)? else { return Ok(None) };
+        let Some(dir) = self.existing("probed")? else { return Ok(None) };
+        let path = dir.join(crate::received::canonical(ip).to_string());
         let Some(bytes) = files::read(&path, "probe record")? else { return Ok(None) };
         let text = String::from_utf8_lossy(&bytes);
         let mut when = 0;
@@ -150,23 +298,37 @@ impl State {
     /// Records a probe of `ip`.
     pub fn record_probe(&self, ip: IpAddr, now: u64, result: &str) -> Result<()> {
         let dir = self.sub("probed")?;
-        let result: String = result.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        files::write_atomic(&dir, &name(ip), format!("when={now}\nresult={result}\n").as_bytes())
+        let name = crate::received::canonical(ip).to_string();
+        files::write_atomic(&dir, &name, format!("when={now}\nresult={}\n", clean(result)).as_bytes())
     }
 
-    /// Forgets the unknown recipients counted for `ip` (once it is refused, or lifted).
-    pub fn clear_unknown(&self, ip: IpAddr) -> Result<bool> {
-        match self.file("unknown", ip)? {
-            Some(path) => remove(&path),
-            None => Ok(false),
-        }
+    /// Forgets the unknown recipients counted for `ip`'s client (once it is refused, or
+    /// lifted), or with `sender` only that sender's.
+    pub fn clear_unknown(&self, ip: IpAddr, sender: Option<&str>) -> Result<bool> {
+        let Some(tag) = sender.map(sender_tag) else {
+            let mut any = false;
+            for path in self.files("unknown", ip)? {
+                any |= remove(&path)?;
+            }
+            return Ok(any);
+        };
+        let Some(dir) = self.existing("unknown")? else { return Ok(false) };
+        let Some(bytes) = files::read(&dir.join(name(ip)), "policy count")? else { return Ok(false) };
+        let text = String::from_utf8_lossy(&bytes);
+        let keep: String = text
+            .lines()
+            .filter(|l| l.split_ascii_whitespace().nth(1) != Some(&tag))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        files::write_atomic(&dir, &name(ip), keep.as_bytes())?;
+        Ok(true)
     }
 
     /// Whether `lift` would remove anything: a refusal (in force or ended), counts or a probe
     /// record of `ip`. Reads only (`ip remove --dry-run`).
     pub fn holds(&self, ip: IpAddr) -> Result<bool> {
-        for which in ["refused", "unknown", "probed"] {
-            let Some(path) = self.file(which, ip)? else { continue };
+        let probed = self.existing("probed")?.map(|d| d.join(crate::received::canonical(ip).to_string()));
+        for path in self.files("refused", ip)?.into_iter().chain(self.files("unknown", ip)?).chain(probed) {
             match fs::symlink_metadata(&path) {
                 Ok(_) => return Ok(true),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -176,16 +338,18 @@ impl State {
         Ok(false)
     }
 
-    /// Lifts a refusal and forgets the counts; whether there was anything.
+    /// Lifts the refusals of `ip`'s client (and of its senders) and forgets the counts and the
+    /// address's probe; whether there was anything.
     pub fn lift(&self, ip: IpAddr) -> Result<bool> {
-        let gone = |which| match self.file(which, ip)? {
-            Some(path) => remove(&path),
-            None => Ok(false),
-        };
-        let a = gone("refused")?;
-        let b = self.clear_unknown(ip)?;
-        let c = gone("probed")?;
-        Ok(a || b || c)
+        let mut any = false;
+        for path in self.files("refused", ip)? {
+            any |= remove(&path)?;
+        }
+        any |= self.clear_unknown(ip, None)?;
+        if let Some(d) = self.existing("probed")? {
+            any |= remove(&d.join(crate::received::canonical(ip).to_string()))?;
+        }
+        Ok(any)
     }
 
     /// Removes refusals that ended and counts older than `window`; returns how many files went.
@@ -200,14 +364,16 @@ impl State {
             };
             for e in entries.flatten() {
                 let path = e.path();
-                let Ok(ip) = e.file_name().to_string_lossy().parse::<IpAddr>() else { continue };
+                if e.file_name().to_string_lossy().parse::<IpAddr>().is_err() {
+                    continue;
+                }
                 let stale = if dead {
-                    self.refused(ip, now)?.is_none()
+                    !Self::read_refusals(&path)?.live(now)
                 } else {
                     let text = files::read(&path, "policy count")?.unwrap_or_default();
                     !String::from_utf8_lossy(&text)
                         .lines()
-                        .filter_map(|l| l.trim().parse::<u64>().ok())
+                        .filter_map(|l| l.split_ascii_whitespace().next()?.parse::<u64>().ok())
                         .any(|t| t + window > now)
                 };
                 if stale && remove(&path)? {
@@ -230,11 +396,11 @@ mod tests {
         let s = State::at(dir.path());
         let ip = v4(192, 0, 2, 7);
         for i in 1..=5 {
-            assert_eq!(s.count_unknown(ip, 1000 + i, 3600).unwrap(), i as u32);
+            assert_eq!(s.count_unknown(ip, "a@b.example", false, 1000 + i, 3600).unwrap(), i as u32);
         }
         // An hour later the old ones no longer count.
-        assert_eq!(s.count_unknown(ip, 1000 + 3600 + 3, 3600).unwrap(), 3);
-        assert_eq!(s.count_unknown(v4(192, 0, 2, 8), 5000, 3600).unwrap(), 1);
+        assert_eq!(s.count_unknown(ip, "a@b.example", false, 1000 + 3600 + 3, 3600).unwrap(), 3);
+        assert_eq!(s.count_unknown(v4(192, 0, 2, 8), "a@b.example", false, 5000, 3600).unwrap(), 1);
         assert_eq!(s.refused(ip, 5000).unwrap(), None);
         let r = Refusal { since: 5000, until: 6000, reason: "harvesting\nX: y".into() };
         s.refuse(ip, &r).unwrap();
@@ -255,10 +421,85 @@ mod tests {
         let s = State::at(dir.path());
         let ip: IpAddr = "2001:db8::7".parse().unwrap();
         for i in 0..40 {
-            s.count_unknown(ip, i * 1000, 600).unwrap();
+            s.count_unknown(ip, "a@b.example", false, i * 1000, 600).unwrap();
         }
-        let text = fs::read_to_string(dir.path().join("policy/unknown/2001:db8::7")).unwrap();
+        let text = fs::read_to_string(dir.path().join("policy/unknown/2001:db8::")).unwrap();
         assert!(text.lines().count() < 20, "{text}");
+        // Many recent lines (senders refused one by one through a relay): at most KEEP_LINES
+        // are kept, so a request reads a bounded file.
+        for i in 0..1000u64 {
+            s.count_unknown(ip, &format!("s{i}@b.example"), true, 100_000 + i, 3600).unwrap();
+        }
+        let n = fs::read_to_string(dir.path().join("policy/unknown/2001:db8::")).unwrap().lines().count();
+        assert!(n <= 2 * KEEP_LINES + 1, "{n} lines");
+    }
+
+    /// Attack report F16: every address of an IPv6 /64 is one client: one file, one count,
+    /// one refusal. A refusal a binary from before the /64s wrote for one address still holds.
+    #[test]
+    fn ipv6_clients_are_counted_and_refused_per_64() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::at(dir.path());
+        for i in 1..=200u32 {
+            let ip: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
+            assert_eq!(s.count_unknown(ip, "x@y.example", false, 1000, 3600).unwrap(), i);
+        }
+        let names: Vec<String> = fs::read_dir(dir.path().join("policy/unknown"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["2001:db8:1:2::"]);
+        let r = Refusal { since: 1000, until: 9000, reason: "harvesting".into() };
+        s.refuse("2001:db8:1:2::5".parse().unwrap(), &r).unwrap();
+        assert!(s.refused("2001:db8:1:2:dead:beef:1:1".parse().unwrap(), 2000).unwrap().is_some());
+        assert!(s.refused("2001:db8:1:3::5".parse().unwrap(), 2000).unwrap().is_none());
+        // A file of an older binary, named by the address.
+        fs::write(dir.path().join("policy/refused/2001:db8:9:9::7"), "since=1\nuntil=9000\nreason=old\n").unwrap();
+        let old: IpAddr = "2001:db8:9:9::7".parse().unwrap();
+        assert_eq!(s.refused(old, 2000).unwrap().unwrap().reason, "old");
+        assert!(s.refused("2001:db8:9:9::8".parse().unwrap(), 2000).unwrap().is_none());
+        assert!(s.lift(old).unwrap());
+        assert!(s.refused(old, 2000).unwrap().is_none());
+        // IPv4 stays per address.
+        s.refuse(v4(192, 0, 2, 7), &r).unwrap();
+        assert!(s.refused(v4(192, 0, 2, 8), 2000).unwrap().is_none());
+    }
+
+    /// Attack report F20: counted and refused per envelope sender through a client, when asked.
+    #[test]
+    fn senders_through_a_client_are_counted_and_refused_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::at(dir.path());
+        let ip = v4(209, 85, 220, 41);
+        for i in 1..=6u64 {
+            assert_eq!(s.count_unknown(ip, &format!("u{i}@gmail.example"), true, 1000 + i, 3600).unwrap(), 1);
+        }
+        for i in 1..=3u32 {
+            assert_eq!(s.count_unknown(ip, "Same@Gmail.example", true, 2000, 3600).unwrap(), i);
+        }
+        assert_eq!(s.count_unknown(ip, "x@gmail.example", false, 2000, 3600).unwrap(), 10, "the client as a whole");
+        let r = Refusal { since: 2000, until: 9000, reason: "from <same@gmail.example>".into() };
+        s.refuse_sender(ip, "same@gmail.example", &r).unwrap();
+        s.clear_unknown(ip, Some("same@gmail.example")).unwrap();
+        assert_eq!(s.count_unknown(ip, "same@gmail.example", true, 2001, 3600).unwrap(), 1, "cleared");
+        assert_eq!(s.refusal(ip, Some("SAME@gmail.example"), 3000).unwrap(), Some(r.clone()));
+        assert_eq!(s.refusal(ip, Some("other@gmail.example"), 3000).unwrap(), None);
+        assert_eq!(s.refusal(ip, None, 3000).unwrap(), None);
+        assert_eq!(s.refused(ip, 3000).unwrap(), None, "the client is not refused");
+        assert_eq!(s.sender_refusals(ip, 3000).unwrap().len(), 1);
+        // A client refusal keeps the senders'; bounded; expire keeps the file while one holds.
+        let c = Refusal { since: 2000, until: 5000, reason: "client".into() };
+        s.refuse(ip, &c).unwrap();
+        assert_eq!(s.refusal(ip, Some("other@gmail.example"), 3000).unwrap(), Some(c));
+        assert_eq!(s.refusal(ip, Some("same@gmail.example"), 6000).unwrap(), Some(r));
+        for i in 0..(2 * MAX_SENDERS as u64) {
+            let r = Refusal { since: 2000, until: 9000 + i, reason: format!("s{i}") };
+            s.refuse_sender(ip, &format!("s{i}@x.example"), &r).unwrap();
+        }
+        assert_eq!(s.sender_refusals(ip, 3000).unwrap().len(), MAX_SENDERS);
+        assert_eq!(s.expire(6000, 60).unwrap(), 1, "the count file; the refusals hold");
+        assert!(s.refusal(ip, Some(&format!("s{}@x.example", 2 * MAX_SENDERS - 1)), 6000).unwrap().is_some());
+        assert_eq!(s.expire(20_000, 60).unwrap(), 1, "all ended");
     }
 
     #[test]
@@ -269,7 +510,7 @@ mod tests {
         fs::write(&target, "keep").unwrap();
         fs::create_dir_all(dir.path().join("policy/unknown")).unwrap();
         std::os::unix::fs::symlink(&target, dir.path().join("policy/unknown/192.0.2.9")).unwrap();
-        assert!(s.count_unknown(v4(192, 0, 2, 9), 1, 60).is_err());
+        assert!(s.count_unknown(v4(192, 0, 2, 9), "", false, 1, 60).is_err());
         assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
     }
 
@@ -287,7 +528,7 @@ mod tests {
         std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(DIR)).unwrap();
         let s = State::at(dir.path());
         let ip = v4(198, 51, 100, 99);
-        let e = format!("{:#}", s.count_unknown(ip, 1, 60).unwrap_err());
+        let e = format!("{:#}", s.count_unknown(ip, "", false, 1, 60).unwrap_err());
         assert!(e.contains("symbolic link"), "{e}");
         let r = Refusal { since: 1, until: 9, reason: "test".into() };
         assert!(s.refuse(ip, &r).is_err());

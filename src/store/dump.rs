@@ -47,7 +47,8 @@ use super::reputation::{
 };
 use super::{Class, Learned, Snapshot, TokenRecord, Totals};
 
-const FIRST_LINE: &str = "spamfilt-dump 3";
+const FIRST_LINE: &str = "spamfilt-dump 4";
+const FIRST_LINE_V3: &str = "spamfilt-dump 3";
 const FIRST_LINE_V2: &str = "spamfilt-dump 2";
 const FIRST_LINE_V1: &str = "spamfilt-dump 1";
 
@@ -166,18 +167,24 @@ fn write_reputation(rep: &Reputation, out: &mut dyn Write) -> Result<usize> {
         match record {
             Record::Ip(r) => {
                 let ip = crate::store::reputation::ip_from_key(*key);
-                writeln!(
-                    out,
-                    "ip {ip} {} {} {} {} {} {} {}",
-                    r.first_seen,
-                    r.last_seen,
-                    r.last_spam,
-                    r.spam,
-                    r.ham,
-                    r.honeypot,
-                    if r.manual { "manual" } else { "-" }
-                )?;
-                lines += 1;
+                // An IPv6 /64's reputation as `ip 2001:db8:1:2::/64 …`; an address of a /64 has
+                // only its cached DNS answers (`ptr`, `dnsbl` lines) of its own.
+                let member = reputation::is_v6_member(key);
+                let named = if member { ip.to_string() } else { reputation::ip_label(ip) };
+                if !member || r.has_counts() {
+                    writeln!(
+                        out,
+                        "ip {named} {} {} {} {} {} {} {}",
+                        r.first_seen,
+                        r.last_seen,
+                        r.last_spam,
+                        r.spam,
+                        r.ham,
+                        r.honeypot,
+                        if r.manual { "manual" } else { "-" }
+                    )?;
+                    lines += 1;
+                }
                 if let Some(p) = &r.ptr {
                     writeln!(out, "ptr {ip} {} {}", p.expires, p.value.as_deref().unwrap_or("-"))?;
                     lines += 1;
@@ -236,14 +243,20 @@ pub fn read(mut input: Box<dyn BufRead + '_>) -> Result<Loaded> {
         }
         if version == 0 {
             version = match line {
-                FIRST_LINE => 3,
+                FIRST_LINE => 4,
+                FIRST_LINE_V3 => 3,
                 FIRST_LINE_V2 => 2,
                 FIRST_LINE_V1 => {
                     section = "tokens".into();
                     1
                 }
+                _ if line.starts_with("spamfilt-dump ") => bail!(
+                    "line {n}: a spamfilt dump of a version this spamfilt does not read ('{line}'; it reads 1 to 4): \
+                     written by a newer spamfilt? nothing was changed"
+                ),
                 _ => bail!(
-                    "line {n}: not a spamfilt dump (expected '{FIRST_LINE}', '{FIRST_LINE_V2}' or '{FIRST_LINE_V1}')"
+                    "line {n}: not a spamfilt dump (expected '{FIRST_LINE}', '{FIRST_LINE_V3}', '{FIRST_LINE_V2}' or \
+                     '{FIRST_LINE_V1}')"
                 ),
             };
             continue;
@@ -302,6 +315,10 @@ pub fn read(mut input: Box<dyn BufRead + '_>) -> Result<Loaded> {
     }
     if !seen_messages {
         bail!("the dump has no 'messages' line");
+    }
+    // Dumps before version 4 hold IPv6 reputation per address: it goes to the /64s (summed).
+    if let Some(rep) = &mut loaded.reputation {
+        rep.merge_v6_members();
     }
     loaded.version = version;
     loaded.checked = end_at.is_some();
@@ -381,16 +398,29 @@ fn flag(s: &str) -> Result<bool> {
 
 /// One line of the `[reputation]` section.
 fn reputation_line(f: &[&str], rep: &mut Reputation) -> Result<()> {
+    // An address (`ptr`, `dnsbl` lines and the `ip` lines of dumps before version 4: each
+    // address's own record, merged into its /64 once read), or an IPv6 /64 (`2001:db8:1:2::/64`,
+    // `ip` lines of version 4: the record of its first address, which is the /64's).
+    let key = |ip: &str| -> Result<reputation::Key> {
+        let (addr, block) = match ip.split_once('/') {
+            Some((a, "64")) => (a, true),
+            Some(_) => bail!("an IPv6 /64 or an address"),
+            None => (ip, false),
+        };
+        let ip: IpAddr = addr.parse()?;
+        if block {
+            anyhow::ensure!(ip.is_ipv6() && reputation::ip_block(ip) == ip, "not the first address of a /64");
+        }
+        Ok(reputation::exact_key(ip))
+    };
     let ip_record = |rep: &mut Reputation, ip: &str| -> Result<IpRecord> {
-        let ip: IpAddr = ip.parse()?;
-        Ok(match rep.records.get(&crate::store::reputation::ip_key(ip)) {
+        Ok(match rep.records.get(&key(ip)?) {
             Some(Record::Ip(r)) => r.clone(),
             _ => IpRecord::default(),
         })
     };
     let put_ip = |rep: &mut Reputation, ip: &str, r: IpRecord| -> Result<()> {
-        let ip: IpAddr = ip.parse()?;
-        rep.records.insert(crate::store::reputation::ip_key(ip), Record::Ip(r));
+        rep.records.insert(key(ip)?, Record::Ip(r));
         Ok(())
     };
     match f {
@@ -502,7 +532,7 @@ mod tests {
         let mut out = Vec::new();
         write(&snap, &rep, &mut out).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.starts_with("spamfilt-dump 3\n"));
+        assert!(text.starts_with("spamfilt-dump 4\n"));
         assert!(text.ends_with("\nend tokens=8 reputation=10 lr=0\n"), "{text}");
         assert!(text.contains("token ffffffffffffffff 1 0 20000\n"), "{text}");
         assert!(text.contains("ip 198.51.100.23 1 2 2 3 1 1 -\n"), "{text}");
@@ -566,7 +596,7 @@ mod tests {
     fn every_cut_of_a_dump_is_refused() {
         let whole = full_dump();
         let back = read(Box::new(whole.as_slice())).unwrap();
-        assert!(back.checked && back.version == 3);
+        assert!(back.checked && back.version == 4);
         assert!(back.tokens.lr.is_some() && back.reputation.is_some());
         // Every proper prefix, at every byte: in a line, between lines, in the end line, and
         // the end line without its line end.
@@ -621,6 +651,44 @@ mod tests {
         // An end line belongs to version 3: in version 2 it is a malformed line.
         let with_end = b"spamfilt-dump 2\n[tokens]\nmessages 0 1\nend tokens=1 reputation=0 lr=0\n";
         assert!(format!("{:#}", read(Box::new(&with_end[..])).unwrap_err()).contains("line 4: malformed"));
+    }
+
+    /// Attack report F16: a version 3 dump holds IPv6 reputation per address; it loads merged
+    /// into the /64s (counts summed, the latest times), each address keeping its own cached
+    /// DNS answers, and version 4 writes the /64 as `2001:db8:1:2::/64`.
+    #[test]
+    fn ipv6_addresses_of_older_dumps_are_merged_into_their_64() {
+        let v3 = "spamfilt-dump 3\n[tokens]\nmessages 0 1\n[reputation]\n\
+                  ip 2001:db8:1:2::5 10 300 300 2 0 1 -\nptr 2001:db8:1:2::5 999 h5.example\n\
+                  ip 2001:db8:1:2::6 5 200 200 1 1 2 manual\nip 192.0.2.1 1 2 2 1 0 0 -\n\
+                  end tokens=1 reputation=4 lr=0\n";
+        let back = read(Box::new(v3.as_bytes())).unwrap();
+        let rep = back.reputation.unwrap();
+        use crate::store::reputation::ReputationLookup as _;
+        let r = rep.ip("2001:db8:1:2::77".parse().unwrap()).unwrap();
+        assert_eq!((r.spam, r.ham, r.honeypot, r.manual, r.first_seen, r.last_seen), (3, 1, 3, true, 5, 300));
+        let mut out = Vec::new();
+        write(&Snapshot::default(), &rep, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("spamfilt-dump 4\n"), "{text}");
+        assert!(text.contains("\nip 2001:db8:1:2::/64 5 300 300 3 1 3 manual\n"), "{text}");
+        assert!(text.contains("\nptr 2001:db8:1:2::5 999 h5.example\n"), "{text}");
+        assert!(!text.contains("ip 2001:db8:1:2::5 "), "{text}");
+        assert!(text.contains("\nip 192.0.2.1 1 2 2 1 0 0 -\n"), "{text}");
+        let again = read(Box::new(text.as_bytes())).unwrap().reputation.unwrap();
+        assert_eq!(again.records, rep.records);
+        // A /64 must be one, and only IPv6.
+        for bad in
+            ["ip 192.0.2.0/64 1 2 2 1 0 0 -", "ip 2001:db8:1:2::5/64 1 2 2 1 0 0 -", "ip 2001:db8::/48 1 2 2 1 0 0 -"]
+        {
+            let d = format!(
+                "spamfilt-dump 4\n[tokens]\nmessages 0 1\n[reputation]\n{bad}\nend tokens=1 reputation=1 lr=0\n"
+            );
+            let e = format!("{:#}", read(Box::new(d.as_bytes())).unwrap_err());
+            assert!(e.contains("line 5: malformed"), "{bad}: {e}");
+        }
+        let e = format!("{:#}", read(Box::new(&b"spamfilt-dump 5\n"[..])).unwrap_err());
+        assert!(e.contains("newer spamfilt"), "{e}");
     }
 
     #[test]

@@ -1082,7 +1082,7 @@ mod tests {
         let b = Database::at(&tmp.path().join("b"));
         let r = b.restore(Box::new(text.as_slice()), &mut Notes::new()).unwrap();
         let (st, rep) = (r.stats, r.reputation);
-        assert!(r.checked && r.version == 3);
+        assert!(r.checked && r.version == 4);
         assert_eq!((st.tokens, st.ledger_entries, rep), (2, 1, Some(0)));
         let mut again = Vec::new();
         b.dump(&mut again, &mut Notes::new()).unwrap();

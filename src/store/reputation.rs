@@ -12,14 +12,16 @@
 //!
 //! Layout (little-endian), chosen so a filter run reads only what it looks up:
 //! ```text
-//! 0   8  magic "SPFREP01"
+//! 0   8  magic "SPFREP02" (format 2; "SPFREP01", format 1, is still read: see `MAGIC_V1`)
 //! 8   4  record count N
 //! 12  4  messages learned with a relay (sum of spam and ham over the addresses; 0 before it was kept)
 //! 16  8  checksum (FNV-1a 64) of everything after the header
 //! 24  N × 24  index: key (16 bytes), offset (u32), length (u32), sorted by key
 //! ..  records: each a bincode 2 encoding of `Record` at its offset in the blob
 //! ```
-//! Keys: an IP address is its 16-byte IPv6 form (IPv4 mapped); a domain or an address is the
+//! Keys: an IP address's reputation is its block's 16-byte IPv6 form (IPv4 mapped; an IPv6
+//! address's /64, its first address: [`ip_block`]), and an IPv6 address's cached DNS answers
+//! are its own 16 bytes ([`exact_key`]; the same record for IPv4); a domain or an address is the
 //! first 16 bytes of SHA-256 of `domain:NAME` / `addr:ADDRESS`. The filter maps the file and
 //! binary-searches the index (cost independent of the size); writers hold the database
 //! directory's lock, read and verify everything, and replace the file atomically like the token
@@ -39,7 +41,12 @@ pub use file::Reputation;
 pub use journal::{append_journal, JournalEntry, JOURNAL, MAX_REPLAY};
 pub use reader::Reader;
 
-const MAGIC: &[u8; 8] = b"SPFREP01";
+/// Format 2 (2026-12-03): IPv6 reputation per /64 (see [`ip_block`]). A binary from before it
+/// refuses the file at its magic ("not a spamfilt reputation database"), never misreads it.
+const MAGIC: &[u8; 8] = b"SPFREP02";
+/// Format 1: the same layout, IPv6 records per address; still read, and merged into /64s by
+/// the first write.
+const MAGIC_V1: &[u8; 8] = b"SPFREP01";
 const HEADER: usize = 24;
 const INDEX: usize = 24;
 pub const FILE: &str = "reputation.db";
@@ -70,6 +77,32 @@ pub struct IpRecord {
 }
 
 impl IpRecord {
+    /// Whether it holds any reputation (counts, times of spam, a manual mark): not only cached
+    /// DNS answers.
+    pub fn has_counts(&self) -> bool {
+        self.spam > 0 || self.ham > 0 || self.honeypot > 0 || self.manual || self.last_spam > 0
+    }
+
+    /// Adds `other`'s reputation to this one (its counts summed, the later times kept, the
+    /// earlier first sighting, manual if either is); cached DNS answers are not moved.
+    pub fn add_counts(&mut self, other: &IpRecord) {
+        self.spam = self.spam.saturating_add(other.spam);
+        self.ham = self.ham.saturating_add(other.ham);
+        self.honeypot = self.honeypot.saturating_add(other.honeypot);
+        self.manual |= other.manual;
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.last_spam = self.last_spam.max(other.last_spam);
+        if other.first_seen > 0 && (self.first_seen == 0 || other.first_seen < self.first_seen) {
+            self.first_seen = other.first_seen;
+        }
+    }
+
+    /// The record without its reputation: what is left at an address's own key once its counts
+    /// went to its /64 (its cached DNS answers).
+    fn dns_only(&self) -> IpRecord {
+        IpRecord { ptr: self.ptr.clone(), dnsbl: self.dnsbl.clone(), ..IpRecord::default() }
+    }
+
     /// Whether anything in the record is still worth keeping at `now`.
     fn alive(&self, now: u64, expire_days: u32) -> bool {
         let horizon = expire_days as u64 * 86_400;
@@ -154,17 +187,62 @@ fn hashed(prefix: &str, name: &str) -> Key {
     k
 }
 
-/// 16 bytes for an address (IPv4 as IPv4-mapped IPv6): the IP database key.
+/// The block an address's reputation is kept for: an IPv4 address itself, an IPv6 address's
+/// /64 (its first address). Every IPv6 host is given a /64 (2^64 addresses), so a sender that
+/// moves to the next address of its /64 is the same sender; DNS blocklists (Spamhaus lists
+/// IPv6 by /64 and wider) and reputation systems aggregate IPv6 the same way (attack report
+/// F16). Learned senders use wider blocks (`sender_block`).
+pub fn ip_block(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+    }
+}
+
+/// How the block of `ip` is written: `192.0.2.7`, `2001:db8:1:2::/64`.
+pub fn ip_label(ip: IpAddr) -> String {
+    match ip_block(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{v6}/64"),
+    }
+}
+
+/// `ip`, and for IPv6 the /64 its reputation is kept for: `192.0.2.7`,
+/// `2001:db8:1:2::5 (2001:db8:1:2::/64)` (what refusals and `ip` commands say).
+pub fn ip_shown(ip: IpAddr) -> String {
+    let ip = ip.to_canonical();
+    match ip {
+        IpAddr::V4(_) => ip.to_string(),
+        IpAddr::V6(_) => format!("{ip} ({})", ip_label(ip)),
+    }
+}
+
+/// The key of the reputation record of `ip`: the 16-byte IPv6 form of its block (IPv4 mapped;
+/// IPv6 the /64, see [`ip_block`]).
 pub fn ip_key(ip: IpAddr) -> [u8; 16] {
+    exact_key(ip_block(ip))
+}
+
+/// The key of one address (IPv4 mapped), where its cached DNS answers are kept (a reverse name
+/// and a DNS blocklist's answer are an address's, not its /64's). For IPv4 and for the first
+/// address of a /64 it is [`ip_key`]: one record holds both.
+pub fn exact_key(ip: IpAddr) -> [u8; 16] {
     match ip.to_canonical() {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     }
 }
 
-/// The address of a key made by [`ip_key`].
+/// The address of a key made by [`ip_key`] or [`exact_key`].
 pub fn ip_from_key(k: [u8; 16]) -> IpAddr {
     IpAddr::V6(Ipv6Addr::from(k)).to_canonical()
+}
+
+/// Whether an IP record's key is one address of a /64 other than its first: a record written
+/// before reputation was kept per /64 (its counts belong to the /64), or one that holds only
+/// that address's cached DNS answers.
+pub fn is_v6_member(k: &Key) -> bool {
+    ip_key(ip_from_key(*k)) != *k
 }
 
 pub fn domain_key(domain: &str) -> Key {
@@ -295,8 +373,27 @@ pub trait ReputationLookup: Sync {
         0
     }
 
+    /// The reputation of `ip`'s block (its /64 for IPv6, see [`ip_block`]). A record that a
+    /// binary from before the /64s kept for the address itself (`reputation.db` format 1 until
+    /// its first write, a Redis store until its next training run) is added in; the other
+    /// addresses' of the /64 are from that first write on.
     fn ip(&self, ip: IpAddr) -> Option<IpRecord> {
-        match self.get(&ip_key(ip)) {
+        let (block, exact) = (ip_key(ip), exact_key(ip));
+        let mut found = match self.get(&block) {
+            Some(Record::Ip(r)) => Some(r),
+            _ => None,
+        };
+        if exact != block {
+            if let Some(Record::Ip(old)) = self.get(&exact).filter(|r| matches!(r, Record::Ip(o) if o.has_counts())) {
+                found.get_or_insert_with(IpRecord::default).add_counts(&old);
+            }
+        }
+        found
+    }
+    /// The cached DNS answers of the address `ip` itself (its reverse name, DNS blocklists'
+    /// answers), in a record of its own for an IPv6 address other than its /64's first.
+    fn dns_cache(&self, ip: IpAddr) -> Option<IpRecord> {
+        match self.get(&exact_key(ip)) {
             Some(Record::Ip(r)) => Some(r),
             _ => None,
         }
@@ -383,6 +480,83 @@ mod tests {
         // A spam unlearned after its record expired takes nothing back and leaves nothing.
         rep.count_sender("spam@x.example", ip, true, -1, 132 * day);
         assert!(rep.learned_sender("spam@x.example", ip).is_none());
+    }
+
+    /// Attack report F16: IPv6 reputation is kept per /64; a database of format 1 (records per
+    /// IPv6 address) is read as it is, its address's own record counting for the address until
+    /// the first write merges every address into its /64 (counts summed, latest times kept,
+    /// each address's cached DNS answers kept as its own) and writes format 2; a newer format
+    /// is refused by name.
+    #[test]
+    fn ipv6_reputation_is_per_64_and_old_files_are_merged() {
+        let a: IpAddr = "2001:db8:1:2::5".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:dead:beef:1:1".parse().unwrap();
+        assert_eq!(ip_label(a), "2001:db8:1:2::/64");
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(exact_key(a), exact_key(b));
+        assert_eq!(ip_key(v4(192, 0, 2, 1)), exact_key(v4(192, 0, 2, 1)));
+        assert_ne!(ip_key(v4(192, 0, 2, 1)), ip_key(v4(192, 0, 2, 2)), "IPv4 stays per address");
+        assert_ne!(ip_key("::1".parse().unwrap()), ip_key(v4(0, 0, 0, 1)), "no /64 holds IPv4");
+        let mut rep = Reputation::default();
+        rep.honeypot_hit(a, 100);
+        assert_eq!(rep.ip(b).unwrap().honeypot, 1);
+        assert!(rep.ip("2001:db8:1:3::5".parse().unwrap()).is_none());
+        // DNS answers stay the address's own.
+        let ptr = Cached { value: Some("h.example".to_string()), expires: 10_000 };
+        rep.merge_dns(&DnsAnswers { ptr: vec![(a, ptr.clone())], ..Default::default() }, 100);
+        assert_eq!(rep.dns_cache(a).unwrap().ptr, Some(ptr.clone()));
+        assert!(rep.dns_cache(b).is_none_or(|r| r.ptr.is_none()));
+        assert_eq!(rep.ips().count(), 1, "the DNS-only record is not an IP of its own");
+
+        // A format 1 file: the records per address, as an older binary wrote them.
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Reputation::default();
+        let rec = |spam, ham, honeypot, first, last| IpRecord {
+            first_seen: first,
+            last_seen: last,
+            last_spam: last,
+            spam,
+            ham,
+            honeypot,
+            ..IpRecord::default()
+        };
+        old.records.insert(exact_key(a), Record::Ip(IpRecord { ptr: Some(ptr.clone()), ..rec(2, 0, 1, 50, 300) }));
+        old.records.insert(exact_key(b), Record::Ip(rec(1, 1, 2, 20, 200)));
+        old.records.insert(exact_key(v4(192, 0, 2, 1)), Record::Ip(rec(1, 0, 0, 10, 10)));
+        let mut bytes = old.encode();
+        bytes[..8].copy_from_slice(MAGIC_V1);
+        std::fs::write(dir.path().join(FILE), &bytes).unwrap();
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        assert_eq!(r.ip(a).unwrap().spam, 2, "the address's own old record counts for it");
+        assert_eq!(r.ip(b).unwrap().honeypot, 2);
+        // The first write merges.
+        let mut w = Reputation::load(dir.path(), &mut Notes::new()).unwrap();
+        let m = w.ip(a).unwrap();
+        assert_eq!((m.spam, m.ham, m.honeypot, m.first_seen, m.last_seen, m.last_spam), (3, 1, 3, 20, 300, 300));
+        assert_eq!(w.ip(b), Some(m.clone()));
+        assert_eq!(w.dns_cache(a).unwrap().ptr, Some(ptr.clone()), "a's reverse name stays a's");
+        assert!(!w.records.contains_key(&exact_key(b)), "nothing left of b but its share");
+        assert_eq!(w.relayed(), 5);
+        w.save(dir.path(), &mut Notes::new()).unwrap();
+        assert_eq!(&std::fs::read(dir.path().join(FILE)).unwrap()[..8], MAGIC);
+        let r = Reader::open(dir.path()).unwrap().unwrap();
+        let other: IpAddr = "2001:db8:1:2::6".parse().unwrap();
+        assert_eq!(r.ip(other), Some(m), "every address of the /64 sees it");
+        assert_eq!(r.ip(v4(192, 0, 2, 1)).unwrap().spam, 1);
+        assert!(r.ip(v4(192, 0, 2, 2)).is_none());
+        assert_eq!(Reputation::load(dir.path(), &mut Notes::new()).unwrap().records, w.records, "idempotent");
+        // A honeypot hit an older binary's filter journaled for an address counts for its /64.
+        let hit = JournalEntry { now: 400, honeypot: Some(exact_key(other)), ..Default::default() };
+        assert!(append_journal(dir.path(), &hit, std::time::Duration::from_millis(100)).unwrap());
+        assert_eq!(Reader::open(dir.path()).unwrap().unwrap().ip(b).unwrap().honeypot, 4);
+        // A newer format is refused by name, not misread.
+        let mut newer = std::fs::read(dir.path().join(FILE)).unwrap();
+        newer[6..8].copy_from_slice(b"03");
+        std::fs::write(dir.path().join(FILE), &newer).unwrap();
+        let e = format!("{:#}", Reader::open(dir.path()).err().unwrap());
+        assert!(e.contains("format 03") && e.contains("newer spamfilt"), "{e}");
+        let e = format!("{:#}", Reputation::load(dir.path(), &mut Notes::new()).unwrap_err());
+        assert!(e.contains("format 03"), "{e}");
     }
 
     #[test]

@@ -243,6 +243,9 @@ impl Redis {
             let t = times.get(k).copied().unwrap_or_else(crate::store::now_secs);
             rep.honeypot_hits(ip_from_key(*k), (*n).min(u32::MAX as u64) as u32, t);
         }
+        // Records a binary from before the /64s kept per IPv6 address go to their /64 (the
+        // commit writes the /64's record and deletes the address's, `stored` being as read).
+        rep.merge_v6_members();
         Ok(ReadRep { rep, stored, folded, bad })
     }
 

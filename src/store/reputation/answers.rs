@@ -22,11 +22,11 @@ impl Reputation {
     /// Merges DNS answers learned by a filter run into the cache.
     pub fn merge_dns(&mut self, answers: &DnsAnswers, now: u64) {
         for (ip, ptr) in &answers.ptr {
-            let r = self.ip_mut(*ip, now);
+            let r = self.dns_mut(*ip, now);
             r.ptr = Some(ptr.clone());
         }
         for (ip, zone, c) in &answers.dnsbl {
-            let r = self.ip_mut(*ip, now);
+            let r = self.dns_mut(*ip, now);
             r.dnsbl.retain(|(z, _)| z != zone);
             r.dnsbl.push((zone.clone(), c.clone()));
         }

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
 use super::reader::parse_header;
 use super::{
-    address_key, checksum, config, ip_from_key, ip_key, sender_block, sender_key, Correspondent, DnsAnswers, IpRecord,
-    Key, LearnedSender, OwnAddress, Record,
+    address_key, checksum, config, exact_key, ip_from_key, ip_key, is_v6_member, sender_block, sender_key,
+    Correspondent, DnsAnswers, IpRecord, Key, LearnedSender, OwnAddress, Record,
 };
 use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
 use crate::store::Notes;
@@ -51,6 +51,9 @@ impl Reputation {
                 .with_context(|| format!("the reputation database {} is corrupt", path.display()))?,
             None => Reputation::default(),
         };
+        // Format 1 kept IPv6 reputation per address: it goes to the /64s now, and the save writes
+        // format 2.
+        rep.merge_v6_members();
         let (entries, seen, skipped) = read_journal(dir, 0)?;
         report_skipped(dir, skipped, notes);
         for e in &entries {
@@ -148,10 +151,50 @@ impl Reputation {
         dir.join(FILE)
     }
 
-    /// The record of an address, created empty if new.
+    /// The reputation record of an address's block (its /64 for IPv6: see `ip_block`), created
+    /// empty if new.
     pub fn ip_mut(&mut self, ip: IpAddr, now: u64) -> &mut IpRecord {
+        self.key_mut(ip_key(ip), now)
+    }
+
+    /// The record that holds the cached DNS answers of the address `ip` itself (see
+    /// `exact_key`), created empty if new.
+    pub fn dns_mut(&mut self, ip: IpAddr, now: u64) -> &mut IpRecord {
+        // An address of a /64 other than its first: only DNS answers, no times (a dump keeps
+        // them as `ptr` and `dnsbl` lines alone).
+        self.key_mut(exact_key(ip), if exact_key(ip) == ip_key(ip) { now } else { 0 })
+    }
+
+    /// Moves the reputation of IP records kept per IPv6 address (by a binary from before the
+    /// /64s: `reputation.db` format 1, a dump of version 3 or older, a Redis store) to their
+    /// /64's record: counts summed, the later times kept; what stays at the address's own key
+    /// is its cached DNS answers, if any. Returns how many records were moved. Idempotent.
+    pub fn merge_v6_members(&mut self) -> usize {
+        let moved: Vec<(Key, IpRecord)> = self
+            .records
+            .iter()
+            .filter(|(k, _)| is_v6_member(k))
+            .filter_map(|(k, r)| match r {
+                Record::Ip(r) if r.has_counts() => Some((*k, r.clone())),
+                _ => None,
+            })
+            .collect();
+        for (k, r) in &moved {
+            let ip = ip_from_key(*k);
+            let first = if r.first_seen > 0 { r.first_seen } else { r.last_seen };
+            self.ip_mut(ip, first).add_counts(r);
+            if r.ptr.is_some() || !r.dnsbl.is_empty() {
+                self.records.insert(*k, Record::Ip(r.dns_only()));
+            } else {
+                self.records.remove(k);
+            }
+        }
+        moved.len()
+    }
+
+    fn key_mut(&mut self, key: Key, now: u64) -> &mut IpRecord {
         // An IP key holds an IP record (other kinds use hashed keys); anything else is replaced.
-        let rec = self.records.entry(ip_key(ip)).or_insert(Record::Ip(IpRecord::default()));
+        let rec = self.records.entry(key).or_insert(Record::Ip(IpRecord::default()));
         if !matches!(rec, Record::Ip(_)) {
             *rec = Record::Ip(IpRecord::default());
         }
@@ -284,10 +327,11 @@ impl Reputation {
         before - self.records.len()
     }
 
-    /// Every IP record with its address.
+    /// Every IP record with its address (an IPv6 /64's first address: see `ip_label`), not
+    /// the records that hold only an IPv6 address's cached DNS answers.
     pub fn ips(&self) -> impl Iterator<Item = (IpAddr, &IpRecord)> {
         self.records.iter().filter_map(|(k, r)| match r {
-            Record::Ip(ip) => Some((ip_from_key(*k), ip)),
+            Record::Ip(ip) if !is_v6_member(k) || ip.has_counts() => Some((ip_from_key(*k), ip)),
             _ => None,
         })
     }

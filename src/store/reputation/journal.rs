@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::{checksum, config, domain_key, ip_key, Cached, DnsAnswers, Key};
+use super::{checksum, config, domain_key, exact_key, ip_from_key, ip_key, Cached, DnsAnswers, Key};
 use crate::store::Notes;
 
 /// The journal: what filter runs learned (DNS answers, honeypot hits), appended without taking
@@ -50,8 +50,8 @@ impl JournalEntry {
         JournalEntry {
             now,
             honeypot: honeypot.map(ip_key),
-            ptr: answers.ptr.iter().map(|(ip, c)| (ip_key(*ip), c.clone())).collect(),
-            dnsbl: answers.dnsbl.iter().map(|(ip, z, c)| (ip_key(*ip), z.clone(), c.clone())).collect(),
+            ptr: answers.ptr.iter().map(|(ip, c)| (exact_key(*ip), c.clone())).collect(),
+            dnsbl: answers.dnsbl.iter().map(|(ip, z, c)| (exact_key(*ip), z.clone(), c.clone())).collect(),
             uribl: answers.uribl.clone(),
         }
     }
@@ -60,12 +60,13 @@ impl JournalEntry {
         self.honeypot.is_none() && self.ptr.is_empty() && self.dnsbl.is_empty() && self.uribl.is_empty()
     }
 
-    /// The keys whose records applying it changes (each once).
+    /// The keys whose records applying it changes (each once). A honeypot hit is its address's
+    /// /64's (an entry from before the /64s names the address).
     pub(super) fn keys(&self) -> Vec<Key> {
         let mut keys: Vec<Key> = self
             .honeypot
             .iter()
-            .copied()
+            .map(|k| ip_key(ip_from_key(*k)))
             .chain(self.ptr.iter().map(|(k, _)| *k))
             .chain(self.dnsbl.iter().map(|(k, _, _)| *k))
             .chain(self.uribl.iter().map(|(d, _, _)| domain_key(d)))

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::journal::{read_journal_tail, JournalEntry, MAX_REPLAY};
-use super::{config, Key, Record, Reputation, ReputationLookup, FILE, HEADER, INDEX, MAGIC};
+use super::{config, Key, Record, Reputation, ReputationLookup, FILE, HEADER, INDEX, MAGIC, MAGIC_V1};
 
 /// A mapped `reputation.db`: the header is checked at open, each record when it is read.
 pub struct Reader {
@@ -119,9 +119,20 @@ impl ReputationLookup for Reader {
     }
 }
 
-/// Checks the header and that the index fits; returns the record count.
+/// Checks the header and that the index fits; returns the record count. Format 1 (`SPFREP01`,
+/// before reputation was kept per IPv6 /64) is read as it is; a writer merges its IPv6
+/// records into their /64s (`Reputation::merge_v6_members`) and writes format 2.
 pub(super) fn parse_header(file: &[u8]) -> Result<usize> {
-    if file.len() < HEADER || &file[..8] != MAGIC {
+    if file.len() >= 8 && file[..6] == MAGIC[..6] && &file[..8] != MAGIC && &file[..8] != MAGIC_V1 {
+        bail!(
+            "format {} is not one this spamfilt reads (it reads {} and {}): written by a newer spamfilt? Use that \
+             one, or `db dump` with it and `db load` with this one",
+            String::from_utf8_lossy(&file[6..8]),
+            String::from_utf8_lossy(&MAGIC_V1[6..]),
+            String::from_utf8_lossy(&MAGIC[6..])
+        );
+    }
+    if file.len() < HEADER || (&file[..8] != MAGIC && &file[..8] != MAGIC_V1) {
         bail!("not a spamfilt reputation database (bad magic)");
     }
     let count = u32::from_le_bytes(file[8..12].try_into().unwrap()) as usize;

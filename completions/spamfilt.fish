@@ -70,7 +70,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s q -l quiet -
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l ham -d 'Learn these messages as ham (good mail), e.g. your Sent folder' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l spam -d 'Learn these messages as spam, e.g. your Junk folder' -r
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days), read from the Maildir file name as purge reads it. Files without a delivery time in their name are passed over; standard input and mbox files are refused' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l older-than -d 'Only messages in their folder longer than this (e.g. 10d, 36h, 2w; a bare number is days), counted as purge counts it: from the later of the delivery time in the Maildir file name and the file\'s ctime (which a move into the folder, or a flag change, sets). Files without a delivery time in their name are passed over; standard input and mbox files are refused' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l below -d 'Learn a --ham message only if the filter, scoring it now as check does with the current database, gives it less than SCORE (e.g. 0). Any X-Spam-* field in the file counts for nothing; a message learned before (as ham or spam) is passed over unscored' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l balanced -d 'With --below: learn no more ham than RATIO times the spam learned (db stats; 1 when RATIO is not given), the newest messages first; the rest waits, unread, for a later run. Keeps ham learning in step with the nightly purge' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand train" -l db -d 'The database directory (token database, training ledger)' -r -F
@@ -87,7 +87,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-progress
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days)' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages in the folder longer than this (e.g. 10d, 36h, 2w; a bare number is days): counted from the later of the delivery time in the Maildir file name and the file\'s ctime, which a move into the folder (even one that keeps the old name) or a flag change sets' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l dry-run -d 'Say what would be learned and deleted, and change nothing'

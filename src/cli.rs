@@ -557,9 +557,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub queued: bool,
 
-    /// Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days), read
-    /// from the Maildir file name as purge reads it. Files without a delivery time in their name are
-    /// passed over; standard input and mbox files are refused.
+    /// Only messages in their folder longer than this (e.g. 10d, 36h, 2w; a bare number is days),
+    /// counted as purge counts it: from the later of the delivery time in the Maildir file name and
+    /// the file's ctime (which a move into the folder, or a flag change, sets). Files without a
+    /// delivery time in their name are passed over; standard input and mbox files are refused.
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
 
@@ -615,7 +616,9 @@ pub struct ForgetArgs {
 
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
-    /// Only messages delivered longer ago than this (e.g. 10d, 36h, 2w; a bare number is days).
+    /// Only messages in the folder longer than this (e.g. 10d, 36h, 2w; a bare number is days):
+    /// counted from the later of the delivery time in the Maildir file name and the file's ctime,
+    /// which a move into the folder (even one that keeps the old name) or a flag change sets.
     #[arg(long, value_name = "AGE", default_value = "10d")]
     pub older_than: String,
 

@@ -372,7 +372,8 @@ fn keep_in_memory(len: usize) -> bool {
 
 /// The delivery time a Maildir message file's name carries: the seconds before the first dot
 /// (`1700000000.M1P2.host:2,S`), as every Maildir deliverer writes it. `None` when `name` is not
-/// a Maildir message file name. What `purge --older-than` and `train --older-than` read.
+/// a Maildir message file name. `purge --older-than` and `train --older-than` read it through
+/// `maildir_entered`.
 pub fn maildir_delivery(name: &str) -> Option<std::time::SystemTime> {
     let digits = name.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 || digits > 12 || name.len() <= digits + 1 || name.as_bytes()[digits] != b'.' {
@@ -380,6 +381,33 @@ pub fn maildir_delivery(name: &str) -> Option<std::time::SystemTime> {
     }
     let secs: u64 = name[..digits].parse().ok()?;
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// Since when a Maildir message file has been where it is, for `purge --older-than` and `train
+/// --older-than`: the later of its name's delivery time (`maildir_delivery`) and its ctime (`meta`
+/// of the file itself). A move into the folder (`mv`, an IMAP MOVE or COPY, which can keep the
+/// old name: Dovecot's `maildir_copy_preserve_filename = yes`, a hard link) sets the ctime, so
+/// what came into the folder today under an old name is not old (attack report F18). So does a
+/// flag change (a rename to `:2,FS`) and the client's move from `new/` to `cur/`: the age then
+/// counts from that, later, never earlier. `None` when the name carries no delivery time.
+///
+/// `SPAMFILT_TEST_AGE_FROM_NAME=1` (a test switch, docs/reliability.md) leaves the ctime out,
+/// for the tests and `scripts/months.py --clock rename` that age files by their name alone.
+pub fn maildir_entered(name: &str, meta: &fs::Metadata) -> Option<std::time::SystemTime> {
+    use std::os::unix::fs::MetadataExt;
+    let named = maildir_delivery(name)?;
+    if age_from_name_only() {
+        return Some(named);
+    }
+    let ctime = u64::try_from(meta.ctime())
+        .ok()
+        .map(|s| std::time::UNIX_EPOCH + std::time::Duration::new(s, u32::try_from(meta.ctime_nsec()).unwrap_or(0)));
+    Some(ctime.map_or(named, |c| c.max(named)))
+}
+
+fn age_from_name_only() -> bool {
+    static ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ONLY.get_or_init(|| std::env::var_os("SPAMFILT_TEST_AGE_FROM_NAME").is_some_and(|v| v == "1"))
 }
 
 /// The whole file when it starts like an mbox (`From `), read through one open.
@@ -511,6 +539,23 @@ mod tests {
         for bad in ["notes.txt", "1700000000", "1700000000.", ".1700000000.x", "x1700000000.y", "99999999999999.x"] {
             assert_eq!(maildir_delivery(bad), None, "{bad}");
         }
+    }
+
+    /// Attack report F18: the later of the name's time and the ctime.
+    #[test]
+    fn a_file_came_into_its_folder_at_the_later_of_its_name_and_its_ctime() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        fs::write(&f, b"x").unwrap();
+        let meta = fs::metadata(&f).unwrap();
+        let secs = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        // An old name moved in now: the ctime.
+        assert_eq!(maildir_entered("1700000001.M1P1.host:2,S", &meta).map(secs), Some(meta.ctime() as u64));
+        // A name later than the ctime (a clock that was ahead): the name.
+        let ahead = meta.ctime() + 86_400;
+        assert_eq!(maildir_entered(&format!("{ahead}.M1P1.host"), &meta).map(secs), Some(ahead as u64));
+        assert_eq!(maildir_entered("notes.txt", &meta), None);
     }
 
     #[test]

@@ -22,6 +22,13 @@ fn run(args: &[&str], db: &Path, stdin: &[u8]) -> Output {
     common::run_with_stdin(bin().arg("--db").arg(db).args(args), stdin)
 }
 
+/// `run` with the age of a Maildir message file read from its name alone (the test switch
+/// `SPAMFILT_TEST_AGE_FROM_NAME`): a file a test writes has a ctime of now, so only its name
+/// can make it old. `purge_keeps_what_came_into_junk_recently_under_an_old_name` tests the ctime.
+fn run_by_name(args: &[&str], db: &Path, stdin: &[u8]) -> Output {
+    common::run_with_stdin(bin().env("SPAMFILT_TEST_AGE_FROM_NAME", "1").arg("--db").arg(db).args(args), stdin)
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
@@ -418,21 +425,21 @@ fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
     fs::write(&trained_ham, msg(4)).unwrap();
     // A second copy of an old one: learned once, then known (the dry run counts it so too).
     fs::write(junk.join(format!("cur/{old}.M5P1.host:2,S")), msg(1)).unwrap();
-    run(&["train", "--ham", trained_ham.to_str().unwrap()], &db, b"");
+    run_by_name(&["train", "--ham", trained_ham.to_str().unwrap()], &db, b"");
 
     let j = junk.to_str().unwrap();
-    let o = run(&["purge", "--older-than", "10d", "--dry-run", j], &db, b"");
+    let o = run_by_name(&["purge", "--older-than", "10d", "--dry-run", j], &db, b"");
     assert!(
         stdout(&o).contains("would delete 3 messages older than 10d; would learn 2 as spam, 1 already known as spam"),
         "{}",
         stdout(&o)
     );
     // -q prints only errors: a message kept because it was trained as ham is none.
-    let o = run(&["-q", "purge", "--older-than", "10d", "--dry-run", j], &db, b"");
+    let o = run_by_name(&["-q", "purge", "--older-than", "10d", "--dry-run", j], &db, b"");
     assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
     assert_eq!(fs::read_dir(junk.join("cur")).unwrap().count(), 4);
 
-    let o = run(&["purge", "--older-than", "10d", j], &db, b"");
+    let o = run_by_name(&["purge", "--older-than", "10d", j], &db, b"");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         stdout(&o).contains("deleted 3 messages older than 10d; learned 2 as spam, 1 already known as spam"),
@@ -443,16 +450,70 @@ fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
     assert!(trained_ham.exists());
     assert!(junk.join(format!("cur/{young}.M3P1.host:2,")).exists());
     assert_eq!(fs::read_dir(junk.join("new")).unwrap().count(), 0);
-    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     1 ham, 2 spam"));
+    assert!(stdout(&run_by_name(&["db", "stats"], &db, b"")).contains("messages:     1 ham, 2 spam"));
 
     // Not a Maildir: refused, nothing touched.
     let plain = tmp.path().join("plain");
     fs::create_dir_all(&plain).unwrap();
     fs::write(plain.join("1"), msg(5)).unwrap();
-    let o = run(&["purge", plain.to_str().unwrap()], &db, b"");
+    let o = run_by_name(&["purge", plain.to_str().unwrap()], &db, b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a Maildir"));
     assert!(plain.join("1").exists());
+}
+
+/// Attack report F18: the age was the file name's delivery time alone, so a message that came
+/// into Junk today under an old name (`mv` between Maildirs; Dovecot with
+/// `maildir_copy_preserve_filename = yes` keeps the name on an IMAP move) was learned as spam
+/// and deleted by that night's purge, and the kept-ham line learned as ham what came into the
+/// inbox today. Now the age counts from the later of the name's time and the file's ctime,
+/// which the move sets. (On f1ef768 the purge deleted it and the train selected it.)
+#[test]
+fn purge_keeps_what_came_into_junk_recently_under_an_old_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let archive = maildir(&tmp.path().join("Maildir/.Archive"));
+    let junk = maildir(&tmp.path().join("Maildir/.Junk"));
+    let inbox = maildir(&tmp.path().join("Maildir"));
+    let old = "1700000001";
+    let spam = "From: x@spam.example\nSubject: offer\nMessage-ID: <f18@spam.example>\n\ncheap offer\n";
+    let ham =
+        "From: collega@klant.be\nSubject: planning\nMessage-ID: <f18@klant.be>\n\nvergadering offerte planning klant\n";
+    // Old mail, kept in another folder, moved today: into Junk, and into the inbox.
+    let (a_spam, a_ham) =
+        (archive.join(format!("cur/{old}.M1P1.host:2,S")), archive.join(format!("cur/{old}.M2P1.host:2,S")));
+    fs::write(&a_spam, spam).unwrap();
+    fs::write(&a_ham, ham).unwrap();
+    let in_junk = junk.join(format!("cur/{old}.M1P1.host:2,S"));
+    let in_inbox = inbox.join(format!("cur/{old}.M2P1.host:2,S"));
+    fs::rename(&a_spam, &in_junk).unwrap();
+    fs::rename(&a_ham, &in_inbox).unwrap();
+    let stats = |db: &Path| {
+        let s = stdout(&run(&["db", "stats"], db, b""));
+        s.lines().filter(|l| l.starts_with("messages:") || l.starts_with("ledger:")).collect::<Vec<_>>().join("\n")
+    };
+    let before = stats(&db);
+
+    let j = in_junk.parent().unwrap().parent().unwrap().to_str().unwrap().to_string();
+    let o = run(&["purge", "--older-than", "10d", &j], &db, b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("deleted 0 messages older than 10d; learned 0 as spam"), "{}", stdout(&o));
+    assert!(in_junk.exists(), "purge deleted what came into Junk today");
+    let c = inbox.join("cur");
+    let o = run(&["-v", "train", "--ham", c.to_str().unwrap(), "--older-than", "10d", "--below", "0"], &db, b"");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("selected 0 of 1 messages given as ham; passed over 1 in the folder 10d or less"), "{out}");
+    assert!(out.contains("in the folder 0.0 days, not older than 10d"), "{out}");
+    assert_eq!(stats(&db), before, "something was learned");
+
+    // The ctime is a clock like the name's: once it is older than the age, the message goes.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let o = run(&["purge", "--force", "--older-than", "1s", &j], &db, b"");
+    assert!(stdout(&o).contains("deleted 1 messages older than 1s; learned 1 as spam"), "{}", stdout(&o));
+    assert!(!in_junk.exists());
+    let o = run(&["train", "--ham", c.to_str().unwrap(), "--older-than", "1s", "--below", "0"], &db, b"");
+    assert!(stdout(&o).contains("selected 1 of 1 messages given as ham"), "{}", stdout(&o));
 }
 
 /// The nightly kept-ham line: `train --ham INBOX/cur --older-than 10d --below 0` learns what
@@ -491,13 +552,13 @@ fn train_older_than_below_learns_old_low_scoring_inbox_mail_as_ham() {
     );
     // The user trained this one as spam and left it there: never learned as ham this way.
     let user_spam = file(format!("cur/{old}.M5P1.host:2,S"), ham(5));
-    assert!(run(&["train", "--spam", user_spam.to_str().unwrap()], &db, b"").status.success());
-    let stats = |db: &Path| stdout(&run(&["db", "stats"], db, b""));
+    assert!(run_by_name(&["train", "--spam", user_spam.to_str().unwrap()], &db, b"").status.success());
+    let stats = |db: &Path| stdout(&run_by_name(&["db", "stats"], db, b""));
     assert!(stats(&db).contains("messages:     15 ham, 16 spam"), "{}", stats(&db));
     let cur = inbox.join("cur");
     let c = cur.to_str().unwrap();
 
-    let o = run(&["-v", "train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
+    let o = run_by_name(&["-v", "train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
     let line = |p: &Path| out.lines().find(|l| l.contains(&*p.to_string_lossy())).unwrap_or("").to_string();
@@ -508,7 +569,7 @@ fn train_older_than_below_learns_old_low_scoring_inbox_mail_as_ham() {
     assert!(line(&user_spam).contains("already learned as spam"), "{out}");
     assert!(
         out.contains(
-            "selected 1 of 5 messages given as ham; passed over 1 delivered 10d ago or less, 2 scoring 0.0 or more now, \
+            "selected 1 of 5 messages given as ham; passed over 1 in the folder 10d or less, 2 scoring 0.0 or more now, \
              1 learned before (not scored again)"
         ),
         "{out}"
@@ -517,20 +578,22 @@ fn train_older_than_below_learns_old_low_scoring_inbox_mail_as_ham() {
     assert!(stats(&db).contains("messages:     16 ham, 16 spam"), "{}", stats(&db));
 
     // The ledger makes a rerun a no-op, and -q prints nothing (cron mails only on trouble).
-    let o = run(&["-q", "train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
+    let o = run_by_name(&["-q", "train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
     assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
     assert!(stats(&db).contains("messages:     16 ham, 16 spam"), "{}", stats(&db));
-    let o = run(&["train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
+    let o = run_by_name(&["train", "--ham", c, "--older-than", "10d", "--below", "0"], &db, b"");
     assert!(stdout(&o).contains("selected 0 of 5") && stdout(&o).contains("2 learned before"), "{}", stdout(&o));
 
     // A bound above the spam's score learns it: the bound is what decides, not a header.
-    let o = run(&["train", "--ham", forged.to_str().unwrap(), "--older-than", "10d", "--below", "1000"], &db, b"");
+    let o =
+        run_by_name(&["train", "--ham", forged.to_str().unwrap(), "--older-than", "10d", "--below", "1000"], &db, b"");
     assert!(stdout(&o).contains("learned 1 ham and 0 spam;"), "{}", stdout(&o));
 
     // An empty inbox is no error for the nightly line.
     let empty = maildir(&tmp.path().join("Empty"));
     let e = empty.join("cur");
-    let o = run(&["-q", "train", "--ham", e.to_str().unwrap(), "--older-than", "10d", "--below", "0"], &db, b"");
+    let o =
+        run_by_name(&["-q", "train", "--ham", e.to_str().unwrap(), "--older-than", "10d", "--below", "0"], &db, b"");
     assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
 
     // Bad values are clear errors, and nothing is learned.
@@ -543,11 +606,11 @@ fn train_older_than_below_learns_old_low_scoring_inbox_mail_as_ham() {
     ] {
         let mut argv = vec!["train", "--ham", c];
         argv.extend(args);
-        let o = run(&argv, &db, b"");
+        let o = run_by_name(&argv, &db, b"");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success() && err.contains(says), "{argv:?}: {err}");
     }
-    let o = run(&["train", "--ham", "-", "--older-than", "10d"], &db, ham(9).as_bytes());
+    let o = run_by_name(&["train", "--ham", "-", "--older-than", "10d"], &db, ham(9).as_bytes());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("standard input is not a message file of its own"), "{err}");
     assert_eq!(fs::read(db.join("tokens.db")).unwrap(), before, "a refused run changed the database");
@@ -573,7 +636,7 @@ fn train_balanced_learns_no_more_ham_than_spam_newest_first() {
     let c = inbox.join("cur");
     let args = ["train", "--ham", c.to_str().unwrap(), "--older-than", "10d", "--below", "0", "--balanced"];
     // 15 ham and 15 spam learned: none now.
-    let o = run(&args, &db, b"");
+    let o = run_by_name(&args, &db, b"");
     assert!(stdout(&o).contains("learned 0 ham"), "{}", stdout(&o));
     assert!(
         stdout(&o).contains("3 left for a later run (--balanced: enough ham learned for the spam)"),
@@ -583,19 +646,21 @@ fn train_balanced_learns_no_more_ham_than_spam_newest_first() {
     // Two spam more: the two newest.
     let (_, spam) = write_corpus(&tmp.path().join("more"), 17);
     for i in [15, 16] {
-        assert!(run(&["train", "--spam", spam.join(format!("{i}.eml")).to_str().unwrap()], &db, b"").status.success());
+        assert!(run_by_name(&["train", "--spam", spam.join(format!("{i}.eml")).to_str().unwrap()], &db, b"")
+            .status
+            .success());
     }
     let mut v = vec!["-v"];
     v.extend(args);
-    let o = run(&v, &db, b"");
+    let o = run_by_name(&v, &db, b"");
     let out = stdout(&o);
     assert!(out.contains("learned 2 ham"), "{out}");
     let line = |p: &Path| out.lines().find(|l| l.contains(&*p.to_string_lossy())).unwrap_or("").to_string();
     assert!(line(&files[2]).starts_with("learning ") && line(&files[1]).starts_with("learning "), "{out}");
     assert!(line(&files[0]).contains("left for a later run"), "{out}");
-    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     17 ham, 17 spam"));
+    assert!(stdout(&run_by_name(&["db", "stats"], &db, b"")).contains("messages:     17 ham, 17 spam"));
     // --balanced needs --below.
-    let o = run(&["train", "--ham", c.to_str().unwrap(), "--balanced"], &db, b"");
+    let o = run_by_name(&["train", "--ham", c.to_str().unwrap(), "--balanced"], &db, b"");
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--below"), "{o:?}");
 }
 
@@ -626,7 +691,7 @@ fn purge_neither_learns_nor_deletes_files_that_are_not_mail() {
         if dry {
             args.insert(1, "--dry-run");
         }
-        let o = run(&args, &db, b"");
+        let o = run_by_name(&args, &db, b"");
         let (out, err) = (stdout(&o), String::from_utf8_lossy(&o.stderr).into_owned());
         let verb = if dry {
             "would delete 1 messages older than 10d; would learn"
@@ -649,12 +714,12 @@ fn purge_neither_learns_nor_deletes_files_that_are_not_mail() {
         assert_eq!(o.status.code(), Some(1), "{err}");
     }
     assert!(!spam.exists());
-    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
-    let o = run(&["-q", "purge", "--older-than", "10d", j], &db, b"");
+    assert!(stdout(&run_by_name(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
+    let o = run_by_name(&["-q", "purge", "--older-than", "10d", j], &db, b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty() && String::from_utf8_lossy(&o.stderr).contains("not a mail message"), "{o:?}");
     assert!(empty.exists() && note.exists());
-    assert!(stdout(&run(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
+    assert!(stdout(&run_by_name(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
 }
 
 #[test]

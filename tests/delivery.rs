@@ -213,6 +213,9 @@ fn cron_purge_learns_old_junk_as_spam_and_deletes_it() {
         ("LOGNAME".into(), "jan".into()),
         ("SHELL".into(), "/bin/sh".into()),
         ("PATH".into(), "/usr/bin:/bin".into()),
+        // Not cron's: the files above were written now (their ctime), so only their names can
+        // make them old (the test switch; the ctime rule: tests/cli.rs, F18).
+        ("SPAMFILT_TEST_AGE_FROM_NAME".into(), "1".into()),
     ];
     let mut jobs = Vec::new();
     for line in crontab.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.is_empty()) {
@@ -269,6 +272,11 @@ impl Drop for Dovecot {
 }
 
 fn start_dovecot() -> Option<Dovecot> {
+    start_dovecot_with("")
+}
+
+/// `start_dovecot` with `extra` lines in dovecot.conf.
+fn start_dovecot_with(extra: &str) -> Option<Dovecot> {
     if !have("dovecot") || !have("sievec") || !have("dovecot-lda") {
         return None;
     }
@@ -308,7 +316,7 @@ fn start_dovecot() -> Option<Dovecot> {
              passdb {{\n  driver = static\n  args = password=secret\n}}\n\
              userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={home}\n}}\n\
              namespace inbox {{\n  inbox = yes\n  mailbox Junk {{\n    special_use = \\Junk\n  }}\n  mailbox Trash {{\n    special_use = \\Trash\n  }}\n  mailbox \"Deleted Messages\" {{\n    special_use = \\Trash\n  }}\n  mailbox Afval {{\n    special_use = \\Trash\n  }}\n}}\n\
-             !include {t}/etc/90-spamfilt-filter.conf\n!include {t}/etc/91-spamfilt-imapsieve.conf\n",
+             !include {t}/etc/90-spamfilt-filter.conf\n!include {t}/etc/91-spamfilt-imapsieve.conf\n{extra}",
             t = t.display(),
             home = home.display(),
         ),
@@ -420,6 +428,47 @@ fn dovecot_sieve_filter_and_imapsieve_training() {
     );
     let s = stats(&dc);
     assert!(s.contains("messages:     2 ham, 0 spam"), "{s}");
+}
+
+/// Attack report F18 with a real Dovecot: with `maildir_copy_preserve_filename = yes` an IMAP
+/// move keeps the file's name, so an old message moved into Junk today carries its old delivery
+/// time there. The nightly purge learned it as spam and deleted it that night (on f1ef768);
+/// now the move's ctime counts, and it stays its 10 days.
+#[test]
+fn dovecot_old_mail_moved_into_junk_today_stays_its_days() {
+    let Some(dc) = start_dovecot_with("maildir_copy_preserve_filename = yes\n") else { return };
+    let home = dc.root.path().join("home");
+    let old = "1700000001.M1P1.host";
+    fs::create_dir_all(home.join("Maildir/cur")).unwrap();
+    fs::create_dir_all(home.join("Maildir/new")).unwrap();
+    fs::write(home.join(format!("Maildir/cur/{old}:2,S")), HAM).unwrap();
+    lda(&dc, SPAM); // creates Junk
+    Command::new("chown").arg("-R").arg("65534:65534").arg(&home).status().unwrap();
+    imap(
+        &dc,
+        "m.select('INBOX')\ntyp, d = m.search(None, 'HEADER', 'Subject', 'Vergadering')\n\
+         m.copy(d[0].split()[0], 'Junk')\nm.store(d[0].split()[0], '+FLAGS', '\\\\Deleted')\nm.expunge()",
+    );
+    let junk = home.join("Maildir/.Junk/cur");
+    let moved: Vec<String> = fs::read_dir(&junk)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(old))
+        .collect();
+    assert_eq!(moved.len(), 1, "Dovecot kept the name: {:?}", fs::read_dir(&junk).unwrap().collect::<Vec<_>>());
+    let purge = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_spamfilt")])
+        .env_clear()
+        .env("HOME", &home)
+        .args(["purge", "--older-than", "10d"])
+        .arg(home.join("Maildir/.Junk"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&purge.stdout);
+    assert!(purge.status.success(), "{out}{}", String::from_utf8_lossy(&purge.stderr));
+    assert!(out.contains("deleted 0 messages older than 10d"), "{out}");
+    assert!(junk.join(&moved[0]).exists(), "the purge deleted what came into Junk today");
 }
 
 /// procmail exports every variable a recipe assigns, so `SPAMFILT_DB=$SPAMDB` with SPAMDB unset

@@ -2,8 +2,13 @@
 //!
 //! The mirror of the nightly purge ("what stayed in Junk that long is spam"): what the user kept
 //! in the inbox longer than AGE, and the filter, scoring it now as `check` does, puts below
-//! SCORE, is ham. The delivery time is the Maildir file name's, read as `purge` reads it; the
-//! score is computed afresh from the message (an X-Spam-* field in the file counts for nothing).
+//! SCORE, is ham. How long it has been there is read as `purge` reads it
+//! (`mailbox::maildir_entered`): from the later of the Maildir file name's delivery time and the
+//! file's ctime. The question is how long the user has had to move it out, so a message moved
+//! into the inbox today under an old name (from another folder or Maildir, a backup), or first
+//! seen today (the client's move from `new/` to `cur/` after a holiday), waits its AGE from
+//! then; a flag change (a rename) starts it again, which only learns that ham later. The score
+//! is computed afresh from the message (an X-Spam-* field in the file counts for nothing).
 //! A message the ledger knows, in either class, is passed over before it is scored: one the user
 //! trained as spam is never learned as ham this way, and a rerun only reads and parses the
 //! messages it learned before (their digest) and scores the new ones.
@@ -75,19 +80,26 @@ pub fn select(
     let mut skipped = Skipped { given: entries.len() as u64, ..Skipped::default() };
     let cutoff = rules.older_than.map(|(age, _)| super::purge::cutoff(age));
     let now = SystemTime::now();
-    let delivered = |e: &Entry| -> Option<SystemTime> {
-        let name = e.file()?.file_name()?.to_string_lossy().into_owned();
-        crate::mailbox::maildir_delivery(&name)
+    // Since when the message has been in the folder: the later of its name's delivery time and
+    // its ctime (a file that cannot be looked at is taken by its name: reading it fails below
+    // and says why).
+    let entered = |e: &Entry| -> Option<SystemTime> {
+        let path = e.file()?;
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        match std::fs::metadata(path) {
+            Ok(meta) => crate::mailbox::maildir_entered(&name, &meta),
+            Err(_) => crate::mailbox::maildir_delivery(&name),
+        }
     };
-    // The age first: it costs no read.
-    let mut old = Vec::with_capacity(entries.len());
+    // The age first: it costs no read (one look at the file's metadata).
+    let mut old: Vec<(Entry, Option<SystemTime>)> = Vec::with_capacity(entries.len());
     for e in entries {
         let Some(cutoff) = cutoff else {
-            old.push(e);
+            old.push((e, None));
             continue;
         };
-        match delivered(&e) {
-            Some(t) if t < cutoff => old.push(e),
+        match entered(&e) {
+            Some(t) if t < cutoff => old.push((e, Some(t))),
             Some(t) => {
                 skipped.young += 1;
                 if g.verbose > 0 {
@@ -108,7 +120,7 @@ pub fn select(
     }
     let Some(below) = rules.below else {
         skipped.selected = old.len() as u64;
-        return Ok((old, skipped));
+        return Ok((old.into_iter().map(|(e, _)| e).collect(), skipped));
     };
     let snap = settings.database().snapshot()?;
     // `--balanced RATIO`: no more ham than RATIO times the spam learned. The newest messages
@@ -120,7 +132,7 @@ pub fn select(
         ((t.spam as f64 * ratio).floor() as u64).saturating_sub(t.ham)
     });
     if budget.is_some() {
-        old.sort_by_key(|e| std::cmp::Reverse(delivered(e)));
+        old.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
     }
     let part = match budget {
         Some(b) => usize::try_from(b).unwrap_or(usize::MAX).saturating_mul(2).max(32),
@@ -136,7 +148,7 @@ pub fn select(
         }
         super::map_ordered(
             chunk,
-            |e| {
+            |(e, _)| {
                 let Ok(raw) = e.read() else { return Decision::PassOn };
                 let msg = crate::message::Message::parse(&raw, settings.scoring.scan_limit);
                 if let Some(class) = snap.ledger(&crate::learn::digest(&msg)) {
@@ -149,7 +161,7 @@ pub fn select(
                     Err(_) => Decision::PassOn,
                 }
             },
-            |e, d| match d {
+            |(e, t), d| match d {
                 Decision::Known(class) => {
                     skipped.known += 1;
                     if g.verbose > 1 || (g.verbose > 0 && class == Class::Spam) {
@@ -170,7 +182,7 @@ pub fn select(
                         println!(
                             "learning {} as ham: {}scores {} now (below {})",
                             super::Shown(&e.name),
-                            age_note(delivered(e), now),
+                            age_note(*t, now),
                             crate::verdict::format_score(score),
                             crate::verdict::format_score(below)
                         );
@@ -196,12 +208,12 @@ pub fn select(
     Ok((out, skipped))
 }
 
-/// "delivered 12.3 days ago, " (nothing when the time is not known).
-fn age_note(delivered: Option<SystemTime>, now: SystemTime) -> String {
-    match delivered {
+/// "in the folder 12.3 days, " (nothing when the time is not known).
+fn age_note(entered: Option<SystemTime>, now: SystemTime) -> String {
+    match entered {
         Some(t) => {
             let days = now.duration_since(t).map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
-            format!("delivered {days:.1} days ago, ")
+            format!("in the folder {days:.1} days, ")
         }
         None => String::new(),
     }
@@ -212,7 +224,7 @@ fn age_note(delivered: Option<SystemTime>, now: SystemTime) -> String {
 pub fn summary(s: &Skipped, rules: &Rules, class: Class) -> String {
     let mut why = Vec::new();
     if let Some((_, age)) = rules.older_than {
-        why.push(format!("{} delivered {age} ago or less", s.young));
+        why.push(format!("{} in the folder {age} or less", s.young));
         if s.no_time > 0 {
             why.push(format!("{} without a delivery time in their name", s.no_time));
         }

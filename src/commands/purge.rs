@@ -1,6 +1,8 @@
-//! `spamfilt purge`: the nightly Junk clean-up. Messages older than the age are learned as
-//! spam (what the user left in Junk that long is spam), then deleted, in that order: the
-//! database is committed before the first file is removed, so a crash loses no training.
+//! `spamfilt purge`: the nightly Junk clean-up. Messages in Junk longer than the age (counted
+//! from the later of the name's delivery time and the file's ctime, which a move into the
+//! folder sets) are learned as spam (what the user left in Junk that long is spam), then
+//! deleted, in that order: the database is committed before the first file is removed, so a
+//! crash loses no training.
 //! A message the user trained as ham is left alone, and so is a file that is not mail (see
 //! `mailbox::not_mail`: an empty file, a text note): purge deletes only what it learned as spam
 //! or found already learned as spam, never what it could not learn.
@@ -38,8 +40,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     for folder in &args.folders {
         let (files, skipped) = maildir_messages(folder)?;
         not_messages += skipped;
-        for (file, meta, delivered) in files {
-            if delivered < cutoff {
+        for (file, meta, entered) in files {
+            if entered < cutoff {
                 metas.insert(file.clone(), meta);
                 old.push(file);
             }
@@ -245,12 +247,15 @@ fn check_folder(folder: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// A message file: its path, metadata (not following a link) and delivery time.
+/// A message file: its path, metadata (not following a link) and the time it came into the
+/// folder (`mailbox::maildir_entered`).
 type MessageFile = (PathBuf, std::fs::Metadata, SystemTime);
 
 /// The message files in `cur/` and `new/` of a Maildir: regular files (not links) with Maildir
-/// names, each with its metadata and delivery time (from the name). Anything else (`notes.txt`,
-/// a link, a folder) is left alone and counted.
+/// names, each with its metadata and the time it came into the folder: the later of its name's
+/// delivery time and its ctime, so that what was moved into Junk today under an old name is
+/// not old (attack report F18). Anything else (`notes.txt`, a link, a folder) is left alone and
+/// counted.
 fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
     let mut out = Vec::new();
     let mut skipped = 0;
@@ -266,8 +271,8 @@ fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e).with_context(|| format!("cannot read {}", super::shown_path(&entry.path()))),
             };
-            match mailbox::maildir_delivery(&name) {
-                Some(delivered) if meta.file_type().is_file() => out.push((entry.path(), meta, delivered)),
+            match mailbox::maildir_entered(&name, &meta) {
+                Some(entered) if meta.file_type().is_file() => out.push((entry.path(), meta, entered)),
                 _ if name.starts_with('.') => {}
                 _ => skipped += 1,
             }
@@ -277,7 +282,7 @@ fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
     Ok((out, skipped))
 }
 
-/// The delivery time before which a message is older than `age` now.
+/// The time before which a message that came then is older than `age` now.
 pub fn cutoff(age: Duration) -> SystemTime {
     SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH)
 }

@@ -345,7 +345,8 @@ of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBbloc
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
 ["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR; a resolver that answered none of a
 delivery's queries is not asked for 60 seconds, then 2, 4, 8 and at most 15 minutes while it stays silent: those
-deliveries score without live DNS and say so in X\-Spam\-Degraded), and the sections \fB[bayes]\fR
+deliveries score without live DNS and say so in X\-Spam\-Degraded; the policy service's dnsbl check asks nothing
+then and its log says so once per back\-off), and the sections \fB[bayes]\fR
 (\fBstrength\fR, \fBunknown_prob\fR, \fBmin_dev\fR, \fBmax_clues\fR, \fBmin_learned\fR, \fBtrace_min_share\fR and
 \fBtrace_min_learned\fR (0.5 and 100: the words of the Received fields count only once at least half of the ham
 and of the spam learned, and 100 of each, had them; ham from a Sent folder has none)), \fB[lr]\fR (the

@@ -597,6 +597,74 @@ fn dns_blocklists_with_the_filters_resolver_and_cache() {
     assert_eq!(dns.asked("7.113.0.203.zen.test"), 0);
 }
 
+/// A dead resolver: the policy service asked it for every request, each waiting the whole
+/// `timeout_ms` (it had none of the filter's memory). Now it shares the filter's back-off
+/// (`dns-resolver.state`, 60 s doubling to 15 min): the request that finds the resolver silent
+/// writes the record, and within the back-off no request asks it, the process reads the file no
+/// more (it holds the record) and writes nothing; its log says once per back-off that the DNS
+/// checks are skipped. Counted in the packets the port received, not timed.
+#[test]
+fn the_policy_service_backs_off_a_silent_resolver() {
+    // A loopback UDP port that never answers; what it received is read from its buffer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let addr = silent.local_addr().unwrap();
+    let received = || {
+        let mut buf = [0u8; 1500];
+        std::iter::from_fn(|| silent.recv_from(&mut buf).ok()).count()
+    };
+    let env = Env::with_recipients(&format!(
+        "dns = {{ resolver = \"{addr}\", timeout_ms = 200, dnsbl = [\"zen.test\"] }}\n{}",
+        config("enforce", "")
+    ));
+    let state = env.db.join("dns-resolver.state");
+    let ok = "info@mijndomein.test";
+    let clients = |from: u8, n: u8| -> Vec<String> {
+        (from..from + n).map(|i| request(&format!("198.51.100.{i}"), ok, &[])).collect()
+    };
+    let skipped_lines = || {
+        let log = fs::read_to_string(env.log()).unwrap_or_default();
+        log.lines().filter(|l| l.contains("DNS checks skipped: ")).map(String::from).collect::<Vec<_>>()
+    };
+
+    // One connection (one process), five clients nothing is cached for: the first request asks
+    // and gets no answer; the other four ask nothing.
+    assert_eq!(env.policy(&clients(1, 5)), vec!["DUNNO"; 5]);
+    assert!(received() > 0);
+    let record = fs::read_to_string(&state).unwrap();
+    assert!(record.contains(&format!("resolver {addr}\n")) && record.contains("backoff 60\n"), "{record}");
+    let lines = skipped_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(&format!("DNS checks skipped: resolver {addr} gave no answer at "))
+            && lines[0].contains("; not asked again until ")
+            && lines[0].contains("the dnsbl check asks nothing"),
+        "{lines:?}"
+    );
+    let log = fs::read_to_string(env.log()).unwrap();
+    assert!(log.contains(" dns_skipped=4"), "{log}");
+
+    // The next connection (another process) within the back-off: asks nothing, writes nothing,
+    // and says it once.
+    use std::os::unix::fs::MetadataExt;
+    let stamp = |p: &Path| fs::metadata(p).map(|m| (m.ino(), m.mtime(), m.mtime_nsec())).unwrap();
+    let before = stamp(&state);
+    assert_eq!(env.policy(&clients(10, 3)), vec!["DUNNO"; 3]);
+    assert_eq!(received(), 0, "a request asked the silent resolver within its back-off");
+    assert_eq!(stamp(&state), before, "the record was written again");
+    assert_eq!(skipped_lines().len(), 2);
+
+    // The back-off over: the next request asks again (one probe); still silent, so the back-off
+    // doubles, and the new back-off is said.
+    let over: String =
+        record.lines().map(|l| if l.starts_with("until ") { "until 1\n".into() } else { format!("{l}\n") }).collect();
+    fs::write(&state, over).unwrap();
+    assert_eq!(env.policy(&clients(20, 2)), vec!["DUNNO"; 2]);
+    assert!(received() > 0);
+    assert!(fs::read_to_string(&state).unwrap().contains("backoff 120\n"));
+    assert_eq!(skipped_lines().len(), 3);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A real Postfix.
 

@@ -155,12 +155,13 @@ fn filter_message(g: &GlobalArgs, input: &[u8]) -> Result<Filtered> {
         degraded.push(format!("{} more (run spamfilt lint)", problems.len() - 5));
     }
     let now = crate::store::now_secs();
-    let resolver = settings
-        .sender
-        .dns
-        .as_ref()
-        .filter(|_| has_db)
-        .map(|d| super::resolver::Remembering { server: d.resolver, dir: &settings.db_dir });
+    let resolver = settings.sender.dns.as_ref().filter(|_| has_db).map(|d| super::resolver::Remembering {
+        server: d.resolver,
+        dir: &settings.db_dir,
+        tell: &super::resolver::tell_stderr,
+        memo: None,
+        canary_after: false,
+    });
     let scorer = Scorer {
         scoring: &settings.scoring,
         tokenizer: &settings.tokenizer,

@@ -25,6 +25,9 @@ use crate::policy::protocol::{self, Request};
 use crate::policy::state::State;
 use crate::policy::{self, Check, Outcome};
 use crate::store::reputation::{self, JournalEntry, Key, Reader, Record, Reputation, ReputationLookup};
+use crate::store::resolver::Silence;
+
+use super::resolver::{Event, Remembering};
 
 /// How long an idle connection of the standing service is kept (Postfix closes its own after
 /// smtpd_policy_service_max_idle, 300 s).
@@ -82,6 +85,8 @@ struct Counters {
     marked: [AtomicU64; 5],
     /// Idle (or stalled) connections the standing service closed to serve a new one.
     closed_to_make_room: AtomicU64,
+    /// Requests whose DNS blocklist lookups were skipped: the resolver is backed off.
+    dns_skipped: AtomicU64,
 }
 
 impl Counters {
@@ -109,6 +114,10 @@ impl Counters {
         let closed = self.closed_to_make_room.load(Relaxed);
         if closed > 0 {
             s.push_str(&format!(" closed_to_make_room={closed}"));
+        }
+        let skipped = self.dns_skipped.load(Relaxed);
+        if skipped > 0 {
+            s.push_str(&format!(" dns_skipped={skipped}"));
         }
         s
     }
@@ -173,6 +182,11 @@ struct Service {
     log: Log,
     /// `-v`: log every answer, not only those where a check fired.
     verbose: bool,
+    /// The DNS resolver's back-off as this process last read or wrote it (`dns-resolver.state`,
+    /// shared with the filter): within it no request reads the file or asks the resolver.
+    dns_memo: Mutex<Option<Silence>>,
+    /// When the back-off this process last logged began (`Silence::at`): logged once each.
+    dns_logged: AtomicU64,
 }
 
 impl Service {
@@ -200,6 +214,33 @@ impl Service {
             counters: Counters::default(),
             log,
             verbose: g.verbose > 0,
+            dns_memo: Mutex::new(None),
+            dns_logged: AtomicU64::new(0),
+        }
+    }
+
+    /// What became of the DNS resolver's memory, in the log: a back-off once (when this
+    /// process first meets it), its end, and failures to read or write the record.
+    fn tell_dns(&self, e: Event<'_>) {
+        match e {
+            Event::Skipped(s) | Event::Silent(s) => {
+                if matches!(e, Event::Skipped(_)) {
+                    self.counters.dns_skipped.fetch_add(1, Relaxed);
+                }
+                if self.dns_logged.swap(s.at, Relaxed) != s.at {
+                    self.log.line(
+                        true,
+                        &format!(
+                            "DNS checks skipped: {}; until then the dnsbl check asks nothing and \
+                             requests are answered without it",
+                            s.describe()
+                        ),
+                    );
+                }
+            }
+            Event::Answered => self.log.line(false, "DNS resolver answers again: DNS checks resumed"),
+            Event::ReadFailed(e) => self.log.line(true, &format!("{e:#}; asking the DNS resolver")),
+            Event::WriteFailed(e) => self.log.line(true, &format!("{e:#}")),
         }
     }
 
@@ -255,9 +296,18 @@ impl Service {
             None => &overlay,
         };
         let now = crate::store::now_secs();
-        let udp = settings.sender.dns.as_ref().map(|d| crate::dns::Udp(d.resolver));
-        let resolver: &dyn crate::dns::Resolver = match &udp {
-            Some(u) => u,
+        // The filter's resolver with its memory of a silent server (`dns-resolver.state`):
+        // within a back-off no request asks it (nor reads the file again: `dns_memo`).
+        let tell = |e: Event<'_>| self.tell_dns(e);
+        let live = settings.sender.dns.as_ref().map(|d| Remembering {
+            server: d.resolver,
+            dir: &settings.db_dir,
+            tell: &tell,
+            memo: Some(&self.dns_memo),
+            canary_after: true,
+        });
+        let resolver: &dyn crate::dns::Resolver = match &live {
+            Some(r) => r,
             None => &crate::dns::CacheOnly,
         };
         let cx = policy::Context {

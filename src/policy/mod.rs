@@ -17,7 +17,8 @@
 //!    client for `harvest_refuse_hours`;
 //! 6. `no_ptr`: Postfix found no reverse name (`reverse_client_name=unknown`);
 //! 7. `dnsbl`: the client is listed by a DNS blocklist of the `dns` table (the filter's cache
-//!    first, then the filter's resolver within its deadline).
+//!    first, then the filter's resolver within its deadline, unless that resolver is backed off
+//!    after it gave no answer: `commands::resolver`, `dns-resolver.state`).
 //!
 //! The first refusal decides (later checks are not run); marks add up. In `enforce` mode a
 //! refusal is `REJECT 5.7.1 why` or `DEFER_IF_PERMIT 4.7.1 why`; in `warn` mode (the default) it

@@ -257,7 +257,10 @@ pub enum Command {
     /// (rules and list show warn and go on).
     ///
     /// The databases checked are the directory itself (one that is a file or cannot be read is
-    /// said so), tokens.db, lr.weights (readable, its version and size) and reputation.db. Notes
+    /// said so), tokens.db, lr.weights (readable, its version and size) and reputation.db. A DNS
+    /// resolver backed off after it gave no answer (dns-resolver.state: which, since when, until
+    /// when) is a problem too: meanwhile deliveries and the policy service skip the DNS blocklists
+    /// and the PTR lookups. Notes
     /// that do not change the exit status (an address that looks like your own relay: add it to
     /// trusted_networks) are printed with -q too.
     Lint,

@@ -268,6 +268,77 @@ fn a_silent_resolver_is_not_asked_again_until_its_backoff_is_over() {
     }
 }
 
+/// `lint` said nothing of a resolver backed off after it gave no answer, though for the
+/// back-off every delivery and the policy service skip the DNS checks (before, it exited 0).
+/// Now a record in force is a problem (exit 1) naming the resolver, since when, until when and
+/// what is skipped; one whose back-off is over is not (the next delivery asks again).
+#[test]
+fn lint_reports_a_resolver_that_is_backed_off() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let env = Env::new(&format!(
+        "dns = {{ resolver = \"{addr}\", timeout_ms = 200, dnsbl = [\"zen.test\"], uribl = [\"uribl.test\"] }}\n"
+    ));
+    let ham = env.dir().join("ham.eml");
+    fs::write(&ham, msg("From: someone@example.org\n", "the minutes")).unwrap();
+    env.ok(&["train", "--ham", ham.to_str().unwrap()]);
+    let o = env.run(&["lint"], b"");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A delivery finds the resolver silent: the record is written.
+    let m = msg(
+        &format!("{}From: someone@example.org\n", received("mail.example.org", "mail.example.org", "198.51.100.9")),
+        "See http://www.shop.test/x for the minutes.",
+    );
+    let (_, out) = env.filter(&m);
+    assert!(degraded_field(&out).contains("lookups got no answer"), "{out}");
+    let state = env.db.join("dns-resolver.state");
+    let o = env.run(&["lint"], b"");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    let line = text.lines().find(|l| l.starts_with(&format!("{}: ", state.display()))).unwrap_or_default();
+    for says in [
+        &format!("the DNS resolver {addr} is backed off: it gave no answer at 20") as &str,
+        " UTC, and is not asked again until 20",
+        "(back-off 60 s, doubling to 15 min while it stays silent)",
+        "the DNS blocklists of the relay (dnsbl) and of the policy service, the URI blocklists (uribl) and the \
+         PTR (reverse name) lookups are skipped",
+        &format!("(dig @127.0.0.1 -p {} . NS)", addr.port()),
+    ] {
+        assert!(line.contains(says), "{says:?} not in {text}");
+    }
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 problem"), "{}", String::from_utf8_lossy(&o.stderr));
+    // After more silent probes it says how long it has been silent at least.
+    let record = fs::read_to_string(&state).unwrap();
+    let longer: String = record
+        .lines()
+        .map(|l| if l.starts_with("backoff ") { "backoff 900\n".into() } else { format!("{l}\n") })
+        .collect();
+    fs::write(&state, longer).unwrap();
+    let text = String::from_utf8_lossy(&env.run(&["lint"], b"").stdout).into_owned();
+    assert!(
+        text.contains("it gave no answer at every probe since 20") && text.contains("or earlier (the last at 20"),
+        "{text}"
+    );
+    // The back-off over: no problem; the next delivery asks again.
+    let over: String =
+        record.lines().map(|l| if l.starts_with("until ") { "until 1\n".into() } else { format!("{l}\n") }).collect();
+    fs::write(&state, over).unwrap();
+    let o = env.run(&["lint"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    // A record that is not one is named.
+    fs::write(&state, "garbage\n").unwrap();
+    let o = env.run(&["lint"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("is not spamfilt's DNS resolver state"));
+    drop(silent);
+}
+
 #[test]
 fn allow_and_block_lists_override_everything() {
     let env = Env::new("");

@@ -3,7 +3,9 @@
 //! Checks the config file (each key, score and custom rule), the allow and block lists, the URI
 //! blocklist, the token database (header, checksum, ledger and every record; with `[store] redis`
 //! that the Redis store answers and holds only well-formed entries) and the reputation database
-//! (checksum and every record). Exit status 1 when anything is wrong, 0 otherwise.
+//! (checksum and every record), and whether the DNS resolver is backed off after it gave no
+//! answer (`dns-resolver.state`: the DNS checks are skipped meanwhile). Exit status 1 when
+//! anything is wrong, 0 otherwise.
 
 use std::process::ExitCode;
 
@@ -12,7 +14,7 @@ use anyhow::Result;
 use crate::cli::GlobalArgs;
 use crate::config::Settings;
 use crate::problems::Problem;
-use crate::store::Database;
+use crate::store::{format_utc, Database};
 
 pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
     let (settings, mut problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
@@ -144,6 +146,7 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
             out.push(Problem::new(&db.lr_path(), None, what));
         }
     }
+    out.extend(resolver_problem(settings, crate::store::now_secs()));
     let rep = settings.db_dir.join(crate::store::reputation::FILE);
     let mut notes = crate::store::Notes::new();
     let loaded = crate::store::reputation::Reputation::load(&settings.db_dir, &mut notes);
@@ -162,6 +165,61 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         out.push(Problem::new(&rep, None, what));
     }
     out
+}
+
+/// The DNS resolver backed off after it gave no answer (`dns-resolver.state`, see
+/// `commands::resolver`): while the back-off lasts deliveries and the policy service ask it
+/// nothing, so the DNS checks are off without anything else saying so but X-Spam-Degraded.
+/// A record whose back-off is over is no problem: the next delivery asks again.
+fn resolver_problem(settings: &Settings, now: u64) -> Option<Problem> {
+    use crate::store::resolver;
+    let d = settings.sender.dns.as_ref()?;
+    let file = settings.db_dir.join(resolver::FILE);
+    let s = match resolver::read(&settings.db_dir, d.resolver) {
+        Ok(s) => s?,
+        Err(e) => return Some(Problem::new(&file, None, format!("{e:#}"))),
+    };
+    if now >= s.until {
+        return None;
+    }
+    let since = s.silent_since();
+    let since = if since < s.at {
+        format!("at every probe since {} or earlier (the last at {})", format_utc(since), format_utc(s.at))
+    } else {
+        format!("at {}", format_utc(s.at))
+    };
+    let mut skipped = Vec::new();
+    if !d.dnsbl.is_empty() {
+        skipped.push("the DNS blocklists of the relay (dnsbl) and of the policy service");
+    }
+    if !d.uribl.is_empty() {
+        skipped.push("the URI blocklists (uribl)");
+    }
+    if d.ptr {
+        skipped.push("the PTR (reverse name) lookups");
+    }
+    let skipped = match skipped.split_last() {
+        None => "its lookups".to_string(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    Some(Problem::new(
+        &file,
+        None,
+        format!(
+            "the DNS resolver {r} is backed off: it gave no answer {since}, and is not asked again until {until} \
+             (back-off {b} s, doubling to {max} min while it stays silent). Until then {skipped} are skipped: mail \
+             is scored and answered without them (X-Spam-Degraded says so). Check that it runs and answers \
+             (dig @{ip} -p {port} . NS); the first delivery after the back-off asks it again, and an answer removes \
+             this file",
+            r = s.resolver,
+            until = format_utc(s.until),
+            b = s.backoff,
+            max = resolver::MAX_BACKOFF / 60,
+            ip = s.resolver.ip(),
+            port = s.resolver.port(),
+        ),
+    ))
 }
 
 /// Suggestions: addresses that look like the user's own relays (see `ip list`).

@@ -63,6 +63,18 @@ impl Silence {
         Silence { until: now + backoff, backoff, ..self.clone() }
     }
 
+    /// The latest time the resolver can have been silent since: `at` less the back-offs that
+    /// must have passed before the current one (60, 120, 240, 480 s before a 900 s one; each
+    /// probe comes only after the back-off before it was over).
+    pub fn silent_since(&self) -> u64 {
+        let (mut b, mut before) = (FIRST_BACKOFF, 0u64);
+        while b < self.backoff {
+            before += b;
+            b = (b * 2).min(MAX_BACKOFF);
+        }
+        self.at.saturating_sub(before)
+    }
+
     fn next_backoff(&self) -> u64 {
         (self.backoff.max(FIRST_BACKOFF / 2) * 2).min(MAX_BACKOFF)
     }
@@ -167,6 +179,8 @@ mod tests {
             backoffs.push(prior.backoff);
         }
         assert_eq!(backoffs, [120, 240, 480, 900, 900, 900]);
+        let since = |backoff| Silence { resolver: r, at: 10_000, until: 10_000 + backoff, backoff }.silent_since();
+        assert_eq!([since(60), since(120), since(240), since(480), since(900)], [10_000, 9_940, 9_820, 9_580, 9_100]);
         assert_eq!(
             Silence { resolver: r, at: 3 * 3600 + 41 * 60 + 7, until: 3 * 3600 + 42 * 60 + 7, backoff: 60 }.describe(),
             "resolver 192.0.2.1:53 gave no answer at 03:41:07Z; not asked again until 03:42:07Z"

@@ -494,7 +494,7 @@ _spamfilt() {
             return 0
             ;;
         spamfilt__subcmd__address__subcmd__list)
-            opts="-v -q -h --own --correspondents --db --config --verbose --quiet --help"
+            opts="-v -q -h --own --correspondents --senders --db --config --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

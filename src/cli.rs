@@ -244,7 +244,8 @@ pub enum Command {
     #[command(subcommand)]
     Ip(IpCommand),
     /// Show or remove the mail addresses training recorded: known correspondents (the people
-    /// your Sent mail was written to) and your own addresses (its From and Sender).
+    /// your Sent mail was written to), your own addresses (its From and Sender) and learned
+    /// senders (a From address through the relay block its learned mail came by: LEARNED_SENDER).
     #[command(subcommand)]
     Address(AddressCommand),
     /// Check the config file, the lists, the custom rules and the databases; print each problem
@@ -461,26 +462,34 @@ pub enum IpCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AddressCommand {
-    /// What is recorded about one mail address.
+    /// What is recorded about one mail address: as a known correspondent or your own address,
+    /// and as a learned sender through each relay block (ham and spam learned, last learned,
+    /// what LEARNED_SENDER gives it). Exit status 1 when nothing is.
     Show {
         #[arg(value_name = "ADDRESS")]
         address: String,
     },
-    /// One line per address: known correspondents and your own addresses, sorted.
+    /// One line per record: known correspondents, your own addresses and learned senders (one
+    /// per address and relay block), sorted.
     List {
         /// Only your own addresses.
-        #[arg(long, conflicts_with = "correspondents")]
+        #[arg(long, conflicts_with_all = ["correspondents", "senders"])]
         own: bool,
         /// Only known correspondents.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "senders")]
         correspondents: bool,
+        /// Only learned senders.
+        #[arg(long)]
+        senders: bool,
     },
-    /// Remove the record of mail addresses: known correspondents or your own addresses.
+    /// Remove every record of mail addresses: as known correspondents or your own addresses, and
+    /// as learned senders through every relay block.
     ///
-    /// Mail from a removed correspondent no longer gets KNOWN_CORRESPONDENT; training mail
-    /// written to or from the address again records it again. Takes the training lock; works on
-    /// reputation.db or the Redis store. Exit status 1 when one of them was not there (the others
-    /// are removed).
+    /// Mail from a removed correspondent no longer gets KNOWN_CORRESPONDENT, nor mail from a
+    /// removed learned sender LEARNED_SENDER (the way back from ham learned from a forged or
+    /// compromised correspondent, without forgetting each message); training mail written to or
+    /// from the address again records it again. Takes the training lock; works on reputation.db
+    /// or the Redis store. Exit status 1 when one of them was not there (the others are removed).
     Remove {
         /// Say what would be removed; change nothing.
         #[arg(long)]

@@ -298,6 +298,16 @@ spamfilt address remove \-\-dry\-run promo@deals.example
 spamfilt address remove promo@deals.example
 .RE
 .fi
+.PP
+Take back the learned senders (LEARNED_SENDER) of a correspondent whose account was hijacked, or whose
+forged mail you learned as ham: see them, then drop them (with its correspondent record):
+.PP
+.nf
+.RS
+spamfilt address show piet@klant.be
+spamfilt address remove piet@klant.be
+.RE
+.fi
 .SH FILES
 .TP
 \fI~/.local/share/spamfilt/\fR

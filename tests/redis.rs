@@ -1381,6 +1381,19 @@ fn an_address_record_removed_on_one_host_is_gone_for_every_host() {
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("me@example.org is neither a known correspondent") && err.contains("{test}:rep"), "{err}");
+    // A learned sender (mail from jan1@klant.be through a relay, learned as ham on one host):
+    // shown and removed on another, gone for every host.
+    let relayed = tmp.path().join("relayed.eml");
+    let via =
+        "Received: from mail.klant.be (mail.klant.be [198.51.100.7]) by mx.example.org (Postfix) with ESMTP id 1; \
+               Mon, 1 Dec 2025 10:00:00 +0000\nDelivered-To: me@example.org\n";
+    fs::write(&relayed, format!("{via}{}", ham(1))).unwrap();
+    a.ok(&["train", "--ham", relayed.to_str().unwrap()]);
+    let show = b.ok(&["address", "show", "jan1@klant.be"]);
+    assert!(show.starts_with("jan1@klant.be: learned sender through 198.51.100.0/24: learned as ham 1,"), "{show}");
+    let out = b.ok(&["address", "remove", "jan1@klant.be"]);
+    assert!(out.starts_with("removed jan1@klant.be (learned sender through 198.51.100.0/24"), "{out}");
+    assert!(!a.ok(&["db", "dump"]).contains("\nsender "), "{}", a.ok(&["db", "dump"]));
 }
 
 /// A trainer whose clock was 30 days ahead wrote the store (every token's day and the totals'

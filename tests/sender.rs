@@ -603,8 +603,9 @@ fn one_reputation_record_is_shown_and_removed_by_hand() {
     assert!(out.starts_with("removed jan@klant.be (known correspondent: 1 message"), "{out}");
     assert!(out.contains("removed ik@thuis.example (your own address: mail from it last learned 1970-01-01"), "{out}");
     assert!(
-        err.contains("nobody@klant.be is neither a known correspondent nor one of your own addresses in ")
-            && err.contains("reputation.db"),
+        err.contains(
+            "nobody@klant.be is neither a known correspondent nor one of your own addresses nor a learned sender in "
+        ) && err.contains("reputation.db"),
         "{err}"
     );
     let left = records();
@@ -1025,6 +1026,95 @@ fn ham_learned_from_a_sender_through_a_relay_is_evidence_for_that_sender_there_o
     env.ok(&["train", "--spam", trained.to_str().unwrap()]);
     assert!(env.ok(&["db", "dump"]).contains("\nsender nieuws@winkel.example 198.51.100.0/24 0 1 "));
     assert!(!has(&letter("198.51.100.7", 11)));
+}
+
+/// A learned sender could not be removed: a user who learned a forged or compromised
+/// correspondent's mail as ham had no way back but `forget` of each message (`address show`
+/// and `address remove` saw only correspondents and own addresses: `address show` of a
+/// learned sender exited 1 and `address remove` removed nothing). Now `address show`
+/// lists an address's learned senders, `address list --senders` lists them all, and `address
+/// remove` drops them with the address's other records, and LEARNED_SENDER with them.
+#[test]
+fn learned_senders_are_shown_and_removed_with_their_address() {
+    let env = Env::new("");
+    let via = |ip: &str| received("mail.klant.example", "mail.klant.example", ip);
+    let letter = |ip: &str, n: u32| {
+        format!(
+            "{}Delivered-To: ik@mijn.be\n{}",
+            via(ip),
+            msg("From: Piet <Piet@Klant.example>\nTo: ik@mijn.be\n", &format!("Factuur nummer {n}"))
+        )
+    };
+    let mut files = Vec::new();
+    for (n, ip) in [(1, "198.51.100.7"), (2, "198.51.100.8"), (3, "2001:db8:1:2::5")] {
+        let f = env.dir().join(format!("ham{n}.eml"));
+        fs::write(&f, letter(ip, n)).unwrap();
+        files.push(f.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["train", "--ham"];
+    args.extend(files.iter().map(String::as_str));
+    env.ok(&args);
+    let has = |m: &str| tests_of(&env.filter(m).0).contains(&"LEARNED_SENDER".to_string());
+    assert!(has(&letter("198.51.100.9", 4)));
+
+    let show = env.ok(&["address", "show", "<PIET@klant.example>"]);
+    let lines: Vec<&str> = show.lines().collect();
+    assert_eq!(lines.len(), 2, "{show}");
+    assert!(
+        lines[0].starts_with(
+            "piet@klant.example: learned sender through 198.51.100.0/24: learned as ham 2, as spam 0, last "
+        ) && lines[0].ends_with(" UTC: LEARNED_SENDER counts 67% of its points"),
+        "{show}"
+    );
+    assert!(
+        lines[1].starts_with("piet@klant.example: learned sender through 2001:db8:1::/48: learned as ham 1,"),
+        "{show}"
+    );
+    let list = env.ok(&["address", "list", "--senders"]);
+    assert!(list.starts_with("piet@klant.example\tsender\tblock=198.51.100.0/24\tham=2\tspam=0\tlast="), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert_eq!(env.ok(&["address", "list"]).lines().filter(|l| l.contains("\tsender\t")).count(), 2);
+    assert_eq!(env.ok(&["address", "list", "--own"]).lines().filter(|l| l.contains("\tsender\t")).count(), 0);
+
+    // A dry run says what would go and changes nothing.
+    let dry = env.ok(&["address", "remove", "--dry-run", "piet@klant.example"]);
+    assert_eq!(dry.lines().count(), 2, "{dry}");
+    assert!(
+        dry.starts_with("would remove piet@klant.example (learned sender through 198.51.100.0/24: learned as ham 2"),
+        "{dry}"
+    );
+    assert!(has(&letter("198.51.100.9", 5)));
+    let senders = || env.ok(&["db", "dump"]).lines().filter(|l| l.starts_with("sender ")).count();
+    assert_eq!(senders(), 2);
+
+    let out = env.ok(&["address", "remove", "piet@klant.example"]);
+    assert!(
+        out.contains("removed piet@klant.example (learned sender through 2001:db8:1::/48: learned as ham 1"),
+        "{out}"
+    );
+    assert_eq!(senders(), 0);
+    assert!(!has(&letter("198.51.100.9", 6)));
+    let o = env.run(&["check", "--report", "-"], letter("198.51.100.9", 7).as_bytes());
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("sender: From piet@"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = env.run(&["address", "show", "piet@klant.example"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nor a learned sender in "),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Forgetting a message whose sender record is gone is no error and brings nothing back.
+    env.ok(&["forget", &files[0]]);
+    assert_eq!(senders(), 0);
+    // New mail from it trained as ham records it again.
+    let again = env.dir().join("ham8.eml");
+    fs::write(&again, letter("198.51.100.7", 8)).unwrap();
+    env.ok(&["train", "--ham", again.to_str().unwrap()]);
+    assert_eq!(senders(), 1);
 }
 
 /// Attack report F11: ten harmless (hidden) links before the real one kept it from the URI

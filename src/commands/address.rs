@@ -1,8 +1,12 @@
 //! `spamfilt address show|list|remove`: the mail addresses training recorded in the reputation
-//! database, known correspondents and the user's own addresses (see `learn::Prepared`).
+//! database: known correspondents and the user's own addresses (see `learn::Prepared`), and
+//! learned senders (a From address through a relay block, `LEARNED_SENDER`).
 //!
-//! A record is keyed by a hash of the lower-cased address (`reputation::address_key`) and holds
-//! the address, so one is found by its address and every one can be listed.
+//! A correspondent or own-address record is keyed by a hash of the lower-cased address
+//! (`reputation::address_key`) and holds the address, so one is found by its address and every
+//! one can be listed. A learned sender is keyed by the address and the block
+//! (`reputation::sender_key`), so an address's learned senders are found by reading every
+//! record (as `list` does): an admin command, not the filter's path.
 
 use std::process::ExitCode;
 
@@ -10,7 +14,7 @@ use anyhow::{bail, Result};
 
 use crate::cli::{AddressCommand, GlobalArgs};
 use crate::config::Settings;
-use crate::store::reputation::{address_key, Record, Reputation};
+use crate::store::reputation::{address_key, Key, LearnedSender, Record, Reputation};
 use crate::store::{format_utc, Notes};
 
 pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand) -> Result<ExitCode> {
@@ -47,6 +51,55 @@ fn describe(r: &Record) -> Option<(String, String)> {
     }
 }
 
+/// One learned sender as `show` and `remove` describe it (as `check --report` does).
+fn describe_sender(l: &LearnedSender, correspondent: bool, settings: &Settings) -> String {
+    let effect = if settings.sender.no_learned_senders {
+        "not used (learned_senders = false)".to_string()
+    } else if l.spam > 0 {
+        "learned as spam too: no ham evidence".to_string()
+    } else if correspondent {
+        "a known correspondent already: LEARNED_SENDER does not add to it".to_string()
+    } else {
+        format!("LEARNED_SENDER counts {:.0}% of its points", 100.0 * l.weight())
+    };
+    format!(
+        "learned sender through {}: learned as ham {}, as spam {}, last {}: {effect}",
+        l.block,
+        l.ham,
+        l.spam,
+        format_utc(l.last)
+    )
+}
+
+/// The learned senders of `address` (lower case), sorted by block, with their keys.
+fn senders_of<'a>(rep: &'a Reputation, address: &str) -> Vec<(Key, &'a LearnedSender)> {
+    let mut out: Vec<(Key, &LearnedSender)> = rep
+        .records
+        .iter()
+        .filter_map(|(k, r)| match r {
+            Record::Sender(l) if l.address == address => Some((*k, l)),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.1.block.cmp(&b.1.block));
+    out
+}
+
+/// What `show` and `remove` say of `address`: its own record's description first, then one
+/// per learned sender; with the keys of the records.
+fn everything(rep: &Reputation, address: &str, settings: &Settings) -> Vec<(Key, String, String)> {
+    let mut out = Vec::new();
+    let own = rep.records.get(&address_key(address)).and_then(describe);
+    let correspondent = matches!(rep.records.get(&address_key(address)), Some(Record::Correspondent(_)));
+    if let Some((shown, what)) = own {
+        out.push((address_key(address), shown, what));
+    }
+    for (key, l) in senders_of(rep, address) {
+        out.push((key, l.address.clone(), describe_sender(l, correspondent, settings)));
+    }
+    out
+}
+
 /// Where the reputation records are, for messages.
 fn place(settings: &Settings) -> String {
     let db = settings.database();
@@ -57,7 +110,10 @@ fn place(settings: &Settings) -> String {
 }
 
 fn not_there(address: &str, settings: &Settings) -> String {
-    format!("spamfilt: {address} is neither a known correspondent nor one of your own addresses in {}", place(settings))
+    format!(
+        "spamfilt: {address} is neither a known correspondent nor one of your own addresses nor a learned sender in {}",
+        place(settings)
+    )
 }
 
 fn run_noting(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand, notes: &mut Notes) -> Result<ExitCode> {
@@ -66,40 +122,46 @@ fn run_noting(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand, notes: 
         AddressCommand::Show { address } => {
             let a = parse(address)?;
             let rep = db.load_reputation(notes)?;
-            match rep.records.get(&address_key(&a)).and_then(describe) {
-                Some((shown, what)) => {
-                    println!("{shown}: {what}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => {
-                    eprintln!("{}", not_there(&a, settings));
-                    Ok(ExitCode::from(1))
-                }
+            let found = everything(&rep, &a, settings);
+            if found.is_empty() {
+                eprintln!("{}", not_there(&a, settings));
+                return Ok(ExitCode::from(1));
             }
+            for (_, shown, what) in found {
+                println!("{shown}: {what}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
-        AddressCommand::List { own, correspondents } => {
+        AddressCommand::List { own, correspondents, senders } => {
+            let all = !(*own || *correspondents || *senders);
             let rep = db.load_reputation(notes)?;
             let mut rows: Vec<(String, &'static str, String)> = rep
                 .records
                 .values()
                 .filter_map(|r| match r {
-                    Record::Correspondent(c) if !own => Some((
+                    Record::Correspondent(c) if all || *correspondents => Some((
                         c.address.clone(),
                         "correspondent",
                         format!("messages={}\tlast={}", c.messages, format_utc(c.last)),
                     )),
-                    Record::Own(o) if !correspondents => {
+                    Record::Own(o) if all || *own => {
                         Some((o.address.clone(), "own", format!("last={}", format_utc(o.last))))
                     }
+                    Record::Sender(l) if all || *senders => Some((
+                        l.address.clone(),
+                        "sender",
+                        format!("block={}\tham={}\tspam={}\tlast={}", l.block, l.ham, l.spam, format_utc(l.last)),
+                    )),
                     _ => None,
                 })
                 .collect();
             rows.sort();
             if rows.is_empty() && !g.quiet {
-                let what = match (own, correspondents) {
-                    (true, _) => "own addresses",
-                    (_, true) => "known correspondents",
-                    _ => "known correspondents or own addresses",
+                let what = match (own, correspondents, senders) {
+                    (true, _, _) => "own addresses",
+                    (_, true, _) => "known correspondents",
+                    (_, _, true) => "learned senders",
+                    _ => "known correspondents, own addresses or learned senders",
                 };
                 eprintln!("spamfilt: no {what} in {}", place(settings));
             }
@@ -119,15 +181,15 @@ fn run_noting(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand, notes: 
             let edit = |rep: &mut Reputation| -> Result<(Vec<String>, Vec<String>)> {
                 let (mut said, mut missing) = (Vec::new(), Vec::new());
                 for a in &wanted {
-                    let key = address_key(a);
-                    match rep.records.get(&key).and_then(describe) {
-                        Some((shown, what)) => {
-                            if !dry_run {
-                                rep.records.remove(&key);
-                            }
-                            said.push(format!("{verb} {shown} ({what})"));
+                    let found = everything(rep, a, settings);
+                    if found.is_empty() {
+                        missing.push(a.clone());
+                    }
+                    for (key, shown, what) in found {
+                        if !dry_run {
+                            rep.records.remove(&key);
                         }
-                        None => missing.push(a.clone()),
+                        said.push(format!("{verb} {shown} ({what})"));
                     }
                 }
                 Ok((said, missing))
@@ -137,6 +199,9 @@ fn run_noting(settings: &Settings, g: &GlobalArgs, cmd: &AddressCommand, notes: 
                 for a in &wanted {
                     if matches!(rep.records.get(&address_key(a)), Some(Record::Correspondent(_) | Record::Own(_))) {
                         rep.records.remove(&address_key(a));
+                    }
+                    for key in senders_of(rep, a).into_iter().map(|(k, _)| k).collect::<Vec<_>>() {
+                        rep.records.remove(&key);
                     }
                 }
             };

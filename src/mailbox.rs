@@ -143,6 +143,11 @@ impl Entry {
     }
 
     /// The file this message is, when it is a file of its own (not in an mbox, not stdin).
+    /// A named path that could not be opened or listed: reading it says why.
+    pub fn is_unreadable(&self) -> bool {
+        matches!(self.source, Source::Unreadable(_))
+    }
+
     pub fn file(&self) -> Option<&Path> {
         match &self.source {
             Source::File(p) | Source::InFolder(p) | Source::Kept { path: p, .. } => Some(p),

@@ -613,6 +613,13 @@ fn train_older_than_below_learns_old_low_scoring_inbox_mail_as_ham() {
     let o = run_by_name(&["train", "--ham", "-", "--older-than", "10d"], &db, ham(9).as_bytes());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("standard input is not a message file of its own"), "{err}");
+    // A folder that does not exist is named as missing (the cron line with a mistyped path).
+    let missing = tmp.path().join("Maildir-typo").join("cur");
+    let o = run_by_name(&["train", "--ham", missing.to_str().unwrap(), "--older-than", "10d"], &db, b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains(&format!("cannot open {}: No such file or directory", missing.display())), "{err}");
+    assert!(!err.contains("not a message file of its own"), "{err}");
     assert_eq!(fs::read(db.join("tokens.db")).unwrap(), before, "a refused run changed the database");
 }
 

@@ -53,9 +53,16 @@ enum Decision {
 }
 
 /// `--older-than` needs a delivery time for every message: refuses (before anything is
-/// learned) what is not a message file of its own (standard input, a message of an mbox).
+/// learned) what is not a message file of its own (standard input, a message of an mbox) and a
+/// path that cannot be opened (no such folder, no permission), saying why.
 pub fn check_entries(entries: &[Entry], rules: &Rules) -> Result<()> {
     if let Some((_, age)) = rules.older_than {
+        // A folder that cannot be opened (a mistyped cron line) fails the run before anything is
+        // chosen: `--balanced` would otherwise leave it "for a later run" for ever, unsaid.
+        if let Some(e) = entries.iter().find(|e| e.is_unreadable()) {
+            let why = e.read().err().map(|err| crate::problems::error_text(&err)).unwrap_or_default();
+            anyhow::bail!("{why}; nothing learned");
+        }
         if let Some(e) = entries.iter().find(|e| e.file().is_none()) {
             let what = if e.name == "-" { "standard input".to_string() } else { e.name.clone() };
             anyhow::bail!(

@@ -2,8 +2,9 @@
 //! images, and the active or tracking elements. No regex, linear time, bounded input, and
 //! robust to anything (100,000 unclosed tags are just a long flat document).
 //!
-//! Used by the tokenizer (visible and invisible text are tokenized separately: invisible text
-//! is how spammers feed Bayes words it likes) and by the content rules.
+//! Used by the tokenizer (the invisible text and the `<title>` are tokenized after the shown
+//! text, and may accuse but not excuse: invisible text is how spammers feed Bayes words it
+//! likes) and by the content rules.
 
 /// A link: where it goes and what it says.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,8 +31,12 @@ pub struct HtmlDoc {
     /// Text a reader sees, entities decoded, with spaces where block elements break it.
     pub visible_text: String,
     /// Text styled so the reader does not see it (display:none, visibility:hidden, zero or
-    /// tiny font size, text colour equal to the background).
+    /// tiny font size, text colour equal to the background in effect: the nearest `bgcolor` or
+    /// CSS background of the element or those it is in, else the body's).
     pub invisible_text: String,
+    /// The parts of `visible_text` that are the document's `<title>` (no mail client shows it):
+    /// byte ranges, in order. Its words may accuse but not excuse (attack report F12).
+    pub title: Vec<std::ops::Range<usize>>,
     pub links: Vec<Link>,
     pub images: Vec<Image>,
     /// URLs loaded by CSS `url(...)` in style attributes and `<style>` blocks.
@@ -59,7 +64,17 @@ const MAX_ITEMS: usize = 1000;
 #[derive(Clone)]
 struct Open {
     name: String,
+    /// Its text is hidden: styled so (inherited), or coloured like its background.
     hidden: bool,
+    /// Styled hidden itself or inside such an element (display:none, tiny fonts, …).
+    styled_hidden: bool,
+    /// The text colour in effect (normalized), from this element or the nearest one above.
+    color: Option<String>,
+    /// The background in effect (normalized): this element's `bgcolor` or CSS background, or
+    /// the nearest one above, or the body's.
+    bg: Option<String>,
+    /// Inside `<title>`.
+    title: bool,
 }
 
 /// Parses an HTML body.
@@ -80,8 +95,15 @@ pub fn parse(html: &str) -> HtmlDoc {
             let end = byte_position(b'<', &bytes[i..]).map_or(bytes.len(), |p| i + p);
             let hidden = stack.last().is_some_and(|o| o.hidden);
             let text = decode_entities(&input[i..end], &mut doc.encoded_ascii);
-            let target = if hidden { &mut doc.invisible_text } else { &mut doc.visible_text };
-            target.push_str(&text);
+            if hidden {
+                doc.invisible_text.push_str(&text);
+            } else {
+                let start = doc.visible_text.len();
+                doc.visible_text.push_str(&text);
+                if stack.last().is_some_and(|o| o.title) {
+                    push_range(&mut doc.title, start..doc.visible_text.len());
+                }
+            }
             if let Some(l) = link.as_mut() {
                 if l.text.len() < 500 {
                     l.text.push_str(&text);
@@ -197,14 +219,21 @@ pub fn parse(html: &str) -> HtmlDoc {
         if is_void(name) || tag.self_closing {
             continue;
         }
-        let parent_hidden = stack.last().is_some_and(|o| o.hidden);
-        let hidden = parent_hidden
-            || style.as_deref().is_some_and(is_hidden_style)
-            || hidden_by_color(style.as_deref(), tag.attr("color"), body_bg.as_deref());
+        let parent = stack.last();
+        let title = name == "title" || parent.is_some_and(|o| o.title);
+        let styled_hidden = parent.is_some_and(|o| o.styled_hidden) || style.as_deref().is_some_and(is_hidden_style);
+        // The colours in effect: this element's, else its parent's (a table cell's `bgcolor`
+        // shows the text on it whatever the body's colour is: newsletters' white cells on a
+        // coloured page are not hidden text).
+        let color = own_color(style.as_deref(), tag.attr("color")).or_else(|| parent.and_then(|o| o.color.clone()));
+        let bg = own_background(style.as_deref(), tag.attr("bgcolor"))
+            .or_else(|| parent.and_then(|o| o.bg.clone()))
+            .or_else(|| body_bg.clone());
+        let hidden = styled_hidden || color.as_ref().is_some_and(|c| *c == *bg.as_deref().unwrap_or("ffffff"));
         if stack.len() >= MAX_DEPTH {
             stack.remove(0);
         }
-        stack.push(Open { name: name.to_string(), hidden });
+        stack.push(Open { name: name.to_string(), hidden, styled_hidden, color, bg, title });
     }
     if let Some(l) = link.take() {
         if doc.links.len() < MAX_ITEMS {
@@ -212,6 +241,15 @@ pub fn parse(html: &str) -> HtmlDoc {
         }
     }
     doc
+}
+
+/// Adds `r` to `ranges`, merged with the last range when they touch.
+fn push_range(ranges: &mut Vec<std::ops::Range<usize>>, r: std::ops::Range<usize>) {
+    match ranges.last_mut() {
+        Some(last) if last.end == r.start => last.end = r.end,
+        _ if r.is_empty() => {}
+        _ => ranges.push(r),
+    }
 }
 
 struct Tag {
@@ -382,7 +420,9 @@ fn is_hidden_style(style: &str) -> bool {
 }
 
 fn normalize_color(c: &str) -> String {
-    let c = c.trim().trim_start_matches('#').to_ascii_lowercase();
+    let c = c.trim().trim_start_matches('#');
+    // Not a colour: kept short, as every open element carries the colours in effect.
+    let c = if c.len() > 32 { "?" } else { c }.to_ascii_lowercase();
     match c.as_str() {
         "white" => "ffffff".into(),
         "black" => "000000".into(),
@@ -392,15 +432,18 @@ fn normalize_color(c: &str) -> String {
     }
 }
 
-/// Text coloured like its background: `color` equal to the element's or the body's background.
-fn hidden_by_color(style: Option<&str>, font_color: Option<&str>, body_bg: Option<&str>) -> bool {
-    let color = style.and_then(|s| css_value(s, "color")).or(font_color).map(normalize_color);
-    let Some(color) = color else { return false };
-    let bg = style
+/// The text colour an element sets (CSS `color`, or a `<font color>`), normalized.
+fn own_color(style: Option<&str>, font_color: Option<&str>) -> Option<String> {
+    style.and_then(|s| css_value(s, "color")).or(font_color).map(normalize_color)
+}
+
+/// The background an element sets (CSS `background-color` or `background`, or a `bgcolor`
+/// attribute), normalized.
+fn own_background(style: Option<&str>, bgcolor: Option<&str>) -> Option<String> {
+    style
         .and_then(|s| css_value(s, "background-color").or_else(|| css_value(s, "background")))
-        .map(normalize_color);
-    let bg = bg.or_else(|| body_bg.map(str::to_string)).unwrap_or_else(|| "ffffff".to_string());
-    color == bg
+        .or(bgcolor)
+        .map(normalize_color)
 }
 
 fn collect_css_urls(css: &str, out: &mut Vec<String>) {
@@ -501,6 +544,26 @@ mod tests {
             assert!(!d.visible_text.contains(w), "{w}");
         }
         assert_eq!(d.encoded_ascii, 2);
+    }
+
+    /// The colours in effect are inherited: text coloured like the page but on a cell of its own
+    /// colour is seen (a newsletter's white cells on a coloured page, hard-ham-1/00234), text
+    /// coloured like the cell it is on is not, and `<title>` text is set apart.
+    #[test]
+    fn colours_are_those_in_effect() {
+        let d = parse(
+            r##"<html><head><title>Shop news</title></head><body bgcolor="#183C8C"><font color="#183C8C">
+            <table bgcolor="#FFFFFF"><tr><td>Dear customer, our opening hours</td></tr></table>
+            page coloured <table><tr><td bgcolor="#ffffcc"><font color="#FFFFCC">cell coloured</font>
+            <span style="color:#000">black on cell</span></td></tr></table></font></body></html>"##,
+        );
+        assert!(d.visible_text.contains("Dear customer, our opening hours"), "{}", d.visible_text);
+        assert!(d.visible_text.contains("black on cell"), "{}", d.visible_text);
+        for w in ["page coloured", "cell coloured"] {
+            assert!(d.invisible_text.contains(w), "{w}: {}", d.invisible_text);
+        }
+        let title: Vec<&str> = d.title.iter().map(|r| &d.visible_text[r.clone()]).collect();
+        assert_eq!(title, ["Shop news"]);
     }
 
     #[test]

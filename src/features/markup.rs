@@ -6,10 +6,12 @@ use super::*;
 /// The words of the text, links, image and CSS hosts of an HTML part. `found`: the part's URLs
 /// from `Content::urls` (links, images, CSS, written URLs, in that order).
 ///
-/// Text styled invisible is tokenized like the visible text, as bogofilter's words are: the
-/// styling test cannot see every background (a cell's `bgcolor`, a stylesheet), so a newsletter's
-/// white-on-colour text was set apart as `invis:` words that ham trained from a Sent folder never
-/// has. What the markup does (scripts, forms, hidden text, web bugs, image counts) gives no
+/// Text styled invisible (and the `<title>`) is tokenized as plain words, as bogofilter's words
+/// are, but apart, after every shown word (`html_unseen_tokens`, `Tokens::unseen`): the styling
+/// test cannot see every background (a cell's `bgcolor`, a stylesheet), so a newsletter's
+/// white-on-colour text set apart as `invis:` words (words that ham trained from a Sent folder
+/// never has) ranked worse; as plain words that may accuse but not excuse, it cannot carry a spam
+/// to ham (attack report F12). What the markup does (scripts, forms, hidden text, web bugs, image counts) gives no
 /// tokens: the rules score those facts (HTML_SCRIPT, HTML_FORM, HTML_INVISIBLE_TEXT,
 /// HTML_WEB_BUG, …), and Bayes counting them again pushed newsletters over the threshold twice.
 /// On the SpamAssassin corpus both changes together lowered Bayes' 1-ROCA on every split of
@@ -17,8 +19,13 @@ use super::*;
 /// "Hidden text and the markup tokens").
 pub(super) fn html_tokens(doc: &html::HtmlDoc, found: &[urls::FoundUrl], sink: &mut Sink) {
     use urls::UrlSource;
-    text_tokens(&doc.visible_text, "", sink);
-    text_tokens(&doc.invisible_text, "", sink);
+    // The visible text without its `<title>` (in `html_unseen_tokens`).
+    let mut at = 0;
+    for r in &doc.title {
+        text_tokens(&doc.visible_text[at..r.start], "", sink);
+        at = r.end;
+    }
+    text_tokens(&doc.visible_text[at..], "", sink);
     // Only the links give `url:` tokens. The URLs written in the HTML text (not in an href) are
     // in `found` too, and the rules read them from the same list; as Bayes tokens they were
     // measured and left out: with them (all `url_tokens`, or only `url:HOST` and `url:d:`, or
@@ -33,6 +40,17 @@ pub(super) fn html_tokens(doc: &html::HtmlDoc, found: &[urls::FoundUrl], sink: &
     for u in found.iter().filter(|u| u.source == UrlSource::Css) {
         sink.push_parts(&["css:d:", &u.url.domain]);
     }
+}
+
+/// The words of an HTML part that no reader sees: its `<title>` and its text styled invisible.
+/// Tokenized after every shown word of the message (`Tokens::unseen`), as plain words (the
+/// styling test cannot see every background, so a newsletter's white-on-colour text is here too:
+/// its spam words still count, its ham words do not).
+pub(super) fn html_unseen_tokens(doc: &html::HtmlDoc, sink: &mut Sink) {
+    for r in &doc.title {
+        text_tokens(&doc.visible_text[r.clone()], "", sink);
+    }
+    text_tokens(&doc.invisible_text, "", sink);
 }
 
 /// At most this many labels of a URL's host (left of its registrable domain) are `url:h:` tokens.

@@ -9,8 +9,11 @@
 //!   bigrams, so those mails get useful tokens instead of one giant skip token.
 //! * Obfuscated words (`v.i.a.g.r.a`, `v i a g r a`) are rejoined, plus an `obf:` marker.
 //! * HTML: the text (visible or styled invisible alike, as bogofilter reads it) is tokenized like
-//!   plain text; links are cracked into `url:` host, registrable-domain, host-label and path-word
-//!   tokens, images and CSS `url(...)` give their registrable domain. What the markup does is left to the rules.
+//!   plain text; what no reader is shown (invisible text, the `<title>`, an alternative not
+//!   shown, an attachment) comes after the rest and may accuse but not excuse
+//!   (`Tokens::unseen`); links are cracked into `url:` host, registrable-domain, host-label and
+//!   path-word tokens, images and CSS `url(...)` give their registrable domain. What the markup
+//!   does is left to the rules.
 //! * MIME structure is evidence: `ct:` top-level type, `part:`, `charset:`, `cte:` per part,
 //!   attachment types and file extensions.
 //! * Header tokens are tagged by field: `subj:` words keep their case (SpamBayes found case in
@@ -103,6 +106,8 @@ pub struct Tokens {
     /// Where the trace tokens start (see [`TRACE_MARKER`]): every token from here on is the
     /// marker or a Received word (`None`: the message has no Received field).
     trace: Option<usize>,
+    /// The tokens found only in text the reader is not shown (see [`Tokens::unseen`]).
+    unseen: std::ops::Range<usize>,
 }
 
 impl Tokens {
@@ -143,6 +148,17 @@ impl Tokens {
     /// Whether token `i` is a trace token (the marker or a Received word).
     pub fn is_trace(&self, i: usize) -> bool {
         i >= self.trace_start()
+    }
+
+    /// The tokens that occur only in text a mail client does not show the reader: text styled
+    /// invisible, the HTML `<title>`, the alternatives of a `multipart/alternative` other than
+    /// the one shown, and attachments (`message::Part::unshown`). They are learned as every
+    /// other token, but scoring lets them accuse and hardly excuse: of those that lean to ham
+    /// only the strongest few count (`scoring::UNSEEN_HAM_CLUES`; attack report F12: 1,000
+    /// common words nobody sees turned HTML spam into ham). A word that is also in the shown
+    /// text is not among them.
+    pub fn unseen(&self) -> std::ops::Range<usize> {
+        self.unseen.clone()
     }
 
     /// The index of the gate's marker ([`TRACE_MARKER`]), when the message has a Received field.
@@ -299,6 +315,7 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
             ends: Vec::with_capacity(512),
             hashes: Vec::with_capacity(512),
             trace: None,
+            unseen: 0..0,
         },
         max: s.max_tokens,
     };
@@ -330,19 +347,42 @@ pub fn tokens(msg: &Message, content: &Content, s: &TokenizerSettings) -> Tokens
             }
             sink.push_parts(&["att:", &part.content_type]);
         }
-        match pc {
-            PartContent::Text { text } => {
-                text_tokens(text, "", &mut sink);
-                for u in content.urls_of(i) {
-                    url_tokens(&u.url, &mut sink);
-                }
-            }
-            PartContent::Html(doc) => html_tokens(doc, content.urls_of(i), &mut sink),
-            PartContent::Other => {}
+        if !part.unshown {
+            part_tokens(pc, content.urls_of(i), &mut sink);
         }
     }
+    // What the reader is not shown comes after everything shown, so that a word in both is a
+    // shown word, and padding nobody sees cannot use up `max_tokens` before the shown text.
+    let unseen_start = sink.out.len();
+    for (i, (part, pc)) in msg.parts.iter().zip(&content.parts).enumerate() {
+        if sink.full() {
+            break;
+        }
+        if part.unshown {
+            part_tokens(pc, content.urls_of(i), &mut sink);
+        }
+        if let PartContent::Html(doc) = pc {
+            html_unseen_tokens(doc, &mut sink);
+        }
+    }
+    sink.out.unseen = unseen_start..sink.out.len();
     trace_tokens(msg, s, &mut sink);
     sink.out
+}
+
+/// The words and URLs of one part's content (for an HTML part, what it shows; its hidden text
+/// and title are `html_unseen_tokens`).
+fn part_tokens(pc: &PartContent, urls: &[urls::FoundUrl], sink: &mut Sink) {
+    match pc {
+        PartContent::Text { text } => {
+            text_tokens(text, "", sink);
+            for u in urls {
+                url_tokens(&u.url, sink);
+            }
+        }
+        PartContent::Html(doc) => html_tokens(doc, urls, sink),
+        PartContent::Other => {}
+    }
 }
 
 /// The trace tokens, after all the others and outside their `max_tokens`: the marker, then the
@@ -979,5 +1019,48 @@ Received: from desktop (unknown [10.0.0.6]) by laptop; Tue, 1 Dec 2026 09:59:57 
             assert_eq!(words(&photo_mail(&data, head, true), 60_000), whole, "cut by the scan limit: {head}");
             assert_eq!(words(&photo_mail(&data, head, false), 1 << 20), whole, "no closing boundary: {head}");
         }
+    }
+
+    /// The words of what the reader is not shown: tokenized after all shown words, and only the
+    /// ones the shown text does not have (attack report F12).
+    #[test]
+    fn words_the_reader_is_not_shown_are_set_apart() {
+        let unseen = |raw: &str| -> (Vec<String>, Vec<String>) {
+            let t = tokenize(&Message::parse(raw.as_bytes(), 1 << 20), &TokenizerSettings::default());
+            let r = t.unseen();
+            let all: Vec<String> = t.iter().map(String::from).collect();
+            (all[r.clone()].to_vec(), all)
+        };
+        // The text/plain alternative of an HTML message, and anything inside an alternative that
+        // is not the last one shown.
+        let alt =
+            "Subject: x\nContent-Type: multipart/alternative; boundary=\"A\"\n\n--A\nContent-Type: text/plain\n\n\
+                   offer plainonly\n--A\nContent-Type: text/html\n\n<p>offer htmlonly</p>\n--A--\n";
+        let (u, all) = unseen(alt);
+        assert_eq!(u, ["plainonly"], "{all:?}");
+        assert!(has(&all, "offer") && has(&all, "htmlonly"));
+        // The last alternative a client renders is the one shown: here the first (HTML), and the
+        // later one of a type no client shows as the message is not.
+        let (u, _) = unseen(&alt.replace("text/html", "text/x-other").replace("text/plain", "text/html"));
+        assert_eq!(u, ["htmlonly"]);
+        let (u, _) = unseen(&alt.replace("Content-Type: text/html", "Content-Type: text/plain"));
+        assert_eq!(u, ["plainonly"]);
+        // Hidden text and the title of an HTML part.
+        let (u, all) = unseen(
+            "Subject: x\nContent-Type: text/html\n\n<html><head><title>titleword shown</title></head><body>\
+             <p>shown</p><div style=\"display:none\">hiddenword shown</div><p>after</p></body></html>\n",
+        );
+        assert_eq!(u, ["titleword", "hiddenword"], "{all:?}");
+        assert!(has(&all, "after"));
+        // An attachment.
+        let (u, _) = unseen(
+            "Subject: x\nContent-Type: multipart/mixed; boundary=\"A\"\n\n--A\nContent-Type: text/plain\n\nbody words\n\
+             --A\nContent-Type: text/plain; name=\"t.txt\"\nContent-Disposition: attachment; filename=\"t.txt\"\n\n\
+             body attached\n--A--\n",
+        );
+        assert_eq!(u, ["attached"]);
+        // A message with none has an empty range.
+        let (u, _) = unseen("Subject: x\n\nplain words\n");
+        assert!(u.is_empty());
     }
 }

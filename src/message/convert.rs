@@ -158,8 +158,9 @@ pub(super) fn collect_parts<'a>(
     found: &mut Structure,
 ) {
     let (mut text_kept, mut other_kept, mut leaves) = (0usize, 0usize, 0usize);
-    let mut stack: Vec<(&mail_parser::Message<'a>, usize, usize, bool)> = vec![(msg, 0, 0, truncated)];
-    while let Some((msg, id, depth, truncated)) = stack.pop() {
+    // (message, part, depth, truncated, unshown: inside an alternative a client does not show)
+    let mut stack: Vec<(&mail_parser::Message<'a>, usize, usize, bool, bool)> = vec![(msg, 0, 0, truncated, false)];
+    while let Some((msg, id, depth, truncated, unshown)) = stack.pop() {
         if depth > MAX_DEPTH {
             found.deep_nesting = true;
         }
@@ -174,9 +175,11 @@ pub(super) fn collect_parts<'a>(
                         found.problem = true;
                     }
                 }
+                let shown = shown_alternative(msg, part, children);
                 // Reversed onto the stack: popped in document order.
-                for &child in children.iter().rev() {
-                    stack.push((msg, child as usize, depth + 1, truncated));
+                for (k, &child) in children.iter().enumerate().rev() {
+                    let hidden = unshown || shown.is_some_and(|s| s != k);
+                    stack.push((msg, child as usize, depth + 1, truncated, hidden));
                 }
             }
             PartType::Message(inner) => {
@@ -184,7 +187,7 @@ pub(super) fn collect_parts<'a>(
                 // the scan limit.
                 let truncated = truncated && matches!(inner.raw_message, Cow::Borrowed(_));
                 if !inner.parts.is_empty() {
-                    stack.push((inner, 0, depth + 1, truncated));
+                    stack.push((inner, 0, depth + 1, truncated, unshown));
                 }
             }
             _ => {
@@ -207,11 +210,13 @@ pub(super) fn collect_parts<'a>(
                 let transfer_encoding = part.content_transfer_encoding().map(|e| e.to_ascii_lowercase());
                 let leaf =
                     leaf_body(msg, part, &content_type, charset.as_deref(), transfer_encoding.as_deref(), truncated);
+                let is_attachment = part.content_disposition().is_some_and(|d| d.is_attachment());
                 out.push(Part {
                     charset,
                     transfer_encoding,
                     filename: part.attachment_name().map(str::to_string),
-                    is_attachment: part.content_disposition().is_some_and(|d| d.is_attachment()),
+                    is_attachment,
+                    unshown: unshown || is_attachment,
                     content_type,
                     body: leaf.body,
                     depth,
@@ -221,6 +226,31 @@ pub(super) fn collect_parts<'a>(
             }
         }
     }
+}
+
+/// Which child of a `multipart/alternative` a mail client shows: the last one it can render as
+/// the message (`text/html`, `text/plain`, or a multipart such as `multipart/related`), by index
+/// into `children`. `None` when `part` is not an alternative or no child is of those types.
+fn shown_alternative(
+    msg: &mail_parser::Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+    children: &[u32],
+) -> Option<usize> {
+    let ct = part.content_type()?;
+    if !(ct.ctype().eq_ignore_ascii_case("multipart")
+        && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("alternative")))
+    {
+        return None;
+    }
+    children.iter().rposition(|&c| {
+        msg.parts.get(c as usize).is_some_and(|p| match p.content_type() {
+            None => true,
+            Some(ct) => {
+                let t = mime_type(ct.ctype(), ct.subtype());
+                t == "text/html" || t == "text/plain" || t.starts_with("multipart/")
+            }
+        })
+    })
 }
 
 /// Whether a part of this (lower-case) type holds text: `text/*`, and `message/*` and

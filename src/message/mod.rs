@@ -76,6 +76,12 @@ pub struct Part<'a> {
     /// cut at `scan_limit` inside it, or its closing boundary is missing. What it holds was
     /// decoded up to there (see `convert::leaf_body`).
     pub cut_off: bool,
+    /// A mail client does not show this part's content as the message: an alternative of a
+    /// `multipart/alternative` other than the one shown (the last one a client renders:
+    /// `text/html`, `text/plain` or a multipart, normally the HTML), anything inside such an
+    /// alternative, or an attachment (`Content-Disposition: attachment`). Its words may accuse
+    /// but not excuse (see `features::Tokens::unseen`; attack report F12).
+    pub unshown: bool,
 }
 
 impl Part<'_> {

@@ -115,41 +115,15 @@ pub fn write_rewritten(
     // In a header block of LF lines, a line of just CR LF ends it for us, maildrop, Dovecot and
     // the scorer, but not for procmail, whose header runs to the first empty LF line: forged
     // `X-Spam-*` fields after such a line were header fields to a procmail recipe (attack report
-    // F8). They are removed there too, so no reader's header holds one we did not write.
+    // F8). An empty LF line written here ends procmail's header where everyone else's ends, so
+    // nothing after it is header to anyone and nothing after it is changed: the CR LF line and
+    // the body follow byte for byte (they are what every reader sees as the body, one blank line
+    // at its top; review R5: removing the forged fields there instead deleted quoted lines from
+    // a CR LF body).
     if eol == b"\n" && raw[pos..].starts_with(b"\r\n") {
-        return write_without_own_fields(raw, pos, out);
+        out.write_all(b"\n")?;
     }
     out.write_all(&raw[pos..])
-}
-
-/// Writes `raw[from..]` without the `X-Spam-*` fields (and their continuation lines) that come
-/// before the first empty LF line (`\n` alone), where procmail's header block ends; the rest as
-/// it is.
-fn write_without_own_fields(raw: &[u8], from: usize, out: &mut impl Write) -> std::io::Result<()> {
-    let (mut pos, mut run, mut own) = (from, from, false);
-    while pos < raw.len() {
-        crate::work::add(1);
-        let line_end = memchr::memchr(b'\n', &raw[pos..]).map_or(raw.len(), |nl| pos + nl + 1);
-        let line = &raw[pos..line_end];
-        if line == b"\n" {
-            break;
-        }
-        let continuation = own && (line[0] == b' ' || line[0] == b'\t');
-        if !continuation {
-            let is_own = is_own_field(line);
-            if is_own && !own {
-                out.write_all(&raw[run..pos])?;
-            } else if !is_own && own {
-                run = pos;
-            }
-            own = is_own;
-        }
-        pos = line_end;
-    }
-    if own {
-        run = pos;
-    }
-    out.write_all(&raw[run..])
 }
 
 /// Whether a header line starts a field whose name begins `X-Spam-` (any case; whitespace
@@ -229,21 +203,33 @@ mod tests {
     }
 
     /// Attack report F8: procmail's header block runs to the first empty LF line, past a line of
-    /// just CR LF that ends it for everyone else; forged fields there are removed too.
+    /// just CR LF that ends it for everyone else; an empty LF line before the CR LF line ends it
+    /// there for procmail too, and what follows is left as it came (review R5).
     #[test]
-    fn removes_forged_fields_procmail_sees_after_a_lone_crlf_line() {
+    fn ends_procmails_header_before_a_lone_crlf_line() {
         let raw = b"Subject: hi\nX-Spam-Flag: YES\n\r\nX-Spam-Flag: NO\nX-Spam-Status: No,\n score=-5.0\nX-Other: kept\n\nX-Spam-Flag: NO in the body\n";
         let out = rewrite(raw, &add());
         assert_eq!(
             out,
-            b"Subject: hi\nX-Spam-Status: No, score=0.1\n\r\nX-Other: kept\n\nX-Spam-Flag: NO in the body\n"
+            b"Subject: hi\nX-Spam-Status: No, score=0.1\n\n\r\nX-Spam-Flag: NO\nX-Spam-Status: No,\n score=-5.0\nX-Other: kept\n\nX-Spam-Flag: NO in the body\n"
         );
-        // No empty LF line: to the end.
+        // No empty LF line at all.
         let out = rewrite(b"Subject: hi\n\r\nX-Spam-Flag: NO\n", &add());
-        assert_eq!(out, b"Subject: hi\nX-Spam-Status: No, score=0.1\n\r\n");
-        // A CRLF message's blank line is the end for procmail's readers too: the body is kept.
+        assert_eq!(out, b"Subject: hi\nX-Spam-Status: No, score=0.1\n\n\r\nX-Spam-Flag: NO\n");
+        // A CRLF header block is left as it was.
         let raw = b"Subject: hi\r\n\r\nX-Spam-Flag: NO\r\n";
         assert_eq!(rewrite(raw, &add()), b"Subject: hi\r\nX-Spam-Status: No, score=0.1\r\n\r\nX-Spam-Flag: NO\r\n");
+    }
+
+    /// Review R5: LF fields added on top of a CR LF message (its own fields, blank line and body
+    /// CR LF). Every reader but procmail takes the CR LF blank line as the end of the header; the
+    /// body, quoted X-Spam-* lines included, comes through byte for byte.
+    #[test]
+    fn never_changes_a_cr_lf_body_under_lf_fields() {
+        let head = b"Received: from mail.klant.example\n\tby mx.mijn.example; Thu, 3 Dec 2026\nDelivered-To: jan@mijn.example\nFrom: Piet <piet@klant.example>\r\nSubject: why?\r\n";
+        let body = b"\r\nHi Jan,\r\n\r\nits header said:\r\n\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.1 tests=BAYES_99,\r\n\tHTML_MESSAGE\r\n\r\nCan you whitelist me?\r\n";
+        let out = rewrite(&[&head[..], &body[..]].concat(), &add());
+        assert_eq!(out, [&head[..], b"X-Spam-Status: No, score=0.1\n\n", &body[..]].concat());
     }
 
     #[test]
@@ -327,26 +313,9 @@ mod tests {
             for (name, value) in add {
                 write_field(&mut out, name, value, eol);
             }
-            // After a lone CR LF line in an LF header block, up to procmail's end (F8).
+            // A lone CR LF line ends an LF header block: an empty LF line before it (F8, R5).
             if eol == b"\n" && raw[pos..].starts_with(b"\r\n") {
-                let mut zone: Vec<(usize, usize, bool)> = Vec::new();
-                while pos < raw.len() {
-                    let line_end = raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |nl| pos + nl + 1);
-                    let line = &raw[pos..line_end];
-                    if line == b"\n" {
-                        break;
-                    }
-                    match zone.last_mut() {
-                        Some(last) if line[0] == b' ' || line[0] == b'\t' => last.1 = line_end,
-                        _ => zone.push((pos, line_end, is_own_field(line))),
-                    }
-                    pos = line_end;
-                }
-                for &(s, e, own) in &zone {
-                    if !own {
-                        out.extend_from_slice(&raw[s..e]);
-                    }
-                }
+                out.push(b'\n');
             }
             out.extend_from_slice(&raw[pos..]);
             out

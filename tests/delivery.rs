@@ -544,8 +544,74 @@ fn procmail_never_sees_forged_fields_after_a_lone_crlf_line() {
     let junk = messages(&home.join("Maildir/.Junk"));
     assert_eq!(junk.len(), 1, "the spam is not in Junk");
     let text = String::from_utf8_lossy(&junk[0]).into_owned();
-    assert!(!text.contains("X-Spam-Flag: NO") && !text.contains("score=-5.0"), "{text}");
-    assert!(text.contains(&format!("\r\n\n{body}")), "the rest is delivered as it came: {text}");
+    // procmail's header ends at the first empty LF line: none of the forged fields is in it, and
+    // what every other reader took as the body follows as it came (review R5).
+    let (header, rest) = text.split_once("\n\n").unwrap();
+    assert!(!header.contains("X-Spam-Flag: NO") && !header.contains("score=-5.0"), "{text}");
+    assert!(rest.starts_with(&format!("\r\nX-Spam-Flag: NO\nX-Spam-Status: No, score=-5.0\n\n{body}")), "{text}");
+}
+
+/// Review R5: LF fields on top of a message whose own fields, blank line and body are CR LF
+/// (what an MDA that adds LF fields to a CR LF file writes). The CR LF blank line ends the header
+/// for maildrop, Dovecot and every mail reader; the F8 fix deleted the body's quoted `X-Spam-*`
+/// lines. Through procmail and maildrop with the files users copy, the message arrives in the
+/// inbox (the quoted `X-Spam-Flag: YES` is no header field to either) and its body is whole.
+#[test]
+fn a_cr_lf_body_under_lf_fields_arrives_whole() {
+    let msg = "Received: from mail.klant.example (mail.klant.example [198.51.100.10])\n\
+\tby mx.mijn.example (Postfix) with ESMTP id X1; Thu, 3 Dec 2026 07:00:00 +0000 (UTC)\n\
+Delivered-To: jan@mijn.example\nFrom: Piet <piet@klant.example>\r\nTo: jan@mijn.example\r\n\
+Subject: why was this marked as spam?\r\nDate: Thu, 3 Dec 2026 07:59:58 +0100\r\nMessage-ID: <q1@klant.example>\r\n";
+    let body = "\r\nHi Jan,\r\n\r\nyour filter marked my mail as spam; its header said:\r\n\r\n\
+X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.1 required=5.0 tests=BAYES_99,\r\n\tHTML_MESSAGE\r\n\r\n\
+Can you whitelist me?\r\nPiet\r\n";
+    let whole = format!("{msg}{body}");
+    let check = |delivered: &[u8], appended: &str| {
+        let text = String::from_utf8_lossy(delivered).into_owned();
+        assert!(text.starts_with(msg), "{text}");
+        // Our fields, the empty LF line that ends procmail's header, then the body as it came.
+        assert!(text.ends_with(&format!("\n\n{body}{appended}")), "the body changed: {text:?}");
+        let (header, _) = text.split_once("\n\n").unwrap();
+        assert!(header.contains("\nX-Spam-Status: No, score=") && !header.contains("X-Spam-Flag"), "{text}");
+    };
+    if have("procmail") {
+        let root = tempfile::tempdir().unwrap();
+        let home = home(root.path());
+        fs::copy(contrib("procmailrc"), home.join(".procmailrc")).unwrap();
+        let out = deliver(
+            Command::new("procmail")
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .arg("-m")
+                .arg(format!("HOME={}", home.display()))
+                .arg(home.join(".procmailrc")),
+            &whole,
+        );
+        assert!(out.status.success(), "procmail failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(messages(&home.join("Maildir/.Junk")).is_empty(), "procmail filed it as spam");
+        let inbox = messages(&home.join("Maildir"));
+        assert_eq!(inbox.len(), 1);
+        // procmail appends a blank line to a message (procmail(1)).
+        check(&inbox[0], "\n");
+    }
+    if have("maildrop") {
+        let root = tempfile::tempdir().unwrap();
+        let home = home(root.path());
+        for d in ["cur", "new", "tmp"] {
+            fs::create_dir_all(home.join("Maildir/.Junk").join(d)).unwrap();
+        }
+        let rc = home.join(".mailfilter");
+        let text = format!("HOME=\"{}\"\n{}", home.display(), fs::read_to_string(contrib("mailfilter")).unwrap());
+        fs::write(&rc, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
+        let out = deliver(Command::new("maildrop").env_clear().env("PATH", "/usr/bin:/bin").arg(&rc), &whole);
+        assert!(out.status.success(), "maildrop failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(messages(&home.join("Maildir/.Junk")).is_empty(), "maildrop filed it as spam");
+        let inbox = messages(&home.join("Maildir"));
+        assert_eq!(inbox.len(), 1);
+        check(&inbox[0], "");
+    }
 }
 
 /// IMAPSieve training fed a message that is not mail (an APPEND of a note into Junk): the

@@ -180,8 +180,9 @@ fn is_first_untrusted(r: &Relay, trusted: &Networks, mailbox_servers: &mut Vec<I
 /// - the `from` part ends at the *last* top-level `by` before the date: a HELO that reads
 ///   `x by y` or `x with esmtpa` is part of the `from` part and counts for nothing;
 /// - the client's address is taken from the last comment of the `from` part that names one
-///   (the MTA writes its TCP-info after the HELO), or the `from` domain itself when it is an
-///   address literal;
+///   (the MTA writes its TCP-info after the HELO) and comes before the TLS comments Postfix
+///   writes after it (`(using TLS...)`, `(Client CN "...")`: the certificate is the client's
+///   choice), or the `from` domain itself when it is an address literal;
 /// - the protocol is the word after the first `with` of the `by` part: ESMTPA, ESMTPSA,
 ///   LMTPA, LMTPSA and their UTF8 forms (RFC 3848, RFC 6531) mean an authenticated client,
 ///   IMAP/POP3 a retrieval;
@@ -230,9 +231,21 @@ pub fn parse(value: &str) -> Option<Relay> {
             _ => None,
         })
         .collect();
-    // The TCP-info comment: the last one that names an address.
-    let info =
-        comments.iter().rposition(|c| !is_auth_comment(c) && (last_bracketed_ip(c).is_some() || bare_ip(c).is_some()));
+    // The TCP-info comment: the last one that names an address, before the TLS comments that
+    // follow it (Postfix's `smtpd_tls_received_header`): the client certificate's names in
+    // `(Client CN "[IP]", ...)` are the client's choice (review R1), and a name that closes the
+    // comment early starts no TCP-info either, for nothing after the first TLS comment counts.
+    let names_address = |c: &str| !is_auth_comment(c) && (last_bracketed_ip(c).is_some() || bare_ip(c).is_some());
+    let mut seen_address = false;
+    let end = comments
+        .iter()
+        .position(|c| {
+            let tls_after_info = seen_address && is_tls_comment(c);
+            seen_address |= names_address(c);
+            tls_after_info
+        })
+        .unwrap_or(comments.len());
+    let info = comments[..end].iter().rposition(|c| names_address(c));
     let auth_comment_after = |i: usize| !by_part.is_empty() && comments[i + 1..].iter().any(|c| is_auth_comment(c));
 
     if let Some(i) = info {
@@ -357,6 +370,19 @@ fn is_auth_comment(c: &str) -> bool {
     let c = c.trim_start();
     strip_prefix_ci(c, "authenticated")
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(|ch: char| ch.is_whitespace() || ch == ':'))
+}
+
+/// The comments Postfix writes after the TCP-info with `smtpd_tls_received_header = yes`:
+/// `(using TLSv1.3 with cipher ...)`, `(No client certificate requested)`, `(Client did not
+/// present a certificate)` and `(Client CN "...", Issuer "..." (verified OK))`. None can be a
+/// TCP-info (`NAME [IP]`: a host name holds no space).
+fn is_tls_comment(c: &str) -> bool {
+    let c = c.trim_start();
+    let using = strip_prefix_ci(c, "using ").map(str::trim_start);
+    using.is_some_and(|v| strip_prefix_ci(v, "tls").is_some() || strip_prefix_ci(v, "ssl").is_some())
+        || strip_prefix_ci(c, "client cn \"").is_some()
+        || strip_prefix_ci(c, "no client certificate requested").is_some()
+        || strip_prefix_ci(c, "client did not present a certificate").is_some()
 }
 
 /// A token of a `Received:` value.
@@ -769,6 +795,25 @@ Subject: hello\n\nhi\n";
             let r = p(f);
             assert_eq!((r.ip, r.authenticated, r.fetched), (real, false, false), "{f}");
         }
+        // TLS comments after the TCP-info (review R1): the client certificate's names are the
+        // client's choice. The field exactly as Postfix 3.7.11 wrote it (smtpd_tls_ask_ccert and
+        // smtpd_tls_received_header), a certificate name that closes the comment early, and
+        // the other TLS forms of Postfix, Exim and Sendmail.
+        for f in [
+            "from mail.spammer.example (unknown [203.0.113.66])\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n\t key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256\n\t client-signature RSA-PSS (2048 bits) client-digest SHA256)\n\t(Client CN \"[198.51.100.10]\", Issuer \"[198.51.100.10]\" (not verified))\n\tby mx.mijndomein.test (Postfix) with ESMTPS id 8E8CEA4612C\n\tfor <jan@mijndomein.test>; Thu,  3 Dec 2026 07:16:09 +0000 (UTC)",
+            "from mail.spammer.example (unknown [203.0.113.66]) (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)) (Client CN \"x\") (unknown [198.51.100.10]) (\"\", Issuer \"x\" (not verified)) by mx (Postfix) with ESMTPS id 1; Thu, 3 Dec 2026 07:16:09 +0000",
+            "from mail.spammer.example (unknown [203.0.113.66]) (using TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)) (Client did not present a certificate) by mx (Postfix) with ESMTPS id 1; Thu, 3 Dec 2026 07:16:09 +0000",
+            "from mail.spammer.example (unknown [203.0.113.66]) (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256) (No client certificate requested) by mx (Postfix) with ESMTPS id 1; Thu, 3 Dec 2026 07:16:09 +0000",
+            "from mail.spammer.example (unknown [203.0.113.66]) (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)) (Client CN \"mail.klant.example\", Issuer \"R11\" (verified OK)) by mx (Postfix) with ESMTPS id 1; Thu, 3 Dec 2026 07:16:09 +0000",
+            "from mail.spammer.example ([203.0.113.66]:53722 helo=[198.51.100.10]) by mx.example with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384 (Exim 4.96) (envelope-from <a@spam.example>) id 1t8abc-000123-4x for jan@mijndomein.test; Thu, 3 Dec 2026 07:16:09 +0000",
+            "from [198.51.100.10] (unknown [203.0.113.66]) by mail.example.org (8.17.1/8.17.1) with ESMTPS id 5B37G9x1 (version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 verify=NO) for <jan@mijndomein.test>; Thu, 3 Dec 2026 07:16:09 +0000",
+        ] {
+            let r = p(f);
+            assert_eq!((r.ip, r.authenticated, r.fetched), (real, false, false), "{f}");
+        }
+        // Authentication written after the TLS comments still counts (Postfix's order).
+        let r = p("from [192.168.1.20] (unknown [203.0.113.66]) (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)) (No client certificate requested) (Authenticated sender: jan) by mx (Postfix) with ESMTP id 1; Thu, 3 Dec 2026 07:16:09 +0000");
+        assert_eq!((r.ip, r.authenticated), (real, true));
         // A field with no `by` part never makes the hop the user's own.
         let r = p("from x.example (unknown [203.0.113.66]) with ESMTPSA id 1 (Authenticated sender: j)");
         assert_eq!((r.ip, r.authenticated), (real, false));

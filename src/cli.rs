@@ -547,6 +547,12 @@ pub struct CheckArgs {
 
     /// Messages to score: a message file, a directory (Maildir, MH or plain), an mbox file, '-'
     /// for stdin, or @LIST for a file that lists paths one per line (@- reads the list from stdin).
+    ///
+    /// A pipe named here is read to its end (at most 1 GiB) and an mbox in it split into its
+    /// messages: `<(zcat spam.mbox.gz)`, `/dev/stdin`, a FIFO (waited for until a writer opens
+    /// it); '-' reads one message. A FIFO in an @LIST or in a folder, a device and a socket are
+    /// refused and named, never waited on. The same holds for every command that reads PATHs
+    /// (train, forget, eval, rules --stats).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<String>,
 

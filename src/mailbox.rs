@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -236,7 +236,7 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
                 &lines,
                 |line| {
                     let mut entries = Vec::new();
-                    match expand_path(line, &mut entries) {
+                    match expand_path(line, &mut entries, false) {
                         Ok(()) => entries,
                         Err(e) => vec![unreadable(line, &e)],
                     }
@@ -249,7 +249,7 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
             }
             out.push(Entry { name: "-".into(), source: Source::Stdin });
         } else {
-            if let Err(e) = expand_path(p, out) {
+            if let Err(e) = expand_path(p, out, true) {
                 out.push(unreadable(p, &e));
                 return Ok(());
             }
@@ -268,19 +268,30 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
     Ok(())
 }
 
-fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
+/// Expands one path: a folder, a message or mbox file, or (`named` on the command line, not in an
+/// @LIST) a pipe, read to its end at once (`<(zcat spam.mbox.gz)`, `/dev/stdin`; review R6).
+fn expand_path(p: &str, out: &mut Vec<Entry>, named: bool) -> Result<()> {
     let path = Path::new(p);
     // One open (a folder opens too) and what it says, rather than a look-up of the path for
     // its metadata and another to read it: a list of thousands of files pays each per file.
-    // Without blocking: a FIFO named (or listed in an @LIST) is refused, not waited on.
+    // Without blocking: a FIFO listed in an @LIST (or met in a folder) is refused, not waited on.
     let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
         .open(path)
         .with_context(|| format!("cannot open {p}"))?;
     let meta = file.metadata().with_context(|| format!("cannot open {p}"))?;
+    if named && meta.file_type().is_fifo() {
+        drop(file);
+        let data = read_named_pipe(path).with_context(|| format!("cannot read {p}"))?;
+        push_messages(p, Arc::new(data), out);
+        return Ok(());
+    }
     if !meta.is_dir() && !meta.is_file() {
-        bail!("cannot read {p}: not a regular file or folder");
+        if meta.file_type().is_fifo() {
+            bail!("cannot read {p}: a FIFO is read only when named on the command line, not in an @LIST");
+        }
+        bail!("cannot read {p}: not a regular file, folder or pipe");
     }
     if meta.is_dir() {
         drop(file);
@@ -290,7 +301,11 @@ fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
     } else if let Some(data) = read_if_mbox(file, meta.len(), path)? {
         let data = Arc::new(data);
         let ranges = split_mbox(&data);
-        if ranges.len() == 1 {
+        if ranges.len() > 1 {
+            push_messages(p, data, out);
+            return Ok(());
+        }
+        {
             // One message with an mbox `From ` envelope line: a message file, named as such. What
             // was just read is kept rather than read again, while that stays small.
             let source = if keep_in_memory(data.len()) {
@@ -299,15 +314,50 @@ fn expand_path(p: &str, out: &mut Vec<Entry>) -> Result<()> {
                 Source::File(path.to_path_buf())
             };
             out.push(Entry { name: p.to_string(), source });
-            return Ok(());
-        }
-        for (i, (start, end)) in ranges.into_iter().enumerate() {
-            out.push(Entry { name: format!("{p}:{}", i + 1), source: Source::Mbox { data: data.clone(), start, end } });
         }
     } else {
         out.push(Entry { name: p.to_string(), source: Source::File(path.to_path_buf()) });
     }
     Ok(())
+}
+
+/// The messages of `data` read from `p`: an mbox split into its messages (`P:1`, `P:2`...), else
+/// one message named `p`.
+fn push_messages(p: &str, data: Arc<Vec<u8>>, out: &mut Vec<Entry>) {
+    let ranges = split_mbox(&data);
+    if ranges.len() <= 1 {
+        let end = data.len();
+        out.push(Entry { name: p.to_string(), source: Source::Mbox { data, start: 0, end } });
+        return;
+    }
+    for (i, (start, end)) in ranges.into_iter().enumerate() {
+        out.push(Entry { name: format!("{p}:{}", i + 1), source: Source::Mbox { data: data.clone(), start, end } });
+    }
+}
+
+/// Reads a pipe the user named on the command line to its end, at most [`files::PIPE_CAP`]
+/// bytes. Opened again blocking, as `cat` opens it: a FIFO with no writer yet is waited for (the
+/// user named it), and what comes through is read whole rather than cut short by an empty
+/// non-blocking read.
+fn read_named_pipe(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_fifo() {
+        return Err(std::io::Error::other("it changed while being opened (it is no longer a pipe)"));
+    }
+    files::read_opened(file, 0, files::PIPE_CAP).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "more than the {} spamfilt reads from a pipe; write it to a file and name the file",
+                    files::size_text(files::PIPE_CAP)
+                ),
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// Whether `dir` is a Maildir (has `cur/` and `new/`).

@@ -947,11 +947,55 @@ fn train_skips_links_in_folders_and_never_waits_on_a_fifo() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(out.contains("learned 2 ham"), "{out}{}", stderr(&o));
+    // A FIFO in an @LIST (lists are written by programs) is refused, never waited on; one named
+    // on the command line is the user's choice and is read (a_pipe_named_on_the_command_line_..).
     let fifo = env.dir().join("fifo.eml");
     mkfifo(&fifo);
-    let o = run_bounded(env.cmd().args(["train", "--ham", fifo.to_str().unwrap()]), b"");
+    let list = env.dir().join("list.txt");
+    fs::write(&list, format!("{}\n", fifo.display())).unwrap();
+    let o = run_bounded(env.cmd().args(["train", "--ham", &format!("@{}", list.display())]), b"");
     assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("fifo.eml") && stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("fifo.eml") && stderr(&o).contains("FIFO"), "{}", stderr(&o));
+}
+
+/// Review R6: a pipe named on the command line (`check /dev/stdin`, `train --spam <(zcat
+/// spam.mbox.gz)`, a FIFO the user made) is read to its end and an mbox in it split into its
+/// messages, as before the F3 fix refused it; a FIFO named before its writer opens it is
+/// waited for, not read as empty.
+#[test]
+fn a_pipe_named_on_the_command_line_is_read_whole() {
+    let env = Env::private("");
+    let mbox: String = (1..=3)
+        .map(|i| {
+            format!(
+                "From spammer@example.com Thu Dec  3 07:00:0{i} 2026\nFrom: win{i}@prize.example\nTo: jan@example.nl\n\
+                 Subject: you won number {i}\n\nclaim your prize {i} now at http://192.0.2.7/claim\n\n"
+            )
+        })
+        .collect();
+    let o = run_bounded(env.cmd().args(["check", "/dev/stdin"]), mbox.as_bytes());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let names: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(names, ["/dev/stdin:1", "/dev/stdin:2", "/dev/stdin:3"], "{out}{}", stderr(&o));
+    let fifo = env.dir().join("spam.fifo");
+    mkfifo(&fifo);
+    let child = env
+        .cmd()
+        .args(["train", "--spam", fifo.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The writer comes after spamfilt has opened the FIFO (a non-blocking read would see it
+    // empty then).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    fs::OpenOptions::new().write(true).open(&fifo).unwrap().write_all(mbox.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("learned 0 ham and 3 spam"), "{out}{}", stderr(&o));
 }
 
 /// Attack report F2: a symbolic link `policy` in the database directory was followed: the

@@ -357,6 +357,9 @@ pub const SECRET_CAP: u64 = 64 << 10;
 /// mail server's message size limit (Postfix's `message_size_limit` is 10 MB by default, the
 /// large providers' 25-50 MB); the filter itself reads what it is given on standard input.
 pub const MESSAGE_CAP: u64 = 256 << 20;
+/// The most read from a pipe named on the command line (an mbox through `<(zcat ...)`): held
+/// in memory whole, as an mbox file is.
+pub const PIPE_CAP: u64 = 1 << 30;
 
 /// Whether [`read_capped`] follows a symbolic link at `path`'s last component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -551,8 +551,11 @@ pub struct CheckArgs {
     /// A pipe named here is read to its end (at most 1 GiB) and an mbox in it split into its
     /// messages: `<(zcat spam.mbox.gz)`, `/dev/stdin`, a FIFO (waited for until a writer opens
     /// it); '-' reads one message. A FIFO in an @LIST or in a folder, a device and a socket are
-    /// refused and named, never waited on. The same holds for every command that reads PATHs
-    /// (train, forget, eval, rules --stats).
+    /// refused and named, never waited on. In a folder named here, a symbolic link to a regular
+    /// file is followed (the search results of mu or mairix are folders of links); links that lead
+    /// to anything else are skipped, counted and named. The same holds for every command that
+    /// reads PATHs (train, forget, eval, rules --stats); purge, which deletes, never follows a
+    /// link.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<String>,
 

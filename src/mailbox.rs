@@ -175,13 +175,20 @@ pub fn expand_noting(paths: &[String], notes: &mut Vec<String>) -> Result<Vec<En
     let mut out = Vec::new();
     let mut stdin_used = false;
     for p in paths {
-        let before = out.len();
+        let before = (out.len(), notes.len());
         expand_one(p, &mut out, notes, &mut stdin_used)?;
-        if out.len() == before && p != "-" {
+        // A folder whose files were all skipped says so (review R10), not "no messages found".
+        let skipped = notes[before.1..].iter().any(|n| is_skip_note(n));
+        if out.len() == before.0 && p != "-" && !skipped {
             notes.push(format!("no messages found in {p}"));
         }
     }
     Ok(out)
+}
+
+/// Whether a note of [`expand_noting`] says that entries of a folder were skipped.
+pub fn is_skip_note(note: &str) -> bool {
+    note.contains(" skipped in ")
 }
 
 /// Subdirectories of `dir` that look like mail folders (they are not read).
@@ -235,13 +242,16 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
             crate::parallel::map_ordered(
                 &lines,
                 |line| {
-                    let mut entries = Vec::new();
-                    match expand_path(line, &mut entries, false) {
-                        Ok(()) => entries,
-                        Err(e) => vec![unreadable(line, &e)],
+                    let (mut entries, mut said) = (Vec::new(), Vec::new());
+                    match expand_path(line, &mut entries, false, &mut said) {
+                        Ok(()) => (entries, said),
+                        Err(e) => (vec![unreadable(line, &e)], said),
                     }
                 },
-                |_, entries| out.extend(entries),
+                |_, (entries, said)| {
+                    out.extend(entries);
+                    notes.extend(said);
+                },
             );
         } else if p == "-" {
             if std::mem::replace(stdin_used, true) {
@@ -249,7 +259,7 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
             }
             out.push(Entry { name: "-".into(), source: Source::Stdin });
         } else {
-            if let Err(e) = expand_path(p, out, true) {
+            if let Err(e) = expand_path(p, out, true, notes) {
                 out.push(unreadable(p, &e));
                 return Ok(());
             }
@@ -270,7 +280,7 @@ fn expand_one(p: &str, out: &mut Vec<Entry>, notes: &mut Vec<String>, stdin_used
 
 /// Expands one path: a folder, a message or mbox file, or (`named` on the command line, not in an
 /// @LIST) a pipe, read to its end at once (`<(zcat spam.mbox.gz)`, `/dev/stdin`; review R6).
-fn expand_path(p: &str, out: &mut Vec<Entry>, named: bool) -> Result<()> {
+fn expand_path(p: &str, out: &mut Vec<Entry>, named: bool, notes: &mut Vec<String>) -> Result<()> {
     let path = Path::new(p);
     // One open (a folder opens too) and what it says, rather than a look-up of the path for
     // its metadata and another to read it: a list of thousands of files pays each per file.
@@ -295,8 +305,14 @@ fn expand_path(p: &str, out: &mut Vec<Entry>, named: bool) -> Result<()> {
     }
     if meta.is_dir() {
         drop(file);
-        for file in list_dir_messages(path)? {
-            out.push(Entry { name: file.display().to_string(), source: Source::InFolder(file) });
+        let mut listing = list_dir(path)?;
+        notes.extend(listing.skipped_notes(p));
+        for (file, linked) in std::mem::take(&mut listing.files) {
+            // A link listed in a folder the user named is followed, to a regular file only (mu's
+            // and mairix's search results are folders of links: review R10); what was a regular
+            // file when listed is read without following one (attack report F3).
+            let source = if linked { Source::File(file.clone()) } else { Source::InFolder(file.clone()) };
+            out.push(Entry { name: file.display().to_string(), source });
         }
     } else if let Some(data) = read_if_mbox(file, meta.len(), path)? {
         let data = Arc::new(data);
@@ -365,34 +381,83 @@ pub fn is_maildir(dir: &Path) -> bool {
     dir.join("cur").is_dir() && dir.join("new").is_dir()
 }
 
+/// What [`list_dir`] found in a folder.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The message files, sorted, each with whether it is a symbolic link (to a regular file).
+    pub files: Vec<(PathBuf, bool)>,
+    /// Symbolic links that lead to no regular file (missing, a folder, a FIFO, a device).
+    pub bad_links: Vec<PathBuf>,
+    /// Entries that are neither a regular file, a link nor a folder: FIFOs, devices, sockets.
+    pub others: Vec<PathBuf>,
+}
+
+impl Listing {
+    /// What was skipped in folder `p`, as notes for the user (each [`is_skip_note`]).
+    pub fn skipped_notes(&self, p: &str) -> Vec<String> {
+        let names = |v: &[PathBuf]| {
+            let mut shown: Vec<String> = v.iter().take(3).map(|f| file_name(f)).collect();
+            if v.len() > 3 {
+                shown.push(format!("and {} more", v.len() - 3));
+            }
+            shown.join(", ")
+        };
+        let mut out = Vec::new();
+        if !self.bad_links.is_empty() {
+            out.push(format!(
+                "{} skipped in {p}: {} (they lead to no regular file)",
+                count(self.bad_links.len(), "symbolic link", "symbolic links"),
+                names(&self.bad_links)
+            ));
+        }
+        if !self.others.is_empty() {
+            out.push(format!(
+                "{} skipped in {p}: {} (FIFOs, devices and sockets in a folder are never read)",
+                count(self.others.len(), "file", "files"),
+                names(&self.others)
+            ));
+        }
+        out
+    }
+}
+
+/// "1 file", "2 files" (`commands::plural`, which this module cannot use).
+fn count(n: usize, one: &str, more: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { more })
+}
+
 /// The message files of a directory: `new/` and `cur/` of a Maildir, the numbered files of an
 /// MH folder, or every regular, non-hidden file of a plain directory; sorted by name.
-pub fn list_dir_messages(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// Symbolic links to regular files are listed (marked), others skipped.
+pub fn list_dir(dir: &Path) -> Result<Listing> {
+    let mut listing = Listing::default();
     if is_maildir(dir) {
         for sub in ["new", "cur"] {
-            files.extend(regular_files(&dir.join(sub))?);
+            regular_files(&dir.join(sub), &mut listing)?;
         }
     } else {
-        let all = regular_files(dir)?;
+        regular_files(dir, &mut listing)?;
+        let all = &listing.files;
         let is_mh = dir.join(".mh_sequences").exists()
-            || (!all.is_empty() && all.iter().all(|f| file_name(f).bytes().all(|b| b.is_ascii_digit())));
+            || (!all.is_empty() && all.iter().all(|(f, _)| file_name(f).bytes().all(|b| b.is_ascii_digit())));
         if is_mh {
-            let mut numbered: Vec<(u64, PathBuf)> =
-                all.into_iter().filter_map(|f| file_name(&f).parse().ok().map(|n| (n, f))).collect();
+            let mut numbered: Vec<(u64, (PathBuf, bool))> = std::mem::take(&mut listing.files)
+                .into_iter()
+                .filter_map(|f| file_name(&f.0).parse().ok().map(|n| (n, f)))
+                .collect();
             numbered.sort();
-            return Ok(numbered.into_iter().map(|(_, f)| f).collect());
+            listing.files = numbered.into_iter().map(|(_, f)| f).collect();
         }
-        files = all;
     }
-    Ok(files)
+    Ok(listing)
 }
 
 fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Adds the entries of `dir` to `listing`, each part sorted by name.
+fn regular_files(dir: &Path, listing: &mut Listing) -> Result<()> {
     let mut files = Vec::new();
     let rd = fs::read_dir(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
     for entry in rd {
@@ -401,14 +466,25 @@ fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
         if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        // Regular files only, not following a link (DirEntry::file_type does not): a link in a
-        // folder to a file elsewhere is not a message of that folder (purge skips them too).
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            files.push(entry.path());
+        // DirEntry::file_type does not follow a link.
+        let Ok(t) = entry.file_type() else { continue };
+        if t.is_file() {
+            files.push((entry.path(), false));
+        } else if t.is_symlink() {
+            if fs::metadata(entry.path()).is_ok_and(|m| m.is_file()) {
+                files.push((entry.path(), true));
+            } else {
+                listing.bad_links.push(entry.path());
+            }
+        } else if !t.is_dir() {
+            listing.others.push(entry.path());
         }
     }
     files.sort();
-    Ok(files)
+    listing.files.extend(files);
+    listing.bad_links.sort();
+    listing.others.sort();
+    Ok(())
 }
 
 /// Reads a message file (see `files::read_capped`): never blocks on a FIFO, reads no device,

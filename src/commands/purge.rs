@@ -37,9 +37,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut old: Vec<PathBuf> = Vec::new();
     let mut metas: std::collections::HashMap<PathBuf, std::fs::Metadata> = Default::default();
     let mut not_messages = 0u64;
+    let mut links: Vec<PathBuf> = Vec::new();
     for folder in &args.folders {
-        let (files, skipped) = maildir_messages(folder)?;
+        let (files, skipped, linked) = maildir_messages(folder)?;
         not_messages += skipped;
+        links.extend(linked);
         for (file, meta, entered) in files {
             if entered < cutoff {
                 metas.insert(file.clone(), meta);
@@ -183,6 +185,17 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                 "skipped {vanished} messages that vanished meanwhile (moved or deleted by something else) and left alone {not_messages} files that are not Maildir messages"
             );
         }
+        if !links.is_empty() {
+            let mut shown: Vec<String> = links.iter().take(3).map(|f| super::shown_path(f)).collect();
+            if links.len() > 3 {
+                shown.push(format!("and {} more", links.len() - 3));
+            }
+            println!(
+                "left alone {}: {} (purge deletes what it learns, so it never follows a link)",
+                super::plural(links.len() as u64, "symbolic link", "symbolic links"),
+                shown.join(", ")
+            );
+        }
     }
     Ok(if failed || !unreadable.is_empty() || not_mail > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -254,11 +267,12 @@ type MessageFile = (PathBuf, std::fs::Metadata, SystemTime);
 /// The message files in `cur/` and `new/` of a Maildir: regular files (not links) with Maildir
 /// names, each with its metadata and the time it came into the folder: the later of its name's
 /// delivery time and its ctime, so that what was moved into Junk today under an old name is
-/// not old (attack report F18). Anything else (`notes.txt`, a link, a folder) is left alone and
-/// counted.
-fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
+/// not old (attack report F18). Anything else (`notes.txt`, a folder) is left alone and
+/// counted; symbolic links are left alone and listed (third).
+fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64, Vec<PathBuf>)> {
     let mut out = Vec::new();
     let mut skipped = 0;
+    let mut links = Vec::new();
     for sub in ["new", "cur"] {
         let dir = folder.join(sub);
         let rd = std::fs::read_dir(&dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
@@ -274,12 +288,14 @@ fn maildir_messages(folder: &Path) -> Result<(Vec<MessageFile>, u64)> {
             match mailbox::maildir_entered(&name, &meta) {
                 Some(entered) if meta.file_type().is_file() => out.push((entry.path(), meta, entered)),
                 _ if name.starts_with('.') => {}
+                _ if meta.file_type().is_symlink() => links.push(entry.path()),
                 _ => skipped += 1,
             }
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok((out, skipped))
+    links.sort();
+    Ok((out, skipped, links))
 }
 
 /// The time before which a message that came then is older than `age` now.

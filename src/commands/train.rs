@@ -104,6 +104,9 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
     }
     if nothing {
         let all: Vec<&str> = args.ham.iter().chain(&args.spam).map(String::as_str).collect();
+        if notes.iter().any(|n| crate::mailbox::is_skip_note(n)) {
+            anyhow::bail!("nothing to learn in {}: every file there was skipped (said above)", all.join(", "));
+        }
         anyhow::bail!("no messages found in {}; nothing learned", all.join(", "));
     }
     if selective {
@@ -429,6 +432,9 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
         }
     }
     if nothing {
+        if notes.iter().any(|n| crate::mailbox::is_skip_note(n)) {
+            anyhow::bail!("nothing to forget in {}: every file there was skipped (said above)", args.paths.join(", "));
+        }
         anyhow::bail!("no messages found in {}; nothing forgotten", args.paths.join(", "));
     }
     let bar = super::progress(g, args.no_progress, work.len() as u64, "forgetting");

@@ -1166,3 +1166,38 @@ fn the_standing_service_answers_new_clients_past_its_connection_cap() {
     assert_eq!(ask(&again), vec!["DUNNO"]);
     drop(slow);
 }
+
+/// Review R7: a new connection counted as idle until its first byte was read, so under a flood
+/// of half-sent requests the next connection accepted closed it before its request arrived.
+/// Now a connection is idle only after an answer, and a fresh one is as old as its accept: the
+/// half-sent requests that came before it are closed first.
+#[test]
+fn a_new_client_is_not_the_first_closed_under_a_flood_of_half_sent_requests() {
+    use std::net::TcpStream;
+    let env = Env::with_recipients(&config("enforce", ""));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _svc = start_service_with(&env, &format!("127.0.0.1:{port}"), 4);
+    wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s
+    };
+    let half = || {
+        let s = connect();
+        (&s).write_all(b"request=smtpd_access_policy\n").unwrap();
+        s
+    };
+    // Ordering, not measuring: each step gives the service time to read what was sent.
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    let mut flood: Vec<TcpStream> = (0..4).map(|_| half()).collect();
+    settle();
+    // A client connects (Postfix writes its request right after); a flood connection follows.
+    let client = connect();
+    settle();
+    flood.push(half());
+    settle();
+    let answer = converse(client.try_clone().unwrap(), &[request("198.51.100.9", "info@mijndomein.test", &[])]);
+    assert_eq!(answer, vec!["DUNNO"], "the new client was closed to make room for the flood");
+    drop(flood);
+}

@@ -544,16 +544,17 @@ struct Open {
 struct OpenConn {
     /// A handle to close it with.
     closer: Conn,
-    /// Since when it is idle (between requests), or `None` while a request is arriving or
-    /// being answered.
+    /// Since when it is idle after answering a request, or `None` while a request is arriving
+    /// or being answered, and before its first request: a fresh connection is no idle one, or
+    /// under a flood of half-sent requests each new client would be the first closed (review R7).
     idle_since: Option<Instant>,
-    /// When its current request started arriving.
+    /// When its current request started arriving; for a fresh connection, when it was accepted.
     busy_since: Instant,
 }
 
 impl Open {
-    /// The connection to close to make room: the idle one idle longest, else the one busy
-    /// longest.
+    /// The connection to close to make room: the one idle longest since its last answer, else
+    /// the one busy longest (a fresh connection counted from its accept).
     fn victim(&self) -> Option<u64> {
         let idle = self.conns.iter().filter_map(|(id, c)| c.idle_since.map(|t| (t, *id))).min();
         idle.or_else(|| self.conns.iter().map(|(id, c)| (c.busy_since, *id)).min()).map(|(_, id)| id)
@@ -656,7 +657,7 @@ fn spawn_conn(service: &Arc<Service>, open: &Arc<Mutex<Open>>, conn: Conn, max: 
         let id = o.next;
         o.next += 1;
         let now = Instant::now();
-        o.conns.insert(id, OpenConn { closer, idle_since: Some(now), busy_since: now });
+        o.conns.insert(id, OpenConn { closer, idle_since: None, busy_since: now });
         id
     };
     let service2 = service.clone();

@@ -161,6 +161,26 @@ fn a_queue_link_is_refused_and_only_our_own_queue_files_are_learned_and_removed(
     left.sort();
     assert_eq!(left, vec!["notes.txt", "spam-2-2"]);
     assert!(other.join("spam-1-1").exists());
+
+    // Review (smaller notes): a filter stopped by a signal while queueing leaves `NAME.tmp-RANDOM`
+    // for good; training removes ours older than an hour, and nothing else.
+    let hours_ago = |p: &std::path::Path, h: u64| {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(h * 3600);
+        fs::File::options().write(true).open(p).unwrap().set_modified(t).unwrap();
+    };
+    for (name, h) in [("spam-3-3-0123456789abcdef.tmp-0123456789abcdef", 2), ("spam-4-4.tmp-fedcba9876543210", 0)] {
+        fs::write(queue.join(name), b"half").unwrap();
+        hours_ago(&queue.join(name), h);
+    }
+    fs::write(queue.join("mine.tmp-0123456789abcdef"), b"mine").unwrap();
+    hours_ago(&queue.join("mine.tmp-0123456789abcdef"), 2);
+    let o = env.run(&["train", "--queued"], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("removed 1 unfinished file"), "{}", stderr(&o));
+    let mut left: Vec<String> =
+        fs::read_dir(&queue).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, vec!["mine.tmp-0123456789abcdef", "notes.txt", "spam-2-2", "spam-4-4.tmp-fedcba9876543210"]);
 }
 
 #[test]

@@ -385,6 +385,16 @@ pub fn learn_queued(
         ),
         Err(e) => eprintln!("spamfilt: {}", crate::problems::error_text(&e)),
     }
+    // Unfinished queue files a filter stopped by a signal left behind.
+    match store::queue::remove_stale_temporaries(&settings.db_dir) {
+        Ok(0) => {}
+        Ok(_) if g.quiet => {}
+        Ok(n) => eprintln!(
+            "spamfilt: removed {} older than an hour from the learning queue (a filter was stopped while queueing)",
+            super::plural(n, "unfinished file", "unfinished files")
+        ),
+        Err(e) => eprintln!("spamfilt: {}", crate::problems::error_text(&e)),
+    }
     if queued.is_empty() {
         return None;
     }

@@ -198,6 +198,42 @@ pub fn take_dropped(db_dir: &Path) -> Result<(u64, u64)> {
     Ok((n, bytes))
 }
 
+/// How old an unfinished queue file is before training removes it: no filter takes that long
+/// to write one (a termination signal between writing it and renaming it leaves it for good).
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the unfinished queue files (`NAME.tmp-RANDOM`, NAME one `add` gives) older than an
+/// hour: a filter stopped by a signal while queueing left them, and nothing else ever would
+/// remove them (review, smaller notes). Only regular files of ours; a link or anything we did not
+/// name is left alone. How many were removed.
+pub fn remove_stale_temporaries(db_dir: &Path) -> Result<u64> {
+    let dir = db_dir.join(DIR);
+    if !files::check_subdir(&dir).context("cannot use the learning queue")? {
+        return Ok(0);
+    }
+    let rd = fs::read_dir(&dir).with_context(|| format!("cannot read the learning queue {}", dir.display()))?;
+    let (me, now) = (files::euid(), std::time::SystemTime::now());
+    let mut removed = 0;
+    for entry in rd.flatten() {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Some((base, random)) = name.rsplit_once(".tmp-") else { continue };
+        if parse_name(base).is_none() || random.len() != 16 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+        let age = meta.modified().ok().and_then(|t| now.duration_since(t).ok()).unwrap_or_default();
+        if meta.file_type().is_file()
+            && meta.uid() == me
+            && age > STALE_TEMPORARY
+            && files::remove_if_same(&path, &meta)?
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Whether `name` is one `add` gives: `CLASS-NANOS-PID-RANDOM` (or `CLASS-NANOS-PID`, as
 /// versions before the random part named them). The class and the time when it is.
 pub fn parse_name(name: &str) -> Option<(Class, u128)> {

@@ -39,6 +39,26 @@ static STATE: AtomicU8 = AtomicU8::new(IDLE);
 static PTR: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
+static NOTE_PTR: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static NOTE_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// What a failed allocation outside the filter says before the process exits 1, instead of
+/// Rust's abort (SIGABRT): a writer of the database sets it when it takes the lock (which
+/// database, and what to do). Leaked, so that the handler writes it without allocating.
+pub fn on_out_of_memory(note: String) {
+    let note: &'static [u8] = Box::leak(note.into_boxed_str()).as_bytes();
+    NOTE_LEN.store(0, SeqCst);
+    NOTE_PTR.store(note.as_ptr().cast_mut(), SeqCst);
+    NOTE_LEN.store(note.len(), SeqCst);
+}
+
+/// The note [`on_out_of_memory`] set, if any: the address and length of a leaked (never
+/// freed) string (a length of 0 while another thread sets a new note reads as no note).
+pub fn out_of_memory_note() -> Option<(*const u8, usize)> {
+    let (ptr, len) = (NOTE_PTR.load(SeqCst), NOTE_LEN.load(SeqCst));
+    (!ptr.is_null() && len > 0).then_some((ptr.cast_const(), len))
+}
+
 /// The filter starts reading a message.
 pub fn reading() {
     STATE.store(READING, SeqCst);

@@ -292,7 +292,7 @@ mod tests {
             (prepare(raw.as_bytes(), 1 << 20, &tok, &nets), prepare(bare.as_bytes(), 1 << 20, &tok, &nets));
         assert_eq!((got.digest, got.received(), sent.received()), (sent.digest, true, false));
         let marker = trace_marker();
-        let count = |s: &Snapshot| s.tokens.get(&marker).map_or(0, |r| r.ham);
+        let count = |s: &Snapshot| s.token(marker).map_or(0, |r| r.ham);
         // An old ledger entry (no flag): forgetting through the copy without Received fields
         // leaves the marker counted, as before.
         let mut old = Snapshot::default();

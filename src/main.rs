@@ -101,7 +101,8 @@ mod allocator {
     /// process (Rust's allocation-error handler), and a delivery would die with no output. The
     /// filter holds the whole message by then: it passes it through unchanged (exit 0), or, when
     /// the message is not whole in hand or output has started, exits 75 so the delivery agent
-    /// keeps its copy, as on SIGBUS (`super::bail_out`). Other commands get the usual abort.
+    /// keeps its copy, as on SIGBUS (`super::bail_out`). A writer of the database says which and
+    /// what to do, and exits 1 (`in_hand::on_out_of_memory`); other commands get the usual abort.
     #[inline(always)]
     fn checked(p: *mut u8) -> *mut u8 {
         if p.is_null() {
@@ -213,7 +214,16 @@ fn out_of_memory() {
             say(b"spamfilt: out of memory (a process memory limit?); exit 75 so the message is kept\n");
             75
         }
-        _ => return,
+        // A writer of the database: what it was doing and what to do, then exit 1 (the
+        // database is replaced only whole, so it is as it was, and the lock goes with the process).
+        _ => match in_hand::out_of_memory_note() {
+            Some((ptr, len)) => {
+                // SAFETY: a leaked string's bytes (`in_hand::on_out_of_memory`).
+                unsafe { in_hand::write_all(2, ptr, len) };
+                1
+            }
+            None => return,
+        },
     };
     // SAFETY: nothing is left to do; _exit skips destructors and buffered output on purpose
     // (the message was written whole above, by write(2)).

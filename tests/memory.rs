@@ -32,6 +32,11 @@ struct Run {
 /// Filters `msg` (from a file, into a file) with an address-space limit of `limit` bytes, or
 /// under GNU time for its peak memory.
 fn filter(dir: &Path, msg: &[u8], limit: Option<u64>) -> Run {
+    run(dir, &[], msg, limit)
+}
+
+/// [`filter`] with a command and its arguments (`args`).
+fn run(dir: &Path, args: &[&str], msg: &[u8], limit: Option<u64>) -> Run {
     let (inp, out, err, rss) = (dir.join("in.eml"), dir.join("out.eml"), dir.join("err.txt"), dir.join("rss"));
     std::fs::write(&inp, msg).unwrap();
     let mut cmd = if limit.is_some() {
@@ -45,6 +50,7 @@ fn filter(dir: &Path, msg: &[u8], limit: Option<u64>) -> Run {
         .arg(dir.join("db"))
         .arg("--config")
         .arg(dir.join("config.toml"))
+        .args(args)
         .stdin(File::open(&inp).unwrap())
         .stdout(Stdio::from(File::create(&out).unwrap()))
         .stderr(Stdio::from(File::create(&err).unwrap()));
@@ -221,4 +227,84 @@ fn an_encoded_message_of_nested_messages_costs_no_more_than_its_size() {
         eprintln!("{cte}: {} bytes, peak RSS {rss} bytes", msg.len());
         assert!(rss < 64 << 20, "{cte}: peak RSS {rss} bytes for a {}-byte message", msg.len());
     }
+}
+
+/// A token database of `n` tokens (spread evenly over the hash range, as token hashes are) and
+/// `entries` ledger entries, written as `tokens.db` in `db` a piece at a time (the test itself
+/// holds none of it), as training would have written it.
+fn large_database(db: &Path, n: u64, entries: u64) -> u64 {
+    use spamfilt::store::tokenfile::{self, Checksum, HEADER};
+    use spamfilt::store::{TokenRecord, Totals};
+    use std::io::Write;
+    use std::os::unix::fs::{FileExt, PermissionsExt};
+    std::fs::create_dir_all(db).unwrap();
+    std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = db.join("tokens.db");
+    let file = File::create(&path).unwrap();
+    let mut out = std::io::BufWriter::new(&file);
+    out.write_all(&[0; HEADER]).unwrap();
+    let mut sum = Checksum::new();
+    let mut put = |b: &[u8]| {
+        sum.update(b);
+        out.write_all(b).unwrap();
+    };
+    let (step, today) = (u64::MAX / n, spamfilt::store::today());
+    for i in 0..n {
+        let hash = i * step + (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) % step;
+        let r = TokenRecord { spam: 1 + (i % 3) as u32, ham: (i % 2) as u32, last_day: today - (i % 100) as u32 };
+        put(&tokenfile::record_bytes(hash, &r));
+    }
+    let prefix = tokenfile::encode_ledger_prefix(entries);
+    put(&prefix);
+    for i in 0..entries {
+        let mut e = [0u8; 17];
+        e[..8].copy_from_slice(&i.to_be_bytes());
+        e[16] = (i % 6) as u8;
+        put(&e);
+    }
+    let ledger_len = prefix.len() as u64 + 17 * entries;
+    let head = tokenfile::header_bytes(Totals { ham: 1000, spam: 1000 }, 0, n, ledger_len, sum.finish());
+    drop(out);
+    file.write_all_at(&head, 0).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::metadata(&path).unwrap().len()
+}
+
+/// Attack report F6: learning one message (`train --spam -`, what Dovecot's IMAPSieve script
+/// runs under its 256 MiB `vsz_limit`) loaded, verified and re-encoded the whole token database
+/// in memory: several copies of it. On f1ef768 this learn into a 3,000,000-token database
+/// (61 MB) aborted under 256 MiB (SIGABRT, "memory allocation of ... bytes failed"): the learn
+/// was lost. A writer now merges its changes into the old file as it streams it: its memory is
+/// the message's and fixed buffers, far below the file's size.
+#[test]
+fn learning_one_message_into_a_large_database_fits_dovecots_limit() {
+    let dir = setup();
+    let db = dir.path().join("db");
+    let size = large_database(&db, 3_000_000, 200_000);
+    let message = |id: u32| {
+        format!(
+            "From: a@b.example\nTo: c@d.example\nSubject: cheap pills {id}\nMessage-ID: <{id}@b.example>\n\n\
+             buy cheap pills now, offer {id} ends soon\n"
+        )
+        .into_bytes()
+    };
+    let header = |db: &Path| {
+        let bytes = std::fs::read(db.join("tokens.db")).unwrap();
+        spamfilt::store::tokenfile::parse_header(&bytes).unwrap()
+    };
+    let r = run(dir.path(), &["-q", "train", "--spam", "-"], &message(1), Some(256 << 20));
+    assert_eq!((r.status, r.signal), (0, None), "{}", r.stderr);
+    let h = header(&db);
+    let prefix = spamfilt::store::tokenfile::encode_ledger_prefix(200_001).len() as u64;
+    assert_eq!((h.totals.spam, h.totals.ham, h.ledger_len), (1001, 1000, prefix + 17 * 200_001));
+    assert!(h.records > 3_000_000, "{h:?}");
+    if !gnu_time() {
+        return;
+    }
+    let r = run(dir.path(), &["-q", "train", "--spam", "-"], &message(2), None);
+    assert_eq!((r.status, r.signal), (0, None), "{}", r.stderr);
+    assert_eq!(header(&db).totals.spam, 1002);
+    let rss = r.max_rss_bytes.expect("GNU time's figure");
+    eprintln!("learning one message into a {size}-byte database: peak RSS {rss} bytes");
+    assert!(rss < size / 2, "peak RSS {rss} bytes for a {size}-byte database");
 }

@@ -79,7 +79,7 @@ struct FirstSeen {
 
 /// The gate's marker's counts (spam, ham).
 fn marker_counts(snap: &store::Snapshot) -> (i64, i64) {
-    let r = snap.tokens.get(&learn::trace_marker()).copied().unwrap_or_default();
+    let r = snap.token(learn::trace_marker()).unwrap_or_default();
     (i64::from(r.spam), i64::from(r.ham))
 }
 
@@ -175,12 +175,12 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             let spam_words: Vec<(u64, Option<TokenRecord>)> = m.hashes[m.trace..]
                                 .iter()
                                 .filter(|h| **h != marker && !traced.contains(h))
-                                .map(|&h| (h, snap.tokens.get(&h).copied()))
+                                .map(|&h| (h, snap.token(h)))
                                 .collect();
                             let untouched_words: Vec<(u64, Option<TokenRecord>)> = first
                                 .trace
                                 .into_iter()
-                                .filter(|(h, _, after)| snap.tokens.get(h) == after.as_ref())
+                                .filter(|(h, _, after)| snap.token(*h) == *after)
                                 .map(|(h, before, _)| (h, before))
                                 .collect();
                             let untouched: Vec<(Key, Option<Record>)> = first
@@ -207,10 +207,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                 };
                             }
                             for (h, before) in untouched_words.into_iter().chain(spam_words) {
-                                match before {
-                                    Some(r) => snap.tokens.insert(h, r),
-                                    None => snap.tokens.remove(&h),
-                                };
+                                snap.set_token(h, before);
                             }
                             // The marker: by what this message's learns changed, so what other
                             // messages did to it meanwhile stays.
@@ -220,16 +217,14 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                 first.marker.1 + now_counts.1 - marker_before.1,
                             );
                             if (spam_back, ham_back) != (0, 0) {
-                                let r = snap.tokens.entry(marker).or_default();
+                                let mut r = snap.token(marker).unwrap_or_default();
                                 r.spam = u32::try_from(i64::from(r.spam) - spam_back).unwrap_or(0);
                                 r.ham = u32::try_from(i64::from(r.ham) - ham_back).unwrap_or(0);
                                 if r.last_day == 0 {
                                     // It was not there: put back as learned today.
                                     r.last_day = today;
                                 }
-                                if r.spam == 0 && r.ham == 0 {
-                                    snap.tokens.remove(&marker);
-                                }
+                                snap.set_token(marker, Some(r));
                             }
                             snap.set_ledger(m.digest, first.learned);
                             snap.drop_queued_lr(&m.digest);
@@ -269,8 +264,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             };
                             let learned = snap.learned(&m.digest);
                             let marker_before = marker_counts(snap);
-                            let trace_before: Vec<Option<TokenRecord>> =
-                                trace.iter().map(|h| snap.tokens.get(h).copied()).collect();
+                            let trace_before: Vec<Option<TokenRecord>> = trace.iter().map(|h| snap.token(*h)).collect();
                             let o = learn::learn_with_sender(snap, rep, &m, *class, today, now);
                             if g.verbose > 1 {
                                 bar.suspend(|| eprintln!("{}\t{}\t{:?}", entry.name, class.name(), o));
@@ -307,7 +301,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                     *after = rep.records.get(k).cloned();
                                 }
                                 for (h, _, after) in &mut first.trace {
-                                    *after = snap.tokens.get(h).copied();
+                                    *after = snap.token(*h);
                                 }
                             }
                             tally.add(*class, o);

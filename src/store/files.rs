@@ -81,7 +81,7 @@ fn cannot(text: String) -> anyhow::Error {
 
 /// `e` as a [`CannotUse`] saying `text`; the I/O error stays its cause (the filter's
 /// `X-Spam-Degraded` shows just that: "tokens.db: Permission denied").
-fn cannot_io(e: std::io::Error, text: String) -> anyhow::Error {
+pub(crate) fn cannot_io(e: std::io::Error, text: String) -> anyhow::Error {
     anyhow::Error::new(e).context(CannotUse(text))
 }
 

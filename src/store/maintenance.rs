@@ -127,11 +127,25 @@ impl Database {
     /// Drops tokens seen at most `max_count` times in all and not for `days` days.
     pub fn expire(&self, days: u32, max_count: u32) -> Result<u64> {
         let cutoff = today().saturating_sub(days);
-        // Without `force` nothing is moved aside: there is nothing to note.
-        self.update(false, &mut Notes::new(), |snap| {
-            let before = snap.tokens.len();
-            snap.tokens.retain(|_, r| r.spam as u64 + r.ham as u64 > max_count as u64 || r.last_day >= cutoff);
-            Ok((before - snap.tokens.len()) as u64)
-        })
+        let keep = |r: &TokenRecord| r.spam as u64 + r.ham as u64 > max_count as u64 || r.last_day >= cutoff;
+        if self.redis.is_some() {
+            // Without `force` nothing is moved aside: there is nothing to note.
+            return self.update(false, &mut Notes::new(), |snap| {
+                let before = snap.tokens.len();
+                snap.tokens.retain(|_, r| keep(r));
+                Ok((before - snap.tokens.len()) as u64)
+            });
+        }
+        // The file is streamed through once, the records dropped on the way (see `merge`).
+        let _lock = self.lock()?;
+        let snap = self.load_for_update(false, &mut Notes::new())?;
+        let mut dropped = 0u64;
+        let tmp = self.merged(&snap, &mut |r| {
+            let kept = keep(r);
+            dropped += u64::from(!kept);
+            kept
+        })?;
+        tmp.commit()?;
+        Ok(dropped)
     }
 }

@@ -7,10 +7,11 @@
 //!   look up. They never lock: a writer never modifies the file in place, it writes a new one
 //!   and renames it over, so a reader keeps the consistent old file it opened.
 //! * Writers take an exclusive lock on `lock` (a kernel lock, released when the process dies, so
-//!   never stale), read and verify the whole current file, apply the change, write
-//!   `tokens.db.tmp-RANDOM`, fsync it, rename it over `tokens.db` and fsync the directory. A writer
-//!   killed at any instant leaves the old or the new file; two writers serialize and lose no
-//!   count.
+//!   never stale), look up what they change in the current file without loading it, and write
+//!   `tokens.db.tmp-RANDOM` by streaming the current file with their changes merged in (its
+//!   checksum verified on the way, see `merge`), fsync it, rename it over `tokens.db` and fsync
+//!   the directory. A writer killed at any instant leaves the old or the new file; two writers
+//!   serialize and lose no count.
 //! * The directory is created 0700 and the files 0600: mail is private. Every file in it is
 //!   opened, created and replaced through `files` (no symbolic link followed, unpredictable
 //!   temporary names, a directory or file others can write refused).
@@ -21,6 +22,7 @@ pub mod lrfile;
 mod maintenance;
 pub use maintenance::Restored;
 mod mapped;
+mod merge;
 pub mod queue;
 pub mod redis;
 pub mod reputation;
@@ -306,6 +308,22 @@ impl Database {
         }))
     }
 
+    /// The current token file for a writer, not loaded (see `merge`): its header, length and
+    /// ledger checked, and with `verify` its body checksum too (otherwise the write checks it
+    /// as it streams the file).
+    fn load_base(&self, verify: bool) -> Result<Option<Snapshot>> {
+        if !files::check_dir(&self.dir)? {
+            return Ok(None);
+        }
+        let Some((base, whole_ledger)) = merge::Base::open(&self.file_path(), verify)? else { return Ok(None) };
+        Ok(Some(Snapshot {
+            totals: base.header.totals,
+            ledger: whole_ledger.unwrap_or_default().into_iter().collect(),
+            base: Some(base),
+            ..Snapshot::default()
+        }))
+    }
+
     /// The LR weight file's path.
     pub fn lr_path(&self) -> PathBuf {
         self.dir.join(lrfile::FILE)
@@ -507,8 +525,11 @@ impl Database {
 
     /// The current contents for a writer (the lock held): a corrupt file is refused, or with
     /// `force` moved aside (never deleted) and started afresh.
+    /// The token file is not loaded (see `merge`): with `force` it is verified whole first, so
+    /// that a damaged one is moved aside before the run; without, the write verifies it as it
+    /// reads it and refuses to replace a damaged one.
     fn load_for_update(&self, force: bool, notes: &mut Notes) -> Result<Snapshot> {
-        let mut snap = self.recover(self.load_snapshot(), DB_FILE, force, notes)?.unwrap_or_default();
+        let mut snap = self.recover(self.load_base(force), DB_FILE, force, notes)?.unwrap_or_default();
         snap.lr = self.recover(self.load_lr(), lrfile::FILE, force, notes)?;
         Ok(snap)
     }
@@ -527,7 +548,8 @@ impl Database {
                     f if f.is_empty() => f,
                     f => format!(": {f}"),
                 };
-                let forced = if force { "; --force moves aside only a file that was read and found damaged" } else { "" };
+                let forced =
+                    if force { "; --force moves aside only a file that was read and found damaged" } else { "" };
                 Err(e.context(format!(
                     "{file} could not be read, so it is not known to be damaged and is left as it is{forced}{fix}"
                 )))
@@ -539,7 +561,7 @@ impl Database {
                 notes.push(format!("{e:#}; moved it aside to {} and starting afresh", aside.display()));
                 Ok(T::default())
             }
-            Err(e) if file == DB_FILE => Err(e.context("refusing to write over it (`spamfilt db salvage` keeps what is intact; --force moves it aside and starts afresh)")),
+            Err(e) if file == DB_FILE => Err(refuse_tokens(e)),
             Err(e) => Err(e.context("refusing to write over it (--force moves it aside and starts it afresh)")),
         }
     }
@@ -550,6 +572,12 @@ impl Database {
         let lock = self.lock_file()?;
         let lock_path = self.dir.join(LOCK_FILE);
         lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        crate::in_hand::on_out_of_memory(format!(
+            "spamfilt: out of memory (a process memory limit?) while updating the database in {}: stopped; \
+             nothing in it was changed in place (its files are only ever replaced whole). Raise the limit \
+             (Dovecot: vsz_limit of the service that runs it) or make the database smaller (spamfilt db expire)\n",
+            self.dir.display()
+        ));
         self.remove_stale_temporaries();
         Ok(lock)
     }
@@ -589,25 +617,28 @@ impl Database {
     /// The snapshot has no LR changes waiting (see [`Database::write_learned`]).
     fn write(&self, snap: &Snapshot) -> Result<()> {
         debug_assert!(snap.lr_pending.is_empty(), "LR changes not applied");
-        let bytes = encode_tokens(snap);
-        if !snap.lr_dirty {
-            return write_atomic(&self.dir, DB_FILE, &bytes);
-        }
         files::check_dir(&self.dir)?;
-        let tokens_tmp = self.written(DB_FILE, &bytes)?;
-        drop(bytes);
+        let tokens_tmp = self.merged(snap, &mut |_| true)?;
+        if !snap.lr_dirty {
+            return tokens_tmp.commit();
+        }
         self.commit_with_lr(tokens_tmp, snap.lr.as_ref())
     }
 
     /// [`Database::write`] of what a run learned: its LR changes are applied on another thread
-    /// while the token file is encoded, written and synced, then the weights are written.
+    /// while the token file is written and synced, then the weights are written.
     fn write_learned(&self, snap: &mut Snapshot) -> Result<()> {
         if snap.lr_pending.is_empty() {
             return self.write(snap);
         }
         files::check_dir(&self.dir)?;
-        let tokens_tmp = snap.apply_lr_alongside(|snap| self.written(DB_FILE, &encode_tokens(snap)))?;
+        let tokens_tmp = snap.apply_lr_alongside(|snap| self.merged(snap, &mut |_| true))?;
         self.commit_with_lr(tokens_tmp, snap.lr.as_ref())
+    }
+
+    /// The token file of `snap` written aside (see `merge::write`), not yet renamed.
+    fn merged(&self, snap: &Snapshot, keep: &mut dyn FnMut(&TokenRecord) -> bool) -> Result<files::TempFile> {
+        merge::write(&self.dir, snap, keep, refuse_tokens)
     }
 
     /// Writes the weights (or removes their file when there are none) beside the token file
@@ -657,30 +688,11 @@ impl Database {
     }
 }
 
-/// The token file of a snapshot: its counts and ledger (not the LR weights).
-fn encode_tokens(snap: &Snapshot) -> Vec<u8> {
-    // A token counts once per message, so its counts never exceed the messages learned; the
-    // filter relies on that to notice a damaged record (`tokenfile::plausible`). Keep it
-    // true even when a forget after a tokenizer change takes back tokens never counted.
-    // Likewise no record's day is after the file's own (`tokenfile::day_bound`): a run whose
-    // clock was ahead, or a dump from such a host, left days the reader has not reached.
-    let (max_spam, max_ham) =
-        (snap.totals.spam.min(u32::MAX as u64) as u32, snap.totals.ham.min(u32::MAX as u64) as u32);
-    let now = now_secs();
-    let day = (now / 86_400) as u32;
-    let mut tokens: Vec<(u64, TokenRecord)> = snap
-        .tokens
-        .iter()
-        .map(|(&h, &r)| {
-            let last_day = tokenfile::clamp_day(r.last_day, day);
-            (h, TokenRecord { spam: r.spam.min(max_spam), ham: r.ham.min(max_ham), last_day })
-        })
-        .filter(|(_, r)| r.spam > 0 || r.ham > 0)
-        .collect();
-    tokens.sort_unstable_by_key(|t| t.0);
-    let mut ledger: Vec<(Digest, Learned)> = snap.ledger.iter().map(|(&d, &c)| (d, c)).collect();
-    ledger.sort_unstable();
-    tokenfile::encode(snap.totals, now, &tokens, &ledger)
+/// A damaged token file's error, as a writer refuses it.
+fn refuse_tokens(e: anyhow::Error) -> anyhow::Error {
+    e.context(
+        "refusing to write over it (`spamfilt db salvage` keeps what is intact; --force moves it aside and starts afresh)",
+    )
 }
 
 /// Writes `bytes` to `dir/name` atomically (see `files::write_atomic`).
@@ -754,6 +766,173 @@ mod tests {
         let st = db.stats().unwrap();
         assert_eq!((st.tokens, st.ledger_entries), (3, 1));
         assert_eq!(db.snapshot().unwrap().ledger(&[1; 16]), Some(Class::Spam));
+    }
+
+    /// One run's changes, as `train`, `forget` and a move make them, read back through the
+    /// snapshot's methods as they are made.
+    fn some_changes(s: &mut Snapshot, tokens: &[(u64, TokenRecord)], ledger: &[(Digest, Learned)]) {
+        let day = today();
+        let present: Vec<u64> = tokens.iter().step_by(97).map(|t| t.0).collect();
+        s.learn(&present, Class::Spam, day);
+        s.learn(&[0, 1, 2, u64::MAX], Class::Ham, day);
+        assert_eq!(s.token(1), Some(TokenRecord { spam: 0, ham: 1, last_day: day }));
+        s.unlearn(&present[..10], Class::Ham);
+        for _ in 0..6 {
+            s.unlearn_tokens(&present[10..20], Class::Spam);
+        }
+        for &h in &present[10..20] {
+            assert!(s.token(h).is_none_or(|r| r.spam == 0 && r.ham > 0), "{:?}", s.token(h));
+        }
+        // Taken to nothing, then learned again in the same run: from nothing, as today's.
+        s.unlearn_tokens(&[tokens[3].0], Class::Spam);
+        s.unlearn_tokens(&[tokens[3].0], Class::Spam);
+        s.set_token(tokens[5].0, None);
+        assert_eq!(s.token(tokens[5].0), None);
+        s.learn(&[tokens[5].0], Class::Ham, day);
+        assert_eq!(s.token(tokens[5].0), Some(TokenRecord { spam: 0, ham: 1, last_day: day }));
+        // Ledger: removed, changed, added, added and removed, removed and put back.
+        s.set_ledger(ledger[0].0, None);
+        assert_eq!(s.learned(&ledger[0].0), None);
+        s.set_ledger(ledger[5].0, Some(Learned { class: Class::Spam, received: Some(true) }));
+        s.set_ledger([0xee; 16], Some(Class::Ham.into()));
+        s.set_ledger([0x00; 16], Some(Class::Spam.into()));
+        s.set_ledger([0x01; 16], Some(Class::Spam.into()));
+        s.set_ledger([0x01; 16], None);
+        s.set_ledger(ledger[7].0, None);
+        s.set_ledger(ledger[7].0, Some(Class::Ham.into()));
+        assert_eq!(s.learned(&ledger[7].0), Some(Class::Ham.into()));
+        assert_eq!(s.ledger(&ledger[9].0), Some(ledger[9].1.class));
+        assert_eq!(s.learned(&[0x01; 16]), None);
+        s.totals.spam += 1;
+        s.totals.ham = s.totals.ham.saturating_sub(8);
+    }
+
+    /// A writer no longer loads the file (`merge`): it merges its changes into the old file as
+    /// it streams it. The file it writes is the one the whole database in memory, changed the
+    /// same way, encodes to (counts clamped to the totals, records with no count dropped).
+    #[test]
+    fn the_streaming_merge_writes_what_the_whole_database_would() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (file, tokens, ledger) = merge::tests::sample(5000, 300, true, 1);
+        let (streamed, whole) = (Database::at(&tmp.path().join("s")), Database::at(&tmp.path().join("w")));
+        for db in [&streamed, &whole] {
+            fs::create_dir_all(db.dir()).unwrap();
+            fs::set_permissions(db.dir(), fs::Permissions::from_mode(0o700)).unwrap();
+            fs::write(db.file_path(), &file).unwrap();
+        }
+        streamed
+            .update(false, &mut Notes::new(), |s| {
+                assert!(s.base.is_some() && s.tokens.is_empty() && s.ledger.is_empty());
+                some_changes(s, &tokens, &ledger);
+                Ok(())
+            })
+            .unwrap();
+        {
+            let _lock = whole.lock().unwrap();
+            let mut s = whole.load_snapshot().unwrap().unwrap();
+            assert!(s.base.is_none() && s.tokens.len() == tokens.len());
+            some_changes(&mut s, &tokens, &ledger);
+            whole.write(&s).unwrap();
+        }
+        let (a, b) = (fs::read(streamed.file_path()).unwrap(), fs::read(whole.file_path()).unwrap());
+        assert_eq!(&a[..48], &b[..48], "header");
+        assert_eq!(&a[56..64], &b[56..64], "body checksum");
+        assert_eq!(&a[tokenfile::HEADER..], &b[tokenfile::HEADER..], "records and ledger");
+        // And that is `tokenfile::encode` of its contents.
+        let snap = streamed.snapshot().unwrap();
+        let mut t: Vec<(u64, TokenRecord)> = snap.tokens.iter().map(|(&h, &r)| (h, r)).collect();
+        t.sort_unstable_by_key(|t| t.0);
+        let mut l: Vec<(Digest, Learned)> = snap.ledger.iter().map(|(&d, &l)| (d, l)).collect();
+        l.sort_unstable();
+        assert_eq!(&tokenfile::encode(snap.totals, 0, &t, &l)[tokenfile::HEADER..], &a[tokenfile::HEADER..]);
+        assert_eq!(snap.totals, Totals { ham: 3, spam: 12 });
+        assert!(t.iter().all(|(_, r)| r.ham <= 3 && (r.spam > 0 || r.ham > 0)), "clamped to the totals");
+        assert_eq!(snap.learned(&[0xee; 16]), Some(Class::Ham.into()));
+        assert_eq!(snap.ledger.len(), ledger.len() + 2 - 1);
+        assert_eq!(streamed.verify().unwrap(), None);
+    }
+
+    /// A run that did not load the file still never writes over a damaged one: the write
+    /// checks the body checksum as it streams the old file, and the file stays as it was.
+    #[test]
+    fn a_damaged_file_is_refused_by_the_write_and_left_as_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        db.update(false, &mut Notes::new(), |s| {
+            s.learn(&[1, 2, 3], Class::Spam, today());
+            s.set_ledger([4; 16], Some(Class::Spam.into()));
+            s.set_ledger([5; 16], Some(Class::Ham.into()));
+            Ok(())
+        })
+        .unwrap();
+        let good = fs::read(db.file_path()).unwrap();
+        // A record's count, a ledger digest (the order still holds), a ledger entry's class.
+        for (at, bit) in [(tokenfile::HEADER + 9, 0x40), (good.len() - 17 - 2, 0x01), (good.len() - 1, 0x80)] {
+            let mut bad = good.clone();
+            bad[at] ^= bit;
+            fs::write(db.file_path(), &bad).unwrap();
+            let err = db
+                .update(false, &mut Notes::new(), |s| {
+                    s.learn(&[7], Class::Ham, today());
+                    Ok(())
+                })
+                .unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains("is corrupt") && text.contains("--force"), "{text}");
+            assert_eq!(fs::read(db.file_path()).unwrap(), bad, "byte {at}");
+            let left: Vec<_> = fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(".tmp-"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+        fs::write(db.file_path(), &good).unwrap();
+    }
+
+    /// `db expire` streams the file too: what it drops and keeps is as before.
+    #[test]
+    fn expire_streams_and_keeps_the_ledger() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        let old = today() - 400;
+        db.update(false, &mut Notes::new(), |s| {
+            s.learn(&[10, 11], Class::Spam, old);
+            s.learn(&[11, 12], Class::Ham, today());
+            s.set_ledger([1; 16], Some(Class::Spam.into()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.expire(120, 1).unwrap(), 1);
+        let snap = db.snapshot().unwrap();
+        let mut kept: Vec<u64> = snap.tokens.keys().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec![11, 12]);
+        assert_eq!(snap.ledger(&[1; 16]), Some(Class::Spam));
+    }
+
+    /// A file whose ledger is not in digest order (no spamfilt wrote one) is still edited
+    /// right, and written in order.
+    #[test]
+    fn a_ledger_out_of_order_is_read_whole_and_written_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(tmp.path());
+        let (file, _, ledger) = merge::tests::sample(100, 30, false, 2);
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::write(db.file_path(), &file).unwrap();
+        db.update(false, &mut Notes::new(), |s| {
+            assert_eq!(s.learned(&ledger[3].0), Some(ledger[3].1));
+            s.set_ledger(ledger[3].0, None);
+            s.set_ledger([9; 16], Some(Class::Ham.into()));
+            Ok(())
+        })
+        .unwrap();
+        let bytes = fs::read(db.file_path()).unwrap();
+        let h = tokenfile::parse_header(&bytes).unwrap();
+        let read = tokenfile::ledger(&bytes, &h).unwrap();
+        assert!(read.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(read.len(), 30);
+        assert!(!read.iter().any(|(d, _)| *d == ledger[3].0) && read.iter().any(|(d, _)| *d == [9; 16]));
     }
 
     #[test]

@@ -4,11 +4,23 @@
 use super::*;
 
 /// The whole database, editable, inside [`Database::update`].
+///
+/// A writer of the file store does not load the file: the snapshot then has a `base` (the
+/// file, read where a lookup asks, see `merge`), and `tokens` and `ledger` hold only what the
+/// run changed (a record taken to no count stays as an all-zero record, so that it is dropped
+/// from the base; a ledger entry removed from the base is in `ledger_gone`). Without a base
+/// (Redis, a dump, `Snapshot::default`) they hold everything. Read and change them through the
+/// methods ([`Snapshot::token`], [`Snapshot::set_token`], [`Snapshot::learned`],
+/// [`Snapshot::set_ledger`]), which mean the same either way.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub(crate) totals: Totals,
     pub(crate) tokens: TokenMap<TokenRecord>,
     pub(crate) ledger: HashMap<Digest, Learned>,
+    /// The file the run's changes are merged into (see above).
+    pub(super) base: Option<merge::Base>,
+    /// Ledger entries of the base removed by the run.
+    pub(super) ledger_gone: std::collections::HashSet<Digest>,
     /// The LR weights (`None`: nothing learned yet).
     pub(crate) lr: Option<crate::lr::Model>,
     /// LR changes of this run, applied in shuffled order when it commits.
@@ -31,10 +43,38 @@ impl Snapshot {
         self.totals
     }
 
+    /// A token's record (`None`: it has none).
+    pub fn token(&self, hash: u64) -> Option<TokenRecord> {
+        match self.tokens.get(&hash) {
+            Some(r) if r.spam == 0 && r.ham == 0 => None,
+            Some(r) => Some(*r),
+            None => self.base.as_ref().and_then(|b| b.record(hash)),
+        }
+    }
+
+    /// Sets a token's record (`None`, or no count: removes it).
+    pub fn set_token(&mut self, hash: u64, record: Option<TokenRecord>) {
+        match record.filter(|r| r.spam > 0 || r.ham > 0) {
+            Some(r) => {
+                self.tokens.insert(hash, r);
+            }
+            // Kept as a record with no count, which the write drops from the base.
+            None if self.base.is_some() => {
+                self.tokens.insert(hash, TokenRecord::default());
+            }
+            None => {
+                self.tokens.remove(&hash);
+            }
+        }
+    }
+
     /// Counts one message of `class` with these (de-duplicated) token hashes.
     pub fn learn(&mut self, hashes: &[u64], class: Class, today: u32) {
         for &h in hashes {
-            let r = self.tokens.entry(h).or_default();
+            let base = &self.base;
+            // A record with no count (removed in this run) starts again from nothing, as a
+            // removed one did.
+            let r = self.tokens.entry(h).or_insert_with(|| base.as_ref().and_then(|b| b.record(h)).unwrap_or_default());
             match class {
                 Class::Spam => r.spam = r.spam.saturating_add(1),
                 Class::Ham => r.ham = r.ham.saturating_add(1),
@@ -59,14 +99,12 @@ impl Snapshot {
     /// Takes one message of `class` back from these tokens' counts, not from the totals.
     pub fn unlearn_tokens(&mut self, hashes: &[u64], class: Class) {
         for &h in hashes {
-            if let Some(r) = self.tokens.get_mut(&h) {
+            if let Some(mut r) = self.token(h) {
                 match class {
                     Class::Spam => r.spam = r.spam.saturating_sub(1),
                     Class::Ham => r.ham = r.ham.saturating_sub(1),
                 }
-                if r.spam == 0 && r.ham == 0 {
-                    self.tokens.remove(&h);
-                }
+                self.set_token(h, Some(r));
             }
         }
     }
@@ -127,20 +165,32 @@ impl Snapshot {
 
     /// The class a message was learned as (see [`Snapshot::learned`]).
     pub fn ledger(&self, digest: &Digest) -> Option<Class> {
-        self.ledger.get(digest).map(|l| l.class)
+        self.learned(digest).map(|l| l.class)
     }
 
     /// How a message was learned: its ledger entry.
     pub fn learned(&self, digest: &Digest) -> Option<Learned> {
-        self.ledger.get(digest).copied()
+        match self.ledger.get(digest) {
+            Some(l) => Some(*l),
+            None if self.ledger_gone.contains(digest) => None,
+            None => self.base.as_ref().and_then(|b| b.learned(digest)),
+        }
     }
 
     /// Sets or removes a ledger entry.
     pub fn set_ledger(&mut self, digest: Digest, entry: Option<Learned>) {
         match entry {
-            Some(l) => self.ledger.insert(digest, l),
-            None => self.ledger.remove(&digest),
-        };
+            Some(l) => {
+                self.ledger_gone.remove(&digest);
+                self.ledger.insert(digest, l);
+            }
+            None => {
+                self.ledger.remove(&digest);
+                if self.base.as_ref().is_some_and(|b| b.learned(&digest).is_some()) {
+                    self.ledger_gone.insert(digest);
+                }
+            }
+        }
     }
 }
 

@@ -48,17 +48,45 @@ pub struct Header {
 /// FNV-1a 64 over bytes and a final xor-shift-multiply mix; not cryptographic, it catches
 /// truncation and corruption.
 pub fn checksum(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut c = Checksum::new();
     for part in parts {
-        for &b in *part {
+        c.update(part);
+    }
+    c.finish()
+}
+
+/// [`checksum`] taken piece by piece, for a file read or written as a stream: the same value
+/// as `checksum` over the pieces in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Checksum(u64);
+
+impl Checksum {
+    pub fn new() -> Checksum {
+        Checksum(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
             h ^= b as u64;
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
+        self.0 = h;
     }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
+
+    pub fn finish(self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+impl Default for Checksum {
+    fn default() -> Checksum {
+        Checksum::new()
+    }
 }
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
@@ -73,6 +101,15 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
 pub fn parse_header(file: &[u8]) -> Result<Header> {
     if file.len() < HEADER {
         bail!("too short ({} bytes) to be a token database", file.len());
+    }
+    parse_header_of(&file[..HEADER], file.len() as u64)
+}
+
+/// [`parse_header`] of a file of `len` bytes whose first [`HEADER`] bytes are `file`: a
+/// writer reads only the header before it streams the rest.
+pub fn parse_header_of(file: &[u8], len: u64) -> Result<Header> {
+    if file.len() < HEADER || len < HEADER as u64 {
+        bail!("too short ({len} bytes) to be a token database");
     }
     if &file[..8] != MAGIC {
         bail!("not a spamfilt token database (bad magic number)");
@@ -96,10 +133,61 @@ pub fn parse_header(file: &[u8]) -> Result<Header> {
     };
     let expected =
         (HEADER as u64).checked_add(h.records.saturating_mul(RECORD as u64)).and_then(|n| n.checked_add(h.ledger_len));
-    if expected != Some(file.len() as u64) {
-        bail!("truncated or extended: the header says {:?} bytes, the file has {}", expected, file.len());
+    if expected != Some(len) {
+        bail!("truncated or extended: the header says {:?} bytes, the file has {}", expected, len);
     }
     Ok(h)
+}
+
+/// The size of one ledger entry: the 16-byte digest and the entry's byte (`Learned::byte`).
+pub const LEDGER_ENTRY: usize = 17;
+
+/// The ledger section's length prefix (bincode's encoding of the list's length), read from the
+/// start of a ledger section of `ledger_len` bytes: the number of entries and the prefix's
+/// size. An error when the section is not that prefix followed by exactly that many entries.
+/// An empty section (`ledger_len` 0) is an empty ledger.
+pub fn ledger_prefix(start: &[u8], ledger_len: u64) -> Result<(u64, usize)> {
+    if ledger_len == 0 {
+        return Ok((0, 0));
+    }
+    let start = &start[..start.len().min(ledger_len as usize)];
+    let (count, used): (u64, usize) = bincode::decode_from_slice(start, bincode::config::standard())
+        .map_err(|e| anyhow::anyhow!("bad ledger section: {e}"))?;
+    let expected = count.checked_mul(LEDGER_ENTRY as u64).and_then(|n| n.checked_add(used as u64));
+    match expected {
+        Some(n) if n == ledger_len => Ok((count, used)),
+        Some(n) if n < ledger_len => bail!("bad ledger section: {} trailing bytes", ledger_len - n),
+        _ => bail!("bad ledger section: {count} entries do not fit in {ledger_len} bytes"),
+    }
+}
+
+/// The ledger section's length prefix for `count` entries (what [`encode`] writes).
+pub fn encode_ledger_prefix(count: u64) -> Vec<u8> {
+    bincode::encode_to_vec(count, bincode::config::standard()).expect("encoding to memory cannot fail")
+}
+
+/// The first 64 bytes of a header: magic, version, record size and the fields, checksums 0.
+pub fn header_bytes(totals: Totals, updated: u64, records: u64, ledger_len: u64, body_checksum: u64) -> [u8; HEADER] {
+    let mut out = [0u8; HEADER];
+    out[..8].copy_from_slice(MAGIC);
+    out[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    out[12..16].copy_from_slice(&(RECORD as u32).to_le_bytes());
+    for (i, w) in [totals.ham, totals.spam, records, ledger_len, updated, body_checksum].into_iter().enumerate() {
+        out[16 + 8 * i..24 + 8 * i].copy_from_slice(&w.to_le_bytes());
+    }
+    let head = checksum(&[&out[..64]]);
+    out[64..72].copy_from_slice(&head.to_le_bytes());
+    out
+}
+
+/// A record's 20 bytes.
+pub fn record_bytes(hash: u64, r: &TokenRecord) -> [u8; RECORD] {
+    let mut out = [0u8; RECORD];
+    out[..8].copy_from_slice(&hash.to_le_bytes());
+    out[8..12].copy_from_slice(&r.spam.to_le_bytes());
+    out[12..16].copy_from_slice(&r.ham.to_le_bytes());
+    out[16..20].copy_from_slice(&r.last_day.to_le_bytes());
+    out
 }
 
 /// The sorted record section of a validated file.
@@ -131,11 +219,15 @@ pub fn record_at(records: &[u8], i: usize) -> (u64, TokenRecord) {
 /// close, or after a few probes, galloping from there brackets the hash and a binary search
 /// finishes, so the answer is right for any distribution, only slower for a skewed one.
 pub fn find(records: &[u8], hash: u64) -> Option<usize> {
-    let n = records.len() / RECORD;
+    find_by(records.len() / RECORD, hash, |i| record_hash(records, i))
+}
+
+/// [`find`] among `n` sorted hashes, the `i`th given by `at(i)` (a writer reads the records of
+/// a file it has not loaded).
+pub fn find_by(n: usize, hash: u64, mut at: impl FnMut(usize) -> u64) -> Option<usize> {
     if n == 0 {
         return None;
     }
-    let at = |i: usize| record_hash(records, i);
     // How many records a stretch `d` of the hash range holds, on average.
     let records_in = |d: u64| ((d as u128 * n as u128) >> 64) as usize;
     let mut i = records_in(hash).min(n - 1);

@@ -604,10 +604,17 @@ impl Drop for TempFile {
 /// directory. The directory is checked first (see [`check_dir`]). On failure the old file is
 /// untouched and the temporary file removed.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    write_atomic_parts(dir, name, &[bytes])
+}
+
+/// [`write_atomic`] of a file made of `parts`, one after the other.
+pub fn write_atomic_parts(dir: &Path, name: &str, parts: &[&[u8]]) -> Result<()> {
     check_dir(dir)?;
     let mut tmp = TempFile::new(dir, name)?;
     let path = tmp.path().to_path_buf();
-    tmp.file().write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    for part in parts {
+        tmp.file().write_all(part).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     tmp.commit()
 }
 

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
 use super::reader::parse_header;
 use super::{
-    address_key, checksum, config, exact_key, ip_from_key, ip_key, is_v6_member, sender_block, sender_key,
-    Correspondent, DnsAnswers, IpRecord, Key, LearnedSender, OwnAddress, Record,
+    address_key, checksum, checksum_parts, config, exact_key, ip_from_key, ip_key, is_v6_member, sender_block,
+    sender_key, Correspondent, DnsAnswers, IpRecord, Key, LearnedSender, OwnAddress, Record,
 };
 use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
 use crate::store::Notes;
@@ -85,6 +85,13 @@ impl Reputation {
     }
 
     pub fn encode(&self) -> Vec<u8> {
+        let [head, index, blob] = self.encode_parts();
+        [head, index, blob].concat()
+    }
+
+    /// The file in its three parts (header, index, blob), written one after the other: one
+    /// copy of the records' bytes in memory, not the three that putting them together takes.
+    fn encode_parts(&self) -> [Vec<u8>; 3] {
         let mut blob = Vec::new();
         let mut index = Vec::with_capacity(self.records.len() * INDEX);
         for (k, r) in &self.records {
@@ -94,15 +101,12 @@ impl Reputation {
             index.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
             blob.extend_from_slice(&bytes);
         }
-        let mut out = Vec::with_capacity(HEADER + index.len() + blob.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(self.records.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(self.relayed().min(u32::MAX as u64) as u32).to_le_bytes());
-        let mut body = index;
-        body.extend_from_slice(&blob);
-        out.extend_from_slice(&checksum(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-        out
+        let mut head = Vec::with_capacity(HEADER);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&(self.records.len() as u32).to_le_bytes());
+        head.extend_from_slice(&(self.relayed().min(u32::MAX as u64) as u32).to_le_bytes());
+        head.extend_from_slice(&checksum_parts(&[&index, &blob]).to_le_bytes());
+        [head, index, blob]
     }
 
     /// Writes the database atomically and folds the journal in: under the journal's exclusive
@@ -117,7 +121,8 @@ impl Reputation {
         for e in &late {
             self.apply(e);
         }
-        crate::store::write_atomic(dir, FILE, &self.encode())?;
+        let parts = self.encode_parts();
+        crate::store::files::write_atomic_parts(dir, FILE, &[&parts[0], &parts[1], &parts[2]])?;
         match std::fs::remove_file(dir.join(JOURNAL)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

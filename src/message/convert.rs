@@ -149,7 +149,8 @@ pub(super) struct Structure {
 /// so the text parts are kept however many empty parts come before them and however deep they
 /// are nested (attack report F13: 500 empty parts, or 21 levels of multipart, hid the body).
 /// What is kept is bounded: at most `MAX_PARTS` parts that hold text, and at most `MAX_PARTS`
-/// others (blank text, binary), so padding does not use up the text's share. A structure past
+/// others (binary, and text that shows nothing: blank, zero-width or format characters only,
+/// `shows_something`), so padding does not use up the text's share. A structure past
 /// either limit is flagged (`Structure`), and rules score it.
 pub(super) fn collect_parts<'a>(
     msg: &mail_parser::Message<'a>,
@@ -195,7 +196,11 @@ pub(super) fn collect_parts<'a>(
                 if leaves > MAX_PARTS {
                     found.excessive_parts = true;
                 }
-                let text = matches!(&part.body, PartType::Text(t) | PartType::Html(t) if !t.trim().is_empty());
+                let text = match &part.body {
+                    PartType::Text(t) => shows_something(t, false),
+                    PartType::Html(t) => shows_something(t, true),
+                    _ => false,
+                };
                 let kept = if text { &mut text_kept } else { &mut other_kept };
                 if *kept >= MAX_PARTS {
                     continue;
@@ -251,6 +256,65 @@ fn shown_alternative(
             }
         })
     })
+}
+
+/// Whether a character shows nothing: white space, the format characters (zero-width space,
+/// joiners, soft hyphen, word joiner, byte-order mark, direction marks and embeddings,
+/// variation selectors, tags) and the blank letters (Hangul fillers, the blank Braille cell).
+fn invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}' | '\u{2800}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
+            | '\u{ffa0}' | '\u{e0000}'..='\u{e007f}')
+}
+
+/// Whether a text part shows the reader anything: a character that is not `invisible`; in HTML
+/// (`html`) outside the tags and comments, an entity counting as the character it stands for
+/// (`&nbsp;`, `&#8203;` show nothing). One pass over the text. A part that shows nothing is
+/// padding, kept with the binary parts (review R4: 500 parts of one zero-width space each used
+/// up the text parts' budget).
+pub(super) fn shows_something(t: &str, html: bool) -> bool {
+    if !html {
+        return t.chars().any(|c| !invisible(c));
+    }
+    let mut chars = t.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            // A tag or a comment: to the next `>` (a comment's `>` inside ends it early; what
+            // follows is judged as text, which only errs towards text).
+            '<' if !chars.by_ref().any(|(_, c)| c == '>') => return false,
+            '<' => {}
+            '&' => {
+                let rest = &t[i + 1..];
+                let end = rest.char_indices().take(12).find(|&(_, c)| c == ';').map(|(j, _)| j);
+                let Some(end) = end else { return true };
+                let name = &rest[..end];
+                let stands_for = match name.strip_prefix('#') {
+                    Some(n) => match n.strip_prefix(['x', 'X']) {
+                        Some(h) => u32::from_str_radix(h, 16).ok(),
+                        None => n.parse().ok(),
+                    }
+                    .and_then(char::from_u32),
+                    None => match name.to_ascii_lowercase().as_str() {
+                        "nbsp" | "ensp" | "emsp" | "thinsp" | "zwsp" | "zwnj" | "zwj" | "shy" | "lrm" | "rlm"
+                        | "nobreak" => Some(' '),
+                        _ => None,
+                    },
+                };
+                if !stands_for.is_some_and(invisible) {
+                    return true;
+                }
+                for _ in 0..=name.chars().count() {
+                    chars.next();
+                }
+            }
+            c if !invisible(c) => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether a part of this (lower-case) type holds text: `text/*`, and `message/*` and

@@ -552,6 +552,36 @@ pub(crate) mod tests {
         }
     }
 
+    /// Review R4: parts that show nothing (a zero-width space, a soft hyphen, `&nbsp;` or
+    /// `&#8203;` in HTML) are padding like blank ones: 500 of them before the text used up the
+    /// text parts' budget and the body was never scored. They still count for
+    /// MIME_EXCESSIVE_PARTS.
+    #[test]
+    fn parts_that_show_nothing_do_not_use_up_the_text_budget() {
+        let head = "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"ZZ\"\n\n";
+        for pad in [
+            "--ZZ\nContent-Type: text/plain; charset=utf-8\n\n\u{200b}\n",
+            "--ZZ\nContent-Type: text/plain; charset=utf-8\n\n \u{ad}\u{feff}\u{2060} \u{200c}\n",
+            "--ZZ\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n4oCL\n",
+            "--ZZ\nContent-Type: text/html\n\n<p>&nbsp;</p><div style=\"x\">&#8203;&zwnj;</div>\n",
+        ] {
+            let m = format!("{head}{}--ZZ\nContent-Type: text/plain\n\nBuy cheap pills\n--ZZ--\n", pad.repeat(600));
+            let m = Message::parse(m.as_bytes(), 4 << 20);
+            let shown = m.parts.iter().any(|p| matches!(&p.body, Body::Text(t) if t.contains("Buy cheap pills")));
+            assert!(shown, "{pad:?}");
+            assert!(m.excessive_parts, "{pad:?}");
+            assert!(m.parts.len() <= 2 * MAX_PARTS);
+        }
+        // A part with one visible character among the invisible ones holds text.
+        for visible in ["\u{200b}x\u{200b}", "<b>&amp;</b>", "<i>&#65;</i>", "&euro;"] {
+            assert!(convert::shows_something(visible, true), "{visible:?}");
+        }
+        for empty in ["", " \n\t", "\u{200b}\u{200d}\u{2800}\u{3164}", "<p>&nbsp;</p><!-- x -->", "<br>&#x200B;&#160;"]
+        {
+            assert!(!convert::shows_something(empty, true), "{empty:?}");
+        }
+    }
+
     #[test]
     fn parses_simple_message() {
         let raw = b"From: a@b.example\r\nSubject: =?utf-8?q?Hallo_wereld?=\r\n\r\nbody text\r\n";

@@ -66,9 +66,13 @@ pub struct SenderSettings {
     pub queue: crate::store::queue::QueueLimits,
 }
 
-/// At most this many link domains are checked against URI blocklists per message (SpamAssassin's
+/// At most this many link domains are asked of URI blocklists per message (SpamAssassin's
 /// `uridnsbl_max_domains` default), chosen as `rules::Context::link_domains` orders them.
 const MAX_URIBL_DOMAINS: usize = 20;
+/// Of at most this many link domains (in the same order) the cached answers are used: a domain
+/// whose answers are all cached costs no query and does not count against `MAX_URIBL_DOMAINS`,
+/// so padding repeated from earlier messages does not use up the lookups (review R3).
+const MAX_URIBL_CANDIDATES: usize = 64;
 
 /// What the user's lists say about a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +173,7 @@ pub fn lookups(msg: &Message, link_domains: &[String], s: &SenderSettings) -> re
         }
         w.dns.extend(d.dnsbl.iter().map(|z| reputation::DnsKey::Dnsbl(relay.ip, z.clone())));
     }
-    for domain in link_domains.iter().take(MAX_URIBL_DOMAINS) {
+    for domain in link_domains.iter().take(MAX_URIBL_CANDIDATES) {
         w.dns.extend(d.uribl.iter().map(|z| reputation::DnsKey::Uribl(domain.clone(), z.clone())));
     }
     w
@@ -299,12 +303,24 @@ pub fn gather(
             }
         }
     }
-    for domain in link_domains.iter().take(MAX_URIBL_DOMAINS) {
+    let mut asked_domains = 0;
+    for domain in link_domains.iter().take(MAX_URIBL_CANDIDATES) {
         let cached = rep.and_then(|r| r.domain(domain));
-        for zone in &dns_settings.uribl {
-            let hit = cached
-                .as_ref()
-                .and_then(|d| d.uribl.iter().find(|(z, c)| z == zone && c.expires > now).map(|(_, c)| c.value));
+        let answers: Vec<Option<bool>> = dns_settings
+            .uribl
+            .iter()
+            .map(|zone| {
+                cached
+                    .as_ref()
+                    .and_then(|d| d.uribl.iter().find(|(z, c)| z == zone && c.expires > now).map(|(_, c)| c.value))
+            })
+            .collect();
+        let ask = answers.contains(&None);
+        if ask && asked_domains >= MAX_URIBL_DOMAINS {
+            continue;
+        }
+        asked_domains += usize::from(ask);
+        for (zone, hit) in dns_settings.uribl.iter().zip(answers) {
             match hit {
                 Some(true) => f.uribl.push((domain.clone(), zone.clone())),
                 Some(false) => {}
@@ -585,6 +601,44 @@ mod tests {
             assert!(cached.new_dns.is_empty());
         }
         assert_eq!(*fake.1.lock().unwrap(), 3, "a cached answer was asked again");
+    }
+
+    /// Review R3: domains whose answers are cached cost no query and do not use up the
+    /// `MAX_URIBL_DOMAINS` lookups; what is asked stays bounded.
+    #[test]
+    fn cached_link_domains_do_not_use_up_the_lookups() {
+        let now = 2_000_000_000;
+        let s = SenderSettings {
+            dns: Some(DnsSettings {
+                resolver: "127.0.0.1:53".parse().unwrap(),
+                timeout_ms: 100,
+                dnsbl: vec![],
+                uribl: vec!["uribl.test".into()],
+                ptr: false,
+            }),
+            ..Default::default()
+        };
+        let msg = Message::parse(b"From: a@b.test\nSubject: x\n\nhi\n", 1 << 20);
+        let mut links: Vec<String> = (0..30).map(|i| format!("pad{i}.test")).collect();
+        links.insert(25, "bad.test".into());
+        let listed = Answer::A { addrs: vec![[127, 0, 0, 2].into()], ttl: 600 };
+        let fake = Table([("bad.test.uribl.test", listed)].into_iter().collect(), Default::default());
+        let mut rep = crate::store::reputation::Reputation::default();
+        let cached = crate::store::reputation::DnsAnswers {
+            uribl: (0..25)
+                .map(|i| (format!("pad{i}.test"), "uribl.test".into(), Cached { value: false, expires: now + 600 }))
+                .collect(),
+            ..Default::default()
+        };
+        rep.merge_dns(&cached, now);
+        let f = gather(&msg, &links, &s, Some(&rep), &fake, now);
+        assert_eq!(f.uribl, [("bad.test".to_string(), "uribl.test".to_string())]);
+        assert_eq!(*fake.1.lock().unwrap(), 6, "the five uncached domains and bad.test");
+        // Nothing cached: at most MAX_URIBL_DOMAINS are asked.
+        let many: Vec<String> = (0..200).map(|i| format!("d{i}.test")).collect();
+        let fresh = crate::store::reputation::Reputation::default();
+        gather(&msg, &many, &s, Some(&fresh), &fake, now);
+        assert_eq!(*fake.1.lock().unwrap(), 6 + MAX_URIBL_DOMAINS as u32);
     }
 
     #[test]

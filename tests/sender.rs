@@ -1139,6 +1139,21 @@ fn padding_links_do_not_keep_the_real_one_from_the_uri_blocklist() {
         format!("<p>{}</p>{real}", links(0..30, "")),
         format!("{real}<p>{}</p>", links(0..30, "")),
         format!("<img src=\"http://img0.test/a.png\">{}{real}", links(1..30, " style=\"visibility:hidden\"")),
+        // Review R3: padding at both ends, hidden in ways the link's `hidden` does not see (a CSS
+        // class, white on white), or not hidden at all; and padding placed unevenly.
+        format!(
+            "<style>.h{{display:none}}</style>{}{real}{}",
+            links(0..10, " class=\"h\""),
+            links(10..20, " class=\"h\"")
+        ),
+        format!(
+            "<body bgcolor=\"#ffffff\">{}{real}{}</body>",
+            links(0..10, "><font color=\"#ffffff\">.</font></a><a href=\"http://x.test/\""),
+            links(10..20, "")
+        ),
+        format!("<p>{}</p>{real}<p>{}</p>", links(0..30, ""), links(30..60, "")),
+        format!("<p>{}</p>{real}<p>{}</p>", links(0..5, ""), links(5..30, "")),
+        format!("<p>{}</p>{real}<p>{}</p>", links(0..25, ""), links(25..30, "")),
     ] {
         let (status, _) = env.filter(&msg(html, &body));
         assert!(tests_of(&status).contains(&"URI_IN_DNSBL".to_string()), "{status}\n{body}");

@@ -79,14 +79,20 @@ impl<'a> Context<'a> {
     }
 
     /// The registrable domains of the message's links, distinct, in the order the URI
-    /// blocklists are asked about them (only the first few are: `sender::MAX_URIBL_DOMAINS`):
-    /// the domains of the links a reader sees and clicks first, taken alternately from the first
-    /// and the last of them (a spammer's real link is the call to action at the top or the
-    /// bottom; padding goes in between), then the URLs written in the text, then hidden links,
-    /// images and CSS. Ten harmless links before the real one, hidden or not, kept it from the
-    /// lookups when they were asked in document order (attack report F11). SpamAssassin's
-    /// URIDNSBL also prefers domains from `<a href>` over the rest when it has more than its
-    /// `uridnsbl_max_domains`.
+    /// blocklists are asked about them (only so many are: `sender::MAX_URIBL_DOMAINS`):
+    /// - first the domains of the links a reader sees, each domain once (in the order it first
+    ///   appears), sampled so that padding cannot fill the cap from either end or both: the
+    ///   first and the last, then alternately the next from the ends inwards and the next of a
+    ///   spread from the middle outwards (the middle, the quarters, the eighths, ...), so 20
+    ///   looked-up domains cover both ends and the middle of any number of padding links;
+    /// - then the URLs written in the text, then hidden links, images and CSS;
+    /// - within that order, the domains that are least telling go last: the From address's own
+    ///   domain and a few well-known ones that URI blocklists never list (`WELL_KNOWN`).
+    ///
+    /// Ten harmless links before the real one kept it out when the domains were asked in
+    /// document order (attack report F11); ten before and ten after, hidden by a CSS class or
+    /// white on white (which a link's `hidden` does not see), kept it out of the ends-first
+    /// order (review R3). SpamAssassin's URIDNSBL also prefers `<a href>` domains.
     pub fn link_domains(&self) -> Vec<String> {
         use crate::features::urls::UrlSource;
         let mut tiers: [Vec<&str>; 3] = Default::default();
@@ -100,29 +106,21 @@ impl<'a> Context<'a> {
                 UrlSource::Text => 1,
                 _ => 2,
             };
-            tiers[tier].push(u.url.domain.as_str());
-        }
-        let mut out: Vec<String> = Vec::new();
-        let mut add = |d: &str| {
-            if seen.insert(d.to_string()) {
-                out.push(d.to_string());
-            }
-        };
-        // The visible links: first, last, second, second to last, ...
-        let links = &tiers[0];
-        let (mut i, mut j) = (0, links.len());
-        while i < j {
-            add(links[i]);
-            i += 1;
-            if i < j {
-                j -= 1;
-                add(links[j]);
+            // Each domain once, in its first (best) tier.
+            if seen.insert(u.url.domain.as_str()) {
+                tiers[tier].push(u.url.domain.as_str());
             }
         }
-        for d in tiers[1].iter().chain(&tiers[2]) {
-            add(d);
-        }
-        out
+        let mut out: Vec<&str> = Vec::with_capacity(seen.len());
+        out.extend(spread(tiers[0].len()).map(|i| tiers[0][i]));
+        out.extend(tiers[1].iter().chain(&tiers[2]));
+        let from = self.msg.first_address("from").and_then(|a| a.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase());
+        let own = from.as_deref().map(crate::domain::registrable);
+        let dull = |d: &str| own == Some(d) || WELL_KNOWN.contains(&d);
+        // A stable partition: the telling ones first, each part in its order.
+        let (mut telling, rest): (Vec<&str>, Vec<&str>) = out.into_iter().partition(|d| !dull(d));
+        telling.extend(rest);
+        telling.into_iter().map(String::from).collect()
     }
 
     /// The HTML parts.
@@ -151,8 +149,91 @@ fn push_collapsed(out: &mut String, s: &str) {
     }
 }
 
+/// Domains URI blocklists do not list (the big sites every newsletter links to): looked up last.
+const WELL_KNOWN: &[&str] = &[
+    "amazon.com",
+    "apple.com",
+    "bit.ly",
+    "facebook.com",
+    "google.com",
+    "instagram.com",
+    "linkedin.com",
+    "microsoft.com",
+    "pinterest.com",
+    "twitter.com",
+    "w3.org",
+    "wikipedia.org",
+    "x.com",
+    "youtube.com",
+];
+
+/// The indices `0..n` in the order `link_domains` samples them: the first and the last, then
+/// alternately the next from the ends inwards (1, n-2, 2, ...) and the next of a spread from the
+/// middle outwards (the middle of the widest part not yet sampled: n/2, n/4, 3n/4, ...). Each
+/// index once; linear in `n`.
+fn spread(n: usize) -> impl Iterator<Item = usize> {
+    fn take(i: usize, taken: &mut [bool], order: &mut Vec<usize>) {
+        if !taken[i] {
+            taken[i] = true;
+            order.push(i);
+        }
+    }
+    let mut taken = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    // The spread: breadth first over halves, so wider gaps are split first.
+    let mut halves = std::collections::VecDeque::from([(0usize, n)]);
+    let (mut lo, mut hi) = (0usize, n);
+    while order.len() < n {
+        // From the ends: the next from the start, then the next from the end.
+        for _ in 0..2 {
+            if lo < hi {
+                let i = if (lo + (n - hi)).is_multiple_of(2) {
+                    lo += 1;
+                    lo - 1
+                } else {
+                    hi -= 1;
+                    hi
+                };
+                take(i, &mut taken, &mut order);
+            }
+        }
+        // From the middle: the middle of the next part (parts of one already taken are split
+        // further without being counted).
+        while let Some((a, b)) = halves.pop_front() {
+            if a >= b {
+                continue;
+            }
+            let m = a + (b - a) / 2;
+            halves.push_back((a, m));
+            halves.push_back((m + 1, b));
+            if !taken[m] {
+                take(m, &mut taken, &mut order);
+                break;
+            }
+        }
+    }
+    order.into_iter()
+}
+
 #[cfg(test)]
 mod tests {
+    /// Review R3: the order reaches both ends and the middle early, whatever the length.
+    #[test]
+    fn the_sample_reaches_both_ends_and_the_middle() {
+        let order: Vec<usize> = super::spread(21).collect();
+        assert_eq!(&order[..6], &[0, 20, 10, 1, 19, 5]);
+        let mut all = order.clone();
+        all.sort();
+        assert_eq!(all, (0..21).collect::<Vec<_>>());
+        for n in [0, 1, 2, 3, 40, 61, 1000] {
+            let order: Vec<usize> = super::spread(n).collect();
+            assert_eq!(order.len(), n);
+            if n > 2 {
+                assert_eq!(&order[..3], &[0, n - 1, n / 2], "{n}");
+            }
+        }
+    }
+
     #[test]
     fn white_space_is_collapsed_up_to_the_bound() {
         let mut out = "before".to_string();

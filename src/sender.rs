@@ -114,9 +114,9 @@ pub struct SenderFacts {
     /// The honeypot the message was delivered to (`HONEYPOT`: the filter records the relay's
     /// hit and queues the message to be learned as spam). See [`honeypot`].
     pub honeypot: Option<String>,
-    /// A honeypot the message names but was not a trap hit for (`HONEYPOT_CC`: a few points,
-    /// nothing recorded or queued): in To or Cc of mail delivered to a real address, or sent
-    /// by a known correspondent, or also written to an address of the user's own.
+    /// A honeypot the message names or was delivered to but was not a trap hit for
+    /// (`HONEYPOT_CC`: a few points, nothing recorded or queued): beside a real address of the
+    /// user's, or sent by an authenticated known correspondent. See [`honeypot`].
     pub honeypot_named: Option<String>,
     /// The first untrusted relay.
     pub relay: Option<Relay>,
@@ -195,15 +195,28 @@ pub fn learned_sender_weight(f: &SenderFacts) -> f64 {
 
 /// The honeypot verdict: `(trap, named)`. A trap address receives only spam because nobody
 /// legitimate writes to it; a correspondent who keeps an old address in an address book and
-/// Cc's it on a real message to the user is not a spammer (attack report F15). So the trap
-/// (`HONEYPOT`, the hit recorded, the message queued as spam) is only for a message
-/// - whose envelope recipient, as the user's own servers wrote it (`lists::envelope_recipients`:
-///   Delivered-To, X-Original-To, Envelope-To, the `for` of the user's own Received fields), is
-///   a honeypot, or, when they wrote none, whose To and Cc are all honeypots;
-/// - that names none of the user's own addresses (recorded from the Sent folder) in To or Cc;
-/// - and whose From is not a known correspondent.
+/// Cc's it on a real message to the user is not a spammer (attack report F15). The rule (the
+/// README's "Honeypots" says it for users):
 ///
-/// Any other message with a honeypot among its recipients gets `named` (`HONEYPOT_CC`).
+/// A message is a trap hit (`HONEYPOT`: the hit recorded, the message queued as spam) when
+/// 1. every To and Cc address is a honeypot (at least one), whatever the envelope says (a
+///    honeypot that is an alias of the user's mailbox may reach the user's mailbox with the
+///    user's own address as its envelope: review R9); or
+/// 2. this copy's envelope recipient, as the user's own servers wrote it
+///    (`lists::envelope_recipients`: Delivered-To, X-Original-To, Envelope-To, the `for` of the
+///    user's own Received fields), is a honeypot, and To/Cc names no real address of the
+///    user's: none of the user's own addresses (recorded from the Sent folder) and no
+///    address at a domain of the user's (the domain of a honeypot address or of this copy's
+///    other envelope recipients). This copy is then the one the MTA delivered through the
+///    honeypot, of a message also written to the user (review R2: Postfix's local(8) delivers
+///    it separately through an alias, also before any Sent folder was learned);
+///
+/// and, either way, it does not come from a known correspondent whose domain the user's own
+/// server authenticated (`authserv_id`, DKIM or SPF pass: a From is easily forged, review R8).
+/// Any other message with a honeypot in To or Cc, or delivered to one, gets `named`
+/// (`HONEYPOT_CC`, a few points, nothing recorded or queued). So spam written to a honeypot and
+/// to the user at once is no trap hit (a trade-off: a correspondent's real message looks the
+/// same).
 fn honeypot(
     msg: &Message,
     s: &SenderSettings,
@@ -212,16 +225,36 @@ fn honeypot(
 ) -> (Option<String>, Option<String>) {
     let is_trap = |a: &String| s.honeypots.best_match(std::slice::from_ref(a)).is_some();
     let envelope = lists::envelope_recipients(msg, &s.trusted);
-    let addressees = lists::addressees(msg);
-    let named = s.honeypots.best_match(&addressees).map(|(_, a)| a);
-    let trap = if envelope.is_empty() {
-        named.clone().filter(|_| addressees.iter().all(is_trap))
+    let addressees: Vec<String> = lists::addressees(msg).iter().map(|a| a.to_ascii_lowercase()).collect();
+    let to_trap = s.honeypots.best_match(&envelope).map(|(_, a)| a);
+    let named = s.honeypots.best_match(&addressees).map(|(_, a)| a).or(to_trap.clone());
+    let all_traps = !addressees.is_empty() && addressees.iter().all(is_trap);
+    let domain = |a: &str| crate::domain::registrable(a.rsplit_once('@').map_or("", |(_, d)| d)).to_string();
+    let trap = if all_traps {
+        named.clone()
     } else {
-        s.honeypots.best_match(&envelope).map(|(_, a)| a)
+        let mut users_domains: Vec<String> = s
+            .honeypots
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Address(a) => Some(domain(a)),
+                _ => None,
+            })
+            .collect();
+        users_domains.extend(envelope.iter().filter(|a| !is_trap(a)).map(|a| domain(a)));
+        let the_users =
+            |a: &String| !is_trap(a) && (users_domains.contains(&domain(a)) || rep.is_some_and(|r| r.own_address(a)));
+        to_trap.filter(|_| !addressees.iter().any(the_users))
     };
-    let to_the_user = rep.is_some_and(|r| addressees.iter().any(|a| !is_trap(a) && r.own_address(a)));
+    let authenticated_correspondent = known_correspondent
+        && s.authserv_id.as_deref().is_some_and(|id| {
+            from_address(msg)
+                .and_then(|f| f.rsplit_once('@').map(|(_, d)| d.to_string()))
+                .is_some_and(|d| lists::authenticated(msg, id, &d))
+        });
     match trap {
-        Some(t) if !known_correspondent && !to_the_user => (Some(t), None),
+        Some(t) if !authenticated_correspondent => (Some(t), None),
         Some(t) => (None, Some(t)),
         None => (None, named),
     }

@@ -773,10 +773,10 @@ fn training_feeds_the_ip_database_and_correspondents() {
 /// Attack report F15: a real message to the user that also Cc's a honeypot (an old address in a
 /// correspondent's address book) is no trap hit: `HONEYPOT_CC` (a few points), nothing queued,
 /// no hit recorded for the correspondent's server. A copy delivered to the honeypot is one;
-/// unless a known correspondent sent it or it was also written to the user's own address.
+/// unless an authenticated known correspondent sent it or it was also written to the user.
 #[test]
 fn a_honeypot_named_beside_the_user_is_no_trap_hit() {
-    let env = Env::new("honeypots = [\"oud@mijn.example\"]\n");
+    let env = Env::new("honeypots = [\"oud@mijn.example\"]\nauthserv_id = \"mx.mijn.example\"\n");
     let rcvd = "Received: from mail.klant.example (mail.klant.example [198.51.100.20])\n\tby mx.mijn.example (Postfix) with ESMTP id X1; Thu,  3 Dec 2026 03:00:00 +0100\n";
     // The report's message, exactly.
     let cc = format!("{rcvd}Delivered-To: jan@mijn.example\nFrom: Piet <piet@klant.example>\nTo: Jan <jan@mijn.example>\nCc: Jan (old) <oud@mijn.example>\nSubject: Re: offerte\nDate: Thu, 3 Dec 2026 02:59:50 +0100\nMessage-ID: <p1@klant.example>\n\nHoi Jan, hierbij de offerte. Groeten, Piet\n");
@@ -811,11 +811,28 @@ fn a_honeypot_named_beside_the_user_is_no_trap_hit() {
     fs::create_dir_all(&sent).unwrap();
     fs::write(sent.join("1.eml"), msg("From: jan@mijn.example\nTo: piet@klant.example\n", "Offerte")).unwrap();
     env.ok(&["train", "--ham", sent.to_str().unwrap()]);
-    // Piet writing to the old address only (envelope the honeypot): no trap for a correspondent.
-    let (status, _) =
-        env.filter(&to_trap("X-Original-To: oud@mijn.example\n", rcvd, "piet@klant.example", "oud@mijn.example"));
+    // Piet writing to the old address only (envelope the honeypot): no trap for a correspondent
+    // the user's server authenticated...
+    let auth = "Authentication-Results: mx.mijn.example; dkim=pass header.d=klant.example\n";
+    let (status, _) = env.filter(&to_trap(
+        &format!("X-Original-To: oud@mijn.example\n{auth}"),
+        rcvd,
+        "piet@klant.example",
+        "oud@mijn.example",
+    ));
     let t = tests_of(&status);
     assert!(t.contains(&"HONEYPOT_CC".to_string()) && !t.contains(&"HONEYPOT".to_string()), "{status}");
+    // ...but a From is easily forged (review R8): spam to the honeypot with a known
+    // correspondent's From and nothing to authenticate it is a trap hit.
+    let spam_rcvd3 = spam_rcvd.replace("198.51.100.21", "198.51.100.23");
+    let (status, _) = env.filter(&to_trap(
+        "X-Original-To: oud@mijn.example\n",
+        &spam_rcvd3,
+        "piet@klant.example",
+        "oud@mijn.example",
+    ));
+    assert!(tests_of(&status).contains(&"HONEYPOT".to_string()), "{status}");
+    assert!(env.ok(&["ip", "show", "198.51.100.23"]).contains("honeypot:     1 hits"));
     // Someone else writing to both of the user's addresses (the honeypot an alias of jan's
     // mailbox, so the copy's envelope is the honeypot): no trap either.
     let (status, _) = env.filter(&to_trap(
@@ -827,6 +844,42 @@ fn a_honeypot_named_beside_the_user_is_no_trap_hit() {
     let t = tests_of(&status);
     assert!(t.contains(&"HONEYPOT_CC".to_string()) && !t.contains(&"HONEYPOT".to_string()), "{status}");
     assert_eq!(env.run(&["ip", "show", "198.51.100.20"], b"").status.code(), Some(1));
+}
+
+/// Review R2b, R9 and R8, with the headers real Postfix 3.7 and Dovecot 2.3 write (the
+/// reviewer's reproductions), on a fresh database (no Sent folder learned).
+#[test]
+fn the_trap_rule_with_aliases_lmtp_and_spam_naming_the_user() {
+    let env = Env::new("honeypots = [\"oud@mijndomein.test\"]\n");
+    let hit = |status: &str| tests_of(status).contains(&"HONEYPOT".to_string());
+    let cc = |status: &str| tests_of(status).contains(&"HONEYPOT_CC".to_string());
+    // R2b: Postfix local(8), the honeypot an alias of jan's mailbox: Piet's message To: jan,
+    // Cc: oud reaches jan twice; the copy through the alias has the honeypot as its envelope.
+    let piet = "Received: from mail.klant.example (mail.klant.example [198.51.100.20])\n\tby mx.mijndomein.test (Postfix) with ESMTP id 4F1A2A4612C;\n\tThu,  3 Dec 2026 07:20:00 +0000 (UTC)\nFrom: Piet <piet@klant.example>\nTo: Jan <jan@mijndomein.test>\nCc: Jan (old) <oud@mijndomein.test>\nSubject: Re: offerte\nDate: Thu, 3 Dec 2026 07:19:50 +0000\nMessage-ID: <p1@klant.example>\n\nHoi Jan, hierbij de offerte. Groeten, Piet\n";
+    let alias_copy =
+        format!("Delivered-To: oud@mijndomein.test\nX-Original-To: oud@mijndomein.test\nReturn-Path: <piet@klant.example>\n{piet}");
+    let (status, _) = env.filter(&alias_copy);
+    assert!(cc(&status) && !hit(&status), "{status}");
+    let jan_copy =
+        format!("Delivered-To: jan@mijndomein.test\nX-Original-To: jan@mijndomein.test\nReturn-Path: <piet@klant.example>\n{piet}");
+    let (status, _) = env.filter(&jan_copy);
+    assert!(cc(&status) && !hit(&status), "{status}");
+    assert_eq!(env.run(&["ip", "show", "198.51.100.20"], b"").status.code(), Some(1), "a hit was recorded");
+    // R9: the honeypot a virtual alias, delivered by LMTP to Dovecot in a transaction of its
+    // own: the envelope names jan only; every To/Cc address is the honeypot: a trap hit.
+    let lmtp = "Return-Path: <a@evil.example>\nDelivered-To: jan@mijndomein.test\nReceived: from mx.mijndomein.test ([127.0.0.1])\n\tby vm with LMTP\n\tid eLVGDhQcEWumIAAAg+zDdQ\n\t(envelope-from <a@evil.example>)\n\tfor <jan@mijndomein.test>; Thu, 03 Dec 2026 07:36:52 +0000\nReceived: from mail.spam.example (unknown [203.0.113.50])\n\tby mx.mijndomein.test (Postfix) with ESMTP id 2C1A6A47F1E;\n\tThu,  3 Dec 2026 07:36:52 +0000 (UTC)\nFrom: deals@evil.example\nTo: oud@mijndomein.test\nSubject: cheap pills\n\nbuy cheap pills now click here\n";
+    let (status, _) = env.filter(lmtp);
+    assert!(hit(&status), "{status}");
+    assert!(env.ok(&["ip", "show", "203.0.113.50"]).contains("honeypot:     1 hits"));
+    // R8: spam to the honeypot that also names the user (To: oud, jan): the same shape as a
+    // real message Cc'ing the old address, so no trap hit (the trade-off the README states).
+    let both = "Delivered-To: jan@mijndomein.test\nX-Original-To: oud@mijndomein.test\nReceived: from x (x [203.0.113.99])\n\tby mx.mijndomein.test (Postfix) with ESMTP id 1A2B3C4D5E6;\n\tThu,  3 Dec 2026 07:40:00 +0000 (UTC)\nFrom: deals@evil.example\nTo: oud@mijndomein.test, jan@mijndomein.test\nSubject: cheap pills\n\nbuy cheap pills now click here\n";
+    let (status, _) = env.filter(both);
+    assert!(cc(&status) && !hit(&status), "{status}");
+    // Named beside addresses of other domains only (a spam list): a trap hit.
+    let list = both.replace("jan@mijndomein.test\nSubject", "kees@elders.example\nSubject");
+    let (status, _) = env.filter(&list);
+    assert!(hit(&status), "{status}");
 }
 
 /// Attack report F14: one message learned as ham made its IP immune for good (2 spam and 2

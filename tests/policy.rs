@@ -544,7 +544,9 @@ fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     let s = UnixStream::connect(&sock).unwrap();
     assert!(converse(s, &[request("198.51.100.20", "x@lokaas.test", &[])])[0].starts_with("REJECT"));
     let s = UnixStream::connect(&sock).unwrap();
-    assert!(converse(s, &[request("198.51.100.20", "info@mijndomein.test", &[])])[0].contains("spam trap"));
+    // (The next transaction: Postfix's `instance` differs.)
+    let next = request("198.51.100.20", "info@mijndomein.test", &[("instance", "123.456.8")]);
+    assert!(converse(s, &[next])[0].contains("spam trap"));
     env.ok(&["ip", "remove", "192.0.2.66"]);
     let s = UnixStream::connect(&sock).unwrap();
     assert_eq!(converse(s, &[request("192.0.2.66", "info@mijndomein.test", &[])]), vec!["DUNNO"]);
@@ -900,6 +902,20 @@ fn real_postfix_with_the_spawned_and_the_standing_service() {
     let r = smtp(&pf, &xc("198.51.100.20"), &[ok], false);
     assert_eq!(r[0].0, 554, "{r:?}");
     assert!(r[0].1.contains("spam trap"), "{r:?}");
+
+    // Review R2a: a real message to the user that also names the honeypot (To: info, Cc: oud):
+    // only the honeypot recipient is refused; the client is not recorded, its next message
+    // is accepted.
+    let r = smtp(&pf, &xc("198.51.100.21"), &[ok, "oud@mijndomein.test"], true);
+    assert_eq!(codes(&r), vec![250, 554, 250], "{r:?}");
+    assert!(r[1].1.contains("is a spam trap"), "{r:?}");
+    let r = smtp(&pf, &xc("198.51.100.21"), &["oud@mijndomein.test", ok], true);
+    assert_eq!(codes(&r), vec![554, 250, 250], "{r:?}");
+    let r = smtp(&pf, &xc("198.51.100.21"), &[ok], false);
+    assert_eq!(codes(&r), vec![250], "{r:?}");
+    let show = env.run(&["ip", "show", "198.51.100.21"], b"");
+    let show = String::from_utf8_lossy(&show.stdout).into_owned() + &String::from_utf8_lossy(&show.stderr);
+    assert!(!show.contains("honeypot:"), "a hit was recorded: {show}");
 
     // Six unknown recipients, then a valid one.
     let r = smtp(

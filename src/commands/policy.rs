@@ -319,33 +319,70 @@ impl Service {
             now,
         };
         let out = policy::evaluate(req, &cx)?;
-        if let Some(r) = redis {
-            // Shared at once with every host, in one round trip.
-            if let Err(e) = r.record(out.honeypot_hit, None, &out.new_dns, now) {
-                self.log.line(true, &format!("cannot record in the Redis store: {e}"));
-            }
-        } else if out.honeypot_hit.is_some() || !out.new_dns.is_empty() {
-            let entry = JournalEntry::new(&out.new_dns, out.honeypot_hit, now);
-            // Remembering must never cost the answer: a failure is only logged.
-            match reputation::append_journal(&settings.db_dir, &entry, Duration::from_millis(200)) {
-                Ok(true) => {}
-                Ok(false) => self.log.line(true, "the reputation journal stayed locked; an entry was dropped"),
-                Err(e) => self.log.line(true, &format!("cannot record in the reputation journal: {e:#}")),
-            }
-            let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            // Bounded: while the journal cannot be read again (a trainer holding its lock for
-            // long), the oldest of this process's own entries are dropped first.
-            if c.ours.len() >= 10_000 {
-                c.ours.remove(0);
-            }
-            c.ours.push(entry);
-        }
+        self.record(settings, None, &out.new_dns, now);
         Ok(out)
     }
 
+    /// Records a honeypot hit and DNS answers: in Redis, or appended to the reputation journal
+    /// (and kept as this process's own until the journal is read again). Remembering must never
+    /// cost the answer: a failure is only logged.
+    fn record(&self, settings: &Settings, hit: Option<IpAddr>, new_dns: &reputation::DnsAnswers, now: u64) {
+        if hit.is_none() && new_dns.is_empty() {
+            return;
+        }
+        if let Some(r) = self.db.as_ref().and_then(|d| d.redis()) {
+            // Shared at once with every host, in one round trip.
+            if let Err(e) = r.record(hit, None, new_dns, now) {
+                self.log.line(true, &format!("cannot record in the Redis store: {e}"));
+            }
+            return;
+        }
+        let entry = JournalEntry::new(new_dns, hit, now);
+        match reputation::append_journal(&settings.db_dir, &entry, Duration::from_millis(200)) {
+            Ok(true) => {}
+            Ok(false) => self.log.line(true, "the reputation journal stayed locked; an entry was dropped"),
+            Err(e) => self.log.line(true, &format!("cannot record in the reputation journal: {e:#}")),
+        }
+        let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: while the journal cannot be read again (a trainer holding its lock for
+        // long), the oldest of this process's own entries are dropped first.
+        if c.ours.len() >= 10_000 {
+            c.ours.remove(0);
+        }
+        c.ours.push(entry);
+    }
+
+    /// Records and logs the end of a transaction's honeypot recipient (`policy::Transaction`).
+    fn trap_end(&self, end: Result<Option<policy::TrapEnd>>) {
+        let Ok(settings) = &self.settings else { return };
+        match end {
+            Ok(Some(policy::TrapEnd::Hit(ip, rcpt))) => {
+                self.record(settings, Some(ip), &Default::default(), crate::store::now_secs());
+                self.log.line(
+                    false,
+                    &format!(
+                        "client={ip}: its transaction was for honeypots only (<{rcpt}>): recorded as a trap sender"
+                    ),
+                );
+            }
+            Ok(Some(policy::TrapEnd::Beside(ip, rcpt))) => self.log.line(
+                false,
+                &format!("client={ip}: honeypot <{rcpt}> beside a real recipient in one transaction: not recorded"),
+            ),
+            Ok(None) => {}
+            Err(e) => self.log.line(true, &format!("cannot keep the honeypot state of a transaction: {e:#}")),
+        }
+    }
+
     /// The answer to one request; never fails.
-    fn answer(&self, req: &Request) -> String {
+    fn answer(&self, req: &Request, tx: &mut policy::Transaction) -> String {
         self.counters.requests.fetch_add(1, Relaxed);
+        let state_ok = self.settings.is_ok();
+        if state_ok {
+            let end = panic::catch_unwind(AssertUnwindSafe(|| tx.before(req, &self.state)))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error")));
+            self.trap_end(end);
+        }
         let who = format!(
             "client={} rcpt=<{}> sender=<{}>",
             req.get("client_address"),
@@ -354,6 +391,11 @@ impl Service {
         );
         match panic::catch_unwind(AssertUnwindSafe(|| self.judge(req))) {
             Ok(Ok(out)) => {
+                let end = panic::catch_unwind(AssertUnwindSafe(|| {
+                    tx.after(req, &out, &self.state, crate::store::now_secs())
+                }))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error")));
+                self.trap_end(end);
                 if out.known_good.is_some() {
                     self.counters.known_good.fetch_add(1, Relaxed);
                 }
@@ -388,10 +430,16 @@ impl Service {
 
     /// Serves one connection until the client closes it.
     fn serve(&self, input: &mut impl BufRead, output: &mut impl Write) {
+        let mut tx = policy::Transaction::default();
+        self.serve_with(input, output, &mut tx);
+        self.trap_end(tx.end(&self.state));
+    }
+
+    fn serve_with(&self, input: &mut impl BufRead, output: &mut impl Write, tx: &mut policy::Transaction) {
         loop {
             match protocol::read_request(input) {
                 Ok(Some(req)) => {
-                    let action = self.answer(&req);
+                    let action = self.answer(&req, tx);
                     if protocol::write_answer(output, &action).is_err() {
                         return;
                     }
@@ -614,11 +662,17 @@ impl Service {
     /// Serves one connection of the standing service until the client closes it, it idles
     /// past `IDLE`, a request takes longer than `REQUEST_TIME` to arrive, or it is closed to
     /// make room.
-    fn serve_conn(&self, input: &mut BufReader<Timed>, mut output: Conn) {
+    fn serve_conn(&self, input: &mut BufReader<Timed>, output: Conn) {
+        let mut tx = policy::Transaction::default();
+        self.serve_conn_with(input, output, &mut tx);
+        self.trap_end(tx.end(&self.state));
+    }
+
+    fn serve_conn_with(&self, input: &mut BufReader<Timed>, mut output: Conn, tx: &mut policy::Transaction) {
         loop {
             match protocol::read_request(input) {
                 Ok(Some(req)) => {
-                    let action = self.answer(&req);
+                    let action = self.answer(&req, tx);
                     input.get_mut().done();
                     if protocol::write_answer(&mut output, &action).is_err() {
                         return;

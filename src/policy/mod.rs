@@ -7,8 +7,9 @@
 //!    (not with `allow_requires_auth`: nothing is authenticated yet at RCPT time), or the
 //!    address carried mail learned as ham (unless it was added by hand with `ip add`, or more
 //!    honeypot hits than learned ham came from it);
-//! 2. `honeypot`: the recipient is a honeypot: refused, and the client recorded at once as a
-//!    honeypot sender in the reputation journal (what the filter does when it sees such mail);
+//! 2. `honeypot`: the recipient is a honeypot: that recipient is refused; the client is
+//!    recorded as a honeypot sender in the reputation journal (what the filter does when it sees
+//!    such mail) only when its transaction has no real recipient (`Transaction`);
 //! 3. `harvest`: the client is refused for a while for directory harvesting;
 //! 4. `reputation`: the client is a spam source: added by hand, a honeypot sender within
 //!    `ip_expire_days`, or a spam weight (see `IpRecord::spam_weight`) of at least the threshold;
@@ -210,8 +211,12 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Why nothing applied to a known-good client, for the log.
     pub known_good: Option<&'static str>,
-    /// A honeypot sender to record in the reputation journal.
-    pub honeypot_hit: Option<IpAddr>,
+    /// The recipient is a honeypot (from this client): a trap hit if its transaction has no
+    /// real recipient (`Transaction`).
+    pub trap: Option<IpAddr>,
+    /// The recipient is a real one: not a honeypot, and known (`recipients`/
+    /// `recipients_command`; with neither, every recipient is).
+    pub real_recipient: bool,
     /// DNS answers to cache in the reputation journal.
     pub new_dns: DnsAnswers,
 }
@@ -315,9 +320,8 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     let mut done = false;
     let honeypot = !rcpt.is_empty() && cx.sender.honeypots.best_match(std::slice::from_ref(&rcpt)).is_some();
     if honeypot && p.honeypot != Act::Off {
-        out.honeypot_hit = Some(ip);
-        done =
-            found(Check::Honeypot, p.honeypot, format!("<{rcpt}> is a spam trap; client {} is now refused", shown(ip)));
+        out.trap = Some(ip);
+        done = found(Check::Honeypot, p.honeypot, format!("<{rcpt}> is a spam trap"));
     }
     // The harvest check counts per envelope sender through a client whose reverse name is
     // forward-confirmed (a provider's shared relay: one of its users mistyping addresses must
@@ -336,7 +340,8 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
             done = found(Check::Reputation, p.reputation, why);
         }
     }
-    if !done && p.harvest != Act::Off && !honeypot && !rcpt.is_empty() && !recipient_known(p, &rcpt)? {
+    let mut known = None;
+    if !done && p.harvest != Act::Off && !honeypot && !rcpt.is_empty() && !*known.insert(recipient_known(p, &rcpt)?) {
         let window = p.harvest_window_minutes * 60;
         let n = cx.state.count_unknown(ip, &sender, per_sender, cx.now, window)?;
         if n > p.harvest_limit {
@@ -380,6 +385,14 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
             }
         }
     }
+    out.real_recipient = !honeypot
+        && !rcpt.is_empty()
+        && match known {
+            Some(k) => k,
+            // Not asked by the harvest check: a failing command counts the recipient as real
+            // (then no trap hit is recorded; never the other way round).
+            None => recipient_known(p, &rcpt).unwrap_or(true),
+        };
     out.action = action(p, &findings);
     out.findings = findings;
     Ok(out)
@@ -406,6 +419,97 @@ fn shown(ip: IpAddr) -> String {
 fn harvest_per_sender(req: &Request) -> bool {
     let name = req.get("client_name").trim();
     !name.is_empty() && !name.eq_ignore_ascii_case("unknown")
+}
+
+/// What one connection knows of the SMTP transaction its requests belong to. Postfix asks
+/// once per recipient, every request of one transaction with the same `instance`, over one
+/// connection. A honeypot recipient is a trap hit, the client recorded as a honeypot sender
+/// (and refused from then on as a spam source), only when its transaction has no real
+/// recipient: mail for honeypots (and unknown addresses) only. A real message that Cc's an old
+/// address that is now a honeypot has the user as a real recipient too: only the honeypot
+/// recipient is refused, the client is not recorded (review R2: it was, at the honeypot's
+/// RCPT, and refused for `ip_expire_days`). As the answer to a recipient cannot wait for the
+/// next one, the hit is decided when the transaction is over: a request of the client with
+/// another `instance` (on any connection, in any process: the pending trap is kept in
+/// `policy/trap/`), or the end of this connection. A request without `instance` is a
+/// transaction of its own.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    client: Option<IpAddr>,
+    instance: String,
+    real: bool,
+    /// The honeypot recipient this connection left pending for `client`.
+    trap: Option<String>,
+}
+
+/// What the end of a transaction (or a honeypot beside a real recipient) means, for the caller
+/// to record and log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrapEnd {
+    /// Honeypots only: a trap hit from the client.
+    Hit(IpAddr, String),
+    /// A honeypot beside a real recipient: logged, nothing recorded.
+    Beside(IpAddr, String),
+}
+
+fn client_of(req: &Request) -> Option<IpAddr> {
+    req.get("client_address").trim().parse::<IpAddr>().ok().map(received::canonical)
+}
+
+impl Transaction {
+    /// Before a request is judged: a pending trap of this client from another transaction is
+    /// over, a hit (recorded before the request is judged, so that it counts for it).
+    pub fn before(&mut self, req: &Request, state: &State) -> Result<Option<TrapEnd>> {
+        let Some(ip) = client_of(req) else { return Ok(None) };
+        let instance = req.get("instance").trim();
+        if self.client != Some(ip) || self.instance != instance || instance.is_empty() {
+            *self = Transaction { client: Some(ip), instance: instance.to_string(), ..Default::default() };
+        }
+        match state.pending_trap(ip)? {
+            Some(t) if t.instance != instance || instance.is_empty() => {
+                Ok(state.take_pending_trap(ip)?.then_some(TrapEnd::Hit(ip, t.rcpt)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// After a request was judged (`out`).
+    pub fn after(&mut self, req: &Request, out: &Outcome, state: &State, now: u64) -> Result<Option<TrapEnd>> {
+        let Some(ip) = self.client else { return Ok(None) };
+        let rcpt = req.get("recipient").trim().trim_start_matches('<').trim_end_matches('>').to_ascii_lowercase();
+        if out.real_recipient && !self.real {
+            self.real = true;
+            if let Some(rcpt) = self.trap.take() {
+                // The honeypot came first; this transaction is for the user too.
+                state.take_pending_trap(ip)?;
+                return Ok(Some(TrapEnd::Beside(ip, rcpt)));
+            }
+        }
+        if out.trap.is_none() {
+            return Ok(None);
+        }
+        if self.real {
+            return Ok(Some(TrapEnd::Beside(ip, rcpt)));
+        }
+        if self.instance.is_empty() {
+            return Ok(Some(TrapEnd::Hit(ip, rcpt)));
+        }
+        if self.trap.is_none() {
+            state.set_pending_trap(
+                ip,
+                &state::PendingTrap { instance: self.instance.clone(), rcpt: rcpt.clone(), since: now },
+            )?;
+            self.trap = Some(rcpt);
+        }
+        Ok(None)
+    }
+
+    /// When the connection ends: this connection's pending trap is a hit.
+    pub fn end(&mut self, state: &State) -> Result<Option<TrapEnd>> {
+        let (Some(ip), Some(rcpt)) = (self.client, self.trap.take()) else { return Ok(None) };
+        let ours = state.pending_trap(ip)?.is_some_and(|t| t.instance == self.instance);
+        Ok((ours && state.take_pending_trap(ip)?).then_some(TrapEnd::Hit(ip, rcpt)))
+    }
 }
 
 /// The answer for what was found.
@@ -643,7 +747,58 @@ mod tests {
         let f = Fixture::new(Mode::Enforce);
         let o = f.ask(&req("198.51.100.7", "Oud@Mijn.example", &[]), NOW);
         assert!(o.action.starts_with("REJECT 5.7.1 <oud@mijn.example> is a spam trap"), "{}", o.action);
-        assert_eq!(o.honeypot_hit, Some(v4(198, 51, 100, 7)));
+        assert_eq!(o.trap, Some(v4(198, 51, 100, 7)));
+    }
+
+    /// Review R2a: a honeypot recipient is a trap hit (the client recorded, and refused from
+    /// then on) only when its transaction has no real recipient; beside a real one only the
+    /// honeypot recipient is refused.
+    #[test]
+    fn a_honeypot_beside_a_real_recipient_records_nothing() {
+        let mut f = Fixture::new(Mode::Enforce);
+        f.policy.valid = None; // every non-honeypot recipient is real
+        let ip = v4(198, 51, 100, 20);
+        // One connection's requests through a transaction: the answers and what ended.
+        let run = |f: &Fixture, tx: &mut Transaction, instance: &str, rcpt: &str| {
+            let r = req("198.51.100.20", rcpt, &[("instance", instance)]);
+            let mut ends = vec![tx.before(&r, &f.state).unwrap()];
+            let o = f.ask(&r, NOW);
+            ends.push(tx.after(&r, &o, &f.state, NOW).unwrap());
+            (o.action, ends.into_iter().flatten().collect::<Vec<_>>())
+        };
+        let beside = |r: &str| vec![TrapEnd::Beside(ip, r.into())];
+        let hit = |r: &str| vec![TrapEnd::Hit(ip, r.into())];
+        // The F15 message, To: info, Cc: oud, in either order: only oud is refused, no hit.
+        let mut tx = Transaction::default();
+        assert_eq!(run(&f, &mut tx, "1.1", "info@mijn.example"), ("DUNNO".into(), vec![]));
+        let (a, e) = run(&f, &mut tx, "1.1", "oud@mijn.example");
+        assert!(a.starts_with("REJECT 5.7.1 <oud@mijn.example> is a spam trap"), "{a}");
+        assert_eq!(e, beside("oud@mijn.example"));
+        assert_eq!(run(&f, &mut tx, "1.2", "info@mijn.example"), ("DUNNO".into(), vec![]));
+        let (_, e) = run(&f, &mut tx, "1.3", "oud@mijn.example");
+        assert!(e.is_empty(), "pending: {e:?}");
+        assert_eq!(run(&f, &mut tx, "1.3", "info@mijn.example").1, beside("oud@mijn.example"));
+        assert_eq!(tx.end(&f.state).unwrap(), None);
+        assert_eq!(f.state.pending_trap(ip).unwrap(), None);
+        // Honeypots only: a hit when the transaction is over: the client's next transaction
+        // (on any connection: the pending trap is in the state directory)...
+        assert!(run(&f, &mut tx, "2.1", "oud@mijn.example").1.is_empty());
+        let mut other = Transaction::default();
+        assert_eq!(run(&f, &mut other, "2.2", "info@mijn.example").1, hit("oud@mijn.example"));
+        assert_eq!(tx.end(&f.state).unwrap(), None, "recorded once");
+        // ...or the end of the connection.
+        let mut tx = Transaction::default();
+        assert!(run(&f, &mut tx, "3.1", "oud@mijn.example").1.is_empty());
+        assert_eq!(tx.end(&f.state).unwrap(), Some(TrapEnd::Hit(ip, "oud@mijn.example".into())));
+        // Without `instance` a request is a transaction of its own.
+        let mut tx = Transaction::default();
+        assert_eq!(run(&f, &mut tx, "", "oud@mijn.example").1, hit("oud@mijn.example"));
+        // Unknown recipients are not real: honeypot + unknown is a hit.
+        f.policy.valid = Some(AddressList::parse("info@mijn.example\n").unwrap());
+        let mut tx = Transaction::default();
+        assert!(run(&f, &mut tx, "4.1", "nobody@mijn.example").1.is_empty());
+        assert!(run(&f, &mut tx, "4.1", "oud@mijn.example").1.is_empty());
+        assert_eq!(tx.end(&f.state).unwrap(), Some(TrapEnd::Hit(ip, "oud@mijn.example".into())));
     }
 
     #[test]
@@ -728,7 +883,7 @@ mod tests {
     fn ipv6_clients_are_judged_per_64() {
         let mut f = Fixture::new(Mode::Enforce);
         let o = f.ask(&req("2001:db8:1:2::5", "oud@mijn.example", &[]), NOW);
-        let hit = o.honeypot_hit.unwrap();
+        let hit = o.trap.unwrap();
         f.rep.honeypot_hit(hit, NOW);
         for ip in ["2001:db8:1:2::5", "2001:db8:1:2::6", "2001:db8:1:2:dead:beef:1:1"] {
             let a = f.ask(&req(ip, "info@mijn.example", &[]), NOW + 1).action;

@@ -142,6 +142,15 @@ impl Refusals {
     }
 }
 
+/// A honeypot recipient whose transaction may still turn out to have a real one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingTrap {
+    /// Postfix's `instance` of the transaction.
+    pub instance: String,
+    pub rcpt: String,
+    pub since: u64,
+}
+
 impl State {
     pub fn at(db_dir: &Path) -> State {
         State { dir: db_dir.join(DIR) }
@@ -324,6 +333,41 @@ impl State {
         Ok(true)
     }
 
+    /// The honeypot recipient `ip`'s client gave in a transaction not yet known to be for
+    /// honeypots only (`policy::Transaction`): `policy/trap/ADDR`, `instance=`, `rcpt=` and
+    /// `since=` lines. Written only at a honeypot recipient (rare); read at each request of the
+    /// client (one open of a file that is almost never there).
+    pub fn pending_trap(&self, ip: IpAddr) -> Result<Option<PendingTrap>> {
+        let Some(path) = self.files("trap", ip)?.into_iter().next() else { return Ok(None) };
+        let Some(bytes) = files::read(&path, "policy pending trap")? else { return Ok(None) };
+        let mut t = PendingTrap::default();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            match line.split_once('=') {
+                Some(("instance", v)) => t.instance = v.to_string(),
+                Some(("rcpt", v)) => t.rcpt = v.to_string(),
+                Some(("since", v)) => t.since = v.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        Ok(Some(t))
+    }
+
+    /// Records a pending trap of `ip`'s client (replacing one there).
+    pub fn set_pending_trap(&self, ip: IpAddr, t: &PendingTrap) -> Result<()> {
+        let dir = self.sub("trap")?;
+        let text = format!("instance={}\nrcpt={}\nsince={}\n", clean(&t.instance), clean(&t.rcpt), t.since);
+        files::write_atomic(&dir, &name(ip), text.as_bytes())
+    }
+
+    /// Removes `ip`'s pending trap; `true` when this call removed it (of several processes that
+    /// see it end, only the one that removes it records the hit).
+    pub fn take_pending_trap(&self, ip: IpAddr) -> Result<bool> {
+        match self.files("trap", ip)?.into_iter().next() {
+            Some(path) => remove(&path),
+            None => Ok(false),
+        }
+    }
+
     /// Whether `lift` would remove anything: a refusal (in force or ended), counts or a probe
     /// record of `ip`. Reads only (`ip remove --dry-run`).
     pub fn holds(&self, ip: IpAddr) -> Result<bool> {
@@ -346,6 +390,7 @@ impl State {
             any |= remove(&path)?;
         }
         any |= self.clear_unknown(ip, None)?;
+        any |= self.take_pending_trap(ip)?;
         if let Some(d) = self.existing("probed")? {
             any |= remove(&d.join(crate::received::canonical(ip).to_string()))?;
         }

@@ -546,7 +546,14 @@ fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     let s = UnixStream::connect(&sock).unwrap();
     // (The next transaction: Postfix's `instance` differs.)
     let next = request("198.51.100.20", "info@mijndomein.test", &[("instance", "123.456.8")]);
-    assert!(converse(s, &[next])[0].contains("spam trap"));
+    let a = converse(s, &[next]);
+    let o = env.run(&["ip", "show", "198.51.100.20"], b"");
+    assert!(
+        a[0].contains("spam trap"),
+        "{a:?} {} {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     env.ok(&["ip", "remove", "192.0.2.66"]);
     let s = UnixStream::connect(&sock).unwrap();
     assert_eq!(converse(s, &[request("192.0.2.66", "info@mijndomein.test", &[])]), vec!["DUNNO"]);

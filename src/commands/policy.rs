@@ -178,6 +178,9 @@ struct Service {
     db: Option<crate::store::Database>,
     state: State,
     cache: Mutex<Cache>,
+    /// Held while a pending trap is taken and recorded, so that another connection of the same
+    /// client judges its request after the hit is recorded, not between the two.
+    traps: Mutex<()>,
     counters: Counters,
     log: Log,
     /// `-v`: log every answer, not only those where a check fired.
@@ -211,6 +214,7 @@ impl Service {
                 opened: Instant::now(),
                 ours: Vec::new(),
             }),
+            traps: Mutex::new(()),
             counters: Counters::default(),
             log,
             verbose: g.verbose > 0,
@@ -379,6 +383,7 @@ impl Service {
         self.counters.requests.fetch_add(1, Relaxed);
         let state_ok = self.settings.is_ok();
         if state_ok {
+            let _traps = self.traps.lock().unwrap_or_else(|p| p.into_inner());
             let end = panic::catch_unwind(AssertUnwindSafe(|| tx.before(req, &self.state)))
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error")));
             self.trap_end(end);
@@ -432,6 +437,7 @@ impl Service {
     fn serve(&self, input: &mut impl BufRead, output: &mut impl Write) {
         let mut tx = policy::Transaction::default();
         self.serve_with(input, output, &mut tx);
+        let _traps = self.traps.lock().unwrap_or_else(|p| p.into_inner());
         self.trap_end(tx.end(&self.state));
     }
 
@@ -665,6 +671,7 @@ impl Service {
     fn serve_conn(&self, input: &mut BufReader<Timed>, output: Conn) {
         let mut tx = policy::Transaction::default();
         self.serve_conn_with(input, output, &mut tx);
+        let _traps = self.traps.lock().unwrap_or_else(|p| p.into_inner());
         self.trap_end(tx.end(&self.state));
     }
 

@@ -365,7 +365,10 @@ def main():
             rep_bytes = os.path.getsize(os.path.join(sender_db, "reputation.db"))
             cmds["spamfilt_sender"] = lambda m: [sf, "--config", scfg, "--db", sender_db]
         if args.baseline:
-            cmds["spamfilt_baseline"] = lambda m: [os.path.abspath(args.baseline), "--config", cfg, "--db", sf_db]
+            # The baseline delivers from the database it trained itself: a binary older than a
+            # format change (reputation.db format 2, 2026-12-03) would otherwise skip the file it
+            # cannot read and be timed doing less work.
+            cmds["spamfilt_baseline"] = lambda m: [os.path.abspath(args.baseline), "--config", cfg, "--db", bl_db]
         if redis:
             cmds["spamfilt_redis"] = lambda m: rdc
             if args.baseline:

@@ -87,7 +87,7 @@ complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -l no-progress
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s v -l verbose -d 'Say more about what is being done (repeat for more)'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s q -l quiet -d 'Print only errors'
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand forget" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages in the folder longer than this (e.g. 10d, 36h, 2w; a bare number is days): counted from the later of the delivery time in the Maildir file name and the file\'s ctime, which a move into the folder (even one that keeps the old name) or a flag change sets' -r
+complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l older-than -d 'Only messages in the folder longer than this (e.g. 10d, 36h, 2w; a bare number is days): counted from the later of the delivery time in the Maildir file name and the file\'s ctime, which a move into the folder (even one that keeps the old name) sets, as purge first saw it: purge writes that time down (purge-seen.state in the database directory), so a ctime set later (a flag change, a nightly backup or chmod) does not make a message young again' -r
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l db -d 'The database directory (token database, training ledger)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l config -d 'The configuration file (TOML)' -r -F
 complete -c spamfilt -n "__fish_spamfilt_using_subcommand purge" -l dry-run -d 'Say what would be learned and deleted, and change nothing'

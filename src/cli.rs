@@ -639,7 +639,9 @@ pub struct ForgetArgs {
 pub struct PurgeArgs {
     /// Only messages in the folder longer than this (e.g. 10d, 36h, 2w; a bare number is days):
     /// counted from the later of the delivery time in the Maildir file name and the file's ctime,
-    /// which a move into the folder (even one that keeps the old name) or a flag change sets.
+    /// which a move into the folder (even one that keeps the old name) sets, as purge first saw it:
+    /// purge writes that time down (purge-seen.state in the database directory), so a ctime set
+    /// later (a flag change, a nightly backup or chmod) does not make a message young again.
     #[arg(long, value_name = "AGE", default_value = "10d")]
     pub older_than: String,
 

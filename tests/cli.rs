@@ -516,6 +516,55 @@ fn purge_keeps_what_came_into_junk_recently_under_an_old_name() {
     assert!(stdout(&o).contains("selected 1 of 1 messages given as ham"), "{}", stdout(&o));
 }
 
+/// The rest of F18: a nightly tool that sets the ctime of every file in Junk (a backup restoring
+/// access times, `chmod -R`, an indexer writing extended attributes) kept Junk young for ever, as
+/// the age counted from the latest ctime. Now purge writes down when it first saw each message
+/// (`purge-seen.state`) and counts from that. Without the record the second purge keeps the
+/// message (its ctime is 1 s old), with it the message is 3 s old and goes.
+#[test]
+fn purge_counts_from_when_it_first_saw_a_message_not_from_a_later_ctime() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let junk = maildir(&tmp.path().join("Maildir/.Junk"));
+    let j = junk.to_str().unwrap().to_string();
+    let msg = junk.join("new/1700000001.M1P1.host");
+    fs::write(&msg, "From: x@spam.example\nSubject: offer\nMessage-ID: <seen@spam.example>\n\ncheap offer\n").unwrap();
+    let o = run(&["purge", "--force", "--older-than", "3s", &j], &db, b"");
+    assert!(stdout(&o).contains("deleted 0 messages"), "{}", stdout(&o));
+    let record = fs::read_to_string(db.join("purge-seen.state")).expect("purge wrote its record");
+    assert!(record.contains("\t1700000001.M1P1.host\n"), "{record}");
+    // The client moves it to cur/ and flags it (a rename); a nightly tool sets its ctime.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let flagged = junk.join("cur/1700000001.M1P1.host:2,S");
+    fs::rename(&msg, &flagged).unwrap();
+    fs::set_permissions(&flagged, fs::Permissions::from_mode(0o600)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let o = run(&["purge", "--force", "--older-than", "3s", &j], &db, b"");
+    assert!(stdout(&o).contains("deleted 1 messages older than 3s; learned 1 as spam"), "{}", stdout(&o));
+    assert!(!flagged.exists());
+    // What purge deleted is no longer written down.
+    let record = fs::read_to_string(db.join("purge-seen.state")).unwrap();
+    assert!(!record.contains("1700000001.M1P1.host"), "{record}");
+
+    // A damaged record is said and ignored: that run counts from the names and ctimes.
+    fs::write(db.join("purge-seen.state"), "garbage").unwrap();
+    fs::write(junk.join("new/1700000002.M1P1.host"), "From: y@spam.example\nSubject: x\n\nbuy now\n").unwrap();
+    let o = run(&["purge", "--force", "--older-than", "3s", &j], &db, b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("purge-seen.state is not spamfilt's purge record")
+            && err.contains("counts ages from the file names"),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("deleted 0 messages"), "{}", stdout(&o));
+    assert!(
+        fs::read_to_string(db.join("purge-seen.state")).unwrap().contains("1700000002.M1P1.host"),
+        "written afresh"
+    );
+}
+
 /// The nightly kept-ham line: `train --ham INBOX/cur --older-than 10d --below 0` learns what
 /// stayed in the inbox longer than the age and scores below the bound now, nothing else.
 #[test]

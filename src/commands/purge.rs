@@ -1,6 +1,6 @@
 //! `spamfilt purge`: the nightly Junk clean-up. Messages in Junk longer than the age (counted
 //! from the later of the name's delivery time and the file's ctime, which a move into the
-//! folder sets) are learned as spam (what the user left in Junk that long is spam), then
+//! folder sets, as first seen by purge: `store::junk_seen`) are learned as spam (what the user left in Junk that long is spam), then
 //! deleted, in that order: the database is committed before the first file is removed, so a
 //! crash loses no training.
 //! A message the user trained as ham is left alone, and so is a file that is not mail (see
@@ -17,6 +17,7 @@ use crate::cli::{GlobalArgs, PurgeArgs};
 use crate::config::Settings;
 use crate::learn::{self, Outcome};
 use crate::mailbox;
+use crate::store::junk_seen;
 use crate::store::reputation::Reputation;
 use crate::store::{self, Class};
 
@@ -38,17 +39,40 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut metas: std::collections::HashMap<PathBuf, std::fs::Metadata> = Default::default();
     let mut not_messages = 0u64;
     let mut links: Vec<PathBuf> = Vec::new();
+    // When each message was first seen here (`store::junk_seen`): a ctime set later by some
+    // nightly tool does not keep Junk young. Unreadable: said, and this run counts as before.
+    let seen_before = if settings.has_db_dir() {
+        junk_seen::read(&settings.db_dir).unwrap_or_else(|e| {
+            eprintln!("spamfilt: {e:#}; this purge counts ages from the file names and ctimes");
+            junk_seen::Seen::default()
+        })
+    } else {
+        junk_seen::Seen::default()
+    };
+    let mut seen = junk_seen::Seen::default();
+    let mut read_folders: Vec<String> = Vec::new();
+    // The folder and key each old file is written down under, to forget it once deleted.
+    let mut keys: std::collections::HashMap<PathBuf, (String, String)> = Default::default();
     for folder in &args.folders {
         let (files, skipped, linked) = maildir_messages(folder)?;
         not_messages += skipped;
         links.extend(linked);
+        let folder_key = std::path::absolute(folder).unwrap_or_else(|_| folder.clone()).to_string_lossy().into_owned();
+        read_folders.push(folder_key.clone());
         for (file, meta, entered) in files {
-            if entered < cutoff {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let key = junk_seen::message_key(&name).to_string();
+            let entered_secs = entered.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let since = seen_before.since(&folder_key, &key, entered_secs);
+            seen.note(&folder_key, &key, since);
+            if UNIX_EPOCH + Duration::from_secs(since) < cutoff {
                 metas.insert(file.clone(), meta);
+                keys.insert(file.clone(), (folder_key.clone(), key));
                 old.push(file);
             }
         }
     }
+    seen.keep_other_folders(seen_before, &read_folders);
     let mut vanished = 0u64;
     let mut keep_ham: Vec<&Path> = Vec::new();
     let mut unreadable: Vec<&Path> = Vec::new();
@@ -152,6 +176,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
         match store::files::remove_if_same(file, meta) {
             Ok(true) => {
                 deleted += 1;
+                if let Some((folder, key)) = keys.get(*file) {
+                    seen.forget(folder, key);
+                }
                 if g.verbose > 0 {
                     println!("deleted {}", super::shown_path(file));
                 }
@@ -161,6 +188,11 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                 eprintln!("spamfilt: cannot delete {}: {e}", super::shown_path(file));
                 failed = true;
             }
+        }
+    }
+    if !args.dry_run && settings.has_db_dir() {
+        if let Err(e) = junk_seen::write(&settings.db_dir, &seen) {
+            eprintln!("spamfilt: cannot write the purge record: {e:#}; the next purge counts ages from the file names and ctimes");
         }
     }
     // Not an error (the user's own correction, kept on purpose): said unless quiet, so that a

@@ -18,6 +18,7 @@
 
 pub mod dump;
 pub mod files;
+pub mod junk_seen;
 pub mod lrfile;
 mod maintenance;
 pub use maintenance::Restored;

@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::learn::{self, Outcome};
 use crate::mailbox::Entry;
 use crate::store::queue::Queued;
-use crate::store::reputation::{Key, Record, Reputation};
+use crate::store::reputation::{Key, Record, Reputation, ReputationLookup};
 use crate::store::{self, Class, Learned, TokenRecord};
 
 /// Counts for the one-line summary.
@@ -168,7 +168,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             let spam_copy: Vec<(Key, Option<Record>)> = learn::sender_keys(&m)
                                 .into_iter()
                                 .filter(|k| !recorded.contains(k))
-                                .map(|k| (k, rep.records.get(&k).cloned()))
+                                .map(|k| (k, rep.get(&k)))
                                 .collect();
                             let marker = learn::trace_marker();
                             let marker_before = marker_counts(snap);
@@ -186,7 +186,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             let untouched: Vec<(Key, Option<Record>)> = first
                                 .records
                                 .into_iter()
-                                .filter(|(k, _, after)| rep.records.get(k) == after.as_ref())
+                                .filter(|(k, _, after)| rep.get(k) == *after)
                                 .map(|(k, before, _)| (k, before))
                                 .collect();
                             match first.before {
@@ -201,10 +201,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             // message changed since are put back as they were (own addresses,
                             // times), so the reputation is exactly as before the run.
                             for (k, before) in untouched.into_iter().chain(spam_copy) {
-                                match before {
-                                    Some(r) => rep.records.insert(k, r),
-                                    None => rep.records.remove(&k),
-                                };
+                                rep.set(k, before);
                             }
                             for (h, before) in untouched_words.into_iter().chain(spam_words) {
                                 snap.set_token(h, before);
@@ -254,8 +251,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                         Ok(m) => {
                             let before = snap.ledger(&m.digest);
                             let keys = if *class == Class::Ham { learn::sender_keys(&m) } else { Vec::new() };
-                            let records_before: Vec<Option<Record>> =
-                                keys.iter().map(|k| rep.records.get(k).cloned()).collect();
+                            let records_before: Vec<Option<Record>> = keys.iter().map(|k| rep.get(k)).collect();
                             // The marker is taken back by difference (`FirstSeen::marker`).
                             let marker = learn::trace_marker();
                             let trace: Vec<u64> = match class {
@@ -298,7 +294,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                                 }
                                 // As this message (and its copies) left them.
                                 for (k, _, after) in &mut first.records {
-                                    *after = rep.records.get(k).cloned();
+                                    *after = rep.get(k);
                                 }
                                 for (h, _, after) in &mut first.trace {
                                     *after = snap.token(*h);

@@ -546,7 +546,9 @@ impl TempFile {
             let mut tmp_name = name.to_os_string();
             tmp_name.push(format!(".tmp-{}", random_suffix()));
             let path = dir.join(tmp_name);
+            // Readable too: a writer may read back what it wrote (`reputation::stream`).
             match OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .mode(0o600)

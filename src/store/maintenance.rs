@@ -109,8 +109,9 @@ impl Database {
                 // one that cannot be opened refused), so that such a refusal changes nothing.
                 self.load_for_update(true, notes)?;
                 if rep.is_some() {
-                    // Only to move a corrupt file aside; its contents are replaced.
-                    let old = reputation::Reputation::load(&self.dir, notes);
+                    // Only to move a corrupt file aside; its contents are replaced (checked
+                    // through, not loaded).
+                    let old = reputation::Reputation::open(&self.dir, notes);
                     self.recover(old, reputation::FILE, true, notes)?;
                 }
                 self.write(snap)?;

@@ -423,8 +423,10 @@ impl Database {
         let mut rep = match &mut tx {
             Some(tx) => tx.take_reputation(),
             None => {
-                let loaded = reputation::Reputation::load(&self.dir, notes);
-                self.recover(loaded, reputation::FILE, force, notes)?
+                // Not loaded: what the run touches is read from the file, and the save merges
+                // it in as it copies the file (`reputation::Reputation::open`).
+                let opened = reputation::Reputation::open(&self.dir, notes);
+                self.recover(opened, reputation::FILE, force, notes)?
             }
         };
         // This host's queue, and with Redis the shared one (what the filters of every host
@@ -466,7 +468,7 @@ impl Database {
         if !self.dir.join(reputation::JOURNAL).exists() {
             return;
         }
-        let folded = reputation::Reputation::load(&self.dir, notes).and_then(|mut local| local.save(&self.dir, notes));
+        let folded = reputation::Reputation::open(&self.dir, notes).and_then(|mut local| local.save(&self.dir, notes));
         if let Err(e) = folded {
             notes.push(format!("the DNS answers cached on this host were not folded in: {e:#}"));
         }

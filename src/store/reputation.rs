@@ -24,8 +24,10 @@
 //! are its own 16 bytes ([`exact_key`]; the same record for IPv4); a domain or an address is the
 //! first 16 bytes of SHA-256 of `domain:NAME` / `addr:ADDRESS`. The filter maps the file and
 //! binary-searches the index (cost independent of the size); writers hold the database
-//! directory's lock, read and verify everything, and replace the file atomically like the token
-//! database. bincode 2.0.1 (pinned, serde-free) encodes the variable-length records.
+//! directory's lock, verify everything, and replace the file atomically like the token
+//! database. A training run does not load the file: it reads the records it touches and merges
+//! its changes into a copy of the file (`stream`). bincode 2.0.1 (pinned, serde-free) encodes
+//! the variable-length records.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -35,6 +37,7 @@ mod answers;
 mod file;
 mod journal;
 mod reader;
+mod stream;
 
 pub use answers::DnsAnswers;
 pub use file::Reputation;
@@ -298,12 +301,33 @@ fn checksum(bytes: &[u8]) -> u64 {
 
 /// [`checksum`] of the parts one after the other.
 fn checksum_parts(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in parts.iter().flat_map(|p| p.iter()) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut h = Fnv::new();
+    for p in parts {
+        h.update(p);
     }
-    h
+    h.finish()
+}
+
+/// The checksum (FNV-1a 64) of bytes handed over in pieces.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A record from the shared store (Redis) with this host's cached DNS answers on it: with the

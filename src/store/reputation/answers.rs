@@ -32,7 +32,6 @@ impl Reputation {
         }
         for (domain, zone, c) in &answers.uribl {
             let rec = self
-                .records
                 .entry(domain_key(domain))
                 .or_insert_with(|| Record::Domain(DomainRecord { domain: domain.clone(), uribl: Vec::new() }));
             if let Record::Domain(d) = rec {

@@ -1,13 +1,17 @@
-//! The whole reputation database in memory, for writers: load and verify, edit, save.
+//! The reputation database for writers: loaded whole (`load`: `db dump`, the `ip` and `address`
+//! commands), or open with only what a run touches in memory (`open`: training, see `stream`);
+//! edited, then saved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
 use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
 use super::reader::parse_header;
+use super::stream::{Base, Opened};
 use super::{
     address_key, checksum, checksum_parts, config, exact_key, ip_from_key, ip_key, is_v6_member, sender_block,
     sender_key, Correspondent, DnsAnswers, IpRecord, Key, LearnedSender, OwnAddress, Record,
@@ -15,27 +19,60 @@ use super::{
 use super::{ReputationLookup, FILE, HEADER, INDEX, MAGIC};
 use crate::store::Notes;
 
-/// The whole database in memory, for writers.
+/// The database for writers. Loaded whole (`load`), `records` holds every record. Opened for a
+/// training run (`open`), the file stays on disk (`base`) and `records` holds only the records
+/// the run looked at or changed, `gone` the keys it removed; `save` merges them into the file
+/// as it copies it (see `stream`). Read and edit through the methods (`get`, `set`, and those
+/// below), which look a record up in the file when it is not in `records` yet; `records`
+/// itself, and the methods that go through every record (`ips`, `expire`, ...), are the whole
+/// database only when loaded whole.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reputation {
     pub records: BTreeMap<Key, Record>,
     /// How many bytes of the journal `load` applied (`save` applies the rest, then removes it).
     pub(super) journal_seen: u64,
+    /// The file on disk, when opened for a run (see `open`).
+    pub(super) base: Option<BaseRef>,
+    /// Keys removed from the base (never also in `records`).
+    pub(super) gone: BTreeSet<Key>,
+}
+
+/// The base file, shared by clones (compared by identity).
+#[derive(Debug, Clone)]
+pub(super) struct BaseRef(pub(super) Arc<Base>);
+
+impl PartialEq for BaseRef {
+    fn eq(&self, other: &BaseRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+fn ip_counts(r: Option<&Record>) -> u64 {
+    match r {
+        Some(Record::Ip(ip)) => ip.spam as u64 + ip.ham as u64,
+        _ => 0,
+    }
 }
 
 impl ReputationLookup for Reputation {
     fn relayed(&self) -> u64 {
-        self.records
-            .values()
-            .map(|r| match r {
-                Record::Ip(ip) => ip.spam as u64 + ip.ham as u64,
-                _ => 0,
-            })
-            .sum()
+        let Some(base) = &self.base else { return self.records.values().map(|r| ip_counts(Some(r))).sum() };
+        // The file's sum, with what the run changed.
+        let mut n = base.0.relayed as i128;
+        for k in self.records.keys().chain(&self.gone) {
+            n += ip_counts(self.records.get(k)) as i128 - ip_counts(base.0.get(k).as_ref()) as i128;
+        }
+        n.max(0) as u64
     }
 
     fn get(&self, key: &Key) -> Option<Record> {
-        self.records.get(key).cloned()
+        if let Some(r) = self.records.get(key) {
+            return Some(r.clone());
+        }
+        match &self.base {
+            Some(b) if !self.gone.contains(key) => b.0.get(key),
+            _ => None,
+        }
     }
 }
 
@@ -43,6 +80,12 @@ impl Reputation {
     /// Reads and verifies the file (checksum and every record), then applies the journal. Empty
     /// when there is neither. Damaged journal bytes that were skipped are noted in `notes`.
     pub fn load(dir: &Path, notes: &mut Notes) -> Result<Reputation> {
+        let rep = Reputation::load_file(dir)?;
+        rep.with_journal(dir, notes)
+    }
+
+    /// The file alone, loaded whole.
+    fn load_file(dir: &Path) -> Result<Reputation> {
         let path = dir.join(FILE);
         // Read, not mapped: a writer reads it all anyway, and a read cannot fault when someone
         // truncates the file meanwhile.
@@ -54,6 +97,32 @@ impl Reputation {
         // Format 1 kept IPv6 reputation per address: it goes to the /64s now, and the save writes
         // format 2.
         rep.merge_v6_members();
+        Ok(rep)
+    }
+
+    /// Opens the database for a writer that edits some records (a training run), without
+    /// loading it: the file is checked through (checksum, index, every record) as `load`
+    /// checks it, then only what the journal and the run touch is read into memory, and `save`
+    /// merges the changes into the file as it copies it (see `stream`). A format 1 file (or
+    /// one whose index is out of order) is loaded whole once, as `load` does: its IPv6 records
+    /// move to their /64s, and the save writes format 2. Then the journal is applied.
+    pub fn open(dir: &Path, notes: &mut Notes) -> Result<Reputation> {
+        let rep = match Base::open(&dir.join(FILE))? {
+            None => Reputation::default(),
+            Some(Opened::Whole) => Reputation::load_file(dir)?,
+            Some(Opened::Stream(b)) => Reputation { base: Some(BaseRef(Arc::new(b))), ..Reputation::default() },
+        };
+        rep.with_journal(dir, notes)
+    }
+
+    /// Whether only some records are in memory (see `open`).
+    pub fn is_partial(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// `self` with the journal applied.
+    fn with_journal(self, dir: &Path, notes: &mut Notes) -> Result<Reputation> {
+        let mut rep = self;
         let (entries, seen, skipped) = read_journal(dir, 0)?;
         report_skipped(dir, skipped, notes);
         for e in &entries {
@@ -81,9 +150,10 @@ impl Reputation {
             let (r, _): (Record, usize) = bincode::decode_from_slice(bytes, config()).context("undecodable record")?;
             records.insert(k, r);
         }
-        Ok(Reputation { records, journal_seen: 0 })
+        Ok(Reputation { records, ..Reputation::default() })
     }
 
+    /// The file, from the records in memory (a database loaded whole).
     pub fn encode(&self) -> Vec<u8> {
         let [head, index, blob] = self.encode_parts();
         [head, index, blob].concat()
@@ -121,8 +191,16 @@ impl Reputation {
         for e in &late {
             self.apply(e);
         }
-        let parts = self.encode_parts();
-        crate::store::files::write_atomic_parts(dir, FILE, &[&parts[0], &parts[1], &parts[2]])?;
+        match &self.base {
+            None => {
+                let parts = self.encode_parts();
+                crate::store::files::write_atomic_parts(dir, FILE, &[&parts[0], &parts[1], &parts[2]])?;
+            }
+            Some(b) => {
+                crate::store::files::check_dir(dir)?;
+                super::stream::write(dir, Some(&b.0), &self.records, &self.gone, self.relayed())?.commit()?;
+            }
+        }
         match std::fs::remove_file(dir.join(JOURNAL)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -175,6 +253,7 @@ impl Reputation {
     /// /64's record: counts summed, the later times kept; what stays at the address's own key
     /// is its cached DNS answers, if any. Returns how many records were moved. Idempotent.
     pub fn merge_v6_members(&mut self) -> usize {
+        debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         let moved: Vec<(Key, IpRecord)> = self
             .records
             .iter()
@@ -197,9 +276,52 @@ impl Reputation {
         moved.len()
     }
 
+    /// Brings the record under `key` into `records` from the file, if it is there and not yet.
+    fn fetch(&mut self, key: &Key) {
+        if let Some(b) = &self.base {
+            if !self.records.contains_key(key) && !self.gone.contains(key) {
+                if let Some(r) = b.0.get(key) {
+                    self.records.insert(*key, r);
+                }
+            }
+        }
+    }
+
+    /// The record under `key` for editing (`records`' entry, with what the file has there).
+    pub(super) fn entry(&mut self, key: Key) -> std::collections::btree_map::Entry<'_, Key, Record> {
+        self.fetch(&key);
+        self.gone.remove(&key);
+        self.records.entry(key)
+    }
+
+    /// The record under `key`, for editing, if there is one.
+    fn record_mut(&mut self, key: &Key) -> Option<&mut Record> {
+        self.fetch(key);
+        self.records.get_mut(key)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the record under `key`.
+    pub fn set(&mut self, key: Key, record: Option<Record>) {
+        match record {
+            Some(r) => {
+                self.gone.remove(&key);
+                self.records.insert(key, r);
+            }
+            None => self.remove(&key),
+        }
+    }
+
+    /// Removes the record under `key`.
+    pub fn remove(&mut self, key: &Key) {
+        self.records.remove(key);
+        if self.base.is_some() {
+            self.gone.insert(*key);
+        }
+    }
+
     fn key_mut(&mut self, key: Key, now: u64) -> &mut IpRecord {
         // An IP key holds an IP record (other kinds use hashed keys); anything else is replaced.
-        let rec = self.records.entry(key).or_insert(Record::Ip(IpRecord::default()));
+        let rec = self.entry(key).or_insert(Record::Ip(IpRecord::default()));
         if !matches!(rec, Record::Ip(_)) {
             *rec = Record::Ip(IpRecord::default());
         }
@@ -241,7 +363,7 @@ impl Reputation {
     /// delivered to the user stopped counting as written by the user may hold one).
     pub fn add_own(&mut self, addr: &str, now: u64) {
         let address = addr.to_ascii_lowercase();
-        let rec = self.records.entry(address_key(addr)).or_insert_with(|| Record::Own(OwnAddress::default()));
+        let rec = self.entry(address_key(addr)).or_insert_with(|| Record::Own(OwnAddress::default()));
         match rec {
             Record::Own(o) => {
                 o.address = address;
@@ -253,7 +375,7 @@ impl Reputation {
 
     /// Records that the user wrote to `addr`; nothing when it is one of the user's own.
     pub fn add_correspondent(&mut self, addr: &str, now: u64) {
-        let rec = self.records.entry(address_key(addr)).or_insert_with(|| {
+        let rec = self.entry(address_key(addr)).or_insert_with(|| {
             Record::Correspondent(Correspondent { address: addr.to_ascii_lowercase(), ..Default::default() })
         });
         if let Record::Correspondent(c) = rec {
@@ -266,10 +388,10 @@ impl Reputation {
     /// goes with the last one.
     pub fn take_correspondent(&mut self, addr: &str) {
         let key = address_key(addr);
-        if let Some(Record::Correspondent(c)) = self.records.get_mut(&key) {
+        if let Some(Record::Correspondent(c)) = self.record_mut(&key) {
             c.messages = c.messages.saturating_sub(1);
             if c.messages == 0 {
-                self.records.remove(&key);
+                self.remove(&key);
             }
         }
     }
@@ -279,7 +401,7 @@ impl Reputation {
     /// message).
     pub fn count_sender(&mut self, addr: &str, ip: IpAddr, spam: bool, delta: i32, now: u64) {
         let key = sender_key(addr, ip);
-        let rec = self.records.entry(key).or_insert_with(|| {
+        let rec = self.entry(key).or_insert_with(|| {
             Record::Sender(LearnedSender {
                 address: addr.to_ascii_lowercase(),
                 block: sender_block(ip),
@@ -293,12 +415,13 @@ impl Reputation {
             r.last = r.last.max(now);
         }
         if r.ham == 0 && r.spam == 0 {
-            self.records.remove(&key);
+            self.remove(&key);
         }
     }
 
     /// Every learned sender.
     pub fn learned_senders(&self) -> impl Iterator<Item = &LearnedSender> {
+        debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         self.records.values().filter_map(|r| match r {
             Record::Sender(s) => Some(s),
             _ => None,
@@ -313,6 +436,7 @@ impl Reputation {
     /// follow the ledger; a message unlearned after its record went takes nothing back).
     /// Returns how many records were dropped.
     pub fn expire(&mut self, now: u64, expire_days: u32) -> usize {
+        debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         let before = self.records.len();
         self.records.retain(|_, r| match r {
             Record::Ip(ip) => {
@@ -335,6 +459,7 @@ impl Reputation {
     /// Every IP record with its address (an IPv6 /64's first address: see `ip_label`), not
     /// the records that hold only an IPv6 address's cached DNS answers.
     pub fn ips(&self) -> impl Iterator<Item = (IpAddr, &IpRecord)> {
+        debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         self.records.iter().filter_map(|(k, r)| match r {
             Record::Ip(ip) if !is_v6_member(k) || ip.has_counts() => Some((ip_from_key(*k), ip)),
             _ => None,
@@ -343,6 +468,7 @@ impl Reputation {
 
     /// The user's own addresses (see `OwnAddress`).
     pub fn own_addresses(&self) -> impl Iterator<Item = &OwnAddress> {
+        debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         self.records.values().filter_map(|r| match r {
             Record::Own(o) => Some(o),
             _ => None,
@@ -350,6 +476,7 @@ impl Reputation {
     }
 
     pub fn correspondents(&self) -> impl Iterator<Item = &Correspondent> {
+        debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         self.records.values().filter_map(|r| match r {
             Record::Correspondent(c) => Some(c),
             _ => None,

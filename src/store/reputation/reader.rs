@@ -123,21 +123,26 @@ impl ReputationLookup for Reader {
 /// before reputation was kept per IPv6 /64) is read as it is; a writer merges its IPv6
 /// records into their /64s (`Reputation::merge_v6_members`) and writes format 2.
 pub(super) fn parse_header(file: &[u8]) -> Result<usize> {
-    if file.len() >= 8 && file[..6] == MAGIC[..6] && &file[..8] != MAGIC && &file[..8] != MAGIC_V1 {
+    parse_header_of(&file[..file.len().min(HEADER)], file.len() as u64)
+}
+
+/// [`parse_header`] of the file's first bytes (`head`, up to `HEADER` of them) and its length.
+pub(super) fn parse_header_of(head: &[u8], len: u64) -> Result<usize> {
+    if head.len() >= 8 && head[..6] == MAGIC[..6] && &head[..8] != MAGIC && &head[..8] != MAGIC_V1 {
         bail!(
             "format {} is not one this spamfilt reads (it reads {} and {}): written by a newer spamfilt? Use that \
              one, or `db dump` with it and `db load` with this one",
-            String::from_utf8_lossy(&file[6..8]),
+            String::from_utf8_lossy(&head[6..8]),
             String::from_utf8_lossy(&MAGIC_V1[6..]),
             String::from_utf8_lossy(&MAGIC[6..])
         );
     }
-    if file.len() < HEADER || (&file[..8] != MAGIC && &file[..8] != MAGIC_V1) {
+    if len < HEADER as u64 || head.len() < HEADER || (&head[..8] != MAGIC && &head[..8] != MAGIC_V1) {
         bail!("not a spamfilt reputation database (bad magic)");
     }
-    let count = u32::from_le_bytes(file[8..12].try_into().unwrap()) as usize;
-    if HEADER + count * INDEX > file.len() {
-        bail!("truncated: {count} records do not fit in {} bytes", file.len());
+    let count = u32::from_le_bytes(head[8..12].try_into().unwrap()) as usize;
+    if HEADER as u64 + count as u64 * INDEX as u64 > len {
+        bail!("truncated: {count} records do not fit in {len} bytes");
     }
     Ok(count)
 }

@@ -259,13 +259,7 @@ fn run_noting(
             Ok(ExitCode::SUCCESS)
         }
         IpCommand::Expire => {
-            let (dropped, left) = db.update_reputation(
-                notes,
-                |rep| Ok((rep.expire(now, days), rep.records.len())),
-                |local| {
-                    local.expire(now, days);
-                },
-            )?;
+            let (dropped, left) = db.expire_reputation(notes, now, days)?;
             State::at(db.dir()).expire(now, settings.policy.harvest_window_minutes * 60)?;
             if !g.quiet {
                 println!("dropped {dropped} records; {left} left");

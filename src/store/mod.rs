@@ -526,6 +526,25 @@ impl Database {
         }
     }
 
+    /// `ip expire`'s pass over the reputation records (`Reputation::expire`) under the write
+    /// lock: `reputation.db` is expired as it is copied, never loaded (see
+    /// `reputation::Reputation::save_expired`); in Redis, as `update_reputation` edits it, with
+    /// this host's own `reputation.db` expired too. Returns how many records were dropped and
+    /// how many are left.
+    pub fn expire_reputation(&self, notes: &mut Notes, now: u64, expire_days: u32) -> Result<(u64, u64)> {
+        if self.redis.is_some() {
+            return self.update_reputation(
+                notes,
+                |rep| Ok((rep.expire(now, expire_days) as u64, rep.records.len() as u64)),
+                |local| {
+                    local.expire(now, expire_days);
+                },
+            );
+        }
+        let _lock = self.lock()?;
+        reputation::Reputation::open(&self.dir, notes)?.save_expired(&self.dir, notes, now, expire_days)
+    }
+
     /// The current contents for a writer (the lock held): a corrupt file is refused, or with
     /// `force` moved aside (never deleted) and started afresh.
     /// The token file is not loaded (see `merge`): with `force` it is verified whole first, so

@@ -184,6 +184,24 @@ impl Reputation {
     /// The caller holds the directory's lock. Damaged journal bytes that were skipped are noted
     /// in `notes`.
     pub fn save(&mut self, dir: &Path, notes: &mut Notes) -> Result<()> {
+        self.save_keeping(dir, notes, None).map(drop)
+    }
+
+    /// `save` with every record passed through `expire` on the way (`ip expire`): a database
+    /// opened for a run is expired as its file is copied, never loaded. Returns how many
+    /// records were dropped and how many are left.
+    pub fn save_expired(&mut self, dir: &Path, notes: &mut Notes, now: u64, expire_days: u32) -> Result<(u64, u64)> {
+        self.save_keeping(dir, notes, Some(&mut |_, r| expire_one(r, now, expire_days)))
+    }
+
+    /// `save`, with `keep` (when given) deciding of every record, which it may edit, whether
+    /// it stays. Returns how many records were dropped and how many were written.
+    fn save_keeping(
+        &mut self,
+        dir: &Path,
+        notes: &mut Notes,
+        keep: Option<super::stream::Keep<'_>>,
+    ) -> Result<(u64, u64)> {
         let lock = journal_lock(dir)?;
         lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
         let (late, _, skipped) = read_journal(dir, self.journal_seen)?;
@@ -191,23 +209,31 @@ impl Reputation {
         for e in &late {
             self.apply(e);
         }
-        match &self.base {
+        let counts = match &self.base {
             None => {
+                let before = self.records.len();
+                if let Some(keep) = keep {
+                    self.records.retain(|k, r| keep(k, r));
+                }
                 let parts = self.encode_parts();
                 crate::store::files::write_atomic_parts(dir, FILE, &[&parts[0], &parts[1], &parts[2]])?;
+                ((before - self.records.len()) as u64, self.records.len() as u64)
             }
             Some(b) => {
                 crate::store::files::check_dir(dir)?;
-                super::stream::write(dir, Some(&b.0), &self.records, &self.gone, self.relayed())?.commit()?;
+                let (tmp, counts) =
+                    super::stream::write(dir, Some(&b.0), &self.records, &self.gone, self.relayed(), keep)?;
+                tmp.commit()?;
+                counts
             }
-        }
+        };
         match std::fs::remove_file(dir.join(JOURNAL)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot remove {}", dir.join(JOURNAL).display())),
         }
         self.journal_seen = 0;
-        Ok(())
+        Ok(counts)
     }
 
     /// Makes `save` leave out what the journal holds now (a restore from a dump replaces it:
@@ -438,21 +464,7 @@ impl Reputation {
     pub fn expire(&mut self, now: u64, expire_days: u32) -> usize {
         debug_assert!(!self.is_partial(), "every record, of a database opened for a run");
         let before = self.records.len();
-        self.records.retain(|_, r| match r {
-            Record::Ip(ip) => {
-                ip.dnsbl.retain(|(_, c)| c.expires > now);
-                if ip.ptr.as_ref().is_some_and(|c| c.expires <= now) {
-                    ip.ptr = None;
-                }
-                ip.alive(now, expire_days)
-            }
-            Record::Domain(d) => {
-                d.uribl.retain(|(_, c)| c.expires > now);
-                !d.uribl.is_empty()
-            }
-            Record::Sender(l) => l.ham > 0 || now.saturating_sub(l.last) < u64::from(expire_days) * 86_400,
-            Record::Correspondent(_) | Record::Own(_) => true,
-        });
+        self.records.retain(|_, r| expire_one(r, now, expire_days));
         before - self.records.len()
     }
 
@@ -481,5 +493,25 @@ impl Reputation {
             Record::Correspondent(c) => Some(c),
             _ => None,
         })
+    }
+}
+
+/// What `Reputation::expire` does to one record: its expired cache entries dropped; `false`
+/// when nothing is left worth keeping.
+fn expire_one(r: &mut Record, now: u64, expire_days: u32) -> bool {
+    match r {
+        Record::Ip(ip) => {
+            ip.dnsbl.retain(|(_, c)| c.expires > now);
+            if ip.ptr.as_ref().is_some_and(|c| c.expires <= now) {
+                ip.ptr = None;
+            }
+            ip.alive(now, expire_days)
+        }
+        Record::Domain(d) => {
+            d.uribl.retain(|(_, c)| c.expires > now);
+            !d.uribl.is_empty()
+        }
+        Record::Sender(l) => l.ham > 0 || now.saturating_sub(l.last) < u64::from(expire_days) * 86_400,
+        Record::Correspondent(_) | Record::Own(_) => true,
     }
 }

@@ -13,6 +13,7 @@
 //! one, so readers (deliveries map the file) see the old file or the new one and a crash
 //! leaves the old one.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
@@ -278,26 +279,88 @@ impl At<'_> {
     }
 }
 
+/// What `write` asks of every record when given (`ip expire`): whether it stays; it may edit it.
+pub(super) type Keep<'a> = &'a mut dyn FnMut(&Key, &mut Record) -> bool;
+
+/// A record of the merge: the base file's bytes, or the run's record.
+enum Item<'a> {
+    Old(&'a [u8]),
+    New(&'a Record),
+}
+
+/// The base file's records in key order with `changes` merged in and `gone` left out, each
+/// handed to `f`.
+fn merged(
+    base: Option<&Base>,
+    changes: &BTreeMap<Key, Record>,
+    gone: &BTreeSet<Key>,
+    mut f: impl FnMut(&Key, Item<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut changed = changes.iter().peekable();
+    if let Some(b) = base {
+        b.each(|k, old| {
+            while let Some((c, r)) = changed.next_if(|(c, _)| **c < k) {
+                f(c, Item::New(r))?;
+            }
+            match changed.next_if(|(c, _)| **c == k) {
+                Some((_, r)) => f(&k, Item::New(r)),
+                None if gone.contains(&k) => Ok(()),
+                None => f(&k, Item::Old(old)),
+            }
+        })?;
+    }
+    for (c, r) in changed {
+        f(c, Item::New(r))?;
+    }
+    Ok(())
+}
+
 /// Writes the reputation file to a temporary file in `dir` (synced, not yet renamed): the base
 /// file's records read once in key order, with `changes` (records set) and `gone` (records
 /// removed) merged in; all of `changes` when there is no base. `relayed` goes in the header.
+/// With `keep`, every record is decoded and offered to it (read twice: once to count what
+/// stays, once to write it), and the header's `relayed` is summed over what stays. Returns the
+/// file, how many records were dropped and how many written.
 pub(super) fn write(
     dir: &Path,
     base: Option<&Base>,
-    changes: &std::collections::BTreeMap<Key, Record>,
-    gone: &std::collections::BTreeSet<Key>,
+    changes: &BTreeMap<Key, Record>,
+    gone: &BTreeSet<Key>,
     relayed: u64,
-) -> Result<files::TempFile> {
+    mut keep: Option<Keep<'_>>,
+) -> Result<(files::TempFile, (u64, u64))> {
     if let Some(e) = base.and_then(|b| b.error.get()) {
         bail!("{e}");
     }
-    let in_base = |k: &Key| base.is_some_and(|b| b.contains(k));
-    let added = changes.keys().filter(|k| !in_base(k)).count() as u64;
-    let removed = gone.iter().filter(|k| !changes.contains_key(*k) && in_base(k)).count() as u64;
+    let path = base.map(|b| b.path.clone()).unwrap_or_else(|| dir.join(FILE));
+    let decode = |item: Item<'_>| -> Result<Record> {
+        match item {
+            Item::New(r) => Ok(r.clone()),
+            Item::Old(bytes) => bincode::decode_from_slice::<Record, _>(bytes, config())
+                .map(|(r, _)| r)
+                .map_err(|_| corrupt(anyhow!("undecodable record"), &path)),
+        }
+    };
+    let (count, dropped) = match keep.as_mut() {
+        None => {
+            let in_base = |k: &Key| base.is_some_and(|b| b.contains(k));
+            let added = changes.keys().filter(|k| !in_base(k)).count() as u64;
+            let removed = gone.iter().filter(|k| !changes.contains_key(*k) && in_base(k)).count() as u64;
+            (base.map_or(0, |b| b.count) + added - removed, 0)
+        }
+        Some(keep) => {
+            let (mut kept, mut seen) = (0u64, 0u64);
+            merged(base, changes, gone, |k, item| {
+                seen += 1;
+                kept += u64::from(keep(k, &mut decode(item)?));
+                Ok(())
+            })?;
+            (kept, seen - kept)
+        }
+    };
     if let Some(e) = base.and_then(|b| b.error.get()) {
         bail!("{e}");
     }
-    let count = base.map_or(0, |b| b.count) + added - removed;
     anyhow::ensure!(count <= u32::MAX as u64, "too many reputation records: {count}");
     let blob_at = HEADER as u64 + count * INDEX as u64;
 
@@ -309,6 +372,7 @@ pub(super) fn write(
     let mut sum = Fnv::new();
     let mut written = 0u64;
     let mut blob_len = 0u64;
+    let mut relayed_kept = 0u64;
     let mut emit = |k: &Key, bytes: &[u8]| -> Result<()> {
         anyhow::ensure!(blob_len + bytes.len() as u64 <= u32::MAX as u64, "the reputation database is too large");
         let mut e = [0u8; INDEX];
@@ -322,22 +386,20 @@ pub(super) fn write(
         written += 1;
         Ok(())
     };
-    let mut changed = changes.iter().peekable();
-    if let Some(b) = base {
-        b.each(|k, old| {
-            while let Some((c, r)) = changed.next_if(|(c, _)| **c < k) {
-                emit(c, &super::encode_record(r))?;
+    merged(base, changes, gone, |k, item| match (keep.as_mut(), item) {
+        (None, Item::Old(bytes)) => emit(k, bytes),
+        (None, Item::New(r)) => emit(k, &super::encode_record(r)),
+        (Some(keep), item) => {
+            let mut r = decode(item)?;
+            if !keep(k, &mut r) {
+                return Ok(());
             }
-            match changed.next_if(|(c, _)| **c == k) {
-                Some((_, r)) => emit(&k, &super::encode_record(r)),
-                None if gone.contains(&k) => Ok(()),
-                None => emit(&k, old),
+            if let Record::Ip(ip) = &r {
+                relayed_kept += ip.spam as u64 + ip.ham as u64;
             }
-        })?;
-    }
-    for (c, r) in changed {
-        emit(c, &super::encode_record(r))?;
-    }
+            emit(k, &super::encode_record(&r))
+        }
+    })?;
     if written != count {
         bail!("internal error: {written} reputation records written, {count} expected");
     }
@@ -353,6 +415,7 @@ pub(super) fn write(
         sum.update(&buf[..n]);
         left -= n as u64;
     }
+    let relayed = if keep.is_some() { relayed_kept } else { relayed };
     let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(super::MAGIC);
     head.extend_from_slice(&(count as u32).to_le_bytes());
@@ -360,7 +423,7 @@ pub(super) fn write(
     head.extend_from_slice(&sum.finish().to_le_bytes());
     file.write_all_at(&head, 0).with_context(|| format!("cannot write {}", tmp_path.display()))?;
     file.sync_all().with_context(|| format!("cannot sync {}", tmp_path.display()))?;
-    Ok(tmp)
+    Ok((tmp, (dropped, written)))
 }
 
 #[cfg(test)]
@@ -509,6 +572,33 @@ mod tests {
         }
     }
 
+    /// `ip expire` streamed drops and keeps what expiring the whole database does, and writes
+    /// the same file.
+    #[test]
+    fn expiry_streamed_is_expiry_whole() {
+        for (now, days) in [(1_050_000u64, 1u32), (1_100_000, 0), (1_000_000, 30), (9_000_000, 1)] {
+            let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            sample(a.path(), 3000, 21);
+            sample(b.path(), 3000, 21);
+            journal(a.path(), 21);
+            journal(b.path(), 21);
+            let mut whole = Reputation::load(a.path(), &mut Notes::new()).unwrap();
+            let mut part = Reputation::open(b.path(), &mut Notes::new()).unwrap();
+            assert!(part.is_partial());
+            edit(&mut whole, 3000, 22);
+            edit(&mut part, 3000, 22);
+            let total = whole.records.len() as u64;
+            let dropped = whole.expire(now, days) as u64;
+            whole.save(a.path(), &mut Notes::new()).unwrap();
+            let counts = part.save_expired(b.path(), &mut Notes::new(), now, days).unwrap();
+            assert_eq!(counts, (dropped, total - dropped), "{now} {days}");
+            assert!(dropped > 0 || now == 1_000_000, "{now} {days}: nothing expired");
+            let (fa, fb) = (std::fs::read(a.path().join(FILE)).unwrap(), std::fs::read(b.path().join(FILE)).unwrap());
+            assert!(fa == fb, "{now} {days}: the file expired as it was copied differs");
+            assert_eq!(Reader::open(b.path()).unwrap().unwrap().relayed(), whole.relayed());
+        }
+    }
+
     /// A run killed before its rename leaves the old file, byte for byte, which readers go on
     /// reading; one mapped before the rename keeps its file after it.
     #[test]
@@ -521,7 +611,7 @@ mod tests {
         let a = v4(192, 0, 2, 77);
         part.count_learned(a, true, 1, 5_000_000);
         let Some(b) = &part.base else { panic!("opened whole") };
-        let tmp = write(dir.path(), Some(&b.0), &part.records, &part.gone, part.relayed()).unwrap();
+        let (tmp, _) = write(dir.path(), Some(&b.0), &part.records, &part.gone, part.relayed(), None).unwrap();
         // Written and synced aside, not renamed: as a run killed now leaves it.
         assert_eq!(std::fs::read(&path).unwrap(), before);
         let mapped = Reader::open(dir.path()).unwrap().unwrap();

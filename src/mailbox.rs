@@ -39,10 +39,18 @@ enum Source {
         path: PathBuf,
         data: Arc<Vec<u8>>,
     },
+    /// A message of an mbox held in memory (a small mbox file, or one read from a pipe).
     Mbox {
         data: Arc<Vec<u8>>,
         start: usize,
         end: usize,
+    },
+    /// A message of an mbox file too large to hold: its byte range, read when the message is
+    /// (see [`MboxFile`]).
+    MboxFile {
+        file: Arc<MboxFile>,
+        start: u64,
+        end: u64,
     },
     /// A named path that could not be read during expansion: why (the error's text).
     Unreadable(String),
@@ -138,6 +146,7 @@ impl Entry {
             Source::InFolder(p) => read_message_file(p, Links::Refuse).map(Cow::Owned),
             Source::Kept { data, .. } => Ok(Cow::Borrowed(data)),
             Source::Mbox { data, start, end } => Ok(Cow::Borrowed(&data[*start..*end])),
+            Source::MboxFile { file, start, end } => file.read(&self.name, *start, *end).map(Cow::Owned),
             Source::Unreadable(why) => Err(anyhow::Error::msg(why.clone())),
         }
     }
@@ -314,8 +323,25 @@ fn expand_path(p: &str, out: &mut Vec<Entry>, named: bool, notes: &mut Vec<Strin
             let source = if linked { Source::File(file.clone()) } else { Source::InFolder(file.clone()) };
             out.push(Entry { name: file.display().to_string(), source });
         }
-    } else if let Some(data) = read_if_mbox(file, meta.len(), path)? {
-        let data = Arc::new(data);
+    } else if let Some(mbox) = read_if_mbox(file, &meta, path)? {
+        let data = match mbox {
+            Mbox::Held(data) => Arc::new(data),
+            Mbox::Scanned(file, starts) => {
+                if starts.len() > 1 {
+                    let file = Arc::new(file);
+                    let ends = starts.iter().skip(1).copied().chain(std::iter::once(file.len));
+                    for (i, (&start, end)) in starts.iter().zip(ends).enumerate() {
+                        let source = Source::MboxFile { file: file.clone(), start, end };
+                        out.push(Entry { name: format!("{p}:{}", i + 1), source });
+                    }
+                } else {
+                    // One message with an mbox `From ` envelope line, too large to keep: a
+                    // message file, named as such.
+                    out.push(Entry { name: p.to_string(), source: Source::File(path.to_path_buf()) });
+                }
+                return Ok(());
+            }
+        };
         let ranges = split_mbox(&data);
         if ranges.len() > 1 {
             push_messages(p, data, out);
@@ -323,13 +349,8 @@ fn expand_path(p: &str, out: &mut Vec<Entry>, named: bool, notes: &mut Vec<Strin
         }
         {
             // One message with an mbox `From ` envelope line: a message file, named as such. What
-            // was just read is kept rather than read again, while that stays small.
-            let source = if keep_in_memory(data.len()) {
-                Source::Kept { path: path.to_path_buf(), data }
-            } else {
-                Source::File(path.to_path_buf())
-            };
-            out.push(Entry { name: p.to_string(), source });
+            // was just read is kept rather than read again (it is small: `keep_in_memory`).
+            out.push(Entry { name: p.to_string(), source: Source::Kept { path: path.to_path_buf(), data } });
         }
     } else {
         out.push(Entry { name: p.to_string(), source: Source::File(path.to_path_buf()) });
@@ -493,8 +514,9 @@ fn read_message_file(p: &Path, links: Links) -> Result<Vec<u8>> {
     files::read_capped(p, files::MESSAGE_CAP, links).with_context(|| format!("cannot read {}", p.display()))
 }
 
-/// Whether a message file of `len` bytes read during expansion is kept for later (at most 1 MiB
-/// each, 64 MiB in all) instead of being read a second time.
+/// Whether a message or mbox file of `len` bytes read during expansion is kept for later (at most
+/// 1 MiB each, 64 MiB in all) instead of being read a second time. A larger mbox is split as it is
+/// read and its messages read again one by one (see [`MboxFile`]), so that no file is held whole.
 fn keep_in_memory(len: usize) -> bool {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static KEPT: AtomicUsize = AtomicUsize::new(0);
@@ -541,8 +563,89 @@ fn age_from_name_only() -> bool {
     *ONLY.get_or_init(|| std::env::var_os("SPAMFILT_TEST_AGE_FROM_NAME").is_some_and(|v| v == "1"))
 }
 
-/// The whole file when it starts like an mbox (`From `), read through one open.
-fn read_if_mbox(mut f: fs::File, len: u64, path: &Path) -> Result<Option<Vec<u8>>> {
+/// An mbox file, as [`read_if_mbox`] found it.
+enum Mbox {
+    /// Small enough to keep (see [`keep_in_memory`]): the whole file.
+    Held(Vec<u8>),
+    /// Larger: where its messages start (the first at 0), found by reading it through once
+    /// without keeping it; each message is read again when it is learned or scored.
+    Scanned(MboxFile, Vec<u64>),
+}
+
+/// An mbox file too large to hold in memory (attack report, mbox read unbounded): `train` and
+/// `check` on a multi-GB archive hold the messages' places, not the file. Each message is read
+/// (`pread`) when it is used, from the file that was split: opened again by its path, it must be
+/// the same file (device and inode) and the message must still start with its From_ line, or
+/// reading it fails and says so.
+#[derive(Debug)]
+pub struct MboxFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    /// The length that was split: the last message ends here.
+    len: u64,
+}
+
+impl MboxFile {
+    /// The message of `start..end`, named `name` in errors: at most `files::MESSAGE_CAP` bytes,
+    /// as for a message file.
+    fn read(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let len = end - start;
+        if len > files::MESSAGE_CAP {
+            bail!(
+                "cannot read {name}: too large: {len} bytes, more than the {} spamfilt reads of a message",
+                files::size_text(files::MESSAGE_CAP)
+            );
+        }
+        let file = self.open().with_context(|| format!("cannot read {name}"))?;
+        let mut data = vec![0u8; usize::try_from(len).context("a message larger than memory")?];
+        let changed = || {
+            format!(
+                "cannot read {name}: {} changed while it was being read (the message is no longer where it was); \
+                 read it again once nothing writes to it",
+                self.path.display()
+            )
+        };
+        match file.read_exact_at(&mut data, start) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => bail!("{}", changed()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
+        }
+        if !data.starts_with(b"From ") {
+            bail!("{}", changed());
+        }
+        Ok(data)
+    }
+
+    /// The file, open: the one the last read of any mbox used when it is this one, else opened
+    /// again (one descriptor for all the mbox files of a run, however many an @LIST names).
+    fn open(&self) -> std::io::Result<Arc<fs::File>> {
+        use std::os::unix::fs::MetadataExt;
+        static OPEN: std::sync::Mutex<Option<(u64, u64, Arc<fs::File>)>> = std::sync::Mutex::new(None);
+        let mut open = OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((dev, ino, file)) = open.as_ref() {
+            if (*dev, *ino) == (self.dev, self.ino) {
+                return Ok(file.clone());
+            }
+        }
+        let (file, meta) = files::open_capped(&self.path, u64::MAX, Links::Follow)?;
+        if (meta.dev(), meta.ino()) != (self.dev, self.ino) {
+            return Err(std::io::Error::other(format!(
+                "{} was replaced by another file while it was being read",
+                self.path.display()
+            )));
+        }
+        let file = Arc::new(file);
+        *open = Some((self.dev, self.ino, file.clone()));
+        Ok(file)
+    }
+}
+
+/// The file when it starts like an mbox (`From `), read through one open: whole when it is small
+/// enough to keep, else split as it is read (see [`Mbox`]).
+fn read_if_mbox(mut f: fs::File, meta: &fs::Metadata, path: &Path) -> Result<Option<Mbox>> {
+    use std::os::unix::fs::MetadataExt;
     let cannot = || format!("cannot read {}", path.display());
     let mut head = [0u8; 5];
     let mut n = 0;
@@ -555,12 +658,82 @@ fn read_if_mbox(mut f: fs::File, len: u64, path: &Path) -> Result<Option<Vec<u8>
     if &head != b"From " {
         return Ok(None);
     }
+    let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    if !keep_in_memory(len) {
+        let (starts, len) = scan_mbox(&mut f, &head, SCAN_CHUNK).with_context(cannot)?;
+        let file = MboxFile { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino(), len };
+        return Ok(Some(Mbox::Scanned(file, starts)));
+    }
     // Room for the whole file as its metadata gave it (and one byte to see the end), so that
     // reading it asks for nothing more; a file that grew meanwhile is still read to its end.
-    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1).min(1 << 30));
+    let mut data = Vec::with_capacity(len.saturating_add(1).min(1 << 30));
     data.extend_from_slice(&head);
     f.by_ref().take(u64::MAX).read_to_end(&mut data).with_context(cannot)?;
-    Ok(Some(data))
+    Ok(Some(Mbox::Held(data)))
+}
+
+/// How much of an mbox [`scan_mbox`] reads at a time.
+const SCAN_CHUNK: usize = 1 << 20;
+/// The most of a line starting with `From ` that [`scan_mbox`] looks at to tell whether it is a
+/// From_ line: [`is_from_line`] decides on its first words, which a real From_ line has within
+/// a few hundred bytes.
+const FROM_LINE_CAP: usize = 64 << 10;
+
+/// Where the messages of the mbox read from `r` start (`head`, its first bytes, already read),
+/// and its length: the places [`split_mbox`] finds, read `chunk` bytes at a time and holding at
+/// most a chunk and a From_ line's [`FROM_LINE_CAP`] of it. A candidate line longer than that is
+/// judged on its first `FROM_LINE_CAP` bytes.
+fn scan_mbox(r: &mut impl Read, head: &[u8], chunk: usize) -> std::io::Result<(Vec<u64>, u64)> {
+    let finder = memchr::memmem::Finder::new(b"\nFrom ");
+    let mut starts = vec![0u64];
+    let mut buf = head.to_vec();
+    // The file offset of buf[0], where the next search starts in buf, whether the end is read.
+    let (mut base, mut from, mut eof) = (0u64, 0usize, false);
+    loop {
+        if let Some(i) = finder.find(&buf[from..]) {
+            let mut s = from + i + 1;
+            while !eof && memchr::memchr(b'\n', &buf[s..]).is_none() && buf.len() - s < FROM_LINE_CAP {
+                buf.drain(..s);
+                base += s as u64;
+                s = 0;
+                eof = fill(r, &mut buf, chunk)?;
+            }
+            let line = &buf[s..];
+            let end = memchr::memchr(b'\n', line).unwrap_or(line.len()).min(FROM_LINE_CAP);
+            if is_from_line(&line[..end]) {
+                starts.push(base + s as u64);
+            }
+            from = s;
+        } else {
+            // Keep what could be the start of a `\nFrom ` cut by the chunk's end.
+            let keep = buf.len().saturating_sub(5).max(from);
+            if eof {
+                return Ok((starts, base + buf.len() as u64));
+            }
+            buf.drain(..keep);
+            base += keep as u64;
+            from = 0;
+            eof = fill(r, &mut buf, chunk)?;
+        }
+    }
+}
+
+/// Appends up to `chunk` bytes read from `r` to `buf`; whether the end was reached.
+fn fill(r: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> std::io::Result<bool> {
+    let old = buf.len();
+    buf.resize(old + chunk, 0);
+    let n = loop {
+        match r.read(&mut buf[old..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(old);
+                return Err(e);
+            }
+        }
+    };
+    buf.truncate(old + n);
+    Ok(n == 0)
 }
 
 /// Byte ranges of the messages of an mbox: each starts at the start of the file or at a From_
@@ -697,6 +870,73 @@ From b Tue Nov 17 10:00:00 2026\nSubject: 2\n\ny\n";
         assert_eq!(r.len(), 2);
         assert!(data[r[0].0..r[0].1].ends_with(b">From quoted\nFrom here on, unquoted\n\n"));
         assert!(data[r[1].0..r[1].1].starts_with(b"From b Tue Nov 17 10:00:00 2026\n"));
+    }
+
+    /// The mbox split as it is read gives the places `split_mbox` finds in the whole file,
+    /// whatever the chunk size cuts: a From_ line, a `\nFrom ` or a line end.
+    #[test]
+    fn scanning_an_mbox_in_chunks_splits_it_as_the_whole_file() {
+        let mut data = Vec::new();
+        for i in 0..40 {
+            data.extend_from_slice(format!("From a{i}@b.example Mon Nov 16 10:00:{:02} 2026\n", i % 60).as_bytes());
+            data.extend_from_slice(b"Subject: x\r\n\r\nbody\nFrom my point of view\n>From quoted\n");
+            data.extend(std::iter::repeat_n(b'y', i * 37));
+            data.extend_from_slice(b"\nFrom a@b Mon Jan 1\n\n");
+            if i % 7 == 3 {
+                // A From_ line cut off by the end of a long line.
+                data.extend_from_slice(b"From x Mon Jan  1 00:00:00 ");
+                data.extend(std::iter::repeat_n(b'z', 300));
+                data.push(b'\n');
+            }
+        }
+        data.extend_from_slice(b"From z Tue Nov 17 10:00:00 2026");
+        let whole: Vec<u64> = split_mbox(&data).iter().map(|r| r.0 as u64).collect();
+        assert_eq!(whole.len(), 41);
+        for chunk in [1, 2, 3, 5, 6, 7, 64, 100, 4096, 1 << 20] {
+            for head in [0, 5] {
+                let (starts, len) = scan_mbox(&mut &data[head..], &data[..head], chunk).unwrap();
+                assert_eq!((starts.as_slice(), len), (whole.as_slice(), data.len() as u64), "chunk {chunk}");
+            }
+        }
+    }
+
+    /// A large mbox is held as places, each message read again from the file: the same bytes as
+    /// the whole file split, and a file changed meanwhile is an error naming the message.
+    #[test]
+    fn a_large_mbox_is_read_message_by_message() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("big.mbox");
+        let mut data = Vec::new();
+        for i in 0..300 {
+            data.extend_from_slice(format!("From a@b Mon Nov 16 10:00:00 2026\nSubject: {i}\n\n").as_bytes());
+            data.extend(std::iter::repeat_n(b'x', 5000));
+            data.extend_from_slice(b"\nFrom here on\n");
+        }
+        assert!(data.len() > 1 << 20);
+        fs::write(&path, &data).unwrap();
+        let name = path.display().to_string();
+        let entries = expand(std::slice::from_ref(&name)).unwrap();
+        assert_eq!(entries.len(), 300);
+        assert!(entries.iter().all(|e| matches!(e.source, Source::MboxFile { .. })));
+        for (e, (s, end)) in entries.iter().zip(split_mbox(&data)) {
+            assert_eq!(&*e.read().unwrap(), &data[s..end], "{}", e.name);
+        }
+        assert_eq!(entries[41].name, format!("{name}:42"));
+        // Rewritten shorter (a mail client's expunge): the later messages are no longer there.
+        fs::write(&path, &data[..data.len() / 2]).unwrap();
+        let e = entries[250].read().unwrap_err();
+        assert_eq!(
+            crate::problems::error_text(&e),
+            format!(
+                "cannot read {name}:251: {name} changed while it was being read (the message is no longer where \
+                 it was); read it again once nothing writes to it"
+            )
+        );
+        // Another file in its place (another inode): refused.
+        let Source::MboxFile { file, .. } = &entries[0].source else { unreachable!() };
+        let other = MboxFile { path: path.clone(), dev: file.dev, ino: file.ino + 1, len: file.len };
+        let e = crate::problems::error_text(&other.read("x:1", 0, 10).unwrap_err());
+        assert_eq!(e, format!("cannot read x:1: {name} was replaced by another file while it was being read"));
     }
 
     /// The From_ line as mbox writers spell it (and mutt and mailutils read it), and body lines

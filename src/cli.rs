@@ -436,7 +436,9 @@ pub enum IpCommand {
         addresses: Vec<String>,
     },
     /// Drop addresses with no spam within ip_expire_days (default 30), expired DNS answers, and
-    /// learned senders with no ham and nothing learned within ip_expire_days.
+    /// learned senders with no ham and nothing learned within ip_expire_days; and the policy
+    /// service's ended refusals, unknown-recipient counts older than harvest_window_minutes and
+    /// honeypot traps left pending for more than a day.
     Expire,
     /// Check whether an address is an open proxy (HTTP CONNECT, SOCKS 5, SOCKS 4) that relays to
     /// your own mail server; a confirmed one is marked as a spam source.

@@ -1224,3 +1224,60 @@ fn a_new_client_is_not_the_first_closed_under_a_flood_of_half_sent_requests() {
     assert_eq!(answer, vec!["DUNNO"], "the new client was closed to make room for the flood");
     drop(flood);
 }
+
+/// A honeypot recipient left pending when the service is killed mid-connection (its end never
+/// seen) and whose client does not come back within a day is no hit: `ip expire` removes it (on
+/// e905e45 it stayed until `ip remove`), and a client that comes back later is not recorded. A
+/// younger one stays and is still a hit when the client comes back.
+#[test]
+fn a_pending_trap_older_than_a_day_is_expired_and_no_hit() {
+    let env = Env::with_recipients(&config("enforce", ""));
+    let trap_dir = env.db.join("policy/trap");
+    let leave_pending = |client: &str| {
+        let mut child = env
+            .cmd()
+            .args(["policy", "--log", env.log().to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(request(client, "oud@mijndomein.test", &[]).as_bytes()).unwrap();
+        let mut answer = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut answer).unwrap();
+        assert!(answer.starts_with("action=REJECT 5.7.1 <oud@mijndomein.test> is a spam trap"), "{answer}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        drop(stdin);
+        let file = trap_dir.join(client);
+        assert!(file.exists(), "no pending trap for {client}");
+        file
+    };
+    let age = |file: &Path, secs: u64| {
+        let text = fs::read_to_string(file).unwrap();
+        let since: u64 = text.lines().find_map(|l| l.strip_prefix("since=")).unwrap().parse().unwrap();
+        let old = text.replace(&format!("since={since}"), &format!("since={}", since - secs));
+        fs::write(file, old).unwrap();
+    };
+    let old = leave_pending("198.51.100.40");
+    age(&old, 2 * 86_400);
+    let young = leave_pending("198.51.100.41");
+    age(&young, 23 * 3600);
+    env.ok(&["ip", "expire"]);
+    assert!(!old.exists(), "a two-day-old pending trap was kept");
+    assert!(young.exists(), "a 23-hour-old pending trap was removed");
+    // Come back later: the young one is a hit, a stale one (left again, not yet expired) is not.
+    let stale = leave_pending("198.51.100.40");
+    age(&stale, 2 * 86_400);
+    let next = |client: &str| request(client, "info@mijndomein.test", &[("instance", "123.456.8")]);
+    let a = env.policy(&[next("198.51.100.40"), next("198.51.100.41")]);
+    assert_eq!(a[0], "DUNNO");
+    assert!(a[1].starts_with("REJECT 5.7.1 client 198.51.100.41 sent mail to a spam trap"), "{a:?}");
+    assert!(!stale.exists() && !young.exists());
+    let log = fs::read_to_string(env.log()).unwrap();
+    assert!(log.contains("client=198.51.100.40: honeypot <oud@mijndomein.test> pending for more than 24 h"), "{log}");
+    let o = env.run(&["ip", "show", "198.51.100.40"], b"");
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains("not in the reputation database"), "{shown}");
+}

@@ -369,6 +369,14 @@ impl Service {
                     ),
                 );
             }
+            Ok(Some(policy::TrapEnd::Expired(ip, rcpt))) => self.log.line(
+                false,
+                &format!(
+                    "client={ip}: honeypot <{rcpt}> pending for more than {} h (its transaction's end was missed): \
+                     dropped, not recorded",
+                    crate::policy::state::TRAP_MAX_AGE / 3600
+                ),
+            ),
             Ok(Some(policy::TrapEnd::Beside(ip, rcpt))) => self.log.line(
                 false,
                 &format!("client={ip}: honeypot <{rcpt}> beside a real recipient in one transaction: not recorded"),
@@ -384,7 +392,7 @@ impl Service {
         let state_ok = self.settings.is_ok();
         if state_ok {
             let _traps = self.traps.lock().unwrap_or_else(|p| p.into_inner());
-            let end = panic::catch_unwind(AssertUnwindSafe(|| tx.before(req, &self.state)))
+            let end = panic::catch_unwind(AssertUnwindSafe(|| tx.before(req, &self.state, crate::store::now_secs())))
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error")));
             self.trap_end(end);
         }

@@ -450,6 +450,9 @@ pub enum TrapEnd {
     Hit(IpAddr, String),
     /// A honeypot beside a real recipient: logged, nothing recorded.
     Beside(IpAddr, String),
+    /// A pending trap older than [`state::TRAP_MAX_AGE`] when its client came back: dropped,
+    /// logged, nothing recorded.
+    Expired(IpAddr, String),
 }
 
 fn client_of(req: &Request) -> Option<IpAddr> {
@@ -457,9 +460,10 @@ fn client_of(req: &Request) -> Option<IpAddr> {
 }
 
 impl Transaction {
-    /// Before a request is judged: a pending trap of this client from another transaction is
-    /// over, a hit (recorded before the request is judged, so that it counts for it).
-    pub fn before(&mut self, req: &Request, state: &State) -> Result<Option<TrapEnd>> {
+    /// Before a request is judged (at `now`): a pending trap of this client from another
+    /// transaction is over, a hit (recorded before the request is judged, so that it counts for
+    /// it); one older than [`state::TRAP_MAX_AGE`] is dropped without a hit.
+    pub fn before(&mut self, req: &Request, state: &State, now: u64) -> Result<Option<TrapEnd>> {
         let Some(ip) = client_of(req) else { return Ok(None) };
         let instance = req.get("instance").trim();
         if self.client != Some(ip) || self.instance != instance || instance.is_empty() {
@@ -467,7 +471,8 @@ impl Transaction {
         }
         match state.pending_trap(ip)? {
             Some(t) if t.instance != instance || instance.is_empty() => {
-                Ok(state.take_pending_trap(ip)?.then_some(TrapEnd::Hit(ip, t.rcpt)))
+                let end = if t.stale(now) { TrapEnd::Expired(ip, t.rcpt) } else { TrapEnd::Hit(ip, t.rcpt) };
+                Ok(state.take_pending_trap(ip)?.then_some(end))
             }
             _ => Ok(None),
         }
@@ -761,7 +766,7 @@ mod tests {
         // One connection's requests through a transaction: the answers and what ended.
         let run = |f: &Fixture, tx: &mut Transaction, instance: &str, rcpt: &str| {
             let r = req("198.51.100.20", rcpt, &[("instance", instance)]);
-            let mut ends = vec![tx.before(&r, &f.state).unwrap()];
+            let mut ends = vec![tx.before(&r, &f.state, NOW).unwrap()];
             let o = f.ask(&r, NOW);
             ends.push(tx.after(&r, &o, &f.state, NOW).unwrap());
             (o.action, ends.into_iter().flatten().collect::<Vec<_>>())
@@ -799,6 +804,27 @@ mod tests {
         assert!(run(&f, &mut tx, "4.1", "nobody@mijn.example").1.is_empty());
         assert!(run(&f, &mut tx, "4.1", "oud@mijn.example").1.is_empty());
         assert_eq!(tx.end(&f.state).unwrap(), Some(TrapEnd::Hit(ip, "oud@mijn.example".into())));
+    }
+
+    /// A trap left pending (the connection's end missed: the process killed) is a hit when the
+    /// client comes back within a day; later it is dropped without one.
+    #[test]
+    fn a_pending_trap_older_than_a_day_is_no_hit() {
+        let f = Fixture::new(Mode::Enforce);
+        let ip = v4(198, 51, 100, 21);
+        let back = |t: u64| {
+            let r = req("198.51.100.21", "info@mijn.example", &[("instance", "9.9")]);
+            Transaction::default().before(&r, &f.state, t).unwrap()
+        };
+        for (age, end) in [
+            (state::TRAP_MAX_AGE - 1, TrapEnd::Hit(ip, "oud@mijn.example".into())),
+            (state::TRAP_MAX_AGE, TrapEnd::Expired(ip, "oud@mijn.example".into())),
+        ] {
+            let trap = state::PendingTrap { instance: "1.1".into(), rcpt: "oud@mijn.example".into(), since: NOW };
+            f.state.set_pending_trap(ip, &trap).unwrap();
+            assert_eq!(back(NOW + age), Some(end), "after {age} s");
+            assert_eq!(f.state.pending_trap(ip).unwrap(), None, "taken");
+        }
     }
 
     #[test]

@@ -151,6 +151,24 @@ pub struct PendingTrap {
     pub since: u64,
 }
 
+/// How long a pending trap waits for its transaction to end: one day. An SMTP transaction lasts
+/// seconds (Postfix gives up on a client after `smtpd_timeout`, 300 s, of silence), and the end
+/// of the connection decides it; a trap still pending later is one whose end the service
+/// missed (the process killed by a `postfix reload` or stop mid-connection). The client's next
+/// transaction within the day still makes it a hit (a spammer's retry is what the trap is for);
+/// older, it is dropped without a hit, by `ip expire` (weekly in contrib/crontab) or when the
+/// client comes back, rather than kept until `ip remove` and turned into a fresh refusal by a
+/// visit months later.
+pub const TRAP_MAX_AGE: u64 = 24 * 3600;
+
+impl PendingTrap {
+    /// Whether it waited longer than [`TRAP_MAX_AGE`] at `now` (a file without a readable
+    /// `since=` is stale).
+    pub fn stale(&self, now: u64) -> bool {
+        self.since == 0 || self.since.saturating_add(TRAP_MAX_AGE) <= now
+    }
+}
+
 impl State {
     pub fn at(db_dir: &Path) -> State {
         State { dir: db_dir.join(DIR) }
@@ -339,7 +357,11 @@ impl State {
     /// client (one open of a file that is almost never there).
     pub fn pending_trap(&self, ip: IpAddr) -> Result<Option<PendingTrap>> {
         let Some(path) = self.files("trap", ip)?.into_iter().next() else { return Ok(None) };
-        let Some(bytes) = files::read(&path, "policy pending trap")? else { return Ok(None) };
+        Self::read_trap(&path)
+    }
+
+    fn read_trap(path: &Path) -> Result<Option<PendingTrap>> {
+        let Some(bytes) = files::read(path, "policy pending trap")? else { return Ok(None) };
         let mut t = PendingTrap::default();
         for line in String::from_utf8_lossy(&bytes).lines() {
             match line.split_once('=') {
@@ -397,10 +419,11 @@ impl State {
         Ok(any)
     }
 
-    /// Removes refusals that ended and counts older than `window`; returns how many files went.
+    /// Removes refusals that ended, counts older than `window` and pending traps older than
+    /// [`TRAP_MAX_AGE`]; returns how many files went.
     pub fn expire(&self, now: u64, window: u64) -> Result<usize> {
         let mut gone = 0;
-        for (which, dead) in [("refused", true), ("unknown", false)] {
+        for which in ["refused", "unknown", "trap"] {
             let Some(dir) = self.existing(which)? else { continue };
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
@@ -412,14 +435,16 @@ impl State {
                 if e.file_name().to_string_lossy().parse::<IpAddr>().is_err() {
                     continue;
                 }
-                let stale = if dead {
-                    !Self::read_refusals(&path)?.live(now)
-                } else {
-                    let text = files::read(&path, "policy count")?.unwrap_or_default();
-                    !String::from_utf8_lossy(&text)
-                        .lines()
-                        .filter_map(|l| l.split_ascii_whitespace().next()?.parse::<u64>().ok())
-                        .any(|t| t + window > now)
+                let stale = match which {
+                    "refused" => !Self::read_refusals(&path)?.live(now),
+                    "unknown" => {
+                        let text = files::read(&path, "policy count")?.unwrap_or_default();
+                        !String::from_utf8_lossy(&text)
+                            .lines()
+                            .filter_map(|l| l.split_ascii_whitespace().next()?.parse::<u64>().ok())
+                            .any(|t| t + window > now)
+                    }
+                    _ => Self::read_trap(&path)?.is_some_and(|t| t.stale(now)),
                 };
                 if stale && remove(&path)? {
                     gone += 1;
@@ -434,6 +459,31 @@ impl State {
 mod tests {
     use super::*;
     use crate::received::v4;
+
+    /// A pending trap whose client never came back is dropped by `ip expire` a day on (it
+    /// stayed until `ip remove`); a younger one, and the other files, stay.
+    #[test]
+    fn expire_drops_pending_traps_older_than_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::at(dir.path());
+        let (old, young) = (v4(192, 0, 2, 1), v4(192, 0, 2, 2));
+        let trap = |since| PendingTrap { instance: "1.1".into(), rcpt: "oud@mijn.example".into(), since };
+        s.set_pending_trap(old, &trap(1_000)).unwrap();
+        s.set_pending_trap(young, &trap(1_000 + 3600)).unwrap();
+        let trap_dir = dir.path().join(DIR).join("trap");
+        // A file of nothing readable (no `since=`) goes with the stale ones; a name that is no
+        // address is not ours and stays.
+        fs::write(trap_dir.join("192.0.2.3"), "rcpt=x\n").unwrap();
+        fs::write(trap_dir.join("notes"), "x").unwrap();
+        assert_eq!(s.expire(1_000 + TRAP_MAX_AGE - 1, 60).unwrap(), 1, "only the one without a time");
+        assert!(s.pending_trap(old).unwrap().is_some());
+        assert_eq!(s.expire(1_000 + TRAP_MAX_AGE, 60).unwrap(), 1, "a day old");
+        assert_eq!(s.pending_trap(old).unwrap(), None);
+        assert_eq!(s.pending_trap(young).unwrap(), Some(trap(1_000 + 3600)));
+        assert_eq!(s.expire(1_000 + 3600 + TRAP_MAX_AGE, 60).unwrap(), 1);
+        assert_eq!(s.pending_trap(young).unwrap(), None);
+        assert!(trap_dir.join("notes").exists());
+    }
 
     #[test]
     fn counts_within_the_window_and_refuses() {

@@ -392,6 +392,10 @@ pub enum ListAction {
     /// Print the entries.
     Show,
     /// Add entries: jan@klant.be (one address), @klant.be (the domain), *.klant.be (and its subdomains).
+    ///
+    /// A list that is a symbolic link is edited where the link leads and the link stays, when that is
+    /// a regular file of yours in a directory nobody but you or root can write; any other link is
+    /// refused and nothing is written. The same holds for remove.
     Add {
         #[arg(value_name = "ENTRY", required = true)]
         entries: Vec<String>,

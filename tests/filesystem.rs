@@ -1093,3 +1093,63 @@ fn folders_of_links_are_learned_and_skipped_links_are_said() {
     assert!(out.contains("left alone 5 symbolic links") && out.contains("never follows a link"), "{out}");
     assert!(own.iter().all(|f| !f.exists()) && originals.iter().all(|f| f.exists()));
 }
+
+/// `list add` on a list kept as a symbolic link (into a shared or managed place): the file it
+/// leads to is edited, replaced atomically in its own directory, and the link stays (on
+/// e905e45 the link was replaced by a copy of the file with the entry). A link that leads to no
+/// file, to a directory, into a directory others can write or to another user's file is
+/// refused, naming the link and where it leads; nothing is written.
+#[test]
+fn a_linked_list_is_edited_through_the_link_or_refused() {
+    let env = Env::private("");
+    let conf = env.config.parent().unwrap().to_path_buf();
+    let list = conf.join("allow.txt");
+    let shared = env.dir().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+    let target = shared.join("allow.txt");
+    fs::write(&target, "# managed by the team\nold@klant.be\n").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("../shared/allow.txt", &list).unwrap();
+    let o = env.run(&["list", "allow", "add", "new@klant.be"], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&list).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert_eq!(fs::read_link(&list).unwrap(), PathBuf::from("../shared/allow.txt"));
+    assert_eq!(fs::read_to_string(&target).unwrap(), "# managed by the team\nold@klant.be\nnew@klant.be\n");
+    assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o640);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("(a link to {})", fs::canonicalize(&target).unwrap().display())), "{out}");
+    assert_eq!(fs::read_dir(&shared).unwrap().count(), 1, "a temporary file was left");
+    assert_eq!(env.ok(&["list", "allow", "show"]).lines().collect::<Vec<_>>(), ["old@klant.be", "new@klant.be"]);
+    let o = env.run(&["list", "allow", "remove", "old@klant.be"], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&list).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read_to_string(&target).unwrap(), "# managed by the team\nnew@klant.be\n");
+
+    // Refused: each names the link, where it leads and why; the link and its target stay.
+    let refused = |why: &str| {
+        let before = fs::read(&target).ok();
+        let o = env.run(&["list", "allow", "add", "x@klant.be"], b"");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{why}: {err}");
+        assert!(err.contains(&format!("{} is a symbolic link to ", list.display())), "{why}: {err}");
+        assert!(err.contains(why) && err.contains("nothing written"), "{why}: {err}");
+        assert!(fs::symlink_metadata(&list).unwrap().file_type().is_symlink(), "{why}: the link was replaced");
+        assert_eq!(fs::read(&target).ok(), before, "{why}: the target changed");
+    };
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    refused("other users can write it");
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        std::os::unix::fs::chown(&target, Some(65534), None).unwrap();
+        refused("belongs to user id 65534, not to you");
+        std::os::unix::fs::chown(&target, Some(0), None).unwrap();
+    }
+    fs::remove_file(&list).unwrap();
+    symlink(&shared, &list).unwrap();
+    refused("is not a regular file");
+    fs::remove_file(&list).unwrap();
+    symlink(shared.join("gone.txt"), &list).unwrap();
+    refused("it leads to no file");
+    assert!(!shared.join("gone.txt").exists());
+}

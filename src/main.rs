@@ -142,11 +142,23 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         // instead, which keeps up to 8 MiB of freed memory at its top rather than giving it
         // back and asking again. Larger blocks (the input, the output) are still mapped, so
         // growing them never copies.
-        // SAFETY: mallopt only sets glibc's malloc parameters; called before any thread exists.
+        //
+        // Under an address-space limit (RLIMIT_AS: Dovecot's `vsz_limit`, a `ulimit -v`) every
+        // thread allocates from the one heap: glibc gives a second thread an arena of its own by
+        // reserving 64 MiB (128 MiB mapped to align it), which does not fit under a limit of 80
+        // to 160 MiB, and then served that thread's blocks one mmap each until the limit was
+        // reached, so a message parsed on the parse thread (nested messages, `message::guard`)
+        // passed through unscored where it was scored with less memory (attack report F9).
+        // SAFETY: mallopt only sets glibc's malloc parameters and getrlimit fills the struct it
+        // is given; called before any thread exists.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
+            let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            if libc::getrlimit(libc::RLIMIT_AS, &mut limit) == 0 && limit.rlim_cur != libc::RLIM_INFINITY {
+                libc::mallopt(libc::M_ARENA_MAX, 1);
+            }
         }
     }
     // SAFETY: plain libc calls on the standard descriptors at start-up, before any other thread

@@ -441,20 +441,31 @@ impl Service {
         }
     }
 
-    /// Serves one connection until the client closes it.
-    fn serve(&self, input: &mut impl BufRead, output: &mut impl Write) {
+    /// Serves one connection until the client closes it or a read fails (for the standing
+    /// service's `Timed` input: it idles past `IDLE`, a request takes longer than
+    /// `REQUEST_TIME` to arrive, or it is closed to make room), then ends its transaction.
+    /// `answered` is called with the input after each request is answered, before the answer
+    /// is written. `output` is dropped when the loop ends, before the transaction ends.
+    fn serve<R: BufRead>(&self, input: &mut R, output: impl Write, answered: impl FnMut(&mut R)) {
         let mut tx = policy::Transaction::default();
-        self.serve_with(input, output, &mut tx);
+        self.serve_with(input, output, answered, &mut tx);
         let _traps = self.traps.lock().unwrap_or_else(|p| p.into_inner());
         self.trap_end(tx.end(&self.state));
     }
 
-    fn serve_with(&self, input: &mut impl BufRead, output: &mut impl Write, tx: &mut policy::Transaction) {
+    fn serve_with<R: BufRead>(
+        &self,
+        input: &mut R,
+        mut output: impl Write,
+        mut answered: impl FnMut(&mut R),
+        tx: &mut policy::Transaction,
+    ) {
         loop {
             match protocol::read_request(input) {
                 Ok(Some(req)) => {
                     let action = self.answer(&req, tx);
-                    if protocol::write_answer(output, &action).is_err() {
+                    answered(input);
+                    if protocol::write_answer(&mut output, &action).is_err() {
                         return;
                     }
                 }
@@ -480,7 +491,7 @@ pub fn run(g: &GlobalArgs, a: &PolicyArgs) -> Result<ExitCode> {
             let stdin = std::io::stdin();
             let mut input = stdin.lock();
             let mut output = std::io::stdout().lock();
-            service.serve(&mut input, &mut output);
+            service.serve(&mut input, &mut output, |_| {});
             Ok(ExitCode::SUCCESS)
         }
         Some(addr) => listen(&service, addr, a.threads as usize),
@@ -672,39 +683,6 @@ impl std::io::Read for Timed {
     }
 }
 
-impl Service {
-    /// Serves one connection of the standing service until the client closes it, it idles
-    /// past `IDLE`, a request takes longer than `REQUEST_TIME` to arrive, or it is closed to
-    /// make room.
-    fn serve_conn(&self, input: &mut BufReader<Timed>, output: Conn) {
-        let mut tx = policy::Transaction::default();
-        self.serve_conn_with(input, output, &mut tx);
-        let _traps = self.traps.lock().unwrap_or_else(|p| p.into_inner());
-        self.trap_end(tx.end(&self.state));
-    }
-
-    fn serve_conn_with(&self, input: &mut BufReader<Timed>, mut output: Conn, tx: &mut policy::Transaction) {
-        loop {
-            match protocol::read_request(input) {
-                Ok(Some(req)) => {
-                    let action = self.answer(&req, tx);
-                    input.get_mut().done();
-                    if protocol::write_answer(&mut output, &action).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    if e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut {
-                        self.log.line(true, &format!("cannot read a request: {e}"));
-                    }
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// Serves `conn` on a thread of its own, registered in `open`; at `max` connections the oldest
 /// idle one is closed first (see `Open`).
 fn spawn_conn(service: &Arc<Service>, open: &Arc<Mutex<Open>>, conn: Conn, max: usize) {
@@ -733,7 +711,7 @@ fn spawn_conn(service: &Arc<Service>, open: &Arc<Mutex<Open>>, conn: Conn, max: 
     let open2 = open.clone();
     let spawned = std::thread::Builder::new().name("policy-conn".into()).spawn(move || {
         let timed = Timed { conn: reader, id, open: open2.clone(), started: None };
-        service2.serve_conn(&mut BufReader::new(timed), conn);
+        service2.serve(&mut BufReader::new(timed), conn, |input| input.get_mut().done());
         open2.lock().unwrap_or_else(|p| p.into_inner()).conns.remove(&id);
     });
     if let Err(e) = spawned {

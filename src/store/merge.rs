@@ -389,18 +389,7 @@ pub(super) fn write(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-
-    /// A deterministic pseudo-random sequence (splitmix64).
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed;
-        move || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-    }
+    use crate::test_rng::splitmix as rng;
 
     /// A token file of `n` random tokens and `entries` ledger entries (sorted or not), its
     /// tokens and its ledger.

@@ -418,6 +418,7 @@ pub(super) fn seal(out: &mut [u8]) {
 mod tests {
     use super::*;
     use crate::store::Class;
+    use crate::test_rng::splitmix as rng;
 
     #[test]
     fn the_ledger_reads_the_old_entries_and_records_how_a_message_was_learned() {
@@ -450,18 +451,6 @@ mod tests {
 
     fn rec(spam: u32, ham: u32) -> TokenRecord {
         TokenRecord { spam, ham, last_day: 20_000 }
-    }
-
-    /// A deterministic pseudo-random sequence (splitmix64).
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed;
-        move || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
     }
 
     #[test]

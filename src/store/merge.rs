@@ -107,9 +107,7 @@ impl Base {
         let mut previous: Option<Digest> = None;
         base.scan(ledger.start, ledger.count * LEDGER_ENTRY as u64, LEDGER_ENTRY, |e| {
             let d: Digest = e[..16].try_into().expect("16 bytes");
-            if Learned::from_byte(e[16]).is_none() {
-                bail!("bad ledger section: an entry of class {} (written by a newer spamfilt?)", e[16]);
-            }
+            tokenfile::learned_of(e[16])?;
             sorted &= previous.is_none_or(|p| p < d);
             previous = Some(d);
             Ok(())
@@ -325,10 +323,7 @@ pub(super) fn write(
     let mut entries = 0u64;
     let mut entry = |out: &mut BufWriter<&mut File>, d: &Digest, l: Learned| -> Result<()> {
         entries += 1;
-        let mut e = [0u8; LEDGER_ENTRY];
-        e[..16].copy_from_slice(d);
-        e[16] = l.byte();
-        put(out, &e)
+        put(out, &tokenfile::ledger_entry_bytes(d, l))
     };
     let mut edits = edits.into_iter().peekable();
     if let Some((b, r)) = &mut input {

@@ -13,7 +13,7 @@ use std::fs;
 
 use anyhow::{Context, Result};
 
-use super::tokenfile::{self, HEADER, RECORD};
+use super::tokenfile::{self, HEADER, LEDGER_ENTRY, RECORD};
 use super::{now_secs, today, Class, Database, Digest, Learned, Snapshot, TokenRecord, Totals, DB_FILE};
 
 /// What `salvage` kept and dropped.
@@ -41,14 +41,12 @@ fn varint(b: &[u8]) -> Option<(usize, u64)> {
     }
 }
 
-const ENTRY: usize = 17;
-
 /// Whether `b` is exactly a ledger section: a count, then that many 17-byte entries.
 fn is_ledger(b: &[u8]) -> bool {
     match varint(b) {
         Some((n, count)) => {
-            (b.len() - n) as u64 == count.saturating_mul(ENTRY as u64)
-                && b[n..].chunks(ENTRY).all(|e| e.len() == ENTRY && Learned::from_byte(e[16]).is_some())
+            (b.len() - n) as u64 == count.saturating_mul(LEDGER_ENTRY as u64)
+                && b[n..].chunks(LEDGER_ENTRY).all(|e| e.len() == LEDGER_ENTRY && Learned::from_byte(e[16]).is_some())
         }
         None => false,
     }
@@ -59,8 +57,8 @@ fn salvage_ledger(b: &[u8]) -> (Vec<(Digest, Learned)>, u64) {
     let Some((n, count)) = varint(b) else { return (Vec::new(), 0) };
     let mut kept = Vec::new();
     let mut dropped = 0;
-    for e in b[n..].chunks(ENTRY).take(count.min(usize::MAX as u64) as usize) {
-        match (e.len() == ENTRY, e.get(16).and_then(|&b| Learned::from_byte(b))) {
+    for e in b[n..].chunks(LEDGER_ENTRY).take(count.min(usize::MAX as u64) as usize) {
+        match (e.len() == LEDGER_ENTRY, e.get(16).and_then(|&b| Learned::from_byte(b))) {
             (true, Some(l)) => kept.push((e[..16].try_into().expect("16 bytes"), l)),
             _ => dropped += 1,
         }

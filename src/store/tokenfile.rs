@@ -161,12 +161,31 @@ pub fn ledger_prefix(start: &[u8], ledger_len: u64) -> Result<(u64, usize)> {
     }
 }
 
+/// What a ledger entry's byte (`Learned::byte`) says was learned; an error for a byte no
+/// version wrote.
+pub fn learned_of(b: u8) -> Result<Learned> {
+    match Learned::from_byte(b) {
+        Some(l) => Ok(l),
+        None => bail!("bad ledger section: an entry of class {b} (written by a newer spamfilt?)"),
+    }
+}
+
+/// A ledger entry's bytes: the digest, then `Learned::byte` (a writer streaming the ledger
+/// writes them one by one; [`encode`] writes the same bytes through bincode).
+pub fn ledger_entry_bytes(digest: &Digest, l: Learned) -> [u8; LEDGER_ENTRY] {
+    let mut e = [0u8; LEDGER_ENTRY];
+    e[..16].copy_from_slice(digest);
+    e[16] = l.byte();
+    e
+}
+
 /// The ledger section's length prefix for `count` entries (what [`encode`] writes).
 pub fn encode_ledger_prefix(count: u64) -> Vec<u8> {
     bincode::encode_to_vec(count, bincode::config::standard()).expect("encoding to memory cannot fail")
 }
 
-/// The first 64 bytes of a header: magic, version, record size and the fields, checksums 0.
+/// A header: magic, version, record size, the fields and the checksum of its first 64 bytes
+/// (the reserved bytes 0).
 pub fn header_bytes(totals: Totals, updated: u64, records: u64, ledger_len: u64, body_checksum: u64) -> [u8; HEADER] {
     let mut out = [0u8; HEADER];
     out[..8].copy_from_slice(MAGIC);
@@ -363,13 +382,7 @@ pub fn ledger(file: &[u8], h: &Header) -> Result<Vec<(Digest, Learned)>> {
     if used != bytes.len() {
         bail!("bad ledger section: {} trailing bytes", bytes.len() - used);
     }
-    entries
-        .into_iter()
-        .map(|(d, b)| match Learned::from_byte(b) {
-            Some(l) => Ok((d, l)),
-            None => bail!("bad ledger section: an entry of class {b} (written by a newer spamfilt?)"),
-        })
-        .collect()
+    entries.into_iter().map(|(d, b)| Ok((d, learned_of(b)?))).collect()
 }
 
 /// Verifies the body checksum (reads the whole file: for writers and `db stats`, not filters).
@@ -387,17 +400,9 @@ pub fn encode(totals: Totals, updated: u64, tokens: &[(u64, TokenRecord)], ledge
     let ledger_bytes =
         bincode::encode_to_vec(&ledger, bincode::config::standard()).expect("encoding to memory cannot fail");
     let mut out = Vec::with_capacity(HEADER + tokens.len() * RECORD + ledger_bytes.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(RECORD as u32).to_le_bytes());
-    for w in [totals.ham, totals.spam, tokens.len() as u64, ledger_bytes.len() as u64, updated, 0, 0, 0] {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
+    out.extend_from_slice(&header_bytes(totals, updated, tokens.len() as u64, ledger_bytes.len() as u64, 0));
     for (h, r) in tokens {
-        out.extend_from_slice(&h.to_le_bytes());
-        out.extend_from_slice(&r.spam.to_le_bytes());
-        out.extend_from_slice(&r.ham.to_le_bytes());
-        out.extend_from_slice(&r.last_day.to_le_bytes());
+        out.extend_from_slice(&record_bytes(*h, r));
     }
     out.extend_from_slice(&ledger_bytes);
     seal(&mut out);

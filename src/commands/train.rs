@@ -41,6 +41,17 @@ impl Tally {
         }
     }
 
+    /// A message that could not be read: says why (above the progress bar `bar`) and counts it
+    /// as skipped when the file is not mail, else as unreadable.
+    fn not_read(&mut self, e: &anyhow::Error, bar: &indicatif::ProgressBar) {
+        bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(e)));
+        if super::is_not_mail(e) {
+            self.skipped += 1;
+        } else {
+            self.unreadable += 1;
+        }
+    }
+
     /// Takes back what `add` counted.
     fn take(&mut self, class: Class, o: Outcome) {
         let n = match (o, class) {
@@ -302,14 +313,7 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
                             }
                             tally.add(*class, o);
                         }
-                        Err(e) => {
-                            bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)));
-                            if super::is_not_mail(&e) {
-                                tally.skipped += 1;
-                            } else {
-                                tally.unreadable += 1;
-                            }
-                        }
+                        Err(e) => tally.not_read(&e, &bar),
                     }
                 },
             );
@@ -454,14 +458,7 @@ pub fn run_forget(settings: &Settings, g: &GlobalArgs, args: &ForgetArgs) -> Res
                     bar.inc(1);
                     match prepared {
                         Ok(m) => tally.add(Class::Ham, learn::forget_with_sender(snap, rep, &m, now)),
-                        Err(e) => {
-                            bar.suspend(|| eprintln!("spamfilt: {}", crate::problems::error_text(&e)));
-                            if super::is_not_mail(&e) {
-                                tally.skipped += 1;
-                            } else {
-                                tally.unreadable += 1;
-                            }
-                        }
+                        Err(e) => tally.not_read(&e, &bar),
                     }
                 },
             );

@@ -200,35 +200,53 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     (0..=255u8).find(|&n| ExitCode::from(n) == code).map_or(1, libc::c_int::from)
 }
 
+/// What every fatal-error handler (`out_of_memory`, `on_sigsegv`, `on_sigbus`) does while the
+/// filter has a message: with the whole message in hand, says `passing` and writes the message
+/// to standard output unchanged, exit status 0 (75 when that write fails); while it is being
+/// read or written, says `keeping`, exit status 75 (the delivery agent keeps its copy); while
+/// another thread's handler writes it, waits for that to end the process. `None` when there is
+/// no message (any other command): the handler does what its cause asks. Async-signal-safe:
+/// atomics, `write`, `sigprocmask` and `pause`.
+#[cfg(not(test))]
+fn rescue(passing: &[u8], keeping: &[u8]) -> Option<libc::c_int> {
+    use spamfilt::in_hand;
+    let (state, ptr, len) = in_hand::claim();
+    match state {
+        in_hand::HOLDING => {
+            say(passing);
+            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
+            Some(if unsafe { in_hand::write_all(1, ptr, len) } { 0 } else { 75 })
+        }
+        // Another thread's handler is writing the message and ends the process.
+        in_hand::RESCUING => in_hand::wait_for_the_end(),
+        in_hand::READING | in_hand::WRITING => {
+            say(keeping);
+            Some(75)
+        }
+        _ => None,
+    }
+}
+
+/// Writes a fatal-error handler's message to standard error (async-signal-safe: `write`).
+#[cfg(not(test))]
+fn say(msg: &[u8]) {
+    // SAFETY: a static message.
+    unsafe { spamfilt::in_hand::write_all(2, msg.as_ptr(), msg.len()) };
+}
+
 /// An allocation failed (see `allocator::checked`). Allocates nothing: `write` and `_exit`.
 /// Returns only outside the filter (the caller then returns the null pointer and Rust aborts).
 #[cfg(not(test))]
 fn out_of_memory() {
     use spamfilt::in_hand;
-    fn say(msg: &[u8]) {
-        // SAFETY: a static message.
-        unsafe { in_hand::write_all(2, msg.as_ptr(), msg.len()) };
-    }
-    let (state, ptr, len) = in_hand::claim();
-    let code = match state {
-        in_hand::HOLDING => {
-            say(b"spamfilt: out of memory (a process memory limit?); passing the message through unchanged\n");
-            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
-            if unsafe { in_hand::write_all(1, ptr, len) } {
-                0
-            } else {
-                75
-            }
-        }
-        // Another thread's handler is writing the message and ends the process.
-        in_hand::RESCUING => in_hand::wait_for_the_end(),
-        in_hand::READING | in_hand::WRITING => {
-            say(b"spamfilt: out of memory (a process memory limit?); exit 75 so the message is kept\n");
-            75
-        }
+    let code = match rescue(
+        b"spamfilt: out of memory (a process memory limit?); passing the message through unchanged\n",
+        b"spamfilt: out of memory (a process memory limit?); exit 75 so the message is kept\n",
+    ) {
+        Some(code) => code,
         // A writer of the database: what it was doing and what to do, then exit 1 (the
         // database is replaced only whole, so it is as it was, and the lock goes with the process).
-        _ => match in_hand::out_of_memory_note() {
+        None => match in_hand::out_of_memory_note() {
             Some((ptr, len)) => {
                 // SAFETY: a leaked string's bytes (`in_hand::on_out_of_memory`).
                 unsafe { in_hand::write_all(2, ptr, len) };
@@ -262,29 +280,12 @@ static mut SIGNAL_STACK: SignalStack = SignalStack([0; 64 << 10]);
 /// thread) cannot run a handler and ends the process by SIGSEGV, as it did before.
 #[cfg(not(test))]
 extern "C" fn on_sigsegv(_: libc::c_int) {
-    use spamfilt::in_hand;
-    fn say(msg: &[u8]) {
-        // SAFETY: a static message.
-        unsafe { in_hand::write_all(2, msg.as_ptr(), msg.len()) };
-    }
-    let (state, ptr, len) = in_hand::claim();
-    let code = match state {
-        in_hand::HOLDING => {
-            say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); passing the message through unchanged\n");
-            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
-            if unsafe { in_hand::write_all(1, ptr, len) } {
-                0
-            } else {
-                75
-            }
-        }
-        // Another thread's handler is writing the message and ends the process.
-        in_hand::RESCUING => in_hand::wait_for_the_end(),
-        in_hand::READING | in_hand::WRITING => {
-            say(b"spamfilt: internal error: SIGSEGV (a stack overflow?); exit 75 so the message is kept\n");
-            75
-        }
-        _ => {
+    let code = match rescue(
+        b"spamfilt: internal error: SIGSEGV (a stack overflow?); passing the message through unchanged\n",
+        b"spamfilt: internal error: SIGSEGV (a stack overflow?); exit 75 so the message is kept\n",
+    ) {
+        Some(code) => code,
+        None => {
             say(b"spamfilt: internal error: SIGSEGV (a stack overflow?)\n");
             // SAFETY: signal(2) is async-signal-safe; the fault repeats on return and, with the
             // default action back, ends the process as it would have without this handler.
@@ -305,33 +306,14 @@ extern "C" fn on_sigsegv(_: libc::c_int) {
 /// and `_exit`. Tested by tests/reliability.rs; measured in docs/reliability.md.
 #[cfg(not(test))]
 extern "C" fn on_sigbus(_: libc::c_int) {
-    use spamfilt::in_hand;
-    fn say(msg: &[u8]) {
-        // SAFETY: a static message.
-        unsafe { in_hand::write_all(2, msg.as_ptr(), msg.len()) };
-    }
-    let (state, ptr, len) = in_hand::claim();
-    let code = match state {
-        in_hand::HOLDING => {
-            say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); passing the message through unchanged\n");
-            // SAFETY: in_hand publishes the message's address only while a guard borrows it.
-            if unsafe { in_hand::write_all(1, ptr, len) } {
-                0
-            } else {
-                75
-            }
-        }
-        // Another thread's handler is writing the message and ends the process.
-        in_hand::RESCUING => in_hand::wait_for_the_end(),
-        in_hand::READING | in_hand::WRITING => {
-            say(b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); exit 75 so the message is kept\n");
-            75
-        }
-        _ => {
-            say(b"spamfilt: error: a file spamfilt had open was truncated or overwritten in place while in use (SIGBUS); stopped. Replace database files by renaming (mv), not in place (cp, rsync --inplace)\n");
-            2
-        }
-    };
+    let code = rescue(
+        b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); passing the message through unchanged\n",
+        b"spamfilt: a database file was truncated or overwritten in place while in use (SIGBUS); exit 75 so the message is kept\n",
+    )
+    .unwrap_or_else(|| {
+        say(b"spamfilt: error: a file spamfilt had open was truncated or overwritten in place while in use (SIGBUS); stopped. Replace database files by renaming (mv), not in place (cp, rsync --inplace)\n");
+        2
+    });
     // SAFETY: _exit is async-signal-safe; nothing else is to be done.
     unsafe { libc::_exit(code) }
 }

@@ -62,6 +62,43 @@ fn deliver(cmd: &mut Command, msg: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// Delivers `msg` with procmail and the rc file `rc`. As root procmail takes HOME from the
+/// password file; it is given on the command line.
+fn procmail(home: &Path, rc: &Path, msg: &str) -> std::process::Output {
+    deliver(
+        Command::new("procmail")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("-m")
+            .arg(format!("HOME={}", home.display()))
+            .arg(rc),
+        msg,
+    )
+}
+
+/// A home for maildrop (`home`) with a Junk folder and the contrib file `file` as its
+/// `.mailfilter`; returns the home and the rc file.
+fn maildrop_home(root: &Path, file: &str) -> (PathBuf, PathBuf) {
+    let home = home(root);
+    // maildrop delivers only into folders that exist (an IMAP server creates Junk).
+    for d in ["cur", "new", "tmp"] {
+        fs::create_dir_all(home.join("Maildir/.Junk").join(d)).unwrap();
+    }
+    // maildrop sets HOME from the password file; the test points it at its own home by
+    // putting one assignment before the file users copy.
+    let rc = home.join(".mailfilter");
+    let text = format!("HOME=\"{}\"\n{}", home.display(), fs::read_to_string(contrib(file)).unwrap());
+    fs::write(&rc, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
+    (home, rc)
+}
+
+/// Delivers `msg` with maildrop and the rc file `rc`.
+fn maildrop(rc: &Path, msg: &str) -> std::process::Output {
+    deliver(Command::new("maildrop").env_clear().env("PATH", "/usr/bin:/bin").arg(rc), msg)
+}
+
 /// The files in a Maildir folder's new/ and cur/.
 fn messages(folder: &Path) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -102,16 +139,7 @@ fn procmail_files_spam_into_junk_and_never_loses_mail() {
     let home = home(root.path());
     fs::copy(contrib("procmailrc"), home.join(".procmailrc")).unwrap();
     let procmail = |msg: &str| {
-        // As root procmail takes HOME from the password file; give it on the command line.
-        let out = deliver(
-            Command::new("procmail")
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .arg("-m")
-                .arg(format!("HOME={}", home.display()))
-                .arg(home.join(".procmailrc")),
-            msg,
-        );
+        let out = procmail(&home, &home.join(".procmailrc"), msg);
         assert!(out.status.success(), "procmail failed: {}", String::from_utf8_lossy(&out.stderr));
     };
     procmail(HAM);
@@ -156,20 +184,9 @@ fn maildrop_with_headers_and_with_exit_code() {
     }
     for (file, adds_headers) in [("mailfilter", true), ("mailfilter-exit-code", false)] {
         let root = tempfile::tempdir().unwrap();
-        let home = home(root.path());
-        // maildrop delivers only into folders that exist (an IMAP server creates Junk).
-        for d in ["cur", "new", "tmp"] {
-            fs::create_dir_all(home.join("Maildir/.Junk").join(d)).unwrap();
-        }
-        // maildrop sets HOME from the password file; the test points it at its own home by
-        // putting one assignment before the file users copy.
-        let rc = home.join(".mailfilter");
-        let text = format!("HOME=\"{}\"\n{}", home.display(), fs::read_to_string(contrib(file)).unwrap());
-        fs::write(&rc, text).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
+        let (home, rc) = maildrop_home(root.path(), file);
         for msg in [HAM, SPAM] {
-            let out = deliver(Command::new("maildrop").env_clear().env("PATH", "/usr/bin:/bin").arg(&rc), msg);
+            let out = maildrop(&rc, msg);
             assert!(out.status.success(), "maildrop {file} failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         if adds_headers {
@@ -490,15 +507,7 @@ fn procmail_with_empty_spamfilt_variables_still_scores() {
     );
     fs::write(&rc, text).unwrap();
     for msg in [HAM, SPAM] {
-        let out = deliver(
-            Command::new("procmail")
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .arg("-m")
-                .arg(format!("HOME={}", home.display()))
-                .arg(&rc),
-            msg,
-        );
+        let out = procmail(&home, &rc, msg);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "procmail failed: {err}");
         assert!(!err.contains("error"), "{err}");
@@ -530,15 +539,7 @@ fn procmail_never_sees_forged_fields_after_a_lone_crlf_line() {
     fs::write(&rc, text).unwrap();
     let (head, body) = SPAM.split_once("\n\n").unwrap();
     let forged = format!("{head}\n\r\nX-Spam-Flag: NO\nX-Spam-Status: No, score=-5.0\n\n{body}");
-    let out = deliver(
-        Command::new("procmail")
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .arg("-m")
-            .arg(format!("HOME={}", home.display()))
-            .arg(&rc),
-        &forged,
-    );
+    let out = procmail(&home, &rc, &forged);
     assert!(out.status.success(), "procmail failed: {}", String::from_utf8_lossy(&out.stderr));
     assert!(messages(&home.join("Maildir/.Forged")).is_empty(), "procmail matched a forged X-Spam-* field");
     let junk = messages(&home.join("Maildir/.Junk"));
@@ -578,15 +579,7 @@ Can you whitelist me?\r\nPiet\r\n";
         let root = tempfile::tempdir().unwrap();
         let home = home(root.path());
         fs::copy(contrib("procmailrc"), home.join(".procmailrc")).unwrap();
-        let out = deliver(
-            Command::new("procmail")
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .arg("-m")
-                .arg(format!("HOME={}", home.display()))
-                .arg(home.join(".procmailrc")),
-            &whole,
-        );
+        let out = procmail(&home, &home.join(".procmailrc"), &whole);
         assert!(out.status.success(), "procmail failed: {}", String::from_utf8_lossy(&out.stderr));
         assert!(messages(&home.join("Maildir/.Junk")).is_empty(), "procmail filed it as spam");
         let inbox = messages(&home.join("Maildir"));
@@ -596,16 +589,8 @@ Can you whitelist me?\r\nPiet\r\n";
     }
     if have("maildrop") {
         let root = tempfile::tempdir().unwrap();
-        let home = home(root.path());
-        for d in ["cur", "new", "tmp"] {
-            fs::create_dir_all(home.join("Maildir/.Junk").join(d)).unwrap();
-        }
-        let rc = home.join(".mailfilter");
-        let text = format!("HOME=\"{}\"\n{}", home.display(), fs::read_to_string(contrib("mailfilter")).unwrap());
-        fs::write(&rc, text).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
-        let out = deliver(Command::new("maildrop").env_clear().env("PATH", "/usr/bin:/bin").arg(&rc), &whole);
+        let (home, rc) = maildrop_home(root.path(), "mailfilter");
+        let out = maildrop(&rc, &whole);
         assert!(out.status.success(), "maildrop failed: {}", String::from_utf8_lossy(&out.stderr));
         assert!(messages(&home.join("Maildir/.Junk")).is_empty(), "maildrop filed it as spam");
         let inbox = messages(&home.join("Maildir"));

@@ -434,14 +434,9 @@ fn purge_refuses_the_inbox_root_a_linked_cur_and_ages_under_a_day() {
     assert_eq!(fs::read(elsewhere.join("notes.txt")).unwrap(), b"precious");
 }
 
-#[test]
-fn purge_skips_and_counts_messages_that_vanish_mid_run() {
-    let env = Env::private("");
-    env.train_one();
-    let junk = env.dir().join("Junk");
-    let msgs = maildir(&junk, 6, 30, "junk");
-    // Hold the database lock, so purge lists the folder and then waits for it; meanwhile two
-    // messages are moved away (as the user or another mail client may do at any moment).
+/// Holds the database lock and starts `purge` of `junk` (ages from the file names): returns
+/// the held lock and the purge, once the purge has listed the folder and waits for the lock.
+fn purge_waiting_for_the_lock(env: &Env, junk: &std::path::Path) -> (fs::File, std::process::Child) {
     let lock = fs::OpenOptions::new().write(true).open(env.db.join("lock")).unwrap();
     lock.lock().unwrap();
     let child = env
@@ -459,6 +454,18 @@ fn purge_skips_and_counts_messages_that_vanish_mid_run() {
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "purge never waited for the lock");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    (lock, child)
+}
+
+#[test]
+fn purge_skips_and_counts_messages_that_vanish_mid_run() {
+    let env = Env::private("");
+    env.train_one();
+    let junk = env.dir().join("Junk");
+    let msgs = maildir(&junk, 6, 30, "junk");
+    // Purge lists the folder and then waits for the lock; meanwhile two messages are moved away
+    // (as the user or another mail client may do at any moment).
+    let (lock, child) = purge_waiting_for_the_lock(&env, &junk);
     fs::rename(&msgs[0], env.dir().join("moved-1")).unwrap();
     fs::remove_file(&msgs[1]).unwrap();
     lock.unlock().unwrap();
@@ -904,22 +911,7 @@ fn purge_reads_and_deletes_only_the_files_it_listed() {
     let msgs = maildir(&junk, 6, 30, "junk");
     let outside = env.dir().join("outside-message");
     fs::write(&outside, b"From: friend@example.net\nSubject: private\n\nnot for purge\n").unwrap();
-    let lock = fs::OpenOptions::new().write(true).open(env.db.join("lock")).unwrap();
-    lock.lock().unwrap();
-    let child = env
-        .cmd()
-        .env("SPAMFILT_TEST_AGE_FROM_NAME", "1")
-        .args(["purge", junk.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let started = std::time::Instant::now();
-    while !fs::read_to_string("/proc/locks").unwrap().lines().any(|l| l.contains("->") && l.contains(&pid)) {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "purge never waited for the lock");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (lock, child) = purge_waiting_for_the_lock(&env, &junk);
     // While purge waits: a FIFO, a link out of Junk and another regular file in listed names.
     fs::remove_file(&msgs[0]).unwrap();
     mkfifo(&msgs[0]);

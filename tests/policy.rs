@@ -483,6 +483,23 @@ fn start_service_with(env: &Env, listen: &str, max: u32) -> Service {
     Service(c.spawn().unwrap())
 }
 
+/// A standing service on a free loopback port, serving at most `max` connections at once,
+/// once it accepts connections; returns it and the port.
+fn start_on_loopback(env: &Env, max: u32) -> (Service, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let svc = start_service_with(env, &format!("127.0.0.1:{port}"), max);
+    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    (svc, port)
+}
+
+/// A connection to the standing service on `port`. Its read timeout is a guard, not a measure:
+/// without an answer the test fails instead of hanging.
+fn client(port: u16) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s
+}
+
 /// Sends requests over one connection; returns the answers.
 fn converse<S>(s: S, reqs: &[String]) -> Vec<String>
 where
@@ -562,9 +579,7 @@ fn standing_service_on_a_unix_socket_and_a_loopback_port() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("another service"));
 
     // TCP on loopback; anything else is refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _tcp = start_service(&env, &format!("127.0.0.1:{port}"));
-    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let (_tcp, port) = start_on_loopback(&env, 16);
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     assert_eq!(converse(s, &[request("198.51.100.9", "info@mijndomein.test", &[])]), vec!["DUNNO"]);
     let o = env.run(&["policy", "--listen", "0.0.0.0:10040"], b"");
@@ -1148,15 +1163,8 @@ fn open_proxies_are_found_only_when_they_relay() {
 fn the_standing_service_answers_new_clients_past_its_connection_cap() {
     use std::net::TcpStream;
     let env = Env::with_recipients(&config("enforce", ""));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _svc = start_service_with(&env, &format!("127.0.0.1:{port}"), 4);
-    wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok());
-    let connect = || {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        // A guard, not a measure: without an answer the test fails instead of hanging.
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        s
-    };
+    let (_svc, port) = start_on_loopback(&env, 4);
+    let connect = || client(port);
     let ask = |s: &TcpStream| converse(s.try_clone().unwrap(), &[request("198.51.100.9", "info@mijndomein.test", &[])]);
     // Four clients (--threads 4) asked once each and keep their connections, as smtpd does.
     let idle: Vec<TcpStream> = (0..4).map(|_| connect()).collect();
@@ -1198,14 +1206,8 @@ fn the_standing_service_answers_new_clients_past_its_connection_cap() {
 fn a_new_client_is_not_the_first_closed_under_a_flood_of_half_sent_requests() {
     use std::net::TcpStream;
     let env = Env::with_recipients(&config("enforce", ""));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _svc = start_service_with(&env, &format!("127.0.0.1:{port}"), 4);
-    wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok());
-    let connect = || {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        s
-    };
+    let (_svc, port) = start_on_loopback(&env, 4);
+    let connect = || client(port);
     let half = || {
         let s = connect();
         (&s).write_all(b"request=smtpd_access_policy\n").unwrap();

@@ -54,6 +54,12 @@ fn received(helo: &str, rdns: &str, ip: &str) -> String {
     format!("Received: from {helo} ({rdns} [{ip}]) by mx.mijndomein.be (Postfix) with ESMTP id 1; Mon, 23 Nov 2026 10:00:00 +0100\n")
 }
 
+/// A message with `headers` and `body` that came from the relay `host` at `ip` (its Received
+/// field) and was delivered to ik@mijn.be.
+fn delivered_via(host: &str, ip: &str, headers: &str, body: &str) -> String {
+    format!("{}Delivered-To: ik@mijn.be\n{}", received(host, host, ip), msg(headers, body))
+}
+
 /// Edits at once (a script adding in parallel, two shells) each write the whole file: without a
 /// lock each wrote what it read and most entries were lost (the admin's pass: 4 of 20 survived,
 /// every run exit 0). Both lists and all 40 entries must be there.
@@ -1022,26 +1028,26 @@ fn dns_blocklists_reverse_lookups_and_the_cache() {
 #[test]
 fn ham_learned_from_a_sender_through_a_relay_is_evidence_for_that_sender_there_only() {
     let env = Env::new("");
-    let via = |ip: &str| received("mail.nieuwsbrief.example", "mail.nieuwsbrief.example", ip);
+    let relay = "mail.nieuwsbrief.example";
     let letter = |ip: &str, n: u32| {
-        format!(
-            "{}Delivered-To: ik@mijn.be\n{}",
-            via(ip),
-            msg("From: Nieuws <Nieuws@Winkel.example>\nTo: ik@mijn.be\n", &format!("Aanbieding nummer {n}"))
+        delivered_via(
+            relay,
+            ip,
+            "From: Nieuws <Nieuws@Winkel.example>\nTo: ik@mijn.be\n",
+            &format!("Aanbieding nummer {n}"),
         )
     };
     let trained = env.dir().join("ham.eml");
     fs::write(&trained, letter("198.51.100.7", 1)).unwrap();
     // The user's own address, forged by spam that came the same way, is never a learned sender.
     let own = env.dir().join("own.eml");
-    fs::write(&own, format!("{}Delivered-To: ik@mijn.be\n{}", via("198.51.100.7"), msg("From: ik@mijn.be\n", "Hallo")))
-        .unwrap();
+    fs::write(&own, delivered_via(relay, "198.51.100.7", "From: ik@mijn.be\n", "Hallo")).unwrap();
     env.ok(&["train", "--ham", trained.to_str().unwrap(), own.to_str().unwrap()]);
     let has = |m: &str| tests_of(&env.filter(m).0).contains(&"LEARNED_SENDER".to_string());
     // The same sender through another machine of the same /24: yes; through another /24: no.
     assert!(has(&letter("198.51.100.200", 2)), "{}", env.filter(&letter("198.51.100.200", 2)).0);
     assert!(!has(&letter("203.0.113.7", 3)));
-    let forged = format!("{}Delivered-To: ik@mijn.be\n{}", via("198.51.100.7"), msg("From: ik@mijn.be\n", "Loans"));
+    let forged = delivered_via(relay, "198.51.100.7", "From: ik@mijn.be\n", "Loans");
     assert!(!has(&forged));
     let dump = env.ok(&["db", "dump"]);
     let senders: Vec<&str> = dump.lines().filter(|l| l.starts_with("sender ")).collect();
@@ -1090,12 +1096,12 @@ fn ham_learned_from_a_sender_through_a_relay_is_evidence_for_that_sender_there_o
 #[test]
 fn learned_senders_are_shown_and_removed_with_their_address() {
     let env = Env::new("");
-    let via = |ip: &str| received("mail.klant.example", "mail.klant.example", ip);
     let letter = |ip: &str, n: u32| {
-        format!(
-            "{}Delivered-To: ik@mijn.be\n{}",
-            via(ip),
-            msg("From: Piet <Piet@Klant.example>\nTo: ik@mijn.be\n", &format!("Factuur nummer {n}"))
+        delivered_via(
+            "mail.klant.example",
+            ip,
+            "From: Piet <Piet@Klant.example>\nTo: ik@mijn.be\n",
+            &format!("Factuur nummer {n}"),
         )
     };
     let mut files = Vec::new();

@@ -357,25 +357,38 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A 4 MiB tmpfs mounted at DIR/small, and its path; `None` (the test said it is skipped)
+/// where it cannot be mounted.
+fn small_disk(dir: &Path) -> Option<(Tmpfs, std::path::PathBuf)> {
+    let mnt = dir.join("small");
+    match if is_root() { Tmpfs::mount(&mnt, "4m") } else { None } {
+        Some(guard) => Some((guard, mnt)),
+        None => {
+            common::skip("cannot mount a small tmpfs here (needs root and permission to mount)");
+            None
+        }
+    }
+}
+
+/// Fills the rest of the file system at `mnt` with the file `filler`.
+fn fill(mnt: &Path) {
+    let mut filler = fs::File::create(mnt.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while filler.write_all(&chunk).is_ok() {}
+    let _ = filler.sync_all();
+}
+
 #[test]
 fn disk_full_fails_training_clearly_and_filter_passes_through() {
     let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "4m") } else { None }) else {
-        common::skip("cannot mount a small tmpfs here (needs root and permission to mount)");
-        return;
-    };
+    let Some((fs_guard, mnt)) = small_disk(dir.path()) else { return };
     let db = mnt.join("db");
     let msgs = write_msgs(&dir.path().join("m"), 40, "full");
     assert!(spamfilt(&db).args(["-q", "train", "--ham", &msgs[0], "--spam", &msgs[1]]).status().unwrap().success());
     let before = stats(&db);
     let db_bytes = fs::read(db.join("tokens.db")).unwrap();
     let lr_bytes = fs::read(db.join("lr.weights")).unwrap();
-    // Fill the rest of the file system.
-    let mut filler = fs::File::create(mnt.join("filler")).unwrap();
-    let chunk = vec![0u8; 4096];
-    while filler.write_all(&chunk).is_ok() {}
-    let _ = filler.sync_all();
+    fill(&mnt);
     let out = spamfilt(&db).args(["train", "--spam"]).args(&msgs[2..]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "training on a full disk succeeded?");
@@ -397,7 +410,6 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
     assert_preserved("full disk", &input, &output);
     assert!(output.windows(15).any(|w| w == b"X-Spam-Status: "));
     // Space again: training works again.
-    drop(filler);
     fs::remove_file(mnt.join("filler")).unwrap();
     assert!(spamfilt(&db).args(["-q", "train", "--spam"]).args(&msgs[2..]).status().unwrap().success());
     drop(fs_guard);
@@ -410,11 +422,7 @@ fn disk_full_fails_training_clearly_and_filter_passes_through() {
 #[test]
 fn disk_full_train_queued_does_not_claim_to_have_learned() {
     let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    let Some(fs_guard) = (if is_root() { Tmpfs::mount(&mnt, "4m") } else { None }) else {
-        common::skip("cannot mount a small tmpfs here (needs root and permission to mount)");
-        return;
-    };
+    let Some((fs_guard, mnt)) = small_disk(dir.path()) else { return };
     let db = mnt.join("db");
     let config = dir.path().join("config.toml");
     fs::write(&config, "honeypots = [\"trap@mijn.be\"]\n").unwrap();
@@ -430,10 +438,7 @@ fn disk_full_train_queued_does_not_claim_to_have_learned() {
     }
     let queued = || fs::read_dir(db.join("queue")).unwrap().count();
     assert_eq!(queued(), 3);
-    let mut filler = fs::File::create(mnt.join("filler")).unwrap();
-    let chunk = vec![0u8; 4096];
-    while filler.write_all(&chunk).is_ok() {}
-    let _ = filler.sync_all();
+    fill(&mnt);
     let o = run(&["train", "--queued"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -441,7 +446,6 @@ fn disk_full_train_queued_does_not_claim_to_have_learned() {
     assert!(!err.contains("learned 3 queued") && o.stdout.is_empty(), "{o:?}");
     assert_eq!(queued(), 3, "the queue is kept");
     // Space again: the next run learns them and says so.
-    drop(filler);
     fs::remove_file(mnt.join("filler")).unwrap();
     let o = run(&["train", "--queued"]);
     assert!(o.status.success(), "{o:?}");

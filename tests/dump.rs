@@ -31,14 +31,19 @@ fn spam(i: usize) -> String {
 const SENT: &str =
     "From: jan@mijn.be\nTo: piet@klant.be\nSubject: offerte\nMessage-ID: <sent1@mijn.be>\n\nDe offerte.\n";
 
+/// Learns `spams` spam messages (`spam(1)` on) and the sent message `SENT` as ham into `db`.
+fn learn(db: &Path, spams: usize) {
+    for i in 1..=spams {
+        ok(db, &["train", "--spam", "-"], spam(i).as_bytes());
+    }
+    ok(db, &["train", "--ham", "-"], SENT.as_bytes());
+}
+
 #[test]
 fn dump_and_load_keep_reputation_and_correspondents() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
-    for i in 1..=3 {
-        ok(&a, &["train", "--spam", "-"], spam(i).as_bytes());
-    }
-    ok(&a, &["train", "--ham", "-"], SENT.as_bytes());
+    learn(&a, 3);
     ok(&a, &["ip", "add", "203.0.113.7"], b"");
     let list_a = ok(&a, &["ip", "list"], b"");
     assert!(list_a.contains("198.51.100.1") && list_a.contains("203.0.113.7"), "{list_a}");
@@ -85,10 +90,7 @@ fn dump_and_load_keep_reputation_and_correspondents() {
 fn token_days_ahead_of_the_clock_are_not_damage() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
-    for i in 1..=3 {
-        ok(&a, &["train", "--spam", "-"], spam(i).as_bytes());
-    }
-    ok(&a, &["train", "--ham", "-"], SENT.as_bytes());
+    learn(&a, 3);
     let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
     let dump: String = ok(&a, &["db", "dump"], b"")
         .lines()
@@ -133,10 +135,7 @@ fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn a_dump_cut_short_is_refused_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
-    for i in 1..=6 {
-        ok(&a, &["train", "--spam", "-"], spam(i).as_bytes());
-    }
-    ok(&a, &["train", "--ham", "-"], SENT.as_bytes());
+    learn(&a, 6);
     ok(&a, &["ip", "add", "203.0.113.7"], b"");
     let whole = ok(&a, &["db", "dump"], b"");
     for part in ["\n[reputation]\n", "\n[lr]\n", "\nlrw "] {

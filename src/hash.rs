@@ -67,6 +67,22 @@ fn finish(mut h: u64) -> u64 {
     h
 }
 
+/// splitmix64's finalizer: spreads the bits of `x` (a key that is no hash, or a hash combined
+/// with a seed).
+#[inline]
+pub fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// One output of splitmix64 whose state, before its step, is `x`: the golden-ratio increment,
+/// then [`mix64`].
+#[inline]
+pub fn splitmix64(x: u64) -> u64 {
+    mix64(x.wrapping_add(0x9e37_79b9_7f4a_7c15))
+}
+
 /// A hasher for keys that are already well-mixed 64-bit hashes (token hashes): the key is the
 /// hash. Saves SipHash on the hot maps and sets of training and tokenizing.
 #[derive(Default, Clone, Copy)]

@@ -53,11 +53,9 @@ mod test_rng {
     pub fn splitmix(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed;
         move || {
+            let z = crate::hash::splitmix64(x);
             x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
+            z
         }
     }
 }

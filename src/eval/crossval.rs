@@ -17,13 +17,8 @@ pub struct Item {
 
 /// Which fold (0..folds) a message belongs to.
 pub fn fold_of(item: &Item, folds: usize, seed: u64) -> usize {
-    let mut x = u64::from_le_bytes(item.prepared.digest[..8].try_into().expect("8 bytes")) ^ seed;
-    // splitmix64 finalizer
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    (x % folds as u64) as usize
+    let x = u64::from_le_bytes(item.prepared.digest[..8].try_into().expect("8 bytes")) ^ seed;
+    (crate::hash::splitmix64(x) % folds as u64) as usize
 }
 
 fn add(store: &mut MemoryStore, item: &Item, sign: i64) {

@@ -302,11 +302,8 @@ fn with_seen<R>(shape: &Shape, f: impl FnOnce(&mut [u64], &mut [u64]) -> R) -> R
 
 /// The bucket of a key: the top `bits` of a multiplicative hash (splitmix64's finalizer first,
 /// so nearby keys spread).
-fn bucket(mut x: u64, bits: u32) -> u32 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    (x >> (64 - bits)) as u32
+fn bucket(x: u64, bits: u32) -> u32 {
+    (crate::hash::mix64(x) >> (64 - bits)) as u32
 }
 
 /// Read access to a weight table: an in-memory one or a mapped file.
@@ -617,13 +614,10 @@ pub const MAX_WEIGHT: f32 = 64.0;
 /// A deterministic order for batch training, independent of the order messages were given in:
 /// sorted by a keyed hash of each message's digest.
 pub fn shuffle_key(digest: &[u8; 16], seed: u64) -> u64 {
-    let mut x = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+    let x = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
         ^ u64::from_le_bytes(digest[8..].try_into().expect("8 bytes")).rotate_left(17)
         ^ seed;
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
+    crate::hash::splitmix64(x)
 }
 
 #[cfg(test)]

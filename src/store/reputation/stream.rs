@@ -436,18 +436,7 @@ mod tests {
     use super::write;
     use crate::received::v4;
     use crate::store::Notes;
-
-    /// A deterministic pseudo-random sequence (splitmix64).
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed;
-        move || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-    }
+    use crate::test_rng::splitmix as rng;
 
     fn ip(n: u64) -> IpAddr {
         if n.is_multiple_of(7) {

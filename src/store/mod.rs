@@ -605,15 +605,18 @@ impl Database {
     }
 
     /// Removes what a writer killed before its rename left (`tokens.db.tmp-…`, `lr.weights.tmp-…`,
-    /// 1–2 MB each, that would otherwise pile up over months of nightly runs). Only writers that
-    /// hold this lock write those names, so with it held none is in use. Other names (the
-    /// policy service's and a Redis host's cache, written without this lock) are left alone.
+    /// 1–2 MB each, and `reputation.db.tmp-…`, as large as `reputation.db`: 46 MB for a million
+    /// IP records), that would otherwise pile up over months of nightly runs. Only writers that
+    /// hold this lock write those names (every `reputation.db` writer holds it: training, `ip`,
+    /// `db load`, `db migrate`, a Redis host's journal fold), so with it held none is in use.
+    /// Other names (the policy service's and a Redis host's cache, written without this lock)
+    /// are left alone.
     fn remove_stale_temporaries(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let stale = [DB_FILE, lrfile::FILE].iter().any(|f| {
+            let stale = [DB_FILE, lrfile::FILE, reputation::FILE].iter().any(|f| {
                 name.strip_prefix(f)
                     .and_then(|rest| rest.strip_prefix(".tmp-"))
                     .is_some_and(|suffix| suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -1145,12 +1148,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(&tmp.path().join("db"));
         drop(db.lock().unwrap());
-        let stale = ["tokens.db.tmp-0123456789abcdef", "lr.weights.tmp-fedcba9876543210"];
+        let stale =
+            ["tokens.db.tmp-0123456789abcdef", "lr.weights.tmp-fedcba9876543210", "reputation.db.tmp-00112233aabbccdd"];
         let kept = [
             "tokens.db.tmp-notes",
             "lr.redis-cache.tmp-0123456789abcdef",
-            "reputation.db.tmp-0123456789abcdef",
+            "reputation.db.tmp-notes",
+            "reputation.journal.tmp-0123456789abcdef",
             "tokens.db",
+            "reputation.db",
         ];
         for name in stale.iter().chain(&kept) {
             fs::write(db.dir().join(name), b"half").unwrap();

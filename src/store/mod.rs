@@ -450,6 +450,9 @@ impl Database {
                 self.fold_local_journal(notes);
             }
             None => {
+                // A record that could not be read stops the run here, before tokens.db is
+                // replaced, not after it, at reputation.db's save.
+                rep.check_lookups()?;
                 self.write_learned(&mut snap)?;
                 rep.save(&self.dir, notes)?;
             }

@@ -115,6 +115,16 @@ impl Reputation {
         rep.with_journal(dir, notes)
     }
 
+    /// The first error met reading a record of the file during the run (a partial database: see
+    /// `open`), as an error to stop on before anything is written: the run must not commit
+    /// `tokens.db` and then fail on `reputation.db`, leaving the message's reputation unlearned.
+    pub fn check_lookups(&self) -> Result<()> {
+        match self.base.as_ref().and_then(|b| b.0.lookup_error()) {
+            Some(e) => anyhow::bail!("{e}"),
+            None => Ok(()),
+        }
+    }
+
     /// Whether only some records are in memory (see `open`).
     pub fn is_partial(&self) -> bool {
         self.base.is_some()

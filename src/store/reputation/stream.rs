@@ -214,6 +214,11 @@ impl Base {
     }
 
     /// The record under `key`, if the file has one.
+    /// The first error a lookup met reading the file, if any.
+    pub(super) fn lookup_error(&self) -> Option<&str> {
+        self.error.get().map(String::as_str)
+    }
+
     pub(super) fn get(&self, key: &Key) -> Option<Record> {
         let (off, n) = self.find(key)?;
         let mut bytes = vec![0u8; n as usize];
@@ -614,6 +619,21 @@ mod tests {
         part.save(dir.path(), &mut Notes::new()).unwrap();
         assert!(mapped.ip(a).is_none(), "a reader keeps the file it mapped");
         assert_eq!(Reader::open(dir.path()).unwrap().unwrap().ip(a).unwrap().spam, 1);
+    }
+
+    /// A record that could not be read during the run (an I/O error, a record that no longer
+    /// decodes) stops the run at `check_lookups`, before `update_all` writes tokens.db (review of
+    /// the streaming change: it surfaced only at reputation.db's save, after tokens.db).
+    #[test]
+    fn a_lookup_error_stops_the_run_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        sample(dir.path(), 50, 12);
+        let part = Reputation::open(dir.path(), &mut Notes::new()).unwrap();
+        part.check_lookups().unwrap();
+        let Some(b) = &part.base else { panic!("opened whole") };
+        let _ = b.0.error.set("cannot read the reputation database: Input/output error".into());
+        let e = part.check_lookups().unwrap_err().to_string();
+        assert!(e.contains("Input/output error"), "{e}");
     }
 
     /// What loading the file whole refused, opening it refuses: a bad checksum, a record that

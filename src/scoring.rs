@@ -240,6 +240,12 @@ impl Scorer<'_> {
         });
         let mut result = bayes::classify_evidence(&evidence, totals, &self.scoring.bayes);
         result.trace = gate;
+        // Without the starter table, Bayes's voice grows with what the user learned, as LR's
+        // does: trained on 20 or 50 of each, it flagged 23-26% of the ham of the time-ordered
+        // learning curve at 5.0 (docs/benchmarks.md, "Bayes's voice without the starter table").
+        if starter.is_none() {
+            result.voice = crate::lr::voice(user.ham, user.spam, fade);
+        }
         Some(result)
     }
 }

@@ -136,12 +136,17 @@ impl Verdict {
     pub fn new(mut hits: Vec<Hit>, bayes: Option<BayesResult>, lr: Option<LrResult>, s: &ScoringSettings) -> Verdict {
         let mut score: f64 = hits.iter().map(|h| h.score).sum();
         if let Some(b) = &bayes {
-            let points = bayes_result_points(b.log_odds, s);
+            let points = b.voice * bayes_result_points(b.log_odds, s);
             score += points;
+            let description = if b.voice < 1.0 {
+                format!("Bayes spam probability is {:.4}, at {:.0}% voice", b.prob, 100.0 * b.voice)
+            } else {
+                format!("Bayes spam probability is {:.4}", b.prob)
+            };
             hits.push(Hit {
                 name: Cow::Borrowed(bayes::band(b.prob)),
                 score: points,
-                description: Cow::Owned(format!("Bayes spam probability is {:.4}", b.prob)),
+                description: Cow::Owned(description),
             });
         }
         if let Some(r) = &lr {
@@ -332,7 +337,7 @@ mod tests {
             last = v;
         }
         // The verdict adds exactly these points.
-        let b = BayesResult { prob: 0.0, log_odds: -42.0, clues: vec![], trace: None };
+        let b = BayesResult { prob: 0.0, log_odds: -42.0, clues: vec![], trace: None, voice: 1.0 };
         assert_eq!(Verdict::new(vec![], Some(b), None, &s).score, (at(-42.0) * 1000.0).round() / 1000.0);
     }
 

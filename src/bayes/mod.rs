@@ -142,11 +142,15 @@ pub struct BayesResult {
     pub clues: Vec<Clue>,
     /// Whether the message's Received words counted (`None`: it has no Received field).
     pub trace: Option<TraceGate>,
+    /// How much its points count, 0 to 1: 1 while the starter table is in use; without it
+    /// (`use_starter = false`), `min(ham, spam learned)/starter_fade`, as LR's voice grows, so that
+    /// a few dozen messages learned cannot flag a quarter of the ham (set by the scorer).
+    pub voice: f64,
 }
 
 impl BayesResult {
     pub fn neutral() -> BayesResult {
-        BayesResult { prob: 0.5, log_odds: 0.0, clues: Vec::new(), trace: None }
+        BayesResult { prob: 0.5, log_odds: 0.0, clues: Vec::new(), trace: None, voice: 1.0 }
     }
 }
 
@@ -218,7 +222,7 @@ pub fn classify_evidence(evidence: &[Evidence], totals: Evidence, p: &BayesParam
     let ln_prob = ln_add(ln_q_ham, ln_p_spam) - std::f64::consts::LN_2;
     let ln_not_prob = ln_add(ln_q_spam, ln_p_ham) - std::f64::consts::LN_2;
     let log_odds = ln_prob - ln_not_prob;
-    BayesResult { prob: ln_prob.exp().clamp(0.0, 1.0), log_odds, clues, trace: None }
+    BayesResult { prob: ln_prob.exp().clamp(0.0, 1.0), log_odds, clues, trace: None, voice: 1.0 }
 }
 
 /// Which of the ten SpamAssassin-style bands (00, 05, 20, 40, 50, 60, 80, 95, 99, 999) a

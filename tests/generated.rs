@@ -342,7 +342,8 @@ The configuration file (\fB\-\-config\fR, \fBSPAMFILT_CONFIG\fR); missing is fin
 (5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (4.0),
 \fBbayes_points_knee\fR (8.0: Bayes's points for spam grow only logarithmically past it),
 \fBbayes_ham_points_knee\fR (2.0: the same for its points for ham, past \-2.0), \fBuse_starter\fR (true: blend in the starter table built into the binary while
-your own database is small), \fBstarter_fade\fR (200: the starter fades out linearly as you learn this many ham
+your own database is small; false: Bayes's points grow with what you learn instead, in full from \fBstarter_fade\fR
+of each), \fBstarter_fade\fR (200: the starter fades out linearly as you learn this many ham
 and spam), \fBrules_trained_weight\fR (0.7: what the built\-in content rules' points for spam count for once
 \fBstarter_fade\fR ham and spam are learned, from 1 with nothing learned; sender checks, lists, custom rules,
 \fB[scores]\fR and the rules with hand\-set scores, such as URI_BLOCKLISTED and ATTACH_*, keep theirs; 1 keeps them

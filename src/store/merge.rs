@@ -11,7 +11,7 @@
 //! the database; the old file is replaced by rename as before, so readers see the old file or
 //! the new one and a crash leaves the old one.
 
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 
 use anyhow::{anyhow, bail};
@@ -22,18 +22,11 @@ use super::*;
 /// Buffer size of the streaming read and write.
 const BUFFER: usize = 1 << 20;
 
-/// The largest file a writer maps for its lookups (see [`Base::open`]); larger ones are read
-/// with `pread`, a few bytes at each step of a search.
-const MAP_AT_MOST: u64 = 16 << 20;
-
 /// The token file a writer replaces, open and not loaded: its records and ledger entries are
 /// read where they are, when the run asks for them.
 pub(crate) struct Base {
-    path: PathBuf,
-    file: File,
-    /// The file mapped, for the lookups, when it is small (see [`Base::open`]); otherwise each
-    /// lookup reads with `pread`.
-    map: Option<memmap2::Mmap>,
+    /// The file, mapped when small (see [`files::Replaced`]).
+    src: files::Replaced,
     pub(super) header: tokenfile::Header,
     /// The ledger's entries, when they are in digest order (every spamfilt has written them
     /// so): `None` when they were not, and the snapshot holds the whole ledger instead.
@@ -54,7 +47,7 @@ struct BaseLedger {
 
 impl std::fmt::Debug for Base {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Base").field("path", &self.path).field("header", &self.header).finish_non_exhaustive()
+        f.debug_struct("Base").field("path", &self.src.path).field("header", &self.header).finish_non_exhaustive()
     }
 }
 
@@ -80,27 +73,12 @@ impl Base {
                 .map_err(|e| files::cannot_io(e, format!("cannot read the token database {}", path.display())))?;
         }
         let header = tokenfile::parse_header_of(&head, len).map_err(|e| corrupt(e, path))?;
-        // A small file is mapped: a run of many messages looks up many tokens, and a lookup in
-        // a map costs no system call. A large one is not: a map takes address space as large
-        // as the file (a process limit such as Dovecot's `vsz_limit` then leaves less for the
-        // rest, on a 122 MB file under 180 MB the run failed where `pread` needs 16 MB), and
-        // the pages its lookups touch (and the kernel maps around them) count in the resident
-        // size: 60 MB for one message on that file.
-        let map = if len <= MAP_AT_MOST {
-            // SAFETY: a read-only private view; writers never modify the file in place (they
-            // replace it by rename, and this one holds the lock). A file truncated by someone
-            // else faults on access, which the binary's SIGBUS handler turns into a clear error.
-            #[allow(unsafe_code)]
-            let map = unsafe { memmap2::Mmap::map(&file) };
-            map.ok().filter(|m| m.len() as u64 == len)
-        } else {
-            None
-        };
-        let mut base = Base { path: path.to_path_buf(), file, map, header, ledger: None, error: Default::default() };
+        let src = files::Replaced::new(path, file, len, "token database");
+        let mut base = Base { src, header, ledger: None, error: Default::default() };
         let ledger_at = HEADER as u64 + header.records * RECORD as u64;
         let mut start = [0u8; 9];
         let n = (header.ledger_len.min(9)) as usize;
-        base.read_exact_at(&mut start[..n], ledger_at)?;
+        base.src.read_exact_at(&mut start[..n], ledger_at)?;
         let (count, prefix) = tokenfile::ledger_prefix(&start[..n], header.ledger_len).map_err(|e| corrupt(e, path))?;
         let ledger = BaseLedger { start: ledger_at + prefix as u64, count };
         let mut sorted = true;
@@ -152,46 +130,23 @@ impl Base {
     /// Reads `len` bytes from `offset` in pieces of `piece` bytes (the last may be shorter when
     /// `len` is not a multiple), handing each to `f`, through a fixed buffer.
     fn scan(&self, offset: u64, len: u64, piece: usize, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let mut r = self.reader(offset)?;
+        let mut r = self.src.reader(offset);
         let mut buf = vec![0u8; piece];
         let mut left = len;
         while left > 0 {
             let n = (piece as u64).min(left) as usize;
-            r.read_exact(&mut buf[..n]).map_err(|e| self.read_error(e))?;
+            r.read_exact(&mut buf[..n]).map_err(|e| self.src.read_error(e))?;
             f(&buf[..n])?;
             left -= n as u64;
         }
         Ok(())
     }
 
-    /// A buffered reader of the file from `offset`.
-    fn reader(&self, offset: u64) -> Result<BufReader<&File>> {
-        let mut r = BufReader::with_capacity(BUFFER, &self.file);
-        r.seek(SeekFrom::Start(offset)).map_err(|e| self.read_error(e))?;
-        Ok(r)
-    }
-
-    fn read_error(&self, e: std::io::Error) -> anyhow::Error {
-        files::cannot_io(e, format!("cannot read the token database {}", self.path.display()))
-    }
-
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        if let Some(m) = &self.map {
-            let at = offset as usize;
-            match m.get(at..at + buf.len()) {
-                Some(b) => buf.copy_from_slice(b),
-                None => bail!("the token database {} is shorter than its header says", self.path.display()),
-            }
-            return Ok(());
-        }
-        self.file.read_exact_at(buf, offset).map_err(|e| self.read_error(e))
-    }
-
     /// Bytes at `offset` for a lookup; a read error is kept for [`write`] to report (and reads
     /// as zeros meanwhile: the run's result is never written).
     fn bytes<const N: usize>(&self, offset: u64) -> [u8; N] {
         let mut b = [0u8; N];
-        if let Err(e) = self.read_exact_at(&mut b, offset) {
+        if let Err(e) = self.src.read_exact_at(&mut b, offset) {
             let _ = self.error.set(format!("{e:#}"));
         }
         b
@@ -278,19 +233,16 @@ pub(super) fn write(
         put(out, &tokenfile::record_bytes(h, &r))
     };
     let mut in_sum = Checksum::new();
-    let mut input = match base {
-        Some(b) => Some((b, b.reader(HEADER as u64)?)),
-        None => None,
-    };
+    let mut input = base.map(|b| (b, b.src.reader(HEADER as u64)));
     if let Some((b, r)) = &mut input {
         let mut rec = [0u8; RECORD];
         let mut previous = None;
         for _ in 0..b.header.records {
-            r.read_exact(&mut rec).map_err(|e| b.read_error(e))?;
+            r.read_exact(&mut rec).map_err(|e| b.src.read_error(e))?;
             in_sum.update(&rec);
             let (h, old) = tokenfile::record_at(&rec, 0);
             if previous.is_some_and(|p| p >= h) {
-                return Err(refuse(corrupt(anyhow!("the token records are not in order"), &b.path)));
+                return Err(refuse(corrupt(anyhow!("the token records are not in order"), &b.src.path)));
             }
             previous = Some(h);
             while let Some((c, new)) = changed.next_if(|(c, _)| *c < h) {
@@ -336,14 +288,14 @@ pub(super) fn write(
         let mut buf = vec![0u8; 1 << 16];
         while skip > 0 {
             let n = (buf.len() as u64).min(skip) as usize;
-            r.read_exact(&mut buf[..n]).map_err(|e| b.read_error(e))?;
+            r.read_exact(&mut buf[..n]).map_err(|e| b.src.read_error(e))?;
             in_sum.update(&buf[..n]);
             skip -= n as u64;
         }
         if let Some(l) = b.ledger {
             let mut e = [0u8; LEDGER_ENTRY];
             for _ in 0..l.count {
-                r.read_exact(&mut e).map_err(|e| b.read_error(e))?;
+                r.read_exact(&mut e).map_err(|e| b.src.read_error(e))?;
                 in_sum.update(&e);
                 let d: Digest = e[..16].try_into().expect("16 bytes");
                 while let Some((c, new)) = edits.next_if(|(c, _)| *c < d) {
@@ -361,7 +313,7 @@ pub(super) fn write(
             }
         }
         if in_sum.finish() != b.header.body_checksum {
-            return Err(refuse(corrupt(anyhow!("checksum mismatch in the token records or the ledger"), &b.path)));
+            return Err(refuse(corrupt(anyhow!("checksum mismatch in the token records or the ledger"), &b.src.path)));
         }
     }
     for (d, new) in edits {
@@ -425,11 +377,11 @@ pub(super) mod tests {
         let (file, tokens, ledger) = sample(3000, 500, true, 3);
         std::fs::write(&path, &file).unwrap();
         let (mut base, whole) = Base::open(&path, true).unwrap().unwrap();
-        assert!(whole.is_none() && base.map.is_some());
+        assert!(whole.is_none() && base.src.map.is_some());
         let mut next = rng(99);
         for mapped in [true, false] {
             if !mapped {
-                base.map = None;
+                base.src.map = None;
             }
             for (h, r) in tokens.iter().step_by(7) {
                 assert_eq!(base.record(*h), Some(*r));

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -28,16 +28,10 @@ use crate::store::files;
 /// Buffer size of the streaming reads and writes.
 const BUFFER: usize = 1 << 20;
 
-/// The largest file a writer maps for its lookups; a larger one is read with `pread` (a map
-/// takes address space as large as the file, which a process limit such as Dovecot's
-/// `vsz_limit` counts; see `store::merge`).
-const MAP_AT_MOST: u64 = 16 << 20;
-
 /// The reputation file a writer replaces, open and not loaded.
 pub(crate) struct Base {
-    path: PathBuf,
-    file: File,
-    map: Option<memmap2::Mmap>,
+    /// The file, mapped when small (see [`files::Replaced`]).
+    src: files::Replaced,
     count: u64,
     /// Messages learned with a relay over all its IP records (summed at open: the header's
     /// figure is 0 in files written before it was kept).
@@ -48,7 +42,7 @@ pub(crate) struct Base {
 
 impl std::fmt::Debug for Base {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Base").field("path", &self.path).field("count", &self.count).finish_non_exhaustive()
+        f.debug_struct("Base").field("path", &self.src.path).field("count", &self.count).finish_non_exhaustive()
     }
 }
 
@@ -81,27 +75,18 @@ impl Base {
         if &head[..8] == MAGIC_V1 {
             return Ok(Some(Opened::Whole));
         }
-        let map = if len <= MAP_AT_MOST && len > 0 {
-            // SAFETY: a read-only view; writers never modify the file in place (they replace
-            // it by rename, and this one holds the lock). A file truncated by someone else
-            // faults on access, which the binary's SIGBUS handler turns into a clear error.
-            #[allow(unsafe_code)]
-            let map = unsafe { memmap2::Mmap::map(&file) };
-            map.ok().filter(|m| m.len() as u64 == len)
-        } else {
-            None
-        };
-        let mut base = Base { path: path.to_path_buf(), file, map, count, relayed: 0, error: Default::default() };
+        let src = files::Replaced::new(path, file, len, "reputation database");
+        let mut base = Base { src, count, relayed: 0, error: Default::default() };
         let stored = u64::from_le_bytes(head[16..24].try_into().expect("8 bytes"));
         let blob_len = len - base.blob_at();
         // First pass: the checksum over the index and the blob, the index's order and bounds.
         let mut sum = Fnv::new();
-        let mut r = base.reader(HEADER as u64)?;
+        let mut r = base.src.reader(HEADER as u64);
         let mut e = [0u8; INDEX];
         let mut previous: Option<Key> = None;
         let mut sorted = true;
         for _ in 0..count {
-            r.read_exact(&mut e).map_err(|e| base.read_error(e))?;
+            r.read_exact(&mut e).map_err(|e| base.src.read_error(e))?;
             sum.update(&e);
             let (k, off, n) = entry(&e);
             sorted &= previous.is_none_or(|p| p < k);
@@ -114,7 +99,7 @@ impl Base {
         let mut left = blob_len;
         while left > 0 {
             let n = (buf.len() as u64).min(left) as usize;
-            r.read_exact(&mut buf[..n]).map_err(|e| base.read_error(e))?;
+            r.read_exact(&mut buf[..n]).map_err(|e| base.src.read_error(e))?;
             sum.update(&buf[..n]);
             left -= n as u64;
         }
@@ -142,45 +127,23 @@ impl Base {
         HEADER as u64 + self.count * INDEX as u64
     }
 
-    /// A buffered reader of the file from `offset` (positional reads: several can read the one
-    /// file at once).
-    fn reader(&self, offset: u64) -> Result<BufReader<Positioned<'_>>> {
-        Ok(BufReader::with_capacity(BUFFER, Positioned { file: &self.file, pos: offset }))
-    }
-
-    fn read_error(&self, e: std::io::Error) -> anyhow::Error {
-        files::cannot_io(e, format!("cannot read the reputation database {}", self.path.display()))
-    }
-
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        if let Some(m) = &self.map {
-            let at = offset as usize;
-            match at.checked_add(buf.len()).and_then(|end| m.get(at..end)) {
-                Some(b) => buf.copy_from_slice(b),
-                None => bail!("the reputation database {} is shorter than its header says", self.path.display()),
-            }
-            return Ok(());
-        }
-        self.file.read_exact_at(buf, offset).map_err(|e| self.read_error(e))
-    }
-
     /// Every record in key order, its key and its bytes, reading the index and the blob each
     /// in order (a record whose bytes are not where the previous one ended is read where it is).
     fn each(&self, mut f: impl FnMut(Key, &[u8]) -> Result<()>) -> Result<()> {
-        let mut index = self.reader(HEADER as u64)?;
-        let mut blob = self.reader(self.blob_at())?;
+        let mut index = self.src.reader(HEADER as u64);
+        let mut blob = self.src.reader(self.blob_at());
         let mut at = 0u64;
         let mut e = [0u8; INDEX];
         let mut bytes = Vec::new();
         for _ in 0..self.count {
-            index.read_exact(&mut e).map_err(|e| self.read_error(e))?;
+            index.read_exact(&mut e).map_err(|e| self.src.read_error(e))?;
             let (k, off, n) = entry(&e);
             bytes.resize(n as usize, 0);
             if off == at {
-                blob.read_exact(&mut bytes).map_err(|e| self.read_error(e))?;
+                blob.read_exact(&mut bytes).map_err(|e| self.src.read_error(e))?;
                 at += n;
             } else {
-                self.read_exact_at(&mut bytes, self.blob_at() + off)?;
+                self.src.read_exact_at(&mut bytes, self.blob_at() + off)?;
             }
             f(k, &bytes)?;
         }
@@ -194,7 +157,7 @@ impl Base {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let mut e = [0u8; INDEX];
-            if let Err(err) = self.read_exact_at(&mut e, HEADER as u64 + mid * INDEX as u64) {
+            if let Err(err) = self.src.read_exact_at(&mut e, HEADER as u64 + mid * INDEX as u64) {
                 let _ = self.error.set(format!("{err:#}"));
                 return None;
             }
@@ -222,31 +185,17 @@ impl Base {
     pub(super) fn get(&self, key: &Key) -> Option<Record> {
         let (off, n) = self.find(key)?;
         let mut bytes = vec![0u8; n as usize];
-        if let Err(err) = self.read_exact_at(&mut bytes, self.blob_at() + off) {
+        if let Err(err) = self.src.read_exact_at(&mut bytes, self.blob_at() + off) {
             let _ = self.error.set(format!("{err:#}"));
             return None;
         }
         match bincode::decode_from_slice::<Record, _>(&bytes, config()) {
             Ok((r, _)) => Some(r),
             Err(_) => {
-                let _ = self.error.set(format!("{:#}", corrupt(anyhow!("undecodable record"), &self.path)));
+                let _ = self.error.set(format!("{:#}", corrupt(anyhow!("undecodable record"), &self.src.path)));
                 None
             }
         }
-    }
-}
-
-/// Reads a file from a position of its own (`pread`), not the file's shared offset.
-struct Positioned<'a> {
-    file: &'a File,
-    pos: u64,
-}
-
-impl Read for Positioned<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read_at(buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
     }
 }
 
@@ -337,7 +286,7 @@ pub(super) fn write(
     if let Some(e) = base.and_then(|b| b.error.get()) {
         bail!("{e}");
     }
-    let path = base.map(|b| b.path.clone()).unwrap_or_else(|| dir.join(FILE));
+    let path = base.map(|b| b.src.path.clone()).unwrap_or_else(|| dir.join(FILE));
     let decode = |item: Item<'_>| -> Result<Record> {
         match item {
             Item::New(r) => Ok(r.clone()),
@@ -411,7 +360,7 @@ pub(super) fn write(
     index.flush()?;
     blob.flush()?;
     // The checksum runs over the index, then the blob: the blob is read back for it.
-    let mut r = BufReader::with_capacity(BUFFER, Positioned { file, pos: blob_at });
+    let mut r = BufReader::with_capacity(BUFFER, files::Positioned::new(file, blob_at));
     let mut buf = vec![0u8; 1 << 16];
     let mut left = blob_len;
     while left > 0 {
@@ -546,7 +495,7 @@ mod tests {
             if n == 1000 {
                 // Looked up with `pread`, as a file too large to map is.
                 let b = part.base.as_mut().unwrap();
-                std::sync::Arc::get_mut(&mut b.0).unwrap().map = None;
+                std::sync::Arc::get_mut(&mut b.0).unwrap().src.map = None;
             }
             assert!(part.records.len() <= 100, "{n}: {} records in memory", part.records.len());
             edit(&mut whole, n.max(100), seed + 100);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """How spamfilt's accuracy carries over to mail it was not tuned on, with bogofilter beside it.
 
-    scripts/generalise.py [--quick] [--only cross-year,reverse,time,curve,random] [--jobs N]
-                          [--spamfilt PATH] [--baseline PATH] [--self-test]
+    scripts/generalise.py [--quick] [--only cross-year,reverse,time,curve,random,online] [--jobs N]
+                          [--online-batch N] [--spamfilt PATH] [--baseline PATH] [--self-test]
 
 Both filters are used as a user would: a fresh database per experiment, trained from lists of
 files and then asked to score the test files, all in the same run.
@@ -41,6 +41,14 @@ Experiments:
               experiment's older half train, its newer half is tested
   random      5 random 50/50 splits per class (messages ordered by sha1(seed:path)), the mean,
               standard deviation and range
+  online      every dated message of the time experiment in Date order, as a user's mail comes:
+              each batch of --online-batch messages (100, about ten days of this corpus's mail, the
+              nightly purge's window) is scored by a database that learned every batch before it,
+              then learned with its true labels (the TREC spam tracks' on-line protocol with the
+              feedback delayed by a batch). The first batch, scored by nothing learned, is left
+              out of the measures; a second table measures only the messages scored after the
+              first 1,000 were learned (past the start, where this corpus's oldest mail is nearly
+              all spam). Run only when named (--only online): 60 train and check runs a filter
 
 Measures (the definitions of src/eval/mod.rs, which `spamfilt eval` uses): 1-ROCA % (the chance
 that a random ham scores at least as high as a random spam, ties counting half), spam recall at
@@ -73,7 +81,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = {"easy-ham-1": False, "spam-1": True, "easy-ham-2": False, "spam-2": True, "hard-ham-1": False}
 CURVE = (20, 50, 200, 1000)
 SEEDS = (1, 2, 3, 4, 5)
-EXPERIMENTS = ("cross-year", "reverse", "time", "curve", "random")
+EXPERIMENTS = ("cross-year", "reverse", "time", "curve", "random", "online")
+# The on-line experiment's second table: the messages scored once this many were learned.
+ONLINE_SETTLED = 1000
+# What runs when --only is not given: the on-line experiment takes longest, and is asked for by name.
+DEFAULT_EXPERIMENTS = ("cross-year", "reverse", "time", "curve", "random")
 QUICK = ("cross-year", "time")
 # A Date header outside these years is taken as forged (the corpus was collected 2002-2005).
 PLAUSIBLE = (calendar.timegm((1995, 1, 1, 0, 0, 0)), calendar.timegm((2006, 1, 1, 0, 0, 0)))
@@ -272,7 +284,7 @@ def load_corpus(data):
     return msgs
 
 
-def experiments(msgs, chosen):
+def experiments(msgs, chosen, batch=100):
     """The train/test splits: a list of dicts (experiment, label, train_ham, train_spam, test,
     separate), in the order they are reported."""
     by = {f: [m for m in msgs if m.folder == f] for f in FOLDERS}
@@ -285,7 +297,7 @@ def experiments(msgs, chosen):
     if "reverse" in chosen:
         out.append(dict(experiment="reverse", label="train 2003, test 2002", train_ham=by["easy-ham-2"], train_spam=by["spam-2"],
                         test=by["easy-ham-1"] + by["spam-1"], separate=by["hard-ham-1"]))
-    if "time" in chosen or "curve" in chosen:
+    if "time" in chosen or "curve" in chosen or "online" in chosen:
         dated = sorted((m for m in msgs if m.when is not None), key=lambda m: (m.when, m.rel))
         half = len(dated) // 2
         older, newer = dated[:half], dated[half:]
@@ -305,6 +317,13 @@ def experiments(msgs, chosen):
                 (tr_s if cls[0].is_spam else tr_h).extend(ordered[:h])
                 test.extend(ordered[h:])
             out.append(dict(experiment="random", label=f"seed {seed}", seed=seed, train_ham=tr_h, train_spam=tr_s, test=test, separate=[]))
+    if "online" in chosen:
+        # Every batch but the last is learned; every batch but the first is scored.
+        learned = dated[: max(batch, len(dated) - (len(dated) % batch or batch))]
+        out.append(dict(experiment="online", label=f"in Date order, each batch of {batch} scored, then learned",
+                        batches=[dated[i:i + batch] for i in range(0, len(dated), batch)],
+                        train_ham=ham(learned), train_spam=spam(learned), test=dated[batch:], separate=[],
+                        settled=dated[max(batch, -(-ONLINE_SETTLED // batch) * batch):]))
     return out
 
 
@@ -355,27 +374,59 @@ def score_spamfilt(sf, name, variants, split, work):
     tl = write_list(os.path.join(work, "test"), split["test"] + split["separate"])
     out = {}
     for label, flags in variants:
-        r = run([*base, *flags, "-q", "check", "--json", "@" + tl])
-        if r.returncode != 0:
-            sys.exit(f"generalise: {name}{label} check failed: {r.stderr[:500]}")
-        scores = {}
-        for line in r.stdout.splitlines():
-            o = json.loads(line)
-            scores[o["path"]] = (float(o["score"]), o["verdict"], o.get("tests", []))
+        scores = spamfilt_scores(base, name, label, flags, tl)
         if label == " LR only" and not any(t.startswith("LR_") for _, _, ts in scores.values() for t in ts):
             continue  # the binary has --no-lr but these flags do not leave LR alone: no such variant
         out[name + label] = {p: s[:2] for p, s in scores.items()}
     return out
 
 
-def score_bogofilter(split, work):
-    db = os.path.join(work, "bogo")
-    os.makedirs(db)
-    for flag, ms in (("-n", split["train_ham"]), ("-s", split["train_spam"])):
-        r = run(["bogofilter", "-C", "-d", db, flag, "-B", *[m.path for m in ms]])
+def spamfilt_scores(base, name, label, flags, listfile):
+    """{path: (score, verdict, tests)} of `check --json` over the files in `listfile`."""
+    r = run([*base, *flags, "-q", "check", "--json", "@" + listfile])
+    if r.returncode != 0:
+        sys.exit(f"generalise: {name}{label} check failed: {r.stderr[:500]}")
+    scores = {}
+    for line in r.stdout.splitlines():
+        o = json.loads(line)
+        scores[o["path"]] = (float(o["score"]), o["verdict"], o.get("tests", []))
+    return scores
+
+
+def score_spamfilt_online(sf, name, variants, split, work):
+    """The on-line experiment: each batch scored by every variant, then learned (one database)."""
+    db = os.path.join(work, "db")
+    cfg = os.path.join(work, "config.toml")
+    with open(cfg, "w") as f:
+        f.write("use_starter = false\n")
+    base = [sf, "--config", cfg, "--db", db]
+    out = {name + label: {} for label, _ in variants}
+    lr_tags = set()
+    for i, batch in enumerate(split["batches"]):
+        if i > 0:
+            tl = write_list(os.path.join(work, "test"), batch)
+            for label, flags in variants:
+                sc = spamfilt_scores(base, name, label, flags, tl)
+                out[name + label].update({p: s[:2] for p, s in sc.items()})
+                if any(t.startswith("LR_") for _, _, ts in sc.values() for t in ts):
+                    lr_tags.add(label)
+        if i == len(split["batches"]) - 1:
+            break
+        cmd = [*base, "-q", "train", "--no-progress"]
+        for flag, cls in (("--ham", False), ("--spam", True)):
+            ms = [m for m in batch if m.is_spam == cls]
+            if ms:
+                cmd += [flag, "@" + write_list(os.path.join(work, flag[2:]), ms)]
+        r = run(cmd)
         if r.returncode != 0:
-            sys.exit(f"generalise: bogofilter {flag} failed: {r.stderr[:500]}")
-    files = [m.path for m in split["test"] + split["separate"]]
+            sys.exit(f"generalise: {name} train failed: {r.stderr[:500]}")
+    if " LR only" not in lr_tags:
+        out.pop(name + " LR only", None)  # these flags do not leave LR alone in this binary
+    return out
+
+
+def bogofilter_scores(db, files):
+    """{path: (spamicity, verdict)} of bogofilter over `files`."""
     # bogofilter's exit status is the class of the last message (0 spam, 1 ham, 2 unsure).
     full = run(["bogofilter", "-C", "-d", db, "-TT", "-B", *files])
     terse = run(["bogofilter", "-C", "-d", db, "-T", "-B", *files])
@@ -389,7 +440,35 @@ def score_bogofilter(split, work):
     for line in full.stdout.splitlines():
         p, sc = line.rsplit(" ", 1)
         out[p] = (float(sc), verdict[p])
+    return out
+
+
+def bogofilter_learn(db, ham, spam):
+    for flag, ms in (("-n", ham), ("-s", spam)):
+        if not ms:
+            continue
+        r = run(["bogofilter", "-C", "-d", db, flag, "-B", *[m.path for m in ms]])
+        if r.returncode != 0:
+            sys.exit(f"generalise: bogofilter {flag} failed: {r.stderr[:500]}")
+
+
+def score_bogofilter_online(split, work):
+    db = os.path.join(work, "bogo")
+    os.makedirs(db)
+    out = {}
+    for i, batch in enumerate(split["batches"]):
+        if i > 0:
+            out.update(bogofilter_scores(db, [m.path for m in batch]))
+        if i < len(split["batches"]) - 1:
+            bogofilter_learn(db, [m for m in batch if not m.is_spam], [m for m in batch if m.is_spam])
     return {"bogofilter": out}
+
+
+def score_bogofilter(split, work):
+    db = os.path.join(work, "bogo")
+    os.makedirs(db)
+    bogofilter_learn(db, split["train_ham"], split["train_spam"])
+    return {"bogofilter": bogofilter_scores(db, [m.path for m in split["test"] + split["separate"]])}
 
 
 def run_split(split, binaries, tmp, index, scores_dir=None):
@@ -398,10 +477,11 @@ def run_split(split, binaries, tmp, index, scores_dir=None):
     for name, (sf, variants) in binaries.items():
         d = os.path.join(work, name)
         os.makedirs(d)
-        scores.update(score_spamfilt(sf, name, variants, split, d))
+        online = "batches" in split
+        scores.update((score_spamfilt_online if online else score_spamfilt)(sf, name, variants, split, d))
     d = os.path.join(work, "bf")
     os.makedirs(d)
-    scores.update(score_bogofilter(split, d))
+    scores.update((score_bogofilter_online if "batches" in split else score_bogofilter)(split, d))
     shutil.rmtree(work, ignore_errors=True)
     result = {"experiment": split["experiment"], "label": split["label"],
               "train": {"ham": len(split["train_ham"]), "spam": len(split["train_spam"])}, "filters": {}}
@@ -426,6 +506,15 @@ def run_split(split, binaries, tmp, index, scores_dir=None):
             m["hard_ham_flagged"] = sum(1 for x in hard if sc[x.path][1] == "spam")
             m["hard_ham_unsure"] = sum(1 for x in hard if sc[x.path][1] == "unsure")
         result["filters"][filt] = m
+    if split.get("settled"):
+        result["settled"] = {"messages_learned_before": len(split["test"]) + len(split["batches"][0]) - len(split["settled"]),
+                             "filters": {f: measure([(*sc[x.path][:1], x.is_spam, sc[x.path][1]) for x in split["settled"]])
+                                         for f, sc in scores.items()}}
+        for f, sc in scores.items():
+            hard = [x for x in split["settled"] if x.folder == "hard-ham-1"]
+            m = result["settled"]["filters"][f]
+            m["hard_ham"], m["hard_ham_flagged"] = len(hard), sum(1 for x in hard if sc[x.path][1] == "spam")
+            m["hard_ham_unsure"] = sum(1 for x in hard if sc[x.path][1] == "unsure")
     return result
 
 
@@ -466,13 +555,21 @@ def report(res):
              + f"; bogofilter {res['bogofilter']}; {res['seconds']:.0f} s.",
              f"Messages by date source: {', '.join(f'{k} {v}' for k, v in res['date_sources'].items())}."]
     runs = res["runs"]
-    titles = {"cross-year": "Cross-year", "reverse": "Reverse cross-year", "time": "Time-ordered"}
+    titles = {"cross-year": "Cross-year", "reverse": "Reverse cross-year", "time": "Time-ordered",
+              "online": "On-line"}
     for r in runs:
         if r["experiment"] in titles:
             f0 = next(iter(r["filters"].values()))
-            lines += ["", f"**{titles[r['experiment']]}** ({r['label']}): trained {r['train']['ham']} ham + {r['train']['spam']} spam, "
+            learned = "learned at the end" if r["experiment"] == "online" else "trained"
+            lines += ["", f"**{titles[r['experiment']]}** ({r['label']}): {learned} {r['train']['ham']} ham + {r['train']['spam']} spam, "
                       f"tested {f0['ham']} ham + {f0['spam']} spam.", ""]
             lines += HEADER + table_rows(r["filters"], r["filters"]["bogofilter"]["one_minus_roca_percent"])
+            if "settled" in r:
+                st = r["settled"]
+                f0 = next(iter(st["filters"].values()))
+                lines += ["", f"The same run, only the messages scored after the first {st['messages_learned_before']} were learned "
+                          f"({f0['ham']} ham + {f0['spam']} spam):", ""]
+                lines += HEADER + table_rows(st["filters"], st["filters"]["bogofilter"]["one_minus_roca_percent"])
     curve = [r for r in runs if r["experiment"] == "curve"]
     if curve:
         f0 = next(iter(curve[0]["filters"].values()))
@@ -509,6 +606,11 @@ def targets(res):
         if r["experiment"] == "curve" and r["n"] != 1000:
             continue
         name = r["experiment"] + (f" {r['n']}" if r["experiment"] == "curve" else f" seed {r['seed']}" if "seed" in r else "")
+        if "settled" in r:
+            # On-line: past the start, where as much has been learned as "after 1000 + 1000".
+            name, r = f"{name}, past the first {r['settled']['messages_learned_before']} learned", r["settled"]
+            rows.append((name, r["filters"], 0.97))
+            continue
         rows.append((name, r["filters"], 0.97 if r["experiment"] == "curve" else 0.98))
     # The filters a user would run (the default, and with LR off or alone); not the rules- or
     # Bayes-less comparisons.
@@ -589,7 +691,9 @@ def main():
     ap.add_argument("--baseline-name", default=None, help="its label in the tables (default: spamfilt@COMMIT)")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "corpus"))
     ap.add_argument("--quick", action="store_true", help="only " + " and ".join(QUICK))
-    ap.add_argument("--only", help="comma-separated: " + ",".join(EXPERIMENTS))
+    ap.add_argument("--only", help="comma-separated: " + ",".join(EXPERIMENTS) + " (default: all but online)")
+    ap.add_argument("--online-batch", type=int, default=100, metavar="N",
+                    help="online: messages scored and then learned at a time (default 100)")
     ap.add_argument("--jobs", type=int, default=1, help="splits run at the same time (each spamfilt run uses all cores already)")
     ap.add_argument("--self-test", action="store_true", help="run the metric functions' doctests and exit")
     ap.add_argument("--scores", metavar="DIR", help="also write each filter's test scores (SCORE<TAB>spam|ham) here, "
@@ -597,7 +701,9 @@ def main():
     args = ap.parse_args()
     if args.self_test:
         sys.exit(self_test())
-    chosen = set(args.only.split(",")) if args.only else set(QUICK if args.quick else EXPERIMENTS)
+    chosen = set(args.only.split(",")) if args.only else set(QUICK if args.quick else DEFAULT_EXPERIMENTS)
+    if args.online_batch < 1:
+        sys.exit("generalise: --online-batch must be at least 1")
     unknown = chosen - set(EXPERIMENTS)
     if unknown:
         sys.exit(f"generalise: unknown experiment(s) {', '.join(sorted(unknown))}; choose from {', '.join(EXPERIMENTS)}")
@@ -624,7 +730,7 @@ def main():
     except OSError:
         model = platform.machine()
     res["machine"] = f"{os.cpu_count()} cores, {model}"
-    splits = experiments(msgs, chosen)
+    splits = experiments(msgs, chosen, args.online_batch)
     tmp = tempfile.mkdtemp(prefix="spamfilt-generalise-")
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

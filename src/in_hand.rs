@@ -109,6 +109,8 @@ impl Drop for Holding<'_> {
 /// * `write`: at [`Stage::Writing`] (termination signals blocked), says `spamfilt: test:
 ///   writing the message` on stderr and waits (up to 60 s) until a termination signal is
 ///   pending, then goes on writing.
+///
+/// (`kill-after-rename-N`, for the writers' commit, is read by `store::commit`.)
 pub fn test_fault(stage: Stage) {
     let Some(fault) = std::env::var_os("SPAMFILT_TEST_FAULT") else { return };
     match (fault.to_str(), stage) {

@@ -323,7 +323,9 @@ reputation.db by the next training run) with \fIreputation.journal.lock\fR (shar
 exclusive while a training run folds the journal in), \fIqueue/\fR (honeypot hits waiting for the next training
 run), \fIpolicy/\fR (the policy service's harvesting state), \fIdns\-resolver.state\fR (while the DNS resolver gives
 no answer: until when deliveries do not ask it), \fIlr.redis\-cache\fR (with a Redis store: the local
-copy of the LR weights) and \fIlock\fR (taken by writers only; filters never wait for it). A damaged file that
+copy of the LR weights) and \fIlock\fR (taken by writers only; filters never wait for it). While a run replaces
+several of these files, \fIcommit\fR names them: a run killed between the renames is completed by the next
+command that writes the database. A damaged file that
 was set aside is kept beside them as \fIFILE.corrupt\-TIME\fR. A directory with no database in it is not an
 error: the filter scores with the rules and the starter table (\fBspamfilt db stats\fR shows what it holds).
 .TP

@@ -571,11 +571,23 @@ impl TempFile {
         &mut self.file
     }
 
+    /// Flushes and fsyncs the file (not yet renamed).
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.file.sync_all().with_context(|| format!("cannot sync {}", self.path.display()))
+    }
+
+    /// Leaves the file where it is, not renamed and no longer removed when dropped: a commit
+    /// record names it now (see `store::commit`).
+    pub fn keep(mut self) -> PathBuf {
+        self.committed = true;
+        std::mem::take(&mut self.path)
+    }
+
     /// fsyncs the file, renames it over the target (a link there is replaced, not followed) and
     /// fsyncs the directory.
     pub fn commit(mut self) -> Result<()> {
-        self.file.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
-        self.file.sync_all().with_context(|| format!("cannot sync {}", self.path.display()))?;
+        self.sync()?;
         fs::rename(&self.path, &self.target).with_context(|| format!("cannot replace {}", self.target.display()))?;
         self.committed = true;
         File::open(&self.dir)

@@ -114,13 +114,17 @@ impl Database {
                     let old = reputation::Reputation::open(&self.dir, notes);
                     self.recover(old, reputation::FILE, true, notes)?;
                 }
-                self.write(snap)?;
-                if let Some(rep) = rep {
-                    let mut rep = rep.clone();
-                    rep.skip_journal(&self.dir)?;
-                    rep.save(&self.dir, notes)?;
-                }
-                Ok(())
+                // Both replaced as one commit (see `commit`).
+                let tokens = self.prepare(snap)?;
+                let rep = match rep {
+                    Some(rep) => {
+                        let mut rep = rep.clone();
+                        rep.skip_journal(&self.dir)?;
+                        Some(rep.prepare(&self.dir, notes)?)
+                    }
+                    None => None,
+                };
+                self.commit(tokens, rep)
             }
         }
     }

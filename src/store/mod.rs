@@ -11,11 +11,15 @@
 //!   `tokens.db.tmp-RANDOM` by streaming the current file with their changes merged in (its
 //!   checksum verified on the way, see `merge`), fsync it, rename it over `tokens.db` and fsync
 //!   the directory. A writer killed at any instant leaves the old or the new file; two writers
-//!   serialize and lose no count.
+//!   serialize and lose no count. A run that replaces several files (the weights, the counts,
+//!   `reputation.db` and the journal it folded in) renames them after a commit record that
+//!   names them, which the next writer completes if the run was killed between the renames
+//!   (`commit`).
 //! * The directory is created 0700 and the files 0600: mail is private. Every file in it is
 //!   opened, created and replaced through `files` (no symbolic link followed, unpredictable
 //!   temporary names, a directory or file others can write refused).
 
+pub(crate) mod commit;
 pub mod dump;
 pub mod files;
 pub mod junk_seen;
@@ -401,10 +405,11 @@ impl Database {
     }
 
     /// Like `update`, for training: the token database and the reputation database
-    /// (`reputation.db`) are edited together under the one lock, the token database written
-    /// first. Messages queued by the filter (honeypot hits) are handed to `f` too; their queue
-    /// files are removed only after both databases are written. `notes` gets what the user
-    /// should be told (see [`Notes`]).
+    /// (`reputation.db`) are edited together under the one lock and replaced as one commit
+    /// (see `commit`: a run killed part way is completed by the next writer, never lost or
+    /// counted twice). Messages queued by the filter (honeypot hits) are handed to `f` too;
+    /// their queue files are removed only after both databases are written. `notes` gets what
+    /// the user should be told (see [`Notes`]).
     pub fn update_all<R>(
         &self,
         force: bool,
@@ -450,11 +455,12 @@ impl Database {
                 self.fold_local_journal(notes);
             }
             None => {
-                // A record that could not be read stops the run here, before tokens.db is
-                // replaced, not after it, at reputation.db's save.
+                // A record that could not be read stops the run here, before anything is
+                // written.
                 rep.check_lookups()?;
-                self.write_learned(&mut snap)?;
-                rep.save(&self.dir, notes)?;
+                let tokens = self.prepare_learned(&mut snap)?;
+                let rep = rep.prepare(&self.dir, notes)?;
+                self.commit(tokens, Some(rep))?;
             }
         }
         for (path, meta) in done {
@@ -603,6 +609,10 @@ impl Database {
              (Dovecot: vsz_limit of the service that runs it) or make the database smaller (spamfilt db expire)\n",
             self.dir.display()
         ));
+        // A writer killed part way through a commit: completed before anything else.
+        commit::finish(&self.dir).with_context(|| {
+            format!("the last write of the database in {} was interrupted and cannot be completed", self.dir.display())
+        })?;
         self.remove_stale_temporaries();
         Ok(lock)
     }
@@ -613,13 +623,18 @@ impl Database {
     /// hold this lock write those names (every `reputation.db` writer holds it: training, `ip`,
     /// `db load`, `db migrate`, a Redis host's journal fold), so with it held none is in use.
     /// Other names (the policy service's and a Redis host's cache, written without this lock)
-    /// are left alone.
+    /// are left alone, and so is everything while a commit record is there (it names
+    /// temporary files that are not stale: see `commit`; `lock` completes it first).
+    /// `commit.tmp-…` is a record a writer was killed writing (nothing was renamed then).
     fn remove_stale_temporaries(&self) {
+        if commit::pending(&self.dir) {
+            return;
+        }
         let Ok(entries) = fs::read_dir(&self.dir) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let stale = [DB_FILE, lrfile::FILE, reputation::FILE].iter().any(|f| {
+            let stale = [DB_FILE, lrfile::FILE, reputation::FILE, commit::RECORD].iter().any(|f| {
                 name.strip_prefix(f)
                     .and_then(|rest| rest.strip_prefix(".tmp-"))
                     .is_some_and(|suffix| suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -641,27 +656,37 @@ impl Database {
         files::ensure_dir(&self.dir).context("the database directory cannot be used")
     }
 
-    /// Writes a snapshot aside, fsyncs it, renames it over the database and fsyncs the directory.
+    /// Writes a snapshot aside, fsyncs it, renames it over the database and fsyncs the directory
+    /// (with the weights, when they changed, as one commit: see `commit`).
     /// The snapshot has no LR changes waiting (see [`Database::write_learned`]).
     fn write(&self, snap: &Snapshot) -> Result<()> {
+        let prepared = self.prepare(snap)?;
+        self.commit(prepared, None)
+    }
+
+    /// [`Database::write`] of what a run learned (see [`Database::prepare_learned`]).
+    fn write_learned(&self, snap: &mut Snapshot) -> Result<()> {
+        let prepared = self.prepare_learned(snap)?;
+        self.commit(prepared, None)
+    }
+
+    /// What [`Database::write`] writes, written aside and synced, not yet renamed.
+    fn prepare(&self, snap: &Snapshot) -> Result<Prepared> {
         debug_assert!(snap.lr_pending.is_empty(), "LR changes not applied");
         files::check_dir(&self.dir)?;
         let tokens_tmp = self.merged(snap, &mut |_| true)?;
-        if !snap.lr_dirty {
-            return tokens_tmp.commit();
-        }
-        self.commit_with_lr(tokens_tmp, snap.lr.as_ref())
+        self.with_lr(tokens_tmp, snap)
     }
 
-    /// [`Database::write`] of what a run learned: its LR changes are applied on another thread
-    /// while the token file is written and synced, then the weights are written.
-    fn write_learned(&self, snap: &mut Snapshot) -> Result<()> {
+    /// [`Database::prepare`] of what a run learned: its LR changes are applied on another
+    /// thread while the token file is written and synced, then the weights are written.
+    fn prepare_learned(&self, snap: &mut Snapshot) -> Result<Prepared> {
         if snap.lr_pending.is_empty() {
-            return self.write(snap);
+            return self.prepare(snap);
         }
         files::check_dir(&self.dir)?;
         let tokens_tmp = snap.apply_lr_alongside(|snap| self.merged(snap, &mut |_| true))?;
-        self.commit_with_lr(tokens_tmp, snap.lr.as_ref())
+        self.with_lr(tokens_tmp, snap)
     }
 
     /// The token file of `snap` written aside (see `merge::write`), not yet renamed.
@@ -669,38 +694,39 @@ impl Database {
         merge::write(&self.dir, snap, keep, refuse_tokens)
     }
 
-    /// Writes the weights (or removes their file when there are none) beside the token file
-    /// written aside as `tokens_tmp`, then renames both into place. Both files are written and
-    /// synced aside before either is renamed, so a full disk or a failed write leaves both as
-    /// they were. The weights are renamed first: a crash between the two renames leaves the
-    /// counts and the ledger as they were before the run, so the run's messages are new to the
-    /// next run that is given them (the nightly purge again, the user's `train` again), which
-    /// counts them for Bayes and takes LR's steps again, where LR already has them right (train
-    /// on or near error: next to nothing moves). The other order left the weights a run behind
-    /// for good: the ledger then knew the messages, so no run ever gave them to LR again.
-    /// Removing the weights (no model) comes after the counts: a crash there keeps the old
-    /// weights rather than losing them.
-    fn commit_with_lr(&self, tokens_tmp: files::TempFile, lr: Option<&crate::lr::Model>) -> Result<()> {
-        match lr {
-            Some(m) => {
-                let lr_tmp = self.written(lrfile::FILE, &lrfile::encode(m, now_secs()))?;
-                lr_tmp.commit()?;
-                tokens_tmp.commit().map_err(|e| {
-                    anyhow::Error::new(OutcomeUnknown(format!(
-                        "{e:#}: the LR weights in {} were replaced and the token counts were not: train the same \
-                         messages again",
-                        self.dir.display()
-                    )))
-                })?;
-            }
-            None => {
-                tokens_tmp.commit()?;
-                match fs::remove_file(self.lr_path()) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
-                    }
-                    _ => {}
+    /// The token file written aside as `tokens_tmp`, with the weights written beside it when
+    /// they changed.
+    fn with_lr(&self, tokens_tmp: files::TempFile, snap: &Snapshot) -> Result<Prepared> {
+        let mut temps = vec![tokens_tmp];
+        if let (true, Some(m)) = (snap.lr_dirty, &snap.lr) {
+            temps.push(self.written(lrfile::FILE, &lrfile::encode(m, now_secs()))?);
+        }
+        Ok(Prepared { temps, remove_lr: snap.lr_dirty && snap.lr.is_none() })
+    }
+
+    /// Replaces the files `tokens` and `rep` wrote aside as one (see `commit`): every file is
+    /// written and synced aside before any is renamed, so a full disk or a failed write leaves
+    /// all as they were, and a process killed between the renames leaves a record the next
+    /// writer completes. (Before the record, the weights were renamed before the counts, so
+    /// that a crash between them had the next run given the same messages count them again;
+    /// the reputation could not be put right that way.) Removing the weights (no model) comes
+    /// after: a crash there keeps the old weights rather than losing them.
+    fn commit(&self, tokens: Prepared, rep: Option<reputation::Prepared>) -> Result<()> {
+        let mut temps = tokens.temps;
+        let (mut folded, mut lock) = (None, None);
+        if let Some(rep) = rep {
+            temps.push(rep.tmp);
+            folded = rep.folded;
+            lock = Some(rep.lock);
+        }
+        commit::commit(&self.dir, temps, folded, lock.as_ref())?;
+        drop(lock);
+        if tokens.remove_lr {
+            match fs::remove_file(self.lr_path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
                 }
+                _ => {}
             }
         }
         Ok(())
@@ -714,6 +740,14 @@ impl Database {
         tmp.file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
         Ok(tmp)
     }
+}
+
+/// What a writer wrote aside for the token database (see [`Database::prepare`]): the files to
+/// rename (`tokens.db`'s, and `lr.weights`' when the weights changed), and whether the weights
+/// go (they changed to none).
+struct Prepared {
+    temps: Vec<files::TempFile>,
+    remove_lr: bool,
 }
 
 /// A damaged token file's error, as a writer refuses it.
@@ -961,34 +995,6 @@ mod tests {
         assert!(read.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(read.len(), 30);
         assert!(!read.iter().any(|(d, _)| *d == ledger[3].0) && read.iter().any(|(d, _)| *d == [9; 16]));
-    }
-
-    #[test]
-    fn the_weights_are_renamed_before_the_counts() {
-        // A crash between the two renames must leave the run's messages new to the ledger (so
-        // the next run given them teaches both), never the weights a run behind for good. The
-        // second rename is made to fail (its file gone) to stand for the crash.
-        let tmp = tempfile::tempdir().unwrap();
-        let db = Database::at(tmp.path());
-        db.update(false, &mut Notes::new(), |s| {
-            s.learn(&[1], Class::Spam, today());
-            Ok(())
-        })
-        .unwrap();
-        let counts_before = std::fs::read(tmp.path().join(DB_FILE)).unwrap();
-        let mut model = crate::lr::Model::new(crate::lr::Shape::default());
-        model.ham = 3;
-        model.spam = 4;
-        let tokens_tmp = db.written(DB_FILE, b"never renamed").unwrap();
-        std::fs::remove_file(tokens_tmp.path()).unwrap();
-        let err = db.commit_with_lr(tokens_tmp, Some(&model)).unwrap_err();
-        assert!(err.chain().any(|c| c.is::<OutcomeUnknown>()), "{err:#}");
-        assert!(format!("{err:#}").contains("train the same messages again"), "{err:#}");
-        let weights = lrfile::decode(&std::fs::read(tmp.path().join(lrfile::FILE)).unwrap()).unwrap();
-        assert_eq!((weights.ham, weights.spam), (3, 4), "the weights were not renamed first");
-        assert_eq!(std::fs::read(tmp.path().join(DB_FILE)).unwrap(), counts_before);
-        // Said as a failure whose outcome is not known, never "unchanged".
-        assert!(failed(err, "training failed", "here").to_string().contains("may or may not"));
     }
 
     #[test]

@@ -40,7 +40,8 @@ mod reader;
 mod stream;
 
 pub use answers::DnsAnswers;
-pub use file::Reputation;
+pub use file::{Prepared, Reputation};
+pub(crate) use journal::lock_journal;
 pub use journal::{append_journal, JournalEntry, JOURNAL, MAX_REPLAY};
 pub use reader::Reader;
 

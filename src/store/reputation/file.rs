@@ -3,13 +3,14 @@
 //! edited, then saved.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use super::journal::{journal_lock, read_journal, report_skipped, JournalEntry, JOURNAL, JOURNAL_LOCK};
+use super::journal::{lock_journal, read_journal, read_to_fold, report_skipped, JournalEntry};
 use super::reader::parse_header;
 use super::stream::{Base, Opened};
 use super::{
@@ -35,6 +36,16 @@ pub struct Reputation {
     pub(super) base: Option<BaseRef>,
     /// Keys removed from the base (never also in `records`).
     pub(super) gone: BTreeSet<Key>,
+}
+
+/// `reputation.db` written aside by [`Reputation::prepare`], not yet renamed: the temporary
+/// file (synced), the journal bytes folded into it, and the journal's lock, held until this is
+/// dropped (after the commit), so that nothing is appended to the journal meanwhile.
+pub struct Prepared {
+    pub(crate) tmp: crate::store::files::TempFile,
+    pub(crate) folded: Option<crate::store::commit::Folded>,
+    pub(crate) lock: std::fs::File,
+    counts: (u64, u64),
 }
 
 /// The base file, shared by clones (compared by identity).
@@ -190,7 +201,9 @@ impl Reputation {
     }
 
     /// Writes the database atomically and folds the journal in: under the journal's exclusive
-    /// lock, what filters appended since `load` is applied, the file replaced, the journal removed.
+    /// lock, what filters appended since `load` is applied, the file replaced, the journal's
+    /// folded bytes dropped, as one commit (see `store::commit`: a process killed part way
+    /// leaves a record the next writer completes, so no journal entry is lost or applied twice).
     /// The caller holds the directory's lock. Damaged journal bytes that were skipped are noted
     /// in `notes`.
     pub fn save(&mut self, dir: &Path, notes: &mut Notes) -> Result<()> {
@@ -212,38 +225,50 @@ impl Reputation {
         notes: &mut Notes,
         keep: Option<super::stream::Keep<'_>>,
     ) -> Result<(u64, u64)> {
-        let lock = journal_lock(dir)?;
-        lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
-        let (late, _, skipped) = read_journal(dir, self.journal_seen)?;
+        let prepared = self.prepare_keeping(dir, notes, keep)?;
+        let counts = prepared.counts;
+        crate::store::commit::commit(dir, vec![prepared.tmp], prepared.folded, Some(&prepared.lock))?;
+        self.journal_seen = 0;
+        Ok(counts)
+    }
+
+    /// What `save` writes, written aside and not yet renamed, for a caller that commits it with
+    /// other files (a training run: with `tokens.db` and `lr.weights`, see `store::commit`).
+    /// The journal's lock is held until the returned value is dropped.
+    pub fn prepare(&mut self, dir: &Path, notes: &mut Notes) -> Result<Prepared> {
+        self.prepare_keeping(dir, notes, None)
+    }
+
+    fn prepare_keeping(
+        &mut self,
+        dir: &Path,
+        notes: &mut Notes,
+        keep: Option<super::stream::Keep<'_>>,
+    ) -> Result<Prepared> {
+        let lock = lock_journal(dir)?;
+        let (late, skipped, folded) = read_to_fold(dir, self.journal_seen)?;
         report_skipped(dir, skipped, notes);
         for e in &late {
             self.apply(e);
         }
-        let counts = match &self.base {
+        crate::store::files::check_dir(dir)?;
+        let (tmp, counts) = match &self.base {
             None => {
                 let before = self.records.len();
                 if let Some(keep) = keep {
                     self.records.retain(|k, r| keep(k, r));
                 }
-                let parts = self.encode_parts();
-                crate::store::files::write_atomic_parts(dir, FILE, &[&parts[0], &parts[1], &parts[2]])?;
-                ((before - self.records.len()) as u64, self.records.len() as u64)
+                let mut tmp = crate::store::files::TempFile::new(dir, FILE)?;
+                let path = tmp.path().to_path_buf();
+                for part in self.encode_parts() {
+                    tmp.file().write_all(&part).with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                tmp.sync()?;
+                (tmp, ((before - self.records.len()) as u64, self.records.len() as u64))
             }
-            Some(b) => {
-                crate::store::files::check_dir(dir)?;
-                let (tmp, counts) =
-                    super::stream::write(dir, Some(&b.0), &self.records, &self.gone, self.relayed(), keep)?;
-                tmp.commit()?;
-                counts
-            }
+            Some(b) => super::stream::write(dir, Some(&b.0), &self.records, &self.gone, self.relayed(), keep)?,
         };
-        match std::fs::remove_file(dir.join(JOURNAL)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", dir.join(JOURNAL).display())),
-        }
-        self.journal_seen = 0;
-        Ok(counts)
+        Ok(Prepared { tmp, folded, lock, counts })
     }
 
     /// Makes `save` leave out what the journal holds now (a restore from a dump replaces it:

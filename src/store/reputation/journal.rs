@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{checksum, config, domain_key, exact_key, ip_from_key, ip_key, Cached, DnsAnswers, Key};
+use crate::store::commit::Folded;
 use crate::store::Notes;
 
 /// The journal: what filter runs learned (DNS answers, honeypot hits), appended without taking
@@ -91,6 +92,14 @@ impl JournalEntry {
 
 pub(super) fn journal_lock(dir: &Path) -> Result<std::fs::File> {
     crate::store::files::open_write(&dir.join(JOURNAL_LOCK), "journal lock file", false)
+}
+
+/// The journal's lock, taken exclusively (waiting for appenders, who hold it shared while they
+/// append): no entry is appended until it is dropped.
+pub(crate) fn lock_journal(dir: &Path) -> Result<std::fs::File> {
+    let lock = journal_lock(dir)?;
+    lock.lock().with_context(|| format!("cannot lock {}", dir.join(JOURNAL_LOCK).display()))?;
+    Ok(lock)
 }
 
 /// Appends one entry to the journal (a filter run). Waits at most `wait` for a writer that is
@@ -205,6 +214,26 @@ pub(super) fn read_journal(dir: &Path, from: u64) -> Result<(Vec<JournalEntry>, 
     Ok((entries, from + end as u64, skipped as u64))
 }
 
+/// What a writer folds into `reputation.db` (under [`lock_journal`]): the entries from byte
+/// `from` on, how many damaged bytes were skipped, and the whole journal as folded (see
+/// `store::commit`: the commit drops exactly those bytes). No journal, or an empty one: no
+/// entries and `None`.
+pub(super) fn read_to_fold(dir: &Path, from: u64) -> Result<(Vec<JournalEntry>, u64, Option<Folded>)> {
+    use std::io::Read;
+    let path = dir.join(JOURNAL);
+    let Some((mut file, meta)) = crate::store::files::open_read(&path, "reputation journal")? else {
+        return Ok((Vec::new(), 0, None));
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.is_empty() {
+        return Ok((Vec::new(), 0, None));
+    }
+    let at = (from as usize).min(bytes.len());
+    let (entries, _, skipped) = parse_journal(&bytes[at..], at == 0);
+    Ok((entries, skipped as u64, Some(Folded::of(&meta, &bytes))))
+}
+
 /// The entries of the journal's last `tail` bytes (readers): reading starts at the first frame
 /// that begins there.
 ///
@@ -251,6 +280,11 @@ fn starts_with_magic(file: &mut std::fs::File) -> Result<bool> {
 fn convert_legacy(dir: &Path) -> Result<bool> {
     let db_lock = crate::store::files::open_write(&dir.join(crate::store::LOCK_FILE), "lock file", false)?;
     if db_lock.try_lock().is_err() {
+        return Ok(false);
+    }
+    // A commit killed part way leaves the journal's folded bytes for the next writer to drop
+    // (see `store::commit`): rewritten now, they would no longer be found, and count twice.
+    if crate::store::commit::pending(dir) {
         return Ok(false);
     }
     let lock = journal_lock(dir)?;

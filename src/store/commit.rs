@@ -233,19 +233,32 @@ pub(crate) fn commit(
         t.sync()?;
     }
     let record = Record { renames: temps.iter().map(name).collect(), journal };
-    files::write_atomic(dir, RECORD, record.text().as_bytes())?;
-    // From here on the temporary files are the record's: none is removed, whatever happens.
-    for t in temps {
-        t.keep();
-    }
-    complete(dir, &record, journal_lock, false).map_err(|e| {
+    let unknown = |e: anyhow::Error| {
         anyhow::Error::new(OutcomeUnknown(format!(
             "{e:#}: the files of the database in {} were left part way through being replaced; the next command \
              that writes it completes that from {}",
             dir.display(),
             dir.join(RECORD).display()
         )))
-    })
+    };
+    // From the record's rename on, the temporary files are the record's: none is removed,
+    // whatever happens. Also when writing the record fails after its rename (the directory's
+    // fsync): the next writer would take a named file that is gone for one renamed, and drop
+    // journal bytes that were never folded in. So they are kept first, and removed here only
+    // when the record is not in place.
+    let kept: Vec<std::path::PathBuf> = temps.into_iter().map(files::TempFile::keep).collect();
+    if let Err(e) = files::write_atomic(dir, RECORD, record.text().as_bytes()) {
+        return match fs::symlink_metadata(dir.join(RECORD)) {
+            Err(m) if m.kind() == std::io::ErrorKind::NotFound => {
+                for path in &kept {
+                    let _ = fs::remove_file(path);
+                }
+                Err(e)
+            }
+            _ => Err(unknown(e)),
+        };
+    }
+    complete(dir, &record, journal_lock, false).map_err(unknown)
 }
 
 /// Completes a commit a process was killed in, if its record is there (the caller holds the
@@ -503,6 +516,42 @@ mod tests {
         drop(db.lock().unwrap());
         assert!(!pending(db.dir()));
         assert_eq!(leftovers(&db), Vec::<String>::new());
+    }
+
+    /// Writing the record failing after its rename (the directory's fsync, an I/O error): the
+    /// temporary files stay with the record, the failure is an outcome not known, and the next
+    /// writer completes the run, the journal's entry counted once. They were removed with the
+    /// error before, and the next writer took them for renamed: the run was not there and the
+    /// journal bytes it had folded in were dropped, never counted.
+    #[test]
+    fn a_failure_after_the_records_rename_leaves_the_run_to_the_next_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(&tmp.path().join("db"));
+        delivery(&db, "198.51.100.1");
+        files::FAIL_COMMIT.with(|f| f.set(Some((RECORD, true))));
+        let err = train(&db, None).unwrap_err();
+        files::FAIL_COMMIT.with(|f| f.set(None));
+        delivery(&db, "198.51.100.2");
+        drop(db.lock().unwrap());
+        assert_eq!(state(&db), (1, Some(Class::Spam), Some((0, 1)), vec![(1, 0), (0, 1), (0, 1)]));
+        assert!(err.chain().any(|c| c.is::<OutcomeUnknown>()), "{err:#}");
+        assert_eq!(leftovers(&db), Vec::<String>::new());
+    }
+
+    /// Writing the record failing before its rename: nothing renamed, no temporary file left.
+    #[test]
+    fn a_failure_before_the_records_rename_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(&tmp.path().join("db"));
+        delivery(&db, "198.51.100.1");
+        files::FAIL_COMMIT.with(|f| f.set(Some((RECORD, false))));
+        let err = train(&db, None).unwrap_err();
+        files::FAIL_COMMIT.with(|f| f.set(None));
+        assert!(format!("{err:#}").contains("test: cannot replace"), "{err:#}");
+        assert!(!err.chain().any(|c| c.is::<OutcomeUnknown>()), "{err:#}");
+        assert_eq!(leftovers(&db), Vec::<String>::new());
+        drop(db.lock().unwrap());
+        assert_eq!(state(&db), (0, None, None, vec![(0, 0), (0, 1), (0, 0)]));
     }
 
     fn record_naming(db: &Database, names: &[&str]) {

@@ -588,8 +588,20 @@ impl TempFile {
     /// fsyncs the directory.
     pub fn commit(mut self) -> Result<()> {
         self.sync()?;
+        #[cfg(test)]
+        let fail = FAIL_COMMIT.with(|f| f.get()).filter(|(n, _)| self.target.file_name() == Some(n.as_ref()));
+        #[cfg(test)]
+        if let Some((_, false)) = fail {
+            FAIL_COMMIT.with(|f| f.set(None));
+            bail!("test: cannot replace {}", self.target.display());
+        }
         fs::rename(&self.path, &self.target).with_context(|| format!("cannot replace {}", self.target.display()))?;
         self.committed = true;
+        #[cfg(test)]
+        if fail.is_some() {
+            FAIL_COMMIT.with(|f| f.set(None));
+            bail!("test: cannot sync the directory {}", self.dir.display());
+        }
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .with_context(|| format!("cannot sync the directory {}", self.dir.display()))?;
@@ -604,6 +616,15 @@ impl Write for TempFile {
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// For the unit tests: the next [`TempFile::commit`] on this thread of a file of this name
+    /// fails before its rename (`false`) or after it (`true`, as the directory's fsync failing
+    /// there, an I/O error, would).
+    pub(crate) static FAIL_COMMIT: std::cell::Cell<Option<(&'static str, bool)>> =
+        const { std::cell::Cell::new(None) };
 }
 
 impl Drop for TempFile {

@@ -50,7 +50,11 @@ const MAX_RECORD: u64 = 4096;
 pub(crate) const TARGETS: [&str; 3] = [lrfile::FILE, DB_FILE, reputation::FILE];
 
 /// The start of the reputation journal a commit folded into `reputation.db`: its first `len`
-/// bytes, of the journal file `dev`/`ino`, whose digest is `digest`.
+/// bytes, of the journal file `dev`/`ino`, whose digest is `digest`. The device is written
+/// for a person reading the record, not compared when it is completed: `st_dev` is not stable
+/// across a restart (btrfs subvolumes, LVM, NFS number their devices as they are mounted), and a
+/// power loss is one of the interruptions the record is for. The inode, the length and the
+/// digest say whether it is the same journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Folded {
     pub len: u64,
@@ -307,7 +311,7 @@ fn complete(dir: &Path, record: &Record, journal_lock: Option<&File>, again: boo
 }
 
 /// Drops the folded bytes from the start of the journal, if they are still there: the same
-/// file (device and inode), at least as long, starting with bytes of the same digest. Appended
+/// file (inode: see [`Folded`]), at least as long, starting with bytes of the same digest. Appended
 /// since (deliveries append while a killed commit waits to be completed), the rest is kept, in
 /// a journal written aside and renamed over. Under the journal's lock (`held`, or taken here).
 fn drop_folded(dir: &Path, folded: &Folded, held: Option<&File>) -> Result<()> {
@@ -317,7 +321,7 @@ fn drop_folded(dir: &Path, folded: &Folded, held: Option<&File>) -> Result<()> {
     };
     let path = dir.join(JOURNAL);
     let Some((mut file, meta)) = files::open_read(&path, "reputation journal")? else { return Ok(()) };
-    if meta.dev() != folded.dev || meta.ino() != folded.ino || meta.len() < folded.len {
+    if meta.ino() != folded.ino || meta.len() < folded.len {
         return Ok(());
     }
     let mut bytes = Vec::new();
@@ -552,6 +556,29 @@ mod tests {
         assert_eq!(leftovers(&db), Vec::<String>::new());
         drop(db.lock().unwrap());
         assert_eq!(state(&db), (0, None, None, vec![(0, 0), (0, 1), (0, 0)]));
+    }
+
+    /// A run stopped after its renames, before the journal's folded bytes are dropped, and the
+    /// machine restarted (a power loss) with the journal's device numbered anew (btrfs, LVM,
+    /// NFS): its inode, length and digest still say it is the journal folded in, so its bytes
+    /// are dropped and counted once. Compared by device too, they were kept, and counted again.
+    #[test]
+    fn a_journal_whose_device_was_numbered_anew_is_still_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Database::at(&tmp.path().join("db"));
+        delivery(&db, "198.51.100.1");
+        assert!(train(&db, Some(3)).is_err());
+        let path = db.dir().join(RECORD);
+        let mut record = Record::read(&path).unwrap().unwrap();
+        record.journal.as_mut().unwrap().dev ^= 1;
+        fs::write(&path, record.text()).unwrap();
+        delivery(&db, "198.51.100.2");
+        drop(db.lock().unwrap());
+        let want = (1, Some(Class::Spam), Some((0, 1)), vec![(1, 0), (0, 1), (0, 1)]);
+        assert_eq!(state(&db), want);
+        assert_eq!(leftovers(&db), Vec::<String>::new());
+        train(&db, None).unwrap();
+        assert_eq!(state(&db), want, "the next fold");
     }
 
     fn record_naming(db: &Database, names: &[&str]) {

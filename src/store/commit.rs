@@ -141,11 +141,14 @@ impl Record {
                 return Err(refuse("it goes on after its end line".into()));
             }
             let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+            // What the error shows of the record: escaped (no control characters of a planted
+            // file reach the terminal).
+            let (shown, shown_rest) = (line.escape_debug(), rest.escape_debug());
             match word {
                 "rename" => {
                     let Some(target) = target_of(rest) else {
                         return Err(refuse(format!(
-                            "it names `{rest}`, which is not a temporary file of this database ({} followed by \
+                            "it names `{shown_rest}`, which is not a temporary file of this database ({} followed by \
                              .tmp- and 16 hex digits, in this directory)",
                             TARGETS.join(", ")
                         )));
@@ -161,18 +164,18 @@ impl Record {
                     match (f.as_slice(), record.journal.is_none()) {
                         ([len, dev, ino, digest], true) if digest.len() == 32 => {
                             let (Some(len), Some(dev), Some(ino)) = (num(len), num(dev), num(ino)) else {
-                                return Err(refuse(format!("its journal line `{line}` is not numbers")));
+                                return Err(refuse(format!("its journal line `{shown}` is not numbers")));
                             };
                             record.journal = Some(Folded { len, dev, ino, digest: digest.to_string() });
                         }
-                        _ => return Err(refuse(format!("its journal line `{line}` is not one spamfilt writes"))),
+                        _ => return Err(refuse(format!("its journal line `{shown}` is not one spamfilt writes"))),
                     }
                 }
                 "end" => {
                     end = Some(rest.to_string());
                     continue;
                 }
-                _ => return Err(refuse(format!("it has a line spamfilt does not write: `{line}`"))),
+                _ => return Err(refuse(format!("it has a line spamfilt does not write: `{shown}`"))),
             }
             body.push_str(line);
             body.push('\n');
@@ -187,8 +190,9 @@ impl Record {
     }
 
     /// Checks the temporary files the record names before any is renamed: each is missing
-    /// (renamed already) or a regular file of ours that others cannot write; a symbolic link
-    /// (which a rename would put in the database's place) is refused.
+    /// (renamed already) or a regular file of ours that others cannot write, with no other
+    /// name; a symbolic link or a hard link (which a rename would put in the database's place:
+    /// a file elsewhere would then be the database) is refused.
     fn check_files(&self, dir: &Path) -> Result<()> {
         for name in &self.renames {
             let path = dir.join(name);
@@ -203,9 +207,20 @@ impl Record {
                     path.display()
                 ),
                 Ok(_) => {
-                    files::open_read(&path, "temporary file").with_context(|| {
+                    let opened = files::open_read(&path, "temporary file").with_context(|| {
                         format!("refusing to complete the commit recorded in {}", dir.join(RECORD).display())
                     })?;
+                    // A writer's temporary file has one name; a hard link also has another.
+                    if let Some((_, m)) = opened.filter(|(_, m)| m.nlink() != 1) {
+                        bail!(
+                            "refusing to complete the commit recorded in {}: the file it names, {}, has {} names \
+                             (a hard link: spamfilt's temporary files have one); nothing was renamed. Remove it \
+                             and the record to go on (the run it recorded is then not completed)",
+                            dir.join(RECORD).display(),
+                            path.display(),
+                            m.nlink()
+                        );
+                    }
                 }
             }
         }
@@ -605,6 +620,10 @@ mod tests {
             assert!(err.contains("not a temporary file of this database"), "{err}");
         }
         assert_eq!(fs::read(tmp.path().join("x")).unwrap(), b"outside");
+        // Control characters of a planted record are shown escaped, never written out.
+        record_naming(&db, &["tokens.db.tmp-\u{1b}]0;owned\u{7}\0"]);
+        let err = refused(&db);
+        assert!(err.contains(r"`tokens.db.tmp-\u{1b}]0;owned\u{7}\0`") && !err.contains('\u{1b}'), "{err}");
         // A named temporary file that is a link: refused, the link's target untouched.
         let link = "tokens.db.tmp-0123456789abcdef";
         symlink(tmp.path().join("x"), db.dir().join(link)).unwrap();
@@ -631,6 +650,17 @@ mod tests {
         let err = refused(&db);
         assert!(err.contains("symbolic link") && err.contains(&record), "{err}");
         assert!(kept.exists());
+        // A named temporary file that is a hard link to a file elsewhere: refused, the
+        // database and that file untouched.
+        fs::remove_file(db.dir().join(RECORD)).unwrap();
+        let hard = "tokens.db.tmp-fedcba9876543210";
+        fs::hard_link(tmp.path().join("x"), db.dir().join(hard)).unwrap();
+        record_naming(&db, &[hard]);
+        let err = refused(&db);
+        assert!(err.contains("hard link") && err.contains(hard) && err.contains(&record), "{err}");
+        assert_eq!(fs::read(db.file_path()).unwrap(), before);
+        assert_eq!(fs::read(tmp.path().join("x")).unwrap(), b"outside");
+        fs::remove_file(db.dir().join(hard)).unwrap();
         // Moved away: the next writer goes on, and removes what the record named.
         fs::remove_file(db.dir().join(RECORD)).unwrap();
         drop(db.lock().unwrap());

@@ -625,7 +625,9 @@ impl Database {
     /// Other names (the policy service's and a Redis host's cache, written without this lock)
     /// are left alone, and so is everything while a commit record is there (it names
     /// temporary files that are not stale: see `commit`; `lock` completes it first).
-    /// `commit.tmp-…` is a record a writer was killed writing (nothing was renamed then).
+    /// `commit.tmp-…` is a record a writer was killed writing (nothing was renamed then);
+    /// `reputation.journal.tmp-…` a journal rewritten without a commit's folded bytes, or a
+    /// reader's conversion of an old-format one, killed before its rename (both hold this lock).
     fn remove_stale_temporaries(&self) {
         if commit::pending(&self.dir) {
             return;
@@ -634,11 +636,12 @@ impl Database {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let stale = [DB_FILE, lrfile::FILE, reputation::FILE, commit::RECORD].iter().any(|f| {
-                name.strip_prefix(f)
-                    .and_then(|rest| rest.strip_prefix(".tmp-"))
-                    .is_some_and(|suffix| suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()))
-            });
+            let stale =
+                [DB_FILE, lrfile::FILE, reputation::FILE, reputation::JOURNAL, commit::RECORD].iter().any(|f| {
+                    name.strip_prefix(f)
+                        .and_then(|rest| rest.strip_prefix(".tmp-"))
+                        .is_some_and(|suffix| suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()))
+                });
             if stale {
                 // A link is removed, not followed; a failure leaves the file for the next run.
                 let _ = fs::remove_file(entry.path());
@@ -1157,13 +1160,19 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = Database::at(&tmp.path().join("db"));
         drop(db.lock().unwrap());
-        let stale =
-            ["tokens.db.tmp-0123456789abcdef", "lr.weights.tmp-fedcba9876543210", "reputation.db.tmp-00112233aabbccdd"];
+        let stale = [
+            "tokens.db.tmp-0123456789abcdef",
+            "lr.weights.tmp-fedcba9876543210",
+            "reputation.db.tmp-00112233aabbccdd",
+            "reputation.journal.tmp-0123456789abcdef",
+            "commit.tmp-0123456789abcdef",
+        ];
         let kept = [
             "tokens.db.tmp-notes",
             "lr.redis-cache.tmp-0123456789abcdef",
             "reputation.db.tmp-notes",
-            "reputation.journal.tmp-0123456789abcdef",
+            "reputation.journal.tmp-notes",
+            "reputation.journal",
             "tokens.db",
             "reputation.db",
         ];

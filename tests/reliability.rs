@@ -311,6 +311,20 @@ fn a_train_killed_between_its_renames_is_completed_by_the_next_writer() {
         let db = dir.path().join(format!("killed-{n}"));
         let killed = train(&db, Some(format!("kill-after-rename-{n}")));
         assert_eq!(killed.status.signal(), Some(9), "{}", String::from_utf8_lossy(&killed.stderr));
+        // Said by `db stats` and `lint` (exit 1) until the next writer completes it.
+        let record = db.join("commit").display().to_string();
+        assert!(
+            stats(&db).contains(&format!("interrupted:  {record}: a write of the database was interrupted")),
+            "{}",
+            stats(&db)
+        );
+        let lint = spamfilt(&db).arg("lint").output().unwrap();
+        let said = String::from_utf8_lossy(&lint.stdout);
+        assert!(
+            lint.status.code() == Some(1)
+                && said.contains(&format!("{record}: a write of the database was interrupted")),
+            "{said}"
+        );
         let again = train(&db, None);
         let said = String::from_utf8_lossy(&again.stdout);
         assert!(again.status.success() && said.contains("learned 0 ham and 0 spam; 5 already known"), "{said}");
@@ -321,6 +335,9 @@ fn a_train_killed_between_its_renames_is_completed_by_the_next_writer() {
             .filter(|n| n.contains(".tmp-") || n == "commit")
             .collect();
         assert!(left.is_empty(), "{left:?}");
+        assert!(!stats(&db).contains("interrupted"), "{}", stats(&db));
+        let lint = String::from_utf8_lossy(&spamfilt(&db).arg("lint").output().unwrap().stdout).into_owned();
+        assert!(!lint.contains("interrupted"), "{lint}");
     }
 }
 

@@ -16,6 +16,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
             let s = db.stats().with_context(|| format!("cannot read the database in {}", settings.db_dir.display()))?;
             println!("backend:      {}", if db.redis().is_some() { "redis" } else { "files" });
             println!("database:     {}", db.location());
+            if let Some(record) = db.interrupted_write() {
+                println!("interrupted:  {}: {}", record.display(), super::lint::INTERRUPTED);
+            }
             println!("messages:     {} ham, {} spam", s.totals.ham, s.totals.spam);
             println!("tokens:       {}", s.tokens);
             println!("ledger:       {} messages", s.ledger_entries);

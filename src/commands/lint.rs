@@ -120,6 +120,9 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
             }
         }
     }
+    if let Some(record) = db.interrupted_write() {
+        out.push(Problem::new(&record, None, INTERRUPTED));
+    }
     match db.verify() {
         Ok(None) => {}
         Ok(Some(why)) => out.push(Problem::new(&db.file_path(), None, why)),
@@ -170,6 +173,12 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
 /// The DNS resolver backed off after it gave no answer (`dns-resolver.state`, see
 /// `commands::resolver`): while the back-off lasts deliveries and the policy service ask it
 /// nothing, so the DNS checks are off without anything else saying so but X-Spam-Degraded.
+/// What `lint` and `db stats` say of a commit record left by a killed writer (`lint` puts the
+/// record's path before it, `db stats` after it).
+pub const INTERRUPTED: &str = "a write of the database was interrupted (a process was killed while it replaced the \
+     files this commit record names); the next command that writes the database completes it (the nightly purge, \
+     spamfilt train, spamfilt ip expire); until then deliveries may score with part of that write";
+
 /// A record whose back-off is over is no problem: the next delivery asks again.
 fn resolver_problem(settings: &Settings, now: u64) -> Option<Problem> {
     use crate::store::resolver;

@@ -264,6 +264,13 @@ impl Database {
         }
     }
 
+    /// The commit record of a write that was interrupted (a process killed while it replaced
+    /// the database's files), which the next writer completes (see `commit`); `None` when
+    /// there is none, and always with Redis (one transaction a run).
+    pub fn interrupted_write(&self) -> Option<PathBuf> {
+        (self.redis.is_none() && commit::pending(&self.dir)).then(|| self.dir.join(commit::RECORD))
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

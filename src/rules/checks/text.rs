@@ -150,14 +150,25 @@ pub(super) fn split_words_in(chars: &[char]) -> usize {
     let mut n = 0;
     let mut i = 0;
     while i < chars.len() {
+        crate::work::add(1);
         if alpha(&chars[i])
             && (i == 0 || !alnum(&chars[i - 1]))
             && chars.get(i + 1).is_some_and(|s| s.is_ascii() && is_split_separator(*s as u8))
         {
-            if let Some(j) = split_run_at(chars, i, alpha, alnum) {
-                n += 1;
-                i = j + 1;
-                continue;
+            match split_run_at(chars, i, alpha, alnum) {
+                Ok(j) => {
+                    n += 1;
+                    i = j + 1;
+                    continue;
+                }
+                // Every letter of the run after its first starts the same run (same separator,
+                // same end), shorter: none is a split word either. The last one may start a
+                // run with another separator.
+                Err(j) if j > i => {
+                    i = j;
+                    continue;
+                }
+                Err(_) => {}
             }
         }
         i += 1;
@@ -168,13 +179,15 @@ pub(super) fn split_words_in(chars: &[char]) -> usize {
 /// Where a split word that starts at `i` (a letter that begins a word, followed by a separator)
 /// ends, if there is one: letter, separator, letter, separator, … with the same separator, at
 /// least four letters. "U.S.A." has three: not counted. Initials like "J. R. R." have spaces
-/// after dots.
+/// after dots. `Err` with the last letter of the run when it is no split word (too short, or
+/// more letters or digits right after it), so that the caller does not walk the run again from
+/// each of its letters (quadratic: `a.a.a.…a1`).
 pub(super) fn split_run_at<C: Copy + PartialEq>(
     chars: &[C],
     i: usize,
     alpha: impl Fn(&C) -> bool,
     alnum: impl Fn(&C) -> bool,
-) -> Option<usize> {
+) -> Result<usize, usize> {
     let sep = chars[i + 1];
     let mut j = i;
     let mut letters = 0;
@@ -189,6 +202,11 @@ pub(super) fn split_run_at<C: Copy + PartialEq>(
             break;
         }
     }
+    crate::work::add(letters);
     let at_end = !chars.get(j + 1).is_some_and(&alnum);
-    (letters >= 4 && at_end).then_some(j)
+    if letters >= 4 && at_end {
+        Ok(j)
+    } else {
+        Err(j)
+    }
 }

@@ -96,6 +96,20 @@ const SHAPES: &[(&str, Make)] = &[
     ("addresses: encoded words in From", |n| {
         format!("From: {}<a@b.example>\nSubject: x\n\nhi\n", fill("=?utf-8?q?J=C3=A1n?= ", n))
     }),
+    ("MIME: RFC 2231 quotes after many parameters", |n| {
+        format!(
+            "From: a@b.example\nMIME-Version: 1.0\nContent-Type: text/plain; {}name*=utf-8'en'{}\n\nhi\n",
+            fill("a=x; ", n / 2),
+            fill("x'", n / 2)
+        )
+    }),
+    ("MIME: RFC 2231 continuations", |n| {
+        format!(
+            "From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=z\n\n--z\n\
+             Content-Disposition: attachment; {}\n\nx\n--z--\n",
+            fill("f*1=a; ", n)
+        )
+    }),
     ("headers: many Received lines", |n| {
         fill("Received: from a.example (a.example [203.0.113.5]) by mx.example; Mon, 1 Jan 2024 00:00:00 +0000\n", n)
             + "From: a@b.example\n\nhi\n"

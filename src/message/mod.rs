@@ -171,6 +171,10 @@ impl<'a> Message<'a> {
         let spoiled = spoil_loose_encoded_words(copy.as_deref().unwrap_or(scanned));
         let ct_spoiled = spoiled.as_ref().is_some_and(|s| s.content_type_changed);
         let copy = spoiled.map(|s| s.copy).or(copy);
+        // So do RFC 2231 parameters past a few dozen continuations or quotes in one field.
+        let spoiled = spoil_parameter_marks(copy.as_deref().unwrap_or(scanned));
+        let ct_spoiled = ct_spoiled || spoiled.as_ref().is_some_and(|s| s.content_type_changed);
+        let copy = spoiled.map(|s| s.copy).or(copy);
         match copy {
             None => msg.fill(scanned),
             Some(copy) => {
@@ -411,6 +415,53 @@ pub(crate) mod tests {
         ] {
             assert!(neutralize_encoded_messages(&m(head)).is_none(), "{head}");
         }
+    }
+
+    /// RFC 2231 continuations and encoded values as real mail writes them are parsed as they
+    /// are; past `MAX_PARAMETER_MARKS` `*` or `'` in one Content-Type or Content-Disposition
+    /// field, the others are spoiled (mail-parser's cost was quadratic in them), the boundary
+    /// kept, and a changed Content-Type is a MIME problem.
+    #[test]
+    fn rfc2231_parameters_are_spoiled_past_a_few_dozen() {
+        let name: String = (0..10).map(|i| format!(" filename*{i}*=utf-8''r%C3%A9sum%C3%A9{i};\n")).collect();
+        let ok = format!(
+            "From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"{}\"\n\n--{0}\n\
+             Content-Type: text/plain\nContent-Disposition: attachment;\n{name}\nhi there\n--{0}--\n",
+            "*".repeat(70)
+        );
+        assert!(spoil_parameter_marks(ok.as_bytes()).is_none());
+        let m = Message::parse(ok.as_bytes(), 1 << 20);
+        assert_eq!(m.parts[0].filename.as_deref(), Some(&*(0..10).map(|i| format!("résumé{i}")).collect::<String>()));
+        assert!(!m.mime_problem);
+        // Hostile: thousands of continuations, and thousands of quotes after thousands of
+        // parameters. What mail-parser sees holds at most the limit of each in a field.
+        let marks = |b: &[u8]| (b.iter().filter(|&&c| c == b'*').count(), b.iter().filter(|&&c| c == b'\'').count());
+        for (field, spoiled_ct) in [
+            (format!("Content-Disposition: attachment; {}", "f*1=a; ".repeat(5000)), false),
+            (format!("Content-Type: text/plain; {}name*=utf-8'en'{}", "a=x; ".repeat(3000), "x'".repeat(3000)), true),
+        ] {
+            let bad = format!("From: a@b.example\nMIME-Version: 1.0\n{field}\n\nhi there\n");
+            let copy = spoil_parameter_marks(bad.as_bytes()).unwrap();
+            assert_eq!(copy.copy.len(), bad.len());
+            let (stars, quotes) = marks(&copy.copy);
+            assert!(stars <= MAX_PARAMETER_MARKS && quotes <= MAX_PARAMETER_MARKS, "{stars} {quotes}");
+            assert_eq!(copy.content_type_changed, spoiled_ct);
+            let m = Message::parse(bad.as_bytes(), 1 << 20);
+            assert_eq!((m.mime_problem, m.parts.len()), (spoiled_ct, 1));
+            assert!(matches!(&m.parts[0].body, Body::Text(t) if t.contains("hi there")));
+        }
+        // The boundary is never spoiled, whatever precedes it: the parts are still found.
+        let b = "*".repeat(70);
+        let bad = format!(
+            "From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/mixed; {}boundary=\"{b}\"\n\n--{b}\n\
+             Content-Type: text/plain\n\nhi there\n--{b}--\n",
+            "x*=a; ".repeat(100)
+        );
+        let copy = spoil_parameter_marks(bad.as_bytes()).unwrap();
+        assert!(String::from_utf8(copy.copy).unwrap().contains(&format!("boundary=\"{b}\"")));
+        let m = Message::parse(bad.as_bytes(), 1 << 20);
+        assert!(m.mime_problem);
+        assert!(matches!(&m.parts[0].body, Body::Text(t) if t.contains("hi there")));
     }
 
     #[test]

@@ -140,6 +140,14 @@ SHAPES = {
     "received-many": lambda n: fill("Received: from a.example (a.example [203.0.113.5]) by mx.example with ESMTP id 1; Mon, 1 Jan 2024 00:00:00 +0000\n", n) + b"From: a@b.example\nSubject: x\n\nhi\n",
     "received-one-long": lambda n: b"Received: from " + fill("(a [", n) + b"\nFrom: a@b.example\n\nhi\n",
     "received-brackets": lambda n: b"Received: " + fill("[1.2.3.4] ", n) + b"\nFrom: a@b.example\n\nhi\n",
+    # a `"` outside a quoted part is ordinary, inside one `\` escapes it: every `"` scanned to the end
+    "received-quote-escapes": lambda n: b"Received: from x " + fill('"\\', n) + b" by mx.example with ESMTP; d\nFrom: a@b.example\n\nhi\n",
+    # a run of letters and separators that is no split word (a digit after it), in the text and the Subject
+    "split-run-then-digit": lambda n: msg(b"", fill("a.", min(n, 120_000)) + b"a1"),
+    "subject-split-run": lambda n: b"From: a@b.example\nSubject: " + fill("a.", n) + b"a1\n\nhi\n",
+    # RFC 2231: quotes of an encoded value after many parameters; many continuations
+    "rfc2231-quotes": lambda n: b"From: a@b.example\nMIME-Version: 1.0\nContent-Type: text/plain; " + fill("a=x; ", n // 2) + b"name*=utf-8'en'" + fill("x'", n // 2) + b"\n\nhi\n",
+    "rfc2231-continuations": lambda n: multipart([b"Content-Disposition: attachment; " + fill("f*1=a; ", n) + b"\n\nx\n"]),
     "no-body-separator": lambda n: fill("X-A: b\n", n),
     "crlf-blank-lines": lambda n: b"Subject: x\r\n\r\n" + fill("\r\n", n),
     "binary-junk": lambda n: b"Subject: x\n\n" + bytes((i * 7919) % 256 for i in range(n)),

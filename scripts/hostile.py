@@ -148,6 +148,8 @@ SHAPES = {
     # RFC 2231: quotes of an encoded value after many parameters; many continuations
     "rfc2231-quotes": lambda n: b"From: a@b.example\nMIME-Version: 1.0\nContent-Type: text/plain; " + fill("a=x; ", n // 2) + b"name*=utf-8'en'" + fill("x'", n // 2) + b"\n\nhi\n",
     "rfc2231-continuations": lambda n: multipart([b"Content-Disposition: attachment; " + fill("f*1=a; ", n) + b"\n\nx\n"]),
+    # mail-parser reads to the end for each multipart part whose boundary never comes (found by examples/fuzz_slow.rs)
+    "multipart-boundary-never-used": lambda n: multipart([b"Content-Type: multipart/mixed; boundary=never\n\n"] * (n // 50)),
     "no-body-separator": lambda n: fill("X-A: b\n", n),
     "crlf-blank-lines": lambda n: b"Subject: x\r\n\r\n" + fill("\r\n", n),
     "binary-junk": lambda n: b"Subject: x\n\n" + bytes((i * 7919) % 256 for i in range(n)),

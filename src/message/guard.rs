@@ -296,6 +296,67 @@ pub(super) fn spoil_parameter_marks(bytes: &[u8]) -> Option<Spoiled> {
     copy.map(|copy| Spoiled { copy, content_type_changed })
 }
 
+/// At most this many multipart Content-Type fields whose boundary no delimiter line after them
+/// names are left as they are (broken mail has one or two: a boundary declared and never used).
+pub(super) const MAX_UNCLOSED_MULTIPARTS: usize = 16;
+
+/// A copy of `bytes` in which, past the first `MAX_UNCLOSED_MULTIPARTS`, a multipart
+/// Content-Type field whose boundary no line after it opens (`--` and the boundary, alone or
+/// with `--` after it) no longer says multipart: its `m` becomes `x` (same length).
+/// `None` (nearly always) when there are no more than that.
+///
+/// mail-parser looks for a multipart part's first delimiter from the part's body to the end of
+/// the message and, when it is not there, goes back and reads the part another way: each such
+/// part costs a read of the rest of the message, so sibling parts that each declare a boundary
+/// nobody uses cost time quadratic in their number: 400 KB of `--B` + `Content-Type:
+/// multipart/mixed; boundary=NOPE` parts took 1.85 s, and a mutated message found by
+/// examples/fuzz_slow.rs 1.5 s a delivery. A field is a line and the lines after it that start
+/// with white space, anywhere in `bytes` (as in `spoil_loose_encoded_words`). Every change is
+/// to a Content-Type field, and is reported. Two passes over the lines, and one read of each
+/// Content-Type field: linear.
+pub(super) fn spoil_unclosed_multiparts(bytes: &[u8]) -> Option<Spoiled> {
+    // Where each delimiter line's boundary is last opened or closed (a line of `--` and the
+    // boundary, with `--` after it when it closes).
+    let mut last_delimiter: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    // The multipart Content-Type fields: where the `m` of `multipart` is, and the boundary.
+    let mut multiparts: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+        let line = &bytes[start..end];
+        if let Some(rest) = line.strip_prefix(b"--") {
+            let token = rest.trim_ascii_end();
+            last_delimiter.insert(token, start);
+            if let Some(open) = token.strip_suffix(b"--") {
+                last_delimiter.insert(open, start);
+            }
+        } else if starts_with_ignore_case(line, b"content-type") {
+            if let Some((true, boundary)) = content_type_boundary(bytes, start) {
+                let value = memchr::memchr(b':', line).map(|c| start + c + 1);
+                let ty = value.and_then(|v| (v..end).find(|&i| !matches!(bytes[i], b' ' | b'\t')));
+                if let Some(ty) = ty.filter(|&t| starts_with_ignore_case(&bytes[t..end], b"multipart")) {
+                    if !boundary.is_empty() {
+                        multiparts.push((ty, boundary));
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    let mut copy: Option<Vec<u8>> = None;
+    let mut unclosed = 0usize;
+    for (ty, boundary) in multiparts {
+        if last_delimiter.get(&bytes[boundary]).is_some_and(|&at| at > ty) {
+            continue;
+        }
+        unclosed += 1;
+        if unclosed > MAX_UNCLOSED_MULTIPARTS {
+            copy.get_or_insert_with(|| bytes.to_vec())[ty] = b'x';
+        }
+    }
+    copy.map(|copy| Spoiled { copy, content_type_changed: true })
+}
+
 /// Whether the field at `start` of `bytes` is a Content-Type field and, if it is, where the value
 /// of its first `boundary=` parameter lies (empty if none, or longer than `MAX_BOUNDARY_LEN`).
 /// Parameters are read as mail-parser reads them: `;` separates them outside quoted strings

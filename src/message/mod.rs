@@ -175,6 +175,10 @@ impl<'a> Message<'a> {
         let spoiled = spoil_parameter_marks(copy.as_deref().unwrap_or(scanned));
         let ct_spoiled = ct_spoiled || spoiled.as_ref().is_some_and(|s| s.content_type_changed);
         let copy = spoiled.map(|s| s.copy).or(copy);
+        // And multipart parts past the first 16 whose boundary never comes.
+        let spoiled = spoil_unclosed_multiparts(copy.as_deref().unwrap_or(scanned));
+        let ct_spoiled = ct_spoiled || spoiled.as_ref().is_some_and(|s| s.content_type_changed);
+        let copy = spoiled.map(|s| s.copy).or(copy);
         match copy {
             None => msg.fill(scanned),
             Some(copy) => {
@@ -462,6 +466,38 @@ pub(crate) mod tests {
         let m = Message::parse(bad.as_bytes(), 1 << 20);
         assert!(m.mime_problem);
         assert!(matches!(&m.parts[0].body, Body::Text(t) if t.contains("hi there")));
+    }
+
+    #[test]
+    fn multiparts_whose_boundary_never_comes_are_read_as_one_part_past_a_few() {
+        // Ordinary mail, and broken mail with a boundary declared and never used: untouched.
+        let ok = "From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"z z\"\n\n--z z\n\
+                  Content-Type: multipart/alternative; boundary=y\n\n--y\nContent-Type: text/plain\n\nhi there\n--y--\n--z z--\n";
+        assert!(spoil_unclosed_multiparts(ok.as_bytes()).is_none());
+        let broken = "From: a@b.example\nContent-Type: multipart/alternative; boundary=never\n\nhi there\n";
+        assert!(spoil_unclosed_multiparts(broken.as_bytes()).is_none());
+        // Hostile: 1,000 sibling parts that each declare a boundary nobody uses (each cost
+        // mail-parser a read of the rest of the message). Past the first few they are no longer
+        // multipart in what mail-parser sees; the outer parts, whose boundary comes, still are.
+        let part = "--z\nContent-Type: multipart/mixed; boundary=never\n\n";
+        let bad = format!(
+            "From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=z\n\n{}--z\n\
+             Content-Type: text/plain\n\nhi there\n--z--\n",
+            part.repeat(1000)
+        );
+        let copy = spoil_unclosed_multiparts(bad.as_bytes()).unwrap();
+        assert!(copy.content_type_changed);
+        assert_eq!(copy.copy.len(), bad.len());
+        let text = String::from_utf8(copy.copy).unwrap();
+        assert_eq!(text.matches("Content-Type: multipart/mixed; boundary=never").count(), MAX_UNCLOSED_MULTIPARTS);
+        assert_eq!(
+            text.matches("Content-Type: xultipart/mixed; boundary=never").count(),
+            1000 - MAX_UNCLOSED_MULTIPARTS
+        );
+        assert!(text.starts_with("From: a@b.example\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=z\n"));
+        let m = Message::parse(bad.as_bytes(), 1 << 20);
+        assert!(m.mime_problem);
+        assert!(m.parts.iter().any(|p| matches!(&p.body, Body::Text(t) if t.contains("hi there"))));
     }
 
     #[test]

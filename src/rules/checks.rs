@@ -76,10 +76,7 @@ pub const ALL: &[(&str, Check)] = &[
     // Links
     ("uri_click_php_id", |c, _| c.urls.iter().any(|u| script_with_long_id(&u.url.raw))),
     ("uri_exe_download", |c, _| c.urls.iter().any(|u| links_executable(&u.url.raw))),
-    ("uri_blocklisted", |c, rs| {
-        let longest = longest_blocklisted(rs);
-        c.urls.iter().any(|u| !u.url.domain.is_empty() && blocklisted(&u.url.host, rs, longest))
-    }),
+    ("uri_blocklisted", |c, rs| c.urls.iter().any(|u| !u.url.domain.is_empty() && blocklisted(&u.url.host, rs))),
     ("uri_ip_literal", |c, _| c.urls.iter().any(|u| u.url.host_is_ip && u.source != UrlSource::Image)),
     ("uri_userinfo", |c, _| c.urls.iter().any(|u| u.url.has_userinfo && u.url.scheme.starts_with("http"))),
     ("uri_shortener", |c, _| c.urls.iter().any(|u| SHORTENERS.contains(&u.url.host.trim_start_matches("www.")))),

@@ -222,6 +222,9 @@ pub struct RuleSet {
     /// phrases are in `BUILT_IN_PHRASES`).
     phrases: phrases::PhraseIndex,
     pub uri_blocklist: HashSet<String>,
+    /// The length of the blocklist's longest entry (0 when empty), worked out once here, not
+    /// per message: a host's parent domains longer than it are never looked up.
+    pub uri_blocklist_longest: usize,
 }
 
 impl RuleSet {
@@ -269,7 +272,8 @@ impl RuleSet {
             r.weighed = false;
         }
         let phrases = phrases::PhraseIndex::build(custom_phrases);
-        Ok(RuleSet { rules, phrases, uri_blocklist: settings.uri_blocklist.clone() })
+        let uri_blocklist_longest = settings.uri_blocklist.iter().map(String::len).max().unwrap_or(0);
+        Ok(RuleSet { rules, phrases, uri_blocklist: settings.uri_blocklist.clone(), uri_blocklist_longest })
     }
 
     /// Runs every rule with a non-zero score on a message; the hits, in rule order.

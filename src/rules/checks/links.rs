@@ -3,16 +3,12 @@
 
 use super::*;
 
-/// The length of the longest entry of the URI blocklist (0 when it is empty), for [`blocklisted`].
-pub(super) fn longest_blocklisted(rs: &RuleSet) -> usize {
-    rs.uri_blocklist.iter().map(String::len).max().unwrap_or(0)
-}
-
-/// Whether `host` or a parent domain of it is on the URI blocklist, whose longest entry is
-/// `longest` bytes long. Only the names that short are looked up: looking up every parent of a
-/// host of thousands of labels hashed each, quadratic in the host's length (a 256 KB link cost
-/// 6.4 s).
-pub(super) fn blocklisted(host: &str, rs: &RuleSet, longest: usize) -> bool {
+/// Whether `host` or a parent domain of it is on the URI blocklist. Only the names no longer
+/// than its longest entry (`RuleSet::uri_blocklist_longest`) are looked up: looking up every
+/// parent of a host of thousands of labels hashed each, quadratic in the host's length (a
+/// 256 KB link cost 6.4 s).
+pub(super) fn blocklisted(host: &str, rs: &RuleSet) -> bool {
+    let longest = rs.uri_blocklist_longest;
     if rs.uri_blocklist.is_empty() {
         return false;
     }
@@ -122,7 +118,7 @@ pub(super) fn uri_many_domains(c: &Context, _: &RuleSet) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{blocklisted, free_hosting, longest_blocklisted};
+    use super::{blocklisted, free_hosting};
     use crate::rules::{RuleSet, RuleSettings};
 
     /// Only the parent domains as short as the longest entry are looked up: a host of
@@ -134,8 +130,7 @@ mod tests {
             ..Default::default()
         };
         let rs = RuleSet::load(&settings).unwrap();
-        let longest = longest_blocklisted(&rs);
-        assert_eq!(longest, "b.bad.example".len());
+        assert_eq!(rs.uri_blocklist_longest, "b.bad.example".len());
         for (host, hit) in [
             ("evil.example", true),
             ("a.b.evil.example", true),
@@ -145,14 +140,14 @@ mod tests {
             ("notevil.example", false),
             ("evil.example.org", false),
         ] {
-            assert_eq!(blocklisted(host, &rs, longest), hit, "{host}");
+            assert_eq!(blocklisted(host, &rs), hit, "{host}");
         }
         crate::work::assert_linear(
             "blocklisted",
             20_000,
             |n| format!("{}evil.example", "a.".repeat(n / 2)),
             |h| {
-                assert!(blocklisted(h, &rs, longest));
+                assert!(blocklisted(h, &rs));
             },
         );
     }

@@ -226,7 +226,7 @@ pub(super) fn spoil_loose_encoded_words(bytes: &[u8]) -> Option<Spoiled> {
                 loose += 1;
                 if loose > MAX_LOOSE_ENCODED_WORDS {
                     let (is_ct, keep) = protected
-                        .get_or_insert_with(|| content_type_boundary(bytes, field))
+                        .get_or_insert_with(|| protected_boundary(bytes, field))
                         .clone()
                         .unwrap_or((false, 0..0));
                     if !keep.contains(&i) {
@@ -281,7 +281,7 @@ pub(super) fn spoil_parameter_marks(bytes: &[u8]) -> Option<Spoiled> {
                 *seen += 1;
                 if *seen > MAX_PARAMETER_MARKS {
                     let (is_ct, keep) = protected
-                        .get_or_insert_with(|| content_type_boundary(bytes, field))
+                        .get_or_insert_with(|| protected_boundary(bytes, field))
                         .clone()
                         .unwrap_or((false, 0..0));
                     if !keep.contains(&i) {
@@ -357,8 +357,14 @@ pub(super) fn spoil_unclosed_multiparts(bytes: &[u8]) -> Option<Spoiled> {
     copy.map(|copy| Spoiled { copy, content_type_changed: true })
 }
 
+/// [`content_type_boundary`] with a boundary longer than `MAX_BOUNDARY_LEN` left unprotected
+/// (empty): what the spoilers of a field keep from changing.
+fn protected_boundary(bytes: &[u8], start: usize) -> Option<(bool, std::ops::Range<usize>)> {
+    content_type_boundary(bytes, start).map(|(ct, v)| (ct, if v.len() <= MAX_BOUNDARY_LEN { v } else { 0..0 }))
+}
+
 /// Whether the field at `start` of `bytes` is a Content-Type field and, if it is, where the value
-/// of its first `boundary=` parameter lies (empty if none, or longer than `MAX_BOUNDARY_LEN`).
+/// of its first `boundary=` parameter lies (empty if none).
 /// Parameters are read as mail-parser reads them: `;` separates them outside quoted strings
 /// (with `\` escapes) and comments; a value is a quoted string or runs to `;` or white space.
 /// Reads the field once (to its end at most).
@@ -439,7 +445,7 @@ fn content_type_boundary(bytes: &[u8], start: usize) -> Option<(bool, std::ops::
             v..j
         };
         if is_boundary {
-            return Some((true, if value.len() <= MAX_BOUNDARY_LEN { value } else { 0..0 }));
+            return Some((true, value));
         }
         // To the next `;` outside quotes and comments.
         while j < f.len() && f[j] != b';' {

@@ -263,7 +263,9 @@ pub enum Command {
     /// when) is a problem too: meanwhile deliveries and the policy service skip the DNS blocklists
     /// and the PTR lookups. Notes
     /// that do not change the exit status (an address that looks like your own relay: add it to
-    /// trusted_networks) are printed with -q too.
+    /// trusted_networks) are printed with -q too, once per address: lint-told.state remembers
+    /// which were, so the weekly cron line does not mail the same note every week (without -q
+    /// every note is printed).
     Lint,
     /// Answer Postfix policy requests (check_policy_service) from what the filter learned.
     #[command(long_about = POLICY_ABOUT)]

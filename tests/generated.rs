@@ -322,7 +322,9 @@ cached DNS answers), \fIreputation.journal\fR (DNS answers and honeypot hits app
 reputation.db by the next training run) with \fIreputation.journal.lock\fR (shared by the filters appending,
 exclusive while a training run folds the journal in), \fIqueue/\fR (honeypot hits waiting for the next training
 run), \fIpolicy/\fR (the policy service's harvesting state), \fIdns\-resolver.state\fR (while the DNS resolver gives
-no answer: until when deliveries do not ask it), \fIlr.redis\-cache\fR (with a Redis store: the local
+no answer: until when deliveries do not ask it), \fIpurge\-seen.state\fR (when \fBpurge\fR first saw each message
+in Junk: its age counts from then), \fIlint\-told.state\fR (the addresses \fBlint \-q\fR has pointed out as looking
+like your own relays: it does not repeat them), \fIlr.redis\-cache\fR (with a Redis store: the local
 copy of the LR weights) and \fIlock\fR (taken by writers only; filters never wait for it). While a run replaces
 several of these files, \fIcommit\fR names them: a run killed between the renames is completed by the next
 command that writes the database. A damaged file that

@@ -7,6 +7,7 @@
 //! answer (`dns-resolver.state`: the DNS checks are skipped meanwhile). Exit status 1 when
 //! anything is wrong, 0 otherwise.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -14,7 +15,7 @@ use anyhow::Result;
 use crate::cli::GlobalArgs;
 use crate::config::Settings;
 use crate::problems::Problem;
-use crate::store::{format_utc, Database};
+use crate::store::{format_utc, lint_told, Database};
 
 pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
     let (settings, mut problems) = Settings::load_degraded(g.db.as_deref(), g.config.as_deref())?;
@@ -22,11 +23,21 @@ pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
     for p in &problems {
         println!("{p}");
     }
-    // Suggestions, not problems: they do not change the exit status. Printed with -q too: lint
-    // runs from cron with -q, and an own relay judged as a spam source is what the admin must
-    // hear of (trusted_networks).
-    for note in notes(&settings) {
-        println!("{note}");
+    // Suggestions, not problems: they do not change the exit status. Printed with -q too, once
+    // per address: lint runs weekly from cron with -q, and the admin must hear of an address
+    // that looks like an own relay (trusted_networks), but not every Sunday for ever
+    // (`store::lint_told`). Without -q every note is printed.
+    let notes = notes(&settings);
+    let told = lint_told::read(&settings.db_dir);
+    for (ip, note) in &notes {
+        if !g.quiet || !told.contains(ip) {
+            println!("{note}");
+        }
+    }
+    let noted: BTreeSet<String> = notes.into_iter().map(|(ip, _)| ip).collect();
+    if noted != told {
+        // Not remembered (a read-only directory, another user's): told again next time.
+        let _ = lint_told::write(&settings.db_dir, &noted);
     }
     if problems.is_empty() {
         if !g.quiet {
@@ -231,8 +242,9 @@ fn resolver_problem(settings: &Settings, now: u64) -> Option<Problem> {
     ))
 }
 
-/// Suggestions: addresses that look like the user's own relays (see `ip list`).
-pub fn notes(settings: &Settings) -> Vec<Problem> {
+/// Suggestions: addresses that look like the user's own relays (see `ip list`), each with its
+/// label (`reputation::ip_label`).
+pub fn notes(settings: &Settings) -> Vec<(String, Problem)> {
     use crate::store::reputation::ReputationLookup;
     // What loading notes was shown by `database_problems`, which loaded it first.
     let Ok(rep) = settings.database().load_reputation(&mut crate::store::Notes::new()) else { return Vec::new() };
@@ -240,6 +252,9 @@ pub fn notes(settings: &Settings) -> Vec<Problem> {
     let file = settings.db_dir.join(crate::store::reputation::FILE);
     rep.ips()
         .filter(|(_, r)| r.looks_like_own_relay(relayed))
-        .map(|(ip, r)| Problem::new(&file, None, format!("note: {}", super::ip::own_relay_note(ip, r.share(relayed)))))
+        .map(|(ip, r)| {
+            let note = format!("note: {}", super::ip::own_relay_note(ip, r.share(relayed)));
+            (crate::store::reputation::ip_label(ip), Problem::new(&file, None, note))
+        })
         .collect()
 }

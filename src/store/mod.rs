@@ -23,6 +23,7 @@ pub(crate) mod commit;
 pub mod dump;
 pub mod files;
 pub mod junk_seen;
+pub mod lint_told;
 pub mod lrfile;
 mod maintenance;
 pub use maintenance::Restored;

@@ -516,6 +516,38 @@ fn purge_keeps_what_came_into_junk_recently_under_an_old_name() {
     assert!(stdout(&o).contains("selected 1 of 1 messages given as ham"), "{}", stdout(&o));
 }
 
+/// Newcomer's pass: Junk filled today with old mail (copied in, or a first purge after setting
+/// up) said only "deleted 0 messages older than 10d; learned 0 as spam ...", with nothing, even
+/// under -v, on the messages it left or why. Now the summary counts them and says how the age
+/// is counted, and -v names each one with its age.
+#[test]
+fn purge_says_how_many_it_left_as_too_young() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = trained_db(tmp.path());
+    let junk = maildir(&tmp.path().join("Maildir/.Junk"));
+    for i in 1..=3 {
+        let msg = format!("From: x{i}@spam.example\nSubject: offer\nMessage-ID: <y{i}@spam.example>\n\ncheap offer\n");
+        fs::write(junk.join(format!("cur/170000000{i}.M{i}P1.host:2,S")), msg).unwrap();
+    }
+    let j = junk.to_str().unwrap();
+    let o = run(&["purge", "--older-than", "10d", j], &db, b"");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("deleted 0 messages older than 10d"), "{out}");
+    assert!(out.contains("left 3 messages in the folder 10d or less for a later run"), "{out}");
+    assert!(out.contains("the later of its file name's delivery time and the file's ctime"), "{out}");
+    let o = run(&["-v", "purge", "--dry-run", "--older-than", "10d", j], &db, b"");
+    let out = stdout(&o);
+    assert!(
+        out.contains("kept ") && out.contains("1700000002.M2P1.host:2,S: in the folder 0.0 days, not older than 10d"),
+        "{out}"
+    );
+    // -q stays silent: nothing went wrong.
+    let o = run(&["-q", "purge", "--older-than", "10d", j], &db, b"");
+    assert!(o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+    assert_eq!(fs::read_dir(junk.join("cur")).unwrap().count(), 3);
+}
+
 /// The rest of F18: a nightly tool that sets the ctime of every file in Junk (a backup restoring
 /// access times, `chmod -R`, an indexer writing extended attributes) kept Junk young for ever, as
 /// the age counted from the latest ctime. Now purge writes down when it first saw each message

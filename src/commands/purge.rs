@@ -53,6 +53,9 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     let mut read_folders: Vec<String> = Vec::new();
     // The folder and key each old file is written down under, to forget it once deleted.
     let mut keys: std::collections::HashMap<PathBuf, (String, String)> = Default::default();
+    // Messages not yet in the folder longer than the age: left for a later run, and counted so
+    // that the summary says why a Junk full of old mail copied in today loses nothing.
+    let mut young = 0u64;
     for folder in &args.folders {
         let (files, skipped, linked) = maildir_messages(folder)?;
         not_messages += skipped;
@@ -69,6 +72,18 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
                 metas.insert(file.clone(), meta);
                 keys.insert(file.clone(), (folder_key.clone(), key));
                 old.push(file);
+            } else {
+                young += 1;
+                if g.verbose > 0 && !g.quiet {
+                    let days = SystemTime::now()
+                        .duration_since(UNIX_EPOCH + Duration::from_secs(since))
+                        .map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
+                    println!(
+                        "kept {}: in the folder {days:.1} days, not older than {}",
+                        super::shown_path(&file),
+                        args.older_than
+                    );
+                }
             }
         }
     }
@@ -212,6 +227,14 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             unreadable.len(),
             if not_mail > 0 { format!(", {not_mail} skipped (not mail)") } else { String::new() }
         );
+        if young > 0 {
+            println!(
+                "left {young} messages in the folder {} or less for a later run (the age counts from when a message \
+                 came into the folder: the later of its file name's delivery time and the file's ctime, which a copy \
+                 or move sets; -v names them)",
+                args.older_than
+            );
+        }
         if vanished > 0 || not_messages > 0 {
             println!(
                 "skipped {vanished} messages that vanished meanwhile (moved or deleted by something else) and left alone {not_messages} files that are not Maildir messages"

@@ -168,6 +168,12 @@ pub fn error_text(err: &anyhow::Error) -> String {
     err.chain().map(cause_text).collect::<Vec<_>>().join(": ")
 }
 
+/// The innermost cause alone, as [`error_text`] words it (`Permission denied`): for a message
+/// that names the path itself.
+pub fn root_cause_text(err: &anyhow::Error) -> String {
+    cause_text(err.root_cause())
+}
+
 fn cause_text(e: &(dyn std::error::Error + 'static)) -> String {
     let text = e.to_string();
     if let Some(code) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error) {

@@ -460,6 +460,15 @@ fn purge_learns_old_junk_as_spam_and_deletes_it_but_keeps_ham() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a Maildir"));
     assert!(plain.join("1").exists());
+    // A folder that is not there is said to be missing (it was "is not a folder"), a file is not
+    // a folder.
+    let missing = tmp.path().join("Maildir/.Spam");
+    let o = run_by_name(&["purge", missing.to_str().unwrap()], &db, b"");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{} does not exist", missing.display())), "{err}");
+    let o = run_by_name(&["purge", plain.join("1").to_str().unwrap()], &db, b"");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/plain/1 is not a folder"), "{o:?}");
 }
 
 /// Attack report F18: the age was the file name's delivery time alone, so a message that came

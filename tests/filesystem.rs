@@ -602,6 +602,53 @@ fn run_without_override(env: &Env, args: &[&str]) -> Option<Output> {
     Some(common::run_with_stdin(&mut c, MSG))
 }
 
+/// Newcomer's pass: purge in a Junk folder whose cur/ the user cannot write (a read-only
+/// Maildir, a folder of another user's) learned the messages and then said, for each,
+/// `cannot delete F: cannot remove F` with no reason. Now the reason is said
+/// (`Permission denied`), once, and the run exits 1 with the messages left in place.
+#[test]
+fn purge_says_why_it_cannot_delete() {
+    let env = Env::private("");
+    env.train_one();
+    let junk = env.dir().join("Maildir/.Junk");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(junk.join(sub)).unwrap();
+    }
+    let msg = junk.join("cur/1700000001.M1P1.host:2,S");
+    fs::write(&msg, "From: x@spam.example\nSubject: offer\nMessage-ID: <ro@spam.example>\n\ncheap offer\n").unwrap();
+    fs::set_permissions(junk.join("cur"), fs::Permissions::from_mode(0o500)).unwrap();
+    let args = ["purge", "--older-than", "10d", junk.to_str().unwrap()];
+    let o = if is_root() {
+        // Root may unlink in a directory of mode 0500: without CAP_DAC_OVERRIDE it may not.
+        let drop = "--bounding-set=-dac_override,-dac_read_search";
+        if !std::process::Command::new("setpriv").args([drop, "true"]).status().is_ok_and(|s| s.success()) {
+            fs::set_permissions(junk.join("cur"), fs::Permissions::from_mode(0o700)).unwrap();
+            return common::skip("needs setpriv to drop CAP_DAC_OVERRIDE");
+        }
+        let mut c = std::process::Command::new("setpriv");
+        c.args([drop, "--", env!("CARGO_BIN_EXE_spamfilt")])
+            .env_remove("SPAMFILT_DB")
+            .env_remove("SPAMFILT_CONFIG")
+            .env("HOME", "/nonexistent-home")
+            .env("SPAMFILT_TEST_AGE_FROM_NAME", "1")
+            .arg("--db")
+            .arg(&env.db)
+            .arg("--config")
+            .arg(&env.config)
+            .args(args);
+        common::run_with_stdin(&mut c, b"")
+    } else {
+        common::run_with_stdin(env.cmd().env("SPAMFILT_TEST_AGE_FROM_NAME", "1").args(args), b"")
+    };
+    fs::set_permissions(junk.join("cur"), fs::Permissions::from_mode(0o700)).unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(msg.exists());
+    assert!(err.contains("cannot delete ") && err.contains("1700000001.M1P1.host:2,S: Permission denied"), "{err}");
+    // Said once, not "cannot delete F: cannot remove F: ...".
+    assert_eq!(err.matches("1700000001.M1P1.host").count(), 1, "{err}");
+}
+
 /// Admin report M5: a database file that could not be opened (a symbolic link, not a regular
 /// file, permission denied) was refused with advice to use `--force`, and `--force` moved the
 /// intact file aside as "corrupt" and started afresh (tokens.db and lr.weights then disagreed).

@@ -200,7 +200,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             }
             Ok(false) => vanished += 1, // moved away meanwhile
             Err(e) => {
-                eprintln!("spamfilt: cannot delete {}: {e}", super::shown_path(file));
+                // The path once, then why (the error's context names the path again).
+                eprintln!(
+                    "spamfilt: cannot delete {}: {}",
+                    super::shown_path(file),
+                    crate::problems::root_cause_text(&e)
+                );
                 failed = true;
             }
         }
@@ -266,8 +271,13 @@ const JUNK_NAMES: [&str; 4] = ["junk", "spam", "bulk", "ongewenst"];
 /// Maildir++ mailbox (the inbox, with `.Junk/`, `.Sent/`… inside), a folder whose name does not
 /// say it holds spam, or one whose `cur/` or `new/` is a symbolic link to somewhere else.
 fn check_folder(folder: &Path, force: bool) -> Result<()> {
-    if !folder.is_dir() {
-        bail!("{} is not a folder", folder.display());
+    match std::fs::metadata(folder) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("{} is not a folder", folder.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{} does not exist", folder.display()),
+        Err(e) => {
+            bail!("cannot read {}: {}", folder.display(), crate::problems::error_text(&e.into()))
+        }
     }
     if !mailbox::is_maildir(folder) {
         bail!("{} is not a Maildir (it needs cur/ and new/); refusing to purge it", folder.display());

@@ -826,6 +826,19 @@ fn db_stats_on_a_fresh_database() {
     assert!(o.status.success());
     let text = stdout(&o);
     assert!(text.contains("messages:     0 ham, 0 spam") && text.contains("last update:  never"), "{text}");
+    // Newcomer's pass: run with a wrong HOME or --db, db stats gave only zero counts; it now says
+    // that no database is there, and which of the two is missing.
+    assert!(
+        text.contains("tokens.db (not there: the directory does not exist, so nothing was learned here)"),
+        "{text}"
+    );
+    fs::create_dir(tmp.path().join("db")).unwrap();
+    let text = stdout(&run(&["db", "stats"], &tmp.path().join("db"), b""));
+    assert!(text.contains("tokens.db (not there: nothing was learned in this directory yet)"), "{text}");
+    let (ham, _) = write_corpus(tmp.path(), 2);
+    assert!(run(&["train", "--ham", ham.to_str().unwrap()], &tmp.path().join("db"), b"").status.success());
+    let text = stdout(&run(&["db", "stats"], &tmp.path().join("db"), b""));
+    assert!(text.contains("/db/tokens.db\n"), "{text}");
 }
 
 #[test]

@@ -15,7 +15,22 @@ pub fn run(settings: &Settings, g: &GlobalArgs, cmd: &DbCommand) -> Result<ExitC
         DbCommand::Stats => {
             let s = db.stats().with_context(|| format!("cannot read the database in {}", settings.db_dir.display()))?;
             println!("backend:      {}", if db.redis().is_some() { "redis" } else { "files" });
-            println!("database:     {}", db.location());
+            // A database that is not there is no error (a new user's first delivery), but it is
+            // also what a wrong HOME or --db gives: said here, where an admin looks to check what
+            // a delivery sees, not only by the zero counts below.
+            let absent = db.redis().is_none()
+                && std::fs::symlink_metadata(db.file_path()).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+            println!(
+                "database:     {}{}",
+                db.location(),
+                if !absent {
+                    ""
+                } else if settings.db_dir.is_dir() {
+                    " (not there: nothing was learned in this directory yet)"
+                } else {
+                    " (not there: the directory does not exist, so nothing was learned here)"
+                }
+            );
             if let Some(record) = db.interrupted_write() {
                 println!("interrupted:  {}: {}", record.display(), super::lint::INTERRUPTED);
             }

@@ -602,6 +602,29 @@ fn run_without_override(env: &Env, args: &[&str]) -> Option<Output> {
     Some(common::run_with_stdin(&mut c, MSG))
 }
 
+/// Newcomer's pass: root running `list allow add` with a user's HOME (sudo keeping HOME) was
+/// refused for the user's config directory, rightly, but told to "use a database directory of
+/// root's own (--db)", which changes nothing for a list. It now names --config.
+#[test]
+fn a_config_directory_of_another_user_is_refused_with_the_config_flag() {
+    if !is_root() {
+        return common::skip("needs root to give a directory to another user");
+    }
+    let env = Env::private("");
+    let conf = env.config.parent().unwrap().to_path_buf();
+    std::os::unix::fs::chown(&conf, Some(65534), Some(65534)).unwrap();
+    let o = env.run(&["list", "allow", "add", "a@b.example"], b"");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("refusing to use the directory {}: it belongs to user id 65534", conf.display()))
+            && err.contains("or use a config file of root's own (--config FILE; its lists are beside it)")
+            && !err.contains("--db"),
+        "{err}"
+    );
+    assert!(!conf.join("allow.txt").exists());
+}
+
 /// Newcomer's pass: purge in a Junk folder whose cur/ the user cannot write (a read-only
 /// Maildir, a folder of another user's) learned the messages and then said, for each,
 /// `cannot delete F: cannot remove F` with no reason. Now the reason is said

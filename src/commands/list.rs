@@ -157,6 +157,7 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
     if !dir.is_dir() {
         crate::store::files::create_dirs(dir)?;
     }
+    crate::store::files::check_config_dir(dir)?;
     let mode = std::fs::symlink_metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o600);
     let name = path.file_name().context("a list path needs a file name")?.to_string_lossy().into_owned();
     crate::store::write_atomic(dir, &name, text.as_bytes())?;

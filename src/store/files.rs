@@ -142,12 +142,17 @@ fn run_as(uid: u32) -> String {
 /// Why `meta` (of `path`, a `what`) must not be trusted, if it must not: another user owns it,
 /// or others can write it.
 fn untrusted(meta: &Metadata, path: &Path, what: &str) -> Option<String> {
+    untrusted_as(meta, path, what, "a database directory", "--db")
+}
+
+/// [`untrusted`], advising `own` given with `flag` instead of a database directory (`--db`).
+fn untrusted_as(meta: &Metadata, path: &Path, what: &str, own: &str, flag: &str) -> Option<String> {
     let me = euid();
     if meta.uid() != me && meta.uid() != 0 {
         let fix = if me == 0 {
-            format!("{}, or use a database directory of root's own (--db)", run_as(meta.uid()))
+            format!("{}, or use {own} of root's own ({flag})", run_as(meta.uid()))
         } else {
-            "use a database directory of your own (--db) or fix the owner (chown)".to_string()
+            format!("use {own} of your own ({flag}) or fix the owner (chown)")
         };
         return Some(format!(
             "refusing to use the {what} {}: it belongs to user id {}, not to you (user id {me}); {fix}",
@@ -178,6 +183,24 @@ pub fn check_dir(dir: &Path) -> Result<bool> {
         bail!("{} is not a directory", dir.display());
     }
     if let Some(why) = untrusted(&meta, dir, "directory") {
+        bail!(why);
+    }
+    Ok(true)
+}
+
+/// [`check_dir`] for the directory of the config file and its lists (`list`, `import-sa` write
+/// there): the advice names `--config`, not `--db`.
+pub fn check_config_dir(dir: &Path) -> Result<bool> {
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the directory {}", dir.display())),
+    };
+    if !meta.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    if let Some(why) = untrusted_as(&meta, dir, "directory", "a config file", "--config FILE; its lists are beside it")
+    {
         bail!(why);
     }
     Ok(true)

@@ -79,6 +79,15 @@ fn a_relay_that_carries_much_of_the_mail_is_pointed_out() {
     assert!(line.contains("weight=0.00") && line.ends_with("own-relay?"), "{line}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("192.0.2.25 carried 33% of the mail") && err.contains("trusted_networks"), "{err}");
+    // Newcomer's pass: the note said "add it to trusted_networks in config.toml", naming neither
+    // the file (one the user may not have yet) nor what to write there.
+    assert!(
+        err.contains(
+            "add it to trusted_networks in /nonexistent-home/.config/spamfilt/config.toml \
+             (trusted_networks = [\"192.0.2.25\"], beside any you have)"
+        ),
+        "{err}"
+    );
     // With -q too (lint runs from cron with -q; on fbb856a -q left the note out), but once: the
     // weekly cron line mailed the same note every Sunday for ever (on b273bf8, 17 of 17 Sundays
     // of scripts/months.py). Without -q, always.
@@ -99,6 +108,16 @@ fn a_relay_that_carries_much_of_the_mail_is_pointed_out() {
     fs::write(db.join("lint-told.state"), "garbage").unwrap();
     assert!(lint(&["-q", "lint"]));
     assert!(!lint(&["-q", "lint"]));
+    // Done as the note says, it is said no more, by lint (even without -q) and ip list alike.
+    let config = tmp.path().join("config.toml");
+    fs::write(&config, "trusted_networks = [\"192.0.2.25\"]\n").unwrap();
+    let c = config.to_str().unwrap();
+    for args in [&["--config", c, "lint"][..], &["--config", c, "ip", "list"]] {
+        let o = run(&db, args, b"");
+        assert_eq!(o.status.code(), Some(0));
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!all.contains("192.0.2.25 carried"), "{args:?}: {all}");
+    }
 }
 
 /// A message the user's fetchmail took by IMAP from the provider's mailbox server

@@ -121,8 +121,9 @@ fn run_noting(
                 );
             }
             if !g.quiet {
-                for (ip, share) in own {
-                    eprintln!("spamfilt: {}", own_relay_note(ip, share));
+                // One the user has put in trusted_networks, as the note says, is said no more.
+                for (ip, share) in own.into_iter().filter(|(ip, _)| !settings.sender.trusted.contains(*ip)) {
+                    eprintln!("spamfilt: {}", own_relay_note(ip, share, settings));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -357,13 +358,16 @@ fn date(secs: u64) -> String {
     }
 }
 
-/// What `ip list` and `lint` say about an address that looks like one of the user's own relays.
-pub fn own_relay_note(ip: IpAddr, share: f64) -> String {
+/// What `ip list` and `lint` say about an address that looks like one of the user's own relays:
+/// with the config file to edit and the line to write there (a newcomer does not know either).
+pub fn own_relay_note(ip: IpAddr, share: f64, settings: &Settings) -> String {
+    let config = settings.config_file.clone().or_else(crate::config::default_config_file);
+    let config = config.map_or_else(|| "config.toml".to_string(), |p| p.display().to_string());
+    let label = reputation::ip_label(ip);
     format!(
-        "{} carried {:.0}% of the mail learned with a relay: it looks like one of your own relays (or your \
-         provider's), so it never counts as a spam source; if it is yours, add it to trusted_networks in \
-         config.toml so the hop before it is judged instead",
-        reputation::ip_label(ip),
+        "{label} carried {:.0}% of the mail learned with a relay: it looks like one of your own relays (or your \
+         provider's), so it never counts as a spam source; if it is yours, add it to trusted_networks in {config} \
+         (trusted_networks = [\"{label}\"], beside any you have) so the hop before it is judged instead",
         share * 100.0
     )
 }

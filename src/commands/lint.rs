@@ -251,9 +251,11 @@ pub fn notes(settings: &Settings) -> Vec<(String, Problem)> {
     let relayed = rep.relayed();
     let file = settings.db_dir.join(crate::store::reputation::FILE);
     rep.ips()
-        .filter(|(_, r)| r.looks_like_own_relay(relayed))
+        // Once in trusted_networks, as the note says, it is said no more (newcomer's pass: lint
+        // and ip list went on telling it).
+        .filter(|(ip, r)| r.looks_like_own_relay(relayed) && !settings.sender.trusted.contains(*ip))
         .map(|(ip, r)| {
-            let note = format!("note: {}", super::ip::own_relay_note(ip, r.share(relayed)));
+            let note = format!("note: {}", super::ip::own_relay_note(ip, r.share(relayed), settings));
             (crate::store::reputation::ip_label(ip), Problem::new(&file, None, note))
         })
         .collect()

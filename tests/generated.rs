@@ -342,7 +342,8 @@ other test. Edit them by hand or with \fBspamfilt list\fR.
 Domains of spammer sites, one per line (URI_BLOCKLISTED).
 .TP
 \fI~/.config/spamfilt/config.toml\fR
-The configuration file (\fB\-\-config\fR, \fBSPAMFILT_CONFIG\fR); missing is fine. Keys: \fBrequired_score\fR
+The configuration file (\fB\-\-config\fR, else \fBSPAMFILT_CONFIG\fR, else $XDG_CONFIG_HOME/spamfilt/config.toml,
+else ~/.config/spamfilt/config.toml of the HOME spamfilt runs with); missing is fine. Keys: \fBrequired_score\fR
 (5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (4.0),
 \fBbayes_points_knee\fR (8.0: Bayes's points for spam grow only logarithmically past it),
 \fBbayes_ham_points_knee\fR (2.0: the same for its points for ham, past \-2.0), \fBuse_starter\fR (true: blend in the starter table built into the binary while
@@ -399,6 +400,18 @@ filter scores without the site's settings (its lists beside it still count), mar
 .TP
 \fBSPAMFILT_PROGRESS_DELAY_MS\fR
 How long a job runs before its progress bar appears on a terminal (1000; 0: at once).
+.TP
+\fBHOME\fR
+Where the database directory and the configuration file are found by default (see FILES). For a delivery it is
+the HOME the delivery agent gives spamfilt (procmail and maildrop: the recipient's; Dovecot: the mailbox's home
+in the userdb). Unset or empty: the home of the user's line in \fI/etc/passwd\fR.
+.TP
+\fBXDG_DATA_HOME\fR, \fBXDG_CONFIG_HOME\fR
+When set to an absolute path: the database directory is $XDG_DATA_HOME/spamfilt, and the configuration file
+$XDG_CONFIG_HOME/spamfilt/config.toml with its lists beside it, instead of those under HOME.
+.TP
+\fBUSER\fR, \fBLOGNAME\fR
+With a Redis store and no \fBprefix\fR: the key prefix is the login name, from \fI/etc/passwd\fR, else these.
 .SH EXIT STATUS
 .TP
 \fB0\fR
@@ -518,6 +531,42 @@ fn completions_are_current() {
     check("completions/spamfilt.bash", completions(Shell::Bash));
     check("completions/_spamfilt", completions(Shell::Zsh));
     check("completions/spamfilt.fish", completions(Shell::Fish));
+}
+
+/// Newcomer's pass: ENVIRONMENT listed the SPAMFILT_* variables but not HOME, XDG_DATA_HOME or
+/// XDG_CONFIG_HOME, which decide which database a delivery uses. Every variable the source
+/// reads (`var("X")`, `var_os("X")`, `xdg_dir("X"`, clap's `env = "X"`) but the test switches
+/// must have an entry there.
+#[test]
+fn man_page_environment_names_every_variable_read() {
+    let man = render_man("2026-01-01");
+    let env_section = man.split(".SH ENVIRONMENT\n").nth(1).unwrap().split("\n.SH ").next().unwrap();
+    let mut vars = std::collections::BTreeSet::new();
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            for opener in ["var(\"", "var_os(\"", "xdg_dir(\"", "env = \""] {
+                for rest in text.split(opener).skip(1) {
+                    let name: String = rest.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                    if rest[name.len()..].starts_with('"') && name.len() > 1 && !name.starts_with("SPAMFILT_TEST_") {
+                        vars.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    for v in ["HOME", "XDG_DATA_HOME", "SPAMFILT_DB"] {
+        assert!(vars.contains(v), "{v} not found in the source: {vars:?}");
+    }
+    for v in &vars {
+        assert!(env_section.contains(&format!("\\fB{}\\fR", v.replace('-', "\\-"))), "{v} missing in ENVIRONMENT");
+    }
 }
 
 #[test]

@@ -78,6 +78,24 @@ impl std::error::Error for NotMail {}
 /// or the end — that has at least one field every message has (From, To, Subject, Date,
 /// Message-ID, Received…). Text notes, images and empty input fail. Reads the header block only.
 pub fn not_mail(raw: &[u8]) -> Option<&'static str> {
+    // A compressed file is never mail either; said as such, with what to do (newcomer's pass: a
+    // gzipped mbox was only "not a header block of Name: value fields").
+    not_mail_header(raw).map(|why| compressed(raw).unwrap_or(why))
+}
+
+/// What compression `raw` is in, by its magic number, worded as [`not_mail`]'s reason.
+fn compressed(raw: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 5] = [
+        (b"\x1f\x8b", "it is gzip-compressed: decompress it first, e.g. give <(zcat FILE) instead of FILE"),
+        (b"BZh", "it is bzip2-compressed: decompress it first, e.g. give <(bzcat FILE) instead of FILE"),
+        (b"\xfd7zXZ\x00", "it is xz-compressed: decompress it first, e.g. give <(xzcat FILE) instead of FILE"),
+        (b"\x28\xb5\x2f\xfd", "it is zstd-compressed: decompress it first, e.g. give <(zstdcat FILE) instead of FILE"),
+        (b"PK\x03\x04", "it is a zip archive: unpack it first and give the files or folder it holds"),
+    ];
+    KINDS.iter().find(|(magic, _)| raw.starts_with(magic)).map(|(_, why)| *why)
+}
+
+fn not_mail_header(raw: &[u8]) -> Option<&'static str> {
     const KNOWN: [&[u8]; 12] = [
         b"from",
         b"to",
@@ -833,6 +851,16 @@ mod tests {
         ] {
             assert!(not_mail(bad).is_some(), "{}", String::from_utf8_lossy(bad));
         }
+        // Compressed files are said to be, with the way to read them.
+        assert_eq!(
+            not_mail(b"\x1f\x8b\x08\x00rest").map(|w| w.contains("gzip-compressed") && w.contains("zcat")),
+            Some(true)
+        );
+        assert!(not_mail(b"BZh91AY&SY\x00\x01").is_some_and(|w| w.contains("bzcat")));
+        assert!(not_mail(b"\xfd7zXZ\x00\x00").is_some_and(|w| w.contains("xzcat")));
+        // Mail that happens to start with such bytes does not exist, but the reason is only a
+        // refinement: what is mail stays mail.
+        assert_eq!(not_mail(b"BZh: x\nSubject: hi\n\nbody"), None);
     }
 
     #[test]

@@ -819,6 +819,24 @@ fn purge_neither_learns_nor_deletes_files_that_are_not_mail() {
     assert!(stdout(&run_by_name(&["db", "stats"], &db, b"")).contains("messages:     0 ham, 1 spam"));
 }
 
+/// Newcomer's pass: a gzipped mbox (bogofilter users often keep one) given to train was "not a
+/// mail message (it does not start with a header block of Name: value fields)". Now it is said
+/// to be compressed, with the way to give it (`<(zcat FILE)`, which the README shows).
+#[test]
+fn a_compressed_file_is_said_to_be_compressed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gz = tmp.path().join("spam.mbox.gz");
+    // gzip's magic, method 8 (deflate), then anything: the reason is read from the first bytes.
+    fs::write(&gz, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00").unwrap();
+    let o = run(&["train", "--spam", gz.to_str().unwrap()], &tmp.path().join("db"), b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("spam.mbox.gz: not a mail message (it is gzip-compressed: decompress it first, e.g. give <(zcat FILE) instead of FILE); skipped"),
+        "{err}"
+    );
+}
+
 #[test]
 fn db_stats_on_a_fresh_database() {
     let tmp = tempfile::tempdir().unwrap();

@@ -173,7 +173,7 @@ gets the test \fBSPAMFILT_DEGRADED\fR (0.001 points) in X\-Spam\-Status and a fi
 .PP
 .nf
 .RS
-X\-Spam\-Degraded: config.toml line 3: requred_score: unknown field `requred_score` (ignored: the default is used)
+X\-Spam\-Degraded: config.toml line 3: requred_score: unknown field `requred_score` (did you mean `required_score`?)
 .RE
 .fi
 .PP

@@ -126,6 +126,55 @@ pub fn apply_strict(settings: &mut Settings, text: &str, file: &Path) -> anyhow:
     }
 }
 
+/// serde's "unknown field `requred_score`, expected one of `required_score`, `scan_limit`, …"
+/// with the nearest known key put first: "unknown field `requred_score` (did you mean
+/// `required_score`?), expected one of …" (a newcomer's typo was hard to see in a list of 27).
+/// The list stays for the terminal; the header's short form drops it (`Problem::short`).
+fn did_you_mean(msg: &str) -> String {
+    const UNKNOWN: &str = "unknown field `";
+    const EXPECTED: &str = "`, expected one of ";
+    let Some(start) = msg.find(UNKNOWN).map(|i| i + UNKNOWN.len()) else { return msg.to_string() };
+    let Some(end) = msg[start..].find(EXPECTED).map(|i| start + i) else { return msg.to_string() };
+    let typo = &msg[start..end];
+    let list = &msg[end + EXPECTED.len()..];
+    let known = list.split(", ").filter_map(|k| k.strip_prefix('`')?.split('`').next());
+    let lower = typo.to_ascii_lowercase();
+    let best = known
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|&(d, k)| {
+            d <= (typo.chars().count() / 3).max(1)
+                || (typo.len() >= 4
+                    && (k.starts_with(typo) || typo.starts_with(k))
+                    && k.len().abs_diff(typo.len()) <= 4)
+        })
+        .min_by_key(|&(d, _)| d);
+    match best {
+        Some((_, k)) => format!("{}` (did you mean `{k}`?){}", &msg[..end], &msg[end + 1..]),
+        None => msg.to_string(),
+    }
+}
+
+/// Edit distance between two short strings (key names), a swap of two neighbours counting as
+/// one edit (`bayse`, `bayes`): the optimal string alignment distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 fn apply_pieces(settings: &Settings, text: &str, file: &Path) -> Applied {
     let base = settings.clone();
     // The common case: the whole file is fine.
@@ -182,7 +231,7 @@ fn apply_pieces(settings: &Settings, text: &str, file: &Path) -> Applied {
             } else {
                 format!("{name}: {msg}")
             };
-            Problem::at(file, line, column, msg)
+            Problem::at(file, line, column, did_you_mean(&msg))
         })
         .collect();
     problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
@@ -349,6 +398,27 @@ mod tests {
         assert!(p[0].to_string().starts_with("c.toml:2:18: required_score: "), "{}", p[0]);
         assert!(p[2].short().starts_with("c.toml line 12: rule BAD: "), "{}", p[2].short());
         assert_eq!(p[1].to_string(), "c.toml:7:11: scores.NO_SUCH: there is no rule called NO_SUCH (see `spamfilt rules`) (ignored: the default is used)");
+    }
+
+    /// Newcomer's pass: an unknown key was followed by the list of every key (27 at the top
+    /// level), with no hint which one was meant. The nearest is now named first.
+    #[test]
+    fn an_unknown_key_names_the_nearest_known_one() {
+        let text =
+            "requred_score = 5\n[bayse]\nstrength = 0.2\n[dns]\nresolver = \"127.0.0.1:53\"\ntimeout = 100\nfoo = 1\n";
+        let mut p = Vec::new();
+        apply_lenient(&mut base(), text, Path::new("c.toml"), &mut p);
+        let m: Vec<String> = p.iter().map(|x| x.to_string()).collect();
+        assert!(m[0].starts_with("c.toml:1:1: requred_score: unknown field `requred_score` (did you mean `required_score`?), expected one of `required_score`"), "{m:?}");
+        assert!(m[1].contains("unknown field `bayse` (did you mean `bayes`?)"), "{m:?}");
+        assert!(m[2].contains("unknown field `timeout` (did you mean `timeout_ms`?)"), "{m:?}");
+        assert!(m[3].contains("unknown field `foo`, expected one of"), "{m:?}");
+        // The header's short form: the suggestion, not the list.
+        assert_eq!(
+            p[0].short(),
+            "c.toml line 1: requred_score: unknown field `requred_score` (did you mean `required_score`?)"
+        );
+        assert_eq!((edit_distance("kitten", "sitting"), edit_distance("bayse", "bayes")), (3, 1));
     }
 
     /// A key inside a table is reported at its own line and column, not the table's header,

@@ -785,6 +785,22 @@ mod tests {
         assert!(msg.contains("requred_score") && msg.contains("line 1"), "{msg}");
     }
 
+    /// Newcomer's pass: `resolver = "127.0.0.1"` (as resolv.conf names one) was "invalid socket
+    /// address syntax". A bare IP is now port 53; anything else says what is wanted.
+    #[test]
+    fn a_dns_resolver_is_ip_and_port_or_a_bare_ip() {
+        let dns = |v: &str| {
+            let mut s = base();
+            s.apply(&format!("dns = {{ resolver = \"{v}\" }}\n")).map(|_| s.sender.dns.unwrap().resolver.to_string())
+        };
+        assert_eq!(dns("127.0.0.1:5353").unwrap(), "127.0.0.1:5353");
+        assert_eq!(dns("127.0.0.1").unwrap(), "127.0.0.1:53");
+        assert_eq!(dns("::1").unwrap(), "[::1]:53");
+        assert_eq!(dns("[::1]:5353").unwrap(), "[::1]:5353");
+        let err = format!("{:#}", dns("localhost:53").unwrap_err());
+        assert!(err.contains("`localhost:53` is not a resolver address: write IP:PORT or an IP"), "{err}");
+    }
+
     #[test]
     fn explicit_missing_config_is_an_error() {
         let err = Settings::load(Some(Path::new("/tmp")), Some(Path::new("/nonexistent/spamfilt.toml"))).unwrap_err();

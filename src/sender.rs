@@ -21,7 +21,8 @@ use crate::store::reputation::{self, Cached, DnsAnswers, IpRecord, ReputationLoo
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsSettings {
-    /// The resolver to ask, `IP:PORT` (a local caching resolver is best).
+    /// The resolver to ask, `IP:PORT` (a local caching resolver is best); a bare IP is port 53.
+    #[serde(deserialize_with = "resolver_address")]
     pub resolver: SocketAddr,
     /// The most a message waits for all its DNS answers together.
     #[serde(default = "default_timeout")]
@@ -35,6 +36,24 @@ pub struct DnsSettings {
     /// Look up the reverse-DNS name when the Received header does not record it.
     #[serde(default = "yes")]
     pub ptr: bool,
+}
+
+/// `IP:PORT`, `[IPv6]:PORT`, or a bare IP, which is port 53 (as resolv.conf names a resolver).
+/// Anything else is an error that says what is wanted (newcomer's pass: `resolver =
+/// "127.0.0.1"` was "invalid socket address syntax").
+fn resolver_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    let t = text.trim();
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(serde::de::Error::custom(format!(
+        "`{text}` is not a resolver address: write IP:PORT or an IP, e.g. \"127.0.0.1:53\" or \"::1\" (a host name is \
+         not looked up)"
+    )))
 }
 
 fn default_timeout() -> u64 {

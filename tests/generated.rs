@@ -359,7 +359,8 @@ an allow entry counts only when \fBauthserv_id\fR's Authentication\-Results says
 evidence for a From address through the relay block its learned ham came by), \fBsubject_tag\fR (none; e.g. "[SPAM]": put before the Subject
 of spam, as SpamAssassin's rewrite_header Subject), \fBallow_list\fR and \fBblock_list\fR (file names),
 \fBuri_blocklist\fR, \fBdns\fR (off unless given: \fB{ resolver = "127.0.0.1:53", timeout_ms = 1500, dnsbl =
-["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR; a resolver that answered none of a
+["zen.spamhaus.org"], uribl = ["dbl.spamhaus.org"], ptr = true }\fR, \fBresolver\fR an IP:PORT, or an IP for
+port 53; a resolver that answered none of a
 delivery's queries is not asked for 60 seconds, then 2, 4, 8 and at most 15 minutes while it stays silent: those
 deliveries score without live DNS and say so in X\-Spam\-Degraded; the policy service's dnsbl check asks nothing
 then and its log says so once per back\-off), and the sections \fB[bayes]\fR

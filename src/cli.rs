@@ -258,14 +258,14 @@ pub enum Command {
     /// (rules and list show warn and go on).
     ///
     /// The databases checked are the directory itself (one that is a file or cannot be read is
-    /// said so), tokens.db, lr.weights (readable, its version and size) and reputation.db. A DNS
-    /// resolver backed off after it gave no answer (dns-resolver.state: which, since when, until
-    /// when) is a problem too: meanwhile deliveries and the policy service skip the DNS blocklists
-    /// and the PTR lookups. Notes
-    /// that do not change the exit status (an address that looks like your own relay: add it to
-    /// trusted_networks) are printed with -q too, once per address: lint-told.state remembers
-    /// which were, so the weekly cron line does not mail the same note every week (without -q
-    /// every note is printed).
+    /// said so, and one of your own that you cannot write: training would fail), tokens.db,
+    /// lr.weights (readable, its version and size) and reputation.db. A DNS resolver backed off
+    /// after it gave no answer (dns-resolver.state: which, since when, until when) is a problem
+    /// too: meanwhile deliveries and the policy service skip the DNS blocklists and the PTR
+    /// lookups. Notes that do not change the exit status (an address that looks like your own
+    /// relay: add it to trusted_networks) are printed with -q too, once per address:
+    /// lint-told.state remembers which were, so the weekly cron line does not mail the same note
+    /// every week (without -q every note is printed).
     Lint,
     /// Answer Postfix policy requests (check_policy_service) from what the filter learned.
     #[command(long_about = POLICY_ABOUT)]

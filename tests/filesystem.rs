@@ -602,6 +602,55 @@ fn run_without_override(env: &Env, args: &[&str]) -> Option<Output> {
     Some(common::run_with_stdin(&mut c, MSG))
 }
 
+/// Newcomer's pass: a database directory of your own that you cannot write (mode 0500) made
+/// every training run fail, the nightly purge too, while `lint` (the crontab's weekly check)
+/// said "no problems". Now lint names it, with the chmod that fixes it, and exits 1. Run as a
+/// user (root may write anyway): user id 65534 through setpriv when the tests run as root.
+#[test]
+fn lint_says_when_you_cannot_write_your_database_directory() {
+    let as_user = is_root();
+    if as_user && !std::process::Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return common::skip("needs setpriv to run as another user");
+    }
+    let root = tempfile::tempdir().unwrap();
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let home = root.path().join("home");
+    fs::create_dir(&home).unwrap();
+    if as_user {
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    }
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut c = if as_user {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_spamfilt")]);
+            c
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_spamfilt"))
+        };
+        c.env_clear().env("PATH", "/usr/bin:/bin").env("HOME", &home).env("SPAMFILT_SITE_CONFIG", "").args(args);
+        common::run_with_stdin(&mut c, stdin)
+    };
+    let o = run(&["train", "--spam", "-"], MSG);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let db = home.join(".local/share/spamfilt");
+    let o = run(&["lint"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o500)).unwrap();
+    let o = run(&["train", "--ham", "-"], MSG);
+    assert_eq!(o.status.code(), Some(2), "training in a directory of mode 0500 worked");
+    let o = run(&["-q", "lint"], b"");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(
+        out.contains(&format!(
+            "{}: you cannot write your database directory (mode 0500): deliveries score from it, but train",
+            db.display()
+        )) && out.contains(&format!("chmod u+rwx {}", db.display())),
+        "{out}"
+    );
+}
+
 /// Newcomer's pass: root running `list allow add` with a user's HOME (sudo keeping HOME) was
 /// refused for the user's config directory, rightly, but told to "use a database directory of
 /// root's own (--db)", which changes nothing for a list. It now names --config.

@@ -56,6 +56,23 @@ pub fn run(g: &GlobalArgs) -> Result<ExitCode> {
     }
 }
 
+/// Your own database directory that you cannot write (mode 0500: a `chmod -R a-w` of the home,
+/// a restored backup): deliveries still score from it, but every training run, the nightly
+/// purge and kept-ham lines among them, fails. Newcomer's pass: lint said "no problems". A
+/// directory of root's (a shared, read-only database) is not yours to write and not said.
+fn not_writable(meta: &std::fs::Metadata, dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = crate::store::files::euid();
+    (me != 0 && meta.uid() == me && meta.mode() & 0o300 != 0o300).then(|| {
+        format!(
+            "you cannot write your database directory (mode {:04o}): deliveries score from it, but train, forget, \
+             purge and the crontab's nightly lines fail; give yourself the right with: chmod u+rwx {}",
+            meta.mode() & 0o7777,
+            dir.display()
+        )
+    })
+}
+
 /// What is wrong with the databases, if anything.
 pub fn database_problems(settings: &Settings) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -82,14 +99,23 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
                  tokens.db, lr.weights and reputation.db are"
                     .to_string(),
             ),
-            Ok(_) => std::fs::read_dir(dir).err().map(|e| {
-                format!(
-                    "cannot list the database directory: {}: give yourself permission to read it (chmod u+rwx {}; \
-                     `ls -ld` shows its owner and mode)",
-                    crate::problems::error_text(&e.into()),
-                    dir.display()
-                )
-            }),
+            Ok(m) => std::fs::read_dir(dir)
+                .err()
+                .map(|e| {
+                    format!(
+                        "cannot list the database directory: {}: give yourself permission to read it (chmod u+rwx {}; \
+                         `ls -ld` shows its owner and mode)",
+                        crate::problems::error_text(&e.into()),
+                        dir.display()
+                    )
+                })
+                .or_else(|| {
+                    // Readable but not writable: said, and the files are checked as usual.
+                    if let Some(why) = not_writable(&m, dir) {
+                        out.push(Problem::new(dir, None, why));
+                    }
+                    None
+                }),
         };
         if let Some(why) = unusable {
             // Every file in it would fail for the same reason: said once.

@@ -602,6 +602,44 @@ fn run_without_override(env: &Env, args: &[&str]) -> Option<Output> {
     Some(common::run_with_stdin(&mut c, MSG))
 }
 
+/// Newcomer's pass: root (`sudo -i`, so HOME=/root) trained a user's Junk folder into root's
+/// own database, silently, and the user's deliveries went on with theirs, untrained. Training
+/// mail that belongs to another user into a database that user does not own now says so, with
+/// what to run instead; -q keeps it quiet, and what is learned is unchanged.
+#[test]
+fn training_another_users_mail_into_your_database_says_so() {
+    if !is_root() {
+        return common::skip("needs root to give a folder to another user");
+    }
+    let env = Env::private("");
+    let junk = env.dir().join("Maildir/.Junk");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(junk.join(sub)).unwrap();
+    }
+    fs::write(junk.join("cur/1700000001.M1P1.host:2,S"), MSG).unwrap();
+    std::os::unix::fs::chown(&junk, Some(65534), Some(65534)).unwrap();
+    let j = junk.to_str().unwrap();
+    let o = env.run(&["train", "--spam", j], b"");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let who = match std::process::Command::new("id").args(["-nu", "65534"]).output() {
+        Ok(o) if o.status.success() => format!("user {} (user id 65534)", String::from_utf8_lossy(&o.stdout).trim()),
+        _ => "user id 65534".to_string(),
+    };
+    assert!(
+        err.contains(&format!("spamfilt: note: {j} belongs to {who}, but this run learns into {}", env.db.display()))
+            && err.contains("deliveries do not read: to train theirs, run spamfilt as that user (e.g. runuser -u"),
+        "{err}"
+    );
+    assert!(env.ok(&["db", "stats"]).contains("messages:     0 ham, 1 spam"));
+    // -q: no note. A folder of one's own (or root's): no note.
+    let o = env.run(&["-q", "train", "--spam", j], b"");
+    assert!(o.status.success() && stderr(&o).is_empty(), "{}", stderr(&o));
+    std::os::unix::fs::chown(&junk, Some(0), Some(0)).unwrap();
+    let o = env.run(&["train", "--spam", j], b"");
+    assert!(!stderr(&o).contains("belongs to"), "{}", stderr(&o));
+}
+
 /// Newcomer's pass: a database directory of your own that you cannot write (mode 0500) made
 /// every training run fail, the nightly purge too, while `lint` (the crontab's weekly check)
 /// said "no problems". Now lint names it, with the chmod that fixes it, and exits 1. Run as a

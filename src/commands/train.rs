@@ -94,6 +94,36 @@ fn marker_counts(snap: &store::Snapshot) -> (i64, i64) {
     (i64::from(r.spam), i64::from(r.ham))
 }
 
+/// The note for mail of another user's trained into a database that user's deliveries do not
+/// read. Newcomer's pass: root (`sudo -i`, HOME=/root) trained `/home/jan/Maildir/.Junk` into
+/// /root/.local/share/spamfilt, silently, and jan's deliveries went on with their own empty
+/// database. The first PATH named (not `-` or `@LIST`) owned by someone else, not root, whose
+/// user does not own the database directory either; `None` with a Redis store (its prefix is
+/// a choice).
+fn others_mail<'a>(settings: &Settings, paths: impl Iterator<Item = &'a String>) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if settings.redis.is_some() {
+        return None;
+    }
+    let me = store::files::euid();
+    // The database directory's owner, or (not made yet) ours: the run makes it.
+    let db_owner = std::fs::metadata(&settings.db_dir).map_or(me, |m| m.uid());
+    let (path, owner) = paths
+        .filter(|p| *p != "-" && !p.starts_with('@'))
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| (p, m.uid())))
+        .find(|&(_, owner)| owner != me && owner != 0 && owner != db_owner)?;
+    let name = store::files::user_name(owner);
+    let who = name.as_ref().map_or_else(|| format!("user id {owner}"), |n| format!("user {n} (user id {owner})"));
+    let runas = name.unwrap_or_else(|| owner.to_string());
+    let holder = store::files::user_name(db_owner).unwrap_or_else(|| format!("user id {db_owner}"));
+    Some(format!(
+        "{path} belongs to {who}, but this run learns into {} ({holder}'s database), which {runas}'s deliveries do \
+         not read: to train theirs, run spamfilt as that user (e.g. runuser -u {runas} -- spamfilt train …), with the \
+         HOME or --db their deliveries have",
+        settings.db_dir.display()
+    ))
+}
+
 pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Result<ExitCode> {
     let age = args.older_than.as_deref().map(|a| super::purge::parse_age(a).map(|d| (d, a))).transpose()?;
     let rules = super::kept::Rules { older_than: age, below: args.below, balanced: args.balanced };
@@ -111,6 +141,11 @@ pub fn run_train(settings: &Settings, g: &GlobalArgs, args: &TrainArgs) -> Resul
         // When nothing at all was found, the error below says where (once).
         for n in notes.iter().filter(|n| !(nothing && n.starts_with("no messages found in "))) {
             eprintln!("spamfilt: {n}");
+        }
+    }
+    if !g.quiet {
+        if let Some(note) = others_mail(settings, args.ham.iter().chain(&args.spam)) {
+            eprintln!("spamfilt: note: {note}");
         }
     }
     if nothing {

@@ -125,9 +125,13 @@ pub fn convert(text: &str, known_rule: &dyn Fn(&str) -> bool) -> Conversion {
                 };
                 match v.filter(|v| v.is_finite()) {
                     None => c.not_imported.push((n, format!("{line}: expected one or four numbers"))),
-                    Some(_) if !known_rule(name) => c
-                        .not_imported
-                        .push((n, format!("{line}: spamfilt has no rule {name} (`spamfilt rules` lists them)"))),
+                    Some(_) if !known_rule(name) => c.not_imported.push((
+                        n,
+                        format!(
+                            "{line}: spamfilt has no rule {name} (`spamfilt rules` lists them){}",
+                            crate::rules::not_a_rule(name)
+                        ),
+                    )),
                     Some(v) => c.scores.push((n, name.to_string(), v)),
                 }
             }
@@ -465,6 +469,18 @@ ok_locales en\n";
         let lines: Vec<usize> = c.not_imported.iter().map(|x| x.0).collect();
         assert_eq!(lines, vec![8, 9, 11, 12], "{:?}", c.not_imported);
         assert!(c.not_imported[0].1.contains("no rule URIBL_BLACK"));
+        assert!(!c.not_imported[0].1.contains("band"), "{}", c.not_imported[0].1);
+        // Bayes's band is no rule: where its weight is, is said (newcomer's pass).
+        let bayes = convert("score BAYES_99 0 0 3.5 3.5\n", &|_| false);
+        assert!(
+            bayes.not_imported[0].1.ends_with(
+                "spamfilt has no rule BAYES_99 (`spamfilt rules` lists them); BAYES_* in tests= names the band \
+                 Bayes's spam probability fell in: its weight in the score is bayes_points_per_decade (and the knees \
+                 bayes_points_knee, bayes_ham_points_knee)"
+            ),
+            "{}",
+            bayes.not_imported[0].1
+        );
         assert!(c.not_imported[3].1.contains("not understood"));
     }
 

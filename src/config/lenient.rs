@@ -444,7 +444,9 @@ mod tests {
             format!("{:#}", apply_strict(&mut base(), "[scores]\nBAYES_99 = 1\n", Path::new("c.toml")).unwrap_err());
         assert_eq!(
             err,
-            "bad config file c.toml:2:12: scores.BAYES_99: there is no rule called BAYES_99 (see `spamfilt rules`)"
+            "bad config file c.toml:2:12: scores.BAYES_99: there is no rule called BAYES_99 (see `spamfilt rules`); \
+             BAYES_* in tests= names the band Bayes's spam probability fell in: its weight in the score is \
+             bayes_points_per_decade (and the knees bayes_points_knee, bayes_ham_points_knee)"
         );
     }
 

@@ -13,6 +13,25 @@
 //! regex-lite: linear in the text whatever the pattern (O(pattern × text)), ASCII case folding
 //! and ASCII `\w \d \s`, no Unicode classes.
 
+/// What a name that looks like a rule in `tests=` but is none is, for the error that refuses it
+/// as a score (`[scores]`, `import-sa`'s `score` lines): SpamAssassin users set `BAYES_99`'s
+/// score there (newcomer's pass: "there is no rule called BAYES_99" said nothing of where
+/// Bayes's weight is). Empty for any other name.
+pub fn not_a_rule(name: &str) -> &'static str {
+    if name.starts_with("BAYES_") {
+        "; BAYES_* in tests= names the band Bayes's spam probability fell in: its weight in the score is \
+         bayes_points_per_decade (and the knees bayes_points_knee, bayes_ham_points_knee)"
+    } else if name.starts_with("LR_") {
+        "; LR_* in tests= names the band the second classifier's spam probability fell in: its weight in the score \
+         is points_per_decade in [lr]"
+    } else if name == "SPAMFILT_DEGRADED" {
+        "; SPAMFILT_DEGRADED marks a message scored without part of its config or databases (0.001 points, \
+         always)"
+    } else {
+        ""
+    }
+}
+
 pub mod checks;
 pub mod context;
 pub mod phrases;
@@ -263,7 +282,7 @@ impl RuleSet {
         }
         for (name, score) in &settings.scores {
             let Some(r) = rules.iter_mut().find(|r| r.name == name.as_str()) else {
-                bail!("[scores]: there is no rule called {name} (see `spamfilt rules`)");
+                bail!("[scores]: there is no rule called {name} (see `spamfilt rules`){}", not_a_rule(name));
             };
             if !score.is_finite() {
                 bail!("[scores]: the score of {name} must be a number");

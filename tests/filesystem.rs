@@ -602,6 +602,33 @@ fn run_without_override(env: &Env, args: &[&str]) -> Option<Output> {
     Some(common::run_with_stdin(&mut c, MSG))
 }
 
+/// Newcomer's pass: root purging with a user's HOME (the user's database directory) got the
+/// refusal twice, first as a warning ending "this purge counts ages from the file names and
+/// ctimes", as if it went on, then as the error. Now once, as the error; nothing is deleted.
+#[test]
+fn purge_in_a_database_directory_of_another_user_says_why_once() {
+    if !is_root() {
+        return common::skip("needs root to give a directory to another user");
+    }
+    let env = Env::private("");
+    env.train_one();
+    std::os::unix::fs::chown(&env.db, Some(65534), Some(65534)).unwrap();
+    let junk = env.dir().join("Maildir/.Junk");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(junk.join(sub)).unwrap();
+    }
+    let msg = junk.join("cur/1700000001.M1P1.host:2,S");
+    fs::write(&msg, MSG).unwrap();
+    for args in [&["purge", junk.to_str().unwrap()][..], &["purge", "--dry-run", junk.to_str().unwrap()]] {
+        let o = common::run_with_stdin(env.cmd().env("SPAMFILT_TEST_AGE_FROM_NAME", "1").args(args), b"");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.matches("it belongs to user id 65534").count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("this purge counts ages"), "{args:?}: {err}");
+        assert!(msg.exists());
+    }
+}
+
 /// Newcomer's pass: root (`sudo -i`, so HOME=/root) trained a user's Junk folder into root's
 /// own database, silently, and the user's deliveries went on with theirs, untrained. Training
 /// mail that belongs to another user into a database that user does not own now says so, with

@@ -43,7 +43,12 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
     // nightly tool does not keep Junk young. Unreadable: said, and this run counts as before.
     let seen_before = if settings.has_db_dir() {
         junk_seen::read(&settings.db_dir).unwrap_or_else(|e| {
-            eprintln!("spamfilt: {e:#}; this purge counts ages from the file names and ctimes");
+            // A database directory that cannot be used at all (another user's) fails the run
+            // below with the reason: not said twice, once as if the purge went on (newcomer's
+            // pass: root with a user's HOME).
+            if crate::store::files::check_dir(&settings.db_dir).is_ok() {
+                eprintln!("spamfilt: {e:#}; this purge counts ages from the file names and ctimes");
+            }
             junk_seen::Seen::default()
         })
     } else {

@@ -789,6 +789,41 @@ fn a_connection_lost_after_exec_is_not_reported_as_nothing_changed() {
     assert!(!err.contains("unchanged") && !err.contains("nothing was changed"), "{err}");
 }
 
+/// Redis checks a transaction's commands when they are queued, not what they find when they run:
+/// one that fails then (a key of the wrong type, a count that cannot be incremented) is one error
+/// in EXEC's answer, and the others are applied all the same (Redis undoes nothing). Such a
+/// commit was reported as "refused a write" and by `train` as "the database ... is unchanged",
+/// though the counts had changed.
+#[test]
+fn a_commit_redis_applies_in_part_is_said_so_and_names_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let host = trained_host(tmp.path(), "a", &server, 3);
+    assert_eq!(host.messages_line(), "messages:     3 ham, 3 spam");
+    // The generation at the largest integer Redis keeps: the commit's INCR fails as it runs.
+    server.ask(&["SET", "{test}:gen", "9223372036854775807"]).unwrap();
+    let (h, s) = folders(tmp.path(), "more", 10, 12);
+    let o = host.run(&["train", "--ham", &h, "--spam", &s], b"");
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(!err.contains("unchanged") && !err.contains("nothing was changed"), "{err}");
+    assert!(err.contains("changed in part") && err.contains("INCR {test}:gen") && err.contains("overflow"), "{err}");
+    // What it said: the rest was applied.
+    assert_eq!(host.messages_line(), "messages:     5 ham, 5 spam");
+    // `ip add` (the reputation alone) with totals that are not a hash: its records are written,
+    // the totals' HSET fails.
+    server.ask(&["SET", "{test}:gen", "7"]).unwrap();
+    let rep_before: i64 = server.ask(&["HLEN", "{test}:rep"]).unwrap().unwrap().parse().unwrap();
+    server.ask(&["DEL", "{test}:totals"]).unwrap();
+    server.ask(&["SET", "{test}:totals", "x"]).unwrap();
+    let o = host.run(&["ip", "add", "192.0.2.5"], b"");
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("HSET {test}:totals: WRONGTYPE") && err.contains("applied the other"), "{err}");
+    let records = |n: i64| n.to_string();
+    assert_eq!(server.ask(&["HLEN", "{test}:rep"]).unwrap(), Some(records(rep_before + 1)), "the record was written");
+}
+
 #[test]
 fn dump_and_migrate_copy_one_state_when_a_training_run_commits_during_their_read() {
     let tmp = tempfile::tempdir().unwrap();

@@ -142,10 +142,26 @@ impl std::fmt::Display for OutcomeUnknown {
 
 impl std::error::Error for OutcomeUnknown {}
 
+/// A write the Redis store applied in part: a command of the commit's MULTI/EXEC failed when it
+/// ran (a key of the wrong type, a count that cannot be incremented) and Redis, which does not
+/// undo a transaction, applied the others. Callers must not say "unchanged" (see `failed`).
+#[derive(Debug)]
+pub struct PartlyApplied(pub String);
+
+impl std::fmt::Display for PartlyApplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PartlyApplied {}
+
 /// `e` from an update of the database at `place`, as `what` failed: "unchanged", unless the
-/// outcome is not known (`OutcomeUnknown`).
+/// outcome is not known (`OutcomeUnknown`) or the write was applied in part (`PartlyApplied`).
 pub fn failed(e: anyhow::Error, what: &str, place: &str) -> anyhow::Error {
-    if e.chain().any(|c| c.is::<OutcomeUnknown>()) {
+    if e.chain().any(|c| c.is::<PartlyApplied>()) {
+        e.context(format!("{what}; the database in {place} was changed in part"))
+    } else if e.chain().any(|c| c.is::<OutcomeUnknown>()) {
         e.context(format!("{what}; the database in {place} may or may not have been changed"))
     } else {
         e.context(format!("{what}; the database in {place} is unchanged"))

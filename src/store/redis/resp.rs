@@ -165,6 +165,11 @@ pub struct Conn {
     io: BufReader<Timed>,
     out: Vec<u8>,
     queued: usize,
+    /// What each command queued for the next round trip is, for messages: its name and key
+    /// (EVAL's first key; the command alone for AUTH, whose arguments are secret).
+    names: Vec<Vec<u8>>,
+    /// The same of the last round trip's commands, in the order of its replies.
+    pub last_names: Vec<Vec<u8>>,
     /// Each round trip's bound.
     pub timeout: Duration,
     /// Replies of the connection's set-up (AUTH, SELECT) still to read and check.
@@ -338,6 +343,8 @@ impl Conn {
             io: BufReader::with_capacity(64 << 10, Timed { stream, deadline: Instant::now() + timeout }),
             out: Vec::with_capacity(4096),
             queued: 0,
+            names: Vec::new(),
+            last_names: Vec::new(),
             timeout,
             setup: 0,
             limits: Limits::default(),
@@ -355,11 +362,31 @@ impl Conn {
             c.setup += 1;
         }
         c.queued = 0;
+        c.names.clear();
         Ok(c)
+    }
+
+    /// Notes what a queued command is (see `names`).
+    fn name(&mut self, head: &[&[u8]], rest: &[&[u8]]) {
+        let mut args = head.iter().chain(rest);
+        let mut name = args.next().map(|a| a.to_vec()).unwrap_or_default();
+        if name.eq_ignore_ascii_case(b"EVAL") {
+            // EVAL SCRIPT NUMKEYS KEY ...: named by its first key.
+            args.next();
+            args.next();
+        }
+        if !name.eq_ignore_ascii_case(b"AUTH") {
+            if let Some(key) = args.next() {
+                name.push(b' ');
+                name.extend_from_slice(key);
+            }
+        }
+        self.names.push(name);
     }
 
     /// Queues one command.
     pub fn cmd(&mut self, args: &[&[u8]]) {
+        self.name(args, &[]);
         self.limits.array = self.limits.array.max(args.len());
         self.out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
         for a in args {
@@ -372,6 +399,7 @@ impl Conn {
 
     /// Queues a command whose arguments are built by the caller: `head` then `rest`.
     pub fn cmd_with(&mut self, head: &[&[u8]], rest: &[&[u8]]) {
+        self.name(head, rest);
         self.limits.array = self.limits.array.max(head.len() + rest.len());
         self.out.extend_from_slice(format!("*{}\r\n", head.len() + rest.len()).as_bytes());
         for a in head.iter().chain(rest) {
@@ -389,6 +417,7 @@ impl Conn {
         self.sent = false;
         let out = std::mem::take(&mut self.out);
         let n = std::mem::take(&mut self.queued);
+        self.last_names = std::mem::take(&mut self.names);
         let w = match &mut self.io.get_mut().stream {
             Stream::Tcp(s) => s.write_all(&out),
             Stream::Unix(s) => s.write_all(&out),

@@ -197,7 +197,7 @@ impl Tx {
         let what = self.store.what();
         let e = match replies {
             Err(e) if self.conn.sent => e,
-            r => return finish(&what, r),
+            r => return finish(&what, r, &self.conn.last_names),
         };
         let key = self.store.key("gen");
         let now = self.store.connect(TRAIN_TIMEOUT).and_then(|mut c| {
@@ -218,14 +218,39 @@ impl Tx {
     }
 }
 
-/// The outcome of a commit's MULTI/EXEC.
-fn finish(what: &str, replies: io::Result<Vec<Reply>>) -> Result<()> {
+/// The outcome of a commit's MULTI/EXEC, whose commands (MULTI, those of the transaction, EXEC)
+/// are `names` (`Conn::last_names`).
+fn finish(what: &str, replies: io::Result<Vec<Reply>>, names: &[Vec<u8>]) -> Result<()> {
     {
         let replies = replies.with_context(|| format!("cannot write to {what} (nothing was changed)"))?;
         match replies.last() {
             Some(Reply::Array(Some(r))) => {
-                if let Some(Reply::Error(e)) = r.iter().find(|r| matches!(r, Reply::Error(_))) {
-                    bail!("{what} refused a write: {e}");
+                // A command that failed as it ran (a key of the wrong type, a count that cannot
+                // be incremented): Redis applied the others of the transaction, and does not
+                // undo them. Said as such, naming the command and its key, never as "unchanged".
+                let failed: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| match r {
+                        Reply::Error(e) => {
+                            // Our own command and key (the prefix holds no control character).
+                            let name = names.get(i + 1).map_or("?".into(), |n| String::from_utf8_lossy(n));
+                            Some(format!("{name}: {e}"))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(first) = failed.first() {
+                    let more = match failed.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more commands)", n - 1),
+                    };
+                    return Err(anyhow::Error::new(crate::store::PartlyApplied(format!(
+                        "{what} refused a command of the write as it ran, {first}{more}, and applied the other {} \
+                         (Redis does not undo a transaction): the key named holds what spamfilt does not write; \
+                         remove or repair it",
+                        r.len() - failed.len()
+                    ))));
                 }
                 Ok(())
             }

@@ -81,9 +81,13 @@ impl Snapshot {
             }
             r.last_day = r.last_day.max(today);
         }
+        // Saturating, as the records' counts are: totals another host of a shared Redis store
+        // wrote as 2^64 - 1 made a training run panic (a debug build) or wrap them to 0 (a
+        // release build), and then every record counted more than its total: every delivery
+        // was scored without the store.
         match class {
-            Class::Spam => self.totals.spam += 1,
-            Class::Ham => self.totals.ham += 1,
+            Class::Spam => self.totals.spam = self.totals.spam.saturating_add(1),
+            Class::Ham => self.totals.ham = self.totals.ham.saturating_add(1),
         }
     }
 
@@ -227,5 +231,19 @@ fn train(model: &mut Option<crate::lr::Model>, mut pending: Vec<LrChange>) {
         if !learned {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_at_their_largest_stay_there() {
+        let mut s = Snapshot { totals: Totals { ham: u64::MAX, spam: u64::MAX }, ..Snapshot::default() };
+        s.learn(&[1, 2], Class::Spam, 20_000);
+        s.learn(&[1], Class::Ham, 20_000);
+        assert_eq!(s.totals(), Totals { ham: u64::MAX, spam: u64::MAX });
+        assert_eq!(s.token(1), Some(TokenRecord { spam: 1, ham: 1, last_day: 20_000 }));
     }
 }

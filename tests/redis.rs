@@ -1237,6 +1237,14 @@ fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string()
 }
 
+/// This machine as the lock's value names it: its name, boot id and PID namespace.
+fn host_id() -> String {
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let ns = fs::read_link("/proc/self/ns/pid").unwrap();
+    let ns: String = ns.to_str().unwrap().chars().filter(char::is_ascii_digit).collect();
+    format!("{}/{}/{ns}", hostname(), boot.trim())
+}
+
 #[test]
 fn a_dead_trainers_lock_is_taken_over_on_its_host_and_waited_for_from_elsewhere() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1247,7 +1255,7 @@ fn a_dead_trainers_lock_is_taken_over_on_its_host_and_waited_for_from_elsewhere(
     let mut gone = Command::new("true").spawn().unwrap();
     let pid = gone.id();
     gone.wait().unwrap();
-    let dead = format!("{} {pid} 0123456789abcdef", hostname());
+    let dead = format!("{} {pid} 0123456789abcdef", host_id());
     assert_eq!(server.ask(&["SET", "{test}:lock", &dead, "PX", "600000"]).unwrap().as_deref(), Some("OK"));
     let o = host.run(&["train", "--ham", &h, "--spam", &s], b"");
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -1259,10 +1267,22 @@ fn a_dead_trainers_lock_is_taken_over_on_its_host_and_waited_for_from_elsewhere(
     assert!(!err.contains("waited"), "{err}");
     assert_eq!(server.ask(&["EXISTS", "{test}:lock"]).unwrap().as_deref(), Some("0"), "released at the end");
     // A live process of this host (this test), or any process of another host: waited for
-    // until it ends or its lease runs out (here 1.5 s), never taken over.
+    // until it ends or its lease runs out (here 1.5 s), never taken over. So is a process of a
+    // host of the same name (a cloned VM, a container: not this boot) or of another PID
+    // namespace of this machine, whose process id means nothing here: a lock naming the host
+    // by its name alone (as before the boot and namespace were in it) was taken over at once
+    // when that process id did not run here, and one of the two runs failed.
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     for holder in [
-        format!("{} {} 0123456789abcdef", hostname(), std::process::id()),
+        format!("{} {} 0123456789abcdef", host_id(), std::process::id()),
         "other-host.test 1 0123456789abcdef".to_string(),
+        format!("{} {pid} 0123456789abcdef", hostname()),
+        format!("{}/{}/1 {pid} 0123456789abcdef", hostname(), boot.trim()),
+        format!(
+            "{}/0b0e7ed0-0000-4000-8000-000000000000/{} {pid} 0123456789abcdef",
+            hostname(),
+            host_id().rsplit('/').next().unwrap()
+        ),
     ] {
         assert_eq!(server.ask(&["SET", "{test}:lock", &holder, "PX", "1500"]).unwrap().as_deref(), Some("OK"));
         let o = host.run(&["train", "--ham", &h], b"");

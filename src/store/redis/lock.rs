@@ -24,7 +24,8 @@ impl Lock {
     pub(super) fn take(store: &Arc<Redis>) -> io::Result<(Lock, bool, Option<String>)> {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|e| io::Error::other(e.to_string()))?;
-        let host = hostname();
+        let here = host_id();
+        let host = here.clone().unwrap_or_else(|| format!("{}/?", hostname()));
         let random: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let value = format!("{host} {} {random}", std::process::id()).into_bytes();
         let key = store.key("lock");
@@ -43,7 +44,7 @@ impl Lock {
                     let mut r = conn.run()?;
                     let pttl = r.pop().ok_or_else(|| resp::garbage("no reply to PTTL"))?.int()?;
                     let holder = r.pop().map(Reply::bulk).transpose()?.flatten();
-                    if let Some(h) = holder.as_deref().filter(|h| dead_here(h, &host)) {
+                    if let Some(h) = holder.as_deref().filter(|h| here.as_deref().is_some_and(|id| dead_here(h, id))) {
                         // Removed only if it is still that value; then SET NX again at once.
                         conn.cmd(&[b"EVAL", RELEASE.as_bytes(), b"1", &key, h]);
                         conn.run()?;
@@ -134,8 +135,26 @@ fn hostname() -> String {
     }
 }
 
-/// Whether a lock value (`HOST PID RANDOM`) names a process of this host (`host`) that no
-/// longer runs. A value of an older version (no host) or of another host: no.
+/// This host as a lock value names it, `NAME/BOOT/PIDNS`: its name, the kernel's boot id and
+/// the process's PID namespace, within which alone a process id means something. The name alone
+/// was taken for it: a cloned VM or container of the same name (its nightly `purge` at the same
+/// minute), or a trainer in another PID namespace of this machine (`unshare --pid`, a container
+/// sharing the host's name) found the lock's process id not running where it looked and took a
+/// live trainer's lock over; one of the two runs then failed, told its lock had expired. `None`
+/// when the boot id or the namespace cannot be read: then no lock is taken over.
+fn host_id() -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let boot = boot.trim();
+    // A link to `pid:[4026531836]`: its number.
+    let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let ns: String = ns.to_str()?.chars().filter(char::is_ascii_digit).collect();
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (plain(boot) && plain(&ns)).then(|| format!("{}/{boot}/{ns}", hostname()))
+}
+
+/// Whether a lock value (`HOST PID RANDOM`) names a process of this host (`host`, see
+/// `host_id`) that no longer runs. A value of an older version (no host, or the host's name
+/// alone) or of another host: no.
 fn dead_here(value: &[u8], host: &str) -> bool {
     let v = String::from_utf8_lossy(value);
     let mut w = v.split(' ');

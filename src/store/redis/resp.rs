@@ -476,7 +476,20 @@ impl Conn {
             return Err(garbage("replies nested too deep"));
         }
         let line = self.read_line()?;
-        let text = || String::from_utf8_lossy(&line[1..]).into_owned();
+        // A status or error line goes into messages on a terminal, in lint's and cron's output:
+        // its control characters (a hostile or tampered server's terminal escapes) are shown
+        // escaped, as `commands::Shown` shows names from mail.
+        let text = || {
+            String::from_utf8_lossy(&line[1..])
+                .chars()
+                .map(|c| match c {
+                    '\\' => "\\\\".to_string(),
+                    c if c.is_control() && (c as u32) < 0x80 => format!("\\x{:02x}", c as u32),
+                    c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+                    c => c.to_string(),
+                })
+                .collect::<String>()
+        };
         let number = || -> io::Result<i64> {
             std::str::from_utf8(&line[1..])
                 .ok()
@@ -581,6 +594,14 @@ mod tests {
                 Reply::Array(Some(vec![Reply::Bulk(Some(b"x".to_vec())), Reply::Array(None)])),
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_of_an_error_line_are_shown_escaped() {
+        let t = fake(b"-ERR \x1b[31mred\x07\xc2\x9b \\ done\r\n", Duration::ZERO);
+        let e = ask(&t, 1).unwrap().pop().unwrap().ok().unwrap_err().to_string();
+        assert_eq!(e, "the server answered an error: ERR \\x1b[31mred\\x07\\u{9b} \\\\ done");
+        assert!(!e.chars().any(char::is_control), "{e:?}");
     }
 
     #[test]

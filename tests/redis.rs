@@ -824,6 +824,36 @@ fn a_commit_redis_applies_in_part_is_said_so_and_names_the_key() {
     assert_eq!(server.ask(&["HLEN", "{test}:rep"]).unwrap(), Some(records(rep_before + 1)), "the record was written");
 }
 
+/// One Redis serves many users; with `maxmemory` and an `allkeys-*` policy it evicts any key
+/// when full, and other users' training evicted every key of this one's (`db stats` 0 messages,
+/// `lint` content, deliveries scored with nothing learned, nothing said). Training warns and
+/// `lint` reports it; `volatile-*` (only keys with a time to live) and `noeviction` are fine.
+#[test]
+fn a_redis_that_evicts_any_key_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"]) else {
+        return;
+    };
+    let host = Host::new(tmp.path(), "a", &store(&server.url()));
+    let (h, s) = folders(tmp.path(), "base", 0, 3);
+    let o = host.run(&["train", "--ham", &h, "--spam", &s], b"");
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("warning:") && err.contains("maxmemory-policy allkeys-lru"), "{err}");
+    let o = host.run(&["lint"], b"");
+    let out = text(&o.stdout) + &text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("evicts keys of any kind") && out.contains("noeviction"), "{out}");
+    for policy in ["volatile-lru", "noeviction"] {
+        server.ask(&["CONFIG", "SET", "maxmemory-policy", policy]).unwrap();
+        let o = host.run(&["lint"], b"");
+        let out = text(&o.stdout) + &text(&o.stderr);
+        assert!(o.status.success() && !out.contains("evicts"), "{policy}: {out}");
+        let o = host.run(&["train", "--ham", &h], b"");
+        assert!(o.status.success() && !text(&o.stderr).contains("evicts"), "{policy}: {}", text(&o.stderr));
+    }
+}
+
 #[test]
 fn dump_and_migrate_copy_one_state_when_a_training_run_commits_during_their_read() {
     let tmp = tempfile::tempdir().unwrap();

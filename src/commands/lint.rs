@@ -174,6 +174,9 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
         if let Err(e) = store.redis().map_or(Ok(()), |r| r.reputation().map(drop)) {
             out.push(Problem::new(std::path::Path::new(&store.location()), None, format!("{e:#}")));
         }
+        if let Some(risk) = store.redis().and_then(|r| r.eviction_risk()) {
+            out.push(Problem::new(std::path::Path::new(&store.location()), None, risk));
+        }
     }
     // The LR weights beside tokens.db: readable, the version and size their header says, every
     // weight finite (what training reads; the filter checks only the header).

@@ -450,6 +450,9 @@ impl Redis {
                 self.what()
             ));
         }
+        if let Some(risk) = self.eviction_risk() {
+            notes.push(format!("warning: {risk}"));
+        }
         let n = bad.tokens.len() + bad.ledger.len() + bad.lr as usize + bad.rep.len();
         if n > 0 {
             notes.push(format!("{}: dropping {n} damaged entries (--force)", self.what()));
@@ -548,6 +551,35 @@ impl Redis {
             Ok(())
         })?;
         Ok((Snapshot { totals: Totals { ham, spam }, tokens, ledger, lr, ..Snapshot::default() }, bad, received))
+    }
+
+    /// What the server says of its eviction policy, when it evicts keys spamfilt keeps: with
+    /// `maxmemory` set and an `allkeys-*` policy Redis removes any key when it is full, and
+    /// one Redis serves many users: another user's training evicted every key of this one's
+    /// (20 keys: `db stats` 0 messages, `lint` content, deliveries scored with nothing learned
+    /// and nothing said; an evicted ledger alone would make the next training count every
+    /// message again). `volatile-*` policies evict only keys with a time to live (the lock, the
+    /// cached DNS answers), which is harmless. `None` also when INFO is not allowed (a managed
+    /// Redis may rename it): nothing can be told then.
+    pub fn eviction_risk(&self) -> Option<String> {
+        let mut conn = self.connect(self.cfg.timeout.max(Duration::from_secs(5))).ok()?;
+        conn.cmd(&[b"INFO", b"memory"]);
+        let info = conn.run().ok()?.pop()?.bulk().ok()??;
+        let info = String::from_utf8_lossy(&info);
+        let field = |name: &str| {
+            info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(|v| v.trim().to_string())
+        };
+        let max: u64 = field("maxmemory")?.parse().ok()?;
+        let policy = field("maxmemory_policy")?;
+        (max > 0 && policy.starts_with("allkeys-")).then(|| {
+            format!(
+                "{} evicts keys of any kind when it is full (maxmemory {max}, maxmemory-policy {policy}): the \
+                 learned counts, ledger and reputation would go piecemeal, with no error; set maxmemory-policy \
+                 noeviction (or a volatile-* policy: spamfilt's only keys with a time to live are the lock and \
+                 cached DNS answers)",
+                self.what()
+            )
+        })
     }
 
     /// What `db stats` shows, from one round trip.

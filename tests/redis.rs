@@ -648,6 +648,34 @@ fn a_server_announcing_huge_replies_under_a_memory_limit_gives_a_degraded_scored
     }
 }
 
+/// Each string of a delivery's answer was bounded alone (by the LR table's size): token values
+/// another writer made 1 MB each were read whole, 1 MB per token of the message, before they were
+/// found damaged (2,000 of them in a store: 2 GB in one delivery's time). A round trip's strings
+/// are now bounded together too.
+#[test]
+fn a_delivery_reads_a_bounded_answer_however_many_huge_values_it_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The totals (four nils), then eight token values of 1 MB each.
+    let mut answer = b"*4\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n*8\r\n".to_vec();
+    for _ in 0..8 {
+        answer.extend_from_slice(b"$1000000\r\n");
+        answer.extend_from_slice(&[b'x'; 1_000_000]);
+        answer.extend_from_slice(b"\r\n");
+    }
+    let port = fake_redis(Box::leak(answer.into_boxed_slice()));
+    let host = Host::new(
+        tmp.path(),
+        "a",
+        &format!("[store]\nredis = \"redis://127.0.0.1:{port}/0\"\nprefix = \"test\"\ntimeout_ms = 5000\n"),
+    );
+    let msg = spam(1);
+    let o = run_bounded(&host, &["filter"], msg.as_bytes(), Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes(), "delivered whole");
+    let why = field(&o.stdout, "X-Spam-Degraded").unwrap_or_default();
+    assert!(why.contains("the replies are too long"), "{why}");
+}
+
 #[test]
 fn a_bad_url_with_a_password_never_shows_the_password() {
     let tmp = tempfile::tempdir().unwrap();

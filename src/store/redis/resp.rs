@@ -141,19 +141,28 @@ const GROW: usize = 64 << 10;
 pub struct Limits {
     pub bulk: usize,
     pub array: usize,
+    /// The string bytes all replies of the round trip may hold together (what is left of it).
+    pub total: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { bulk: MAX_BULK, array: MAX_ARRAY }
+        Limits { bulk: MAX_BULK, array: MAX_ARRAY, total: usize::MAX }
     }
 }
 
+/// What a delivery's round trip may hold besides its largest string: its token counts (12
+/// bytes each, at most `max_tokens`), reputation records and cached DNS answers are far less.
+const TIGHT_REST: usize = 1 << 20;
+
 impl Limits {
-    /// A round trip of a delivery: strings up to `bulk` (its largest is the LR table), arrays
-    /// only as long as a command queued asked for (HMGET/MGET of N fields: N), at least 16.
+    /// A round trip of a delivery: strings up to `bulk` (its largest is the LR table) and
+    /// `bulk` + 1 MiB in all, arrays only as long as a command queued asked for (HMGET/MGET of
+    /// N fields: N), at least 16. (Each string bounded alone, a store whose token values another
+    /// writer made 1 MB each had a delivery read 1 MB per token of the message before it
+    /// found them damaged: 2,000 such tokens, 2 GB within the deadline.)
     pub fn tight(bulk: usize) -> Limits {
-        Limits { bulk, array: 16 }
+        Limits { bulk, array: 16, total: bulk.saturating_add(TIGHT_REST) }
     }
 }
 /// A status, error or length line longer than this is garbage.
@@ -512,6 +521,14 @@ impl Conn {
                         self.limits.bulk
                     )));
                 }
+                if n > self.limits.total {
+                    return Err(garbage(format!(
+                        "the replies are too long (a string of {n} bytes with at most {} left of the round trip's \
+                         bound)",
+                        self.limits.total
+                    )));
+                }
+                self.limits.total -= n;
                 // Grown as the bytes arrive, a chunk at a time.
                 let mut b = Vec::new();
                 while b.len() < n + 2 {

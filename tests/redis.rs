@@ -1213,6 +1213,51 @@ fn a_honeypot_hit_on_one_host_is_an_ip_hit_on_the_other() {
     assert!(b.ok(&["ip", "show", ip]).contains("learned:      1 spam, 0 ham"));
 }
 
+/// One command with binary arguments through a plain socket; the reply's first line.
+fn ask_raw(port: u16, args: &[&[u8]]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    s.write_all(&out).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_string()
+}
+
+/// A pending honeypot count (and its time) that is not a number, written by something other
+/// than spamfilt: training and `lint` leave such a field alone, but a delivery took it as a
+/// damaged store, so every message from that address was scored without the store, and nothing
+/// repaired it. Now it is no hit there either.
+#[test]
+fn a_hit_count_that_is_not_a_number_is_no_hit_and_no_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(tmp.path(), &[]) else { return };
+    let host = trained_host(tmp.path(), "a", &server, 3);
+    // 198.51.100.44 as the store keys it (IPv4 mapped), and its time field.
+    let mut key = vec![0u8; 10];
+    key.extend_from_slice(&[0xff, 0xff, 198, 51, 100, 44]);
+    let mut time = key.clone();
+    time.push(b't');
+    assert_eq!(ask_raw(server.port, &[b"HSET", b"{test}:hits", &key, b"many", &time, b"soon"]), ":2");
+    let msg = relayed("198.51.100.44", "u@example.org", 1);
+    let o = host.run(&["filter"], msg.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(common::strip_spam_fields(&o.stdout), msg.as_bytes());
+    let status = field(&o.stdout, "X-Spam-Status").unwrap();
+    let why = field(&o.stdout, "X-Spam-Degraded");
+    assert!(!status.contains("SPAMFILT_DEGRADED") && why.is_none(), "{status} / {why:?}");
+    assert!(!status.contains("IP_SPAM_SOURCE"), "{status}");
+    // Training leaves it alone, as before.
+    let (h, s) = folders(tmp.path(), "more", 10, 11);
+    host.ok(&["train", "--ham", &h, "--spam", &s]);
+    assert_eq!(ask_raw(server.port, &[b"HGET", b"{test}:hits", &key]), "$4");
+}
+
 #[test]
 fn dns_answers_are_cached_in_redis_for_every_host_with_their_ttl() {
     use common::dns::{DnsServer, Reply};

@@ -111,7 +111,12 @@ impl Redis {
         }
         let mut hits = hits.into_iter();
         for k in keys {
-            let (n, t) = (number(hits.next().expect("2 per key").bulk()?)?, number(hits.next().expect("2").bulk()?)?);
+            // A count (or time) that is not a number was not written by spamfilt (HINCRBY and HSET
+            // write numbers): no hit (no time: now), as training and `lint` leave such a field
+            // alone (`read_reputation`). Taken as a damaged store, it made every delivery from
+            // that address degraded, with nothing to repair it.
+            let (n, t) = (hits.next().expect("2 per key").bulk()?, hits.next().expect("2").bulk()?);
+            let (n, t) = (number(n).unwrap_or(0), number(t).unwrap_or_else(|_| crate::store::now_secs()));
             if n > 0 {
                 rep.honeypot_hits(ip_from_key(*k), n.min(u32::MAX as u64) as u32, t);
             }

@@ -344,6 +344,10 @@ pub fn evaluate(req: &Request, cx: &Context) -> Result<Outcome> {
     if !done && p.harvest != Act::Off && !honeypot && !rcpt.is_empty() && !*known.insert(recipient_known(p, &rcpt)?) {
         let window = p.harvest_window_minutes * 60;
         let n = cx.state.count_unknown(ip, &sender, per_sender, cx.now, window)?;
+        // What other clients left that no longer counts, at most once per window (state::sweep).
+        // By the real clock, as the files' modification times are (`cx.now` is the request's);
+        // a failure costs this request nothing: `ip expire` and `lint` say what is wrong there.
+        let _ = cx.state.sweep(crate::store::now_secs(), window, p.harvest_refuse_hours * 3600);
         if n > p.harvest_limit {
             let until = cx.now + p.harvest_refuse_hours * 3600;
             let (minutes, until_shown) = (p.harvest_window_minutes, crate::store::format_utc(until));
@@ -825,6 +829,26 @@ mod tests {
             assert_eq!(back(NOW + age), Some(end), "after {age} s");
             assert_eq!(f.state.pending_trap(ip).unwrap(), None, "taken");
         }
+    }
+
+    /// The harvest check sweeps what other clients left that no longer counts (`State::sweep`),
+    /// by the real clock, once a sweep is due.
+    #[test]
+    fn an_unknown_recipient_sweeps_stale_client_files() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let f = Fixture::new(Mode::Enforce);
+        assert_eq!(f.ask(&req("203.0.113.1", "nobody@mijn.example", &[]), NOW).action, "DUNNO");
+        let unknown = f._dir.path().join(state::DIR).join("unknown");
+        let now = crate::store::now_secs();
+        let stale = unknown.join("198.51.100.1");
+        std::fs::write(&stale, format!("{} 0123456789abcdef\n", now - 3 * 3600)).unwrap();
+        let file = std::fs::File::options().write(true).open(&stale).unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(now - 3 * 3600)).unwrap();
+        // The last sweep two hours ago: one is due.
+        std::fs::write(f._dir.path().join(state::DIR).join("swept"), format!("{}\n", now - 2 * 3600)).unwrap();
+        assert_eq!(f.ask(&req("203.0.113.2", "nobody@mijn.example", &[]), NOW).action, "DUNNO");
+        assert!(!stale.exists(), "swept");
+        assert!(unknown.join("203.0.113.1").exists() && unknown.join("203.0.113.2").exists());
     }
 
     #[test]

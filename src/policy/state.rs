@@ -13,7 +13,8 @@
 //!   alone and count for the client only); appended with a single `write` (O_APPEND), counted
 //!   within the window; rewritten with only recent lines (at most [`KEEP_LINES`]) when it grows.
 //!   Files older than the window are removed by the service itself, at most once per window
-//!   ([`State::sweep_unknown`], `swept` saying when), and by `ip expire`.
+//!   ([`State::sweep`], `swept` saying when), and by `ip expire`; so are the `refused/` files whose
+//!   refusals have all ended.
 //! - `refused/NAME`: `since=`, `until=` and `reason=` lines (the client refused), and a
 //!   `sender=TAG SINCE UNTIL REASON` line for each envelope sender refused through it (at most
 //!   [`MAX_SENDERS`], see the harvest check in `policy`), written aside and renamed.
@@ -44,7 +45,7 @@ pub const DIR: &str = "policy";
 /// and what a request reads, stays bounded).
 pub const KEEP_LINES: usize = 128;
 
-/// The file in `policy/` that says when `unknown/` was last swept (see `State::sweep_unknown`).
+/// The file in `policy/` that says when `unknown/` and `refused/` were last swept (see `State::sweep`).
 const SWEPT: &str = "swept";
 
 /// At most this many envelope senders are refused through one client at a time; beyond that
@@ -305,25 +306,25 @@ impl State {
                 recent[recent.len().saturating_sub(KEEP_LINES)..].iter().map(|(t, g)| format!("{t} {g}\n")).collect();
             files::write_atomic(&dir, &name(ip), keep.as_bytes())?;
         }
-        // What other clients left that no longer counts (at most once per window). A failure
-        // costs this request nothing: `ip expire` and `lint` say what is wrong there.
-        // By the real clock, as the files' modification times are (`now` is a request's).
-        let _ = self.sweep_unknown(crate::store::now_secs(), window);
         Ok(n as u32)
     }
 
-    /// Removes the `unknown/` files that hold nothing within the last `window` seconds at `now`,
-    /// at most once per `window` per database (the time of the last sweep is `policy/swept`),
-    /// deciding by the file's modification time alone (every line was written at or before
-    /// it): a directory read and an `lstat` per file, no file opened. Returns how many went, or
-    /// `None` when a sweep was not due.
+    /// Removes what a client's unknown recipients left that no longer counts, at most once per
+    /// `window` (the harvest window) per database, `policy/swept` keeping when it last did: the
+    /// `unknown/` files whose modification time is older than `window` at `now` (every line was
+    /// written at or before it), by `lstat` alone; and the `refused/` files older than
+    /// `refusals` (the longest a refusal lasts, `harvest_refuse_hours`), once reading one says
+    /// nothing in it is in force. Returns how many went, or `None` when a sweep was not due.
     ///
     /// Without it those files were removed only by `ip expire` (weekly in contrib/crontab): a
     /// client that moves to a fresh IPv6 /64 for each connection (a /48 holds 65,536 of them)
-    /// left one file (a 4 KiB block and an inode) per unknown recipient it tried, for up to a
-    /// week. Now what stays is the clients of the last two windows.
-    pub fn sweep_unknown(&self, now: u64, window: u64) -> Result<Option<usize>> {
-        let Some(dir) = self.existing("unknown")? else { return Ok(None) };
+    /// left one `unknown/` file (a 4 KiB block and an inode) per unknown recipient it tried, and
+    /// a `refused/` file per `harvest_limit` + 1 of them, for up to a week. Now what stays is
+    /// the clients of the last two windows and the refusals of the last `refusals` and a window.
+    pub fn sweep(&self, now: u64, window: u64, refusals: u64) -> Result<Option<usize>> {
+        if !files::check_subdir(&self.dir)? {
+            return Ok(None);
+        }
         let last = files::read(&self.dir.join(SWEPT), "policy sweep time")?
             .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<u64>().ok())
             .unwrap_or(0);
@@ -332,19 +333,26 @@ impl State {
         }
         files::write_atomic(&self.dir, SWEPT, format!("{now}\n").as_bytes())?;
         let mut gone = 0;
-        let entries = fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().parse::<IpAddr>().is_err() {
-                continue;
-            }
-            let Ok(meta) = e.metadata() else { continue };
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(u64::MAX, |d| d.as_secs());
-            if meta.file_type().is_file() && modified.saturating_add(window) < now && remove(&e.path())? {
-                gone += 1;
+        for (which, age) in [("unknown", window), ("refused", refusals)] {
+            let Some(dir) = self.existing(which)? else { continue };
+            let entries = fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().parse::<IpAddr>().is_err() {
+                    continue;
+                }
+                let Ok(meta) = e.metadata() else { continue };
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(u64::MAX, |d| d.as_secs());
+                if !meta.file_type().is_file() || modified.saturating_add(age) >= now {
+                    continue;
+                }
+                let path = e.path();
+                if (which == "unknown" || !Self::read_refusals(&path)?.live(now)) && remove(&path)? {
+                    gone += 1;
+                }
             }
         }
         Ok(Some(gone))
@@ -533,52 +541,56 @@ mod tests {
     }
 
     /// A client on a fresh IPv6 /64 for each connection leaves one `unknown/` file per
-    /// unknown recipient it tries; those older than the window went only with `ip expire`
-    /// (weekly). The service removes them itself, at most once per window.
+    /// unknown recipient it tries, and one `refused/` file per refusal; they went only with
+    /// `ip expire` (weekly). The service removes them itself, at most once per window.
     #[test]
-    fn unknown_files_older_than_the_window_are_swept_once_per_window() {
+    fn files_that_no_longer_count_are_swept_once_per_window() {
         use std::time::{Duration, UNIX_EPOCH};
         let dir = tempfile::tempdir().unwrap();
         let s = State::at(dir.path());
         let unknown = dir.path().join(DIR).join("unknown");
+        let refused = dir.path().join(DIR).join("refused");
         let v6 = |i: u16| IpAddr::from([0x2001, 0xdb8, 7, i, 0, 0, 0, 1]);
-        let count = || fs::read_dir(&unknown).unwrap().count();
-        // A file of the time `t`, as count_unknown leaves it.
-        let put = |ip: IpAddr, t: u64| {
-            let path = unknown.join(name(ip));
-            fs::write(&path, format!("{t} 0123456789abcdef\n")).unwrap();
-            let f = fs::File::options().write(true).open(&path).unwrap();
+        let count = |d: &Path| fs::read_dir(d).unwrap().count();
+        let aged = |path: PathBuf, t: u64| {
+            let f = fs::File::options().write(true).open(path).unwrap();
             f.set_modified(UNIX_EPOCH + Duration::from_secs(t)).unwrap();
         };
-        // A request now makes the directories (and sweeps: nothing is there yet).
+        // A file of the time `t`, as count_unknown leaves it.
+        let put = |ip: IpAddr, t: u64| {
+            fs::write(unknown.join(name(ip)), format!("{t} 0123456789abcdef\n")).unwrap();
+            aged(unknown.join(name(ip)), t);
+        };
+        // Requests now make the directories.
         let now = crate::store::now_secs();
         assert_eq!(s.count_unknown(v6(9999), "a@b.example", false, now, 3600).unwrap(), 1);
-        assert_eq!(fs::read_to_string(dir.path().join(DIR).join(SWEPT)).unwrap(), format!("{now}\n"));
         let base = now + 86_400;
         for i in 0..200 {
             put(v6(i), base + u64::from(i));
         }
-        assert_eq!(count(), 201);
-        assert_eq!(s.sweep_unknown(base, 3600).unwrap(), Some(1), "a day later, the request of then");
+        // Refusals (24 hours): one that ended, one still in force though its file is older than
+        // that (a longer refuse_hours then), one written at `base`.
+        let refusal = |since: u64, until: u64| Refusal { since, until, reason: "harvesting".into() };
+        s.refuse(v6(500), &refusal(base - 3 * 86_400, base - 2 * 86_400)).unwrap();
+        aged(refused.join(name(v6(500))), base - 3 * 86_400);
+        s.refuse(v6(501), &refusal(base - 3 * 86_400, base + 86_400)).unwrap();
+        aged(refused.join(name(v6(501))), base - 3 * 86_400);
+        s.refuse(v6(502), &refusal(base, base + 86_400)).unwrap();
+        aged(refused.join(name(v6(502))), base);
+        assert_eq!((count(&unknown), count(&refused)), (201, 3));
+        assert_eq!(s.sweep(base, 3600, 86_400).unwrap(), Some(2), "a day later: the first count and v6(500)");
+        assert_eq!(fs::read_to_string(dir.path().join(DIR).join(SWEPT)).unwrap(), format!("{base}\n"));
+        assert_eq!(count(&refused), 2);
+        assert!(s.refused(v6(501), base).unwrap().is_some(), "a refusal in force stays");
         // Past the window: what is older than it goes.
-        assert_eq!(s.sweep_unknown(base + 3600 + 100, 3600).unwrap(), Some(100));
-        assert_eq!(count(), 100, "the 100 files younger than the window");
+        assert_eq!(s.sweep(base + 3600 + 100, 3600, 86_400).unwrap(), Some(100));
+        assert_eq!(count(&unknown), 100, "the 100 files younger than the window");
         // Not again within the window.
-        assert_eq!(s.sweep_unknown(base + 3600 + 150, 3600).unwrap(), None);
+        assert_eq!(s.sweep(base + 3600 + 150, 3600, 86_400).unwrap(), None);
         // A name that is not an address is not ours: left alone.
         fs::write(unknown.join("notes"), "x").unwrap();
-        assert_eq!(s.sweep_unknown(base + 2 * 3600 + 300, 3600).unwrap(), Some(100));
-        assert_eq!(count(), 1);
-        // The service's requests sweep by the real clock: a file three hours old goes with the
-        // next unknown recipient once a sweep is due (the last one two hours ago).
-        put(v6(1), now - 3 * 3600);
-        put(v6(2), now - 600);
-        fs::write(dir.path().join(DIR).join(SWEPT), format!("{}\n", now - 2 * 3600)).unwrap();
-        assert_eq!(s.count_unknown(v6(3), "a@b.example", false, now, 3600).unwrap(), 1);
-        let mut left: Vec<String> =
-            fs::read_dir(&unknown).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        left.sort();
-        assert_eq!(left, [name(v6(2)), name(v6(3)), "notes".to_string()]);
+        assert_eq!(s.sweep(base + 2 * 86_400, 3600, 86_400).unwrap(), Some(102), "and both refusals, ended");
+        assert_eq!((count(&unknown), count(&refused)), (1, 0));
     }
 
     #[test]

@@ -341,6 +341,68 @@ fn a_train_killed_between_its_renames_is_completed_by_the_next_writer() {
     }
 }
 
+/// `db load` of a dump without LR weights over a database that has them, killed with SIGKILL
+/// after each step of its commit (`SPAMFILT_TEST_FAULT=kill-after-rename-N`: 1 the old weights'
+/// removal, 2 the counts and the ledger, 3 the reputation): the next command that writes (here
+/// `ip expire`) completes it, and the database is then what a load never killed leaves: the
+/// dump's counts and reputation, and no weights. The weights' removal was done after the commit
+/// record, outside it: a kill after the counts' rename left the old weights beside the new
+/// counts for good (and the load had only two steps, so the kill after a third never came).
+#[test]
+fn a_load_without_weights_killed_between_its_steps_leaves_no_old_weights() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = relayed_msgs(&dir.path().join("m"), 5);
+    let ham = write_msgs(&dir.path().join("h"), 5, "ham");
+    let ok = |c: &mut Command| {
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The dump: a database's, with its [lr] section taken out (as one written with LR off).
+    let src = dir.path().join("src");
+    ok(spamfilt(&src).args(["-q", "train", "--no-progress", "--spam"]).args(&msgs));
+    let full = ok(spamfilt(&src).args(["db", "dump"]));
+    let (head, tail) = full.split_once("[lr]\n").expect("the source has weights");
+    let end = &tail[tail.find("\nend ").unwrap() + 1..];
+    let lr_lines = end.split(' ').find_map(|w| w.strip_prefix("lr=")).unwrap().trim();
+    let dump = format!("{head}{}", end.replace(&format!("lr={lr_lines}"), "lr=0"));
+    let file = dir.path().join("dump.txt");
+    fs::write(&file, &dump).unwrap();
+    // A database with weights of its own, which the load must not leave behind.
+    let with_weights = |db: &Path| {
+        ok(spamfilt(db).args(["-q", "train", "--no-progress", "--ham"]).args(&ham));
+        assert!(db.join("lr.weights").exists());
+    };
+    let whole = dir.path().join("whole");
+    with_weights(&whole);
+    ok(spamfilt(&whole).args(["db", "load", file.to_str().unwrap()]));
+    ok(spamfilt(&whole).args(["ip", "expire"]));
+    assert!(!whole.join("lr.weights").exists());
+    let want = dump_masked(&whole);
+    assert!(!want.contains("[lr]") && want.contains("\nip 198.51.100.3 T T T 1 0 0 -\n"), "{want}");
+    for n in 1..=3 {
+        let db = dir.path().join(format!("killed-{n}"));
+        with_weights(&db);
+        let killed = spamfilt(&db)
+            .args(["db", "load", file.to_str().unwrap()])
+            .env("SPAMFILT_TEST_FAULT", format!("kill-after-rename-{n}"))
+            .output()
+            .unwrap();
+        assert_eq!(killed.status.signal(), Some(9), "step {n}: {}", String::from_utf8_lossy(&killed.stderr));
+        assert!(stats(&db).contains("interrupted:"), "step {n}: {}", stats(&db));
+        ok(spamfilt(&db).args(["ip", "expire"]));
+        assert!(!db.join("lr.weights").exists(), "killed after step {n}: the old weights are still there");
+        assert_eq!(dump_masked(&db), want, "killed after step {n}");
+        let left: Vec<_> = fs::read_dir(&db)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-") || n == "commit")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
 /// The binary sets up its own process state (src/main.rs): closed standard descriptors change
 /// nothing (they are reopened on /dev/null), and a reader that stops reading is an ordinary end,
 /// not a death by SIGPIPE (this part fails if main.rs stops ignoring SIGPIPE).

@@ -1,6 +1,6 @@
 //! Replacing several files of the database directory as one: what a run wrote aside
-//! (`lr.weights`, `tokens.db`, `reputation.db`) and the journal bytes it folded into
-//! `reputation.db`.
+//! (`lr.weights`, `tokens.db`, `reputation.db`), the weights it removes (`db load` of a dump
+//! without them) and the journal bytes it folded into `reputation.db`.
 //!
 //! One rename is atomic; two are not. A training run killed after `tokens.db`'s rename and
 //! before `reputation.db`'s would lose the run's reputation counts for good: the ledger in
@@ -9,9 +9,11 @@
 //!
 //! 1. every file is written aside (`NAME.tmp-` and 16 hex digits) and synced;
 //! 2. the commit record `commit` is written aside, synced and renamed into place (the directory
-//!    synced): it names the temporary files and, when the journal was folded in, the journal
-//!    bytes that were (length, device, inode and a digest of them);
-//! 3. the files are renamed into place, in the order of [`TARGETS`];
+//!    synced): it names the temporary files, the files removed (only `lr.weights`: a run that
+//!    ends with no weights) and, when the journal was folded in, the journal bytes that were
+//!    (length, device, inode and a digest of them);
+//! 3. the files are removed, then renamed into place in the order of [`TARGETS`] (a removal
+//!    takes the removed file's place in that order: the weights go first);
 //! 4. the folded journal bytes are dropped: the journal removed, or (after an interruption,
 //!    when deliveries appended since) rewritten without them;
 //! 5. the record is removed.
@@ -25,6 +27,11 @@
 //!
 //! A commit of one file and no journal (`db expire`, `ip` without a journal, a run that does not
 //! change the weights) is its one rename, as before: no record.
+//!
+//! The record's format is 1 (`spamfilt commit 1`) when it removes nothing, as before removals
+//! were recorded, so that a binary from before then still completes every record it could; a
+//! record that removes a file is format 2, which such a binary refuses at its first line,
+//! renaming nothing (its error says to look at the record; the newer binary completes it).
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -39,8 +46,13 @@ use super::{files, lrfile, reputation, OutcomeUnknown, DB_FILE};
 
 /// The commit record's name in the database directory.
 pub(crate) const RECORD: &str = "commit";
-/// The record's first line (its format).
+/// The record's first line (its format): 1 when it removes nothing, 2 when it does (a `remove`
+/// line, which a binary from before removals were recorded does not read: it refuses the
+/// record at this line, renaming nothing).
 const HEAD: &str = "spamfilt commit 1";
+const HEAD_V2: &str = "spamfilt commit 2";
+/// The start of every version's first line.
+const HEAD_PREFIX: &str = "spamfilt commit ";
 /// No record is larger (three names and a journal line are about 200 bytes).
 const MAX_RECORD: u64 = 4096;
 
@@ -48,6 +60,10 @@ const MAX_RECORD: u64 = 4096;
 /// the record, so that an interrupted commit without one is still no worse), then the counts
 /// and the ledger, then the reputation.
 pub(crate) const TARGETS: [&str; 3] = [lrfile::FILE, DB_FILE, reputation::FILE];
+
+/// The files a commit may remove: the weights, when a run leaves none (`db load` of a dump
+/// without them: old weights beside the new counts would not match them).
+pub(crate) const REMOVABLE: [&str; 1] = [lrfile::FILE];
 
 /// The start of the reputation journal a commit folded into `reputation.db`: its first `len`
 /// bytes, of the journal file `dev`/`ino`, whose digest is `digest`. The device is written
@@ -88,17 +104,23 @@ pub(crate) fn target_of(name: &str) -> Option<&'static str> {
 /// A commit record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Record {
+    /// The files removed (of [`REMOVABLE`]), before any rename.
+    removes: Vec<String>,
     /// The temporary files, in the order they are renamed.
     renames: Vec<String>,
     journal: Option<Folded>,
 }
 
 impl Record {
-    /// The record's text: `spamfilt commit 1`, a `rename NAME` line per file, a `journal LEN DEV
-    /// INO DIGEST` line when the journal was folded in, and `end` with the digest of the lines
-    /// above it (a damaged record is refused, never half followed).
+    /// The record's text: `spamfilt commit 1` (`2` when it removes a file), a `remove NAME`
+    /// line per file removed, a `rename NAME` line per file, a `journal LEN DEV INO DIGEST`
+    /// line when the journal was folded in, and `end` with the digest of the lines above it (a
+    /// damaged record is refused, never half followed).
     fn text(&self) -> String {
-        let mut t = format!("{HEAD}\n");
+        let mut t = format!("{}\n", if self.removes.is_empty() { HEAD } else { HEAD_V2 });
+        for name in &self.removes {
+            t.push_str(&format!("remove {name}\n"));
+        }
         for name in &self.renames {
             t.push_str(&format!("rename {name}\n"));
         }
@@ -130,11 +152,22 @@ impl Record {
         }
         let text = String::from_utf8(bytes).map_err(|_| refuse("it is not text".into()))?;
         let mut lines = text.lines();
-        if lines.next() != Some(HEAD) {
-            return Err(refuse(format!("it does not start with `{HEAD}`")));
-        }
-        let mut record = Record { renames: Vec::new(), journal: None };
-        let mut body = format!("{HEAD}\n");
+        let first = lines.next().unwrap_or_default();
+        let v2 = match first {
+            HEAD => false,
+            HEAD_V2 => true,
+            _ => match first.strip_prefix(HEAD_PREFIX) {
+                Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(refuse(format!(
+                        "its format, {}, is not one this spamfilt reads (written by a newer spamfilt?)",
+                        v.escape_debug()
+                    )))
+                }
+                _ => return Err(refuse(format!("it does not start with `{HEAD}` or `{HEAD_V2}`"))),
+            },
+        };
+        let mut record = Record { removes: Vec::new(), renames: Vec::new(), journal: None };
+        let mut body = format!("{first}\n");
         let mut end = None;
         for line in lines {
             if end.is_some() {
@@ -145,6 +178,18 @@ impl Record {
             // file reach the terminal).
             let (shown, shown_rest) = (line.escape_debug(), rest.escape_debug());
             match word {
+                "remove" if v2 && record.renames.is_empty() && record.journal.is_none() => {
+                    let Some(&target) = REMOVABLE.iter().find(|&&t| t == rest) else {
+                        return Err(refuse(format!(
+                            "it removes `{shown_rest}`, which is not a file a commit removes ({})",
+                            REMOVABLE.join(", ")
+                        )));
+                    };
+                    if record.removes.iter().any(|n| n == target) {
+                        return Err(refuse(format!("it removes {target} twice")));
+                    }
+                    record.removes.push(target.to_string());
+                }
                 "rename" => {
                     let Some(target) = target_of(rest) else {
                         return Err(refuse(format!(
@@ -155,6 +200,9 @@ impl Record {
                     };
                     if record.renames.iter().any(|n| target_of(n) == Some(target)) {
                         return Err(refuse(format!("it names two temporary files for {target}")));
+                    }
+                    if record.removes.iter().any(|n| n == target) {
+                        return Err(refuse(format!("it both removes and replaces {target}")));
                     }
                     record.renames.push(rest.to_string());
                 }
@@ -229,8 +277,9 @@ impl Record {
 }
 
 /// Replaces files as one (see the module): `temps` (written aside; each replaces the file its
-/// name says, at most one of each of [`TARGETS`]) and, with `journal`, the journal bytes folded
-/// into `reputation.db`'s (`journal_lock`: the journal's lock, held since they were read).
+/// name says, at most one of each of [`TARGETS`]), `removes` (files of [`REMOVABLE`] that go,
+/// none of them replaced too) and, with `journal`, the journal bytes folded into
+/// `reputation.db`'s (`journal_lock`: the journal's lock, held since they were read).
 ///
 /// A failure before the record is written leaves everything as it was (the temporary files are
 /// removed). A failure after it is an [`OutcomeUnknown`]: the record stays, and the next writer
@@ -238,10 +287,11 @@ impl Record {
 pub(crate) fn commit(
     dir: &Path,
     mut temps: Vec<files::TempFile>,
+    removes: &[&'static str],
     journal: Option<Folded>,
     journal_lock: Option<&File>,
 ) -> Result<()> {
-    if journal.is_none() && temps.len() <= 1 {
+    if journal.is_none() && removes.is_empty() && temps.len() <= 1 {
         return temps.pop().map_or(Ok(()), files::TempFile::commit);
     }
     let name = |t: &files::TempFile| t.path().file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
@@ -249,9 +299,17 @@ pub(crate) fn commit(
     temps.sort_by_key(rank);
     for t in &mut temps {
         assert!(rank(t).is_some(), "not a file a commit replaces: {}", t.path().display());
+        assert!(!removes.iter().any(|&r| target_of(&name(t)) == Some(r)), "a file both removed and replaced");
         t.sync()?;
     }
-    let record = Record { renames: temps.iter().map(name).collect(), journal };
+    for r in removes {
+        assert!(REMOVABLE.contains(r), "not a file a commit removes: {r}");
+    }
+    let record = Record {
+        removes: removes.iter().map(|r| r.to_string()).collect(),
+        renames: temps.iter().map(name).collect(),
+        journal,
+    };
     let unknown = |e: anyhow::Error| {
         anyhow::Error::new(OutcomeUnknown(format!(
             "{e:#}: the files of the database in {} were left part way through being replaced; the next command \
@@ -297,10 +355,24 @@ pub(crate) fn pending(dir: &Path) -> bool {
 }
 
 /// Steps 3 to 5 (see the module). `again`: completing an interrupted commit, where a
-/// temporary file already renamed is gone.
+/// temporary file already renamed is gone. A file to remove that is gone was removed already
+/// (or was never there).
 fn complete(dir: &Path, record: &Record, journal_lock: Option<&File>, again: bool) -> Result<()> {
     let fault = test_fault();
-    for (i, name) in record.renames.iter().enumerate() {
+    let mut step = 0;
+    for name in &record.removes {
+        let path = dir.join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        }
+        step += 1;
+        if fault == Some(step) {
+            interrupt(step)?;
+        }
+    }
+    for name in &record.renames {
         let from = dir.join(name);
         let to = dir.join(target_of(name).expect("checked when written or read"));
         match fs::rename(&from, &to) {
@@ -308,8 +380,9 @@ fn complete(dir: &Path, record: &Record, journal_lock: Option<&File>, again: boo
             Err(e) if again && e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot rename {} to {}", from.display(), to.display())),
         }
-        if fault == Some(i + 1) {
-            interrupt(i + 1)?;
+        step += 1;
+        if fault == Some(step) {
+            interrupt(step)?;
         }
     }
     sync_dir(dir)?;
@@ -363,9 +436,10 @@ thread_local! {
     pub(crate) static STOP_AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
-/// After how many renames a test wants the commit interrupted: `SPAMFILT_TEST_FAULT=
-/// kill-after-rename-N` (a test hook, documented in docs/reliability.md: the process kills
-/// itself with SIGKILL there), or in the unit tests [`STOP_AFTER`].
+/// After how many steps (removals and renames, in their order) a test wants the commit
+/// interrupted: `SPAMFILT_TEST_FAULT=kill-after-rename-N` (a test hook, documented in
+/// docs/reliability.md: the process kills itself with SIGKILL there), or in the unit tests
+/// [`STOP_AFTER`].
 fn test_fault() -> Option<usize> {
     #[cfg(test)]
     if let Some(n) = STOP_AFTER.with(|s| s.take()) {
@@ -528,7 +602,7 @@ mod tests {
         let tokens = files::TempFile::new(db.dir(), DB_FILE).unwrap();
         let rep = files::TempFile::new(db.dir(), reputation::FILE).unwrap();
         fs::remove_file(tokens.path()).unwrap();
-        let err = commit(db.dir(), vec![tokens, rep], None, None).unwrap_err();
+        let err = commit(db.dir(), vec![tokens, rep], &[], None, None).unwrap_err();
         assert!(err.chain().any(|c| c.is::<OutcomeUnknown>()), "{err:#}");
         assert!(format!("{err:#}").contains("the next command that writes it completes that"), "{err:#}");
         assert!(pending(db.dir()));
@@ -597,7 +671,7 @@ mod tests {
     }
 
     fn record_naming(db: &Database, names: &[&str]) {
-        let r = Record { renames: names.iter().map(|n| n.to_string()).collect(), journal: None };
+        let r = Record { removes: Vec::new(), renames: names.iter().map(|n| n.to_string()).collect(), journal: None };
         fs::write(db.dir().join(RECORD), r.text()).unwrap();
     }
 
@@ -645,7 +719,8 @@ mod tests {
         assert!(err.contains("damaged") && err.contains(&record), "{err}");
         // The record itself a link.
         fs::remove_file(db.dir().join(RECORD)).unwrap();
-        fs::write(tmp.path().join("r"), Record { renames: vec![kept_name], journal: None }.text()).unwrap();
+        fs::write(tmp.path().join("r"), Record { removes: Vec::new(), renames: vec![kept_name], journal: None }.text())
+            .unwrap();
         symlink(tmp.path().join("r"), db.dir().join(RECORD)).unwrap();
         let err = refused(&db);
         assert!(err.contains("symbolic link") && err.contains(&record), "{err}");
@@ -672,12 +747,81 @@ mod tests {
     fn a_record_reads_back_as_written() {
         let tmp = tempfile::tempdir().unwrap();
         let r = Record {
+            removes: Vec::new(),
             renames: vec!["lr.weights.tmp-0123456789abcdef".into(), "reputation.db.tmp-fedcba9876543210".into()],
             journal: Some(Folded { len: 12, dev: 3, ino: 4, digest: digest(b"x") }),
         };
         fs::write(tmp.path().join(RECORD), r.text()).unwrap();
+        assert!(r.text().starts_with("spamfilt commit 1\n"), "a record that removes nothing stays format 1");
         assert_eq!(Record::read(&tmp.path().join(RECORD)).unwrap(), Some(r));
         assert_eq!(target_of("tokens.db.tmp-0123456789abcdef"), Some(DB_FILE));
         assert_eq!(target_of("reputation.journal.tmp-0123456789abcdef"), None);
+    }
+
+    /// A record that removes the weights is format 2 and reads back as written; a removal of
+    /// anything else, one in a format 1 record, after a rename, of a file also replaced, or a
+    /// format this binary does not know, is refused with an error naming the record.
+    #[test]
+    fn a_record_that_removes_the_weights_is_format_2() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(RECORD);
+        let r = Record {
+            removes: vec![lrfile::FILE.into()],
+            renames: vec!["tokens.db.tmp-0123456789abcdef".into(), "reputation.db.tmp-fedcba9876543210".into()],
+            journal: Some(Folded { len: 12, dev: 3, ino: 4, digest: digest(b"x") }),
+        };
+        let text = r.text();
+        assert!(text.starts_with("spamfilt commit 2\nremove lr.weights\nrename tokens.db.tmp-"), "{text}");
+        fs::write(&path, &text).unwrap();
+        assert_eq!(Record::read(&path).unwrap(), Some(r));
+        // Written with a correct digest, so only the refusal asked for can refuse it.
+        let signed = |lines: &str| {
+            let sum = digest(lines.as_bytes());
+            fs::write(&path, format!("{lines}end {sum}\n")).unwrap();
+            format!("{:#}", Record::read(&path).unwrap_err())
+        };
+        let cases = [
+            ("spamfilt commit 2\nremove tokens.db\n", "not a file a commit removes"),
+            ("spamfilt commit 2\nremove ../lr.weights\n", "not a file a commit removes"),
+            ("spamfilt commit 1\nremove lr.weights\n", "a line spamfilt does not write"),
+            ("spamfilt commit 2\nrename tokens.db.tmp-0123456789abcdef\nremove lr.weights\n", "does not write"),
+            ("spamfilt commit 2\nremove lr.weights\nremove lr.weights\n", "removes lr.weights twice"),
+            ("spamfilt commit 2\nremove lr.weights\nrename lr.weights.tmp-0123456789abcdef\n", "both removes and"),
+            ("spamfilt commit 3\n", "its format, 3, is not one this spamfilt reads (written by a newer spamfilt?)"),
+            ("spamfilt commit x\n", "it does not start with `spamfilt commit 1` or `spamfilt commit 2`"),
+        ];
+        for (lines, said) in cases {
+            let err = signed(lines);
+            assert!(err.contains(said) && err.contains(&path.display().to_string()), "{lines:?}: {err}");
+        }
+    }
+
+    /// `db load` of a dump without weights over a database that has them, stopped after each
+    /// step of its commit (the weights' removal, the counts' rename, the reputation's): the next
+    /// writer completes it, and the weights are gone with the counts replaced. They were removed
+    /// after the record, outside it: stopped after the counts' rename, the old weights stayed.
+    #[test]
+    fn a_load_without_weights_stopped_between_its_steps_leaves_no_weights() {
+        for stop in 1..=3 {
+            let tmp = tempfile::tempdir().unwrap();
+            let db = Database::at(&tmp.path().join("db"));
+            train(&db, None).unwrap();
+            assert!(db.lr_path().exists());
+            let rep = db.load_reputation(&mut Notes::new()).unwrap();
+            let mut snap = crate::store::Snapshot::default();
+            snap.learn(&[5], Class::Ham, today());
+            snap.lr_dirty = true;
+            let _lock = db.lock().unwrap();
+            STOP_AFTER.with(|s| s.set(Some(stop)));
+            let err = db.replace_tokens(&snap, Some(&rep), &mut Notes::new()).unwrap_err();
+            STOP_AFTER.with(|s| s.set(None));
+            drop(_lock);
+            assert!(format!("{err:#}").contains(&format!("stopped after rename {stop}")), "{err:#}");
+            assert!(pending(db.dir()), "after step {stop}");
+            drop(db.lock().unwrap());
+            assert!(!db.lr_path().exists(), "after step {stop}: the old weights are still there");
+            assert_eq!(db.snapshot().unwrap().totals.ham, 1, "after step {stop}");
+            assert_eq!(leftovers(&db), Vec::<String>::new(), "after step {stop}");
+        }
     }
 }

@@ -736,8 +736,9 @@ impl Database {
     /// all as they were, and a process killed between the renames leaves a record the next
     /// writer completes. (Before the record, the weights were renamed before the counts, so
     /// that a crash between them had the next run given the same messages count them again;
-    /// the reputation could not be put right that way.) Removing the weights (no model) comes
-    /// after: a crash there keeps the old weights rather than losing them.
+    /// the reputation could not be put right that way.) Removing the weights (no model: `db
+    /// load` of a dump without them) is a step of the same record, the first: it was done after
+    /// the commit, and a kill between left the old weights beside the new counts for good.
     fn commit(&self, tokens: Prepared, rep: Option<reputation::Prepared>) -> Result<()> {
         let mut temps = tokens.temps;
         let (mut folded, mut lock) = (None, None);
@@ -746,17 +747,11 @@ impl Database {
             folded = rep.folded;
             lock = Some(rep.lock);
         }
-        commit::commit(&self.dir, temps, folded, lock.as_ref())?;
-        drop(lock);
-        if tokens.remove_lr {
-            match fs::remove_file(self.lr_path()) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot remove {}", self.lr_path().display()))
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        // Only weights that are there are recorded as removed (a record that removes nothing
+        // keeps the format older binaries read: see `commit`).
+        let removes: &[&'static str] =
+            if tokens.remove_lr && fs::symlink_metadata(self.lr_path()).is_ok() { &[lrfile::FILE] } else { &[] };
+        commit::commit(&self.dir, temps, removes, folded, lock.as_ref())
     }
 
     /// `bytes` written and synced to a temporary file beside `name`, not yet renamed.

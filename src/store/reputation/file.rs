@@ -227,7 +227,7 @@ impl Reputation {
     ) -> Result<(u64, u64)> {
         let prepared = self.prepare_keeping(dir, notes, keep)?;
         let counts = prepared.counts;
-        crate::store::commit::commit(dir, vec![prepared.tmp], prepared.folded, Some(&prepared.lock))?;
+        crate::store::commit::commit(dir, vec![prepared.tmp], &[], prepared.folded, Some(&prepared.lock))?;
         self.journal_seen = 0;
         Ok(counts)
     }

@@ -113,6 +113,9 @@ const SHAPES: &[(&str, Make)] = &[
     ("MIME: parts that each declare a boundary never used", |n| {
         multipart("Content-Type: multipart/mixed; boundary=never\n\n", n / 50)
     }),
+    ("MIME: parts that each declare a boundary never used, the type on a folded line", |n| {
+        multipart("Content-Type:\n multipart/mixed;\n boundary=never\n\n", n / 50)
+    }),
     ("headers: many Received lines", |n| {
         fill("Received: from a.example (a.example [203.0.113.5]) by mx.example; Mon, 1 Jan 2024 00:00:00 +0000\n", n)
             + "From: a@b.example\n\nhi\n"

@@ -94,4 +94,25 @@ fn main() {
     writeln!(out, "    ],\n    {rest:?},\n    &{filter:?},\n);").unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("default_rules.rs");
     std::fs::write(dest, out).unwrap();
+    unicode_tables();
+}
+
+/// `char::is_alphabetic` and `char::is_numeric` of every character of the Basic Multilingual
+/// Plane as bit tables (src/features/chars.rs): std's own answers, taken from the std of the
+/// compiler that builds the binary, so they are the same; a lookup is a shift and a mask where
+/// std searches its tables (about 270 instructions a character for U+FFFD, what invalid UTF-8
+/// becomes).
+fn unicode_tables() {
+    let mut out = String::new();
+    for (name, test) in [("ALPHABETIC", char::is_alphabetic as fn(char) -> bool), ("NUMERIC", char::is_numeric)] {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        for u in 0..0x10000u32 {
+            if char::from_u32(u).is_some_and(test) {
+                bits[u as usize / 64] |= 1 << (u % 64);
+            }
+        }
+        writeln!(out, "static {name}_BMP: [u64; {}] = {bits:?};", bits.len()).unwrap();
+    }
+    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("unicode_tables.rs");
+    std::fs::write(dest, out).unwrap();
 }

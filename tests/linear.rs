@@ -172,3 +172,32 @@ fn every_hostile_shape_costs_what_its_size_says() {
     }
     assert!(bad.is_empty(), "work grew faster than the input (4x expected): {bad:?}");
 }
+
+/// A Subject of raw 8-bit bytes (invalid UTF-8: each becomes U+FFFD) costs about what a Subject
+/// of ASCII words of the same size does. Linear before too, but std's `is_alphabetic` searched
+/// its tables for every U+FFFD (about 270 instructions), once for each of five checks that read
+/// the Subject: 470 million instructions for 256 KB in the release build, now 145 million
+/// (`features::chars`, docs/reliability.md). Here with the debug build at 24 KB, above a
+/// one-line message: 1.61x the ASCII Subject's count before, 1.30x after.
+#[test]
+fn eight_bit_junk_in_the_subject_costs_about_what_words_do() {
+    let Some(vg) = valgrind() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    const N: usize = 24_000;
+    let floor = instructions(&vg, dir.path(), b"From: a@b.example\nSubject: x\n\nhi\n");
+    let subject = |s: &[u8]| [b"From: a@b.example\nSubject: ".as_slice(), s, b"\n\nhi\n"].concat();
+    // Bytes 0x80-0xff of a fixed pseudo-random sequence: nearly all invalid UTF-8.
+    let mut x = 1u32;
+    let junk: Vec<u8> = (0..N)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            0x80 | (x >> 16) as u8
+        })
+        .collect();
+    let words: Vec<u8> = b"offer money free click here now ".iter().copied().cycle().take(N).collect();
+    let (j, w) = (instructions(&vg, dir.path(), &subject(&junk)), instructions(&vg, dir.path(), &subject(&words)));
+    let ratio = j.saturating_sub(floor) as f64 / w.saturating_sub(floor).max(1) as f64;
+    eprintln!("8-bit Subject: {j} instructions, ASCII words: {w} ({floor} for any message): {ratio:.2}x");
+    assert!(ratio < 1.45, "8-bit junk in the Subject costs {ratio:.2}x what ASCII words do");
+}

@@ -19,8 +19,8 @@ pub(super) fn header_tokens(msg: &Message, s: &TokenizerSettings, sink: &mut Sin
                             sink.push_prefixed("subj:", w);
                         }
                     }
-                    if v.chars().filter(|c| c.is_alphabetic()).count() > 6
-                        && v.chars().filter(|c| c.is_alphabetic()).all(|c| !c.is_lowercase())
+                    if v.chars().filter(|&c| chars::is_alphabetic(c)).count() > 6
+                        && v.chars().filter(|&c| chars::is_alphabetic(c)).all(|c| !c.is_lowercase())
                     {
                         sink.push("subj:ALLCAPS");
                     }

@@ -31,6 +31,7 @@
 //! Tokens are de-duplicated per message and returned in first-seen order; at most
 //! `max_part_bytes` of each part and `max_tokens` tokens per message.
 
+pub mod chars;
 mod headers;
 pub mod html;
 mod markup;

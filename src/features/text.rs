@@ -7,7 +7,7 @@ use super::*;
 /// Split on white space and on punctuation that never belongs inside a word.
 pub(super) fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(is_separator)
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '$' | '€' | '£' | '!')))
+        .map(|w| w.trim_matches(|c: char| !chars::is_alphanumeric(c) && !matches!(c, '$' | '€' | '£' | '!')))
         .filter(|w| !w.is_empty())
 }
 
@@ -36,12 +36,16 @@ pub(super) fn is_noise(w: &str) -> bool {
     let b = w.as_bytes();
     // Most words have no digit: noise only when they have no letter either.
     if !b.iter().any(u8::is_ascii_digit) {
-        return if w.is_ascii() { !b.iter().any(u8::is_ascii_alphabetic) } else { !w.chars().any(char::is_alphabetic) };
+        return if w.is_ascii() {
+            !b.iter().any(u8::is_ascii_alphabetic)
+        } else {
+            !w.chars().any(chars::is_alphabetic)
+        };
     }
     let (digits, letters) = if w.is_ascii() {
         w.bytes().fold((0, 0), |(d, l), b| (d + b.is_ascii_digit() as usize, l + b.is_ascii_alphabetic() as usize))
     } else {
-        w.chars().fold((0, 0), |(d, l), c| (d + c.is_ascii_digit() as usize, l + c.is_alphabetic() as usize))
+        w.chars().fold((0, 0), |(d, l), c| (d + c.is_ascii_digit() as usize, l + chars::is_alphabetic(c) as usize))
     };
     if letters == 0 {
         // Keep money amounts like $100 and €50: spam likes them.

@@ -110,7 +110,8 @@ pub const ALL: &[(&str, Check)] = &[
     ("html_tracking_query", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Image && tracking_query(&u.url))),
     ("html_css_remote", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Css && u.url.scheme.starts_with("http"))),
     ("html_image_only", |c, _| {
-        c.html().any(|d| !d.images.is_empty()) && c.text.chars().filter(|ch| ch.is_alphabetic()).take(200).count() < 200
+        c.html().any(|d| !d.images.is_empty())
+            && c.text.chars().filter(|&ch| crate::features::chars::is_alphabetic(ch)).take(200).count() < 200
     }),
     ("html_many_images", |c, _| c.urls.iter().filter(|u| u.source == UrlSource::Image).count() >= 8),
     ("html_image_ip", |c, _| c.urls.iter().any(|u| u.source == UrlSource::Image && u.url.host_is_ip)),
@@ -208,7 +209,7 @@ pub const ALL: &[(&str, Check)] = &[
         matches!((rt, from), (Some(r), Some(f)) if r != f && FREEMAIL.contains(&r))
     }),
     ("subject_all_caps", |c, _| {
-        let letters: Vec<char> = c.subject.chars().filter(|ch| ch.is_alphabetic()).collect();
+        let letters: Vec<char> = c.subject.chars().filter(|&ch| crate::features::chars::is_alphabetic(ch)).collect();
         letters.len() >= 10 && letters.iter().all(|ch| !ch.is_lowercase())
     }),
     ("subject_exclamations", |c, _| c.subject.contains("!!") || c.subject.matches('!').count() >= 3),
@@ -242,7 +243,9 @@ pub const ALL: &[(&str, Check)] = &[
             && (1..40).contains(&c.word_count_up_to(40))
     }),
     // Obfuscation
-    ("html_invisible_text", |c, _| c.invisible_text.chars().filter(|ch| ch.is_alphabetic()).take(20).count() >= 20),
+    ("html_invisible_text", |c, _| {
+        c.invisible_text.chars().filter(|&ch| crate::features::chars::is_alphabetic(ch)).take(20).count() >= 20
+    }),
     ("html_invisible_text_long", |c, _| c.invisible_text.split(' ').filter(|w| w.len() >= 3).take(40).count() >= 40),
     ("text_zero_width", |c, _| zero_width(&c.text) >= 3 || zero_width(&c.subject) >= 1),
     ("text_mixed_script", |c, _| mixed_script_words(&c.text) >= 2),
@@ -460,7 +463,10 @@ mod linear_work {
     fn split_words_agree_with_trying_every_start() {
         fn every_start(t: &str) -> usize {
             let chars: Vec<char> = t.chars().collect();
-            let (alpha, alnum) = (|c: &char| c.is_alphabetic(), |c: &char| c.is_alphanumeric());
+            let (alpha, alnum) = (
+                |&c: &char| crate::features::chars::is_alphabetic(c),
+                |&c: &char| crate::features::chars::is_alphanumeric(c),
+            );
             (0..chars.len())
                 .filter(|&i| {
                     alpha(&chars[i])
@@ -664,8 +670,9 @@ mod fast_paths {
     #[test]
     fn letter_counts_agree_with_a_char_count() {
         for t in unicode_texts() {
-            let want =
-                t.chars().fold((0, 0), |(l, u), c| (l + c.is_alphabetic() as usize, u + c.is_uppercase() as usize));
+            let want = t.chars().fold((0, 0), |(l, u), c| {
+                (l + crate::features::chars::is_alphabetic(c) as usize, u + c.is_uppercase() as usize)
+            });
             assert_eq!(super::letters_and_capitals(&t), want, "{t:?}");
         }
     }

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::words::{is_word_char, normalize, split_phrase};
+use super::words::{normalize, split_phrase};
 use crate::hash::phrase_word_hash;
 
 /// Every phrase as an entry sorted by the hash of its first word, its remaining words kept in
@@ -135,6 +135,12 @@ const ASCII_WORD: [bool; 256] = {
     t
 };
 
+/// `words::is_word_char` of a character outside ASCII, from the tables of `features::chars`
+/// (words.rs is built into build.rs too, so it keeps std's lookup).
+fn is_wide_word_char(c: char) -> bool {
+    crate::features::chars::is_alphanumeric(c) || matches!(c, '€' | '£')
+}
+
 /// Where the words of `text` are, as `words::words` splits them: runs of word characters,
 /// without leading and trailing `'` and `-`. ASCII is looked up in a table in tight loops; only
 /// other characters are decoded.
@@ -144,7 +150,7 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
     // Whether the non-ASCII character at `i` is a word character, and its length.
     let wide = |i: usize| {
         let ch = text[i..].chars().next().expect("a character boundary");
-        (is_word_char(ch), ch.len_utf8())
+        (is_wide_word_char(ch), ch.len_utf8())
     };
     let mut spans = Vec::with_capacity(n / 4);
     let mut i = 0;
@@ -194,6 +200,13 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_word_characters_are_those_of_words_rs() {
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(is_wide_word_char(c), super::super::words::is_word_char(c), "{c:?}");
+        }
+    }
 
     fn hits(phrases: &[&str], text: &str) -> Vec<usize> {
         let ix = PhraseIndex::build(phrases.iter().map(|p| (0, *p)));

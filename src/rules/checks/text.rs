@@ -1,6 +1,8 @@
 //! Helpers of the body style and obfuscation checks: capitals, money amounts, zero-width
 //! characters, mixed scripts, split words (ASCII fast paths tested against the general code).
 
+use crate::features::chars::{is_alphabetic, is_alphanumeric};
+
 /// The ASCII letters and the capitals among them, counted in blocks the compiler vectorizes
 /// (a fold over a pair of counters is not).
 pub(super) fn ascii_letters_and_capitals(b: &[u8]) -> (usize, usize) {
@@ -29,7 +31,7 @@ pub(super) fn letters_and_capitals(t: &str) -> (usize, usize) {
         upper += u;
         let mut chars = rest[ascii..].chars();
         if let Some(ch) = chars.next() {
-            letters += ch.is_alphabetic() as usize;
+            letters += is_alphabetic(ch) as usize;
             upper += ch.is_uppercase() as usize;
         }
         rest = chars.as_str();
@@ -103,12 +105,12 @@ pub(super) fn mixed_script_words(t: &str) -> usize {
     while let Some(k) = b[from..].iter().position(|&c| c >= 0x80) {
         let i = from + k;
         let c = t[i..].chars().next().expect("a character boundary");
-        if !c.is_alphabetic() {
+        if !is_alphabetic(c) {
             from = i + c.len_utf8();
             continue;
         }
-        let start = t[..i].char_indices().rev().take_while(|&(_, c)| c.is_alphabetic()).last().map_or(i, |(j, _)| j);
-        let end = t[i..].char_indices().find(|&(_, c)| !c.is_alphabetic()).map_or(t.len(), |(j, _)| i + j);
+        let start = t[..i].char_indices().rev().take_while(|&(_, c)| is_alphabetic(c)).last().map_or(i, |(j, _)| j);
+        let end = t[i..].char_indices().find(|&(_, c)| !is_alphabetic(c)).map_or(t.len(), |(j, _)| i + j);
         n += is_mixed_script(&t[start..end]) as usize;
         from = end;
     }
@@ -146,7 +148,7 @@ pub(super) const fn is_split_separator(b: u8) -> bool {
 
 /// `split_words` on the text's characters.
 pub(super) fn split_words_in(chars: &[char]) -> usize {
-    let (alpha, alnum) = (|c: &char| c.is_alphabetic(), |c: &char| c.is_alphanumeric());
+    let (alpha, alnum) = (|&c: &char| is_alphabetic(c), |&c: &char| is_alphanumeric(c));
     let mut n = 0;
     let mut i = 0;
     while i < chars.len() {

@@ -201,3 +201,23 @@ fn eight_bit_junk_in_the_subject_costs_about_what_words_do() {
     eprintln!("8-bit Subject: {j} instructions, ASCII words: {w} ({floor} for any message): {ratio:.2}x");
     assert!(ratio < 1.45, "8-bit junk in the Subject costs {ratio:.2}x what ASCII words do");
 }
+
+/// HTML nested past the 256 levels the HTML reader keeps costs about what as many tags side by
+/// side do: past 256 the outermost open element is dropped for each new one, and that shifted
+/// the 255 others (`Vec::remove(0)`): linear, but 95% of 1.1 billion instructions for 256 KB of
+/// `<div>` in the release build (docs/reliability.md). Here with the debug build at 24 KB,
+/// above a one-line message: 3.34x the flat tags' count before, 1.25x after.
+#[test]
+fn html_nested_past_256_levels_costs_about_what_flat_tags_do() {
+    let Some(vg) = valgrind() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    const N: usize = 24_000;
+    let floor = instructions(&vg, dir.path(), b"From: a@b.example\nSubject: x\n\nhi\n");
+    let html = |body: String| format!("From: a@b.example\nContent-Type: text/html\n\n{body}\n").into_bytes();
+    let deep = instructions(&vg, dir.path(), &html(fill("<div>", N)));
+    let flat = instructions(&vg, dir.path(), &html(fill("<div></div>", N)));
+    let ratio = deep.saturating_sub(floor) as f64 / flat.saturating_sub(floor).max(1) as f64;
+    eprintln!("<div> nested: {deep} instructions, side by side: {flat} ({floor} for any message): {ratio:.2}x");
+    assert!(ratio < 2.0, "HTML nested past 256 levels costs {ratio:.2}x what flat tags do");
+}

@@ -216,7 +216,7 @@ fn read_config(
     must_exist: bool,
     lenient: &mut Option<&mut Vec<Problem>>,
 ) -> Result<Option<Option<PathBuf>>> {
-    match files::read_text(path, files::CONFIG_CAP) {
+    match files::read_setting(path, files::CONFIG_CAP) {
         Ok(text) => {
             let named = match lenient.as_deref_mut() {
                 Some(problems) => lenient::apply_lenient(settings, &text, path, problems),
@@ -400,7 +400,7 @@ impl Settings {
         }
         if let (Some(cfg), Some(file)) = (settings.redis.as_mut(), settings.redis_password_file.take()) {
             let file = config_dir.join(file);
-            match files::read_text(&file, files::SECRET_CAP) {
+            match files::read_setting(&file, files::SECRET_CAP) {
                 Ok(pw) => cfg.password = Some(pw.trim_end_matches(['\r', '\n']).to_string()),
                 Err(e) => {
                     let msg = format!("cannot read the Redis password file: {e}");
@@ -598,7 +598,7 @@ pub fn load_list(path: &Path, what: &str) -> Result<AddressList> {
     if path.as_os_str().is_empty() {
         return Ok(AddressList::default());
     }
-    match files::read_text(path, files::LIST_CAP) {
+    match files::read_setting(path, files::LIST_CAP) {
         Ok(text) => AddressList::parse(&text).with_context(|| format!("bad {what} {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AddressList::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read the {what} {}", path.display())),
@@ -615,7 +615,7 @@ fn read_lenient<T: Default>(
     if path.as_os_str().is_empty() {
         return T::default();
     }
-    match files::read_text(path, files::LIST_CAP) {
+    match files::read_setting(path, files::LIST_CAP) {
         Ok(text) => {
             let (value, bad) = parse(&text);
             problems.extend(
@@ -639,7 +639,7 @@ pub fn default_uri_blocklist() -> Option<PathBuf> {
 /// Reads a URI blocklist: one domain per line (`evil.example` also blocks `a.b.evil.example`),
 /// `#` starts a comment. A line that is not a domain is an error with its line number.
 pub fn load_uri_blocklist(path: &Path) -> Result<std::collections::HashSet<String>> {
-    let text = files::read_text(path, files::LIST_CAP)
+    let text = files::read_setting(path, files::LIST_CAP)
         .with_context(|| format!("cannot read URI blocklist {}", path.display()))?;
     parse_uri_blocklist(&text).with_context(|| format!("bad URI blocklist {}", path.display()))
 }

@@ -1076,6 +1076,61 @@ fn a_config_or_list_file_that_is_a_fifo_a_device_or_huge_is_refused() {
     assert!(stderr(&o).contains(env.config.to_str().unwrap()) && stderr(&o).contains("too large"), "{}", stderr(&o));
 }
 
+/// A config or list file every user can write (mode 0666: an archive unpacked with its modes,
+/// `umask 0`) was read as any other (newcomer's pass, 2026-12-03): anyone on the machine could
+/// allow their own spam or change the threshold. It is now refused as a FIFO is: the filter
+/// scores without it and says so, lint names it with the fix, a command that needs it stops.
+/// Group-writable stays allowed (a configuration shared by a group of admins).
+#[test]
+fn a_config_or_list_file_every_user_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::private("");
+    let conf = env.config.parent().unwrap().to_path_buf();
+    env.train_one();
+    let mode = |p: &std::path::Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    // The allow list names the sender of MSG; the config sets a threshold no message reaches.
+    let sender = String::from_utf8_lossy(MSG)
+        .lines()
+        .find_map(|l| l.strip_prefix("From:"))
+        .and_then(|f| f.split(['<', '>', ' ']).find(|w| w.contains('@')))
+        .expect("MSG has a From address")
+        .to_string();
+    fs::write(conf.join("allow.txt"), format!("{sender}\n")).unwrap();
+    fs::write(&env.config, "required_score = 1000.0\n").unwrap();
+    for (name, path) in [("allow.txt", conf.join("allow.txt")), ("config.toml", env.config.clone())] {
+        mode(&path, 0o666);
+        let o = run_bounded(&mut env.cmd(), MSG);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(out.contains(&format!("X-Spam-Degraded: {name}")), "{name}: {out}");
+        assert!(stderr(&o).contains("every user can write it (mode 0666)"), "{name}: {}", stderr(&o));
+        if name == "allow.txt" {
+            assert!(!out.contains("ALLOWLIST"), "the world-writable allow list was used: {out}");
+        } else {
+            assert!(out.contains("required=5.0"), "the world-writable config was used: {out}");
+        }
+        let o = run_bounded(env.cmd().arg("lint"), b"");
+        let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{name}: {said}");
+        assert!(said.contains(&format!("chmod o-w {}", path.display())), "{name}: {said}");
+        // Group-writable is a shared configuration: used, nothing said.
+        mode(&path, 0o664);
+        let o = run_bounded(&mut env.cmd(), MSG);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("X-Spam-Degraded"), "{name}: {out}");
+        if name == "allow.txt" {
+            assert!(out.contains("ALLOWLIST"), "{name}: {out}");
+        } else {
+            assert!(out.contains("required=1000.0"), "{name}: {out}");
+        }
+    }
+    // A command that needs its config stops and says why.
+    mode(&env.config, 0o666);
+    let o = run_bounded(env.cmd().args(["check", "-"]), MSG);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("every user can write it"), "{}", stderr(&o));
+}
+
 fn mkfifo(p: &std::path::Path) {
     let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo with a valid C string.

@@ -160,7 +160,7 @@ impl PolicySettings {
     /// Reads the recipients file (only the policy service does, not every delivery).
     pub fn load_recipients(&mut self) -> Result<()> {
         if let Some(path) = &self.recipients {
-            let text = crate::store::files::read_text(path, crate::store::files::LIST_CAP)
+            let text = crate::store::files::read_setting(path, crate::store::files::LIST_CAP)
                 .with_context(|| format!("cannot read the policy recipients file {}", path.display()))?;
             self.valid = Some(
                 AddressList::parse(&text).with_context(|| format!("bad policy recipients file {}", path.display()))?,

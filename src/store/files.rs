@@ -516,8 +516,34 @@ pub fn read_listed(path: &Path, listed: &Metadata) -> std::io::Result<Option<Vec
 /// [`read_capped`] as UTF-8 text, following a link (config and list files).
 pub fn read_text(path: &Path, cap: u64) -> std::io::Result<String> {
     let bytes = read_capped(path, cap, Links::Follow)?;
+    utf8(bytes)
+}
+
+fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
     String::from_utf8(bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
+/// [`read_text`] of a file that says how mail is filtered (the config file, the allow and
+/// block lists, the URI blocklist, the Redis password file, the policy service's recipients):
+/// refused when every user can write it (the file a link leads to, as `fstat` sees it). Anyone
+/// on the machine could otherwise allow their own spam, block a correspondent or change the
+/// threshold; procmail refuses a world-writable rcfile for the same reason. Group-writable is
+/// allowed: a shared configuration kept by a group of admins.
+pub fn read_setting(path: &Path, cap: u64) -> std::io::Result<String> {
+    let (file, meta) = open_capped(path, cap, Links::Follow)?;
+    if meta.is_file() && meta.mode() & 0o002 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "every user can write it (mode {:04o}), so anyone on this machine could change how your mail is \
+                 filtered; fix it with: chmod o-w {}",
+                meta.mode() & 0o7777,
+                path.display()
+            ),
+        ));
+    }
+    utf8(read_opened(file, meta.len(), cap)?)
 }
 
 /// Opens (creating, 0600) a file that is written in place: a lock file, or an append-only log

@@ -939,7 +939,9 @@ fn no_home_and_no_passwd_entry_is_a_clear_message_not_a_crash() {
     let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
     assert!(!passwd.lines().any(|l| l.split(':').nth(2) == Some(UID)), "user id {UID} is in /etc/passwd");
     let root = tempfile::tempdir().unwrap();
-    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    // Sticky, as /tmp: the user can make the database here, and the config file in it is read (in
+    // a directory every user can write and not sticky, anyone could replace it: refused).
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o1777)).unwrap();
     let file = root.path().join("m.eml");
     fs::write(&file, MSG).unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
@@ -1129,6 +1131,53 @@ fn a_config_or_list_file_every_user_can_write_is_refused() {
     let o = run_bounded(env.cmd().args(["check", "-"]), MSG);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("every user can write it"), "{}", stderr(&o));
+}
+
+/// The same through the directory: a config directory every user can write, without the sticky
+/// bit (mode 0777: the archive unpacked at `umask 0` that left its files 0666 leaves its
+/// directories so), lets anyone replace `allow.txt` or `config.toml` with a file of their own at
+/// mode 0644. The files were refused only for their own mode, so the allow list there was used.
+/// Now the directory that holds such a file is checked as the file is; sticky (as /tmp) and
+/// group-writable stay allowed.
+#[test]
+fn a_config_file_in_a_directory_every_user_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::private("");
+    let conf = env.config.parent().unwrap().to_path_buf();
+    env.train_one();
+    let sender = String::from_utf8_lossy(MSG)
+        .lines()
+        .find_map(|l| l.strip_prefix("From:"))
+        .and_then(|f| f.split(['<', '>', ' ']).find(|w| w.contains('@')))
+        .expect("MSG has a From address")
+        .to_string();
+    fs::write(conf.join("allow.txt"), format!("{sender}\n")).unwrap();
+    fs::set_permissions(conf.join("allow.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |m: u32| fs::set_permissions(&conf, fs::Permissions::from_mode(m)).unwrap();
+    mode(0o777);
+    let o = run_bounded(&mut env.cmd(), MSG);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = stderr(&o);
+    let lint = run_bounded(env.cmd().arg("lint"), b"");
+    mode(0o700);
+    assert!(o.status.success(), "{err}");
+    assert!(!out.contains("ALLOWLIST"), "the allow list in a directory of mode 0777 was used: {out}");
+    assert!(out.contains("X-Spam-Degraded: "), "{out}");
+    for file in [conf.join("allow.txt"), env.config.clone()] {
+        assert!(err.contains(&format!("{}: cannot read", file.display())), "{err}");
+    }
+    assert!(err.contains("every user can write the directory that holds it"), "{err}");
+    let said = format!("{}{}", String::from_utf8_lossy(&lint.stdout), stderr(&lint));
+    assert_eq!(lint.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("chmod o-w {}", conf.display())), "{said}");
+    // Sticky (others cannot replace a file of yours) and group-writable: used, nothing said.
+    for m in [0o1777, 0o770] {
+        mode(m);
+        let o = run_bounded(&mut env.cmd(), MSG);
+        mode(0o700);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("ALLOWLIST") && !out.contains("X-Spam-Degraded"), "{m:o}: {out}");
+    }
 }
 
 fn mkfifo(p: &std::path::Path) {

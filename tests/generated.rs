@@ -344,7 +344,8 @@ Domains of spammer sites, one per line (URI_BLOCKLISTED).
 \fI~/.config/spamfilt/config.toml\fR
 The configuration file (\fB\-\-config\fR, else \fBSPAMFILT_CONFIG\fR, else $XDG_CONFIG_HOME/spamfilt/config.toml,
 else ~/.config/spamfilt/config.toml of the HOME spamfilt runs with); missing is fine. It and the lists are not
-read when every user can write them (\fBchmod o\-w\fR; the filter scores without them and says so). Keys: \fBrequired_score\fR
+read when every user can write them or, without the sticky bit, their directory (\fBchmod o\-w\fR; the filter scores
+without them and says so). Keys: \fBrequired_score\fR
 (5.0), \fBscan_limit\fR (bytes of a message that are scored, 524288), \fBbayes_points_per_decade\fR (4.0),
 \fBbayes_points_knee\fR (8.0: Bayes's points for spam grow only logarithmically past it),
 \fBbayes_ham_points_knee\fR (2.0: the same for its points for ham, past \-2.0), \fBuse_starter\fR (true: blend in the starter table built into the binary while

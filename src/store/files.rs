@@ -528,8 +528,10 @@ fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
 /// block lists, the URI blocklist, the Redis password file, the policy service's recipients):
 /// refused when every user can write it (the file a link leads to, as `fstat` sees it). Anyone
 /// on the machine could otherwise allow their own spam, block a correspondent or change the
-/// threshold; procmail refuses a world-writable rcfile for the same reason. Group-writable is
-/// allowed: a shared configuration kept by a group of admins.
+/// threshold; procmail refuses a world-writable rcfile for the same reason. So is one in a
+/// directory every user can write that is not sticky ([`replaceable_dir`]): anyone could
+/// replace it there. Group-writable is allowed: a shared configuration kept by a group of
+/// admins.
 pub fn read_setting(path: &Path, cap: u64) -> std::io::Result<String> {
     let (file, meta) = open_capped(path, cap, Links::Follow)?;
     if meta.is_file() && meta.mode() & 0o002 != 0 {
@@ -543,7 +545,36 @@ pub fn read_setting(path: &Path, cap: u64) -> std::io::Result<String> {
             ),
         ));
     }
+    if let Some((dir, mode)) = replaceable_dir(path) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "every user can write the directory that holds it, {} (mode {mode:04o}), so anyone on this machine \
+                 could put a file of their own in its place and change how your mail is filtered; fix it with: \
+                 chmod o-w {}",
+                dir.display(),
+                dir.display()
+            ),
+        ));
+    }
     utf8(read_opened(file, meta.len(), cap)?)
+}
+
+/// The directory holding `path` (as named, or the file a link leads to) in which every user
+/// may replace it, with its mode: writable by others and not sticky (a sticky one, as /tmp,
+/// lets others remove only their own files). A config directory at mode 0777 (an archive
+/// unpacked at `umask 0` leaves its directories so, as it leaves its files 0666) let anyone
+/// put an `allow.txt` of their own at mode 0644 there: the file's mode alone said nothing.
+fn replaceable_dir(path: &Path) -> Option<(PathBuf, u32)> {
+    let named = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let target = fs::canonicalize(path).ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    std::iter::once(named).chain(target).find_map(|dir| {
+        let mode = fs::metadata(&dir).ok()?.mode();
+        (mode & 0o1002 == 0o002).then_some((dir, mode & 0o7777))
+    })
 }
 
 /// Opens (creating, 0600) a file that is written in place: a lock file, or an append-only log

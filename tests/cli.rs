@@ -544,6 +544,7 @@ fn purge_says_how_many_it_left_as_too_young() {
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("deleted 0 messages older than 10d"), "{out}");
     assert!(out.contains("left 3 messages in the folder 10d or less for a later run"), "{out}");
+    assert!(out.contains("purge-seen.state"), "the summary names the record the age may come from: {out}");
     assert!(out.contains("the later of its file name's delivery time and the file's ctime"), "{out}");
     let o = run(&["-v", "purge", "--dry-run", "--older-than", "10d", j], &db, b"");
     let out = stdout(&o);

@@ -241,7 +241,8 @@ pub fn run(settings: &Settings, g: &GlobalArgs, args: &PurgeArgs) -> Result<Exit
             println!(
                 "left {young} messages in the folder {} or less for a later run (the age counts from when a message \
                  came into the folder: the later of its file name's delivery time and the file's ctime, which a copy \
-                 or move sets; -v names them)",
+                 or move sets, or the earlier time purge wrote down when it first saw it, in purge-seen.state; -v \
+                 names them)",
                 args.older_than
             );
         }

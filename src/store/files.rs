@@ -174,23 +174,17 @@ fn untrusted_as(meta: &Metadata, path: &Path, what: &str, own: &str, flag: &str)
 /// Checks that `dir` (following a link to it) is a directory owned by us (or root) that
 /// nobody else can write. `Ok(false)` when it does not exist.
 pub fn check_dir(dir: &Path) -> Result<bool> {
-    let meta = match fs::metadata(dir) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the directory {}", dir.display())),
-    };
-    if !meta.is_dir() {
-        bail!("{} is not a directory", dir.display());
-    }
-    if let Some(why) = untrusted(&meta, dir, "directory") {
-        bail!(why);
-    }
-    Ok(true)
+    check_dir_as(dir, "a database directory", "--db")
 }
 
 /// [`check_dir`] for the directory of the config file and its lists (`list`, `import-sa` write
 /// there): the advice names `--config`, not `--db`.
 pub fn check_config_dir(dir: &Path) -> Result<bool> {
+    check_dir_as(dir, "a config file", "--config FILE; its lists are beside it")
+}
+
+/// [`check_dir`], advising `own` given with `flag` (see [`untrusted_as`]).
+fn check_dir_as(dir: &Path, own: &str, flag: &str) -> Result<bool> {
     let meta = match fs::metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -199,8 +193,7 @@ pub fn check_config_dir(dir: &Path) -> Result<bool> {
     if !meta.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
-    if let Some(why) = untrusted_as(&meta, dir, "directory", "a config file", "--config FILE; its lists are beside it")
-    {
+    if let Some(why) = untrusted_as(&meta, dir, "directory", own, flag) {
         bail!(why);
     }
     Ok(true)

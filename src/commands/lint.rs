@@ -99,23 +99,19 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
                  tokens.db, lr.weights and reputation.db are"
                     .to_string(),
             ),
-            Ok(m) => std::fs::read_dir(dir)
-                .err()
-                .map(|e| {
-                    format!(
-                        "cannot list the database directory: {}: give yourself permission to read it (chmod u+rwx {}; \
-                         `ls -ld` shows its owner and mode)",
-                        crate::problems::error_text(&e.into()),
-                        dir.display()
-                    )
-                })
-                .or_else(|| {
-                    // Readable but not writable: said, and the files are checked as usual.
-                    if let Some(why) = not_writable(&m, dir) {
-                        out.push(Problem::new(dir, None, why));
-                    }
+            Ok(m) => match std::fs::read_dir(dir) {
+                Err(e) => Some(format!(
+                    "cannot list the database directory: {}: give yourself permission to read it (chmod u+rwx {}; \
+                     `ls -ld` shows its owner and mode)",
+                    crate::problems::error_text(&e.into()),
+                    dir.display()
+                )),
+                // Readable but not writable: said, and the files are checked as usual.
+                Ok(_) => {
+                    out.extend(not_writable(&m, dir).map(|why| Problem::new(dir, None, why)));
                     None
-                }),
+                }
+            },
         };
         if let Some(why) = unusable {
             // Every file in it would fail for the same reason: said once.
@@ -210,15 +206,15 @@ pub fn database_problems(settings: &Settings) -> Vec<Problem> {
     out
 }
 
-/// The DNS resolver backed off after it gave no answer (`dns-resolver.state`, see
-/// `commands::resolver`): while the back-off lasts deliveries and the policy service ask it
-/// nothing, so the DNS checks are off without anything else saying so but X-Spam-Degraded.
 /// What `lint` and `db stats` say of a commit record left by a killed writer (`lint` puts the
 /// record's path before it, `db stats` after it).
 pub const INTERRUPTED: &str = "a write of the database was interrupted (a process was killed while it replaced the \
      files this commit record names); the next command that writes the database completes it (the nightly purge, \
      spamfilt train, spamfilt ip expire); until then deliveries may score with part of that write";
 
+/// The DNS resolver backed off after it gave no answer (`dns-resolver.state`, see
+/// `commands::resolver`): while the back-off lasts deliveries and the policy service ask it
+/// nothing, so the DNS checks are off without anything else saying so but X-Spam-Degraded.
 /// A record whose back-off is over is no problem: the next delivery asks again.
 fn resolver_problem(settings: &Settings, now: u64) -> Option<Problem> {
     use crate::store::resolver;

@@ -506,7 +506,9 @@ pub fn read_listed(path: &Path, listed: &Metadata) -> std::io::Result<Option<Vec
     read_opened(file, meta.len(), MESSAGE_CAP).map(Some)
 }
 
-/// [`read_capped`] as UTF-8 text, following a link (config and list files).
+/// [`read_capped`] as UTF-8 text, following a link: files whose mode says nothing of how mail is
+/// filtered (an @LIST of paths, SpamAssassin's files read by `import-sa`, a list `list` edits);
+/// what the filter reads as its settings goes through [`read_setting`].
 pub fn read_text(path: &Path, cap: u64) -> std::io::Result<String> {
     let bytes = read_capped(path, cap, Links::Follow)?;
     utf8(bytes)
@@ -563,7 +565,9 @@ fn replaceable_dir(path: &Path) -> Option<(PathBuf, u32)> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let target = fs::canonicalize(path).ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    // Where a link leads (a file that is no link is in `named`, whatever links lead to that).
+    let link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = link.then(|| fs::canonicalize(path).ok()?.parent().map(Path::to_path_buf)).flatten();
     std::iter::once(named).chain(target).find_map(|dir| {
         let mode = fs::metadata(&dir).ok()?.mode();
         (mode & 0o1002 == 0o002).then_some((dir, mode & 0o7777))

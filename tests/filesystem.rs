@@ -1178,6 +1178,19 @@ fn a_config_file_in_a_directory_every_user_can_write_is_refused() {
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains("ALLOWLIST") && !out.contains("X-Spam-Degraded"), "{m:o}: {out}");
     }
+    // A link from the private config directory to a list in a directory of mode 0777: the
+    // directory the link leads to is judged (there anyone could replace the list).
+    let shared = env.dir().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::rename(conf.join("allow.txt"), shared.join("allow.txt")).unwrap();
+    std::os::unix::fs::symlink(shared.join("allow.txt"), conf.join("allow.txt")).unwrap();
+    let used = |m: u32| {
+        fs::set_permissions(&shared, fs::Permissions::from_mode(m)).unwrap();
+        let out = String::from_utf8_lossy(&run_bounded(&mut env.cmd(), MSG).stdout).into_owned();
+        (out.contains("ALLOWLIST"), out.contains("X-Spam-Degraded: allow.txt"))
+    };
+    assert_eq!(used(0o755), (true, false), "a link to a list in a safe directory is followed");
+    assert_eq!(used(0o777), (false, true), "a link into a directory every user can write is refused");
 }
 
 fn mkfifo(p: &std::path::Path) {

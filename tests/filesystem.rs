@@ -1091,13 +1091,7 @@ fn a_config_or_list_file_every_user_can_write_is_refused() {
     env.train_one();
     let mode = |p: &std::path::Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
     // The allow list names the sender of MSG; the config sets a threshold no message reaches.
-    let sender = String::from_utf8_lossy(MSG)
-        .lines()
-        .find_map(|l| l.strip_prefix("From:"))
-        .and_then(|f| f.split(['<', '>', ' ']).find(|w| w.contains('@')))
-        .expect("MSG has a From address")
-        .to_string();
-    fs::write(conf.join("allow.txt"), format!("{sender}\n")).unwrap();
+    allow_the_sender_of_msg(&conf);
     fs::write(&env.config, "required_score = 1000.0\n").unwrap();
     for (name, path) in [("allow.txt", conf.join("allow.txt")), ("config.toml", env.config.clone())] {
         mode(&path, 0o666);
@@ -1145,13 +1139,7 @@ fn a_config_file_in_a_directory_every_user_can_write_is_refused() {
     let env = Env::private("");
     let conf = env.config.parent().unwrap().to_path_buf();
     env.train_one();
-    let sender = String::from_utf8_lossy(MSG)
-        .lines()
-        .find_map(|l| l.strip_prefix("From:"))
-        .and_then(|f| f.split(['<', '>', ' ']).find(|w| w.contains('@')))
-        .expect("MSG has a From address")
-        .to_string();
-    fs::write(conf.join("allow.txt"), format!("{sender}\n")).unwrap();
+    allow_the_sender_of_msg(&conf);
     fs::set_permissions(conf.join("allow.txt"), fs::Permissions::from_mode(0o644)).unwrap();
     let mode = |m: u32| fs::set_permissions(&conf, fs::Permissions::from_mode(m)).unwrap();
     mode(0o777);
@@ -1191,6 +1179,13 @@ fn a_config_file_in_a_directory_every_user_can_write_is_refused() {
     };
     assert_eq!(used(0o755), (true, false), "a link to a list in a safe directory is followed");
     assert_eq!(used(0o777), (false, true), "a link into a directory every user can write is refused");
+}
+
+/// Writes an `allow.txt` in `conf` that names the sender of `MSG`.
+fn allow_the_sender_of_msg(conf: &std::path::Path) {
+    const SENDER: &str = "a@example.com";
+    assert!(String::from_utf8_lossy(MSG).contains(&format!("From: {SENDER}\n")), "MSG's sender changed");
+    fs::write(conf.join("allow.txt"), format!("{SENDER}\n")).unwrap();
 }
 
 fn mkfifo(p: &std::path::Path) {
